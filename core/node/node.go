@@ -1,0 +1,582 @@
+// Package node is one revoada node: an etcd raft RawNode plus the roles state
+// machine it replicates, driven one step at a time.
+//
+// A Node is a synchronous state machine in the style of raft's RawNode. Inputs
+// are calls: Tick (one logical tick, the only notion of time), Step (a message
+// from a peer) and Submit (a client request). Outputs are returned data:
+// Ready says what to persist, what to send and which results to deliver. The
+// driver — the simulator or the production host, with the same loop — must
+//
+//	rd := n.Ready()
+//	persist rd.Persist, and sync if rd.MustSync   // before anything leaves
+//	send rd.Messages; deliver rd.Results; check rd.Applied
+//	n.Advance(rd)
+//
+// Not safe for concurrent use; drive from one goroutine.
+//
+// Requests carry IDs. A node forwards a request to the leader it knows (or,
+// knowing none, to a voter), retries it every RequestTimeoutTicks up to
+// RequestRetriesMax times, and the state machine deduplicates by ID at apply,
+// because raft may drop proposals and conf changes silently.
+//
+// Role shifts that change the voter set are raft conf changes carrying the
+// shift in the same entry (ConfChangeV2.Context), so the voter set and the
+// shape change at the same index; several voter changes in one shift use joint
+// consensus (Raft §4.3) and leave it automatically. A node promoted to etcd is
+// first added as a learner (a stage entry); the leader proposes the voter
+// change only once the learner's log is within CatchUpLagMax of the leader's
+// commit index (Raft §4.2.1, "catching up new servers").
+//
+// Workers are not raft members: every node boots from the same bootstrap
+// snapshot (index 1) holding the initial shape and voter set, so a worker
+// knows the voters without voting, and becomes a learner only when promoted.
+//
+// Raft's options CheckQuorum, PreVote and StepDownOnRemoval are always on. A
+// snapshot is taken every SnapshotEntries applied entries and after every
+// conf change, and the log is compacted to CompactionTail entries behind it.
+package node
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// Config configures a Node. Counts are in ticks or entries.
+type Config struct {
+	ID          roles.NodeID
+	Incarnation uint64      // must grow on every restart of the same node
+	Bootstrap   roles.Shape // the initial shape, identical on every node
+	Rand        *rand.Rand  // the node's seeded random stream
+
+	ElectionTicks       int // raft election timeout (randomised in [e, 2e))
+	HeartbeatTicks      int
+	RequestTimeoutTicks int // ticks before a pending request is sent again
+	RequestRetriesMax   int // sends before a request ends with ErrTimeout
+	StageTicksMax       int // ticks the leader waits for a learner to catch up
+	SnapshotEntries     uint64
+	CompactionTail      uint64
+	CatchUpLagMax       uint64
+}
+
+// DefaultConfig returns the default tuning for a node.
+func DefaultConfig(id roles.NodeID, bootstrap roles.Shape, rng *rand.Rand) Config {
+	return Config{
+		ID: id, Bootstrap: bootstrap, Rand: rng,
+		ElectionTicks: 10, HeartbeatTicks: 1,
+		RequestTimeoutTicks: 20, RequestRetriesMax: 10, StageTicksMax: 100,
+		SnapshotEntries: 256, CompactionTail: 64, CatchUpLagMax: 16,
+	}
+}
+
+// Limits.
+const (
+	ForwardHopsMax = 3       // forwards a request may take towards the leader
+	PendingMax     = 4096    // requests in flight from one node
+	MsgBytesMax    = 1 << 20 // raft MaxSizePerMsg
+	InflightMsgMax = 256     // raft MaxInflightMsgs
+)
+
+// Status is a node's published view of raft.
+type Status struct {
+	Term   uint64
+	Lead   uint64 // raft ID of the leader it knows, 0 for none
+	State  raft.StateType
+	Member bool // a voter or learner
+}
+
+// Applied describes one applied entry, for checkers.
+type Applied struct {
+	Index, Term  uint64
+	Entry        roles.Digest // BLAKE3 of the entry's type and data
+	Shape        roles.Digest // digest of the shape after applying it
+	ConfVoters   []uint64     // raft's incoming voters after applying it, sorted
+	ConfLearners []uint64     // raft's learners after applying it, sorted
+	ShapeVoters  []uint64     // raft IDs of the etcd holders, sorted
+	Request      *RequestID   // the request it carried, if any
+	Result       *Result      // its outcome, if final
+	Raw          *pb.Entry    // the entry itself; nil for a snapshot install
+}
+
+// Ready is one batch of output. Persist must be durable (synced when
+// MustSync) before Messages are sent and Results delivered.
+type Ready struct {
+	Persist  Persist
+	MustSync bool
+	Messages []Message
+	Results  []Result  // outcomes of requests submitted to this node
+	Applied  []Applied // entries applied in this batch, in index order
+	Status   *Status   // set when the status changed
+	raft     *raft.Ready
+}
+
+type pending struct {
+	req       Request
+	ticksLeft int
+	sends     int
+}
+
+type staged struct {
+	req       Request
+	ticksLeft int
+}
+
+// Node is one mesh node. See the package doc for the driving contract.
+type Node struct {
+	cfg     Config
+	raftID  uint64
+	rn      *raft.RawNode
+	ms      *raft.MemoryStorage
+	machine *Machine
+	conf    *pb.ConfState
+	peers   map[uint64]roles.NodeID
+
+	seq     uint64
+	pending map[uint64]*pending // by Seq
+	staged  []*staged           // leader only
+
+	applied     uint64
+	snapshot    uint64 // index of the latest snapshot in ms
+	confChanged bool   // a conf change was applied since the last snapshot
+	boot        *pb.Snapshot
+
+	out     []Message
+	results []Result
+	status  Status
+}
+
+// New starts a node from what it had synced (the zero Durable for a fresh
+// node, which then boots from cfg.Bootstrap).
+func New(cfg Config, d Durable) (*Node, error) {
+	if cfg.Rand == nil {
+		return nil, fmt.Errorf("node: config needs a Rand")
+	}
+	if err := cfg.Bootstrap.Validate(); err != nil {
+		return nil, fmt.Errorf("node: bootstrap: %w", err)
+	}
+	if _, ok := cfg.Bootstrap.Roles(cfg.ID); !ok {
+		return nil, fmt.Errorf("node: %s is not in the bootstrap shape", cfg.ID.Short())
+	}
+	n := &Node{
+		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
+		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{},
+	}
+	for _, m := range cfg.Bootstrap.Members() {
+		n.peers[m.Node.RaftID()] = m.Node
+	}
+	snap := d.Snapshot
+	if snap == nil {
+		snap = BootstrapSnapshot(cfg.Bootstrap)
+		n.boot = snap
+	}
+	if err := n.restore(snap); err != nil {
+		return nil, err
+	}
+	if err := n.ms.Append(d.Entries); err != nil {
+		return nil, fmt.Errorf("node: restoring entries: %w", err)
+	}
+	if d.HardState != nil {
+		if err := n.ms.SetHardState(d.HardState); err != nil {
+			return nil, fmt.Errorf("node: restoring hard state: %w", err)
+		}
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID: n.raftID, ElectionTick: cfg.ElectionTicks, HeartbeatTick: cfg.HeartbeatTicks,
+		Storage: n.ms, Applied: n.applied,
+		MaxSizePerMsg: MsgBytesMax, MaxInflightMsgs: InflightMsgMax,
+		CheckQuorum: true, PreVote: true, StepDownOnRemoval: true,
+		Logger: discardLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.rn = rn
+	n.status = n.currentStatus()
+	return n, nil
+}
+
+// BootstrapSnapshot is the snapshot at index 1, term 1 every node starts
+// from: the bootstrap shape, with its etcd holders as the raft voters.
+func BootstrapSnapshot(shape roles.Shape) *pb.Snapshot {
+	var voters []uint64
+	for _, v := range shape.Voters() {
+		voters = append(voters, v.RaftID())
+	}
+	slices.Sort(voters)
+	return &pb.Snapshot{
+		Data: NewMachine(shape).Encode(),
+		Metadata: &pb.SnapshotMetadata{
+			Index: new(uint64(1)), Term: new(uint64(1)),
+			ConfState: &pb.ConfState{Voters: voters},
+		},
+	}
+}
+
+func (n *Node) restore(snap *pb.Snapshot) error {
+	m, err := DecodeMachine(snap.GetData())
+	if err != nil {
+		return err
+	}
+	if err := n.ms.ApplySnapshot(snap); err != nil && err != raft.ErrSnapOutOfDate {
+		return fmt.Errorf("node: applying snapshot: %w", err)
+	}
+	n.machine = m
+	n.conf = snap.GetMetadata().GetConfState()
+	n.applied = snap.GetMetadata().GetIndex()
+	n.snapshot = n.applied
+	return nil
+}
+
+// ID is the node's ID.
+func (n *Node) ID() roles.NodeID { return n.cfg.ID }
+
+// Shape returns a copy of the shape at the node's applied index.
+func (n *Node) Shape() roles.Shape { return n.machine.Shape() }
+
+// AppliedIndex is the index of the last applied entry.
+func (n *Node) AppliedIndex() uint64 { return n.applied }
+
+// Status is the node's current view of raft.
+func (n *Node) Status() Status { return n.status }
+
+// Tick advances the node's logical clock by one tick.
+func (n *Node) Tick() {
+	n.rn.Tick()
+	n.tickPending()
+	if n.rn.BasicStatus().RaftState == raft.StateLeader {
+		n.tickStaged()
+	} else {
+		n.staged = nil
+	}
+}
+
+// Step processes a message from a peer. Messages from unknown peers and
+// stale raft messages are ignored; they are network noise, not errors.
+func (n *Node) Step(m Message) {
+	switch m.Kind {
+	case MsgRaft:
+		if m.Raft != nil {
+			_ = n.rn.Step(m.Raft) // raft rejects messages from removed peers; ignore
+		}
+	case MsgForward:
+		if m.Request != nil && m.Hops < ForwardHopsMax {
+			n.route(*m.Request, m.Hops+1)
+		}
+	case MsgResult:
+		if m.Result != nil {
+			n.deliver(*m.Result)
+		}
+	}
+}
+
+// Submit starts a request for the shift and returns its ID. Its Result comes
+// out of a later Ready on this node: applied, rejected, or ErrTimeout.
+func (n *Node) Submit(sh roles.Shift) (RequestID, error) {
+	switch {
+	case len(sh) == 0 || len(sh) > roles.ShiftCommandsMax:
+		return RequestID{}, fmt.Errorf("%w: a shift takes 1..%d commands, got %d", ErrInvalidRequest, roles.ShiftCommandsMax, len(sh))
+	case len(n.pending) >= PendingMax:
+		return RequestID{}, fmt.Errorf("%w: %d requests already pending", ErrInvalidRequest, PendingMax)
+	}
+	n.seq++
+	req := Request{ID: RequestID{Origin: n.cfg.ID, Incarnation: n.cfg.Incarnation, Seq: n.seq}, Shift: slices.Clone(sh)}
+	n.pending[n.seq] = &pending{req: req, ticksLeft: n.cfg.RequestTimeoutTicks, sends: 1}
+	n.route(req, 0)
+	return req.ID, nil
+}
+
+func (n *Node) tickPending() {
+	for _, seq := range sortedKeys(n.pending) {
+		p := n.pending[seq]
+		if p.ticksLeft--; p.ticksLeft > 0 {
+			continue
+		}
+		if p.sends >= n.cfg.RequestRetriesMax {
+			delete(n.pending, seq)
+			n.results = append(n.results, Result{ID: p.req.ID, Err: ErrTimeout})
+			continue
+		}
+		p.sends++
+		p.ticksLeft = n.cfg.RequestTimeoutTicks
+		n.route(p.req, 0)
+	}
+}
+
+// route sends a request towards the leader, or proposes it if this node is
+// the leader. A request with nowhere to go is dropped; its origin retries.
+func (n *Node) route(req Request, hops uint8) {
+	bs := n.rn.BasicStatus()
+	switch {
+	case bs.RaftState == raft.StateLeader:
+		n.propose(req)
+	case bs.Lead != 0 && bs.Lead != n.raftID:
+		n.send(n.peers[bs.Lead], Message{Kind: MsgForward, Request: &req, Hops: hops})
+	case hops == 0:
+		voters := n.machine.shape.Voters()
+		if i := slices.Index(voters, n.cfg.ID); i >= 0 {
+			voters = slices.Delete(voters, i, i+1)
+		}
+		if len(voters) > 0 {
+			n.send(voters[n.cfg.Rand.IntN(len(voters))], Message{Kind: MsgForward, Request: &req, Hops: hops})
+		}
+	}
+}
+
+func (n *Node) send(to roles.NodeID, m Message) {
+	m.From, m.To = n.cfg.ID, to
+	n.out = append(n.out, m)
+}
+
+// propose puts a request in the log. A shift that adds voters first stages
+// them as learners; see the package doc.
+func (n *Node) propose(req Request) {
+	_, change, rej := n.machine.shape.Plan(req.Shift)
+	if rej != nil || change.Empty() {
+		// Rejections are decided at apply, against the committed shape.
+		_ = n.rn.Propose(encodePayload(payloadShift, &req))
+		return
+	}
+	if missing := n.notLearners(change.Add); len(missing) > 0 {
+		cc := &pb.ConfChangeV2{Context: encodePayload(payloadStage, &req)}
+		for _, id := range missing {
+			cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(id.RaftID())})
+		}
+		_ = n.rn.ProposeConfChange(cc)
+		n.stage(req)
+		return
+	}
+	if !n.caughtUp(change.Add) {
+		n.stage(req)
+		return
+	}
+	cc := &pb.ConfChangeV2{Context: encodePayload(payloadShift, &req)}
+	for _, id := range change.Add {
+		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(id.RaftID())})
+	}
+	for _, id := range change.Remove {
+		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(id.RaftID())})
+	}
+	_ = n.rn.ProposeConfChange(cc)
+}
+
+func (n *Node) notLearners(ids []roles.NodeID) []roles.NodeID {
+	var out []roles.NodeID
+	for _, id := range ids {
+		if !slices.Contains(n.conf.GetLearners(), id.RaftID()) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (n *Node) caughtUp(ids []roles.NodeID) bool {
+	st := n.rn.Status()
+	for _, id := range ids {
+		pr, ok := st.Progress[id.RaftID()]
+		if !ok || pr.Match+n.cfg.CatchUpLagMax < st.GetCommit() {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *Node) stage(req Request) {
+	for _, s := range n.staged {
+		if s.req.ID == req.ID {
+			return
+		}
+	}
+	n.staged = append(n.staged, &staged{req: req, ticksLeft: n.cfg.StageTicksMax})
+}
+
+// tickStaged proposes staged shifts whose learners have caught up.
+func (n *Node) tickStaged() {
+	keep := n.staged[:0]
+	for _, s := range n.staged {
+		_, change, rej := n.machine.shape.Plan(s.req.Shift)
+		switch {
+		case rej != nil || len(n.notLearners(change.Add)) > 0:
+			// Leave it to the origin's retry, planned afresh.
+		case n.caughtUp(change.Add):
+			n.propose(s.req)
+		default:
+			if s.ticksLeft--; s.ticksLeft > 0 {
+				keep = append(keep, s)
+			}
+		}
+	}
+	clear(n.staged[len(keep):])
+	n.staged = keep
+}
+
+func (n *Node) deliver(r Result) {
+	if r.ID.Origin != n.cfg.ID || r.ID.Incarnation != n.cfg.Incarnation {
+		return
+	}
+	if _, ok := n.pending[r.ID.Seq]; !ok {
+		return // already delivered, or timed out
+	}
+	delete(n.pending, r.ID.Seq)
+	n.results = append(n.results, r)
+}
+
+func (n *Node) currentStatus() Status {
+	bs := n.rn.BasicStatus()
+	member := slices.Contains(n.conf.GetVoters(), n.raftID) || slices.Contains(n.conf.GetLearners(), n.raftID)
+	return Status{Term: bs.GetTerm(), Lead: bs.Lead, State: bs.RaftState, Member: member}
+}
+
+// HasReady reports whether Ready has anything to hand out.
+func (n *Node) HasReady() bool {
+	return n.rn.HasReady() || len(n.out) > 0 || len(n.results) > 0 || n.boot != nil || n.status != n.currentStatus()
+}
+
+// Ready returns the pending output. The caller must handle it as the package
+// doc says and then call Advance.
+func (n *Node) Ready() Ready {
+	var rd Ready
+	if n.boot != nil {
+		rd.Persist.Snapshot, rd.MustSync, n.boot = n.boot, true, nil
+	}
+	var applied []Applied
+	if n.rn.HasReady() {
+		r := n.rn.Ready()
+		rd.raft = &r
+		if !raft.IsEmptySnap(r.Snapshot) {
+			if err := n.restore(r.Snapshot); err != nil {
+				panic(fmt.Sprintf("node %s: received snapshot: %v", n.cfg.ID.Short(), err))
+			}
+			rd.Persist.Snapshot = r.Snapshot
+			a := Applied{Index: n.applied, Term: r.Snapshot.GetMetadata().GetTerm()}
+			n.describe(&a)
+			applied = append(applied, a)
+		}
+		if len(r.Entries) > 0 {
+			if err := n.ms.Append(r.Entries); err != nil {
+				panic(fmt.Sprintf("node %s: appending entries: %v", n.cfg.ID.Short(), err))
+			}
+			rd.Persist.Entries = r.Entries
+		}
+		if r.HardState != nil && !raft.IsEmptyHardState(r.HardState) {
+			if err := n.ms.SetHardState(r.HardState); err != nil {
+				panic(fmt.Sprintf("node %s: hard state: %v", n.cfg.ID.Short(), err))
+			}
+			rd.Persist.HardState = r.HardState
+		}
+		rd.MustSync = rd.MustSync || r.MustSync
+		applied = append(applied, n.apply(r.CommittedEntries)...)
+		rd.Persist.Compact = n.maybeSnapshot()
+		for _, m := range r.Messages {
+			rd.Messages = append(rd.Messages, Message{From: n.cfg.ID, To: n.peers[m.GetTo()], Kind: MsgRaft, Raft: m})
+		}
+	}
+	rd.Messages = append(rd.Messages, n.out...)
+	rd.Results, rd.Applied = n.results, applied
+	n.out, n.results = nil, nil
+	if st := n.currentStatus(); st != n.status {
+		n.status = st
+		rd.Status = &st
+	}
+	return rd
+}
+
+// Advance tells the node the Ready was handled.
+func (n *Node) Advance(rd Ready) {
+	if rd.raft == nil {
+		return
+	}
+	n.rn.Advance(*rd.raft)
+	for _, m := range rd.raft.Messages {
+		if m.GetType() == pb.MsgSnap {
+			// The simulated and real transports hand snapshots over whole:
+			// the follower's next response tells raft how it went.
+			n.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+		}
+	}
+}
+
+func (n *Node) apply(ents []*pb.Entry) []Applied {
+	var out []Applied
+	for _, e := range ents {
+		if e.GetIndex() <= n.applied {
+			continue
+		}
+		eff := n.machine.Apply(e)
+		if eff.cc != nil {
+			n.conf = n.rn.ApplyConfChange(eff.cc)
+			n.confChanged = true
+		}
+		n.applied = e.GetIndex()
+		a := Applied{
+			Index: e.GetIndex(), Term: e.GetTerm(), Entry: EntryDigest(e),
+			Raw: e, Result: eff.result,
+		}
+		n.describe(&a)
+		if eff.req != nil {
+			a.Request = &eff.req.ID
+		}
+		out = append(out, a)
+		if eff.result == nil {
+			continue
+		}
+		if eff.req.ID.Origin == n.cfg.ID {
+			n.deliver(*eff.result)
+		} else if n.rn.BasicStatus().RaftState == raft.StateLeader {
+			r := *eff.result
+			n.send(eff.req.ID.Origin, Message{Kind: MsgResult, Result: &r})
+		}
+	}
+	return out
+}
+
+// describe fills in the shape and configuration after an applied index.
+func (n *Node) describe(a *Applied) {
+	a.Shape = n.machine.shape.Digest()
+	a.ConfVoters = slices.Sorted(slices.Values(n.conf.GetVoters()))
+	a.ConfLearners = slices.Sorted(slices.Values(n.conf.GetLearners()))
+	a.ShapeVoters = raftIDs(n.machine.shape.Voters())
+}
+
+// maybeSnapshot takes a snapshot at the applied index every SnapshotEntries
+// entries and after any conf change, and compacts the log behind it.
+func (n *Node) maybeSnapshot() *pb.Snapshot {
+	confChanged := n.confChanged
+	n.confChanged = false
+	if n.applied == n.snapshot || (!confChanged && n.applied-n.snapshot < n.cfg.SnapshotEntries) {
+		return nil
+	}
+	snap, err := n.ms.CreateSnapshot(n.applied, n.conf, n.machine.Encode())
+	if err != nil {
+		panic(fmt.Sprintf("node %s: snapshot at %d: %v", n.cfg.ID.Short(), n.applied, err))
+	}
+	n.snapshot = n.applied
+	if n.applied > n.cfg.CompactionTail {
+		if err := n.ms.Compact(n.applied - n.cfg.CompactionTail); err != nil && err != raft.ErrCompacted {
+			panic(fmt.Sprintf("node %s: compact: %v", n.cfg.ID.Short(), err))
+		}
+	}
+	return snap
+}
+
+func raftIDs(ids []roles.NodeID) []uint64 {
+	out := make([]uint64, len(ids))
+	for i, id := range ids {
+		out[i] = id.RaftID()
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys[V any](m map[uint64]V) []uint64 {
+	keys := make([]uint64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

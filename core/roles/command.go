@@ -1,0 +1,154 @@
+package roles
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the kind of a role command.
+type Kind uint8
+
+// The role commands.
+const (
+	// Promote adds control-plane roles to a worker or control-plane node.
+	Promote Kind = iota + 1
+	// Demote removes control-plane roles; a node left with none is a Worker.
+	Demote
+	// Quarantine strips every role from a node and fences it off.
+	Quarantine
+	// Restore returns a quarantined node to the mesh as a Worker.
+	Restore
+)
+
+var kindNames = map[Kind]string{Promote: "promote", Demote: "demote", Quarantine: "quarantine", Restore: "restore"}
+
+func (k Kind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// ParseKind parses a command kind name.
+func ParseKind(s string) (Kind, error) {
+	for k, n := range kindNames {
+		if n == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("roles: unknown command kind %q (want promote, demote, quarantine or restore)", s)
+}
+
+// Reason says why a command was issued; it is recorded with the command.
+type Reason uint8
+
+// The reasons a command may carry.
+const (
+	ReplacingFailed Reason = iota + 1
+	ScalingUp
+	ScalingDown
+	HealthDegraded
+	Operator
+	Rebalance
+)
+
+var reasonNames = map[Reason]string{
+	ReplacingFailed: "replacing-failed", ScalingUp: "scaling-up", ScalingDown: "scaling-down",
+	HealthDegraded: "health-degraded", Operator: "operator", Rebalance: "rebalance",
+}
+
+func (r Reason) String() string {
+	if s, ok := reasonNames[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// ParseReason parses a reason name.
+func ParseReason(s string) (Reason, error) {
+	for r, n := range reasonNames {
+		if n == s {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("roles: unknown reason %q", s)
+}
+
+// Command is one typed role command. For Promote and Demote, Roles names the
+// control-plane roles to add or remove (zero means all four); Quarantine and
+// Restore ignore it and must leave it zero.
+type Command struct {
+	Kind   Kind
+	Node   NodeID
+	Roles  Roles
+	Reason Reason
+}
+
+func (c Command) String() string {
+	if c.Roles != 0 {
+		return fmt.Sprintf("%s %s %s (%s)", c.Kind, c.Node.Short(), c.Roles, c.Reason)
+	}
+	return fmt.Sprintf("%s %s (%s)", c.Kind, c.Node.Short(), c.Reason)
+}
+
+// Shift is a batch of commands applied atomically, in one log entry.
+type Shift []Command
+
+// Rejection is the typed reason a command or shift was not applied.
+type Rejection struct {
+	Code    RejectCode
+	Command int // index of the offending command within the shift
+	Detail  string
+}
+
+func (r *Rejection) Error() string {
+	return fmt.Sprintf("roles: rejected command %d: %s: %s", r.Command, r.Code, r.Detail)
+}
+
+// Is lets errors.Is match a Rejection against its code's sentinel.
+func (r *Rejection) Is(target error) bool {
+	var code RejectCode
+	return errors.As(target, &code) && code == r.Code
+}
+
+// RejectCode names the rule a rejected command would have broken.
+type RejectCode uint8
+
+// Rejection codes. Each is also an error value usable with errors.Is.
+const (
+	// ErrUnknownNode: the command names a node that is not in the shape.
+	ErrUnknownNode RejectCode = iota + 1
+	// ErrLastVoter: the command would leave no node holding etcd.
+	ErrLastVoter
+	// ErrQuarantined: a quarantined node cannot be promoted or demoted.
+	ErrQuarantined
+	// ErrObserver: an observer cannot hold roles.
+	ErrObserver
+	// ErrInvalidCommand: unknown kind or reason, or roles that are not
+	// control-plane roles.
+	ErrInvalidCommand
+	// ErrEmptyShift: a shift with no commands.
+	ErrEmptyShift
+	// ErrStale: the shift's voter change no longer matches the shape (the
+	// shape moved between proposal and apply); the proposer retries.
+	ErrStale
+)
+
+var codeNames = map[RejectCode]string{
+	ErrUnknownNode: "unknown-node", ErrLastVoter: "last-voter", ErrQuarantined: "quarantined",
+	ErrObserver: "observer", ErrInvalidCommand: "invalid-command", ErrEmptyShift: "empty-shift",
+	ErrStale: "stale",
+}
+
+func (c RejectCode) Error() string { return "roles: " + c.String() }
+
+func (c RejectCode) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("code(%d)", uint8(c))
+}
+
+func reject(i int, code RejectCode, format string, args ...any) *Rejection {
+	return &Rejection{Code: code, Command: i, Detail: fmt.Sprintf(format, args...)}
+}

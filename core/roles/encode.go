@@ -1,0 +1,104 @@
+package roles
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"lukechampine.com/blake3"
+)
+
+// Encoding (version 1). All integers are big-endian.
+//
+//	shift := version:u8 count:u16 command*
+//	command := kind:u8 node:[32]u8 roles:u8 reason:u8
+//	shape := version:u8 count:u32 (node:[32]u8 roles:u8)*   // members in NodeID order
+//
+// The encodings are canonical: equal values encode to equal bytes, so a
+// Digest of the encoding identifies the value.
+
+const (
+	encodingVersion = 1
+	commandBytes    = 1 + 32 + 1 + 1
+	memberBytes     = 32 + 1
+	// ShiftCommandsMax bounds the commands in one shift.
+	ShiftCommandsMax = 64
+)
+
+// ErrCorrupt is returned for bytes that do not decode.
+var ErrCorrupt = errors.New("roles: corrupt encoding")
+
+// Digest is a BLAKE3-256 hash.
+type Digest [32]byte
+
+func (d Digest) String() string { return fmt.Sprintf("%x", d[:]) }
+
+// AppendShift appends the canonical encoding of sh to b.
+func AppendShift(b []byte, sh Shift) []byte {
+	b = append(b, encodingVersion)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(sh)))
+	for _, c := range sh {
+		b = append(b, byte(c.Kind))
+		b = append(b, c.Node[:]...)
+		b = append(b, byte(c.Roles), byte(c.Reason))
+	}
+	return b
+}
+
+// DecodeShift decodes a shift and returns the bytes that follow it.
+func DecodeShift(b []byte) (Shift, []byte, error) {
+	if len(b) < 3 || b[0] != encodingVersion {
+		return nil, nil, fmt.Errorf("%w: shift header", ErrCorrupt)
+	}
+	n := int(binary.BigEndian.Uint16(b[1:3]))
+	b = b[3:]
+	if n > ShiftCommandsMax || len(b) < n*commandBytes {
+		return nil, nil, fmt.Errorf("%w: shift of %d commands in %d bytes", ErrCorrupt, n, len(b))
+	}
+	sh := make(Shift, n)
+	for i := range sh {
+		c := &sh[i]
+		c.Kind = Kind(b[0])
+		copy(c.Node[:], b[1:33])
+		c.Roles, c.Reason = Roles(b[33]), Reason(b[34])
+		b = b[commandBytes:]
+	}
+	return sh, b, nil
+}
+
+// AppendShape appends the canonical encoding of s to b.
+func AppendShape(b []byte, s Shape) []byte {
+	b = append(b, encodingVersion)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.members)))
+	for _, m := range s.Members() {
+		b = append(b, m.Node[:]...)
+		b = append(b, byte(m.Roles))
+	}
+	return b
+}
+
+// DecodeShape decodes and validates a shape and returns the bytes that follow.
+func DecodeShape(b []byte) (Shape, []byte, error) {
+	if len(b) < 5 || b[0] != encodingVersion {
+		return Shape{}, nil, fmt.Errorf("%w: shape header", ErrCorrupt)
+	}
+	n := int(binary.BigEndian.Uint32(b[1:5]))
+	b = b[5:]
+	if n > len(b)/memberBytes {
+		return Shape{}, nil, fmt.Errorf("%w: shape of %d members in %d bytes", ErrCorrupt, n, len(b))
+	}
+	members := make([]Member, n)
+	for i := range members {
+		copy(members[i].Node[:], b[:32])
+		members[i].Roles = Roles(b[32])
+		b = b[memberBytes:]
+	}
+	s, err := NewShape(members)
+	if err != nil {
+		return Shape{}, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return s, b, nil
+}
+
+// Digest is the BLAKE3 hash of the shape's canonical encoding.
+func (s Shape) Digest() Digest { return blake3.Sum256(AppendShape(nil, s)) }

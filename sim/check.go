@@ -1,0 +1,130 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/roles"
+)
+
+// ViolationsMax bounds the violations one run records.
+const ViolationsMax = 100
+
+// The safety properties checked on every run.
+const (
+	PropOneLeader     = "one-leader-per-term"  // at most one leader per term
+	PropLogAgreement  = "log-agreement"        // no two nodes apply different entries at one index
+	PropShapeMatches  = "shape-matches-log"    // a node's shape is the one its applied log prefix implies
+	PropVotersAreEtcd = "voters-are-etcd"      // raft voters = etcd holders at every applied index
+	PropLeaderAfter   = "leader-after-heal"    // a leader within 10 election timeouts of the last heal
+	PropAllApplied    = "committed-everywhere" // every committed entry applied on every live member
+	PropCommandsDone  = "commands-complete"
+	PropConverge      = "converge"
+	PropPanic         = "panic"
+	PropInvalidPlan   = "invalid-plan"
+)
+
+// checker judges what nodes publish (Ready's Status and Applied); it never
+// reads node state. It replays the log through its own node.Machine to know
+// the shape every prefix implies.
+type checker struct {
+	boot       roles.Shape
+	violations []Violation
+	leaders    map[uint64]int // term -> node index
+
+	ref      *node.Machine
+	refIndex uint64
+	entries  map[uint64]roles.Digest // index -> entry digest
+	shapes   map[uint64]roles.Digest // index -> shape digest after it
+
+	members    []uint64 // raft voters and learners at refIndex
+	cpCount    int      // control-plane nodes at refIndex
+	cpChangeAt time.Duration
+}
+
+func newChecker(bootstrap roles.Shape) *checker {
+	c := &checker{
+		boot:    bootstrap,
+		leaders: map[uint64]int{},
+		ref:     node.NewMachine(bootstrap),
+		entries: map[uint64]roles.Digest{}, shapes: map[uint64]roles.Digest{},
+		refIndex: 1, cpCount: bootstrap.ControlPlaneCount(),
+	}
+	c.shapes[1] = bootstrap.Digest()
+	for _, v := range bootstrap.Voters() {
+		c.members = append(c.members, v.RaftID())
+	}
+	slices.Sort(c.members)
+	return c
+}
+
+func (c *checker) fail(at time.Duration, prop, node, format string, args ...any) {
+	if len(c.violations) < ViolationsMax {
+		c.violations = append(c.violations, Violation{Property: prop, At: at, Node: node, Detail: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (c *checker) bootstrap() roles.Shape { return c.boot }
+
+func (c *checker) status(at time.Duration, i int, name string, st node.Status) {
+	if st.State != raft.StateLeader {
+		return
+	}
+	if prev, ok := c.leaders[st.Term]; ok && prev != i {
+		c.fail(at, PropOneLeader, name, "n%d and n%d both lead term %d", prev+1, i+1, st.Term)
+		return
+	}
+	c.leaders[st.Term] = i
+}
+
+func (c *checker) applied(at time.Duration, name string, a node.Applied) {
+	if !slices.Equal(a.ConfVoters, a.ShapeVoters) {
+		c.fail(at, PropVotersAreEtcd, name, "index %d: raft voters %v, etcd holders %v", a.Index, a.ConfVoters, a.ShapeVoters)
+	}
+	if a.Raw != nil {
+		c.entry(at, name, a)
+	}
+	want, ok := c.shapes[a.Index]
+	switch {
+	case !ok:
+		c.fail(at, PropShapeMatches, name, "index %d applied before the log up to it was known", a.Index)
+	case want != a.Shape:
+		c.fail(at, PropShapeMatches, name, "index %d: shape %s, the log implies %s", a.Index, a.Shape.String()[:12], want.String()[:12])
+	}
+}
+
+// entry checks agreement at the entry's index and, for a new index, replays
+// it through the reference machine.
+func (c *checker) entry(at time.Duration, name string, a node.Applied) {
+	if d, seen := c.entries[a.Index]; seen {
+		if d != a.Entry {
+			c.fail(at, PropLogAgreement, name, "index %d: entry %s, another node applied %s", a.Index, a.Entry.String()[:12], d.String()[:12])
+		}
+		return
+	}
+	if a.Index != c.refIndex+1 {
+		c.fail(at, PropLogAgreement, name, "index %d applied while the log is known only up to %d", a.Index, c.refIndex)
+		return
+	}
+	c.ref.Apply(a.Raw)
+	c.entries[a.Index] = a.Entry
+	shape := c.ref.Shape()
+	c.shapes[a.Index] = shape.Digest()
+	c.refIndex = a.Index
+	c.members = append(slices.Clone(a.ConfVoters), a.ConfLearners...)
+	slices.Sort(c.members)
+	if n := shape.ControlPlaneCount(); n != c.cpCount {
+		c.cpCount, c.cpChangeAt = n, at
+	}
+}
+
+// isMember reports whether a raft ID is a voter or learner of the latest
+// configuration the log implies.
+func (c *checker) isMember(raftID uint64) bool {
+	_, ok := slices.BinarySearch(c.members, raftID)
+	return ok
+}

@@ -1,0 +1,347 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"go.etcd.io/raft/v3"
+
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/roles"
+)
+
+// resolve turns a selector into node indices at the current moment. Dynamic
+// selectors draw from the fault stream and see the shape the committed log
+// implies.
+func (s *simulator) resolve(sel Selector) []int {
+	switch sel {
+	case "leader":
+		if l := s.leader(); l >= 0 {
+			return []int{l}
+		}
+		return s.pick(s.liveVoters(), 1)
+	case "random-voter":
+		return s.pick(s.liveVoters(), 1)
+	case "random-worker":
+		var ws []int
+		for i, sn := range s.nodes {
+			if r, _ := s.check.ref.Shape().Roles(sn.id); r == roles.Worker && sn.n != nil {
+				ws = append(ws, i)
+			}
+		}
+		return s.pick(ws, 1)
+	case "random":
+		var live []int
+		for i, sn := range s.nodes {
+			if sn.n != nil {
+				live = append(live, i)
+			}
+		}
+		return s.pick(live, 1)
+	case "minority", "majority":
+		voters := s.voters()
+		k := (len(voters) - 1) / 2
+		if sel == "majority" {
+			k = len(voters)/2 + 1
+		}
+		return s.pick(voters, k)
+	}
+	n, err := strconv.Atoi(string(sel[1:]))
+	if err != nil {
+		panic(fmt.Sprintf("sim: unvalidated selector %q", sel))
+	}
+	return []int{n - 1}
+}
+
+// pick draws k distinct indices from from, in sorted order.
+func (s *simulator) pick(from []int, k int) []int {
+	from = slices.Clone(from)
+	s.faultRand.Shuffle(len(from), func(i, j int) { from[i], from[j] = from[j], from[i] })
+	out := from[:min(k, len(from))]
+	slices.Sort(out)
+	return out
+}
+
+// voters are the etcd holders of the committed shape, crashed or not.
+func (s *simulator) voters() []int {
+	var out []int
+	for _, id := range s.check.ref.Shape().Voters() {
+		out = append(out, s.byID[id])
+	}
+	return out
+}
+
+func (s *simulator) liveVoters() []int {
+	return slices.DeleteFunc(s.voters(), func(i int) bool { return s.nodes[i].n == nil })
+}
+
+// leader is the live node leading the highest term, or -1.
+func (s *simulator) leader() int {
+	best, term := -1, uint64(0)
+	for i, sn := range s.nodes {
+		if sn.n != nil && sn.status.State == raft.StateLeader && sn.status.Term > term {
+			best, term = i, sn.status.Term
+		}
+	}
+	return best
+}
+
+func (s *simulator) fault(f Fault) {
+	detail := string(f.Kind)
+	switch f.Kind {
+	case Crash, Restart, Pause, Resume:
+		targets := s.resolve(f.Target)
+		detail += " " + s.nodeNames(targets)
+		s.trace.event(s.now, "sim", "fault", detail)
+		s.apply(f.Kind, targets)
+		if f.For > 0 && f.Kind != Restart && f.Kind != Resume {
+			s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: f.Kind, nodes: targets}})
+		}
+		return
+	case Partition:
+		s.partition(f)
+		return
+	case Heal:
+		s.block = nil
+	case Loss:
+		s.loss = f.Rate
+		detail += " " + strconv.FormatFloat(f.Rate, 'g', -1, 64)
+	case Duplicate:
+		s.dup = f.Rate
+		detail += " " + strconv.FormatFloat(f.Rate, 'g', -1, 64)
+	case Chaos:
+		s.chaosRate, s.chaosUntil = f.Rate, s.now+f.For
+		s.push(event{at: s.now + time.Second, kind: evChaos})
+	}
+	s.trace.event(s.now, "sim", "fault", detail)
+	if f.For > 0 && f.Kind != Chaos {
+		s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: f.Kind}})
+	}
+}
+
+// apply does a node fault to each target.
+func (s *simulator) apply(kind FaultKind, targets []int) {
+	for _, i := range targets {
+		sn := s.nodes[i]
+		switch {
+		case kind == Crash && sn.n != nil:
+			sn.n, sn.paused, sn.held = nil, false, nil
+			sn.disk.crash()
+			s.trace.event(s.now, sn.name, "crash", "")
+			s.orphan(i)
+		case kind == Restart && sn.n == nil:
+			s.start(i)
+		case kind == Pause && sn.n != nil:
+			sn.paused = true
+		case kind == Resume && sn.paused:
+			sn.paused = false
+			held := sn.held
+			sn.held = nil
+			for _, e := range held {
+				s.deliver(e)
+			}
+		}
+	}
+}
+
+func (s *simulator) undo(e event) {
+	u := e.undo
+	s.trace.event(s.now, "sim", "undo", string(u.kind)+" "+s.nodeNames(u.nodes))
+	switch u.kind {
+	case Crash:
+		s.apply(Restart, u.nodes)
+	case Pause:
+		s.apply(Resume, u.nodes)
+	case Partition:
+		if e.gen == s.partGen {
+			s.block = nil
+		}
+	case Loss:
+		s.loss = s.plan.Network.Loss
+	case Duplicate:
+		s.dup = s.plan.Network.Duplicate
+	}
+}
+
+// partition cuts the links between groups; nodes named in no group form one
+// more group. One-way cuts only messages from the first group to the others.
+func (s *simulator) partition(f Fault) {
+	group := make([]int, len(s.nodes))
+	for i := range group {
+		group[i] = len(f.Groups)
+	}
+	var names []string
+	for g, sels := range f.Groups {
+		var members []int
+		for _, sel := range sels {
+			members = append(members, s.resolve(sel)...)
+		}
+		for _, i := range members {
+			group[i] = g
+		}
+		names = append(names, "["+s.nodeNames(members)+"]")
+	}
+	s.block = make([][]bool, len(s.nodes))
+	for a := range s.nodes {
+		s.block[a] = make([]bool, len(s.nodes))
+		for b := range s.nodes {
+			if f.OneWay {
+				s.block[a][b] = group[a] == 0 && group[b] != 0
+			} else {
+				s.block[a][b] = group[a] != group[b]
+			}
+		}
+	}
+	s.partGen++
+	detail := "partition " + fmt.Sprint(names)
+	if f.OneWay {
+		detail += " one-way"
+	}
+	s.trace.event(s.now, "sim", "fault", detail)
+	if f.For > 0 {
+		s.push(event{at: s.now + f.For, kind: evUndo, gen: s.partGen, undo: &undo{kind: Partition}})
+	}
+}
+
+// chaos crashes each live node with probability chaosRate, once a second,
+// and restarts it after up to ChaosDowntimeMax.
+func (s *simulator) chaos() {
+	if s.now > s.chaosUntil {
+		return
+	}
+	for i, sn := range s.nodes {
+		if sn.n != nil && s.faultRand.Float64() < s.chaosRate {
+			s.trace.event(s.now, "sim", "fault", "chaos crash "+sn.name)
+			s.apply(Crash, []int{i})
+			down := time.Second + time.Duration(s.faultRand.Int64N(int64(ChaosDowntimeMax-time.Second)))
+			s.push(event{at: s.now + down, kind: evUndo, undo: &undo{kind: Crash, nodes: []int{i}}})
+		}
+	}
+	s.push(event{at: s.now + time.Second, kind: evChaos})
+}
+
+// submit sends an operator command to a random live node.
+func (s *simulator) submit(op *operation) {
+	if op.done || op.node >= 0 {
+		return
+	}
+	if op.shift == nil {
+		targets := s.resolve(op.cmd.Target)
+		if len(targets) == 0 {
+			op.done, op.outcome = true, "no node matched "+string(op.cmd.Target)
+			s.trace.event(s.now, "operator", "skip", op.outcome)
+			return
+		}
+		op.shift = roles.Shift{{Kind: op.cmd.Kind, Node: s.nodes[targets[0]].id, Roles: op.cmd.Roles, Reason: op.cmd.Reason}}
+	}
+	var live []int
+	for i, sn := range s.nodes {
+		if sn.n != nil && !sn.paused {
+			live = append(live, i)
+		}
+	}
+	if len(live) == 0 || op.attempts >= OperatorAttemptsMax {
+		if op.attempts >= OperatorAttemptsMax {
+			op.done, op.outcome = true, "gave up"
+			return
+		}
+		s.retryLater(op)
+		return
+	}
+	i := live[s.opRand.IntN(len(live))]
+	op.attempts++
+	var id node.RequestID
+	var err error
+	s.drive(i, func(n *node.Node) { id, err = n.Submit(op.shift) })
+	if err != nil {
+		panic(fmt.Sprintf("sim: submit %v: %v", op.shift, err))
+	}
+	op.node, op.id = i, id
+	s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+op.shift[0].String())
+}
+
+func (s *simulator) retryLater(op *operation) {
+	for k, o := range s.ops {
+		if o == op {
+			s.push(event{at: s.now + OperatorRetryDelay, kind: evCommand, idx: k})
+		}
+	}
+}
+
+// orphan re-queues the operations pending on a node that crashed: their
+// outcome is unknown, and the commands are idempotent, so they are resent.
+func (s *simulator) orphan(i int) {
+	for _, op := range s.ops {
+		if op.node == i && !op.done {
+			op.node = -1
+			s.retryLater(op)
+		}
+	}
+}
+
+func (s *simulator) onResult(i int, r node.Result) {
+	for _, op := range s.ops {
+		if op.node != i || op.id != r.ID {
+			continue
+		}
+		op.node = -1
+		if r.Err == node.ErrTimeout {
+			s.trace.event(s.now, s.nodes[i].name, "timeout", r.ID.String())
+			s.retryLater(op)
+			return
+		}
+		op.done = true
+		op.outcome = "applied"
+		if r.Err != nil {
+			op.outcome = r.Err.Error()
+		}
+		s.trace.event(s.now, s.nodes[i].name, "result", fmt.Sprintf("%s index %d changed %v %s", r.ID, r.Index, r.Changed, op.outcome))
+		return
+	}
+}
+
+// leaderCheck judges PropLeaderAfter: once faults are over, some live node
+// must lead the highest term any live member is in.
+func (s *simulator) leaderCheck() {
+	if s.now < s.healAt+LeaderWithin {
+		s.check.fail(s.now, PropLeaderAfter, "", "the run ends %v after the last fault heals; it needs %v to judge", s.now-s.healAt, LeaderWithin)
+		return
+	}
+	var top uint64
+	for _, sn := range s.nodes {
+		if sn.n != nil && s.check.isMember(sn.id.RaftID()) {
+			top = max(top, sn.status.Term)
+		}
+	}
+	l := s.leader()
+	if l < 0 || s.nodes[l].status.Term < top {
+		s.check.fail(s.now, PropLeaderAfter, "", "no leader of term %d %v after the last fault healed at %v", top, LeaderWithin, s.healAt)
+	}
+}
+
+// judge runs the end-of-run checks.
+func (s *simulator) judge() {
+	for _, sn := range s.nodes {
+		if sn.n != nil && s.check.isMember(sn.id.RaftID()) && sn.applied < s.settleMark {
+			s.check.fail(s.now, PropAllApplied, sn.name, "applied up to %d; %d was applied elsewhere %v before the end", sn.applied, s.settleMark, SettleTime)
+		}
+	}
+	if s.plan.Expect.CommandsComplete {
+		for k, op := range s.ops {
+			if !op.done || op.outcome == "gave up" {
+				s.check.fail(s.now, PropCommandsDone, "", "command %d (%s %s at %v) has no result after %d attempts", k, op.cmd.Kind, op.cmd.Target, op.cmd.At, op.attempts)
+			}
+		}
+	}
+	if c := s.plan.Expect.Converge; c != nil {
+		got := s.check.cpCount
+		switch {
+		case got != c.ControlPlane:
+			s.check.fail(s.now, PropConverge, "", "%d control-plane nodes at the end, want %d", got, c.ControlPlane)
+		case s.check.cpChangeAt > s.healAt+c.Within:
+			s.check.fail(s.now, PropConverge, "", "reached %d control-plane nodes at %v, later than %v after the last heal (%v)", got, s.check.cpChangeAt, c.Within, s.healAt)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// Plan is one simulation's script: the mesh, its network, the faults and role
+// commands to inject at given simulated times, and what to expect. Package
+// scenarios builds Plans from YAML; tests may build them directly.
+type Plan struct {
+	Name         string
+	Description  string
+	Nodes        int           // mesh size, nodes n1..nN
+	ControlPlane int           // nodes n1..nK start with every control-plane role
+	Duration     time.Duration // simulated time
+	Network      Network
+	Faults       []Fault
+	Commands     []Command
+	Expect       Expect
+}
+
+// Network is the baseline network model. Latency is sampled uniformly from
+// [LatencyMin, LatencyMax] per message; jitter reorders messages.
+type Network struct {
+	LatencyMin, LatencyMax time.Duration
+	Loss                   float64 // probability a message is dropped
+	Duplicate              float64 // probability a message is delivered twice
+}
+
+// FaultKind names a fault.
+type FaultKind string
+
+// The fault kinds.
+const (
+	Crash     FaultKind = "crash"     // stop Target; it loses what it had not synced
+	Restart   FaultKind = "restart"   // start a crashed Target from its disk
+	Pause     FaultKind = "pause"     // freeze Target; messages to it wait
+	Resume    FaultKind = "resume"    // unfreeze Target
+	Partition FaultKind = "partition" // split the mesh into Groups
+	Heal      FaultKind = "heal"      // remove every partition
+	Loss      FaultKind = "loss"      // set the network's loss probability to Rate
+	Duplicate FaultKind = "duplicate" // set the network's duplicate probability to Rate
+	Chaos     FaultKind = "chaos"     // random crashes and restarts, Rate per node per second
+)
+
+// Selector picks nodes when a fault or command fires: "n3" (one node by
+// number), "leader", "random-voter", "random-worker", "random" (any live
+// node), "minority" (a random minority of the voters), "majority" (a random
+// majority of the voters).
+type Selector string
+
+// Fault is one fault injected at a simulated time.
+type Fault struct {
+	At     time.Duration
+	Kind   FaultKind
+	Target Selector      // crash, restart, pause, resume
+	Groups [][]Selector  // partition: nodes named in no group form one more group
+	OneWay bool          // partition: only messages from Groups[0] to the rest are cut
+	For    time.Duration // if non-zero, the fault is undone after this long
+	Rate   float64       // loss, duplicate, chaos
+}
+
+// Command is a role command submitted by an operator client at a simulated
+// time. The client submits to a random live node and retries on timeout.
+type Command struct {
+	At     time.Duration
+	Kind   roles.Kind
+	Target Selector
+	Roles  roles.Roles // zero: every control-plane role
+	Reason roles.Reason
+}
+
+// Expect is what must hold at the end of the run, beyond the safety checks
+// that always run.
+type Expect struct {
+	// Converge, if set, requires the committed shape to have ControlPlane
+	// control-plane nodes within Within of the last fault healing.
+	Converge *Converge
+	// CommandsComplete requires every scheduled command to have a final
+	// result (accepted, or rejected with a typed reason) by the end.
+	CommandsComplete bool
+}
+
+// Converge is a convergence expectation.
+type Converge struct {
+	Within       time.Duration
+	ControlPlane int
+}
+
+// Validate checks a plan for values the simulator cannot run. Package
+// scenarios reports the same problems with file and line.
+func (p *Plan) Validate() error {
+	switch {
+	case p.Nodes < 1 || p.Nodes > NodesMax:
+		return fmt.Errorf("sim: nodes %d out of range 1..%d", p.Nodes, NodesMax)
+	case p.ControlPlane < 1 || p.ControlPlane > p.Nodes:
+		return fmt.Errorf("sim: control_plane %d out of range 1..%d", p.ControlPlane, p.Nodes)
+	case p.Duration <= 0 || p.Duration > DurationMax:
+		return fmt.Errorf("sim: duration %v out of range (0, %v]", p.Duration, DurationMax)
+	case p.Network.LatencyMin < 0 || p.Network.LatencyMax < p.Network.LatencyMin:
+		return fmt.Errorf("sim: latency range [%v, %v] is invalid", p.Network.LatencyMin, p.Network.LatencyMax)
+	case !isProbability(p.Network.Loss) || !isProbability(p.Network.Duplicate):
+		return fmt.Errorf("sim: network loss and duplicate must be within [0, 1]")
+	}
+	for i, f := range p.Faults {
+		if err := f.validate(p.Nodes); err != nil {
+			return fmt.Errorf("sim: fault %d: %w", i, err)
+		}
+	}
+	for i, c := range p.Commands {
+		if err := ValidateSelector(c.Target, p.Nodes); err != nil {
+			return fmt.Errorf("sim: command %d: %w", i, err)
+		}
+		if c.Kind < roles.Promote || c.Kind > roles.Restore {
+			return fmt.Errorf("sim: command %d: unknown kind %d", i, c.Kind)
+		}
+	}
+	return nil
+}
+
+// Limits of a plan.
+const (
+	NodesMax    = 128
+	DurationMax = 24 * time.Hour
+)
+
+func isProbability(x float64) bool { return x >= 0 && x <= 1 }
+
+func (f Fault) validate(nodes int) error {
+	if f.At < 0 || f.For < 0 {
+		return fmt.Errorf("negative time")
+	}
+	switch f.Kind {
+	case Crash, Restart, Pause, Resume:
+		return ValidateSelector(f.Target, nodes)
+	case Partition:
+		if len(f.Groups) == 0 {
+			return fmt.Errorf("partition needs at least one group")
+		}
+		for _, g := range f.Groups {
+			for _, s := range g {
+				if err := ValidateSelector(s, nodes); err != nil {
+					return err
+				}
+			}
+		}
+	case Heal:
+	case Loss, Duplicate, Chaos:
+		if !isProbability(f.Rate) {
+			return fmt.Errorf("%s rate %v not within [0, 1]", f.Kind, f.Rate)
+		}
+	default:
+		return fmt.Errorf("unknown fault kind %q", f.Kind)
+	}
+	return nil
+}
+
+// ValidateSelector checks that s names a node of a mesh of the given size or
+// one of the dynamic selectors.
+func ValidateSelector(s Selector, nodes int) error {
+	switch s {
+	case "leader", "random-voter", "random-worker", "random", "minority", "majority":
+		return nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(string(s), "n%d", &n); err != nil || fmt.Sprintf("n%d", n) != string(s) {
+		return fmt.Errorf("unknown node selector %q (want n1..n%d, leader, random-voter, random-worker, random, minority or majority)", s, nodes)
+	}
+	if n < 1 || n > nodes {
+		return fmt.Errorf("node %q is not in a mesh of %d nodes", s, nodes)
+	}
+	return nil
+}

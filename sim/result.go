@@ -1,0 +1,80 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Options are a run's settings beyond the plan and seed.
+type Options struct {
+	// Trace, if set, receives the run's trace as JSON Lines. The fingerprint
+	// is computed whether or not a trace is written.
+	Trace io.Writer
+	// Hooks plant deliberate bugs; tests use them to show the checks bite.
+	Hooks Hooks
+}
+
+// Hooks are planted bugs. The zero value plants none. They exist so that tests
+// can prove each safety check catches the bug it is written for.
+type Hooks struct {
+	// ForgetVote makes every node's disk drop the vote from the hard state it
+	// persists: a node that crashes and restarts may vote twice in one term.
+	ForgetVote bool
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Scenario    string
+	Seed        uint64
+	SimTime     time.Duration // simulated time covered
+	Fingerprint string        // hex BLAKE3 over the canonical trace
+	Violations  []Violation
+	Stats       Stats
+}
+
+// OK reports whether every check passed.
+func (r *Result) OK() bool { return len(r.Violations) == 0 }
+
+// Summary is one line naming the first violated property, or "ok".
+func (r *Result) Summary() string {
+	if r.OK() {
+		return "ok"
+	}
+	props := make([]string, 0, len(r.Violations))
+	seen := map[string]bool{}
+	for _, v := range r.Violations {
+		if !seen[v.Property] {
+			seen[v.Property] = true
+			props = append(props, v.Property)
+		}
+	}
+	return "FAIL " + strings.Join(props, ",")
+}
+
+// Violation is one failed check.
+type Violation struct {
+	Property string        // e.g. "one-leader-per-term"
+	At       time.Duration // simulated time it was detected
+	Node     string        // the node concerned, if one is
+	Detail   string
+}
+
+func (v Violation) String() string {
+	if v.Node != "" {
+		return fmt.Sprintf("%s at %v on %s: %s", v.Property, v.At, v.Node, v.Detail)
+	}
+	return fmt.Sprintf("%s at %v: %s", v.Property, v.At, v.Detail)
+}
+
+// Stats are counters of a run.
+type Stats struct {
+	Events        int    // events processed
+	Messages      int    // messages sent
+	Dropped       int    // messages dropped by faults
+	Elections     int    // distinct (term, leader) pairs seen
+	CommitIndex   uint64 // highest commit index seen
+	CommandsDone  int    // role commands with a final result
+	CommandsTotal int
+}

@@ -1,0 +1,436 @@
+// Package sim is revoada's discrete-event simulator: one goroutine, a virtual
+// clock, seeded randomness, and a simulated network and disk with fault
+// injection, driving the same core state machines production runs.
+//
+// Events sit in a heap ordered by (time, sequence number); the sequence
+// number breaks ties in insertion order, so a run is a pure function of its
+// Plan, seed and build. Randomness comes from named streams split from the
+// seed (one per node, one for the network, faults and operator), including the
+// election randomness etcd raft draws from crypto/rand (see entropy.go).
+//
+// After every run the safety properties in check.go are judged, and the plan's
+// Expect. Run is safe to call from several goroutines, but runs in one
+// process execute one at a time (they share crypto/rand.Reader).
+package sim
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"lukechampine.com/blake3"
+
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/roles"
+)
+
+// Timing and limits of the simulated mesh.
+const (
+	TickInterval        = 100 * time.Millisecond // one node tick
+	ElectionTicks       = 10                     // raft election timeout, in ticks
+	ElectionTimeout     = ElectionTicks * TickInterval
+	LeaderWithin        = 10 * ElectionTimeout // PropLeaderAfter's bound
+	SettleTime          = 3 * time.Second      // entries committed this long before the end must be applied everywhere
+	ChaosDowntimeMax    = 10 * time.Second     // longest a chaos crash lasts
+	OperatorRetryDelay  = time.Second          // an operator's pause before resubmitting
+	OperatorAttemptsMax = 30                   // submissions of one command before giving up
+	HeldMessagesMax     = 10_000               // messages queued for a paused node
+	readyLoopsMax       = 16                   // Ready rounds after one input
+)
+
+type eventKind uint8
+
+const (
+	evTick eventKind = iota + 1
+	evDeliver
+	evFault
+	evUndo
+	evCommand
+	evChaos
+	evSettle
+	evLeaderCheck
+)
+
+type event struct {
+	at   time.Duration
+	seq  uint64
+	kind eventKind
+	node int    // evTick, evDeliver: the node concerned
+	from int    // evDeliver
+	gen  uint64 // evTick: incarnation; evUndo: partition generation
+	idx  int    // evFault, evCommand: index in the plan
+	msg  node.Message
+	undo *undo
+}
+
+// undo is a fault's reversal, scheduled when the fault has a For.
+type undo struct {
+	kind  FaultKind
+	nodes []int
+}
+
+type simNode struct {
+	name        string
+	id          roles.NodeID
+	n           *node.Node // nil while crashed
+	disk        *disk
+	incarnation uint64
+	paused      bool
+	held        []event
+	entropy     *rand.ChaCha8
+	status      node.Status
+	applied     uint64
+}
+
+type operation struct {
+	cmd      Command
+	shift    roles.Shift
+	attempts int
+	node     int // where it is pending; -1 when not pending
+	id       node.RequestID
+	done     bool
+	outcome  string
+}
+
+type simulator struct {
+	plan    *Plan
+	seed    uint64
+	streams streams
+	now     time.Duration
+	seq     uint64
+	events  eventHeap
+	nodes   []*simNode
+	byID    map[roles.NodeID]int
+
+	sw                 *entropySwitch
+	netRand, faultRand *rand.Rand
+	opRand             *rand.Rand
+	loss, dup          float64
+	block              [][]bool // block[a][b]: messages from a to b are cut
+	partGen            uint64
+	chaosRate          float64
+	chaosUntil         time.Duration
+	healAt             time.Duration
+	settleMark         uint64
+	ops                []*operation
+	trace              *tracer
+	check              *checker
+	stats              Stats
+}
+
+// Run simulates the plan with the seed and judges the result. A panic inside
+// the run (a core bug) is reported as a failed run, never propagated.
+func Run(p *Plan, seed uint64, opts Options) (res *Result) {
+	res = &Result{Scenario: p.Name, Seed: seed}
+	if err := p.Validate(); err != nil {
+		res.Violations = []Violation{{Property: PropInvalidPlan, Detail: err.Error()}}
+		return res
+	}
+	sw, restore := installEntropy()
+	defer restore()
+	s := newSimulator(p, seed, opts, sw)
+	defer func() {
+		if r := recover(); r != nil {
+			s.sw.cur = nil
+			s.check.fail(s.now, PropPanic, "", "%v\n%s", r, debug.Stack())
+		}
+		s.result(res)
+	}()
+	s.boot()
+	s.loop()
+	s.judge()
+	return res
+}
+
+func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simulator {
+	st := streams{seed: seed}
+	s := &simulator{
+		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
+		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"),
+		loss: p.Network.Loss, dup: p.Network.Duplicate,
+		trace: newTracer(opts.Trace), healAt: p.healTime(),
+	}
+	members := make([]roles.Member, p.Nodes)
+	for i := range p.Nodes {
+		name := fmt.Sprintf("n%d", i+1)
+		sn := &simNode{name: name, id: NodeKey(name), disk: &disk{forgetVote: opts.Hooks.ForgetVote}}
+		s.nodes = append(s.nodes, sn)
+		s.byID[sn.id] = i
+		members[i] = roles.Member{Node: sn.id, Roles: roles.Worker}
+		if i < p.ControlPlane {
+			members[i].Roles = roles.ControlPlane
+		}
+	}
+	shape, err := roles.NewShape(members)
+	if err != nil {
+		panic(fmt.Sprintf("sim: bootstrap shape: %v", err)) // node keys are fixed; a collision is a build bug
+	}
+	s.check = newChecker(shape)
+	for _, sn := range s.nodes {
+		sn.status.Member = slices.Contains(shape.Voters(), sn.id)
+	}
+	return s
+}
+
+// NodeKey is the NodeID of a simulated node: the ed25519 public key whose
+// seed is BLAKE3("revoada/sim/" + name). Keys do not depend on the run seed,
+// so node IDs read the same in every trace.
+func NodeKey(name string) roles.NodeID {
+	seed := blake3.Sum256([]byte("revoada/sim/" + name))
+	var id roles.NodeID
+	copy(id[:], ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
+	return id
+}
+
+func (p *Plan) healTime() time.Duration {
+	var end time.Duration
+	for _, f := range p.Faults {
+		e := f.At + f.For
+		if f.Kind == Chaos {
+			e += ChaosDowntimeMax
+		}
+		end = max(end, e)
+	}
+	return end
+}
+
+func (s *simulator) push(e event) {
+	s.seq++
+	e.seq = s.seq
+	s.events.push(e)
+}
+
+func (s *simulator) boot() {
+	for i := range s.nodes {
+		s.start(i)
+	}
+	for i, f := range s.plan.Faults {
+		s.push(event{at: f.At, kind: evFault, idx: i})
+	}
+	for i, c := range s.plan.Commands {
+		s.ops = append(s.ops, &operation{cmd: c, node: -1})
+		s.push(event{at: c.At, kind: evCommand, idx: i})
+	}
+	if s.plan.Duration > SettleTime {
+		s.push(event{at: s.plan.Duration - SettleTime, kind: evSettle})
+	}
+	s.push(event{at: min(s.healAt+LeaderWithin, s.plan.Duration), kind: evLeaderCheck})
+}
+
+// start boots node i from its disk with a fresh incarnation.
+func (s *simulator) start(i int) {
+	sn := s.nodes[i]
+	sn.incarnation++
+	inc := strconv.FormatUint(sn.incarnation, 10)
+	sn.entropy = s.streams.chacha("node/" + sn.name + "/" + inc + "/entropy")
+	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
+	cfg.Incarnation = sn.incarnation
+	cfg.ElectionTicks = ElectionTicks
+	durable, err := sn.disk.Load()
+	if err != nil {
+		panic(fmt.Sprintf("sim: %s: load: %v", sn.name, err))
+	}
+	s.sw.cur = sn.entropy
+	n, err := node.New(cfg, durable)
+	s.sw.cur = nil
+	if err != nil {
+		panic(fmt.Sprintf("sim: %s: restart: %v", sn.name, err))
+	}
+	sn.n = n
+	sn.status = n.Status()
+	s.trace.event(s.now, sn.name, "start", "incarnation "+inc)
+	phase := time.Duration(s.faultRand.Int64N(int64(TickInterval)))
+	s.push(event{at: s.now + phase, kind: evTick, node: i, gen: sn.incarnation})
+	s.drive(i, func(*node.Node) {})
+}
+
+func (s *simulator) loop() {
+	for s.events.len() > 0 {
+		e := s.events.pop()
+		if e.at > s.plan.Duration {
+			break
+		}
+		s.now = e.at
+		s.stats.Events++
+		s.handle(e)
+	}
+	s.now = s.plan.Duration
+}
+
+func (s *simulator) handle(e event) {
+	switch e.kind {
+	case evTick:
+		sn := s.nodes[e.node]
+		if sn.n == nil || e.gen != sn.incarnation {
+			return // the tick chain of a crashed incarnation ends
+		}
+		if !sn.paused {
+			s.drive(e.node, (*node.Node).Tick)
+		}
+		e.at += TickInterval
+		s.push(e)
+	case evDeliver:
+		s.deliver(e)
+	case evFault:
+		s.fault(s.plan.Faults[e.idx])
+	case evUndo:
+		s.undo(e)
+	case evCommand:
+		s.submit(s.ops[e.idx])
+	case evChaos:
+		s.chaos()
+	case evSettle:
+		s.settleMark = s.maxApplied()
+	case evLeaderCheck:
+		s.leaderCheck()
+	}
+}
+
+// drive calls f on node i and then runs the node's Ready loop: persist (and
+// sync) first, then send, then deliver results, then Advance.
+func (s *simulator) drive(i int, f func(*node.Node)) {
+	sn := s.nodes[i]
+	s.sw.cur = sn.entropy
+	defer func() { s.sw.cur = nil }()
+	f(sn.n)
+	for k := 0; k < readyLoopsMax && sn.n.HasReady(); k++ {
+		rd := sn.n.Ready()
+		if err := sn.disk.Save(rd.Persist); err != nil {
+			panic(fmt.Sprintf("sim: %s: save: %v", sn.name, err))
+		}
+		if rd.MustSync {
+			if err := sn.disk.Sync(); err != nil {
+				panic(fmt.Sprintf("sim: %s: sync: %v", sn.name, err))
+			}
+		}
+		if rd.Status != nil {
+			s.onStatus(i, *rd.Status)
+		}
+		for _, a := range rd.Applied {
+			s.onApplied(i, a)
+		}
+		for _, m := range rd.Messages {
+			s.send(i, m)
+		}
+		for _, r := range rd.Results {
+			s.onResult(i, r)
+		}
+		sn.n.Advance(rd)
+	}
+}
+
+func (s *simulator) onStatus(i int, st node.Status) {
+	sn := s.nodes[i]
+	sn.status = st
+	s.trace.event(s.now, sn.name, "status", fmt.Sprintf("%s term %d lead %s", st.State, st.Term, s.nameOfRaft(st.Lead)))
+	if st.State == raft.StateLeader {
+		s.stats.Elections++
+	}
+	s.check.status(s.now, i, sn.name, st)
+}
+
+func (s *simulator) onApplied(i int, a node.Applied) {
+	sn := s.nodes[i]
+	sn.applied = a.Index
+	s.stats.CommitIndex = max(s.stats.CommitIndex, a.Index)
+	what := "snapshot"
+	if a.Raw != nil {
+		what = a.Raw.GetType().String()
+		if a.Request != nil {
+			what += " " + a.Request.String()
+		}
+	}
+	s.trace.event(s.now, sn.name, "apply", fmt.Sprintf("%d t%d %s %s", a.Index, a.Term, a.Shape.String()[:12], what))
+	s.check.applied(s.now, sn.name, a)
+}
+
+func (s *simulator) nameOfRaft(id uint64) string {
+	for _, sn := range s.nodes {
+		if sn.id.RaftID() == id {
+			return sn.name
+		}
+	}
+	return "none"
+}
+
+// send models the network: a cut link or a loss drops the message; otherwise
+// each copy (two when duplicated) arrives after its own sampled latency, which
+// reorders messages.
+func (s *simulator) send(from int, m node.Message) {
+	to, ok := s.byID[m.To]
+	if !ok {
+		panic(fmt.Sprintf("sim: %s sent to unknown node %s", s.nodes[from].name, m.To.Short()))
+	}
+	s.stats.Messages++
+	if s.cut(from, to) || s.netRand.Float64() < s.loss {
+		s.stats.Dropped++
+		s.trace.event(s.now, s.nodes[from].name, "drop", s.nodes[to].name+" "+m.Describe())
+		return
+	}
+	copies := 1
+	if s.dup > 0 && s.netRand.Float64() < s.dup {
+		copies = 2
+	}
+	for range copies {
+		lat := s.plan.Network.LatencyMin
+		if span := s.plan.Network.LatencyMax - s.plan.Network.LatencyMin; span > 0 {
+			lat += time.Duration(s.netRand.Int64N(int64(span) + 1))
+		}
+		s.push(event{at: s.now + lat, kind: evDeliver, node: to, from: from, msg: m.Clone()})
+	}
+}
+
+func (s *simulator) cut(from, to int) bool { return s.block != nil && s.block[from][to] }
+
+func (s *simulator) deliver(e event) {
+	sn := s.nodes[e.node]
+	switch {
+	case sn.n == nil || s.cut(e.from, e.node):
+		s.stats.Dropped++
+		s.trace.event(s.now, sn.name, "lost", s.nodes[e.from].name+" "+e.msg.Describe())
+	case sn.paused:
+		if len(sn.held) < HeldMessagesMax {
+			sn.held = append(sn.held, e)
+		}
+	default:
+		s.trace.event(s.now, sn.name, "recv", s.nodes[e.from].name+" "+e.msg.Describe())
+		s.drive(e.node, func(n *node.Node) { n.Step(e.msg) })
+	}
+}
+
+func (s *simulator) maxApplied() uint64 {
+	var m uint64
+	for _, sn := range s.nodes {
+		if sn.n != nil && s.check.isMember(sn.id.RaftID()) {
+			m = max(m, sn.applied)
+		}
+	}
+	return m
+}
+
+func (s *simulator) result(res *Result) {
+	res.SimTime = s.now
+	res.Fingerprint = s.trace.fingerprint()
+	res.Violations = s.check.violations
+	res.Stats = s.stats
+	res.Stats.CommandsTotal = len(s.ops)
+	for _, op := range s.ops {
+		if op.done {
+			res.Stats.CommandsDone++
+		}
+	}
+}
+
+func (s *simulator) nodeNames(idx []int) string {
+	names := make([]string, len(idx))
+	for k, i := range idx {
+		names[k] = s.nodes[i].name
+	}
+	return strings.Join(names, ",")
+}
