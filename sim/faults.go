@@ -340,8 +340,18 @@ func (s *simulator) judge() {
 		switch {
 		case got != c.ControlPlane:
 			s.check.fail(s.now, PropConverge, "", "%d control-plane nodes at the end, want %d", got, c.ControlPlane)
-		case s.check.cpChangeAt > s.healAt+c.Within:
-			s.check.fail(s.now, PropConverge, "", "reached %d control-plane nodes at %v, later than %v after the last heal (%v)", got, s.check.cpChangeAt, c.Within, s.healAt)
+		case s.check.cpChangeAt > s.calmAt()+c.Within:
+			s.check.fail(s.now, PropConverge, "", "reached %d control-plane nodes at %v, later than %v after the last fault healed or command was issued (%v)", got, s.check.cpChangeAt, c.Within, s.calmAt())
 		}
 	}
+}
+
+// calmAt is when the plan stops disturbing the mesh: the last fault healed
+// and the last command issued. Convergence is timed from here.
+func (s *simulator) calmAt() time.Duration {
+	t := s.healAt
+	for _, c := range s.plan.Commands {
+		t = max(t, c.At)
+	}
+	return t
 }

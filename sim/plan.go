@@ -77,7 +77,8 @@ type Command struct {
 // that always run.
 type Expect struct {
 	// Converge, if set, requires the committed shape to have ControlPlane
-	// control-plane nodes within Within of the last fault healing.
+	// control-plane nodes within Within of the last fault healing or the
+	// last command being issued, whichever is later.
 	Converge *Converge
 	// CommandsComplete requires every scheduled command to have a final
 	// result (accepted, or rejected with a typed reason) by the end.

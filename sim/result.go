@@ -22,6 +22,9 @@ type Hooks struct {
 	// ForgetVote makes every node's disk drop the vote from the hard state it
 	// persists: a node that crashes and restarts may vote twice in one term.
 	ForgetVote bool
+	// CorruptEntries makes the network flip the first byte of every normal
+	// entry it carries: followers apply garbage, and the core panics.
+	CorruptEntries bool
 }
 
 // Result is the outcome of one run.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
 	"lukechampine.com/blake3"
 
 	"revoada.dev/revoada/core/node"
@@ -120,6 +121,7 @@ type simulator struct {
 	settleMark         uint64
 	ops                []*operation
 	trace              *tracer
+	hooks              Hooks
 	check              *checker
 	stats              Stats
 }
@@ -154,7 +156,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
-		trace: newTracer(opts.Trace), healAt: p.healTime(),
+		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks,
 	}
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {
@@ -376,6 +378,14 @@ func (s *simulator) send(from int, m node.Message) {
 	copies := 1
 	if s.dup > 0 && s.netRand.Float64() < s.dup {
 		copies = 2
+	}
+	if s.hooks.CorruptEntries && m.Raft != nil {
+		m = m.Clone()
+		for _, e := range m.Raft.Entries {
+			if e.GetType() == pb.EntryNormal && len(e.Data) > 0 {
+				e.Data[0] ^= 0xff
+			}
+		}
 	}
 	for range copies {
 		lat := s.plan.Network.LatencyMin

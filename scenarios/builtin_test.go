@@ -1,0 +1,171 @@
+package scenarios_test
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"revoada.dev/revoada/scenarios"
+	"revoada.dev/revoada/sim"
+)
+
+// quietMin is the fault-free time every built-in must end with: the checker
+// wants a leader within 10 election timeouts (1-2 s each) of the last heal
+// and every committed entry applied everywhere by the end.
+const quietMin = 25 * time.Second
+
+// settleMin is the time a role command is given to commit and apply
+// everywhere: a few election timeouts.
+const settleMin = 5 * time.Second
+
+func TestBuiltins(t *testing.T) {
+	names := scenarios.Names()
+	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
+		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
+	}
+	want := []string{"leader-kill", "lossy-network", "majority-partition", "minority-partition", "operator-promote", "rolling-restart", "smoke"}
+	if !slices.Equal(names, want) {
+		t.Errorf("Names() = %v, want %v", names, want)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			p, err := scenarios.Builtin(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if p.Name != name {
+				t.Errorf("file %s.yaml holds scenario %q", name, p.Name)
+			}
+			if len(p.Description) < 80 {
+				t.Errorf("description %q is too short to be useful", p.Description)
+			}
+			if !p.Expect.CommandsComplete || len(p.Commands) == 0 {
+				t.Errorf("every built-in issues commands and expects them complete")
+			}
+			last := lastHeal(t, p)
+			if p.Duration-last < quietMin {
+				t.Errorf("the last fault heals at %v, leaving %v of a %v run; want at least %v", last, p.Duration-last, p.Duration, quietMin)
+			}
+			// The simulator times convergence from the last heal or command,
+			// whichever is later; the run must last past the window.
+			if c := p.Expect.Converge; c != nil {
+				calm := max(last, p.Commands[len(p.Commands)-1].At)
+				if c.Within < settleMin || calm+c.Within > p.Duration {
+					t.Errorf("convergence window %v from %v does not fit a %v run (or is under %v)", c.Within, calm, p.Duration, settleMin)
+				}
+			}
+			src, err := scenarios.Source(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := scenarios.Parse(name+".yaml", src)
+			if err != nil || q.Name != name {
+				t.Fatalf("Source(%q) does not parse to the built-in: %v", name, err)
+			}
+		})
+	}
+}
+
+// lastHeal is when the last fault of p is undone, failing the test for a
+// fault that is never undone.
+func lastHeal(t *testing.T, p *sim.Plan) time.Duration {
+	var last time.Duration
+	for i, f := range p.Faults {
+		end := f.At + f.For
+		if f.For == 0 && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
+			undo, ok := undoneAt(p.Faults[i+1:], f)
+			if !ok {
+				t.Errorf("fault %d (%s at %v) is never undone", i, f.Kind, f.At)
+			}
+			end = undo
+		}
+		last = max(last, end)
+	}
+	return last
+}
+
+// undoneAt finds the later fault that undoes f.
+func undoneAt(later []sim.Fault, f sim.Fault) (time.Duration, bool) {
+	undo := map[sim.FaultKind]sim.FaultKind{sim.Crash: sim.Restart, sim.Pause: sim.Resume, sim.Partition: sim.Heal}
+	for _, g := range later {
+		if g.Kind == undo[f.Kind] && (g.Kind == sim.Heal || g.Target == f.Target) {
+			return g.At, true
+		}
+	}
+	return 0, false
+}
+
+func TestBuiltinShapes(t *testing.T) {
+	lk, err := scenarios.Builtin("leader-kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := lk.Faults[0]; f.Kind != sim.Crash || f.Target != "leader" || f.For != 25*time.Second || f.At != 20*time.Second {
+		t.Errorf("leader-kill fault = %+v", f)
+	}
+	smoke, err := scenarios.Builtin(scenarios.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if smoke.Nodes != 4 || smoke.ControlPlane != 3 || len(smoke.Faults) != 0 || smoke.Expect.Converge == nil {
+		t.Errorf("smoke = %+v", smoke)
+	}
+}
+
+func TestBuiltinOwnership(t *testing.T) {
+	a, _ := scenarios.Builtin("smoke")
+	a.Commands[0].Target = "n1"
+	b, _ := scenarios.Builtin("smoke")
+	if b.Commands[0].Target != "n4" {
+		t.Fatal("Builtin returned a shared plan")
+	}
+	src, _ := scenarios.Source("smoke")
+	copy(src, "XXXX")
+	if again, _ := scenarios.Source("smoke"); bytes.HasPrefix(again, []byte("XXXX")) {
+		t.Fatal("Source returned shared bytes")
+	}
+}
+
+func TestUnknownBuiltin(t *testing.T) {
+	for _, f := range []func(string) error{
+		func(n string) error { _, err := scenarios.Builtin(n); return err },
+		func(n string) error { _, err := scenarios.Source(n); return err },
+	} {
+		for _, name := range []string{"nope", "", "../smoke", "builtin/smoke"} {
+			if err := f(name); !errors.Is(err, scenarios.ErrUnknown) || !strings.Contains(err.Error(), "leader-kill, lossy-network") {
+				t.Errorf("%q: got %v, want ErrUnknown listing the built-ins", name, err)
+			}
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	p, err := scenarios.Resolve("leader-kill")
+	if err != nil || p.Name != "leader-kill" {
+		t.Fatalf("Resolve(leader-kill) = %v, %v", p, err)
+	}
+	path := t.TempDir() + "/mine.yaml"
+	if err := writeFile(path, "name: mine\nnodes: 3\ncontrol_plane: 3\nduration: 10s\n"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := scenarios.Resolve(path); err != nil || p.Name != "mine" {
+		t.Fatalf("Resolve(%s) = %v, %v", path, p, err)
+	}
+	_, err = scenarios.Resolve("leader-kil")
+	if !errors.Is(err, scenarios.ErrUnknown) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "smoke") {
+		t.Fatalf("Resolve(leader-kil): got %v, want ErrUnknown and fs.ErrNotExist listing the built-ins", err)
+	}
+	if _, err := scenarios.Resolve(t.TempDir()); err == nil || errors.Is(err, scenarios.ErrUnknown) {
+		t.Fatalf("Resolve(a directory): got %v, want a read error", err)
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }

@@ -1,0 +1,79 @@
+// Package scenarios turns YAML scenario files into *sim.Plan values and holds
+// the named library of built-in scenarios.
+//
+// # Format
+//
+// A scenario file is one YAML document holding one mapping:
+//
+//	name: leader-kill            # required, [a-z0-9-]+, at most NameBytesMax bytes
+//	description: free text       # optional
+//	nodes: 5                     # required, 1..sim.NodesMax
+//	control_plane: 3             # required, 1..nodes
+//	duration: 120s               # required, Go duration syntax, in (0, sim.DurationMax]
+//	network:                     # optional; every field has a default
+//	  latency: {min: 1ms, max: 10ms}
+//	  loss: 0.0                  # probabilities in [0, 1]
+//	  duplicate: 0.0
+//	faults:                      # optional; at most ItemsMax
+//	  - {at: 20s, crash: leader, for: 25s}
+//	commands:                    # optional; at most ItemsMax
+//	  - {at: 30s, promote: n4, roles: control-plane, reason: scaling-up}
+//	expect:                      # optional
+//	  converge: {within: 30s, control_plane: 3}
+//	  commands_complete: true
+//
+// Every fault has `at` (a duration from the start of the run, before its
+// end) and exactly one kind key:
+//
+//   - crash, restart, pause, resume: a node selector (sim.Selector);
+//   - partition: a selector (one group of those nodes), a flat list of
+//     selectors (one group) or a list of non-empty lists (several groups);
+//     nodes named in no group form one more group. A named node (nN or
+//     leader) may appear in at most one group. `one_way: true` cuts only the
+//     messages from the first group to the rest;
+//   - heal: true (remove every partition);
+//   - loss, duplicate, chaos: a rate in [0, 1].
+//
+// `for` (a duration) undoes the fault after that long: a crashed node is
+// restarted (the same node, even when the selector was dynamic), a paused one
+// resumed, a partition healed, a loss or duplicate rate returned to the
+// network's baseline, chaos stopped. It is not valid with restart, resume or
+// heal, which are themselves undo operations, and required with chaos, which
+// runs for exactly that long; `one_way` is valid only with partition.
+//
+// Every command has `at` and exactly one of promote, demote, quarantine or
+// restore naming a selector. `roles` (promote and demote only) is a
+// comma-separated list of control-plane role names read by roles.ParseRoles
+// ("control-plane" is all four); absent, it is zero, meaning every
+// control-plane role. `reason` is read by roles.ParseReason and defaults to
+// operator.
+//
+// An optional field whose value is null (`faults:` with nothing after it) is
+// the same as an absent one. Integers, rates and booleans must be YAML values
+// of that type (`nodes: "5"` is an error); durations and names may be any
+// scalar. Aliases are followed, but an alias inside the node it names, or
+// aliases that expand the document beyond a bound proportional to
+// FileBytesMax, are errors; merge keys (`<<`) are not supported. A file is
+// UTF-8 text of at most FileBytesMax bytes.
+//
+// # Errors
+//
+// Every problem with a file's content — YAML syntax, a second document, an
+// empty file, a wrong type, an unknown or duplicated field, a missing
+// required field, a bad value — is an *Error naming the file, the line (0 if
+// none applies) and the field path (`faults[1].at`, indices from 0), and
+// matches ErrInvalid under errors.Is. Parsing stops at the first problem; the
+// fields are examined in a fixed order (the top-level keys, then name,
+// description, nodes, control_plane, duration, network, faults, commands,
+// expect), so the same file always gives the same error. After the plan is
+// built, sim.Plan.Validate runs as a backstop and its error, if any, is
+// reported the same way at the line of the fault or command concerned.
+// Failures to read a file are not ErrInvalid; they wrap the os error.
+// Unknown scenario names match ErrUnknown.
+//
+// Parsing is deterministic and never panics; FuzzParse checks the latter and
+// that every plan it accepts survives Marshal and Parse unchanged.
+//
+// Every function is safe for concurrent use. Each call returns a new Plan
+// that the caller owns.
+package scenarios

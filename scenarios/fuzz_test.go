@@ -1,0 +1,65 @@
+package scenarios_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"revoada.dev/revoada/scenarios"
+)
+
+// FuzzParse checks that Parse never panics, that every error it returns is an
+// *Error matching ErrInvalid, and that every plan it accepts is valid and
+// survives Marshal and Parse unchanged.
+func FuzzParse(f *testing.F) {
+	for _, name := range scenarios.Names() {
+		src, err := scenarios.Source(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	for _, s := range []string{
+		full,
+		"",
+		"---\n",
+		"name: a\n---\nname: b\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nfaults:\n  - {at: 1s, crash: n1, pause: n2}\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 2x\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nfaults: [{at: 1s, partition: [[n1], n2]}]\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nfaults: [&a [*a]]\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nfaults: [{at: 1s, partition: &g [[n1], *g]}]\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\ncommands: [{at: 1s, promote: n9, roles: worker}]\n",
+		"name: t\nnodes: \"5\"\nnodes: 5\n",
+		"workload: {clients: 4, rate: 50/s}\n",
+		"name: [\n",
+		"? [a]\n: 1\n",
+		"\xff\xfe",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := scenarios.Parse("fuzz.yaml", data)
+		if err != nil {
+			var e *scenarios.Error
+			if !errors.Is(err, scenarios.ErrInvalid) || !errors.As(err, &e) || e.Line < 0 {
+				t.Fatalf("Parse error %v (%T) is not a well-formed *Error", err, err)
+			}
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("Parse accepted an invalid plan: %v", err)
+		}
+		out, err := scenarios.Marshal(p)
+		if err != nil {
+			t.Fatalf("Marshal of a parsed plan: %v", err)
+		}
+		back, err := scenarios.Parse("fuzz.yaml", out)
+		if err != nil {
+			t.Fatalf("Parse of Marshal's output: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(back, p) {
+			t.Fatalf("round trip changed the plan:\n got %+v\nwant %+v\n%s", back, p, out)
+		}
+	})
+}

@@ -1,0 +1,204 @@
+package scenarios
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/sim"
+)
+
+// Marshal writes p as a scenario file, in the field order of the format and
+// with faults and commands one per line, such that Parse reads it back as
+// the same plan. A zero command Reason is left out and so reads back as
+// operator; every other field is written as it is.
+//
+// Marshal parses what it wrote and compares (the write half of a pair
+// assertion whose read half is Parse), so it fails rather than write a file
+// that means something else: for a plan that does not pass
+// sim.Plan.Validate or Parse's stricter checks, and for values the format
+// cannot say, such as a Rate on a crash or For on a restart.
+func Marshal(p *sim.Plan) ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("scenarios: marshal %q: %w", p.Name, err)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(planNode(p)); err != nil {
+		return nil, fmt.Errorf("scenarios: marshal %q: %w", p.Name, err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("scenarios: marshal %q: %w", p.Name, err)
+	}
+	back, err := Parse(p.Name+".yaml", buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("scenarios: marshal %q: the plan cannot be written as a scenario file: %w", p.Name, err)
+	}
+	if what := difference(normal(p), back); what != "" {
+		return nil, fmt.Errorf("scenarios: marshal %q: the plan cannot be written as a scenario file: %s would read back differently", p.Name, what)
+	}
+	return buf.Bytes(), nil
+}
+
+// normal is p as Parse would give it: nil for no faults or commands, and
+// operator for a zero reason.
+func normal(p *sim.Plan) *sim.Plan {
+	q := *p
+	q.Faults = nil
+	if len(p.Faults) > 0 {
+		q.Faults = p.Faults
+	}
+	q.Commands = nil
+	for _, c := range p.Commands {
+		if c.Reason == 0 {
+			c.Reason = roles.Operator
+		}
+		q.Commands = append(q.Commands, c)
+	}
+	return &q
+}
+
+// difference names the first part of two plans that differs, or is empty.
+func difference(p, q *sim.Plan) string {
+	for i := range min(len(p.Faults), len(q.Faults)) {
+		if !reflect.DeepEqual(p.Faults[i], q.Faults[i]) {
+			return fmt.Sprintf("fault %d", i)
+		}
+	}
+	for i := range min(len(p.Commands), len(q.Commands)) {
+		if !reflect.DeepEqual(p.Commands[i], q.Commands[i]) {
+			return fmt.Sprintf("command %d", i)
+		}
+	}
+	if !reflect.DeepEqual(p, q) {
+		return "the plan"
+	}
+	return ""
+}
+
+func planNode(p *sim.Plan) *yaml.Node {
+	m := newMap(0)
+	m.add("name", text(p.Name))
+	if p.Description != "" {
+		m.add("description", text(p.Description))
+	}
+	m.add("nodes", integer(p.Nodes))
+	m.add("control_plane", integer(p.ControlPlane))
+	m.add("duration", duration(p.Duration))
+	lat := newMap(yaml.FlowStyle)
+	lat.add("min", duration(p.Network.LatencyMin))
+	lat.add("max", duration(p.Network.LatencyMax))
+	net := newMap(yaml.FlowStyle)
+	net.add("latency", lat.Node)
+	net.add("loss", number(p.Network.Loss))
+	net.add("duplicate", number(p.Network.Duplicate))
+	m.add("network", net.Node)
+	if len(p.Faults) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, f := range p.Faults {
+			list.Content = append(list.Content, faultNode(f))
+		}
+		m.add("faults", list)
+	}
+	if len(p.Commands) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, c := range p.Commands {
+			list.Content = append(list.Content, commandNode(c))
+		}
+		m.add("commands", list)
+	}
+	if e := expectNode(p.Expect); len(e.Content) > 0 {
+		m.add("expect", e)
+	}
+	return m.Node
+}
+
+func faultNode(f sim.Fault) *yaml.Node {
+	m := newMap(yaml.FlowStyle)
+	m.add("at", duration(f.At))
+	switch f.Kind {
+	case sim.Partition:
+		groups := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, g := range f.Groups {
+			group := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+			for _, s := range g {
+				group.Content = append(group.Content, text(string(s)))
+			}
+			groups.Content = append(groups.Content, group)
+		}
+		m.add(string(f.Kind), groups)
+	case sim.Heal:
+		m.add(string(f.Kind), boolean(true))
+	case sim.Loss, sim.Duplicate, sim.Chaos:
+		m.add(string(f.Kind), number(f.Rate))
+	default:
+		m.add(string(f.Kind), text(string(f.Target)))
+	}
+	if f.For != 0 {
+		m.add("for", duration(f.For))
+	}
+	if f.OneWay {
+		m.add("one_way", boolean(true))
+	}
+	return m.Node
+}
+
+func commandNode(c sim.Command) *yaml.Node {
+	m := newMap(yaml.FlowStyle)
+	m.add("at", duration(c.At))
+	m.add(c.Kind.String(), text(string(c.Target)))
+	switch c.Roles {
+	case 0:
+	case roles.ControlPlane:
+		m.add("roles", text("control-plane"))
+	default:
+		m.add("roles", text(c.Roles.String()))
+	}
+	if c.Reason != 0 {
+		m.add("reason", text(c.Reason.String()))
+	}
+	return m.Node
+}
+
+func expectNode(e sim.Expect) *yaml.Node {
+	m := newMap(0)
+	if c := e.Converge; c != nil {
+		conv := newMap(yaml.FlowStyle)
+		conv.add("within", duration(c.Within))
+		conv.add("control_plane", integer(c.ControlPlane))
+		m.add("converge", conv.Node)
+	}
+	if e.CommandsComplete {
+		m.add("commands_complete", boolean(true))
+	}
+	return m.Node
+}
+
+// mapNode builds a mapping node in order.
+type mapNode struct{ *yaml.Node }
+
+func newMap(style yaml.Style) mapNode {
+	return mapNode{&yaml.Node{Kind: yaml.MappingNode, Style: style}}
+}
+
+func (m mapNode) add(key string, v *yaml.Node) {
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v)
+}
+
+// text is a string; the encoder quotes it if it would read as another type.
+func text(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+// plain is a scalar written as it is; the callers give text that YAML reads
+// as the type they mean.
+func plain(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
+
+func integer(i int) *yaml.Node            { return plain(strconv.Itoa(i)) }
+func number(x float64) *yaml.Node         { return plain(strconv.FormatFloat(x, 'g', -1, 64)) }
+func boolean(b bool) *yaml.Node           { return plain(strconv.FormatBool(b)) }
+func duration(d time.Duration) *yaml.Node { return text(d.String()) }

@@ -1,0 +1,127 @@
+package scenarios_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/scenarios"
+	"revoada.dev/revoada/sim"
+)
+
+func TestMarshalRoundTrip(t *testing.T) {
+	plans := map[string]*sim.Plan{"everything": fullPlan}
+	for _, name := range scenarios.Names() {
+		p, err := scenarios.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans[name] = p
+	}
+	for name, p := range plans {
+		t.Run(name, func(t *testing.T) {
+			out, err := scenarios.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := scenarios.Parse(name+".yaml", out)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(back, p) {
+				t.Fatalf("round trip changed the plan:\n got %+v\nwant %+v\n%s", back, p, out)
+			}
+			again, err := scenarios.Marshal(back)
+			if err != nil || string(again) != string(out) {
+				t.Fatalf("Marshal is not stable (%v):\n%s\n---\n%s", err, out, again)
+			}
+		})
+	}
+}
+
+func TestMarshalText(t *testing.T) {
+	p := &sim.Plan{
+		Name: "tiny", Description: "true", Nodes: 3, ControlPlane: 1, Duration: 90 * time.Second,
+		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond, Loss: 0.05},
+		Faults: []sim.Fault{
+			{At: 10 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}, {"n2", "n3"}}, OneWay: true, For: 5 * time.Second},
+			{At: 20 * time.Second, Kind: sim.Loss, Rate: 0.5},
+		},
+		Commands: []sim.Command{{At: time.Second, Kind: roles.Promote, Target: "n2", Roles: roles.Etcd, Reason: roles.ScalingUp}},
+		Expect:   sim.Expect{CommandsComplete: true},
+	}
+	const want = `name: tiny
+description: "true"
+nodes: 3
+control_plane: 1
+duration: 1m30s
+network: {latency: {min: 1ms, max: 10ms}, loss: 0.05, duplicate: 0}
+faults:
+  - {at: 10s, partition: [[n1], [n2, n3]], for: 5s, one_way: true}
+  - {at: 20s, loss: 0.5}
+commands:
+  - {at: 1s, promote: n2, roles: etcd, reason: scaling-up}
+expect:
+  commands_complete: true
+`
+	out, err := scenarios.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestMarshalZeroReason(t *testing.T) {
+	p := &sim.Plan{
+		Name: "z", Nodes: 2, ControlPlane: 1, Duration: time.Minute,
+		Commands: []sim.Command{{At: time.Second, Kind: roles.Demote, Target: "n1"}},
+	}
+	out, err := scenarios.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := scenarios.Parse("z.yaml", out)
+	if err != nil || back.Commands[0].Reason != roles.Operator {
+		t.Fatalf("got %+v, %v; want reason operator", back, err)
+	}
+}
+
+func TestMarshalRefuses(t *testing.T) {
+	base := func() *sim.Plan {
+		return &sim.Plan{Name: "r", Nodes: 3, ControlPlane: 3, Duration: time.Minute,
+			Network: sim.Network{LatencyMax: time.Millisecond}}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*sim.Plan)
+		msg    string
+	}{
+		{"invalid plan", func(p *sim.Plan) { p.Nodes = 0 }, "sim: nodes 0 out of range"},
+		{"bad name", func(p *sim.Plan) { p.Name = "Not Kebab" }, "bad name"},
+		{"rate on a crash", func(p *sim.Plan) {
+			p.Faults = []sim.Fault{{Kind: sim.Crash, Target: "n1", Rate: 0.5}}
+		}, "fault 0 would read back differently"},
+		{"for on a restart", func(p *sim.Plan) {
+			p.Faults = []sim.Fault{{Kind: sim.Restart, Target: "n1", For: time.Second}}
+		}, "not valid with restart"},
+		{"roles on a quarantine", func(p *sim.Plan) {
+			p.Commands = []sim.Command{{Kind: roles.Quarantine, Target: "n1", Roles: roles.Etcd}}
+		}, "only valid with promote and demote"},
+		{"after the end", func(p *sim.Plan) {
+			p.Commands = []sim.Command{{At: time.Hour, Kind: roles.Demote, Target: "n1"}}
+		}, "not before the end of the run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := base()
+			tc.change(p)
+			out, err := scenarios.Marshal(p)
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("Marshal: got %v (%s), want an error containing %q", err, out, tc.msg)
+			}
+		})
+	}
+}

@@ -1,0 +1,901 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/sim"
+)
+
+// Limits of a scenario file.
+const (
+	FileBytesMax = 1 << 20 // a scenario file's size
+	NameBytesMax = 64      // the name field's length
+	ItemsMax     = 4096    // faults, and commands, per file
+)
+
+// aliasHopsMax bounds how many aliases deref follows in a row. yaml.v3 only
+// lets an alias name a node that is not itself an alias, so one hop is
+// enough; the bound keeps a future change from turning into a loop.
+const aliasHopsMax = 8
+
+// The default network, used for every network field a file leaves out.
+var defaultNetwork = sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+// The fields each mapping may hold, in the order Marshal writes them.
+var (
+	planFields     = []string{"name", "description", "nodes", "control_plane", "duration", "network", "faults", "commands", "expect"}
+	networkFields  = []string{"latency", "loss", "duplicate"}
+	latencyFields  = []string{"min", "max"}
+	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos}
+	faultFields    = append([]string{"at", "for", "one_way"}, kindNames(faultKinds)...)
+	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
+	commandFields  = append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...)
+	expectFields   = []string{"converge", "commands_complete"}
+	convergeFields = []string{"within", "control_plane"}
+)
+
+// kindNames gives the names of fault or command kinds, in order.
+func kindNames[K any](kinds []K) []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = fmt.Sprint(k)
+	}
+	return names
+}
+
+// Parse parses one scenario file's bytes into a validated plan. name is the
+// file name used in errors. Every error about the content is an *Error that
+// matches ErrInvalid.
+func Parse(name string, data []byte) (*sim.Plan, error) {
+	d := &decoder{file: name}
+	root, err := d.document(data)
+	if err != nil {
+		return nil, err
+	}
+	return d.plan(root)
+}
+
+// LoadFile reads and parses the scenario file at path; errors name the file
+// by path. A file larger than FileBytesMax is invalid. Read failures wrap the
+// os error and do not match ErrInvalid.
+func LoadFile(path string) (*sim.Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenarios: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, FileBytesMax+1))
+	if err != nil {
+		return nil, fmt.Errorf("scenarios: read %s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+// decoder reads one file. Its methods return the first problem found as an
+// *Error; each takes the path of the field it reads.
+type decoder struct {
+	file  string
+	nodes int           // the mesh size, once read; selectors are checked against it
+	end   time.Duration // the run's duration, once read
+}
+
+func (d *decoder) errorf(line int, field, format string, args ...any) *Error {
+	return &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// syntaxLineRE picks the line out of yaml.v3's "yaml: line N: problem".
+var syntaxLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
+
+// parserProblems begin the messages of yaml.v3's parser (as opposed to its
+// scanner). yaml.v3 reports the line of a parser error 0-based and of a
+// scanner error 1-based (parser.fail in its decode.go adds 1 only for
+// scanner errors), and leaves the line out when it is the first; syntax
+// corrects both.
+var parserProblems = []string{
+	"did not find expected", "found duplicate %", "found incompatible YAML document", "found undefined tag handle",
+}
+
+// unplacedProblems begin the messages of yaml.v3 errors that carry no
+// position at all.
+var unplacedProblems = []string{"unknown anchor", "attempted to go past the end of stream"}
+
+// syntax converts an error from the YAML parser. The text has been checked
+// by checkText first, so the reader errors that carry no line cannot occur.
+func (d *decoder) syntax(err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if slices.ContainsFunc(unplacedProblems, func(p string) bool { return strings.HasPrefix(msg, p) }) {
+		line = 0
+	}
+	if m := syntaxLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if slices.ContainsFunc(parserProblems, func(p string) bool { return strings.HasPrefix(msg, p) }) {
+			line++
+		}
+	}
+	return &Error{File: d.file, Line: line, Msg: "invalid YAML: " + msg, Err: err}
+}
+
+// checkText checks that data is UTF-8 without the control characters YAML
+// forbids (the test of yaml.v3's reader), so that such a problem is reported
+// with its line: yaml.v3 reports reader errors without one. UTF-16 files,
+// which YAML allows, are rejected.
+func (d *decoder) checkText(data []byte) error {
+	line := 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return d.errorf(line, "", "invalid YAML: the file is not UTF-8 text")
+		case !yamlPrintable(r):
+			return d.errorf(line, "", "invalid YAML: control character %U is not allowed", r)
+		case r == '\n', r == '\r' && (len(data) == 1 || data[1] != '\n'):
+			line++
+		}
+		data = data[size:]
+	}
+	return nil
+}
+
+// yamlPrintable is the set of characters YAML 1.2 allows in a stream (§5.1),
+// as yaml.v3's reader tests it.
+func yamlPrintable(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D || (r >= 0x20 && r <= 0x7E) || r == 0x85 ||
+		(r >= 0xA0 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+}
+
+// document parses data as exactly one YAML document and returns its root.
+func (d *decoder) document(data []byte) (*yaml.Node, error) {
+	if len(data) > FileBytesMax {
+		return nil, d.errorf(0, "", "file is larger than %d bytes", FileBytesMax)
+	}
+	if err := d.checkText(data); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, d.errorf(1, "", "file is empty: want a scenario mapping")
+	} else if err != nil {
+		return nil, d.syntax(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, d.errorf(docLine(&extra), "", "a second YAML document: want exactly one")
+	} else if !errors.Is(err, io.EOF) {
+		return nil, d.syntax(err)
+	}
+	if len(doc.Content) == 0 || isNull(deref(doc.Content[0])) {
+		return nil, d.errorf(max(doc.Line, 1), "", "file is empty: want a scenario mapping")
+	}
+	root := doc.Content[0]
+	if err := d.checkAliases(root); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// nodesMax bounds the nodes a document may expand to by following its
+// aliases. A document without aliases has fewer nodes than bytes, so only
+// aliases can reach it; it stops a few lines of anchors and aliases from
+// standing for billions of nodes.
+const nodesMax = 2 * FileBytesMax
+
+// checkAliases checks that following the document's aliases neither loops
+// (an alias inside the node it names) nor expands it beyond nodesMax nodes,
+// so that reading it is bounded by its size.
+func (d *decoder) checkAliases(root *yaml.Node) error {
+	sizes := map[*yaml.Node]int{} // expanded size of each node sized so far
+	open := map[*yaml.Node]bool{} // nodes being sized: the path from the root
+	var size func(n *yaml.Node) (int, error)
+	size = func(n *yaml.Node) (int, error) {
+		if s, ok := sizes[n]; ok {
+			return s, nil
+		}
+		children := n.Content
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			if open[n.Alias] {
+				return 0, d.errorf(n.Line, "", "alias *%s is inside the node it names", n.Value)
+			}
+			children = []*yaml.Node{n.Alias}
+		}
+		open[n] = true
+		total := 1
+		for _, c := range children {
+			s, err := size(c)
+			if err != nil {
+				return 0, err
+			}
+			if total += s; total > nodesMax {
+				return 0, d.errorf(n.Line, "", "aliases expand the document to more than %d nodes", nodesMax)
+			}
+		}
+		delete(open, n)
+		sizes[n] = total
+		return total, nil
+	}
+	_, err := size(root)
+	return err
+}
+
+// docLine is the line where a document's content starts.
+func docLine(doc *yaml.Node) int {
+	if len(doc.Content) > 0 && doc.Content[0].Line > 0 {
+		return doc.Content[0].Line
+	}
+	return max(doc.Line, 1)
+}
+
+// deref follows aliases to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; i < aliasHopsMax && n.Kind == yaml.AliasNode && n.Alias != nil; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+// describe names what a node holds, for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return fmt.Sprintf("boolean %s", n.Value)
+		case "!!int", "!!float":
+			return fmt.Sprintf("number %s", n.Value)
+		case "!!str":
+			return fmt.Sprintf("string %q", n.Value)
+		}
+		return fmt.Sprintf("%s %q", n.ShortTag(), n.Value)
+	case yaml.AliasNode:
+		return "an unresolved alias"
+	}
+	return "a YAML document"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// fields is a mapping whose keys have been checked: each is known and
+// appears once.
+type fields struct {
+	node *yaml.Node
+	path string
+	keys []*yaml.Node // in document order
+	vals map[string]*yaml.Node
+}
+
+// mapping checks that n is a mapping whose keys are distinct members of
+// known.
+func (d *decoder) mapping(n *yaml.Node, path string, known []string) (*fields, error) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		return nil, d.errorf(n.Line, path, "want a mapping, got %s", describe(n))
+	}
+	f := &fields{node: n, path: path, vals: make(map[string]*yaml.Node, len(n.Content)/2)}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := deref(n.Content[i])
+		if k.Kind != yaml.ScalarNode {
+			return nil, d.errorf(k.Line, path, "want a field name, got %s", describe(k))
+		}
+		if !slices.Contains(known, k.Value) {
+			return nil, d.errorf(k.Line, join(path, k.Value), "unknown field %q (want one of %s)", k.Value, strings.Join(known, ", "))
+		}
+		if i := slices.IndexFunc(f.keys, func(o *yaml.Node) bool { return o.Value == k.Value }); i >= 0 {
+			return nil, d.errorf(k.Line, join(path, k.Value), "duplicate field %q (first at line %d)", k.Value, f.keys[i].Line)
+		}
+		f.keys = append(f.keys, k)
+		f.vals[k.Value] = n.Content[i+1]
+	}
+	return f, nil
+}
+
+// opt returns the value of an optional field, or nil if it is absent or null.
+func (f *fields) opt(key string) *yaml.Node {
+	v, ok := f.vals[key]
+	if !ok || isNull(deref(v)) {
+		return nil
+	}
+	return v
+}
+
+// req returns the value of a required field.
+func (d *decoder) req(f *fields, key string) (*yaml.Node, error) {
+	v, ok := f.vals[key]
+	switch {
+	case !ok:
+		return nil, d.errorf(f.node.Line, join(f.path, key), "missing required field")
+	case isNull(deref(v)):
+		return nil, d.errorf(v.Line, join(f.path, key), "missing value")
+	}
+	return v, nil
+}
+
+// kinds returns the keys of f, in document order, that are members of kinds.
+func (f *fields) kinds(kinds []string) []*yaml.Node {
+	var found []*yaml.Node
+	for _, k := range f.keys {
+		if slices.Contains(kinds, k.Value) {
+			found = append(found, k)
+		}
+	}
+	return found
+}
+
+// oneKind returns the single kind key of an item (a fault or a command).
+func (d *decoder) oneKind(f *fields, what string, kinds []string) (string, error) {
+	found := f.kinds(kinds)
+	switch len(found) {
+	case 0:
+		return "", d.errorf(f.node.Line, f.path, "%s has no kind: want exactly one of %s", what, strings.Join(kinds, ", "))
+	case 1:
+		return found[0].Value, nil
+	}
+	return "", d.errorf(found[1].Line, join(f.path, found[1].Value), "%s has two kinds, %s and %s: want exactly one", what, found[0].Value, found[1].Value)
+}
+
+// scalar checks that n is a non-null scalar.
+func (d *decoder) scalar(n *yaml.Node, path, want string) (*yaml.Node, error) {
+	n = deref(n)
+	switch {
+	case isNull(n):
+		return nil, d.errorf(n.Line, path, "missing value: want %s", want)
+	case n.Kind != yaml.ScalarNode:
+		return nil, d.errorf(n.Line, path, "want %s, got %s", want, describe(n))
+	}
+	return n, nil
+}
+
+// text reads any scalar as its text.
+func (d *decoder) text(n *yaml.Node, path, want string) (string, error) {
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return "", err
+	}
+	return s.Value, nil
+}
+
+func (d *decoder) integer(n *yaml.Node, path string, lo, hi int) (int, error) {
+	want := fmt.Sprintf("an integer in %d..%d", lo, hi)
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return 0, err
+	}
+	var v int
+	if s.ShortTag() != "!!int" || s.Decode(&v) != nil {
+		return 0, d.errorf(s.Line, path, "want %s, got %s", want, describe(s))
+	}
+	if v < lo || v > hi {
+		return 0, d.errorf(s.Line, path, "%d out of range %d..%d", v, lo, hi)
+	}
+	return v, nil
+}
+
+// duration reads a non-negative Go duration.
+func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, error) {
+	s, err := d.scalar(n, path, "a duration such as 20s")
+	if err != nil {
+		return 0, err
+	}
+	v, err := time.ParseDuration(s.Value)
+	if err != nil {
+		return 0, &Error{File: d.file, Line: s.Line, Field: path, Msg: fmt.Sprintf("bad duration %q: %v", s.Value, err), Err: err}
+	}
+	if v < 0 {
+		return 0, d.errorf(s.Line, path, "negative duration %v", v)
+	}
+	return v, nil
+}
+
+// at reads a fault's or command's time, which must fall within the run.
+func (d *decoder) at(f *fields) (time.Duration, error) {
+	n, err := d.req(f, "at")
+	if err != nil {
+		return 0, err
+	}
+	v, err := d.duration(n, join(f.path, "at"))
+	if err != nil {
+		return 0, err
+	}
+	if v >= d.end {
+		return 0, d.errorf(n.Line, join(f.path, "at"), "%v is not before the end of the run (duration %v)", v, d.end)
+	}
+	return v, nil
+}
+
+// rate reads a probability in [0, 1].
+func (d *decoder) rate(n *yaml.Node, path string) (float64, error) {
+	const want = "a number in [0, 1]"
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return 0, err
+	}
+	var v float64
+	if tag := s.ShortTag(); (tag != "!!int" && tag != "!!float") || s.Decode(&v) != nil {
+		return 0, d.errorf(s.Line, path, "bad rate: want %s, got %s", want, describe(s))
+	}
+	if !(v >= 0 && v <= 1) { // written so that NaN fails
+		return 0, d.errorf(s.Line, path, "rate %s is not within [0, 1]", s.Value)
+	}
+	return v, nil
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, error) {
+	const want = "true or false"
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return false, err
+	}
+	var v bool
+	if s.ShortTag() != "!!bool" || s.Decode(&v) != nil {
+		return false, d.errorf(s.Line, path, "want %s, got %s", want, describe(s))
+	}
+	return v, nil
+}
+
+func (d *decoder) selector(n *yaml.Node, path string) (sim.Selector, error) {
+	s, err := d.scalar(n, path, "a node selector such as n1 or leader")
+	if err != nil {
+		return "", err
+	}
+	sel := sim.Selector(s.Value)
+	if err := sim.ValidateSelector(sel, d.nodes); err != nil {
+		return "", &Error{File: d.file, Line: s.Line, Field: path, Msg: err.Error(), Err: err}
+	}
+	return sel, nil
+}
+
+// list checks that n is a list of at most ItemsMax items.
+func (d *decoder) list(n *yaml.Node, path string) ([]*yaml.Node, error) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		return nil, d.errorf(n.Line, path, "want a list, got %s", describe(n))
+	}
+	if len(n.Content) > ItemsMax {
+		return nil, d.errorf(n.Line, path, "%d items, more than the %d allowed", len(n.Content), ItemsMax)
+	}
+	return n.Content, nil
+}
+
+// plan reads the top-level mapping.
+func (d *decoder) plan(root *yaml.Node) (*sim.Plan, error) {
+	f, err := d.mapping(root, "", planFields)
+	if err != nil {
+		return nil, err
+	}
+	p := &sim.Plan{Network: defaultNetwork}
+	steps := []func(*fields, *sim.Plan) error{
+		d.header, d.network, d.faults, d.commands, d.expect,
+	}
+	for _, step := range steps {
+		if err := step(f, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, d.invalid(f, p, err)
+	}
+	return p, nil
+}
+
+// header reads name, description, nodes, control_plane and duration.
+func (d *decoder) header(f *fields, p *sim.Plan) error {
+	n, err := d.req(f, "name")
+	if err != nil {
+		return err
+	}
+	if p.Name, err = d.text(n, "name", "a name"); err != nil {
+		return err
+	}
+	if !nameRE.MatchString(p.Name) || len(p.Name) > NameBytesMax {
+		return d.errorf(n.Line, "name", "bad name %q: want 1 to %d of a-z, 0-9 and -", p.Name, NameBytesMax)
+	}
+	if n := f.opt("description"); n != nil {
+		if p.Description, err = d.text(n, "description", "text"); err != nil {
+			return err
+		}
+	}
+	if n, err = d.req(f, "nodes"); err != nil {
+		return err
+	}
+	if p.Nodes, err = d.integer(n, "nodes", 1, sim.NodesMax); err != nil {
+		return err
+	}
+	d.nodes = p.Nodes
+	if n, err = d.req(f, "control_plane"); err != nil {
+		return err
+	}
+	if p.ControlPlane, err = d.integer(n, "control_plane", 1, p.Nodes); err != nil {
+		return err
+	}
+	if n, err = d.req(f, "duration"); err != nil {
+		return err
+	}
+	if p.Duration, err = d.duration(n, "duration"); err != nil {
+		return err
+	}
+	if p.Duration == 0 || p.Duration > sim.DurationMax {
+		return d.errorf(n.Line, "duration", "%v out of range (0, %v]", p.Duration, sim.DurationMax)
+	}
+	d.end = p.Duration
+	return nil
+}
+
+func (d *decoder) network(top *fields, p *sim.Plan) error {
+	n := top.opt("network")
+	if n == nil {
+		return nil
+	}
+	f, err := d.mapping(n, "network", networkFields)
+	if err != nil {
+		return err
+	}
+	if n := f.opt("latency"); n != nil {
+		lat, err := d.mapping(n, "network.latency", latencyFields)
+		if err != nil {
+			return err
+		}
+		if n := lat.opt("min"); n != nil {
+			if p.Network.LatencyMin, err = d.duration(n, "network.latency.min"); err != nil {
+				return err
+			}
+		}
+		if n := lat.opt("max"); n != nil {
+			if p.Network.LatencyMax, err = d.duration(n, "network.latency.max"); err != nil {
+				return err
+			}
+		}
+		if p.Network.LatencyMin > p.Network.LatencyMax {
+			return d.errorf(lat.node.Line, "network.latency", "min %v is more than max %v", p.Network.LatencyMin, p.Network.LatencyMax)
+		}
+	}
+	if n := f.opt("loss"); n != nil {
+		if p.Network.Loss, err = d.rate(n, "network.loss"); err != nil {
+			return err
+		}
+	}
+	if n := f.opt("duplicate"); n != nil {
+		if p.Network.Duplicate, err = d.rate(n, "network.duplicate"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) faults(top *fields, p *sim.Plan) error {
+	n := top.opt("faults")
+	if n == nil {
+		return nil
+	}
+	items, err := d.list(n, "faults")
+	if err != nil {
+		return err
+	}
+	for i, item := range items {
+		ft, err := d.fault(item, index("faults", i))
+		if err != nil {
+			return err
+		}
+		p.Faults = append(p.Faults, ft)
+	}
+	return nil
+}
+
+// undoable lists the fault kinds that `for` can undo.
+var undoable = []sim.FaultKind{sim.Crash, sim.Pause, sim.Partition, sim.Loss, sim.Duplicate, sim.Chaos}
+
+func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
+	var ft sim.Fault
+	f, err := d.mapping(n, path, faultFields)
+	if err != nil {
+		return ft, err
+	}
+	kind, err := d.oneKind(f, "fault", kindNames(faultKinds))
+	if err != nil {
+		return ft, err
+	}
+	ft.Kind = sim.FaultKind(kind)
+	if ft.At, err = d.at(f); err != nil {
+		return ft, err
+	}
+	v, kpath := f.vals[kind], join(path, kind)
+	switch ft.Kind {
+	case sim.Crash, sim.Restart, sim.Pause, sim.Resume:
+		ft.Target, err = d.selector(v, kpath)
+	case sim.Partition:
+		ft.Groups, err = d.groups(v, kpath)
+	case sim.Heal:
+		var ok bool
+		if ok, err = d.boolean(v, kpath); err == nil && !ok {
+			err = d.errorf(deref(v).Line, kpath, "want true (heal: false does nothing; leave the fault out)")
+		}
+	case sim.Loss, sim.Duplicate, sim.Chaos:
+		ft.Rate, err = d.rate(v, kpath)
+	}
+	if err != nil {
+		return ft, err
+	}
+	if n := f.opt("for"); n != nil {
+		if !slices.Contains(undoable, ft.Kind) {
+			return ft, d.errorf(deref(n).Line, join(path, "for"), "not valid with %s (want it only with %s)", kind, strings.Join(kindNames(undoable), ", "))
+		}
+		if ft.For, err = d.duration(n, join(path, "for")); err != nil {
+			return ft, err
+		}
+	}
+	if ft.Kind == sim.Chaos && ft.For == 0 {
+		return ft, d.errorf(f.node.Line, join(path, "for"), "chaos needs a positive for: how long it lasts")
+	}
+	if n := f.opt("one_way"); n != nil {
+		if ft.Kind != sim.Partition {
+			return ft, d.errorf(deref(n).Line, join(path, "one_way"), "only valid with partition, not %s", kind)
+		}
+		if ft.OneWay, err = d.boolean(n, join(path, "one_way")); err != nil {
+			return ft, err
+		}
+	}
+	return ft, nil
+}
+
+// groups reads a partition: a selector, a flat list of selectors (one
+// group), or a list of lists (several groups).
+func (d *decoder) groups(n *yaml.Node, path string) ([][]sim.Selector, error) {
+	const want = "a selector, a list of selectors or a list of groups"
+	n = deref(n)
+	var groups [][]sim.Selector
+	switch {
+	case n.Kind == yaml.ScalarNode && !isNull(n):
+		sel, err := d.selector(n, path)
+		if err != nil {
+			return nil, err
+		}
+		return [][]sim.Selector{{sel}}, nil
+	case n.Kind != yaml.SequenceNode:
+		return nil, d.errorf(n.Line, path, "want %s, got %s", want, describe(n))
+	case len(n.Content) == 0:
+		return nil, d.errorf(n.Line, path, "empty partition: want %s", want)
+	case deref(n.Content[0]).Kind == yaml.SequenceNode:
+		for i, g := range n.Content {
+			g = deref(g)
+			if g.Kind != yaml.SequenceNode {
+				return nil, d.errorf(g.Line, index(path, i), "want a group (a list of selectors), got %s; do not mix groups and selectors", describe(g))
+			}
+			group, err := d.group(g, index(path, i))
+			if err != nil {
+				return nil, err
+			}
+			groups = append(groups, group)
+		}
+	default:
+		group, err := d.group(n, path)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, group)
+	}
+	return groups, d.disjoint(n, path, groups)
+}
+
+// group reads one non-empty list of selectors.
+func (d *decoder) group(n *yaml.Node, path string) ([]sim.Selector, error) {
+	if len(n.Content) == 0 {
+		return nil, d.errorf(n.Line, path, "empty group: want at least one selector")
+	}
+	group := make([]sim.Selector, 0, len(n.Content))
+	for i, s := range n.Content {
+		sel, err := d.selector(s, index(path, i))
+		if err != nil {
+			return nil, err
+		}
+		group = append(group, sel)
+	}
+	return group, nil
+}
+
+// disjoint checks that no named node appears twice in a partition.
+func (d *decoder) disjoint(n *yaml.Node, path string, groups [][]sim.Selector) error {
+	seen := map[sim.Selector]bool{}
+	for _, g := range groups {
+		for _, sel := range g {
+			if !named(sel) {
+				continue
+			}
+			if seen[sel] {
+				return d.errorf(n.Line, path, "%s appears more than once", sel)
+			}
+			seen[sel] = true
+		}
+	}
+	return nil
+}
+
+// named reports whether a selector always names the same node at a given
+// moment (nN or leader), so that two mentions of it conflict.
+func named(sel sim.Selector) bool { return sel == "leader" || strings.HasPrefix(string(sel), "n") }
+
+func (d *decoder) commands(top *fields, p *sim.Plan) error {
+	n := top.opt("commands")
+	if n == nil {
+		return nil
+	}
+	items, err := d.list(n, "commands")
+	if err != nil {
+		return err
+	}
+	for i, item := range items {
+		c, err := d.command(item, index("commands", i))
+		if err != nil {
+			return err
+		}
+		p.Commands = append(p.Commands, c)
+	}
+	return nil
+}
+
+func (d *decoder) command(n *yaml.Node, path string) (sim.Command, error) {
+	c := sim.Command{Reason: roles.Operator}
+	f, err := d.mapping(n, path, commandFields)
+	if err != nil {
+		return c, err
+	}
+	kind, err := d.oneKind(f, "command", kindNames(commandKinds))
+	if err != nil {
+		return c, err
+	}
+	c.Kind = commandKinds[slices.Index(kindNames(commandKinds), kind)]
+	if c.At, err = d.at(f); err != nil {
+		return c, err
+	}
+	if c.Target, err = d.selector(f.vals[kind], join(path, kind)); err != nil {
+		return c, err
+	}
+	if n := f.opt("roles"); n != nil {
+		if c.Roles, err = d.roles(n, join(path, "roles"), c.Kind); err != nil {
+			return c, err
+		}
+	}
+	if n := f.opt("reason"); n != nil {
+		s, err := d.text(n, join(path, "reason"), "a reason")
+		if err != nil {
+			return c, err
+		}
+		if c.Reason, err = roles.ParseReason(s); err != nil {
+			return c, &Error{File: d.file, Line: deref(n).Line, Field: join(path, "reason"), Msg: err.Error(), Err: err}
+		}
+	}
+	return c, nil
+}
+
+// roles reads the control-plane roles a promote or demote names.
+func (d *decoder) roles(n *yaml.Node, path string, kind roles.Kind) (roles.Roles, error) {
+	line := deref(n).Line
+	if kind != roles.Promote && kind != roles.Demote {
+		return 0, d.errorf(line, path, "only valid with promote and demote, not %s", kind)
+	}
+	s, err := d.text(n, path, "comma-separated role names")
+	if err != nil {
+		return 0, err
+	}
+	r, err := roles.ParseRoles(s)
+	if err != nil {
+		return 0, &Error{File: d.file, Line: line, Field: path, Msg: err.Error(), Err: err}
+	}
+	if !roles.ControlPlane.Has(r) {
+		return 0, d.errorf(line, path, "%s: want control-plane roles only (api-server, etcd, scheduler, controller-manager or control-plane)", r&^roles.ControlPlane)
+	}
+	return r, nil
+}
+
+func (d *decoder) expect(top *fields, p *sim.Plan) error {
+	n := top.opt("expect")
+	if n == nil {
+		return nil
+	}
+	f, err := d.mapping(n, "expect", expectFields)
+	if err != nil {
+		return err
+	}
+	if n := f.opt("converge"); n != nil {
+		cf, err := d.mapping(n, "expect.converge", convergeFields)
+		if err != nil {
+			return err
+		}
+		c := &sim.Converge{}
+		n, err := d.req(cf, "within")
+		if err != nil {
+			return err
+		}
+		if c.Within, err = d.duration(n, "expect.converge.within"); err != nil {
+			return err
+		}
+		if c.Within == 0 {
+			return d.errorf(deref(n).Line, "expect.converge.within", "want a positive duration")
+		}
+		if n, err = d.req(cf, "control_plane"); err != nil {
+			return err
+		}
+		if c.ControlPlane, err = d.integer(n, "expect.converge.control_plane", 1, p.Nodes); err != nil {
+			return err
+		}
+		p.Expect.Converge = c
+	}
+	if n := f.opt("commands_complete"); n != nil {
+		if p.Expect.CommandsComplete, err = d.boolean(n, "expect.commands_complete"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// invalid reports an error from sim.Plan.Validate, which the checks above
+// should have caught first, at the line of the fault or command it concerns:
+// the one whose removal, alone with the header, still fails.
+func (d *decoder) invalid(top *fields, p *sim.Plan, err error) *Error {
+	e := &Error{File: d.file, Line: top.node.Line, Msg: err.Error(), Err: err}
+	header := *p
+	header.Faults, header.Commands = nil, nil
+	if header.Validate() != nil {
+		return e
+	}
+	for i, ft := range p.Faults {
+		one := header
+		one.Faults = []sim.Fault{ft}
+		if one.Validate() != nil {
+			e.Field = index("faults", i)
+			e.Line = itemLine(top.vals["faults"], i)
+			return e
+		}
+	}
+	for i, c := range p.Commands {
+		one := header
+		one.Commands = []sim.Command{c}
+		if one.Validate() != nil {
+			e.Field = index("commands", i)
+			e.Line = itemLine(top.vals["commands"], i)
+			return e
+		}
+	}
+	return e
+}
+
+// itemLine is the line of a list's i-th item.
+func itemLine(list *yaml.Node, i int) int {
+	if list == nil {
+		return 0
+	}
+	list = deref(list)
+	if i >= len(list.Content) {
+		return list.Line
+	}
+	return deref(list.Content[i]).Line
+}

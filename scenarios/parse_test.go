@@ -1,0 +1,331 @@
+package scenarios_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/scenarios"
+	"revoada.dev/revoada/sim"
+)
+
+// full uses every field and every form of the format.
+const full = `name: everything
+description: every field of the format
+nodes: 5
+control_plane: 3
+duration: 120s
+network:
+  latency: {min: 2ms, max: 20ms}
+  loss: 0.01
+  duplicate: 0.02
+faults:
+  - {at: 20s, crash: leader, for: 25s}
+  - {at: 45s, restart: n1}
+  - {at: 30s, pause: n2, for: 5s}
+  - {at: 36s, resume: n2}
+  - {at: 30s, partition: [[n1, n2], [n3, n4, n5]], for: 10s}
+  - {at: 30s, partition: [[n1], [n2]], one_way: true}
+  - {at: 30s, partition: minority, for: 10s}
+  - {at: 30s, partition: [leader, n5], for: 10s}
+  - {at: 50s, heal: true}
+  - {at: 10s, loss: 0.2, for: 30s}
+  - {at: 10s, duplicate: 0.05}
+  - {at: 10s, chaos: 0.02, for: 1m}
+  - at: 1m30s
+    crash: random-worker
+commands:
+  - {at: 10s, promote: n4, roles: control-plane, reason: operator}
+  - {at: 11s, promote: n5, roles: "etcd, api-server"}
+  - {at: 30s, demote: n1, reason: scaling-down}
+  - {at: 31s, quarantine: random-voter, reason: health-degraded}
+  - {at: 40s, restore: n3}
+expect:
+  converge: {within: 30s, control_plane: 3}
+  commands_complete: true
+`
+
+var fullPlan = &sim.Plan{
+	Name:         "everything",
+	Description:  "every field of the format",
+	Nodes:        5,
+	ControlPlane: 3,
+	Duration:     120 * time.Second,
+	Network:      sim.Network{LatencyMin: 2 * time.Millisecond, LatencyMax: 20 * time.Millisecond, Loss: 0.01, Duplicate: 0.02},
+	Faults: []sim.Fault{
+		{At: 20 * time.Second, Kind: sim.Crash, Target: "leader", For: 25 * time.Second},
+		{At: 45 * time.Second, Kind: sim.Restart, Target: "n1"},
+		{At: 30 * time.Second, Kind: sim.Pause, Target: "n2", For: 5 * time.Second},
+		{At: 36 * time.Second, Kind: sim.Resume, Target: "n2"},
+		{At: 30 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"n1", "n2"}, {"n3", "n4", "n5"}}, For: 10 * time.Second},
+		{At: 30 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}, {"n2"}}, OneWay: true},
+		{At: 30 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"minority"}}, For: 10 * time.Second},
+		{At: 30 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"leader", "n5"}}, For: 10 * time.Second},
+		{At: 50 * time.Second, Kind: sim.Heal},
+		{At: 10 * time.Second, Kind: sim.Loss, Rate: 0.2, For: 30 * time.Second},
+		{At: 10 * time.Second, Kind: sim.Duplicate, Rate: 0.05},
+		{At: 10 * time.Second, Kind: sim.Chaos, Rate: 0.02, For: time.Minute},
+		{At: 90 * time.Second, Kind: sim.Crash, Target: "random-worker"},
+	},
+	Commands: []sim.Command{
+		{At: 10 * time.Second, Kind: roles.Promote, Target: "n4", Roles: roles.ControlPlane, Reason: roles.Operator},
+		{At: 11 * time.Second, Kind: roles.Promote, Target: "n5", Roles: roles.Etcd | roles.APIServer, Reason: roles.Operator},
+		{At: 30 * time.Second, Kind: roles.Demote, Target: "n1", Reason: roles.ScalingDown},
+		{At: 31 * time.Second, Kind: roles.Quarantine, Target: "random-voter", Reason: roles.HealthDegraded},
+		{At: 40 * time.Second, Kind: roles.Restore, Target: "n3", Reason: roles.Operator},
+	},
+	Expect: sim.Expect{Converge: &sim.Converge{Within: 30 * time.Second, ControlPlane: 3}, CommandsComplete: true},
+}
+
+func TestParseFull(t *testing.T) {
+	p, err := scenarios.Parse("everything.yaml", []byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p, fullPlan) {
+		t.Fatalf("Parse(full):\n got %+v\nwant %+v", p, fullPlan)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	p, err := scenarios.Parse("min.yaml", []byte("name: min\nnodes: 1\ncontrol_plane: 1\nduration: 1s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &sim.Plan{
+		Name: "min", Nodes: 1, ControlPlane: 1, Duration: time.Second,
+		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond},
+	}
+	if !reflect.DeepEqual(p, want) {
+		t.Fatalf("got %+v, want %+v", p, want)
+	}
+}
+
+func TestParseAccepts(t *testing.T) {
+	const hdr = "name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\n"
+	for _, tc := range []struct {
+		name, yaml string
+		check      func(*sim.Plan) bool
+	}{
+		{"null lists are empty", hdr + "faults:\ncommands:\nexpect:\nnetwork:\n", func(p *sim.Plan) bool {
+			return p.Faults == nil && p.Commands == nil && p.Network.LatencyMax == 10*time.Millisecond
+		}},
+		{"latency max only", hdr + "network: {latency: {max: 50ms}}\n", func(p *sim.Plan) bool {
+			return p.Network.LatencyMin == time.Millisecond && p.Network.LatencyMax == 50*time.Millisecond
+		}},
+		{"integer rate", hdr + "network: {loss: 1}\n", func(p *sim.Plan) bool { return p.Network.Loss == 1 }},
+		{"zero at", hdr + "faults: [{at: 0, crash: n1}]\n", func(p *sim.Plan) bool { return p.Faults[0].At == 0 }},
+		{"aliases", hdr + "faults:\n  - &f {at: 1s, crash: n1}\n  - *f\n", func(p *sim.Plan) bool {
+			return len(p.Faults) == 2 && p.Faults[1].Target == "n1"
+		}},
+		{"one way false", hdr + "faults: [{at: 1s, partition: n1, one_way: false}]\n", func(p *sim.Plan) bool {
+			return !p.Faults[0].OneWay
+		}},
+		{"dynamic selectors may repeat", hdr + "faults: [{at: 1s, partition: [[random-voter], [random-voter]]}]\n", func(p *sim.Plan) bool {
+			return len(p.Faults[0].Groups) == 2
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := scenarios.Parse("t.yaml", []byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(p) {
+				t.Fatalf("unexpected plan %+v", p)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	// hdr is lines 1 to 4 of every case that uses it.
+	const hdr = "name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\n"
+	for _, tc := range []struct {
+		name  string
+		yaml  string
+		line  int
+		field string
+		msg   string // a substring of the Error's text
+	}{
+		// Structure.
+		{"empty file", "", 1, "", "file is empty"},
+		{"comments only", "# nothing here\n", 1, "", "file is empty"},
+		{"null document", "---\n", 1, "", "file is empty"},
+		{"null document after comments", "# a\n# b\n---\n", 3, "", "file is empty"},
+		{"two documents", hdr + "---\nname: u\n", 6, "", "a second YAML document"},
+		{"unclosed flow mapping", hdr + "faults: [{at: 1s\n", 5, "", "invalid YAML: did not find expected ',' or '}'"},
+		{"tab indentation", hdr + "network:\n\tloss: 0\n", 6, "", "invalid YAML: found character that cannot start any token"},
+		{"bad indentation", hdr + "network:\n  loss: 0\n duplicate: 0\n", 7, "", "invalid YAML: did not find expected key"},
+		{"mapping in a scalar", hdr + "description: a: b\n", 5, "", "invalid YAML: mapping values are not allowed"},
+		{"syntax error on line 1", "name: a: b\nnodes: 5\n", 1, "", "invalid YAML: mapping values are not allowed"},
+		{"unclosed at the end", "name: [\n", 2, "", "invalid YAML: did not find expected node content"},
+		{"unknown anchor", hdr + "faults: *f\n", 0, "", "invalid YAML: unknown anchor 'f' referenced"},
+		{"syntax error in second document", hdr + "---\n- [\n", 7, "", "invalid YAML"},
+		{"not UTF-8", hdr + "description: \xff\n", 5, "", "not UTF-8"},
+		{"control character", hdr + "\n\x01\n", 6, "", "control character U+0001"},
+		{"control character after CR", "name: t\r\r\x01", 3, "", "control character U+0001"},
+		{"root is a list", "- name: t\n", 1, "", "want a mapping, got a list"},
+		{"root is a string", "leader-kill\n", 1, "", `want a mapping, got string "leader-kill"`},
+		{"alias inside its node", hdr + "faults: &a [*a]\n", 5, "", "alias *a is inside the node it names"},
+		{"alias bomb", hdr + "x0: &x0 [n1, n1, n1, n1, n1, n1, n1, n1, n1, n1]\n" + aliasBomb(8), 11, "", "aliases expand the document to more than"},
+		{"too large", hdr + "description: " + strings.Repeat("x", scenarios.FileBytesMax) + "\n", 0, "", "larger than"},
+
+		// Fields.
+		{"unknown field", hdr + "workload: {clients: 4}\n", 5, "workload", `unknown field "workload"`},
+		{"unknown nested field", hdr + "expect:\n  linearizable: true\n", 6, "expect.linearizable", `unknown field "linearizable"`},
+		{"unknown fault field", hdr + "faults:\n  - {at: 1s, crash: n1, clog: n2}\n", 6, "faults[0].clog", `unknown field "clog"`},
+		{"unknown latency field", hdr + "network: {latency: {mean: 3ms}}\n", 5, "network.latency.mean", `unknown field "mean"`},
+		{"merge key", hdr + "base: &b {at: 1s}\n", 5, "base", `unknown field "base"`},
+		{"merge key in item", hdr + "faults:\n  - {<<: {at: 1s}, crash: n1}\n", 6, "faults[0].<<", `unknown field "<<"`},
+		{"duplicate field", hdr + "nodes: 4\n", 5, "nodes", `duplicate field "nodes" (first at line 2)`},
+		{"duplicate fault field", hdr + "faults:\n  - {at: 1s, at: 2s, crash: n1}\n", 6, "faults[0].at", `duplicate field "at"`},
+		{"non-scalar key", hdr + "? [a]\n: 1\n", 5, "", "want a field name, got a list"},
+		{"missing name", "nodes: 5\ncontrol_plane: 3\nduration: 60s\n", 1, "name", "missing required field"},
+		{"missing nodes", "name: t\ncontrol_plane: 3\nduration: 60s\n", 1, "nodes", "missing required field"},
+		{"missing control_plane", "name: t\nnodes: 3\nduration: 60s\n", 1, "control_plane", "missing required field"},
+		{"missing duration", "name: t\nnodes: 3\ncontrol_plane: 3\n", 1, "duration", "missing required field"},
+		{"null required", "name: t\nnodes:\ncontrol_plane: 3\nduration: 60s\n", 2, "nodes", "missing value"},
+		{"missing at", hdr + "faults:\n  - {crash: n1}\n", 6, "faults[0].at", "missing required field"},
+		{"missing converge field", hdr + "expect:\n  converge: {within: 5s}\n", 6, "expect.converge.control_plane", "missing required field"},
+
+		// Types.
+		{"list for a mapping", hdr + "network: [1, 2]\n", 5, "network", "want a mapping, got a list"},
+		{"mapping for a list", hdr + "faults: {at: 1s, crash: n1}\n", 5, "faults", "want a list, got a mapping"},
+		{"scalar fault", hdr + "faults:\n  - crash n1\n", 6, "faults[0]", `want a mapping, got string "crash n1"`},
+		{"quoted integer", "name: t\nnodes: \"5\"\ncontrol_plane: 3\nduration: 60s\n", 2, "nodes", `want an integer in 1..128, got string "5"`},
+		{"float nodes", "name: t\nnodes: 5.5\ncontrol_plane: 3\nduration: 60s\n", 2, "nodes", "want an integer"},
+		{"list for a selector", hdr + "faults: [{at: 1s, crash: [n1]}]\n", 5, "faults[0].crash", "want a node selector such as n1 or leader, got a list"},
+		{"string for a boolean", hdr + "expect: {commands_complete: yes}\n", 5, "expect.commands_complete", `want true or false, got string "yes"`},
+		{"mapping for a duration", hdr + "faults: [{at: {s: 1}, crash: n1}]\n", 5, "faults[0].at", "want a duration such as 20s, got a mapping"},
+
+		// Header values.
+		{"bad name", "name: Leader_Kill\nnodes: 5\ncontrol_plane: 3\nduration: 60s\n", 1, "name", `bad name "Leader_Kill"`},
+		{"long name", "name: " + strings.Repeat("a", scenarios.NameBytesMax+1) + "\nnodes: 5\ncontrol_plane: 3\nduration: 60s\n", 1, "name", "bad name"},
+		{"zero nodes", "name: t\nnodes: 0\ncontrol_plane: 3\nduration: 60s\n", 2, "nodes", "0 out of range 1..128"},
+		{"too many nodes", "name: t\nnodes: 129\ncontrol_plane: 3\nduration: 60s\n", 2, "nodes", "129 out of range 1..128"},
+		{"control plane above nodes", "name: t\nnodes: 5\ncontrol_plane: 6\nduration: 60s\n", 3, "control_plane", "6 out of range 1..5"},
+		{"duration without unit", "name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60\n", 4, "duration", `bad duration "60": time: missing unit`},
+		{"zero duration", "name: t\nnodes: 5\ncontrol_plane: 3\nduration: 0s\n", 4, "duration", "out of range (0, 24h0m0s]"},
+		{"duration too long", "name: t\nnodes: 5\ncontrol_plane: 3\nduration: 25h\n", 4, "duration", "out of range"},
+		{"negative duration", "name: t\nnodes: 5\ncontrol_plane: 3\nduration: -1s\n", 4, "duration", "negative duration -1s"},
+
+		// Network.
+		{"latency reversed", hdr + "network:\n  latency: {min: 20ms, max: 10ms}\n", 6, "network.latency", "min 20ms is more than max 10ms"},
+		{"latency default max", hdr + "network: {latency: {min: 20ms}}\n", 5, "network.latency", "min 20ms is more than max 10ms"},
+		{"bad latency", hdr + "network: {latency: {min: fast}}\n", 5, "network.latency.min", `bad duration "fast"`},
+		{"network loss range", hdr + "network: {loss: -0.1}\n", 5, "network.loss", "rate -0.1 is not within [0, 1]"},
+		{"network duplicate nan", hdr + "network: {duplicate: .nan}\n", 5, "network.duplicate", "rate .nan is not within [0, 1]"},
+
+		// Faults.
+		{"fault without kind", hdr + "faults:\n  - {at: 1s, for: 2s}\n", 6, "faults[0]", "fault has no kind: want exactly one of crash, restart, pause, resume, partition, heal, loss, duplicate, chaos"},
+		{"fault with two kinds", hdr + "faults:\n  - {at: 1s, crash: n1, pause: n2}\n", 6, "faults[0].pause", "fault has two kinds, crash and pause: want exactly one"},
+		{"fault with two kinds, block", hdr + "faults:\n  - at: 1s\n    crash: n1\n    pause: n2\n", 8, "faults[0].pause", "two kinds"},
+		{"bad fault duration", hdr + "faults:\n  - {at: 1s, crash: n1}\n  - {at: 2x, crash: n1}\n", 7, "faults[1].at", `bad duration "2x": time: unknown unit "x" in duration "2x"`},
+		{"negative for", hdr + "faults:\n  - {at: 1s, pause: n1, for: -5s}\n", 6, "faults[0].for", "negative duration -5s"},
+		{"at after end", hdr + "faults:\n  - {at: 60s, crash: n1}\n", 6, "faults[0].at", "1m0s is not before the end of the run (duration 1m0s)"},
+		{"non-numeric rate", hdr + "faults:\n  - {at: 1s, loss: high}\n", 6, "faults[0].loss", `bad rate: want a number in [0, 1], got string "high"`},
+		{"quoted rate", hdr + "faults:\n  - {at: 1s, chaos: \"0.1\"}\n", 6, "faults[0].chaos", "bad rate"},
+		{"rate above one", hdr + "faults:\n  - {at: 1s, duplicate: 1.5}\n", 6, "faults[0].duplicate", "rate 1.5 is not within [0, 1]"},
+		{"unknown selector", hdr + "faults:\n  - {at: 1s, crash: boss}\n", 6, "faults[0].crash", `unknown node selector "boss"`},
+		{"node out of range", hdr + "faults:\n  - {at: 1s, crash: n9}\n", 6, "faults[0].crash", `node "n9" is not in a mesh of 5 nodes`},
+		{"node zero", hdr + "faults:\n  - {at: 1s, restart: n0}\n", 6, "faults[0].restart", `node "n0" is not in a mesh of 5 nodes`},
+		{"padded node", hdr + "faults:\n  - {at: 1s, pause: n01}\n", 6, "faults[0].pause", `unknown node selector "n01"`},
+		{"missing selector", hdr + "faults:\n  - {at: 1s, crash: }\n", 6, "faults[0].crash", "missing value"},
+		{"node out of range in group", hdr + "faults:\n  - {at: 1s, partition: [[n1], [n9]]}\n", 6, "faults[0].partition[1][0]", `node "n9" is not in a mesh of 5 nodes`},
+		{"node out of range in flat group", hdr + "faults:\n  - {at: 1s, partition: [n1, n6]}\n", 6, "faults[0].partition[1]", `node "n6" is not in a mesh of 5 nodes`},
+		{"node in two groups", hdr + "faults:\n  - {at: 1s, partition: [[n1, n2], [n2]]}\n", 6, "faults[0].partition", "n2 appears more than once"},
+		{"empty partition", hdr + "faults:\n  - {at: 1s, partition: []}\n", 6, "faults[0].partition", "empty partition"},
+		{"empty group", hdr + "faults:\n  - {at: 1s, partition: [[n1], []]}\n", 6, "faults[0].partition[1]", "empty group"},
+		{"mixed groups", hdr + "faults:\n  - {at: 1s, partition: [[n1], n2]}\n", 6, "faults[0].partition[1]", "want a group (a list of selectors), got string \"n2\""},
+		{"mapping partition", hdr + "faults:\n  - {at: 1s, partition: {a: n1}}\n", 6, "faults[0].partition", "want a selector, a list of selectors or a list of groups, got a mapping"},
+		{"one_way without partition", hdr + "faults:\n  - {at: 1s, crash: n1, one_way: true}\n", 6, "faults[0].one_way", "only valid with partition, not crash"},
+		{"one_way not boolean", hdr + "faults:\n  - {at: 1s, partition: n1, one_way: 1}\n", 6, "faults[0].one_way", "want true or false, got number 1"},
+		{"for on heal", hdr + "faults:\n  - {at: 1s, heal: true, for: 2s}\n", 6, "faults[0].for", "not valid with heal"},
+		{"for on restart", hdr + "faults:\n  - {at: 1s, restart: n1, for: 2s}\n", 6, "faults[0].for", "not valid with restart"},
+		{"chaos without for", hdr + "faults:\n  - {at: 1s, chaos: 0.1}\n", 6, "faults[0].for", "chaos needs a positive for"},
+		{"chaos with zero for", hdr + "faults:\n  - {at: 1s, chaos: 0.1, for: 0s}\n", 6, "faults[0].for", "chaos needs a positive for"},
+		{"heal false", hdr + "faults:\n  - {at: 1s, heal: false}\n", 6, "faults[0].heal", "want true"},
+		{"too many faults", hdr + "faults:\n" + strings.Repeat("  - {at: 1s, heal: true}\n", scenarios.ItemsMax+1), 6, "faults", "more than the 4096 allowed"},
+
+		// Commands.
+		{"command without kind", hdr + "commands:\n  - {at: 1s, reason: operator}\n", 6, "commands[0]", "command has no kind: want exactly one of promote, demote, quarantine, restore"},
+		{"command with two kinds", hdr + "commands:\n  - {at: 1s, promote: n4, demote: n5}\n", 6, "commands[0].demote", "command has two kinds, promote and demote"},
+		{"command node out of range", hdr + "commands:\n  - {at: 1s, promote: n9}\n", 6, "commands[0].promote", `node "n9" is not in a mesh of 5 nodes`},
+		{"unknown role", hdr + "commands:\n  - {at: 1s, promote: n4, roles: wizard}\n", 6, "commands[0].roles", `roles: unknown role "wizard"`},
+		{"empty role", hdr + "commands:\n  - {at: 1s, promote: n4, roles: \"etcd,\"}\n", 6, "commands[0].roles", `roles: unknown role ""`},
+		{"worker role", hdr + "commands:\n  - {at: 1s, promote: n4, roles: \"etcd,worker\"}\n", 6, "commands[0].roles", "worker: want control-plane roles only"},
+		{"roles on quarantine", hdr + "commands:\n  - {at: 1s, quarantine: n4, roles: etcd}\n", 6, "commands[0].roles", "only valid with promote and demote, not quarantine"},
+		{"unknown reason", hdr + "commands:\n  - {at: 1s, demote: n1, reason: boredom}\n", 6, "commands[0].reason", `roles: unknown reason "boredom"`},
+		{"command at after end", hdr + "commands:\n  - {at: 2m, demote: n1}\n", 6, "commands[0].at", "not before the end of the run"},
+
+		// Expect.
+		{"converge within zero", hdr + "expect:\n  converge: {within: 0s, control_plane: 3}\n", 6, "expect.converge.within", "want a positive duration"},
+		{"converge control plane range", hdr + "expect:\n  converge: {within: 5s, control_plane: 6}\n", 6, "expect.converge.control_plane", "6 out of range 1..5"},
+		{"converge is a list", hdr + "expect:\n  converge: [5s, 3]\n", 6, "expect.converge", "want a mapping, got a list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := scenarios.Parse("t.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("Parse accepted it: %+v", p)
+			}
+			if !errors.Is(err, scenarios.ErrInvalid) {
+				t.Errorf("errors.Is(%v, ErrInvalid) is false", err)
+			}
+			var e *scenarios.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%v (%T) is not an *Error", err, err)
+			}
+			if e.File != "t.yaml" || e.Line != tc.line || e.Field != tc.field {
+				t.Errorf("got file %q line %d field %q, want t.yaml line %d field %q (%v)", e.File, e.Line, e.Field, tc.line, tc.field, err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("%q does not contain %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// aliasBomb gives n lines, each a list of ten aliases to the line above:
+// 10^(n+1) nodes in all.
+func aliasBomb(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "x%d: &x%d [%s]\n", i, i, strings.Repeat(fmt.Sprintf("*x%d, ", i-1), 10))
+	}
+	return b.String()
+}
+
+func TestErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		e    scenarios.Error
+		want string
+	}{
+		{scenarios.Error{File: "leader-kill.yaml", Line: 7, Field: "faults[1].at", Msg: `bad duration "2x"`}, `leader-kill.yaml:7: faults[1].at: bad duration "2x"`},
+		{scenarios.Error{File: "a.yaml", Line: 1, Msg: "file is empty"}, "a.yaml:1: file is empty"},
+		{scenarios.Error{File: "a.yaml", Field: "faults[0]", Msg: "sim: bad"}, "a.yaml: faults[0]: sim: bad"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/bad.yaml"
+	if err := writeFile(path, "name: bad\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nworkload: {}\n"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := scenarios.LoadFile(path)
+	var e *scenarios.Error
+	if !errors.As(err, &e) || e.File != path || e.Line != 5 {
+		t.Fatalf("LoadFile: got %v, want an *Error at %s:5", err, path)
+	}
+	if _, err := scenarios.LoadFile(dir + "/missing.yaml"); err == nil || errors.Is(err, scenarios.ErrInvalid) {
+		t.Fatalf("LoadFile of a missing file: got %v, want a non-ErrInvalid error", err)
+	}
+}
