@@ -228,13 +228,15 @@ func (s *simulator) submit(op *operation) {
 		return
 	}
 	if op.shift == nil {
-		targets := s.resolve(op.cmd.Target)
-		if len(targets) == 0 {
-			op.done, op.outcome = true, "no node matched "+string(op.cmd.Target)
-			s.trace.event(s.now, "operator", "skip", op.outcome)
-			return
+		for _, c := range append([]Command{op.cmd}, op.cmd.With...) {
+			targets := s.resolve(c.Target)
+			if len(targets) == 0 {
+				op.done, op.outcome = true, "no node matched "+string(c.Target)
+				s.trace.event(s.now, "operator", "skip", op.outcome)
+				return
+			}
+			op.shift = append(op.shift, roles.Command{Kind: c.Kind, Node: s.nodes[targets[0]].id, Roles: c.Roles, Reason: c.Reason})
 		}
-		op.shift = roles.Shift{{Kind: op.cmd.Kind, Node: s.nodes[targets[0]].id, Roles: op.cmd.Roles, Reason: op.cmd.Reason}}
 	}
 	var live []int
 	for i, sn := range s.nodes {
@@ -259,7 +261,7 @@ func (s *simulator) submit(op *operation) {
 		panic(fmt.Sprintf("sim: submit %v: %v", op.shift, err))
 	}
 	op.node, op.id = i, id
-	s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+op.shift[0].String())
+	s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+fmt.Sprint(op.shift))
 }
 
 func (s *simulator) retryLater(op *operation) {

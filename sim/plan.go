@@ -71,6 +71,10 @@ type Command struct {
 	Target Selector
 	Roles  roles.Roles // zero: every control-plane role
 	Reason roles.Reason
+	// With are further commands submitted in the same shift, applied
+	// atomically with this one; when several voters change, Raft moves
+	// through a joint configuration. Their At is ignored.
+	With []Command
 }
 
 // Expect is what must hold at the end of the run, beyond the safety checks
@@ -112,11 +116,29 @@ func (p *Plan) Validate() error {
 		}
 	}
 	for i, c := range p.Commands {
-		if err := ValidateSelector(c.Target, p.Nodes); err != nil {
+		if err := c.validate(p.Nodes); err != nil {
 			return fmt.Errorf("sim: command %d: %w", i, err)
 		}
-		if c.Kind < roles.Promote || c.Kind > roles.Restore {
-			return fmt.Errorf("sim: command %d: unknown kind %d", i, c.Kind)
+	}
+	return nil
+}
+
+func (c Command) validate(nodes int) error {
+	if err := ValidateSelector(c.Target, nodes); err != nil {
+		return err
+	}
+	if c.Kind < roles.Promote || c.Kind > roles.Restore {
+		return fmt.Errorf("unknown kind %d", c.Kind)
+	}
+	if len(c.With)+1 > roles.ShiftCommandsMax {
+		return fmt.Errorf("a shift takes at most %d commands", roles.ShiftCommandsMax)
+	}
+	for _, w := range c.With {
+		if len(w.With) > 0 {
+			return fmt.Errorf("nested shifts")
+		}
+		if err := w.validate(nodes); err != nil {
+			return err
 		}
 	}
 	return nil
