@@ -400,11 +400,11 @@ func (n *Node) tickStaged() {
 	for _, s := range n.staged {
 		_, change, rej := n.machine.shape.Plan(s.req.Shift)
 		switch {
-		case rej != nil || len(n.notLearners(change.Add)) > 0:
-			// Leave it to the origin's retry, planned afresh.
-		case n.caughtUp(change.Add):
+		case rej != nil || change.Empty():
+			// The shape moved; the origin's retry is planned afresh.
+		case len(n.notLearners(change.Add)) == 0 && n.caughtUp(change.Add):
 			n.propose(s.req)
-		default:
+		default: // the learners are being added, or catching up
 			if s.ticksLeft--; s.ticksLeft > 0 {
 				keep = append(keep, s)
 			}
