@@ -1,0 +1,181 @@
+// Command revoada is the one command-line front door to revoada.
+//
+//	revoada sim        run a scenario in the simulator, for one seed or many
+//	revoada replay     rerun one scenario and seed and show everything it found
+//	revoada scenarios  list the built-in scenarios, or print one's YAML
+//	revoada help       usage
+//
+// Exit status: 0 when every run passed; 1 when a check failed in some run (or
+// a trace could not be written); 2 for bad usage, a bad scenario, seed or
+// seed range, or an unknown command; 130 when a multi-seed run was
+// interrupted and no run that completed failed.
+//
+// The command is thin: parsing and printing live here, simulating in package
+// sim, scenario files in package scenarios. Runs in one process execute one
+// after another (sim.Run holds a process-wide lock), so seeds run
+// sequentially. Only this command reads the wall clock, to report how much
+// faster than real time a run went.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as a shell reports it
+)
+
+const usageText = `revoada runs the revoada mesh in a deterministic simulator.
+
+Usage:
+  revoada <command> [flags]
+
+Commands:
+  sim        run a scenario for one seed or a range of seeds
+               revoada sim [--scenario NAME|FILE] [--seed N | --seeds A..B] [--json] [--trace FILE]
+  replay     rerun one scenario and seed; print every violation and the full fingerprint
+               revoada replay --scenario NAME|FILE --seed N [--json] [--trace FILE]
+  scenarios  list the built-in scenarios, or print one's YAML
+               revoada scenarios [--show NAME]
+  help       print this text, or a command's flags: revoada help <command>
+
+Exit status: 0 every run passed; 1 a check failed in some run; 2 bad usage,
+bad scenario or bad seed; 130 interrupted (Ctrl-C) with no failure so far.
+`
+
+// command is one subcommand: its usage text, and its flags with what it does
+// with them. flags defines a fresh flag set and returns the function that
+// runs the command once the set has parsed the arguments.
+type command struct {
+	name     string
+	synopsis string // the usage line after "revoada "
+	about    string // what the command does, for its help
+	flags    func(*env) (*flag.FlagSet, func() int)
+}
+
+// env is the process's outside world, passed down so that nothing below main
+// touches os.Stdout or os.Stderr directly.
+type env struct {
+	stdout, stderr io.Writer
+	live           bool // stderr is a terminal: show progress there
+}
+
+var commands = []command{
+	{"sim", simSynopsis, simAbout, simFlags},
+	{"replay", replaySynopsis, replayAbout, replayFlags},
+	{"scenarios", scenariosSynopsis, scenariosAbout, scenariosFlags},
+}
+
+func main() {
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, live: isTerminal(os.Stderr)}
+	os.Exit(run(e, os.Args[1:]))
+}
+
+// run executes the command line args (without the program name) and returns
+// the exit status.
+func run(e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usageText)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		return help(e, args[1:])
+	}
+	cmd, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(e.stderr, "revoada: unknown command %q; run 'revoada help' for the commands\n", args[0])
+		return exitUsage
+	}
+	fs, exec := cmd.flags(e)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(e.stdout, cmd, fs)
+			return exitOK
+		}
+		fmt.Fprintf(e.stderr, "run 'revoada help %s' for its flags\n", cmd.name)
+		return exitUsage
+	}
+	return exec()
+}
+
+// help prints the usage text, or with one argument that command's flags, to
+// stdout.
+func help(e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stdout, usageText)
+		return exitOK
+	}
+	cmd, ok := lookup(args[0])
+	switch {
+	case !ok:
+		fmt.Fprintf(e.stderr, "revoada help: unknown command %q\n", args[0])
+		return exitUsage
+	case len(args) > 1:
+		fmt.Fprintf(e.stderr, "revoada help: unexpected argument %q\n", args[1])
+		return exitUsage
+	}
+	fs, _ := cmd.flags(e)
+	printUsage(e.stdout, cmd, fs)
+	return exitOK
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// newFlagSet makes a subcommand's flag set. It prints parse errors to
+// stderr but no usage: run prints a hint, or the usage when asked with -h.
+func newFlagSet(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {}
+	return fs
+}
+
+// printUsage prints cmd's usage line, description and flags to w.
+func printUsage(w io.Writer, cmd command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: revoada %s\n\n%s\n\nFlags (one dash or two):\n", cmd.synopsis, cmd.about)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// usageError prints a usage problem of the named command and returns
+// exitUsage.
+func usageError(e *env, cmd, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "revoada %s: %s\n", cmd, fmt.Sprintf(format, args...))
+	fmt.Fprintf(e.stderr, "run 'revoada help %s' for its flags\n", cmd)
+	return exitUsage
+}
+
+// isTerminal reports whether f is a character device, which is how a
+// terminal looks to the standard library.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// interruptible returns a context cancelled by the first SIGINT or SIGTERM.
+// After that first signal the handler is removed, so a second Ctrl-C ends
+// the process at once. The caller must call stop.
+func interruptible() (ctx context.Context, stop func()) {
+	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
+}

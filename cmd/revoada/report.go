@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"revoada.dev/revoada/sim"
+)
+
+// Limits of the text report.
+const (
+	violationsShownMax = 10                     // per failed run in sim; replay shows all
+	fingerprintShort   = 16                     // hex digits of the fingerprint in a run line
+	progressEvery      = 100 * time.Millisecond // least wall time between progress redraws
+)
+
+// reporter prints the runs of one sim or replay invocation as they finish,
+// and a summary at the end: as text, or as one JSON object on stdout. It is
+// used from one goroutine.
+//
+// Text: with a single seed every run is printed; with several only the
+// failed ones, a summary line follows, and if stderr is a terminal a progress
+// line there is redrawn in place ("\r").
+type reporter struct {
+	e        *env
+	o        runOptions
+	scenario string // the plan's name
+	live     bool   // draw progress on stderr
+
+	runs, failed int
+	sim, wall    time.Duration
+	results      []jsonResult // only with o.json
+	drawn        time.Time    // when the progress line was last drawn
+}
+
+func newReporter(e *env, o runOptions, scenario string) *reporter {
+	r := &reporter{e: e, o: o, scenario: scenario, live: e.live && o.seeds.count() > 1}
+	if o.json {
+		r.results = []jsonResult{}
+	}
+	r.progress(true)
+	return r
+}
+
+// add reports one finished run.
+func (r *reporter) add(rec record) {
+	r.runs++
+	r.sim += rec.res.SimTime
+	r.wall += rec.wall
+	if !rec.res.OK() {
+		r.failed++
+	}
+	switch {
+	case r.o.json:
+		r.results = append(r.results, newJSONResult(rec.res, r.o.scenario))
+	case r.o.seeds.count() == 1 || !rec.res.OK():
+		r.clearProgress()
+		r.printRun(rec)
+		r.drawn = time.Time{}
+	}
+	r.progress(false)
+}
+
+// finish prints the summary and returns the exit status: exitFailed if any
+// run failed, else exitInterrupted if not every seed ran, else exitOK.
+func (r *reporter) finish() int {
+	r.clearProgress()
+	interrupted := uint64(r.runs) < r.o.seeds.count()
+	if interrupted {
+		fmt.Fprintf(r.e.stderr, "revoada: interrupted after %d of %d runs\n", r.runs, r.o.seeds.count())
+	}
+	switch {
+	case r.o.json:
+		r.writeJSON(interrupted)
+	case r.o.seeds.count() > 1:
+		fmt.Fprintf(r.e.stdout, "runs %d, failed %d, sim %.1fs, wall %.1fs, speed-up %s\n",
+			r.runs, r.failed, r.sim.Seconds(), r.wall.Seconds(), speedupText(r.sim, r.wall))
+	}
+	switch {
+	case r.failed > 0:
+		return exitFailed
+	case interrupted:
+		return exitInterrupted
+	}
+	return exitOK
+}
+
+// printRun prints one run: its line, then, if it failed, its violations and
+// (in sim) the command that replays it; replay ends with the full
+// fingerprint.
+func (r *reporter) printRun(rec record) {
+	w, res := r.e.stdout, rec.res
+	fmt.Fprintf(w, "%s seed %d: %s  (sim %v, wall %v, speed-up %s, fingerprint %s)\n",
+		r.scenario, res.Seed, res.Summary(), res.SimTime, roundWall(rec.wall),
+		speedupText(res.SimTime, rec.wall), short(res.Fingerprint))
+	limit := violationsShownMax
+	if r.o.replay {
+		limit = len(res.Violations)
+	}
+	writeViolations(w, res.Violations, limit)
+	switch {
+	case r.o.replay:
+		fmt.Fprintf(w, "fingerprint: %s\n", res.Fingerprint)
+	case !res.OK():
+		fmt.Fprintf(w, "  replay: %s\n", replayCommand(r.o.scenario, res.Seed))
+	}
+}
+
+// writeViolations prints the first limit violations, indented, and how many
+// more there are.
+func writeViolations(w io.Writer, vs []sim.Violation, limit int) {
+	for _, v := range vs[:min(limit, len(vs))] {
+		fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(v.String(), "\n", "\n      "))
+	}
+	if more := len(vs) - limit; more > 0 {
+		fmt.Fprintf(w, "    … and %d more (replay shows every one)\n", more)
+	}
+}
+
+// progress redraws the progress line on stderr when live, at most every
+// progressEvery unless force is set or the last run is done.
+func (r *reporter) progress(force bool) {
+	if !r.live {
+		return
+	}
+	now := time.Now()
+	if !force && now.Sub(r.drawn) < progressEvery && uint64(r.runs) < r.o.seeds.count() {
+		return
+	}
+	r.drawn = now
+	fmt.Fprintf(r.e.stderr, "\r%s: %d/%d runs, %d failed", r.scenario, r.runs, r.o.seeds.count(), r.failed)
+	if r.runs > 0 {
+		fmt.Fprintf(r.e.stderr, ", speed-up %s", speedupText(r.sim, r.wall))
+	}
+	fmt.Fprint(r.e.stderr, "\x1b[K")
+}
+
+// clearProgress erases the progress line, if one is drawn.
+func (r *reporter) clearProgress() {
+	if r.live {
+		fmt.Fprint(r.e.stderr, "\r\x1b[K")
+	}
+}
+
+// replayCommand is the command line that reruns scenario (as given) with
+// seed.
+func replayCommand(scenario string, seed uint64) string {
+	return fmt.Sprintf("revoada replay --scenario %s --seed %d", shellQuote(scenario), seed)
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// short is the first fingerprintShort hex digits of a fingerprint.
+func short(fp string) string { return fp[:min(fingerprintShort, len(fp))] }
+
+// roundWall rounds a wall time for reading: to the millisecond from one
+// millisecond up, else to the microsecond.
+func roundWall(d time.Duration) time.Duration {
+	if d >= time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// speedup is simulated over wall time, or 0 when no wall time passed (JSON
+// cannot hold an infinity).
+func speedup(simTime, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return simTime.Seconds() / wall.Seconds()
+}
+
+func speedupText(simTime, wall time.Duration) string {
+	return fmt.Sprintf("%.1f×", speedup(simTime, wall))
+}
+
+// jsonReport is the object sim --json and replay --json print.
+type jsonReport struct {
+	Scenario    string       `json:"scenario"`
+	Runs        int          `json:"runs"`
+	Failed      int          `json:"failed"`
+	Interrupted bool         `json:"interrupted,omitempty"`
+	SimSeconds  float64      `json:"sim_seconds"`
+	WallSeconds float64      `json:"wall_seconds"`
+	Speedup     float64      `json:"speedup"`
+	Results     []jsonResult `json:"results"`
+}
+
+// jsonResult is one run in a jsonReport.
+type jsonResult struct {
+	Seed        uint64          `json:"seed"`
+	OK          bool            `json:"ok"`
+	Fingerprint string          `json:"fingerprint"`
+	SimSeconds  float64         `json:"sim_seconds"`
+	Violations  []jsonViolation `json:"violations"`
+	Replay      string          `json:"replay,omitempty"` // failed runs: the command that replays it
+}
+
+type jsonViolation struct {
+	Property  string  `json:"property"`
+	AtSeconds float64 `json:"at_seconds"`
+	Node      string  `json:"node"`
+	Detail    string  `json:"detail"`
+}
+
+// newJSONResult converts res; scenario is the --scenario argument as given.
+func newJSONResult(res *sim.Result, scenario string) jsonResult {
+	j := jsonResult{
+		Seed: res.Seed, OK: res.OK(), Fingerprint: res.Fingerprint,
+		SimSeconds: res.SimTime.Seconds(), Violations: make([]jsonViolation, 0, len(res.Violations)),
+	}
+	for _, v := range res.Violations {
+		j.Violations = append(j.Violations, jsonViolation{v.Property, v.At.Seconds(), v.Node, v.Detail})
+	}
+	if !res.OK() {
+		j.Replay = replayCommand(scenario, res.Seed)
+	}
+	return j
+}
+
+// writeJSON prints the report as one JSON object on one line.
+func (r *reporter) writeJSON(interrupted bool) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(jsonReport{
+		Scenario: r.scenario, Runs: r.runs, Failed: r.failed, Interrupted: interrupted,
+		SimSeconds: r.sim.Seconds(), WallSeconds: r.wall.Seconds(), Speedup: speedup(r.sim, r.wall),
+		Results: r.results,
+	})
+	if err != nil { // the report holds only strings and finite numbers
+		panic(fmt.Sprintf("revoada: encoding the JSON report: %v", err))
+	}
+	r.e.stdout.Write(buf.Bytes())
+}
