@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/scenarios"
 	"revoada.dev/revoada/sim"
 )
@@ -28,7 +30,7 @@ func TestBuiltins(t *testing.T) {
 	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
-	want := []string{"leader-kill", "lossy-network", "majority-partition", "minority-partition", "operator-promote", "rolling-restart", "smoke"}
+	want := []string{"joint-rebalance", "leader-kill", "lossy-network", "majority-partition", "minority-partition", "operator-promote", "rolling-restart", "smoke"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Names() = %v, want %v", names, want)
 	}
@@ -118,6 +120,35 @@ func TestBuiltinShapes(t *testing.T) {
 	if smoke.Nodes != 4 || smoke.ControlPlane != 3 || len(smoke.Faults) != 0 || smoke.Expect.Converge == nil {
 		t.Errorf("smoke = %+v", smoke)
 	}
+	// operator-promote adds voters one at a time and removes two at once.
+	op, err := scenarios.Builtin("operator-promote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOp := []sim.Command{
+		{At: 10 * time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.Operator},
+		{At: 15 * time.Second, Kind: roles.Promote, Target: "n5", Reason: roles.Operator},
+		{At: 40 * time.Second, Kind: roles.Demote, Target: "n1", Reason: roles.Operator,
+			With: []sim.Command{{Kind: roles.Demote, Target: "n2", Reason: roles.Operator}}},
+	}
+	if !reflect.DeepEqual(op.Commands, wantOp) {
+		t.Errorf("operator-promote commands = %+v, want %+v", op.Commands, wantOp)
+	}
+	jr, err := scenarios.Builtin("joint-rebalance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	swap := func(at time.Duration, in, out sim.Selector) sim.Command {
+		return sim.Command{At: at, Kind: roles.Promote, Target: in, Reason: roles.Rebalance,
+			With: []sim.Command{{Kind: roles.Demote, Target: out, Reason: roles.Rebalance}}}
+	}
+	wantJR := []sim.Command{swap(10*time.Second, "n4", "n1"), swap(45*time.Second, "n1", "n4")}
+	if !reflect.DeepEqual(jr.Commands, wantJR) || jr.Nodes != 5 || jr.ControlPlane != 3 || jr.Network.Loss != 0.02 {
+		t.Errorf("joint-rebalance = %+v", jr)
+	}
+	if f := jr.Faults; len(f) != 1 || f[0].Kind != sim.Crash || f[0].Target != "leader" || f[0].At != 11*time.Second {
+		t.Errorf("joint-rebalance faults = %+v", f)
+	}
 }
 
 func TestBuiltinOwnership(t *testing.T) {
@@ -140,7 +171,7 @@ func TestUnknownBuiltin(t *testing.T) {
 		func(n string) error { _, err := scenarios.Source(n); return err },
 	} {
 		for _, name := range []string{"nope", "", "../smoke", "builtin/smoke"} {
-			if err := f(name); !errors.Is(err, scenarios.ErrUnknown) || !strings.Contains(err.Error(), "leader-kill, lossy-network") {
+			if err := f(name); !errors.Is(err, scenarios.ErrUnknown) || !strings.Contains(err.Error(), "joint-rebalance, leader-kill") {
 				t.Errorf("%q: got %v, want ErrUnknown listing the built-ins", name, err)
 			}
 		}

@@ -18,6 +18,10 @@
 //	  - {at: 20s, crash: leader, for: 25s}
 //	commands:                    # optional; at most ItemsMax
 //	  - {at: 30s, promote: n4, roles: control-plane, reason: scaling-up}
+//	  - at: 40s                  # one shift: several commands, all or nothing
+//	    shift:
+//	      - {promote: n5, reason: rebalance}
+//	      - {demote: n1, reason: rebalance}
 //	expect:                      # optional
 //	  converge: {within: 30s, control_plane: 3}
 //	  commands_complete: true
@@ -48,6 +52,15 @@
 // control-plane role. `reason` is read by roles.ParseReason and defaults to
 // operator.
 //
+// An item of commands may instead hold `at` and `shift`: a list of 1 to
+// roles.ShiftCommandsMax commands submitted together as one shift and
+// applied atomically, all or nothing (when several voters change, Raft moves
+// through a joint configuration, Raft §4.3). Each command of a shift is
+// written as above but without `at`, which the shift gives them all; a shift
+// may not hold a shift, and `roles` and `reason` belong to its commands, not
+// beside `shift`. The first command of the shift becomes the sim.Command,
+// with the shift's At, and the rest its With, in order.
+//
 // An optional field whose value is null (`faults:` with nothing after it) is
 // the same as an absent one. Integers, rates and booleans must be YAML values
 // of that type (`nodes: "5"` is an error); durations and names may be any
@@ -61,15 +74,16 @@
 // Every problem with a file's content — YAML syntax, a second document, an
 // empty file, a wrong type, an unknown or duplicated field, a missing
 // required field, a bad value — is an *Error naming the file, the line (0 if
-// none applies) and the field path (`faults[1].at`, indices from 0), and
-// matches ErrInvalid under errors.Is. Parsing stops at the first problem; the
-// fields are examined in a fixed order (the top-level keys, then name,
-// description, nodes, control_plane, duration, network, faults, commands,
-// expect), so the same file always gives the same error. After the plan is
-// built, sim.Plan.Validate runs as a backstop and its error, if any, is
-// reported the same way at the line of the fault or command concerned.
-// Failures to read a file are not ErrInvalid; they wrap the os error.
-// Unknown scenario names match ErrUnknown.
+// none applies) and the field path (`faults[1].at`,
+// `commands[2].shift[1].demote`, indices from 0), and matches ErrInvalid
+// under errors.Is. Parsing stops at the first problem; the fields are
+// examined in a fixed order (the top-level keys, then name, description,
+// nodes, control_plane, duration, network, faults, commands, expect), so the
+// same file always gives the same error. After the plan is built,
+// sim.Plan.Validate runs as a backstop and its error, if any, is reported the
+// same way at the line of the fault or command concerned. Failures to read a
+// file are not ErrInvalid; they wrap the os error. Unknown scenario names
+// match ErrUnknown.
 //
 // Parsing is deterministic and never panics; FuzzParse checks the latter and
 // that every plan it accepts survives Marshal and Parse unchanged.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -14,9 +15,11 @@ import (
 )
 
 // Marshal writes p as a scenario file, in the field order of the format and
-// with faults and commands one per line, such that Parse reads it back as
-// the same plan. A zero command Reason is left out and so reads back as
-// operator; every other field is written as it is.
+// with faults and commands one per line (a command with With as a shift, one
+// line per command of it), such that Parse reads it back as the same plan. A
+// zero command Reason is left out and so reads back as operator, and the At
+// of a command in With, which the simulator ignores, is left out and reads
+// back as zero; every other field is written as it is.
 //
 // Marshal parses what it wrote and compares (the write half of a pair
 // assertion whose read half is Parse), so it fails rather than write a file
@@ -46,8 +49,8 @@ func Marshal(p *sim.Plan) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// normal is p as Parse would give it: nil for no faults or commands, and
-// operator for a zero reason.
+// normal is p as Parse would give it: nil for no faults, commands or With,
+// operator for a zero reason and zero for the At of a command in With.
 func normal(p *sim.Plan) *sim.Plan {
 	q := *p
 	q.Faults = nil
@@ -56,12 +59,23 @@ func normal(p *sim.Plan) *sim.Plan {
 	}
 	q.Commands = nil
 	for _, c := range p.Commands {
-		if c.Reason == 0 {
-			c.Reason = roles.Operator
-		}
-		q.Commands = append(q.Commands, c)
+		q.Commands = append(q.Commands, normalCommand(c))
 	}
 	return &q
+}
+
+func normalCommand(c sim.Command) sim.Command {
+	if c.Reason == 0 {
+		c.Reason = roles.Operator
+	}
+	with := c.With
+	c.With = nil
+	for _, w := range with {
+		w = normalCommand(w)
+		w.At = 0
+		c.With = append(c.With, w)
+	}
+	return c
 }
 
 // difference names the first part of two plans that differs, or is empty.
@@ -149,9 +163,35 @@ func faultNode(f sim.Fault) *yaml.Node {
 	return m.Node
 }
 
+// commandNode writes a command on one line, or, when it has With, as a
+// shift with one line per command:
+//
+//	commands:
+//	  - at: 40s
+//	    shift:
+//	      - {demote: n1, reason: rebalance}
+//	      - {demote: n2, reason: rebalance}
 func commandNode(c sim.Command) *yaml.Node {
-	m := newMap(yaml.FlowStyle)
+	if len(c.With) == 0 {
+		m := newMap(yaml.FlowStyle)
+		m.add("at", duration(c.At))
+		addCommand(m, c)
+		return m.Node
+	}
+	list := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, w := range append([]sim.Command{c}, c.With...) {
+		item := newMap(yaml.FlowStyle)
+		addCommand(item, w)
+		list.Content = append(list.Content, item.Node)
+	}
+	m := newMap(0)
 	m.add("at", duration(c.At))
+	m.add("shift", list)
+	return m.Node
+}
+
+// addCommand adds a command's fields other than At and With to m.
+func addCommand(m mapNode, c sim.Command) {
 	m.add(c.Kind.String(), text(string(c.Target)))
 	switch c.Roles {
 	case 0:
@@ -163,7 +203,6 @@ func commandNode(c sim.Command) *yaml.Node {
 	if c.Reason != 0 {
 		m.add("reason", text(c.Reason.String()))
 	}
-	return m.Node
 }
 
 func expectNode(e sim.Expect) *yaml.Node {
@@ -192,7 +231,20 @@ func (m mapNode) add(key string, v *yaml.Node) {
 }
 
 // text is a string; the encoder quotes it if it would read as another type.
-func text(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+// A string holding a line break is double-quoted, its breaks escaped:
+// yaml.v3 writes some such strings as block scalars that read back
+// differently (a leading line break is lost, a tab after a break is read as
+// indentation).
+func text(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if strings.ContainsAny(s, lineBreaks) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// lineBreaks are the characters yaml.v3 reads as line breaks.
+const lineBreaks = "\n\r\u0085\u2028\u2029"
 
 // plain is a scalar written as it is; the callers give text that YAML reads
 // as the type they mean.

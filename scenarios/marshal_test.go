@@ -49,8 +49,13 @@ func TestMarshalText(t *testing.T) {
 			{At: 10 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}, {"n2", "n3"}}, OneWay: true, For: 5 * time.Second},
 			{At: 20 * time.Second, Kind: sim.Loss, Rate: 0.5},
 		},
-		Commands: []sim.Command{{At: time.Second, Kind: roles.Promote, Target: "n2", Roles: roles.Etcd, Reason: roles.ScalingUp}},
-		Expect:   sim.Expect{CommandsComplete: true},
+		Commands: []sim.Command{
+			{At: time.Second, Kind: roles.Promote, Target: "n2", Roles: roles.Etcd, Reason: roles.ScalingUp},
+			{At: 40 * time.Second, Kind: roles.Demote, Target: "n1", Reason: roles.Rebalance, With: []sim.Command{
+				{Kind: roles.Promote, Target: "n3", Roles: roles.ControlPlane, Reason: roles.Rebalance},
+			}},
+		},
+		Expect: sim.Expect{CommandsComplete: true},
 	}
 	const want = `name: tiny
 description: "true"
@@ -63,6 +68,10 @@ faults:
   - {at: 20s, loss: 0.5}
 commands:
   - {at: 1s, promote: n2, roles: etcd, reason: scaling-up}
+  - at: 40s
+    shift:
+      - {demote: n1, reason: rebalance}
+      - {promote: n3, roles: control-plane, reason: rebalance}
 expect:
   commands_complete: true
 `
@@ -72,6 +81,23 @@ expect:
 	}
 	if string(out) != want {
 		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestMarshalLineBreaks checks strings that yaml.v3 would write as block
+// scalars reading back differently, such as a leading line break (found by
+// FuzzParse).
+func TestMarshalLineBreaks(t *testing.T) {
+	for _, d := range []string{"\n0", "\n", "a\n", "a\n\nb", "\t\n0", "x\r\ny", "a \n b", "\u0085z", "a\u2028b"} {
+		p := &sim.Plan{Name: "d", Description: d, Nodes: 1, ControlPlane: 1, Duration: time.Second}
+		out, err := scenarios.Marshal(p)
+		if err != nil {
+			t.Errorf("%q: %v", d, err)
+			continue
+		}
+		if back, err := scenarios.Parse("d.yaml", out); err != nil || back.Description != d {
+			t.Errorf("%q: read back %q, %v\n%s", d, back.Description, err, out)
+		}
 	}
 }
 
@@ -87,6 +113,37 @@ func TestMarshalZeroReason(t *testing.T) {
 	back, err := scenarios.Parse("z.yaml", out)
 	if err != nil || back.Commands[0].Reason != roles.Operator {
 		t.Fatalf("got %+v, %v; want reason operator", back, err)
+	}
+}
+
+// TestMarshalShiftNormal checks the With fields Parse cannot give back: an
+// At, which the simulator ignores, and a zero reason are normalized, and an
+// empty With is the same as none.
+func TestMarshalShiftNormal(t *testing.T) {
+	p := &sim.Plan{
+		Name: "s", Nodes: 3, ControlPlane: 2, Duration: time.Minute,
+		Commands: []sim.Command{
+			{At: time.Second, Kind: roles.Promote, Target: "n3", With: []sim.Command{{At: time.Second, Kind: roles.Demote, Target: "n1"}}},
+			{At: 2 * time.Second, Kind: roles.Restore, Target: "n2", With: []sim.Command{}},
+		},
+	}
+	out, err := scenarios.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := scenarios.Parse("s.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sim.Command{
+		{At: time.Second, Kind: roles.Promote, Target: "n3", Reason: roles.Operator, With: []sim.Command{{Kind: roles.Demote, Target: "n1", Reason: roles.Operator}}},
+		{At: 2 * time.Second, Kind: roles.Restore, Target: "n2", Reason: roles.Operator},
+	}
+	if !reflect.DeepEqual(back.Commands, want) {
+		t.Fatalf("got %+v, want %+v\n%s", back.Commands, want, out)
+	}
+	if p.Commands[0].With[0].At != time.Second || p.Commands[1].With == nil {
+		t.Fatal("Marshal changed its argument")
 	}
 }
 
@@ -111,6 +168,17 @@ func TestMarshalRefuses(t *testing.T) {
 		{"roles on a quarantine", func(p *sim.Plan) {
 			p.Commands = []sim.Command{{Kind: roles.Quarantine, Target: "n1", Roles: roles.Etcd}}
 		}, "only valid with promote and demote"},
+		{"nested shift", func(p *sim.Plan) {
+			p.Commands = []sim.Command{{Kind: roles.Demote, Target: "n1", With: []sim.Command{
+				{Kind: roles.Demote, Target: "n2", With: []sim.Command{{Kind: roles.Promote, Target: "n3"}}},
+			}}}
+		}, "nested shifts"},
+		{"shift too long", func(p *sim.Plan) {
+			p.Commands = []sim.Command{{Kind: roles.Demote, Target: "n1", With: make([]sim.Command, roles.ShiftCommandsMax)}}
+		}, "a shift takes at most 64 commands"},
+		{"roles on a quarantine in a shift", func(p *sim.Plan) {
+			p.Commands = []sim.Command{{Kind: roles.Demote, Target: "n1", With: []sim.Command{{Kind: roles.Quarantine, Target: "n2", Roles: roles.Etcd}}}}
+		}, "commands[0].shift[1].roles: only valid with promote and demote"},
 		{"after the end", func(p *sim.Plan) {
 			p.Commands = []sim.Command{{At: time.Hour, Kind: roles.Demote, Target: "n1"}}
 		}, "not before the end of the run"},

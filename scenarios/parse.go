@@ -44,7 +44,7 @@ var (
 	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos}
 	faultFields    = append([]string{"at", "for", "one_way"}, kindNames(faultKinds)...)
 	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
-	commandFields  = append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...)
+	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "shift")
 	expectFields   = []string{"converge", "commands_complete"}
 	convergeFields = []string{"within", "control_plane"}
 )
@@ -318,6 +318,11 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string) (*fields, e
 		f.vals[k.Value] = n.Content[i+1]
 	}
 	return f, nil
+}
+
+// key returns the key node of a field that is present.
+func (f *fields) key(name string) *yaml.Node {
+	return f.keys[slices.IndexFunc(f.keys, func(k *yaml.Node) bool { return k.Value == name })]
 }
 
 // opt returns the value of an optional field, or nil if it is absent or null.
@@ -762,35 +767,106 @@ func (d *decoder) commands(top *fields, p *sim.Plan) error {
 	return nil
 }
 
+// command reads one item of the commands list: a single command, or a shift
+// of several submitted together. The shift's first command becomes the
+// sim.Command and the rest its With.
 func (d *decoder) command(n *yaml.Node, path string) (sim.Command, error) {
-	c := sim.Command{Reason: roles.Operator}
 	f, err := d.mapping(n, path, commandFields)
 	if err != nil {
-		return c, err
+		return sim.Command{}, err
 	}
-	kind, err := d.oneKind(f, "command", kindNames(commandKinds))
+	kind, err := d.oneKind(f, "command", append(kindNames(commandKinds), "shift"))
 	if err != nil {
+		return sim.Command{}, err
+	}
+	at, err := d.at(f)
+	if err != nil {
+		return sim.Command{}, err
+	}
+	if kind != "shift" {
+		c, err := d.commandBody(f, kind)
+		c.At = at
 		return c, err
 	}
+	for _, key := range []string{"roles", "reason"} {
+		if f.opt(key) != nil {
+			return sim.Command{}, d.errorf(f.key(key).Line, join(path, key), "not valid beside shift: give it to each command of the shift")
+		}
+	}
+	cmds, err := d.shift(f.vals["shift"], join(path, "shift"))
+	if err != nil {
+		return sim.Command{}, err
+	}
+	c, with := cmds[0], cmds[1:]
+	c.At = at
+	if len(with) > 0 {
+		c.With = with
+	}
+	return c, nil
+}
+
+// shift reads the list of a shift: 1 to roles.ShiftCommandsMax commands
+// without `at`, none of them a shift.
+func (d *decoder) shift(n *yaml.Node, path string) ([]sim.Command, error) {
+	want := fmt.Sprintf("a list of 1 to %d commands", roles.ShiftCommandsMax)
+	n = deref(n)
+	switch {
+	case isNull(n):
+		return nil, d.errorf(n.Line, path, "missing value: want %s", want)
+	case n.Kind != yaml.SequenceNode:
+		return nil, d.errorf(n.Line, path, "want %s, got %s", want, describe(n))
+	case len(n.Content) == 0:
+		return nil, d.errorf(n.Line, path, "empty shift: want %s", want)
+	case len(n.Content) > roles.ShiftCommandsMax:
+		return nil, d.errorf(n.Line, path, "%d commands, more than the %d a shift takes", len(n.Content), roles.ShiftCommandsMax)
+	}
+	cmds := make([]sim.Command, 0, len(n.Content))
+	for i, item := range n.Content {
+		ipath := index(path, i)
+		f, err := d.mapping(item, ipath, commandFields)
+		if err != nil {
+			return nil, err
+		}
+		if f.opt("shift") != nil {
+			return nil, d.errorf(f.key("shift").Line, join(ipath, "shift"), "nested shift: a shift's commands cannot be shifts")
+		}
+		if f.opt("at") != nil {
+			return nil, d.errorf(f.key("at").Line, join(ipath, "at"), "not valid inside a shift: its commands are all submitted at the shift's at")
+		}
+		kind, err := d.oneKind(f, "command", kindNames(commandKinds))
+		if err != nil {
+			return nil, err
+		}
+		c, err := d.commandBody(f, kind)
+		if err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, nil
+}
+
+// commandBody reads what a command holds besides `at`: its kind key's
+// selector, roles and reason.
+func (d *decoder) commandBody(f *fields, kind string) (sim.Command, error) {
+	c := sim.Command{Reason: roles.Operator}
 	c.Kind = commandKinds[slices.Index(kindNames(commandKinds), kind)]
-	if c.At, err = d.at(f); err != nil {
-		return c, err
-	}
-	if c.Target, err = d.selector(f.vals[kind], join(path, kind)); err != nil {
+	var err error
+	if c.Target, err = d.selector(f.vals[kind], join(f.path, kind)); err != nil {
 		return c, err
 	}
 	if n := f.opt("roles"); n != nil {
-		if c.Roles, err = d.roles(n, join(path, "roles"), c.Kind); err != nil {
+		if c.Roles, err = d.roles(n, join(f.path, "roles"), c.Kind); err != nil {
 			return c, err
 		}
 	}
 	if n := f.opt("reason"); n != nil {
-		s, err := d.text(n, join(path, "reason"), "a reason")
+		s, err := d.text(n, join(f.path, "reason"), "a reason")
 		if err != nil {
 			return c, err
 		}
 		if c.Reason, err = roles.ParseReason(s); err != nil {
-			return c, &Error{File: d.file, Line: deref(n).Line, Field: join(path, "reason"), Msg: err.Error(), Err: err}
+			return c, &Error{File: d.file, Line: deref(n).Line, Field: join(f.path, "reason"), Msg: err.Error(), Err: err}
 		}
 	}
 	return c, nil

@@ -44,6 +44,11 @@ commands:
   - {at: 30s, demote: n1, reason: scaling-down}
   - {at: 31s, quarantine: random-voter, reason: health-degraded}
   - {at: 40s, restore: n3}
+  - at: 50s
+    shift:
+      - {promote: n4, reason: rebalance}
+      - {demote: n1, roles: etcd}
+      - {quarantine: random-worker, reason: health-degraded}
 expect:
   converge: {within: 30s, control_plane: 3}
   commands_complete: true
@@ -77,6 +82,10 @@ var fullPlan = &sim.Plan{
 		{At: 30 * time.Second, Kind: roles.Demote, Target: "n1", Reason: roles.ScalingDown},
 		{At: 31 * time.Second, Kind: roles.Quarantine, Target: "random-voter", Reason: roles.HealthDegraded},
 		{At: 40 * time.Second, Kind: roles.Restore, Target: "n3", Reason: roles.Operator},
+		{At: 50 * time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.Rebalance, With: []sim.Command{
+			{Kind: roles.Demote, Target: "n1", Roles: roles.Etcd, Reason: roles.Operator},
+			{Kind: roles.Quarantine, Target: "random-worker", Reason: roles.HealthDegraded},
+		}},
 	},
 	Expect: sim.Expect{Converge: &sim.Converge{Within: 30 * time.Second, ControlPlane: 3}, CommandsComplete: true},
 }
@@ -124,6 +133,15 @@ func TestParseAccepts(t *testing.T) {
 		}},
 		{"one way false", hdr + "faults: [{at: 1s, partition: n1, one_way: false}]\n", func(p *sim.Plan) bool {
 			return !p.Faults[0].OneWay
+		}},
+		{"shift of one command", hdr + "commands: [{at: 1s, shift: [{promote: n4}]}]\n", func(p *sim.Plan) bool {
+			return reflect.DeepEqual(p.Commands, []sim.Command{{At: time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.Operator}})
+		}},
+		{"shift of the most commands", hdr + "commands: [{at: 1s, shift: [" + strings.Repeat("{restore: random}, ", roles.ShiftCommandsMax) + "]}]\n", func(p *sim.Plan) bool {
+			return len(p.Commands) == 1 && len(p.Commands[0].With) == roles.ShiftCommandsMax-1 && p.Commands[0].With[0].At == 0
+		}},
+		{"null fields in a shift", hdr + "commands: [{at: 1s, roles: , shift: [{at: , demote: n1, shift: }]}]\n", func(p *sim.Plan) bool {
+			return len(p.Commands) == 1 && p.Commands[0].Target == "n1" && p.Commands[0].With == nil
 		}},
 		{"dynamic selectors may repeat", hdr + "faults: [{at: 1s, partition: [[random-voter], [random-voter]]}]\n", func(p *sim.Plan) bool {
 			return len(p.Faults[0].Groups) == 2
@@ -261,6 +279,26 @@ func TestParseErrors(t *testing.T) {
 		{"roles on quarantine", hdr + "commands:\n  - {at: 1s, quarantine: n4, roles: etcd}\n", 6, "commands[0].roles", "only valid with promote and demote, not quarantine"},
 		{"unknown reason", hdr + "commands:\n  - {at: 1s, demote: n1, reason: boredom}\n", 6, "commands[0].reason", `roles: unknown reason "boredom"`},
 		{"command at after end", hdr + "commands:\n  - {at: 2m, demote: n1}\n", 6, "commands[0].at", "not before the end of the run"},
+
+		// Shifts.
+		{"empty shift", hdr + "commands:\n  - {at: 1s, shift: []}\n", 6, "commands[0].shift", "empty shift: want a list of 1 to 64 commands"},
+		{"null shift", hdr + "commands:\n  - {at: 1s, shift: }\n", 6, "commands[0].shift", "missing value: want a list of 1 to 64 commands"},
+		{"mapping shift", hdr + "commands:\n  - {at: 1s, shift: {promote: n4}}\n", 6, "commands[0].shift", "want a list of 1 to 64 commands, got a mapping"},
+		{"shift too long", hdr + "commands:\n  - {at: 1s, shift: [" + strings.Repeat("{restore: n1}, ", roles.ShiftCommandsMax+1) + "]}\n", 6, "commands[0].shift", "65 commands, more than the 64 a shift takes"},
+		{"shift and a kind", hdr + "commands:\n  - {at: 1s, promote: n4, shift: [{demote: n1}]}\n", 6, "commands[0].shift", "command has two kinds, promote and shift: want exactly one"},
+		{"shift without at", hdr + "commands:\n  - shift: [{demote: n1}]\n", 6, "commands[0].at", "missing required field"},
+		{"shift at after end", hdr + "commands:\n  - {at: 1m, shift: [{demote: n1}]}\n", 6, "commands[0].at", "not before the end of the run"},
+		{"reason beside shift", hdr + "commands:\n  - at: 1s\n    reason: rebalance\n    shift: [{demote: n1}]\n", 7, "commands[0].reason", "not valid beside shift"},
+		{"roles beside shift", hdr + "commands:\n  - {at: 1s, shift: [{demote: n1}], roles: etcd}\n", 6, "commands[0].roles", "not valid beside shift"},
+		{"at inside a shift", hdr + "commands:\n  - at: 1s\n    shift:\n      - {demote: n1}\n      - {at: 2s, demote: n2}\n", 9, "commands[0].shift[1].at", "not valid inside a shift"},
+		{"nested shift", hdr + "commands:\n  - at: 1s\n    shift:\n      - {demote: n1}\n      - shift: [{demote: n2}]\n", 9, "commands[0].shift[1].shift", "nested shift"},
+		{"shift item without kind", hdr + "commands:\n  - {at: 1s, shift: [{reason: rebalance}]}\n", 6, "commands[0].shift[0]", "command has no kind: want exactly one of promote, demote, quarantine, restore"},
+		{"shift item with two kinds", hdr + "commands:\n  - {at: 1s, shift: [{promote: n4, demote: n5}]}\n", 6, "commands[0].shift[0].demote", "command has two kinds, promote and demote"},
+		{"shift item is a string", hdr + "commands:\n  - {at: 1s, shift: [promote n4]}\n", 6, "commands[0].shift[0]", `want a mapping, got string "promote n4"`},
+		{"unknown field in a shift", hdr + "commands:\n  - {at: 1s, shift: [{promote: n4, why: x}]}\n", 6, "commands[0].shift[0].why", `unknown field "why"`},
+		{"node out of range in a shift", hdr + "commands:\n  - {at: 1s, promote: n4}\n  - at: 2s\n    shift:\n      - {promote: n5}\n      - {demote: n9}\n", 10, "commands[1].shift[1].demote", `node "n9" is not in a mesh of 5 nodes`},
+		{"roles on quarantine in a shift", hdr + "commands:\n  - {at: 1s, shift: [{promote: n4}, {quarantine: n1, roles: etcd}]}\n", 6, "commands[0].shift[1].roles", "only valid with promote and demote, not quarantine"},
+		{"unknown reason in a shift", hdr + "commands:\n  - {at: 1s, shift: [{promote: n4, reason: whim}]}\n", 6, "commands[0].shift[0].reason", `roles: unknown reason "whim"`},
 
 		// Expect.
 		{"converge within zero", hdr + "expect:\n  converge: {within: 0s, control_plane: 3}\n", 6, "expect.converge.within", "want a positive duration"},
