@@ -1,6 +1,6 @@
 module revoada.dev/revoada
 
-go 1.26.8
+go 1.26
 
 require (
 	go.etcd.io/raft/v3 v3.7.0

@@ -3,6 +3,9 @@ package roles
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // Kind is the kind of a role command.
@@ -22,22 +25,10 @@ const (
 
 var kindNames = map[Kind]string{Promote: "promote", Demote: "demote", Quarantine: "quarantine", Restore: "restore"}
 
-func (k Kind) String() string {
-	if s, ok := kindNames[k]; ok {
-		return s
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
+func (k Kind) String() string { return nameOf(kindNames, k, "kind") }
 
 // ParseKind parses a command kind name.
-func ParseKind(s string) (Kind, error) {
-	for k, n := range kindNames {
-		if n == s {
-			return k, nil
-		}
-	}
-	return 0, fmt.Errorf("roles: unknown command kind %q (want promote, demote, quarantine or restore)", s)
-}
+func ParseKind(s string) (Kind, error) { return parseName(kindNames, s, "command kind") }
 
 // Reason says why a command was issued; it is recorded with the command.
 type Reason uint8
@@ -57,21 +48,29 @@ var reasonNames = map[Reason]string{
 	HealthDegraded: "health-degraded", Operator: "operator", Rebalance: "rebalance",
 }
 
-func (r Reason) String() string {
-	if s, ok := reasonNames[r]; ok {
-		return s
-	}
-	return fmt.Sprintf("reason(%d)", uint8(r))
-}
+func (r Reason) String() string { return nameOf(reasonNames, r, "reason") }
 
 // ParseReason parses a reason name.
-func ParseReason(s string) (Reason, error) {
-	for r, n := range reasonNames {
-		if n == s {
-			return r, nil
-		}
+func ParseReason(s string) (Reason, error) { return parseName(reasonNames, s, "reason") }
+
+func nameOf[K ~uint8](names map[K]string, k K, what string) string {
+	if s, ok := names[k]; ok {
+		return s
 	}
-	return 0, fmt.Errorf("roles: unknown reason %q", s)
+	return fmt.Sprintf("%s(%d)", what, uint8(k))
+}
+
+// parseName looks a name up; the error lists the valid names in order.
+func parseName[K ~uint8](names map[K]string, s, what string) (K, error) {
+	keys := slices.Sorted(maps.Keys(names))
+	valid := make([]string, len(keys))
+	for i, k := range keys {
+		if names[k] == s {
+			return k, nil
+		}
+		valid[i] = names[k]
+	}
+	return 0, fmt.Errorf("roles: unknown %s %q (want one of %s)", what, s, strings.Join(valid, ", "))
 }
 
 // Command is one typed role command. For Promote and Demote, Roles names the
