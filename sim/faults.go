@@ -81,7 +81,7 @@ func (s *simulator) liveVoters() []int {
 func (s *simulator) leader() int {
 	best, term := -1, uint64(0)
 	for i, sn := range s.nodes {
-		if sn.n != nil && sn.status.State == raft.StateLeader && sn.status.Term > term {
+		if sn.n != nil && !sn.paused && sn.status.State == raft.StateLeader && sn.status.Term > term {
 			best, term = i, sn.status.Term
 		}
 	}
@@ -90,6 +90,7 @@ func (s *simulator) leader() int {
 
 func (s *simulator) fault(f Fault) {
 	detail := string(f.Kind)
+	var prev float64 // the rate a loss or duplicate fault replaces
 	switch f.Kind {
 	case Crash, Restart, Pause, Resume:
 		targets := s.resolve(f.Target)
@@ -106,10 +107,10 @@ func (s *simulator) fault(f Fault) {
 	case Heal:
 		s.block = nil
 	case Loss:
-		s.loss = f.Rate
+		prev, s.loss = s.loss, f.Rate
 		detail += " " + strconv.FormatFloat(f.Rate, 'g', -1, 64)
 	case Duplicate:
-		s.dup = f.Rate
+		prev, s.dup = s.dup, f.Rate
 		detail += " " + strconv.FormatFloat(f.Rate, 'g', -1, 64)
 	case Chaos:
 		s.chaosRate, s.chaosUntil = f.Rate, s.now+f.For
@@ -117,7 +118,7 @@ func (s *simulator) fault(f Fault) {
 	}
 	s.trace.event(s.now, "sim", "fault", detail)
 	if f.For > 0 && f.Kind != Chaos {
-		s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: f.Kind}})
+		s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: f.Kind, rate: prev}})
 	}
 }
 
@@ -159,9 +160,9 @@ func (s *simulator) undo(e event) {
 			s.block = nil
 		}
 	case Loss:
-		s.loss = s.plan.Network.Loss
+		s.loss = u.rate
 	case Duplicate:
-		s.dup = s.plan.Network.Duplicate
+		s.dup = u.rate
 	}
 }
 
@@ -304,29 +305,44 @@ func (s *simulator) onResult(i int, r node.Result) {
 	}
 }
 
-// leaderCheck judges PropLeaderAfter: once faults are over, some live node
-// must lead the highest term any live member is in.
-func (s *simulator) leaderCheck() {
-	if s.now < s.healAt+LeaderWithin {
-		s.check.fail(s.now, PropLeaderAfter, "", "the run ends %v after the last fault heals; it needs %v to judge", s.now-s.healAt, LeaderWithin)
-		return
+// leaderSample judges PropLeaderAfter over time: from the last heal on, it
+// runs every tick and fails if the mesh goes without a leader (a live,
+// unpaused node leading the highest term of any live member) for longer than
+// LeaderWithin at a stretch. A leader stepping down after its own removal
+// leaves a short gap; that is fine, a long one is not.
+func (s *simulator) leaderSample() {
+	if s.hasLeader() {
+		s.leaderless = -1
+	} else if s.leaderless < 0 {
+		s.leaderless = s.now
 	}
+	if s.leaderless >= 0 && s.now-s.leaderless > LeaderWithin && !s.leaderFailed {
+		s.leaderFailed = true
+		s.check.fail(s.now, PropLeaderAfter, "", "no leader since %v, more than %v (the last fault healed at %v)", s.leaderless, LeaderWithin, s.healAt)
+	}
+	if s.now+TickInterval <= s.plan.Duration {
+		s.push(event{at: s.now + TickInterval, kind: evLeaderSample})
+	}
+}
+
+func (s *simulator) hasLeader() bool {
 	var top uint64
 	for _, sn := range s.nodes {
-		if sn.n != nil && s.check.isMember(sn.id.RaftID()) {
+		if sn.n != nil && !sn.paused && s.check.isMember(sn.id.RaftID()) {
 			top = max(top, sn.status.Term)
 		}
 	}
 	l := s.leader()
-	if l < 0 || s.nodes[l].status.Term < top {
-		s.check.fail(s.now, PropLeaderAfter, "", "no leader of term %d %v after the last fault healed at %v", top, LeaderWithin, s.healAt)
-	}
+	return l >= 0 && s.nodes[l].status.Term >= top
 }
 
 // judge runs the end-of-run checks.
 func (s *simulator) judge() {
+	if s.plan.Duration < s.healAt+LeaderWithin {
+		s.check.fail(s.now, PropLeaderAfter, "", "the run ends %v after the last fault heals; it needs %v to judge", s.plan.Duration-s.healAt, LeaderWithin)
+	}
 	for _, sn := range s.nodes {
-		if sn.n != nil && s.check.isMember(sn.id.RaftID()) && sn.applied < s.settleMark {
+		if sn.n != nil && !sn.paused && s.check.isMember(sn.id.RaftID()) && sn.applied < s.settleMark {
 			s.check.fail(s.now, PropAllApplied, sn.name, "applied up to %d; %d was applied elsewhere %v before the end", sn.applied, s.settleMark, SettleTime)
 		}
 	}
@@ -356,4 +372,10 @@ func (s *simulator) calmAt() time.Duration {
 		t = max(t, c.At)
 	}
 	return t
+}
+
+// crashNow crashes node i at once and restarts it a second later.
+func (s *simulator) crashNow(i int) {
+	s.apply(Crash, []int{i})
+	s.push(event{at: s.now + time.Second, kind: evUndo, undo: &undo{kind: Crash, nodes: []int{i}}})
 }

@@ -25,6 +25,10 @@ type Hooks struct {
 	// CorruptEntries makes the network flip the first byte of every normal
 	// entry it carries: followers apply garbage, and the core panics.
 	CorruptEntries bool
+	// CrashAfterSnapshot is an adversarial crash point, not a bug: a node
+	// crashes the moment it has handled a Ready that installed a snapshot
+	// from the leader, and restarts a second later.
+	CrashAfterSnapshot bool
 }
 
 // Result is the outcome of one run.

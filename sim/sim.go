@@ -55,7 +55,7 @@ const (
 	evCommand
 	evChaos
 	evSettle
-	evLeaderCheck
+	evLeaderSample
 )
 
 type event struct {
@@ -74,6 +74,7 @@ type event struct {
 type undo struct {
 	kind  FaultKind
 	nodes []int
+	rate  float64 // loss, duplicate: the rate to restore
 }
 
 type simNode struct {
@@ -119,6 +120,8 @@ type simulator struct {
 	chaosUntil         time.Duration
 	healAt             time.Duration
 	settleMark         uint64
+	leaderless         time.Duration // start of the current leaderless stretch after the heal; -1 when led
+	leaderFailed       bool
 	ops                []*operation
 	trace              *tracer
 	hooks              Hooks
@@ -156,7 +159,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
-		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks,
+		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, leaderless: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {
@@ -222,7 +225,7 @@ func (s *simulator) boot() {
 	if s.plan.Duration > SettleTime {
 		s.push(event{at: s.plan.Duration - SettleTime, kind: evSettle})
 	}
-	s.push(event{at: min(s.healAt+LeaderWithin, s.plan.Duration), kind: evLeaderCheck})
+	s.push(event{at: min(s.healAt, s.plan.Duration), kind: evLeaderSample})
 }
 
 // start boots node i from its disk with a fresh incarnation.
@@ -289,8 +292,8 @@ func (s *simulator) handle(e event) {
 		s.chaos()
 	case evSettle:
 		s.settleMark = s.maxApplied()
-	case evLeaderCheck:
-		s.leaderCheck()
+	case evLeaderSample:
+		s.leaderSample()
 	}
 }
 
@@ -324,6 +327,11 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 			s.onResult(i, r)
 		}
 		sn.n.Advance(rd)
+		if s.hooks.CrashAfterSnapshot && rd.Persist.Snapshot != nil && len(rd.Applied) > 0 && rd.Applied[0].Raw == nil {
+			s.trace.event(s.now, "sim", "fault", "crash after snapshot "+sn.name)
+			s.crashNow(i)
+			return
+		}
 	}
 }
 

@@ -82,6 +82,49 @@ func TestJointShift(t *testing.T) {
 	}
 }
 
+// TestCrashAfterSnapshotInstall: a learner that installs a snapshot and
+// crashes at once must restart from it; the snapshot had to be synced
+// before its acknowledgement was sent.
+func TestCrashAfterSnapshotInstall(t *testing.T) {
+	p := &Plan{Name: "snapshot-crash", Nodes: 5, ControlPlane: 3, Duration: 60 * time.Second, Network: lossy,
+		Expect: Expect{CommandsComplete: true}}
+	for k := range 100 { // push the log past the compaction tail
+		kind := roles.Quarantine
+		if k%2 == 1 {
+			kind = roles.Restore
+		}
+		p.Commands = append(p.Commands, Command{At: time.Second + time.Duration(k)*100*time.Millisecond, Kind: kind, Target: "n5", Reason: roles.Operator})
+	}
+	p.Commands = append(p.Commands, Command{At: 20 * time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.ScalingUp})
+	for seed := uint64(1); seed <= 5; seed++ {
+		var trace strings.Builder
+		r := Run(p, seed, Options{Trace: &trace, Hooks: Hooks{CrashAfterSnapshot: true}})
+		if !r.OK() {
+			t.Fatalf("seed %d: %v", seed, r.Violations[0])
+		}
+		if !strings.Contains(trace.String(), "crash after snapshot n4") {
+			t.Fatalf("seed %d: n4 never installed a snapshot; the test does not test", seed)
+		}
+	}
+}
+
+// TestLeaderRemovalGap: removing the leader leaves the mesh leaderless for
+// about an election timeout; the liveness check must not call that a failure.
+func TestLeaderRemovalGap(t *testing.T) {
+	p := &Plan{Name: "remove-leader", Nodes: 5, ControlPlane: 3, Duration: 60 * time.Second, Network: lossy,
+		Commands: []Command{
+			{At: 5 * time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.ScalingUp},
+			{At: 15 * time.Second, Kind: roles.Demote, Target: "leader", Reason: roles.ScalingDown},
+		},
+		Faults: []Fault{{At: 14500 * time.Millisecond, Kind: Heal}},
+		Expect: Expect{CommandsComplete: true, Converge: &Converge{Within: 10 * time.Second, ControlPlane: 3}}}
+	for seed := uint64(1); seed <= 30; seed++ {
+		if r := Run(p, seed, Options{}); !r.OK() {
+			t.Fatalf("seed %d: %v", seed, r.Violations[0])
+		}
+	}
+}
+
 func TestSameSeedSameFingerprint(t *testing.T) {
 	p := faultPlans()[3]
 	var trace1, trace2 strings.Builder

@@ -222,7 +222,7 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	if err := n.ms.ApplySnapshot(snap); err != nil && err != raft.ErrSnapOutOfDate {
+	if err := n.ms.ApplySnapshot(snap); err != nil {
 		return fmt.Errorf("node: applying snapshot: %w", err)
 	}
 	n.machine = m
@@ -468,7 +468,10 @@ func (n *Node) Ready() Ready {
 			}
 			rd.Persist.HardState = r.HardState
 		}
-		rd.MustSync = rd.MustSync || r.MustSync
+		// raft's MustSync ignores a received snapshot, but the reply that
+		// acknowledges it goes out in this Ready: the snapshot must be
+		// durable first (etcd's WAL.SaveSnapshot syncs too).
+		rd.MustSync = rd.MustSync || r.MustSync || !raft.IsEmptySnap(r.Snapshot)
 		applied = append(applied, n.apply(r.CommittedEntries)...)
 		rd.Persist.Compact = n.maybeSnapshot()
 		for _, m := range r.Messages {
