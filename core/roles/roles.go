@@ -3,10 +3,12 @@
 // Quarantine, Restore) that change it.
 //
 // A Shape is a plain value. Apply is total: every command either changes the
-// shape, leaves it unchanged (the command was already in effect — commands are
-// idempotent so that a retried request is harmless), or is rejected with a typed
-// Rejection that names the invariant it would have broken. A batch of commands
-// (a Shift) is applied atomically: all or nothing.
+// shape, leaves it unchanged (the command was already in effect — each command
+// is idempotent), or is rejected with a typed Rejection that names the
+// invariant it would have broken. A batch of commands (a Shift) is applied
+// atomically: all or nothing. A shift as a whole need not be idempotent
+// (promote X, then quarantine X): retried requests are deduplicated by ID in
+// package node before they get here.
 //
 // Invariants of a Shape, checked by Validate and kept by Apply:
 //   - every node holds exactly one of: a non-empty set of control-plane roles,
