@@ -9,6 +9,7 @@ import (
 
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
 )
 
 // ViolationsMax bounds the violations one run records.
@@ -41,8 +42,9 @@ type checker struct {
 	entries  map[uint64]roles.Digest // index -> entry digest
 	shapes   map[uint64]roles.Digest // index -> shape digest after it
 
-	members    []uint64 // raft voters and learners at refIndex
-	cpCount    int      // control-plane nodes at refIndex
+	writes     []store.Event // every store write in log order: the linearization of writes
+	members    []uint64      // raft voters and learners at refIndex
+	cpCount    int           // control-plane nodes at refIndex
 	cpChangeAt time.Duration
 }
 
@@ -110,7 +112,9 @@ func (c *checker) entry(at time.Duration, name string, a node.Applied) {
 		c.fail(at, PropLogAgreement, name, "index %d applied while the log is known only up to %d", a.Index, c.refIndex)
 		return
 	}
-	c.ref.Apply(a.Raw)
+	if ev := c.ref.Apply(a.Raw).Event(); ev != nil {
+		c.writes = append(c.writes, *ev)
+	}
 	c.entries[a.Index] = a.Entry
 	shape := c.ref.Shape()
 	c.shapes[a.Index] = shape.Digest()

@@ -132,6 +132,7 @@ func (s *simulator) apply(kind FaultKind, targets []int) {
 			sn.disk.crash()
 			s.trace.event(s.now, sn.name, "crash", "")
 			s.orphan(i)
+			s.clientsCrashed(i)
 		case kind == Restart && sn.n == nil:
 			s.start(i)
 		case kind == Pause && sn.n != nil:
@@ -285,6 +286,10 @@ func (s *simulator) orphan(i int) {
 }
 
 func (s *simulator) onResult(i int, r node.Result) {
+	if ci, ok := s.reqClient[r.ID]; ok {
+		s.clientResult(ci, r)
+		return
+	}
 	for _, op := range s.ops {
 		if op.node != i || op.id != r.ID {
 			continue
@@ -338,6 +343,7 @@ func (s *simulator) hasLeader() bool {
 
 // judge runs the end-of-run checks.
 func (s *simulator) judge() {
+	s.checkHistory()
 	if s.plan.Duration < s.healAt+LeaderWithin {
 		s.check.fail(s.now, PropLeaderAfter, "", "the run ends %v after the last fault heals; it needs %v to judge", s.plan.Duration-s.healAt, LeaderWithin)
 	}

@@ -19,8 +19,41 @@ type Plan struct {
 	Network      Network
 	Faults       []Fault
 	Commands     []Command
+	Workload     *Workload // resource traffic; nil for none
 	Expect       Expect
 }
+
+// Workload is resource traffic from simulated clients. Each client issues one
+// operation at a time to a node it picked at random (switching node when the
+// node crashes or an operation times out), waiting an exponentially
+// distributed think time between operations so that all clients together
+// issue about Rate operations per simulated second. Keys name the resources
+// it writes (key-0 .. key-N-1), all of one kind of the Face.
+type Workload struct {
+	Clients int
+	Rate    float64 // operations per second, over all clients
+	Keys    int
+	Face    string // kubernetes, nomad, systemd, pureraft or baremetal
+	Mix     Mix
+	// CAS is the share of applies and deletes made with an expected
+	// revision (the last one the client saw for the key).
+	CAS float64
+	// Local is the share of gets and lists asked as local reads.
+	Local float64
+}
+
+// Mix weighs the five verbs; an operation picks one with probability
+// proportional to its weight.
+type Mix struct {
+	Apply, Get, List, Delete, Watch int
+}
+
+// Workload limits.
+const (
+	ClientsMax = 64
+	KeysMax    = 10_000
+	RateMax    = 10_000
+)
 
 // Network is the baseline network model. Latency is sampled uniformly from
 // [LatencyMin, LatencyMax] per message; jitter reorders messages.
@@ -87,6 +120,9 @@ type Expect struct {
 	// CommandsComplete requires every scheduled command to have a final
 	// result (accepted, or rejected with a typed reason) by the end.
 	CommandsComplete bool
+	// Progress, if set, requires the workload to complete at least this
+	// share of its operations successfully (it always checks the history).
+	Progress float64
 }
 
 // Converge is a convergence expectation.
@@ -119,6 +155,31 @@ func (p *Plan) Validate() error {
 		if err := c.validate(p.Nodes); err != nil {
 			return fmt.Errorf("sim: command %d: %w", i, err)
 		}
+	}
+	if w := p.Workload; w != nil {
+		if err := w.validate(); err != nil {
+			return fmt.Errorf("sim: workload: %w", err)
+		}
+	}
+	return nil
+}
+
+func (w *Workload) validate() error {
+	m := w.Mix
+	switch {
+	case w.Clients < 1 || w.Clients > ClientsMax:
+		return fmt.Errorf("clients %d out of range 1..%d", w.Clients, ClientsMax)
+	case w.Keys < 1 || w.Keys > KeysMax:
+		return fmt.Errorf("keys %d out of range 1..%d", w.Keys, KeysMax)
+	case !(w.Rate > 0 && w.Rate <= RateMax):
+		return fmt.Errorf("rate %v out of range (0, %d]", w.Rate, RateMax)
+	case !isProbability(w.CAS) || !isProbability(w.Local):
+		return fmt.Errorf("cas and local are shares within [0, 1]")
+	case m.Apply < 0 || m.Get < 0 || m.List < 0 || m.Delete < 0 || m.Watch < 0 || m.Apply+m.Get+m.List+m.Delete+m.Watch == 0:
+		return fmt.Errorf("mix weights must be non-negative and not all zero")
+	}
+	if _, ok := workloadKinds[w.Face]; !ok {
+		return fmt.Errorf("unknown face %q (want kubernetes, nomad, systemd, pureraft or baremetal)", w.Face)
 	}
 	return nil
 }

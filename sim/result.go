@@ -29,6 +29,10 @@ type Hooks struct {
 	// crashes the moment it has handled a Ready that installed a snapshot
 	// from the leader, and restarts a second later.
 	CrashAfterSnapshot bool
+	// StaleReads serves every read from the contact node's own replica
+	// while the history records it as linearizable: stale reads under a
+	// partition must be caught.
+	StaleReads bool
 }
 
 // Result is the outcome of one run.
@@ -39,6 +43,7 @@ type Result struct {
 	Fingerprint string        // hex BLAKE3 over the canonical trace
 	Violations  []Violation
 	Stats       Stats
+	History     []Op // the workload's operations, in the order they returned
 }
 
 // OK reports whether every check passed.
@@ -84,4 +89,5 @@ type Stats struct {
 	CommitIndex   uint64 // highest commit index seen
 	CommandsDone  int    // role commands with a final result
 	CommandsTotal int
+	OpsOK         int // workload operations that succeeded
 }

@@ -56,6 +56,9 @@ const (
 	evChaos
 	evSettle
 	evLeaderSample
+	evClient
+	evClientTimeout
+	evWatchEnd
 )
 
 type event struct {
@@ -123,6 +126,11 @@ type simulator struct {
 	leaderless         time.Duration // start of the current leaderless stretch after the heal; -1 when led
 	leaderFailed       bool
 	ops                []*operation
+	clients            []*client
+	reqClient          map[node.RequestID]int // workload requests in flight
+	watchers           map[int][]int          // node -> clients watching it
+	history            []Op
+	wlRand             *rand.Rand
 	trace              *tracer
 	hooks              Hooks
 	check              *checker
@@ -157,7 +165,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 	st := streams{seed: seed}
 	s := &simulator{
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
-		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"),
+		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, leaderless: -1,
 	}
@@ -222,6 +230,7 @@ func (s *simulator) boot() {
 		s.ops = append(s.ops, &operation{cmd: c, node: -1})
 		s.push(event{at: c.At, kind: evCommand, idx: i})
 	}
+	s.startWorkload()
 	if s.plan.Duration > SettleTime {
 		s.push(event{at: s.plan.Duration - SettleTime, kind: evSettle})
 	}
@@ -266,6 +275,7 @@ func (s *simulator) loop() {
 		s.handle(e)
 	}
 	s.now = s.plan.Duration
+	s.endWorkload()
 }
 
 func (s *simulator) handle(e event) {
@@ -294,6 +304,12 @@ func (s *simulator) handle(e event) {
 		s.settleMark = s.maxApplied()
 	case evLeaderSample:
 		s.leaderSample()
+	case evClient:
+		s.clientStep(e.idx)
+	case evClientTimeout:
+		s.clientTimeout(e.idx, e.gen)
+	case evWatchEnd:
+		s.watchEnd(e.idx, e.gen)
 	}
 }
 
@@ -319,6 +335,9 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 		}
 		for _, a := range rd.Applied {
 			s.onApplied(i, a)
+		}
+		for _, ev := range rd.Events {
+			s.onEvent(i, ev)
 		}
 		for _, m := range rd.Messages {
 			s.send(i, m)
@@ -438,6 +457,12 @@ func (s *simulator) result(res *Result) {
 	res.Violations = s.check.violations
 	res.Stats = s.stats
 	res.Stats.CommandsTotal = len(s.ops)
+	res.History = s.history
+	for _, op := range s.history {
+		if op.Outcome == OutcomeOK {
+			res.Stats.OpsOK++
+		}
+	}
 	for _, op := range s.ops {
 		if op.done {
 			res.Stats.CommandsDone++

@@ -12,28 +12,35 @@ import (
 	"lukechampine.com/blake3"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
 )
 
 // Entry payloads (version 1), carried in a normal entry's Data or a
 // ConfChangeV2's Context:
 //
-//	payload := version:u8 kind:u8 origin:[32]u8 incarnation:u64 seq:u64 shift
+//	payload := version:u8 kind:u8 origin:[32]u8 incarnation:u64 seq:u64 body
 //
-// kind 1 (payloadShift) applies the shift; kind 2 (payloadStage) only adds the
-// shift's new voters as Raft learners, so they catch up before they vote.
+// kind 1 (payloadShift): body is a roles shift, applied to the shape.
+// kind 2 (payloadStage): body is a shift whose new voters are only added as
+// Raft learners, so they catch up before they vote.
+// kind 3 (payloadWrite): body is a store.Command, applied to the store.
 const (
 	payloadVersion = 1
 	payloadShift   = 1
 	payloadStage   = 2
+	payloadWrite   = 3
 	payloadHeader  = 2 + 32 + 8 + 8
 )
 
 func encodePayload(kind byte, req *Request) []byte {
-	b := make([]byte, 0, payloadHeader+3+len(req.Shift)*35)
+	b := make([]byte, 0, payloadHeader+64)
 	b = append(b, payloadVersion, kind)
 	b = append(b, req.ID.Origin[:]...)
 	b = binary.BigEndian.AppendUint64(b, req.ID.Incarnation)
 	b = binary.BigEndian.AppendUint64(b, req.ID.Seq)
+	if kind == payloadWrite {
+		return store.AppendCommand(b, *req.Write)
+	}
 	return roles.AppendShift(b, req.Shift)
 }
 
@@ -46,7 +53,16 @@ func decodePayload(b []byte) (kind byte, req *Request, err error) {
 	copy(req.ID.Origin[:], b[2:34])
 	req.ID.Incarnation = binary.BigEndian.Uint64(b[34:42])
 	req.ID.Seq = binary.BigEndian.Uint64(b[42:50])
-	req.Shift, _, err = roles.DecodeShift(b[payloadHeader:])
+	switch kind {
+	case payloadShift, payloadStage:
+		req.Shift, _, err = roles.DecodeShift(b[payloadHeader:])
+	case payloadWrite:
+		var c store.Command
+		c, _, err = store.DecodeCommand(b[payloadHeader:])
+		req.Write = &c
+	default:
+		err = fmt.Errorf("node: unknown payload kind %d", kind)
+	}
 	return kind, req, err
 }
 
@@ -64,43 +80,55 @@ type originKey struct {
 	incarnation uint64
 }
 
+// outcome is what the dedup table remembers of an applied request: enough to
+// answer a retry with the first result.
 type outcome struct {
 	index   uint64
 	changed bool
-	rej     *roles.Rejection
+	rej     *roles.Rejection // a refused shift
+	err     storedErr        // a refused write
+	rev     store.Revision   // a write's ModRevision
 }
 
-// Machine is the replicated state machine: the mesh shape and the table of
-// applied request IDs. Every replica applies the same entries in the same
+// Machine is the replicated state machine: the mesh shape, the resource store
+// and the table of applied request IDs. Every replica applies the same entries in the same
 // order and so holds the same Machine; checkers replay the log through their
 // own Machine to know what every replica must hold.
 type Machine struct {
 	shape   roles.Shape
+	store   *store.Store
 	applied map[originKey]map[uint64]outcome
 }
 
 // NewMachine starts a machine from a bootstrap shape.
 func NewMachine(shape roles.Shape) *Machine {
-	return &Machine{shape: shape.Clone(), applied: map[originKey]map[uint64]outcome{}}
+	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]map[uint64]outcome{}}
 }
 
 // Shape returns a copy of the current shape.
 func (m *Machine) Shape() roles.Shape { return m.shape.Clone() }
 
-// effect is what applying one entry did.
-type effect struct {
+// Store is the machine's resource store. Callers must only read it.
+func (m *Machine) Store() *store.Store { return m.store }
+
+// Event is the store event of a write the entry applied, or nil.
+func (e Effect) Event() *store.Event { return e.event }
+
+// Effect is what applying one entry did.
+type Effect struct {
 	req    *Request         // nil for entries carrying no request
 	result *Result          // nil when no result is due (stale, stage, no-op)
 	cc     *pb.ConfChangeV2 // to pass to raft's ApplyConfChange; nil if none
+	event  *store.Event     // a store write's event
 }
 
 // Apply applies one committed entry. It panics on a payload this package did
 // not write: entries only come from proposals made by Node.
-func (m *Machine) Apply(e *pb.Entry) effect {
+func (m *Machine) Apply(e *pb.Entry) Effect {
 	switch e.GetType() {
 	case pb.EntryNormal:
 		if len(e.Data) == 0 {
-			return effect{} // the empty entry a new leader appends
+			return Effect{} // the empty entry a new leader appends
 		}
 		return m.applyPayload(e.GetIndex(), e.Data, nil)
 	case pb.EntryConfChangeV2:
@@ -109,7 +137,7 @@ func (m *Machine) Apply(e *pb.Entry) effect {
 			panic(fmt.Sprintf("node: entry %d: conf change does not decode: %v", e.GetIndex(), err))
 		}
 		if len(cc.Context) == 0 {
-			return effect{cc: &cc} // raft's own leave-joint entry
+			return Effect{cc: &cc} // raft's own leave-joint entry
 		}
 		return m.applyPayload(e.GetIndex(), cc.Context, &cc)
 	default:
@@ -117,7 +145,7 @@ func (m *Machine) Apply(e *pb.Entry) effect {
 	}
 }
 
-func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) effect {
+func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) Effect {
 	kind, req, err := decodePayload(data)
 	if err != nil {
 		panic(fmt.Sprintf("node: entry %d: %v", index, err))
@@ -126,40 +154,72 @@ func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) e
 		return m.applyStage(req, cc)
 	}
 	if prev, dup := m.lookup(req.ID); dup {
-		return effect{req: req, result: prev.result(req.ID)}
+		r := prev.result(req.ID)
+		r.Duplicate = true
+		if req.Write != nil {
+			r.Resource = store.Resource{Ref: writeRef(req.Write), ModRevision: prev.rev}
+		}
+		return Effect{req: req, result: r}
+	}
+	if kind == payloadWrite {
+		return m.applyWrite(index, req)
 	}
 	next, change, rej := m.shape.Plan(req.Shift)
 	if rej != nil {
 		m.remember(req.ID, outcome{index: index, rej: rej})
-		return effect{req: req, result: &Result{ID: req.ID, Index: index, Err: rej}}
+		return Effect{req: req, result: &Result{ID: req.ID, Index: index, Err: rej}}
 	}
 	if !sameChange(change, cc) {
 		// The shape moved since the leader planned this entry; nothing is
 		// applied or remembered, so the origin's retry is planned afresh.
-		return effect{req: req}
+		return Effect{req: req}
 	}
 	out := outcome{index: index, changed: !m.shape.Equal(next)}
 	m.shape = next
 	m.remember(req.ID, out)
-	return effect{req: req, result: out.result(req.ID), cc: cc}
+	return Effect{req: req, result: out.result(req.ID), cc: cc}
+}
+
+// applyWrite executes a resource write against the store.
+func (m *Machine) applyWrite(index uint64, req *Request) Effect {
+	res, ev, err := m.store.Exec(*req.Write)
+	out := outcome{index: index, changed: err == nil, rev: res.ModRevision}
+	if err != nil {
+		out.err = encodeErr(err)
+	}
+	m.remember(req.ID, out)
+	r := out.result(req.ID)
+	r.Resource = res
+	if err != nil {
+		r.Err = err // the original, typed error (a *store.ConflictError, say)
+		return Effect{req: req, result: r}
+	}
+	return Effect{req: req, result: r, event: &ev}
+}
+
+func writeRef(c *store.Command) store.Ref {
+	if c.Op == store.OpApply {
+		return c.Resource.Ref
+	}
+	return c.Ref
 }
 
 // applyStage admits a stage entry's learners unless one of them is a voter
 // already (adding a voter as a learner would demote it in Raft alone).
-func (m *Machine) applyStage(req *Request, cc *pb.ConfChangeV2) effect {
+func (m *Machine) applyStage(req *Request, cc *pb.ConfChangeV2) Effect {
 	if cc == nil {
 		panic("node: stage payload outside a conf change")
 	}
 	voters := m.shape.Voters()
 	for _, ch := range cc.Changes {
 		if ch.GetType() != pb.ConfChangeAddLearnerNode {
-			return effect{req: req}
+			return Effect{req: req}
 		}
 		if slices.ContainsFunc(voters, func(v roles.NodeID) bool { return v.RaftID() == ch.GetNodeId() }) {
-			return effect{req: req}
+			return Effect{req: req}
 		}
 	}
-	return effect{req: req, cc: cc}
+	return Effect{req: req, cc: cc}
 }
 
 // sameChange reports whether a conf change (nil for a normal entry) makes
@@ -188,8 +248,11 @@ func sameChange(change roles.VoterChange, cc *pb.ConfChangeV2) bool {
 
 func (o outcome) result(id RequestID) *Result {
 	r := &Result{ID: id, Index: o.index, Changed: o.changed}
-	if o.rej != nil {
+	switch {
+	case o.rej != nil:
 		r.Err = o.rej
+	case o.err.code != 0:
+		r.Err = o.err.error()
 	}
 	return r
 }
@@ -227,17 +290,19 @@ func (m *Machine) pruneIncarnations(origin roles.NodeID) {
 	}
 }
 
-// Snapshot encoding (version 1):
+// Snapshot encoding (version 2):
 //
-//	snapshot := version:u8 shape origins:u32 (origin:[32]u8 incarnation:u64 n:u32 record*)*
+//	snapshot := version:u8 shape origins:u32 (origin:[32]u8 incarnation:u64 n:u32 record*)* storeLen:u32 store
 //	record := seq:u64 index:u64 changed:u8 code:u8 command:u16 detailLen:u16 detail
+//	          errCode:u8 errDetailLen:u16 errDetail want:u64 rev:u64
 //
+// store is store.Snapshot's bytes.
 // Origins are sorted by (node, incarnation), records by seq: the bytes depend
 // only on the content.
 
 // Encode returns the machine's canonical snapshot bytes.
 func (m *Machine) Encode() []byte {
-	b := []byte{payloadVersion}
+	b := []byte{snapshotVersion}
 	b = roles.AppendShape(b, m.shape)
 	keys := slices.SortedFunc(maps.Keys(m.applied), func(a, b originKey) int {
 		return cmp.Or(a.node.Compare(b.node), cmp.Compare(a.incarnation, b.incarnation))
@@ -260,16 +325,29 @@ func (m *Machine) Encode() []byte {
 			}
 			b = append(b, boolByte(o.changed), code)
 			b = binary.BigEndian.AppendUint16(b, cmdIdx)
-			b = binary.BigEndian.AppendUint16(b, uint16(len(detail)))
-			b = append(b, detail...)
+			b = appendString16(b, detail)
+			b = append(b, o.err.code)
+			b = appendString16(b, o.err.detail)
+			b = binary.BigEndian.AppendUint64(b, uint64(o.err.want))
+			b = binary.BigEndian.AppendUint64(b, uint64(o.rev))
 		}
 	}
-	return b
+	st := m.store.Snapshot()
+	b = binary.BigEndian.AppendUint32(b, uint32(len(st)))
+	return append(b, st...)
+}
+
+const snapshotVersion = 2
+
+func appendString16(b []byte, s string) []byte {
+	s = s[:min(len(s), 0xffff)]
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
 }
 
 // DecodeMachine restores a machine from snapshot bytes.
 func DecodeMachine(b []byte) (*Machine, error) {
-	if len(b) < 1 || b[0] != payloadVersion {
+	if len(b) < 1 || b[0] != snapshotVersion {
 		return nil, fmt.Errorf("node: corrupt snapshot header")
 	}
 	shape, rest, err := roles.DecodeShape(b[1:])
@@ -277,7 +355,7 @@ func DecodeMachine(b []byte) (*Machine, error) {
 		return nil, fmt.Errorf("node: snapshot: %w", err)
 	}
 	d := decoder{b: rest}
-	m := &Machine{shape: shape, applied: map[originKey]map[uint64]outcome{}}
+	m := &Machine{shape: shape, store: store.New(), applied: map[originKey]map[uint64]outcome{}}
 	for n := d.u32(); n > 0 && d.err == nil; n-- {
 		var k originKey
 		copy(k.node[:], d.bytes(32))
@@ -291,9 +369,20 @@ func DecodeMachine(b []byte) (*Machine, error) {
 			if code != 0 {
 				o.rej = &roles.Rejection{Code: roles.RejectCode(code), Command: int(cmdIdx), Detail: detail}
 			}
+			o.err.code = d.u8()
+			o.err.detail = string(d.bytes(int(d.u16())))
+			o.err.want = store.Revision(d.u64())
+			o.rev = store.Revision(d.u64())
 			win[seq] = o
 		}
 		m.applied[k] = win
+	}
+	if d.err == nil {
+		st, err := store.Restore(d.bytes(int(d.u32())))
+		if err != nil {
+			return nil, fmt.Errorf("node: snapshot: %w", err)
+		}
+		m.store = st
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))

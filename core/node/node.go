@@ -37,6 +37,8 @@
 package node
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -45,6 +47,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
 )
 
 // Config configures a Node. Counts are in ticks or entries.
@@ -78,6 +81,7 @@ func DefaultConfig(id roles.NodeID, bootstrap roles.Shape, rng *rand.Rand) Confi
 const (
 	ForwardHopsMax = 3       // forwards a request may take towards the leader
 	PendingMax     = 4096    // requests in flight from one node
+	ReadsMax       = 4096    // linearizable reads waiting on one node
 	MsgBytesMax    = 1 << 20 // raft MaxSizePerMsg
 	InflightMsgMax = 256     // raft MaxInflightMsgs
 )
@@ -111,8 +115,11 @@ type Ready struct {
 	Messages []Message
 	Results  []Result  // outcomes of requests submitted to this node
 	Applied  []Applied // entries applied in this batch, in index order
-	Status   *Status   // set when the status changed
-	raft     *raft.Ready
+	// Events are the store's watch events for the writes applied in this
+	// batch, in revision order; a Reset when a snapshot replaced the store.
+	Events []store.Event
+	Status *Status // set when the status changed
+	raft   *raft.Ready
 }
 
 type pending struct {
@@ -123,6 +130,14 @@ type pending struct {
 
 type staged struct {
 	req       Request
+	ticksLeft int
+}
+
+// readWait is a linearizable read waiting for its ReadIndex (index 0) and then
+// for the node to apply up to that index.
+type readWait struct {
+	req       Request
+	index     uint64
 	ticksLeft int
 }
 
@@ -139,6 +154,7 @@ type Node struct {
 	seq     uint64
 	pending map[uint64]*pending // by Seq
 	staged  []*staged           // leader only
+	reads   map[RequestID]*readWait
 
 	applied     uint64
 	snapshot    uint64 // index of the latest snapshot in ms
@@ -147,6 +163,7 @@ type Node struct {
 
 	out     []Message
 	results []Result
+	events  []store.Event
 	status  Status
 }
 
@@ -164,7 +181,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
-		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{},
+		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{},
 	}
 	for _, m := range cfg.Bootstrap.Members() {
 		n.peers[m.Node.RaftID()] = m.Node
@@ -244,10 +261,15 @@ func (n *Node) AppliedIndex() uint64 { return n.applied }
 // Status is the node's current view of raft.
 func (n *Node) Status() Status { return n.status }
 
+// Store is the node's replica of the resource store, for reading only; it is
+// valid until the next call into the node.
+func (n *Node) Store() *store.Store { return n.machine.Store() }
+
 // Tick advances the node's logical clock by one tick.
 func (n *Node) Tick() {
 	n.rn.Tick()
 	n.tickPending()
+	n.tickReads()
 	if n.rn.BasicStatus().RaftState == raft.StateLeader {
 		n.tickStaged()
 	} else {
@@ -274,17 +296,27 @@ func (n *Node) Step(m Message) {
 	}
 }
 
-// Submit starts a request for the shift and returns its ID. Its Result comes
-// out of a later Ready on this node: applied, rejected, or ErrTimeout.
+// Submit starts a request for a role shift and returns its ID. Its Result
+// comes out of a later Ready on this node: applied, rejected, or ErrTimeout.
 func (n *Node) Submit(sh roles.Shift) (RequestID, error) {
-	switch {
-	case len(sh) == 0 || len(sh) > roles.ShiftCommandsMax:
-		return RequestID{}, fmt.Errorf("%w: a shift takes 1..%d commands, got %d", ErrInvalidRequest, roles.ShiftCommandsMax, len(sh))
-	case len(n.pending) >= PendingMax:
+	return n.submit(Request{Shift: slices.Clone(sh)})
+}
+
+// Write starts a resource write (apply or delete) through the log.
+func (n *Node) Write(c store.Command) (RequestID, error) { return n.submit(Request{Write: &c}) }
+
+// Read starts a read; see Read for linearizable and local reads.
+func (n *Node) Read(r Read) (RequestID, error) { return n.submit(Request{Read: &r}) }
+
+func (n *Node) submit(req Request) (RequestID, error) {
+	if err := req.validate(); err != nil {
+		return RequestID{}, err
+	}
+	if len(n.pending) >= PendingMax {
 		return RequestID{}, fmt.Errorf("%w: %d requests already pending", ErrInvalidRequest, PendingMax)
 	}
 	n.seq++
-	req := Request{ID: RequestID{Origin: n.cfg.ID, Incarnation: n.cfg.Incarnation, Seq: n.seq}, Shift: slices.Clone(sh)}
+	req.ID = RequestID{Origin: n.cfg.ID, Incarnation: n.cfg.Incarnation, Seq: n.seq}
 	n.pending[n.seq] = &pending{req: req, ticksLeft: n.cfg.RequestTimeoutTicks, sends: 1}
 	n.route(req, 0)
 	return req.ID, nil
@@ -312,7 +344,11 @@ func (n *Node) tickPending() {
 func (n *Node) route(req Request, hops uint8) {
 	bs := n.rn.BasicStatus()
 	switch {
-	case bs.RaftState == raft.StateLeader:
+	case req.Read != nil && n.status.Member:
+		n.read(req)
+	case req.Read != nil && hops > 0:
+		// A read forwarded to a node that is no replica: drop it.
+	case req.Read == nil && bs.RaftState == raft.StateLeader:
 		n.propose(req)
 	case bs.Lead != 0 && bs.Lead != n.raftID:
 		n.send(n.peers[bs.Lead], Message{Kind: MsgForward, Request: &req, Hops: hops})
@@ -335,6 +371,10 @@ func (n *Node) send(to roles.NodeID, m Message) {
 // propose puts a request in the log. A shift that adds voters first stages
 // them as learners; see the package doc.
 func (n *Node) propose(req Request) {
+	if req.Write != nil {
+		_ = n.rn.Propose(encodePayload(payloadWrite, &req))
+		return
+	}
 	_, change, rej := n.machine.shape.Plan(req.Shift)
 	if rej != nil || change.Empty() {
 		// Rejections are decided at apply, against the committed shape.
@@ -414,6 +454,72 @@ func (n *Node) tickStaged() {
 	n.staged = keep
 }
 
+// read serves a read on a replica: a local read at once, a linearizable one
+// after raft's ReadIndex confirms the leader's commit index with a quorum
+// and the replica has applied up to it.
+func (n *Node) read(req Request) {
+	if req.Read.Local {
+		r := n.serve(req)
+		r.Behind = n.rn.BasicStatus().GetCommit() - min(n.applied, n.rn.BasicStatus().GetCommit())
+		n.answer(req.ID, r)
+		return
+	}
+	if _, waiting := n.reads[req.ID]; !waiting && len(n.reads) >= ReadsMax {
+		return // the origin retries
+	}
+	n.reads[req.ID] = &readWait{req: req, ticksLeft: 2 * n.cfg.RequestTimeoutTicks}
+	n.rn.ReadIndex(encodeRequestID(req.ID))
+}
+
+// serve reads the replica.
+func (n *Node) serve(req Request) Result {
+	st := n.machine.Store()
+	r := Result{ID: req.ID, Index: n.applied, Revision: st.Revision()}
+	switch req.Read.Op {
+	case ReadGet:
+		r.Resource, r.Err = st.Get(req.Read.Ref)
+	case ReadList:
+		r.Items, r.Revision = st.List(req.Read.Kind, req.Read.Namespace)
+	}
+	return r
+}
+
+// answer delivers a result to the request's origin, here or over the wire.
+func (n *Node) answer(id RequestID, r Result) {
+	if id.Origin == n.cfg.ID {
+		n.deliver(r)
+		return
+	}
+	n.send(id.Origin, Message{Kind: MsgResult, Result: &r})
+}
+
+// readIndexed records the indexes raft confirmed and serves the reads whose
+// index the replica has applied, in request order.
+func (n *Node) readIndexed(states []raft.ReadState) {
+	for _, rs := range states {
+		id, ok := decodeRequestID(rs.RequestCtx)
+		if w := n.reads[id]; ok && w != nil {
+			w.index = rs.Index
+		}
+	}
+	for _, id := range sortedIDs(n.reads) {
+		if w := n.reads[id]; w.index != 0 && w.index <= n.applied {
+			delete(n.reads, id)
+			n.answer(id, n.serve(w.req))
+		}
+	}
+}
+
+func (n *Node) tickReads() {
+	for _, id := range sortedIDs(n.reads) {
+		if w := n.reads[id]; w.index == 0 {
+			if w.ticksLeft--; w.ticksLeft <= 0 {
+				delete(n.reads, id) // never confirmed (no leader); the origin retries
+			}
+		}
+	}
+}
+
 func (n *Node) deliver(r Result) {
 	if r.ID.Origin != n.cfg.ID || r.ID.Incarnation != n.cfg.Incarnation {
 		return
@@ -455,6 +561,7 @@ func (n *Node) Ready() Ready {
 			a := Applied{Index: n.applied, Term: r.Snapshot.GetMetadata().GetTerm()}
 			n.describe(&a)
 			applied = append(applied, a)
+			n.events = append(n.events, store.Event{Type: store.Reset, Revision: n.machine.Store().Revision()})
 		}
 		if len(r.Entries) > 0 {
 			if err := n.ms.Append(r.Entries); err != nil {
@@ -473,14 +580,15 @@ func (n *Node) Ready() Ready {
 		// durable first (etcd's WAL.SaveSnapshot syncs too).
 		rd.MustSync = rd.MustSync || r.MustSync || !raft.IsEmptySnap(r.Snapshot)
 		applied = append(applied, n.apply(r.CommittedEntries)...)
+		n.readIndexed(r.ReadStates)
 		rd.Persist.Compact = n.maybeSnapshot()
 		for _, m := range r.Messages {
 			rd.Messages = append(rd.Messages, Message{From: n.cfg.ID, To: n.peers[m.GetTo()], Kind: MsgRaft, Raft: m})
 		}
 	}
 	rd.Messages = append(rd.Messages, n.out...)
-	rd.Results, rd.Applied = n.results, applied
-	n.out, n.results = nil, nil
+	rd.Results, rd.Applied, rd.Events = n.results, applied, n.events
+	n.out, n.results, n.events = nil, nil, nil
 	if st := n.currentStatus(); st != n.status {
 		n.status = st
 		rd.Status = &st
@@ -524,14 +632,14 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 			a.Request = &eff.req.ID
 		}
 		out = append(out, a)
+		if eff.event != nil {
+			n.events = append(n.events, *eff.event)
+		}
 		if eff.result == nil {
 			continue
 		}
-		if eff.req.ID.Origin == n.cfg.ID {
-			n.deliver(*eff.result)
-		} else if n.rn.BasicStatus().RaftState == raft.StateLeader {
-			r := *eff.result
-			n.send(eff.req.ID.Origin, Message{Kind: MsgResult, Result: &r})
+		if eff.req.ID.Origin == n.cfg.ID || n.rn.BasicStatus().RaftState == raft.StateLeader {
+			n.answer(eff.req.ID, *eff.result)
 		}
 	}
 	return out
@@ -582,4 +690,33 @@ func sortedKeys[V any](m map[uint64]V) []uint64 {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func sortedIDs[V any](m map[RequestID]V) []RequestID {
+	ids := make([]RequestID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b RequestID) int {
+		return cmp.Or(a.Origin.Compare(b.Origin), cmp.Compare(a.Incarnation, b.Incarnation), cmp.Compare(a.Seq, b.Seq))
+	})
+	return ids
+}
+
+// encodeRequestID is the ReadIndex context of a read: its request ID.
+func encodeRequestID(id RequestID) []byte {
+	b := append([]byte(nil), id.Origin[:]...)
+	b = binary.BigEndian.AppendUint64(b, id.Incarnation)
+	return binary.BigEndian.AppendUint64(b, id.Seq)
+}
+
+func decodeRequestID(b []byte) (RequestID, bool) {
+	var id RequestID
+	if len(b) != 48 {
+		return id, false
+	}
+	copy(id.Origin[:], b[:32])
+	id.Incarnation = binary.BigEndian.Uint64(b[32:40])
+	id.Seq = binary.BigEndian.Uint64(b[40:48])
+	return id, true
 }

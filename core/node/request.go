@@ -3,11 +3,13 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
 )
 
 // RequestID names a client request across forwarding, retries and apply.
@@ -23,11 +25,39 @@ func (id RequestID) String() string {
 	return fmt.Sprintf("%s/%d/%d", id.Origin.Short(), id.Incarnation, id.Seq)
 }
 
-// Request is a shift of role commands submitted by a client.
+// Request is what a client submits: exactly one of a role shift, a
+// resource write (through the log) or a read (served at a linearizable point,
+// or locally when Read.Local is set).
 type Request struct {
 	ID    RequestID
 	Shift roles.Shift
+	Write *store.Command
+	Read  *Read
 }
+
+// ReadOp is the verb of a read.
+type ReadOp uint8
+
+// The reads.
+const (
+	ReadGet  ReadOp = iota + 1 // one resource by Ref
+	ReadList                   // every resource of Kind (in Namespace; "" for all)
+)
+
+// Read is a read request. A linearizable read (the default) is served once
+// the node has applied the index raft's ReadIndex confirmed with a quorum
+// (Raft §6.4); a Local read is served at once from the node's own replica and
+// reports the revision and staleness it served.
+type Read struct {
+	Op        ReadOp
+	Ref       store.Ref // ReadGet
+	Kind      string    // ReadList
+	Namespace string    // ReadList
+	Local     bool
+}
+
+// Payloads inside resources are immutable once handed to a node: messages,
+// results and events share them rather than copy them.
 
 // Errors a request can end with besides a roles.Rejection.
 var (
@@ -47,9 +77,22 @@ type Result struct {
 	// Changed reports whether the shape changed (false for a command that was
 	// already in effect, or a duplicate).
 	Changed bool
-	// Err is nil when the shift was applied, a *roles.Rejection when it was
-	// refused by the shape's rules, or ErrTimeout.
+	// Err is nil when the request was applied or served, a *roles.Rejection
+	// when a shift was refused by the shape's rules, a store error (wrapping
+	// store.ErrNotFound, ErrConflict, ErrInvalid, ...) for a write or read the
+	// store refused, or ErrTimeout.
 	Err error
+	// Duplicate is set when the request had been applied before (a retry):
+	// the result repeats the first outcome, with Resource holding only the
+	// Ref and ModRevision of the write.
+	Duplicate bool
+
+	Resource store.Resource   // a write's stored (or deleted) resource; a get's resource
+	Items    []store.Resource // a list's resources
+	Revision store.Revision   // the store revision a read was served at
+	// Behind is, for a local read, how many committed entries the replica
+	// had not applied yet when it served the read (0 for linearizable reads).
+	Behind uint64
 }
 
 // MessageKind says what a Message carries.
@@ -93,15 +136,50 @@ func (m Message) Clone() Message {
 		c.Raft = proto.Clone(m.Raft).(*pb.Message)
 	}
 	if m.Request != nil {
-		r := *m.Request
-		r.Shift = append(roles.Shift(nil), m.Request.Shift...)
+		r := m.Request.clone()
 		c.Request = &r
 	}
 	if m.Result != nil {
 		r := *m.Result
+		r.Items = slices.Clone(m.Result.Items)
 		c.Result = &r
 	}
 	return c
+}
+
+func (r Request) clone() Request {
+	c := r
+	c.Shift = slices.Clone(r.Shift)
+	if r.Write != nil {
+		w := *r.Write
+		c.Write = &w
+	}
+	if r.Read != nil {
+		rd := *r.Read
+		c.Read = &rd
+	}
+	return c
+}
+
+// validate checks that exactly one of Shift, Write and Read is set.
+func (r Request) validate() error {
+	n := 0
+	for _, set := range []bool{len(r.Shift) > 0, r.Write != nil, r.Read != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n != 1:
+		return fmt.Errorf("%w: a request carries exactly one of a shift, a write or a read", ErrInvalidRequest)
+	case len(r.Shift) > roles.ShiftCommandsMax:
+		return fmt.Errorf("%w: a shift takes 1..%d commands, got %d", ErrInvalidRequest, roles.ShiftCommandsMax, len(r.Shift))
+	case r.Read != nil && r.Read.Op != ReadGet && r.Read.Op != ReadList:
+		return fmt.Errorf("%w: unknown read op %d", ErrInvalidRequest, r.Read.Op)
+	case r.Write != nil && r.Write.Op != store.OpApply && r.Write.Op != store.OpDelete:
+		return fmt.Errorf("%w: unknown write op %d", ErrInvalidRequest, r.Write.Op)
+	}
+	return nil
 }
 
 // Describe is a short canonical description used in traces.

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Op is the verb of a Command.
+type Op uint8
+
+// The ops.
+const (
+	OpApply  Op = 1
+	OpDelete Op = 2
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpApply:
+		return "apply"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// Command is one write as it travels in the Raft log: Exec applies it to
+// every replica's Store in log order. Resource is read for OpApply only, Ref
+// for OpDelete only.
+type Command struct {
+	Op       Op
+	Resource Resource
+	Ref      Ref
+	Expect   Expect
+}
+
+// Exec applies c: Apply for OpApply, Delete for OpDelete.
+// Errors: those of Apply and Delete; ErrUnsupported for any other Op.
+func (s *Store) Exec(c Command) (Resource, Event, error) {
+	switch c.Op {
+	case OpApply:
+		return s.Apply(c.Resource, c.Expect)
+	case OpDelete:
+		return s.Delete(c.Ref, c.Expect)
+	}
+	return Resource{}, Event{}, fmt.Errorf("%w: command %s", ErrUnsupported, c.Op)
+}
+
+// AppendCommand appends c's encoding (see the package doc) to b. For an op
+// other than OpApply and OpDelete it writes the header only.
+func AppendCommand(b []byte, c Command) []byte {
+	b = append(b, commandVersion, byte(c.Op), boolByte(c.Expect.Set))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.Expect.Revision))
+	switch c.Op {
+	case OpApply:
+		b = AppendResource(b, c.Resource)
+	case OpDelete:
+		b = appendRef(b, c.Ref)
+	}
+	return b
+}
+
+// DecodeCommand decodes one command from the front of b and returns the
+// bytes after it. Only canonical encodings are accepted, so a decoded
+// command re-encodes to exactly the bytes it came from.
+//
+// Errors: *InvalidError (ErrInvalid) for malformed bytes; ErrUnsupported for
+// a version or op this build does not know.
+func DecodeCommand(b []byte) (Command, []byte, error) {
+	d := decoder{b: b, what: "command"}
+	c := d.command()
+	if d.err != nil {
+		return Command{}, nil, d.err
+	}
+	return c, d.b, nil
+}
+
+func (d *decoder) command() Command {
+	d.version("command", commandVersion)
+	var c Command
+	c.Op = Op(d.u8("op"))
+	set := d.u8("expect")
+	c.Expect = Expect{Set: set == 1, Revision: Revision(d.u64("expect revision"))}
+	switch {
+	case d.err != nil:
+	case set > 1 || (set == 0 && c.Expect.Revision != 0):
+		d.fail("expect: flag %d with revision %d is not canonical", set, c.Expect.Revision)
+	case c.Op == OpApply:
+		c.Resource = d.resource()
+	case c.Op == OpDelete:
+		c.Ref = d.ref()
+	default:
+		d.err = fmt.Errorf("%w: command %s", ErrUnsupported, c.Op)
+	}
+	return c
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,363 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/store"
+)
+
+// Client timing.
+const (
+	ClientTimeout = 5 * time.Second // an operation with no answer by then has an unknown outcome
+	WatchSpan     = 3 * time.Second // how long one watch operation follows its stream
+	clientRetry   = 200 * time.Millisecond
+)
+
+// workloadKinds is the resource kind a workload writes through each face.
+var workloadKinds = map[string]string{
+	"kubernetes": "ConfigMap", "nomad": "Job", "systemd": "service", "pureraft": "Blob", "baremetal": "Pod",
+}
+
+// The outcomes an operation can end with. Timeout, crashed and unfinished
+// operations have unknown effect: a write may or may not have been applied.
+const (
+	OutcomeOK          = "ok"
+	OutcomeNotFound    = "not-found"
+	OutcomeConflict    = "conflict"
+	OutcomeInvalid     = "invalid"
+	OutcomeUnsupported = "unsupported"
+	OutcomeTimeout     = "timeout"
+	OutcomeCrashed     = "crashed"
+	OutcomeReset       = "reset"
+	OutcomeUnfinished  = "unfinished"
+	OutcomeError       = "error"
+)
+
+// Op is one client operation as the history records it.
+type Op struct {
+	Client         int
+	Node           string // the node it was sent to
+	Verb           string // apply, get, list, delete, watch
+	Key            string // the resource name; "" for list and watch
+	Invoke, Return time.Duration
+	Local          bool
+	Expect         store.Expect
+	Value          string         // apply: the value written; get: the value read ("" for none)
+	Outcome        string         // one of the Outcome constants
+	Revision       store.Revision // a write's ModRevision; a get's resource ModRevision
+	Served         store.Revision // a read's served revision; a watch's start revision
+	Items          []Item         // a list's resources
+	Events         []Item         // a watch's events
+}
+
+// Item is a resource as a list or watch saw it.
+type Item struct {
+	Name     string
+	Value    string
+	Revision store.Revision
+	Deleted  bool
+}
+
+// Unknown reports whether the operation's effect is unknown.
+func (o *Op) Unknown() bool {
+	return o.Outcome == OutcomeTimeout || o.Outcome == OutcomeCrashed || o.Outcome == OutcomeUnfinished || o.Outcome == OutcomeError
+}
+
+type client struct {
+	node    int // contact node, -1 for none
+	cur     *Op
+	req     node.RequestID
+	serial  uint64 // counts operations, to match timeouts
+	seq     int
+	lastRev map[string]store.Revision
+}
+
+// startWorkload schedules every client's first operation.
+func (s *simulator) startWorkload() {
+	w := s.plan.Workload
+	if w == nil {
+		return
+	}
+	s.reqClient = map[node.RequestID]int{}
+	s.watchers = map[int][]int{}
+	for i := range w.Clients {
+		s.clients = append(s.clients, &client{node: -1, lastRev: map[string]store.Revision{}})
+		s.push(event{at: s.think(), kind: evClient, idx: i})
+	}
+}
+
+// think draws an exponential pause so all clients together issue Rate ops/s.
+func (s *simulator) think() time.Duration {
+	mean := float64(s.plan.Workload.Clients) / s.plan.Workload.Rate
+	return time.Duration(-math.Log(1-s.wlRand.Float64()) * mean * float64(time.Second))
+}
+
+func (s *simulator) pickVerb() string {
+	m := s.plan.Workload.Mix
+	r := s.wlRand.IntN(m.Apply + m.Get + m.List + m.Delete + m.Watch)
+	for _, v := range []struct {
+		w    int
+		verb string
+	}{{m.Apply, "apply"}, {m.Get, "get"}, {m.List, "list"}, {m.Delete, "delete"}} {
+		if r < v.w {
+			return v.verb
+		}
+		r -= v.w
+	}
+	return "watch"
+}
+
+// clientStep issues client ci's next operation.
+func (s *simulator) clientStep(ci int) {
+	c := s.clients[ci]
+	if c.cur != nil {
+		return
+	}
+	if c.node < 0 || s.nodes[c.node].n == nil {
+		c.node = s.randomLive()
+		if c.node < 0 {
+			s.push(event{at: s.now + clientRetry, kind: evClient, idx: ci})
+			return
+		}
+	}
+	w := s.plan.Workload
+	op := &Op{Client: ci, Node: s.nodes[c.node].name, Verb: s.pickVerb(), Invoke: s.now}
+	if op.Verb != "list" && op.Verb != "watch" {
+		op.Key = workloadName(w.Face, s.wlRand.IntN(w.Keys))
+	}
+	c.cur = op
+	c.serial++
+	s.push(event{at: s.now + ClientTimeout, kind: evClientTimeout, idx: ci, gen: c.serial})
+	if op.Verb == "watch" {
+		s.startWatch(ci, op)
+		return
+	}
+	var id node.RequestID
+	var err error
+	s.drive(c.node, func(n *node.Node) {
+		id, err = s.issue(n, c, op)
+		if err == nil {
+			c.req = id
+			s.reqClient[id] = ci
+		}
+	})
+	if err != nil {
+		panic(fmt.Sprintf("sim: client %d: %s: %v", ci, op.Verb, err))
+	}
+}
+
+func (s *simulator) issue(n *node.Node, c *client, op *Op) (node.RequestID, error) {
+	w := s.plan.Workload
+	ref := store.Ref{Kind: workloadKinds[w.Face], Namespace: workloadNamespace(w.Face), Name: op.Key}
+	switch op.Verb {
+	case "apply", "delete":
+		if s.wlRand.Float64() < w.CAS {
+			op.Expect = store.Expect{Set: true, Revision: c.lastRev[op.Key]}
+		}
+		if op.Verb == "delete" {
+			return n.Write(store.Command{Op: store.OpDelete, Ref: ref, Expect: op.Expect})
+		}
+		c.seq++
+		op.Value = "wv-" + strconv.Itoa(op.Client) + "-" + strconv.Itoa(c.seq)
+		return n.Write(store.Command{Op: store.OpApply, Resource: workloadResource(w.Face, ref, op.Value), Expect: op.Expect})
+	case "get":
+		op.Local = s.wlRand.Float64() < w.Local
+		return n.Read(node.Read{Op: node.ReadGet, Ref: ref, Local: op.Local || s.hooks.StaleReads})
+	default: // list
+		op.Local = s.wlRand.Float64() < w.Local
+		return n.Read(node.Read{Op: node.ReadList, Kind: ref.Kind, Namespace: ref.Namespace, Local: op.Local || s.hooks.StaleReads})
+	}
+}
+
+// startWatch follows the contact node's store events from its current
+// revision for WatchSpan.
+func (s *simulator) startWatch(ci int, op *Op) {
+	c := s.clients[ci]
+	op.Served = s.nodes[c.node].n.Store().Revision()
+	s.watchers[c.node] = append(s.watchers[c.node], ci)
+	s.push(event{at: s.now + WatchSpan, kind: evWatchEnd, idx: ci, gen: c.serial})
+}
+
+func (s *simulator) onEvent(i int, ev store.Event) {
+	for _, ci := range s.watchers[i] {
+		op := s.clients[ci].cur
+		if ev.Type == store.Reset {
+			s.finish(ci, OutcomeReset)
+			continue
+		}
+		op.Events = append(op.Events, Item{Name: ev.Resource.Ref.Name, Value: valueOf(ev.Resource.Payload), Revision: ev.Revision, Deleted: ev.Type == store.Deleted})
+	}
+}
+
+func (s *simulator) watchEnd(ci int, serial uint64) {
+	if c := s.clients[ci]; c.serial == serial && c.cur != nil && c.cur.Verb == "watch" {
+		s.finish(ci, OutcomeOK)
+	}
+}
+
+func (s *simulator) clientTimeout(ci int, serial uint64) {
+	if c := s.clients[ci]; c.serial == serial && c.cur != nil && c.cur.Verb != "watch" {
+		s.finish(ci, OutcomeTimeout)
+		c.node = -1 // try another node
+	}
+}
+
+// clientsCrashed ends the operations in flight on a crashed node.
+func (s *simulator) clientsCrashed(i int) {
+	for ci, c := range s.clients {
+		if c.node == i {
+			if c.cur != nil {
+				s.finish(ci, OutcomeCrashed)
+			}
+			c.node = -1
+		}
+	}
+}
+
+// clientResult records a node's answer to a client's request.
+func (s *simulator) clientResult(ci int, r node.Result) {
+	c := s.clients[ci]
+	op := c.cur
+	if op == nil || c.req != r.ID {
+		return // an answer after the client gave up
+	}
+	outcome := outcomeOf(r.Err)
+	switch {
+	case outcome != OutcomeOK:
+	case op.Verb == "apply" || op.Verb == "delete":
+		op.Revision = r.Resource.ModRevision
+	case op.Verb == "get":
+		op.Value, op.Revision, op.Served = valueOf(r.Resource.Payload), r.Resource.ModRevision, r.Revision
+	case op.Verb == "list":
+		op.Served = r.Revision
+		for _, it := range r.Items {
+			op.Items = append(op.Items, Item{Name: it.Ref.Name, Value: valueOf(it.Payload), Revision: it.ModRevision})
+		}
+	}
+	if op.Verb == "get" && outcome == OutcomeNotFound {
+		op.Served = r.Revision
+	}
+	switch {
+	case outcome == OutcomeOK && op.Verb == "delete":
+		delete(c.lastRev, op.Key)
+	case outcome == OutcomeOK && op.Key != "":
+		c.lastRev[op.Key] = op.Revision
+	}
+	s.finish(ci, outcome)
+}
+
+func (s *simulator) finish(ci int, outcome string) {
+	c := s.clients[ci]
+	op := c.cur
+	op.Outcome, op.Return = outcome, s.now
+	s.history = append(s.history, *op)
+	c.cur = nil
+	delete(s.reqClient, c.req)
+	if op.Verb == "watch" {
+		ws := s.watchers[c.node]
+		for k, w := range ws {
+			if w == ci {
+				s.watchers[c.node] = append(ws[:k:k], ws[k+1:]...)
+				break
+			}
+		}
+	}
+	s.trace.event(s.now, op.Node, "op", fmt.Sprintf("c%d %s %s %s %s rev %d served %d", ci, op.Verb, op.Key, op.Value, outcome, op.Revision, op.Served))
+	s.push(event{at: s.now + s.think(), kind: evClient, idx: ci})
+}
+
+// endWorkload records the operations still in flight as unfinished.
+func (s *simulator) endWorkload() {
+	for _, c := range s.clients {
+		if c.cur != nil {
+			op := *c.cur
+			op.Outcome, op.Return = OutcomeUnfinished, s.now
+			s.history = append(s.history, op)
+		}
+	}
+}
+
+func (s *simulator) randomLive() int {
+	var live []int
+	for i, sn := range s.nodes {
+		if sn.n != nil {
+			live = append(live, i)
+		}
+	}
+	if len(live) == 0 {
+		return -1
+	}
+	return live[s.wlRand.IntN(len(live))]
+}
+
+func outcomeOf(err error) string {
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.Is(err, store.ErrNotFound):
+		return OutcomeNotFound
+	case errors.Is(err, store.ErrConflict):
+		return OutcomeConflict
+	case errors.Is(err, store.ErrInvalid):
+		return OutcomeInvalid
+	case errors.Is(err, store.ErrUnsupported):
+		return OutcomeUnsupported
+	case errors.Is(err, node.ErrTimeout):
+		return OutcomeTimeout
+	}
+	return OutcomeError
+}
+
+// Values are tokens "wv-<client>-<n>" embedded in the payload.
+func valueOf(payload []byte) string {
+	i := bytes.Index(payload, []byte("wv-"))
+	if i < 0 {
+		return ""
+	}
+	j := i + 3
+	for j < len(payload) && (payload[j] == '-' || payload[j] >= '0' && payload[j] <= '9') {
+		j++
+	}
+	return string(payload[i:j])
+}
+
+func workloadName(face string, key int) string {
+	if face == "systemd" {
+		return "key-" + strconv.Itoa(key) + ".service"
+	}
+	return "key-" + strconv.Itoa(key)
+}
+
+func workloadNamespace(face string) string {
+	if face == "systemd" {
+		return ""
+	}
+	return "default"
+}
+
+// workloadResource is the resource a client writes: what the face's decoder
+// makes of a small manifest carrying the value.
+func workloadResource(face string, ref store.Ref, value string) store.Resource {
+	r := store.Resource{Ref: ref, Face: face, Format: store.JSON}
+	switch face {
+	case "kubernetes":
+		r.Payload = fmt.Appendf(nil, `{"apiVersion":"v1","data":{"v":%q},"kind":"ConfigMap","metadata":{"name":%q,"namespace":"default"}}`, value, ref.Name)
+	case "nomad":
+		r.Payload = fmt.Appendf(nil, `{"Job":{"ID":%q,"Meta":{"v":%q},"Name":%q,"Namespace":"default"}}`, ref.Name, value, ref.Name)
+	case "systemd":
+		r.Format = store.Unit
+		r.Payload = fmt.Appendf(nil, "[Unit]\nDescription=%s\n\n[Service]\nExecStart=/bin/true\n", value)
+	case "pureraft":
+		r.Format = store.Native
+		r.Payload = []byte(value)
+	case "baremetal":
+		r.Payload = fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":{"v":%q},"name":%q,"namespace":"default"},"spec":{"containers":[{"image":"busybox","name":"main"}]}}`, value, ref.Name)
+	}
+	return r
+}
