@@ -7,22 +7,53 @@ import (
 	"revoada.dev/revoada/core/store"
 )
 
-// fanout delivers a store's events to its watches. Callers publish in
-// revision order and subscribe atomically with reading the backlog, both
-// under the lock that orders their writes, so a watch sees no gap and no
-// duplicate between its backlog and its live events.
+// Fanout delivers a store's events to its watches; every backend that
+// serves Watch uses one. Callers Publish in revision order and call Watch
+// atomically with their writes — both under the lock that orders their
+// writes — so a watch sees no gap and no duplicate between its backlog and
+// its live events. Publish never blocks on a consumer: a watch that falls
+// WatchBufferMax events behind ends with ErrWatchOverflow.
 //
-// Lock order: the caller's write lock, then fanout.mu, then watch.mu.
-type fanout struct {
+// Lock order: the caller's write lock, then Fanout.mu, then watch.mu.
+type Fanout struct {
 	mu      sync.Mutex
 	watches map[*watch]struct{}
 }
 
-func newFanout() *fanout { return &fanout{watches: map[*watch]struct{}{}} }
+// NewFanout returns a fan-out with no watches.
+func NewFanout() *Fanout { return &Fanout{watches: map[*watch]struct{}{}} }
+
+// Watch starts a watch of kind ("" for all) served from st: from == 0 first
+// delivers st's current resources as Added and a Bookmark, from > 0 replays
+// st's history from that revision (store.ErrCompacted when it is gone); then
+// live events as they are published. The caller holds its write lock, so no
+// write slips between the backlog and the subscription. The watch ends with
+// ctx.
+func (f *Fanout) Watch(ctx context.Context, st *store.Store, kind string, from store.Revision) (Watch, error) {
+	backlog, err := Backlog(st, kind, from)
+	if err != nil {
+		return nil, err
+	}
+	return f.subscribe(ctx, kind, max(from, st.Revision()+1), backlog), nil
+}
+
+// Backlog is what a new watch delivers before live events: the history from
+// from, or for from == 0 the current state and a Bookmark.
+func Backlog(st *store.Store, kind string, from store.Revision) ([]store.Event, error) {
+	if from > 0 {
+		return st.Events(from, kind)
+	}
+	items, rev := st.List(kind, "")
+	evs := make([]store.Event, 0, len(items)+1)
+	for _, r := range items {
+		evs = append(evs, store.Event{Type: store.Added, Revision: r.ModRevision, Resource: r})
+	}
+	return append(evs, store.Event{Type: store.Bookmark, Revision: rev}), nil
+}
 
 // subscribe starts a watch of kind that first delivers backlog, then the
 // live events from revision next on.
-func (f *fanout) subscribe(ctx context.Context, kind string, next store.Revision, backlog []store.Event) *watch {
+func (f *Fanout) subscribe(ctx context.Context, kind string, next store.Revision, backlog []store.Event) *watch {
 	w := &watch{
 		f: f, kind: kind, next: next,
 		out:   make(chan store.Event),
@@ -38,9 +69,9 @@ func (f *fanout) subscribe(ctx context.Context, kind string, next store.Revision
 	return w
 }
 
-// publish queues ev on every watch that wants it and drops the watches that
+// Publish queues ev on every watch that wants it and drops the watches that
 // overflowed. It never blocks on a consumer.
-func (f *fanout) publish(ev store.Event) {
+func (f *Fanout) Publish(ev store.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for w := range f.watches {
@@ -50,8 +81,8 @@ func (f *fanout) publish(ev store.Event) {
 	}
 }
 
-// reset ends every watch with a Reset event at rev.
-func (f *fanout) reset(rev store.Revision) {
+// Reset ends every watch with a Reset event at rev.
+func (f *Fanout) Reset(rev store.Revision) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for w := range f.watches {
@@ -60,13 +91,13 @@ func (f *fanout) reset(rev store.Revision) {
 	}
 }
 
-func (f *fanout) unsubscribe(w *watch) {
+func (f *Fanout) unsubscribe(w *watch) {
 	f.mu.Lock()
 	delete(f.watches, w)
 	f.mu.Unlock()
 }
 
-func (f *fanout) count() int {
+func (f *Fanout) Count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.watches)
@@ -75,7 +106,7 @@ func (f *fanout) count() int {
 // watch is one subscriber: a queue filled by publish and a goroutine (run)
 // that moves it onto the unbuffered Events channel at the consumer's pace.
 type watch struct {
-	f    *fanout
+	f    *Fanout
 	kind string
 	next store.Revision // live events below it are not delivered
 

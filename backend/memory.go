@@ -18,7 +18,7 @@ import (
 type Memory struct {
 	mu  sync.Mutex // guards st and orders writes with their publication
 	st  *store.Store
-	fan *fanout
+	fan *Fanout
 }
 
 var (
@@ -27,7 +27,7 @@ var (
 )
 
 // NewMemory returns an empty in-memory backend at revision 0.
-func NewMemory() *Memory { return &Memory{st: store.New(), fan: newFanout()} }
+func NewMemory() *Memory { return &Memory{st: store.New(), fan: NewFanout()} }
 
 // Name is "memory".
 func (m *Memory) Name() string { return "memory" }
@@ -53,7 +53,7 @@ func (m *Memory) write(ctx context.Context, op func(*store.Store) (store.Resourc
 	if err != nil {
 		return store.Resource{}, err
 	}
-	m.fan.publish(ev)
+	m.fan.Publish(ev)
 	return r, nil
 }
 
@@ -85,25 +85,7 @@ func (m *Memory) Watch(ctx context.Context, kind string, from store.Revision) (W
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	backlog, err := m.backlog(kind, from)
-	if err != nil {
-		return nil, err
-	}
-	return m.fan.subscribe(ctx, kind, max(from, m.st.Revision()+1), backlog), nil
-}
-
-// backlog is what a new watch delivers before live events: the history from
-// from, or for from == 0 the current state and a Bookmark. m.mu is held.
-func (m *Memory) backlog(kind string, from store.Revision) ([]store.Event, error) {
-	if from > 0 {
-		return m.st.Events(from, kind)
-	}
-	items, rev := m.st.List(kind, "")
-	evs := make([]store.Event, 0, len(items)+1)
-	for _, r := range items {
-		evs = append(evs, store.Event{Type: store.Added, Revision: r.ModRevision, Resource: r})
-	}
-	return append(evs, store.Event{Type: store.Bookmark, Revision: rev}), nil
+	return m.fan.Watch(ctx, m.st, kind, from)
 }
 
 // Snapshot returns the store's deterministic encoding (store.Store.Snapshot).
@@ -129,7 +111,7 @@ func (m *Memory) Restore(ctx context.Context, snap []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.st = st
-	m.fan.reset(st.Revision())
+	m.fan.Reset(st.Revision())
 	return nil
 }
 
@@ -150,5 +132,5 @@ func (m *Memory) Counts() Counts {
 	m.mu.Lock()
 	n := m.st.Len()
 	m.mu.Unlock()
-	return Counts{Resources: n, Subscribers: m.fan.count()}
+	return Counts{Resources: n, Subscribers: m.fan.Count()}
 }
