@@ -30,7 +30,7 @@ func TestBuiltins(t *testing.T) {
 	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
-	want := []string{"joint-rebalance", "leader-kill", "lossy-network", "majority-partition", "minority-partition", "operator-promote", "rolling-restart", "smoke"}
+	want := []string{"joint-rebalance", "leader-kill", "lossy-network", "majority-partition", "minority-partition", "operator-promote", "rolling-restart", "smoke", "store-leader-churn", "store-under-partition"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Names() = %v, want %v", names, want)
 	}
@@ -148,6 +148,53 @@ func TestBuiltinShapes(t *testing.T) {
 	}
 	if f := jr.Faults; len(f) != 1 || f[0].Kind != sim.Crash || f[0].Target != "leader" || f[0].At != 11*time.Second {
 		t.Errorf("joint-rebalance faults = %+v", f)
+	}
+}
+
+// TestBuiltinStores checks the built-ins that run a workload.
+func TestBuiltinStores(t *testing.T) {
+	promoteDemote := func(promote, demote time.Duration) []sim.Command {
+		return []sim.Command{
+			{At: promote, Kind: roles.Promote, Target: "n4", Reason: roles.ScalingUp},
+			{At: demote, Kind: roles.Demote, Target: "n4", Reason: roles.ScalingDown},
+		}
+	}
+	crash := func(at time.Duration) sim.Fault {
+		return sim.Fault{At: at, Kind: sim.Crash, Target: "leader", For: 8 * time.Second}
+	}
+	for _, want := range []*sim.Plan{{
+		Name: "store-under-partition", Nodes: 5, ControlPlane: 3, Duration: 90 * time.Second,
+		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond},
+		Workload: &sim.Workload{Clients: 4, Rate: 50, Keys: 20, Face: "kubernetes",
+			Mix: sim.Mix{Apply: 5, Get: 3, List: 1, Delete: 1, Watch: 1}, CAS: 0.3, Local: 0.1},
+		Faults: []sim.Fault{
+			{At: 20 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"minority"}}, For: 15 * time.Second},
+			{At: 45 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"leader"}}, For: 10 * time.Second},
+		},
+		Commands: promoteDemote(10*time.Second, 60*time.Second),
+		Expect:   sim.Expect{CommandsComplete: true, Progress: 0.5},
+	}, {
+		Name: "store-leader-churn", Nodes: 5, ControlPlane: 3, Duration: 120 * time.Second,
+		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 20 * time.Millisecond, Loss: 0.01},
+		Workload: &sim.Workload{Clients: 6, Rate: 80, Keys: 30, Face: "kubernetes",
+			Mix: sim.Mix{Apply: 4, Get: 4, List: 1, Delete: 1, Watch: 1}, CAS: 0.3},
+		Faults: []sim.Fault{
+			crash(15 * time.Second), crash(35 * time.Second), crash(55 * time.Second),
+			{At: 75 * time.Second, Kind: sim.Pause, Target: "leader", For: 5 * time.Second},
+		},
+		Commands: promoteDemote(10*time.Second, 90*time.Second),
+		Expect:   sim.Expect{CommandsComplete: true, Progress: 0.5},
+	}} {
+		t.Run(want.Name, func(t *testing.T) {
+			p, err := scenarios.Builtin(want.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Description = ""
+			if !reflect.DeepEqual(p, want) {
+				t.Errorf("got %+v\nwant %+v (workload %+v, want %+v)", p, want, p.Workload, want.Workload)
+			}
+		})
 	}
 }
 

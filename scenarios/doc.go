@@ -14,6 +14,14 @@
 //	  latency: {min: 1ms, max: 10ms}
 //	  loss: 0.0                  # probabilities in [0, 1]
 //	  duplicate: 0.0
+//	workload:                    # optional; resource traffic from simulated clients
+//	  clients: 4                 # required, 1..sim.ClientsMax
+//	  rate: 50/s                 # required, operations per second (/s) or minute (/m)
+//	  keys: 20                   # required, 1..sim.KeysMax
+//	  face: kubernetes           # required: kubernetes, nomad, systemd, pureraft or baremetal
+//	  mix: {apply: 5, get: 3, list: 1, delete: 1, watch: 1}
+//	  cas: 0.3                   # shares in [0, 1]
+//	  local: 0.1
 //	faults:                      # optional; at most ItemsMax
 //	  - {at: 20s, crash: leader, for: 25s}
 //	commands:                    # optional; at most ItemsMax
@@ -25,6 +33,19 @@
 //	expect:                      # optional
 //	  converge: {within: 30s, control_plane: 3}
 //	  commands_complete: true
+//	  progress: 0.5              # only with a workload
+//
+// A workload (sim.Workload) is the operations of `clients` clients over the
+// resources key-0 .. key-<keys-1>, all of one kind of the face. `rate` is a
+// decimal number, without exponent, followed by /s or /m: the clients
+// together issue about that many operations per second or per minute. It
+// must be positive and at most sim.RateMax per second; it is held per second,
+// and Marshal writes it so ("10/m" comes back as "0.16666666666666666/s").
+// `mix` weighs the verbs apply, get, list, delete and watch: integers in
+// 0..WeightMax, not all zero, a verb left out weighing zero; without `mix`
+// the weights are {apply: 5, get: 3, list: 1, delete: 1, watch: 0}. `cas` is
+// the share of applies and deletes made with an expected revision, `local`
+// the share of gets and lists asked as local reads; both default to 0.
 //
 // Every fault has `at` (a duration from the start of the run, before its
 // end) and exactly one kind key:
@@ -61,10 +82,16 @@
 // beside `shift`. The first command of the shift becomes the sim.Command,
 // with the shift's At, and the rest its With, in order.
 //
+// Under expect, `converge` requires the committed shape to reach
+// control_plane control-plane nodes within `within` of the last heal or
+// command, `commands_complete: true` every command to reach a final result,
+// and `progress` (a share in [0, 1], valid only with a workload) at least
+// that share of the workload's operations to succeed.
+//
 // An optional field whose value is null (`faults:` with nothing after it) is
-// the same as an absent one. Integers, rates and booleans must be YAML values
-// of that type (`nodes: "5"` is an error); durations and names may be any
-// scalar. Aliases are followed, but an alias inside the node it names, or
+// the same as an absent one. Integers, probabilities, shares and booleans
+// must be YAML values of that type (`nodes: "5"` is an error); durations,
+// workload rates, faces and names may be any scalar. Aliases are followed, but an alias inside the node it names, or
 // aliases that expand the document beyond a bound proportional to
 // FileBytesMax, are errors; merge keys (`<<`) are not supported. A file is
 // UTF-8 text of at most FileBytesMax bytes.
@@ -78,12 +105,12 @@
 // `commands[2].shift[1].demote`, indices from 0), and matches ErrInvalid
 // under errors.Is. Parsing stops at the first problem; the fields are
 // examined in a fixed order (the top-level keys, then name, description,
-// nodes, control_plane, duration, network, faults, commands, expect), so the
-// same file always gives the same error. After the plan is built,
-// sim.Plan.Validate runs as a backstop and its error, if any, is reported the
-// same way at the line of the fault or command concerned. Failures to read a
-// file are not ErrInvalid; they wrap the os error. Unknown scenario names
-// match ErrUnknown.
+// nodes, control_plane, duration, network, workload, faults, commands,
+// expect), so the same file always gives the same error. After the plan is
+// built, sim.Plan.Validate runs as a backstop and its error, if any, is
+// reported the same way at the line of the workload, fault or command
+// concerned. Failures to read a file are not ErrInvalid; they wrap the os
+// error. Unknown scenario names match ErrUnknown.
 //
 // Parsing is deterministic and never panics; FuzzParse checks the latter and
 // that every plan it accepts survives Marshal and Parse unchanged.

@@ -35,6 +35,8 @@ func FuzzParse(f *testing.F) {
 		"name: t\nnodes: \"5\"\nnodes: 5\n",
 		"name: t\ndescription: >\n \n 0\nnodes: 7\ncontrol_plane: 1\nduration: 10s",
 		"workload: {clients: 4, rate: 50/s}\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nworkload: {clients: 2, rate: 7/m, keys: 3, face: nomad, mix: {watch: 1}, local: 1}\nexpect: {progress: 1}\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nworkload: {clients: 2, rate: .5/s, keys: 3, face: baremetal, mix: {}}\n",
 		"name: [\n",
 		"? [a]\n: 1\n",
 		"\xff\xfe",

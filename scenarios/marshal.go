@@ -19,7 +19,8 @@ import (
 // line per command of it), such that Parse reads it back as the same plan. A
 // zero command Reason is left out and so reads back as operator, and the At
 // of a command in With, which the simulator ignores, is left out and reads
-// back as zero; every other field is written as it is.
+// back as zero; a workload's rate is written per second ("50/s"), with every
+// field of its mix; every other field is written as it is.
 //
 // Marshal parses what it wrote and compares (the write half of a pair
 // assertion whose read half is Parse), so it fails rather than write a file
@@ -80,6 +81,9 @@ func normalCommand(c sim.Command) sim.Command {
 
 // difference names the first part of two plans that differs, or is empty.
 func difference(p, q *sim.Plan) string {
+	if !reflect.DeepEqual(p.Workload, q.Workload) {
+		return "the workload"
+	}
 	for i := range min(len(p.Faults), len(q.Faults)) {
 		if !reflect.DeepEqual(p.Faults[i], q.Faults[i]) {
 			return fmt.Sprintf("fault %d", i)
@@ -113,6 +117,9 @@ func planNode(p *sim.Plan) *yaml.Node {
 	net.add("loss", number(p.Network.Loss))
 	net.add("duplicate", number(p.Network.Duplicate))
 	m.add("network", net.Node)
+	if p.Workload != nil {
+		m.add("workload", workloadNode(p.Workload))
+	}
 	if len(p.Faults) > 0 {
 		list := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, f := range p.Faults {
@@ -130,6 +137,34 @@ func planNode(p *sim.Plan) *yaml.Node {
 	if e := expectNode(p.Expect); len(e.Content) > 0 {
 		m.add("expect", e)
 	}
+	return m.Node
+}
+
+// workloadNode writes a workload one field per line, its mix on one:
+//
+//	workload:
+//	  clients: 4
+//	  rate: 50/s
+//	  keys: 20
+//	  face: kubernetes
+//	  mix: {apply: 5, get: 3, list: 1, delete: 1, watch: 0}
+//	  cas: 0.3
+//	  local: 0
+func workloadNode(w *sim.Workload) *yaml.Node {
+	m := newMap(0)
+	m.add("clients", integer(w.Clients))
+	// 'f' keeps the exponent out, which the rate syntax has no room for;
+	// precision -1 is the shortest text that reads back as the same float.
+	m.add("rate", text(strconv.FormatFloat(w.Rate, 'f', -1, 64)+"/s"))
+	m.add("keys", integer(w.Keys))
+	m.add("face", text(w.Face))
+	mix := newMap(yaml.FlowStyle)
+	for i, weight := range []int{w.Mix.Apply, w.Mix.Get, w.Mix.List, w.Mix.Delete, w.Mix.Watch} {
+		mix.add(mixFields[i], integer(weight))
+	}
+	m.add("mix", mix.Node)
+	m.add("cas", number(w.CAS))
+	m.add("local", number(w.Local))
 	return m.Node
 }
 
@@ -215,6 +250,9 @@ func expectNode(e sim.Expect) *yaml.Node {
 	}
 	if e.CommandsComplete {
 		m.add("commands_complete", boolean(true))
+	}
+	if e.Progress != 0 {
+		m.add("progress", number(e.Progress))
 	}
 	return m.Node
 }

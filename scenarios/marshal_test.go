@@ -84,6 +84,54 @@ expect:
 	}
 }
 
+func TestMarshalWorkload(t *testing.T) {
+	p := &sim.Plan{
+		Name: "w", Nodes: 3, ControlPlane: 3, Duration: time.Minute,
+		Network: sim.Network{LatencyMax: time.Millisecond},
+		Workload: &sim.Workload{Clients: 2, Rate: 1.0 / 3, Keys: 7, Face: "systemd",
+			Mix: sim.Mix{Get: 1}, CAS: 1e-5},
+		Expect: sim.Expect{Progress: 0.25},
+	}
+	const want = `name: w
+nodes: 3
+control_plane: 3
+duration: 1m0s
+network: {latency: {min: 0s, max: 1ms}, loss: 0, duplicate: 0}
+workload:
+  clients: 2
+  rate: 0.3333333333333333/s
+  keys: 7
+  face: systemd
+  mix: {apply: 0, get: 1, list: 0, delete: 0, watch: 0}
+  cas: 1e-05
+  local: 0
+expect:
+  progress: 0.25
+`
+	out, err := scenarios.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	back, err := scenarios.Parse("w.yaml", out)
+	if err != nil || !reflect.DeepEqual(back, p) {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+	// The smallest and largest rates, and one given per minute, survive.
+	for _, rate := range []float64{5e-324, 0.1 / 60, sim.RateMax} {
+		p.Workload.Rate = rate
+		out, err := scenarios.Marshal(p)
+		if err != nil {
+			t.Fatalf("rate %v: %v", rate, err)
+		}
+		if back, err := scenarios.Parse("w.yaml", out); err != nil || back.Workload.Rate != rate {
+			t.Fatalf("rate %v: read back %+v, %v", rate, back, err)
+		}
+	}
+}
+
 // TestMarshalLineBreaks checks strings that yaml.v3 would write as block
 // scalars reading back differently, such as a leading line break (found by
 // FuzzParse).
@@ -179,6 +227,13 @@ func TestMarshalRefuses(t *testing.T) {
 		{"roles on a quarantine in a shift", func(p *sim.Plan) {
 			p.Commands = []sim.Command{{Kind: roles.Demote, Target: "n1", With: []sim.Command{{Kind: roles.Quarantine, Target: "n2", Roles: roles.Etcd}}}}
 		}, "commands[0].shift[1].roles: only valid with promote and demote"},
+		{"invalid workload", func(p *sim.Plan) {
+			p.Workload = &sim.Workload{Clients: 1, Rate: 1, Keys: 0, Face: "nomad", Mix: sim.Mix{Get: 1}}
+		}, "sim: workload: keys 0 out of range"},
+		{"weight beyond the format", func(p *sim.Plan) {
+			p.Workload = &sim.Workload{Clients: 1, Rate: 1, Keys: 1, Face: "nomad", Mix: sim.Mix{Get: scenarios.WeightMax + 1}}
+		}, "workload.mix.get: 10001 out of range 0..10000"},
+		{"progress without workload", func(p *sim.Plan) { p.Expect.Progress = 0.5 }, "expect.progress: only valid with a workload"},
 		{"after the end", func(p *sim.Plan) {
 			p.Commands = []sim.Command{{At: time.Hour, Kind: roles.Demote, Target: "n1"}}
 		}, "not before the end of the run"},

@@ -24,6 +24,7 @@ const (
 	FileBytesMax = 1 << 20 // a scenario file's size
 	NameBytesMax = 64      // the name field's length
 	ItemsMax     = 4096    // faults, and commands, per file
+	WeightMax    = 10_000  // a workload mix weight; it bounds their sum
 )
 
 // aliasHopsMax bounds how many aliases deref follows in a row. yaml.v3 only
@@ -34,18 +35,29 @@ const aliasHopsMax = 8
 // The default network, used for every network field a file leaves out.
 var defaultNetwork = sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond}
 
+// The mix of a workload that gives none: mostly applies and gets, no
+// watches.
+var defaultMix = sim.Mix{Apply: 5, Get: 3, List: 1, Delete: 1}
+
 var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+// opsRateRE is a workload rate: a decimal number of operations per second
+// or per minute.
+var opsRateRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)/([sm])$`)
 
 // The fields each mapping may hold, in the order Marshal writes them.
 var (
-	planFields     = []string{"name", "description", "nodes", "control_plane", "duration", "network", "faults", "commands", "expect"}
+	planFields     = []string{"name", "description", "nodes", "control_plane", "duration", "network", "workload", "faults", "commands", "expect"}
 	networkFields  = []string{"latency", "loss", "duplicate"}
 	latencyFields  = []string{"min", "max"}
+	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local"}
+	mixFields      = []string{"apply", "get", "list", "delete", "watch"}
+	faces          = []string{"kubernetes", "nomad", "systemd", "pureraft", "baremetal"}
 	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos}
 	faultFields    = append([]string{"at", "for", "one_way"}, kindNames(faultKinds)...)
 	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
 	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "shift")
-	expectFields   = []string{"converge", "commands_complete"}
+	expectFields   = []string{"converge", "commands_complete", "progress"}
 	convergeFields = []string{"within", "control_plane"}
 )
 
@@ -440,6 +452,16 @@ func (d *decoder) at(f *fields) (time.Duration, error) {
 
 // rate reads a probability in [0, 1].
 func (d *decoder) rate(n *yaml.Node, path string) (float64, error) {
+	return d.fraction(n, path, "rate")
+}
+
+// share reads a share of a workload's operations, in [0, 1].
+func (d *decoder) share(n *yaml.Node, path string) (float64, error) {
+	return d.fraction(n, path, "share")
+}
+
+// fraction reads a number in [0, 1]; noun names it in errors.
+func (d *decoder) fraction(n *yaml.Node, path, noun string) (float64, error) {
 	const want = "a number in [0, 1]"
 	s, err := d.scalar(n, path, want)
 	if err != nil {
@@ -447,10 +469,35 @@ func (d *decoder) rate(n *yaml.Node, path string) (float64, error) {
 	}
 	var v float64
 	if tag := s.ShortTag(); (tag != "!!int" && tag != "!!float") || s.Decode(&v) != nil {
-		return 0, d.errorf(s.Line, path, "bad rate: want %s, got %s", want, describe(s))
+		return 0, d.errorf(s.Line, path, "bad %s: want %s, got %s", noun, want, describe(s))
 	}
 	if !(v >= 0 && v <= 1) { // written so that NaN fails
-		return 0, d.errorf(s.Line, path, "rate %s is not within [0, 1]", s.Value)
+		return 0, d.errorf(s.Line, path, "%s %s is not within [0, 1]", noun, s.Value)
+	}
+	return v, nil
+}
+
+// opsRate reads a workload rate, "<number>/s" or "<number>/m", as
+// operations per second in (0, sim.RateMax].
+func (d *decoder) opsRate(n *yaml.Node, path string) (float64, error) {
+	const want = "operations per second or per minute, such as 50/s or 600/m"
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return 0, err
+	}
+	m := opsRateRE.FindStringSubmatch(s.Value)
+	if m == nil {
+		return 0, d.errorf(s.Line, path, "bad rate %q: want %s", s.Value, want)
+	}
+	v, err := strconv.ParseFloat(m[1], 64) // the pattern leaves only range errors
+	if m[2] == "m" {
+		v /= 60
+	}
+	switch {
+	case v == 0: // zero, or too small for a float64
+		return 0, d.errorf(s.Line, path, "rate %s is not positive", s.Value)
+	case err != nil || v > sim.RateMax:
+		return 0, d.errorf(s.Line, path, "rate %s is more than %d/s", s.Value, sim.RateMax)
 	}
 	return v, nil
 }
@@ -500,7 +547,7 @@ func (d *decoder) plan(root *yaml.Node) (*sim.Plan, error) {
 	}
 	p := &sim.Plan{Network: defaultNetwork}
 	steps := []func(*fields, *sim.Plan) error{
-		d.header, d.network, d.faults, d.commands, d.expect,
+		d.header, d.network, d.workload, d.faults, d.commands, d.expect,
 	}
 	for _, step := range steps {
 		if err := step(f, p); err != nil {
@@ -595,6 +642,84 @@ func (d *decoder) network(top *fields, p *sim.Plan) error {
 		}
 	}
 	return nil
+}
+
+func (d *decoder) workload(top *fields, p *sim.Plan) error {
+	n := top.opt("workload")
+	if n == nil {
+		return nil
+	}
+	f, err := d.mapping(n, "workload", workloadFields)
+	if err != nil {
+		return err
+	}
+	w := &sim.Workload{Mix: defaultMix}
+	if n, err = d.req(f, "clients"); err != nil {
+		return err
+	}
+	if w.Clients, err = d.integer(n, "workload.clients", 1, sim.ClientsMax); err != nil {
+		return err
+	}
+	if n, err = d.req(f, "rate"); err != nil {
+		return err
+	}
+	if w.Rate, err = d.opsRate(n, "workload.rate"); err != nil {
+		return err
+	}
+	if n, err = d.req(f, "keys"); err != nil {
+		return err
+	}
+	if w.Keys, err = d.integer(n, "workload.keys", 1, sim.KeysMax); err != nil {
+		return err
+	}
+	if n, err = d.req(f, "face"); err != nil {
+		return err
+	}
+	if w.Face, err = d.text(n, "workload.face", "a face"); err != nil {
+		return err
+	}
+	if !slices.Contains(faces, w.Face) {
+		return d.errorf(deref(n).Line, "workload.face", "unknown face %q (want one of %s)", w.Face, strings.Join(faces, ", "))
+	}
+	if n := f.opt("mix"); n != nil {
+		if w.Mix, err = d.mix(n, "workload.mix"); err != nil {
+			return err
+		}
+	}
+	if n := f.opt("cas"); n != nil {
+		if w.CAS, err = d.share(n, "workload.cas"); err != nil {
+			return err
+		}
+	}
+	if n := f.opt("local"); n != nil {
+		if w.Local, err = d.share(n, "workload.local"); err != nil {
+			return err
+		}
+	}
+	p.Workload = w
+	return nil
+}
+
+// mix reads the verb weights of a workload: integers in 0..WeightMax, not
+// all zero; a verb left out weighs zero.
+func (d *decoder) mix(n *yaml.Node, path string) (sim.Mix, error) {
+	var m sim.Mix
+	f, err := d.mapping(n, path, mixFields)
+	if err != nil {
+		return m, err
+	}
+	weights := []*int{&m.Apply, &m.Get, &m.List, &m.Delete, &m.Watch} // in the order of mixFields
+	for i, key := range mixFields {
+		if v := f.opt(key); v != nil {
+			if *weights[i], err = d.integer(v, join(path, key), 0, WeightMax); err != nil {
+				return m, err
+			}
+		}
+	}
+	if m == (sim.Mix{}) {
+		return m, d.errorf(f.node.Line, path, "every weight is zero: want at least one positive (of %s)", strings.Join(mixFields, ", "))
+	}
+	return m, nil
 }
 
 func (d *decoder) faults(top *fields, p *sim.Plan) error {
@@ -930,18 +1055,35 @@ func (d *decoder) expect(top *fields, p *sim.Plan) error {
 			return err
 		}
 	}
+	if n := f.opt("progress"); n != nil {
+		if p.Workload == nil {
+			return d.errorf(f.key("progress").Line, "expect.progress", "only valid with a workload: it is a share of the workload's operations")
+		}
+		if p.Expect.Progress, err = d.share(n, "expect.progress"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // invalid reports an error from sim.Plan.Validate, which the checks above
-// should have caught first, at the line of the fault or command it concerns:
-// the one whose removal, alone with the header, still fails.
+// should have caught first, at the line of the workload, fault or command it
+// concerns: the one that, alone with the header, fails.
 func (d *decoder) invalid(top *fields, p *sim.Plan, err error) *Error {
 	e := &Error{File: d.file, Line: top.node.Line, Msg: err.Error(), Err: err}
 	header := *p
-	header.Faults, header.Commands = nil, nil
+	header.Workload, header.Faults, header.Commands = nil, nil, nil
 	if header.Validate() != nil {
 		return e
+	}
+	if p.Workload != nil {
+		one := header
+		one.Workload = p.Workload
+		if one.Validate() != nil {
+			e.Field = "workload"
+			e.Line = deref(top.vals["workload"]).Line
+			return e
+		}
 	}
 	for i, ft := range p.Faults {
 		one := header

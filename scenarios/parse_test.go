@@ -23,6 +23,14 @@ network:
   latency: {min: 2ms, max: 20ms}
   loss: 0.01
   duplicate: 0.02
+workload:
+  clients: 4
+  rate: 90/m
+  keys: 50
+  face: nomad
+  mix: {apply: 5, get: 3, list: 1, delete: 1, watch: 1}
+  cas: 0.3
+  local: 1
 faults:
   - {at: 20s, crash: leader, for: 25s}
   - {at: 45s, restart: n1}
@@ -52,6 +60,7 @@ commands:
 expect:
   converge: {within: 30s, control_plane: 3}
   commands_complete: true
+  progress: 0.5
 `
 
 var fullPlan = &sim.Plan{
@@ -61,6 +70,8 @@ var fullPlan = &sim.Plan{
 	ControlPlane: 3,
 	Duration:     120 * time.Second,
 	Network:      sim.Network{LatencyMin: 2 * time.Millisecond, LatencyMax: 20 * time.Millisecond, Loss: 0.01, Duplicate: 0.02},
+	Workload: &sim.Workload{Clients: 4, Rate: 1.5, Keys: 50, Face: "nomad",
+		Mix: sim.Mix{Apply: 5, Get: 3, List: 1, Delete: 1, Watch: 1}, CAS: 0.3, Local: 1},
 	Faults: []sim.Fault{
 		{At: 20 * time.Second, Kind: sim.Crash, Target: "leader", For: 25 * time.Second},
 		{At: 45 * time.Second, Kind: sim.Restart, Target: "n1"},
@@ -87,7 +98,7 @@ var fullPlan = &sim.Plan{
 			{Kind: roles.Quarantine, Target: "random-worker", Reason: roles.HealthDegraded},
 		}},
 	},
-	Expect: sim.Expect{Converge: &sim.Converge{Within: 30 * time.Second, ControlPlane: 3}, CommandsComplete: true},
+	Expect: sim.Expect{Converge: &sim.Converge{Within: 30 * time.Second, ControlPlane: 3}, CommandsComplete: true, Progress: 0.5},
 }
 
 func TestParseFull(t *testing.T) {
@@ -143,6 +154,32 @@ func TestParseAccepts(t *testing.T) {
 		{"null fields in a shift", hdr + "commands: [{at: 1s, roles: , shift: [{at: , demote: n1, shift: }]}]\n", func(p *sim.Plan) bool {
 			return len(p.Commands) == 1 && p.Commands[0].Target == "n1" && p.Commands[0].With == nil
 		}},
+		{"null workload", hdr + "workload:\n", func(p *sim.Plan) bool { return p.Workload == nil }},
+		{"workload defaults", hdr + "workload: {clients: 1, rate: 1/s, keys: 1, face: pureraft}\n", func(p *sim.Plan) bool {
+			return reflect.DeepEqual(p.Workload, &sim.Workload{Clients: 1, Rate: 1, Keys: 1, Face: "pureraft",
+				Mix: sim.Mix{Apply: 5, Get: 3, List: 1, Delete: 1}})
+		}},
+		{"null mix and shares", hdr + "workload: {clients: 1, rate: 1/s, keys: 1, face: systemd, mix: , cas: , local: }\n", func(p *sim.Plan) bool {
+			return p.Workload.Mix == sim.Mix{Apply: 5, Get: 3, List: 1, Delete: 1} && p.Workload.CAS == 0
+		}},
+		{"partial mix", hdr + "workload: {clients: 1, rate: 1/s, keys: 1, face: baremetal, mix: {watch: 2, get: 0}}\n", func(p *sim.Plan) bool {
+			return p.Workload.Mix == sim.Mix{Watch: 2}
+		}},
+		{"workload limits", hdr + fmt.Sprintf("workload: {clients: %d, rate: %d/s, keys: %d, face: kubernetes}\n", sim.ClientsMax, sim.RateMax, sim.KeysMax), func(p *sim.Plan) bool {
+			return p.Workload.Clients == sim.ClientsMax && p.Workload.Rate == sim.RateMax && p.Workload.Keys == sim.KeysMax
+		}},
+		{"rate per minute at the limit", hdr + fmt.Sprintf("workload: {clients: 1, rate: %d/m, keys: 1, face: kubernetes}\n", 60*sim.RateMax), func(p *sim.Plan) bool {
+			return p.Workload.Rate == sim.RateMax
+		}},
+		{"fractional rates", hdr + "workload: {clients: 1, rate: .5/s, keys: 1, face: kubernetes}\n", func(p *sim.Plan) bool {
+			return p.Workload.Rate == 0.5
+		}},
+		{"rate with a trailing point", hdr + "workload: {clients: 1, rate: \"3./m\", keys: 1, face: kubernetes}\n", func(p *sim.Plan) bool {
+			return p.Workload.Rate == 0.05
+		}},
+		{"progress zero", hdr + "workload: {clients: 1, rate: 1/s, keys: 1, face: kubernetes}\nexpect: {progress: 0}\n", func(p *sim.Plan) bool {
+			return p.Expect.Progress == 0 && p.Workload != nil
+		}},
 		{"dynamic selectors may repeat", hdr + "faults: [{at: 1s, partition: [[random-voter], [random-voter]]}]\n", func(p *sim.Plan) bool {
 			return len(p.Faults[0].Groups) == 2
 		}},
@@ -193,7 +230,7 @@ func TestParseErrors(t *testing.T) {
 		{"too large", hdr + "description: " + strings.Repeat("x", scenarios.FileBytesMax) + "\n", 0, "", "larger than"},
 
 		// Fields.
-		{"unknown field", hdr + "workload: {clients: 4}\n", 5, "workload", `unknown field "workload"`},
+		{"unknown field", hdr + "workloads: {clients: 4}\n", 5, "workloads", `unknown field "workloads"`},
 		{"unknown nested field", hdr + "expect:\n  linearizable: true\n", 6, "expect.linearizable", `unknown field "linearizable"`},
 		{"unknown fault field", hdr + "faults:\n  - {at: 1s, crash: n1, clog: n2}\n", 6, "faults[0].clog", `unknown field "clog"`},
 		{"unknown latency field", hdr + "network: {latency: {mean: 3ms}}\n", 5, "network.latency.mean", `unknown field "mean"`},
@@ -237,6 +274,45 @@ func TestParseErrors(t *testing.T) {
 		{"bad latency", hdr + "network: {latency: {min: fast}}\n", 5, "network.latency.min", `bad duration "fast"`},
 		{"network loss range", hdr + "network: {loss: -0.1}\n", 5, "network.loss", "rate -0.1 is not within [0, 1]"},
 		{"network duplicate nan", hdr + "network: {duplicate: .nan}\n", 5, "network.duplicate", "rate .nan is not within [0, 1]"},
+
+		// Workload.
+		{"workload is a list", hdr + "workload: [4, 50/s]\n", 5, "workload", "want a mapping, got a list"},
+		{"unknown workload field", hdr + "workload:\n  clients: 4\n  threads: 2\n", 7, "workload.threads", `unknown field "threads" (want one of clients, rate, keys, face, mix, cas, local)`},
+		{"workload without clients", hdr + "workload: {rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", "missing required field"},
+		{"workload without rate", hdr + "workload:\n  clients: 1\n  keys: 1\n  face: nomad\n", 6, "workload.rate", "missing required field"},
+		{"workload without keys", hdr + "workload: {clients: 1, rate: 5/s, face: nomad}\n", 5, "workload.keys", "missing required field"},
+		{"workload without face", hdr + "workload: {clients: 1, rate: 5/s, keys: 1}\n", 5, "workload.face", "missing required field"},
+		{"empty workload", hdr + "workload: {}\n", 5, "workload.clients", "missing required field"},
+		{"null clients", hdr + "workload:\n  clients:\n", 6, "workload.clients", "missing value"},
+		{"zero clients", hdr + "workload: {clients: 0, rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", "0 out of range 1..64"},
+		{"too many clients", hdr + "workload: {clients: 65, rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", "65 out of range 1..64"},
+		{"quoted clients", hdr + "workload: {clients: \"4\", rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", `want an integer in 1..64, got string "4"`},
+		{"zero keys", hdr + "workload: {clients: 1, rate: 5/s, keys: 0, face: nomad}\n", 5, "workload.keys", "0 out of range 1..10000"},
+		{"too many keys", hdr + "workload: {clients: 1, rate: 5/s, keys: 10001, face: nomad}\n", 5, "workload.keys", "10001 out of range 1..10000"},
+		{"rate without unit", hdr + "workload: {clients: 1, rate: 50, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50": want operations per second or per minute, such as 50/s or 600/m`},
+		{"rate per hour", hdr + "workload: {clients: 1, rate: 50/h, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50/h"`},
+		{"rate with a space", hdr + "workload: {clients: 1, rate: 50 /s, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50 /s"`},
+		{"negative rate", hdr + "workload: {clients: 1, rate: -5/s, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "-5/s"`},
+		{"rate with exponent", hdr + "workload: {clients: 1, rate: 1e3/s, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "1e3/s"`},
+		{"rate nan", hdr + "workload: {clients: 1, rate: NaN/s, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "NaN/s"`},
+		{"rate as a list", hdr + "workload: {clients: 1, rate: [50, s], keys: 1, face: nomad}\n", 5, "workload.rate", "want operations per second or per minute, such as 50/s or 600/m, got a list"},
+		{"zero rate", hdr + "workload: {clients: 1, rate: 0.0/m, keys: 1, face: nomad}\n", 5, "workload.rate", "rate 0.0/m is not positive"},
+		{"rate underflows", hdr + "workload: {clients: 1, rate: 0." + strings.Repeat("0", 400) + "1/s, keys: 1, face: nomad}\n", 5, "workload.rate", "is not positive"},
+		{"rate too high", hdr + "workload: {clients: 1, rate: 10000.5/s, keys: 1, face: nomad}\n", 5, "workload.rate", "rate 10000.5/s is more than 10000/s"},
+		{"rate per minute too high", hdr + "workload: {clients: 1, rate: 600001/m, keys: 1, face: nomad}\n", 5, "workload.rate", "rate 600001/m is more than 10000/s"},
+		{"rate overflows", hdr + "workload: {clients: 1, rate: 1" + strings.Repeat("0", 400) + "/s, keys: 1, face: nomad}\n", 5, "workload.rate", "is more than 10000/s"},
+		{"unknown face", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: docker}\n", 5, "workload.face", `unknown face "docker" (want one of kubernetes, nomad, systemd, pureraft, baremetal)`},
+		{"face as a list", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: [nomad]}\n", 5, "workload.face", "want a face, got a list"},
+		{"mix is a list", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, mix: [1, 2]}\n", 5, "workload.mix", "want a mapping, got a list"},
+		{"unknown verb", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, mix: {put: 1}}\n", 5, "workload.mix.put", `unknown field "put" (want one of apply, get, list, delete, watch)`},
+		{"negative weight", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, mix: {apply: -1, get: 2}}\n", 5, "workload.mix.apply", "-1 out of range 0..10000"},
+		{"weight too large", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, mix: {get: 10001}}\n", 5, "workload.mix.get", "10001 out of range 0..10000"},
+		{"fractional weight", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, mix: {list: 0.5}}\n", 5, "workload.mix.list", "want an integer in 0..10000, got number 0.5"},
+		{"all weights zero", hdr + "workload:\n  clients: 1\n  rate: 5/s\n  keys: 1\n  face: nomad\n  mix:\n    apply: 0\n    watch: 0\n", 11, "workload.mix", "every weight is zero"},
+		{"empty mix", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, mix: {}}\n", 5, "workload.mix", "every weight is zero"},
+		{"cas above one", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, cas: 1.5}\n", 5, "workload.cas", "share 1.5 is not within [0, 1]"},
+		{"quoted local", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, local: \"0.1\"}\n", 5, "workload.local", `bad share: want a number in [0, 1], got string "0.1"`},
+		{"local negative", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, local: -0.1}\n", 5, "workload.local", "share -0.1 is not within [0, 1]"},
 
 		// Faults.
 		{"fault without kind", hdr + "faults:\n  - {at: 1s, for: 2s}\n", 6, "faults[0]", "fault has no kind: want exactly one of crash, restart, pause, resume, partition, heal, loss, duplicate, chaos"},
@@ -304,6 +380,9 @@ func TestParseErrors(t *testing.T) {
 		{"converge within zero", hdr + "expect:\n  converge: {within: 0s, control_plane: 3}\n", 6, "expect.converge.within", "want a positive duration"},
 		{"converge control plane range", hdr + "expect:\n  converge: {within: 5s, control_plane: 6}\n", 6, "expect.converge.control_plane", "6 out of range 1..5"},
 		{"converge is a list", hdr + "expect:\n  converge: [5s, 3]\n", 6, "expect.converge", "want a mapping, got a list"},
+		{"progress without workload", hdr + "expect:\n  commands_complete: true\n  progress: 0.5\n", 7, "expect.progress", "only valid with a workload"},
+		{"progress above one", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad}\nexpect:\n  progress: 2\n", 7, "expect.progress", "share 2 is not within [0, 1]"},
+		{"progress not a number", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad}\nexpect: {progress: half}\n", 6, "expect.progress", `bad share: want a number in [0, 1], got string "half"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := scenarios.Parse("t.yaml", []byte(tc.yaml))
