@@ -286,6 +286,12 @@ func (s *simulator) orphan(i int) {
 }
 
 func (s *simulator) onResult(i int, r node.Result) {
+	if s.mesh != nil {
+		if _, ok := s.mesh.results[r.ID]; ok {
+			s.mesh.results[r.ID] = &r
+			return
+		}
+	}
 	if ci, ok := s.reqClient[r.ID]; ok {
 		s.clientResult(ci, r)
 		return

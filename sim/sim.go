@@ -133,6 +133,7 @@ type simulator struct {
 	wlRand             *rand.Rand
 	trace              *tracer
 	hooks              Hooks
+	mesh               *Mesh // set when driven as a Mesh
 	check              *checker
 	stats              Stats
 }
@@ -338,6 +339,9 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 		}
 		for _, ev := range rd.Events {
 			s.onEvent(i, ev)
+			if s.mesh != nil && i == s.mesh.contact {
+				s.mesh.publish(ev)
+			}
 		}
 		for _, m := range rd.Messages {
 			s.send(i, m)

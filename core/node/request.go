@@ -176,8 +176,10 @@ func (r Request) validate() error {
 		return fmt.Errorf("%w: a shift takes 1..%d commands, got %d", ErrInvalidRequest, roles.ShiftCommandsMax, len(r.Shift))
 	case r.Read != nil && r.Read.Op != ReadGet && r.Read.Op != ReadList:
 		return fmt.Errorf("%w: unknown read op %d", ErrInvalidRequest, r.Read.Op)
-	case r.Write != nil && r.Write.Op != store.OpApply && r.Write.Op != store.OpDelete:
-		return fmt.Errorf("%w: unknown write op %d", ErrInvalidRequest, r.Write.Op)
+	case r.Write != nil:
+		if err := r.Write.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
 	}
 	return nil
 }

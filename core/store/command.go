@@ -10,8 +10,9 @@ type Op uint8
 
 // The ops.
 const (
-	OpApply  Op = 1
-	OpDelete Op = 2
+	OpApply   Op = 1
+	OpDelete  Op = 2
+	OpRestore Op = 3 // replace the whole store with a snapshot
 )
 
 func (o Op) String() string {
@@ -20,18 +21,21 @@ func (o Op) String() string {
 		return "apply"
 	case OpDelete:
 		return "delete"
+	case OpRestore:
+		return "restore"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
 
 // Command is one write as it travels in the Raft log: Exec applies it to
 // every replica's Store in log order. Resource is read for OpApply only, Ref
-// for OpDelete only.
+// for OpDelete only, Snapshot (Snapshot's bytes) for OpRestore only.
 type Command struct {
 	Op       Op
 	Resource Resource
 	Ref      Ref
 	Expect   Expect
+	Snapshot []byte
 }
 
 // Exec applies c: Apply for OpApply, Delete for OpDelete.
@@ -42,8 +46,21 @@ func (s *Store) Exec(c Command) (Resource, Event, error) {
 		return s.Apply(c.Resource, c.Expect)
 	case OpDelete:
 		return s.Delete(c.Ref, c.Expect)
+	case OpRestore:
+		return s.restore(c.Snapshot)
 	}
 	return Resource{}, Event{}, fmt.Errorf("%w: command %s", ErrUnsupported, c.Op)
+}
+
+// restore replaces the store with a snapshot's content; its event is a Reset
+// at the restored revision. On error the store is unchanged.
+func (s *Store) restore(snap []byte) (Resource, Event, error) {
+	next, err := Restore(snap)
+	if err != nil {
+		return Resource{}, Event{}, err
+	}
+	*s = *next
+	return Resource{}, Event{Type: Reset, Revision: s.rev}, nil
 }
 
 // AppendCommand appends c's encoding (see the package doc) to b. For an op
@@ -56,6 +73,9 @@ func AppendCommand(b []byte, c Command) []byte {
 		b = AppendResource(b, c.Resource)
 	case OpDelete:
 		b = appendRef(b, c.Ref)
+	case OpRestore:
+		b = binary.BigEndian.AppendUint32(b, uint32(len(c.Snapshot)))
+		b = append(b, c.Snapshot...)
 	}
 	return b
 }
@@ -89,6 +109,8 @@ func (d *decoder) command() Command {
 		c.Resource = d.resource()
 	case c.Op == OpDelete:
 		c.Ref = d.ref()
+	case c.Op == OpRestore:
+		c.Snapshot = d.take(int(d.u32("snapshot length")), "snapshot")
 	default:
 		d.err = fmt.Errorf("%w: command %s", ErrUnsupported, c.Op)
 	}
@@ -100,4 +122,25 @@ func boolByte(v bool) byte {
 		return 1
 	}
 	return 0
+}
+
+// SnapshotBytesMax bounds a restore command's snapshot.
+const SnapshotBytesMax = 256 << 20
+
+// Validate checks a command before it is proposed, so that what enters the
+// Raft log always decodes: the resource of an apply, the ref of a delete,
+// the size of a restore's snapshot. The store re-checks when it executes.
+func (c Command) Validate() error {
+	switch c.Op {
+	case OpApply:
+		return validInput(c.Resource)
+	case OpDelete:
+		return c.Ref.Validate()
+	case OpRestore:
+		if len(c.Snapshot) > SnapshotBytesMax {
+			return &InvalidError{Field: "snapshot", Reason: fmt.Sprintf("%d bytes, limit %d", len(c.Snapshot), SnapshotBytesMax)}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: command %s", ErrUnsupported, c.Op)
 }

@@ -34,6 +34,7 @@
 //	            body
 //	body     := resource                              // op 1, OpApply
 //	          | ref                                   // op 2, OpDelete
+//	          | snapshotLen:u32 snapshot              // op 3, OpRestore: Store.Snapshot's bytes
 //
 //	snapshot := magic:"rvst" version:u8 (=1) revision:u64
 //	            resourceCount:u32 resource*resourceCount   // in Compare order, no duplicates

@@ -395,3 +395,26 @@ func benchRefs(n int) []store.Ref {
 	}
 	return refs
 }
+
+func TestRestoreCommand(t *testing.T) {
+	src := store.New()
+	for i := range 3 {
+		if _, _, err := src.Apply(store.Resource{Ref: store.Ref{Kind: "K", Name: fmt.Sprint("n", i)}, Face: "pureraft", Format: store.Native, Payload: []byte{byte(i)}}, store.Expect{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := store.Command{Op: store.OpRestore, Snapshot: src.Snapshot()}
+	got, rest, err := store.DecodeCommand(store.AppendCommand(nil, c))
+	if err != nil || len(rest) != 0 || !bytes.Equal(got.Snapshot, c.Snapshot) {
+		t.Fatalf("round trip: %v", err)
+	}
+	dst := store.New()
+	_, ev, err := dst.Exec(got)
+	if err != nil || ev.Type != store.Reset || ev.Revision != 3 || dst.Len() != 3 || !bytes.Equal(dst.Snapshot(), src.Snapshot()) {
+		t.Fatalf("restore: %v %+v len %d", err, ev, dst.Len())
+	}
+	before := dst.Snapshot()
+	if _, _, err := dst.Exec(store.Command{Op: store.OpRestore, Snapshot: []byte("garbage")}); err == nil || !bytes.Equal(dst.Snapshot(), before) {
+		t.Fatalf("a bad snapshot was accepted or changed the store: %v", err)
+	}
+}
