@@ -1,0 +1,120 @@
+// Package membership is revoada's gossip layer: who is in the mesh and
+// whether they are alive. This file holds the phi-accrual failure detector.
+//
+// The detector follows Hayashibara et al., "The φ Accrual Failure Detector"
+// (SRDS 2004): instead of a yes/no timeout it reports φ, the suspicion that a
+// peer has failed, on a continuous scale. It keeps a bounded window of the
+// intervals between a peer's heartbeats, models them as a normal distribution
+// N(μ, σ²), and for the time t since the last heartbeat reports
+//
+//	φ(t) = -log10( P(interval > t) ) = -log10( ½·erfc((t - μ') / (σ'·√2)) )
+//
+// where μ' = μ + AcceptablePauseTicks (a pause the operator tolerates, as in
+// Akka's acceptable-heartbeat-pause) and σ' = max(σ, MinStdDevTicks) (so a
+// perfectly regular heartbeat does not make φ jump from 0 to infinity). φ = 1
+// means a 10% chance that the peer is merely late, φ = 8 one in 10⁸.
+//
+// Time is ticks: the detector takes Heartbeat(at) and answers Phi(at), with
+// at a tick count; it never reads a clock. Not safe for concurrent use.
+package membership
+
+import "math"
+
+// DetectorConfig tunes a Detector. Counts are in ticks.
+type DetectorConfig struct {
+	WindowMax            int     // intervals kept (a named bound)
+	MinStdDevTicks       float64 // floor under σ
+	AcceptablePauseTicks float64 // added to μ
+	// FirstIntervalTicks seeds the window before the second heartbeat, so a
+	// peer heard from once is not suspected at once (Akka does the same).
+	FirstIntervalTicks float64
+}
+
+// DefaultDetectorConfig: 1000 intervals; with a 100 ms tick, σ ≥ 100 ms and
+// a 500 ms pause tolerated; a first interval of 1 s.
+func DefaultDetectorConfig() DetectorConfig {
+	return DetectorConfig{WindowMax: 1000, MinStdDevTicks: 1, AcceptablePauseTicks: 5, FirstIntervalTicks: 10}
+}
+
+// Detector is the phi-accrual detector for one peer.
+type Detector struct {
+	cfg       DetectorConfig
+	intervals []float64 // ring buffer of the last WindowMax intervals
+	next      int
+	sum, sq   float64 // running sums over intervals
+	last      uint64  // tick of the last heartbeat
+	heard     bool
+}
+
+// NewDetector returns a detector that has heard nothing yet.
+func NewDetector(cfg DetectorConfig) *Detector {
+	if cfg.WindowMax < 1 {
+		cfg.WindowMax = 1
+	}
+	return &Detector{cfg: cfg}
+}
+
+// Heartbeat records a heartbeat at tick at. Heartbeats out of order (at
+// before the last one) are ignored.
+func (d *Detector) Heartbeat(at uint64) {
+	switch {
+	case !d.heard:
+		d.heard = true
+		d.add(d.cfg.FirstIntervalTicks)
+	case at < d.last:
+		return
+	default:
+		d.add(float64(at - d.last))
+	}
+	d.last = at
+}
+
+func (d *Detector) add(interval float64) {
+	if len(d.intervals) < d.cfg.WindowMax {
+		d.intervals = append(d.intervals, interval)
+	} else {
+		old := d.intervals[d.next]
+		d.sum -= old
+		d.sq -= old * old
+		d.intervals[d.next] = interval
+		d.next = (d.next + 1) % d.cfg.WindowMax
+	}
+	d.sum += interval
+	d.sq += interval * interval
+}
+
+// Stats returns the window's mean and standard deviation, in ticks.
+func (d *Detector) Stats() (mean, stddev float64) {
+	n := float64(len(d.intervals))
+	if n == 0 {
+		return 0, 0
+	}
+	mean = d.sum / n
+	variance := d.sq/n - mean*mean
+	return mean, math.Sqrt(max(variance, 0))
+}
+
+// Phi is the suspicion at tick at; 0 before the first heartbeat (a peer
+// never heard from is not suspected by this detector — membership handles
+// joining separately).
+func (d *Detector) Phi(at uint64) float64 {
+	if !d.heard || at <= d.last {
+		return 0
+	}
+	mean, stddev := d.Stats()
+	return PhiOf(float64(at-d.last), mean+d.cfg.AcceptablePauseTicks, max(stddev, d.cfg.MinStdDevTicks))
+}
+
+// PhiOf is φ for an elapsed time, given the interval distribution's mean and
+// standard deviation: -log10(½·erfc((elapsed-mean)/(stddev·√2))). For very
+// large arguments it uses the asymptotic expansion of log(erfc), so φ stays
+// finite and increasing instead of overflowing to +Inf.
+func PhiOf(elapsed, mean, stddev float64) float64 {
+	x := (elapsed - mean) / (stddev * math.Sqrt2)
+	if x < 20 {
+		return -math.Log10(0.5 * math.Erfc(x))
+	}
+	// ln erfc(x) ≈ -x² - ln(x·√π) for large x.
+	lnErfc := -x*x - math.Log(x*math.SqrtPi)
+	return (math.Ln2 - lnErfc) / math.Ln10
+}
