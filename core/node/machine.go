@@ -98,6 +98,24 @@ type Machine struct {
 	shape   roles.Shape
 	store   *store.Store
 	applied map[originKey]map[uint64]outcome
+	derived *derived // cached from shape; nil when shape changed
+}
+
+// derived caches what checks ask of the shape after every entry.
+type derived struct {
+	digest roles.Digest
+	voters []uint64 // raft IDs of the etcd holders, sorted
+}
+
+func (m *Machine) setShape(s roles.Shape) {
+	m.shape, m.derived = s, nil
+}
+
+func (m *Machine) derive() *derived {
+	if m.derived == nil {
+		m.derived = &derived{digest: m.shape.Digest(), voters: raftIDs(m.shape.Voters())}
+	}
+	return m.derived
 }
 
 // NewMachine starts a machine from a bootstrap shape.
@@ -175,7 +193,7 @@ func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) E
 		return Effect{req: req}
 	}
 	out := outcome{index: index, changed: !m.shape.Equal(next)}
-	m.shape = next
+	m.setShape(next)
 	m.remember(req.ID, out)
 	return Effect{req: req, result: out.result(req.ID), cc: cc}
 }

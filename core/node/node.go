@@ -647,10 +647,10 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 
 // describe fills in the shape and configuration after an applied index.
 func (n *Node) describe(a *Applied) {
-	a.Shape = n.machine.shape.Digest()
+	d := n.machine.derive()
+	a.Shape, a.ShapeVoters = d.digest, d.voters
 	a.ConfVoters = slices.Sorted(slices.Values(n.conf.GetVoters()))
 	a.ConfLearners = slices.Sorted(slices.Values(n.conf.GetLearners()))
-	a.ShapeVoters = raftIDs(n.machine.shape.Voters())
 }
 
 // maybeSnapshot takes a snapshot at the applied index every SnapshotEntries

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -189,7 +190,17 @@ func (m Message) Describe() string {
 	switch m.Kind {
 	case MsgRaft:
 		r := m.Raft
-		return fmt.Sprintf("%s t%d i%d c%d n%d", r.GetType(), r.GetTerm(), r.GetIndex(), r.GetCommit(), len(r.GetEntries()))
+		b := make([]byte, 0, 48)
+		b = append(b, r.GetType().String()...)
+		b = append(b, " t"...)
+		b = strconv.AppendUint(b, r.GetTerm(), 10)
+		b = append(b, " i"...)
+		b = strconv.AppendUint(b, r.GetIndex(), 10)
+		b = append(b, " c"...)
+		b = strconv.AppendUint(b, r.GetCommit(), 10)
+		b = append(b, " n"...)
+		b = strconv.AppendInt(b, int64(len(r.GetEntries())), 10)
+		return string(b)
 	case MsgForward:
 		return "forward " + m.Request.ID.String()
 	case MsgResult:
