@@ -9,7 +9,9 @@
 // (SnapshotDeterministic and Restore ask for a second one). The suite writes
 // at most a few thousand resources (WatchOverflow writes 2*WatchBufferMax+10).
 // Compaction is tested through the optional backend.Compactor; a backend
-// without it, or answering store.ErrUnsupported, skips WatchCompacted.
+// without it, or answering store.ErrUnsupported, skips WatchCompacted. A
+// backend whose Restore answers store.ErrUnsupported for a valid snapshot
+// skips Restore (it must still refuse bad snapshots with store.ErrInvalid).
 // Nothing in the suite depends on timing: it waits on channels, with a
 // generous deadline only as a guard against a hung backend.
 package storetest

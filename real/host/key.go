@@ -1,0 +1,110 @@
+package host
+
+import (
+	"crypto/ed25519"
+	crand "crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+const keyPEMType = "PRIVATE KEY" // PKCS#8, as openssl writes it
+
+// loadOrCreateKey reads the node's key at path, or makes one if there is
+// none. A key readable by anyone but its owner is refused, as ssh refuses
+// one.
+func loadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+	key, err := loadKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createKey(path)
+	}
+	return key, err
+}
+
+func loadKey(path string) (ed25519.PrivateKey, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("host: %s: mode %04o lets others read the node's key; chmod 600 it", path, perm)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != keyPEMType {
+		return nil, fmt.Errorf("host: %s: not a PEM %q block", path, keyPEMType)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("host: %s: %w", path, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("host: %s: a %T, want an ed25519 key", path, k)
+	}
+	return key, nil
+}
+
+// createKey makes a key and writes it atomically: to a temporary file in
+// the same directory, synced, then renamed into place, and the directory
+// synced, so a crash leaves either no key or the whole key.
+func createKey(path string) (ed25519.PrivateKey, error) {
+	_, key, err := ed25519.GenerateKey(crand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("host: generating the node key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if err := writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: keyPEMType, Bytes: der})); err != nil {
+		return nil, fmt.Errorf("host: writing %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".node.key-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename, there is nothing to remove
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func nodeID(key ed25519.PrivateKey) roles.NodeID {
+	return roles.NodeID(key.Public().(ed25519.PublicKey))
+}

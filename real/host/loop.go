@@ -1,0 +1,144 @@
+package host
+
+import (
+	"time"
+
+	"go.etcd.io/raft/v3"
+
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
+)
+
+// loop is the state only the loop goroutine touches.
+type loop struct {
+	h       *Node
+	n       *node.Node
+	waiters map[node.RequestID]chan<- node.Result // bounded by node.PendingMax
+}
+
+// run is the loop goroutine. See the package doc.
+func (h *Node) run(n *node.Node) {
+	defer close(h.done)
+	l := &loop{h: h, n: n, waiters: map[node.RequestID]chan<- node.Result{}}
+	if err := l.serve(); err != nil {
+		h.log.Error("node stopped", "err", err)
+		h.err = err
+	}
+}
+
+// serve runs until Close or a storage error.
+func (l *loop) serve() error {
+	if err := l.campaignAlone(); err != nil {
+		return err
+	}
+	ticker := time.NewTicker(l.h.cfg.TickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-l.h.stop:
+			return l.h.storage.Sync()
+		case <-ticker.C:
+			l.n.Tick()
+			l.h.ticks.Add(1)
+		case op := <-l.h.inbox:
+			op(l)
+			l.drainInbox()
+		}
+		if err := l.ready(); err != nil {
+			return err
+		}
+	}
+}
+
+// drainInbox runs the ops already waiting, up to opsPerReadyMax, so that
+// concurrent writes share one Ready and one fsync (group commit).
+func (l *loop) drainInbox() {
+	for range opsPerReadyMax {
+		select {
+		case op := <-l.h.inbox:
+			op(l)
+		default:
+			return
+		}
+	}
+}
+
+// campaignAlone ticks a node that is the only member of its shape through
+// its election timeout (at most three timeouts: raft draws it from [e, 2e)),
+// so that it leads before it serves its first request.
+func (l *loop) campaignAlone() error {
+	if l.n.Shape().Len() != 1 {
+		return l.ready()
+	}
+	for range 3 * l.h.electionTicks {
+		if err := l.ready(); err != nil {
+			return err
+		}
+		if l.n.Status().State == raft.StateLeader {
+			return nil
+		}
+		l.n.Tick()
+	}
+	return l.ready()
+}
+
+// ready handles the node's pending Ready batches, as the package doc says.
+func (l *loop) ready() error {
+	for range readyLoopsMax {
+		if !l.n.HasReady() {
+			break
+		}
+		rd := l.n.Ready()
+		if err := l.h.storage.Save(rd.Persist); err != nil {
+			return err
+		}
+		if rd.MustSync {
+			if err := l.h.storage.Sync(); err != nil {
+				return err
+			}
+		}
+		l.send(rd.Messages)
+		l.publish(rd.Events)
+		l.h.resources.Store(int64(l.n.Store().Len())) // counted before a caller hears of its write
+		l.deliver(rd.Results)
+		l.n.Advance(rd)
+	}
+	return nil
+}
+
+func (l *loop) send(msgs []node.Message) {
+	for _, m := range msgs {
+		switch {
+		case l.h.cfg.Transport == nil || m.To == (roles.NodeID{}):
+			l.h.unsent.Add(1)
+			l.h.log.Debug("message not sent: no transport or no peer", "to", m.To.Short(), "kind", m.Kind.String())
+		default:
+			if err := l.h.cfg.Transport.Send(m); err != nil {
+				l.h.sendErrors.Add(1)
+				l.h.log.Debug("send failed", "to", m.To.Short(), "err", err)
+			}
+		}
+	}
+}
+
+// publish feeds the store's events to the watches: a Reset (a snapshot
+// replaced the store) ends them all.
+func (l *loop) publish(evs []store.Event) {
+	for _, ev := range evs {
+		if ev.Type == store.Reset {
+			l.h.fan.Reset(ev.Revision)
+			continue
+		}
+		l.h.fan.Publish(ev)
+	}
+}
+
+func (l *loop) deliver(results []node.Result) {
+	for _, r := range results {
+		if w, ok := l.waiters[r.ID]; ok {
+			delete(l.waiters, r.ID)
+			w <- r
+		}
+	}
+}
