@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"revoada.dev/revoada/backend"
@@ -33,14 +32,11 @@ func (b *Backend) Name() string { return "raft" }
 // backend.Backend. Input that can never apply (a bad ref, an oversize
 // payload) is refused before it reaches the log.
 func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect) (store.Resource, error) {
-	if err := r.Ref.Validate(); err != nil {
-		return store.Resource{}, err
-	}
-	if len(r.Payload) > store.PayloadBytesMax {
-		return store.Resource{}, &store.InvalidError{Field: "payload", Reason: fmt.Sprintf("%d bytes, limit %d", len(r.Payload), store.PayloadBytesMax)}
-	}
 	r.Payload = slices.Clone(r.Payload) // the node keeps the request for retries
 	c := store.Command{Op: store.OpApply, Resource: r, Expect: exp}
+	if err := c.Validate(); err != nil {
+		return store.Resource{}, err
+	}
 	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
 	return res.Resource, err
 }
@@ -92,18 +88,19 @@ func (b *Backend) Snapshot(ctx context.Context) ([]byte, error) {
 	return snap, err
 }
 
-// Restore is not built: replacing the store must go through the log (a
-// command every replica applies), which does not exist yet. A snapshot
-// that does not decode is store.ErrInvalid; any other is refused with
-// store.ErrUnsupported. The state is never changed.
+// Restore replaces the store through the log (store.OpRestore), so every
+// replica applies it at the same index; watches end with a Reset. A snapshot
+// that does not decode is store.ErrInvalid and never enters the log.
 func (b *Backend) Restore(ctx context.Context, snap []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if _, err := store.Restore(snap); err != nil {
-		return err
+		return err // refuse junk before it enters the log
 	}
-	return fmt.Errorf("host: restore: %w: restore through the log is not built yet", store.ErrUnsupported)
+	c := store.Command{Op: store.OpRestore, Snapshot: slices.Clone(snap)}
+	_, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
+	return err
 }
 
 // Counts reports the replica's resources (as of the loop's last batch) and

@@ -209,21 +209,35 @@ func TestCallerGivesUp(t *testing.T) {
 
 // TestRestoreRefused: restore through the log is not built, and the node
 // says so without changing anything.
-func TestRestoreRefused(t *testing.T) {
+// TestRestoreThroughLog: a restore replaces the store through the log and
+// survives a restart; junk is refused before it enters the log.
+func TestRestoreThroughLog(t *testing.T) {
+	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		b := start(t, t.TempDir()).Backend()
+		h := start(t, dir)
+		b := h.Backend()
 		if _, err := b.Apply(t.Context(), configMap("ns", "a", "{}"), store.Expect{}); err != nil {
 			t.Fatal(err)
 		}
 		snap, _ := b.Snapshot(t.Context())
-		if err := b.Restore(t.Context(), store.New().Snapshot()); !errors.Is(err, store.ErrUnsupported) {
-			t.Fatalf("restore: %v, want ErrUnsupported", err)
+		if _, err := b.Apply(t.Context(), configMap("ns", "b", "{}"), store.Expect{}); err != nil {
+			t.Fatal(err)
 		}
 		if err := b.Restore(t.Context(), []byte("junk")); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("restore of junk: %v, want ErrInvalid", err)
 		}
+		if err := b.Restore(t.Context(), snap); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
 		if after, _ := b.Snapshot(t.Context()); !slices.Equal(after, snap) {
-			t.Fatal("a refused restore changed the store")
+			t.Fatal("the store is not the snapshot it was restored from")
+		}
+		h.Close()
+	})
+	synctest.Test(t, func(t *testing.T) {
+		b := start(t, dir).Backend()
+		if after, _ := b.Snapshot(t.Context()); b.Counts().Resources != 1 || len(after) == 0 {
+			t.Fatalf("after a restart: %d resources", b.Counts().Resources)
 		}
 	})
 }
