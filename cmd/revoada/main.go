@@ -3,18 +3,23 @@
 //	revoada sim        run a scenario in the simulator, for one seed or many
 //	revoada replay     rerun one scenario and seed and show everything it found
 //	revoada scenarios  list the built-in scenarios, or print one's YAML
+//	revoada apply      apply a file's resources to the single-node mesh in a data directory
+//	revoada get, list, delete, watch   read, remove and follow its resources
 //	revoada help       usage
 //
 // Exit status: 0 when every run passed; 1 when a check failed in some run (or
 // a trace could not be written); 2 for bad usage, a bad scenario, seed or
 // seed range, or an unknown command; 130 when a multi-seed run was
-// interrupted and no run that completed failed.
+// interrupted and no run that completed failed. The client verbs exit 1 for
+// a store error (not found, conflict, invalid input, ...) and 2 for bad usage
+// or a file that cannot be read.
 //
 // The command is thin: parsing and printing live here, simulating in package
-// sim, scenario files in package scenarios. Runs in one process execute one
+// sim, scenario files in package scenarios, the client verbs' node in
+// packages real/host and real/disk. Runs in one process execute one
 // after another (sim.Run holds a process-wide lock), so seeds run
-// sequentially. Only this command reads the wall clock, to report how much
-// faster than real time a run went.
+// sequentially. Of the simulation, only this command reads the wall clock,
+// to report how much faster than real time a run went.
 package main
 
 import (
@@ -36,7 +41,8 @@ const (
 	exitInterrupted = 130 // 128 + SIGINT, as a shell reports it
 )
 
-const usageText = `revoada runs the revoada mesh in a deterministic simulator.
+const usageText = `revoada runs the revoada mesh in a deterministic simulator, and as a
+single-node mesh on this machine.
 
 Usage:
   revoada <command> [flags]
@@ -48,10 +54,24 @@ Commands:
                revoada replay --scenario NAME|FILE --seed N [--json] [--trace FILE]
   scenarios  list the built-in scenarios, or print one's YAML
                revoada scenarios [--show NAME]
+  apply      apply a manifest, job, unit file or native envelopes
+               revoada apply -f FILE [--format F] [--face NAME] [--data DIR]
+  get        print one resource in its face's format
+               revoada get KIND NAME [-n NAMESPACE] [-o yaml|json|hcl|unit|native]
+  list       list the resources of a kind
+               revoada list KIND [-n NAMESPACE] [-o yaml|json|hcl|unit|native]
+  delete     delete one resource
+               revoada delete KIND NAME [-n NAMESPACE]
+  watch      print changes to a kind until Ctrl-C
+               revoada watch KIND [--from REVISION]
   help       print this text, or a command's flags: revoada help <command>
 
-Exit status: 0 every run passed; 1 a check failed in some run; 2 bad usage,
-bad scenario or bad seed; 130 interrupted (Ctrl-C) with no failure so far.
+The client verbs keep the node's state in --data DIR (default $REVOADA_DATA,
+$XDG_DATA_HOME/revoada or ~/.local/share/revoada).
+
+Exit status: 0 every run passed; 1 a check failed in some run, or a store
+error; 2 bad usage, bad scenario or bad seed, or an unreadable file; 130
+interrupted (Ctrl-C) with no failure so far.
 `
 
 // command is one subcommand: its usage text, and its flags with what it does
@@ -75,6 +95,11 @@ var commands = []command{
 	{"sim", simSynopsis, simAbout, simFlags},
 	{"replay", replaySynopsis, replayAbout, replayFlags},
 	{"scenarios", scenariosSynopsis, scenariosAbout, scenariosFlags},
+	{"apply", applySynopsis, applyAbout, applyFlags},
+	{"get", getSynopsis, getAbout, getFlags},
+	{"list", listSynopsis, listAbout, listFlags},
+	{"delete", deleteSynopsis, deleteAbout, deleteFlags},
+	{"watch", watchSynopsis, watchAbout, watchFlags},
 }
 
 func main() {

@@ -1,0 +1,169 @@
+// Package face holds revoada's five front doors to the resource store. A
+// Face turns input files into store resources (Decode) and renders stored
+// resources back (Encode); Detect picks the face and format for a file.
+//
+// The package is pure: it works on bytes (reading files is the caller's
+// job), keeps no state and is safe to call from any goroutine. Every
+// function is deterministic: the same input gives the same resources, byte
+// for byte, on every replica. Inputs larger than InputBytesMax are refused
+// before parsing; no input makes a face panic (each parser is fuzzed).
+//
+// Errors wrap exactly one of store.ErrInvalid (bad input: a
+// *store.InvalidError naming the field, e.g. "metadata.name", "line 12" or
+// `job["web"].group["app"].count`) or store.ErrUnsupported (well-formed
+// input the face does not serve: an *UnsupportedError naming the field,
+// e.g. "kind", "format", "job"). Test them with errors.Is and errors.As.
+//
+// # kubernetes
+//
+// Accepts YAML (a stream: documents split at "---" lines as kubectl splits
+// them, empty documents skipped) and JSON (one value). A List (kind "List",
+// or any kind ending in "List" with items) yields one resource per item.
+// YAML is transcoded with sigs.k8s.io/yaml in strict mode, the library
+// Kubernetes uses (YAML 1.1 scalars: unquoted yes/no are booleans);
+// duplicate keys are errors in YAML and JSON alike.
+//
+// Each manifest needs apiVersion, kind (ASCII letters and digits) and
+// metadata.name. The ref is {Kind: kind, Namespace, Name: metadata.name}.
+// Names are DNS-1123 subdomains (at most 253), except Namespace names
+// (DNS-1123 labels), Service names (DNS-1035 labels) and the RBAC kinds
+// Role, ClusterRole, RoleBinding and ClusterRoleBinding (path segments, as
+// Kubernetes allows "system:controller:x"). The namespace is
+// metadata.namespace, a DNS-1123 label defaulting to "default"; for the
+// built-in cluster-scoped kinds it is empty and any metadata.namespace is
+// dropped, as the API server does. The cluster-scoped kinds:
+//
+//	APIService CertificateSigningRequest ClusterRole ClusterRoleBinding
+//	ClusterTrustBundle ComponentStatus CSIDriver CSINode
+//	CustomResourceDefinition DeviceClass FlowSchema IngressClass IPAddress
+//	MutatingAdmissionPolicy MutatingAdmissionPolicyBinding
+//	MutatingWebhookConfiguration Namespace Node PersistentVolume
+//	PriorityClass PriorityLevelConfiguration ResourceSlice RuntimeClass
+//	SelfSubjectAccessReview SelfSubjectReview SelfSubjectRulesReview
+//	ServiceCIDR StorageClass StorageVersion StorageVersionMigration
+//	SubjectAccessReview TokenReview ValidatingAdmissionPolicy
+//	ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration
+//	VolumeAttachment VolumeAttributesClass
+//
+// Scope is decided by kind alone (custom kinds are namespaced), and the ref
+// does not carry the API group. Only identity is validated: a spec that the
+// API server would reject (an unknown field, a nameless container) is
+// stored as given.
+//
+// Stored once, as canonical JSON (sorted keys, no HTML escaping), with
+// metadata.namespace set to the effective namespace and
+// metadata.resourceVersion and metadata.uid removed. Numbers are read as the
+// API server reads them, int64 when they are one and float64 otherwise
+// (integral floats are written as integers; numbers beyond float64 are
+// refused), so the same manifest stores the same bytes from YAML or JSON.
+// Encode renders JSON or YAML with metadata.resourceVersion set to the
+// decimal ModRevision (when non-zero); YAML is written with go-yaml v2, the
+// library under sigs.k8s.io/yaml, so every value reads back as itself.
+//
+// # nomad
+//
+// Accepts HCL2 job files and JSON. An HCL file holds exactly one job block
+// (one label, the job ID) and any variable/variables blocks; a file without
+// a job (a node_pool, only variables) is ErrUnsupported "not a job", any
+// other top-level content ErrInvalid. Parsing uses hcl/v2's hclsyntax;
+// evaluation follows Nomad v1.6's jobspec2:
+//
+//   - var.NAME is the variable's default, evaluated without variables or
+//     functions and converted to its type; validation blocks are checked.
+//     revoada takes no -var input, so a variable without a default, or a
+//     reference to an undeclared one, is an error: "needs input variables".
+//   - Every other reference (attr.kernel.name, node.unique.id, meta.x,
+//     NOMAD_TASK_DIR, ...) is kept as its own text, "${attr.kernel.name}",
+//     for the Nomad client to interpolate at run time, as Nomad's HCL fork
+//     does with its UnknownVariable hook.
+//   - Functions: the deterministic, file-system-free part of Nomad's table
+//     (go-cty's stdlib under Nomad's names, plus uuidv5). File functions,
+//     uuidv4/bcrypt/timestamp, the expanding range/formatlist/setproduct/
+//     indent/pow and the functions revoada lacks (base64*, sha*, cidr*,
+//     yaml*, ...) fail with the reason.
+//   - Refused, because evaluation must stay bounded without a clock (each
+//     limit is there because a small file could otherwise take minutes or
+//     gigabytes): for expressions and %{for} directives, locals blocks,
+//     dynamic blocks, nesting deeper than NestingMax (the parser is
+//     recursive), more than OperatorsMax operators, lists and objects of more
+//     than CollectionMax elements (go-cty unifies element types pairwise),
+//     numbers beyond float64's range (go-cty formats a number in time
+//     proportional to its exponent), references that together bring in more
+//     than 4 MiB, and any function call or job that would produce more than
+//     InputBytesMax.
+//
+// The job is stored in HCL's JSON syntax, {"job": {"<ID>": {...}}}, with
+// attributes as evaluated values and blocks under their type, then labels,
+// each as an array of bodies in source order: group "web" { task "app" {} }
+// is "group": {"web": [{"task": {"app": [{}]}}]}. JSON input is either that
+// form or Nomad's API form {"Job": {"ID": ..., "Namespace": ...}} (ID, or
+// Name when ID is absent), stored as given, canonically (numbers as for
+// kubernetes). The ref is {Kind:
+// "Job", Namespace: the job's namespace or "default", Name: the job ID};
+// namespaces follow Nomad's rule (1 to 128 letters, digits, '-'). Encode
+// renders JSON only: HCL output is ErrUnsupported, since the stored form
+// holds values, not the expressions that made them.
+//
+// # systemd
+//
+// Accepts unit files. The file name is the unit name, checked by systemd's
+// rules (at most 255 bytes of letters, digits and ":_.\-", one optional '@'
+// for templates and instances, a unit type suffix); the kind is the suffix
+// without its dot (service, socket, device, mount, automount, swap, target,
+// path, timer, slice, scope) and the ref has no namespace: "getty@.service"
+// is {Kind: "service", Name: "getty@.service"}. The content is parsed with
+// go-systemd's unit parser, plus checks it skips, each naming the line:
+// text before the first [Section], malformed section headers, lines that
+// are not Key=Value, lines of 2048 bytes or more (go-systemd's limit), and
+// at least one section. Stored verbatim; Encode renders the same bytes.
+//
+// # pureraft
+//
+// The raw door: one or more concatenated native envelopes
+// (store.AppendResource), each with a valid ref, a face named here and a
+// known format, of any face; revisions are zeroed. Encode writes the
+// envelope, revisions included.
+//
+// # baremetal
+//
+// Accepts Kubernetes Pods (v1, YAML or JSON, parsed as the kubernetes face
+// does); any other kind is ErrUnsupported naming "kind". Stored like the
+// kubernetes face stores it, with Face "baremetal" and Kind "Pod". Encode
+// renders YAML or JSON (the Pod back) or Unit, the systemd unit that runs
+// it with podman:
+//
+//	[Unit]
+//	Description=revoada baremetal Pod <namespace>/<name>
+//	Wants=network-online.target
+//	After=network-online.target
+//
+//	[Service]
+//	ExecStartPre=-/usr/bin/podman rm -f <pod>-<container>
+//	ExecStart=/usr/bin/podman run \
+//		--rm \
+//		--name <pod>-<container> \
+//		-p [hostIP:]hostPort:containerPort[/udp] \
+//		--workdir DIR \
+//		--env K=V \
+//		--entrypoint ["cmd","arg"] \
+//		IMAGE ARGS...
+//	Restart=always|on-failure|no      (restartPolicy Always, OnFailure, Never)
+//
+//	[Install]
+//	WantedBy=multi-user.target
+//
+// That is the shape for one container and no init containers. Any other Pod
+// runs as a podman pod: ExecStartPre removes and creates the pod (which
+// owns the published ports and host networking), runs each init container
+// to completion in order, and starts the containers after the first
+// detached; ExecStart runs the first container in the foreground, so the
+// service lives as long as the main container; ExecStopPost removes the
+// pod. Ports are published only where hostPort is set; hostNetwork is
+// --network host. Each option sits on its own continuation line, as podman
+// generate systemd writes them. Words are quoted for systemd's command-line
+// syntax: '%' and '$' doubled, words with anything but [A-Za-z0-9-_./:=@+,]
+// double-quoted with C escapes, a lone ";" written "\;". Pods the unit
+// cannot express are refused at Decode: volumeMounts, envFrom and env
+// valueFrom are ErrUnsupported; resources, probes, security contexts and
+// Kubernetes' $(VAR) expansion are not rendered.
+package face
