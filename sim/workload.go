@@ -21,7 +21,7 @@ const (
 
 // workloadKinds is the resource kind a workload writes through each face.
 var workloadKinds = map[string]string{
-	"kubernetes": "ConfigMap", "nomad": "Job", "systemd": "service", "pureraft": "Blob", "baremetal": "Pod",
+	"kubernetes": "ConfigMap", "nomad": "NomadJob", "systemd": "service", "pureraft": "Blob", "baremetal": "Pod",
 }
 
 // The outcomes an operation can end with. Timeout, crashed and unfinished

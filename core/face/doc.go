@@ -98,8 +98,8 @@
 // is "group": {"web": [{"task": {"app": [{}]}}]}. JSON input is either that
 // form or Nomad's API form {"Job": {"ID": ..., "Namespace": ...}} (ID, or
 // Name when ID is absent), stored as given, canonically (numbers as for
-// kubernetes). The ref is {Kind:
-// "Job", Namespace: the job's namespace or "default", Name: the job ID};
+// kubernetes). The ref is {Kind: NomadJobKind ("NomadJob"), Namespace: the
+// job's namespace or "default", Name: the job ID};
 // namespaces follow Nomad's rule (1 to 128 letters, digits, '-'). Encode
 // renders JSON only: HCL output is ErrUnsupported, since the stored form
 // holds values, not the expressions that made them.

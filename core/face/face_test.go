@@ -206,7 +206,7 @@ job "cache" {
 func TestNomadHCL(t *testing.T) {
 	rs := decode(t, face.Nomad, "cache.nomad", store.HCL, job)
 	r := rs[0]
-	if want := (store.Ref{Kind: "Job", Namespace: "platform", Name: "cache"}); r.Ref != want {
+	if want := (store.Ref{Kind: face.NomadJobKind, Namespace: "platform", Name: "cache"}); r.Ref != want {
 		t.Errorf("ref %s, want %s", r.Ref, want)
 	}
 	want := `{"job":{"cache":{"constraint":[{"attribute":"${attr.kernel.name}","value":"linux"}],"datacenters":["dc1"],` +
@@ -231,11 +231,11 @@ func TestNomadHCL(t *testing.T) {
 
 func TestNomadAPIJSON(t *testing.T) {
 	r := decode(t, face.Nomad, "a.json", store.JSON, `{"Job": {"ID": "web", "Name": "Web", "Datacenters": ["dc1"]}}`)[0]
-	if want := (store.Ref{Kind: "Job", Namespace: "default", Name: "web"}); r.Ref != want {
+	if want := (store.Ref{Kind: face.NomadJobKind, Namespace: "default", Name: "web"}); r.Ref != want {
 		t.Errorf("ref %s", r.Ref)
 	}
 	r = decode(t, face.Nomad, "a.json", store.JSON, `{"Job": {"Name": "web", "Namespace": "ops"}}`)[0]
-	if want := (store.Ref{Kind: "Job", Namespace: "ops", Name: "web"}); r.Ref != want {
+	if want := (store.Ref{Kind: face.NomadJobKind, Namespace: "ops", Name: "web"}); r.Ref != want {
 		t.Errorf("ref %s", r.Ref)
 	}
 }
@@ -336,5 +336,29 @@ WantedBy=multi-user.target
 	wantArgv := []string{"/usr/bin/podman", "run", "--rm", "--name", "web-app", "-p", "8080:80", "--env", "HOME_DIR=$HOME/50%", "--entrypoint", `["nginx"]`, "nginx:1.25", "-g", "daemon off;"}
 	if !slices.Equal(argv, wantArgv) {
 		t.Errorf("argv %q\nwant %q", argv, wantArgv)
+	}
+}
+
+// TestKindsDoNotCollide: a Kubernetes batch Job and a Nomad job of the same
+// name and namespace are two resources.
+func TestKindsDoNotCollide(t *testing.T) {
+	k8s, err := face.ByName(face.Kubernetes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nomad, err := face.ByName(face.Nomad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := k8s.Decode("job.yaml", []byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: web}\n"), store.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := nomad.Decode("web.nomad.hcl", []byte("job \"web\" {\n  datacenters = [\"dc1\"]\n}\n"), store.HCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a[0].Ref == b[0].Ref {
+		t.Fatalf("both faces store %v", a[0].Ref)
 	}
 }

@@ -20,6 +20,12 @@ type nomadJob struct {
 	doc           map[string]any
 }
 
+// NomadJobKind is the store kind of a Nomad job. Kinds are unique across
+// faces, so a Nomad job never overwrites a Kubernetes batch Job of the same
+// name; a Pod, on the other hand, is one object whether it came through the
+// kubernetes or the baremetal face (the supervisor is another door to it).
+const NomadJobKind = "NomadJob"
+
 func (nomad) Name() string { return Nomad }
 
 func (nomad) Formats() []store.Format { return []store.Format{store.JSON} }
@@ -73,7 +79,7 @@ func jobResource(job nomadJob) (store.Resource, error) {
 	if err := checkNomadNamespace(job.namespace); err != nil {
 		return store.Resource{}, err
 	}
-	ref := store.Ref{Kind: "Job", Namespace: job.namespace, Name: job.id}
+	ref := store.Ref{Kind: NomadJobKind, Namespace: job.namespace, Name: job.id}
 	if err := ref.Validate(); err != nil {
 		return store.Resource{}, err
 	}

@@ -229,7 +229,7 @@ func TestRealWorldNomad(t *testing.T) {
 		}
 		ok++
 		checkResource(t, fx.name, rs[0], face.Nomad, store.JSON)
-		if rs[0].Ref.Kind != "Job" {
+		if rs[0].Ref.Kind != face.NomadJobKind {
 			t.Errorf("%s: kind %q", fx.name, rs[0].Ref.Kind)
 		}
 		roundTrip(t, n, rs[0], store.JSON)
