@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/store"
 )
@@ -341,23 +342,37 @@ func workloadNamespace(face string) string {
 	return "default"
 }
 
-// workloadResource is the resource a client writes: what the face's decoder
-// makes of a small manifest carrying the value.
-func workloadResource(face string, ref store.Ref, value string) store.Resource {
-	r := store.Resource{Ref: ref, Face: face, Format: store.JSON}
-	switch face {
-	case "kubernetes":
-		r.Payload = fmt.Appendf(nil, `{"apiVersion":"v1","data":{"v":%q},"kind":"ConfigMap","metadata":{"name":%q,"namespace":"default"}}`, value, ref.Name)
-	case "nomad":
-		r.Payload = fmt.Appendf(nil, `{"Job":{"ID":%q,"Meta":{"v":%q},"Name":%q,"Namespace":"default"}}`, ref.Name, value, ref.Name)
-	case "systemd":
-		r.Format = store.Unit
-		r.Payload = fmt.Appendf(nil, "[Unit]\nDescription=%s\n\n[Service]\nExecStart=/bin/true\n", value)
-	case "pureraft":
-		r.Format = store.Native
-		r.Payload = []byte(value)
-	case "baremetal":
-		r.Payload = fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":{"v":%q},"name":%q,"namespace":"default"},"spec":{"containers":[{"image":"busybox","name":"main"}]}}`, value, ref.Name)
+// workloadResource is the resource a client writes: a small manifest in
+// the face's own input format, carrying the value, decoded by the face the
+// way a client tool would before submitting it.
+func workloadResource(faceName string, ref store.Ref, value string) store.Resource {
+	var file string
+	var data []byte
+	format := store.YAML
+	switch faceName {
+	case face.Kubernetes:
+		file = ref.Name + ".yaml"
+		data = fmt.Appendf(nil, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: default\ndata:\n  v: %s\n", ref.Name, value)
+	case face.Nomad:
+		file, format = ref.Name+".nomad.hcl", store.HCL
+		data = fmt.Appendf(nil, "job %q {\n  datacenters = [\"dc1\"]\n  meta {\n    v = %q\n  }\n}\n", ref.Name, value)
+	case face.Systemd:
+		file, format = ref.Name, store.Unit
+		data = fmt.Appendf(nil, "[Unit]\nDescription=%s\n\n[Service]\nExecStart=/bin/true\n", value)
+	case face.PureRaft:
+		file, format = ref.Name, store.Native
+		data = store.AppendResource(nil, store.Resource{Ref: ref, Face: face.PureRaft, Format: store.Native, Payload: []byte(value)})
+	case face.BareMetal:
+		file = ref.Name + ".yaml"
+		data = fmt.Appendf(nil, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: default\n  annotations: {v: %s}\nspec:\n  containers:\n  - {name: main, image: busybox}\n", ref.Name, value)
 	}
-	return r
+	f, err := face.ByName(faceName)
+	if err != nil {
+		panic(fmt.Sprintf("sim: workload face: %v", err))
+	}
+	rs, err := f.Decode(file, data, format)
+	if err != nil || len(rs) != 1 || rs[0].Ref != ref {
+		panic(fmt.Sprintf("sim: the %s face refused the workload's manifest for %v: %v", faceName, ref, err))
+	}
+	return rs[0]
 }

@@ -53,3 +53,16 @@ func TestStaleReadsAreCaught(t *testing.T) {
 	}
 	t.Fatal("no seed in 1..50 caught stale reads")
 }
+
+// TestWorkloadEveryFace drives each face's resources through the mesh.
+func TestWorkloadEveryFace(t *testing.T) {
+	for _, f := range []string{"kubernetes", "nomad", "systemd", "pureraft", "baremetal"} {
+		p := storePlan()
+		p.Workload.Face = f
+		p.Duration = 30 * time.Second
+		r := Run(p, 1, Options{})
+		if !r.OK() || r.Stats.OpsOK < 100 {
+			t.Errorf("%s: %d ops ok, %v", f, r.Stats.OpsOK, r.Violations)
+		}
+	}
+}
