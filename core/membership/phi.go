@@ -1,5 +1,4 @@
-// Package membership is revoada's gossip layer: who is in the mesh and
-// whether they are alive. This file holds the phi-accrual failure detector.
+// This file holds the phi-accrual failure detector.
 //
 // The detector follows Hayashibara et al., "The φ Accrual Failure Detector"
 // (SRDS 2004): instead of a yes/no timeout it reports φ, the suspicion that a
@@ -16,6 +15,7 @@
 //
 // Time is ticks: the detector takes Heartbeat(at) and answers Phi(at), with
 // at a tick count; it never reads a clock. Not safe for concurrent use.
+
 package membership
 
 import "math"

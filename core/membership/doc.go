@@ -1,0 +1,74 @@
+// Package membership is revoada's gossip layer (layer A): who is in the mesh,
+// what each node says of itself, and whether it is alive. It is a pure,
+// SWIM-style protocol driven like etcd raft's RawNode: Tick, Step and Join
+// are the inputs, Ready returns the messages to send and the changes to the
+// view. It never reads a clock, starts a goroutine or draws ambient
+// randomness: time is ticks and every random choice comes from Config.Rand,
+// so one seed gives one message sequence. Not safe for concurrent use; drive
+// it from one goroutine.
+//
+// # State
+//
+// Each node describes itself in a State (addresses, roles, capacity,
+// software version, uptime, the latest state root it knows) and signs it with
+// its ed25519 key, whose public half is its NodeID. A state about node X is
+// believed only if it verifies against X's key; anything else is dropped and
+// counted Forged. States of one node are ordered by (Incarnation, Version):
+// the higher wins, equal keeps what is held, and an older one is dropped and
+// counted Replayed. The encoding that is signed is canonical (state.go).
+//
+// # Dissemination
+//
+// Every GossipIntervalTicks a node runs a round (SWIM §4.3, Das, Gupta and
+// Motivala, "SWIM: Scalable Weakly-consistent Infection-style Process Group
+// Membership Protocol", DSN 2002): it takes the next 1+Fanout members of a
+// round-robin traversal of a random permutation of the live members, runs a
+// push-pull with the first Fanout and Pings the last. The push-pull is one
+// scuttlebutt reconciliation (van Renesse et al., "Efficient Reconciliation
+// and Flow Control for Anti-Entropy Protocols", LADIS 2008): the initiator
+// sends the stamps of every state it holds, the responder answers with the
+// states the initiator lacks and its own stamps, and the initiator ends with
+// the states the responder lacks; states travel newest first (in the order
+// the sender learned them), at most StatesPerMessageMax per message. Views
+// so converge in O(log N) rounds: measured, ≤ 6 rounds for 100 nodes from a
+// join through one seed and after a partition heals (TestConvergence).
+//
+// # Failure detection
+//
+// Any message from a peer, or an Ack relayed for it, is a heartbeat for that
+// peer's phi-accrual detector (phi.go). The round-robin traversal bounds the
+// gaps between heartbeats: every live member is contacted by every other
+// about once per ⌈members/(1+Fanout)⌉ rounds. When φ passes PhiThreshold the
+// node does not accuse at once but probes, as SWIM §3.1 does: a Ping, then
+// after ProbeTimeoutTicks PingReqs through IndirectChecks other members; only
+// when no Ack comes, directly or relayed, within twice that again does the
+// peer become Suspect. This turns φ's tail of false alarms (a statistic of
+// irregular gossip contacts) into probes that a live peer answers.
+//
+// Suspicions are gossiped: every message carries up to SuspectsPerMessageMax
+// of them, the receiver's own first when the sender suspects it (Lifeguard's
+// buddy system: Dadgar, Phillips and Currey, "Lifeguard: Local Health
+// Awareness for More Accurate Failure Detection", arXiv:1707.00788, 2017). A node that
+// hears itself suspected at its incarnation or later refutes: it raises its
+// Incarnation and re-signs, and the newer incarnation wins everywhere. A node
+// that receives a verified state of itself newer than its own (a previous
+// life its peers remember) refutes above it, so a restart that forgot its
+// incarnation is still recognised. A direct message from a Suspect also ends
+// the suspicion locally, and that suspicion is then not taken from gossip
+// again. A Suspect neither refuted nor heard from within SuspectGraceTicks is
+// Dead. Dead members are kept (within SeenMax, the longest-dead forgotten
+// first) and receive a push-pull now and then (Serf's reconnect), so a
+// healed partition finds itself; only a newer incarnation makes a Dead
+// member Healthy again, with a fresh detector.
+//
+// Lifeguard's local health multiplier stretches the probe timeouts of a
+// node that is itself in trouble: it grows when the node must refute, or
+// when a probe fails while nothing at all was heard from anyone, and shrinks
+// with every answered probe.
+//
+// # Bounds
+//
+// Every list has a named limit in Config: peers (SeenMax), states, stamps
+// and suspicions per message, probes in flight, relays, the outbox, pending
+// changes, seeds. What is cut is counted in Counters.Dropped.
+package membership

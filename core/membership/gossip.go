@@ -1,0 +1,265 @@
+package membership
+
+import (
+	"slices"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// round is one protocol period: the next 1+Fanout members of the SWIM
+// traversal get a push-pull (the first Fanout) or a Ping (the last); a
+// random Dead member gets a push-pull with probability dead/live (Serf's
+// reconnect), so a healed partition or a restarted node is found again while
+// each Dead address draws about one attempt per round from the whole mesh;
+// and with no live member at all, the seeds are tried again.
+func (m *Membership) round() {
+	targets := m.nextTargets(1 + m.cfg.Fanout)
+	for i, id := range targets {
+		if i < m.cfg.Fanout {
+			m.sendPushPull(id)
+		} else {
+			m.send(Message{To: id, Kind: Ping, Seq: m.nextSeq()})
+		}
+	}
+	var dead []roles.NodeID
+	for _, id := range m.ids {
+		if m.peers[id].health == Dead {
+			dead = append(dead, id)
+		}
+	}
+	if live := len(m.ids) - len(dead); len(dead) > 0 && m.cfg.Rand.IntN(max(live, 1)) < len(dead) {
+		m.sendPushPull(dead[m.cfg.Rand.IntN(len(dead))])
+	}
+	if len(targets) == 0 {
+		for _, id := range m.seeds {
+			m.sendPushPull(id)
+		}
+	}
+}
+
+// nextTargets takes up to n distinct live members from the traversal. As in
+// SWIM §4.3, the traversal is a random permutation of the live members, made
+// anew each time it runs out, and a member that joins is inserted at a random
+// place in what is left of it. Every live member is so contacted once per
+// ⌈members/n⌉ rounds, which bounds the gaps its detector sees.
+func (m *Membership) nextTargets(n int) []roles.NodeID {
+	var out []roles.NodeID
+	reshuffled := false
+	for len(out) < n {
+		if m.next >= len(m.order) {
+			if reshuffled {
+				break
+			}
+			m.reshuffle()
+			reshuffled = true
+			continue
+		}
+		id := m.order[m.next]
+		m.next++
+		if p := m.peers[id]; p != nil && p.health != Dead && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (m *Membership) reshuffle() {
+	m.order, m.next = m.order[:0], 0
+	for _, id := range m.ids {
+		if m.peers[id].health != Dead {
+			m.order = append(m.order, id)
+		}
+	}
+	m.cfg.Rand.Shuffle(len(m.order), func(i, j int) { m.order[i], m.order[j] = m.order[j], m.order[i] })
+}
+
+// insertOrder puts id at a random place among the members not yet visited
+// this traversal. The traversal never holds more than 2·SeenMax entries.
+func (m *Membership) insertOrder(id roles.NodeID) {
+	if len(m.order) == 0 || len(m.order) >= 2*m.cfg.SeenMax || slices.Contains(m.order[m.next:], id) {
+		return
+	}
+	at := m.next + m.cfg.Rand.IntN(len(m.order)-m.next+1)
+	m.order = slices.Insert(m.order, at, id)
+}
+
+func (m *Membership) sendPushPull(to roles.NodeID) {
+	m.send(Message{To: to, Kind: PushPull, Digest: m.digest()})
+}
+
+// digest is the stamp of every state this node holds, self included, in
+// NodeID order.
+func (m *Membership) digest() []Stamp {
+	out := make([]Stamp, 0, len(m.ids)+1)
+	out = append(out, m.self.State.Stamp())
+	for _, id := range m.ids {
+		out = append(out, m.peers[id].stamp())
+	}
+	slices.SortFunc(out, func(a, b Stamp) int { return a.Node.Compare(b.Node) })
+	return out
+}
+
+// newerThan is the states this node holds that are newer than their stamp in
+// theirs, or missing from it: newest first (the order this node learned
+// them), at most StatesPerMessageMax. Only the first SeenMax+1 stamps of
+// theirs are read.
+func (m *Membership) newerThan(theirs []Stamp) []SignedState {
+	if len(theirs) > m.cfg.SeenMax+1 {
+		m.counters.Dropped += uint64(len(theirs) - m.cfg.SeenMax - 1)
+		theirs = theirs[:m.cfg.SeenMax+1]
+	}
+	known := make(map[roles.NodeID]Stamp, len(theirs)) // lookups only
+	for _, s := range theirs {
+		known[s.Node] = s
+	}
+	type candidate struct {
+		learned uint64
+		state   SignedState
+	}
+	var cands []candidate
+	newer := func(s SignedState) bool {
+		t, ok := known[s.State.Node]
+		return !ok || s.State.Stamp().Compare(t) > 0
+	}
+	if newer(m.self) {
+		cands = append(cands, candidate{m.selfLearned, m.self})
+	}
+	for _, id := range m.ids {
+		if p := m.peers[id]; newer(p.signed) {
+			cands = append(cands, candidate{p.learned, p.signed})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return cmpUint(b.learned, a.learned) })
+	out := make([]SignedState, 0, min(len(cands), m.cfg.StatesPerMessageMax))
+	for _, c := range cands[:min(len(cands), m.cfg.StatesPerMessageMax)] {
+		out = append(out, c.state)
+	}
+	return out
+}
+
+// mergeStates merges the first StatesPerMessageMax states, in order.
+func (m *Membership) mergeStates(ss []SignedState) {
+	if len(ss) > m.cfg.StatesPerMessageMax {
+		m.counters.Dropped += uint64(len(ss) - m.cfg.StatesPerMessageMax)
+		ss = ss[:m.cfg.StatesPerMessageMax]
+	}
+	for _, s := range ss {
+		m.mergeState(s)
+	}
+}
+
+// mergeState applies the merge rule to one state: it must verify against its
+// own node's key (else Forged); then the higher (Incarnation, Version) wins,
+// and equal keeps what is held. An older state is Replayed.
+func (m *Membership) mergeState(s SignedState) {
+	id := s.State.Node
+	if id == m.cfg.Self {
+		m.mergeSelf(s)
+		return
+	}
+	p := m.peers[id]
+	if p != nil && p.signed.equal(s) {
+		m.counters.Duplicate++
+		return
+	}
+	if !s.Verify() {
+		m.counters.Forged++
+		return
+	}
+	if p == nil {
+		m.addPeer(s)
+		return
+	}
+	switch s.State.Stamp().Compare(p.stamp()) {
+	case -1:
+		m.counters.Replayed++
+	case 0:
+		m.counters.Duplicate++ // the node signed two states with one stamp; keep the first seen
+	default:
+		m.updatePeer(p, s)
+	}
+}
+
+// mergeSelf: a verified state of this node newer than its own is from a
+// previous life (a restart that lost its incarnation): refute above it.
+func (m *Membership) mergeSelf(s SignedState) {
+	switch {
+	case m.self.equal(s):
+		m.counters.Duplicate++
+	case !s.Verify():
+		m.counters.Forged++
+	case s.State.Stamp().Compare(m.self.State.Stamp()) > 0:
+		m.refute(s.State.Incarnation)
+	default:
+		m.counters.Replayed++
+	}
+}
+
+// addPeer takes a new member, Healthy, its detector started as if it had
+// just been heard from (so a member learned through gossip that never answers
+// is found out like one that stopped). With SeenMax peers held, the member
+// longest Dead is forgotten to make room; with none Dead, s is dropped.
+func (m *Membership) addPeer(s SignedState) {
+	if len(m.peers) >= m.cfg.SeenMax && !m.evictDead() {
+		m.counters.Dropped++
+		return
+	}
+	id := s.State.Node
+	p := &peer{signed: clone(s), health: Healthy, learned: m.nextLearn()}
+	m.restartDetector(p)
+	m.peers[id] = p
+	at, _ := slices.BinarySearchFunc(m.ids, id, roles.NodeID.Compare)
+	m.ids = slices.Insert(m.ids, at, id)
+	m.insertOrder(id)
+	m.counters.Accepted++
+	m.change(Change{Kind: Joined, Node: id, Health: Healthy, Incarnation: s.State.Incarnation, Version: s.State.Version})
+}
+
+// updatePeer takes a newer state. An incarnation above the one suspected
+// refutes the suspicion, or revives a Dead member (a restart): its detector
+// starts afresh.
+func (m *Membership) updatePeer(p *peer, s SignedState) {
+	p.signed, p.learned = clone(s), m.nextLearn()
+	m.counters.Accepted++
+	id := s.State.Node
+	m.change(Change{Kind: Updated, Node: id, Health: p.health, Incarnation: s.State.Incarnation, Version: s.State.Version})
+	if p.health != Healthy && s.State.Incarnation > p.suspectInc {
+		if p.health == Dead {
+			m.restartDetector(p)
+			m.insertOrder(id)
+		}
+		m.setHealth(p, Healthy)
+	}
+}
+
+func (m *Membership) restartDetector(p *peer) {
+	p.det = NewDetector(m.cfg.Detector)
+	p.det.Heartbeat(m.now)
+	p.lastBeat = m.now
+}
+
+// evictDead forgets the member Dead longest (the first in NodeID order among
+// equals); false if none is Dead.
+func (m *Membership) evictDead() bool {
+	victim := -1
+	for i, id := range m.ids {
+		if p := m.peers[id]; p.health == Dead && (victim < 0 || p.deadSince < m.peers[m.ids[victim]].deadSince) {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		return false
+	}
+	id := m.ids[victim]
+	p := m.peers[id]
+	delete(m.peers, id)
+	m.ids = slices.Delete(m.ids, victim, victim+1)
+	m.change(Change{Kind: Forgotten, Node: id, Health: Unknown, Was: Dead,
+		Incarnation: p.signed.State.Incarnation, Version: p.signed.State.Version})
+	return true
+}
+
+func clone(s SignedState) SignedState {
+	s.Sig = slices.Clone(s.Sig)
+	return s
+}

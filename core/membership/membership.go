@@ -1,0 +1,482 @@
+package membership
+
+import (
+	"fmt"
+	"slices"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// Health is what this node believes of a member.
+type Health uint8
+
+// The health states. The zero Health is Unknown: not a member.
+const (
+	Unknown Health = iota
+	Healthy
+	Suspect // φ rose and a probe went unanswered, or a peer said so; refutable
+	Dead    // Suspect for SuspectGraceTicks; only a newer incarnation revives it
+)
+
+func (h Health) String() string {
+	switch h {
+	case Unknown:
+		return "unknown"
+	case Healthy:
+		return "healthy"
+	case Suspect:
+		return "suspect"
+	case Dead:
+		return "dead"
+	}
+	return fmt.Sprintf("health(%d)", uint8(h))
+}
+
+// Member is one node as this node sees it.
+type Member struct {
+	State            State
+	Health           Health
+	Phi              float64 // the detector's suspicion now (0 for self)
+	LastHeardTick    uint64  // last direct message from it (0 if never; now for self)
+	SuspectSinceTick uint64  // when it became Suspect (Suspect and Dead only)
+}
+
+// MsgKind is the kind of a Message.
+type MsgKind uint8
+
+// The message kinds. Ping, Ack and PingReq are SWIM's failure-detection
+// messages; PushPull, PushPullReply and PushPullFinal are one three-way
+// scuttlebutt exchange: digest, then the states the initiator lacks and the
+// responder's digest, then the states the responder lacks.
+const (
+	Ping          MsgKind = iota + 1 // Seq; answered by Ack
+	Ack                              // Seq of the Ping; Target is the node that answered (≠ From when relayed)
+	PingReq                          // Seq; asks the receiver to Ping Target and relay the Ack
+	PushPull                         // Digest: the sender's stamps
+	PushPullReply                    // States the initiator lacks, newest first; Digest: the responder's stamps
+	PushPullFinal                    // States the responder lacks, newest first
+)
+
+var kindNames = [...]string{"", "ping", "ack", "ping-req", "push-pull", "push-pull-reply", "push-pull-final"}
+
+func (k MsgKind) String() string {
+	if int(k) < len(kindNames) && k != 0 {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Suspicion says some member suspects Node at Incarnation. Suspicions are not
+// signed: a false one costs the accused a refutation (a newer incarnation,
+// which wins everywhere), never its state.
+type Suspicion struct {
+	Node        roles.NodeID
+	Incarnation uint64
+}
+
+// Message is what members exchange. It is data: the network may drop,
+// delay, duplicate or reorder it. Every message carries up to
+// SuspectsPerMessageMax suspicions (SWIM's piggybacking), the receiver's own
+// first if the sender suspects it (Lifeguard's "buddy system").
+type Message struct {
+	From, To roles.NodeID
+	Kind     MsgKind
+	Seq      uint64
+	Target   roles.NodeID
+	Digest   []Stamp
+	States   []SignedState
+	Suspects []Suspicion
+}
+
+// ChangeKind is the kind of a Change.
+type ChangeKind uint8
+
+// The change kinds.
+const (
+	Joined        ChangeKind = iota + 1 // a node entered the view
+	Updated                             // a member's state was replaced by a newer one
+	HealthChanged                       // Was → Health
+	Forgotten                           // a Dead member was evicted to make room (SeenMax)
+)
+
+var changeNames = [...]string{"", "joined", "updated", "health", "forgotten"}
+
+func (k ChangeKind) String() string {
+	if int(k) < len(changeNames) && k != 0 {
+		return changeNames[k]
+	}
+	return fmt.Sprintf("change(%d)", uint8(k))
+}
+
+// Change is one event in the view.
+type Change struct {
+	Kind                 ChangeKind
+	Node                 roles.NodeID
+	Health, Was          Health
+	Incarnation, Version uint64
+}
+
+// Ready is the output of the steps since the last Ready. Messages may be
+// sent in any order (none depends on another's delivery); Changes are in the
+// order they happened. Nothing needs persisting: a restarted node comes back
+// with a higher Incarnation, and if it forgot its last one its peers tell it.
+type Ready struct {
+	Messages []Message
+	Changes  []Change
+}
+
+// Counters count what the node dropped, and why.
+type Counters struct {
+	Accepted  uint64 // states taken into the view
+	Forged    uint64 // states whose signature did not verify against their node
+	Replayed  uint64 // verified states older than the one known
+	Duplicate uint64 // states equal to the one known (or another with its stamp)
+	Dropped   uint64 // items over a named limit: states, suspicions, peers, messages, changes, relays
+	Misrouted uint64 // messages not addressed to this node, or of an unknown kind
+	Refuted   uint64 // times this node raised its own incarnation
+	Suspected uint64 // suspicions this node raised from its own probes
+}
+
+// Membership is one node's SWIM-style membership: the signed states of its
+// peers and its belief in their health. Not safe for concurrent use; drive it
+// from one goroutine.
+type Membership struct {
+	cfg         Config
+	self        SignedState
+	selfLearned uint64
+	now         uint64
+	phase       uint64 // rounds start at ticks where (now+phase) % GossipIntervalTicks == 0
+
+	peers    map[roles.NodeID]*peer // lookups only; iteration uses ids
+	ids      []roles.NodeID         // peers' ids, sorted
+	suspects []roles.NodeID         // Suspect peers, in the order they became Suspect
+	order    []roles.NodeID         // SWIM round-robin traversal
+	next     int                    // position in order
+	seeds    []roles.NodeID
+
+	probes   []probe
+	relays   []relay
+	seq      uint64
+	learnSeq uint64
+	lhm      int // Lifeguard local health multiplier, 0..LocalHealthMax
+	heardAny bool
+	lastAny  uint64 // tick of the last message from anyone
+
+	out      []Message
+	changes  []Change
+	counters Counters
+}
+
+type peer struct {
+	signed    SignedState
+	learned   uint64 // learnSeq when this state arrived: orders states newest first
+	health    Health
+	det       *Detector
+	lastBeat  uint64 // last tick fed to det
+	heard     bool
+	lastHeard uint64
+
+	suspectInc, suspectSince uint64
+	cleared                  bool   // a suspicion at clearedInc was disproved by a direct message
+	clearedInc               uint64 // and is not taken from gossip again
+	deadSince                uint64
+}
+
+func (p *peer) stamp() Stamp { return p.signed.State.Stamp() }
+
+// New returns a member whose own state is self, signed with cfg.Key. A zero
+// self.Node is filled in with cfg.Self. A restarting node passes an
+// Incarnation above its last one; if it does not know it, its peers tell it
+// and it refutes above that.
+func New(cfg Config, self State) (*Membership, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	if self.Node == (roles.NodeID{}) {
+		self.Node = cfg.Self
+	}
+	if self.Node != cfg.Self {
+		return nil, fmt.Errorf("%w: state of %s for node %s", ErrConfig, self.Node.Short(), cfg.Self.Short())
+	}
+	signed, err := Sign(cfg.Key, self)
+	if err != nil {
+		return nil, err
+	}
+	m := &Membership{cfg: cfg, self: signed, peers: map[roles.NodeID]*peer{}}
+	m.selfLearned = m.nextLearn()
+	m.phase = uint64(cfg.Rand.IntN(cfg.GossipIntervalTicks))
+	return m, nil
+}
+
+// Tick advances time by one tick: relays and probes time out, detectors are
+// read, suspicions run out their grace, and every GossipIntervalTicks a
+// round starts.
+func (m *Membership) Tick() {
+	m.now++
+	m.expireRelays()
+	m.advanceProbes()
+	m.watch()
+	if (m.now+m.phase)%uint64(m.cfg.GossipIntervalTicks) == 0 {
+		m.round()
+	}
+}
+
+// Join remembers up to SeedsMax seeds (self and repeats skipped) and starts a
+// push-pull with each. Seeds are contacted again every round while no other
+// member is alive.
+func (m *Membership) Join(seeds []roles.NodeID) {
+	m.seeds = m.seeds[:0]
+	for _, id := range seeds {
+		if id == m.cfg.Self || slices.Contains(m.seeds, id) {
+			continue
+		}
+		if len(m.seeds) >= m.cfg.SeedsMax {
+			m.counters.Dropped++
+			continue
+		}
+		m.seeds = append(m.seeds, id)
+	}
+	for _, id := range m.seeds {
+		m.sendPushPull(id)
+	}
+}
+
+// UpdateSelf applies f to a copy of this node's state and, if anything
+// changed, signs it with the next Version. f cannot change Node, Incarnation
+// or Version. On an error (a string too long) the state is unchanged.
+func (m *Membership) UpdateSelf(f func(*State)) error {
+	s := m.self.State
+	f(&s)
+	s.Node, s.Incarnation, s.Version = m.self.State.Node, m.self.State.Incarnation, m.self.State.Version
+	if s == m.self.State {
+		return nil
+	}
+	s.Version++
+	return m.resign(s)
+}
+
+// Refute raises this node's Incarnation and re-signs its state. The new
+// incarnation beats every suspicion of an older one (SWIM §4.2). The node
+// calls it itself when it hears itself suspected.
+func (m *Membership) Refute() { m.refute(m.self.State.Incarnation) }
+
+// refute takes an incarnation above both ours and above.
+func (m *Membership) refute(above uint64) {
+	s := m.self.State
+	s.Incarnation, s.Version = max(s.Incarnation, above)+1, 0
+	if err := m.resign(s); err != nil {
+		panic(fmt.Sprintf("membership: re-signing a valid state: %v", err))
+	}
+	m.counters.Refuted++
+	m.lhm = min(m.lhm+1, m.cfg.LocalHealthMax) // Lifeguard: being suspected is a sign of our own trouble
+}
+
+func (m *Membership) resign(s State) error {
+	signed, err := Sign(m.cfg.Key, s)
+	if err != nil {
+		return err
+	}
+	m.self, m.selfLearned = signed, m.nextLearn()
+	return nil
+}
+
+// Self returns this node's current signed state.
+func (m *Membership) Self() SignedState { return m.self }
+
+// Ready returns the messages and changes produced since the last call, and
+// forgets them.
+func (m *Membership) Ready() Ready {
+	rd := Ready{Messages: m.out, Changes: m.changes}
+	m.out, m.changes = nil, nil
+	return rd
+}
+
+// Members returns every member, self included, sorted by NodeID.
+func (m *Membership) Members() []Member {
+	out := make([]Member, 0, len(m.ids)+1)
+	out = append(out, Member{State: m.self.State, Health: Healthy, LastHeardTick: m.now})
+	for _, id := range m.ids {
+		p := m.peers[id]
+		mb := Member{State: p.signed.State, Health: p.health, Phi: p.det.Phi(m.now)}
+		if p.heard {
+			mb.LastHeardTick = p.lastHeard
+		}
+		if p.health != Healthy {
+			mb.SuspectSinceTick = p.suspectSince
+		}
+		out = append(out, mb)
+	}
+	slices.SortFunc(out, func(a, b Member) int { return a.State.Node.Compare(b.State.Node) })
+	return out
+}
+
+// Health is this node's belief about id: Healthy for itself, Unknown for a
+// node not in its view.
+func (m *Membership) Health(id roles.NodeID) Health {
+	if id == m.cfg.Self {
+		return Healthy
+	}
+	if p := m.peers[id]; p != nil {
+		return p.health
+	}
+	return Unknown
+}
+
+// Counters returns the counts so far.
+func (m *Membership) Counters() Counters { return m.counters }
+
+// Step takes one message from a peer. Any message is a heartbeat from its
+// sender; states are merged, suspicions taken, and requests answered.
+func (m *Membership) Step(msg Message) {
+	if msg.To != m.cfg.Self || msg.From == m.cfg.Self || msg.Kind == 0 || msg.Kind > PushPullFinal {
+		m.counters.Misrouted++
+		return
+	}
+	m.heardAny, m.lastAny = true, m.now
+	m.heardFrom(msg.From)
+	m.mergeStates(msg.States)
+	m.heardFrom(msg.From) // the sender may have just entered the view
+	m.takeSuspicions(msg.From, msg.Suspects)
+	switch msg.Kind {
+	case Ping:
+		m.send(Message{To: msg.From, Kind: Ack, Seq: msg.Seq, Target: m.cfg.Self})
+	case Ack:
+		m.onAck(msg)
+	case PingReq:
+		m.onPingReq(msg)
+	case PushPull:
+		m.send(Message{To: msg.From, Kind: PushPullReply, States: m.newerThan(msg.Digest), Digest: m.digest()})
+	case PushPullReply:
+		if states := m.newerThan(msg.Digest); len(states) > 0 {
+			m.send(Message{To: msg.From, Kind: PushPullFinal, States: states})
+		}
+	}
+}
+
+// heardFrom is direct evidence that id is alive: a heartbeat for its
+// detector, the end of any probe of it, and the end of a suspicion of it.
+func (m *Membership) heardFrom(id roles.NodeID) {
+	p := m.peers[id]
+	if p == nil {
+		return
+	}
+	m.beat(p)
+	p.heard, p.lastHeard = true, m.now
+	m.endProbes(id)
+	if p.health == Suspect {
+		p.cleared, p.clearedInc = true, p.suspectInc
+		m.setHealth(p, Healthy)
+	}
+}
+
+// beat feeds the detector at most once per tick: several messages in one
+// tick are one heartbeat, not intervals of zero.
+func (m *Membership) beat(p *peer) {
+	if m.now > p.lastBeat {
+		p.det.Heartbeat(m.now)
+		p.lastBeat = m.now
+	}
+}
+
+// takeSuspicions applies the first SuspectsPerMessageMax suspicions: one of
+// this node at its incarnation or later is refuted; one of a Healthy peer at
+// its known incarnation or later makes it Suspect, unless this node already
+// saw that suspicion disproved, or it is about the sender itself.
+func (m *Membership) takeSuspicions(from roles.NodeID, ss []Suspicion) {
+	if len(ss) > m.cfg.SuspectsPerMessageMax {
+		m.counters.Dropped += uint64(len(ss) - m.cfg.SuspectsPerMessageMax)
+		ss = ss[:m.cfg.SuspectsPerMessageMax]
+	}
+	refute, above := false, uint64(0)
+	for _, s := range ss {
+		if s.Node == m.cfg.Self {
+			if s.Incarnation >= m.self.State.Incarnation {
+				refute, above = true, max(above, s.Incarnation)
+			}
+			continue
+		}
+		p := m.peers[s.Node]
+		if s.Node == from || p == nil || p.health != Healthy || s.Incarnation < p.signed.State.Incarnation ||
+			(p.cleared && s.Incarnation <= p.clearedInc) {
+			continue
+		}
+		m.suspect(p, s.Incarnation)
+	}
+	if refute {
+		m.refute(above)
+	}
+}
+
+func (m *Membership) suspect(p *peer, inc uint64) {
+	p.suspectInc, p.suspectSince = inc, m.now
+	m.setHealth(p, Suspect)
+}
+
+// watch reads the detectors: a Healthy peer whose φ is above PhiThreshold is
+// probed (see advanceProbes), and a Suspect past its grace is Dead.
+func (m *Membership) watch() {
+	for _, id := range m.ids {
+		p := m.peers[id]
+		switch p.health {
+		case Healthy:
+			if len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id) && p.det.Phi(m.now) > m.cfg.PhiThreshold {
+				m.startProbe(id)
+			}
+		case Suspect:
+			if m.now-p.suspectSince >= uint64(m.cfg.SuspectGraceTicks) {
+				m.setHealth(p, Dead)
+			}
+		}
+	}
+}
+
+func (m *Membership) setHealth(p *peer, h Health) {
+	was := p.health
+	if was == h {
+		return
+	}
+	p.health = h
+	id := p.signed.State.Node
+	if was == Suspect {
+		m.suspects = slices.DeleteFunc(m.suspects, func(x roles.NodeID) bool { return x == id })
+	}
+	switch h {
+	case Suspect:
+		m.suspects = append(m.suspects, id)
+	case Dead:
+		p.deadSince = m.now
+	}
+	m.change(Change{Kind: HealthChanged, Node: id, Health: h, Was: was,
+		Incarnation: p.signed.State.Incarnation, Version: p.signed.State.Version})
+}
+
+func (m *Membership) change(c Change) {
+	if len(m.changes) >= m.cfg.ChangesMax {
+		m.counters.Dropped++
+		return
+	}
+	m.changes = append(m.changes, c)
+}
+
+// send queues msg from this node, with the suspicions it piggybacks: the
+// receiver's own first when this node does not believe it Healthy (so it can
+// refute at once), then this node's suspicions, newest first.
+func (m *Membership) send(msg Message) {
+	if len(m.out) >= m.cfg.OutboxMax {
+		m.counters.Dropped++
+		return
+	}
+	msg.From = m.cfg.Self
+	if p := m.peers[msg.To]; p != nil && p.health != Healthy {
+		msg.Suspects = append(msg.Suspects, Suspicion{msg.To, p.suspectInc})
+	}
+	for i := len(m.suspects) - 1; i >= 0 && len(msg.Suspects) < m.cfg.SuspectsPerMessageMax; i-- {
+		if id := m.suspects[i]; id != msg.To {
+			msg.Suspects = append(msg.Suspects, Suspicion{id, m.peers[id].suspectInc})
+		}
+	}
+	m.out = append(m.out, msg)
+}
+
+func (m *Membership) nextSeq() uint64   { m.seq++; return m.seq }
+func (m *Membership) nextLearn() uint64 { m.learnSeq++; return m.learnSeq }

@@ -1,0 +1,139 @@
+package membership
+
+import (
+	"slices"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// probe confirms a rising φ before suspecting (SWIM §3.1): a Ping, and if no
+// Ack comes within the probe timeout, PingReqs through IndirectChecks other
+// members, whose relayed Ack counts too. A probe with no Ack after twice the
+// timeout more makes its target Suspect.
+type probe struct {
+	target     roles.NodeID
+	seq        uint64
+	started    uint64
+	stageStart uint64
+	indirect   bool
+}
+
+// relay is a PingReq being served for origin.
+type relay struct {
+	origin    roles.NodeID
+	originSeq uint64
+	target    roles.NodeID
+	seq       uint64 // of our Ping to target
+	expires   uint64
+}
+
+// probeTimeout is ProbeTimeoutTicks stretched by the local health multiplier
+// (Lifeguard §IV-A): a node that is itself struggling waits longer before
+// accusing others.
+func (m *Membership) probeTimeout() uint64 {
+	return uint64(m.cfg.ProbeTimeoutTicks * (1 + m.lhm))
+}
+
+func (m *Membership) probing(id roles.NodeID) bool {
+	return slices.ContainsFunc(m.probes, func(p probe) bool { return p.target == id })
+}
+
+func (m *Membership) startProbe(id roles.NodeID) {
+	pr := probe{target: id, seq: m.nextSeq(), started: m.now, stageStart: m.now}
+	m.probes = append(m.probes, pr)
+	m.send(Message{To: id, Kind: Ping, Seq: pr.seq})
+}
+
+func (m *Membership) endProbes(id roles.NodeID) {
+	m.probes = slices.DeleteFunc(m.probes, func(p probe) bool { return p.target == id })
+}
+
+// advanceProbes moves each probe on: direct → indirect → Suspect. A probe
+// that fails while nothing at all was heard from anyone during it counts
+// against this node's own health, not only the target's (Lifeguard's
+// self-awareness, approximating its missing nacks).
+func (m *Membership) advanceProbes() {
+	timeout := m.probeTimeout()
+	kept := m.probes[:0]
+	for _, pr := range m.probes {
+		p := m.peers[pr.target]
+		if p == nil || p.health != Healthy {
+			continue
+		}
+		switch {
+		case !pr.indirect && m.now-pr.stageStart >= timeout:
+			pr.indirect, pr.stageStart = true, m.now
+			m.sendPingReqs(pr)
+		case pr.indirect && m.now-pr.stageStart >= 2*timeout:
+			if !m.heardAny || m.lastAny < pr.started {
+				m.lhm = min(m.lhm+1, m.cfg.LocalHealthMax)
+			}
+			m.counters.Suspected++
+			m.suspect(p, p.signed.State.Incarnation)
+			continue
+		}
+		kept = append(kept, pr)
+	}
+	m.probes = kept
+}
+
+// sendPingReqs asks up to IndirectChecks random Healthy members other than
+// the target to probe it.
+func (m *Membership) sendPingReqs(pr probe) {
+	var helpers []roles.NodeID
+	for _, id := range m.ids {
+		if id != pr.target && m.peers[id].health == Healthy {
+			helpers = append(helpers, id)
+		}
+	}
+	for i := 0; i < len(helpers) && i < m.cfg.IndirectChecks; i++ {
+		j := i + m.cfg.Rand.IntN(len(helpers)-i)
+		helpers[i], helpers[j] = helpers[j], helpers[i]
+		m.send(Message{To: helpers[i], Kind: PingReq, Seq: pr.seq, Target: pr.target})
+	}
+}
+
+// onAck: an Ack answering a Ping we sent for a relay is passed on to its
+// origin; an Ack relayed to us for one of our probes is a heartbeat of its
+// target. Either way an answered probe is a sign of our own good health.
+func (m *Membership) onAck(msg Message) {
+	if msg.Target == msg.From {
+		i := slices.IndexFunc(m.relays, func(r relay) bool { return r.seq == msg.Seq && r.target == msg.From })
+		if i >= 0 {
+			r := m.relays[i]
+			m.relays = slices.Delete(m.relays, i, i+1)
+			m.send(Message{To: r.origin, Kind: Ack, Seq: r.originSeq, Target: r.target})
+			return
+		}
+		m.lhm = max(m.lhm-1, 0)
+		return
+	}
+	i := slices.IndexFunc(m.probes, func(p probe) bool { return p.seq == msg.Seq && p.target == msg.Target })
+	if i < 0 {
+		return
+	}
+	m.lhm = max(m.lhm-1, 0)
+	if p := m.peers[msg.Target]; p != nil {
+		m.beat(p)
+	}
+	m.endProbes(msg.Target)
+}
+
+// onPingReq pings the target on the sender's behalf, remembering at most
+// RelaysMax such requests until they time out.
+func (m *Membership) onPingReq(msg Message) {
+	if msg.Target == m.cfg.Self || msg.Target == msg.From {
+		return
+	}
+	if len(m.relays) >= m.cfg.RelaysMax {
+		m.counters.Dropped++
+		return
+	}
+	r := relay{origin: msg.From, originSeq: msg.Seq, target: msg.Target, seq: m.nextSeq(), expires: m.now + 2*m.probeTimeout()}
+	m.relays = append(m.relays, r)
+	m.send(Message{To: r.target, Kind: Ping, Seq: r.seq})
+}
+
+func (m *Membership) expireRelays() {
+	m.relays = slices.DeleteFunc(m.relays, func(r relay) bool { return m.now >= r.expires })
+}
