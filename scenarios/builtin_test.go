@@ -30,7 +30,9 @@ func TestBuiltins(t *testing.T) {
 	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
-	want := []string{"joint-rebalance", "leader-kill", "lossy-network", "majority-partition", "minority-partition", "operator-promote", "rolling-restart", "smoke", "store-leader-churn", "store-under-partition"}
+	want := []string{"clock-skew", "flapping-node", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
+		"minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "rolling-restart", "self-heal-leader-kill",
+		"slow-links", "smoke", "store-leader-churn", "store-under-partition"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Names() = %v, want %v", names, want)
 	}
@@ -77,12 +79,15 @@ func TestBuiltins(t *testing.T) {
 }
 
 // lastHeal is when the last fault of p is undone, failing the test for a
-// fault that is never undone.
+// fault that is never undone. In a self-healing plan (one with a Target) a
+// crash may be permanent: the policy replaces the node, and the simulator
+// times convergence from the crash, as it does here.
 func lastHeal(t *testing.T, p *sim.Plan) time.Duration {
 	var last time.Duration
 	for i, f := range p.Faults {
 		end := f.At + f.For
-		if f.For == 0 && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
+		permanent := p.Target != "" && f.Kind == sim.Crash
+		if f.For == 0 && !permanent && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
 			undo, ok := undoneAt(p.Faults[i+1:], f)
 			if !ok {
 				t.Errorf("fault %d (%s at %v) is never undone", i, f.Kind, f.At)
@@ -193,6 +198,58 @@ func TestBuiltinStores(t *testing.T) {
 			p.Description = ""
 			if !reflect.DeepEqual(p, want) {
 				t.Errorf("got %+v\nwant %+v (workload %+v, want %+v)", p, want, p.Workload, want.Workload)
+			}
+		})
+	}
+}
+
+// TestBuiltinSelfHealing checks the built-ins that run the policy toward a
+// topology target.
+func TestBuiltinSelfHealing(t *testing.T) {
+	const s = time.Second
+	lan := sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond}
+	noop := []sim.Command{{At: 2 * s, Kind: roles.Promote, Target: "n1", Roles: roles.Scheduler, Reason: roles.Operator}}
+	expect := func(within time.Duration) sim.Expect {
+		return sim.Expect{Converge: &sim.Converge{Within: within, ControlPlane: 3}, CommandsComplete: true}
+	}
+	crash := func(at time.Duration, sel sim.Selector, d time.Duration) sim.Fault {
+		return sim.Fault{At: at, Kind: sim.Crash, Target: sel, For: d}
+	}
+	quorum := func(name string, d time.Duration, faults []sim.Fault, within time.Duration) *sim.Plan {
+		return &sim.Plan{Name: name, Nodes: 5, ControlPlane: 3, Duration: d, Target: "quorum-3m", Network: lan,
+			Faults: faults, Commands: noop, Expect: expect(within)}
+	}
+	slow := quorum("slow-links", 120*s, []sim.Fault{crash(30*s, "leader", 0)}, 40*s)
+	slow.Network = sim.Network{LatencyMin: 200 * time.Millisecond, LatencyMax: 300 * time.Millisecond}
+	var fiveDown []sim.Fault
+	for _, n := range []sim.Selector{"n1", "n2", "n6", "n7", "n8"} {
+		fiveDown = append(fiveDown, crash(20*s, n, 0))
+	}
+	for _, want := range []*sim.Plan{
+		quorum("self-heal-leader-kill", 90*s, []sim.Fault{crash(20*s, "leader", 0)}, 30*s),
+		quorum("lose-two-of-five", 120*s, []sim.Fault{crash(20*s, "n1", 0), crash(35*s, "n2", 0)}, 40*s),
+		quorum("minority-partition-no-shift", 90*s, []sim.Fault{
+			{At: 20 * s, Kind: sim.Partition, Groups: [][]sim.Selector{{"leader"}}, For: 20 * s},
+		}, 30*s),
+		quorum("flapping-node", 150*s, []sim.Fault{
+			crash(10*s, "n5", 5*s), crash(25*s, "n5", 5*s), crash(40*s, "n5", 5*s), crash(55*s, "n5", 5*s),
+		}, 60*s),
+		{Name: "phalanx-10-to-5", Nodes: 10, ControlPlane: 5, Duration: 150 * s, Target: "phalanx", Network: lan,
+			Faults: fiveDown, Commands: noop, Expect: expect(60 * s)},
+		slow,
+		quorum("clock-skew", 120*s, []sim.Fault{
+			{At: 5 * s, Kind: sim.ClockSkew, Target: "n3", Rate: 1.05, For: 60 * s},
+			crash(30*s, "leader", 0),
+		}, 40*s),
+	} {
+		t.Run(want.Name, func(t *testing.T) {
+			p, err := scenarios.Builtin(want.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Description = ""
+			if !reflect.DeepEqual(p, want) {
+				t.Errorf("got %+v\nwant %+v", p, want)
 			}
 		})
 	}

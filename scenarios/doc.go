@@ -10,6 +10,8 @@
 //	nodes: 5                     # required, 1..sim.NodesMax
 //	control_plane: 3             # required, 1..nodes
 //	duration: 120s               # required, Go duration syntax, in (0, sim.DurationMax]
+//	target: quorum-3m            # optional; a topology strategy, or {voters: 3}
+//	policy: {audit_every: 1s, grace: 3s, damper: 60s, stabilize: 5s, phi_threshold: 8}
 //	network:                     # optional; every field has a default
 //	  latency: {min: 1ms, max: 10ms}
 //	  loss: 0.0                  # probabilities in [0, 1]
@@ -24,6 +26,7 @@
 //	  local: 0.1
 //	faults:                      # optional; at most ItemsMax
 //	  - {at: 20s, crash: leader, for: 25s}
+//	  - {at: 10s, clock: n3, rate: 1.05, for: 60s}
 //	commands:                    # optional; at most ItemsMax
 //	  - {at: 30s, promote: n4, roles: control-plane, reason: scaling-up}
 //	  - at: 40s                  # one shift: several commands, all or nothing
@@ -47,6 +50,20 @@
 // the share of applies and deletes made with an expected revision, `local`
 // the share of gets and lists asked as local reads; both default to 0.
 //
+// A target (sim.Plan.Target) turns on self-healing: gossip membership on
+// every node and the policy on the leader, steering the mesh toward the
+// target's shape. It is the name of a built-in topology strategy (solo, pair,
+// quorum-3m, cluster-3m-nw, mesh-all-peers or phalanx; see topology.ByName,
+// which also reads underscores as hyphens, and Parse keeps the canonical
+// name), or a mapping `{voters: N}` of explicit counts, which becomes Target
+// "explicit" with TargetVoters N (and N control-plane nodes). An explicit
+// target is checked against the mesh with topology.Validate when the file is
+// read: more voters than nodes, or an even count, is an error at the target
+// line saying why, as no run could ever meet it. `policy` (sim.PolicyKnobs)
+// tunes the policy: audit_every, grace, damper and stabilize are durations in
+// (0, sim.DurationMax], phi_threshold a number in (0, PhiThresholdMax]; a
+// field left out takes the policy's default (1s, 3s, 60s, 5s and 8).
+//
 // Every fault has `at` (a duration from the start of the run, before its
 // end) and exactly one kind key:
 //
@@ -57,14 +74,18 @@
 //     leader) may appear in at most one group. `one_way: true` cuts only the
 //     messages from the first group to the rest;
 //   - heal: true (remove every partition);
-//   - loss, duplicate, chaos: a rate in [0, 1].
+//   - loss, duplicate, chaos: a rate in [0, 1];
+//   - clock: a node selector, with `rate` (required, and valid only with
+//     clock) the speed of the node's clock relative to true time, in
+//     (0, ClockRateMax]: 1.05 runs 5% fast, 0.95 5% slow.
 //
 // `for` (a duration) undoes the fault after that long: a crashed node is
 // restarted (the same node, even when the selector was dynamic), a paused one
 // resumed, a partition healed, a loss or duplicate rate returned to the
-// network's baseline, chaos stopped. It is not valid with restart, resume or
-// heal, which are themselves undo operations, and required with chaos, which
-// runs for exactly that long; `one_way` is valid only with partition.
+// network's baseline, chaos stopped, a skewed clock returned to true speed.
+// It is not valid with restart, resume or heal, which are themselves undo
+// operations, and required with chaos, which runs for exactly that long;
+// `one_way` is valid only with partition.
 //
 // Every command has `at` and exactly one of promote, demote, quarantine or
 // restore naming a selector. `roles` (promote and demote only) is a
@@ -89,12 +110,13 @@
 // that share of the workload's operations to succeed.
 //
 // An optional field whose value is null (`faults:` with nothing after it) is
-// the same as an absent one. Integers, probabilities, shares and booleans
-// must be YAML values of that type (`nodes: "5"` is an error); durations,
-// workload rates, faces and names may be any scalar. Aliases are followed, but an alias inside the node it names, or
-// aliases that expand the document beyond a bound proportional to
-// FileBytesMax, are errors; merge keys (`<<`) are not supported. A file is
-// UTF-8 text of at most FileBytesMax bytes.
+// the same as an absent one. Integers, numbers (probabilities, shares, clock
+// rates, the phi threshold) and booleans must be YAML values of that type
+// (`nodes: "5"` is an error); durations, workload rates, faces, strategies
+// and names may be any scalar. Aliases are followed, but an alias inside the
+// node it names, or aliases that expand the document beyond a bound
+// proportional to FileBytesMax, are errors; merge keys (`<<`) are not
+// supported. A file is UTF-8 text of at most FileBytesMax bytes.
 //
 // # Errors
 //
@@ -105,11 +127,11 @@
 // `commands[2].shift[1].demote`, indices from 0), and matches ErrInvalid
 // under errors.Is. Parsing stops at the first problem; the fields are
 // examined in a fixed order (the top-level keys, then name, description,
-// nodes, control_plane, duration, network, workload, faults, commands,
-// expect), so the same file always gives the same error. After the plan is
-// built, sim.Plan.Validate runs as a backstop and its error, if any, is
-// reported the same way at the line of the workload, fault or command
-// concerned. Failures to read a file are not ErrInvalid; they wrap the os
+// nodes, control_plane, duration, target, policy, network, workload, faults,
+// commands, expect), so the same file always gives the same error. After the
+// plan is built, sim.Plan.Validate runs as a backstop and its error, if any,
+// is reported the same way at the line of the target, workload, fault or
+// command concerned. Failures to read a file are not ErrInvalid; they wrap the os
 // error. Unknown scenario names match ErrUnknown.
 //
 // Parsing is deterministic and never panics; FuzzParse checks the latter and

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/sim"
 )
 
@@ -20,7 +21,9 @@ import (
 // zero command Reason is left out and so reads back as operator, and the At
 // of a command in With, which the simulator ignores, is left out and reads
 // back as zero; a workload's rate is written per second ("50/s"), with every
-// field of its mix; every other field is written as it is.
+// field of its mix; a strategy target is written by its canonical name
+// ("quorum_3m" as quorum-3m); policy knobs that are zero, the defaults, are
+// left out; every other field is written as it is.
 //
 // Marshal parses what it wrote and compares (the write half of a pair
 // assertion whose read half is Parse), so it fails rather than write a file
@@ -51,9 +54,11 @@ func Marshal(p *sim.Plan) ([]byte, error) {
 }
 
 // normal is p as Parse would give it: nil for no faults, commands or With,
-// operator for a zero reason and zero for the At of a command in With.
+// operator for a zero reason, zero for the At of a command in With, and a
+// strategy by its canonical name ("quorum_3m" is "quorum-3m").
 func normal(p *sim.Plan) *sim.Plan {
 	q := *p
+	q.Target = canonicalTarget(p.Target)
 	q.Faults = nil
 	if len(p.Faults) > 0 {
 		q.Faults = p.Faults
@@ -77,6 +82,15 @@ func normalCommand(c sim.Command) sim.Command {
 		c.With = append(c.With, w)
 	}
 	return c
+}
+
+// canonicalTarget is a strategy's canonical name, or target itself when it
+// names no strategy.
+func canonicalTarget(target string) string {
+	if s, err := topology.ByName(target); err == nil {
+		return s.Name()
+	}
+	return target
 }
 
 // difference names the first part of two plans that differs, or is empty.
@@ -109,6 +123,18 @@ func planNode(p *sim.Plan) *yaml.Node {
 	m.add("nodes", integer(p.Nodes))
 	m.add("control_plane", integer(p.ControlPlane))
 	m.add("duration", duration(p.Duration))
+	switch p.Target {
+	case "":
+	case explicitTarget:
+		t := newMap(yaml.FlowStyle)
+		t.add("voters", integer(p.TargetVoters))
+		m.add("target", t.Node)
+	default:
+		m.add("target", text(canonicalTarget(p.Target)))
+	}
+	if pol := policyNode(p.Policy); len(pol.Content) > 0 {
+		m.add("policy", pol)
+	}
 	lat := newMap(yaml.FlowStyle)
 	lat.add("min", duration(p.Network.LatencyMin))
 	lat.add("max", duration(p.Network.LatencyMax))
@@ -186,6 +212,9 @@ func faultNode(f sim.Fault) *yaml.Node {
 		m.add(string(f.Kind), boolean(true))
 	case sim.Loss, sim.Duplicate, sim.Chaos:
 		m.add(string(f.Kind), number(f.Rate))
+	case sim.ClockSkew:
+		m.add(string(f.Kind), text(string(f.Target)))
+		m.add("rate", number(f.Rate))
 	default:
 		m.add(string(f.Kind), text(string(f.Target)))
 	}
@@ -194,6 +223,23 @@ func faultNode(f sim.Fault) *yaml.Node {
 	}
 	if f.OneWay {
 		m.add("one_way", boolean(true))
+	}
+	return m.Node
+}
+
+// policyNode writes the policy's knobs on one line, leaving out those that
+// are zero (the defaults):
+//
+//	policy: {audit_every: 1s, grace: 3s, damper: 1m0s, stabilize: 5s, phi_threshold: 8}
+func policyNode(k sim.PolicyKnobs) *yaml.Node {
+	m := newMap(yaml.FlowStyle)
+	for i, d := range []time.Duration{k.AuditEvery, k.Grace, k.Damper, k.Stabilize} { // in the order of policyFields
+		if d != 0 {
+			m.add(policyFields[i], duration(d))
+		}
+	}
+	if k.PhiThreshold != 0 {
+		m.add("phi_threshold", number(k.PhiThreshold))
 	}
 	return m.Node
 }

@@ -132,6 +132,54 @@ expect:
 	}
 }
 
+func TestMarshalSelfHealing(t *testing.T) {
+	p := &sim.Plan{
+		Name: "heal", Nodes: 5, ControlPlane: 3, Duration: time.Minute, Target: "quorum_3m",
+		Policy:  sim.PolicyKnobs{Grace: 2 * time.Second, Damper: 90 * time.Second, PhiThreshold: 9.5},
+		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond},
+		Faults: []sim.Fault{
+			{At: 5 * time.Second, Kind: sim.ClockSkew, Target: "n3", Rate: 1.05, For: time.Minute - 10*time.Second},
+			{At: 10 * time.Second, Kind: sim.ClockSkew, Target: "leader", Rate: 0.5},
+			{At: 20 * time.Second, Kind: sim.Crash, Target: "leader"},
+		},
+	}
+	const want = `name: heal
+nodes: 5
+control_plane: 3
+duration: 1m0s
+target: quorum-3m
+policy: {grace: 2s, damper: 1m30s, phi_threshold: 9.5}
+network: {latency: {min: 1ms, max: 10ms}, loss: 0, duplicate: 0}
+faults:
+  - {at: 5s, clock: n3, rate: 1.05, for: 50s}
+  - {at: 10s, clock: leader, rate: 0.5}
+  - {at: 20s, crash: leader}
+`
+	out, err := scenarios.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	back, err := scenarios.Parse("heal.yaml", out)
+	if err != nil || back.Target != "quorum-3m" || back.Policy != p.Policy || !reflect.DeepEqual(back.Faults, p.Faults) {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+	if p.Target != "quorum_3m" {
+		t.Fatal("Marshal changed its argument")
+	}
+
+	p = &sim.Plan{Name: "x", Nodes: 3, ControlPlane: 1, Duration: time.Minute, Target: "explicit", TargetVoters: 3}
+	out, err = scenarios.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "\ntarget: {voters: 3}\n") || strings.Contains(string(out), "policy") {
+		t.Fatalf("explicit target written as\n%s", out)
+	}
+}
+
 // TestMarshalLineBreaks checks strings that yaml.v3 would write as block
 // scalars reading back differently, such as a leading line break (found by
 // FuzzParse).
@@ -234,6 +282,16 @@ func TestMarshalRefuses(t *testing.T) {
 			p.Workload = &sim.Workload{Clients: 1, Rate: 1, Keys: 1, Face: "nomad", Mix: sim.Mix{Get: scenarios.WeightMax + 1}}
 		}, "workload.mix.get: 10001 out of range 0..10000"},
 		{"progress without workload", func(p *sim.Plan) { p.Expect.Progress = 0.5 }, "expect.progress: only valid with a workload"},
+		{"unknown strategy", func(p *sim.Plan) { p.Target = "pentagon" }, "sim: target: topology: unknown strategy"},
+		{"voters without explicit", func(p *sim.Plan) { p.Target, p.TargetVoters = "solo", 1 }, "target_voters goes with target explicit"},
+		{"even explicit target", func(p *sim.Plan) { p.Target, p.TargetVoters = "explicit", 2 }, "2 voters is even"},
+		{"explicit target beyond the mesh", func(p *sim.Plan) { p.Target, p.TargetVoters = "explicit", 5 }, "needs 5 eligible nodes"},
+		{"negative policy duration", func(p *sim.Plan) { p.Policy.Grace = -time.Second }, "policy.grace: negative duration"},
+		{"policy duration too long", func(p *sim.Plan) { p.Policy.AuditEvery = 25 * time.Hour }, "policy.audit_every: 25h0m0s out of range"},
+		{"negative phi threshold", func(p *sim.Plan) { p.Policy.PhiThreshold = -8 }, "policy.phi_threshold: threshold -8 is not within"},
+		{"clock rate zero", func(p *sim.Plan) {
+			p.Faults = []sim.Fault{{Kind: sim.ClockSkew, Target: "n1"}}
+		}, "clock rate 0 not within (0, 10]"},
 		{"after the end", func(p *sim.Plan) {
 			p.Commands = []sim.Command{{At: time.Hour, Kind: roles.Demote, Target: "n1"}}
 		}, "not before the end of the run"},

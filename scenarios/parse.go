@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/sim"
 )
 
@@ -25,6 +26,13 @@ const (
 	NameBytesMax = 64      // the name field's length
 	ItemsMax     = 4096    // faults, and commands, per file
 	WeightMax    = 10_000  // a workload mix weight; it bounds their sum
+	// PhiThresholdMax bounds policy.phi_threshold. φ is -log10 of the chance
+	// that a peer this late is still alive; the usual thresholds are 8 to
+	// 16, and beyond 100 the detector would in effect never suspect.
+	PhiThresholdMax = 100
+	// ClockRateMax bounds a clock fault's rate: a node's clock running ten
+	// times fast is already far outside what NTP-disciplined clocks do.
+	ClockRateMax = 10
 )
 
 // aliasHopsMax bounds how many aliases deref follows in a row. yaml.v3 only
@@ -47,14 +55,16 @@ var opsRateRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)/([sm])$`)
 
 // The fields each mapping may hold, in the order Marshal writes them.
 var (
-	planFields     = []string{"name", "description", "nodes", "control_plane", "duration", "network", "workload", "faults", "commands", "expect"}
+	planFields     = []string{"name", "description", "nodes", "control_plane", "duration", "target", "policy", "network", "workload", "faults", "commands", "expect"}
+	targetFields   = []string{"voters"}
+	policyFields   = []string{"audit_every", "grace", "damper", "stabilize", "phi_threshold"}
 	networkFields  = []string{"latency", "loss", "duplicate"}
 	latencyFields  = []string{"min", "max"}
 	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local"}
 	mixFields      = []string{"apply", "get", "list", "delete", "watch"}
 	faces          = []string{"kubernetes", "nomad", "systemd", "pureraft", "baremetal"}
-	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos}
-	faultFields    = append([]string{"at", "for", "one_way"}, kindNames(faultKinds)...)
+	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew}
+	faultFields    = append([]string{"at", "for", "one_way", "rate"}, kindNames(faultKinds)...)
 	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
 	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "shift")
 	expectFields   = []string{"converge", "commands_complete", "progress"}
@@ -477,6 +487,23 @@ func (d *decoder) fraction(n *yaml.Node, path, noun string) (float64, error) {
 	return v, nil
 }
 
+// positive reads a number in (0, hi]; noun names it in errors.
+func (d *decoder) positive(n *yaml.Node, path, noun string, hi float64) (float64, error) {
+	want := fmt.Sprintf("a number in (0, %v]", hi)
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return 0, err
+	}
+	var v float64
+	if tag := s.ShortTag(); (tag != "!!int" && tag != "!!float") || s.Decode(&v) != nil {
+		return 0, d.errorf(s.Line, path, "bad %s: want %s, got %s", noun, want, describe(s))
+	}
+	if !(v > 0 && v <= hi) { // written so that NaN fails
+		return 0, d.errorf(s.Line, path, "%s %s is not within (0, %v]", noun, s.Value, hi)
+	}
+	return v, nil
+}
+
 // opsRate reads a workload rate, "<number>/s" or "<number>/m", as
 // operations per second in (0, sim.RateMax].
 func (d *decoder) opsRate(n *yaml.Node, path string) (float64, error) {
@@ -547,7 +574,7 @@ func (d *decoder) plan(root *yaml.Node) (*sim.Plan, error) {
 	}
 	p := &sim.Plan{Network: defaultNetwork}
 	steps := []func(*fields, *sim.Plan) error{
-		d.header, d.network, d.workload, d.faults, d.commands, d.expect,
+		d.header, d.target, d.policy, d.network, d.workload, d.faults, d.commands, d.expect,
 	}
 	for _, step := range steps {
 		if err := step(f, p); err != nil {
@@ -600,6 +627,94 @@ func (d *decoder) header(f *fields, p *sim.Plan) error {
 		return d.errorf(n.Line, "duration", "%v out of range (0, %v]", p.Duration, sim.DurationMax)
 	}
 	d.end = p.Duration
+	return nil
+}
+
+// explicitTarget is the sim.Plan.Target of a target given as counts.
+const explicitTarget = "explicit"
+
+// target reads the topology target: a built-in strategy's name, or a
+// mapping of explicit counts, which the mesh must be able to meet.
+func (d *decoder) target(top *fields, p *sim.Plan) error {
+	n := top.opt("target")
+	if n == nil {
+		return nil
+	}
+	v := deref(n)
+	if v.Kind == yaml.MappingNode {
+		return d.explicit(top, v, p)
+	}
+	name, err := d.text(n, "target", "a topology strategy or {voters: N}")
+	if err != nil {
+		return err
+	}
+	if name == explicitTarget {
+		return d.errorf(v.Line, "target", "an explicit target is given by its counts: write target: {voters: N}")
+	}
+	s, err := topology.ByName(name)
+	if err != nil {
+		return &Error{File: d.file, Line: v.Line, Field: "target", Msg: err.Error() + ", or {voters: N}", Err: err}
+	}
+	p.Target = s.Name()
+	return nil
+}
+
+// explicit reads an explicit target, {voters: N}, and checks it against the
+// mesh size with topology.Validate, so that a target the mesh can never meet
+// (more voters than nodes, an even count) is refused before any run.
+func (d *decoder) explicit(top *fields, n *yaml.Node, p *sim.Plan) error {
+	f, err := d.mapping(n, "target", targetFields)
+	if err != nil {
+		return err
+	}
+	v, err := d.req(f, "voters")
+	if err != nil {
+		return err
+	}
+	voters, err := d.integer(v, "target.voters", 1, sim.NodesMax)
+	if err != nil {
+		return err
+	}
+	t := topology.Target{Voters: voters, ControlPlane: voters}
+	if err := topology.Validate(t, p.Nodes, false); err != nil {
+		msg := fmt.Sprintf("a mesh of %d nodes cannot meet %d voters: %v", p.Nodes, voters, err)
+		return &Error{File: d.file, Line: top.key("target").Line, Field: "target", Msg: msg, Err: err}
+	}
+	p.Target, p.TargetVoters = explicitTarget, voters
+	return nil
+}
+
+// policy reads the policy's knobs; a field left out takes the policy's
+// default, and a field given must be positive.
+func (d *decoder) policy(top *fields, p *sim.Plan) error {
+	n := top.opt("policy")
+	if n == nil {
+		return nil
+	}
+	f, err := d.mapping(n, "policy", policyFields)
+	if err != nil {
+		return err
+	}
+	k := &p.Policy
+	durations := []*time.Duration{&k.AuditEvery, &k.Grace, &k.Damper, &k.Stabilize} // in the order of policyFields
+	for i, dst := range durations {
+		key := policyFields[i]
+		v := f.opt(key)
+		if v == nil {
+			continue
+		}
+		if *dst, err = d.duration(v, join("policy", key)); err != nil {
+			return err
+		}
+		if *dst == 0 || *dst > sim.DurationMax {
+			return d.errorf(deref(v).Line, join("policy", key), "%v out of range (0, %v]; leave the field out for the default", *dst, sim.DurationMax)
+		}
+	}
+	if v := f.opt("phi_threshold"); v != nil {
+		if k.PhiThreshold, err = d.positive(v, "policy.phi_threshold", "threshold", PhiThresholdMax); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -742,7 +857,7 @@ func (d *decoder) faults(top *fields, p *sim.Plan) error {
 }
 
 // undoable lists the fault kinds that `for` can undo.
-var undoable = []sim.FaultKind{sim.Crash, sim.Pause, sim.Partition, sim.Loss, sim.Duplicate, sim.Chaos}
+var undoable = []sim.FaultKind{sim.Crash, sim.Pause, sim.Partition, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew}
 
 func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 	var ft sim.Fault
@@ -771,9 +886,16 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 		}
 	case sim.Loss, sim.Duplicate, sim.Chaos:
 		ft.Rate, err = d.rate(v, kpath)
+	case sim.ClockSkew:
+		if ft.Target, err = d.selector(v, kpath); err == nil {
+			ft.Rate, err = d.clockRate(f)
+		}
 	}
 	if err != nil {
 		return ft, err
+	}
+	if n := f.opt("rate"); n != nil && ft.Kind != sim.ClockSkew {
+		return ft, d.errorf(deref(n).Line, join(path, "rate"), "only valid with clock, not %s", kind)
 	}
 	if n := f.opt("for"); n != nil {
 		if !slices.Contains(undoable, ft.Kind) {
@@ -795,6 +917,21 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 		}
 	}
 	return ft, nil
+}
+
+// clockRate reads a clock fault's rate: the speed of the node's clock
+// relative to true time, in (0, ClockRateMax].
+func (d *decoder) clockRate(f *fields) (float64, error) {
+	path := join(f.path, "rate")
+	n := f.opt("rate")
+	if n == nil {
+		line := f.node.Line
+		if _, ok := f.vals["rate"]; ok {
+			line = f.key("rate").Line
+		}
+		return 0, d.errorf(line, path, "clock needs a rate: the speed of the node's clock, such as 1.05 for 5%% fast")
+	}
+	return d.positive(n, path, "rate", ClockRateMax)
 }
 
 // groups reads a partition: a selector, a flat list of selectors (one
@@ -1067,13 +1204,19 @@ func (d *decoder) expect(top *fields, p *sim.Plan) error {
 }
 
 // invalid reports an error from sim.Plan.Validate, which the checks above
-// should have caught first, at the line of the workload, fault or command it
-// concerns: the one that, alone with the header, fails.
+// should have caught first, at the line of the target, workload, fault or
+// command it concerns: the one that, alone with the header, fails.
 func (d *decoder) invalid(top *fields, p *sim.Plan, err error) *Error {
 	e := &Error{File: d.file, Line: top.node.Line, Msg: err.Error(), Err: err}
 	header := *p
 	header.Workload, header.Faults, header.Commands = nil, nil, nil
 	if header.Validate() != nil {
+		bare := header
+		bare.Target, bare.TargetVoters = "", 0
+		if p.Target != "" && bare.Validate() == nil {
+			e.Field = "target"
+			e.Line = top.key("target").Line
+		}
 		return e
 	}
 	if p.Workload != nil {

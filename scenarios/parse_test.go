@@ -19,6 +19,9 @@ description: every field of the format
 nodes: 5
 control_plane: 3
 duration: 120s
+target:
+  voters: 3
+policy: {audit_every: 500ms, grace: 4s, damper: 1m, stabilize: 10s, phi_threshold: 12.5}
 network:
   latency: {min: 2ms, max: 20ms}
   loss: 0.01
@@ -44,6 +47,8 @@ faults:
   - {at: 10s, loss: 0.2, for: 30s}
   - {at: 10s, duplicate: 0.05}
   - {at: 10s, chaos: 0.02, for: 1m}
+  - {at: 5s, clock: n3, rate: 1.05, for: 60s}
+  - {at: 6s, rate: 0.5, clock: random}
   - at: 1m30s
     crash: random-worker
 commands:
@@ -69,7 +74,11 @@ var fullPlan = &sim.Plan{
 	Nodes:        5,
 	ControlPlane: 3,
 	Duration:     120 * time.Second,
-	Network:      sim.Network{LatencyMin: 2 * time.Millisecond, LatencyMax: 20 * time.Millisecond, Loss: 0.01, Duplicate: 0.02},
+	Target:       "explicit",
+	TargetVoters: 3,
+	Policy: sim.PolicyKnobs{AuditEvery: 500 * time.Millisecond, Grace: 4 * time.Second, Damper: time.Minute,
+		Stabilize: 10 * time.Second, PhiThreshold: 12.5},
+	Network: sim.Network{LatencyMin: 2 * time.Millisecond, LatencyMax: 20 * time.Millisecond, Loss: 0.01, Duplicate: 0.02},
 	Workload: &sim.Workload{Clients: 4, Rate: 1.5, Keys: 50, Face: "nomad",
 		Mix: sim.Mix{Apply: 5, Get: 3, List: 1, Delete: 1, Watch: 1}, CAS: 0.3, Local: 1},
 	Faults: []sim.Fault{
@@ -85,6 +94,8 @@ var fullPlan = &sim.Plan{
 		{At: 10 * time.Second, Kind: sim.Loss, Rate: 0.2, For: 30 * time.Second},
 		{At: 10 * time.Second, Kind: sim.Duplicate, Rate: 0.05},
 		{At: 10 * time.Second, Kind: sim.Chaos, Rate: 0.02, For: time.Minute},
+		{At: 5 * time.Second, Kind: sim.ClockSkew, Target: "n3", Rate: 1.05, For: time.Minute},
+		{At: 6 * time.Second, Kind: sim.ClockSkew, Target: "random", Rate: 0.5},
 		{At: 90 * time.Second, Kind: sim.Crash, Target: "random-worker"},
 	},
 	Commands: []sim.Command{
@@ -179,6 +190,32 @@ func TestParseAccepts(t *testing.T) {
 		}},
 		{"progress zero", hdr + "workload: {clients: 1, rate: 1/s, keys: 1, face: kubernetes}\nexpect: {progress: 0}\n", func(p *sim.Plan) bool {
 			return p.Expect.Progress == 0 && p.Workload != nil
+		}},
+		{"strategy target", hdr + "target: quorum-3m\n", func(p *sim.Plan) bool {
+			return p.Target == "quorum-3m" && p.TargetVoters == 0
+		}},
+		{"strategy target with underscores", hdr + "target: cluster_3m_nw\n", func(p *sim.Plan) bool { return p.Target == "cluster-3m-nw" }},
+		{"every strategy", hdr + "target: mesh-all-peers\n", func(p *sim.Plan) bool { return p.Target == "mesh-all-peers" }},
+		{"explicit target of every node", hdr + "target: {voters: 5}\n", func(p *sim.Plan) bool {
+			return p.Target == "explicit" && p.TargetVoters == 5
+		}},
+		{"explicit target of one", "name: t\nnodes: 1\ncontrol_plane: 1\nduration: 60s\ntarget: {voters: 1}\n", func(p *sim.Plan) bool {
+			return p.Target == "explicit" && p.TargetVoters == 1
+		}},
+		{"null target and policy", hdr + "target:\npolicy:\n", func(p *sim.Plan) bool {
+			return p.Target == "" && p.Policy == sim.PolicyKnobs{}
+		}},
+		{"partial policy", hdr + "policy: {grace: 2s, phi_threshold: 10}\n", func(p *sim.Plan) bool {
+			return p.Policy == sim.PolicyKnobs{Grace: 2 * time.Second, PhiThreshold: 10}
+		}},
+		{"policy without target", hdr + "policy: {damper: 30s}\n", func(p *sim.Plan) bool {
+			return p.Target == "" && p.Policy.Damper == 30*time.Second
+		}},
+		{"phi threshold at the limit", hdr + fmt.Sprintf("policy: {phi_threshold: %d}\n", scenarios.PhiThresholdMax), func(p *sim.Plan) bool {
+			return p.Policy.PhiThreshold == scenarios.PhiThresholdMax
+		}},
+		{"clock rate limits", hdr + fmt.Sprintf("faults: [{at: 1s, clock: n1, rate: %d}, {at: 1s, clock: leader, rate: 1e-9}]\n", scenarios.ClockRateMax), func(p *sim.Plan) bool {
+			return p.Faults[0].Rate == scenarios.ClockRateMax && p.Faults[1].Rate == 1e-9 && p.Faults[1].For == 0
 		}},
 		{"dynamic selectors may repeat", hdr + "faults: [{at: 1s, partition: [[random-voter], [random-voter]]}]\n", func(p *sim.Plan) bool {
 			return len(p.Faults[0].Groups) == 2
@@ -315,7 +352,7 @@ func TestParseErrors(t *testing.T) {
 		{"local negative", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, local: -0.1}\n", 5, "workload.local", "share -0.1 is not within [0, 1]"},
 
 		// Faults.
-		{"fault without kind", hdr + "faults:\n  - {at: 1s, for: 2s}\n", 6, "faults[0]", "fault has no kind: want exactly one of crash, restart, pause, resume, partition, heal, loss, duplicate, chaos"},
+		{"fault without kind", hdr + "faults:\n  - {at: 1s, for: 2s}\n", 6, "faults[0]", "fault has no kind: want exactly one of crash, restart, pause, resume, partition, heal, loss, duplicate, chaos, clock"},
 		{"fault with two kinds", hdr + "faults:\n  - {at: 1s, crash: n1, pause: n2}\n", 6, "faults[0].pause", "fault has two kinds, crash and pause: want exactly one"},
 		{"fault with two kinds, block", hdr + "faults:\n  - at: 1s\n    crash: n1\n    pause: n2\n", 8, "faults[0].pause", "two kinds"},
 		{"bad fault duration", hdr + "faults:\n  - {at: 1s, crash: n1}\n  - {at: 2x, crash: n1}\n", 7, "faults[1].at", `bad duration "2x": time: unknown unit "x" in duration "2x"`},
@@ -344,6 +381,45 @@ func TestParseErrors(t *testing.T) {
 		{"chaos with zero for", hdr + "faults:\n  - {at: 1s, chaos: 0.1, for: 0s}\n", 6, "faults[0].for", "chaos needs a positive for"},
 		{"heal false", hdr + "faults:\n  - {at: 1s, heal: false}\n", 6, "faults[0].heal", "want true"},
 		{"too many faults", hdr + "faults:\n" + strings.Repeat("  - {at: 1s, heal: true}\n", scenarios.ItemsMax+1), 6, "faults", "more than the 4096 allowed"},
+
+		// Target and policy.
+		{"unknown strategy", hdr + "target: quorum-5m\n", 5, "target", `topology: unknown strategy "quorum-5m" (want one of solo, pair, quorum-3m, cluster-3m-nw, mesh-all-peers, phalanx), or {voters: N}`},
+		{"number for a strategy", hdr + "target: 3\n", 5, "target", `unknown strategy "3"`},
+		{"explicit by name", hdr + "target: explicit\n", 5, "target", "an explicit target is given by its counts: write target: {voters: N}"},
+		{"target is a list", hdr + "target: [quorum-3m]\n", 5, "target", "want a topology strategy or {voters: N}, got a list"},
+		{"more voters than nodes", hdr + "target: {voters: 7}\n", 5, "target", "a mesh of 5 nodes cannot meet 7 voters: topology: unsatisfiable: target 7 voters, 7 control-plane, ≥0 workers with 5 nodes: needs 7 eligible nodes (7 voters + 0 workers), have 5"},
+		{"even voters", hdr + "target:\n  voters: 4\n", 5, "target", "a mesh of 5 nodes cannot meet 4 voters: topology: unsatisfiable: target 4 voters, 4 control-plane, ≥0 workers with 5 nodes: 4 voters is even"},
+		{"zero voters", hdr + "target: {voters: 0}\n", 5, "target.voters", "0 out of range 1..128"},
+		{"quoted voters", hdr + "target: {voters: \"3\"}\n", 5, "target.voters", `want an integer in 1..128, got string "3"`},
+		{"target without voters", hdr + "target: {}\n", 5, "target.voters", "missing required field"},
+		{"unknown target field", hdr + "target: {voters: 3, workers: 2}\n", 5, "target.workers", `unknown field "workers" (want one of voters)`},
+		{"policy is a list", hdr + "policy: [1s]\n", 5, "policy", "want a mapping, got a list"},
+		{"unknown policy field", hdr + "policy:\n  grace: 1s\n  audit: 1s\n", 7, "policy.audit", `unknown field "audit" (want one of audit_every, grace, damper, stabilize, phi_threshold)`},
+		{"zero policy duration", hdr + "policy: {grace: 0s}\n", 5, "policy.grace", "0s out of range (0, 24h0m0s]; leave the field out for the default"},
+		{"negative policy duration", hdr + "policy: {damper: -1s}\n", 5, "policy.damper", "negative duration -1s"},
+		{"policy duration too long", hdr + "policy:\n  stabilize: 25h\n", 6, "policy.stabilize", "25h0m0s out of range"},
+		{"bad policy duration", hdr + "policy: {audit_every: often}\n", 5, "policy.audit_every", `bad duration "often"`},
+		{"zero phi threshold", hdr + "policy: {phi_threshold: 0}\n", 5, "policy.phi_threshold", "threshold 0 is not within (0, 100]"},
+		{"phi threshold too high", hdr + "policy: {phi_threshold: 100.5}\n", 5, "policy.phi_threshold", "threshold 100.5 is not within (0, 100]"},
+		{"phi threshold nan", hdr + "policy: {phi_threshold: .nan}\n", 5, "policy.phi_threshold", "threshold .nan is not within (0, 100]"},
+		{"quoted phi threshold", hdr + "policy: {phi_threshold: \"8\"}\n", 5, "policy.phi_threshold", `bad threshold: want a number in (0, 100], got string "8"`},
+		{"target checked before policy", hdr + "policy: {grace: 0s}\ntarget: pentagon\n", 6, "target", "unknown strategy"},
+
+		// Clock faults.
+		{"clock without rate", hdr + "faults:\n  - {at: 1s, clock: n3}\n", 6, "faults[0].rate", "clock needs a rate: the speed of the node's clock, such as 1.05 for 5% fast"},
+		{"clock with null rate", hdr + "faults:\n  - at: 1s\n    clock: n3\n    rate:\n", 8, "faults[0].rate", "clock needs a rate"},
+		{"clock rate zero", hdr + "faults:\n  - {at: 1s, clock: n3, rate: 0}\n", 6, "faults[0].rate", "rate 0 is not within (0, 10]"},
+		{"clock rate negative", hdr + "faults:\n  - {at: 1s, clock: n3, rate: -1.05}\n", 6, "faults[0].rate", "rate -1.05 is not within (0, 10]"},
+		{"clock rate too high", hdr + "faults:\n  - {at: 1s, clock: n3, rate: 10.5}\n", 6, "faults[0].rate", "rate 10.5 is not within (0, 10]"},
+		{"clock rate infinite", hdr + "faults:\n  - {at: 1s, clock: n3, rate: .inf}\n", 6, "faults[0].rate", "rate .inf is not within (0, 10]"},
+		{"clock rate quoted", hdr + "faults:\n  - {at: 1s, clock: n3, rate: \"1.05\"}\n", 6, "faults[0].rate", `bad rate: want a number in (0, 10], got string "1.05"`},
+		{"clock rate as a percentage", hdr + "faults:\n  - {at: 1s, clock: n3, rate: 5%}\n", 6, "faults[0].rate", `got string "5%"`},
+		{"clock node out of range", hdr + "faults:\n  - {at: 1s, clock: n6, rate: 1.05}\n", 6, "faults[0].clock", `node "n6" is not in a mesh of 5 nodes`},
+		{"clock without selector", hdr + "faults:\n  - {at: 1s, clock: , rate: 1.05}\n", 6, "faults[0].clock", "missing value"},
+		{"clock negative for", hdr + "faults:\n  - {at: 1s, clock: n1, rate: 1.05, for: -1s}\n", 6, "faults[0].for", "negative duration -1s"},
+		{"clock and crash", hdr + "faults:\n  - {at: 1s, crash: n1, clock: n1, rate: 2}\n", 6, "faults[0].clock", "fault has two kinds, crash and clock"},
+		{"rate on a crash", hdr + "faults:\n  - {at: 1s, crash: n1, rate: 2}\n", 6, "faults[0].rate", "only valid with clock, not crash"},
+		{"rate on a loss", hdr + "faults:\n  - at: 1s\n    loss: 0.1\n    rate: 0.2\n", 8, "faults[0].rate", "only valid with clock, not loss"},
 
 		// Commands.
 		{"command without kind", hdr + "commands:\n  - {at: 1s, reason: operator}\n", 6, "commands[0]", "command has no kind: want exactly one of promote, demote, quarantine, restore"},

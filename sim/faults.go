@@ -92,6 +92,16 @@ func (s *simulator) fault(f Fault) {
 	detail := string(f.Kind)
 	var prev float64 // the rate a loss or duplicate fault replaces
 	switch f.Kind {
+	case ClockSkew:
+		targets := s.resolve(f.Target)
+		for _, i := range targets {
+			s.nodes[i].clock = f.Rate
+		}
+		s.trace.event(s.now, "sim", "fault", fmt.Sprintf("clock %s x%v", s.nodeNames(targets), f.Rate))
+		if f.For > 0 {
+			s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: ClockSkew, nodes: targets}})
+		}
+		return
 	case Crash, Restart, Pause, Resume:
 		targets := s.resolve(f.Target)
 		detail += " " + s.nodeNames(targets)
@@ -128,9 +138,10 @@ func (s *simulator) apply(kind FaultKind, targets []int) {
 		sn := s.nodes[i]
 		switch {
 		case kind == Crash && sn.n != nil:
-			sn.n, sn.paused, sn.held = nil, false, nil
+			sn.n, sn.paused, sn.held, sn.downSince = nil, false, nil, s.now
 			sn.disk.crash()
 			s.trace.event(s.now, sn.name, "crash", "")
+			s.crashed()
 			s.orphan(i)
 			s.clientsCrashed(i)
 		case kind == Restart && sn.n == nil:
@@ -164,6 +175,10 @@ func (s *simulator) undo(e event) {
 		s.loss = u.rate
 	case Duplicate:
 		s.dup = u.rate
+	case ClockSkew:
+		for _, i := range u.nodes {
+			s.nodes[i].clock = 1
+		}
 	}
 }
 
@@ -367,6 +382,11 @@ func (s *simulator) judge() {
 	}
 	if c := s.plan.Expect.Converge; c != nil {
 		got := s.check.cpCount
+		for _, m := range s.check.ref.Shape().Members() {
+			if m.Roles.IsControlPlane() && s.nodes[s.byID[m.Node]].n == nil {
+				s.check.fail(s.now, PropConverge, s.nodes[s.byID[m.Node]].name, "holds %s at the end but is down", m.Roles)
+			}
+		}
 		switch {
 		case got != c.ControlPlane:
 			s.check.fail(s.now, PropConverge, "", "%d control-plane nodes at the end, want %d", got, c.ControlPlane)

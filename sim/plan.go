@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/topology"
 )
 
 // Plan is one simulation's script: the mesh, its network, the faults and role
@@ -20,7 +21,24 @@ type Plan struct {
 	Faults       []Fault
 	Commands     []Command
 	Workload     *Workload // resource traffic; nil for none
+	// Target turns on self-healing: gossip membership on every node and the
+	// policy on the leader, aiming at this topology strategy (solo, pair,
+	// quorum-3m, cluster-3m-nw, mesh-all-peers, phalanx). "" for none.
+	Target string
+	// TargetVoters, if non-zero, is an explicit voter count instead of a
+	// strategy (with Target "explicit").
+	TargetVoters int
+	Policy       PolicyKnobs
 	Expect       Expect
+}
+
+// PolicyKnobs tune the policy; zero values take the defaults.
+type PolicyKnobs struct {
+	AuditEvery   time.Duration // how often the leader audits (1s)
+	Grace        time.Duration // a suspect voter is replaced after this long (3s)
+	Damper       time.Duration // at most one shift per node per this long (60s)
+	Stabilize    time.Duration // a node must be up this long to be promoted (5s)
+	PhiThreshold float64       // membership's suspicion threshold (8)
 }
 
 // Workload is resource traffic from simulated clients. Each client issues one
@@ -77,6 +95,7 @@ const (
 	Loss      FaultKind = "loss"      // set the network's loss probability to Rate
 	Duplicate FaultKind = "duplicate" // set the network's duplicate probability to Rate
 	Chaos     FaultKind = "chaos"     // random crashes and restarts, Rate per node per second
+	ClockSkew FaultKind = "clock"     // Target's clock runs at Rate times real speed (1.05: 5% fast)
 )
 
 // Selector picks nodes when a fault or command fires: "n3" (one node by
@@ -161,7 +180,29 @@ func (p *Plan) Validate() error {
 			return fmt.Errorf("sim: workload: %w", err)
 		}
 	}
+	if p.Target != "" {
+		if _, err := p.strategy(); err != nil {
+			return fmt.Errorf("sim: target: %w", err)
+		}
+	}
 	return nil
+}
+
+// strategy is the plan's topology strategy. An explicit target is checked
+// against the mesh size here, so a mesh that can never satisfy it is refused
+// before the run starts.
+func (p *Plan) strategy() (topology.Strategy, error) {
+	if p.Target == "explicit" {
+		t := topology.Target{Voters: p.TargetVoters, ControlPlane: p.TargetVoters}
+		if err := topology.Validate(t, p.Nodes, false); err != nil {
+			return nil, err
+		}
+		return topology.Explicit(t), nil
+	}
+	if p.TargetVoters != 0 {
+		return nil, fmt.Errorf("target_voters goes with target explicit")
+	}
+	return topology.ByName(p.Target)
 }
 
 func (w *Workload) validate() error {
@@ -236,6 +277,11 @@ func (f Fault) validate(nodes int) error {
 		if !isProbability(f.Rate) {
 			return fmt.Errorf("%s rate %v not within [0, 1]", f.Kind, f.Rate)
 		}
+	case ClockSkew:
+		if !(f.Rate > 0 && f.Rate <= 10) {
+			return fmt.Errorf("clock rate %v not within (0, 10]", f.Rate)
+		}
+		return ValidateSelector(f.Target, nodes)
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}

@@ -33,6 +33,9 @@ type Hooks struct {
 	// while the history records it as linearizable: stale reads under a
 	// partition must be caught.
 	StaleReads bool
+	// NoQuorumGuard and NoDamper switch off the policy's quorum guard and
+	// damper (policy.Config.Unsafe).
+	NoQuorumGuard, NoDamper bool
 }
 
 // Result is the outcome of one run.
@@ -90,4 +93,12 @@ type Stats struct {
 	CommandsDone  int    // role commands with a final result
 	CommandsTotal int
 	OpsOK         int // workload operations that succeeded
+	PolicyShifts  int // shifts the policy proposed
+	// FalseSuspicions counts membership suspicions of a node that was up,
+	// unpaused and reachable both ways when it was suspected.
+	FalseSuspicions int
+	// Restored is how long after its first crash fault the mesh had its
+	// target control-plane count again, all on live nodes; -1 when it never
+	// did, 0 when the plan crashed nothing.
+	Restored time.Duration
 }

@@ -91,6 +91,8 @@ type simNode struct {
 	entropy     *rand.ChaCha8
 	status      node.Status
 	applied     uint64
+	clock       float64 // clock speed factor: ticks come every TickInterval/clock
+	downSince   time.Duration
 }
 
 type operation struct {
@@ -134,6 +136,10 @@ type simulator struct {
 	trace              *tracer
 	hooks              Hooks
 	mesh               *Mesh // set when driven as a Mesh
+	policyReqs         map[node.RequestID]bool
+	policyShifted      map[roles.NodeID]time.Duration
+	firstCrash         time.Duration
+	restoredAt         time.Duration
 	check              *checker
 	stats              Stats
 }
@@ -169,11 +175,12 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, leaderless: -1,
+		policyReqs: map[node.RequestID]bool{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {
 		name := fmt.Sprintf("n%d", i+1)
-		sn := &simNode{name: name, id: NodeKey(name), disk: &disk{forgetVote: opts.Hooks.ForgetVote}}
+		sn := &simNode{name: name, id: NodeKey(name), disk: &disk{forgetVote: opts.Hooks.ForgetVote}, clock: 1}
 		s.nodes = append(s.nodes, sn)
 		s.byID[sn.id] = i
 		members[i] = roles.Member{Node: sn.id, Roles: roles.Worker}
@@ -196,10 +203,14 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 // seed is BLAKE3("revoada/sim/" + name). Keys do not depend on the run seed,
 // so node IDs read the same in every trace.
 func NodeKey(name string) roles.NodeID {
-	seed := blake3.Sum256([]byte("revoada/sim/" + name))
 	var id roles.NodeID
-	copy(id[:], ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
+	copy(id[:], nodeSecret(name).Public().(ed25519.PublicKey))
 	return id
+}
+
+func nodeSecret(name string) ed25519.PrivateKey {
+	seed := blake3.Sum256([]byte("revoada/sim/" + name))
+	return ed25519.NewKeyFromSeed(seed[:])
 }
 
 func (p *Plan) healTime() time.Duration {
@@ -247,6 +258,7 @@ func (s *simulator) start(i int) {
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
 	cfg.ElectionTicks = ElectionTicks
+	s.selfHealing(&cfg, sn, inc)
 	durable, err := sn.disk.Load()
 	if err != nil {
 		panic(fmt.Sprintf("sim: %s: load: %v", sn.name, err))
@@ -289,7 +301,7 @@ func (s *simulator) handle(e event) {
 		if !sn.paused {
 			s.drive(e.node, (*node.Node).Tick)
 		}
-		e.at += TickInterval
+		e.at += time.Duration(float64(TickInterval) / sn.clock)
 		s.push(e)
 	case evDeliver:
 		s.deliver(e)
@@ -349,6 +361,12 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 		for _, r := range rd.Results {
 			s.onResult(i, r)
 		}
+		for _, c := range rd.Membership {
+			s.onMembership(i, c)
+		}
+		for _, d := range rd.Decisions {
+			s.onDecision(i, d)
+		}
 		sn.n.Advance(rd)
 		if s.hooks.CrashAfterSnapshot && rd.Persist.Snapshot != nil && len(rd.Applied) > 0 && rd.Applied[0].Raw == nil {
 			s.trace.event(s.now, "sim", "fault", "crash after snapshot "+sn.name)
@@ -380,7 +398,12 @@ func (s *simulator) onApplied(i int, a node.Applied) {
 		}
 	}
 	s.trace.event(s.now, sn.name, "apply", fmt.Sprintf("%d t%d %s %s", a.Index, a.Term, a.Shape.String()[:12], what))
+	fresh := a.Raw != nil && a.Index == s.check.refIndex+1
 	s.check.applied(s.now, sn.name, a)
+	if fresh {
+		s.policyCommitted(a)
+		s.checkRestored()
+	}
 }
 
 func (s *simulator) nameOfRaft(id uint64) string {
@@ -461,6 +484,13 @@ func (s *simulator) result(res *Result) {
 	res.Violations = s.check.violations
 	res.Stats = s.stats
 	res.Stats.CommandsTotal = len(s.ops)
+	switch {
+	case s.firstCrash < 0:
+	case s.restoredAt < 0:
+		res.Stats.Restored = -1
+	default:
+		res.Stats.Restored = s.restoredAt - s.firstCrash
+	}
 	res.History = s.history
 	for _, op := range s.history {
 		if op.Outcome == OutcomeOK {

@@ -46,6 +46,8 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"revoada.dev/revoada/core/membership"
+	"revoada.dev/revoada/core/policy"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
@@ -65,6 +67,13 @@ type Config struct {
 	SnapshotEntries     uint64
 	CompactionTail      uint64
 	CatchUpLagMax       uint64
+
+	// Gossip, if set, runs membership beside raft (see mesh.go); Policy, if
+	// also set, makes the leader audit the shape every AuditTicks.
+	Gossip     *membership.Config
+	Policy     *policy.Config
+	AuditTicks int
+	Capacity   membership.Capacity // what this node offers, gossiped
 }
 
 // DefaultConfig returns the default tuning for a node.
@@ -105,6 +114,7 @@ type Applied struct {
 	Request      *RequestID   // the request it carried, if any
 	Result       *Result      // its outcome, if final
 	Raw          *pb.Entry    // the entry itself; nil for a snapshot install
+	Shift        roles.Shift  // the shift it carried, if any
 }
 
 // Ready is one batch of output. Persist must be durable (synced when
@@ -118,8 +128,12 @@ type Ready struct {
 	// Events are the store's watch events for the writes applied in this
 	// batch, in revision order; a Reset when a snapshot replaced the store.
 	Events []store.Event
-	Status *Status // set when the status changed
-	raft   *raft.Ready
+	// Decisions are this node's audits as leader; Membership its view's
+	// changes (joins, health transitions).
+	Decisions  []Decision
+	Membership []membership.Change
+	Status     *Status // set when the status changed
+	raft       *raft.Ready
 }
 
 type pending struct {
@@ -165,6 +179,7 @@ type Node struct {
 	results []Result
 	events  []store.Event
 	status  Status
+	heal    *selfHealing // nil without Config.Gossip
 }
 
 // New starts a node from what it had synced (the zero Durable for a fresh
@@ -214,6 +229,9 @@ func New(cfg Config, d Durable) (*Node, error) {
 	}
 	n.rn = rn
 	n.status = n.currentStatus()
+	if err := n.startSelfHealing(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -270,6 +288,7 @@ func (n *Node) Tick() {
 	n.rn.Tick()
 	n.tickPending()
 	n.tickReads()
+	n.tickSelfHealing()
 	if n.rn.BasicStatus().RaftState == raft.StateLeader {
 		n.tickStaged()
 	} else {
@@ -283,6 +302,7 @@ func (n *Node) Step(m Message) {
 	switch m.Kind {
 	case MsgRaft:
 		if m.Raft != nil {
+			n.raftHeard(m.Raft)
 			_ = n.rn.Step(m.Raft) // raft rejects messages from removed peers; ignore
 		}
 	case MsgForward:
@@ -293,6 +313,8 @@ func (n *Node) Step(m Message) {
 		if m.Result != nil {
 			n.deliver(*m.Result)
 		}
+	case MsgGossip:
+		n.stepGossip(m.Gossip)
 	}
 }
 
@@ -539,7 +561,8 @@ func (n *Node) currentStatus() Status {
 
 // HasReady reports whether Ready has anything to hand out.
 func (n *Node) HasReady() bool {
-	return n.rn.HasReady() || len(n.out) > 0 || len(n.results) > 0 || n.boot != nil || n.status != n.currentStatus()
+	return n.rn.HasReady() || len(n.out) > 0 || len(n.results) > 0 || n.boot != nil || n.status != n.currentStatus() ||
+		n.heal != nil && (len(n.heal.decisions) > 0 || len(n.heal.changes) > 0)
 }
 
 // Ready returns the pending output. The caller must handle it as the package
@@ -589,6 +612,10 @@ func (n *Node) Ready() Ready {
 	rd.Messages = append(rd.Messages, n.out...)
 	rd.Results, rd.Applied, rd.Events = n.results, applied, n.events
 	n.out, n.results, n.events = nil, nil, nil
+	if h := n.heal; h != nil {
+		rd.Decisions, rd.Membership = h.decisions, h.changes
+		h.decisions, h.changes = nil, nil
+	}
 	if st := n.currentStatus(); st != n.status {
 		n.status = st
 		rd.Status = &st
@@ -629,7 +656,7 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 		}
 		n.describe(&a)
 		if eff.req != nil {
-			a.Request = &eff.req.ID
+			a.Request, a.Shift = &eff.req.ID, eff.req.Shift
 		}
 		out = append(out, a)
 		if eff.event != nil {
@@ -637,6 +664,9 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 		}
 		if eff.result == nil {
 			continue
+		}
+		if eff.req.Shift != nil && eff.result.Changed && !eff.result.Duplicate {
+			n.shiftApplied(eff.req.Shift)
 		}
 		if eff.req.ID.Origin == n.cfg.ID || n.rn.BasicStatus().RaftState == raft.StateLeader {
 			n.answer(eff.req.ID, *eff.result)

@@ -9,6 +9,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
@@ -104,6 +105,7 @@ const (
 	MsgRaft    MessageKind = iota + 1 // a Raft message
 	MsgForward                        // a request forwarded towards the leader
 	MsgResult                         // a request's result, sent to its origin
+	MsgGossip                         // a membership message
 )
 
 func (k MessageKind) String() string {
@@ -114,6 +116,8 @@ func (k MessageKind) String() string {
 		return "forward"
 	case MsgResult:
 		return "result"
+	case MsgGossip:
+		return "gossip"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -127,6 +131,7 @@ type Message struct {
 	Raft     *pb.Message
 	Request  *Request
 	Result   *Result
+	Gossip   *membership.Message
 	Hops     uint8 // forwards so far
 }
 
@@ -144,6 +149,11 @@ func (m Message) Clone() Message {
 		r := *m.Result
 		r.Items = slices.Clone(m.Result.Items)
 		c.Result = &r
+	}
+	if m.Gossip != nil {
+		g := *m.Gossip // signed states and their signatures are immutable and shared
+		g.Digest, g.States, g.Suspects = slices.Clone(g.Digest), slices.Clone(g.States), slices.Clone(g.Suspects)
+		c.Gossip = &g
 	}
 	return c
 }
@@ -205,6 +215,8 @@ func (m Message) Describe() string {
 		return "forward " + m.Request.ID.String()
 	case MsgResult:
 		return "result " + m.Result.ID.String()
+	case MsgGossip:
+		return "gossip " + m.Gossip.Kind.String() + " s" + strconv.Itoa(len(m.Gossip.States))
 	}
 	return m.Kind.String()
 }

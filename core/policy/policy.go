@@ -65,6 +65,11 @@ type Config struct {
 	FlapMax         int    // health changes within FlapWindowTicks that quarantine a node
 	FlapWindowTicks uint64
 	QuietTicks      uint64 // a quarantined node is restored after this long without a change
+
+	// Unsafe plants bugs: tests set it to prove the simulator's checks
+	// catch a policy without its quorum guard or damper. Never set it in
+	// production.
+	Unsafe struct{ NoQuorumGuard, NoDamper bool }
 }
 
 // DefaultConfig: with 100 ms ticks, a 3 s grace, a one-minute damper, 5 s of
@@ -107,6 +112,9 @@ type Decision struct {
 	Shift    roles.Shift // nil when withheld
 	Withheld Reason      // zero when a shift is proposed
 	Detail   string
+	// Reachable of Voters is the quorum view the audit saw: voters healthy
+	// in membership and active in raft.
+	Reachable, Voters int
 }
 
 func (d Decision) String() string {
@@ -142,7 +150,8 @@ func (p *Policy) Audit(shape roles.Shape, views []NodeView, now uint64) Decision
 	slices.SortFunc(views, func(a, b NodeView) int { return a.ID.Compare(b.ID) })
 	p.observe(views, now)
 	d := Decision{At: now}
-	if ok, detail := quorum(shape, views); !ok {
+	d.Reachable, d.Voters = reachable(shape, views)
+	if ok, detail := quorum(shape, views); !ok && !p.cfg.Unsafe.NoQuorumGuard {
 		d.Withheld, d.Detail = NoQuorum, detail
 		return d
 	}
@@ -158,22 +167,28 @@ func (p *Policy) Audit(shape roles.Shape, views []NodeView, now uint64) Decision
 		d.Withheld, d.Detail = Grace, fmt.Sprintf("voter %s is suspect since tick %d", id.Short(), byID[id].SuspectSince)
 		return d
 	}
-	return p.plan(shape, byID, now)
+	pd := p.plan(shape, byID, now)
+	pd.Reachable, pd.Voters = d.Reachable, d.Voters
+	return pd
 }
 
 // quorum: a strict majority of the voters is healthy and raft-active.
 func quorum(shape roles.Shape, views []NodeView) (bool, string) {
-	voters := shape.Voters()
-	reach := 0
+	reach, voters := reachable(shape, views)
+	if 2*reach > voters {
+		return true, ""
+	}
+	return false, fmt.Sprintf("%d of %d voters reachable", reach, voters)
+}
+
+func reachable(shape roles.Shape, views []NodeView) (reach, voters int) {
+	vs := shape.Voters()
 	for _, v := range views {
-		if v.Health == Healthy && v.RaftActive && slices.Contains(voters, v.ID) {
+		if v.Health == Healthy && v.RaftActive && slices.Contains(vs, v.ID) {
 			reach++
 		}
 	}
-	if 2*reach > len(voters) {
-		return true, ""
-	}
-	return false, fmt.Sprintf("%d of %d voters reachable", reach, len(voters))
+	return reach, len(vs)
 }
 
 func (p *Policy) inGrace(shape roles.Shape, byID map[roles.NodeID]NodeView, now uint64) (roles.NodeID, bool) {
@@ -219,7 +234,7 @@ func (p *Policy) plan(shape roles.Shape, byID map[roles.NodeID]NodeView, now uin
 		return d
 	}
 	for _, c := range steps[0] {
-		if last, ok := p.lastShift[c.Node]; ok && now < last+p.cfg.DamperTicks {
+		if last, ok := p.lastShift[c.Node]; ok && now < last+p.cfg.DamperTicks && !p.cfg.Unsafe.NoDamper {
 			d.Withheld, d.Detail = Damper, fmt.Sprintf("%s was shifted at tick %d", c.Node.Short(), last)
 			return d
 		}

@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"revoada.dev/revoada/core/membership"
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/policy"
+	"revoada.dev/revoada/core/roles"
+)
+
+// The self-healing properties, checked when a plan has a Target.
+const (
+	PropQuorumGuard = "quorum-guard"  // no shift proposed from a view without a quorum of voters
+	PropDamper      = "damper"        // no node shifted by the policy twice within the damper
+	PropDeadPromote = "dead-promoted" // no dead or quarantined node gains a role
+)
+
+// Default policy timing in the simulator.
+const (
+	AuditEvery     = time.Second
+	deadFor        = 10 * time.Second // down this long, a node is dead beyond doubt
+	defaultDamper  = time.Minute
+	gossipInterval = 2 // ticks
+)
+
+func ticks(d time.Duration) uint64 { return uint64(d / TickInterval) }
+
+// selfHealing turns on membership and, with a target, the policy.
+func (s *simulator) selfHealing(cfg *node.Config, sn *simNode, inc string) {
+	p := s.plan
+	if p.Target == "" {
+		return
+	}
+	g := membership.DefaultConfig(nodeSecret(sn.name), s.streams.rand("gossip/"+sn.name+"/"+inc))
+	g.GossipIntervalTicks = gossipInterval
+	if p.Policy.PhiThreshold > 0 {
+		g.PhiThreshold = p.Policy.PhiThreshold
+	}
+	strategy, err := p.strategy()
+	if err != nil {
+		panic(fmt.Sprintf("sim: unvalidated target: %v", err))
+	}
+	pc := policy.DefaultConfig(strategy)
+	knob := func(d time.Duration, into *uint64) {
+		if d > 0 {
+			*into = ticks(d)
+		}
+	}
+	knob(p.Policy.Grace, &pc.GraceTicks)
+	knob(p.Policy.Damper, &pc.DamperTicks)
+	knob(p.Policy.Stabilize, &pc.StabilizeTicks)
+	pc.Unsafe.NoQuorumGuard, pc.Unsafe.NoDamper = s.hooks.NoQuorumGuard, s.hooks.NoDamper
+	cfg.Gossip, cfg.Policy = &g, &pc
+	cfg.AuditTicks = int(ticks(AuditEvery))
+	if p.Policy.AuditEvery > 0 {
+		cfg.AuditTicks = int(ticks(p.Policy.AuditEvery))
+	}
+	cfg.Capacity = membership.Capacity{CPUMilli: 4000, MemoryBytes: 16 << 30, StorageBytes: 100 << 30, Pods: 110}
+}
+
+func (s *simulator) damper() time.Duration {
+	if s.plan.Policy.Damper > 0 {
+		return s.plan.Policy.Damper
+	}
+	return defaultDamper
+}
+
+func (s *simulator) onMembership(i int, c membership.Change) {
+	if c.Kind != membership.HealthChanged {
+		return
+	}
+	target, ok := s.byID[c.Node]
+	if !ok {
+		return
+	}
+	s.trace.event(s.now, s.nodes[i].name, "health", fmt.Sprintf("%s %s -> %s", s.nodes[target].name, c.Was, c.Health))
+	if c.Health == membership.Suspect && s.nodes[target].n != nil && !s.nodes[target].paused && !s.cut(i, target) && !s.cut(target, i) {
+		s.stats.FalseSuspicions++
+	}
+}
+
+// onDecision traces an audit and judges the proposals: the quorum view it
+// was made from, and that it promotes no node dead beyond doubt.
+func (s *simulator) onDecision(i int, d node.Decision) {
+	name := s.nodes[i].name
+	if d.Shift == nil {
+		s.trace.event(s.now, name, "audit", fmt.Sprintf("withhold %s (%d/%d voters)", d.Withheld, d.Reachable, d.Voters))
+		return
+	}
+	s.trace.event(s.now, name, "audit", fmt.Sprintf("propose %v (%d/%d voters) %s", d.Shift, d.Reachable, d.Voters, d.Request))
+	s.stats.PolicyShifts++
+	if 2*d.Reachable <= d.Voters {
+		s.check.fail(s.now, PropQuorumGuard, name, "proposed %v seeing %d of %d voters", d.Shift, d.Reachable, d.Voters)
+	}
+	for _, c := range d.Shift {
+		t := s.nodes[s.byID[c.Node]]
+		gains := c.Kind == roles.Promote || c.Kind == roles.Restore
+		if gains && t.n == nil && s.now-t.downSince >= deadFor {
+			s.check.fail(s.now, PropDeadPromote, name, "proposed %v while %s has been down since %v", c, t.name, t.downSince)
+		}
+		if r, _ := s.check.ref.Shape().Roles(c.Node); c.Kind == roles.Promote && r == roles.Quarantined {
+			s.check.fail(s.now, PropDeadPromote, name, "proposed %v for quarantined %s", c, t.name)
+		}
+	}
+	if d.Request != nil {
+		s.policyReqs[*d.Request] = true
+	}
+}
+
+// policyCommitted judges the damper on shifts the log committed: a node
+// the policy shifted may not be shifted by it again within the damper.
+func (s *simulator) policyCommitted(a node.Applied) {
+	if a.Request == nil || !s.policyReqs[*a.Request] || a.Result == nil || !a.Result.Changed || a.Result.Duplicate {
+		return
+	}
+	delete(s.policyReqs, *a.Request)
+	for _, c := range a.Shift {
+		if last, ok := s.policyShifted[c.Node]; ok && s.now-last < s.damper() {
+			s.check.fail(s.now, PropDamper, s.nodes[s.byID[c.Node]].name, "shifted by the policy at %v and again at %v (damper %v)", last, s.now, s.damper())
+		}
+		s.policyShifted[c.Node] = s.now
+	}
+}
+
+// checkRestored times the mesh's recovery: from the first crash fault to the
+// moment the committed shape has the expected control-plane count again, all
+// on live nodes.
+func (s *simulator) checkRestored() {
+	if s.firstCrash < 0 || s.restoredAt >= 0 || s.plan.Expect.Converge == nil {
+		return
+	}
+	shape := s.check.ref.Shape()
+	live := 0
+	for _, m := range shape.Members() {
+		if m.Roles.IsControlPlane() && s.nodes[s.byID[m.Node]].n != nil {
+			live++
+		}
+	}
+	if live == s.plan.Expect.Converge.ControlPlane && shape.ControlPlaneCount() == live {
+		s.restoredAt = s.now
+	}
+}
+
+// crashed notes the first crash, for Stats.Restored.
+func (s *simulator) crashed() {
+	if s.firstCrash < 0 {
+		s.firstCrash = s.now
+	}
+	s.restoredAt = -1
+	s.checkRestored()
+}
