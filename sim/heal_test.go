@@ -26,3 +26,63 @@ func TestSelfHealLeaderKill(t *testing.T) {
 		t.Fatal(r.Violations)
 	}
 }
+
+// sweepFor runs seeds 1..limit and returns the first that violates prop.
+func sweepFor(p *Plan, hooks Hooks, prop string, limit uint64) (uint64, *Violation) {
+	for seed := uint64(1); seed <= limit; seed++ {
+		r := Run(p, seed, Options{Hooks: hooks})
+		for _, v := range r.Violations {
+			if v.Property == prop {
+				return seed, &v
+			}
+		}
+	}
+	return 0, nil
+}
+
+// TestDamperOffIsCaught: a voter is replaced, then a random voter crashes;
+// when it is the replacement, only the damper keeps the policy from
+// shifting it again within a minute.
+func TestDamperOffIsCaught(t *testing.T) {
+	p := healPlan()
+	p.Duration = 150 * time.Second
+	p.Faults = []Fault{{At: 20 * time.Second, Kind: Crash, Target: "leader"}, {At: 35 * time.Second, Kind: Crash, Target: "random-voter"}}
+	p.Expect = Expect{}
+	if r := Run(p, 1, Options{}); hasProp(r, PropDamper) {
+		t.Fatalf("the damper is on, yet: %v", r.Violations)
+	}
+	seed, v := sweepFor(p, Hooks{NoDamper: true}, PropDamper, 1000)
+	if v == nil {
+		t.Fatal("no seed in 1..1000 caught a policy without its damper")
+	}
+	t.Logf("caught at seed %d: %v", seed, v)
+}
+
+// TestQuorumGuardOffIsCaught: a voter dies, and as its death becomes known
+// the leader is cut off from the other voter: a leader without its quorum
+// guard proposes the replacement from a minority view.
+func TestQuorumGuardOffIsCaught(t *testing.T) {
+	p := healPlan()
+	p.Faults = []Fault{
+		{At: 20 * time.Second, Kind: Crash, Target: "n1"},
+		{At: 23 * time.Second, Kind: Partition, Groups: [][]Selector{{"leader", "n4", "n5"}}, For: 10 * time.Second},
+	}
+	p.Expect = Expect{}
+	seed, v := sweepFor(p, Hooks{NoQuorumGuard: true}, PropQuorumGuard, 1000)
+	if v == nil {
+		t.Fatal("no seed in 1..1000 caught a policy without its quorum guard")
+	}
+	t.Logf("caught at seed %d: %v", seed, v)
+	if seed2, v := sweepFor(p, Hooks{}, PropQuorumGuard, seed); v != nil {
+		t.Fatalf("with the guard on, seed %d still violates: %v", seed2, v)
+	}
+}
+
+func hasProp(r *Result, prop string) bool {
+	for _, v := range r.Violations {
+		if v.Property == prop {
+			return true
+		}
+	}
+	return false
+}
