@@ -143,8 +143,12 @@ func (s *simulator) checkRestored() {
 	}
 }
 
-// crashed notes the first crash, for Stats.Restored.
+// crashed notes the first crash, for Stats.Restored (measured only when the
+// plan expects a control-plane count).
 func (s *simulator) crashed() {
+	if s.plan.Expect.Converge == nil {
+		return
+	}
 	if s.firstCrash < 0 {
 		s.firstCrash = s.now
 	}

@@ -70,13 +70,17 @@ func wantCode(t *testing.T, o outcome, code int, args ...string) {
 // report mirrors the JSON object of sim --json, every field a pointer or
 // slice so that a missing one is seen.
 type report struct {
-	Scenario    *string   `json:"scenario"`
-	Runs        *int      `json:"runs"`
-	Failed      *int      `json:"failed"`
-	SimSeconds  *float64  `json:"sim_seconds"`
-	WallSeconds *float64  `json:"wall_seconds"`
-	Speedup     *float64  `json:"speedup"`
-	Results     []*result `json:"results"`
+	Scenario    *string  `json:"scenario"`
+	Runs        *int     `json:"runs"`
+	Failed      *int     `json:"failed"`
+	SimSeconds  *float64 `json:"sim_seconds"`
+	WallSeconds *float64 `json:"wall_seconds"`
+	Speedup     *float64 `json:"speedup"`
+	Restored    *struct {
+		P50, P99, Max float64
+		Never         int
+	} `json:"restored"` // only when a run crashed a node
+	Results []*result `json:"results"`
 }
 
 type result struct {
@@ -86,6 +90,7 @@ type result struct {
 	SimSeconds  *float64     `json:"sim_seconds"`
 	Violations  *[]violation `json:"violations"`
 	Replay      string       `json:"replay"`
+	Restored    float64      `json:"restored_seconds"`
 }
 
 type violation struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,8 +35,10 @@ type reporter struct {
 
 	runs, failed int
 	sim, wall    time.Duration
-	results      []jsonResult // only with o.json
-	drawn        time.Time    // when the progress line was last drawn
+	restored     []time.Duration // runs that recovered from a crash: how long it took
+	never        int             // runs with a crash that never recovered
+	results      []jsonResult    // only with o.json
+	drawn        time.Time       // when the progress line was last drawn
 }
 
 func newReporter(e *env, o runOptions, scenario string) *reporter {
@@ -54,6 +57,12 @@ func (r *reporter) add(rec record) {
 	r.wall += rec.wall
 	if !rec.res.OK() {
 		r.failed++
+	}
+	switch d := rec.res.Stats.Restored; {
+	case d > 0:
+		r.restored = append(r.restored, d)
+	case d < 0:
+		r.never++
 	}
 	switch {
 	case r.o.json:
@@ -80,6 +89,10 @@ func (r *reporter) finish() int {
 	case r.o.seeds.count() > 1:
 		fmt.Fprintf(r.e.stdout, "runs %d, failed %d, sim %.1fs, wall %.1fs, speed-up %s\n",
 			r.runs, r.failed, r.sim.Seconds(), r.wall.Seconds(), speedupText(r.sim, r.wall))
+		if d := r.recovery(); d != nil {
+			fmt.Fprintf(r.e.stdout, "restored after the first crash: p50 %.2fs, p99 %.2fs, max %.2fs over %d runs, %d never\n",
+				d.P50, d.P99, d.Max, len(r.restored), r.never)
+		}
 	}
 	switch {
 	case r.failed > 0:
@@ -188,26 +201,54 @@ func speedupText(simTime, wall time.Duration) string {
 	return fmt.Sprintf("%.1f×", speedup(simTime, wall))
 }
 
+// recoveryStats is the distribution of Stats.Restored over the runs, in
+// seconds; nil when no run crashed a node.
+type recoveryStats struct {
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+	Never int     `json:"never"`
+}
+
+func (r *reporter) recovery() *recoveryStats {
+	if len(r.restored) == 0 && r.never == 0 {
+		return nil
+	}
+	d := slices.Sorted(slices.Values(r.restored))
+	at := func(q float64) float64 {
+		if len(d) == 0 {
+			return 0
+		}
+		return d[min(len(d)-1, int(q*float64(len(d))))].Seconds()
+	}
+	return &recoveryStats{P50: at(0.5), P99: at(0.99), Max: at(1), Never: r.never}
+}
+
 // jsonReport is the object sim --json and replay --json print.
 type jsonReport struct {
-	Scenario    string       `json:"scenario"`
-	Runs        int          `json:"runs"`
-	Failed      int          `json:"failed"`
-	Interrupted bool         `json:"interrupted,omitempty"`
-	SimSeconds  float64      `json:"sim_seconds"`
-	WallSeconds float64      `json:"wall_seconds"`
-	Speedup     float64      `json:"speedup"`
-	Results     []jsonResult `json:"results"`
+	Scenario    string  `json:"scenario"`
+	Runs        int     `json:"runs"`
+	Failed      int     `json:"failed"`
+	Interrupted bool    `json:"interrupted,omitempty"`
+	SimSeconds  float64 `json:"sim_seconds"`
+	WallSeconds float64 `json:"wall_seconds"`
+	Speedup     float64 `json:"speedup"`
+	// Restored is the recovery distribution, when some run crashed a node.
+	Restored *recoveryStats `json:"restored,omitempty"`
+	Results  []jsonResult   `json:"results"`
 }
 
 // jsonResult is one run in a jsonReport.
 type jsonResult struct {
-	Seed        uint64          `json:"seed"`
-	OK          bool            `json:"ok"`
-	Fingerprint string          `json:"fingerprint"`
-	SimSeconds  float64         `json:"sim_seconds"`
-	Violations  []jsonViolation `json:"violations"`
-	Replay      string          `json:"replay,omitempty"` // failed runs: the command that replays it
+	Seed        uint64  `json:"seed"`
+	OK          bool    `json:"ok"`
+	Fingerprint string  `json:"fingerprint"`
+	SimSeconds  float64 `json:"sim_seconds"`
+	// RestoredSeconds: how long after its first crash the mesh had its
+	// target control plane again (absent without a crash; -1 never).
+	RestoredSeconds float64         `json:"restored_seconds,omitempty"`
+	Violations      []jsonViolation `json:"violations"`
+	Replay          string          `json:"replay,omitempty"` // failed runs: the command that replays it
 }
 
 type jsonViolation struct {
@@ -222,6 +263,7 @@ func newJSONResult(res *sim.Result, scenario string) jsonResult {
 	j := jsonResult{
 		Seed: res.Seed, OK: res.OK(), Fingerprint: res.Fingerprint,
 		SimSeconds: res.SimTime.Seconds(), Violations: make([]jsonViolation, 0, len(res.Violations)),
+		RestoredSeconds: res.Stats.Restored.Seconds(),
 	}
 	for _, v := range res.Violations {
 		j.Violations = append(j.Violations, jsonViolation{v.Property, v.At.Seconds(), v.Node, v.Detail})
@@ -240,7 +282,7 @@ func (r *reporter) writeJSON(interrupted bool) {
 	err := enc.Encode(jsonReport{
 		Scenario: r.scenario, Runs: r.runs, Failed: r.failed, Interrupted: interrupted,
 		SimSeconds: r.sim.Seconds(), WallSeconds: r.wall.Seconds(), Speedup: speedup(r.sim, r.wall),
-		Results: r.results,
+		Restored: r.recovery(), Results: r.results,
 	})
 	if err != nil { // the report holds only strings and finite numbers
 		panic(fmt.Sprintf("revoada: encoding the JSON report: %v", err))
