@@ -1,7 +1,9 @@
 package sim_test
 
 import (
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -53,4 +55,36 @@ func benchRuns(b *testing.B, p *sim.Plan) {
 		seed++
 	}
 	b.ReportMetric(simulated.Seconds()/b.Elapsed().Seconds(), "sim-s/wall-s")
+}
+
+// BenchmarkSlowLinksFalseSuspicions runs the slow-links network (200–300 ms
+// links) for ten fault-free simulated minutes per iteration and reports how
+// often membership suspected a node that was up and reachable, per
+// simulated node-hour, at the phi threshold in PHI (default 8).
+//
+//	go test ./sim/ -run '^$' -bench SlowLinksFalse -benchtime 60x
+func BenchmarkSlowLinksFalseSuspicions(b *testing.B) {
+	p, err := scenarios.Builtin("slow-links")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Faults, p.Commands, p.Expect = nil, nil, sim.Expect{}
+	p.Duration = 10 * time.Minute
+	if phi, err := strconv.ParseFloat(os.Getenv("PHI"), 64); err == nil {
+		p.Policy.PhiThreshold = phi
+	}
+	var suspicions int
+	var nodeHours float64
+	seed := uint64(1)
+	for b.Loop() {
+		r := sim.Run(p, seed, sim.Options{})
+		if !r.OK() {
+			b.Fatalf("seed %d: %v", seed, r.Violations[0])
+		}
+		suspicions += r.Stats.FalseSuspicions
+		nodeHours += r.SimTime.Hours() * float64(p.Nodes)
+		seed++
+	}
+	b.ReportMetric(float64(suspicions)/nodeHours, "false-suspicions/node-hour")
+	b.ReportMetric(nodeHours, "node-hours")
 }
