@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -123,40 +122,8 @@ func TestStorageSemantics(t *testing.T) {
 	wantDurable(t, s, `snap i9 t3 "snap 9"; hs t3 v2 c9; 10/3 11/3 `)
 }
 
-// model is sim/disk.go's semantics, restated as the reference the bbolt
-// storage must match.
-type model struct{ volatile, durable node.Durable }
-
-func (m *model) save(p node.Persist) {
-	v := &m.volatile
-	if p.Snapshot != nil {
-		v.Snapshot, v.Entries = p.Snapshot, nil
-	}
-	if len(p.Entries) > 0 {
-		first := p.Entries[0].GetIndex()
-		keep := 0
-		for keep < len(v.Entries) && v.Entries[keep].GetIndex() < first {
-			keep++
-		}
-		v.Entries = append(slices.Clip(v.Entries[:keep]), p.Entries...)
-	}
-	if p.HardState != nil {
-		v.HardState = p.HardState
-	}
-	if c := p.Compact; c != nil && (v.Snapshot == nil || v.Snapshot.GetMetadata().GetIndex() < c.GetMetadata().GetIndex()) {
-		v.Snapshot = c
-		i := 0
-		for i < len(v.Entries) && v.Entries[i].GetIndex() <= c.GetMetadata().GetIndex() {
-			i++
-		}
-		v.Entries = slices.Clip(v.Entries[i:])
-	}
-}
-
-func (m *model) sync()  { m.durable = m.volatile; m.durable.Entries = slices.Clip(m.volatile.Entries) }
-func (m *model) crash() { m.volatile = m.durable; m.volatile.Entries = slices.Clip(m.durable.Entries) }
-
-// TestStorageMatchesSimDisk drives the bbolt storage and the model with
+// TestStorageMatchesSimDisk drives the bbolt storage and node.MemStorage
+// (the reference semantics, which the simulator's disk uses) with
 // the same random raft-like persists, syncs and crashes (close and reopen
 // without a sync), and compares what each says is durable.
 func TestStorageMatchesSimDisk(t *testing.T) {
@@ -170,11 +137,11 @@ func TestStorageMatchesSimDisk(t *testing.T) {
 			rt.Fatal(err)
 		}
 		defer func() { s.Close() }()
-		m := &model{}
+		m := &node.MemStorage{}
 		g := &raftGen{}
 		boot := func() { // a node with nothing durable boots afresh
 			p := g.boot()
-			m.save(p)
+			m.Save(p)
 			if err := s.Save(p); err != nil {
 				rt.Fatal(err)
 			}
@@ -183,24 +150,24 @@ func TestStorageMatchesSimDisk(t *testing.T) {
 		for step := range rapid.IntRange(1, 30).Draw(rt, "steps") {
 			switch rapid.IntRange(0, 9).Draw(rt, fmt.Sprint("op", step)) {
 			case 0:
-				m.crash()
+				m.Crash()
 				s.Close()
 				if s, err = disk.OpenStorage(path); err != nil {
 					rt.Fatal(err)
 				}
-				if m.durable.Snapshot == nil {
+				if durable(m).Snapshot == nil {
 					boot()
 				} else {
-					g.reset(m.durable)
+					g.reset(durable(m))
 				}
 			case 1, 2, 3:
-				m.sync()
+				m.Sync()
 				if err := s.Sync(); err != nil {
 					rt.Fatal(err)
 				}
 			default:
 				p := g.persist(rt, step)
-				m.save(p)
+				m.Save(p)
 				if err := s.Save(p); err != nil {
 					rt.Fatal(err)
 				}
@@ -209,7 +176,7 @@ func TestStorageMatchesSimDisk(t *testing.T) {
 			if err != nil {
 				rt.Fatal(err)
 			}
-			if got, want := describe(d), describe(m.durable); got != want {
+			if got, want := describe(d), describe(durable(m)); got != want {
 				rt.Fatalf("after step %d:\n got %s\nwant %s", step, got, want)
 			}
 		}
@@ -337,4 +304,9 @@ func TestStorageSavesBounded(t *testing.T) {
 	if d := load(t, s); d.Snapshot == nil || d.HardState.GetCommit() != disk.SavesPendingMax-2 {
 		t.Fatalf("after %d saves: %s", disk.SavesPendingMax, describe(d))
 	}
+}
+
+func durable(m *node.MemStorage) node.Durable {
+	d, _ := m.Load()
+	return d
 }

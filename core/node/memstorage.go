@@ -1,0 +1,83 @@
+package node
+
+import (
+	"slices"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// MemStorage is the reference semantics of Storage, kept in memory: Save
+// changes a volatile image, Sync makes it durable, Crash throws away what
+// was not synced. The simulator's disk is a MemStorage; durable backends
+// (real/disk) are tested against it.
+//
+// Save applies a Persist in its documented order: a Snapshot from the leader
+// replaces the whole log (as raft's MemoryStorage.ApplySnapshot does);
+// Entries at index i replace any stored entry from i on; HardState replaces
+// the hard state; a newer Compact snapshot becomes the base and drops the
+// entries it covers. Not safe for concurrent use.
+type MemStorage struct {
+	volatile, durable Durable
+}
+
+var _ Storage = (*MemStorage)(nil)
+
+// Save records p in the volatile image.
+func (m *MemStorage) Save(p Persist) error {
+	v := &m.volatile
+	if p.Snapshot != nil {
+		v.Snapshot, v.Entries = p.Snapshot, nil
+	}
+	if len(p.Entries) > 0 {
+		first := p.Entries[0].GetIndex()
+		keep := 0
+		for keep < len(v.Entries) && v.Entries[keep].GetIndex() < first {
+			keep++
+		}
+		// Clip so the append never writes into an array the durable image shares.
+		v.Entries = append(slices.Clip(v.Entries[:keep]), p.Entries...)
+	}
+	if p.HardState != nil {
+		v.HardState = proto.Clone(p.HardState).(*pb.HardState)
+	}
+	if p.Compact != nil {
+		m.compact(p.Compact)
+	}
+	return nil
+}
+
+// compact installs a local snapshot and drops the entries it covers.
+func (m *MemStorage) compact(s *pb.Snapshot) {
+	v := &m.volatile
+	idx := s.GetMetadata().GetIndex()
+	if v.Snapshot != nil && v.Snapshot.GetMetadata().GetIndex() >= idx {
+		return
+	}
+	v.Snapshot = s
+	i := 0
+	for i < len(v.Entries) && v.Entries[i].GetIndex() <= idx {
+		i++
+	}
+	v.Entries = slices.Clip(v.Entries[i:])
+}
+
+// Sync makes everything saved durable.
+func (m *MemStorage) Sync() error {
+	m.durable = m.volatile
+	m.durable.Entries = slices.Clip(m.volatile.Entries)
+	return nil
+}
+
+// Load returns what is durable.
+func (m *MemStorage) Load() (Durable, error) {
+	out := m.durable
+	out.Entries = slices.Clone(m.durable.Entries)
+	return out, nil
+}
+
+// Crash loses every write since the last Sync.
+func (m *MemStorage) Crash() {
+	m.volatile = m.durable
+	m.volatile.Entries = slices.Clip(m.durable.Entries)
+}
