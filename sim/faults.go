@@ -334,7 +334,7 @@ func (s *simulator) onResult(i int, r node.Result) {
 // leaderSample judges PropLeaderAfter over time: from the last heal on, it
 // runs every tick and fails if the mesh goes without a leader (a live,
 // unpaused node leading the highest term of any live member) for longer than
-// LeaderWithin at a stretch. A leader stepping down after its own removal
+// leaderWithin at a stretch. A leader stepping down after its own removal
 // leaves a short gap; that is fine, a long one is not.
 func (s *simulator) leaderSample() {
 	if s.hasLeader() {
@@ -342,9 +342,9 @@ func (s *simulator) leaderSample() {
 	} else if s.leaderless < 0 {
 		s.leaderless = s.now
 	}
-	if s.leaderless >= 0 && s.now-s.leaderless > LeaderWithin && !s.leaderFailed {
+	if s.leaderless >= 0 && s.now-s.leaderless > s.leaderWithin() && !s.leaderFailed {
 		s.leaderFailed = true
-		s.check.fail(s.now, PropLeaderAfter, "", "no leader since %v, more than %v (the last fault healed at %v)", s.leaderless, LeaderWithin, s.healAt)
+		s.check.fail(s.now, PropLeaderAfter, "", "no leader since %v, more than %v (the last fault healed at %v)", s.leaderless, s.leaderWithin(), s.healAt)
 	}
 	if s.now+TickInterval <= s.plan.Duration {
 		s.push(event{at: s.now + TickInterval, kind: evLeaderSample})
@@ -365,8 +365,8 @@ func (s *simulator) hasLeader() bool {
 // judge runs the end-of-run checks.
 func (s *simulator) judge() {
 	s.checkHistory()
-	if s.plan.Duration < s.healAt+LeaderWithin {
-		s.check.fail(s.now, PropLeaderAfter, "", "the run ends %v after the last fault heals; it needs %v to judge", s.plan.Duration-s.healAt, LeaderWithin)
+	if s.plan.Duration < s.healAt+s.leaderWithin() {
+		s.check.fail(s.now, PropLeaderAfter, "", "the run ends %v after the last fault heals; it needs %v to judge", s.plan.Duration-s.healAt, s.leaderWithin())
 	}
 	for _, sn := range s.nodes {
 		if sn.n != nil && !sn.paused && s.check.isMember(sn.id.RaftID()) && sn.applied < s.settleMark {

@@ -34,9 +34,10 @@ import (
 // Timing and limits of the simulated mesh.
 const (
 	TickInterval        = 100 * time.Millisecond // one node tick
-	ElectionTicks       = 10                     // raft election timeout, in ticks
+	ElectionTicks       = 10                     // raft election timeout, in ticks, on a fast network
 	ElectionTimeout     = ElectionTicks * TickInterval
-	LeaderWithin        = 10 * ElectionTimeout // PropLeaderAfter's bound
+	LeaderWithin        = 10 * ElectionTimeout // PropLeaderAfter's bound, on a fast network
+	electionRoundTrips  = 5                    // the election timeout spans at least this many round trips
 	SettleTime          = 3 * time.Second      // entries committed this long before the end must be applied everywhere
 	ChaosDowntimeMax    = 10 * time.Second     // longest a chaos crash lasts
 	OperatorRetryDelay  = time.Second          // an operator's pause before resubmitting
@@ -257,7 +258,7 @@ func (s *simulator) start(i int) {
 	sn.entropy = s.streams.chacha("node/" + sn.name + "/" + inc + "/entropy")
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
-	cfg.ElectionTicks = ElectionTicks
+	cfg.ElectionTicks = s.electionTicks()
 	s.selfHealing(&cfg, sn, inc)
 	durable, err := sn.disk.Load()
 	if err != nil {
@@ -510,4 +511,19 @@ func (s *simulator) nodeNames(idx []int) string {
 		names[k] = s.nodes[i].name
 	}
 	return strings.Join(names, ",")
+}
+
+// electionTicks follows Raft's timing rule, broadcast time ≪ election
+// timeout (Raft §5.6): the nodes' election timeout spans at least
+// electionRoundTrips round trips of the slowest link, and never less than
+// ElectionTicks. On 250 ms links a 1 s timeout makes two candidates split
+// their votes again and again.
+func (s *simulator) electionTicks() int {
+	rtt := 2 * s.plan.Network.LatencyMax
+	return max(ElectionTicks, int((electionRoundTrips*rtt+TickInterval-1)/TickInterval))
+}
+
+// leaderWithin is PropLeaderAfter's bound: ten election timeouts.
+func (s *simulator) leaderWithin() time.Duration {
+	return 10 * time.Duration(s.electionTicks()) * TickInterval
 }
