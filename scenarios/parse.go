@@ -837,23 +837,30 @@ func (d *decoder) mix(n *yaml.Node, path string) (sim.Mix, error) {
 	return m, nil
 }
 
-func (d *decoder) faults(top *fields, p *sim.Plan) error {
-	n := top.opt("faults")
+func (d *decoder) faults(top *fields, p *sim.Plan) (err error) {
+	p.Faults, err = listOf(d, top, "faults", d.fault)
+	return err
+}
+
+// listOf reads the optional top-level list key, each item with parse.
+func listOf[T any](d *decoder, top *fields, key string, parse func(*yaml.Node, string) (T, error)) ([]T, error) {
+	n := top.opt(key)
 	if n == nil {
-		return nil
+		return nil, nil
 	}
-	items, err := d.list(n, "faults")
+	items, err := d.list(n, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var out []T
 	for i, item := range items {
-		ft, err := d.fault(item, index("faults", i))
+		v, err := parse(item, index(key, i))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		p.Faults = append(p.Faults, ft)
+		out = append(out, v)
 	}
-	return nil
+	return out, nil
 }
 
 // undoable lists the fault kinds that `for` can undo.
@@ -1010,23 +1017,9 @@ func (d *decoder) disjoint(n *yaml.Node, path string, groups [][]sim.Selector) e
 // moment (nN or leader), so that two mentions of it conflict.
 func named(sel sim.Selector) bool { return sel == "leader" || strings.HasPrefix(string(sel), "n") }
 
-func (d *decoder) commands(top *fields, p *sim.Plan) error {
-	n := top.opt("commands")
-	if n == nil {
-		return nil
-	}
-	items, err := d.list(n, "commands")
-	if err != nil {
-		return err
-	}
-	for i, item := range items {
-		c, err := d.command(item, index("commands", i))
-		if err != nil {
-			return err
-		}
-		p.Commands = append(p.Commands, c)
-	}
-	return nil
+func (d *decoder) commands(top *fields, p *sim.Plan) (err error) {
+	p.Commands, err = listOf(d, top, "commands", d.command)
+	return err
 }
 
 // command reads one item of the commands list: a single command, or a shift
