@@ -238,7 +238,8 @@ func TestBuiltinSelfHealing(t *testing.T) {
 			Faults: fiveDown, Commands: noop, Expect: expect(60 * s)},
 		slow,
 		quorum("clock-skew", 120*s, []sim.Fault{
-			{At: 5 * s, Kind: sim.ClockSkew, Target: "n3", Rate: 1.05, For: 60 * s},
+			{At: 5 * s, Kind: sim.ClockSkew, Target: "n3", Rate: 6, For: 60 * s},
+			{At: 5 * s, Kind: sim.ClockSkew, Target: "n4", Rate: 0.5, For: 60 * s},
 			crash(30*s, "leader", 0),
 		}, 40*s),
 	} {
