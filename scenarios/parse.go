@@ -732,30 +732,34 @@ func (d *decoder) network(top *fields, p *sim.Plan) error {
 		if err != nil {
 			return err
 		}
-		if n := lat.opt("min"); n != nil {
-			if p.Network.LatencyMin, err = d.duration(n, "network.latency.min"); err != nil {
-				return err
-			}
+		if err := optional(lat, "min", "network.latency.min", d.duration, &p.Network.LatencyMin); err != nil {
+			return err
 		}
-		if n := lat.opt("max"); n != nil {
-			if p.Network.LatencyMax, err = d.duration(n, "network.latency.max"); err != nil {
-				return err
-			}
+		if err := optional(lat, "max", "network.latency.max", d.duration, &p.Network.LatencyMax); err != nil {
+			return err
 		}
 		if p.Network.LatencyMin > p.Network.LatencyMax {
 			return d.errorf(lat.node.Line, "network.latency", "min %v is more than max %v", p.Network.LatencyMin, p.Network.LatencyMax)
 		}
 	}
-	if n := f.opt("loss"); n != nil {
-		if p.Network.Loss, err = d.rate(n, "network.loss"); err != nil {
-			return err
-		}
+	if err := optional(f, "loss", "network.loss", d.rate, &p.Network.Loss); err != nil {
+		return err
 	}
-	if n := f.opt("duplicate"); n != nil {
-		if p.Network.Duplicate, err = d.rate(n, "network.duplicate"); err != nil {
-			return err
-		}
+	return optional(f, "duplicate", "network.duplicate", d.rate, &p.Network.Duplicate)
+}
+
+// optional parses f's key into dst when it is present; absent, dst keeps
+// its default.
+func optional[T any](f *fields, key, path string, parse func(*yaml.Node, string) (T, error), dst *T) error {
+	n := f.opt(key)
+	if n == nil {
+		return nil
 	}
+	v, err := parse(n, path)
+	if err != nil {
+		return err
+	}
+	*dst = v
 	return nil
 }
 
