@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"revoada.dev/revoada/checkers"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/store"
@@ -25,50 +26,26 @@ var workloadKinds = map[string]string{
 	"kubernetes": "ConfigMap", "nomad": "NomadJob", "systemd": "service", "pureraft": "Blob", "baremetal": "Pod",
 }
 
-// The outcomes an operation can end with. Timeout, crashed and unfinished
-// operations have unknown effect: a write may or may not have been applied.
+// The outcomes an operation can end with; see package checkers.
 const (
-	OutcomeOK          = "ok"
-	OutcomeNotFound    = "not-found"
-	OutcomeConflict    = "conflict"
-	OutcomeInvalid     = "invalid"
-	OutcomeUnsupported = "unsupported"
-	OutcomeTimeout     = "timeout"
-	OutcomeCrashed     = "crashed"
-	OutcomeReset       = "reset"
-	OutcomeUnfinished  = "unfinished"
-	OutcomeError       = "error"
+	OutcomeOK          = checkers.OutcomeOK
+	OutcomeNotFound    = checkers.OutcomeNotFound
+	OutcomeConflict    = checkers.OutcomeConflict
+	OutcomeInvalid     = checkers.OutcomeInvalid
+	OutcomeUnsupported = checkers.OutcomeUnsupported
+	OutcomeCompacted   = checkers.OutcomeCompacted
+	OutcomeTimeout     = checkers.OutcomeTimeout
+	OutcomeCrashed     = checkers.OutcomeCrashed
+	OutcomeReset       = checkers.OutcomeReset
+	OutcomeUnfinished  = checkers.OutcomeUnfinished
+	OutcomeError       = checkers.OutcomeError
 )
 
 // Op is one client operation as the history records it.
-type Op struct {
-	Client         int
-	Node           string // the node it was sent to
-	Verb           string // apply, get, list, delete, watch
-	Key            string // the resource name; "" for list and watch
-	Invoke, Return time.Duration
-	Local          bool
-	Expect         store.Expect
-	Value          string         // apply: the value written; get: the value read ("" for none)
-	Outcome        string         // one of the Outcome constants
-	Revision       store.Revision // a write's ModRevision; a get's resource ModRevision
-	Served         store.Revision // a read's served revision; a watch's start revision
-	Items          []Item         // a list's resources
-	Events         []Item         // a watch's events
-}
+type Op = checkers.Op
 
 // Item is a resource as a list or watch saw it.
-type Item struct {
-	Name     string
-	Value    string
-	Revision store.Revision
-	Deleted  bool
-}
-
-// Unknown reports whether the operation's effect is unknown.
-func (o *Op) Unknown() bool {
-	return o.Outcome == OutcomeTimeout || o.Outcome == OutcomeCrashed || o.Outcome == OutcomeUnfinished || o.Outcome == OutcomeError
-}
+type Item = checkers.Item
 
 type client struct {
 	node    int // contact node, -1 for none
@@ -192,7 +169,7 @@ func (s *simulator) onEvent(i int, ev store.Event) {
 			s.finish(ci, OutcomeReset)
 			continue
 		}
-		op.Events = append(op.Events, Item{Name: ev.Resource.Ref.Name, Value: valueOf(ev.Resource.Payload), Revision: ev.Revision, Deleted: ev.Type == store.Deleted})
+		op.Events = append(op.Events, Item{Name: ev.Resource.Ref.Name, Value: valueOf(ev.Resource.Payload), Revision: ev.Revision, Deleted: ev.Type == store.Deleted, At: s.now})
 	}
 }
 
