@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/raft/v3"
 
+	"revoada.dev/revoada/checkers"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 )
@@ -98,6 +100,7 @@ func (s *simulator) fault(f Fault) {
 			s.nodes[i].clock = f.Rate
 		}
 		s.trace.event(s.now, "sim", "fault", fmt.Sprintf("clock %s x%v", s.nodeNames(targets), f.Rate))
+		s.mark("", checkers.MarkFault, fmt.Sprintf("clock %s x%v", s.nodeNames(targets), f.Rate))
 		if f.For > 0 {
 			s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: ClockSkew, nodes: targets}})
 		}
@@ -116,6 +119,7 @@ func (s *simulator) fault(f Fault) {
 		return
 	case Heal:
 		s.block = nil
+		s.mark("", checkers.MarkHeal, "")
 	case Loss:
 		prev, s.loss = s.loss, f.Rate
 		detail += " " + strconv.FormatFloat(f.Rate, 'g', -1, 64)
@@ -127,6 +131,9 @@ func (s *simulator) fault(f Fault) {
 		s.push(event{at: s.now + time.Second, kind: evChaos})
 	}
 	s.trace.event(s.now, "sim", "fault", detail)
+	if f.Kind != Heal {
+		s.mark("", checkers.MarkFault, detail)
+	}
 	if f.For > 0 && f.Kind != Chaos {
 		s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: f.Kind, rate: prev}})
 	}
@@ -141,6 +148,7 @@ func (s *simulator) apply(kind FaultKind, targets []int) {
 			sn.n, sn.paused, sn.held, sn.downSince = nil, false, nil, s.now
 			sn.disk.crash()
 			s.trace.event(s.now, sn.name, "crash", "")
+			s.mark(sn.name, checkers.MarkCrash, "")
 			s.crashed()
 			s.orphan(i)
 			s.clientsCrashed(i)
@@ -148,8 +156,10 @@ func (s *simulator) apply(kind FaultKind, targets []int) {
 			s.start(i)
 		case kind == Pause && sn.n != nil:
 			sn.paused = true
+			s.mark(sn.name, checkers.MarkPause, "")
 		case kind == Resume && sn.paused:
 			sn.paused = false
+			s.mark(sn.name, checkers.MarkResume, "")
 			held := sn.held
 			sn.held = nil
 			for _, e := range held {
@@ -170,15 +180,19 @@ func (s *simulator) undo(e event) {
 	case Partition:
 		if e.gen == s.partGen {
 			s.block = nil
+			s.mark("", checkers.MarkHeal, "")
 		}
 	case Loss:
 		s.loss = u.rate
+		s.mark("", checkers.MarkFault, "loss "+strconv.FormatFloat(u.rate, 'g', -1, 64))
 	case Duplicate:
 		s.dup = u.rate
+		s.mark("", checkers.MarkFault, "duplicate "+strconv.FormatFloat(u.rate, 'g', -1, 64))
 	case ClockSkew:
 		for _, i := range u.nodes {
 			s.nodes[i].clock = 1
 		}
+		s.mark("", checkers.MarkFault, "clock "+s.nodeNames(u.nodes)+" x1")
 	}
 }
 
@@ -200,6 +214,17 @@ func (s *simulator) partition(f Fault) {
 		}
 		names = append(names, "["+s.nodeNames(members)+"]")
 	}
+	var rest []int
+	for i, g := range group {
+		if g == len(f.Groups) {
+			rest = append(rest, i)
+		}
+	}
+	groups := slices.Clone(names)
+	if len(rest) > 0 {
+		groups = append(groups, "["+s.nodeNames(rest)+"]")
+	}
+	s.mark("", checkers.MarkPartition, strings.Join(groups, " | ")+map[bool]string{true: " one-way"}[f.OneWay])
 	s.block = make([][]bool, len(s.nodes))
 	for a := range s.nodes {
 		s.block[a] = make([]bool, len(s.nodes))

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"revoada.dev/revoada/checkers"
 )
 
 // Options are a run's settings beyond the plan and seed.
@@ -47,6 +49,9 @@ type Result struct {
 	Violations  []Violation
 	Stats       Stats
 	History     []Op // the workload's operations, in the order they returned
+	// Marks are the run's timeline: faults, starts and crashes, raft state
+	// and roles changes, in time order.
+	Marks []checkers.Mark
 }
 
 // OK reports whether every check passed.

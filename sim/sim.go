@@ -27,6 +27,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"lukechampine.com/blake3"
 
+	"revoada.dev/revoada/checkers"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 )
@@ -143,6 +144,7 @@ type simulator struct {
 	restoredAt         time.Duration
 	check              *checker
 	stats              Stats
+	marks              []checkers.Mark
 }
 
 // Run simulates the plan with the seed and judges the result. A panic inside
@@ -273,6 +275,7 @@ func (s *simulator) start(i int) {
 	sn.n = n
 	sn.status = n.Status()
 	s.trace.event(s.now, sn.name, "start", "incarnation "+inc)
+	s.mark(sn.name, checkers.MarkStart, "incarnation "+inc)
 	phase := time.Duration(s.faultRand.Int64N(int64(TickInterval)))
 	s.push(event{at: s.now + phase, kind: evTick, node: i, gen: sn.incarnation})
 	s.drive(i, func(*node.Node) {})
@@ -379,6 +382,9 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 
 func (s *simulator) onStatus(i int, st node.Status) {
 	sn := s.nodes[i]
+	if st.State != sn.status.State || st.Term != sn.status.Term {
+		s.mark(sn.name, checkers.MarkState, fmt.Sprintf("%s term %d", stateName(st.State), st.Term))
+	}
 	sn.status = st
 	s.trace.event(s.now, sn.name, "status", fmt.Sprintf("%s term %d lead %s", st.State, st.Term, s.nameOfRaft(st.Lead)))
 	if st.State == raft.StateLeader {
@@ -400,11 +406,56 @@ func (s *simulator) onApplied(i int, a node.Applied) {
 	}
 	s.trace.event(s.now, sn.name, "apply", fmt.Sprintf("%d t%d %s %s", a.Index, a.Term, a.Shape.String()[:12], what))
 	fresh := a.Raw != nil && a.Index == s.check.refIndex+1
+	var before roles.Shape
+	if fresh {
+		before = s.check.ref.Shape().Clone()
+	}
 	s.check.applied(s.now, sn.name, a)
 	if fresh {
+		s.markRoles(before, a)
 		s.policyCommitted(a)
 		s.checkRestored()
 	}
+}
+
+// mark records a point on the run's timeline.
+func (s *simulator) mark(node, kind, detail string) {
+	s.marks = append(s.marks, checkers.Mark{At: s.now, Node: node, Kind: kind, Detail: detail})
+}
+
+// markRoles marks a committed shift and every node whose roles it changed.
+func (s *simulator) markRoles(before roles.Shape, a node.Applied) {
+	after := s.check.ref.Shape()
+	if after.Equal(before) {
+		return
+	}
+	if a.Shift != nil {
+		s.mark("", checkers.MarkShift, fmt.Sprint(a.Shift))
+	}
+	for _, m := range after.Members() {
+		if was, _ := before.Roles(m.Node); was != m.Roles {
+			s.mark(s.nodes[s.byID[m.Node]].name, checkers.MarkRoles, roleName(m.Roles))
+		}
+	}
+}
+
+func roleName(r roles.Roles) string {
+	if r.IsControlPlane() {
+		return "control-plane"
+	}
+	return r.String()
+}
+
+func stateName(st raft.StateType) string {
+	switch st {
+	case raft.StateLeader:
+		return "leader"
+	case raft.StateCandidate:
+		return "candidate"
+	case raft.StatePreCandidate:
+		return "pre-candidate"
+	}
+	return "follower"
 }
 
 func (s *simulator) nameOfRaft(id uint64) string {
@@ -493,6 +544,7 @@ func (s *simulator) result(res *Result) {
 		res.Stats.Restored = s.restoredAt - s.firstCrash
 	}
 	res.History = s.history
+	res.Marks = s.marks
 	for _, op := range s.history {
 		if op.Outcome == OutcomeOK {
 			res.Stats.OpsOK++
