@@ -63,6 +63,9 @@ func normal(p *sim.Plan) *sim.Plan {
 	if len(p.Faults) > 0 {
 		q.Faults = p.Faults
 	}
+	if w := p.Workload; w != nil && len(w.Script) > 0 {
+		q.Workload = &sim.Workload{Face: w.Face, Retain: w.Retain, Script: w.Script}
+	}
 	q.Commands = nil
 	for _, c := range p.Commands {
 		q.Commands = append(q.Commands, normalCommand(c))
@@ -178,6 +181,16 @@ func planNode(p *sim.Plan) *yaml.Node {
 //	  local: 0
 func workloadNode(w *sim.Workload) *yaml.Node {
 	m := newMap(0)
+	if len(w.Script) > 0 {
+		m.add("face", text(w.Face))
+		addRetain(m, w)
+		script := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, op := range w.Script {
+			script.Content = append(script.Content, scriptNode(op))
+		}
+		m.add("script", script)
+		return m.Node
+	}
 	m.add("clients", integer(w.Clients))
 	// 'f' keeps the exponent out, which the rate syntax has no room for;
 	// precision -1 is the shortest text that reads back as the same float.
@@ -191,6 +204,47 @@ func workloadNode(w *sim.Workload) *yaml.Node {
 	m.add("mix", mix.Node)
 	m.add("cas", number(w.CAS))
 	m.add("local", number(w.Local))
+	if w.Resume > 0 {
+		m.add("resume", number(w.Resume))
+	}
+	addRetain(m, w)
+	return m.Node
+}
+
+func addRetain(m mapNode, w *sim.Workload) {
+	if w.Retain > 0 {
+		m.add("retain", integer(w.Retain))
+	}
+}
+
+// scriptNode writes one scripted operation on one line, leaving out the
+// fields at their defaults:
+//
+//	- {at: 1.5s, client: 2, node: n3, verb: apply, key: key-4, cas: true}
+func scriptNode(op sim.ScriptOp) *yaml.Node {
+	m := newMap(yaml.FlowStyle)
+	m.add("at", duration(op.At))
+	if op.Client != 0 {
+		m.add("client", integer(op.Client))
+	}
+	if op.Node != "random" {
+		m.add("node", text(string(op.Node)))
+	}
+	m.add("verb", text(op.Verb))
+	if op.Key != "" {
+		m.add("key", text(op.Key))
+	}
+	for _, b := range []struct {
+		key string
+		on  bool
+	}{{"cas", op.CAS}, {"local", op.Local}} {
+		if b.on {
+			m.add(b.key, boolean(true))
+		}
+	}
+	if op.Back > 0 {
+		m.add("back", integer(op.Back))
+	}
 	return m.Node
 }
 

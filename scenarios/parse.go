@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
 	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/sim"
 )
@@ -60,7 +61,9 @@ var (
 	policyFields   = []string{"audit_every", "grace", "damper", "stabilize", "phi_threshold"}
 	networkFields  = []string{"latency", "loss", "duplicate"}
 	latencyFields  = []string{"min", "max"}
-	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local"}
+	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local", "resume", "retain", "script"}
+	scriptFields   = []string{"at", "client", "node", "verb", "key", "cas", "local", "back"}
+	verbs          = []string{"apply", "get", "list", "delete", "watch"}
 	mixFields      = []string{"apply", "get", "list", "delete", "watch"}
 	faces          = []string{"kubernetes", "nomad", "systemd", "pureraft", "baremetal"}
 	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew}
@@ -773,22 +776,12 @@ func (d *decoder) workload(top *fields, p *sim.Plan) error {
 		return err
 	}
 	w := &sim.Workload{Mix: defaultMix}
-	if n, err = d.req(f, "clients"); err != nil {
-		return err
-	}
-	if w.Clients, err = d.integer(n, "workload.clients", 1, sim.ClientsMax); err != nil {
-		return err
-	}
-	if n, err = d.req(f, "rate"); err != nil {
-		return err
-	}
-	if w.Rate, err = d.opsRate(n, "workload.rate"); err != nil {
-		return err
-	}
-	if n, err = d.req(f, "keys"); err != nil {
-		return err
-	}
-	if w.Keys, err = d.integer(n, "workload.keys", 1, sim.KeysMax); err != nil {
+	if n := f.opt("script"); n != nil {
+		if w.Script, err = d.script(n, "workload.script"); err != nil {
+			return err
+		}
+		w.Mix = sim.Mix{}
+	} else if err := d.randomClients(f, w); err != nil {
 		return err
 	}
 	if n, err = d.req(f, "face"); err != nil {
@@ -815,8 +808,98 @@ func (d *decoder) workload(top *fields, p *sim.Plan) error {
 			return err
 		}
 	}
+	if err := optional(f, "resume", "workload.resume", d.share, &w.Resume); err != nil {
+		return err
+	}
+	retain := func(n *yaml.Node, path string) (int, error) { return d.integer(n, path, 0, store.HistoryMax) }
+	if err := optional(f, "retain", "workload.retain", retain, &w.Retain); err != nil {
+		return err
+	}
 	p.Workload = w
 	return nil
+}
+
+// randomClients reads the required fields of a random workload.
+func (d *decoder) randomClients(f *fields, w *sim.Workload) error {
+	n, err := d.req(f, "clients")
+	if err != nil {
+		return err
+	}
+	if w.Clients, err = d.integer(n, "workload.clients", 1, sim.ClientsMax); err != nil {
+		return err
+	}
+	if n, err = d.req(f, "rate"); err != nil {
+		return err
+	}
+	if w.Rate, err = d.opsRate(n, "workload.rate"); err != nil {
+		return err
+	}
+	if n, err = d.req(f, "keys"); err != nil {
+		return err
+	}
+	w.Keys, err = d.integer(n, "workload.keys", 1, sim.KeysMax)
+	return err
+}
+
+// script reads a workload's scripted operations.
+func (d *decoder) script(n *yaml.Node, path string) ([]sim.ScriptOp, error) {
+	items, err := d.list(n, path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sim.ScriptOp, 0, len(items))
+	for i, item := range items {
+		op, err := d.scriptOp(item, index(path, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, op)
+	}
+	if len(out) == 0 {
+		return nil, d.errorf(deref(n).Line, path, "an empty script: leave the workload out instead")
+	}
+	return out, nil
+}
+
+func (d *decoder) scriptOp(n *yaml.Node, path string) (sim.ScriptOp, error) {
+	var op sim.ScriptOp
+	f, err := d.mapping(n, path, scriptFields)
+	if err != nil {
+		return op, err
+	}
+	if op.At, err = d.at(f); err != nil {
+		return op, err
+	}
+	v, err := d.req(f, "verb")
+	if err != nil {
+		return op, err
+	}
+	if op.Verb, err = d.text(v, join(path, "verb"), "a verb"); err != nil {
+		return op, err
+	}
+	if !slices.Contains(verbs, op.Verb) {
+		return op, d.errorf(deref(v).Line, join(path, "verb"), "unknown verb %q (want one of %s)", op.Verb, strings.Join(verbs, ", "))
+	}
+	client := func(n *yaml.Node, path string) (int, error) { return d.integer(n, path, 0, sim.ClientsMax-1) }
+	back := func(n *yaml.Node, path string) (int, error) { return d.integer(n, path, 0, sim.ResumeBackMax) }
+	key := func(n *yaml.Node, path string) (string, error) { return d.text(n, path, "a resource name") }
+	op.Node = "random"
+	for _, err := range []error{
+		optional(f, "client", join(path, "client"), client, &op.Client),
+		optional(f, "node", join(path, "node"), d.selector, &op.Node),
+		optional(f, "key", join(path, "key"), key, &op.Key),
+		optional(f, "cas", join(path, "cas"), d.boolean, &op.CAS),
+		optional(f, "local", join(path, "local"), d.boolean, &op.Local),
+		optional(f, "back", join(path, "back"), back, &op.Back),
+	} {
+		if err != nil {
+			return op, err
+		}
+	}
+	if op.Key == "" && op.Verb != "list" && op.Verb != "watch" {
+		return op, d.errorf(f.node.Line, join(path, "key"), "%s needs a key", op.Verb)
+	}
+	return op, nil
 }
 
 // mix reads the verb weights of a workload: integers in 0..WeightMax, not

@@ -314,7 +314,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Workload.
 		{"workload is a list", hdr + "workload: [4, 50/s]\n", 5, "workload", "want a mapping, got a list"},
-		{"unknown workload field", hdr + "workload:\n  clients: 4\n  threads: 2\n", 7, "workload.threads", `unknown field "threads" (want one of clients, rate, keys, face, mix, cas, local)`},
+		{"unknown workload field", hdr + "workload:\n  clients: 4\n  threads: 2\n", 7, "workload.threads", `unknown field "threads" (want one of clients, rate, keys, face, mix, cas, local, resume, retain, script)`},
 		{"workload without clients", hdr + "workload: {rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", "missing required field"},
 		{"workload without rate", hdr + "workload:\n  clients: 1\n  keys: 1\n  face: nomad\n", 6, "workload.rate", "missing required field"},
 		{"workload without keys", hdr + "workload: {clients: 1, rate: 5/s, face: nomad}\n", 5, "workload.keys", "missing required field"},

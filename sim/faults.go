@@ -57,6 +57,34 @@ func (s *simulator) resolve(sel Selector) []int {
 	return []int{n - 1}
 }
 
+// resolveOne is the first node a selector picks, or -1.
+func (s *simulator) resolveOne(sel Selector) int {
+	if t := s.resolve(sel); len(t) > 0 {
+		return t[0]
+	}
+	return -1
+}
+
+// resolveFor resolves a selector for a purpose, recording the choice.
+func (s *simulator) resolveFor(purpose string, sel Selector) []int {
+	t := s.resolve(sel)
+	s.chose(purpose, s.nodeNames(t))
+	return t
+}
+
+// inject records a fault as carried out, once per explicit target.
+func (s *simulator) inject(f Fault, targets []int) {
+	f.At = s.now
+	if targets == nil {
+		s.injected = append(s.injected, f)
+		return
+	}
+	for _, i := range targets {
+		f.Target = Selector(s.nodes[i].name)
+		s.injected = append(s.injected, f)
+	}
+}
+
 // pick draws k distinct indices from from, in sorted order.
 func (s *simulator) pick(from []int, k int) []int {
 	from = slices.Clone(from)
@@ -90,12 +118,15 @@ func (s *simulator) leader() int {
 	return best
 }
 
-func (s *simulator) fault(f Fault) {
+func (s *simulator) fault(idx int) {
+	f := s.plan.Faults[idx]
+	purpose := "fault/" + strconv.Itoa(idx) + "/target"
 	detail := string(f.Kind)
 	var prev float64 // the rate a loss or duplicate fault replaces
 	switch f.Kind {
 	case ClockSkew:
-		targets := s.resolve(f.Target)
+		targets := s.resolveFor(purpose, f.Target)
+		s.inject(f, targets)
 		for _, i := range targets {
 			s.nodes[i].clock = f.Rate
 		}
@@ -106,7 +137,8 @@ func (s *simulator) fault(f Fault) {
 		}
 		return
 	case Crash, Restart, Pause, Resume:
-		targets := s.resolve(f.Target)
+		targets := s.resolveFor(purpose, f.Target)
+		s.inject(f, targets)
 		detail += " " + s.nodeNames(targets)
 		s.trace.event(s.now, "sim", "fault", detail)
 		s.apply(f.Kind, targets)
@@ -115,7 +147,7 @@ func (s *simulator) fault(f Fault) {
 		}
 		return
 	case Partition:
-		s.partition(f)
+		s.partition(f, purpose)
 		return
 	case Heal:
 		s.block = nil
@@ -129,6 +161,9 @@ func (s *simulator) fault(f Fault) {
 	case Chaos:
 		s.chaosRate, s.chaosUntil = f.Rate, s.now+f.For
 		s.push(event{at: s.now + time.Second, kind: evChaos})
+	}
+	if f.Kind != Chaos {
+		s.inject(f, nil)
 	}
 	s.trace.event(s.now, "sim", "fault", detail)
 	if f.Kind != Heal {
@@ -198,16 +233,21 @@ func (s *simulator) undo(e event) {
 
 // partition cuts the links between groups; nodes named in no group form one
 // more group. One-way cuts only messages from the first group to the others.
-func (s *simulator) partition(f Fault) {
+func (s *simulator) partition(f Fault, purpose string) {
 	group := make([]int, len(s.nodes))
 	for i := range group {
 		group[i] = len(f.Groups)
 	}
 	var names []string
+	explicit := f
+	explicit.Groups = make([][]Selector, len(f.Groups))
 	for g, sels := range f.Groups {
 		var members []int
-		for _, sel := range sels {
-			members = append(members, s.resolve(sel)...)
+		for k, sel := range sels {
+			members = append(members, s.resolveFor(purpose+"/"+strconv.Itoa(g)+"/"+strconv.Itoa(k), sel)...)
+		}
+		for _, i := range members {
+			explicit.Groups[g] = append(explicit.Groups[g], Selector(s.nodes[i].name))
 		}
 		for _, i := range members {
 			group[i] = g
@@ -236,6 +276,7 @@ func (s *simulator) partition(f Fault) {
 			}
 		}
 	}
+	s.inject(explicit, nil)
 	s.partGen++
 	detail := "partition " + fmt.Sprint(names)
 	if f.OneWay {
@@ -258,6 +299,9 @@ func (s *simulator) chaos() {
 			s.trace.event(s.now, "sim", "fault", "chaos crash "+sn.name)
 			s.apply(Crash, []int{i})
 			down := time.Second + time.Duration(s.faultRand.Int64N(int64(ChaosDowntimeMax-time.Second)))
+			s.chose("chaos/crash", sn.name)
+			s.chose("chaos/down", down)
+			s.inject(Fault{Kind: Crash, For: down}, []int{i})
 			s.push(event{at: s.now + down, kind: evUndo, undo: &undo{kind: Crash, nodes: []int{i}}})
 		}
 	}
@@ -270,15 +314,25 @@ func (s *simulator) submit(op *operation) {
 		return
 	}
 	if op.shift == nil {
-		for _, c := range append([]Command{op.cmd}, op.cmd.With...) {
-			targets := s.resolve(c.Target)
+		purpose := "command/" + strconv.Itoa(op.idx) + "/target"
+		resolved := op.cmd
+		resolved.At, resolved.With = s.now, nil
+		for k, c := range append([]Command{op.cmd}, op.cmd.With...) {
+			targets := s.resolveFor(purpose, c.Target)
 			if len(targets) == 0 {
 				op.done, op.outcome = true, "no node matched "+string(c.Target)
 				s.trace.event(s.now, "operator", "skip", op.outcome)
 				return
 			}
 			op.shift = append(op.shift, roles.Command{Kind: c.Kind, Node: s.nodes[targets[0]].id, Roles: c.Roles, Reason: c.Reason})
+			c.Target, c.At, c.With = Selector(s.nodes[targets[0]].name), s.now, nil
+			if k == 0 {
+				resolved.Target = c.Target
+			} else {
+				resolved.With = append(resolved.With, c)
+			}
 		}
+		op.resolved = &resolved
 	}
 	var live []int
 	for i, sn := range s.nodes {
@@ -295,6 +349,7 @@ func (s *simulator) submit(op *operation) {
 		return
 	}
 	i := live[s.opRand.IntN(len(live))]
+	s.chose("command/"+strconv.Itoa(op.idx)+"/contact", s.nodes[i].name)
 	op.attempts++
 	var id node.RequestID
 	var err error

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"revoada.dev/revoada/core/roles"
@@ -58,7 +59,35 @@ type Workload struct {
 	CAS float64
 	// Local is the share of gets and lists asked as local reads.
 	Local float64
+	// Resume is the share of watches that resume from a revision up to
+	// ResumeBackMax revisions back, replaying the store's history first,
+	// instead of starting from the contact's current revision.
+	Resume float64
+	// Retain, if non-zero, keeps only this many events of store history: a
+	// client compacts its contact node's history before each operation, so
+	// resumed watches meet compaction.
+	Retain int
+	// Script, if set, replaces the random clients: each operation is issued
+	// at its time to its node by its client, once the client's previous
+	// operation has returned. Clients, Rate, Mix and the shares are then
+	// unused. A shrunk scenario carries its operations this way.
+	Script []ScriptOp
 }
+
+// ScriptOp is one scripted client operation.
+type ScriptOp struct {
+	At     time.Duration
+	Client int
+	Node   Selector // the contact node; a live one is picked if it is down
+	Verb   string   // apply, get, list, delete or watch
+	Key    string   // the resource name, for apply, get and delete
+	CAS    bool     // an apply or delete expecting the client's last seen revision
+	Local  bool     // a local get or list
+	Back   int      // a watch resuming this many revisions back; 0 starts from now
+}
+
+// ResumeBackMax is how far back a resumed watch may start.
+const ResumeBackMax = 20
 
 // Mix weighs the five verbs; an operation picks one with probability
 // proportional to its weight.
@@ -176,7 +205,7 @@ func (p *Plan) Validate() error {
 		}
 	}
 	if w := p.Workload; w != nil {
-		if err := w.validate(); err != nil {
+		if err := w.validate(p.Nodes); err != nil {
 			return fmt.Errorf("sim: workload: %w", err)
 		}
 	}
@@ -205,8 +234,11 @@ func (p *Plan) strategy() (topology.Strategy, error) {
 	return topology.ByName(p.Target)
 }
 
-func (w *Workload) validate() error {
+func (w *Workload) validate(nodes int) error {
 	m := w.Mix
+	if len(w.Script) > 0 {
+		return w.validateScript(nodes)
+	}
 	switch {
 	case w.Clients < 1 || w.Clients > ClientsMax:
 		return fmt.Errorf("clients %d out of range 1..%d", w.Clients, ClientsMax)
@@ -214,8 +246,10 @@ func (w *Workload) validate() error {
 		return fmt.Errorf("keys %d out of range 1..%d", w.Keys, KeysMax)
 	case !(w.Rate > 0 && w.Rate <= RateMax):
 		return fmt.Errorf("rate %v out of range (0, %d]", w.Rate, RateMax)
-	case !isProbability(w.CAS) || !isProbability(w.Local):
-		return fmt.Errorf("cas and local are shares within [0, 1]")
+	case !isProbability(w.CAS) || !isProbability(w.Local) || !isProbability(w.Resume):
+		return fmt.Errorf("cas, local and resume are shares within [0, 1]")
+	case w.Retain < 0:
+		return fmt.Errorf("retain %d is negative", w.Retain)
 	case m.Apply < 0 || m.Get < 0 || m.List < 0 || m.Delete < 0 || m.Watch < 0 || m.Apply+m.Get+m.List+m.Delete+m.Watch == 0:
 		return fmt.Errorf("mix weights must be non-negative and not all zero")
 	}
@@ -224,6 +258,35 @@ func (w *Workload) validate() error {
 	}
 	return nil
 }
+
+func (w *Workload) validateScript(nodes int) error {
+	if _, ok := workloadKinds[w.Face]; !ok {
+		return fmt.Errorf("unknown face %q (want kubernetes, nomad, systemd, pureraft or baremetal)", w.Face)
+	}
+	if w.Retain < 0 {
+		return fmt.Errorf("retain %d is negative", w.Retain)
+	}
+	for i, op := range w.Script {
+		switch {
+		case op.At < 0:
+			return fmt.Errorf("script %d: negative time", i)
+		case op.Client < 0 || op.Client >= ClientsMax:
+			return fmt.Errorf("script %d: client %d out of range 0..%d", i, op.Client, ClientsMax-1)
+		case !slices.Contains(verbs, op.Verb):
+			return fmt.Errorf("script %d: unknown verb %q (want apply, get, list, delete or watch)", i, op.Verb)
+		case (op.Verb == "apply" || op.Verb == "get" || op.Verb == "delete") && op.Key == "":
+			return fmt.Errorf("script %d: %s needs a key", i, op.Verb)
+		case op.Back < 0 || op.Back > ResumeBackMax:
+			return fmt.Errorf("script %d: back %d out of range 0..%d", i, op.Back, ResumeBackMax)
+		}
+		if err := ValidateSelector(op.Node, nodes); err != nil {
+			return fmt.Errorf("script %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+var verbs = []string{"apply", "get", "list", "delete", "watch"}
 
 func (c Command) validate(nodes int) error {
 	if err := ValidateSelector(c.Target, nodes); err != nil {

@@ -16,6 +16,10 @@ type Options struct {
 	Trace io.Writer
 	// Hooks plant deliberate bugs; tests use them to show the checks bite.
 	Hooks Hooks
+	// Choices, if set, records every random choice the simulator makes
+	// (fault targets, chaos, network delays and drops, client operations)
+	// in Result.Choices. The run is the same with or without it.
+	Choices bool
 }
 
 // Hooks are planted bugs. The zero value plants none. They exist so that tests
@@ -38,6 +42,14 @@ type Hooks struct {
 	// NoQuorumGuard and NoDamper switch off the policy's quorum guard and
 	// damper (policy.Config.Unsafe).
 	NoQuorumGuard, NoDamper bool
+	// NoDedup and AckTimedOutWrites plant node bugs (node.Planted): a
+	// retried write applied twice; a write acknowledged when its proposal
+	// was lost.
+	NoDedup, AckTimedOutWrites bool
+	// WatchSkipCompacted makes a watch resuming from a compacted revision
+	// start silently from the oldest revision held, skipping the events in
+	// between, instead of failing with ErrCompacted.
+	WatchSkipCompacted bool
 }
 
 // Result is the outcome of one run.
@@ -49,6 +61,13 @@ type Result struct {
 	Violations  []Violation
 	Stats       Stats
 	History     []Op // the workload's operations, in the order they returned
+	// Choices are the run's random choices, when Options.Choices is set.
+	Choices []Choice
+	// Materialized is the plan as the run carried it out: every dynamic
+	// selector resolved to the node it picked, every chaos crash an
+	// explicit crash, the workload an explicit script. Run again, it
+	// reproduces the run's faults and operations without their randomness.
+	Materialized *Plan
 	// Marks are the run's timeline: faults, starts and crashes, raft state
 	// and roles changes, in time order.
 	Marks []checkers.Mark

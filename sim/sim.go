@@ -61,6 +61,7 @@ const (
 	evClient
 	evClientTimeout
 	evWatchEnd
+	evScript
 )
 
 type event struct {
@@ -98,6 +99,8 @@ type simNode struct {
 }
 
 type operation struct {
+	idx      int      // in the plan's commands
+	resolved *Command // the command with its targets resolved, once submitted
 	cmd      Command
 	shift    roles.Shift
 	attempts int
@@ -145,6 +148,10 @@ type simulator struct {
 	check              *checker
 	stats              Stats
 	marks              []checkers.Mark
+	recording          bool       // Options.Choices
+	choices            []Choice   // the random choices made, when recording
+	issued             []ScriptOp // the workload's operations as issued
+	injected           []Fault    // the faults as injected, with explicit targets
 }
 
 // Run simulates the plan with the seed and judges the result. A panic inside
@@ -177,7 +184,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
-		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, leaderless: -1,
+		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, leaderless: -1, recording: opts.Choices,
 		policyReqs: map[node.RequestID]bool{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
@@ -242,7 +249,7 @@ func (s *simulator) boot() {
 		s.push(event{at: f.At, kind: evFault, idx: i})
 	}
 	for i, c := range s.plan.Commands {
-		s.ops = append(s.ops, &operation{cmd: c, node: -1})
+		s.ops = append(s.ops, &operation{cmd: c, node: -1, idx: i})
 		s.push(event{at: c.At, kind: evCommand, idx: i})
 	}
 	s.startWorkload()
@@ -261,6 +268,7 @@ func (s *simulator) start(i int) {
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
 	cfg.ElectionTicks = s.electionTicks()
+	cfg.Planted = node.Planted{NoDedup: s.hooks.NoDedup, AckTimedOutWrites: s.hooks.AckTimedOutWrites}
 	s.selfHealing(&cfg, sn, inc)
 	durable, err := sn.disk.Load()
 	if err != nil {
@@ -277,6 +285,7 @@ func (s *simulator) start(i int) {
 	s.trace.event(s.now, sn.name, "start", "incarnation "+inc)
 	s.mark(sn.name, checkers.MarkStart, "incarnation "+inc)
 	phase := time.Duration(s.faultRand.Int64N(int64(TickInterval)))
+	s.chose("node/"+sn.name+"/phase", phase)
 	s.push(event{at: s.now + phase, kind: evTick, node: i, gen: sn.incarnation})
 	s.drive(i, func(*node.Node) {})
 }
@@ -310,7 +319,7 @@ func (s *simulator) handle(e event) {
 	case evDeliver:
 		s.deliver(e)
 	case evFault:
-		s.fault(s.plan.Faults[e.idx])
+		s.fault(e.idx)
 	case evUndo:
 		s.undo(e)
 	case evCommand:
@@ -327,6 +336,8 @@ func (s *simulator) handle(e event) {
 		s.clientTimeout(e.idx, e.gen)
 	case evWatchEnd:
 		s.watchEnd(e.idx, e.gen)
+	case evScript:
+		s.scriptStep(e.idx)
 	}
 }
 
@@ -477,6 +488,9 @@ func (s *simulator) send(from int, m node.Message) {
 	}
 	s.stats.Messages++
 	if s.cut(from, to) || s.netRand.Float64() < s.loss {
+		if s.recording {
+			s.chose("net/drop", s.nodes[from].name+">"+s.nodes[to].name)
+		}
 		s.stats.Dropped++
 		s.trace.event(s.now, s.nodes[from].name, "drop", s.nodes[to].name+" "+m.Describe())
 		return
@@ -484,6 +498,9 @@ func (s *simulator) send(from int, m node.Message) {
 	copies := 1
 	if s.dup > 0 && s.netRand.Float64() < s.dup {
 		copies = 2
+		if s.recording {
+			s.chose("net/dup", s.nodes[from].name+">"+s.nodes[to].name)
+		}
 	}
 	if s.hooks.CorruptEntries && m.Raft != nil {
 		m = m.Clone()
@@ -497,6 +514,9 @@ func (s *simulator) send(from int, m node.Message) {
 		lat := s.plan.Network.LatencyMin
 		if span := s.plan.Network.LatencyMax - s.plan.Network.LatencyMin; span > 0 {
 			lat += time.Duration(s.netRand.Int64N(int64(span) + 1))
+		}
+		if s.recording {
+			s.chose("net/delay", lat)
 		}
 		s.push(event{at: s.now + lat, kind: evDeliver, node: to, from: from, msg: m.Clone()})
 	}
@@ -545,6 +565,8 @@ func (s *simulator) result(res *Result) {
 	}
 	res.History = s.history
 	res.Marks = s.marks
+	res.Choices = s.choices
+	res.Materialized = s.materialized()
 	for _, op := range s.history {
 		if op.Outcome == OutcomeOK {
 			res.Stats.OpsOK++

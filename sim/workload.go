@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -54,7 +55,13 @@ type client struct {
 	serial  uint64 // counts operations, to match timeouts
 	seq     int
 	lastRev map[string]store.Revision
+	queue   []ScriptOp // scripted operations waiting for the client
 }
+
+// ClientsPerKeyMax bounds how many clients of a generated workload write one
+// key, so that the linearizability check of each key stays fast: with more
+// clients, each client keeps to its own share of the keys.
+const ClientsPerKeyMax = 8
 
 // startWorkload schedules every client's first operation.
 func (s *simulator) startWorkload() {
@@ -64,16 +71,54 @@ func (s *simulator) startWorkload() {
 	}
 	s.reqClient = map[node.RequestID]int{}
 	s.watchers = map[int][]int{}
+	if len(w.Script) > 0 {
+		for _, op := range w.Script {
+			for len(s.clients) <= op.Client {
+				s.clients = append(s.clients, &client{node: -1, lastRev: map[string]store.Revision{}})
+			}
+		}
+		for i, op := range w.Script {
+			s.push(event{at: op.At, kind: evScript, idx: i})
+		}
+		return
+	}
 	for i := range w.Clients {
 		s.clients = append(s.clients, &client{node: -1, lastRev: map[string]store.Revision{}})
-		s.push(event{at: s.think(), kind: evClient, idx: i})
+		s.push(event{at: s.think(i), kind: evClient, idx: i})
 	}
 }
 
+// scriptStep queues a scripted operation on its client.
+func (s *simulator) scriptStep(i int) {
+	op := s.plan.Workload.Script[i]
+	c := s.clients[op.Client]
+	c.queue = append(c.queue, op)
+	if c.cur == nil {
+		s.clientStep(op.Client)
+	}
+}
+
+// keyGroups is how many disjoint key shares the clients split into.
+func (s *simulator) keyGroups() int {
+	w := s.plan.Workload
+	return min(w.Keys, (w.Clients+ClientsPerKeyMax-1)/ClientsPerKeyMax)
+}
+
+// pickKey draws a key from client ci's share: key k belongs to the share
+// k mod keyGroups, and client ci to the share ci mod keyGroups.
+func (s *simulator) pickKey(ci int) int {
+	g := s.keyGroups()
+	share := ci % g
+	n := (s.plan.Workload.Keys - share + g - 1) / g // keys k < Keys with k mod g == share
+	return share + g*s.wlRand.IntN(n)
+}
+
 // think draws an exponential pause so all clients together issue Rate ops/s.
-func (s *simulator) think() time.Duration {
+func (s *simulator) think(ci int) time.Duration {
 	mean := float64(s.plan.Workload.Clients) / s.plan.Workload.Rate
-	return time.Duration(-math.Log(1-s.wlRand.Float64()) * mean * float64(time.Second))
+	d := time.Duration(-math.Log(1-s.wlRand.Float64()) * mean * float64(time.Second))
+	s.chose("client/"+strconv.Itoa(ci)+"/think", d)
+	return d
 }
 
 func (s *simulator) pickVerb() string {
@@ -91,30 +136,49 @@ func (s *simulator) pickVerb() string {
 	return "watch"
 }
 
-// clientStep issues client ci's next operation.
+// clientStep issues client ci's next operation: its next scripted one, or
+// a random one.
 func (s *simulator) clientStep(ci int) {
 	c := s.clients[ci]
-	if c.cur != nil {
+	scripted := len(s.plan.Workload.Script) > 0
+	if c.cur != nil || scripted && len(c.queue) == 0 {
 		return
+	}
+	var sop ScriptOp
+	if scripted {
+		sop, c.queue = c.queue[0], c.queue[1:]
+		c.node = s.resolveOne(sop.Node)
 	}
 	if c.node < 0 || s.nodes[c.node].n == nil {
 		c.node = s.randomLive()
+		s.chose("client/"+strconv.Itoa(ci)+"/node", s.nameOf(c.node))
 		if c.node < 0 {
+			if scripted {
+				c.queue = append([]ScriptOp{sop}, c.queue...)
+			}
 			s.push(event{at: s.now + clientRetry, kind: evClient, idx: ci})
 			return
 		}
 	}
-	w := s.plan.Workload
-	op := &Op{Client: ci, Node: s.nodes[c.node].name, Verb: s.pickVerb(), Invoke: s.now}
-	if op.Verb != "list" && op.Verb != "watch" {
-		op.Key = workloadName(w.Face, s.wlRand.IntN(w.Keys))
+	if !scripted {
+		sop = s.drawOp(ci)
 	}
+	sop.At, sop.Client, sop.Node = s.now, ci, Selector(s.nodes[c.node].name)
+	s.issued = append(s.issued, sop)
+	op := &Op{Client: ci, Node: s.nodes[c.node].name, Verb: sop.Verb, Key: sop.Key, Local: sop.Local, Invoke: s.now}
 	c.cur = op
 	c.serial++
 	s.push(event{at: s.now + ClientTimeout, kind: evClientTimeout, idx: ci, gen: c.serial})
+	if w := s.plan.Workload; w.Retain > 0 {
+		st := s.nodes[c.node].n.Store()
+		s.nodes[c.node].n.CompactHistory(st.Revision() + 1 - store.Revision(w.Retain))
+	}
 	if op.Verb == "watch" {
-		s.startWatch(ci, op)
+		s.startWatch(ci, op, sop.Back)
 		return
+	}
+	if sop.CAS {
+		op.Expect = store.Expect{Set: true, Revision: c.lastRev[op.Key]}
 	}
 	var id node.RequestID
 	var err error
@@ -130,14 +194,40 @@ func (s *simulator) clientStep(ci int) {
 	}
 }
 
+// drawOp draws a random operation for client ci.
+func (s *simulator) drawOp(ci int) ScriptOp {
+	w := s.plan.Workload
+	op := ScriptOp{Verb: s.pickVerb()}
+	who := "client/" + strconv.Itoa(ci) + "/"
+	s.chose(who+"verb", op.Verb)
+	switch op.Verb {
+	case "apply", "delete":
+		op.Key = workloadName(w.Face, s.pickKey(ci))
+		op.CAS = s.wlRand.Float64() < w.CAS
+		s.chose(who+"key", op.Key)
+		s.chose(who+"cas", op.CAS)
+	case "get":
+		op.Key = workloadName(w.Face, s.pickKey(ci))
+		op.Local = s.wlRand.Float64() < w.Local
+		s.chose(who+"key", op.Key)
+		s.chose(who+"local", op.Local)
+	case "list":
+		op.Local = s.wlRand.Float64() < w.Local
+		s.chose(who+"local", op.Local)
+	case "watch":
+		if w.Resume > 0 && s.wlRand.Float64() < w.Resume {
+			op.Back = 1 + s.wlRand.IntN(ResumeBackMax)
+		}
+		s.chose(who+"back", op.Back)
+	}
+	return op
+}
+
 func (s *simulator) issue(n *node.Node, c *client, op *Op) (node.RequestID, error) {
 	w := s.plan.Workload
 	ref := store.Ref{Kind: workloadKinds[w.Face], Namespace: workloadNamespace(w.Face), Name: op.Key}
 	switch op.Verb {
 	case "apply", "delete":
-		if s.wlRand.Float64() < w.CAS {
-			op.Expect = store.Expect{Set: true, Revision: c.lastRev[op.Key]}
-		}
 		if op.Verb == "delete" {
 			return n.Write(store.Command{Op: store.OpDelete, Ref: ref, Expect: op.Expect})
 		}
@@ -145,32 +235,53 @@ func (s *simulator) issue(n *node.Node, c *client, op *Op) (node.RequestID, erro
 		op.Value = "wv-" + strconv.Itoa(op.Client) + "-" + strconv.Itoa(c.seq)
 		return n.Write(store.Command{Op: store.OpApply, Resource: workloadResource(w.Face, ref, op.Value), Expect: op.Expect})
 	case "get":
-		op.Local = s.wlRand.Float64() < w.Local
 		return n.Read(node.Read{Op: node.ReadGet, Ref: ref, Local: op.Local || s.hooks.StaleReads})
 	default: // list
-		op.Local = s.wlRand.Float64() < w.Local
 		return n.Read(node.Read{Op: node.ReadList, Kind: ref.Kind, Namespace: ref.Namespace, Local: op.Local || s.hooks.StaleReads})
 	}
 }
 
-// startWatch follows the contact node's store events from its current
-// revision for WatchSpan.
-func (s *simulator) startWatch(ci int, op *Op) {
+// startWatch follows the contact node's store events for WatchSpan: from
+// its current revision, or resuming back revisions behind it, replaying the
+// history first. A resume from a compacted revision ends at once with
+// OutcomeCompacted (or, with the WatchSkipCompacted bug planted, silently
+// starts from the oldest revision held).
+func (s *simulator) startWatch(ci int, op *Op, back int) {
 	c := s.clients[ci]
-	op.Served = s.nodes[c.node].n.Store().Revision()
+	st := s.nodes[c.node].n.Store()
+	op.Served = st.Revision()
 	s.watchers[c.node] = append(s.watchers[c.node], ci)
+	if back > 0 {
+		from := max(1, st.Revision()+1-store.Revision(back))
+		op.Served = from - 1
+		evs, err := st.Events(from, workloadKinds[s.plan.Workload.Face])
+		if errors.Is(err, store.ErrCompacted) && s.hooks.WatchSkipCompacted {
+			evs, err = st.Events(st.Compacted(), workloadKinds[s.plan.Workload.Face])
+		}
+		if err != nil {
+			s.finish(ci, outcomeOf(err))
+			return
+		}
+		for _, ev := range evs {
+			s.watchEvent(ci, ev)
+		}
+	}
 	s.push(event{at: s.now + WatchSpan, kind: evWatchEnd, idx: ci, gen: c.serial})
 }
 
 func (s *simulator) onEvent(i int, ev store.Event) {
-	for _, ci := range s.watchers[i] {
-		op := s.clients[ci].cur
-		if ev.Type == store.Reset {
-			s.finish(ci, OutcomeReset)
-			continue
-		}
-		op.Events = append(op.Events, Item{Name: ev.Resource.Ref.Name, Value: valueOf(ev.Resource.Payload), Revision: ev.Revision, Deleted: ev.Type == store.Deleted, At: s.now})
+	for _, ci := range slices.Clone(s.watchers[i]) {
+		s.watchEvent(ci, ev)
 	}
+}
+
+func (s *simulator) watchEvent(ci int, ev store.Event) {
+	if ev.Type == store.Reset {
+		s.finish(ci, OutcomeReset)
+		return
+	}
+	op := s.clients[ci].cur
+	op.Events = append(op.Events, Item{Name: ev.Resource.Ref.Name, Value: valueOf(ev.Resource.Payload), Revision: ev.Revision, Deleted: ev.Type == store.Deleted, At: s.now})
 }
 
 func (s *simulator) watchEnd(ci int, serial uint64) {
@@ -247,7 +358,13 @@ func (s *simulator) finish(ci int, outcome string) {
 		}
 	}
 	s.trace.event(s.now, op.Node, "op", fmt.Sprintf("c%d %s %s %s %s rev %d served %d", ci, op.Verb, op.Key, op.Value, outcome, op.Revision, op.Served))
-	s.push(event{at: s.now + s.think(), kind: evClient, idx: ci})
+	if len(s.plan.Workload.Script) > 0 {
+		if len(c.queue) > 0 {
+			s.push(event{at: s.now, kind: evClient, idx: ci})
+		}
+		return
+	}
+	s.push(event{at: s.now + s.think(ci), kind: evClient, idx: ci})
 }
 
 // endWorkload records the operations still in flight as unfinished.
@@ -259,6 +376,13 @@ func (s *simulator) endWorkload() {
 			s.history = append(s.history, op)
 		}
 	}
+}
+
+func (s *simulator) nameOf(i int) string {
+	if i < 0 {
+		return "none"
+	}
+	return s.nodes[i].name
 }
 
 func (s *simulator) randomLive() int {
@@ -286,6 +410,8 @@ func outcomeOf(err error) string {
 		return OutcomeInvalid
 	case errors.Is(err, store.ErrUnsupported):
 		return OutcomeUnsupported
+	case errors.Is(err, store.ErrCompacted):
+		return OutcomeCompacted
 	case errors.Is(err, node.ErrTimeout):
 		return OutcomeTimeout
 	}

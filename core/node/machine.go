@@ -99,6 +99,7 @@ type Machine struct {
 	store   *store.Store
 	applied map[originKey]map[uint64]outcome
 	derived *derived // cached from shape; nil when shape changed
+	noDedup bool     // Planted.NoDedup
 }
 
 // derived caches what checks ask of the shape after every entry.
@@ -171,7 +172,7 @@ func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) E
 	if kind == payloadStage {
 		return m.applyStage(req, cc)
 	}
-	if prev, dup := m.lookup(req.ID); dup {
+	if prev, dup := m.lookup(req.ID); dup && !m.noDedup {
 		r := prev.result(req.ID)
 		r.Duplicate = true
 		if req.Write != nil {

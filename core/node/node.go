@@ -74,6 +74,23 @@ type Config struct {
 	Policy     *policy.Config
 	AuditTicks int
 	Capacity   membership.Capacity // what this node offers, gossiped
+
+	// Planted are deliberate bugs, off in the zero value. They exist only so
+	// that the verification corpus can prove its checkers catch them; a
+	// production node never sets them.
+	Planted Planted
+}
+
+// Planted are deliberate bugs for the verification corpus (see Config).
+type Planted struct {
+	// NoDedup applies a retried request again instead of answering it from
+	// the dedup table: a write whose first answer was lost is applied twice.
+	NoDedup bool
+	// AckTimedOutWrites answers a write whose retry timer fires (its
+	// proposal was dropped, typically by a leader change) as written at the
+	// next revision instead of sending it again: an acknowledged write that
+	// may never reach the log.
+	AckTimedOutWrites bool
 }
 
 // DefaultConfig returns the default tuning for a node.
@@ -260,6 +277,7 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	if err := n.ms.ApplySnapshot(snap); err != nil {
 		return fmt.Errorf("node: applying snapshot: %w", err)
 	}
+	m.noDedup = n.cfg.Planted.NoDedup
 	n.machine = m
 	n.conf = snap.GetMetadata().GetConfState()
 	n.applied = snap.GetMetadata().GetIndex()
@@ -282,6 +300,11 @@ func (n *Node) Status() Status { return n.status }
 // Store is the node's replica of the resource store, for reading only; it is
 // valid until the next call into the node.
 func (n *Node) Store() *store.Store { return n.machine.Store() }
+
+// CompactHistory forgets the store's event history below rev on this node
+// (as etcd compacts a member's history): a watch resuming from before it
+// gets store.ErrCompacted. The state and revision are untouched.
+func (n *Node) CompactHistory(rev store.Revision) { n.machine.Store().Compact(rev) }
 
 // Tick advances the node's logical clock by one tick.
 func (n *Node) Tick() {
@@ -353,6 +376,12 @@ func (n *Node) tickPending() {
 		if p.sends >= n.cfg.RequestRetriesMax {
 			delete(n.pending, seq)
 			n.results = append(n.results, Result{ID: p.req.ID, Err: ErrTimeout})
+			continue
+		}
+		if n.cfg.Planted.AckTimedOutWrites && p.req.Write != nil {
+			delete(n.pending, seq)
+			rev := n.machine.Store().Revision() + 1
+			n.results = append(n.results, Result{ID: p.req.ID, Resource: store.Resource{Ref: writeRef(p.req.Write), ModRevision: rev}})
 			continue
 		}
 		p.sends++

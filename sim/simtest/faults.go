@@ -1,0 +1,242 @@
+package simtest
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"revoada.dev/revoada/sim"
+)
+
+// Limits of a generated fault plan.
+const (
+	FaultsMax = 8                // generated faults per plan, on top of the base's own
+	ForMax    = 20 * time.Second // longest a generated fault lasts before it is undone
+	// WindowMin is the shortest fault window: a base plan too short to
+	// leave this much before its judging tail is lengthened.
+	WindowMin = 30 * time.Second
+	// TailMin is the least time left after the window for the liveness
+	// checks; slow networks get more (see tail).
+	TailMin = 30 * time.Second
+	step    = 100 * time.Millisecond // resolution of generated times
+)
+
+// Faults returns a generator of copies of base, each with a generated fault
+// plan appended to base's own faults: crashes, pauses, partitions (one-way
+// too), loss, duplication, clock skew and chaos windows, each undone after a
+// For of at most ForMax, and restarts, resumes and heals, on nodes named
+// ("n2") or picked when the fault fires ("leader", "majority", ...).
+//
+// Every generated fault is undone by the end of the fault window, so a
+// correct mesh has a leader again and every check can judge: the window
+// ends at least max(TailMin, the liveness bound plus slack) before the end
+// of the run, and Duration is lengthened when base leaves no window of
+// WindowMin. Overlapping loss (or duplicate) windows can restore each other's
+// rates out of order, so a plan with either kind ends its window by setting
+// the rate back to base's network rate; a kind base scripts itself is not
+// generated, so that reset never overrides base's faults. Generated undos and
+// heals may still end one of base's own faults early.
+//
+// Every plan drawn passes Validate and can be written by scenarios.Marshal.
+// The run's seed is drawn apart (Check draws it with rapid.Uint64). Faults
+// panics if base does not pass Validate.
+func Faults(base *sim.Plan) *rapid.Generator[*sim.Plan] {
+	w := newWindow(base)
+	fault := rapid.Custom(func(t *rapid.T) sim.Fault { return w.fault(rapidSource{t}) })
+	return rapid.Custom(func(t *rapid.T) *sim.Plan {
+		n := 0
+		if w.kinds != nil {
+			n = FaultsMax
+		}
+		return w.plan(rapid.SliceOfN(fault, 0, n).Draw(t, "faults"))
+	})
+}
+
+// PlanFromBytes turns a fuzzer's input into a copy of base with a generated
+// fault plan, as Faults does, and a seed. It reads data front to back: one
+// byte for the number of faults (at most FaultsMax), a few bytes per fault,
+// then up to 8 bytes of seed; missing bytes read as zero, so a short input
+// gives few faults and the empty input none. The same data always gives the
+// same plan and seed; the plan always passes Validate. PlanFromBytes panics
+// only if base does not pass Validate.
+func PlanFromBytes(base *sim.Plan, data []byte) (*sim.Plan, uint64) {
+	w := newWindow(base)
+	src := &byteSource{data: data}
+	var faults []sim.Fault
+	if w.kinds != nil {
+		for range src.intn("faults", 0, FaultsMax) {
+			faults = append(faults, w.fault(src))
+		}
+	}
+	var seed [8]byte
+	src.data = src.data[copy(seed[:], src.data):]
+	return w.plan(faults), binary.LittleEndian.Uint64(seed[:])
+}
+
+// source is where generation draws its choices: rapid's bit stream under
+// Check, the fuzzer's bytes under Fuzz.
+type source interface {
+	intn(label string, lo, hi int) int // a number in [lo, hi]
+}
+
+type rapidSource struct{ t *rapid.T }
+
+func (s rapidSource) intn(label string, lo, hi int) int {
+	return rapid.IntRange(lo, hi).Draw(s.t, label)
+}
+
+// byteSource reads big-endian numbers of as many bytes as the range needs,
+// reduced modulo its size; bytes past the end read as zero.
+type byteSource struct{ data []byte }
+
+func (s *byteSource) intn(_ string, lo, hi int) int {
+	span := uint64(hi-lo) + 1
+	var x uint64
+	for r := span - 1; r > 0; r >>= 8 {
+		x <<= 8
+		if len(s.data) > 0 {
+			x |= uint64(s.data[0])
+			s.data = s.data[1:]
+		}
+	}
+	return lo + int(x%span)
+}
+
+// window is where a base plan leaves room for generated faults.
+type window struct {
+	base     *sim.Plan
+	end      time.Duration // every generated fault is over by end - step
+	duration time.Duration // the generated plan's Duration
+	kinds    []sim.FaultKind
+}
+
+// kinds are the fault kinds generated, in the order a draw indexes them.
+var kinds = []sim.FaultKind{sim.Crash, sim.Partition, sim.Pause, sim.Loss, sim.Duplicate,
+	sim.ClockSkew, sim.Chaos, sim.Restart, sim.Resume, sim.Heal}
+
+var dynamic = []sim.Selector{"leader", "random-voter", "random-worker", "random", "minority", "majority"}
+
+func newWindow(base *sim.Plan) window {
+	if err := base.Validate(); err != nil {
+		panic(fmt.Sprintf("simtest: base plan %q: %v", base.Name, err))
+	}
+	t := tail(base.Network)
+	w := window{base: base, end: max(base.Duration-t, WindowMin)}
+	w.duration = max(base.Duration, w.end+t)
+	if w.duration > sim.DurationMax {
+		return window{base: base, duration: base.Duration} // a network too slow to judge in a day: no faults
+	}
+	scripted := map[sim.FaultKind]bool{}
+	for _, f := range base.Faults {
+		scripted[f.Kind] = true
+	}
+	for _, k := range kinds {
+		if !(scripted[k] && (k == sim.Loss || k == sim.Duplicate)) {
+			w.kinds = append(w.kinds, k)
+		}
+	}
+	return w
+}
+
+// tail is the time left after the fault window: the simulator's
+// leader-after-heal bound (ten election timeouts, the timeout stretched to
+// five round trips on a slow network; sim's leaderWithin) and time for the
+// last entries to apply everywhere, and never less than TailMin.
+func tail(n sim.Network) time.Duration {
+	rtt := 2 * n.LatencyMax
+	ticks := max(sim.ElectionTicks, int((5*rtt+sim.TickInterval-1)/sim.TickInterval))
+	return max(TailMin, 10*time.Duration(ticks)*sim.TickInterval+3*sim.SettleTime)
+}
+
+// fault draws one fault that is over (undone, and a chaos window's last
+// crash restarted) by w.end - step.
+func (w window) fault(src source) sim.Fault {
+	f := sim.Fault{Kind: w.kinds[src.intn("kind", 0, len(w.kinds)-1)]}
+	last := w.end - step // latest end of a generated fault
+	switch f.Kind {
+	case sim.Restart, sim.Resume, sim.Heal:
+		f.At = w.time(src, "at", 0, last)
+	case sim.Chaos:
+		f.At = w.time(src, "at", 0, last-sim.ChaosDowntimeMax-time.Second)
+		f.For = w.time(src, "for", time.Second, min(ForMax, last-sim.ChaosDowntimeMax-f.At))
+	default:
+		f.At = w.time(src, "at", 0, last-step)
+		f.For = w.time(src, "for", step, min(ForMax, last-f.At))
+	}
+	switch f.Kind {
+	case sim.Crash, sim.Pause, sim.Restart, sim.Resume:
+		f.Target = w.selector(src)
+	case sim.Partition:
+		named := map[sim.Selector]bool{} // a node named twice would sit in two groups
+		for range src.intn("groups", 1, 2) {
+			var g []sim.Selector
+			for range src.intn("group", 1, 3) {
+				s := w.selector(src)
+				if s == "leader" || !slices.Contains(dynamic, s) {
+					if named[s] {
+						continue
+					}
+					named[s] = true
+				}
+				g = append(g, s)
+			}
+			if len(g) > 0 {
+				f.Groups = append(f.Groups, g)
+			}
+		}
+		f.OneWay = src.intn("oneway", 0, 1) == 1
+	case sim.Loss, sim.Duplicate:
+		f.Rate = float64(src.intn("rate", 1, 50)) / 100
+	case sim.Chaos:
+		f.Rate = float64(src.intn("rate", 1, 20)) / 100 // crashes per node per second
+	case sim.ClockSkew:
+		f.Target = w.selector(src)
+		f.Rate = float64(src.intn("rate", 1, 40)) / 10 // 0.1x to 4x
+	}
+	return f
+}
+
+// time draws a multiple of step in [lo, hi], or lo if hi < lo.
+func (w window) time(src source, label string, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(src.intn(label, 0, int(max(0, hi-lo)/step)))*step
+}
+
+func (w window) selector(src source) sim.Selector {
+	i := src.intn("selector", 0, len(dynamic)+w.base.Nodes-1)
+	if i < len(dynamic) {
+		return dynamic[i]
+	}
+	return sim.Selector(fmt.Sprintf("n%d", i-len(dynamic)+1))
+}
+
+// plan is a copy of the base plan with the generated faults, sorted by time,
+// after its own, and a reset of any loss or duplicate rate at w.end.
+func (w window) plan(faults []sim.Fault) *sim.Plan {
+	p := *w.base
+	p.Duration = w.duration
+	p.Commands = slices.Clone(p.Commands)
+	if p.Workload != nil {
+		wl := *p.Workload
+		p.Workload = &wl
+	}
+	if c := p.Expect.Converge; c != nil {
+		cc := *c
+		p.Expect.Converge = &cc
+	}
+	faults = slices.Clone(faults)
+	slices.SortStableFunc(faults, func(a, b sim.Fault) int { return cmp.Compare(a.At, b.At) })
+	p.Faults = append(slices.Clone(p.Faults), faults...)
+	for _, reset := range []sim.Fault{
+		{At: w.end, Kind: sim.Loss, Rate: w.base.Network.Loss},
+		{At: w.end, Kind: sim.Duplicate, Rate: w.base.Network.Duplicate},
+	} {
+		if slices.ContainsFunc(faults, func(f sim.Fault) bool { return f.Kind == reset.Kind }) {
+			p.Faults = append(p.Faults, reset)
+		}
+	}
+	return &p
+}
