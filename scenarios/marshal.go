@@ -220,7 +220,7 @@ func addRetain(m mapNode, w *sim.Workload) {
 // scriptNode writes one scripted operation on one line, leaving out the
 // fields at their defaults:
 //
-//	- {at: 1.5s, client: 2, node: n3, verb: apply, key: key-4, cas: true}
+//   - {at: 1.5s, client: 2, node: n3, verb: apply, key: key-4, cas: true}
 func scriptNode(op sim.ScriptOp) *yaml.Node {
 	m := newMap(yaml.FlowStyle)
 	m.add("at", duration(op.At))

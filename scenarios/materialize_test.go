@@ -70,4 +70,6 @@ func flat(groups [][]sim.Selector) []sim.Selector {
 	return out
 }
 
-func named(sel sim.Selector) bool { return len(sel) > 1 && sel[0] == 'n' && sel[1] >= '0' && sel[1] <= '9' }
+func named(sel sim.Selector) bool {
+	return len(sel) > 1 && sel[0] == 'n' && sel[1] >= '0' && sel[1] <= '9'
+}
