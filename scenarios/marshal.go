@@ -343,10 +343,7 @@ func addCommand(m mapNode, c sim.Command) {
 func expectNode(e sim.Expect) *yaml.Node {
 	m := newMap(0)
 	if c := e.Converge; c != nil {
-		conv := newMap(yaml.FlowStyle)
-		conv.add("within", duration(c.Within))
-		conv.add("control_plane", integer(c.ControlPlane))
-		m.add("converge", conv.Node)
+		m.add("converge", convergeNode(c))
 	}
 	if e.CommandsComplete {
 		m.add("commands_complete", boolean(true))
@@ -354,6 +351,26 @@ func expectNode(e sim.Expect) *yaml.Node {
 	if e.Progress != 0 {
 		m.add("progress", number(e.Progress))
 	}
+	if l := e.Liveness; l != (sim.Liveness{}) {
+		live := newMap(yaml.FlowStyle)
+		if l.Leader != 0 {
+			live.add("leader", integer(l.Leader))
+		}
+		if c := l.Shape; c != nil {
+			live.add("shape", convergeNode(c))
+		}
+		if l.Membership != 0 {
+			live.add("membership", integer(l.Membership))
+		}
+		m.add("liveness", live.Node)
+	}
+	return m.Node
+}
+
+func convergeNode(c *sim.Converge) *yaml.Node {
+	m := newMap(yaml.FlowStyle)
+	m.add("within", duration(c.Within))
+	m.add("control_plane", integer(c.ControlPlane))
 	return m.Node
 }
 

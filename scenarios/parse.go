@@ -70,7 +70,8 @@ var (
 	faultFields    = append([]string{"at", "for", "one_way", "rate"}, kindNames(faultKinds)...)
 	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
 	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "shift")
-	expectFields   = []string{"converge", "commands_complete", "progress"}
+	expectFields   = []string{"converge", "commands_complete", "progress", "liveness"}
+	livenessFields = []string{"leader", "shape", "membership"}
 	convergeFields = []string{"within", "control_plane"}
 )
 
@@ -1244,28 +1245,14 @@ func (d *decoder) expect(top *fields, p *sim.Plan) error {
 		return err
 	}
 	if n := f.opt("converge"); n != nil {
-		cf, err := d.mapping(n, "expect.converge", convergeFields)
-		if err != nil {
+		if p.Expect.Converge, err = d.converge(n, "expect.converge", p); err != nil {
 			return err
 		}
-		c := &sim.Converge{}
-		n, err := d.req(cf, "within")
-		if err != nil {
+	}
+	if n := f.opt("liveness"); n != nil {
+		if err := d.liveness(n, "expect.liveness", p); err != nil {
 			return err
 		}
-		if c.Within, err = d.duration(n, "expect.converge.within"); err != nil {
-			return err
-		}
-		if c.Within == 0 {
-			return d.errorf(deref(n).Line, "expect.converge.within", "want a positive duration")
-		}
-		if n, err = d.req(cf, "control_plane"); err != nil {
-			return err
-		}
-		if c.ControlPlane, err = d.integer(n, "expect.converge.control_plane", 1, p.Nodes); err != nil {
-			return err
-		}
-		p.Expect.Converge = c
 	}
 	if n := f.opt("commands_complete"); n != nil {
 		if p.Expect.CommandsComplete, err = d.boolean(n, "expect.commands_complete"); err != nil {
@@ -1277,6 +1264,60 @@ func (d *decoder) expect(top *fields, p *sim.Plan) error {
 			return d.errorf(f.key("progress").Line, "expect.progress", "only valid with a workload: it is a share of the workload's operations")
 		}
 		if p.Expect.Progress, err = d.share(n, "expect.progress"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// converge reads {within: <duration>, control_plane: <count>}.
+func (d *decoder) converge(n *yaml.Node, path string, p *sim.Plan) (*sim.Converge, error) {
+	cf, err := d.mapping(n, path, convergeFields)
+	if err != nil {
+		return nil, err
+	}
+	c := &sim.Converge{}
+	if n, err = d.req(cf, "within"); err != nil {
+		return nil, err
+	}
+	if c.Within, err = d.duration(n, join(path, "within")); err != nil {
+		return nil, err
+	}
+	if c.Within == 0 {
+		return nil, d.errorf(deref(n).Line, join(path, "within"), "want a positive duration")
+	}
+	if n, err = d.req(cf, "control_plane"); err != nil {
+		return nil, err
+	}
+	if c.ControlPlane, err = d.integer(n, join(path, "control_plane"), 1, p.Nodes); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// liveness reads the liveness monitors:
+//
+//	liveness: {leader: 10, shape: {within: 30s, control_plane: 3}, membership: 12}
+func (d *decoder) liveness(n *yaml.Node, path string, p *sim.Plan) error {
+	f, err := d.mapping(n, path, livenessFields)
+	if err != nil {
+		return err
+	}
+	l := &p.Expect.Liveness
+	timeouts := func(n *yaml.Node, path string) (int, error) { return d.integer(n, path, 1, sim.LeaderTimeoutsMax) }
+	if err := optional(f, "leader", join(path, "leader"), timeouts, &l.Leader); err != nil {
+		return err
+	}
+	if n := f.opt("shape"); n != nil {
+		if l.Shape, err = d.converge(n, join(path, "shape"), p); err != nil {
+			return err
+		}
+	}
+	if n := f.opt("membership"); n != nil {
+		if p.Target == "" {
+			return d.errorf(f.key("membership").Line, join(path, "membership"), "needs gossip: set a target")
+		}
+		if l.Membership, err = d.integer(n, join(path, "membership"), 1, sim.MembershipRoundsMax); err != nil {
 			return err
 		}
 	}

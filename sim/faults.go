@@ -411,25 +411,12 @@ func (s *simulator) onResult(i int, r node.Result) {
 	}
 }
 
-// leaderSample judges PropLeaderAfter over time: from the last heal on, it
-// runs every tick and fails if the mesh goes without a leader (a live,
-// unpaused node leading the highest term of any live member) for longer than
-// leaderWithin at a stretch. A leader stepping down after its own removal
-// leaves a short gap; that is fine, a long one is not.
-func (s *simulator) leaderSample() {
-	if s.hasLeader() {
-		s.leaderless = -1
-	} else if s.leaderless < 0 {
-		s.leaderless = s.now
-	}
-	if s.leaderless >= 0 && s.now-s.leaderless > s.leaderWithin() && !s.leaderFailed {
-		s.leaderFailed = true
-		s.check.fail(s.now, PropLeaderAfter, "", "no leader since %v, more than %v (the last fault healed at %v)", s.leaderless, s.leaderWithin(), s.healAt)
-	}
-	if s.now+TickInterval <= s.plan.Duration {
-		s.push(event{at: s.now + TickInterval, kind: evLeaderSample})
-	}
-}
+// The leader-after-heal monitor (liveness.go) judges PropLeaderAfter over
+// time: from the last heal on, it runs every tick and fails if the mesh goes
+// without a leader (a live, unpaused node leading the highest term of any
+// live member) for longer than leaderWithin at a stretch. A leader stepping
+// down after its own removal leaves a short gap; that is fine, a long one is
+// not.
 
 func (s *simulator) hasLeader() bool {
 	var top uint64

@@ -171,7 +171,31 @@ type Expect struct {
 	// Progress, if set, requires the workload to complete at least this
 	// share of its operations successfully (it always checks the history).
 	Progress float64
+	// Liveness are monitors judged from the heal time on.
+	Liveness Liveness
 }
+
+// Liveness declares liveness monitors. Each is hot while its goal is unmet
+// and cold once met; it is armed when the last fault heals (its For ends)
+// and fails if it then stays hot longer than its bound at a stretch.
+type Liveness struct {
+	// Leader bounds a leaderless stretch, in election timeouts. The
+	// leader-after-heal monitor always runs; zero keeps its bound of 10.
+	Leader int
+	// Shape requires the committed shape to hold ControlPlane control-plane
+	// nodes, every one of them up, within Within.
+	Shape *Converge
+	// Membership requires every live node's membership view (the nodes it
+	// holds healthy) to be exactly the live nodes within this many gossip
+	// rounds. It needs gossip, so a Target.
+	Membership int
+}
+
+// Liveness limits.
+const (
+	LeaderTimeoutsMax   = 1000
+	MembershipRoundsMax = 10_000
+)
 
 // Converge is a convergence expectation.
 type Converge struct {
@@ -213,6 +237,20 @@ func (p *Plan) Validate() error {
 		if _, err := p.strategy(); err != nil {
 			return fmt.Errorf("sim: target: %w", err)
 		}
+	}
+	return p.Expect.Liveness.validate(p)
+}
+
+func (l Liveness) validate(p *Plan) error {
+	switch {
+	case l.Leader < 0 || l.Leader > LeaderTimeoutsMax:
+		return fmt.Errorf("sim: liveness leader %d out of range 0..%d election timeouts", l.Leader, LeaderTimeoutsMax)
+	case l.Membership < 0 || l.Membership > MembershipRoundsMax:
+		return fmt.Errorf("sim: liveness membership %d out of range 0..%d rounds", l.Membership, MembershipRoundsMax)
+	case l.Membership > 0 && p.Target == "":
+		return fmt.Errorf("sim: liveness membership needs gossip: set a target")
+	case l.Shape != nil && (l.Shape.Within <= 0 || l.Shape.ControlPlane < 1 || l.Shape.ControlPlane > p.Nodes):
+		return fmt.Errorf("sim: liveness shape wants a positive within and control_plane in 1..%d", p.Nodes)
 	}
 	return nil
 }

@@ -61,6 +61,8 @@ type Result struct {
 	Violations  []Violation
 	Stats       Stats
 	History     []Op // the workload's operations, in the order they returned
+	// Monitors are the liveness monitors with their hot stretches.
+	Monitors []checkers.Monitor
 	// Choices are the run's random choices, when Options.Choices is set.
 	Choices []Choice
 	// Materialized is the plan as the run carried it out: every dynamic

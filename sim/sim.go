@@ -130,8 +130,7 @@ type simulator struct {
 	chaosUntil         time.Duration
 	healAt             time.Duration
 	settleMark         uint64
-	leaderless         time.Duration // start of the current leaderless stretch after the heal; -1 when led
-	leaderFailed       bool
+	live               liveness
 	ops                []*operation
 	clients            []*client
 	reqClient          map[node.RequestID]int // workload requests in flight
@@ -184,7 +183,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
-		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, leaderless: -1, recording: opts.Choices,
+		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
 		policyReqs: map[node.RequestID]bool{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
@@ -253,6 +252,7 @@ func (s *simulator) boot() {
 		s.push(event{at: c.At, kind: evCommand, idx: i})
 	}
 	s.startWorkload()
+	s.startMonitors()
 	if s.plan.Duration > SettleTime {
 		s.push(event{at: s.plan.Duration - SettleTime, kind: evSettle})
 	}
@@ -329,7 +329,7 @@ func (s *simulator) handle(e event) {
 	case evSettle:
 		s.settleMark = s.maxApplied()
 	case evLeaderSample:
-		s.leaderSample()
+		s.sample()
 	case evClient:
 		s.clientStep(e.idx)
 	case evClientTimeout:
@@ -565,6 +565,7 @@ func (s *simulator) result(res *Result) {
 	}
 	res.History = s.history
 	res.Marks = s.marks
+	res.Monitors = s.endMonitors()
 	res.Choices = s.choices
 	res.Materialized = s.materialized()
 	for _, op := range s.history {
@@ -597,7 +598,12 @@ func (s *simulator) electionTicks() int {
 	return max(ElectionTicks, int((electionRoundTrips*rtt+TickInterval-1)/TickInterval))
 }
 
-// leaderWithin is PropLeaderAfter's bound: ten election timeouts.
+// leaderWithin is PropLeaderAfter's bound: ten election timeouts, or as
+// many as the plan's liveness expectation says.
 func (s *simulator) leaderWithin() time.Duration {
-	return 10 * time.Duration(s.electionTicks()) * TickInterval
+	k := 10
+	if l := s.plan.Expect.Liveness.Leader; l > 0 {
+		k = l
+	}
+	return time.Duration(k) * time.Duration(s.electionTicks()) * TickInterval
 }

@@ -41,6 +41,15 @@ type selfHealing struct {
 	changes   []membership.Change
 }
 
+// Members is this node's membership view, sorted by NodeID; nil when the
+// node runs no gossip.
+func (n *Node) Members() []membership.Member {
+	if n.heal == nil {
+		return nil
+	}
+	return n.heal.gossip.Members()
+}
+
 func (n *Node) startSelfHealing() error {
 	cfg := n.cfg
 	if cfg.Gossip == nil {
