@@ -226,7 +226,8 @@ func TestBuiltinSelfHealing(t *testing.T) {
 		fiveDown = append(fiveDown, crash(20*s, n, 0))
 	}
 	for _, want := range []*sim.Plan{
-		quorum("self-heal-leader-kill", 90*s, []sim.Fault{crash(20*s, "leader", 0)}, 30*s),
+		withLiveness(quorum("self-heal-leader-kill", 90*s, []sim.Fault{crash(20*s, "leader", 0)}, 30*s),
+			sim.Liveness{Leader: 5, Shape: &sim.Converge{Within: 30 * s, ControlPlane: 3}, Membership: 30}),
 		quorum("lose-two-of-five", 120*s, []sim.Fault{crash(20*s, "n1", 0), crash(35*s, "n2", 0)}, 40*s),
 		quorum("minority-partition-no-shift", 90*s, []sim.Fault{
 			{At: 20 * s, Kind: sim.Partition, Groups: [][]sim.Selector{{"leader"}}, For: 20 * s},
@@ -305,3 +306,8 @@ func TestResolve(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+func withLiveness(p *sim.Plan, l sim.Liveness) *sim.Plan {
+	p.Expect.Liveness = l
+	return p
+}
