@@ -466,7 +466,11 @@ func (l *ledger) describe(s sighting) string {
 	op := &l.h[s.op]
 	switch s.src {
 	case srcAck:
-		return fmt.Sprintf("client %d's %s was acknowledged at revision %d", op.Client, describeSighting(s), s.rev)
+		what := describeSighting(s)
+		if !s.deleted {
+			what = "apply " + what
+		}
+		return fmt.Sprintf("client %d's %s was acknowledged at revision %d", op.Client, what, s.rev)
 	case srcRead:
 		return fmt.Sprintf("client %d's get read %s with revision %d", op.Client, describeSighting(s), s.rev)
 	case srcEvent:
