@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -333,6 +334,8 @@ func (s *simulator) submit(op *operation) {
 			}
 		}
 		op.resolved = &resolved
+		op.roleOp = len(s.roleOps)
+		s.roleOps = append(s.roleOps, checkers.RoleOp{Client: op.idx, Invoke: s.now, Shift: op.shift, Outcome: checkers.RoleUnknown})
 	}
 	var live []int
 	for i, sn := range s.nodes {
@@ -359,6 +362,19 @@ func (s *simulator) submit(op *operation) {
 	}
 	op.node, op.id = i, id
 	s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+fmt.Sprint(op.shift))
+}
+
+// roleResult records a command's final answer for the role model.
+func (s *simulator) roleResult(op *operation, err error) {
+	ro := &s.roleOps[op.roleOp]
+	ro.Return = s.now
+	var rej *roles.Rejection
+	switch {
+	case err == nil:
+		ro.Outcome = checkers.RoleAccepted
+	case errors.As(err, &rej):
+		ro.Outcome, ro.Code = checkers.RoleRejected, rej.Code
+	}
 }
 
 func (s *simulator) retryLater(op *operation) {
@@ -406,6 +422,7 @@ func (s *simulator) onResult(i int, r node.Result) {
 		if r.Err != nil {
 			op.outcome = r.Err.Error()
 		}
+		s.roleResult(op, r.Err)
 		s.trace.event(s.now, s.nodes[i].name, "result", fmt.Sprintf("%s index %d changed %v %s", r.ID, r.Index, r.Changed, op.outcome))
 		return
 	}
@@ -432,6 +449,7 @@ func (s *simulator) hasLeader() bool {
 // judge runs the end-of-run checks.
 func (s *simulator) judge() {
 	s.checkHistory()
+	s.checkRoles()
 	if s.plan.Duration < s.healAt+s.leaderWithin() {
 		s.check.fail(s.now, PropLeaderAfter, "", "the run ends %v after the last fault heals; it needs %v to judge", s.plan.Duration-s.healAt, s.leaderWithin())
 	}

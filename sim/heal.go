@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"revoada.dev/revoada/checkers"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/policy"
@@ -106,6 +107,9 @@ func (s *simulator) onDecision(i int, d node.Decision) {
 	}
 	if d.Request != nil {
 		s.policyReqs[*d.Request] = true
+		// The policy's answer goes to the leader, not to a client the
+		// simulator follows: for the role model its outcome is unknown.
+		s.roleOps = append(s.roleOps, checkers.RoleOp{Client: len(s.ops) + i, Invoke: s.now, Shift: d.Shift, Outcome: checkers.RoleUnknown})
 	}
 }
 

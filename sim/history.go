@@ -8,11 +8,21 @@ import (
 	"sort"
 	"time"
 
+	"revoada.dev/revoada/checkers"
 	"revoada.dev/revoada/core/store"
 )
 
-// PropHistory is the workload history check.
-const PropHistory = "history"
+// The workload history checks. PropHistory judges the history against the
+// Raft log (white box); the others judge it from the outside, as a client
+// sees it (package checkers).
+const (
+	PropHistory      = "history"
+	PropLinearizable = "linearizable" // porcupine, per key
+	PropWatch        = "watch"
+	PropList         = "list"
+	PropRevisions    = "revisions"
+	PropRoles        = "roles-linearizable" // the role commands, porcupine
+)
 
 // writeLog is the store's writes in log order, as the checker's reference
 // machine applied them: the order every replica agrees on, and so the
@@ -70,6 +80,7 @@ func (s *simulator) checkHistory() {
 			s.check.fail(op.Return, PropHistory, op.Node, "client %d %s %s at %v..%v: %s", op.Client, op.Verb, op.Key, op.Invoke, op.Return, msg)
 		}
 	}
+	s.checkBlackBox()
 	if p := s.plan.Expect.Progress; p > 0 && len(s.history) > 0 {
 		ok := 0
 		for _, op := range s.history {
@@ -80,6 +91,50 @@ func (s *simulator) checkHistory() {
 		if share := float64(ok) / float64(len(s.history)); share < p {
 			s.check.fail(s.now, PropProgress, "", "%d of %d operations succeeded (%.2f), want at least %.2f", ok, len(s.history), share, p)
 		}
+	}
+}
+
+// checkBlackBox runs package checkers over the client history: porcupine
+// per key (with no timeout: a check that concluded nothing would fail as
+// well), then the watch, list and revision checks.
+func (s *simulator) checkBlackBox() {
+	if v := checkers.Linearizable(s.history, checkers.Options{Marks: s.marks}); !v.OK() {
+		s.check.fail(s.failAt(v), PropLinearizable, "", "%s", v.String())
+	}
+	for _, check := range []struct {
+		prop string
+		run  func([]Op) []checkers.Finding
+	}{{PropWatch, checkers.Watches}, {PropList, checkers.Lists}, {PropRevisions, checkers.Revisions}} {
+		for _, f := range check.run(s.history) {
+			s.check.fail(f.At, check.prop, f.Node, "client %d: %s", f.Client, f.Detail)
+		}
+	}
+}
+
+// failAt is when a porcupine verdict's trouble shows: the return of the
+// last operation on the first illegal key (the end of the run if none).
+func (s *simulator) failAt(v checkers.Verdict) time.Duration {
+	at := time.Duration(-1)
+	if len(v.Illegal) > 0 {
+		for _, op := range s.history {
+			if op.Key == v.Illegal[0] && !op.Unknown() {
+				at = max(at, op.Return)
+			}
+		}
+	}
+	if at < 0 {
+		return s.now
+	}
+	return at
+}
+
+// checkRoles checks the role commands with porcupine.
+func (s *simulator) checkRoles() {
+	if len(s.roleOps) == 0 {
+		return
+	}
+	if v := checkers.RolesLinearizable(s.check.bootstrap(), s.roleOps, checkers.Options{Marks: s.marks}); !v.OK() {
+		s.check.fail(s.now, PropRoles, "", "%s", v.String())
 	}
 }
 

@@ -101,6 +101,7 @@ type simNode struct {
 type operation struct {
 	idx      int      // in the plan's commands
 	resolved *Command // the command with its targets resolved, once submitted
+	roleOp   int      // its index in roleOps, once submitted
 	cmd      Command
 	shift    roles.Shift
 	attempts int
@@ -147,6 +148,7 @@ type simulator struct {
 	check              *checker
 	stats              Stats
 	marks              []checkers.Mark
+	roleOps            []checkers.RoleOp // role commands, for checkRoles
 	recording          bool       // Options.Choices
 	choices            []Choice   // the random choices made, when recording
 	issued             []ScriptOp // the workload's operations as issued
