@@ -1,7 +1,8 @@
 // Command revoada is the one command-line front door to revoada.
 //
 //	revoada sim        run a scenario in the simulator, for one seed or many
-//	revoada replay     rerun one scenario and seed and show everything it found
+//	revoada replay     rerun a failure bundle, or one scenario and seed, and show everything it found
+//	revoada shrink     minimise a failure bundle into a small scenario file
 //	revoada scenarios  list the built-in scenarios, or print one's YAML
 //	revoada apply      apply a file's resources to the single-node mesh in a data directory
 //	revoada get, list, delete, watch   read, remove and follow its resources
@@ -50,8 +51,13 @@ Usage:
 Commands:
   sim        run a scenario for one seed or a range of seeds
                revoada sim [--scenario NAME|FILE] [--seed N | --seeds A..B] [--json] [--trace FILE]
-  replay     rerun one scenario and seed; print every violation and the full fingerprint
+               [--report DIR] [--bundles DIR] [--plant BUGS]
+  replay     rerun a failure bundle, or one scenario and seed; print every violation
+             and the full fingerprint
+               revoada replay BUNDLE
                revoada replay --scenario NAME|FILE --seed N [--json] [--trace FILE]
+  shrink     minimise a failure bundle into a small scenario file that still fails
+               revoada shrink BUNDLE [-o FILE] [--runs N]
   scenarios  list the built-in scenarios, or print one's YAML
                revoada scenarios [--show NAME]
   apply      apply a manifest, job, unit file or native envelopes
@@ -94,6 +100,7 @@ type env struct {
 var commands = []command{
 	{"sim", simSynopsis, simAbout, simFlags},
 	{"replay", replaySynopsis, replayAbout, replayFlags},
+	{"shrink", shrinkSynopsis, shrinkAbout, shrinkFlags},
 	{"scenarios", scenariosSynopsis, scenariosAbout, scenariosFlags},
 	{"apply", applySynopsis, applyAbout, applyFlags},
 	{"get", getSynopsis, getAbout, getFlags},

@@ -230,9 +230,9 @@ func TestFailedRunPrintsViolationsAndReplayHint(t *testing.T) {
 	if err := os.WriteFile(path, []byte(failingScenario), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := revoada(t, nil, "sim", "--scenario", path, "--seed", "7")
+	o := revoada(t, nil, "sim", "--scenario", path, "--seed", "7", "--bundles", "")
 	wantCode(t, o, exitFailed, "sim", "--scenario", path, "--seed", "7")
-	for _, want := range []string{"never-two seed 7: FAIL converge", "    converge at ", "  replay: " + replayCommand(path, 7)} {
+	for _, want := range []string{"never-two seed 7: FAIL converge", "    converge at ", "  replay: " + replayCommand(path, 7, "")} {
 		if !strings.Contains(o.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, o.stdout)
 		}
@@ -266,11 +266,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 }
 
-func TestReplayBundleNotSupported(t *testing.T) {
-	o := revoada(t, nil, "replay", "failure.bundle")
-	wantCode(t, o, exitUsage, "replay", "failure.bundle")
-	if !strings.Contains(o.stderr, "not supported yet") {
-		t.Errorf("stderr = %q, want it to say bundles are not supported yet", o.stderr)
+func TestReplayMissingBundle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "no-such-bundle")
+	o := revoada(t, nil, "replay", dir)
+	wantCode(t, o, exitUsage, "replay", dir)
+	if !strings.Contains(o.stderr, "no-such-bundle") {
+		t.Errorf("stderr = %q, want it to name the bundle", o.stderr)
 	}
 }
 

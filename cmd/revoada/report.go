@@ -66,7 +66,12 @@ func (r *reporter) add(rec record) {
 	}
 	switch {
 	case r.o.json:
-		r.results = append(r.results, newJSONResult(rec.res, r.o.scenario))
+		j := newJSONResult(rec.res, r.o.scenario, r.o.plant)
+		j.Bundle, j.Report = rec.bundle, rec.report
+		if rec.bundle != "" {
+			j.Replay = "revoada replay " + shellQuote(rec.bundle)
+		}
+		r.results = append(r.results, j)
 	case r.o.seeds.count() == 1 || !rec.res.OK():
 		r.clearProgress()
 		r.printRun(rec)
@@ -116,11 +121,18 @@ func (r *reporter) printRun(rec record) {
 		limit = len(res.Violations)
 	}
 	writeViolations(w, res.Violations, limit)
+	if rec.report != "" {
+		fmt.Fprintf(w, "  report: %s\n", rec.report)
+	}
 	switch {
 	case r.o.replay:
 		fmt.Fprintf(w, "fingerprint: %s\n", res.Fingerprint)
+	case rec.bundle != "":
+		fmt.Fprintf(w, "  bundle: %s\n", rec.bundle)
+		fmt.Fprintf(w, "  replay: revoada replay %s\n", shellQuote(rec.bundle))
+		fmt.Fprintf(w, "  shrink: revoada shrink %s\n", shellQuote(rec.bundle))
 	case !res.OK():
-		fmt.Fprintf(w, "  replay: %s\n", replayCommand(r.o.scenario, res.Seed))
+		fmt.Fprintf(w, "  replay: %s\n", replayCommand(r.o.scenario, res.Seed, r.o.plant))
 	}
 }
 
@@ -162,8 +174,12 @@ func (r *reporter) clearProgress() {
 
 // replayCommand is the command line that reruns scenario (as given) with
 // seed.
-func replayCommand(scenario string, seed uint64) string {
-	return fmt.Sprintf("revoada replay --scenario %s --seed %d", shellQuote(scenario), seed)
+func replayCommand(scenario string, seed uint64, plant string) string {
+	cmd := fmt.Sprintf("revoada replay --scenario %s --seed %d", shellQuote(scenario), seed)
+	if plant != "" {
+		cmd += " --plant " + shellQuote(plant)
+	}
+	return cmd
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
@@ -249,6 +265,8 @@ type jsonResult struct {
 	RestoredSeconds float64         `json:"restored_seconds,omitempty"`
 	Violations      []jsonViolation `json:"violations"`
 	Replay          string          `json:"replay,omitempty"` // failed runs: the command that replays it
+	Bundle          string          `json:"bundle,omitempty"` // failed runs: the failure bundle's directory
+	Report          string          `json:"report,omitempty"` // with --report: the timeline report
 }
 
 type jsonViolation struct {
@@ -259,7 +277,7 @@ type jsonViolation struct {
 }
 
 // newJSONResult converts res; scenario is the --scenario argument as given.
-func newJSONResult(res *sim.Result, scenario string) jsonResult {
+func newJSONResult(res *sim.Result, scenario, plant string) jsonResult {
 	j := jsonResult{
 		Seed: res.Seed, OK: res.OK(), Fingerprint: res.Fingerprint,
 		SimSeconds: res.SimTime.Seconds(), Violations: make([]jsonViolation, 0, len(res.Violations)),
@@ -269,7 +287,7 @@ func newJSONResult(res *sim.Result, scenario string) jsonResult {
 		j.Violations = append(j.Violations, jsonViolation{v.Property, v.At.Seconds(), v.Node, v.Detail})
 	}
 	if !res.OK() {
-		j.Replay = replayCommand(scenario, res.Seed)
+		j.Replay = replayCommand(scenario, res.Seed, plant)
 	}
 	return j
 }

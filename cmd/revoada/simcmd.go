@@ -2,13 +2,20 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"revoada.dev/revoada/checkers/bundle"
+	timeline "revoada.dev/revoada/checkers/report"
 	"revoada.dev/revoada/scenarios"
 	"revoada.dev/revoada/sim"
 )
@@ -21,23 +28,33 @@ type runOptions struct {
 	json     bool      // one JSON object on stdout instead of text
 	trace    string    // trace file path; only with a single seed
 	replay   bool      // replay's report: every violation and the full fingerprint
+	plant    string    // planted bugs (sim.ParsePlants)
+	hooks    sim.Hooks // parsed from plant
+	bundles  string    // directory for failure bundles; "" for none
+	report   string    // directory for timeline reports; "" for none
 }
 
 const (
-	simSynopsis    = "sim [--scenario NAME|FILE] [--seed N | --seeds A..B] [--json] [--trace FILE]"
-	replaySynopsis = "replay --scenario NAME|FILE --seed N [--json] [--trace FILE]"
+	simSynopsis    = "sim [--scenario NAME|FILE] [--seed N | --seeds A..B] [--json] [--trace FILE] [--report DIR] [--bundles DIR] [--plant BUGS]"
+	replaySynopsis = "replay BUNDLE | replay --scenario NAME|FILE --seed N [--json] [--trace FILE] [--report DIR] [--plant BUGS]"
 )
 
 const simAbout = `Run a scenario in the simulator for one seed (default 1) or every seed of a
 range, one after another. Each run prints a line with the scenario, seed,
 simulated time, wall time, speed-up, verdict and fingerprint; a failed run
-also prints its violations and the command that replays it. With several
-seeds only failed runs are printed, then a summary (and, on a terminal, a
-progress line on stderr); Ctrl-C stops after the current seed.`
+also prints its violations and writes a failure bundle (a directory named by
+the BLAKE3 hash of its content: scenario, seed, choice log, build, trace,
+history, timeline report) that 'revoada replay' reproduces and 'revoada
+shrink' minimises. With several seeds only failed runs are printed, then a
+summary (and, on a terminal, a progress line on stderr); Ctrl-C stops after
+the current seed. --report writes each run's HTML timeline into a directory;
+--plant turns on deliberate bugs of the verification corpus.`
 
-const replayAbout = `Rerun exactly one scenario and seed, printing every violation and the full
-trace fingerprint. The same scenario, seed and build always give the same
-fingerprint. (Failure bundles are not supported yet.)`
+const replayAbout = `Rerun a failure bundle written by 'revoada sim', or exactly one scenario and
+seed, printing every violation and the full trace fingerprint. The same
+scenario, seed, planted bugs and build always give the same fingerprint; a
+bundle replay says whether it matched the bundle's and exits 2 on a mismatch
+under the same build (a determinism bug).`
 
 // simFlags defines sim's flags and returns the function that runs it.
 func simFlags(e *env) (*flag.FlagSet, func() int) {
@@ -71,8 +88,12 @@ func replayFlags(e *env) (*flag.FlagSet, func() int) {
 	return fs, func() int {
 		set := setFlags(fs)
 		switch {
-		case fs.NArg() > 0:
-			return usageError(e, "replay", "failure bundles are not supported yet (got %q); use --scenario and --seed", fs.Arg(0))
+		case fs.NArg() > 1:
+			return usageError(e, "replay", "unexpected argument %q", fs.Arg(1))
+		case fs.NArg() == 1 && (set["scenario"] || set["seed"] || set["plant"]):
+			return usageError(e, "replay", "a bundle holds its scenario, seed and planted bugs; give the bundle alone")
+		case fs.NArg() == 1:
+			return replayBundle(e, fs.Arg(0), o)
 		case !set["scenario"] || !set["seed"]:
 			return usageError(e, "replay", "--scenario and --seed are both required")
 		}
@@ -91,6 +112,16 @@ func defineRunFlags(fs *flag.FlagSet, o *runOptions) {
 	fs.Var(seedFlag{&o.seeds, o.replay}, "seed", "run the one seed `N`"+required)
 	fs.BoolVar(&o.json, "json", false, "print exactly one JSON object on stdout, and nothing else")
 	fs.StringVar(&o.trace, "trace", "", "write the run's trace as JSON Lines to `FILE`")
+	fs.StringVar(&o.report, "report", "", "write each run's HTML timeline report into `DIR`")
+	fs.StringVar(&o.plant, "plant", "", "plant deliberate `BUGS` (comma-separated: "+plantNames()+")")
+	if !o.replay {
+		fs.StringVar(&o.bundles, "bundles", "bundles", "write a failure bundle for every failed run under `DIR` (\"\" for none)")
+	}
+}
+
+func plantNames() string {
+	names := slices.Sorted(maps.Keys(sim.Plants()))
+	return strings.Join(names, ", ")
 }
 
 // setFlags returns the names of the flags given on the command line.
@@ -109,6 +140,10 @@ func runSeeds(e *env, o runOptions) int {
 		fmt.Fprintln(e.stderr, err) // it names the file, line and field
 		return exitUsage
 	}
+	if o.hooks, err = sim.ParsePlants(o.plant); err != nil {
+		fmt.Fprintf(e.stderr, "revoada: --plant: %v\n", err)
+		return exitUsage
+	}
 	trace, closeTrace, err := openTrace(o.trace)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "revoada: trace: %v\n", err)
@@ -125,7 +160,9 @@ func runSeeds(e *env, o runOptions) int {
 		if ctx.Err() != nil {
 			break
 		}
-		rep.add(runOne(plan, seed, trace))
+		rec := runOne(plan, seed, trace, o.hooks)
+		keep(e, o, plan, &rec)
+		rep.add(rec)
 	}
 	code := rep.finish()
 	if err := closeTrace(); err != nil {
@@ -135,17 +172,53 @@ func runSeeds(e *env, o runOptions) int {
 	return code
 }
 
-// record is one run's result and the wall time it took.
+// record is one run's result and the wall time it took, with the files
+// written of it.
 type record struct {
-	res  *sim.Result
-	wall time.Duration
+	res    *sim.Result
+	wall   time.Duration
+	bundle string // the failure bundle's directory
+	report string // the timeline report's path
 }
 
 // runOne simulates one seed, timing it by the wall clock.
-func runOne(p *sim.Plan, seed uint64, trace io.Writer) record {
+func runOne(p *sim.Plan, seed uint64, trace io.Writer, hooks sim.Hooks) record {
 	start := time.Now()
-	res := sim.Run(p, seed, sim.Options{Trace: trace})
+	res := sim.Run(p, seed, sim.Options{Trace: trace, Hooks: hooks})
 	return record{res: res, wall: time.Since(start)}
+}
+
+// keep writes what o asks of a run: its timeline report and, if it failed,
+// its bundle. A file that cannot be written is reported on stderr; the run's
+// verdict stands.
+func keep(e *env, o runOptions, p *sim.Plan, rec *record) {
+	if o.report != "" {
+		path, err := writeReport(o.report, p, rec.res)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "revoada: report: %v\n", err)
+		}
+		rec.report = path
+	}
+	if o.bundles != "" && !rec.res.OK() {
+		dir, _, err := bundle.Write(o.bundles, p, rec.res.Seed, o.hooks, rec.res.Fingerprint)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "revoada: bundle: %v\n", err)
+		}
+		rec.bundle = dir
+	}
+}
+
+// writeReport writes a run's timeline report as DIR/<scenario>-seed-<N>.html.
+func writeReport(dir string, p *sim.Plan, res *sim.Result) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	var page bytes.Buffer
+	if err := timeline.Write(&page, bundle.ReportInput(p, res, nil)); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-seed-%d.html", p.Name, res.Seed))
+	return path, os.WriteFile(path, page.Bytes(), 0o644)
 }
 
 // traceBufBytes is the trace file's write buffer.

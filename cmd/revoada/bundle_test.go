@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var bundleLine = regexp.MustCompile(`(?m)^  bundle: (\S+)$`)
+
+// failBundle runs a scenario with a planted bug until a seed fails, and
+// returns the bundle that run wrote.
+func failBundle(t *testing.T, dir string) string {
+	t.Helper()
+	args := []string{"sim", "--scenario", "store-under-partition", "--seeds", "1..3", "--plant", "stale-reads", "--bundles", dir}
+	o := revoada(t, nil, args...)
+	wantCode(t, o, exitFailed, args...)
+	m := bundleLine.FindStringSubmatch(o.stdout)
+	if m == nil {
+		t.Fatalf("no bundle line in:\n%s", o.stdout)
+	}
+	return m[1]
+}
+
+// A failed run writes a bundle named by the hash of its content with every
+// file; replaying it reproduces the fingerprint and fails again.
+func TestBundleReplaysExactly(t *testing.T) {
+	dir := t.TempDir()
+	b := failBundle(t, dir)
+	if !regexp.MustCompile(`/b3-[0-9a-f]{32}$`).MatchString(b) {
+		t.Errorf("bundle %s is not named by a BLAKE3 hash", b)
+	}
+	for _, f := range []string{"run.json", "scenario.yaml", "choices.txt", "trace.jsonl", "history.json", "report.html"} {
+		if st, err := os.Stat(filepath.Join(b, f)); err != nil || st.Size() == 0 {
+			t.Errorf("bundle file %s: %v", f, err)
+		}
+	}
+	var run struct{ Fingerprint, Plants string }
+	data, err := os.ReadFile(filepath.Join(b, "run.json"))
+	if err != nil || json.Unmarshal(data, &run) != nil || run.Plants != "stale-reads" {
+		t.Fatalf("run.json: %v %+v", err, run)
+	}
+	o := revoada(t, nil, "replay", b)
+	wantCode(t, o, exitFailed, "replay", b)
+	if !strings.Contains(o.stdout, "\nfingerprint: "+run.Fingerprint+"\n") || !strings.Contains(o.stderr, "reproduced") {
+		t.Errorf("replay did not reproduce %s:\n%s\n%s", run.Fingerprint, o.stdout, o.stderr)
+	}
+	// A bundle whose content changed no longer matches its name.
+	if err := os.WriteFile(filepath.Join(b, "choices.txt"), []byte("tampered\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o = revoada(t, nil, "replay", b)
+	wantCode(t, o, exitUsage, "replay", b)
+	if !strings.Contains(o.stderr, "hashes to") {
+		t.Errorf("stderr = %q, want the hash mismatch named", o.stderr)
+	}
+}
+
+// Shrinking a bundle writes a scenario file with a scripted workload that
+// fails the same way when run with the planted bug, and no seed given.
+func TestShrinkWritesAFailingScenario(t *testing.T) {
+	dir := t.TempDir()
+	b := failBundle(t, dir)
+	out := filepath.Join(dir, "small.yaml")
+	o := revoada(t, nil, "shrink", b, "-o", out)
+	wantCode(t, o, exitOK, "shrink", b, "-o", out)
+	if !strings.Contains(o.stdout, "history shrunk from") {
+		t.Fatalf("stdout:\n%s", o.stdout)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(data), "script:") {
+		t.Fatalf("%s: %v\n%s", out, err, data)
+	}
+	args := []string{"sim", "--scenario", out, "--plant", "stale-reads", "--bundles", ""}
+	if !strings.Contains(string(data), "--seed") {
+		o = revoada(t, nil, args...)
+		wantCode(t, o, exitFailed, args...)
+	}
+	o = revoada(t, nil, "sim", "--scenario", out, "--bundles", "")
+	if strings.Contains(o.stdout, "FAIL history") {
+		t.Errorf("the shrunk scenario fails history without the planted bug:\n%s", o.stdout)
+	}
+}
+
+// --report writes a timeline page per run.
+func TestReportFlag(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"sim", "--scenario", "leader-kill", "--seed", "2", "--report", dir}
+	o := revoada(t, nil, args...)
+	wantCode(t, o, exitOK, args...)
+	page, err := os.ReadFile(filepath.Join(dir, "leader-kill-seed-2.html"))
+	if err != nil || !strings.Contains(string(page), `id="data"`) {
+		t.Fatalf("report: %v", err)
+	}
+}
