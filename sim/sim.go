@@ -149,10 +149,10 @@ type simulator struct {
 	stats              Stats
 	marks              []checkers.Mark
 	roleOps            []checkers.RoleOp // role commands, for checkRoles
-	recording          bool       // Options.Choices
-	choices            []Choice   // the random choices made, when recording
-	issued             []ScriptOp // the workload's operations as issued
-	injected           []Fault    // the faults as injected, with explicit targets
+	recording          bool              // Options.Choices
+	choices            []Choice          // the random choices made, when recording
+	issued             []ScriptOp        // the workload's operations as issued
+	injected           []Fault           // the faults as injected, with explicit targets
 }
 
 // Run simulates the plan with the seed and judges the result. A panic inside

@@ -264,4 +264,3 @@ func (b *Bundle) Replay() (res *sim.Result, same bool, err error) {
 	res = sim.Run(b.Plan, b.Run.Seed, sim.Options{Hooks: hooks})
 	return res, res.Fingerprint == b.Run.Fingerprint, nil
 }
-
