@@ -170,8 +170,9 @@ func (s *simulator) clientStep(ci int) {
 	c.serial++
 	s.push(event{at: s.now + ClientTimeout, kind: evClientTimeout, idx: ci, gen: c.serial})
 	if w := s.plan.Workload; w.Retain > 0 {
-		st := s.nodes[c.node].n.Store()
-		s.nodes[c.node].n.CompactHistory(st.Revision() + 1 - store.Revision(w.Retain))
+		if rev := s.nodes[c.node].n.Store().Revision(); rev >= store.Revision(w.Retain) {
+			s.nodes[c.node].n.CompactHistory(rev + 1 - store.Revision(w.Retain))
+		}
 	}
 	if op.Verb == "watch" {
 		s.startWatch(ci, op, sop.Back)
@@ -252,7 +253,10 @@ func (s *simulator) startWatch(ci int, op *Op, back int) {
 	op.Served = st.Revision()
 	s.watchers[c.node] = append(s.watchers[c.node], ci)
 	if back > 0 {
-		from := max(1, st.Revision()+1-store.Revision(back))
+		from := store.Revision(1) // revisions are unsigned: no going below the first
+		if rev := st.Revision(); rev >= store.Revision(back) {
+			from = rev + 1 - store.Revision(back)
+		}
 		op.Served = from - 1
 		evs, err := st.Events(from, workloadKinds[s.plan.Workload.Face])
 		if errors.Is(err, store.ErrCompacted) && s.hooks.WatchSkipCompacted {
