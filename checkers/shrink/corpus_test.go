@@ -196,4 +196,3 @@ func violates(r *sim.Result, prop string) bool {
 	}
 	return false
 }
-
