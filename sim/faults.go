@@ -181,6 +181,10 @@ func (s *simulator) apply(kind FaultKind, targets []int) {
 		sn := s.nodes[i]
 		switch {
 		case kind == Crash && sn.n != nil:
+			if i == s.leader() {
+				s.cover.Sometimes(CoverLeaderCrashed)
+			}
+			s.nodeCoverage(sn)
 			sn.n, sn.paused, sn.held, sn.downSince = nil, false, nil, s.now
 			sn.disk.crash()
 			s.trace.event(s.now, sn.name, "crash", "")

@@ -120,6 +120,7 @@ func (s *simulator) policyCommitted(a node.Applied) {
 		return
 	}
 	delete(s.policyReqs, *a.Request)
+	s.cover.Sometimes(CoverPolicyShift)
 	for _, c := range a.Shift {
 		if last, ok := s.policyShifted[c.Node]; ok && s.now-last < s.damper() {
 			s.check.fail(s.now, PropDamper, s.nodes[s.byID[c.Node]].name, "shifted by the policy at %v and again at %v (damper %v)", last, s.now, s.damper())

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/cover"
 )
 
 // Options are a run's settings beyond the plan and seed.
@@ -61,6 +62,8 @@ type Result struct {
 	Violations  []Violation
 	Stats       Stats
 	History     []Op // the workload's operations, in the order they returned
+	// Coverage counts the rare paths the run reached (CoveragePoints).
+	Coverage cover.Counts
 	// Monitors are the liveness monitors with their hot stretches.
 	Monitors []checkers.Monitor
 	// Choices are the run's random choices, when Options.Choices is set.

@@ -28,6 +28,7 @@ import (
 	"lukechampine.com/blake3"
 
 	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 )
@@ -149,6 +150,7 @@ type simulator struct {
 	stats              Stats
 	marks              []checkers.Mark
 	roleOps            []checkers.RoleOp // role commands, for checkRoles
+	cover              cover.Counts      // rare paths reached (nodes' counts are added when they stop)
 	recording          bool              // Options.Choices
 	choices            []Choice          // the random choices made, when recording
 	issued             []ScriptOp        // the workload's operations as issued
@@ -186,7 +188,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
-		policyReqs: map[node.RequestID]bool{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
+		policyReqs: map[node.RequestID]bool{}, cover: cover.Counts{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {
@@ -444,6 +446,9 @@ func (s *simulator) markRoles(before roles.Shape, a node.Applied) {
 	}
 	if a.Shift != nil {
 		s.mark("", checkers.MarkShift, fmt.Sprint(a.Shift))
+		if s.block != nil && slices.ContainsFunc(a.Shift, func(c roles.Command) bool { return c.Kind == roles.Promote }) {
+			s.cover.Sometimes(CoverPromoteInPartition)
+		}
 	}
 	for _, m := range after.Members() {
 		if was, _ := before.Roles(m.Node); was != m.Roles {
@@ -533,6 +538,7 @@ func (s *simulator) deliver(e event) {
 		s.stats.Dropped++
 		s.trace.event(s.now, sn.name, "lost", s.nodes[e.from].name+" "+e.msg.Describe())
 	case sn.paused:
+		s.cover.Sometimes(CoverHeldForPaused)
 		if len(sn.held) < HeldMessagesMax {
 			sn.held = append(sn.held, e)
 		}
@@ -566,6 +572,10 @@ func (s *simulator) result(res *Result) {
 		res.Stats.Restored = s.restoredAt - s.firstCrash
 	}
 	res.History = s.history
+	for _, sn := range s.nodes {
+		s.nodeCoverage(sn)
+	}
+	res.Coverage = s.cover
 	res.Marks = s.marks
 	res.Monitors = s.endMonitors()
 	res.Choices = s.choices

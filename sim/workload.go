@@ -263,6 +263,7 @@ func (s *simulator) startWatch(ci int, op *Op, back int) {
 			evs, err = st.Events(st.Compacted(), workloadKinds[s.plan.Workload.Face])
 		}
 		if err != nil {
+			s.cover.Sometimes(CoverWatchCompacted)
 			s.finish(ci, outcomeOf(err))
 			return
 		}
@@ -296,6 +297,7 @@ func (s *simulator) watchEnd(ci int, serial uint64) {
 
 func (s *simulator) clientTimeout(ci int, serial uint64) {
 	if c := s.clients[ci]; c.serial == serial && c.cur != nil && c.cur.Verb != "watch" {
+		s.cover.Sometimes(CoverClientTimeout)
 		s.finish(ci, OutcomeTimeout)
 		c.node = -1 // try another node
 	}

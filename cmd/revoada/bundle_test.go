@@ -96,3 +96,13 @@ func TestReportFlag(t *testing.T) {
 		t.Fatalf("report: %v", err)
 	}
 }
+
+// A sweep ends with the declared rare paths its runs never reached.
+func TestSweepReportsCoverage(t *testing.T) {
+	args := []string{"sim", "--scenario", "leader-kill", "--seeds", "1..3"}
+	o := revoada(t, nil, args...)
+	wantCode(t, o, exitOK, args...)
+	if !regexp.MustCompile(`(?m)^coverage: \d+ of \d+ declared rare paths reached; never: .*leader elected during a joint configuration`).MatchString(o.stdout) {
+		t.Errorf("no coverage line:\n%s", o.stdout)
+	}
+}

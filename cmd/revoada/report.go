@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/sim"
 )
 
@@ -38,11 +39,12 @@ type reporter struct {
 	restored     []time.Duration // runs that recovered from a crash: how long it took
 	never        int             // runs with a crash that never recovered
 	results      []jsonResult    // only with o.json
+	cover        cover.Counts    // rare paths reached, over every run
 	drawn        time.Time       // when the progress line was last drawn
 }
 
 func newReporter(e *env, o runOptions, scenario string) *reporter {
-	r := &reporter{e: e, o: o, scenario: scenario, live: e.live && o.seeds.count() > 1}
+	r := &reporter{e: e, o: o, scenario: scenario, live: e.live && o.seeds.count() > 1, cover: cover.Counts{}}
 	if o.json {
 		r.results = []jsonResult{}
 	}
@@ -53,6 +55,7 @@ func newReporter(e *env, o runOptions, scenario string) *reporter {
 // add reports one finished run.
 func (r *reporter) add(rec record) {
 	r.runs++
+	r.cover.Add(rec.res.Coverage)
 	r.sim += rec.res.SimTime
 	r.wall += rec.wall
 	if !rec.res.OK() {
@@ -98,6 +101,13 @@ func (r *reporter) finish() int {
 			fmt.Fprintf(r.e.stdout, "restored after the first crash: p50 %.2fs, p99 %.2fs, max %.2fs over %d runs, %d never\n",
 				d.P50, d.P99, d.Max, len(r.restored), r.never)
 		}
+		declared := sim.CoveragePoints()
+		never := r.cover.Missing(declared)
+		fmt.Fprintf(r.e.stdout, "coverage: %d of %d declared rare paths reached", len(declared)-len(never), len(declared))
+		if len(never) > 0 {
+			fmt.Fprintf(r.e.stdout, "; never: %s", joinPoints(never))
+		}
+		fmt.Fprintln(r.e.stdout)
 	}
 	switch {
 	case r.failed > 0:
@@ -170,6 +180,14 @@ func (r *reporter) clearProgress() {
 	if r.live {
 		fmt.Fprint(r.e.stderr, "\r\x1b[K")
 	}
+}
+
+func joinPoints(ps []cover.Point) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, "; ")
 }
 
 // replayCommand is the command line that reruns scenario (as given) with
@@ -252,6 +270,10 @@ type jsonReport struct {
 	// Restored is the recovery distribution, when some run crashed a node.
 	Restored *recoveryStats `json:"restored,omitempty"`
 	Results  []jsonResult   `json:"results"`
+	// Coverage counts the declared rare paths reached over every run;
+	// Never lists those no run reached.
+	Coverage map[string]int `json:"coverage"`
+	Never    []string       `json:"never"`
 }
 
 // jsonResult is one run in a jsonReport.
@@ -292,6 +314,18 @@ func newJSONResult(res *sim.Result, scenario, plant string) jsonResult {
 	return j
 }
 
+// withCoverage fills in the coverage fields.
+func (j jsonReport) withCoverage(c cover.Counts) jsonReport {
+	for _, p := range sim.CoveragePoints() {
+		if c[p] > 0 {
+			j.Coverage[string(p)] = c[p]
+		} else {
+			j.Never = append(j.Never, string(p))
+		}
+	}
+	return j
+}
+
 // writeJSON prints the report as one JSON object on one line.
 func (r *reporter) writeJSON(interrupted bool) {
 	var buf bytes.Buffer
@@ -300,8 +334,8 @@ func (r *reporter) writeJSON(interrupted bool) {
 	err := enc.Encode(jsonReport{
 		Scenario: r.scenario, Runs: r.runs, Failed: r.failed, Interrupted: interrupted,
 		SimSeconds: r.sim.Seconds(), WallSeconds: r.wall.Seconds(), Speedup: speedup(r.sim, r.wall),
-		Restored: r.recovery(), Results: r.results,
-	})
+		Restored: r.recovery(), Results: r.results, Coverage: map[string]int{}, Never: []string{},
+	}.withCoverage(r.cover))
 	if err != nil { // the report holds only strings and finite numbers
 		panic(fmt.Sprintf("revoada: encoding the JSON report: %v", err))
 	}

@@ -7,6 +7,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/policy"
 	"revoada.dev/revoada/core/roles"
@@ -116,6 +117,9 @@ func (n *Node) drainGossip() {
 func (n *Node) audit() {
 	h := n.heal
 	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks)}
+	if d.Withheld == policy.NoQuorum || d.Withheld == policy.Damper {
+		n.cover.Sometimes(cover.PolicyWithheld)
+	}
 	if d.Shift != nil {
 		id, err := n.submit(Request{Shift: slices.Clone(d.Shift)})
 		if err == nil {

@@ -46,6 +46,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/policy"
 	"revoada.dev/revoada/core/roles"
@@ -190,6 +191,7 @@ type Node struct {
 	applied     uint64
 	snapshot    uint64 // index of the latest snapshot in ms
 	confChanged bool   // a conf change was applied since the last snapshot
+	cover       cover.Counts
 	boot        *pb.Snapshot
 
 	out     []Message
@@ -213,7 +215,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
-		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{},
+		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
 	}
 	for _, m := range cfg.Bootstrap.Members() {
 		n.peers[m.Node.RaftID()] = m.Node
@@ -329,6 +331,9 @@ func (n *Node) Step(m Message) {
 			_ = n.rn.Step(m.Raft) // raft rejects messages from removed peers; ignore
 		}
 	case MsgForward:
+		if m.Request != nil && m.Hops > 0 {
+			n.cover.Sometimes(cover.RequestForwarded)
+		}
 		if m.Request != nil && m.Hops < ForwardHopsMax {
 			n.route(*m.Request, m.Hops+1)
 		}
@@ -498,6 +503,8 @@ func (n *Node) tickStaged() {
 		default: // the learners are being added, or catching up
 			if s.ticksLeft--; s.ticksLeft > 0 {
 				keep = append(keep, s)
+			} else {
+				n.cover.Sometimes(cover.StagedTimedOut)
 			}
 		}
 	}
@@ -565,6 +572,7 @@ func (n *Node) tickReads() {
 	for _, id := range sortedIDs(n.reads) {
 		if w := n.reads[id]; w.index == 0 {
 			if w.ticksLeft--; w.ticksLeft <= 0 {
+				n.cover.Sometimes(cover.ReadIndexExpired)
 				delete(n.reads, id) // never confirmed (no leader); the origin retries
 			}
 		}
@@ -606,6 +614,7 @@ func (n *Node) Ready() Ready {
 		r := n.rn.Ready()
 		rd.raft = &r
 		if !raft.IsEmptySnap(r.Snapshot) {
+			n.cover.Sometimes(cover.SnapshotInstalled)
 			if err := n.restore(r.Snapshot); err != nil {
 				panic(fmt.Sprintf("node %s: received snapshot: %v", n.cfg.ID.Short(), err))
 			}
@@ -646,11 +655,18 @@ func (n *Node) Ready() Ready {
 		h.decisions, h.changes = nil, nil
 	}
 	if st := n.currentStatus(); st != n.status {
+		if st.State == raft.StateLeader && n.status.State != raft.StateLeader && len(n.conf.GetVotersOutgoing()) > 0 {
+			n.cover.Sometimes(cover.LeaderInJoint)
+		}
 		n.status = st
 		rd.Status = &st
 	}
 	return rd
 }
+
+// Coverage is how often this node reached each rare path (package cover).
+// The map is the node's; callers must only read it.
+func (n *Node) Coverage() cover.Counts { return n.cover }
 
 // Advance tells the node the Ready was handled.
 func (n *Node) Advance(rd Ready) {
@@ -674,8 +690,14 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 			continue
 		}
 		eff := n.machine.Apply(e)
+		if eff.result != nil && eff.result.Duplicate {
+			n.cover.Sometimes(cover.RequestDeduplicated)
+		}
 		if eff.cc != nil {
 			n.conf = n.rn.ApplyConfChange(eff.cc)
+			if len(n.conf.GetVotersOutgoing()) > 0 {
+				n.cover.Sometimes(cover.JointEntered)
+			}
 			n.confChanged = true
 		}
 		n.applied = e.GetIndex()

@@ -1,0 +1,32 @@
+package sim
+
+import (
+	"slices"
+
+	"revoada.dev/revoada/core/cover"
+)
+
+// The rare paths the simulator declares, besides the core's (package cover).
+const (
+	CoverPromoteInPartition cover.Point = "promotion committed while the mesh is partitioned"
+	CoverLeaderCrashed      cover.Point = "leader crashed"
+	CoverWatchCompacted     cover.Point = "watch resumed from compacted history"
+	CoverClientTimeout      cover.Point = "client operation timed out"
+	CoverHeldForPaused      cover.Point = "message held for a paused node"
+	CoverPolicyShift        cover.Point = "policy shift committed"
+)
+
+// CoveragePoints is every declared point: the core's, then the simulator's.
+func CoveragePoints() []cover.Point {
+	return slices.Concat(cover.Core(), []cover.Point{
+		CoverPromoteInPartition, CoverLeaderCrashed, CoverWatchCompacted, CoverClientTimeout, CoverHeldForPaused, CoverPolicyShift,
+	})
+}
+
+// nodeCoverage folds a node incarnation's counts into the run's, once,
+// when it crashes or the run ends.
+func (s *simulator) nodeCoverage(sn *simNode) {
+	if sn.n != nil {
+		s.cover.Add(sn.n.Coverage())
+	}
+}
