@@ -80,7 +80,9 @@ type report struct {
 		P50, P99, Max float64
 		Never         int
 	} `json:"restored"` // only when a run crashed a node
-	Results []*result `json:"results"`
+	Results  []*result      `json:"results"`
+	Coverage map[string]int `json:"coverage"`
+	Never    *[]string      `json:"never"`
 }
 
 type result struct {
@@ -91,6 +93,8 @@ type result struct {
 	Violations  *[]violation `json:"violations"`
 	Replay      string       `json:"replay"`
 	Restored    float64      `json:"restored_seconds"`
+	Bundle      string       `json:"bundle"`
+	Report      string       `json:"report"`
 }
 
 type violation struct {
