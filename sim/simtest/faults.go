@@ -214,19 +214,12 @@ func (w window) selector(src source) sim.Selector {
 }
 
 // plan is a copy of the base plan with the generated faults, sorted by time,
-// after its own, and a reset of any loss or duplicate rate at w.end.
+// after its own, and a reset of any loss or duplicate rate at w.end. The
+// copy has a Faults slice of its own and shares the rest (commands,
+// workload, expectations), which neither simtest nor sim modifies.
 func (w window) plan(faults []sim.Fault) *sim.Plan {
 	p := *w.base
 	p.Duration = w.duration
-	p.Commands = slices.Clone(p.Commands)
-	if p.Workload != nil {
-		wl := *p.Workload
-		p.Workload = &wl
-	}
-	if c := p.Expect.Converge; c != nil {
-		cc := *c
-		p.Expect.Converge = &cc
-	}
 	faults = slices.Clone(faults)
 	slices.SortStableFunc(faults, func(a, b sim.Fault) int { return cmp.Compare(a.At, b.At) })
 	p.Faults = append(slices.Clone(p.Faults), faults...)
