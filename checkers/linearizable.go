@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"revoada.dev/revoada/core/store"
 )
 
 // Options tune a linearizability check.
@@ -187,14 +189,23 @@ func describeViolation(model porcupine.Model, part []porcupine.Operation, timeou
 		return "porcupine found no linearization but reported no operation outside it", nil
 	}
 	op := part[culprit]
+	total, done := 0, 0
+	for i, o := range part {
+		if c, ok := o.Input.(*storeCall); !ok || c.verb != verbClose {
+			total++
+			if in[i] {
+				done++
+			}
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%v..%v) fits no linearization", describeOp(model, op), time.Duration(op.Call), time.Duration(op.Return))
 	if len(longest) == 0 {
-		fmt.Fprintf(&b, " of %d operations; from the initial state %s", len(part), describeState(model, state))
+		fmt.Fprintf(&b, " of %d operations; from the initial state %s", total, describeState(model, state))
 	} else {
 		last := part[longest[len(longest)-1]]
 		fmt.Fprintf(&b, " after the longest linearizable prefix (%d of %d operations, ending with %s at %v..%v), which leaves %s",
-			len(longest), len(part), describeOp(model, last), time.Duration(last.Call), time.Duration(last.Return), describeState(model, state))
+			done, total, describeOp(model, last), time.Duration(last.Call), time.Duration(last.Return), describeState(model, state))
 	}
 	return b.String(), &op
 }
@@ -260,34 +271,47 @@ func partitionByKey(h []porcupine.Operation) [][]porcupine.Operation {
 }
 
 // storeOperations turns a client history into porcupine operations, with
-// the counts of what it kept and dropped.
+// the counts of what it kept and dropped. Each key ends with a closing
+// operation after every answer and before the (infinite) return of its
+// unknown writes.
 func storeOperations(history []Op) ([]porcupine.Operation, Verdict) {
 	var v Verdict
-	end := int64(endOf(history)) + 1
-	seen := firstSightings(history)
+	closeAt := int64(endOf(history)) + 1
+	seen, cl := sightingsOf(history)
 	ops := make([]porcupine.Operation, 0, len(history))
+	keys := map[string]bool{}
+	lane := 0 // the visualisation lane of the closing operations: after every client's
 	for i := range history {
 		op := &history[i]
-		c, r, ret, keep := storeOperation(op, seen, end)
+		c, r, ret, keep := storeOperation(op, seen, closeAt+1)
 		if !keep {
 			v.Dropped++
 			continue
 		}
-		c.op = i
+		c.op, c.claims = i, cl
 		if c.known != answered {
 			v.Ambiguous++
 		}
+		keys[c.key] = true
+		lane = max(lane, op.Client+1)
 		ops = append(ops, porcupine.Operation{
 			ClientId: op.Client, Input: c, Output: r, Metadata: op.Node,
 			Call: int64(op.Invoke), Return: ret,
 		})
 	}
 	v.Ops = len(ops)
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		ops = append(ops, porcupine.Operation{
+			ClientId: lane, Input: &storeCall{key: k, verb: verbClose, op: -1, client: lane}, Output: storeReturn{},
+			Call: closeAt, Return: closeAt,
+		})
+	}
 	return ops, v
 }
 
 // storeOperation converts one operation, or reports false to drop it.
-func storeOperation(op *Op, seen map[string]time.Duration, end int64) (*storeCall, storeReturn, int64, bool) {
+// never is the return of a write that may never take effect.
+func storeOperation(op *Op, seen map[string]time.Duration, never int64) (*storeCall, storeReturn, int64, bool) {
 	c := &storeCall{key: op.Key, expect: op.Expect, known: answered, client: op.Client, node: op.Node}
 	r := storeReturn{outcome: op.Outcome, value: op.Value, rev: op.Revision}
 	ret := int64(op.Return)
@@ -317,41 +341,64 @@ func storeOperation(op *Op, seen map[string]time.Duration, end int64) (*storeCal
 	switch {
 	case c.verb == verbApply && saw:
 		c.known, ret = mayApply, int64(max(at, op.Invoke)) // it took effect by the time it was seen
+	case c.verb == verbDelete && c.expect.Set && c.expect.Revision == 0:
+		return nil, r, 0, false // "delete if absent": never takes effect
 	case !c.expect.Set || c.expect.Revision == 0:
 		c.known, ret = ghost, int64(op.Invoke)
 	default:
-		c.known, ret = mayApply, end
+		c.known, ret = mayApply, never
 	}
 	return c, r, ret, true
 }
 
-// firstSightings is when each written value was first seen by a client: a
-// get's (or local get's) return, a watch event, a list's return.
-func firstSightings(history []Op) map[string]time.Duration {
+// sightingsOf gathers what clients saw: when each value was first seen (a
+// get's, local get's or list's return, a watch event), and which write each
+// revision held (acknowledgements too).
+func sightingsOf(history []Op) (map[string]time.Duration, claims) {
 	seen := map[string]time.Duration{}
 	note := func(value string, at time.Duration) {
 		if prev, ok := seen[value]; value != "" && (!ok || at < prev) {
 			seen[value] = at
 		}
 	}
+	cl := claims{}
+	contested := map[store.Revision]bool{}
+	claim := func(rev store.Revision, value string, deleted bool) {
+		if deleted {
+			value = ""
+		}
+		c := claim{value: value, deleted: deleted}
+		if prev, ok := cl[rev]; ok && prev != c {
+			contested[rev] = true
+		}
+		cl[rev] = c
+	}
 	for i := range history {
 		op := &history[i]
 		switch {
+		case op.IsWrite() && op.Outcome == OutcomeOK:
+			claim(op.Revision, op.Value, op.Verb == "delete")
 		case op.Verb == "get" && op.Outcome == OutcomeOK:
 			note(op.Value, op.Return)
+			claim(op.Revision, op.Value, false)
 		case op.Verb == "list" && op.Outcome == OutcomeOK:
 			for _, it := range op.Items {
 				note(it.Value, op.Return)
+				claim(it.Revision, it.Value, false)
 			}
 		case op.Verb == "watch":
 			for _, ev := range op.Events {
 				if !ev.Deleted {
 					note(ev.Value, ev.At)
 				}
+				claim(ev.Revision, ev.Value, ev.Deleted)
 			}
 		}
 	}
-	return seen
+	for rev := range contested {
+		delete(cl, rev)
+	}
+	return seen, cl
 }
 
 // endOf is the latest time in the history.

@@ -2,6 +2,7 @@ package checkers
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,18 +229,19 @@ func TestVerdictResultMapping(t *testing.T) {
 }
 
 // TestLinearizableUnknownIsNotOK runs a search that cannot finish within a
-// tiny timeout: unknown compare-and-swaps all expecting one revision, each of
-// which may or may not have happened anywhere, and then a read of a value
-// nobody wrote, so porcupine must try every subset before saying Illegal.
+// tiny timeout: 24 concurrent writes with unknown outcome, all seen by a
+// watch (so each took effect, in any order, with any revision the model can
+// tell), then a read of a value nobody wrote, so porcupine must try every
+// order of every subset before saying Illegal.
 func TestLinearizableUnknownIsNotOK(t *testing.T) {
-	h := []Op{put(0, "a", "v0", 0, 1, OutcomeOK, 1)}
+	var h []Op
+	w := watch(0, 0, 0, 60, OutcomeOK)
 	for c := 1; c <= 24; c++ {
-		h = append(h, cas(c, "a", "u"+string(rune('a'+c)), 1, 2, 3, OutcomeTimeout, 0))
+		v := "u" + strconv.Itoa(c)
+		h = append(h, put(c, "a", v, 0, 1, OutcomeTimeout, 0))
+		w.Events = append(w.Events, ev("a", v, store.Revision(c), 50_000))
 	}
-	for i := range 40 {
-		h = append(h, get(99, "a", 10+2*i, 11+2*i, OutcomeOK, "v0", 1, 1))
-	}
-	h = append(h, get(99, "a", 100, 101, OutcomeOK, "nobody", 1, 1))
+	h = append(h, w, get(99, "a", 70, 71, OutcomeOK, "nobody", 99, 99))
 	v := Linearizable(h, Options{Timeout: time.Millisecond})
 	if v.Result != ResultUnknown || v.OK() {
 		t.Fatalf("want an unknown, failing verdict: %v", v)

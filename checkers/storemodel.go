@@ -18,19 +18,27 @@ import (
 // Writes with unknown outcome (timeout, crash, unfinished, error) may take
 // effect at any time after they were invoked, or never. Porcupine models that
 // by letting their return be "infinity", which costs a search over every
-// place each of them could go. The model keeps that search small:
+// place each of them could go, and on an illegal history it tries them all.
+// The model keeps that search small:
 //
 //   - An unknown write whose value some read, watch event or list later
 //     showed did take effect, and did so before it was first seen: its
-//     return is that moment (it stays a "may" operation).
+//     return is that moment, and it must take effect where it is linearized.
 //   - An unknown write nobody saw, without a precondition (or creating only
 //     if absent), is a ghost: all such writes to a key have the same effect
 //     (a value no read can return, an unknown revision), so the model counts
 //     them as pending in its state when they are invoked and spends one
 //     whenever an answer needs it (a conflict, a successful delete of a key
 //     otherwise absent, a not-found of a key otherwise present).
-//   - An unknown write with an expected revision nobody saw stays a "may"
-//     operation with infinite return; its precondition holds only briefly.
+//   - An unknown write with an expected revision nobody saw keeps an
+//     infinite return, but it may only be linearized where it takes effect,
+//     or after the key's end: a closing operation after every answer. Not
+//     taking effect anywhere is the same as taking none after the end, so
+//     the many no-op placements need not be searched.
+//   - A revision some client saw belongs to the write it saw there
+//     (revisions are global and unique), so a write of unknown revision can
+//     have it only if it is that write: a precondition naming another
+//     write's revision cannot hold after a ghost.
 
 // storeVerb is a store operation's kind.
 type storeVerb uint8
@@ -39,6 +47,7 @@ const (
 	verbApply storeVerb = iota + 1
 	verbDelete
 	verbGet
+	verbClose // the key's end: after it, unknown writes take no effect
 )
 
 func (v storeVerb) String() string {
@@ -49,6 +58,8 @@ func (v storeVerb) String() string {
 		return "delete"
 	case verbGet:
 		return "get"
+	case verbClose:
+		return "end"
 	}
 	return "verb(" + strconv.Itoa(int(v)) + ")"
 }
@@ -60,8 +71,9 @@ const (
 	// answered: the client got an answer (ok, not-found, conflict), so the
 	// model must produce exactly it.
 	answered knowledge = iota + 1
-	// mayApply: the write's outcome is unknown; it takes effect wherever it
-	// is linearized if its precondition can hold there.
+	// mayApply: the write's outcome is unknown; it takes effect where it is
+	// linearized, which is either where its precondition can hold or after
+	// the key's end (where nothing takes effect).
 	mayApply
 	// ghost: an unknown write nobody saw, counted as pending when invoked
 	// (see the file comment).
@@ -78,6 +90,25 @@ type storeCall struct {
 	op     int // index in the checked history
 	client int
 	node   string
+	claims claims // shared by every call of the history
+}
+
+// claim is what clients saw a revision hold.
+type claim struct {
+	value   string
+	deleted bool
+}
+
+// claims maps each revision some client saw to the write it held there:
+// write acknowledgements, gets, watch events and list items. A revision
+// seen two ways is left out (the Revisions checker reports it).
+type claims map[store.Revision]claim
+
+// belongs reports whether revision r can be the revision of the write of
+// value (a live, readable value), as far as the claims say.
+func (cl claims) belongs(r store.Revision, value string, readable bool) bool {
+	c, ok := cl[r]
+	return !ok || readable && !c.deleted && c.value == value
 }
 
 // storeReturn is the output of one porcupine operation on a key.
@@ -118,24 +149,25 @@ type keyState struct {
 	unread bool
 	// Pending ghosts, each of which may still take effect once.
 	applies, creates, deletes uint32
+	closed                    bool // past the key's end
 }
 
-// canBe reports whether the last write's revision can be r.
-func (s keyState) canBe(r store.Revision) bool {
+// canBe reports whether the live value's revision can be r.
+func (s keyState) canBe(r store.Revision, cl claims) bool {
 	if s.exact {
 		return s.rev == r
 	}
-	return r >= s.rev
+	return r >= s.rev && cl.belongs(r, s.value, !s.unread)
 }
 
 // hold returns the state refined by e holding, or false if e cannot hold.
-func (s keyState) hold(e store.Expect) (keyState, bool) {
+func (s keyState) hold(e store.Expect, cl claims) (keyState, bool) {
 	switch {
 	case !e.Set:
 		return s, true
 	case e.Revision == 0:
 		return s, !s.live
-	case !s.live || !s.canBe(e.Revision):
+	case !s.live || !s.canBe(e.Revision, cl):
 		return s, false
 	}
 	s.rev, s.exact = e.Revision, true
@@ -159,7 +191,7 @@ func (s keyState) answer(c *storeCall, r storeReturn) (keyState, bool) {
 	case verbApply:
 		switch r.outcome {
 		case OutcomeOK:
-			h, ok := s.hold(c.expect)
+			h, ok := s.hold(c.expect, c.claims)
 			if !ok || r.rev <= h.rev {
 				return s, false
 			}
@@ -170,7 +202,7 @@ func (s keyState) answer(c *storeCall, r storeReturn) (keyState, bool) {
 	case verbDelete:
 		switch r.outcome {
 		case OutcomeOK:
-			h, ok := s.hold(c.expect)
+			h, ok := s.hold(c.expect, c.claims)
 			if !s.live || !ok || r.rev <= h.rev {
 				return s, false
 			}
@@ -183,7 +215,7 @@ func (s keyState) answer(c *storeCall, r storeReturn) (keyState, bool) {
 	case verbGet:
 		switch r.outcome {
 		case OutcomeOK:
-			if !s.live || s.unread || s.value != r.value || !s.canBe(r.rev) {
+			if !s.live || s.unread || s.value != r.value || !s.canBe(r.rev, c.claims) {
 				return s, false
 			}
 			s.rev, s.exact = r.rev, true
@@ -198,7 +230,7 @@ func (s keyState) answer(c *storeCall, r storeReturn) (keyState, bool) {
 // effect steps s by a write that takes effect with an unknown revision, or
 // reports false if its precondition cannot hold.
 func (s keyState) effect(c *storeCall) (keyState, bool) {
-	h, ok := s.hold(c.expect)
+	h, ok := s.hold(c.expect, c.claims)
 	if !ok || c.verb == verbDelete && !s.live {
 		return s, false
 	}
@@ -266,8 +298,11 @@ func (s keyState) viaGhost(refusal bool, try func(keyState) (keyState, bool)) (k
 
 // step is the model's Step on one key.
 func step(s keyState, c *storeCall, r storeReturn) (bool, keyState) {
-	switch c.known {
-	case ghost:
+	switch {
+	case c.verb == verbClose:
+		s.closed = true
+		return true, s
+	case c.known == ghost:
 		switch c.ghostClass() {
 		case ghostApply:
 			s.applies++
@@ -277,15 +312,15 @@ func step(s keyState, c *storeCall, r storeReturn) (bool, keyState) {
 			s.deletes++
 		}
 		return true, s
-	case mayApply:
+	case c.known == mayApply && s.closed:
+		return true, s // after the end: it never took effect
+	case c.known == mayApply:
 		try := func(s keyState) (keyState, bool) { return s.effect(c) }
 		if next, ok := try(s); ok {
 			return true, next
 		}
-		if next, ok := s.viaGhost(false, try); ok {
-			return true, next
-		}
-		return true, s // its precondition failed: a refusal, no effect
+		next, ok := s.viaGhost(false, try)
+		return ok, next
 	}
 	try := func(s keyState) (keyState, bool) { return s.answer(c, r) }
 	if next, ok := try(s); ok {
@@ -312,6 +347,9 @@ func (s keyState) String() string {
 		b.WriteString("≥")
 	}
 	b.WriteString(strconv.FormatUint(uint64(s.rev), 10))
+	if s.closed {
+		b.WriteString(" (ended)")
+	}
 	for _, p := range []struct {
 		n    uint32
 		kind string
@@ -325,6 +363,9 @@ func (s keyState) String() string {
 
 // describe renders one operation: "c3 apply wv-3-7 if@5 → ok@9".
 func (c *storeCall) describe(r storeReturn) string {
+	if c.verb == verbClose {
+		return "end of history"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "c%d %s", c.client, c.verb)
 	if c.verb == verbApply {
