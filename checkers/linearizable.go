@@ -102,13 +102,13 @@ func Linearizable(history []Op, opts Options) Verdict {
 	v.opts = opts
 	v.model = storeModel()
 	v.history = ops
-	v.Parts = len(partitionByKey(ops))
 	return v.check()
 }
 
 // check runs the search, and on a violation finds every illegal partition
 // and describes the first.
 func (v Verdict) check() Verdict {
+	deadline := time.Now().Add(v.opts.Timeout)
 	v.Result = resultOf(porcupine.CheckOperationsTimeout(v.model, v.history, v.opts.Timeout))
 	switch v.Result {
 	case ResultUnknown:
@@ -119,7 +119,6 @@ func (v Verdict) check() Verdict {
 	}
 	single := v.model
 	single.Partition = nil
-	deadline := time.Now().Add(v.opts.Timeout)
 	parts := [][]porcupine.Operation{v.history}
 	if v.model.Partition != nil {
 		parts = v.model.Partition(v.history)
@@ -142,7 +141,7 @@ func (v Verdict) check() Verdict {
 	}
 	slices.Sort(v.Illegal)
 	if len(v.Illegal) == 0 {
-		v.Detail = "porcupine found a violation no single partition shows again"
+		v.Detail = fmt.Sprintf("a violation, but no single partition showed it again within %v", v.opts.Timeout)
 	}
 	return v
 }
@@ -252,7 +251,12 @@ func storeModel() porcupine.Model {
 			return input.(*storeCall).describe(output.(storeReturn))
 		},
 		DescribeState:             func(state any) string { return state.(keyState).String() },
-		DescribeOperationMetadata: func(info any) string { return fmt.Sprint(info) },
+		DescribeOperationMetadata: func(info any) string {
+			if info == nil {
+				return ""
+			}
+			return fmt.Sprint(info) // the node that answered
+		},
 	}
 }
 
@@ -299,7 +303,7 @@ func storeOperations(history []Op) ([]porcupine.Operation, Verdict) {
 			Call: int64(op.Invoke), Return: ret,
 		})
 	}
-	v.Ops = len(ops)
+	v.Ops, v.Parts = len(ops), len(keys)
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		ops = append(ops, porcupine.Operation{
 			ClientId: lane, Input: &storeCall{key: k, verb: verbClose, op: -1, client: lane}, Output: storeReturn{},
@@ -401,11 +405,14 @@ func sightingsOf(history []Op) (map[string]time.Duration, claims) {
 	return seen, cl
 }
 
-// endOf is the latest time in the history.
+// endOf is the latest time in the history, watch events included.
 func endOf(history []Op) time.Duration {
 	var end time.Duration
 	for i := range history {
 		end = max(end, history[i].Invoke, history[i].Return)
+		for _, ev := range history[i].Events {
+			end = max(end, ev.At)
+		}
 	}
 	return end
 }
