@@ -250,7 +250,7 @@ func storeModel() porcupine.Model {
 		DescribeOperation: func(input, output any) string {
 			return input.(*storeCall).describe(output.(storeReturn))
 		},
-		DescribeState:             func(state any) string { return state.(keyState).String() },
+		DescribeState: func(state any) string { return state.(keyState).String() },
 		DescribeOperationMetadata: func(info any) string {
 			if info == nil {
 				return ""
