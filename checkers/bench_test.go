@@ -21,11 +21,13 @@ func benchmarkLinearizable(b *testing.B, ops int) {
 	h := generate(benchConfig(ops))
 	b.ReportAllocs()
 	b.ResetTimer()
+	var v Verdict
 	for b.Loop() {
-		if v := Linearizable(h, Options{}); !v.OK() {
+		if v = Linearizable(h, Options{}); !v.OK() {
 			b.Fatal(v)
 		}
 	}
+	b.ReportMetric(float64(v.Ambiguous), "unknown-writes")
 }
 
 // BenchmarkLinearizable10k checks a 10,000-operation history. Target: 50 ms.
