@@ -131,7 +131,14 @@ type checker struct {
 	// last is the last failing case; rapid's last call runs the smallest.
 	// Once a plan has failed, rapid is shrinking: every call runs a plan.
 	last *failure
+	// shrunk memoizes runs while rapid shrinks a violation: many of its
+	// candidates differ only in bits the generators map to the same plan
+	// and seed, and a run is a function of the two.
+	shrunk map[string]*sim.Result
 }
+
+// shrunkMax bounds the runs a checker memoizes.
+const shrunkMax = 4096
 
 type failure struct {
 	plan        *sim.Plan
@@ -147,24 +154,49 @@ func (c *checker) property(t *rapid.T) {
 	p := c.gen.Draw(t, "plan")
 	seed := rapid.Uint64Range(0, SeedsMax-1).Draw(t, "seed")
 	c.ran++
-	a := c.run(p, seed)
-	// While rapid shrinks a violation, one run per plan will do: rapid
-	// reruns every failing candidate and compares the messages.
-	if c.last == nil || c.last.determinism {
-		b := c.run(p, seed)
-		if err := sameRun(p, seed, a, b); err != nil {
-			c.last = &failure{plan: p, seed: seed, res: a, determinism: true}
-			t.Logf("fingerprints %s and %s", a.Fingerprint, b.Fingerprint)
-			t.Fatal(err) // a call site of its own: rapid shrinks only to failures of the same kind
+	// One call site per kind of failure, the same in search and shrinking:
+	// rapid tells failures apart by where they fail, and shrinks a failure
+	// only to candidates that fail at the same place.
+	c.violated(t, p, seed, c.replay(t, p, seed))
+}
+
+// replay runs the plan twice and fails t if the runs differ. While rapid
+// shrinks a violation it runs the plan once (rapid reruns every failing
+// candidate and compares the messages) and memoizes the run.
+func (c *checker) replay(t *rapid.T, p *sim.Plan, seed uint64) *sim.Result {
+	if c.last != nil && !c.last.determinism {
+		key := fmt.Sprintf("%d %v", seed, p.Faults) // the rest of the plan is base's
+		a, ok := c.shrunk[key]
+		if !ok {
+			a = c.run(p, seed)
+			if c.shrunk == nil {
+				c.shrunk = map[string]*sim.Result{}
+			}
+			if len(c.shrunk) < shrunkMax {
+				c.shrunk[key] = a
+			}
 		}
+		return a
 	}
-	if !a.OK() {
-		c.last = &failure{plan: p, seed: seed, res: a}
-		if d := details(a); d != "" {
-			t.Log(d)
-		}
-		t.Fatal(describe(p, seed, a, c.cfg.hooks))
+	a, b := c.run(p, seed), c.run(p, seed)
+	if err := sameRun(p, seed, a, b); err != nil {
+		c.last = &failure{plan: p, seed: seed, res: a, determinism: true}
+		t.Logf("fingerprints %s and %s", a.Fingerprint, b.Fingerprint)
+		t.Fatal(err)
 	}
+	return a
+}
+
+// violated fails t if the run has violations.
+func (c *checker) violated(t *rapid.T, p *sim.Plan, seed uint64, a *sim.Result) {
+	if a.OK() {
+		return
+	}
+	c.last = &failure{plan: p, seed: seed, res: a}
+	if d := details(a); d != "" {
+		t.Log(d)
+	}
+	t.Fatal(describe(p, seed, a, c.cfg.hooks))
 }
 
 func (c *checker) run(p *sim.Plan, seed uint64) *sim.Result {

@@ -26,10 +26,12 @@ const (
 )
 
 // Faults returns a generator of copies of base, each with a generated fault
-// plan appended to base's own faults: crashes, pauses, partitions (one-way
-// too), loss, duplication, clock skew and chaos windows, each undone after a
-// For of at most ForMax, and restarts, resumes and heals, on nodes named
-// ("n2") or picked when the fault fires ("leader", "majority", ...).
+// plan of up to FaultsMax faults appended to base's own: crashes, pauses,
+// partitions (one-way too), loss, duplication, clock skew and chaos windows,
+// each undone after a For of at most ForMax (a chaos window's last crash
+// within sim.ChaosDowntimeMax more), and restarts, resumes and heals, on
+// nodes named ("n2") or picked when the fault fires ("leader", "majority",
+// ...), at times on a 100ms grid.
 //
 // Every generated fault is undone by the end of the fault window, so a
 // correct mesh has a leader again and every check can judge: the window
@@ -41,9 +43,9 @@ const (
 // generated, so that reset never overrides base's faults. Generated undos and
 // heals may still end one of base's own faults early.
 //
-// Every plan drawn passes Validate and can be written by scenarios.Marshal.
-// The run's seed is drawn apart (Check draws it with rapid.Uint64). Faults
-// panics if base does not pass Validate.
+// Every plan drawn passes Validate, and scenarios.Marshal can write it when
+// it can write base. The run's seed is drawn apart (Check draws it from
+// [0, SeedsMax)). Faults panics if base does not pass Validate.
 func Faults(base *sim.Plan) *rapid.Generator[*sim.Plan] {
 	w := newWindow(base)
 	fault := rapid.Custom(func(t *rapid.T) sim.Fault { return w.fault(rapidSource{t}) })

@@ -94,6 +94,35 @@ func TestPlantedBugIsFoundAndShrunk(t *testing.T) {
 	}
 }
 
+// TestShrinksToTheFaultThatMatters: with a stand-in simulator that fails
+// any plan holding a one-way partition, Check shrinks whatever plan it
+// first fails on to that one fault, at its smallest, and seed 0.
+func TestShrinksToTheFaultThatMatters(t *testing.T) {
+	quietRapid(t)
+	var got *sim.Plan
+	var gotSeed uint64
+	cfg := newConfig([]Option{Runs(200), OnFailure(func(p *sim.Plan, seed uint64, _ *sim.Result) { got, gotSeed = p, seed })})
+	cfg.simulate = func(p *sim.Plan, seed uint64, _ sim.Options) *sim.Result {
+		r := &sim.Result{Scenario: p.Name, Seed: seed, Fingerprint: "same"}
+		for _, f := range p.Faults {
+			if f.Kind == sim.Partition && f.OneWay {
+				r.Violations = append(r.Violations, sim.Violation{Property: "no-one-way", At: f.At, Detail: "a one-way partition"})
+			}
+		}
+		return r
+	}
+	base := builtin(t, "smoke")
+	rec := record(func(tb rapid.TB) { check(tb, base, cfg) })
+	if !rec.failed || got == nil {
+		t.Fatalf("Check passed 200 plans without a one-way partition")
+	}
+	faults := got.Faults[len(base.Faults):]
+	want := sim.Fault{Kind: sim.Partition, Groups: [][]sim.Selector{{dynamic[0]}}, OneWay: true, For: step}
+	if len(faults) != 1 || !reflect.DeepEqual(faults[0], want) || gotSeed != 0 {
+		t.Fatalf("shrunk to seed %d and %+v, want seed 0 and %+v", gotSeed, faults, want)
+	}
+}
+
 func hasProp(r *sim.Result, prop string) bool {
 	for _, v := range r.Violations {
 		if v.Property == prop {
