@@ -11,6 +11,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"revoada.dev/revoada/checkers/bundle"
 	"revoada.dev/revoada/scenarios"
 	"revoada.dev/revoada/sim"
 )
@@ -33,6 +34,7 @@ type config struct {
 	runs      int // 0: RunsDefault or -rapid.checks
 	hooks     sim.Hooks
 	onFailure func(plan *sim.Plan, seed uint64, res *sim.Result)
+	bundles   string                                                       // directory for a failure bundle; "" for none
 	simulate  func(p *sim.Plan, seed uint64, opts sim.Options) *sim.Result // sim.Run; tests stand in
 }
 
@@ -52,6 +54,11 @@ func Hooks(h sim.Hooks) Option { return func(c *config) { c.hooks = h } }
 func OnFailure(f func(plan *sim.Plan, seed uint64, res *sim.Result)) Option {
 	return func(c *config) { c.onFailure = f }
 }
+
+// Bundles writes the failing case (after shrinking) as a failure bundle
+// under dir, as 'revoada sim' does, and logs its path: 'revoada replay' and
+// 'revoada shrink' take it from there.
+func Bundles(dir string) Option { return func(c *config) { c.bundles = dir } }
 
 func newConfig(opts []Option) config {
 	c := config{simulate: sim.Run}
@@ -105,7 +112,7 @@ func check(tb rapid.TB, base *sim.Plan, cfg config) {
 		tb.Fatalf("simtest: base plan %q: %v", base.Name, err)
 	}
 	c := &checker{cfg: cfg, gen: Faults(base)}
-	defer c.report()
+	defer c.report(tb)
 	// rapid runs a fixed number of checks per call (-rapid.checks), so
 	// Check calls it until it has run cfg.runs plans, and the checks left
 	// over in the last call return at once. A fixed -rapid.seed would only
@@ -203,11 +210,23 @@ func (c *checker) run(p *sim.Plan, seed uint64) *sim.Result {
 	return c.cfg.simulate(p, seed, sim.Options{Hooks: c.cfg.hooks})
 }
 
-// report hands the last failing case to OnFailure. It is deferred: rapid
-// stops a failed test with FailNow, which runs deferred calls on its way out.
-func (c *checker) report() {
-	if c.last != nil && c.cfg.onFailure != nil {
+// report hands the last failing case to OnFailure and writes its bundle. It
+// is deferred: rapid stops a failed test with FailNow, which runs deferred
+// calls on its way out.
+func (c *checker) report(tb rapid.TB) {
+	if c.last == nil {
+		return
+	}
+	if c.cfg.onFailure != nil {
 		c.cfg.onFailure(c.last.plan, c.last.seed, c.last.res)
+	}
+	if c.cfg.bundles != "" && !c.last.determinism {
+		dir, _, err := bundle.Write(c.cfg.bundles, c.last.plan, c.last.seed, c.cfg.hooks, c.last.res.Fingerprint)
+		if err != nil {
+			tb.Logf("simtest: %v", err)
+			return
+		}
+		tb.Logf("simtest: failure bundle %s (revoada replay %s; revoada shrink %s)", dir, dir, dir)
 	}
 }
 
@@ -279,12 +298,12 @@ func Fuzz(f *testing.F, base *sim.Plan, opts ...Option) {
 		a, b := c.run(p, seed), c.run(p, seed)
 		if err := sameRun(p, seed, a, b); err != nil {
 			c.last = &failure{plan: p, seed: seed, res: a, determinism: true}
-			c.report()
+			c.report(t)
 			t.Fatal(err)
 		}
 		if !a.OK() {
 			c.last = &failure{plan: p, seed: seed, res: a}
-			c.report()
+			c.report(t)
 			if d := details(a); d != "" {
 				t.Log(d)
 			}

@@ -3,6 +3,8 @@ package simtest
 import (
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"revoada.dev/revoada/checkers/bundle"
 	"revoada.dev/revoada/scenarios"
 	"revoada.dev/revoada/sim"
 )
@@ -60,7 +63,8 @@ func TestPlantedBugIsFoundAndShrunk(t *testing.T) {
 	quietRapid(t)
 	hooks := sim.Hooks{ForgetVote: true}
 	var got []failure
-	cfg := newConfig([]Option{Runs(300), Hooks(hooks), OnFailure(func(p *sim.Plan, seed uint64, res *sim.Result) {
+	bundles := t.TempDir()
+	cfg := newConfig([]Option{Runs(300), Hooks(hooks), Bundles(bundles), OnFailure(func(p *sim.Plan, seed uint64, res *sim.Result) {
 		got = append(got, failure{plan: p, seed: seed, res: res})
 	})})
 	var ran int
@@ -91,6 +95,18 @@ func TestPlantedBugIsFoundAndShrunk(t *testing.T) {
 	}
 	if !strings.Contains(msg, fmt.Sprintf("seed %d", f.seed)) {
 		t.Errorf("the message and OnFailure disagree on the seed %d:\n%s", f.seed, msg)
+	}
+	// The shrunk case is written as a bundle that replays to its fingerprint.
+	entries, err := os.ReadDir(bundles)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("bundles: %v, %d entries", err, len(entries))
+	}
+	b, err := bundle.Read(filepath.Join(bundles, entries[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, same, err := b.Replay(); err != nil || !same || b.Run.Seed != f.seed || b.Run.Plants != "forget-vote" {
+		t.Errorf("bundle %+v: replay same %v, %v", b.Run, same, err)
 	}
 }
 
