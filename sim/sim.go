@@ -141,8 +141,8 @@ type simulator struct {
 	wlRand             *rand.Rand
 	trace              *tracer
 	hooks              Hooks
-	mesh               *Mesh // set when driven as a Mesh
-	policyReqs         map[node.RequestID]bool
+	mesh               *Mesh                            // set when driven as a Mesh
+	policyReqs         map[node.RequestID]time.Duration // the policy's requests in flight: when each was proposed
 	policyShifted      map[roles.NodeID]time.Duration
 	firstCrash         time.Duration
 	restoredAt         time.Duration
@@ -188,7 +188,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
-		policyReqs: map[node.RequestID]bool{}, cover: cover.Counts{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
+		policyReqs: map[node.RequestID]time.Duration{}, cover: cover.Counts{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {

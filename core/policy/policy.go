@@ -275,7 +275,11 @@ func (p *Policy) flapping(shape roles.Shape, views []NodeView, now uint64) (role
 			if _, _, rej := shape.Plan(sh); rej == nil {
 				return sh, true
 			}
-		case r == roles.Quarantined && v.Health == Healthy && (len(ch) == 0 || now >= ch[len(ch)-1]+p.cfg.QuietTicks):
+		case r == roles.Quarantined && v.Health == Healthy && (len(ch) == 0 || now >= ch[len(ch)-1]+p.cfg.QuietTicks) &&
+			!damped(p.lastShift, v.ID, now, p.cfg.DamperTicks):
+			// The damper holds a restore too: a leader that saw none of the
+			// flapping (its predecessor quarantined the node, then died)
+			// has no health history, but knows the quarantine from the log.
 			return roles.Shift{{Kind: roles.Restore, Node: v.ID, Reason: roles.Rebalance}}, true
 		}
 	}
