@@ -245,6 +245,9 @@ func (s *simulator) push(e event) {
 }
 
 func (s *simulator) boot() {
+	for _, m := range s.check.bootstrap().Members() {
+		s.mark(s.nodes[s.byID[m.Node]].name, checkers.MarkRoles, roleName(m.Roles))
+	}
 	for i := range s.nodes {
 		s.start(i)
 	}
