@@ -32,7 +32,7 @@ func TestBuiltins(t *testing.T) {
 	}
 	want := []string{"clock-skew", "flapping-node", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
 		"minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "rolling-restart", "self-heal-leader-kill",
-		"slow-links", "smoke", "store-leader-churn", "store-under-partition"}
+		"slow-links", "smoke", "store-leader-churn", "store-under-partition", "store-watch-resume"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Names() = %v, want %v", names, want)
 	}
