@@ -66,3 +66,30 @@ func TestWorkloadEveryFace(t *testing.T) {
 		}
 	}
 }
+
+// With more clients than ClientsPerKeyMax, each key is written and read by
+// at most that many clients, so porcupine's per-key search stays small.
+func TestClientsPerKeyCapped(t *testing.T) {
+	p := &Plan{Name: "many-clients", Nodes: 3, ControlPlane: 3, Duration: 20 * time.Second,
+		Network:  Network{LatencyMin: time.Millisecond, LatencyMax: 5 * time.Millisecond},
+		Workload: &Workload{Clients: 40, Rate: 400, Keys: 50, Face: "kubernetes", Mix: Mix{Apply: 1, Get: 1, Delete: 1}}}
+	r := Run(p, 1, Options{})
+	if !r.OK() {
+		t.Fatal(r.Violations)
+	}
+	clients := map[string]map[int]bool{}
+	for _, op := range r.History {
+		if clients[op.Key] == nil {
+			clients[op.Key] = map[int]bool{}
+		}
+		clients[op.Key][op.Client] = true
+	}
+	if len(clients) < 40 {
+		t.Errorf("only %d keys used", len(clients))
+	}
+	for key, cs := range clients {
+		if len(cs) > ClientsPerKeyMax {
+			t.Errorf("%s used by %d clients, more than %d", key, len(cs), ClientsPerKeyMax)
+		}
+	}
+}
