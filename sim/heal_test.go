@@ -48,7 +48,7 @@ func TestDamperOffIsCaught(t *testing.T) {
 	p.Duration = 150 * time.Second
 	p.Faults = []Fault{{At: 20 * time.Second, Kind: Crash, Target: "leader"}, {At: 35 * time.Second, Kind: Crash, Target: "random-voter"}}
 	p.Expect = Expect{}
-	if r := Run(p, 1, Options{}); hasProp(r, PropDamper) {
+	if r := Run(p, 1, Options{}); r.Violated(PropDamper) {
 		t.Fatalf("the damper is on, yet: %v", r.Violations)
 	}
 	seed, v := sweepFor(p, Hooks{NoDamper: true}, PropDamper, 1000)
@@ -76,13 +76,4 @@ func TestQuorumGuardOffIsCaught(t *testing.T) {
 	if seed2, v := sweepFor(p, Hooks{}, PropQuorumGuard, seed); v != nil {
 		t.Fatalf("with the guard on, seed %d still violates: %v", seed2, v)
 	}
-}
-
-func hasProp(r *Result, prop string) bool {
-	for _, v := range r.Violations {
-		if v.Property == prop {
-			return true
-		}
-	}
-	return false
 }

@@ -41,7 +41,7 @@ func TestMembershipMonitorBites(t *testing.T) {
 	p.Faults = []Fault{{At: 20 * time.Second, Kind: Partition, OneWay: true, Groups: [][]Selector{{"n5"}}}}
 	p.Expect = Expect{Liveness: Liveness{Membership: 30}}
 	r := Run(p, 1, Options{})
-	if !hasProp(r, PropMembershipAgree) {
+	if !r.Violated(PropMembershipAgree) {
 		t.Fatalf("no %s violation: %v", PropMembershipAgree, r.Violations)
 	}
 }
@@ -52,7 +52,7 @@ func TestShapeMonitorBites(t *testing.T) {
 	p.Target = ""
 	p.Expect = Expect{Liveness: Liveness{Shape: &Converge{Within: 10 * time.Second, ControlPlane: 5}}}
 	r := Run(p, 1, Options{})
-	if !hasProp(r, PropShapeWithin) {
+	if !r.Violated(PropShapeWithin) {
 		t.Fatalf("no %s violation: %v", PropShapeWithin, r.Violations)
 	}
 }
@@ -66,7 +66,7 @@ func TestLeaderMonitorBound(t *testing.T) {
 		Expect:  Expect{Liveness: Liveness{Leader: 1}}}
 	failed := 0
 	for seed := uint64(1); seed <= 20; seed++ {
-		if hasProp(Run(p, seed, Options{}), PropLeaderAfter) {
+		if Run(p, seed, Options{}).Violated(PropLeaderAfter) {
 			failed++
 		}
 	}

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,11 @@ type Result struct {
 
 // OK reports whether every check passed.
 func (r *Result) OK() bool { return len(r.Violations) == 0 }
+
+// Violated reports whether the run violated the property.
+func (r *Result) Violated(prop string) bool {
+	return slices.ContainsFunc(r.Violations, func(v Violation) bool { return v.Property == prop })
+}
 
 // Summary is one line naming the first violated property, or "ok".
 func (r *Result) Summary() string {

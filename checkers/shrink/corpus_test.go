@@ -125,7 +125,7 @@ func TestPlantedBugCorpus(t *testing.T) {
 			}
 			wall := time.Since(start)
 			for _, s := range out.Seeds {
-				if !violates(sim.Run(out.Plan, s, sim.Options{Hooks: hooks}), out.Property) {
+				if !sim.Run(out.Plan, s, sim.Options{Hooks: hooks}).Violated(out.Property) {
 					t.Errorf("the shrunk plan does not fail %s under seed %d", out.Property, s)
 				}
 			}
@@ -153,7 +153,7 @@ func TestShrinkTenfold(t *testing.T) {
 	if out.After*10 > out.Before {
 		t.Fatalf("shrunk %d → %d events, less than tenfold: %v", out.Before, out.After, out.Steps)
 	}
-	if !violates(sim.Run(out.Plan, 1, sim.Options{Hooks: hooks}), out.Property) {
+	if !sim.Run(out.Plan, 1, sim.Options{Hooks: hooks}).Violated(out.Property) {
 		t.Fatalf("the shrunk plan passes")
 	}
 }
@@ -186,13 +186,4 @@ func sweep(p *sim.Plan, hooks sim.Hooks, limit uint64) (uint64, *sim.Result) {
 		}
 	}
 	return 0, nil
-}
-
-func violates(r *sim.Result, prop string) bool {
-	for _, v := range r.Violations {
-		if v.Property == prop {
-			return true
-		}
-	}
-	return false
 }

@@ -145,12 +145,11 @@ func (s *shrinker) fails(p *sim.Plan) bool {
 	for _, seed := range s.seeds {
 		s.runs++
 		r := sim.Run(p, seed, sim.Options{Hooks: s.hooks})
-		i := slices.IndexFunc(r.Violations, func(v sim.Violation) bool { return v.Property == s.prop })
-		if i < 0 {
+		if !r.Violated(s.prop) {
 			return false
 		}
 		if last.Property == "" {
-			last = r.Violations[i]
+			last = r.Violations[slices.IndexFunc(r.Violations, func(v sim.Violation) bool { return v.Property == s.prop })]
 		}
 	}
 	s.last = last

@@ -138,7 +138,7 @@ func runShrink(e *env, dir, out string, runs int) int {
 	}
 	failing := 0
 	for seed := uint64(1); seed <= 10; seed++ {
-		if hasProperty(sim.Run(p, seed, sim.Options{Hooks: hooks}), res.Property) {
+		if sim.Run(p, seed, sim.Options{Hooks: hooks}).Violated(res.Property) {
 			failing++
 		}
 	}
@@ -161,13 +161,4 @@ func runShrink(e *env, dir, out string, runs int) int {
 	fmt.Fprintf(e.stdout, "  fails for %d of seeds 1..10\n", failing)
 	fmt.Fprintf(e.stdout, "  written to %s\n  run: %s\n", out, run)
 	return exitOK
-}
-
-func hasProperty(r *sim.Result, prop string) bool {
-	for _, v := range r.Violations {
-		if v.Property == prop {
-			return true
-		}
-	}
-	return false
 }

@@ -90,7 +90,7 @@ func TestPlantedBugIsFoundAndShrunk(t *testing.T) {
 		t.Errorf("not shrunk: seed %d, %d generated faults", f.seed, generated)
 	}
 	again := sim.Run(f.plan, f.seed, sim.Options{Hooks: hooks})
-	if again.Fingerprint != f.res.Fingerprint || !hasProp(again, sim.PropOneLeader) {
+	if again.Fingerprint != f.res.Fingerprint || !again.Violated(sim.PropOneLeader) {
 		t.Fatalf("the shrunk case does not replay: %s, then %s", f.res.Summary(), again.Summary())
 	}
 	if !strings.Contains(msg, fmt.Sprintf("seed %d", f.seed)) {
@@ -137,15 +137,6 @@ func TestShrinksToTheFaultThatMatters(t *testing.T) {
 	if len(faults) != 1 || !reflect.DeepEqual(faults[0], want) || gotSeed != 0 {
 		t.Fatalf("shrunk to seed %d and %+v, want seed 0 and %+v", gotSeed, faults, want)
 	}
-}
-
-func hasProp(r *sim.Result, prop string) bool {
-	for _, v := range r.Violations {
-		if v.Property == prop {
-			return true
-		}
-	}
-	return false
 }
 
 // TestDeterminismBugFailsCheck: runs that differ fail Check as a
