@@ -78,28 +78,22 @@ func shrinkFlags(e *env) (*flag.FlagSet, func() int) {
 	out := fs.String("o", "", "write the shrunk scenario to `FILE` (default: beside the bundle, <bundle>.shrunk.yaml)")
 	runs := fs.Int("runs", 3000, "try at most `N` candidate runs")
 	return fs, func() int {
-		if fs.NArg() > 1 { // flags after the bundle: revoada shrink BUNDLE -o FILE
-			dir := fs.Arg(0)
-			if err := fs.Parse(fs.Args()[1:]); err != nil {
-				return usageError(e, "shrink", "%v", err)
-			}
-			if fs.NArg() > 0 {
-				return usageError(e, "shrink", "unexpected argument %q after the bundle %s", fs.Arg(0), dir)
-			}
-			return runShrinkChecked(e, dir, *out, *runs)
-		}
-		if fs.NArg() != 1 {
+		if fs.NArg() == 0 {
 			return usageError(e, "shrink", "want exactly one bundle directory")
 		}
-		return runShrinkChecked(e, fs.Arg(0), *out, *runs)
+		dir := fs.Arg(0)
+		// Flags may follow the bundle too: revoada shrink BUNDLE -o FILE.
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return usageError(e, "shrink", "%v", err)
+		}
+		switch {
+		case fs.NArg() > 0:
+			return usageError(e, "shrink", "unexpected argument %q after the bundle %s", fs.Arg(0), dir)
+		case *runs < 1:
+			return usageError(e, "shrink", "--runs %d: want at least 1", *runs)
+		}
+		return runShrink(e, dir, *out, *runs)
 	}
-}
-
-func runShrinkChecked(e *env, dir, out string, runs int) int {
-	if runs < 1 {
-		return usageError(e, "shrink", "--runs %d: want at least 1", runs)
-	}
-	return runShrink(e, dir, out, runs)
 }
 
 func runShrink(e *env, dir, out string, runs int) int {
