@@ -691,12 +691,8 @@ func (d *decoder) explicit(top *fields, n *yaml.Node, p *sim.Plan) error {
 // policy reads the policy's knobs; a field left out takes the policy's
 // default, and a field given must be positive.
 func (d *decoder) policy(top *fields, p *sim.Plan) error {
-	n := top.opt("policy")
-	if n == nil {
-		return nil
-	}
-	f, err := d.mapping(n, "policy", policyFields)
-	if err != nil {
+	f, err := d.section(top, "policy", policyFields)
+	if f == nil {
 		return err
 	}
 	k := &p.Policy
@@ -723,12 +719,8 @@ func (d *decoder) policy(top *fields, p *sim.Plan) error {
 }
 
 func (d *decoder) network(top *fields, p *sim.Plan) error {
-	n := top.opt("network")
-	if n == nil {
-		return nil
-	}
-	f, err := d.mapping(n, "network", networkFields)
-	if err != nil {
+	f, err := d.section(top, "network", networkFields)
+	if f == nil {
 		return err
 	}
 	if n := f.opt("latency"); n != nil {
@@ -752,6 +744,16 @@ func (d *decoder) network(top *fields, p *sim.Plan) error {
 	return optional(f, "duplicate", "network.duplicate", d.rate, &p.Network.Duplicate)
 }
 
+// section reads the optional top-level mapping key with its known fields:
+// nil fields and a nil error when it is absent.
+func (d *decoder) section(top *fields, key string, known []string) (*fields, error) {
+	n := top.opt(key)
+	if n == nil {
+		return nil, nil
+	}
+	return d.mapping(n, key, known)
+}
+
 // optional parses f's key into dst when it is present; absent, dst keeps
 // its default.
 func optional[T any](f *fields, key, path string, parse func(*yaml.Node, string) (T, error), dst *T) error {
@@ -768,12 +770,8 @@ func optional[T any](f *fields, key, path string, parse func(*yaml.Node, string)
 }
 
 func (d *decoder) workload(top *fields, p *sim.Plan) error {
-	n := top.opt("workload")
-	if n == nil {
-		return nil
-	}
-	f, err := d.mapping(n, "workload", workloadFields)
-	if err != nil {
+	f, err := d.section(top, "workload", workloadFields)
+	if f == nil {
 		return err
 	}
 	w := &sim.Workload{Mix: defaultMix}
@@ -785,7 +783,8 @@ func (d *decoder) workload(top *fields, p *sim.Plan) error {
 	} else if err := d.randomClients(f, w); err != nil {
 		return err
 	}
-	if n, err = d.req(f, "face"); err != nil {
+	n, err := d.req(f, "face")
+	if err != nil {
 		return err
 	}
 	if w.Face, err = d.text(n, "workload.face", "a face"); err != nil {
@@ -1236,12 +1235,8 @@ func (d *decoder) roles(n *yaml.Node, path string, kind roles.Kind) (roles.Roles
 }
 
 func (d *decoder) expect(top *fields, p *sim.Plan) error {
-	n := top.opt("expect")
-	if n == nil {
-		return nil
-	}
-	f, err := d.mapping(n, "expect", expectFields)
-	if err != nil {
+	f, err := d.section(top, "expect", expectFields)
+	if f == nil {
 		return err
 	}
 	if n := f.opt("converge"); n != nil {
