@@ -22,11 +22,14 @@ const (
 	StagedTimedOut      Point = "staged promotion gave up waiting for learners"
 	ReadIndexExpired    Point = "linearizable read expired unconfirmed"
 	PolicyWithheld      Point = "policy withheld a shift (no quorum view, or damper)"
+	LeaderHandedOff     Point = "leader handed off leadership instead of removing itself"
+	PolicyFenced        Point = "policy shift fenced at apply (term or shape moved)"
+	DamperBypassed      Point = "damper let a recovery through (dead voter removed, or voters restored)"
 )
 
 // Core is every point the core declares.
 func Core() []Point {
-	return []Point{SnapshotInstalled, LeaderInJoint, JointEntered, RequestDeduplicated, RequestForwarded, StagedTimedOut, ReadIndexExpired, PolicyWithheld}
+	return []Point{SnapshotInstalled, LeaderInJoint, JointEntered, RequestDeduplicated, RequestForwarded, StagedTimedOut, ReadIndexExpired, PolicyWithheld, LeaderHandedOff, PolicyFenced, DamperBypassed}
 }
 
 // Counts is how often each point was reached.

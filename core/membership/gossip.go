@@ -11,7 +11,11 @@ import (
 // random Dead member gets a push-pull with probability dead/live (Serf's
 // reconnect), so a healed partition or a restarted node is found again while
 // each Dead address draws about one attempt per round from the whole mesh;
-// and with no live member at all, the seeds are tried again.
+// with no live member at all, every seed is tried again; and while some seed
+// is not in the view at all, one of them, in turn, gets a push-pull every
+// round. Without that last rule a partition at boot leaves two islands that
+// each know only themselves, for ever: neither side has the other's state to
+// contact, and each has live members, so it never returns to its seeds.
 func (m *Membership) round() {
 	targets := m.nextTargets(1 + m.cfg.Fanout)
 	for i, id := range targets {
@@ -33,6 +37,15 @@ func (m *Membership) round() {
 	if len(targets) == 0 {
 		for _, id := range m.seeds {
 			m.sendPushPull(id)
+		}
+		return
+	}
+	for range m.seeds {
+		id := m.seeds[m.nextSeed%len(m.seeds)]
+		m.nextSeed++
+		if m.peers[id] == nil {
+			m.sendPushPull(id)
+			break
 		}
 	}
 }

@@ -153,6 +153,7 @@ type Membership struct {
 	order    []roles.NodeID         // SWIM round-robin traversal
 	next     int                    // position in order
 	seeds    []roles.NodeID
+	nextSeed int // the seed the next unknown-seed retry starts from
 
 	probes   []probe
 	relays   []relay

@@ -24,11 +24,15 @@ import (
 // kind 2 (payloadStage): body is a shift whose new voters are only added as
 // Raft learners, so they catch up before they vote.
 // kind 3 (payloadWrite): body is a store.Command, applied to the store.
+// kind 4 (payloadStamped): body is at:u64 fenced:u8 [term:u64 basis:[32]u8]
+// shift — a shift stamped with its origin's mesh clock and, for a policy
+// shift, the fence it must pass at apply (see Fence).
 const (
 	payloadVersion = 1
 	payloadShift   = 1
 	payloadStage   = 2
 	payloadWrite   = 3
+	payloadStamped = 4
 	payloadHeader  = 2 + 32 + 8 + 8
 )
 
@@ -38,10 +42,45 @@ func encodePayload(kind byte, req *Request) []byte {
 	b = append(b, req.ID.Origin[:]...)
 	b = binary.BigEndian.AppendUint64(b, req.ID.Incarnation)
 	b = binary.BigEndian.AppendUint64(b, req.ID.Seq)
-	if kind == payloadWrite {
+	switch kind {
+	case payloadWrite:
 		return store.AppendCommand(b, *req.Write)
+	case payloadStamped:
+		b = binary.BigEndian.AppendUint64(b, req.At)
+		if f := req.Fence; f != nil {
+			b = append(b, 1)
+			b = binary.BigEndian.AppendUint64(b, f.Term)
+			b = append(b, f.Basis[:]...)
+		} else {
+			b = append(b, 0)
+		}
 	}
 	return roles.AppendShift(b, req.Shift)
+}
+
+// stampHeader is the fixed part of a stamped body before the shift.
+const stampHeader = 8 + 1
+
+func decodeStamp(req *Request, b []byte) ([]byte, error) {
+	if len(b) < stampHeader {
+		return nil, fmt.Errorf("node: corrupt stamped shift (%d bytes)", len(b))
+	}
+	req.At = binary.BigEndian.Uint64(b)
+	fenced := b[8]
+	b = b[stampHeader:]
+	switch fenced {
+	case 0:
+		return b, nil
+	case 1:
+		if len(b) < 8+32 {
+			return nil, fmt.Errorf("node: corrupt shift fence (%d bytes)", len(b))
+		}
+		f := &Fence{Term: binary.BigEndian.Uint64(b)}
+		copy(f.Basis[:], b[8:40])
+		req.Fence = f
+		return b[40:], nil
+	}
+	return nil, fmt.Errorf("node: corrupt shift fence flag %d", fenced)
 }
 
 func decodePayload(b []byte) (kind byte, req *Request, err error) {
@@ -56,6 +95,11 @@ func decodePayload(b []byte) (kind byte, req *Request, err error) {
 	switch kind {
 	case payloadShift, payloadStage:
 		req.Shift, _, err = roles.DecodeShift(b[payloadHeader:])
+	case payloadStamped:
+		var body []byte
+		if body, err = decodeStamp(req, b[payloadHeader:]); err == nil {
+			req.Shift, _, err = roles.DecodeShift(body)
+		}
 	case payloadWrite:
 		var c store.Command
 		c, _, err = store.DecodeCommand(b[payloadHeader:])
@@ -98,6 +142,12 @@ type Machine struct {
 	shape   roles.Shape
 	store   *store.Store
 	applied map[originKey]map[uint64]outcome
+	// clock is the mesh clock: the largest origin timestamp of any shift
+	// applied; shifted the clock at the last changing shift of each node.
+	// Both are replicated (and in the snapshot), so the policy's damper
+	// survives restarts, snapshot installs and leader changes.
+	clock   uint64
+	shifted map[roles.NodeID]uint64
 	derived *derived // cached from shape; nil when shape changed
 	noDedup bool     // Planted.NoDedup
 }
@@ -121,7 +171,13 @@ func (m *Machine) derive() *derived {
 
 // NewMachine starts a machine from a bootstrap shape.
 func NewMachine(shape roles.Shape) *Machine {
-	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]map[uint64]outcome{}}
+	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]map[uint64]outcome{}, shifted: map[roles.NodeID]uint64{}}
+}
+
+// History is the damper history the log carries: the mesh clock and when
+// each node was last shifted. The map is a copy.
+func (m *Machine) History() (clock uint64, shifted map[roles.NodeID]uint64) {
+	return m.clock, maps.Clone(m.shifted)
 }
 
 // Shape returns a copy of the current shape.
@@ -149,7 +205,7 @@ func (m *Machine) Apply(e *pb.Entry) Effect {
 		if len(e.Data) == 0 {
 			return Effect{} // the empty entry a new leader appends
 		}
-		return m.applyPayload(e.GetIndex(), e.Data, nil)
+		return m.applyPayload(e.GetIndex(), e.GetTerm(), e.Data, nil)
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
 		if err := proto.Unmarshal(e.Data, &cc); err != nil {
@@ -158,13 +214,13 @@ func (m *Machine) Apply(e *pb.Entry) Effect {
 		if len(cc.Context) == 0 {
 			return Effect{cc: &cc} // raft's own leave-joint entry
 		}
-		return m.applyPayload(e.GetIndex(), cc.Context, &cc)
+		return m.applyPayload(e.GetIndex(), e.GetTerm(), cc.Context, &cc)
 	default:
 		panic(fmt.Sprintf("node: entry %d has unexpected type %v", e.GetIndex(), e.GetType()))
 	}
 }
 
-func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) Effect {
+func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChangeV2) Effect {
 	kind, req, err := decodePayload(data)
 	if err != nil {
 		panic(fmt.Sprintf("node: entry %d: %v", index, err))
@@ -183,6 +239,12 @@ func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) E
 	if kind == payloadWrite {
 		return m.applyWrite(index, req)
 	}
+	m.clock = max(m.clock, req.At)
+	if f := req.Fence; f != nil && (f.Term != term || f.Basis != m.derive().digest) {
+		// Fenced: decided by another term's leader, or on a shape that has
+		// moved since. Not remembered: a retry is fenced the same way.
+		return Effect{req: req, result: &Result{ID: req.ID, Index: index, Err: ErrFenced}}
+	}
 	next, change, rej := m.shape.Plan(req.Shift)
 	if rej != nil {
 		m.remember(req.ID, outcome{index: index, rej: rej})
@@ -194,6 +256,11 @@ func (m *Machine) applyPayload(index uint64, data []byte, cc *pb.ConfChangeV2) E
 		return Effect{req: req}
 	}
 	out := outcome{index: index, changed: !m.shape.Equal(next)}
+	if out.changed {
+		for _, c := range req.Shift {
+			m.shifted[c.Node] = m.clock
+		}
+	}
 	m.setShape(next)
 	m.remember(req.ID, out)
 	return Effect{req: req, result: out.result(req.ID), cc: cc}
@@ -351,12 +418,25 @@ func (m *Machine) Encode() []byte {
 			b = binary.BigEndian.AppendUint64(b, uint64(o.rev))
 		}
 	}
+	b = binary.BigEndian.AppendUint64(b, m.clock)
+	ids := slices.SortedFunc(maps.Keys(m.shifted), roles.NodeID.Compare)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		b = append(b, id[:]...)
+		b = binary.BigEndian.AppendUint64(b, m.shifted[id])
+	}
 	st := m.store.Snapshot()
 	b = binary.BigEndian.AppendUint32(b, uint32(len(st)))
 	return append(b, st...)
 }
 
-const snapshotVersion = 2
+// snapshotVersion 3 adds the mesh clock and the shifted table after the
+// dedup records: clock:u64 n:u32 (node:[32]u8 at:u64)*. Version 2 (without
+// them) still decodes, with an empty history.
+const (
+	snapshotVersion   = 3
+	snapshotVersionV2 = 2
+)
 
 func appendString16(b []byte, s string) []byte {
 	s = s[:min(len(s), 0xffff)]
@@ -366,7 +446,7 @@ func appendString16(b []byte, s string) []byte {
 
 // DecodeMachine restores a machine from snapshot bytes.
 func DecodeMachine(b []byte) (*Machine, error) {
-	if len(b) < 1 || b[0] != snapshotVersion {
+	if len(b) < 1 || b[0] != snapshotVersion && b[0] != snapshotVersionV2 {
 		return nil, fmt.Errorf("node: corrupt snapshot header")
 	}
 	shape, rest, err := roles.DecodeShape(b[1:])
@@ -374,7 +454,7 @@ func DecodeMachine(b []byte) (*Machine, error) {
 		return nil, fmt.Errorf("node: snapshot: %w", err)
 	}
 	d := decoder{b: rest}
-	m := &Machine{shape: shape, store: store.New(), applied: map[originKey]map[uint64]outcome{}}
+	m := &Machine{shape: shape, store: store.New(), applied: map[originKey]map[uint64]outcome{}, shifted: map[roles.NodeID]uint64{}}
 	for n := d.u32(); n > 0 && d.err == nil; n-- {
 		var k originKey
 		copy(k.node[:], d.bytes(32))
@@ -395,6 +475,14 @@ func DecodeMachine(b []byte) (*Machine, error) {
 			win[seq] = o
 		}
 		m.applied[k] = win
+	}
+	if b[0] == snapshotVersion {
+		m.clock = d.u64()
+		for n := d.u32(); n > 0 && d.err == nil; n-- {
+			var id roles.NodeID
+			copy(id[:], d.bytes(32))
+			m.shifted[id] = d.u64()
+		}
 	}
 	if d.err == nil {
 		st, err := store.Restore(d.bytes(int(d.u32())))
@@ -433,7 +521,9 @@ func (d *decoder) bytes(n int) []byte {
 		if d.err == nil {
 			d.err = fmt.Errorf("short read: want %d bytes, have %d", n, len(d.b))
 		}
-		return make([]byte, n)
+		// Never allocate what the input claims: after an error the
+		// fixed-size readers need at most 8 bytes, and nothing is kept.
+		return make([]byte, min(n, 8))
 	}
 	v := d.b[:n]
 	d.b = d.b[n:]

@@ -16,9 +16,11 @@ import (
 // The self-healing layer: gossip membership runs beside raft on every node,
 // and the raft leader audits the shape every AuditTicks with package policy,
 // submitting the shift it decides on like any client request. Membership
-// messages ride the same transport as raft's (MsgGossip). Every node feeds
-// the shifts it applies to its own policy's damper, so a new leader knows
-// which nodes were shifted recently.
+// messages ride the same transport as raft's (MsgGossip). The damper's
+// memory is the replicated log's (Machine.History), so a new leader, a
+// restarted node or one that installed a snapshot knows which nodes were
+// shifted recently. A policy shift carries a Fence, so a deposed leader's
+// decision never commits under another leader.
 
 // UptimeEveryTicks is how often a node republishes its uptime in its
 // gossiped state (each update is signed and disseminated).
@@ -40,7 +42,12 @@ type selfHealing struct {
 	heard     map[uint64]uint64 // raft ID -> tick of the last raft message from it
 	decisions []Decision
 	changes   []membership.Change
+	inflight  uint64 // Seq of the policy's last shift request, while pending
 }
+
+// directTicks: a node heard from within this many ticks is known directly,
+// not just through gossip, and may be promoted.
+func (n *Node) directTicks() uint64 { return 2 * uint64(n.cfg.ElectionTicks) }
 
 // Members is this node's membership view, sorted by NodeID; nil when the
 // node runs no gossip.
@@ -88,7 +95,12 @@ func (n *Node) tickSelfHealing() {
 	if h.ticks%UptimeEveryTicks == 0 {
 		_ = h.gossip.UpdateSelf(func(s *membership.State) { s.UptimeTicks = h.ticks })
 	}
-	if h.pol != nil && n.cfg.AuditTicks > 0 && h.ticks%uint64(n.cfg.AuditTicks) == 0 &&
+	// An audit every AuditTicks, and one as soon as the policy's last shift
+	// has its result: a replacement's second step (demote after promote)
+	// need not wait out a whole audit period.
+	_, pending := n.pending[h.inflight]
+	settled := h.inflight != 0 && !pending
+	if h.pol != nil && n.cfg.AuditTicks > 0 && (h.ticks%uint64(n.cfg.AuditTicks) == 0 || settled) &&
 		n.rn.BasicStatus().RaftState == raft.StateLeader {
 		n.audit()
 	}
@@ -113,18 +125,33 @@ func (n *Node) drainGossip() {
 	n.heal.changes = append(n.heal.changes, rd.Changes...)
 }
 
-// audit runs the policy on the leader's view and submits its shift.
+// audit runs the policy on the leader's view and submits its shift, fenced
+// by this leader's term and the shape it decided on. One policy shift is in
+// flight at a time: the next audit waits for its result, so it decides on a
+// shape that includes it.
 func (n *Node) audit() {
 	h := n.heal
-	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks)}
+	if _, pending := n.pending[h.inflight]; h.inflight != 0 && pending {
+		h.decisions = append(h.decisions, Decision{Decision: policy.Decision{At: h.ticks, Withheld: policy.InFlight,
+			Detail: fmt.Sprintf("shift %d still pending", h.inflight)}})
+		return
+	}
+	h.inflight = 0
+	clock, shifted := n.machine.History()
+	hist := policy.History{Now: max(clock, n.clock), Shifted: shifted}
+	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks, hist)}
 	if d.Withheld == policy.NoQuorum || d.Withheld == policy.Damper {
 		n.cover.Sometimes(cover.PolicyWithheld)
 	}
+	if d.DamperBypassed {
+		n.cover.Sometimes(cover.DamperBypassed)
+	}
 	if d.Shift != nil {
-		id, err := n.submit(Request{Shift: slices.Clone(d.Shift)})
+		fence := &Fence{Term: n.rn.BasicStatus().GetTerm(), Basis: n.machine.derive().digest}
+		id, err := n.submit(Request{Shift: slices.Clone(d.Shift), Fence: fence})
 		if err == nil {
 			d.Request = &id
-			h.pol.Proposed(d.Shift, h.ticks)
+			h.inflight = id.Seq
 		}
 	}
 	h.decisions = append(h.decisions, d)
@@ -141,15 +168,18 @@ func (n *Node) views() []policy.NodeView {
 	for _, m := range h.gossip.Members() {
 		id := m.State.Node
 		v := policy.NodeView{ID: id, Health: policy.Health(m.Health), SuspectSince: m.SuspectSinceTick,
+			Direct:     id == n.cfg.ID || m.LastHeardTick > 0 && h.ticks-m.LastHeardTick <= n.directTicks(),
 			RaftActive: true, CaughtUp: true, Capacity: m.State.Capacity.CPUMilli, UptimeTicks: m.State.UptimeTicks}
-		if id != n.cfg.ID {
+		if id == n.cfg.ID {
+			v.UptimeTicks = h.ticks
+		} else {
 			if pr, member := st.Progress[id.RaftID()]; member {
 				// Not pr.RecentActive: CheckQuorum clears it every election
 				// timeout, and an audit in step with that clearing would
 				// never see a quorum.
 				last, ok := h.heard[id.RaftID()]
 				v.RaftActive = ok && h.ticks-last <= uint64(n.cfg.ElectionTicks)
-				v.CaughtUp = pr.Match+n.cfg.CatchUpLagMax >= st.GetCommit()
+				v.CaughtUp = replicaCaughtUp(pr, st.GetCommit(), n.cfg.CatchUpLagMax)
 			}
 		}
 		out = append(out, v)
@@ -164,15 +194,11 @@ func (n *Node) raftHeard(m *pb.Message) {
 	}
 }
 
-// shiftApplied feeds a committed shift to the damper and publishes the new
-// shape in this node's gossiped state.
-func (n *Node) shiftApplied(sh roles.Shift) {
+// shiftApplied publishes the new shape in this node's gossiped state.
+func (n *Node) shiftApplied() {
 	h := n.heal
 	if h == nil {
 		return
-	}
-	if h.pol != nil {
-		h.pol.Proposed(sh, h.ticks)
 	}
 	d := n.machine.derive().digest
 	if d == h.shape {

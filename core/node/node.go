@@ -45,6 +45,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 
 	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/membership"
@@ -189,6 +190,7 @@ type Node struct {
 	reads   map[RequestID]*readWait
 
 	applied     uint64
+	clock       uint64 // the mesh clock: ticks, never behind the machine's
 	snapshot    uint64 // index of the latest snapshot in ms
 	confChanged bool   // a conf change was applied since the last snapshot
 	cover       cover.Counts
@@ -283,6 +285,7 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	n.machine = m
 	n.conf = snap.GetMetadata().GetConfState()
 	n.applied = snap.GetMetadata().GetIndex()
+	n.clock = max(n.clock, m.clock)
 	n.snapshot = n.applied
 	return nil
 }
@@ -310,6 +313,7 @@ func (n *Node) CompactHistory(rev store.Revision) { n.machine.Store().Compact(re
 
 // Tick advances the node's logical clock by one tick.
 func (n *Node) Tick() {
+	n.clock++
 	n.rn.Tick()
 	n.tickPending()
 	n.tickReads()
@@ -367,6 +371,9 @@ func (n *Node) submit(req Request) (RequestID, error) {
 	}
 	n.seq++
 	req.ID = RequestID{Origin: n.cfg.ID, Incarnation: n.cfg.Incarnation, Seq: n.seq}
+	if req.Shift != nil {
+		req.At = n.clock
+	}
 	n.pending[n.seq] = &pending{req: req, ticksLeft: n.cfg.RequestTimeoutTicks, sends: 1}
 	n.route(req, 0)
 	return req.ID, nil
@@ -406,9 +413,14 @@ func (n *Node) route(req Request, hops uint8) {
 		// A read forwarded to a node that is no replica: drop it.
 	case req.Read == nil && bs.RaftState == raft.StateLeader:
 		n.propose(req)
-	case bs.Lead != 0 && bs.Lead != n.raftID:
+	case bs.Lead != 0 && bs.Lead != n.raftID && n.status.Member && slices.Contains(n.conf.GetVoters(), bs.Lead):
 		n.send(n.peers[bs.Lead], Message{Kind: MsgForward, Request: &req, Hops: hops})
-	case hops == 0:
+	default:
+		// No leader known, or a hint that cannot be trusted: a node that
+		// is no raft member (a worker, or a voter just demoted) hears no
+		// heartbeats, so its leader may be long gone — and a deposed
+		// leader drops what it is sent. Any voter knows better; the hop
+		// limit bounds the wandering.
 		voters := n.machine.shape.Voters()
 		if i := slices.Index(voters, n.cfg.ID); i >= 0 {
 			voters = slices.Delete(voters, i, i+1)
@@ -425,7 +437,9 @@ func (n *Node) send(to roles.NodeID, m Message) {
 }
 
 // propose puts a request in the log. A shift that adds voters first stages
-// them as learners; see the package doc.
+// them as learners; see the package doc. A leader never proposes its own
+// removal: it hands leadership to a caught-up voter that stays, whose
+// proposal the origin's retry reaches (see handOff).
 func (n *Node) propose(req Request) {
 	if req.Write != nil {
 		_ = n.rn.Propose(encodePayload(payloadWrite, &req))
@@ -434,7 +448,10 @@ func (n *Node) propose(req Request) {
 	_, change, rej := n.machine.shape.Plan(req.Shift)
 	if rej != nil || change.Empty() {
 		// Rejections are decided at apply, against the committed shape.
-		_ = n.rn.Propose(encodePayload(payloadShift, &req))
+		_ = n.rn.Propose(encodePayload(payloadStamped, &req))
+		return
+	}
+	if slices.Contains(change.Remove, n.cfg.ID) && n.handOff(change) {
 		return
 	}
 	if missing := n.notLearners(change.Add); len(missing) > 0 {
@@ -450,7 +467,7 @@ func (n *Node) propose(req Request) {
 		n.stage(req)
 		return
 	}
-	cc := &pb.ConfChangeV2{Context: encodePayload(payloadShift, &req)}
+	cc := &pb.ConfChangeV2{Context: encodePayload(payloadStamped, &req)}
 	for _, id := range change.Add {
 		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(id.RaftID())})
 	}
@@ -470,15 +487,52 @@ func (n *Node) notLearners(ids []roles.NodeID) []roles.NodeID {
 	return out
 }
 
+// handOff transfers leadership to the most caught-up voter that the change
+// keeps, instead of removing this leader. Removing the leader itself is
+// what strands a joint configuration: the leader applies the leave-joint
+// entry, steps down (StepDownOnRemoval) and may be the only one that knows
+// it committed, while the others, still joint, need the removed nodes'
+// votes. False when no voter can take over (then the leader removes itself
+// as raft allows).
+func (n *Node) handOff(change roles.VoterChange) bool {
+	st := n.rn.Status()
+	var best uint64
+	var bestMatch uint64
+	for _, v := range n.conf.GetVoters() {
+		id, ok := n.peers[v]
+		if !ok || v == n.raftID || slices.Contains(change.Remove, id) {
+			continue
+		}
+		if pr, ok := st.Progress[v]; ok && pr.State == tracker.StateReplicate && pr.Match+n.cfg.CatchUpLagMax >= st.GetCommit() &&
+			(best == 0 || pr.Match > bestMatch || pr.Match == bestMatch && v < best) {
+			best, bestMatch = v, pr.Match
+		}
+	}
+	if best == 0 {
+		return false
+	}
+	n.cover.Sometimes(cover.LeaderHandedOff)
+	n.rn.TransferLeader(best)
+	return true
+}
+
+// caughtUp: every node is a replica that has acknowledged entries and is
+// within CatchUpLagMax of the commit index (Raft §4.2.1). A learner that has
+// acknowledged nothing is not caught up, however short the log: promoting
+// an unreachable learner would add a voter that cannot vote.
 func (n *Node) caughtUp(ids []roles.NodeID) bool {
 	st := n.rn.Status()
 	for _, id := range ids {
 		pr, ok := st.Progress[id.RaftID()]
-		if !ok || pr.Match+n.cfg.CatchUpLagMax < st.GetCommit() {
+		if !ok || !replicaCaughtUp(pr, st.GetCommit(), n.cfg.CatchUpLagMax) {
 			return false
 		}
 	}
 	return true
+}
+
+func replicaCaughtUp(pr tracker.Progress, commit, lag uint64) bool {
+	return pr.State == tracker.StateReplicate && pr.Match > 0 && pr.Match+lag >= commit
 }
 
 func (n *Node) stage(req Request) {
@@ -642,7 +696,19 @@ func (n *Node) Ready() Ready {
 		rd.MustSync = rd.MustSync || r.MustSync || !raft.IsEmptySnap(r.Snapshot)
 		applied = append(applied, n.apply(r.CommittedEntries)...)
 		n.readIndexed(r.ReadStates)
+		confChanged := n.confChanged
 		rd.Persist.Compact = n.maybeSnapshot()
+		if confChanged {
+			// The configuration changed: the snapshot holding it, and a
+			// commit index covering it, are synced before anything else
+			// happens. Raft's MustSync ignores commit-only hard states,
+			// and a node that comes back with the voter set from before a
+			// committed removal may wait forever for votes that will
+			// never come.
+			hs := n.rn.BasicStatus().HardState
+			rd.Persist.HardState = &pb.HardState{Term: new(hs.GetTerm()), Vote: new(hs.GetVote()), Commit: new(hs.GetCommit())}
+			rd.MustSync = true
+		}
 		for _, m := range r.Messages {
 			rd.Messages = append(rd.Messages, Message{From: n.cfg.ID, To: n.peers[m.GetTo()], Kind: MsgRaft, Raft: m})
 		}
@@ -716,8 +782,12 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 		if eff.result == nil {
 			continue
 		}
+		n.clock = max(n.clock, n.machine.clock)
+		if eff.result.Err == ErrFenced {
+			n.cover.Sometimes(cover.PolicyFenced)
+		}
 		if eff.req.Shift != nil && eff.result.Changed && !eff.result.Duplicate {
-			n.shiftApplied(eff.req.Shift)
+			n.shiftApplied()
 		}
 		if eff.req.ID.Origin == n.cfg.ID || n.rn.BasicStatus().RaftState == raft.StateLeader {
 			n.answer(eff.req.ID, *eff.result)

@@ -35,6 +35,20 @@ type Request struct {
 	Shift roles.Shift
 	Write *store.Command
 	Read  *Read
+	// At is a shift's origin's mesh clock when it was submitted; applying
+	// the shift moves the replicated mesh clock forward to it.
+	At uint64
+	// Fence, set on the policy's shifts, is what the deciding leader saw.
+	Fence *Fence
+}
+
+// Fence is checked when a policy shift is applied: the entry must be of the
+// term of the leader that decided the shift, and the shape must be the one
+// it decided on. A deposed leader's decision, retried and forwarded after a
+// heal, so never commits under a leader that decided otherwise.
+type Fence struct {
+	Term  uint64
+	Basis roles.Digest // the shape's digest at the decision
 }
 
 // ReadOp is the verb of a read.
@@ -68,6 +82,9 @@ var (
 	ErrTimeout = errors.New("node: request timed out")
 	// ErrInvalidRequest: Submit was given a request it cannot send.
 	ErrInvalidRequest = errors.New("node: invalid request")
+	// ErrFenced: a policy shift was refused at apply because the term or
+	// the shape it was decided in had changed (see Fence).
+	ErrFenced = errors.New("node: policy shift fenced: the mesh moved since it was decided")
 )
 
 // Result is the final outcome of a request, delivered once on the node the
@@ -161,6 +178,10 @@ func (m Message) Clone() Message {
 func (r Request) clone() Request {
 	c := r
 	c.Shift = slices.Clone(r.Shift)
+	if r.Fence != nil {
+		f := *r.Fence
+		c.Fence = &f
+	}
 	if r.Write != nil {
 		w := *r.Write
 		c.Write = &w

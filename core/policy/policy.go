@@ -2,25 +2,55 @@
 // the committed shape with the target topology and either proposes one shift
 // or withholds, with a typed, explainable reason.
 //
-// The rules, in the order an audit applies them:
+// # The rules, and why each is safe
+//
+// An audit sees the committed shape, the leader's view of every node (its
+// membership health, whether raft heard from it lately, whether its log is
+// caught up, its uptime) and the damper history the replicated log carries
+// (History). It applies these rules in order; the first that decides, wins.
 //
 //  1. Quorum guard. No shift unless a strict majority of the current voters
-//     is reachable from the proposer (healthy in membership and recently
-//     active in raft). A minority side never promotes or demotes: it cannot
-//     commit anyway, and a proposal it queued could commit later, after the
-//     majority has moved on.
-//  2. Grace. A voter that is only Suspect is not replaced until it has been
-//     Suspect for GraceTicks; Dead voters are replaced at once.
-//  3. Damper. At most one shift per node per DamperTicks, and a node must
-//     have been up StabilizeTicks before it is promoted, so a flapping or
-//     just-restarted node does not make the control plane thrash.
-//  4. Plan. package topology plans the steps towards the target; the audit
-//     proposes only the first (one voter change at a time, add before
-//     remove), and withholds "unsatisfiable" when no candidate can close
-//     the gap, rather than proposing shifts that cannot help.
-//  5. Flapping. A node whose health changed FlapMax times within
-//     FlapWindowTicks is quarantined (if it holds no last voter), and
-//     restored after QuietTicks without a change.
+//     is reachable from the proposer (Healthy in membership and recently
+//     active in raft). A minority side cannot commit anyway, and a proposal
+//     it queued could commit later, after the majority has moved on. The
+//     node adds fencing on top (package node): a shift carries the term of
+//     the leader that decided it and the digest of the shape it was decided
+//     on, and is refused at apply if either changed.
+//  2. Missing is Suspect, never Dead. A shape member absent from the view
+//     (never heard of: a partition at boot, a restarted leader) is Suspect
+//     since the first audit that missed it. Only membership's own Dead
+//     verdict makes a node dead: guessing death from silence is how a
+//     healthy majority gets demoted.
+//  3. Replace before remove. A failed voter (Dead, or Suspect for GraceTicks)
+//     first gets a replacement: a candidate that is Healthy, heard from
+//     directly, up for StabilizeTicks, and caught up is promoted (package
+//     topology orders add before remove). The failed voter itself is demoted
+//     only when Dead, and then only while the remaining voters keep a live
+//     majority and the removal does not lower the failures the group
+//     tolerates below what it tolerates now (it removes a dead voter from an
+//     even group, or from a group larger than the target). So a 3-voter mesh
+//     with one voter cut off waits for it rather than shrinking to two.
+//  4. Never below target, never below a live majority. The target is sized
+//     on every assignable node (quarantined and observer nodes aside), dead
+//     or alive, so a failure never shrinks the target and the policy never
+//     scales down to fit the survivors. Every proposed step is checked
+//     against the voter set it leaves: a strict majority of those voters
+//     must be reachable, and a healthy voter leaves only while the voters
+//     that remain are at least the target.
+//  5. Damper. At most one shift per node per DamperTicks of mesh time, as the
+//     replicated log records it (History), so a restart, a snapshot install
+//     or a new leader keeps the memory. The damper never holds the removal
+//     of a Dead voter, nor a promotion that restores the voter count after a
+//     loss: damping exists to stop thrash, not recovery.
+//  6. Flapping. A node whose health changed FlapMax times within
+//     FlapWindowTicks is quarantined — a worker at once, a voter only while
+//     the voters left keep the target and a live majority — and restored
+//     after QuietTicks without a change. Health history is the leader's own
+//     observation; the damper holds a restore too.
+//  7. Plan. package topology plans the steps towards the target; the audit
+//     proposes only the first, and withholds "unsatisfiable" when no
+//     candidate can close the gap rather than proposing shifts that cannot
+//     help.
 //
 // Policy is pure and deterministic: time is ticks, inputs are values, output
 // is a Decision. Not safe for concurrent use.
@@ -38,11 +68,12 @@ import (
 // Health of a node as membership sees it.
 type Health uint8
 
-// The health states.
+// The health states. Missing is a node of the shape absent from the view.
 const (
 	Healthy Health = iota + 1
 	Suspect
 	Dead
+	Missing
 )
 
 // NodeView is what the leader knows of one node at an audit.
@@ -50,26 +81,38 @@ type NodeView struct {
 	ID           roles.NodeID
 	Health       Health
 	SuspectSince uint64 // tick it became Suspect (when Health is Suspect)
-	RaftActive   bool   // raft heard from it recently (leader's progress)
-	CaughtUp     bool   // its log is within the catch-up lag of the commit index
-	Capacity     uint64
-	UptimeTicks  uint64
+	// Direct says the leader heard from the node itself recently (not only
+	// of it, through gossip): only such nodes are promoted.
+	Direct     bool
+	RaftActive bool // raft heard from it recently (leader's progress)
+	CaughtUp   bool // its log is within the catch-up lag of the commit index
+	Capacity   uint64
+	// UptimeTicks is how long the node has been up, as it publishes it.
+	UptimeTicks uint64
+}
+
+// History is what the replicated log says about past shifts: the mesh clock
+// (a logical clock every shift entry carries forward; see package node) and
+// the mesh time of the last committed shift that changed each node.
+type History struct {
+	Now     uint64
+	Shifted map[roles.NodeID]uint64
 }
 
 // Config tunes the policy. Counts are in ticks.
 type Config struct {
 	Target          topology.Strategy
 	GraceTicks      uint64 // a Suspect voter is replaced after this long
-	DamperTicks     uint64 // at most one shift per node per this long
+	DamperTicks     uint64 // at most one shift per node per this long (mesh time)
 	StabilizeTicks  uint64 // a node must be up this long to be promoted
 	FlapMax         int    // health changes within FlapWindowTicks that quarantine a node
 	FlapWindowTicks uint64
 	QuietTicks      uint64 // a quarantined node is restored after this long without a change
 
 	// Unsafe plants bugs: tests set it to prove the simulator's checks
-	// catch a policy without its quorum guard or damper. Never set it in
-	// production.
-	Unsafe struct{ NoQuorumGuard, NoDamper bool }
+	// catch a policy without its quorum guard, damper or stabilisation.
+	// Never set it in production.
+	Unsafe struct{ NoQuorumGuard, NoDamper, NoStabilize bool }
 }
 
 // DefaultConfig: with 100 ms ticks, a 3 s grace, a one-minute damper, 5 s of
@@ -87,15 +130,17 @@ type Reason uint8
 const (
 	Converged     Reason = iota + 1 // the shape matches the target
 	NoQuorum                        // the proposer does not see a majority of voters
-	Grace                           // a voter is Suspect, within its grace period
-	Damper                          // the node to change was changed too recently, or is not stable yet
+	Grace                           // a voter is Suspect, within its grace period, or not Dead yet
+	Damper                          // the node to change was changed too recently
 	NoCandidate                     // no eligible node to promote
 	Unsatisfiable                   // the target cannot be met with the nodes there are
+	Unsafe                          // the next step would leave too few voters, or no live majority
+	InFlight                        // the previous shift has not committed yet
 )
 
 var reasonNames = map[Reason]string{
 	Converged: "converged", NoQuorum: "no-quorum", Grace: "grace", Damper: "damper",
-	NoCandidate: "no-candidate", Unsatisfiable: "unsatisfiable",
+	NoCandidate: "no-candidate", Unsatisfiable: "unsatisfiable", Unsafe: "unsafe", InFlight: "in-flight",
 }
 
 func (r Reason) String() string {
@@ -115,6 +160,9 @@ type Decision struct {
 	// Reachable of Voters is the quorum view the audit saw: voters healthy
 	// in membership and active in raft.
 	Reachable, Voters int
+	// DamperBypassed is set when the damper would have held the shift but
+	// rule 5 let a recovery through.
+	DamperBypassed bool
 }
 
 func (d Decision) String() string {
@@ -124,99 +172,116 @@ func (d Decision) String() string {
 	return fmt.Sprintf("withhold %s: %s", d.Withheld, d.Detail)
 }
 
-// Policy remembers what the damper and flap detection need across audits.
+// Policy remembers what flap detection and the missing-node rule need
+// across audits: both are the leader's own observations.
 type Policy struct {
-	cfg       Config
-	lastShift map[roles.NodeID]uint64   // tick of the last shift that changed the node
-	changes   map[roles.NodeID][]uint64 // ticks of recent health changes
-	health    map[roles.NodeID]Health
+	cfg     Config
+	changes map[roles.NodeID][]uint64 // ticks of recent health changes
+	health  map[roles.NodeID]Health
+	missing map[roles.NodeID]uint64 // tick since which a shape member is absent from the view
 }
 
 // New returns a policy with no history.
 func New(cfg Config) *Policy {
-	return &Policy{cfg: cfg, lastShift: map[roles.NodeID]uint64{}, changes: map[roles.NodeID][]uint64{}, health: map[roles.NodeID]Health{}}
+	return &Policy{cfg: cfg, changes: map[roles.NodeID][]uint64{}, health: map[roles.NodeID]Health{}, missing: map[roles.NodeID]uint64{}}
 }
 
-// Proposed tells the policy a shift was proposed at tick now, for the damper.
-func (p *Policy) Proposed(sh roles.Shift, now uint64) {
-	for _, c := range sh {
-		p.lastShift[c.Node] = now
+// audit is one audit's inputs, indexed.
+type audit struct {
+	shape roles.Shape
+	byID  map[roles.NodeID]NodeView
+	now   uint64
+	log   History
+}
+
+// Audit decides what to do about the shape at tick now (the leader's own
+// ticks, for health), given the log's damper history.
+func (p *Policy) Audit(shape roles.Shape, views []NodeView, now uint64, log History) Decision {
+	a := audit{shape: shape, byID: map[roles.NodeID]NodeView{}, now: now, log: log}
+	for _, v := range views {
+		a.byID[v.ID] = v
 	}
-}
-
-// Audit decides what to do about the shape at tick now.
-func (p *Policy) Audit(shape roles.Shape, views []NodeView, now uint64) Decision {
-	views = slices.Clone(views)
-	slices.SortFunc(views, func(a, b NodeView) int { return a.ID.Compare(b.ID) })
-	p.observe(views, now)
+	p.fillMissing(&a)
+	p.observe(&a)
 	d := Decision{At: now}
-	d.Reachable, d.Voters = reachable(shape, views)
-	if ok, detail := quorum(shape, views); !ok && !p.cfg.Unsafe.NoQuorumGuard {
-		d.Withheld, d.Detail = NoQuorum, detail
+	d.Reachable, d.Voters = a.reachable(shape.Voters())
+	if 2*d.Reachable <= d.Voters && !p.cfg.Unsafe.NoQuorumGuard {
+		d.Withheld, d.Detail = NoQuorum, fmt.Sprintf("%d of %d voters reachable", d.Reachable, d.Voters)
 		return d
 	}
-	if sh, ok := p.flapping(shape, views, now); ok {
+	if sh, ok := p.flapping(&a); ok {
 		d.Shift = sh
 		return d
 	}
-	byID := map[roles.NodeID]NodeView{}
-	for _, v := range views {
-		byID[v.ID] = v
-	}
-	if id, ok := p.inGrace(shape, byID, now); ok {
-		d.Withheld, d.Detail = Grace, fmt.Sprintf("voter %s is suspect since tick %d", id.Short(), byID[id].SuspectSince)
-		return d
-	}
-	pd := p.plan(shape, byID, now)
+	pd := p.plan(&a)
 	pd.Reachable, pd.Voters = d.Reachable, d.Voters
 	return pd
 }
 
-// quorum: a strict majority of the voters is healthy and raft-active.
-func quorum(shape roles.Shape, views []NodeView) (bool, string) {
-	reach, voters := reachable(shape, views)
-	if 2*reach > voters {
-		return true, ""
+// fillMissing gives every shape member absent from the views a Missing view,
+// Suspect-like since the first audit that missed it (rule 2).
+func (p *Policy) fillMissing(a *audit) {
+	for _, m := range a.shape.Members() {
+		if _, ok := a.byID[m.Node]; ok {
+			delete(p.missing, m.Node)
+			continue
+		}
+		since, ok := p.missing[m.Node]
+		if !ok {
+			since = a.now
+			p.missing[m.Node] = since
+		}
+		a.byID[m.Node] = NodeView{ID: m.Node, Health: Missing, SuspectSince: since}
 	}
-	return false, fmt.Sprintf("%d of %d voters reachable", reach, voters)
 }
 
-func reachable(shape roles.Shape, views []NodeView) (reach, voters int) {
-	vs := shape.Voters()
-	for _, v := range views {
-		if v.Health == Healthy && v.RaftActive && slices.Contains(vs, v.ID) {
+// reachable counts the voters that are Healthy and raft-active.
+func (a *audit) reachable(voters []roles.NodeID) (reach, total int) {
+	for _, id := range voters {
+		if v := a.byID[id]; v.Health == Healthy && v.RaftActive {
 			reach++
 		}
 	}
-	return reach, len(vs)
+	return reach, len(voters)
 }
 
-func (p *Policy) inGrace(shape roles.Shape, byID map[roles.NodeID]NodeView, now uint64) (roles.NodeID, bool) {
-	for _, id := range shape.Voters() {
-		if v := byID[id]; v.Health == Suspect && now < v.SuspectSince+p.cfg.GraceTicks {
-			return id, true
-		}
+// failed: Dead, or Suspect (or Missing) for GraceTicks: a voter to replace.
+func (p *Policy) failed(v NodeView, now uint64) bool {
+	switch v.Health {
+	case Dead:
+		return true
+	case Suspect, Missing:
+		return now >= v.SuspectSince+p.cfg.GraceTicks
 	}
-	return roles.NodeID{}, false
+	return false
+}
+
+// candidate: a node that may be promoted (rule 3).
+func (p *Policy) candidate(v NodeView) bool {
+	stable := v.UptimeTicks >= p.cfg.StabilizeTicks || p.cfg.Unsafe.NoStabilize
+	return v.Health == Healthy && v.Direct && v.CaughtUp && stable
 }
 
 // plan asks topology for the steps to the target and proposes the first,
-// unless the damper holds it.
-func (p *Policy) plan(shape roles.Shape, byID map[roles.NodeID]NodeView, now uint64) Decision {
-	d := Decision{At: now}
-	eligible := 0
+// unless a rule holds it.
+func (p *Policy) plan(a *audit) Decision {
+	d := Decision{At: a.now}
 	var nodes []topology.Node
-	for _, m := range shape.Members() {
-		v := byID[m.Node]
-		healthy := v.Health == Healthy || (v.Health == Suspect && now < v.SuspectSince+p.cfg.GraceTicks)
-		stable := v.UptimeTicks >= p.cfg.StabilizeTicks
-		nodes = append(nodes, topology.Node{ID: m.Node, Roles: m.Roles, Healthy: healthy,
-			CaughtUp: v.CaughtUp && stable, Capacity: v.Capacity, UptimeTicks: v.UptimeTicks})
-		if healthy && m.Roles != roles.Quarantined && m.Roles != roles.Observer {
-			eligible++
+	assignable := 0
+	for _, m := range a.shape.Members() {
+		v := a.byID[m.Node]
+		n := topology.Node{ID: m.Node, Roles: m.Roles, Capacity: v.Capacity, UptimeTicks: v.UptimeTicks}
+		if m.Roles.Has(roles.Etcd) {
+			n.Healthy, n.CaughtUp = !p.failed(v, a.now), true
+		} else {
+			n.Healthy, n.CaughtUp = p.candidate(v), p.candidate(v)
+		}
+		nodes = append(nodes, n)
+		if m.Roles != roles.Quarantined && m.Roles != roles.Observer {
+			assignable++
 		}
 	}
-	target, err := p.cfg.Target.Target(eligible)
+	target, err := p.cfg.Target.Target(assignable)
 	if err != nil {
 		d.Withheld, d.Detail = Unsatisfiable, err.Error()
 		return d
@@ -230,63 +295,155 @@ func (p *Policy) plan(shape roles.Shape, byID map[roles.NodeID]NodeView, now uin
 		d.Withheld, d.Detail = NoCandidate, err.Error()
 		return d
 	case len(steps) == 0:
-		d.Withheld, d.Detail = Converged, fmt.Sprintf("%d voters, target %d", len(shape.Voters()), target.Voters)
+		d.Withheld, d.Detail = Converged, fmt.Sprintf("%d voters, target %d", len(a.shape.Voters()), target.Voters)
 		return d
 	}
-	for _, c := range steps[0] {
-		if last, ok := p.lastShift[c.Node]; ok && now < last+p.cfg.DamperTicks && !p.cfg.Unsafe.NoDamper {
-			d.Withheld, d.Detail = Damper, fmt.Sprintf("%s was shifted at tick %d", c.Node.Short(), last)
-			return d
-		}
+	step := steps[0]
+	why, detail, bypassed := p.hold(a, step, target)
+	if why != 0 {
+		d.Withheld, d.Detail = why, detail
+		return d
 	}
-	d.Shift = steps[0]
+	d.Shift, d.DamperBypassed = step, bypassed
 	return d
 }
 
+// hold applies rules 3, 4 and 5 to one planned step: the reason to withhold
+// it, or zero, and whether rule 5 let it past the damper.
+func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why Reason, detail string, bypassed bool) {
+	next, change, rej := a.shape.Plan(step)
+	if rej != nil {
+		return NoCandidate, rej.Error(), false
+	}
+	voters := a.shape.Voters()
+	live, _ := a.reachable(voters)
+	for _, id := range change.Remove {
+		v := a.byID[id]
+		switch {
+		case v.Health == Dead:
+			// Rule 3: removing a dead voter must not lower the failures
+			// tolerated: only from an even group, or one above target.
+			if len(voters)%2 == 1 && len(voters) <= target.Voters {
+				return NoCandidate, fmt.Sprintf("no replacement for dead voter %s; removing it would not help", id.Short()), false
+			}
+		case p.failed(v, a.now):
+			return Grace, fmt.Sprintf("voter %s is %s since tick %d, not dead", id.Short(), healthName(v.Health), v.SuspectSince), false
+		case v.Health == Healthy && len(voters)-1 < target.Voters:
+			return Unsafe, fmt.Sprintf("demoting %s would leave %d voters, target %d", id.Short(), len(voters)-1, target.Voters), false
+		case v.Health != Healthy:
+			return Grace, fmt.Sprintf("voter %s is %s since tick %d", id.Short(), healthName(v.Health), v.SuspectSince), false
+		}
+	}
+	if reach, total := a.reachable(next.Voters()); 2*reach <= total && !p.cfg.Unsafe.NoQuorumGuard {
+		return Unsafe, fmt.Sprintf("%v would leave %d of %d voters reachable", step, reach, total), false
+	}
+	if p.cfg.Unsafe.NoDamper {
+		return 0, "", false
+	}
+	restoring := len(change.Add) > 0 && live < target.Voters
+	for _, c := range step {
+		last, ok := a.log.Shifted[c.Node]
+		if !ok || a.log.Now >= last+p.cfg.DamperTicks {
+			continue
+		}
+		deadRemoval := slices.Contains(change.Remove, c.Node) && a.byID[c.Node].Health == Dead
+		if deadRemoval || restoring && slices.Contains(change.Add, c.Node) {
+			bypassed = true // rule 5: the damper never holds recovery
+			continue
+		}
+		return Damper, fmt.Sprintf("%s was shifted at mesh time %d (now %d)", c.Node.Short(), last, a.log.Now), false
+	}
+	return 0, "", bypassed
+}
+
+func healthName(h Health) string {
+	switch h {
+	case Healthy:
+		return "healthy"
+	case Suspect:
+		return "suspect"
+	case Dead:
+		return "dead"
+	case Missing:
+		return "missing"
+	}
+	return fmt.Sprintf("health(%d)", uint8(h))
+}
+
 // observe records health transitions for flap detection.
-func (p *Policy) observe(views []NodeView, now uint64) {
-	for _, v := range views {
-		if prev, ok := p.health[v.ID]; ok && prev != v.Health {
-			ch := append(p.changes[v.ID], now)
+func (p *Policy) observe(a *audit) {
+	for _, id := range sortedIDs(a.byID) {
+		v := a.byID[id]
+		if prev, ok := p.health[id]; ok && prev != v.Health {
+			ch := append(p.changes[id], a.now)
 			if len(ch) > p.cfg.FlapMax+1 {
 				ch = ch[len(ch)-(p.cfg.FlapMax+1):]
 			}
-			p.changes[v.ID] = ch
+			p.changes[id] = ch
 		}
-		p.health[v.ID] = v.Health
+		p.health[id] = v.Health
 	}
 }
 
+func sortedIDs(m map[roles.NodeID]NodeView) []roles.NodeID {
+	ids := make([]roles.NodeID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, roles.NodeID.Compare)
+	return ids
+}
+
 // flapping quarantines a node that changed health FlapMax times within the
-// window, and restores a quarantined node after QuietTicks of calm.
-func (p *Policy) flapping(shape roles.Shape, views []NodeView, now uint64) (roles.Shift, bool) {
-	for _, v := range views {
-		r, _ := shape.Roles(v.ID)
-		ch := p.changes[v.ID]
+// window, and restores a quarantined node after QuietTicks of calm (rule 6).
+func (p *Policy) flapping(a *audit) (roles.Shift, bool) {
+	for _, id := range sortedIDs(a.byID) {
+		v := a.byID[id]
+		r, ok := a.shape.Roles(id)
+		if !ok {
+			continue
+		}
+		ch := p.changes[id]
 		recent := 0
 		for _, t := range ch {
-			if now < t+p.cfg.FlapWindowTicks {
+			if a.now < t+p.cfg.FlapWindowTicks {
 				recent++
 			}
 		}
 		switch {
-		case r != roles.Quarantined && recent >= p.cfg.FlapMax && !damped(p.lastShift, v.ID, now, p.cfg.DamperTicks):
-			sh := roles.Shift{{Kind: roles.Quarantine, Node: v.ID, Reason: roles.HealthDegraded}}
-			if _, _, rej := shape.Plan(sh); rej == nil {
+		case r != roles.Quarantined && recent >= p.cfg.FlapMax && !p.damped(a, id) && p.mayRemove(a, id):
+			sh := roles.Shift{{Kind: roles.Quarantine, Node: id, Reason: roles.HealthDegraded}}
+			if _, _, rej := a.shape.Plan(sh); rej == nil {
 				return sh, true
 			}
-		case r == roles.Quarantined && v.Health == Healthy && (len(ch) == 0 || now >= ch[len(ch)-1]+p.cfg.QuietTicks) &&
-			!damped(p.lastShift, v.ID, now, p.cfg.DamperTicks):
+		case r == roles.Quarantined && v.Health == Healthy && (len(ch) == 0 || a.now >= ch[len(ch)-1]+p.cfg.QuietTicks) &&
+			!p.damped(a, id):
 			// The damper holds a restore too: a leader that saw none of the
 			// flapping (its predecessor quarantined the node, then died)
-			// has no health history, but knows the quarantine from the log.
-			return roles.Shift{{Kind: roles.Restore, Node: v.ID, Reason: roles.Rebalance}}, true
+			// has no health history, but the log has the quarantine.
+			return roles.Shift{{Kind: roles.Restore, Node: id, Reason: roles.Rebalance}}, true
 		}
 	}
 	return nil, false
 }
 
-func damped(last map[roles.NodeID]uint64, id roles.NodeID, now, damper uint64) bool {
-	t, ok := last[id]
-	return ok && now < t+damper
+// mayRemove: a voter may be quarantined only while the voters left keep
+// the target count and a live majority; a worker always may.
+func (p *Policy) mayRemove(a *audit, id roles.NodeID) bool {
+	voters := a.shape.Voters()
+	if !slices.Contains(voters, id) {
+		return true
+	}
+	target, err := p.cfg.Target.Target(len(a.shape.Members()))
+	if err != nil || len(voters)-1 < target.Voters {
+		return false
+	}
+	rest := slices.DeleteFunc(slices.Clone(voters), func(x roles.NodeID) bool { return x == id })
+	reach, total := a.reachable(rest)
+	return 2*reach > total
+}
+
+func (p *Policy) damped(a *audit, id roles.NodeID) bool {
+	t, ok := a.log.Shifted[id]
+	return ok && a.log.Now < t+p.cfg.DamperTicks && !p.cfg.Unsafe.NoDamper
 }
