@@ -236,7 +236,7 @@ func TestBuiltinSelfHealing(t *testing.T) {
 			crash(10*s, "n5", 5*s), crash(25*s, "n5", 5*s), crash(40*s, "n5", 5*s), crash(55*s, "n5", 5*s),
 		}, 60*s),
 		{Name: "phalanx-10-to-5", Nodes: 10, ControlPlane: 5, Duration: 150 * s, Target: "phalanx", Network: lan,
-			Faults: fiveDown, Commands: noop, Expect: expect(60 * s)},
+			Faults: fiveDown, Commands: noop, Expect: sim.Expect{Converge: &sim.Converge{Within: 60 * s, ControlPlane: 5}, CommandsComplete: true}},
 		slow,
 		quorum("clock-skew", 120*s, []sim.Fault{
 			{At: 5 * s, Kind: sim.ClockSkew, Target: "n3", Rate: 6, For: 60 * s},
