@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -176,4 +177,64 @@ func FuzzDecodeMachine(f *testing.F) {
 			t.Fatalf("re-encoding a decoded machine fails: %v", err)
 		}
 	})
+}
+
+// stamped is a policy shift entry of term 3, decided in term fenceTerm on
+// the shape digest basis, stamped with mesh time at.
+func stamped(index, fenceTerm uint64, basis roles.Digest, at uint64, r *Request) *pb.Entry {
+	r.At, r.Fence = at, &Fence{Term: fenceTerm, Basis: basis}
+	return &pb.Entry{Index: new(index), Term: new(uint64(3)), Type: pb.EntryNormal.Enum(), Data: encodePayload(payloadStamped, r)}
+}
+
+// Issue 9, symptom 10: a policy shift decided by another term's leader, or
+// on a shape that moved since, is refused at apply; one that passes its
+// fence moves the mesh clock and the damper history, which the snapshot
+// keeps (symptom 4).
+func TestPolicyShiftsAreFencedAndRemembered(t *testing.T) {
+	m := NewMachine(bootShape(t))
+	basis := m.derive().digest
+	sched := roles.Command{Kind: roles.Demote, Node: nid(1), Roles: roles.Scheduler, Reason: roles.Rebalance}
+	if eff := m.Apply(stamped(2, 2, basis, 50, req(9, 1, sched))); !errors.Is(eff.result.Err, ErrFenced) {
+		t.Fatalf("a shift decided in term 2 applied in term 3: %v", eff.result)
+	}
+	var other roles.Digest
+	if eff := m.Apply(stamped(3, 3, other, 60, req(9, 2, sched))); !errors.Is(eff.result.Err, ErrFenced) {
+		t.Fatalf("a shift decided on another shape applied: %v", eff.result)
+	}
+	if eff := m.Apply(stamped(4, 3, basis, 70, req(9, 3, sched))); eff.result.Err != nil || !eff.result.Changed {
+		t.Fatalf("a shift passing its fence: %v", eff.result)
+	}
+	clock, shifted := m.History()
+	if clock != 70 || shifted[nid(1)] != 70 || len(shifted) != 1 {
+		t.Fatalf("history after the shift: clock %d, shifted %v", clock, shifted)
+	}
+	back, err := DecodeMachine(m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, s := back.History(); c != 70 || s[nid(1)] != 70 {
+		t.Fatalf("history lost by the snapshot: clock %d, shifted %v", c, s)
+	}
+	// The fenced retry of a deposed leader, with the basis it saw then,
+	// is refused now that the shape moved.
+	if eff := m.Apply(stamped(5, 3, basis, 80, req(9, 4, sched))); !errors.Is(eff.result.Err, ErrFenced) {
+		t.Fatalf("a decision on a stale shape applied: %v", eff.result)
+	}
+}
+
+// Issue 10: a snapshot claiming a huge length allocates nothing near it.
+func TestDecodeMachineDoesNotTrustLengths(t *testing.T) {
+	b := NewMachine(bootShape(t)).Encode()
+	b = b[:len(b)-4] // cut the store
+	b = append(b, 0xff, 0xff, 0xff, 0xff)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := DecodeMachine(b)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a truncated snapshot decoded")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("decoding a %d-byte snapshot allocated %d bytes", len(b), grew)
+	}
 }
