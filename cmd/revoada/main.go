@@ -1,6 +1,7 @@
 // Command revoada is the one command-line front door to revoada.
 //
 //	revoada sim        run a scenario in the simulator, for one seed or many
+//	revoada explore    draw a whole plan from every seed of a range (VOPR-style), run and judge it
 //	revoada replay     rerun a failure bundle, or one scenario and seed, and show everything it found
 //	revoada shrink     minimise a failure bundle into a small scenario file
 //	revoada scenarios  list the built-in scenarios, or print one's YAML
@@ -52,6 +53,8 @@ Commands:
   sim        run a scenario for one seed or a range of seeds
                revoada sim [--scenario NAME|FILE] [--seed N | --seeds A..B] [--json] [--trace FILE]
                [--report DIR] [--bundles DIR] [--plant BUGS]
+  explore    draw a whole simulation plan from every seed of a range, run and judge it
+               revoada explore --seeds A..B [--parallel N] [--json] [--bundles DIR] [--plant BUGS]
   replay     rerun a failure bundle, or one scenario and seed; print every violation
              and the full fingerprint
                revoada replay BUNDLE
@@ -100,6 +103,7 @@ type env struct {
 var commands = []command{
 	{"sim", simSynopsis, simAbout, simFlags},
 	{"replay", replaySynopsis, replayAbout, replayFlags},
+	{"explore", exploreSynopsis, exploreAbout, exploreFlags},
 	{"shrink", shrinkSynopsis, shrinkAbout, shrinkFlags},
 	{"scenarios", scenariosSynopsis, scenariosAbout, scenariosFlags},
 	{"apply", applySynopsis, applyAbout, applyFlags},
