@@ -134,7 +134,7 @@ expect:
 
 func TestMarshalSelfHealing(t *testing.T) {
 	p := &sim.Plan{
-		Name: "heal", Nodes: 5, ControlPlane: 3, Duration: time.Minute, Target: "quorum_3m",
+		Name: "heal", Nodes: 5, ControlPlane: 3, Duration: 70 * time.Second, Target: "quorum_3m",
 		Policy:  sim.PolicyKnobs{Grace: 2 * time.Second, Damper: 90 * time.Second, PhiThreshold: 9.5},
 		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond},
 		Faults: []sim.Fault{
@@ -146,7 +146,7 @@ func TestMarshalSelfHealing(t *testing.T) {
 	const want = `name: heal
 nodes: 5
 control_plane: 3
-duration: 1m0s
+duration: 1m10s
 target: quorum-3m
 policy: {grace: 2s, damper: 1m30s, phi_threshold: 9.5}
 network: {latency: {min: 1ms, max: 10ms}, loss: 0, duplicate: 0}
@@ -185,7 +185,7 @@ faults:
 // FuzzParse).
 func TestMarshalLineBreaks(t *testing.T) {
 	for _, d := range []string{"\n0", "\n", "a\n", "a\n\nb", "\t\n0", "x\r\ny", "a \n b", "\u0085z", "a\u2028b"} {
-		p := &sim.Plan{Name: "d", Description: d, Nodes: 1, ControlPlane: 1, Duration: time.Second}
+		p := &sim.Plan{Name: "d", Description: d, Nodes: 1, ControlPlane: 1, Duration: 10 * time.Second}
 		out, err := scenarios.Marshal(p)
 		if err != nil {
 			t.Errorf("%q: %v", d, err)
@@ -281,7 +281,7 @@ func TestMarshalRefuses(t *testing.T) {
 		{"weight beyond the format", func(p *sim.Plan) {
 			p.Workload = &sim.Workload{Clients: 1, Rate: 1, Keys: 1, Face: "nomad", Mix: sim.Mix{Get: scenarios.WeightMax + 1}}
 		}, "workload.mix.get: 10001 out of range 0..10000"},
-		{"progress without workload", func(p *sim.Plan) { p.Expect.Progress = 0.5 }, "expect.progress: only valid with a workload"},
+		{"progress without workload", func(p *sim.Plan) { p.Expect.Progress = 0.5 }, "expect progress is a share of the workload's operations: it needs a workload"},
 		{"unknown strategy", func(p *sim.Plan) { p.Target = "pentagon" }, "sim: target: topology: unknown strategy"},
 		{"voters without explicit", func(p *sim.Plan) { p.Target, p.TargetVoters = "solo", 1 }, "target_voters goes with target explicit"},
 		{"even explicit target", func(p *sim.Plan) { p.Target, p.TargetVoters = "explicit", 2 }, "2 voters is even"},

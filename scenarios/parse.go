@@ -586,9 +586,51 @@ func (d *decoder) plan(root *yaml.Node) (*sim.Plan, error) {
 		}
 	}
 	if err := p.Validate(); err != nil {
+		var short *sim.ShortRunError
+		if errors.As(err, &short) {
+			return nil, d.short(f, short)
+		}
 		return nil, d.invalid(f, p, err)
 	}
 	return p, nil
+}
+
+// short reports a run too short to judge at the line of the field that
+// asks for the time: duration for the leader monitor, which always runs, or
+// the expectation's own field.
+func (d *decoder) short(top *fields, e *sim.ShortRunError) *Error {
+	line := top.key("duration").Line
+	if n := fieldNode(top.node, e.Field); n != nil {
+		line = n.Line
+	}
+	msg := e.Error()
+	if e.Field != "duration" {
+		msg += ": lengthen duration or shorten " + e.Field
+	}
+	return &Error{File: d.file, Line: line, Field: e.Field, Msg: msg, Err: e}
+}
+
+// fieldNode is the key node of a dotted field path ("expect.converge.within")
+// in a document of checked mappings, or nil.
+func fieldNode(n *yaml.Node, path string) *yaml.Node {
+	var key *yaml.Node
+	for name := range strings.SplitSeq(path, ".") {
+		n = deref(n)
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		key = nil
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := deref(n.Content[i]); k.Value == name {
+				key, n = k, n.Content[i+1]
+				break
+			}
+		}
+		if key == nil {
+			return nil
+		}
+	}
+	return key
 }
 
 // header reads name, description, nodes, control_plane and duration.

@@ -123,12 +123,12 @@ func TestParseFull(t *testing.T) {
 }
 
 func TestParseDefaults(t *testing.T) {
-	p, err := scenarios.Parse("min.yaml", []byte("name: min\nnodes: 1\ncontrol_plane: 1\nduration: 1s\n"))
+	p, err := scenarios.Parse("min.yaml", []byte("name: min\nnodes: 1\ncontrol_plane: 1\nduration: 10s\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &sim.Plan{
-		Name: "min", Nodes: 1, ControlPlane: 1, Duration: time.Second,
+		Name: "min", Nodes: 1, ControlPlane: 1, Duration: 10 * time.Second,
 		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond},
 	}
 	if !reflect.DeepEqual(p, want) {
@@ -258,6 +258,11 @@ func TestParseErrors(t *testing.T) {
 		{"unknown anchor", hdr + "faults: *f\n", 0, "", "invalid YAML: unknown anchor 'f' referenced"},
 		{"syntax error in second document", hdr + "---\n- [\n", 7, "", "invalid YAML"},
 		{"not UTF-8", hdr + "description: \xff\n", 5, "", "not UTF-8"},
+		// Runs too short to judge.
+		{"ends before the leader monitor judges", "name: t\nnodes: 5\ncontrol_plane: 3\nduration: 15s\nfaults:\n  - {at: 10s, crash: n1}\n", 4, "duration",
+			"duration 15s is too short to judge leader-after-heal (the last fault heals at 10s): it needs 10s after 10s, so at least 20s"},
+		{"ends before convergence is judged", hdr + "faults:\n  - {at: 10s, crash: n1, for: 20s}\nexpect:\n  converge: {within: 40s, control_plane: 3}\n", 8, "expect.converge.within",
+			"too short to judge converge (timed from 30s): it needs 40s after 30s, so at least 1m10s: lengthen duration or shorten expect.converge.within"},
 		{"control character", hdr + "\n\x01\n", 6, "", "control character U+0001"},
 		{"control character after CR", "name: t\r\r\x01", 3, "", "control character U+0001"},
 		{"root is a list", "- name: t\n", 1, "", "want a mapping, got a list"},

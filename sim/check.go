@@ -72,6 +72,11 @@ func (c *checker) fail(at time.Duration, prop, node, format string, args ...any)
 
 func (c *checker) bootstrap() roles.Shape { return c.boot }
 
+// hasViolation reports whether the property was violated so far.
+func (c *checker) hasViolation(prop string) bool {
+	return slices.ContainsFunc(c.violations, func(v Violation) bool { return v.Property == prop })
+}
+
 func (c *checker) status(at time.Duration, i int, name string, st node.Status) {
 	if st.State != raft.StateLeader {
 		return

@@ -77,3 +77,37 @@ func TestQuorumGuardOffIsCaught(t *testing.T) {
 		t.Fatalf("with the guard on, seed %d still violates: %v", seed2, v)
 	}
 }
+
+// skewThenShift: the leader is killed and replaced; then the new leader's
+// clock runs three times fast for 4 s, during which the replacement dies.
+// The leader counts the 20 s damper in its own fast ticks and may shift the
+// replacement again once they have passed, after less real time: that is
+// no damper violation, even though no clock is fast at the second commit.
+func skewThenShift() *Plan {
+	p := healPlan()
+	p.Duration = 120 * time.Second
+	p.Policy.Damper = 20 * time.Second
+	p.Faults = []Fault{
+		{At: 20 * time.Second, Kind: Crash, Target: "leader"},
+		{At: 31 * time.Second, Kind: ClockSkew, Target: "leader", Rate: 3, For: 4 * time.Second},
+		{At: 31 * time.Second, Kind: Crash, Target: "n4"},
+	}
+	p.Expect = Expect{}
+	return p
+}
+
+func TestDamperAfterClockSkew(t *testing.T) {
+	p := skewThenShift()
+	for seed := uint64(1); seed <= 30; seed++ {
+		var trace strings.Builder
+		r := Run(p, seed, Options{Trace: &trace})
+		if r.Violated(PropDamper) {
+			for _, line := range strings.Split(trace.String(), "\n") {
+				if strings.Contains(line, `"audit"`) && strings.Contains(line, "propose") || strings.Contains(line, `"fault"`) {
+					t.Log(line)
+				}
+			}
+			t.Fatalf("seed %d: %v", seed, r.Violations)
+		}
+	}
+}

@@ -18,6 +18,7 @@ const (
 // sampled every tick from then on.
 type liveness struct {
 	leader, shape, members *checkers.Monitor
+	joint, quiet           *checkers.Monitor // from the start (properties.go)
 }
 
 func (s *simulator) startMonitors() {
@@ -57,7 +58,7 @@ func (s *simulator) sample() {
 
 func (s *simulator) endMonitors() []checkers.Monitor {
 	var out []checkers.Monitor
-	for _, m := range []*checkers.Monitor{s.live.leader, s.live.shape, s.live.members} {
+	for _, m := range []*checkers.Monitor{s.live.leader, s.live.shape, s.live.members, s.live.quiet, s.live.joint} {
 		if m != nil {
 			m.End(s.now)
 			out = append(out, *m)

@@ -17,11 +17,11 @@ func TestLivenessMonitorsCool(t *testing.T) {
 		if !r.OK() {
 			t.Fatalf("seed %d: %v", seed, r.Violations)
 		}
-		if len(r.Monitors) != 3 {
-			t.Fatalf("monitors %v, want leader, shape and membership", r.Monitors)
+		if len(r.Monitors) != 5 {
+			t.Fatalf("monitors %v, want leader, shape, membership, quiet leader and joint", r.Monitors)
 		}
 		for _, m := range r.Monitors {
-			if len(m.Hot) == 0 && m.Name != PropLeaderAfter {
+			if len(m.Hot) == 0 && (m.Name == PropShapeWithin || m.Name == PropMembershipAgree) {
 				t.Errorf("seed %d: %s never went hot after the leader died", seed, m.Name)
 			}
 			for _, s := range m.Hot {

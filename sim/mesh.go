@@ -139,12 +139,30 @@ func (m *Mesh) call(ctx context.Context, issue func(*node.Node) (node.RequestID,
 		}
 		res = *m.results[id]
 		s.runUntil(func() bool { return sn.n == nil || sn.applied >= res.Index }, MeshCallTimeout)
+		m.complete(&res)
 		return nil
 	})
 	if err != nil {
 		return node.Result{}, err
 	}
 	return res, res.Err
+}
+
+// complete fills in a write answered from the dedup table, which carries
+// only the Ref and ModRevision: the network may deliver a retried or
+// duplicated request's second answer first. The contact replica's history
+// holds the write's event, with the whole resource, at that revision.
+func (m *Mesh) complete(res *node.Result) {
+	sn := m.s.nodes[m.contact]
+	rev := res.Resource.ModRevision
+	if !res.Duplicate || res.Err != nil || sn.n == nil || rev == 0 {
+		return
+	}
+	evs, err := sn.n.Store().Events(rev, "")
+	if err != nil || len(evs) == 0 || evs[0].Revision != rev || evs[0].Resource.Ref != res.Resource.Ref {
+		return // compacted, or not there: the caller gets what the node said
+	}
+	res.Resource = evs[0].Resource
 }
 
 // Backend returns the replicated store as seen through the contact node.

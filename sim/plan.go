@@ -238,7 +238,95 @@ func (p *Plan) Validate() error {
 			return fmt.Errorf("sim: target: %w", err)
 		}
 	}
-	return p.Expect.Liveness.validate(p)
+	switch {
+	case !isProbability(p.Expect.Progress):
+		return fmt.Errorf("sim: expect progress %v not within [0, 1]", p.Expect.Progress)
+	case p.Expect.Progress > 0 && p.Workload == nil:
+		return fmt.Errorf("sim: expect progress is a share of the workload's operations: it needs a workload")
+	}
+	if err := p.Expect.Liveness.validate(p); err != nil {
+		return err
+	}
+	return p.judgeable()
+}
+
+// ShortRunError is Validate's error for a plan that ends before one of its
+// time-bounded checks could judge it: a monitor armed when the last fault
+// heals (or convergence, timed from the calm) needs Need after From, and the
+// run ends at Duration. Such a run proves nothing either way, so it is
+// refused as a bad scenario rather than failed (and a shrink cannot end on
+// it). Field is the expectation that needs the time ("duration" for the
+// leader monitor, which always runs).
+type ShortRunError struct {
+	Field    string // e.g. "duration", "expect.converge.within"
+	Check    string // the property that could not be judged
+	Duration time.Duration
+	From     time.Duration // the last heal, or the calm for convergence
+	Need     time.Duration
+}
+
+func (e *ShortRunError) Error() string {
+	return fmt.Sprintf("sim: duration %v is too short to judge %s: it needs %v after %v, so at least %v",
+		e.Duration, e.Check, e.Need, e.From, e.From+e.Need)
+}
+
+// judgeable refuses a plan whose run ends before its liveness monitors and
+// convergence could be judged.
+func (p *Plan) judgeable() error {
+	heal := p.healTime()
+	short := func(field, check string, from, need time.Duration) error {
+		if p.Duration < from+need {
+			return &ShortRunError{Field: field, Check: check, Duration: p.Duration, From: from, Need: need}
+		}
+		return nil
+	}
+	l := p.Expect.Liveness
+	errs := []error{short("duration", PropLeaderAfter+" (the last fault heals at "+heal.String()+")", heal, p.leaderWithin())}
+	if l.Shape != nil {
+		errs = append(errs, short("expect.liveness.shape.within", PropShapeWithin, heal, l.Shape.Within))
+	}
+	if l.Membership > 0 {
+		errs = append(errs, short("expect.liveness.membership", PropMembershipAgree, heal, time.Duration(l.Membership)*gossipInterval*TickInterval))
+	}
+	if c := p.Expect.Converge; c != nil {
+		errs = append(errs, short("expect.converge.within", PropConverge+" (timed from "+p.calmAt().String()+")", p.calmAt(), c.Within))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// calmAt is when the plan stops disturbing the mesh: the last fault healed
+// and the last command issued. Convergence is timed from here.
+func (p *Plan) calmAt() time.Duration {
+	t := p.healTime()
+	for _, c := range p.Commands {
+		t = max(t, c.At)
+	}
+	return t
+}
+
+// electionTicks follows Raft's timing rule, broadcast time ≪ election
+// timeout (Raft §5.6): the nodes' election timeout spans at least
+// electionRoundTrips round trips of the slowest link, and never less than
+// ElectionTicks. On 250 ms links a 1 s timeout makes two candidates split
+// their votes again and again.
+func (p *Plan) electionTicks() int {
+	rtt := 2 * p.Network.LatencyMax
+	return max(ElectionTicks, int((electionRoundTrips*rtt+TickInterval-1)/TickInterval))
+}
+
+// leaderWithin is PropLeaderAfter's bound: ten election timeouts, or as
+// many as the plan's liveness expectation says.
+func (p *Plan) leaderWithin() time.Duration {
+	k := 10
+	if l := p.Expect.Liveness.Leader; l > 0 {
+		k = l
+	}
+	return time.Duration(k) * time.Duration(p.electionTicks()) * TickInterval
 }
 
 func (l Liveness) validate(p *Plan) error {

@@ -132,6 +132,9 @@ type Stats struct {
 	// FalseSuspicions counts membership suspicions of a node that was up,
 	// unpaused and reachable both ways when it was suspected.
 	FalseSuspicions int
+	// FalseSuspicionsPerNodeHour is FalseSuspicions over the run's
+	// node-hours (nodes × duration).
+	FalseSuspicionsPerNodeHour float64
 	// Restored is how long after its first crash fault the mesh had its
 	// target control-plane count again, all on live nodes; -1 when it never
 	// did, 0 when the plan crashed nothing.

@@ -63,6 +63,7 @@ const (
 	evClientTimeout
 	evWatchEnd
 	evScript
+	evProbe
 )
 
 type event struct {
@@ -85,18 +86,23 @@ type undo struct {
 }
 
 type simNode struct {
-	name        string
-	id          roles.NodeID
-	n           *node.Node // nil while crashed
-	disk        *disk
-	incarnation uint64
-	paused      bool
-	held        []event
-	entropy     *rand.ChaCha8
-	status      node.Status
-	applied     uint64
-	clock       float64 // clock speed factor: ticks come every TickInterval/clock
-	downSince   time.Duration
+	name           string
+	id             roles.NodeID
+	n              *node.Node // nil while crashed
+	disk           *disk
+	incarnation    uint64
+	paused         bool
+	held           []event
+	entropy        *rand.ChaCha8
+	status         node.Status
+	applied        uint64
+	clock          float64 // clock speed factor: ticks come every TickInterval/clock
+	ticks          uint64  // ticks run (not paused), over all incarnations
+	startTicks     uint64  // ticks at the current incarnation's start
+	startedAt      time.Duration
+	restartPending bool // crashed with a restart scheduled
+	sync           syncState
+	downSince      time.Duration
 }
 
 type operation struct {
@@ -141,9 +147,12 @@ type simulator struct {
 	wlRand             *rand.Rand
 	trace              *tracer
 	hooks              Hooks
-	mesh               *Mesh                            // set when driven as a Mesh
-	policyReqs         map[node.RequestID]time.Duration // the policy's requests in flight: when each was proposed
-	policyShifted      map[roles.NodeID]time.Duration
+	mesh               *Mesh                        // set when driven as a Mesh
+	policyReqs         map[node.RequestID]policyReq // the policy's requests in flight
+	policyShifted      map[roles.NodeID]shiftMark
+	promoting          map[roles.NodeID]bool // promoted by the policy, not yet voters
+	joint              *joint                // the joint configuration the log is in, if any
+	confVoters         []uint64              // the committed raft voters (incoming)
 	firstCrash         time.Duration
 	restoredAt         time.Duration
 	check              *checker
@@ -188,7 +197,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate,
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
-		policyReqs: map[node.RequestID]time.Duration{}, cover: cover.Counts{}, policyShifted: map[roles.NodeID]time.Duration{}, firstCrash: -1, restoredAt: -1,
+		policyReqs: map[node.RequestID]policyReq{}, cover: cover.Counts{}, policyShifted: map[roles.NodeID]shiftMark{}, promoting: map[roles.NodeID]bool{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {
@@ -206,6 +215,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		panic(fmt.Sprintf("sim: bootstrap shape: %v", err)) // node keys are fixed; a collision is a build bug
 	}
 	s.check = newChecker(shape)
+	s.confVoters = slices.Clone(s.check.members)
 	for _, sn := range s.nodes {
 		sn.status.Member = slices.Contains(shape.Voters(), sn.id)
 	}
@@ -260,6 +270,7 @@ func (s *simulator) boot() {
 	}
 	s.startWorkload()
 	s.startMonitors()
+	s.startProbes()
 	if s.plan.Duration > SettleTime {
 		s.push(event{at: s.plan.Duration - SettleTime, kind: evSettle})
 	}
@@ -281,6 +292,8 @@ func (s *simulator) start(i int) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: %s: load: %v", sn.name, err))
 	}
+	sn.sync.loaded(durable)
+	sn.startTicks, sn.startedAt, sn.restartPending = sn.ticks, s.now, false
 	s.sw.cur = sn.entropy
 	n, err := node.New(cfg, durable)
 	s.sw.cur = nil
@@ -319,6 +332,7 @@ func (s *simulator) handle(e event) {
 			return // the tick chain of a crashed incarnation ends
 		}
 		if !sn.paused {
+			sn.ticks++
 			s.drive(e.node, (*node.Node).Tick)
 		}
 		e.at += time.Duration(float64(TickInterval) / sn.clock)
@@ -345,6 +359,8 @@ func (s *simulator) handle(e event) {
 		s.watchEnd(e.idx, e.gen)
 	case evScript:
 		s.scriptStep(e.idx)
+	case evProbe:
+		s.probe()
 	}
 }
 
@@ -357,6 +373,7 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 	f(sn.n)
 	for k := 0; k < readyLoopsMax && sn.n.HasReady(); k++ {
 		rd := sn.n.Ready()
+		s.checkSync(i, &rd)
 		if err := sn.disk.Save(rd.Persist); err != nil {
 			panic(fmt.Sprintf("sim: %s: save: %v", sn.name, err))
 		}
@@ -431,7 +448,8 @@ func (s *simulator) onApplied(i int, a node.Applied) {
 	s.check.applied(s.now, sn.name, a)
 	if fresh {
 		s.markRoles(before, a)
-		s.policyCommitted(a)
+		s.policyCommitted(before, a)
+		s.confApplied(a)
 		s.checkRestored()
 	}
 }
@@ -567,6 +585,7 @@ func (s *simulator) result(res *Result) {
 	res.Violations = s.check.violations
 	res.Stats = s.stats
 	res.Stats.CommandsTotal = len(s.ops)
+	res.Stats.FalseSuspicionsPerNodeHour = s.plan.perNodeHour(s.stats.FalseSuspicions)
 	switch {
 	case s.firstCrash < 0:
 	case s.restoredAt < 0:
@@ -603,22 +622,5 @@ func (s *simulator) nodeNames(idx []int) string {
 	return strings.Join(names, ",")
 }
 
-// electionTicks follows Raft's timing rule, broadcast time ≪ election
-// timeout (Raft §5.6): the nodes' election timeout spans at least
-// electionRoundTrips round trips of the slowest link, and never less than
-// ElectionTicks. On 250 ms links a 1 s timeout makes two candidates split
-// their votes again and again.
-func (s *simulator) electionTicks() int {
-	rtt := 2 * s.plan.Network.LatencyMax
-	return max(ElectionTicks, int((electionRoundTrips*rtt+TickInterval-1)/TickInterval))
-}
-
-// leaderWithin is PropLeaderAfter's bound: ten election timeouts, or as
-// many as the plan's liveness expectation says.
-func (s *simulator) leaderWithin() time.Duration {
-	k := 10
-	if l := s.plan.Expect.Liveness.Leader; l > 0 {
-		k = l
-	}
-	return time.Duration(k) * time.Duration(s.electionTicks()) * TickInterval
-}
+func (s *simulator) electionTicks() int          { return s.plan.electionTicks() }
+func (s *simulator) leaderWithin() time.Duration { return s.plan.leaderWithin() }

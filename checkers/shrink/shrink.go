@@ -14,6 +14,13 @@
 // randomness that found it and without naming a seed. When the
 // materialized plan fails under the run's seed alone, the shrink keeps to
 // that seed.
+//
+// A candidate counts only if it is a valid plan (sim.Plan.Validate): a run
+// that ends before its liveness monitors or convergence could judge is
+// refused there (sim.ShortRunError), so shortening a run can never turn a
+// real liveness failure into a could-not-judge one. A shortened run is
+// instead stretched to the least duration that still judges. Dropping the
+// whole workload drops the expectations only a workload has (progress).
 package shrink
 
 import (
@@ -85,6 +92,9 @@ func Shrink(p *sim.Plan, seed uint64, hooks sim.Hooks, opts Options) (*Outcome, 
 	first := sim.Run(p, seed, sim.Options{Hooks: hooks, Choices: true})
 	if first.OK() {
 		return nil, ErrPasses
+	}
+	if first.Violated(sim.PropInvalidPlan) {
+		return nil, fmt.Errorf("shrink: %s: %s", p.Name, first.Violations[0].Detail)
 	}
 	extra := opts.Seeds
 	if extra == nil {
@@ -196,7 +206,7 @@ func (s *shrinker) truncate() {
 	if w := q.Workload; w != nil {
 		w.Script = slices.DeleteFunc(w.Script, func(op sim.ScriptOp) bool { return op.At > cut })
 		if len(w.Script) == 0 {
-			q.Workload = nil
+			dropWorkload(q)
 		}
 	}
 	if Events(q) < Events(s.best) {
@@ -224,7 +234,7 @@ func (s *shrinker) lists() {
 		return s.try(with(func(q *sim.Plan) {
 			q.Workload.Script = ops
 			if len(ops) == 0 {
-				q.Workload = nil
+				dropWorkload(q)
 			}
 		}), "delete operations")
 	})
@@ -245,12 +255,37 @@ func (s *shrinker) clients() {
 		}
 	}
 	for _, id := range ids {
+		if s.best.Workload == nil {
+			return
+		}
 		q := clone(s.best)
 		q.Workload.Script = slices.DeleteFunc(q.Workload.Script, func(op sim.ScriptOp) bool { return op.Client == id })
-		if len(q.Workload.Script) > 0 {
-			s.try(q, fmt.Sprintf("drop client %d", id))
+		if len(q.Workload.Script) == 0 {
+			dropWorkload(q)
 		}
+		s.try(q, fmt.Sprintf("drop client %d", id))
 	}
+}
+
+// dropWorkload removes the workload and the expectations that only a
+// workload has: a progress share of no operations is an invalid plan.
+func dropWorkload(q *sim.Plan) {
+	q.Workload = nil
+	q.Expect.Progress = 0
+}
+
+// judgeable stretches a shortened run to the least whole second that its
+// monitors and convergence can still judge (sim.ShortRunError), so the
+// shrink tries the shortest valid run rather than an invalid one.
+func judgeable(q *sim.Plan) *sim.Plan {
+	var short *sim.ShortRunError
+	for range 4 { // one stretch per kind of check, at most
+		if !errors.As(q.Validate(), &short) {
+			break
+		}
+		q.Duration = (short.From + short.Need + time.Second - 1).Truncate(time.Second)
+	}
+	return q
 }
 
 // durations halves each fault's For and then the run's length.
@@ -272,14 +307,16 @@ func (s *shrinker) durations() {
 		}
 		q := clone(s.best)
 		q.Duration = d
-		if !s.try(q, "halve the run") {
+		if q = judgeable(q); q.Duration >= s.best.Duration || !s.try(q, "halve the run") {
 			break
 		}
 	}
 	if d := (last + time.Second).Round(time.Second); d < s.best.Duration {
 		q := clone(s.best)
 		q.Duration = d
-		s.try(q, "end the run after the last event")
+		if q = judgeable(q); q.Duration < s.best.Duration {
+			s.try(q, "end the run after the last event")
+		}
 	}
 }
 

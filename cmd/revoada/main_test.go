@@ -219,6 +219,31 @@ func TestBadScenarioFileNamesFileAndLine(t *testing.T) {
 	}
 }
 
+// shortScenario ends 5 s after its last fault heals: too soon for the
+// leader-after-heal monitor (10 election timeouts) to judge anything.
+const shortScenario = `name: short
+nodes: 3
+control_plane: 3
+duration: 25s
+faults:
+  - {at: 10s, crash: n1, for: 10s}
+`
+
+// A run too short to judge is a bad scenario, refused before it runs
+// (exit 2, naming the file, line and field), not a failed run.
+func TestTooShortScenarioIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "short.yaml")
+	if err := os.WriteFile(path, []byte(shortScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := revoada(t, nil, "sim", "--scenario", path)
+	wantCode(t, o, exitUsage, "sim", "--scenario", path)
+	want := path + ":4: duration: sim: duration 25s is too short to judge leader-after-heal (the last fault heals at 20s): it needs 10s after 20s, so at least 30s"
+	if !strings.Contains(o.stderr, want) || o.stdout != "" {
+		t.Errorf("stdout = %q, stderr = %q, want only %q", o.stdout, o.stderr, want)
+	}
+}
+
 // failingScenario cannot meet its expectation: no command ever changes the
 // three control-plane nodes it starts with.
 const failingScenario = `name: never-two

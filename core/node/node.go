@@ -93,6 +93,15 @@ type Planted struct {
 	// next revision instead of sending it again: an acknowledged write that
 	// may never reach the log.
 	AckTimedOutWrites bool
+	// NoConfSync saves the snapshot taken after a conf change, and the
+	// commit index covering it, without a sync (issue 9, symptom 5).
+	NoConfSync bool
+	// LaxCatchUp counts a learner that has acknowledged nothing as caught
+	// up while the log is shorter than CatchUpLagMax (symptom 2).
+	LaxCatchUp bool
+	// StayJoint enters joint configurations with an explicit transition and
+	// never leaves them.
+	StayJoint bool
 }
 
 // DefaultConfig returns the default tuning for a node.
@@ -474,6 +483,9 @@ func (n *Node) propose(req Request) {
 	for _, id := range change.Remove {
 		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(id.RaftID())})
 	}
+	if n.cfg.Planted.StayJoint && len(cc.Changes) > 1 {
+		cc.Transition = pb.ConfChangeTransitionJointExplicit.Enum()
+	}
 	_ = n.rn.ProposeConfChange(cc)
 }
 
@@ -524,6 +536,9 @@ func (n *Node) caughtUp(ids []roles.NodeID) bool {
 	st := n.rn.Status()
 	for _, id := range ids {
 		pr, ok := st.Progress[id.RaftID()]
+		if n.cfg.Planted.LaxCatchUp && ok && pr.Match+n.cfg.CatchUpLagMax >= st.GetCommit() {
+			continue
+		}
 		if !ok || !replicaCaughtUp(pr, st.GetCommit(), n.cfg.CatchUpLagMax) {
 			return false
 		}
@@ -698,7 +713,7 @@ func (n *Node) Ready() Ready {
 		n.readIndexed(r.ReadStates)
 		confChanged := n.confChanged
 		rd.Persist.Compact = n.maybeSnapshot()
-		if confChanged {
+		if confChanged && !n.cfg.Planted.NoConfSync {
 			// The configuration changed: the snapshot holding it, and a
 			// commit index covering it, are synced before anything else
 			// happens. Raft's MustSync ignores commit-only hard states,

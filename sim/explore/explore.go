@@ -443,8 +443,12 @@ func (g *gen) placeCommands(start time.Duration) {
 		d.c.At = g.between(lo, last)
 		g.cmds[i] = d
 		g.p.Commands = append(g.p.Commands, d.c)
-		if len(d.c.With) > 0 && g.chance(1, 2) { // the leader dies mid-shift
-			g.addTemp(sim.Fault{At: d.c.At + g.between(step, 2*time.Second), Kind: sim.Crash, Target: "leader"}, 3*time.Second, 10*time.Second)
+		if len(d.c.With) > 0 && g.chance(1, 2) {
+			// The leader dies mid-shift: the joint configuration lasts a
+			// few round trips after the learners caught up, so the crash
+			// is timed in round trips, and a new leader is elected in it.
+			rtt := 2 * g.p.Network.LatencyMax
+			g.addTemp(sim.Fault{At: d.c.At + g.between(step+rtt, time.Second+3*rtt), Kind: sim.Crash, Target: "leader"}, 3*time.Second, 10*time.Second)
 		}
 		if g.kills == 0 && d.c.Kind == roles.Promote && len(d.c.With) == 0 && d.c.Target != "random-worker" && g.chance(1, 2) {
 			// the promoted node dies before it catches up: the staged

@@ -126,7 +126,7 @@ func newWindow(base *sim.Plan) window {
 	if err := base.Validate(); err != nil {
 		panic(fmt.Sprintf("simtest: base plan %q: %v", base.Name, err))
 	}
-	t := tail(base.Network)
+	t := tail(base)
 	w := window{base: base, end: max(base.Duration-t, WindowMin)}
 	w.duration = max(base.Duration, w.end+t)
 	if w.duration > sim.DurationMax {
@@ -147,11 +147,20 @@ func newWindow(base *sim.Plan) window {
 // tail is the time left after the fault window: the simulator's
 // leader-after-heal bound (ten election timeouts, the timeout stretched to
 // five round trips on a slow network; sim's leaderWithin) and time for the
-// last entries to apply everywhere, and never less than TailMin.
-func tail(n sim.Network) time.Duration {
-	rtt := 2 * n.LatencyMax
+// last entries to apply everywhere, or the plan's convergence and liveness
+// bounds if longer (a plan that ends before they can judge is invalid:
+// sim.ShortRunError), and never less than TailMin.
+func tail(p *sim.Plan) time.Duration {
+	rtt := 2 * p.Network.LatencyMax
 	ticks := max(sim.ElectionTicks, int((5*rtt+sim.TickInterval-1)/sim.TickInterval))
-	return max(TailMin, 10*time.Duration(ticks)*sim.TickInterval+3*sim.SettleTime)
+	t := max(TailMin, 10*time.Duration(ticks)*sim.TickInterval+3*sim.SettleTime)
+	if c := p.Expect.Converge; c != nil {
+		t = max(t, c.Within)
+	}
+	if sh := p.Expect.Liveness.Shape; sh != nil {
+		t = max(t, sh.Within)
+	}
+	return max(t, time.Duration(p.Expect.Liveness.Membership)*2*sim.TickInterval)
 }
 
 // fault draws one fault that is over (undone, and a chaos window's last

@@ -260,7 +260,7 @@ func checkPlan(t *rapid.T, base, p *sim.Plan) {
 		!reflect.DeepEqual(p.Commands, base.Commands) || !reflect.DeepEqual(p.Expect, base.Expect) {
 		t.Fatalf("the plan lost part of its base")
 	}
-	room := tail(p.Network)
+	room := tail(p)
 	for _, f := range p.Faults[len(base.Faults):] {
 		end := f.At + f.For
 		if f.Kind == sim.Chaos {

@@ -1,0 +1,372 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/roles"
+)
+
+// The properties of issue 9: each names a class of bug the simulator once
+// missed. They are judged on every run they apply to.
+const (
+	// PropMustSync: a Ready that appends entries, changes the raft term or
+	// vote, or changes the configuration (an applied entry changing the
+	// voters or learners or leaving a joint configuration, or a snapshot
+	// whose ConfState differs from the last one saved) must ask for a sync: the disk loses unsynced writes in a crash, and a node
+	// that forgets a vote or a configuration it acted on breaks Raft.
+	PropMustSync = "must-sync"
+	// PropStabilize: the policy promotes no node (a committed shift with
+	// Promote, or the voter add that completes it) that has run less than
+	// the stabilisation time since its last start. Operator commands are
+	// not judged.
+	PropStabilize = "stabilize"
+	// PropJointLeft: a joint configuration is left within JointLeftTimeouts
+	// election timeouts while a majority of both its halves is up and
+	// connected.
+	PropJointLeft = "joint-left"
+	// PropPolicyQuorumLoss: a committed policy shift never takes the voter
+	// set from having a live, connected majority to having none.
+	PropPolicyQuorumLoss = "policy-quorum-loss"
+	// PropPolicyBelowTarget: a committed policy shift never lowers the
+	// voter count below the target's voter count for the nodes that are up
+	// (and not quarantined): replace before remove.
+	PropPolicyBelowTarget = "policy-below-target"
+	// PropFalseSuspicions bounds membership's false suspicions per node-hour
+	// on runs whose links are slow but healthy (FalseSuspicionsPerNodeHourMax).
+	PropFalseSuspicions = "false-suspicions"
+	// PropLeaderQuiet: before the last heal, in every quiet stretch (no
+	// partition, pause, loss above the baseline, skewed clock, chaos or
+	// crash awaiting its restart) in which a majority of the voters is up
+	// and connected, a leader within the leader bound.
+	PropLeaderQuiet = "leader-quiet-window"
+)
+
+// Bounds of the properties above.
+const (
+	JointLeftTimeouts             = 10              // election timeouts a joint configuration may last with both quorums up
+	FalseSuspicionsPerNodeHourMax = 6.0             // on slow but healthy links
+	defaultStabilize              = 5 * time.Second // policy.DefaultConfig's StabilizeTicks
+)
+
+// syncState is what a node last saved of the state that needs a sync.
+type syncState struct {
+	term, vote uint64
+	conf       *pb.ConfState // in the last snapshot saved
+	voters     []uint64      // applied: voters and learners, sorted
+	learners   []uint64
+	failed     bool // reported once per node
+}
+
+// loaded resets the node's sync state to what survived on its disk.
+func (st *syncState) loaded(d node.Durable) {
+	st.term, st.vote = d.HardState.GetTerm(), d.HardState.GetVote()
+	st.conf = d.Snapshot.GetMetadata().GetConfState()
+	st.voters = slices.Sorted(slices.Values(st.conf.GetVoters()))
+	st.learners = slices.Sorted(slices.Values(st.conf.GetLearners()))
+}
+
+// confChanged reports whether an applied entry changed the node's
+// configuration: its voters or learners, or the joint configuration left.
+// A conf change entry the machine refused changes nothing.
+func (st *syncState) confChanged(a node.Applied) bool {
+	changed := !slices.Equal(a.ConfVoters, st.voters) || !slices.Equal(a.ConfLearners, st.learners)
+	st.voters, st.learners = a.ConfVoters, a.ConfLearners
+	if a.Raw.GetType() == pb.EntryConfChangeV2 {
+		var cc pb.ConfChangeV2
+		changed = changed || proto.Unmarshal(a.Raw.GetData(), &cc) == nil && cc.LeaveJoint()
+	}
+	return changed
+}
+
+// checkSync judges PropMustSync on a Ready before it is saved.
+func (s *simulator) checkSync(i int, rd *node.Ready) {
+	sn := s.nodes[i]
+	st := &sn.sync
+	p := rd.Persist
+	var why []string
+	if len(p.Entries) > 0 {
+		why = append(why, fmt.Sprintf("%d entries", len(p.Entries)))
+	}
+	if hs := p.HardState; hs != nil {
+		if hs.GetTerm() != st.term || hs.GetVote() != st.vote {
+			why = append(why, fmt.Sprintf("term %d vote %d (was %d, %d)", hs.GetTerm(), hs.GetVote(), st.term, st.vote))
+		}
+		st.term, st.vote = hs.GetTerm(), hs.GetVote()
+	}
+	if p.Snapshot != nil { // the boot snapshot, or one received: the applied configuration is its
+		st.voters = slices.Sorted(slices.Values(p.Snapshot.GetMetadata().GetConfState().GetVoters()))
+		st.learners = slices.Sorted(slices.Values(p.Snapshot.GetMetadata().GetConfState().GetLearners()))
+	}
+	for _, snap := range []*pb.Snapshot{p.Snapshot, p.Compact} {
+		if snap == nil {
+			continue
+		}
+		if cs := snap.GetMetadata().GetConfState(); !sameConf(cs, st.conf) {
+			why = append(why, fmt.Sprintf("a snapshot at %d with a new configuration", snap.GetMetadata().GetIndex()))
+			st.conf = cs
+		}
+	}
+	for _, a := range rd.Applied {
+		if st.confChanged(a) {
+			why = append(why, fmt.Sprintf("the configuration changed at %d", a.Index))
+		}
+	}
+	if len(why) > 0 && !rd.MustSync && !st.failed {
+		st.failed = true
+		s.check.fail(s.now, PropMustSync, sn.name, "a Ready with %s did not ask for a sync", strings.Join(why, ", "))
+	}
+}
+
+func sameConf(a, b *pb.ConfState) bool {
+	eq := func(x, y []uint64) bool {
+		return slices.Equal(slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y)))
+	}
+	return eq(a.GetVoters(), b.GetVoters()) && eq(a.GetLearners(), b.GetLearners()) &&
+		eq(a.GetVotersOutgoing(), b.GetVotersOutgoing()) && eq(a.GetLearnersNext(), b.GetLearnersNext()) && a.GetAutoLeave() == b.GetAutoLeave()
+}
+
+// stabilizeTicks is the policy's stabilisation time in ticks.
+func (s *simulator) stabilizeTicks() uint64 {
+	if d := s.plan.Policy.Stabilize; d > 0 {
+		return ticks(d)
+	}
+	return ticks(defaultStabilize)
+}
+
+// checkStable judges PropStabilize on a node the policy promotes: it must
+// have run the stabilisation time, in its own ticks, since its last start.
+// A node that is down or paused is not judged (dead-promoted judges it).
+func (s *simulator) checkStable(id roles.NodeID, what string) {
+	t := s.nodes[s.byID[id]]
+	if t.n == nil || t.paused {
+		return
+	}
+	if up := t.ticks - t.startTicks; up < s.stabilizeTicks() {
+		s.check.fail(s.now, PropStabilize, t.name, "%s after %d ticks up since its start at %v, less than the stabilisation time (%d ticks)", what, up, t.startedAt, s.stabilizeTicks())
+	}
+}
+
+// policyShiftCommitted judges the policy's committed shift against the
+// mesh's ground truth: stabilisation, quorum and target.
+func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Applied, req policyReq) {
+	for _, c := range a.Shift {
+		if c.Kind != roles.Promote {
+			continue
+		}
+		what := fmt.Sprintf("promoted by the policy (proposed at %v)", req.at)
+		if k := s.byID[c.Node]; req.inc != nil && req.inc[k] != s.nodes[k].incarnation {
+			what = fmt.Sprintf("promoted by the policy (proposed at %v, before it restarted)", req.at)
+		}
+		s.checkStable(c.Node, what)
+		if !slices.Contains(a.ConfVoters, c.Node.RaftID()) {
+			s.promoting[c.Node] = true
+		}
+	}
+	was, is := s.indexes(before.Voters()), s.indexes(after.Voters())
+	comps := s.components()
+	if majorityUp(comps, was) && !majorityUp(comps, is) {
+		s.check.fail(s.now, PropPolicyQuorumLoss, s.nodes[req.node].name, "the shift %v took the voters from %s, a majority up and connected, to %s, none", a.Shift, s.nodeNames(was), s.nodeNames(is))
+	}
+	if len(is) >= len(was) {
+		return
+	}
+	strategy, err := s.plan.strategy()
+	if err != nil {
+		return
+	}
+	up := 0
+	for _, sn := range s.nodes {
+		if r, _ := before.Roles(sn.id); sn.n != nil && !sn.paused && r != roles.Quarantined && r != roles.Observer {
+			up++
+		}
+	}
+	target, err := strategy.Target(up)
+	if err == nil && len(is) < target.Voters {
+		s.check.fail(s.now, PropPolicyBelowTarget, s.nodes[req.node].name, "the shift %v took the voters from %d to %d, below the target's %d for the %d nodes up", a.Shift, len(was), len(is), target.Voters, up)
+	}
+}
+
+// confApplied follows the committed configuration on every fresh entry:
+// the voter adds that complete a policy promotion, and joint
+// configurations. node.Applied publishes the incoming voters only, so the
+// outgoing half is the voter set before the entry that entered the joint.
+func (s *simulator) confApplied(a node.Applied) {
+	for id := range s.promoting {
+		if slices.Contains(a.ConfVoters, id.RaftID()) {
+			delete(s.promoting, id)
+			s.checkStable(id, fmt.Sprintf("made a voter at index %d", a.Index))
+		}
+	}
+	if a.Raw.GetType() == pb.EntryConfChangeV2 {
+		var cc pb.ConfChangeV2
+		if err := proto.Unmarshal(a.Raw.GetData(), &cc); err == nil {
+			if cc.LeaveJoint() {
+				s.joint = nil
+			} else if _, ok := cc.EnterJoint(); ok {
+				s.joint = &joint{since: s.now, index: a.Index, outgoing: s.raftIndexes(s.confVoters), incoming: s.raftIndexes(a.ConfVoters)}
+			}
+		}
+	}
+	s.confVoters = slices.Clone(a.ConfVoters)
+}
+
+// joint is a joint configuration the log entered and has not yet left.
+type joint struct {
+	since              time.Duration
+	index              uint64
+	outgoing, incoming []int
+}
+
+func (s *simulator) indexes(ids []roles.NodeID) []int {
+	out := make([]int, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.byID[id])
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *simulator) raftIndexes(ids []uint64) []int {
+	out := make([]int, 0, len(ids))
+	for _, id := range ids {
+		for i, sn := range s.nodes {
+			if sn.id.RaftID() == id {
+				out = append(out, i)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// components labels each node up and unpaused with its connected
+// component (linked both ways by uncut links); -1 for the others.
+func (s *simulator) components() []int {
+	comp := make([]int, len(s.nodes))
+	for i, sn := range s.nodes {
+		comp[i] = -1
+		if sn.n != nil && !sn.paused {
+			comp[i] = i
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for a := range s.nodes {
+			for b := range s.nodes {
+				if comp[a] >= 0 && comp[b] > comp[a] && !s.cut(a, b) && !s.cut(b, a) {
+					comp[b], changed = comp[a], true
+				}
+			}
+		}
+	}
+	return comp
+}
+
+// majorityUp reports whether one component holds a majority of every
+// given voter set.
+func majorityUp(comp []int, sets ...[]int) bool {
+	for c := range comp {
+		ok := true
+		for _, set := range sets {
+			n := 0
+			for _, i := range set {
+				if comp[i] == c {
+					n++
+				}
+			}
+			ok = ok && 2*n > len(set)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// quiet reports whether no fault is acting on the mesh: no partition, no
+// paused node, the baseline loss, every clock at speed, no chaos, and no
+// crashed node awaiting a scheduled restart.
+func (s *simulator) quiet() bool {
+	if s.block != nil || s.loss != s.plan.Network.Loss || s.chaosRate > 0 && s.now <= s.chaosUntil+ChaosDowntimeMax {
+		return false
+	}
+	for _, sn := range s.nodes {
+		if sn.paused || sn.clock != 1 || sn.n == nil && sn.restartPending {
+			return false
+		}
+	}
+	return true
+}
+
+// startProbes arms the monitors that run from the start: the joint
+// configuration's and the leader's in quiet stretches before the heal.
+func (s *simulator) startProbes() {
+	et := time.Duration(s.electionTicks()) * TickInterval
+	s.live.joint = checkers.NewMonitor(PropJointLeft, JointLeftTimeouts*et)
+	s.live.quiet = checkers.NewMonitor(PropLeaderQuiet, s.leaderWithin())
+	s.push(event{at: 0, kind: evProbe})
+}
+
+// probe samples the joint and quiet-leader monitors; it runs every tick.
+func (s *simulator) probe() {
+	comps := s.components()
+	j := s.joint
+	if s.live.joint.Observe(s.now, j != nil && majorityUp(comps, j.outgoing, j.incoming)) {
+		since, _ := s.live.joint.HotSince()
+		s.check.fail(s.now, PropJointLeft, "", "the joint configuration entered at index %d (%v; outgoing %s, incoming %s) not left since %v with a majority of both up and connected, more than %v",
+			j.index, j.since, s.nodeNames(j.outgoing), s.nodeNames(j.incoming), since, s.live.joint.Bound)
+	}
+	if s.now < s.healAt {
+		hot := s.quiet() && majorityUp(comps, s.raftIndexes(s.confVoters)) && !s.hasLeader()
+		if s.live.quiet.Observe(s.now, hot) {
+			since, _ := s.live.quiet.HotSince()
+			s.check.fail(s.now, PropLeaderQuiet, "", "no leader since %v in a quiet stretch with a majority of the voters up and connected, more than %v", since, s.leaderWithin())
+		}
+	}
+	if s.now+TickInterval <= s.plan.Duration {
+		s.push(event{at: s.now + TickInterval, kind: evProbe})
+	}
+}
+
+// falseSuspicionsJudged reports whether the plan's links are slow but
+// healthy, so that membership has no excuse for suspecting a live node:
+// gossip on, no loss, and no partition, pause or clock fault.
+func (p *Plan) falseSuspicionsJudged() bool {
+	if p.Target == "" || p.Network.Loss > 0 {
+		return false
+	}
+	for _, f := range p.Faults {
+		switch f.Kind {
+		case Partition, Pause, ClockSkew:
+			return false
+		case Loss:
+			if f.Rate > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// perNodeHour is a count over the run as a rate per node-hour.
+func (p *Plan) perNodeHour(n int) float64 {
+	return float64(n) / (float64(p.Nodes) * p.Duration.Hours())
+}
+
+func (s *simulator) checkFalseSuspicions() {
+	if !s.plan.falseSuspicionsJudged() {
+		return
+	}
+	if r := s.plan.perNodeHour(s.stats.FalseSuspicions); r > FalseSuspicionsPerNodeHourMax {
+		s.check.fail(s.now, PropFalseSuspicions, "", "%d false suspicions in %.3f node-hours on healthy links: %.1f per node-hour, more than %v",
+			s.stats.FalseSuspicions, float64(s.plan.Nodes)*s.plan.Duration.Hours(), r, FalseSuspicionsPerNodeHourMax)
+	}
+}
