@@ -33,7 +33,9 @@ const (
 	// connected.
 	PropJointLeft = "joint-left"
 	// PropPolicyQuorumLoss: a committed policy shift never takes the voter
-	// set from having a live, connected majority to having none.
+	// set from having a live, connected majority to having none, judged on
+	// shifts during which no fault changed the world (a crash between the
+	// decision and the commit is the fault's doing).
 	PropPolicyQuorumLoss = "policy-quorum-loss"
 	// PropPolicyBelowTarget: a committed policy shift never lowers the
 	// voter count below the target's voter count for the nodes that are up
@@ -172,7 +174,10 @@ func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Appli
 	}
 	was, is := s.indexes(before.Voters()), s.indexes(after.Voters())
 	comps := s.components()
-	if majorityUp(comps, was) && !majorityUp(comps, is) {
+	// Judged only when the world stood still from the decision to the
+	// commit: a crash or partition in between is the fault's doing, not the
+	// policy's, which decided on a majority that was there.
+	if majorityUp(comps, was) && !majorityUp(comps, is) && s.disruptedAt <= req.at {
 		s.check.fail(s.now, PropPolicyQuorumLoss, s.nodes[req.node].name, "the shift %v took the voters from %s, a majority up and connected, to %s, none", a.Shift, s.nodeNames(was), s.nodeNames(is))
 	}
 	if len(is) >= len(was) {

@@ -153,6 +153,7 @@ type simulator struct {
 	promoting          map[roles.NodeID]bool // promoted by the policy, not yet voters
 	joint              *joint                // the joint configuration the log is in, if any
 	confVoters         []uint64              // the committed raft voters (incoming)
+	disruptedAt        time.Duration         // when a fault, its undoing or chaos last changed the world
 	firstCrash         time.Duration
 	restoredAt         time.Duration
 	check              *checker
@@ -285,6 +286,7 @@ func (s *simulator) start(i int) {
 	sn.entropy = s.streams.chacha("node/" + sn.name + "/" + inc + "/entropy")
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
+	cfg.ClockBase = uint64(s.now / TickInterval) // the simulated wall clock
 	cfg.ElectionTicks = s.electionTicks()
 	cfg.Planted = node.Planted{NoDedup: s.hooks.NoDedup, AckTimedOutWrites: s.hooks.AckTimedOutWrites}
 	s.selfHealing(&cfg, sn, inc)
@@ -340,12 +342,15 @@ func (s *simulator) handle(e event) {
 	case evDeliver:
 		s.deliver(e)
 	case evFault:
+		s.disruptedAt = s.now
 		s.fault(e.idx)
 	case evUndo:
+		s.disruptedAt = s.now
 		s.undo(e)
 	case evCommand:
 		s.submit(s.ops[e.idx])
 	case evChaos:
+		s.disruptedAt = s.now
 		s.chaos()
 	case evSettle:
 		s.settleMark = s.maxApplied()

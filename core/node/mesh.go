@@ -31,6 +31,8 @@ const UptimeEveryTicks = 20
 type Decision struct {
 	policy.Decision
 	Request *RequestID
+	// Clock is the mesh clock the audit judged the damper by.
+	Clock uint64
 }
 
 // selfHealing is the part of a Node that exists when Config.Gossip is set.
@@ -43,6 +45,9 @@ type selfHealing struct {
 	decisions []Decision
 	changes   []membership.Change
 	inflight  uint64 // Seq of the policy's last shift request, while pending
+	// decided holds, for the policy shift in flight, the incarnation of
+	// every node it changes as the audit saw it (see promotable).
+	decided map[roles.NodeID]uint64
 }
 
 // directTicks: a node heard from within this many ticks is known directly,
@@ -136,10 +141,10 @@ func (n *Node) audit() {
 			Detail: fmt.Sprintf("shift %d still pending", h.inflight)}})
 		return
 	}
-	h.inflight = 0
+	h.inflight, h.decided = 0, nil
 	clock, shifted := n.machine.History()
 	hist := policy.History{Now: max(clock, n.clock), Shifted: shifted}
-	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks, hist)}
+	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks, hist), Clock: hist.Now}
 	if d.Withheld == policy.NoQuorum || d.Withheld == policy.Damper {
 		n.cover.Sometimes(cover.PolicyWithheld)
 	}
@@ -151,10 +156,62 @@ func (n *Node) audit() {
 		id, err := n.submit(Request{Shift: slices.Clone(d.Shift), Fence: fence})
 		if err == nil {
 			d.Request = &id
-			h.inflight = id.Seq
+			h.inflight, h.decided = id.Seq, n.incarnations(d.Shift)
 		}
 	}
 	h.decisions = append(h.decisions, d)
+}
+
+// incarnations is the membership incarnation of every node a shift names.
+func (n *Node) incarnations(sh roles.Shift) map[roles.NodeID]uint64 {
+	out := map[roles.NodeID]uint64{}
+	for _, m := range n.heal.gossip.Members() {
+		for _, c := range sh {
+			if c.Node == m.State.Node {
+				out[c.Node] = m.State.Incarnation
+			}
+		}
+	}
+	return out
+}
+
+// promotable re-checks the new voters of this leader's own policy shift at
+// the moment it would make them voters, which may be long after the audit
+// decided (the learners had to catch up): each must still be a candidate —
+// Healthy, heard from directly, up for the stabilisation time. fenced
+// reports a new voter that restarted since the decision: the decision was
+// about a node that no longer runs, and the policy must decide again.
+// Shifts of operators, and of other leaders, pass.
+func (n *Node) promotable(req Request, add []roles.NodeID) (ok, fenced bool) {
+	h := n.heal
+	if h == nil || h.pol == nil || req.Fence == nil || req.ID.Origin != n.cfg.ID || req.ID.Seq != h.inflight {
+		return true, false
+	}
+	views := n.views()
+	for _, id := range add {
+		i := slices.IndexFunc(views, func(v policy.NodeView) bool { return v.ID == id })
+		if i < 0 {
+			return false, false
+		}
+		v := views[i]
+		if inc, known := h.decided[id]; known && n.memberIncarnation(id) != inc {
+			return false, true
+		}
+		stable := v.UptimeTicks >= n.cfg.Policy.StabilizeTicks || n.cfg.Policy.Unsafe.NoStabilize
+		if v.Health != policy.Healthy || !v.Direct || !stable {
+			return false, false
+		}
+	}
+	return true, false
+}
+
+func (n *Node) memberIncarnation(id roles.NodeID) uint64 {
+	for _, m := range n.heal.gossip.Members() {
+		if m.State.Node == id {
+			return m.State.Incarnation
+		}
+	}
+	return 0
 }
 
 // views is what the leader knows of every node: membership's health and

@@ -69,6 +69,13 @@ type Config struct {
 	SnapshotEntries     uint64
 	CompactionTail      uint64
 	CatchUpLagMax       uint64
+	// ClockBase is the mesh clock when the node starts, in ticks: the
+	// driver's wall clock (production: Unix time over the tick interval;
+	// the simulator: simulated time). The mesh clock stamps shifts for the
+	// policy's damper, so it must be comparable across nodes and restarts
+	// as well as synchronised clocks allow; it never goes back behind what
+	// the log already holds.
+	ClockBase uint64
 
 	// Gossip, if set, runs membership beside raft (see mesh.go); Policy, if
 	// also set, makes the leader audit the shape every AuditTicks.
@@ -199,7 +206,7 @@ type Node struct {
 	reads   map[RequestID]*readWait
 
 	applied     uint64
-	clock       uint64 // the mesh clock: ticks, never behind the machine's
+	clock       uint64 // the mesh clock: ClockBase plus ticks, never behind the machine's
 	snapshot    uint64 // index of the latest snapshot in ms
 	confChanged bool   // a conf change was applied since the last snapshot
 	cover       cover.Counts
@@ -227,6 +234,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
 		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
+		clock: cfg.ClockBase,
 	}
 	for _, m := range cfg.Bootstrap.Members() {
 		n.peers[m.Node.RaftID()] = m.Node
@@ -476,6 +484,13 @@ func (n *Node) propose(req Request) {
 		n.stage(req)
 		return
 	}
+	if ok, fenced := n.promotable(req, change.Add); fenced {
+		n.fence(req)
+		return
+	} else if !ok {
+		n.stage(req)
+		return
+	}
 	cc := &pb.ConfChangeV2{Context: encodePayload(payloadStamped, &req)}
 	for _, id := range change.Add {
 		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(id.RaftID())})
@@ -550,6 +565,19 @@ func replicaCaughtUp(pr tracker.Progress, commit, lag uint64) bool {
 	return pr.State == tracker.StateReplicate && pr.Match > 0 && pr.Match+lag >= commit
 }
 
+// promotableOrFenced: promotable, or fenced, which propose then settles.
+func (n *Node) promotableOrFenced(req Request, add []roles.NodeID) bool {
+	ok, fenced := n.promotable(req, add)
+	return ok || fenced
+}
+
+// fence ends this node's own policy request as fenced, without a log
+// entry: the audit decides again on a fresh view.
+func (n *Node) fence(req Request) {
+	n.cover.Sometimes(cover.PolicyFenced)
+	n.deliver(Result{ID: req.ID, Err: ErrFenced})
+}
+
 func (n *Node) stage(req Request) {
 	for _, s := range n.staged {
 		if s.req.ID == req.ID {
@@ -567,7 +595,7 @@ func (n *Node) tickStaged() {
 		switch {
 		case rej != nil || change.Empty():
 			// The shape moved; the origin's retry is planned afresh.
-		case len(n.notLearners(change.Add)) == 0 && n.caughtUp(change.Add):
+		case len(n.notLearners(change.Add)) == 0 && n.caughtUp(change.Add) && n.promotableOrFenced(s.req, change.Add):
 			n.propose(s.req)
 		default: // the learners are being added, or catching up
 			if s.ticksLeft--; s.ticksLeft > 0 {
