@@ -52,7 +52,7 @@ func (s *simulator) selfHealing(cfg *node.Config, sn *simNode, inc string) {
 	knob(p.Policy.Grace, &pc.GraceTicks)
 	knob(p.Policy.Damper, &pc.DamperTicks)
 	knob(p.Policy.Stabilize, &pc.StabilizeTicks)
-	pc.Unsafe.NoQuorumGuard, pc.Unsafe.NoDamper = s.hooks.NoQuorumGuard, s.hooks.NoDamper
+	pc.Unsafe.NoQuorumGuard, pc.Unsafe.NoDamper, pc.Unsafe.NoStabilize = s.hooks.NoQuorumGuard, s.hooks.NoDamper, s.hooks.NoStabilize
 	cfg.Gossip, cfg.Policy = &g, &pc
 	cfg.AuditTicks = int(ticks(AuditEvery))
 	if p.Policy.AuditEvery > 0 {

@@ -21,6 +21,10 @@ var plants = []struct {
 	{"no-damper", func(h *Hooks) *bool { return &h.NoDamper }, "the policy shifts a node again and again"},
 	{"no-dedup", func(h *Hooks) *bool { return &h.NoDedup }, "a retried write is applied twice"},
 	{"ack-timed-out-writes", func(h *Hooks) *bool { return &h.AckTimedOutWrites }, "a write whose proposal was lost is acknowledged"},
+	{"no-conf-sync", func(h *Hooks) *bool { return &h.NoConfSync }, "a conf change's snapshot and commit index are not synced"},
+	{"lax-catch-up", func(h *Hooks) *bool { return &h.LaxCatchUp }, "a learner that acknowledged nothing is promoted while the log is short"},
+	{"stay-joint", func(h *Hooks) *bool { return &h.StayJoint }, "joint configurations are never left"},
+	{"no-stabilize", func(h *Hooks) *bool { return &h.NoStabilize }, "the policy promotes a node that has just started"},
 	{"watch-skip-compacted", func(h *Hooks) *bool { return &h.WatchSkipCompacted }, "a watch resuming from a compacted revision skips events"},
 }
 

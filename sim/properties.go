@@ -34,12 +34,15 @@ const (
 	PropJointLeft = "joint-left"
 	// PropPolicyQuorumLoss: a committed policy shift never takes the voter
 	// set from having a live, connected majority to having none, judged on
-	// shifts during which no fault changed the world (a crash between the
-	// decision and the commit is the fault's doing).
+	// shifts during which no fault changed the world, from the failure
+	// detector's bound before the decision to the commit (a crash in that
+	// time is the fault's doing).
 	PropPolicyQuorumLoss = "policy-quorum-loss"
 	// PropPolicyBelowTarget: a committed policy shift never lowers the
 	// voter count below the target's voter count for the nodes that are up
-	// (and not quarantined): replace before remove.
+	// (and not quarantined) by removing voters that were up all along, in a
+	// world no fault had touched for deadFor before the decision: replace
+	// before remove.
 	PropPolicyBelowTarget = "policy-below-target"
 	// PropFalseSuspicions bounds membership's false suspicions per node-hour
 	// on runs whose links are slow but healthy (FalseSuspicionsPerNodeHourMax).
@@ -177,10 +180,10 @@ func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Appli
 	// Judged only when the world stood still from the decision to the
 	// commit: a crash or partition in between is the fault's doing, not the
 	// policy's, which decided on a majority that was there.
-	if majorityUp(comps, was) && !majorityUp(comps, is) && s.disruptedAt <= req.at {
+	if majorityUp(comps, was) && !majorityUp(comps, is) && s.disruptedAt+s.detectBound() <= req.at {
 		s.check.fail(s.now, PropPolicyQuorumLoss, s.nodes[req.node].name, "the shift %v took the voters from %s, a majority up and connected, to %s, none", a.Shift, s.nodeNames(was), s.nodeNames(is))
 	}
-	if len(is) >= len(was) {
+	if len(is) >= len(was) || !s.removedWereUp(before, after, req) || s.disruptedAt+deadFor > req.at {
 		return
 	}
 	strategy, err := s.plan.strategy()
@@ -197,6 +200,30 @@ func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Appli
 	if err == nil && len(is) < target.Voters {
 		s.check.fail(s.now, PropPolicyBelowTarget, s.nodes[req.node].name, "the shift %v took the voters from %d to %d, below the target's %d for the %d nodes up", a.Shift, len(was), len(is), target.Voters, up)
 	}
+}
+
+// detectBound is how long before a decision a fault may have struck without
+// the policy being to blame for not knowing it: the failure detector needs a
+// few election timeouts (φ rising, a confirming probe, suspicion).
+func (s *simulator) detectBound() time.Duration {
+	return 3 * time.Duration(s.plan.electionTicks()) * TickInterval
+}
+
+// removedWereUp reports whether every voter the shift removed had been up,
+// by the ground truth, for deadFor before the decision and still is:
+// removing a voter that was down a moment ago is cleanup of a failure the
+// policy saw, not scaling below the target.
+func (s *simulator) removedWereUp(before, after roles.Shape, req policyReq) bool {
+	for _, id := range before.Voters() {
+		if slices.Contains(after.Voters(), id) {
+			continue
+		}
+		sn := s.nodes[s.byID[id]]
+		if sn.n == nil || sn.paused || sn.startedAt+deadFor > req.at {
+			return false
+		}
+	}
+	return true
 }
 
 // confApplied follows the committed configuration on every fresh entry:

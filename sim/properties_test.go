@@ -128,10 +128,13 @@ func TestJointLeftBites(t *testing.T) {
 // replace n2 and n3. And a 3-node mesh with n3 cut off is scaled down to
 // one voter, below the target of 3 for the 3 nodes up.
 func TestPolicyQuorumAndTargetBite(t *testing.T) {
+	// Decided 20 s into a run with no fault: the world stood still long
+	// enough for the policy to know it.
+	calm := policyReq{node: 0, at: 20 * time.Second}
 	s := booted(t, healPlan())
 	s.nodes[3].n, s.nodes[4].n = nil, nil
 	a := node.Applied{Shift: roles.Shift{{Kind: roles.Demote, Node: s.nodes[1].id}}}
-	s.policyShiftCommitted(shapeOf(t, s, 0, 1, 2), shapeOf(t, s, 0, 3, 4), a, policyReq{node: 0})
+	s.policyShiftCommitted(shapeOf(t, s, 0, 1, 2), shapeOf(t, s, 0, 3, 4), a, calm)
 	if !s.check.hasViolation(PropPolicyQuorumLoss) {
 		t.Fatalf("no %s: %v", PropPolicyQuorumLoss, s.check.violations)
 	}
@@ -140,13 +143,13 @@ func TestPolicyQuorumAndTargetBite(t *testing.T) {
 		Network: Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond}}
 	s = booted(t, p)
 	s.block = [][]bool{{false, false, true}, {false, false, true}, {true, true, false}}
-	s.policyShiftCommitted(shapeOf(t, s, 0, 1, 2), shapeOf(t, s, 0), a, policyReq{node: 0})
+	s.policyShiftCommitted(shapeOf(t, s, 0, 1, 2), shapeOf(t, s, 0), a, calm)
 	if !s.check.hasViolation(PropPolicyBelowTarget) || s.check.hasViolation(PropPolicyQuorumLoss) {
 		t.Fatalf("want %s alone: %v", PropPolicyBelowTarget, s.check.violations)
 	}
 	// Replacing a voter keeps the count: neither.
 	s.check.violations = nil
-	s.policyShiftCommitted(shapeOf(t, s, 0, 1, 2), shapeOf(t, s, 0, 1, 2), a, policyReq{node: 0})
+	s.policyShiftCommitted(shapeOf(t, s, 0, 1, 2), shapeOf(t, s, 0, 1, 2), a, calm)
 	if len(s.check.violations) != 0 {
 		t.Fatal(s.check.violations)
 	}

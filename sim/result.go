@@ -48,6 +48,12 @@ type Hooks struct {
 	// retried write applied twice; a write acknowledged when its proposal
 	// was lost.
 	NoDedup, AckTimedOutWrites bool
+	// NoConfSync, LaxCatchUp and StayJoint plant the node bugs of issue 9
+	// (node.Planted): a conf change's snapshot and commit saved without a
+	// sync; a learner that acknowledged nothing counted as caught up; a
+	// joint configuration never left. NoStabilize lets the policy promote a
+	// node that has just started (policy.Config.Unsafe).
+	NoConfSync, LaxCatchUp, StayJoint, NoStabilize bool
 	// WatchSkipCompacted makes a watch resuming from a compacted revision
 	// start silently from the oldest revision held, skipping the events in
 	// between, instead of failing with ErrCompacted.

@@ -25,18 +25,21 @@
 //     first gets a replacement: a candidate that is Healthy, heard from
 //     directly, up for StabilizeTicks, and caught up is promoted (package
 //     topology orders add before remove). The failed voter itself is demoted
-//     only when Dead, and then only while the remaining voters keep a live
-//     majority and the removal does not lower the failures the group
-//     tolerates below what it tolerates now (it removes a dead voter from an
-//     even group, or from a group larger than the target). So a 3-voter mesh
-//     with one voter cut off waits for it rather than shrinking to two.
+//     only when membership holds it Dead (suspect past its own grace, then
+//     dead), and only while the remaining voters keep a live majority.
+//     Removing a dead voter never lowers the failures the group tolerates
+//     (the live voters stay; the quorum shrinks or stays), and a voter that
+//     comes back is a candidate again: with the target sized on the whole
+//     mesh (rule 4), the policy restores it rather than shrinking further.
 //  4. Never below target, never below a live majority. The target is sized
 //     on every assignable node (quarantined and observer nodes aside), dead
 //     or alive, so a failure never shrinks the target and the policy never
 //     scales down to fit the survivors. Every proposed step is checked
 //     against the voter set it leaves: a strict majority of those voters
 //     must be reachable, and a healthy voter leaves only while the voters
-//     that remain are at least the target.
+//     that remain are at least the target, and only once every one of them
+//     has been a voter and up for StabilizeTicks (a voter promoted or
+//     restarted a moment ago is the likeliest to be down unnoticed).
 //  5. Damper. At most one shift per node per DamperTicks of mesh time, as the
 //     replicated log records it (History), so a restart, a snapshot install
 //     or a new leader keeps the memory. The damper never holds the removal
@@ -321,15 +324,16 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 		v := a.byID[id]
 		switch {
 		case v.Health == Dead:
-			// Rule 3: removing a dead voter must not lower the failures
-			// tolerated: only from an even group, or one above target.
-			if len(voters)%2 == 1 && len(voters) <= target.Voters {
-				return NoCandidate, fmt.Sprintf("no replacement for dead voter %s; removing it would not help", id.Short()), false
-			}
+			// Rule 3: a dead voter may go; the live-majority check below
+			// guards the voters it leaves.
 		case p.failed(v, a.now):
 			return Grace, fmt.Sprintf("voter %s is %s since tick %d, not dead", id.Short(), healthName(v.Health), v.SuspectSince), false
 		case v.Health == Healthy && len(voters)-1 < target.Voters:
 			return Unsafe, fmt.Sprintf("demoting %s would leave %d voters, target %d", id.Short(), len(voters)-1, target.Voters), false
+		case v.Health == Healthy:
+			if other, ok := p.unsettled(a, voters, id); ok {
+				return Grace, fmt.Sprintf("scaling down waits for voter %s to settle", other.Short()), false
+			}
 		case v.Health != Healthy:
 			return Grace, fmt.Sprintf("voter %s is %s since tick %d", id.Short(), healthName(v.Health), v.SuspectSince), false
 		}
@@ -354,6 +358,26 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 		return Damper, fmt.Sprintf("%s was shifted at mesh time %d (now %d)", c.Node.Short(), last, a.log.Now), false
 	}
 	return 0, "", bypassed
+}
+
+// unsettled finds a voter, other than the one leaving, that joined the
+// voters or (re)started less than StabilizeTicks ago (rule 4). A voluntary
+// scale-down leaves fewer voters to carry the quorum, so it waits until the
+// ones that stay have proven themselves: a voter that has just been
+// promoted, or has just restarted, is the likeliest to be down already
+// without the failure detector knowing yet.
+func (p *Policy) unsettled(a *audit, voters []roles.NodeID, leaving roles.NodeID) (roles.NodeID, bool) {
+	for _, id := range voters {
+		if id == leaving {
+			continue
+		}
+		v := a.byID[id]
+		last, shifted := a.log.Shifted[id]
+		if !v.RaftActive || v.UptimeTicks < p.cfg.StabilizeTicks || shifted && a.log.Now < last+p.cfg.StabilizeTicks {
+			return id, true
+		}
+	}
+	return roles.NodeID{}, false
 }
 
 func healthName(h Health) string {

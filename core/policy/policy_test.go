@@ -125,18 +125,27 @@ func TestMissingIsNeverDead(t *testing.T) {
 	}
 }
 
-// Symptom 3: one voter of a 3-node mesh cut off is not demoted (nobody can
-// replace it, and 2 voters tolerate no more than 3 with one down), and the
-// healthy voters are never scaled down.
-func TestIsolatedVoterOfThreeIsKept(t *testing.T) {
+// Symptom 3: one voter of a 3-node mesh cut off until dead. Nobody can
+// replace it; removing it costs no fault tolerance, but the two healthy
+// voters are never scaled down further, and the voter is restored as soon
+// as it is a candidate again.
+func TestIsolatedVoterOfThreeIsRestored(t *testing.T) {
 	s, vs := mesh(t, 3, 3)
 	dead(vs, 2)
 	p := policy.New(cfg())
-	for tick := uint64(100); tick < 2000; tick += 10 {
-		if d := p.Audit(s, vs, tick, policy.History{Now: tick}); d.Shift != nil {
+	d := p.Audit(s, vs, 100, policy.History{Now: 100})
+	only(t, d, roles.Demote, nid(3))
+	s = apply(t, s, d.Shift)
+	hist := policy.History{Now: 101, Shifted: map[roles.NodeID]uint64{nid(3): 100}}
+	for tick := uint64(101); tick < 2000; tick += 10 {
+		if d := p.Audit(s, vs, tick, hist); d.Shift != nil {
 			t.Fatalf("tick %d: %v", tick, d)
 		}
 	}
+	vs[2] = vs[0]
+	vs[2].ID, vs[2].Capacity = nid(3), 97
+	d = p.Audit(s, vs, 2000, hist) // inside the damper of its demotion: restoring goes through
+	only(t, d, roles.Promote, nid(3))
 }
 
 // The policy never scales a healthy voter set below the target.
