@@ -442,14 +442,9 @@ func (r *exploreReporter) finish() int {
 
 // progress redraws the progress line on stderr when it is a terminal.
 func (r *exploreReporter) progress(force bool) {
-	if !r.live {
+	if !r.live || !redrawDue(&r.drawn, force, r.runs, r.o.seeds.count()) {
 		return
 	}
-	now := time.Now()
-	if !force && now.Sub(r.drawn) < progressEvery && uint64(r.runs) < r.o.seeds.count() {
-		return
-	}
-	r.drawn = now
 	fmt.Fprintf(r.e.stderr, "\rexplore: %d/%d seeds, %d failed, sim %s\x1b[K", r.runs, r.o.seeds.count(), r.failed,
 		strconv.FormatFloat(r.sim.Seconds(), 'f', 0, 64)+"s")
 }

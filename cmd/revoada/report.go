@@ -160,19 +160,25 @@ func writeViolations(w io.Writer, vs []sim.Violation, limit int) {
 // progress redraws the progress line on stderr when live, at most every
 // progressEvery unless force is set or the last run is done.
 func (r *reporter) progress(force bool) {
-	if !r.live {
+	if !r.live || !redrawDue(&r.drawn, force, r.runs, r.o.seeds.count()) {
 		return
 	}
-	now := time.Now()
-	if !force && now.Sub(r.drawn) < progressEvery && uint64(r.runs) < r.o.seeds.count() {
-		return
-	}
-	r.drawn = now
 	fmt.Fprintf(r.e.stderr, "\r%s: %d/%d runs, %d failed", r.scenario, r.runs, r.o.seeds.count(), r.failed)
 	if r.runs > 0 {
 		fmt.Fprintf(r.e.stderr, ", speed-up %s", speedupText(r.sim, r.wall))
 	}
 	fmt.Fprint(r.e.stderr, "\x1b[K")
+}
+
+// redrawDue reports whether a progress line is due — forced, the last run
+// done, or progressEvery since *drawn — and if so notes the time in drawn.
+func redrawDue(drawn *time.Time, force bool, runs int, total uint64) bool {
+	now := time.Now()
+	if !force && now.Sub(*drawn) < progressEvery && uint64(runs) < total {
+		return false
+	}
+	*drawn = now
+	return true
 }
 
 // clearProgress erases the progress line, if one is drawn.

@@ -327,7 +327,7 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 			// Rule 3: a dead voter may go; the live-majority check below
 			// guards the voters it leaves.
 		case p.failed(v, a.now):
-			return Grace, fmt.Sprintf("voter %s is %s since tick %d, not dead", id.Short(), healthName(v.Health), v.SuspectSince), false
+			return Grace, fmt.Sprintf("voter %s is %s since tick %d, not dead", id.Short(), v.Health, v.SuspectSince), false
 		case v.Health == Healthy && len(voters)-1 < target.Voters:
 			return Unsafe, fmt.Sprintf("demoting %s would leave %d voters, target %d", id.Short(), len(voters)-1, target.Voters), false
 		case v.Health == Healthy:
@@ -335,7 +335,7 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 				return Grace, fmt.Sprintf("scaling down waits for voter %s to settle", other.Short()), false
 			}
 		case v.Health != Healthy:
-			return Grace, fmt.Sprintf("voter %s is %s since tick %d", id.Short(), healthName(v.Health), v.SuspectSince), false
+			return Grace, fmt.Sprintf("voter %s is %s since tick %d", id.Short(), v.Health, v.SuspectSince), false
 		}
 	}
 	if reach, total := a.reachable(next.Voters()); 2*reach <= total && !p.cfg.Unsafe.NoQuorumGuard {
@@ -380,16 +380,11 @@ func (p *Policy) unsettled(a *audit, voters []roles.NodeID, leaving roles.NodeID
 	return roles.NodeID{}, false
 }
 
-func healthName(h Health) string {
-	switch h {
-	case Healthy:
-		return "healthy"
-	case Suspect:
-		return "suspect"
-	case Dead:
-		return "dead"
-	case Missing:
-		return "missing"
+var healthNames = map[Health]string{Healthy: "healthy", Suspect: "suspect", Dead: "dead", Missing: "missing"}
+
+func (h Health) String() string {
+	if s, ok := healthNames[h]; ok {
+		return s
 	}
 	return fmt.Sprintf("health(%d)", uint8(h))
 }
