@@ -31,7 +31,7 @@ func TestBuiltins(t *testing.T) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
 	want := []string{"clock-skew", "flapping-node", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
-		"heal-isolated-voter-of-three", "heal-unacked-learner", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
+		"heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
 		"minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "rolling-restart", "self-heal-leader-kill",
 		"slow-links", "smoke", "store-leader-churn", "store-under-partition", "store-watch-resume"}
 	if !slices.Equal(names, want) {
@@ -82,15 +82,16 @@ func TestBuiltins(t *testing.T) {
 }
 
 // lastHeal is when the last fault of p is undone, failing the test for a
-// fault that is never undone. In a self-healing plan (one with a Target),
-// or one that bounds the leaderless time after the last fault, a crash may
-// be permanent: the policy replaces the node, or the survivors must carry
-// on without it, and the simulator times from the crash, as it does here.
+// fault that is never undone. In a self-healing plan (one with a Target) a
+// crash may be permanent, and in one that bounds the leaderless time after
+// the last fault a crash or a partition may be: the policy replaces the
+// node, or the others must carry on without it, and the simulator times
+// from the fault, as it does here.
 func lastHeal(t *testing.T, p *sim.Plan) time.Duration {
 	var last time.Duration
 	for i, f := range p.Faults {
 		end := f.At + f.For
-		permanent := (p.Target != "" || p.Expect.Liveness.Leader > 0) && f.Kind == sim.Crash
+		permanent := p.Target != "" && f.Kind == sim.Crash || p.Expect.Liveness.Leader > 0 && (f.Kind == sim.Crash || f.Kind == sim.Partition)
 		if f.For == 0 && !permanent && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
 			undo, ok := undoneAt(p.Faults[i+1:], f)
 			if !ok {

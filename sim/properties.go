@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -231,7 +232,8 @@ func (s *simulator) removedWereUp(before, after roles.Shape, req policyReq) bool
 // configurations. node.Applied publishes the incoming voters only, so the
 // outgoing half is the voter set before the entry that entered the joint.
 func (s *simulator) confApplied(a node.Applied) {
-	for id := range s.promoting {
+	// Sorted: two violations in one call are reported in a fixed order.
+	for _, id := range slices.SortedFunc(maps.Keys(s.promoting), roles.NodeID.Compare) {
 		if slices.Contains(a.ConfVoters, id.RaftID()) {
 			delete(s.promoting, id)
 			s.checkStable(id, fmt.Sprintf("made a voter at index %d", a.Index))

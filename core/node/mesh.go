@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"go.etcd.io/raft/v3"
-	pb "go.etcd.io/raft/v3/raftpb"
 
 	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/membership"
@@ -40,13 +39,12 @@ type selfHealing struct {
 	gossip    *membership.Membership
 	pol       *policy.Policy // nil without Config.Policy
 	ticks     uint64
-	shape     [32]byte          // the shape digest last published in our state
-	heard     map[uint64]uint64 // raft ID -> tick of the last raft message from it
+	shape     [32]byte // the shape digest last published in our state
 	decisions []Decision
 	changes   []membership.Change
 	inflight  uint64 // Seq of the policy's last shift request, while pending
-	// decided holds, for the policy shift in flight, the incarnation of
-	// every node it changes as the audit saw it (see promotable).
+	// decided holds, for the policy shift in flight, the gossiped uptime
+	// of every node it changes as the audit saw it (see promotable).
 	decided map[roles.NodeID]uint64
 }
 
@@ -81,7 +79,7 @@ func (n *Node) startSelfHealing() error {
 		}
 	}
 	g.Join(seeds)
-	n.heal = &selfHealing{gossip: g, heard: map[uint64]uint64{}}
+	n.heal = &selfHealing{gossip: g}
 	if cfg.Policy != nil {
 		n.heal.pol = policy.New(*cfg.Policy)
 	}
@@ -156,19 +154,20 @@ func (n *Node) audit() {
 		id, err := n.submit(Request{Shift: slices.Clone(d.Shift), Fence: fence})
 		if err == nil {
 			d.Request = &id
-			h.inflight, h.decided = id.Seq, n.incarnations(d.Shift)
+			h.inflight, h.decided = id.Seq, n.uptimes(d.Shift)
 		}
 	}
 	h.decisions = append(h.decisions, d)
 }
 
-// incarnations is the membership incarnation of every node a shift names.
-func (n *Node) incarnations(sh roles.Shift) map[roles.NodeID]uint64 {
+// uptimes is the gossiped uptime of every node a shift names. (Not the
+// incarnation: a refutation raises that too, without a restart.)
+func (n *Node) uptimes(sh roles.Shift) map[roles.NodeID]uint64 {
 	out := map[roles.NodeID]uint64{}
 	for _, m := range n.heal.gossip.Members() {
 		for _, c := range sh {
 			if c.Node == m.State.Node {
-				out[c.Node] = m.State.Incarnation
+				out[c.Node] = m.State.UptimeTicks
 			}
 		}
 	}
@@ -179,8 +178,9 @@ func (n *Node) incarnations(sh roles.Shift) map[roles.NodeID]uint64 {
 // the moment it would make them voters, which may be long after the audit
 // decided (the learners had to catch up): each must still be a candidate —
 // Healthy, heard from directly, up for the stabilisation time. fenced
-// reports a new voter that restarted since the decision: the decision was
-// about a node that no longer runs, and the policy must decide again.
+// reports a new voter that restarted since the decision (its uptime went
+// back): the decision was about a process that no longer runs, and the
+// policy must decide again.
 // Shifts of operators, and of other leaders, pass.
 func (n *Node) promotable(req Request, add []roles.NodeID) (ok, fenced bool) {
 	h := n.heal
@@ -194,8 +194,8 @@ func (n *Node) promotable(req Request, add []roles.NodeID) (ok, fenced bool) {
 			return false, false
 		}
 		v := views[i]
-		if inc, known := h.decided[id]; known && n.memberIncarnation(id) != inc {
-			return false, true
+		if up, known := h.decided[id]; known && v.UptimeTicks < up {
+			return false, true // its uptime went back: it restarted
 		}
 		stable := v.UptimeTicks >= n.cfg.Policy.StabilizeTicks || n.cfg.Policy.Unsafe.NoStabilize
 		if v.Health != policy.Healthy || !v.Direct || !stable {
@@ -203,15 +203,6 @@ func (n *Node) promotable(req Request, add []roles.NodeID) (ok, fenced bool) {
 		}
 	}
 	return true, false
-}
-
-func (n *Node) memberIncarnation(id roles.NodeID) uint64 {
-	for _, m := range n.heal.gossip.Members() {
-		if m.State.Node == id {
-			return m.State.Incarnation
-		}
-	}
-	return 0
 }
 
 // views is what the leader knows of every node: membership's health and
@@ -234,9 +225,9 @@ func (n *Node) views() []policy.NodeView {
 				// Not pr.RecentActive: CheckQuorum clears it every election
 				// timeout, and an audit in step with that clearing would
 				// never see a quorum.
-				last, ok := h.heard[id.RaftID()]
-				v.RaftActive = ok && h.ticks-last <= uint64(n.cfg.ElectionTicks)
+				v.RaftActive = n.raftActive(id.RaftID())
 				v.CaughtUp = replicaCaughtUp(pr, st.GetCommit(), n.cfg.CatchUpLagMax)
+				n.deafness(&v)
 			}
 		}
 		out = append(out, v)
@@ -244,10 +235,20 @@ func (n *Node) views() []policy.NodeView {
 	return out
 }
 
-// raftHeard notes a raft message from a peer, for the quorum view.
-func (n *Node) raftHeard(m *pb.Message) {
-	if n.heal != nil {
-		n.heal.heard[m.GetFrom()] = n.heal.ticks
+// deafness: a member that membership holds Healthy but that has not
+// answered raft for an election timeout is Suspect, since it last answered
+// (or since this node leads, if later), and Dead after twice the policy's
+// grace more. A node that can send but not receive keeps its gossip alive
+// — its own pushes and pings reach everyone — yet votes for nothing: only
+// raft's answers (which need what the leader sent) show it is deaf.
+func (n *Node) deafness(v *policy.NodeView) {
+	if v.RaftActive || v.Health != policy.Healthy {
+		return
+	}
+	since := max(n.heard[v.ID.RaftID()], n.leaderSince)
+	v.Health, v.SuspectSince = policy.Suspect, since
+	if n.ticks >= since+2*n.cfg.Policy.GraceTicks+uint64(n.cfg.ElectionTicks) {
+		v.Health = policy.Dead
 	}
 }
 
@@ -268,4 +269,25 @@ func (n *Node) shiftApplied() {
 		s.StateRoot = membership.StateRoot{Index: n.applied, ShapeHash: d}
 	})
 	n.drainGossip()
+}
+
+// knownVoters is where a request with no trusted leader goes: the voters of
+// the node's own shape while it is a raft member (it applies the log), else
+// the nodes its membership view holds Healthy that gossip an etcd role. A
+// worker is no member and never applies the log: its shape is the bootstrap
+// one, whose voters may all have been replaced long ago.
+func (n *Node) knownVoters() []roles.NodeID {
+	if n.status.Member || n.heal == nil {
+		return n.machine.shape.Voters()
+	}
+	var out []roles.NodeID
+	for _, m := range n.heal.gossip.Members() {
+		if m.Health == membership.Healthy && m.State.Roles.Has(roles.Etcd) {
+			out = append(out, m.State.Node)
+		}
+	}
+	if len(out) == 0 {
+		return n.machine.shape.Voters()
+	}
+	return out
 }

@@ -206,6 +206,11 @@ type Node struct {
 	reads   map[RequestID]*readWait
 
 	applied     uint64
+	ticks       uint64            // Tick calls since the node started
+	heard       map[uint64]uint64 // raft ID -> tick of its last answer to this node (leader's view)
+	leaderSince uint64            // tick this node last became leader
+	handedTo    uint64            // raft ID of the last hand-off target
+	handedAt    uint64            // and the tick of that hand-off
 	clock       uint64 // the mesh clock: ClockBase plus ticks, never behind the machine's
 	snapshot    uint64 // index of the latest snapshot in ms
 	confChanged bool   // a conf change was applied since the last snapshot
@@ -234,7 +239,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
 		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
-		clock: cfg.ClockBase,
+		clock: cfg.ClockBase, heard: map[uint64]uint64{},
 	}
 	for _, m := range cfg.Bootstrap.Members() {
 		n.peers[m.Node.RaftID()] = m.Node
@@ -331,6 +336,7 @@ func (n *Node) CompactHistory(rev store.Revision) { n.machine.Store().Compact(re
 // Tick advances the node's logical clock by one tick.
 func (n *Node) Tick() {
 	n.clock++
+	n.ticks++
 	n.rn.Tick()
 	n.tickPending()
 	n.tickReads()
@@ -438,7 +444,7 @@ func (n *Node) route(req Request, hops uint8) {
 		// heartbeats, so its leader may be long gone — and a deposed
 		// leader drops what it is sent. Any voter knows better; the hop
 		// limit bounds the wandering.
-		voters := n.machine.shape.Voters()
+		voters := n.knownVoters()
 		if i := slices.Index(voters, n.cfg.ID); i >= 0 {
 			voters = slices.Delete(voters, i, i+1)
 		}
@@ -463,8 +469,11 @@ func (n *Node) propose(req Request) {
 		return
 	}
 	_, change, rej := n.machine.shape.Plan(req.Shift)
-	if rej != nil || change.Empty() {
-		// Rejections are decided at apply, against the committed shape.
+	fencedOut := req.Fence != nil && req.Fence.Term != n.rn.BasicStatus().GetTerm()
+	if rej != nil || change.Empty() || fencedOut {
+		// Rejections and fences are decided at apply, against the
+		// committed shape: a deposed leader's decision gets its answer
+		// there, without staging learners for it.
 		_ = n.rn.Propose(encodePayload(payloadStamped, &req))
 		return
 	}
@@ -527,8 +536,11 @@ func (n *Node) handOff(change roles.VoterChange) bool {
 	var bestMatch uint64
 	for _, v := range n.conf.GetVoters() {
 		id, ok := n.peers[v]
-		if !ok || v == n.raftID || slices.Contains(change.Remove, id) {
+		if !ok || v == n.raftID || slices.Contains(change.Remove, id) || !n.raftActive(v) {
 			continue
+		}
+		if v == n.handedTo && n.ticks < n.handedAt+2*uint64(n.cfg.ElectionTicks) {
+			continue // handed to it already, and still leading: try another
 		}
 		if pr, ok := st.Progress[v]; ok && pr.State == tracker.StateReplicate && pr.Match+n.cfg.CatchUpLagMax >= st.GetCommit() &&
 			(best == 0 || pr.Match > bestMatch || pr.Match == bestMatch && v < best) {
@@ -539,8 +551,24 @@ func (n *Node) handOff(change roles.VoterChange) bool {
 		return false
 	}
 	n.cover.Sometimes(cover.LeaderHandedOff)
+	n.handedTo, n.handedAt = best, n.ticks
 	n.rn.TransferLeader(best)
 	return true
+}
+
+// raftHeard notes a peer's answer to this node's raft messages: an append
+// or heartbeat response. Only answers count — a message the peer sends on
+// its own (a pre-vote, say) shows it can send, not that it hears.
+func (n *Node) raftHeard(m *pb.Message) {
+	if t := m.GetType(); t == pb.MsgAppResp || t == pb.MsgHeartbeatResp {
+		n.heard[m.GetFrom()] = n.ticks
+	}
+}
+
+// raftActive: the peer answered within an election timeout.
+func (n *Node) raftActive(id uint64) bool {
+	last, ok := n.heard[id]
+	return ok && n.ticks-last <= uint64(n.cfg.ElectionTicks)
 }
 
 // caughtUp: every node is a replica that has acknowledged entries and is
@@ -764,8 +792,11 @@ func (n *Node) Ready() Ready {
 		h.decisions, h.changes = nil, nil
 	}
 	if st := n.currentStatus(); st != n.status {
-		if st.State == raft.StateLeader && n.status.State != raft.StateLeader && len(n.conf.GetVotersOutgoing()) > 0 {
-			n.cover.Sometimes(cover.LeaderInJoint)
+		if st.State == raft.StateLeader && n.status.State != raft.StateLeader {
+			n.leaderSince = n.ticks
+			if len(n.conf.GetVotersOutgoing()) > 0 {
+				n.cover.Sometimes(cover.LeaderInJoint)
+			}
 		}
 		n.status = st
 		rd.Status = &st

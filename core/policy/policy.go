@@ -26,15 +26,19 @@
 //     directly, up for StabilizeTicks, and caught up is promoted (package
 //     topology orders add before remove). The failed voter itself is demoted
 //     only when membership holds it Dead (suspect past its own grace, then
-//     dead), and only while the remaining voters keep a live majority.
-//     Removing a dead voter never lowers the failures the group tolerates
-//     (the live voters stay; the quorum shrinks or stays), and a voter that
-//     comes back is a candidate again: with the target sized on the whole
-//     mesh (rule 4), the policy restores it rather than shrinking further.
+//     dead), only while the remaining voters keep a live majority, and only
+//     when the removal gains something: from an even group, or one above
+//     the target, or when a second voter is dead too (then the group left
+//     is even, and the next removal gains). A lone dead voter of an odd
+//     group stays: "Dead" is most often a voter cut off or restarting, and
+//     a 3-voter mesh that dropped one would die at the next crash before
+//     the voter could be restored. A voter that comes back is a candidate
+//     again: with the target sized on the whole mesh (rule 4), the policy
+//     restores it rather than shrinking further.
 //  4. Never below target, never below a live majority. The target is sized
-//     on every assignable node (quarantined and observer nodes aside), dead
-//     or alive, so a failure never shrinks the target and the policy never
-//     scales down to fit the survivors. Every proposed step is checked
+//     on every node of the mesh but observers, dead, alive or quarantined,
+//     so neither a failure nor a quarantine shrinks the target, and the
+//     policy never scales down to fit the survivors. Every proposed step is checked
 //     against the voter set it leaves: a strict majority of those voters
 //     must be reachable, and a healthy voter leaves only while the voters
 //     that remain are at least the target, and only once every one of them
@@ -238,6 +242,17 @@ func (p *Policy) fillMissing(a *audit) {
 	}
 }
 
+// deadVoters counts the voters membership holds Dead.
+func (a *audit) deadVoters(voters []roles.NodeID) int {
+	n := 0
+	for _, id := range voters {
+		if a.byID[id].Health == Dead {
+			n++
+		}
+	}
+	return n
+}
+
 // reachable counts the voters that are Healthy and raft-active.
 func (a *audit) reachable(voters []roles.NodeID) (reach, total int) {
 	for _, id := range voters {
@@ -259,6 +274,19 @@ func (p *Policy) failed(v NodeView, now uint64) bool {
 	return false
 }
 
+// target sizes the strategy on every member but observers — dead and
+// quarantined ones included — so no failure and no quarantine shrinks it
+// (rule 4).
+func (p *Policy) target(shape roles.Shape) (topology.Target, error) {
+	n := 0
+	for _, m := range shape.Members() {
+		if m.Roles != roles.Observer {
+			n++
+		}
+	}
+	return p.cfg.Target.Target(n)
+}
+
 // candidate: a node that may be promoted (rule 3).
 func (p *Policy) candidate(v NodeView) bool {
 	stable := v.UptimeTicks >= p.cfg.StabilizeTicks || p.cfg.Unsafe.NoStabilize
@@ -270,7 +298,6 @@ func (p *Policy) candidate(v NodeView) bool {
 func (p *Policy) plan(a *audit) Decision {
 	d := Decision{At: a.now}
 	var nodes []topology.Node
-	assignable := 0
 	for _, m := range a.shape.Members() {
 		v := a.byID[m.Node]
 		n := topology.Node{ID: m.Node, Roles: m.Roles, Capacity: v.Capacity, UptimeTicks: v.UptimeTicks}
@@ -280,11 +307,8 @@ func (p *Policy) plan(a *audit) Decision {
 			n.Healthy, n.CaughtUp = p.candidate(v), p.candidate(v)
 		}
 		nodes = append(nodes, n)
-		if m.Roles != roles.Quarantined && m.Roles != roles.Observer {
-			assignable++
-		}
 	}
-	target, err := p.cfg.Target.Target(assignable)
+	target, err := p.target(a.shape)
 	if err != nil {
 		d.Withheld, d.Detail = Unsatisfiable, err.Error()
 		return d
@@ -324,8 +348,14 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 		v := a.byID[id]
 		switch {
 		case v.Health == Dead:
-			// Rule 3: a dead voter may go; the live-majority check below
-			// guards the voters it leaves.
+			// Rule 3: from an odd group at or below target, a lone dead
+			// voter stays: removing it gains no fault tolerance, and the
+			// voter is most often only cut off or restarting. With two
+			// dead, the first removal leaves an even group whose next
+			// removal does gain.
+			if len(voters)%2 == 1 && len(voters) <= target.Voters && a.deadVoters(voters) < 2 {
+				return NoCandidate, fmt.Sprintf("no replacement for dead voter %s; removing it alone would not help", id.Short()), false
+			}
 		case p.failed(v, a.now):
 			return Grace, fmt.Sprintf("voter %s is %s since tick %d, not dead", id.Short(), v.Health, v.SuspectSince), false
 		case v.Health == Healthy && len(voters)-1 < target.Voters:
@@ -453,7 +483,7 @@ func (p *Policy) mayRemove(a *audit, id roles.NodeID) bool {
 	if !slices.Contains(voters, id) {
 		return true
 	}
-	target, err := p.cfg.Target.Target(len(a.shape.Members()))
+	target, err := p.target(a.shape)
 	if err != nil || len(voters)-1 < target.Voters {
 		return false
 	}

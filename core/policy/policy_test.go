@@ -125,27 +125,48 @@ func TestMissingIsNeverDead(t *testing.T) {
 	}
 }
 
-// Symptom 3: one voter of a 3-node mesh cut off until dead. Nobody can
-// replace it; removing it costs no fault tolerance, but the two healthy
-// voters are never scaled down further, and the voter is restored as soon
-// as it is a candidate again.
-func TestIsolatedVoterOfThreeIsRestored(t *testing.T) {
+// Symptom 3: one voter of a 3-node mesh cut off until dead is not demoted
+// (nobody can replace it, and removing it alone gains nothing), and the
+// healthy voters are never scaled down.
+func TestIsolatedVoterOfThreeIsKept(t *testing.T) {
 	s, vs := mesh(t, 3, 3)
 	dead(vs, 2)
 	p := policy.New(cfg())
-	d := p.Audit(s, vs, 100, policy.History{Now: 100})
-	only(t, d, roles.Demote, nid(3))
-	s = apply(t, s, d.Shift)
-	hist := policy.History{Now: 101, Shifted: map[roles.NodeID]uint64{nid(3): 100}}
-	for tick := uint64(101); tick < 2000; tick += 10 {
-		if d := p.Audit(s, vs, tick, hist); d.Shift != nil {
+	for tick := uint64(100); tick < 2000; tick += 10 {
+		if d := p.Audit(s, vs, tick, policy.History{Now: tick}); d.Shift != nil {
 			t.Fatalf("tick %d: %v", tick, d)
 		}
 	}
-	vs[2] = vs[0]
-	vs[2].ID, vs[2].Capacity = nid(3), 97
-	d = p.Audit(s, vs, 2000, hist) // inside the damper of its demotion: restoring goes through
-	only(t, d, roles.Promote, nid(3))
+}
+
+// Two dead voters of a 9-voter mesh-all-peers group with no candidate:
+// both go, one at a time (9 → 8 → 7), so the seven live voters tolerate
+// three failures rather than two.
+func TestTwoDeadVotersGo(t *testing.T) {
+	s, vs := mesh(t, 9, 9)
+	c := policy.DefaultConfig(topology.MeshAllPeers{})
+	dead(vs, 7)
+	dead(vs, 8)
+	p := policy.New(c)
+	d := p.Audit(s, vs, 100, none)
+	if len(d.Shift) != 1 || d.Shift[0].Kind != roles.Demote {
+		t.Fatalf("want a dead voter demoted, got %v", d)
+	}
+	s = apply(t, s, d.Shift)
+	d = p.Audit(s, vs, 101, none)
+	if len(d.Shift) != 1 || d.Shift[0].Kind != roles.Demote {
+		t.Fatalf("want the second dead voter demoted, got %v", d)
+	}
+}
+
+// Quarantining a flapping worker does not shrink the target (phalanx on 10
+// nodes keeps 5 voters).
+func TestQuarantineDoesNotShrinkTheTarget(t *testing.T) {
+	s, vs := mesh(t, 10, 5)
+	s = apply(t, s, roles.Shift{{Kind: roles.Quarantine, Node: nid(8), Reason: roles.HealthDegraded}})
+	c := policy.DefaultConfig(topology.Phalanx{})
+	hist := policy.History{Now: 100, Shifted: map[roles.NodeID]uint64{nid(8): 100}} // restoring it is damped
+	withheld(t, policy.New(c).Audit(s, vs, 100, hist), policy.Converged)
 }
 
 // The policy never scales a healthy voter set below the target.
