@@ -77,7 +77,11 @@ func (s *simulator) onMembership(i int, c membership.Change) {
 		return
 	}
 	s.trace.event(s.now, s.nodes[i].name, "health", fmt.Sprintf("%s %s -> %s", s.nodes[target].name, c.Was, c.Health))
-	if c.Health == membership.Suspect && s.nodes[target].n != nil && !s.nodes[target].paused && !s.cut(i, target) && !s.cut(target, i) {
+	// False: the node is up, reachable both ways, and has not been down
+	// lately (suspecting a node that was down a moment ago is right, only
+	// late).
+	t := s.nodes[target]
+	if c.Health == membership.Suspect && t.n != nil && !t.paused && !s.cut(i, target) && !s.cut(target, i) && (t.incarnation <= 1 || t.startedAt+deadFor <= s.now) {
 		s.stats.FalseSuspicions++
 	}
 }

@@ -167,11 +167,14 @@ func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Appli
 		if c.Kind != roles.Promote {
 			continue
 		}
-		what := fmt.Sprintf("promoted by the policy (proposed at %v)", req.at)
 		if k := s.byID[c.Node]; req.inc != nil && req.inc[k] != s.nodes[k].incarnation {
-			what = fmt.Sprintf("promoted by the policy (proposed at %v, before it restarted)", req.at)
+			// It restarted after the decision: the leader re-checks a
+			// promotion when it proposes the voter change (node's
+			// promotable), but a restart between that proposal and the
+			// commit is the fault's doing, which no policy can foresee.
+			continue
 		}
-		s.checkStable(c.Node, what)
+		s.checkStable(c.Node, fmt.Sprintf("promoted by the policy (proposed at %v)", req.at))
 		if !slices.Contains(a.ConfVoters, c.Node.RaftID()) {
 			s.promoting[c.Node] = true
 		}

@@ -151,10 +151,14 @@ func (n *Node) audit() {
 	}
 	if d.Shift != nil {
 		fence := &Fence{Term: n.rn.BasicStatus().GetTerm(), Basis: n.machine.derive().digest}
+		// In flight before it is submitted: submit proposes at once on
+		// the leader, and promotable must know it as the current decision.
+		h.inflight, h.decided = n.seq+1, n.uptimes(d.Shift)
 		id, err := n.submit(Request{Shift: slices.Clone(d.Shift), Fence: fence})
-		if err == nil {
+		if err != nil {
+			h.inflight, h.decided = 0, nil
+		} else {
 			d.Request = &id
-			h.inflight, h.decided = id.Seq, n.uptimes(d.Shift)
 		}
 	}
 	h.decisions = append(h.decisions, d)
@@ -184,8 +188,11 @@ func (n *Node) uptimes(sh roles.Shift) map[roles.NodeID]uint64 {
 // Shifts of operators, and of other leaders, pass.
 func (n *Node) promotable(req Request, add []roles.NodeID) (ok, fenced bool) {
 	h := n.heal
-	if h == nil || h.pol == nil || req.Fence == nil || req.ID.Origin != n.cfg.ID || req.ID.Seq != h.inflight {
+	if h == nil || h.pol == nil || req.Fence == nil || req.ID.Origin != n.cfg.ID {
 		return true, false
+	}
+	if req.ID.Seq != h.inflight {
+		return false, true // a decision no longer in flight (it timed out): decide again
 	}
 	views := n.views()
 	for _, id := range add {

@@ -211,9 +211,9 @@ type Node struct {
 	leaderSince uint64            // tick this node last became leader
 	handedTo    uint64            // raft ID of the last hand-off target
 	handedAt    uint64            // and the tick of that hand-off
-	clock       uint64 // the mesh clock: ClockBase plus ticks, never behind the machine's
-	snapshot    uint64 // index of the latest snapshot in ms
-	confChanged bool   // a conf change was applied since the last snapshot
+	clock       uint64            // the mesh clock: ClockBase plus ticks, never behind the machine's
+	snapshot    uint64            // index of the latest snapshot in ms
+	confChanged bool              // a conf change was applied since the last snapshot
 	cover       cover.Counts
 	boot        *pb.Snapshot
 
