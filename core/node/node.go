@@ -477,7 +477,12 @@ func (n *Node) propose(req Request) {
 		_ = n.rn.Propose(encodePayload(payloadStamped, &req))
 		return
 	}
-	if slices.Contains(change.Remove, n.cfg.ID) && n.handOff(change) {
+	if slices.Contains(change.Remove, n.cfg.ID) {
+		// Never propose our own removal. Hand leadership over if a voter
+		// can take it; if none can, the request waits for its origin's
+		// retry rather than leave a mesh whose remaining voters may never
+		// learn that the removal committed.
+		n.handOff(change)
 		return
 	}
 	if missing := n.notLearners(change.Add); len(missing) > 0 {
@@ -528,8 +533,7 @@ func (n *Node) notLearners(ids []roles.NodeID) []roles.NodeID {
 // what strands a joint configuration: the leader applies the leave-joint
 // entry, steps down (StepDownOnRemoval) and may be the only one that knows
 // it committed, while the others, still joint, need the removed nodes'
-// votes. False when no voter can take over (then the leader removes itself
-// as raft allows).
+// votes. False when no voter can take over now.
 func (n *Node) handOff(change roles.VoterChange) bool {
 	st := n.rn.Status()
 	var best uint64
