@@ -675,9 +675,12 @@ func (g *gen) shape(leaderWithin time.Duration) *sim.Converge {
 	if g.quarantines > 0 {
 		return nil
 	}
+	// The policy sizes its target on the whole mesh, dead nodes included,
+	// and never scales below it (core/policy, rule 4): the shape is
+	// expected only where the survivors can fill that target.
 	survivors := g.p.Nodes - g.kills
-	t, err := g.strategy.Target(survivors)
-	if err != nil || t.ControlPlane < 1 {
+	t, err := g.strategy.Target(g.p.Nodes)
+	if err != nil || t.ControlPlane < 1 || survivors < t.Voters {
 		return nil
 	}
 	k := g.p.Policy
