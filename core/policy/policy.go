@@ -46,7 +46,8 @@
 //     restarted a moment ago is the likeliest to be down unnoticed).
 //  5. Damper. At most one shift per node per DamperTicks of mesh time, as the
 //     replicated log records it (History), so a restart, a snapshot install
-//     or a new leader keeps the memory. The damper never holds the removal
+//     or a new leader keeps the memory. A scale-down picks, among the excess
+//     voters, one the damper lets go. The damper never holds the removal
 //     of a Dead voter, nor a promotion that restores the voter count after a
 //     loss: damping exists to stop thrash, not recovery.
 //  6. Flapping. A node whose health changed FlapMax times within
@@ -66,6 +67,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"revoada.dev/revoada/core/roles"
@@ -303,6 +305,11 @@ func (p *Policy) plan(a *audit) Decision {
 		n := topology.Node{ID: m.Node, Roles: m.Roles, Capacity: v.Capacity, UptimeTicks: v.UptimeTicks}
 		if m.Roles.Has(roles.Etcd) {
 			n.Healthy, n.CaughtUp = !p.failed(v, a.now), true
+			if p.damped(a, m.Node) {
+				// A voter the damper holds ranks first, so a scale-down
+				// picks one the damper lets go rather than wait it out.
+				n.Capacity, n.UptimeTicks = math.MaxUint64, math.MaxUint64
+			}
 		} else {
 			n.Healthy, n.CaughtUp = p.candidate(v), p.candidate(v)
 		}

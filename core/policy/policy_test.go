@@ -192,9 +192,13 @@ func TestCandidatesAreDirectAndStable(t *testing.T) {
 }
 
 func TestDamperHoldsRebalancing(t *testing.T) {
-	s, vs := mesh(t, 5, 4) // one voter too many: scale down n4
+	s, vs := mesh(t, 5, 4) // one voter too many: scale down the worst, n4
 	p := policy.New(cfg())
+	// n4 was shifted a moment ago: the scale-down takes the next worst.
 	hist := policy.History{Now: 1000, Shifted: map[roles.NodeID]uint64{nid(4): 900}}
+	only(t, p.Audit(s, vs, 100, hist), roles.Demote, nid(3))
+	// Every excess candidate damped: withhold.
+	hist.Shifted = map[roles.NodeID]uint64{nid(1): 900, nid(2): 900, nid(3): 900, nid(4): 900}
 	withheld(t, p.Audit(s, vs, 100, hist), policy.Damper)
 	hist.Now = 900 + cfg().DamperTicks
 	only(t, p.Audit(s, vs, 101, hist), roles.Demote, nid(4))
