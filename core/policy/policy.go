@@ -47,9 +47,9 @@
 //  5. Damper. At most one shift per node per DamperTicks of mesh time, as the
 //     replicated log records it (History), so a restart, a snapshot install
 //     or a new leader keeps the memory. A scale-down picks, among the excess
-//     voters, one the damper lets go. The damper never holds the removal
-//     of a Dead voter, nor a promotion that restores the voter count after a
-//     loss: damping exists to stop thrash, not recovery.
+//     voters, one the damper lets go. The damper never holds taking roles
+//     from a Dead node, nor a promotion that restores the voter count after
+//     a loss: damping exists to stop thrash, not recovery.
 //  6. Flapping. A node whose health changed FlapMax times within
 //     FlapWindowTicks is quarantined — a worker at once, a voter only while
 //     the voters left keep the target and a live majority — and restored
@@ -387,7 +387,9 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 		if !ok || a.log.Now >= last+p.cfg.DamperTicks {
 			continue
 		}
-		deadRemoval := slices.Contains(change.Remove, c.Node) && a.byID[c.Node].Health == Dead
+		// Taking roles from a dead node is recovery too, voter or not (an
+		// operator may have given a role to a node that died since).
+		deadRemoval := (slices.Contains(change.Remove, c.Node) || c.Kind == roles.Demote) && a.byID[c.Node].Health == Dead
 		if deadRemoval || restoring && slices.Contains(change.Add, c.Node) {
 			bypassed = true // rule 5: the damper never holds recovery
 			continue

@@ -262,3 +262,16 @@ func TestRestoreIsDamped(t *testing.T) {
 	hist.Now = 1000 + cfg().DamperTicks
 	only(t, p.Audit(s, vs, 1030, hist), roles.Restore, nid(5))
 }
+
+// An operator gave a role to a node that died since: taking it back is
+// recovery, which the damper does not hold (found by simtest over
+// self-heal-leader-kill).
+func TestDamperNeverHoldsTakingRolesFromTheDead(t *testing.T) {
+	s, vs := mesh(t, 5, 3)
+	dead(vs, 0)
+	s = apply(t, s, roles.Shift{{Kind: roles.Promote, Node: nid(4), Reason: roles.ScalingUp}})
+	s = apply(t, s, roles.Shift{{Kind: roles.Demote, Node: nid(1), Reason: roles.ReplacingFailed}})
+	s = apply(t, s, roles.Shift{{Kind: roles.Promote, Node: nid(1), Roles: roles.Scheduler, Reason: roles.Operator}})
+	hist := policy.History{Now: 100, Shifted: map[roles.NodeID]uint64{nid(1): 99}}
+	only(t, policy.New(cfg()).Audit(s, vs, 100, hist), roles.Demote, nid(1))
+}
