@@ -74,7 +74,10 @@ type Config struct {
 	// the simulator: simulated time). The mesh clock stamps shifts for the
 	// policy's damper, so it must be comparable across nodes and restarts
 	// as well as synchronised clocks allow; it never goes back behind what
-	// the log already holds.
+	// the log already holds. (A node whose clock runs far ahead pulls the
+	// log's clock ahead with its stamps, shortening every damper; a bound on
+	// how far a stamp may lead the leader's clock belongs with real clocks,
+	// in the production mesh.)
 	ClockBase uint64
 
 	// Gossip, if set, runs membership beside raft (see mesh.go); Policy, if
