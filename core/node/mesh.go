@@ -239,7 +239,27 @@ func (n *Node) views() []policy.NodeView {
 		}
 		out = append(out, v)
 	}
-	return out
+	return n.silentMembers(st, out)
+}
+
+// silentMembers adds the raft members membership has no state of — a
+// restarted leader never learns the states of nodes that died while it was
+// down — but only once raft has not heard from them past the deafness
+// threshold: then they are Dead by raft's evidence. Until then they stay
+// out of the view, and the policy holds them Missing (never dead).
+func (n *Node) silentMembers(st raft.Status, views []policy.NodeView) []policy.NodeView {
+	for _, raftID := range sortedKeys(st.Progress) {
+		id, ok := n.peers[raftID]
+		if !ok || raftID == n.raftID || slices.ContainsFunc(views, func(v policy.NodeView) bool { return v.ID == id }) {
+			continue
+		}
+		v := policy.NodeView{ID: id, Health: policy.Healthy, RaftActive: n.raftActive(raftID)}
+		n.deafness(&v)
+		if v.Health == policy.Dead {
+			views = append(views, v)
+		}
+	}
+	return views
 }
 
 // deafness: a member that membership holds Healthy but that has not
