@@ -61,9 +61,12 @@ func (s *simulator) selfHealing(cfg *node.Config, sn *simNode, inc string) {
 	cfg.Capacity = membership.Capacity{CPUMilli: 4000, MemoryBytes: 16 << 30, StorageBytes: 100 << 30, Pods: 110}
 }
 
-func (s *simulator) damper() time.Duration {
-	if s.plan.Policy.Damper > 0 {
-		return s.plan.Policy.Damper
+func (s *simulator) damper() time.Duration { return s.plan.Policy.DamperOrDefault() }
+
+// DamperOrDefault is the damper the policy runs with: Damper, or a minute.
+func (k PolicyKnobs) DamperOrDefault() time.Duration {
+	if k.Damper > 0 {
+		return k.Damper
 	}
 	return defaultDamper
 }

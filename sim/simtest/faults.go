@@ -126,6 +126,7 @@ func newWindow(base *sim.Plan) window {
 	if err := base.Validate(); err != nil {
 		panic(fmt.Sprintf("simtest: base plan %q: %v", base.Name, err))
 	}
+	base = withDamperBounds(base)
 	t := tail(base)
 	w := window{base: base, end: max(base.Duration-t, WindowMin)}
 	w.duration = max(base.Duration, w.end+t)
@@ -142,6 +143,37 @@ func newWindow(base *sim.Plan) window {
 		}
 	}
 	return w
+}
+
+// withDamperBounds returns base, or when base has a target and operator
+// commands, a copy whose convergence bounds (Converge and Liveness.Shape)
+// are longer by the damper, and so is its Duration. A generated fault can make the policy shift a
+// node early — a voter cut off past the grace is replaced and demoted — and
+// an operator's command still retrying then gives that node a role back (a
+// promote that was a no-op on the base plan's voter). Scaling that excess
+// down is not a recovery, so the damper rightly holds it for up to its
+// length after the policy's shift: a bound written for the base's own faults
+// does not cover it. Found by TestSelfHealingUnderGeneratedFaults over
+// self-heal-leader-kill (plan 865 of 1,000: converged at 66.9 s, the damper
+// of the node demoted at 6.2 s ending at 66.2 s).
+func withDamperBounds(base *sim.Plan) *sim.Plan {
+	if base.Target == "" || len(base.Commands) == 0 {
+		return base
+	}
+	p := *base
+	d := p.Policy.DamperOrDefault()
+	p.Duration += d // the base's own faults keep their slack to be judged
+	if c := p.Expect.Converge; c != nil {
+		longer := *c
+		longer.Within += d
+		p.Expect.Converge = &longer
+	}
+	if sh := p.Expect.Liveness.Shape; sh != nil {
+		longer := *sh
+		longer.Within += d
+		p.Expect.Liveness.Shape = &longer
+	}
+	return &p
 }
 
 // tail is the time left after the fault window: the simulator's
