@@ -115,6 +115,11 @@ metadata: {name: "system:controller:x"}
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web.v2, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
 `)
 	want := []store.Ref{
 		{Kind: "Namespace", Name: "shop"},
@@ -162,9 +167,9 @@ func TestKubernetesEncodeWritesResourceVersion(t *testing.T) {
 }
 
 func TestKubernetesJSONList(t *testing.T) {
-	rs := decode(t, face.Kubernetes, "l.json", store.JSON, `{"apiVersion": "v1", "kind": "PodList", "items": [
-		{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x"}, "spec": {"n": 1.50}},
-		{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}, "spec": {"n": 12345678901234567890}}]}`)
+	rs := decode(t, face.Kubernetes, "l.json", store.JSON, `{"apiVersion": "example.com/v1", "kind": "WidgetList", "items": [
+		{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "a", "namespace": "x"}, "spec": {"n": 1.50}},
+		{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "b"}, "spec": {"n": 1.2345678901234567890e19}}]}`)
 	if len(rs) != 2 || rs[0].Ref.Namespace != "x" || rs[1].Ref.Namespace != "default" {
 		t.Fatalf("%+v", rs)
 	}
@@ -350,7 +355,7 @@ func TestKindsDoNotCollide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := k8s.Decode("job.yaml", []byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: web}\n"), store.YAML)
+	a, err := k8s.Decode("job.yaml", []byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: web}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: web, image: nginx}]}}}\n"), store.YAML)
 	if err != nil {
 		t.Fatal(err)
 	}

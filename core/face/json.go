@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"strconv"
+	"strings"
 )
 
 // parseJSON decodes exactly one JSON value. Numbers stay json.Number (no
@@ -132,8 +134,9 @@ func normalNumbers(v any) (any, error) {
 // normalNumber reads a number as Kubernetes' and Nomad's decoders do, an
 // int64 when it is one and a float64 otherwise, and writes integral floats
 // within int64's range as integers: "1.0", "1E0" and "-0" are all 1 or 0,
-// so a value has one spelling whichever format carried it. A number beyond
-// float64's range is an error.
+// so a value has one spelling whichever format carried it. An integer
+// literal beyond int64's range, and a number beyond float64's, are errors:
+// neither may lose digits silently.
 func normalNumber(n json.Number) (any, error) {
 	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
 		return i, nil
@@ -142,10 +145,30 @@ func normalNumber(n json.Number) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("number %.40s: %w", n, errNumberRange)
 	}
+	if !strings.ContainsAny(string(n), ".eE") && !exactInteger(string(n), f) {
+		return nil, fmt.Errorf("integer %.40s: %w", n, errIntRange)
+	}
 	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
 		return int64(f), nil
 	}
+	if f == math.Trunc(f) {
+		// encoding/json would write it as an integer literal of rounded
+		// digits; the exponent form reads back as this float exactly.
+		return json.Number(strconv.FormatFloat(f, 'e', -1, 64)), nil
+	}
 	return f, nil
+}
+
+// exactInteger reports whether the integer literal lit is exactly the
+// float64 f: beyond int64, an integer is kept as a float only when it loses
+// no digits.
+func exactInteger(lit string, f float64) bool {
+	i, ok := new(big.Int).SetString(lit, 10)
+	if !ok || math.IsInf(f, 0) {
+		return false
+	}
+	g, acc := big.NewFloat(f).Int(nil)
+	return acc == big.Exact && g.Cmp(i) == 0
 }
 
 // checkPayload rejects a stored form over store.PayloadBytesMax.
@@ -155,3 +178,5 @@ func checkPayload(field string, p []byte) error {
 	}
 	return nil
 }
+
+var errIntRange = errors.New("integer beyond int64's range, and not exactly a float64: it would lose digits")

@@ -2,6 +2,7 @@ package face
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -203,7 +204,11 @@ func objectResource(o object) (store.Resource, error) {
 	if err := checkKind(o.where, kind); err != nil {
 		return store.Resource{}, err
 	}
-	if err := checkAPIVersion(o); err != nil {
+	apiVersion, err := checkAPIVersion(o)
+	if err != nil {
+		return store.Resource{}, err
+	}
+	if err := checkServed(o.where, apiVersion, kind); err != nil {
 		return store.Resource{}, err
 	}
 	meta, ok := o.body["metadata"].(map[string]any)
@@ -223,18 +228,21 @@ func objectResource(o object) (store.Resource, error) {
 	if err := checkPayload(o.where+"object", payload); err != nil {
 		return store.Resource{}, err
 	}
+	if err := checkTyped(o.where, apiVersion, kind, o.body, payload); err != nil {
+		return store.Resource{}, err
+	}
 	return store.Resource{Ref: ref, Format: store.JSON, Payload: payload}, nil
 }
 
-func checkAPIVersion(o object) error {
+func checkAPIVersion(o object) (string, error) {
 	v, err := requiredString(o, o.body, "apiVersion", "apiVersion")
 	if err != nil {
-		return err
+		return "", err
 	}
 	if strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 || strings.Count(v, "/") > 1 {
-		return invalid(o.where+"apiVersion", "%q is not group/version or version", v)
+		return "", invalid(o.where+"apiVersion", "%q is not group/version or version", v)
 	}
-	return nil
+	return v, nil
 }
 
 // objectRef reads metadata.name and metadata.namespace, applying the
@@ -371,6 +379,9 @@ func yamlValue(v any) any {
 			out[i] = yamlValue(e)
 		}
 		return out
+	case json.Number: // a float beyond int64 (see normalNumber): go-yaml writes it with its exponent
+		f, _ := x.Float64()
+		return f
 	}
 	return v
 }

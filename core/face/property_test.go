@@ -3,6 +3,8 @@ package face_test
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"strconv"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -28,7 +30,14 @@ func jsonValue(t *rapid.T, depth int) any {
 	case 2:
 		return rapid.Int64().Draw(t, "int")
 	case 3:
-		return rapid.Float64().Draw(t, "float")
+		f := rapid.Float64().Draw(t, "float")
+		if f == math.Trunc(f) && math.Abs(f) >= 1<<63 {
+			// encoding/json writes it as an integer of rounded digits, which
+			// the face refuses (it would lose digits); a JSON writer that
+			// means a float writes its exponent.
+			return json.Number(strconv.FormatFloat(f, 'e', -1, 64))
+		}
+		return f
 	case 4:
 		return rapid.SampledFrom([]any{true, false, nil}).Draw(t, "literal")
 	case 5:
@@ -47,13 +56,14 @@ func jsonValue(t *rapid.T, depth int) any {
 	return out
 }
 
-// TestKubernetesYAMLFidelity: any JSON value survives JSON → stored → YAML
+// TestKubernetesYAMLFidelity: any JSON value (in a custom resource, whose
+// body the face does not type) survives JSON → stored → YAML
 // → stored unchanged, and reads back as the same JSON value.
 func TestKubernetesYAMLFidelity(t *testing.T) {
 	k, _ := face.ByName(face.Kubernetes)
 	rapid.Check(t, func(t *rapid.T) {
 		spec := jsonValue(t, 3)
-		manifest := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "a"}, "data": spec}
+		manifest := map[string]any{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "a"}, "spec": spec}
 		in, err := json.Marshal(manifest)
 		if err != nil {
 			t.Skip("not JSON:", err)

@@ -15,9 +15,10 @@ func (pureRaft) Name() string { return PureRaft }
 
 func (pureRaft) Formats() []store.Format { return []store.Format{store.Native} }
 
-// Decode reads one or more concatenated envelopes. Each must name a valid
-// ref, a known face and a known format; revisions are zeroed (the store
-// assigns its own).
+// Decode reads one or more concatenated envelopes. Each must hold a
+// resource its own face would have made (Validate): the envelope is a door
+// into the store, never a way around a face's checks. Revisions are zeroed
+// (the store assigns its own).
 func (pureRaft) Decode(file string, data []byte, f store.Format) ([]store.Resource, error) {
 	if f != store.Native {
 		return nil, fmt.Errorf("face: pureraft: %s: %w", file, errFormat(PureRaft, f, pureRaft{}.Formats()))
@@ -29,7 +30,7 @@ func (pureRaft) Decode(file string, data []byte, f store.Format) ([]store.Resour
 	for i := 0; len(data) > 0; i++ {
 		r, rest, err := store.DecodeResource(data)
 		if err == nil {
-			err = checkEnvelope(r)
+			err = Validate(r)
 		}
 		if err == nil {
 			err = checkCount(i + 1)
@@ -47,8 +48,7 @@ func (pureRaft) Decode(file string, data []byte, f store.Format) ([]store.Resour
 	return out, nil
 }
 
-// checkEnvelope checks what the store's Apply will check, so a bad envelope
-// fails at the door, and what AppendResource needs to not panic.
+// checkEnvelope checks what AppendResource needs to not panic.
 func checkEnvelope(r store.Resource) error {
 	if err := r.Ref.Validate(); err != nil {
 		return err

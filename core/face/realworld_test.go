@@ -119,7 +119,7 @@ func TestRealWorldKubernetes(t *testing.T) {
 			t.Errorf("%s: %v", fx.name, err)
 			continue
 		case invalidFile:
-			t.Logf("%s: stored (Kubernetes rejects its spec; this face checks identity only)", fx.name)
+			t.Errorf("%s: stored, though Kubernetes rejects it", fx.name)
 		}
 		if f.Name() != face.Kubernetes || len(rs) == 0 {
 			t.Errorf("%s: detected %s, %d resources", fx.name, f.Name(), len(rs))

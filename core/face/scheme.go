@@ -65,9 +65,9 @@ const servedMinor = 37
 // 1.24 and not yet removed (from 1.24 on, new beta APIs are off by default:
 // KEP-3136); alpha versions are never on by default and are not here. List
 // kinds and option kinds (…List, …Options) are not resources.
-var builtinKinds = servedKinds()
+var builtinScheme, builtinKinds = servedKinds()
 
-func servedKinds() map[string]map[string]bool {
+func servedKinds() (*runtime.Scheme, map[string]map[string]bool) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		admissionregistrationv1.AddToScheme,
@@ -136,7 +136,7 @@ func servedKinds() map[string]map[string]bool {
 	// Served by kube-apiserver from outside k8s.io/api.
 	out["apiextensions.k8s.io/v1"] = map[string]bool{"CustomResourceDefinition": true}
 	out["apiregistration.k8s.io/v1"] = map[string]bool{"APIService": true}
-	return out
+	return s, out
 }
 
 // notResources are kinds k8s.io/api registers that are no resource of their
