@@ -120,17 +120,22 @@
 // # pureraft
 //
 // The raw door: one or more concatenated native envelopes
-// (store.AppendResource), each with a valid ref, a face named here and a
-// known format, of any face; revisions are zeroed. Encode writes the
+// (store.AppendResource); revisions are zeroed. The door runs every face:
+// each envelope must hold a resource its own face would have made (Validate:
+// decoding the payload with that face, in its stored format, gives back the
+// same ref and payload bytes), so an envelope cannot carry what a face would
+// refuse — a unit-breaking name, a payload that is not the face's format, a
+// kind of another face. Resources owned by pureraft itself are opaque blobs
+// in the native format, of a kind no other face owns. Encode writes the
 // envelope, revisions included.
 //
 // # baremetal
 //
-// Accepts Kubernetes Pods (v1, YAML or JSON, parsed as the kubernetes face
-// does); any other kind is ErrUnsupported naming "kind". Stored like the
-// kubernetes face stores it, with Face "baremetal" and Kind "Pod". Encode
-// renders YAML or JSON (the Pod back) or Unit, the systemd unit that runs
-// it with podman:
+// Accepts Kubernetes Pods (v1, YAML or JSON, checked as the kubernetes face
+// checks them); any other kind is ErrUnsupported naming "kind". Stored like
+// the kubernetes face stores it, with Face "baremetal" and Kind "Pod".
+// Encode renders YAML or JSON (the Pod back) or Unit, the systemd unit that
+// runs it with podman:
 //
 //	[Unit]
 //	Description=revoada baremetal Pod <namespace>/<name>
@@ -138,32 +143,51 @@
 //	After=network-online.target
 //
 //	[Service]
-//	ExecStartPre=-/usr/bin/podman rm -f <pod>-<container>
+//	ExecStartPre=-/usr/bin/podman rm -f <namespace>_<pod>_<container>
 //	ExecStart=/usr/bin/podman run \
 //		--rm \
-//		--name <pod>-<container> \
+//		--name <namespace>_<pod>_<container> \
+//		--network host --hostname H --sysctl K=V    (hostNetwork, hostname, sysctls)
 //		-p [hostIP:]hostPort:containerPort[/udp] \
+//		--label K=V --annotation K=V                 (metadata)
+//		--pull always|missing|never                  (imagePullPolicy)
+//		--stop-timeout N                             (terminationGracePeriodSeconds)
+//		--user UID[:GID] --group-add G               (runAsUser, runAsGroup, supplementalGroups)
+//		--privileged --security-opt no-new-privileges --read-only
+//		--cap-drop C --cap-add C                     (capabilities)
+//		--security-opt seccomp=unconfined|/var/lib/kubelet/seccomp/P
+//		--cpus N --memory B --cpu-shares S --memory-reservation B   (resources)
+//		--health-cmd ["CMD",...] --health-interval ... --health-on-failure kill   (exec livenessProbe)
+//		--interactive --tty                          (stdin, tty)
 //		--workdir DIR \
 //		--env K=V \
 //		--entrypoint ["cmd","arg"] \
 //		IMAGE ARGS...
+//	TimeoutStopSec=N+10                              (terminationGracePeriodSeconds)
 //	Restart=always|on-failure|no      (restartPolicy Always, OnFailure, Never)
 //
 //	[Install]
 //	WantedBy=multi-user.target
 //
 // That is the shape for one container and no init containers. Any other Pod
-// runs as a podman pod: ExecStartPre removes and creates the pod (which
-// owns the published ports and host networking), runs each init container
-// to completion in order, and starts the containers after the first
-// detached; ExecStart runs the first container in the foreground, so the
-// service lives as long as the main container; ExecStopPost removes the
-// pod. Ports are published only where hostPort is set; hostNetwork is
-// --network host. Each option sits on its own continuation line, as podman
+// runs as a podman pod named <namespace>_<pod>: ExecStartPre removes and
+// creates the pod (which owns the published ports, host networking, the
+// hostname and sysctls), runs each init container to completion in order,
+// and starts the containers after the first detached; ExecStart runs the
+// first container in the foreground, so the service lives as long as the
+// main container; ExecStopPost removes the pod. '_' is in no Kubernetes
+// name, so two Pods' names never collide. Ports are published only where
+// hostPort is set. Each option sits on its own continuation line, as podman
 // generate systemd writes them. Words are quoted for systemd's command-line
 // syntax: '%' and '$' doubled, words with anything but [A-Za-z0-9-_./:=@+,]
-// double-quoted with C escapes, a lone ";" written "\;". Pods the unit
-// cannot express are refused at Decode: volumeMounts, envFrom and env
-// valueFrom are ErrUnsupported; resources, probes, security contexts and
-// Kubernetes' $(VAR) expansion are not rendered.
+// double-quoted with C escapes, a lone ";" written "\;"; the Description is
+// written with every control character escaped, so no value can start a
+// line of the unit.
+//
+// The Pod is decoded strictly: a field the unit does not render is refused
+// with ErrUnsupported naming it (volumes, envFrom, env valueFrom, readiness
+// and startup probes, probes other than exec, node selection, resources
+// other than cpu and memory, ...), never dropped. runAsNonRoot needs a
+// non-zero runAsUser, since podman cannot check the image's user before it
+// runs. Kubernetes' $(VAR) expansion is not performed.
 package face

@@ -1,8 +1,10 @@
 package face
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -12,46 +14,59 @@ const podman = "/usr/bin/podman"
 // unit renders the systemd unit that runs the Pod with podman. A Pod of one
 // container and no init containers runs that container in the foreground:
 //
-//	ExecStartPre=-/usr/bin/podman rm -f <pod>-<container>
-//	ExecStart=/usr/bin/podman run --rm --name <pod>-<container> ... IMAGE [ARGS]
+//	ExecStartPre=-/usr/bin/podman rm -f <namespace>_<pod>_<container>
+//	ExecStart=/usr/bin/podman run --rm --name <namespace>_<pod>_<container> ... IMAGE [ARGS]
 //
-// Any other Pod becomes a podman pod: the pod is created (owning the
-// published ports and the network), init containers run to completion in
-// order, containers after the first start detached, and the first container
-// runs in the foreground, so the unit lives as long as the main container;
-// ExecStopPost removes the whole pod.
+// Any other Pod becomes a podman pod named <namespace>_<pod>: the pod is
+// created (owning the published ports, the network, the hostname and the
+// sysctls), init containers run to completion in order, containers after
+// the first start detached, and the first container runs in the
+// foreground, so the unit lives as long as the main container;
+// ExecStopPost removes the whole pod. '_' is in no Kubernetes name, so the
+// names of two Pods never collide: a Pod web in prod and one in dev are
+// prod_web and dev_web.
+//
+// The unit is injection-proof by construction: every value it writes goes
+// through unitText (a [Unit] or [Service] value) or execQuote (a word of a
+// command line), neither of which can end a line.
 func (p pod) unit() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[Unit]\nDescription=revoada baremetal Pod %s/%s\n", p.Metadata.Namespace, p.Metadata.Name)
+	fmt.Fprintf(&b, "[Unit]\nDescription=%s\n", unitText("revoada baremetal Pod "+p.Metadata.Namespace+"/"+p.Metadata.Name))
 	b.WriteString("Wants=network-online.target\nAfter=network-online.target\n\n[Service]\n")
 	if len(p.Spec.Containers) == 1 && len(p.Spec.InitContainers) == 0 {
 		p.single(&b)
 	} else {
 		p.podded(&b)
 	}
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {
+		// podman's --stop-timeout is the grace; systemd waits a little longer.
+		fmt.Fprintf(&b, "TimeoutStopSec=%d\n", *g+stopSlack)
+	}
 	fmt.Fprintf(&b, "Restart=%s\n\n[Install]\nWantedBy=multi-user.target\n", restartValue(p.Spec.RestartPolicy))
 	return []byte(b.String())
 }
 
+// stopSlack is how much longer than podman's stop timeout systemd waits.
+const stopSlack = 10
+
+// podName is the podman pod's name, and the prefix of its containers'.
+func (p pod) podName() string { return p.Metadata.Namespace + "_" + p.Metadata.Name }
+
 func (p pod) single(b *strings.Builder) {
 	c := p.Spec.Containers[0]
-	name := p.Metadata.Name + "-" + c.Name
+	name := p.podName() + "_" + c.Name
 	writeExec(b, "ExecStartPre=-", [][]string{{podman, "rm", "-f", name}})
 	run := [][]string{{podman, "run"}, {"--rm"}, {"--name", name}}
-	if p.Spec.HostNetwork {
-		run = append(run, []string{"--network", "host"})
-	}
+	run = append(run, p.podFlags()...)
 	run = append(run, publishFlags(c.Ports)...)
-	writeExec(b, "ExecStart=", append(run, c.runFlags()...))
+	writeExec(b, "ExecStart=", append(run, p.runFlags(c)...))
 }
 
 func (p pod) podded(b *strings.Builder) {
-	name := p.Metadata.Name
+	name := p.podName()
 	writeExec(b, "ExecStartPre=-", [][]string{{podman, "pod", "rm", "-f", name}})
 	create := [][]string{{podman, "pod", "create"}, {"--name", name}}
-	if p.Spec.HostNetwork {
-		create = append(create, []string{"--network", "host"})
-	}
+	create = append(create, p.podFlags()...)
 	for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
 		create = append(create, publishFlags(c.Ports)...)
 	}
@@ -66,20 +81,60 @@ func (p pod) podded(b *strings.Builder) {
 	writeExec(b, "ExecStopPost=-", [][]string{{podman, "pod", "rm", "-f", name}})
 }
 
+// podFlags are what a Pod sets for all its containers, given to podman pod
+// create, or to podman run for a Pod of one container: host networking,
+// hostname, sysctls.
+func (p pod) podFlags() [][]string {
+	var lines [][]string
+	if p.Spec.HostNetwork {
+		lines = append(lines, []string{"--network", "host"})
+	}
+	if h := p.Spec.Hostname; h != "" {
+		lines = append(lines, []string{"--hostname", h})
+	}
+	if s := p.Spec.SecurityContext; s != nil {
+		for _, sc := range s.Sysctls {
+			lines = append(lines, []string{"--sysctl", sc.Name + "=" + sc.Value})
+		}
+	}
+	return lines
+}
+
 func (p pod) podRun(c container, detach bool) [][]string {
 	run := [][]string{{podman, "run"}, {"--rm"}}
 	if detach {
 		run = append(run, []string{"--detach"})
 	}
-	run = append(run, []string{"--pod", p.Metadata.Name}, []string{"--name", p.Metadata.Name + "-" + c.Name})
-	return append(run, c.runFlags()...)
+	run = append(run, []string{"--pod", p.podName()}, []string{"--name", p.podName() + "_" + c.Name})
+	return append(run, p.runFlags(c)...)
 }
 
 // runFlags are a container's own podman run arguments, ending with the
 // image and its arguments. Kubernetes' command replaces the image's
 // entrypoint (--entrypoint takes it as a JSON array); args follow the image.
-func (c container) runFlags() [][]string {
+func (p pod) runFlags(c container) [][]string {
 	var lines [][]string
+	for _, k := range sortedKeys(p.Metadata.Labels) {
+		lines = append(lines, []string{"--label", k + "=" + p.Metadata.Labels[k]})
+	}
+	for _, k := range sortedKeys(p.Metadata.Annotations) {
+		lines = append(lines, []string{"--annotation", k + "=" + p.Metadata.Annotations[k]})
+	}
+	if pull := pullPolicies[c.ImagePullPolicy]; pull != "" {
+		lines = append(lines, []string{"--pull", pull})
+	}
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {
+		lines = append(lines, []string{"--stop-timeout", strconv.FormatInt(*g, 10)})
+	}
+	lines = append(lines, securityFlags(c.SecurityContext, p.Spec.SecurityContext)...)
+	lines = append(lines, c.Resources.flags()...)
+	lines = append(lines, c.LivenessProbe.flags()...)
+	if c.Stdin {
+		lines = append(lines, []string{"--interactive"})
+	}
+	if c.TTY {
+		lines = append(lines, []string{"--tty"})
+	}
 	if c.WorkingDir != "" {
 		lines = append(lines, []string{"--workdir", c.WorkingDir})
 	}
@@ -91,6 +146,128 @@ func (c container) runFlags() [][]string {
 		lines = append(lines, []string{"--entrypoint", string(entry)})
 	}
 	return append(lines, append([]string{c.Image}, c.Args...))
+}
+
+// securityFlags renders a container's security context over its Pod's:
+// --user UID[:GID], --group-add, --privileged, no-new-privileges,
+// --read-only, --cap-drop and --cap-add, and the seccomp profile.
+func securityFlags(s *containerSecurity, pod *podSecurity) [][]string {
+	var lines [][]string
+	uid, _ := s.user(pod)
+	var gid *int64
+	var seccomp *seccompProfile
+	if pod != nil {
+		gid, seccomp = pod.RunAsGroup, pod.SeccompProfile
+	}
+	if s != nil && s.RunAsGroup != nil {
+		gid = s.RunAsGroup
+	}
+	if s != nil && s.SeccompProfile != nil {
+		seccomp = s.SeccompProfile
+	}
+	switch {
+	case uid != nil && gid != nil:
+		lines = append(lines, []string{"--user", fmt.Sprintf("%d:%d", *uid, *gid)})
+	case uid != nil:
+		lines = append(lines, []string{"--user", strconv.FormatInt(*uid, 10)})
+	case gid != nil: // a group alone: the image's user, in that group
+		lines = append(lines, []string{"--group-add", strconv.FormatInt(*gid, 10)})
+	}
+	if pod != nil {
+		for _, g := range pod.SupplementalGroups {
+			lines = append(lines, []string{"--group-add", strconv.FormatInt(g, 10)})
+		}
+	}
+	if s != nil {
+		if s.Privileged != nil && *s.Privileged {
+			lines = append(lines, []string{"--privileged"})
+		}
+		if s.AllowPrivilegeEscalation != nil && !*s.AllowPrivilegeEscalation {
+			lines = append(lines, []string{"--security-opt", "no-new-privileges"})
+		}
+		if s.ReadOnlyRootFilesystem != nil && *s.ReadOnlyRootFilesystem {
+			lines = append(lines, []string{"--read-only"})
+		}
+		if c := s.Capabilities; c != nil {
+			for _, name := range c.Drop {
+				lines = append(lines, []string{"--cap-drop", name})
+			}
+			for _, name := range c.Add {
+				lines = append(lines, []string{"--cap-add", name})
+			}
+		}
+	}
+	switch {
+	case seccomp == nil || seccomp.Type == "RuntimeDefault": // podman's default profile
+	case seccomp.Type == "Unconfined":
+		lines = append(lines, []string{"--security-opt", "seccomp=unconfined"})
+	case seccomp.Type == "Localhost":
+		lines = append(lines, []string{"--security-opt", "seccomp=" + path.Join(SeccompRoot, seccomp.LocalhostProfile)})
+	}
+	return lines
+}
+
+// flags renders resources: --cpus and --memory (limits), --cpu-shares
+// (1024 per CPU requested, as the kubelet converts it) and
+// --memory-reservation (requests).
+func (r *resources) flags() [][]string {
+	if r == nil {
+		return nil
+	}
+	var lines [][]string
+	if q, ok := r.Limits["cpu"]; ok {
+		lines = append(lines, []string{"--cpus", strconv.FormatFloat(float64(q.MilliValue())/1000, 'f', -1, 64)})
+	}
+	if q, ok := r.Limits["memory"]; ok {
+		lines = append(lines, []string{"--memory", strconv.FormatInt(q.Value(), 10)})
+	}
+	if q, ok := r.Requests["cpu"]; ok {
+		lines = append(lines, []string{"--cpu-shares", strconv.FormatInt(max(2, q.MilliValue()*1024/1000), 10)})
+	}
+	if q, ok := r.Requests["memory"]; ok {
+		lines = append(lines, []string{"--memory-reservation", strconv.FormatInt(q.Value(), 10)})
+	}
+	return lines
+}
+
+// flags renders an exec liveness probe as a podman health check that kills
+// the container when it fails (systemd's Restart= then applies), with
+// Kubernetes' defaults where a field is unset.
+func (p *probe) flags() [][]string {
+	if p == nil {
+		return nil
+	}
+	cmd, _ := json.Marshal(append([]string{"CMD"}, p.Exec.Command...)) // []string always marshals
+	seconds := func(v, def int32) string { return strconv.Itoa(int(cmp.Or(v, def))) + "s" }
+	return [][]string{
+		{"--health-cmd", string(cmd)},
+		{"--health-interval", seconds(p.PeriodSeconds, 10)},
+		{"--health-timeout", seconds(p.TimeoutSeconds, 1)},
+		{"--health-retries", strconv.Itoa(int(cmp.Or(p.FailureThreshold, 3)))},
+		{"--health-start-period", seconds(p.InitialDelaySeconds, 0)},
+		{"--health-on-failure", "kill"},
+	}
+}
+
+// unitText makes s safe as a unit file value: '%' doubled (specifiers),
+// '\' doubled, and every control character (a newline above all, which
+// would start a line of its own) written as a C escape, so no value can add
+// a line or a section to the unit.
+func unitText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '%':
+			b.WriteString("%%")
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r < 0x20 || r == 0x7f || r == 0x2028 || r == 0x2029 || r == 0x85:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // publishFlags publishes the ports that ask for a host port, as Kubernetes
