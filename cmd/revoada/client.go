@@ -64,8 +64,7 @@ func positionals(e *env, cmd command, fs *flag.FlagSet) ([]string, int) {
 			printUsage(e.stdout, cmd, fs)
 			return nil, exitOK
 		} else if err != nil {
-			fmt.Fprintf(e.stderr, "run 'revoada help %s' for its flags\n", cmd.name)
-			return nil, exitUsage
+			return nil, flagError(e, cmd.name, fs, err)
 		}
 	}
 	return pos, -1

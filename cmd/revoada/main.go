@@ -7,11 +7,13 @@
 //	revoada scenarios  list the built-in scenarios, or print one's YAML
 //	revoada apply      apply a file's resources to the single-node mesh in a data directory
 //	revoada get, list, delete, watch   read, remove and follow its resources
+//	revoada version    the module version, VCS revision and time, Go version
 //	revoada help       usage
 //
 // Exit status: 0 when every run passed; 1 when a check failed in some run (or
-// a trace could not be written); 2 for bad usage, a bad scenario, seed or
-// seed range, or an unknown command; 130 when a multi-seed run was
+// a trace could not be written); 2 for bad usage (an unknown command or
+// flag, with "did you mean" when one is close), a bad scenario, seed or
+// seed range; 130 when a multi-seed run was
 // interrupted and no run that completed failed. The client verbs exit 1 for
 // a store error (not found, conflict, invalid input, ...) and 2 for bad usage
 // or a file that cannot be read.
@@ -32,7 +34,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+
+	"revoada.dev/revoada/core/face"
 )
 
 // Exit statuses.
@@ -73,6 +79,7 @@ Commands:
                revoada delete KIND NAME [-n NAMESPACE]
   watch      print changes to a kind until Ctrl-C
                revoada watch KIND [--from REVISION]
+  version    print the module version, VCS revision and time, and Go version
   help       print this text, or a command's flags: revoada help <command>
 
 The client verbs keep the node's state in --data DIR (default $REVOADA_DATA,
@@ -111,6 +118,7 @@ var commands = []command{
 	{"list", listSynopsis, listAbout, listFlags},
 	{"delete", deleteSynopsis, deleteAbout, deleteFlags},
 	{"watch", watchSynopsis, watchAbout, watchFlags},
+	{"version", versionSynopsis, versionAbout, versionFlags},
 }
 
 func main() {
@@ -128,10 +136,12 @@ func run(e *env, args []string) int {
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
 		return help(e, args[1:])
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	cmd, ok := lookup(args[0])
 	if !ok {
-		fmt.Fprintf(e.stderr, "revoada: unknown command %q; run 'revoada help' for the commands\n", args[0])
+		fmt.Fprintf(e.stderr, "revoada: unknown command %q%s\nrun 'revoada help' for the commands\n", args[0], didYouMean(args[0]))
 		return exitUsage
 	}
 	fs, exec := cmd.flags(e)
@@ -140,10 +150,50 @@ func run(e *env, args []string) int {
 			printUsage(e.stdout, cmd, fs)
 			return exitOK
 		}
-		fmt.Fprintf(e.stderr, "run 'revoada help %s' for its flags\n", cmd.name)
-		return exitUsage
+		return flagError(e, cmd.name, fs, err)
 	}
 	return exec()
+}
+
+// didYouMean suggests the commands closest to a mistyped one:
+// "; did you mean \"apply\"?", or "".
+func didYouMean(name string) string {
+	pool := []string{"help"}
+	for _, c := range commands {
+		pool = append(pool, c.name)
+	}
+	s := face.Suggest(name, pool)
+	if len(s) == 0 {
+		return ""
+	}
+	return "; did you mean " + quoteOr(s) + "?"
+}
+
+// quoteOr writes names as "a", "b" or "c".
+func quoteOr(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// flagError ends a command whose flags did not parse (the flag package has
+// printed why): it suggests the closest flags to an undefined one, points
+// at the command's help, and returns exitUsage.
+func flagError(e *env, cmd string, fs *flag.FlagSet, err error) int {
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		var pool []string
+		fs.VisitAll(func(f *flag.Flag) { pool = append(pool, f.Name) })
+		if s := face.Suggest(name, pool); len(s) > 0 {
+			fmt.Fprintf(e.stderr, "did you mean --%s?\n", strings.Join(s, " or --"))
+		}
+	}
+	fmt.Fprintf(e.stderr, "run 'revoada help %s' for its flags\n", cmd)
+	return exitUsage
 }
 
 // help prints the usage text, or with one argument that command's flags, to
@@ -156,7 +206,7 @@ func help(e *env, args []string) int {
 	cmd, ok := lookup(args[0])
 	switch {
 	case !ok:
-		fmt.Fprintf(e.stderr, "revoada help: unknown command %q\n", args[0])
+		fmt.Fprintf(e.stderr, "revoada help: unknown command %q%s\n", args[0], didYouMean(args[0]))
 		return exitUsage
 	case len(args) > 1:
 		fmt.Fprintf(e.stderr, "revoada help: unexpected argument %q\n", args[1])

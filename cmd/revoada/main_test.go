@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -412,5 +414,64 @@ func TestHelp(t *testing.T) {
 		if !strings.Contains(o.stdout, "Usage") {
 			t.Errorf("revoada %s: stdout lacks the usage:\n%s", strings.Join(args, " "), o.stdout)
 		}
+	}
+}
+
+// TestVersion: revoada version prints the module, its VCS revision when
+// the build recorded one, and the Go version.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		o := revoada(t, nil, args...)
+		wantCode(t, o, exitOK, args...)
+		lines := strings.Split(strings.TrimSuffix(o.stdout, "\n"), "\n")
+		if !strings.HasPrefix(lines[0], "revoada ") || !strings.Contains(o.stdout, "module    revoada.dev/revoada\n") ||
+			lines[len(lines)-1] != "go        "+runtime.Version() {
+			t.Errorf("revoada %s:\n%s", args[0], o.stdout)
+		}
+		if rev, ok := strings.CutPrefix(lines[2], "revision  "); ok && !regexp.MustCompile(`^[0-9a-f]{40}( \(modified\))?$`).MatchString(rev) {
+			t.Errorf("revision %q", rev)
+		}
+	}
+	wantCode(t, revoada(t, nil, "version", "extra"), exitUsage, "version", "extra")
+}
+
+func TestPrintVersion(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Path: "revoada.dev/revoada", Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.time", Value: "2026-01-02T03:04:05Z"}, {Key: "vcs.modified", Value: "true"}}}
+	var b strings.Builder
+	printVersion(&b, bi)
+	want := "revoada v1.2.3\nmodule    revoada.dev/revoada\nrevision  abc (modified)\ntime      2026-01-02T03:04:05Z\ngo        go1.99\n"
+	if b.String() != want {
+		t.Errorf("printed\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	printVersion(&b, nil)
+	if !strings.HasSuffix(b.String(), "go        "+runtime.Version()+"\n") {
+		t.Errorf("without build information:\n%s", b.String())
+	}
+}
+
+// TestDidYouMean: a mistyped command or flag is bad usage with the
+// nearest names suggested.
+func TestDidYouMean(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"aplly", "-f", "x"}, `unknown command "aplly"; did you mean "apply"?`},
+		{[]string{"lsit"}, `did you mean "list"?`},
+		{[]string{"help", "wacth"}, `did you mean "watch"?`},
+		{[]string{"watch", "Service", "--fromm", "3"}, "did you mean --from?"},
+		{[]string{"apply", "--fromat", "yaml"}, "did you mean --format?"},
+		{[]string{"sim", "--sede", "3"}, "did you mean --seed?"},
+	} {
+		o := revoada(t, nil, c.args...)
+		wantCode(t, o, exitUsage, c.args...)
+		if !strings.Contains(o.stderr, c.want) {
+			t.Errorf("revoada %s: stderr %q lacks %q", strings.Join(c.args, " "), o.stderr, c.want)
+		}
+	}
+	if o := revoada(t, nil, "frobnicate"); strings.Contains(o.stderr, "did you mean") {
+		t.Errorf("a word near no command got a suggestion: %q", o.stderr)
 	}
 }
