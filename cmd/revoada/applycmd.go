@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
-	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
 )
@@ -18,7 +18,19 @@ const applyAbout = `Apply every resource in FILE (a Kubernetes manifest, a Nomad
 unit, native envelopes) to the single-node mesh in the data directory,
 creating or updating each, and print "REF revision N" for each. The face and
 format are recognised from the file's name and content; --format and --face
-override them (the baremetal face is only ever chosen with --face).`
+override them (the baremetal face is only ever chosen with --face).
+
+A YAML stream read by the kubernetes or baremetal face is applied as kubectl
+applies it: each document on its own, in order. An invalid document is
+reported with its number ("document 2") and skipped; the others are applied.
+Each resource is durable once its line is printed, so an interrupted apply
+(even kill -9) leaves the documents before the interruption applied and none
+after. Any other file is one unit: all of it or none.
+
+Exit status: 0 when everything was applied; 1 when some document failed
+(invalid, or refused by the store) and the rest was applied, or the node
+failed; 2 when FILE cannot be read or no part of it decodes (nothing is
+applied).`
 
 // formatFaces is the face an input format implies when detection fails and
 // only --format was given.
@@ -44,29 +56,30 @@ func applyFlags(e *env) (*flag.FlagSet, func() int) {
 		case *file == "":
 			return usageError(e, "apply", "-f FILE is required")
 		}
-		input, err := os.ReadFile(*file)
+		in, err := readInput(*file, *faceName, *format)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "revoada apply: %v\n", err)
-			return exitUsage
+			return clientError(e, "apply", err)
 		}
-		resources, code := decodeInput(e, *file, input, *faceName, *format)
-		if code >= 0 {
+		if code := checkDecodes(e, in); code >= 0 {
 			return code
 		}
-		return withNode(e, "apply", *data, func(ctx context.Context, b backend.Backend) int {
-			return applyAll(ctx, e, b, resources)
+		return withNode(e, "apply", *data, func(ctx context.Context, n nodeClient) int {
+			return applyFile(ctx, e, n, *file, in)
 		})
 	}
 }
 
-// decodeInput picks the face and format of a file and decodes it. It
-// returns the exit status to end with, or -1.
-func decodeInput(e *env, file string, data []byte, faceName, format string) ([]store.Resource, int) {
+// readInput reads a file (at most face.InputBytesMax) and picks the face
+// and format to decode it with. Errors wrap errInput.
+func readInput(file, faceName, format string) (applyInput, error) {
+	data, err := readBounded(file)
+	if err != nil {
+		return applyInput{}, fmt.Errorf("%w: %w", errInput, err)
+	}
 	var f store.Format
 	if format != "" {
-		var err error
 		if f, err = store.ParseFormat(format); err != nil {
-			return nil, usageError(e, "apply", "--format: %v", err)
+			return applyInput{}, fmt.Errorf("%w: --format: %w", errInput, err)
 		}
 	}
 	fc, detected, err := face.Detect(file, data)
@@ -74,7 +87,7 @@ func decodeInput(e *env, file string, data []byte, faceName, format string) ([]s
 	case faceName != "":
 		var byName error
 		if fc, byName = face.ByName(faceName); byName != nil {
-			return nil, usageError(e, "apply", "--face: %v", byName)
+			return applyInput{}, fmt.Errorf("%w: --face: %w", errInput, byName)
 		}
 		if err != nil { // nothing detected: the face's first format
 			detected = fc.Formats()[0]
@@ -82,27 +95,78 @@ func decodeInput(e *env, file string, data []byte, faceName, format string) ([]s
 	case err != nil && f != 0:
 		fc, _ = face.ByName(formatFaces[f])
 	case err != nil:
-		return nil, clientError(e, "apply", fmt.Errorf("%s: %w (give --format or --face)", file, err))
+		return applyInput{}, fmt.Errorf("%w: %s: %w (give --format or --face)", errInput, file, err)
 	}
 	if f == 0 {
 		f = detected
 	}
-	rs, err := fc.Decode(filepath.Base(file), data, f)
-	if err != nil {
-		return nil, clientError(e, "apply", fmt.Errorf("%s: %w", file, err))
-	}
-	return rs, -1
+	return applyInput{File: filepath.Base(file), Face: fc.Name(), Format: f, Data: data}, nil
 }
 
-// applyAll applies the resources one by one, printing each one's revision;
-// it stops at the first error.
-func applyAll(ctx context.Context, e *env, b backend.Backend, rs []store.Resource) int {
-	for _, r := range rs {
-		got, err := b.Apply(ctx, r, store.Expect{})
-		if err != nil {
-			return clientError(e, "apply", err)
+// readBounded reads a file of at most face.InputBytesMax bytes.
+func readBounded(file string) ([]byte, error) {
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, face.InputBytesMax+1))
+	if err == nil && len(data) > face.InputBytesMax {
+		err = fmt.Errorf("%s: larger than %d bytes, the limit", file, face.InputBytesMax)
+	}
+	return data, err
+}
+
+// checkDecodes decodes the input here, before any node is involved: when
+// no part of it decodes it prints why and returns exitUsage; otherwise -1.
+func checkDecodes(e *env, in applyInput) int {
+	fc, err := face.ByName(in.Face)
+	if err != nil {
+		return clientError(e, "apply", fmt.Errorf("%w: %w", errInput, err))
+	}
+	units := face.DecodeEach(fc, in.File, in.Data, in.Format)
+	var errs []error
+	for _, u := range units {
+		if u.Err != nil {
+			errs = append(errs, u.Err)
 		}
-		fmt.Fprintf(e.stdout, "%s revision %d\n", got.Ref, got.ModRevision)
+	}
+	if len(errs) < len(units) {
+		return -1
+	}
+	for _, err := range errs {
+		fmt.Fprintf(e.stderr, "revoada apply: %v\n", err)
+	}
+	return exitUsage
+}
+
+// applyFile applies the input through the node, printing each applied
+// resource to stdout and each failure to stderr.
+func applyFile(ctx context.Context, e *env, n nodeClient, path string, in applyInput) int {
+	failed, total := 0, 0
+	err := n.ApplyFile(ctx, in, func(d docResult) {
+		total++
+		switch {
+		case d.Err == nil:
+			fmt.Fprintf(e.stdout, "%s revision %d\n", d.Ref, d.Revision)
+		case d.Invalid:
+			failed++
+			fmt.Fprintf(e.stderr, "revoada apply: %v\n", d.Err)
+		default:
+			failed++
+			where := path + ": "
+			if d.Where != "" {
+				where += d.Where + ": "
+			}
+			fmt.Fprintf(e.stderr, "revoada apply: %s%s: %v\n", where, d.Ref, d.Err)
+		}
+	})
+	if err != nil {
+		return clientError(e, "apply", err)
+	}
+	if failed > 0 {
+		fmt.Fprintf(e.stderr, "revoada apply: %s: %d of %d failed; the rest is applied\n", path, failed, total)
+		return exitFailed
 	}
 	return exitOK
 }

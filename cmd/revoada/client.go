@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
@@ -19,8 +22,112 @@ import (
 // on first use. The node holds the directory's lock while the command runs,
 // so one command at a time uses a directory.
 
-// errAmbiguous: a name given without -n exists in several namespaces.
-var errAmbiguous = errors.New("ambiguous name")
+// nodeClient is what the client verbs need of the node, here or in the
+// process that serves the data directory.
+type nodeClient interface {
+	// ApplyFile decodes in with its face, document by document
+	// (face.DecodeEach), applies each resource, and calls each with every
+	// outcome in order. Its error is the node's or the connection's, not a
+	// document's.
+	ApplyFile(ctx context.Context, in applyInput, each func(docResult)) error
+	Get(ctx context.Context, ref store.Ref) (store.Resource, error)
+	List(ctx context.Context, kind, namespace string) (backend.List, error)
+	Delete(ctx context.Context, ref store.Ref) (store.Resource, error)
+	// Watch follows kind from a revision, as backend.Backend.Watch.
+	Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error)
+	// Kinds lists the kinds the store holds, sorted.
+	Kinds(ctx context.Context) ([]string, error)
+}
+
+// applyInput is a file to apply: its base name, the face and format to
+// decode it with, and its bytes.
+type applyInput struct {
+	File   string       `json:"file"`
+	Face   string       `json:"face"`
+	Format store.Format `json:"format"`
+	Data   []byte       `json:"data"`
+}
+
+// docResult is one outcome of an apply: a resource applied at Revision, or
+// a document that failed (Invalid when it did not decode, with Ref unset).
+type docResult struct {
+	Where    string // "document 2"; "" for a whole file
+	Ref      store.Ref
+	Revision store.Revision
+	Err      error
+	Invalid  bool
+}
+
+// localNode is a nodeClient over a node in this process.
+type localNode struct{ b backend.Backend }
+
+var _ nodeClient = localNode{}
+
+func (n localNode) ApplyFile(ctx context.Context, in applyInput, each func(docResult)) error {
+	fc, err := face.ByName(in.Face)
+	if err != nil {
+		return err
+	}
+	for _, d := range face.DecodeEach(fc, in.File, in.Data, in.Format) {
+		if d.Err != nil {
+			each(docResult{Where: d.Where, Err: d.Err, Invalid: true})
+			continue
+		}
+		for _, r := range d.Resources {
+			got, err := n.b.Apply(ctx, r, store.Expect{})
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			each(docResult{Where: d.Where, Ref: r.Ref, Revision: got.ModRevision, Err: err})
+		}
+	}
+	return nil
+}
+
+func (n localNode) Get(ctx context.Context, ref store.Ref) (store.Resource, error) {
+	return n.b.Get(ctx, ref, backend.ReadOptions{})
+}
+
+func (n localNode) List(ctx context.Context, kind, namespace string) (backend.List, error) {
+	return n.b.List(ctx, kind, namespace, backend.ReadOptions{})
+}
+
+func (n localNode) Delete(ctx context.Context, ref store.Ref) (store.Resource, error) {
+	return n.b.Delete(ctx, ref, store.Expect{})
+}
+
+func (n localNode) Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error) {
+	return n.b.Watch(ctx, kind, from)
+}
+
+func (n localNode) Kinds(ctx context.Context) ([]string, error) {
+	l, err := n.b.List(ctx, "", "", backend.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var kinds []string
+	for _, r := range l.Items {
+		kinds = append(kinds, r.Ref.Kind)
+	}
+	slices.Sort(kinds)
+	return slices.Compact(kinds), nil
+}
+
+// withNode starts the node on dir, runs f against it with a context that
+// Ctrl-C cancels, and closes the node.
+func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient) int) int {
+	h, err := host.Start(host.Config{Dir: dir})
+	if err != nil {
+		return clientError(e, verb, err)
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	code := f(ctx, localNode{h.Backend()})
+	if err := h.Close(); err != nil && code == exitOK {
+		return clientError(e, verb, err)
+	}
+	return code
+}
 
 // defaultDataDir is $REVOADA_DATA, else $XDG_DATA_HOME/revoada, else
 // ~/.local/share/revoada.
@@ -49,7 +156,21 @@ func namespaceFlag(fs *flag.FlagSet) *string {
 
 // outputFlag defines -o.
 func outputFlag(fs *flag.FlagSet) *string {
-	return fs.String("o", "", "the output `FORMAT`: yaml, json, hcl, unit or native (default: the stored format)")
+	return fs.String("o", "", "the output `FORMAT`, one the resource's face renders ("+faceFormats()+
+		"); native, the store's own envelope, works for every resource (default: the stored format)")
+}
+
+// faceFormats lists each face's output formats: "kubernetes yaml|json, ...".
+func faceFormats() string {
+	var out []string
+	for _, f := range face.All() {
+		var names []string
+		for _, fm := range f.Formats() {
+			names = append(names, fm.String())
+		}
+		out = append(out, f.Name()+" "+strings.Join(names, "|"))
+	}
+	return strings.Join(out, ", ")
 }
 
 // positionals parses what fs left after its first positional argument, so
@@ -78,40 +199,99 @@ func parseOutput(o string) (store.Format, error) {
 	return store.ParseFormat(o)
 }
 
-// withNode starts the node on dir, runs f against its backend with a
-// context that Ctrl-C cancels, and closes the node.
-func withNode(e *env, verb, dir string, f func(ctx context.Context, b backend.Backend) int) int {
-	h, err := host.Start(host.Config{Dir: dir})
-	if err != nil {
-		return clientError(e, verb, err)
-	}
-	ctx, stop := interruptible()
-	defer stop()
-	code := f(ctx, h.Backend())
-	if err := h.Close(); err != nil && code == exitOK {
-		return clientError(e, verb, err)
-	}
-	return code
-}
+// Errors of the client verbs that are bad usage (exit 2).
+var (
+	// errAmbiguous: a name given without -n exists in several namespaces.
+	errAmbiguous = errors.New("ambiguous name")
+	// errOutput: -o names a format the resource's face does not render.
+	errOutput = errors.New("cannot render")
+	// errInput: the input file cannot be read or decoded at all.
+	errInput = errors.New("bad input")
+)
 
-// clientError prints err and returns the exit status: 2 for a usage
-// problem (an ambiguous name), 1 for the rest (typed store errors, a data
-// directory in use, ...).
+// clientError prints err and returns the exit status: 2 for bad usage (an
+// unknown or ambiguous kind, a name in several namespaces, a format the
+// resource's face does not render, an input file that cannot be read or
+// decoded), 1 for the rest (typed store errors, a data directory in use, a
+// node that went away, ...).
 func clientError(e *env, verb string, err error) int {
 	fmt.Fprintf(e.stderr, "revoada %s: %v\n", verb, err)
-	if errors.Is(err, errAmbiguous) {
-		return exitUsage
+	for _, usage := range []error{errAmbiguous, errOutput, errInput, face.ErrUnknownKind, face.ErrAmbiguousKind} {
+		if errors.Is(err, usage) {
+			return exitUsage
+		}
 	}
 	return exitFailed
 }
 
+// kindArg is a KIND argument resolved against the node's kinds.
+type kindArg struct {
+	name  string          // as given
+	kind  face.KindInfo   // what it resolved to
+	other []face.KindInfo // other kinds the name answers to, ignoring case
+}
+
+// resolveKind resolves a KIND argument like kubectl (face.ResolveKind),
+// knowing the store's kinds and custom resource definitions.
+func resolveKind(ctx context.Context, n nodeClient, name string) (kindArg, error) {
+	stored, err := n.Kinds(ctx)
+	if err != nil {
+		return kindArg{}, err
+	}
+	crds, err := n.List(ctx, "CustomResourceDefinition", "")
+	if err != nil {
+		return kindArg{}, err
+	}
+	kinds := face.Kinds(stored, crds.Items)
+	k, err := face.ResolveKind(name, kinds)
+	if err != nil {
+		return kindArg{}, err
+	}
+	a := kindArg{name: name, kind: k}
+	for _, o := range face.KindsNamed(name, kinds) {
+		if o.Kind != k.Kind {
+			a.other = append(a.other, o)
+		}
+	}
+	return a, nil
+}
+
+// note prints, when a resolved kind held nothing, which other kinds its
+// name would have meant in another spelling ("service" is the systemd unit
+// type; the Kubernetes Service is "Service" or "svc").
+func (a kindArg) note(e *env, verb string) {
+	for _, o := range a.other {
+		fmt.Fprintf(e.stderr, "revoada %s: note: %q is %s; for %s %s say %s\n",
+			verb, a.name, describeKind(a.kind), cmp.Or(o.Face, "the custom kind"), o.Kind, quoteOr(append([]string{o.Kind}, o.Short...)))
+	}
+}
+
+// notFound prints a lookup's error, and the note when it is not found.
+func (a kindArg) notFound(e *env, verb string, err error) int {
+	code := clientError(e, verb, err)
+	if errors.Is(err, store.ErrNotFound) {
+		a.note(e, verb)
+	}
+	return code
+}
+
+func describeKind(k face.KindInfo) string {
+	switch k.Face {
+	case face.Systemd:
+		return "the systemd unit type"
+	case "":
+		return "a custom kind in the store"
+	}
+	return "the " + k.Face + " kind " + k.Kind
+}
+
 // resolve finds kind/name: in namespace ns when nsSet, else in whichever
 // namespace holds it (errAmbiguous when several do).
-func resolve(ctx context.Context, b backend.Backend, kind, name, ns string, nsSet bool) (store.Resource, error) {
+func resolve(ctx context.Context, n nodeClient, kind, name, ns string, nsSet bool) (store.Resource, error) {
 	if nsSet {
-		return b.Get(ctx, store.Ref{Kind: kind, Namespace: ns, Name: name}, backend.ReadOptions{})
+		return n.Get(ctx, store.Ref{Kind: kind, Namespace: ns, Name: name})
 	}
-	l, err := b.List(ctx, kind, "", backend.ReadOptions{})
+	l, err := n.List(ctx, kind, "")
 	if err != nil {
 		return store.Resource{}, err
 	}
@@ -134,9 +314,37 @@ func resolve(ctx context.Context, b backend.Backend, kind, name, ns string, nsSe
 	return store.Resource{}, fmt.Errorf("%w: %s %s is in namespaces %v; give -n", errAmbiguous, kind, name, nss)
 }
 
-// encode renders r through its face in format f (0: the stored format),
-// ending with a newline.
+// checkOutput refuses format f for a resource whose face does not render
+// it (errOutput), naming the formats it does. 0 (the stored format) and
+// native are always rendered.
+func checkOutput(r store.Resource, f store.Format) error {
+	if f == 0 || f == store.Native {
+		return nil
+	}
+	fc, err := face.ByName(r.Face)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(fc.Formats(), f) {
+		return nil
+	}
+	var names []string
+	for _, fm := range append(fc.Formats(), store.Native) {
+		names = append(names, fm.String())
+	}
+	return fmt.Errorf("-o %s: %w %s: it comes from the %s face, which renders -o %s",
+		f, errOutput, r.Ref, r.Face, strings.Join(names, ", -o "))
+}
+
+// encode renders r in format f (0: the stored format), ending with a
+// newline: through its face, or as its native envelope.
 func encode(r store.Resource, f store.Format) ([]byte, error) {
+	if err := checkOutput(r, f); err != nil {
+		return nil, err
+	}
+	if f == store.Native {
+		return store.AppendResource(nil, r), nil
+	}
 	fc, err := face.ByName(r.Face)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"revoada.dev/revoada/core/store"
 )
 
 const (
@@ -134,15 +138,7 @@ func TestClientErrors(t *testing.T) {
 	if o := client(t, dir, exitUsage, "apply", "-f", missing); !strings.Contains(o.stderr, missing) {
 		t.Fatalf("a missing file: stderr %q does not name it", o.stderr)
 	}
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"), 0o644)
-	if o := client(t, dir, exitFailed, "apply", "-f", bad); !strings.Contains(o.stderr, "metadata.name") {
-		t.Fatalf("a nameless manifest: stderr %q", o.stderr)
-	}
 	client(t, dir, exitOK, "apply", "-f", multiResource)
-	if o := client(t, dir, exitFailed, "get", "Service", "mock", "-o", "hcl"); !strings.Contains(o.stderr, "unsupported") {
-		t.Fatalf("a Service as HCL: stderr %q", o.stderr)
-	}
 	for _, args := range [][]string{
 		{"apply"},
 		{"apply", "-f", multiResource, "extra"},
@@ -158,6 +154,183 @@ func TestClientErrors(t *testing.T) {
 		if o := client(t, dir, exitUsage, args...); o.stderr == "" {
 			t.Errorf("revoada %s: nothing on stderr", strings.Join(args, " "))
 		}
+	}
+}
+
+// writeFile writes content to a new file called name and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+`
+
+const widgets = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, shortNames: [wd]}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1}
+`
+
+// TestClientKindNames: kinds resolve as kubectl resolves them (issue 10
+// defect 7: "list pod" and "list deployments" printed an empty table).
+func TestClientKindNames(t *testing.T) {
+	dir := t.TempDir()
+	client(t, dir, exitOK, "apply", "-f", multiResource)
+	client(t, dir, exitOK, "apply", "-f", writeFile(t, "web.yaml", deployment))
+	client(t, dir, exitOK, "apply", "-f", writeFile(t, "widgets.yaml", widgets))
+	client(t, dir, exitOK, "apply", "-f", dbusUnit)
+	for _, kind := range []string{"deployments", "deploy", "Deployment", "DEPLOYMENTS", "deployments.apps", "deployment.v1.apps"} {
+		wantLines(t, client(t, dir, exitOK, "list", kind).stdout,
+			"NAMESPACE  NAME  REVISION  FACE        FORMAT",
+			"prod       web   3         kubernetes  json")
+	}
+	for _, args := range [][]string{
+		{"get", "svc", "mock"}, {"get", "services", "mock"}, {"get", "rc", "mock"}, {"get", "replicationcontrollers", "mock"},
+		{"get", "wd", "w1"}, {"get", "widgets.example.com", "w1"}, {"get", "Widget", "w1"}, {"get", "crd", "widgets.example.com"},
+		{"get", "service", "dbus.service"}, {"get", "service.systemd", "dbus.service"}, {"delete", "deploy", "web"},
+	} {
+		client(t, dir, exitOK, args...)
+	}
+	wantLines(t, client(t, dir, exitOK, "list", "pod").stdout, "NAMESPACE  NAME  REVISION  FACE  FORMAT")
+
+	o := client(t, dir, exitUsage, "list", "deploymnets")
+	if !strings.Contains(o.stderr, `unknown kind "deploymnets"; did you mean "deployments"`) || o.stdout != "" {
+		t.Errorf("a mistyped kind: stdout %q, stderr %q", o.stdout, o.stderr)
+	}
+	if o := client(t, dir, exitUsage, "get", "FooBar", "x"); !strings.Contains(o.stderr, `unknown kind "FooBar"`) {
+		t.Errorf("an unknown kind: stderr %q", o.stderr)
+	}
+	o = client(t, dir, exitUsage, "delete", "SERVICE", "mock")
+	for _, want := range []string{`ambiguous kind "SERVICE"`, `"Service" or "service"`} {
+		if !strings.Contains(o.stderr, want) {
+			t.Errorf("an ambiguous kind: stderr %q lacks %q", o.stderr, want)
+		}
+	}
+	o = client(t, dir, exitFailed, "get", "service", "mock")
+	if !strings.Contains(o.stderr, `note: "service" is the systemd unit type; for kubernetes Service say "Service" or "svc"`) {
+		t.Errorf("get service mock (systemd's kind): stderr %q gives no note of the Kubernetes Service", o.stderr)
+	}
+}
+
+// TestClientOutputFormats: -o asks the resource's face for a format; one
+// it does not render is bad usage naming those it does, and native works
+// for every resource.
+func TestClientOutputFormats(t *testing.T) {
+	dir := t.TempDir()
+	client(t, dir, exitOK, "apply", "-f", multiResource)
+	client(t, dir, exitOK, "apply", "-f", dbusUnit)
+	client(t, dir, exitOK, "apply", "-f", "../../testdata/real-world/nomad/command__asset__example-short.nomad.hcl")
+	job := strings.Fields(strings.Split(client(t, dir, exitOK, "list", "nomadjobs").stdout, "\n")[1])[1]
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "NomadJob", job, "-o", "hcl"}, "it comes from the nomad face, which renders -o json, -o native"},
+		{[]string{"get", "service", "dbus.service", "-o", "json"}, "it comes from the systemd face, which renders -o unit, -o native"},
+		{[]string{"get", "Service", "mock", "-o", "hcl"}, "it comes from the kubernetes face, which renders -o yaml, -o json, -o native"},
+		{[]string{"list", "Service", "-o", "unit"}, "renders -o yaml, -o json, -o native"},
+	} {
+		o := client(t, dir, exitUsage, c.args...)
+		if !strings.Contains(o.stderr, c.want) || o.stdout != "" || strings.Contains(o.stderr, "face: unsupported") {
+			t.Errorf("revoada %s: stdout %q, stderr %q; want %q", strings.Join(c.args, " "), o.stdout, o.stderr, c.want)
+		}
+	}
+	for _, args := range [][]string{{"get", "NomadJob", job, "-o", "json"}, {"get", "service", "dbus.service", "-o", "unit"}} {
+		client(t, dir, exitOK, args...)
+	}
+	native := client(t, dir, exitOK, "get", "svc", "mock", "-o", "native").stdout
+	if r, rest, err := store.DecodeResource([]byte(native)); err != nil || len(rest) != 0 || r.Ref.Name != "mock" || r.Face != "kubernetes" {
+		t.Errorf("get -o native: %+v, %d bytes left, %v", r.Ref, len(rest), err)
+	}
+	for _, verb := range []string{"get", "list"} {
+		if o := revoada(t, nil, "help", verb); !strings.Contains(o.stdout, "-o depends on the resource's face") {
+			t.Errorf("revoada help %s does not say -o depends on the face:\n%s", verb, o.stdout)
+		}
+	}
+}
+
+const threeDocuments = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: first}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {namespace: default}
+data: {this: has no name}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: third}
+`
+
+// TestClientMultiDocumentApply: as kubectl does, each document of a
+// stream is applied on its own; an invalid one is reported by number and
+// the others are applied (issue 10 defect 6).
+func TestClientMultiDocumentApply(t *testing.T) {
+	dir := t.TempDir()
+	o := client(t, dir, exitFailed, "apply", "-f", writeFile(t, "three.yaml", threeDocuments))
+	wantLines(t, o.stdout, "ConfigMap/default/first revision 1", "ConfigMap/default/third revision 2")
+	for _, want := range []string{"document 2: metadata.name: required", "1 of 3 failed"} {
+		if !strings.Contains(o.stderr, want) {
+			t.Errorf("stderr %q lacks %q", o.stderr, want)
+		}
+	}
+	if strings.Contains(o.stderr, "document 1") || strings.Contains(o.stderr, "document 3") {
+		t.Errorf("stderr %q names a valid document", o.stderr)
+	}
+	wantLines(t, client(t, dir, exitOK, "list", "cm").stdout,
+		"NAMESPACE  NAME   REVISION  FACE        FORMAT",
+		"default    first  1         kubernetes  json",
+		"default    third  2         kubernetes  json")
+	if !strings.Contains(revoada(t, nil, "help", "apply").stdout, "applied as kubectl") {
+		t.Error("apply's help does not say how a stream is applied")
+	}
+}
+
+// TestClientBadInputExits2: a file that cannot be decoded is bad input,
+// exit 2 as the help says, and nothing is applied: the node is not even
+// started (issue 10 defect 7).
+func TestClientBadInputExits2(t *testing.T) {
+	for _, c := range []struct{ name, content, want string }{
+		{"nameless.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "metadata.name"},
+		{"broken.yaml", "apiVersion: v1\nkind: [\n", "document 1"},
+		{"two-bad.yaml", "kind: ConfigMap\n---\napiVersion: v1\n", "document 2"},
+		{"mystery", "just some words\n", "give --format or --face"},
+		{"empty.yaml", "# nothing\n", "no manifest"},
+		{"bad.service", "ExecStart=/bin/true\n", "before the first [Section]"},
+	} {
+		dir := t.TempDir()
+		o := client(t, dir, exitUsage, "apply", "-f", writeFile(t, c.name, c.content))
+		if !strings.Contains(o.stderr, c.want) || o.stdout != "" {
+			t.Errorf("%s: stdout %q, stderr %q; want %q", c.name, o.stdout, o.stderr, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "raft.db")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: the node was started for a bad file (%v)", c.name, err)
+		}
+	}
+	help := revoada(t, nil, "help", "apply").stdout
+	if !strings.Contains(help, "2 when FILE cannot be read or no part of it decodes") {
+		t.Errorf("apply's help does not promise exit 2 for bad input:\n%s", help)
 	}
 }
 

@@ -5,14 +5,15 @@ import (
 	"flag"
 	"fmt"
 
-	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/store"
 )
 
 const deleteSynopsis = "delete KIND NAME [-n NAMESPACE] [--data DIR]"
 
 const deleteAbout = `Delete one resource and print "REF deleted revision N". Without -n the name
-is looked up in every namespace; a name held by several namespaces needs -n.`
+is looked up in every namespace; a name held by several namespaces needs -n.
+
+` + kindHelp
 
 // deleteFlags defines delete's flags and returns the function that runs it.
 func deleteFlags(e *env) (*flag.FlagSet, func() int) {
@@ -27,18 +28,22 @@ func deleteFlags(e *env) (*flag.FlagSet, func() int) {
 			return usageError(e, "delete", "want KIND NAME, got %d arguments", len(pos))
 		}
 		nsSet := setFlags(fs)["n"]
-		return withNode(e, "delete", *data, func(ctx context.Context, b backend.Backend) int {
-			ref := store.Ref{Kind: pos[0], Namespace: *ns, Name: pos[1]}
+		return withNode(e, "delete", *data, func(ctx context.Context, n nodeClient) int {
+			kind, err := resolveKind(ctx, n, pos[0])
+			if err != nil {
+				return clientError(e, "delete", err)
+			}
+			ref := store.Ref{Kind: kind.kind.Kind, Namespace: *ns, Name: pos[1]}
 			if !nsSet {
-				r, err := resolve(ctx, b, pos[0], pos[1], "", false)
+				r, err := resolve(ctx, n, ref.Kind, ref.Name, "", false)
 				if err != nil {
-					return clientError(e, "delete", err)
+					return kind.notFound(e, "delete", err)
 				}
 				ref = r.Ref
 			}
-			gone, err := b.Delete(ctx, ref, store.Expect{})
+			gone, err := n.Delete(ctx, ref)
 			if err != nil {
-				return clientError(e, "delete", err)
+				return kind.notFound(e, "delete", err)
 			}
 			fmt.Fprintf(e.stdout, "%s deleted revision %d\n", gone.Ref, gone.ModRevision)
 			return exitOK

@@ -13,10 +13,14 @@
 // Exit status: 0 when every run passed; 1 when a check failed in some run (or
 // a trace could not be written); 2 for bad usage (an unknown command or
 // flag, with "did you mean" when one is close), a bad scenario, seed or
-// seed range; 130 when a multi-seed run was
-// interrupted and no run that completed failed. The client verbs exit 1 for
-// a store error (not found, conflict, invalid input, ...) and 2 for bad usage
-// or a file that cannot be read.
+// seed range; 130 when a multi-seed run was interrupted and no run that
+// completed failed. The client verbs exit 1 when the store or the node
+// says no (not found, conflict, a resource the store refuses, a node that
+// cannot start or went away) and when apply applied some documents of a
+// file but not all; they exit 2 for bad usage: an unknown or ambiguous
+// KIND, a name in several namespaces without -n, an -o format the
+// resource's face does not render, and an input file that cannot be read
+// or of which no part decodes (nothing is applied then).
 //
 // The command is thin: parsing and printing live here, simulating in package
 // sim, scenario files in package scenarios, the client verbs' node in
@@ -69,12 +73,13 @@ Commands:
                revoada shrink BUNDLE [-o FILE] [--runs N]
   scenarios  list the built-in scenarios, or print one's YAML
                revoada scenarios [--show NAME]
-  apply      apply a manifest, job, unit file or native envelopes
+  apply      apply a manifest, job, unit file or native envelopes; each YAML
+             document on its own, as kubectl does
                revoada apply -f FILE [--format F] [--face NAME] [--data DIR]
   get        print one resource in its face's format
-               revoada get KIND NAME [-n NAMESPACE] [-o yaml|json|hcl|unit|native]
+               revoada get KIND NAME [-n NAMESPACE] [-o FORMAT]
   list       list the resources of a kind
-               revoada list KIND [-n NAMESPACE] [-o yaml|json|hcl|unit|native]
+               revoada list KIND [-n NAMESPACE] [-o FORMAT]
   delete     delete one resource
                revoada delete KIND NAME [-n NAMESPACE]
   watch      print changes to a kind until Ctrl-C
@@ -83,10 +88,15 @@ Commands:
   help       print this text, or a command's flags: revoada help <command>
 
 The client verbs keep the node's state in --data DIR (default $REVOADA_DATA,
-$XDG_DATA_HOME/revoada or ~/.local/share/revoada).
+$XDG_DATA_HOME/revoada or ~/.local/share/revoada). KIND is read as kubectl
+reads it (pods, po, deployments.apps, ...). -o depends on the resource's
+face: kubernetes yaml|json, nomad json, systemd unit, baremetal
+yaml|json|unit, pureraft native; native works for every resource.
 
-Exit status: 0 every run passed; 1 a check failed in some run, or a store
-error; 2 bad usage, bad scenario or bad seed, or an unreadable file; 130
+Exit status: 0 success; 1 a check failed in some run, the store refused
+(not found, conflict, ...), or apply applied only part of a file; 2 bad
+usage (unknown command, flag, KIND or -o format for the resource), bad
+scenario or seed, or an input file that cannot be read or decoded; 130
 interrupted (Ctrl-C) with no failure so far.
 `
 

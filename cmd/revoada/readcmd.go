@@ -6,22 +6,42 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/store"
 )
 
 const (
-	getSynopsis  = "get KIND NAME [-n NAMESPACE] [-o yaml|json|hcl|unit|native] [--data DIR]"
-	listSynopsis = "list KIND [-n NAMESPACE] [-o yaml|json|hcl|unit|native] [--data DIR]"
+	getSynopsis  = "get KIND NAME [-n NAMESPACE] [-o FORMAT] [--data DIR]"
+	listSynopsis = "list KIND [-n NAMESPACE] [-o FORMAT] [--data DIR]"
 )
+
+// kindHelp says how KIND is read, for the client verbs' help.
+const kindHelp = `KIND is read as kubectl reads it: any case, singular or plural, a short
+name (po, svc, deploy, ...), or qualified by its API group (deployments.apps,
+jobs.batch, deployments.v1.apps); NomadJob (nomadjobs) is the Nomad face's
+kind, the systemd unit types (service, socket, timer, ...) the systemd
+face's, qualified as service.systemd; custom kinds are known from their
+CustomResourceDefinition or from the store. A kind spelled exactly wins
+("Service" is Kubernetes', "service" systemd's). An ambiguous or unknown
+kind is an error (exit 2), with the candidates or "did you mean".`
+
+// outputHelp says what -o does, for get's and list's help.
+const outputHelp = `-o depends on the resource's face: each renders its own formats (-o json
+for a NomadJob, -o unit for a systemd unit or a baremetal Pod, -o yaml|json
+for Kubernetes), and -o native, the store's envelope, works for every
+resource. Asking a face for a format it does not render is an error (exit
+2) that names the formats it does.`
 
 const getAbout = `Print one resource, rendered by its face in the -o format (default: the
 format it is stored in). Without -n the name is looked up in every namespace;
-a name held by several namespaces needs -n. The read is linearizable.`
+a name held by several namespaces needs -n. The read is linearizable.
+
+` + kindHelp + "\n\n" + outputHelp
 
 const listAbout = `List the resources of KIND (in NAMESPACE with -n): a table of namespace,
 name, revision, face and format, or with -o every resource rendered in that
-format (YAML documents separated by "---").`
+format (YAML documents separated by "---").
+
+` + kindHelp + "\n\n" + outputHelp
 
 // getFlags defines get's flags and returns the function that runs it.
 func getFlags(e *env) (*flag.FlagSet, func() int) {
@@ -40,10 +60,14 @@ func getFlags(e *env) (*flag.FlagSet, func() int) {
 			return usageError(e, "get", "-o: %v", err)
 		}
 		nsSet := setFlags(fs)["n"]
-		return withNode(e, "get", *data, func(ctx context.Context, b backend.Backend) int {
-			r, err := resolve(ctx, b, pos[0], pos[1], *ns, nsSet)
+		return withNode(e, "get", *data, func(ctx context.Context, n nodeClient) int {
+			kind, err := resolveKind(ctx, n, pos[0])
 			if err != nil {
 				return clientError(e, "get", err)
+			}
+			r, err := resolve(ctx, n, kind.kind.Kind, pos[1], *ns, nsSet)
+			if err != nil {
+				return kind.notFound(e, "get", err)
 			}
 			text, err := encode(r, f)
 			if err != nil {
@@ -71,10 +95,17 @@ func listFlags(e *env) (*flag.FlagSet, func() int) {
 		if err != nil {
 			return usageError(e, "list", "-o: %v", err)
 		}
-		return withNode(e, "list", *data, func(ctx context.Context, b backend.Backend) int {
-			l, err := b.List(ctx, pos[0], *ns, backend.ReadOptions{})
+		return withNode(e, "list", *data, func(ctx context.Context, n nodeClient) int {
+			kind, err := resolveKind(ctx, n, pos[0])
 			if err != nil {
 				return clientError(e, "list", err)
+			}
+			l, err := n.List(ctx, kind.kind.Kind, *ns)
+			if err != nil {
+				return clientError(e, "list", err)
+			}
+			if len(l.Items) == 0 {
+				kind.note(e, "list")
 			}
 			if *out == "" {
 				return printTable(e, l.Items)
@@ -96,8 +127,14 @@ func printTable(e *env, rs []store.Resource) int {
 }
 
 // printAll renders every resource in format f; YAML documents are
-// separated by "---" lines, as kubectl writes a stream.
+// separated by "---" lines, as kubectl writes a stream. A resource whose
+// face does not render f fails the whole list before anything is printed.
 func printAll(e *env, rs []store.Resource, f store.Format) int {
+	for _, r := range rs {
+		if err := checkOutput(r, f); err != nil {
+			return clientError(e, "list", err)
+		}
+	}
 	var all []byte
 	for i, r := range rs {
 		text, err := encode(r, f)

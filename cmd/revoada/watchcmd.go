@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 
-	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -16,8 +15,11 @@ const watchAbout = `Print the changes to resources of KIND, one line per event, 
 "ADDED REF rev N", MODIFIED, DELETED, and "BOOKMARK rev N" when the stream
 has caught up. Without --from it first prints every existing resource as
 ADDED, then a BOOKMARK; with --from it replays the history from that
-revision (exit 1 if it was compacted: watch without --from). The data
-directory stays in use while the watch runs.`
+revision (exit 1 if it was compacted: watch without --from).
+
+The data directory stays in use while the watch runs.
+
+` + kindHelp
 
 // watchFlags defines watch's flags and returns the function that runs it.
 func watchFlags(e *env) (*flag.FlagSet, func() int) {
@@ -32,15 +34,19 @@ func watchFlags(e *env) (*flag.FlagSet, func() int) {
 		if len(pos) != 1 {
 			return usageError(e, "watch", "want KIND, got %d arguments", len(pos))
 		}
-		return withNode(e, "watch", *data, func(ctx context.Context, b backend.Backend) int {
-			return watch(ctx, e, b, pos[0], store.Revision(*from))
+		return withNode(e, "watch", *data, func(ctx context.Context, n nodeClient) int {
+			kind, err := resolveKind(ctx, n, pos[0])
+			if err != nil {
+				return clientError(e, "watch", err)
+			}
+			return watch(ctx, e, n, kind.kind.Kind, store.Revision(*from))
 		})
 	}
 }
 
 // watch prints events until ctx ends (exit 0) or the watch does (exit 1).
-func watch(ctx context.Context, e *env, b backend.Backend, kind string, from store.Revision) int {
-	w, err := b.Watch(ctx, kind, from)
+func watch(ctx context.Context, e *env, n nodeClient, kind string, from store.Revision) int {
+	w, err := n.Watch(ctx, kind, from)
 	if err != nil {
 		return clientError(e, "watch", err)
 	}
