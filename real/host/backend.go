@@ -2,9 +2,11 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/store"
 )
@@ -36,6 +38,11 @@ func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect)
 	c := store.Command{Op: store.OpApply, Resource: r, Expect: exp}
 	if err := c.Validate(); err != nil {
 		return store.Resource{}, err
+	}
+	// The node's door: whichever client sent it, a resource is one its face
+	// would have made (face.Validate), so nothing a face refuses is stored.
+	if err := face.Validate(r); err != nil {
+		return store.Resource{}, fmt.Errorf("%s: %w", r.Ref, err)
 	}
 	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
 	return res.Resource, err

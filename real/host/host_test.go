@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,10 +30,39 @@ func start(t *testing.T, dir string) *host.Node {
 	return h
 }
 
-func configMap(ns, name, payload string) store.Resource {
+// configMap is a ConfigMap as the kubernetes face stores it (the node
+// refuses anything else under that face), with value as its data.v.
+func configMap(ns, name, value string) store.Resource {
+	payload, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": name, "namespace": ns}, "data": map[string]string{"v": value}})
+	if err != nil {
+		panic(err)
+	}
 	return store.Resource{
 		Ref:  store.Ref{Kind: "ConfigMap", Namespace: ns, Name: name},
-		Face: "kubernetes", Format: store.JSON, Payload: []byte(payload),
+		Face: "kubernetes", Format: store.JSON, Payload: payload,
+	}
+}
+
+// TestDoorRunsTheFace: whatever client sends it, the node stores only what
+// the resource's face would have made (issue 10, defect 3): a Pod whose name
+// would inject lines into its unit, or a payload that is not the face's
+// stored form, is refused and nothing is written.
+func TestDoorRunsTheFace(t *testing.T) {
+	b := start(t, t.TempDir()).Backend()
+	for _, r := range []store.Resource{
+		{Ref: store.Ref{Kind: "Pod", Namespace: "default", Name: "x\n[Service]\nExecStartPost=/bin/touch /tmp/pwned"}, Face: "baremetal", Format: store.JSON, Payload: []byte(`{}`)},
+		{Ref: store.Ref{Kind: "ConfigMap", Namespace: "ns", Name: "a"}, Face: "kubernetes", Format: store.JSON, Payload: []byte(`not json`)},
+		{Ref: store.Ref{Kind: "Deployment", Name: "web.service"}, Face: "systemd", Format: store.Unit, Payload: []byte("[Service]\nExecStart=/bin/true\n")},
+	} {
+		if _, err := b.Apply(t.Context(), r, store.Expect{}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("apply %q: %v, want ErrInvalid", r.Ref, err)
+		}
+	}
+	for _, kind := range []string{"Pod", "ConfigMap", "Deployment"} {
+		if l, err := b.List(t.Context(), kind, "", backend.ReadOptions{}); err != nil || len(l.Items) != 0 {
+			t.Fatalf("stored %+v, %v", l, err)
+		}
 	}
 }
 
@@ -61,7 +91,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("apply: %+v, %v", a, err)
 		}
 		got, err := b.Get(ctx, a.Ref, backend.ReadOptions{})
-		if err != nil || string(got.Payload) != `{"v":1}` || got.ModRevision != 1 {
+		if err != nil || string(got.Payload) != string(configMap("ns", "a", `{"v":1}`).Payload) || got.ModRevision != 1 {
 			t.Fatalf("get: %+v, %v", got, err)
 		}
 		if _, err := b.Apply(ctx, configMap("ns", "a", "{}"), store.Expect{Set: true}); !errors.Is(err, store.ErrConflict) {
@@ -124,7 +154,7 @@ func TestRestartKeepsState(t *testing.T) {
 			t.Fatalf("restarted as %s, was %s", again.ID().Short(), id.Short())
 		}
 		got, err := again.Backend().Get(t.Context(), last.Ref, backend.ReadOptions{})
-		if err != nil || got.ModRevision != last.ModRevision || got.Version != last.Version || string(got.Payload) != "4" {
+		if err != nil || got.ModRevision != last.ModRevision || got.Version != last.Version || string(got.Payload) != string(last.Payload) {
 			t.Fatalf("after restart: %+v, %v; want %+v", got, err, last)
 		}
 		if after, _ := again.Backend().Snapshot(t.Context()); !slices.Equal(after, before) {
