@@ -14,13 +14,16 @@ import (
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/host"
 )
 
-// The client verbs (apply, get, list, delete, watch) run against an
-// in-process single-node mesh: a real/host node on its data directory, made
-// on first use. The node holds the directory's lock while the command runs,
-// so one command at a time uses a directory.
+// The client verbs (apply, get, list, delete, watch) run against a
+// single-node mesh on a data directory: a real/host node, made on first
+// use. Whichever process starts the node holds the directory (bbolt's lock
+// on raft.db) and serves the other verbs on DIR/revoada.sock while it runs;
+// a verb that finds the socket answering sends its requests there instead
+// of starting a node. See the package doc.
 
 // nodeClient is what the client verbs need of the node, here or in the
 // process that serves the data directory.
@@ -33,7 +36,8 @@ type nodeClient interface {
 	Get(ctx context.Context, ref store.Ref) (store.Resource, error)
 	List(ctx context.Context, kind, namespace string) (backend.List, error)
 	Delete(ctx context.Context, ref store.Ref) (store.Resource, error)
-	// Watch follows kind from a revision, as backend.Backend.Watch.
+	// Watch follows kind from a revision, as backend.Backend.Watch. A watch
+	// through another process ends with errNodeGone when that process exits.
 	Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error)
 	// Kinds lists the kinds the store holds, sorted.
 	Kinds(ctx context.Context) ([]string, error)
@@ -113,16 +117,50 @@ func (n localNode) Kinds(ctx context.Context) ([]string, error) {
 	return slices.Compact(kinds), nil
 }
 
-// withNode starts the node on dir, runs f against it with a context that
-// Ctrl-C cancels, and closes the node.
+// nodeAttemptsMax bounds how often a verb tries to reach the node: dial
+// the socket, else start the node, which waits disk.LockWaitMax for a
+// process between taking the lock and serving, or between the two on its
+// way out.
+const nodeAttemptsMax = 5
+
+// withNode runs f against the node on dir, with a context that Ctrl-C
+// cancels: through DIR/revoada.sock when a process serves it, else on a
+// node it starts here, serving the socket to others while f runs. The node
+// closes once f has returned and every connection to it has ended.
 func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient) int) int {
-	h, err := host.Start(host.Config{Dir: dir})
-	if err != nil {
-		return clientError(e, verb, err)
-	}
-	ctx, stop := interruptible()
+	ctx, stop := e.interruptible()
 	defer stop()
-	code := f(ctx, localNode{h.Backend()})
+	sock := filepath.Join(dir, socketName)
+	for attempt := 1; ; attempt++ {
+		rn, err := dialNode(ctx, sock)
+		if err == nil {
+			defer rn.Close()
+			return f(ctx, rn)
+		}
+		if !errors.Is(err, errNotServed) {
+			return clientError(e, verb, err)
+		}
+		h, err := host.Start(host.Config{Dir: dir})
+		switch {
+		case err == nil:
+			return runHere(ctx, e, verb, h, sock, f)
+		case !errors.Is(err, disk.ErrLocked) || attempt == nodeAttemptsMax:
+			return clientError(e, verb, err)
+		}
+	}
+}
+
+// runHere runs f on node h while serving the socket, then closes both.
+func runHere(ctx context.Context, e *env, verb string, h *host.Node, sock string, f func(context.Context, nodeClient) int) int {
+	n := localNode{h.Backend()}
+	srv, err := listen(sock, n)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "revoada %s: not serving other commands (they wait for this one): %v\n", verb, err)
+	}
+	code := f(ctx, n)
+	if srv != nil {
+		srv.Close()
+	}
 	if err := h.Close(); err != nil && code == exitOK {
 		return clientError(e, verb, err)
 	}

@@ -349,33 +349,61 @@ func TestClientWatch(t *testing.T) {
 // watchGuard bounds a watch test that would otherwise hang.
 const watchGuard = time.Minute
 
+// watchProcess is revoada watch running as a process of its own.
+type watchProcess struct {
+	cmd    *exec.Cmd
+	lines  *bufio.Scanner
+	stderr strings.Builder
+	hung   *time.Timer
+}
+
+// startWatch starts revoada with args and --data dir.
+func startWatch(t *testing.T, dir string, args ...string) *watchProcess {
+	t.Helper()
+	w := &watchProcess{cmd: exec.Command(bin, append(args, "--data", dir)...)}
+	out, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cmd.Stderr = &w.stderr
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.hung = time.AfterFunc(watchGuard, func() { w.cmd.Process.Kill() }) // a guard against a hung watch, never a way to pass
+	w.lines = bufio.NewScanner(out)
+	return w
+}
+
+// until reads lines until one starts with last, and returns them.
+func (w *watchProcess) until(last string) string {
+	var lines strings.Builder
+	for w.lines.Scan() {
+		lines.WriteString(w.lines.Text() + "\n")
+		if strings.HasPrefix(w.lines.Text(), last) {
+			break
+		}
+	}
+	return lines.String()
+}
+
+// interrupt sends Ctrl-C, reads what is left and expects exit 0.
+func (w *watchProcess) interrupt(t *testing.T) {
+	t.Helper()
+	defer w.hung.Stop()
+	w.cmd.Process.Signal(syscall.SIGINT)
+	for w.lines.Scan() {
+	}
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("watch after Ctrl-C: %v\nstderr: %s", err, w.stderr.String())
+	}
+}
+
 // watchUntil runs a watch, reads its lines until one starts with last,
 // interrupts it as Ctrl-C would, and expects exit 0.
 func watchUntil(t *testing.T, dir, last string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, append(args, "--data", dir)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	hung := time.AfterFunc(watchGuard, func() { cmd.Process.Kill() }) // a guard against a hung watch, never a way to pass
-	defer hung.Stop()
-	var lines strings.Builder
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		lines.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), last) {
-			break
-		}
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("watch after Ctrl-C: %v\nstderr: %s", err, stderr.String())
-	}
-	return lines.String()
+	w := startWatch(t, dir, args...)
+	lines := w.until(last)
+	w.interrupt(t)
+	return lines
 }

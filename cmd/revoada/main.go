@@ -22,6 +22,33 @@
 // resource's face does not render, and an input file that cannot be read
 // or of which no part decodes (nothing is applied then).
 //
+// # The client verbs and the data directory
+//
+// The client verbs run a single-node mesh (packages real/host and
+// real/disk) on a data directory. bbolt locks raft.db for one process, so
+// the process that starts the node holds the directory for as long as it
+// runs, and serves the client verbs of other processes on a unix socket in
+// it, DIR/revoada.sock (mode 0600 in a 0700 directory, so only its owner
+// connects; removed on exit). A verb first dials that socket: when a
+// process answers, the verb sends its requests there; when none does (no
+// socket, or a stale one left by a killed process: only a process that
+// took the lock serves, so the next one to take it removes a stale file),
+// the verb starts the node itself. That is how watch follows live changes
+// while other commands apply and delete: whichever of them holds the
+// directory serves the rest, and a watch whose serving process exits
+// resumes from the next revision through the process that holds it next,
+// possibly itself. A process that holds the directory closes its node only
+// once the connections to it have ended (a watch is told to move on), so a
+// request a holder accepted is always answered.
+//
+// The socket speaks a small protocol (socket.go): length-prefixed JSON
+// frames of at most frameBytesMax bytes, each with a protocol version
+// (other versions refused), connections limited to connsMax, every decode
+// error typed. Writes cross it as input files that the serving process
+// decodes with their face, never as resources, so the socket is no way
+// around a face's checks. It is an interim, local-only path until the
+// HTTPS API of issue 13; it never listens on a network.
+//
 // The command is thin: parsing and printing live here, simulating in package
 // sim, scenario files in package scenarios, the client verbs' node in
 // packages real/host and real/disk. Runs in one process execute one
@@ -82,16 +109,18 @@ Commands:
                revoada list KIND [-n NAMESPACE] [-o FORMAT]
   delete     delete one resource
                revoada delete KIND NAME [-n NAMESPACE]
-  watch      print changes to a kind until Ctrl-C
+  watch      print changes to a kind as they happen, until Ctrl-C
                revoada watch KIND [--from REVISION]
   version    print the module version, VCS revision and time, and Go version
   help       print this text, or a command's flags: revoada help <command>
 
 The client verbs keep the node's state in --data DIR (default $REVOADA_DATA,
-$XDG_DATA_HOME/revoada or ~/.local/share/revoada). KIND is read as kubectl
-reads it (pods, po, deployments.apps, ...). -o depends on the resource's
-face: kubernetes yaml|json, nomad json, systemd unit, baremetal
-yaml|json|unit, pureraft native; native works for every resource.
+$XDG_DATA_HOME/revoada or ~/.local/share/revoada); while one runs, it serves
+the others on DIR/revoada.sock, so watch sees what apply and delete do.
+KIND is read as kubectl reads it (pods, po, deployments.apps, ...). -o
+depends on the resource's face: kubernetes yaml|json, nomad json, systemd
+unit, baremetal yaml|json|unit, pureraft native; native works for every
+resource.
 
 Exit status: 0 success; 1 a check failed in some run, the store refused
 (not found, conflict, ...), or apply applied only part of a file; 2 bad
@@ -114,7 +143,8 @@ type command struct {
 // touches os.Stdout or os.Stderr directly.
 type env struct {
 	stdout, stderr io.Writer
-	live           bool // stderr is a terminal: show progress there
+	live           bool            // stderr is a terminal: show progress there
+	ctx            context.Context // nil: the process's; a test cancels its own as Ctrl-C would
 }
 
 var commands = []command{
@@ -271,7 +301,20 @@ func isTerminal(f *os.File) bool {
 // After that first signal the handler is removed, so a second Ctrl-C ends
 // the process at once. The caller must call stop.
 func interruptible() (ctx context.Context, stop func()) {
-	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return interruptibleFrom(context.Background())
+}
+
+// interruptible is the package function under e's context, when it has
+// one.
+func (e *env) interruptible() (ctx context.Context, stop func()) {
+	if e.ctx != nil {
+		return interruptibleFrom(e.ctx)
+	}
+	return interruptible()
+}
+
+func interruptibleFrom(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, stop = signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	context.AfterFunc(ctx, stop)
 	return ctx, stop
 }

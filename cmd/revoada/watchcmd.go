@@ -17,9 +17,25 @@ has caught up. Without --from it first prints every existing resource as
 ADDED, then a BOOKMARK; with --from it replays the history from that
 revision (exit 1 if it was compacted: watch without --from).
 
-The data directory stays in use while the watch runs.
+Other commands apply and delete while the watch runs, and it prints their
+changes as they commit: the revoada process that holds the data directory
+serves the others on DIR/revoada.sock. When the process the watch follows
+through exits, the watch carries on from the next revision through the
+process that holds the directory next (itself, if none other does).
 
 ` + kindHelp
+
+// watchResumesMax bounds how often one watch carries on through another
+// process.
+const watchResumesMax = 1000
+
+// watchPoint is where a watch stands: the revision to resume from, and
+// whether it is past its initial listing (a watch from revision 0 can only
+// resume once its Bookmark has come).
+type watchPoint struct {
+	from   store.Revision
+	listed bool
+}
 
 // watchFlags defines watch's flags and returns the function that runs it.
 func watchFlags(e *env) (*flag.FlagSet, func() int) {
@@ -34,36 +50,55 @@ func watchFlags(e *env) (*flag.FlagSet, func() int) {
 		if len(pos) != 1 {
 			return usageError(e, "watch", "want KIND, got %d arguments", len(pos))
 		}
-		return withNode(e, "watch", *data, func(ctx context.Context, n nodeClient) int {
-			kind, err := resolveKind(ctx, n, pos[0])
-			if err != nil {
-				return clientError(e, "watch", err)
+		at := watchPoint{from: store.Revision(*from), listed: *from > 0}
+		for resumes := 0; ; resumes++ {
+			resume := false
+			code := withNode(e, "watch", *data, func(ctx context.Context, n nodeClient) int {
+				kind, err := resolveKind(ctx, n, pos[0])
+				if err != nil {
+					return clientError(e, "watch", err)
+				}
+				code, again := watch(ctx, e, n, kind.kind.Kind, &at)
+				resume = again && resumes < watchResumesMax
+				return code
+			})
+			if !resume {
+				return code
 			}
-			return watch(ctx, e, n, kind.kind.Kind, store.Revision(*from))
-		})
+		}
 	}
 }
 
-// watch prints events until ctx ends (exit 0) or the watch does (exit 1).
-func watch(ctx context.Context, e *env, n nodeClient, kind string, from store.Revision) int {
-	w, err := n.Watch(ctx, kind, from)
+// watch prints events until ctx ends (exit 0) or the watch does (exit 1),
+// keeping at up to date. When the process it follows through exits past
+// the initial listing, it returns resume.
+func watch(ctx context.Context, e *env, n nodeClient, kind string, at *watchPoint) (code int, resume bool) {
+	w, err := n.Watch(ctx, kind, at.from)
 	if err != nil {
-		return clientError(e, "watch", err)
+		return clientError(e, "watch", err), false
 	}
 	defer w.Close()
 	for ev := range w.Events() {
 		if ev.Type == store.Bookmark || ev.Type == store.Reset {
 			fmt.Fprintf(e.stdout, "%s rev %d\n", ev.Type, ev.Revision)
-			continue
+		} else {
+			fmt.Fprintf(e.stdout, "%s %s rev %d\n", ev.Type, ev.Resource.Ref, ev.Revision)
 		}
-		fmt.Fprintf(e.stdout, "%s %s rev %d\n", ev.Type, ev.Resource.Ref, ev.Revision)
+		at.listed = at.listed || ev.Type == store.Bookmark
+		if at.listed {
+			at.from = ev.Revision + 1
+		}
 	}
 	switch err := w.Err(); {
 	case ctx.Err() != nil:
-		return exitOK // Ctrl-C
+		return exitOK, false // Ctrl-C
+	case errors.Is(err, errNodeGone) && at.listed:
+		return exitOK, true
+	case errors.Is(err, errNodeGone):
+		return clientError(e, "watch", fmt.Errorf("%w during the initial listing; watch again", err)), false
 	case err == nil:
-		return clientError(e, "watch", errors.New("the store was reset; watch again"))
+		return clientError(e, "watch", errors.New("the store was reset; watch again")), false
 	default:
-		return clientError(e, "watch", err)
+		return clientError(e, "watch", err), false
 	}
 }

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"revoada.dev/revoada/core/store"
+)
+
+// server serves a node in this process to the client verbs of other
+// processes, on the unix socket in the data directory (see socket.go for
+// the protocol). One goroutine accepts; each connection has its own. Close
+// stops it.
+type server struct {
+	node    nodeClient
+	ln      *net.UnixListener
+	slots   chan struct{} // connsMax
+	closing chan struct{} // closed by Close
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[*net.UnixConn]bool
+}
+
+// listen serves node on the socket at path. Only the process holding the
+// data directory's lock calls it, so a socket file already there is stale
+// (its process was killed before it could remove it): it is replaced. The
+// socket is made mode 0600, inside a data directory made 0700.
+func listen(path string, node nodeClient) (*server, error) {
+	if len(path) > socketPathBytesMax {
+		return nil, fmt.Errorf("socket path %s is %d bytes, limit %d", path, len(path), socketPathBytesMax)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s := &server{node: node, ln: ln, slots: make(chan struct{}, connsMax), closing: make(chan struct{}), conns: map[*net.UnixConn]bool{}}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Close stops accepting (removing the socket file), ends every watch with
+// a "closing" frame once it has passed its initial listing, serves the
+// other connections until their clients hang up (at most drainWaitMax
+// idle), and returns when every connection has ended.
+func (s *server) Close() {
+	s.ln.Close()
+	s.mu.Lock()
+	close(s.closing)
+	for c := range s.conns {
+		c.SetReadDeadline(time.Now().Add(drainWaitMax))
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			return // closed
+		}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			writeFrame(c, answer{V: protocolVersion, Type: ansError, Err: toWire(errBusy)})
+			c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.slots }()
+			s.serve(c)
+		}()
+	}
+}
+
+// track adds c to the connections Close drains, or with add false removes
+// it.
+func (s *server) track(c *net.UnixConn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		s.conns[c] = true
+	} else {
+		delete(s.conns, c)
+	}
+}
+
+// awaitRequest sets how long c may take to send its next request:
+// requestWaitMax, or drainWaitMax once the server is closing. Close sets
+// the same under the same lock, so neither undoes the other.
+func (s *server) awaitRequest(c *net.UnixConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wait := requestWaitMax
+	if s.isClosing() {
+		wait = drainWaitMax
+	}
+	c.SetReadDeadline(time.Now().Add(wait))
+}
+
+// serve answers one connection's requests until it hangs up.
+func (s *server) serve(c *net.UnixConn) {
+	s.track(c, true)
+	defer s.track(c, false)
+	defer c.Close()
+	for first := true; ; first = false {
+		s.awaitRequest(c)
+		req, err := readMessage[request](c)
+		if err != nil {
+			if errors.Is(err, errVersion) || errors.Is(err, errMessage) || errors.Is(err, errFrameTooLarge) {
+				writeFrame(c, errorAnswer(err))
+			}
+			return
+		}
+		if err := checkRequest(req, first); err != nil {
+			writeFrame(c, errorAnswer(err))
+			return
+		}
+		if req.Op == opWatch {
+			s.serveWatch(c, req)
+			return
+		}
+		if err := s.reply(c, req); err != nil {
+			return // the client is gone
+		}
+	}
+}
+
+func (s *server) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// checkRequest checks that req has what its op needs, and that a
+// connection starts with hello.
+func checkRequest(req request, first bool) error {
+	var missing string
+	switch {
+	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds}, req.Op):
+		return fmt.Errorf("%w: %q", errOp, req.Op)
+	case first != (req.Op == opHello):
+		return fmt.Errorf("%w: %q; a connection starts with one hello", errOp, req.Op)
+	case (req.Op == opGet || req.Op == opDelete) && req.Ref == nil:
+		missing = "ref"
+	case (req.Op == opWatch || req.Op == opList) && req.Kind == "":
+		missing = "kind"
+	case req.Op == opApply && req.Apply == nil:
+		missing = "apply"
+	}
+	if missing != "" {
+		return fmt.Errorf("%w: %s without %s", errMessage, req.Op, missing)
+	}
+	return nil
+}
+
+func errorAnswer(err error) answer {
+	return answer{V: protocolVersion, Type: ansError, Err: toWire(err)}
+}
+
+// reply runs one request other than watch and writes its answer. Its
+// error is a write error: the client is gone.
+func (s *server) reply(c *net.UnixConn, req request) error {
+	ctx := context.Background() // a request runs to its end, as a local one would
+	ok := answer{V: protocolVersion, Type: ansOK}
+	var err error
+	switch req.Op {
+	case opHello:
+	case opApply:
+		err = s.node.ApplyFile(ctx, *req.Apply, func(d docResult) {
+			doc := &wireDoc{Where: d.Where, Ref: d.Ref, Revision: d.Revision, Invalid: d.Invalid}
+			writeFrame(c, answer{V: protocolVersion, Type: ansDoc, Doc: doc, Err: toWire(d.Err)})
+		})
+	case opGet:
+		var r store.Resource
+		r, err = s.node.Get(ctx, *req.Ref)
+		ok.Resource = &r
+	case opDelete:
+		var r store.Resource
+		r, err = s.node.Delete(ctx, *req.Ref)
+		ok.Resource = &r
+	case opKinds:
+		ok.Kinds, err = s.node.Kinds(ctx)
+	case opList:
+		err = s.list(c, req, &ok)
+	}
+	if err != nil {
+		return writeFrame(c, errorAnswer(err))
+	}
+	return writeFrame(c, ok)
+}
+
+func (s *server) list(c *net.UnixConn, req request, ok *answer) error {
+	l, err := s.node.List(context.Background(), req.Kind, req.Namespace)
+	if err != nil {
+		return err
+	}
+	for _, r := range l.Items {
+		if err := writeFrame(c, answer{V: protocolVersion, Type: ansItem, Resource: &r}); err != nil {
+			return err
+		}
+	}
+	ok.Revision = l.Revision
+	return nil
+}
+
+// serveWatch streams a watch until the client hangs up, the watch ends, or
+// the server closes. A closing server ends a watch from revision 0 only
+// after its initial listing (the Bookmark that ends it), so that the client
+// can resume from the last revision it saw.
+func (s *server) serveWatch(c *net.UnixConn, req request) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // the client sends nothing more: a read returns when it hangs up
+		var b [1]byte
+		c.SetReadDeadline(time.Time{})
+		c.Read(b[:])
+		cancel()
+	}()
+	w, err := s.node.Watch(ctx, req.Kind, req.From)
+	if err != nil {
+		writeFrame(c, errorAnswer(err))
+		return
+	}
+	defer w.Close()
+	listed := req.From > 0
+	closing := s.closing
+	for {
+		if listed && closing == nil {
+			writeFrame(c, answer{V: protocolVersion, Type: ansClosing})
+			return
+		}
+		select {
+		case ev, open := <-w.Events():
+			if !open {
+				endWatch(ctx, c, w.Err())
+				return
+			}
+			listed = listed || ev.Type == store.Bookmark
+			if writeFrame(c, answer{V: protocolVersion, Type: ansEvent, Event: &ev}) != nil {
+				return
+			}
+		case <-closing:
+			closing = nil
+			c.SetWriteDeadline(time.Now().Add(drainWaitMax))
+		}
+	}
+}
+
+// endWatch writes the end of a watch the backend ended: ok after a Reset,
+// else its error (nothing when the client hung up).
+func endWatch(ctx context.Context, c *net.UnixConn, err error) {
+	switch {
+	case ctx.Err() != nil:
+	case err == nil:
+		writeFrame(c, answer{V: protocolVersion, Type: ansOK})
+	default:
+		writeFrame(c, errorAnswer(err))
+	}
+}
