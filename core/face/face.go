@@ -52,6 +52,30 @@ const (
 	// CollectionMax bounds the elements of any list, map or object an HCL
 	// file builds: go-cty unifies element types pairwise, n² work.
 	CollectionMax = 1000
+	// EvalCallsMax bounds the function calls and operators evaluated for
+	// one HCL file, all its attributes, defaults and validations together.
+	EvalCallsMax = 5000
+	// EvalBytesMax bounds the bytes the function results and template
+	// interpolations of one HCL file produce, all together and
+	// intermediate results included. Each is checked before it is made,
+	// from a bound on its size, so evaluation never holds much more.
+	EvalBytesMax = 4 * InputBytesMax
+	// HCLTokensMax bounds the tokens of one HCL file, counted before it is
+	// lexed: hclsyntax lexes a whole file into one slice (about 100 bytes
+	// a token, grown by copying), once to check nesting and once to parse,
+	// so this bounds parsing's memory (20,000 tokens: about 30 MB).
+	HCLTokensMax = 20_000
+	// LiteralJoinBytesMax bounds what hclsyntax copies to join the literal
+	// pieces of one HCL file's templates (heredoc lines, the pieces of a
+	// quoted string around $${ and %%{ escapes): it appends them one at a
+	// time, so k pieces of B bytes in all copy about k·B.
+	LiteralJoinBytesMax = 32 << 20
+	// DigitRunMax bounds the digits in a row of any HCL number, and of any
+	// string in the file or made while evaluating it: cty reads a decimal
+	// number in time and memory quadratic in its digits (a megabyte of
+	// them costs gigabytes), and a string becomes a number wherever one is
+	// wanted. No float64 needs more than a few hundred.
+	DigitRunMax = 1000
 )
 
 var faces = []Face{kubernetes{}, nomad{}, systemd{}, pureRaft{}, bareMetal{}}

@@ -80,19 +80,21 @@ func FuzzKubernetes(f *testing.F) {
 		if asJSON {
 			format = store.JSON
 		}
-		for _, r := range fuzzDecode(t, k, "in", data, format) {
-			fuzzRoundTrip(t, k, r, "out.json", store.JSON)
-			fuzzRoundTrip(t, k, r, "out.yaml", store.YAML)
-		}
-		for _, r := range fuzzDecode(t, bm, "in", data, format) {
-			u, err := bm.Encode(r, store.Unit)
-			if err != nil {
-				t.Fatalf("a stored Pod does not render: %v", err)
+		checkAllocs(t, func() {
+			for _, r := range fuzzDecode(t, k, "in", data, format) {
+				fuzzRoundTrip(t, k, r, "out.json", store.JSON)
+				fuzzRoundTrip(t, k, r, "out.yaml", store.YAML)
 			}
-			if _, err := unit.DeserializeSections(bytes.NewReader(u)); err != nil {
-				t.Fatalf("rendered unit does not parse: %v\n%s", err, u)
+			for _, r := range fuzzDecode(t, bm, "in", data, format) {
+				u, err := bm.Encode(r, store.Unit)
+				if err != nil {
+					t.Fatalf("a stored Pod does not render: %v", err)
+				}
+				if _, err := unit.DeserializeSections(bytes.NewReader(u)); err != nil {
+					t.Fatalf("rendered unit does not parse: %v\n%s", err, u)
+				}
 			}
-		}
+		})
 	})
 }
 
@@ -105,15 +107,20 @@ func FuzzNomad(f *testing.F) {
 	}
 	f.Add([]byte(job), false)
 	f.Add([]byte(`{"Job": {"ID": "a", "Namespace": "b"}}`), true)
+	for _, c := range hostileHCL { // issue 10
+		f.Add([]byte(c.data), false)
+	}
 	n, _ := face.ByName(face.Nomad)
 	f.Fuzz(func(t *testing.T, data []byte, asJSON bool) {
 		format := store.HCL
 		if asJSON {
 			format = store.JSON
 		}
-		for _, r := range fuzzDecode(t, n, "in.nomad", data, format) {
-			fuzzRoundTrip(t, n, r, "out.json", store.JSON)
-		}
+		checkAllocs(t, func() {
+			for _, r := range fuzzDecode(t, n, "in.nomad", data, format) {
+				fuzzRoundTrip(t, n, r, "out.json", store.JSON)
+			}
+		})
 	})
 }
 
@@ -126,12 +133,14 @@ func FuzzSystemd(f *testing.F) {
 	}
 	s, _ := face.ByName(face.Systemd)
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		for _, r := range fuzzDecode(t, s, name, data, store.Unit) {
-			out, err := s.Encode(r, store.Unit)
-			if err != nil || !bytes.Equal(out, data) {
-				t.Fatalf("not byte-identical: %v", err)
+		checkAllocs(t, func() {
+			for _, r := range fuzzDecode(t, s, name, data, store.Unit) {
+				out, err := s.Encode(r, store.Unit)
+				if err != nil || !bytes.Equal(out, data) {
+					t.Fatalf("not byte-identical: %v", err)
+				}
 			}
-		}
+		})
 	})
 }
 
@@ -142,13 +151,15 @@ func FuzzDetect(f *testing.F) {
 	f.Add("x.native", store.AppendResource(nil, store.Resource{Ref: store.Ref{Kind: "Pod", Namespace: "a", Name: "b"}, Face: face.Kubernetes, Format: store.JSON, Payload: []byte("{}")}))
 	f.Add("noname", []byte("job \"a\" {}"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		fc, format, err := face.Detect(name, data)
-		if err != nil {
-			if !typed(err) {
-				t.Fatalf("untyped error: %v", err)
+		checkAllocs(t, func() {
+			fc, format, err := face.Detect(name, data)
+			if err != nil {
+				if !typed(err) {
+					t.Fatalf("untyped error: %v", err)
+				}
+				return
 			}
-			return
-		}
-		fuzzDecode(t, fc, filepath.Base(name), data, format)
+			fuzzDecode(t, fc, filepath.Base(name), data, format)
+		})
 	})
 }

@@ -28,12 +28,17 @@ import (
 
 // nomadFunctions are the HCL functions a job may call: the deterministic,
 // file-system-free part of Nomad's jobspec2 function table, each wrapped so
-// that no call can produce more than InputBytesMax (see boundedFunc).
-// Nomad's other functions are present as stubs that fail with the reason.
-func nomadFunctions() map[string]function.Function {
-	fs := map[string]function.Function{"can": tryfunc.CanFunc, "try": tryfunc.TryFunc}
+// that no call can produce more than InputBytesMax and all calls together
+// stay within the file's budget (see boundedFunc). Nomad's other functions
+// are present as stubs that fail with the reason.
+func nomadFunctions(budget *evalBudget) map[string]function.Function {
+	fs := map[string]function.Function{"can": tryfunc.CanFunc, "try": tryfunc.TryFunc, templatePart: templatePartFunc(budget)}
 	for name, fn := range pureFunctions {
-		fs[name] = boundedFunc(name, fn, preBounds[name])
+		pre := preBounds[name]
+		if pre == nil {
+			pre = argsBound
+		}
+		fs[name] = boundedFunc(name, fn, pre, budget)
 	}
 	for why, names := range refusedFunctions {
 		for _, name := range strings.Fields(names) {
@@ -74,41 +79,73 @@ var refusedFunctions = map[string]string{
 	"is not provided by revoada's Nomad face":                       "base64decode base64encode cidrhost cidrnetmask cidrsubnet cidrsubnets md5 rsadecrypt sha1 sha256 sha512 urlencode yamldecode yamlencode",
 }
 
-// preBounds bound, before the call, the output (or work) of the functions
-// whose output can grow with the product of their inputs.
+// preBounds bound, before the call, the size of each function's result (or
+// its work), as ctySize counts, so that no call makes a result its file
+// cannot afford. A function not listed returns no more than its arguments
+// (argsBound).
 var preBounds = map[string]func(args []cty.Value) int{
 	"join":          joinBound,
 	"replace":       replaceBound,
-	"regex_replace": replaceBound,
+	"regex_replace": regexReplaceBound,
 	"format":        formatBound,
+	"formatdate":    scaledBound(3), // "MMMM" writes "September"
+	"timeadd":       addBound(64),   // an RFC 3339 timestamp
+	"convert":       addBound(32),   // a number written as a string
+	"csvdecode":     csvBound,
+	"jsondecode":    scaledBound(5), // "1," decodes to a number ctySize counts 9
+	"jsonencode":    scaledBound(6), // "<" encodes as "\u003c"
+	"lower":         scaledBound(2), // case mapping can lengthen a rune
+	"upper":         scaledBound(2),
+	"title":         scaledBound(2),
+	"chunklist":     scaledBound(2), // a list per element at worst
+	"split":         splitBound,
+	"uuidv5":        addBound(40),
 	"distinct":      quadraticBound, // cty compares every pair
+	"parseint":      parseBound,
 }
 
-// boundedFunc wraps fn: it refuses arguments and results that fail
-// checkValue (numbers beyond float64, collections over CollectionMax), a
-// call whose pre-bound exceeds InputBytesMax, and a result larger than
-// that.
-func boundedFunc(name string, fn function.Function, pre func([]cty.Value) int) function.Function {
+// preElements bound, before the call, the elements of the collections a
+// function makes where that can exceed the arguments' own (checkValue
+// bounds those), so that none is built over CollectionMax.
+var preElements = map[string]func(args []cty.Value) int{
+	"split":     splitPieces,
+	"csvdecode": csvCells,
+	"concat":    sumLengths,
+	"merge":     sumLengths,
+	"setunion":  sumLengths,
+	"flatten":   flatLength,
+}
+
+// boundedFunc wraps fn with the file's bounds. Before the call (in the
+// type check, which for some functions already does the work) it counts
+// the call against EvalCallsMax, refuses arguments that fail checkValue
+// (numbers beyond float64, collections over CollectionMax), collections the
+// call would build over CollectionMax (preElements), and a call whose
+// result could exceed InputBytesMax or the file's remaining EvalBytesMax
+// (pre). After the call it charges the result's size to the budget and
+// checks the result as it checked the arguments.
+func boundedFunc(name string, fn function.Function, pre func([]cty.Value) int, budget *evalBudget) function.Function {
 	return function.New(&function.Spec{
 		Description: fn.Description(),
 		Params:      fn.Params(),
 		VarParam:    fn.VarParam(),
-		Type:        fn.ReturnTypeForValues,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			if err := preCheck(name, args, pre, budget); err != nil {
+				return cty.NilType, err
+			}
+			return fn.ReturnTypeForValues(args)
+		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			for _, a := range args {
-				if err := checkValue(a); err != nil {
-					return cty.NilVal, fmt.Errorf("%s: %w", name, err)
-				}
-			}
-			if pre != nil && argsKnown(args) && pre(args) > InputBytesMax {
-				return cty.NilVal, fmt.Errorf("%s: these arguments could cost more than %d bytes or steps", name, InputBytesMax)
-			}
 			v, err := fn.Call(args)
 			if err != nil {
 				return cty.NilVal, err
 			}
-			if ctySize(v) > InputBytesMax {
+			size := ctySize(v)
+			if size > InputBytesMax {
 				return cty.NilVal, fmt.Errorf("%s produced more than %d bytes", name, InputBytesMax)
+			}
+			if err := budget.spend(name, size); err != nil {
+				return cty.NilVal, err
 			}
 			if err := checkValue(v); err != nil {
 				return cty.NilVal, fmt.Errorf("%s: %w", name, err)
@@ -118,19 +155,89 @@ func boundedFunc(name string, fn function.Function, pre func([]cty.Value) int) f
 	})
 }
 
+// preCheck is boundedFunc's check before a call.
+func preCheck(name string, args []cty.Value, pre func([]cty.Value) int, budget *evalBudget) error {
+	if err := budget.call(name); err != nil {
+		return err
+	}
+	for _, a := range args {
+		if err := checkValue(a); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if !argsKnown(args) {
+		return nil
+	}
+	if count := preElements[name]; count != nil && count(args) > CollectionMax {
+		return fmt.Errorf("%s: %w", name, errCollection)
+	}
+	if pre == nil {
+		return nil
+	}
+	n := pre(args)
+	if n > InputBytesMax {
+		return fmt.Errorf("%s: these arguments could cost more than %d bytes or steps", name, InputBytesMax)
+	}
+	return budget.reserve(name, n)
+}
+
+// evalBudget is what evaluating one HCL file may spend, all attributes,
+// variable defaults and validations together: EvalCallsMax function calls
+// and operators, and EvalBytesMax bytes (as ctySize counts them) of function
+// results and template interpolations, intermediate results included. A
+// bounded function reserves its pre-bound before it runs and spends what it
+// produced; a template part spends its size before the template appends it.
+//
+// The first overrun sticks: every later call fails at once, and the
+// attribute being evaluated fails even where try or can swallowed the
+// function's error (see jobEval.attr), so a file either fits its budget or
+// is refused.
+type evalBudget struct {
+	calls int
+	bytes int
+	err   error // the first overrun
+	runs  []int // each template's run of digits so far (boundTemplates)
+}
+
+// call counts one function call or operator.
+func (b *evalBudget) call(name string) error {
+	if b.calls++; b.calls > EvalCallsMax && b.err == nil {
+		b.err = fmt.Errorf("%s: the file makes more than %d function calls and operators (EvalCallsMax)", name, EvalCallsMax)
+	}
+	return b.err
+}
+
+// reserve checks that n more bytes fit the budget, without spending them.
+func (b *evalBudget) reserve(what string, n int) error {
+	if b.err == nil && n > EvalBytesMax-b.bytes {
+		b.err = fmt.Errorf("%s: the file's functions and templates would produce more than %d bytes (EvalBytesMax)", what, EvalBytesMax)
+	}
+	return b.err
+}
+
+// spend charges n bytes produced.
+func (b *evalBudget) spend(what string, n int) error {
+	if err := b.reserve(what, n); err != nil {
+		return err
+	}
+	b.bytes += n
+	return nil
+}
+
 // boundOperators gives every operator in the parsed file (arithmetic,
 // comparison, logic) a bounded implementation, as boundedFunc does for
-// functions; it edits only this file's syntax tree. It refuses a file with
-// more than OperatorsMax operators and conditionals: each costs a function
-// call, and a long chain makes a deep tree.
-func boundOperators(body *hclsyntax.Body) error {
+// functions, charged to the file's budget; it edits only this file's syntax
+// tree. It refuses a file with more than OperatorsMax operators and
+// conditionals: each costs a function call, and a long chain makes a deep
+// tree.
+func boundOperators(body *hclsyntax.Body, budget *evalBudget) error {
 	bounded := map[*hclsyntax.Operation]*hclsyntax.Operation{}
 	wrap := func(op *hclsyntax.Operation) *hclsyntax.Operation {
 		if w, ok := bounded[op]; ok {
 			return w
 		}
 		w := *op
-		w.Impl = boundedFunc("operator", op.Impl, nil)
+		w.Impl = boundedFunc("operator", op.Impl, nil, budget)
 		bounded[op] = &w
 		return &w
 	}
@@ -171,6 +278,26 @@ func refusedFunc(name, why string) function.Function {
 	})
 }
 
+// argsBound is the size of the arguments: the bound of a function whose
+// result is made of what it was given.
+func argsBound(args []cty.Value) int {
+	n := 0
+	for _, a := range args {
+		n += ctySize(a)
+	}
+	return n
+}
+
+// scaledBound is k times the arguments' size.
+func scaledBound(k int) func([]cty.Value) int {
+	return func(args []cty.Value) int { return k * argsBound(args) }
+}
+
+// addBound is the arguments' size and n more bytes.
+func addBound(n int) func([]cty.Value) int {
+	return func(args []cty.Value) int { return argsBound(args) + n }
+}
+
 // quadraticBound charges distinct(list) its n² comparisons, refusing lists
 // of more than about a thousand elements.
 func quadraticBound(args []cty.Value) int {
@@ -178,6 +305,13 @@ func quadraticBound(args []cty.Value) int {
 	if args[0].CanIterateElements() {
 		n = args[0].LengthInt()
 	}
+	return n * n
+}
+
+// parseBound charges parseint(s, base) the square of s's length: math/big
+// reads a number in a base that is not a power of two in quadratic time.
+func parseBound(args []cty.Value) int {
+	n := len(args[0].AsString())
 	return n * n
 }
 
@@ -194,26 +328,35 @@ func joinBound(args []cty.Value) int {
 	return n
 }
 
-// replaceBound is replace(s, old, new): at most one new per match, and for
-// a pattern (or an empty old) one match per byte.
+// replaceBound is replace(s, old, new), a plain substring replacement:
+// each match of old becomes new, and an empty old matches between every
+// two runes and at both ends.
 func replaceBound(args []cty.Value) int {
 	s, old, repl := args[0].AsString(), args[1].AsString(), args[2].AsString()
-	matches := len(s) + 1
-	if !strings.HasPrefix(old, "/") && old != "" {
-		matches = strings.Count(s, old)
-	}
-	return len(s) + matches*len(repl)
+	matches := strings.Count(s, old)
+	return len(s) + matches*max(len(repl)-len(old), 0) + 2
+}
+
+// regexReplaceBound is regex_replace(s, pattern, new): at most one match
+// per byte and one more (a pattern can match empty), each writing new with
+// every $ reference expanded; the matches do not overlap, so all the
+// expansions of one reference together copy s at most once.
+func regexReplaceBound(args []cty.Value) int {
+	s, repl := args[0].AsString(), args[2].AsString()
+	return len(s) + (len(s)+1)*len(repl) + strings.Count(repl, "$")*len(s) + 2
 }
 
 // formatBound is format(f, args...): each verb can print the largest
-// argument, padded by any width written in f.
+// argument (JSON-escaped, for %#v; a number in binary, for %b, takes less
+// than six times the decimal ctySize counts), padded by any width or
+// precision written in f.
 var formatWidth = regexp.MustCompile(`[0-9]+`)
 
 func formatBound(args []cty.Value) int {
 	f := args[0].AsString()
 	largest := 0
 	for _, a := range args[1:] {
-		largest = max(largest, ctySize(a))
+		largest = max(largest, 6*ctySize(a)) // %#v writes JSON, "<" as "\u003c"
 	}
 	n := len(f) + strings.Count(f, "%")*largest
 	for _, w := range formatWidth.FindAllString(f, -1) {
@@ -222,6 +365,77 @@ func formatBound(args []cty.Value) int {
 		}
 		x, _ := strconv.Atoi(w)
 		n += x
+	}
+	return n
+}
+
+// csvBound is csvdecode(s): every row an object repeating the header's
+// names and a few bytes a cell.
+func csvBound(args []cty.Value) int {
+	s := args[0].AsString()
+	header := csvHeader(s)
+	return len(s) + csvRows(s)*(len(header)+4*csvColumns(header))
+}
+
+// csvCells is csvdecode(s)'s largest collection: its rows, or the
+// attributes of one.
+func csvCells(args []cty.Value) int {
+	s := args[0].AsString()
+	return max(csvRows(s), csvColumns(csvHeader(s)))
+}
+
+// csvHeader is the first line of s, or all of s where a quote on the first
+// line may carry the header past it.
+func csvHeader(s string) string {
+	if line, _, _ := strings.Cut(s, "\n"); !strings.Contains(line, `"`) {
+		return line
+	}
+	return s
+}
+
+func csvRows(s string) int         { return strings.Count(s, "\n") + 1 }
+func csvColumns(header string) int { return strings.Count(header, ",") + 1 }
+
+// splitBound is split(sep, s): s's bytes, and a string's overhead a piece.
+func splitBound(args []cty.Value) int {
+	return ctySize(args[1]) + 3*splitPieces(args)
+}
+
+// splitPieces is split(sep, s)'s length: one more than the separators, and
+// one per rune for an empty separator.
+func splitPieces(args []cty.Value) int {
+	return strings.Count(args[1].AsString(), args[0].AsString()) + 1
+}
+
+// sumLengths is the elements of all the arguments together: concat's,
+// merge's and setunion's most.
+func sumLengths(args []cty.Value) int {
+	n := 0
+	for _, a := range args {
+		if a.CanIterateElements() {
+			n += a.LengthInt()
+		}
+	}
+	return n
+}
+
+// flatLength is flatten(list)'s length: the elements that are not lists,
+// counted down every level, stopping once past CollectionMax.
+func flatLength(args []cty.Value) int {
+	n := 0
+	var walk func(v cty.Value)
+	walk = func(v cty.Value) {
+		for it := v.ElementIterator(); it.Next() && n <= CollectionMax; {
+			_, e := it.Element()
+			if t := e.Type(); (t.IsListType() || t.IsTupleType() || t.IsSetType()) && e.IsKnown() && !e.IsNull() {
+				walk(e)
+			} else {
+				n++
+			}
+		}
+	}
+	if args[0].CanIterateElements() {
+		walk(args[0])
 	}
 	return n
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // jobFile is the top level of an HCL job file.
@@ -21,7 +22,8 @@ type jobFile struct {
 // decodeJobHCL parses and evaluates an HCL2 job file (see the package doc
 // for the evaluation rules) into HCL's JSON form {"job": {"<id>": {...}}}.
 func decodeJobHCL(file string, data []byte) (nomadJob, error) {
-	body, err := parseHCL(file, data)
+	budget := &evalBudget{}
+	body, err := parseHCL(file, data, budget)
 	if err != nil {
 		return nomadJob{}, err
 	}
@@ -29,11 +31,11 @@ func decodeJobHCL(file string, data []byte) (nomadJob, error) {
 	if err != nil {
 		return nomadJob{}, err
 	}
-	vars, err := jf.values()
+	vars, err := jf.values(budget)
 	if err != nil {
 		return nomadJob{}, err
 	}
-	ev, err := newJobEval(jf.job.Body, vars)
+	ev, err := newJobEval(jf.job.Body, vars, budget)
 	if err != nil {
 		return nomadJob{}, err
 	}
@@ -48,9 +50,14 @@ func decodeJobHCL(file string, data []byte) (nomadJob, error) {
 }
 
 // parseHCL parses a file with the guards that keep parsing and evaluation
-// bounded: nesting first (before the recursive parser runs), then no for
-// expressions, number literals in range and bounded operators.
-func parseHCL(file string, data []byte) (*hclsyntax.Body, error) {
+// bounded: its tokens counted (before anything lexes it), nesting (before
+// the recursive parser runs), then no for expressions, number literals in
+// range, and operators and templates charged to the file's evaluation
+// budget (functions are charged by nomadFunctions).
+func parseHCL(file string, data []byte, budget *evalBudget) (*hclsyntax.Body, error) {
+	if err := checkHCLTokens(data); err != nil {
+		return nil, err
+	}
 	if err := checkHCLNesting(data, file); err != nil {
 		return nil, err
 	}
@@ -65,7 +72,11 @@ func parseHCL(file string, data []byte) (*hclsyntax.Body, error) {
 	if err := checkLiterals(body); err != nil {
 		return nil, err
 	}
-	return body, boundOperators(body)
+	if err := boundOperators(body, budget); err != nil {
+		return nil, err
+	}
+	boundTemplates(body, budget)
+	return body, nil
 }
 
 // splitJobFile sorts the top-level blocks: exactly one job, any variable
@@ -122,7 +133,7 @@ func (jf *jobFile) add(b *hclsyntax.Block) error {
 // values evaluates the input variables. A variable takes its default,
 // evaluated without variables or functions as Nomad does; revoada takes no
 // -var input, so a variable without a default is an error.
-func (jf *jobFile) values() (map[string]cty.Value, error) {
+func (jf *jobFile) values(budget *evalBudget) (map[string]cty.Value, error) {
 	vars := map[string]cty.Value{}
 	set := func(name, field string, v cty.Value) error {
 		if !hclsyntax.ValidIdentifier(name) {
@@ -139,7 +150,7 @@ func (jf *jobFile) values() (map[string]cty.Value, error) {
 	}
 	for _, b := range jf.variable {
 		field := blockPath("", b)
-		v, err := variableValue(b, field)
+		v, err := variableValue(b, field, budget)
 		if err == nil {
 			err = set(b.Labels[0], field, v)
 		}
@@ -153,9 +164,9 @@ func (jf *jobFile) values() (map[string]cty.Value, error) {
 		}
 		for _, a := range sortedAttrs(b.Body) {
 			field := "variables." + a.Name
-			v, diags := a.Expr.Value(nil)
-			if diags.HasErrors() {
-				return nil, diagError(field, diags)
+			v, diags := a.Expr.Value(defaultsContext(budget))
+			if err := evalError(field, a.SrcRange.Start.Line, budget, diags); err != nil {
+				return nil, err
 			}
 			if err := set(a.Name, field, v); err != nil {
 				return nil, err
@@ -167,7 +178,7 @@ func (jf *jobFile) values() (map[string]cty.Value, error) {
 
 // variableValue evaluates one variable block: its default, converted to its
 // type, checked by its validation blocks.
-func variableValue(b *hclsyntax.Block, field string) (cty.Value, error) {
+func variableValue(b *hclsyntax.Block, field string, budget *evalBudget) (cty.Value, error) {
 	for _, a := range sortedAttrs(b.Body) {
 		if a.Name != "default" && a.Name != "type" && a.Name != "description" {
 			return cty.NilVal, invalid(field+"."+a.Name, "line %d: unexpected; a variable has default, type and description", a.SrcRange.Start.Line)
@@ -177,9 +188,9 @@ func variableValue(b *hclsyntax.Block, field string) (cty.Value, error) {
 	if !ok {
 		return cty.NilVal, invalid(field, "line %d: no default: the job needs input variables, and revoada takes none", b.DefRange().Start.Line)
 	}
-	v, diags := def.Expr.Value(nil)
-	if diags.HasErrors() {
-		return cty.NilVal, diagError(field+".default", diags)
+	v, diags := def.Expr.Value(defaultsContext(budget))
+	if err := evalError(field+".default", def.SrcRange.Start.Line, budget, diags); err != nil {
+		return cty.NilVal, err
 	}
 	if t, ok := b.Body.Attributes["type"]; ok {
 		ty, diags := typeexpr.Type(t.Expr)
@@ -194,14 +205,14 @@ func variableValue(b *hclsyntax.Block, field string) (cty.Value, error) {
 	if err := checkValue(v); err != nil {
 		return cty.NilVal, invalid(field+".default", "line %d: %v", def.SrcRange.Start.Line, err)
 	}
-	return v, validateVariable(b, field, v)
+	return v, validateVariable(b, field, v, budget)
 }
 
 // validateVariable checks v against the variable's validation blocks.
-func validateVariable(b *hclsyntax.Block, field string, v cty.Value) error {
+func validateVariable(b *hclsyntax.Block, field string, v cty.Value, budget *evalBudget) error {
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{b.Labels[0]: v})},
-		Functions: nomadFunctions(),
+		Functions: nomadFunctions(budget),
 	}
 	for _, vb := range b.Body.Blocks {
 		if vb.Type != "validation" {
@@ -212,12 +223,30 @@ func validateVariable(b *hclsyntax.Block, field string, v cty.Value) error {
 			return invalid(field+".validation", "line %d: no condition", vb.DefRange().Start.Line)
 		}
 		ok, diags := evalBool(cond.Expr, ctx)
-		if diags.HasErrors() {
-			return diagError(field+".validation.condition", diags)
+		if err := evalError(field+".validation.condition", cond.SrcRange.Start.Line, budget, diags); err != nil {
+			return err
 		}
 		if !ok {
-			return invalid(field, "default fails its validation: %s", validationMessage(vb))
+			return invalid(field, "default fails its validation: %s", validationMessage(vb, budget))
 		}
+	}
+	return nil
+}
+
+// defaultsContext evaluates variable defaults and messages as Nomad does,
+// without variables or functions: only boundTemplates' bookkeeping runs.
+func defaultsContext(budget *evalBudget) *hcl.EvalContext {
+	return &hcl.EvalContext{Functions: map[string]function.Function{templatePart: templatePartFunc(budget)}}
+}
+
+// evalError is the error of one evaluation: the budget's overrun first,
+// even where try or can swallowed it, else the first diagnostic's.
+func evalError(field string, line int, budget *evalBudget, diags hcl.Diagnostics) error {
+	switch {
+	case budget.err != nil:
+		return invalid(field, "line %d: %v", line, budget.err)
+	case diags.HasErrors():
+		return diagError(field, diags)
 	}
 	return nil
 }
@@ -235,9 +264,9 @@ func evalBool(expr hclsyntax.Expression, ctx *hcl.EvalContext) (bool, hcl.Diagno
 	return b.True(), nil
 }
 
-func validationMessage(vb *hclsyntax.Block) string {
+func validationMessage(vb *hclsyntax.Block, budget *evalBudget) string {
 	if a, ok := vb.Body.Attributes["error_message"]; ok {
-		if v, diags := a.Expr.Value(nil); !diags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+		if v, diags := a.Expr.Value(defaultsContext(budget)); !diags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
 			return v.AsString()
 		}
 	}
@@ -268,6 +297,7 @@ type jobEval struct {
 	refBytes int            // bytes brought in by references so far
 	sizes    map[string]int // the size of each reference's value, memoised
 	total    int            // bytes evaluated so far
+	budget   *evalBudget    // the file's, shared with its variables
 }
 
 // newJobEval makes the evaluation context: var.* from the variables, Nomad's
@@ -276,8 +306,8 @@ type jobEval struct {
 // Nomad keeps those references for the client to interpolate at run time;
 // its HCL fork does it with an UnknownVariable hook, which upstream hcl
 // lacks, so revoada binds the references the job actually makes.
-func newJobEval(job *hclsyntax.Body, vars map[string]cty.Value) (*jobEval, error) {
-	e := &jobEval{vars: vars, sizes: map[string]int{}, ctx: &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: nomadFunctions()}}
+func newJobEval(job *hclsyntax.Body, vars map[string]cty.Value, budget *evalBudget) (*jobEval, error) {
+	e := &jobEval{vars: vars, sizes: map[string]int{}, budget: budget, ctx: &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: nomadFunctions(budget)}}
 	roots := refNode{}
 	hclsyntax.VisitAll(job, func(n hclsyntax.Node) hcl.Diagnostics {
 		if a, ok := n.(*hclsyntax.Attribute); ok {
@@ -405,8 +435,8 @@ func (e *jobEval) attr(a *hclsyntax.Attribute, field string) (any, error) {
 		return nil, err
 	}
 	v, diags := a.Expr.Value(e.ctx)
-	if diags.HasErrors() {
-		return nil, diagError(field, diags)
+	if err := evalError(field, line, e.budget, diags); err != nil {
+		return nil, err
 	}
 	if e.total += ctySize(v); e.total > InputBytesMax {
 		return nil, invalid(field, "line %d: the job evaluates to more than %d bytes", line, InputBytesMax)
