@@ -110,7 +110,7 @@ func (d *decoder) command() Command {
 	case c.Op == OpDelete:
 		c.Ref = d.ref()
 	case c.Op == OpRestore:
-		c.Snapshot = d.take(int(d.u32("snapshot length")), "snapshot")
+		c.Snapshot = d.snapshotBytes()
 	default:
 		d.err = fmt.Errorf("%w: command %s", ErrUnsupported, c.Op)
 	}
@@ -126,6 +126,16 @@ func boolByte(v bool) byte {
 
 // SnapshotBytesMax bounds a restore command's snapshot.
 const SnapshotBytesMax = 256 << 20
+
+// snapshotBytes reads a restore command's snapshot, refusing a length over
+// SnapshotBytesMax before anything else. The bytes alias the input.
+func (d *decoder) snapshotBytes() []byte {
+	n := d.u32("snapshot length")
+	if n > SnapshotBytesMax {
+		d.fail("snapshot: %d bytes, limit %d", n, SnapshotBytesMax)
+	}
+	return d.take(int(n), "snapshot")
+}
 
 // Validate checks a command before it is proposed, so that what enters the
 // Raft log always decodes: the resource of an apply, the ref of a delete,

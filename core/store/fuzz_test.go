@@ -30,25 +30,36 @@ func seedStores(t testing.TB) []*store.Store {
 	return []*store.Store{empty, written, deleted, compacted}
 }
 
+// failed reports whether a decoder failed, and fails t on an error that
+// is neither ErrInvalid nor ErrUnsupported.
+func failed(t *testing.T, err error) bool {
+	if err != nil && !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("untyped error: %v", err)
+	}
+	return err != nil
+}
+
 func FuzzRestore(f *testing.F) {
 	for _, s := range seedStores(f) {
 		f.Add(s.Snapshot())
 	}
 	f.Add([]byte("rvst"))
+	for _, b := range hugeSnapshots(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, in := range [][]byte{b, store.Reseal(b)} {
-			s, err := store.Restore(in)
-			if err != nil {
-				if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrUnsupported) {
-					t.Fatalf("untyped error: %v", err)
+		checkAllocs(t, fuzzAllocMax, func() {
+			for _, in := range [][]byte{b, store.Reseal(b)} {
+				s, err := store.Restore(in)
+				if failed(t, err) {
+					continue
 				}
-				continue
+				if !bytes.Equal(s.Snapshot(), in) {
+					t.Fatalf("accepted snapshot re-encodes differently:\n in %x\nout %x", in, s.Snapshot())
+				}
+				exercise(t, s)
 			}
-			if !bytes.Equal(s.Snapshot(), in) {
-				t.Fatalf("accepted snapshot re-encodes differently:\n in %x\nout %x", in, s.Snapshot())
-			}
-			exercise(t, s)
-		}
+		})
 	})
 }
 
@@ -73,33 +84,37 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(store.AppendCommand(nil, store.Command{Op: store.OpApply, Resource: res(cm("", "a"), ""), Expect: store.Expect{Set: true, Revision: 4}}))
 	f.Add(store.AppendCommand(nil, store.Command{Op: store.OpDelete, Ref: cm("ns", "a"), Expect: store.Expect{Set: true}}))
 	f.Add([]byte{1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	for _, b := range hugeCommands() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, rest, err := store.DecodeCommand(b)
-		if err != nil {
-			if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrUnsupported) {
-				t.Fatalf("untyped error: %v", err)
+		checkAllocs(t, fuzzAllocMax, func() {
+			c, rest, err := store.DecodeCommand(b)
+			if failed(t, err) {
+				return
 			}
-			return
-		}
-		if enc := store.AppendCommand(nil, c); !bytes.Equal(enc, b[:len(b)-len(rest)]) {
-			t.Fatalf("accepted command re-encodes differently:\n in %x\nout %x", b[:len(b)-len(rest)], enc)
-		}
-		_, _, _ = store.New().Exec(c) // any outcome but a panic
+			if enc := store.AppendCommand(nil, c); !bytes.Equal(enc, b[:len(b)-len(rest)]) {
+				t.Fatalf("accepted command re-encodes differently:\n in %x\nout %x", b[:len(b)-len(rest)], enc)
+			}
+			_, _, _ = store.New().Exec(c) // any outcome but a panic
+		})
 	})
 }
 
 func FuzzDecodeResource(f *testing.F) {
 	f.Add(store.AppendResource(nil, res(cm("ns", "a"), `{"a":1}`)))
+	for _, b := range hugeEnvelopes() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, rest, err := store.DecodeResource(b)
-		if err != nil {
-			if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrUnsupported) {
-				t.Fatalf("untyped error: %v", err)
+		checkAllocs(t, fuzzAllocMax, func() {
+			r, rest, err := store.DecodeResource(b)
+			if failed(t, err) {
+				return
 			}
-			return
-		}
-		if enc := store.AppendResource(nil, r); !bytes.Equal(enc, b[:len(b)-len(rest)]) {
-			t.Fatalf("accepted envelope re-encodes differently")
-		}
+			if enc := store.AppendResource(nil, r); !bytes.Equal(enc, b[:len(b)-len(rest)]) {
+				t.Fatalf("accepted envelope re-encodes differently")
+			}
+		})
 	})
 }

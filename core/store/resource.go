@@ -34,7 +34,8 @@
 //	            body
 //	body     := resource                              // op 1, OpApply
 //	          | ref                                   // op 2, OpDelete
-//	          | snapshotLen:u32 snapshot              // op 3, OpRestore: Store.Snapshot's bytes
+//	          | snapshotLen:u32 snapshot              // op 3, OpRestore: Store.Snapshot's bytes,
+//	                                                  // snapshotLen <= SnapshotBytesMax
 //
 //	snapshot := magic:"rvst" version:u8 (=1) revision:u64
 //	            resourceCount:u32 resource*resourceCount   // in Compare order, no duplicates
@@ -46,7 +47,10 @@
 // revision revision-eventCount+1+i, which is also its resource's modRevision,
 // and Compacted() is revision-eventCount+1. Decoders accept only canonical
 // bytes, so whatever decodes re-encodes to the same bytes; malformed bytes are
-// ErrInvalid, an unknown version or op ErrUnsupported.
+// ErrInvalid, an unknown version or op ErrUnsupported. No decoder allocates
+// for a length or count the input claims before checking it against its
+// limit above and against the bytes left (each resource takes at least its
+// fixed fields), so a few bytes claiming gigabytes cost nothing.
 package store
 
 import (
