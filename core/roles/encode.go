@@ -23,6 +23,9 @@ const (
 	memberBytes     = 32 + 1
 	// ShiftCommandsMax bounds the commands in one shift.
 	ShiftCommandsMax = 64
+	// ShapeMembersMax bounds the nodes of a shape: far above the 5,000
+	// nodes Kubernetes supports in one cluster, and 2 MiB encoded.
+	ShapeMembersMax = 1 << 16
 )
 
 // ErrCorrupt is returned for bytes that do not decode.
@@ -45,7 +48,9 @@ func AppendShift(b []byte, sh Shift) []byte {
 	return b
 }
 
-// DecodeShift decodes a shift and returns the bytes that follow it.
+// DecodeShift decodes a shift and returns the bytes that follow it. It
+// checks the command count against ShiftCommandsMax and the bytes present
+// before allocating for it.
 func DecodeShift(b []byte) (Shift, []byte, error) {
 	if len(b) < 3 || b[0] != encodingVersion {
 		return nil, nil, fmt.Errorf("%w: shift header", ErrCorrupt)
@@ -77,15 +82,17 @@ func AppendShape(b []byte, s Shape) []byte {
 	return b
 }
 
-// DecodeShape decodes and validates a shape and returns the bytes that follow.
+// DecodeShape decodes and validates a shape and returns the bytes that
+// follow. It checks the member count against ShapeMembersMax and the bytes
+// present before allocating for it.
 func DecodeShape(b []byte) (Shape, []byte, error) {
 	if len(b) < 5 || b[0] != encodingVersion {
 		return Shape{}, nil, fmt.Errorf("%w: shape header", ErrCorrupt)
 	}
 	n := int(binary.BigEndian.Uint32(b[1:5]))
 	b = b[5:]
-	if n > len(b)/memberBytes {
-		return Shape{}, nil, fmt.Errorf("%w: shape of %d members in %d bytes", ErrCorrupt, n, len(b))
+	if n > ShapeMembersMax || n > len(b)/memberBytes {
+		return Shape{}, nil, fmt.Errorf("%w: shape of %d members in %d bytes (at most %d members)", ErrCorrupt, n, len(b), ShapeMembersMax)
 	}
 	members := make([]Member, n)
 	for i := range members {

@@ -279,15 +279,20 @@ func FuzzDecode(f *testing.F) {
 	f.Add(roles.AppendShift(nil, roles.Shift{{Kind: roles.Promote, Node: id(1), Reason: roles.Operator}}))
 	f.Add(roles.AppendShape(nil, mesh(f, 2, 1)))
 	f.Add([]byte{1, 0xff, 0xff})
+	for _, b := range hugeClaims(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if sh, _, err := roles.DecodeShift(b); err == nil {
-			s := mesh(t, 2, 2)
-			s.Apply(sh) // must not panic, whatever the commands say
-		}
-		if s, _, err := roles.DecodeShape(b); err == nil {
-			if err := s.Validate(); err != nil {
-				t.Fatalf("decoded an invalid shape: %v", err)
+		checkAllocs(t, fuzzAllocMax, func() {
+			if sh, _, err := roles.DecodeShift(b); err == nil {
+				s := mesh(t, 2, 2)
+				s.Apply(sh) // must not panic, whatever the commands say
 			}
-		}
+			if s, _, err := roles.DecodeShape(b); err == nil {
+				if err := s.Validate(); err != nil {
+					t.Fatalf("decoded an invalid shape: %v", err)
+				}
+			}
+		})
 	})
 }

@@ -18,8 +18,12 @@ type Shape struct {
 	members map[NodeID]Roles
 }
 
-// NewShape builds a shape from its members and validates it.
+// NewShape builds a shape from its members and validates it: at most
+// ShapeMembersMax of them, so that every shape decodes.
 func NewShape(members []Member) (Shape, error) {
+	if len(members) > ShapeMembersMax {
+		return Shape{}, fmt.Errorf("roles: a shape of %d nodes, limit %d", len(members), ShapeMembersMax)
+	}
 	s := Shape{members: make(map[NodeID]Roles, len(members))}
 	raftIDs := make(map[uint64]NodeID, len(members))
 	for _, m := range members {
