@@ -191,16 +191,21 @@ func DecodeSignedState(b []byte) (SignedState, []byte, error) {
 }
 
 // decoder reads fields in order; a read past the end sets short and yields
-// zeros, so the caller checks once at the end.
+// zeros, so the caller checks once at the end. Every length it reads is one
+// byte, so no field claims more than StringBytesMax, and a short read
+// allocates nothing.
 type decoder struct {
 	b     []byte
 	short bool
 }
 
+// zeros is what a read past the end yields; no reader writes to it.
+var zeros [StringBytesMax]byte
+
 func (d *decoder) take(n int) []byte {
 	if d.short || len(d.b) < n {
 		d.short = true
-		return make([]byte, n)
+		return zeros[:n:n]
 	}
 	v := d.b[:n]
 	d.b = d.b[n:]
@@ -210,7 +215,12 @@ func (d *decoder) take(n int) []byte {
 func (d *decoder) byte() byte       { return d.take(1)[0] }
 func (d *decoder) bytes(dst []byte) { copy(dst, d.take(len(dst))) }
 func (d *decoder) uint64() uint64   { return binary.BigEndian.Uint64(d.take(8)) }
-func (d *decoder) string() string   { return string(d.take(int(d.byte()))) }
+func (d *decoder) string() string {
+	if b := d.take(int(d.byte())); !d.short {
+		return string(b)
+	}
+	return ""
+}
 
 // SigningBytes is what a node signs for s: signingDomain || AppendState(s).
 func SigningBytes(s State) []byte {

@@ -127,14 +127,19 @@ func FuzzDecodeSignedState(f *testing.F) {
 	f.Add(AppendSignedState(nil, s))
 	f.Add([]byte{})
 	f.Add([]byte{stateEncodingVersion, 0xff})
+	for _, b := range truncatedStates() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, rest, err := DecodeSignedState(b)
-		if err != nil {
-			return
-		}
-		if again := AppendSignedState(nil, s); !bytes.Equal(again, b[:len(b)-len(rest)]) {
-			t.Fatal("not canonical")
-		}
-		_ = s.Verify()
+		checkAllocs(t, fuzzAllocMax, func() {
+			s, rest, err := DecodeSignedState(b)
+			if err != nil {
+				return
+			}
+			if again := AppendSignedState(nil, s); !bytes.Equal(again, b[:len(b)-len(rest)]) {
+				t.Fatal("not canonical")
+			}
+			_ = s.Verify()
+		})
 	})
 }
