@@ -3,6 +3,7 @@ package node
 import (
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -444,14 +445,23 @@ func appendString16(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// DecodeMachine restores a machine from snapshot bytes.
+// ErrCorruptSnapshot is wrapped by every error of DecodeMachine; a store
+// snapshot's error (store.ErrInvalid, store.ErrUnsupported) is wrapped too.
+var ErrCorruptSnapshot = errors.New("node: corrupt snapshot")
+
+// DecodeMachine restores a machine from snapshot bytes. It allocates
+// nothing for a length or count the bytes do not hold (each record and
+// entry takes its fixed fields), and refuses a dedup window of more than
+// DedupPerOriginMax records, which no machine keeps.
+//
+// Errors: ErrCorruptSnapshot, naming the first field that did not decode.
 func DecodeMachine(b []byte) (*Machine, error) {
 	if len(b) < 1 || b[0] != snapshotVersion && b[0] != snapshotVersionV2 {
-		return nil, fmt.Errorf("node: corrupt snapshot header")
+		return nil, fmt.Errorf("%w: header", ErrCorruptSnapshot)
 	}
 	shape, rest, err := roles.DecodeShape(b[1:])
 	if err != nil {
-		return nil, fmt.Errorf("node: snapshot: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	d := decoder{b: rest}
 	m := &Machine{shape: shape, store: store.New(), applied: map[originKey]map[uint64]outcome{}, shifted: map[roles.NodeID]uint64{}}
@@ -460,7 +470,11 @@ func DecodeMachine(b []byte) (*Machine, error) {
 		copy(k.node[:], d.bytes(32))
 		k.incarnation = d.u64()
 		win := map[uint64]outcome{}
-		for r := d.u32(); r > 0 && d.err == nil; r-- {
+		r := d.u32()
+		if r > DedupPerOriginMax && d.err == nil {
+			d.err = fmt.Errorf("a dedup window of %d records, limit %d", r, DedupPerOriginMax)
+		}
+		for ; r > 0 && d.err == nil; r-- {
 			seq := d.u64()
 			o := outcome{index: d.u64(), changed: d.u8() == 1}
 			code, cmdIdx := d.u8(), d.u16()
@@ -484,18 +498,14 @@ func DecodeMachine(b []byte) (*Machine, error) {
 			m.shifted[id] = d.u64()
 		}
 	}
-	if d.err == nil {
-		st, err := store.Restore(d.bytes(int(d.u32())))
-		if err != nil {
-			return nil, fmt.Errorf("node: snapshot: %w", err)
-		}
-		m.store = st
+	if st := d.bytes(int(d.u32())); d.err == nil {
+		m.store, d.err = store.Restore(st)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("node: corrupt snapshot: %w", d.err)
+		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, d.err)
 	}
 	return m, nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
 )
 
 func nid(b byte) roles.NodeID {
@@ -168,14 +170,22 @@ func FuzzDecodeMachine(f *testing.F) {
 	m.Apply(normal(2, req(9, 1, roles.Command{Kind: roles.Restore, Node: nid(4), Reason: roles.Operator})))
 	f.Add(m.Encode())
 	f.Add([]byte{1})
+	for _, b := range hugeMachineClaims(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := DecodeMachine(b)
-		if err != nil {
-			return
-		}
-		if _, err := DecodeMachine(m.Encode()); err != nil {
-			t.Fatalf("re-encoding a decoded machine fails: %v", err)
-		}
+		checkAllocs(t, fuzzAllocMax, func() {
+			m, err := DecodeMachine(b)
+			if err != nil {
+				if !errors.Is(err, ErrCorruptSnapshot) {
+					t.Fatalf("untyped error: %v", err)
+				}
+				return
+			}
+			if _, err := DecodeMachine(m.Encode()); err != nil {
+				t.Fatalf("re-encoding a decoded machine fails: %v", err)
+			}
+		})
 	})
 }
 
@@ -222,19 +232,53 @@ func TestPolicyShiftsAreFencedAndRemembered(t *testing.T) {
 	}
 }
 
-// Issue 10: a snapshot claiming a huge length allocates nothing near it.
+// Issue 10: a snapshot claiming a huge length or count allocates nothing
+// near it.
 func TestDecodeMachineDoesNotTrustLengths(t *testing.T) {
-	b := NewMachine(bootShape(t)).Encode()
-	b = b[:len(b)-4] // cut the store
-	b = append(b, 0xff, 0xff, 0xff, 0xff)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, err := DecodeMachine(b)
-	runtime.ReadMemStats(&after)
-	if err == nil {
-		t.Fatal("a truncated snapshot decoded")
-	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
-		t.Fatalf("decoding a %d-byte snapshot allocated %d bytes", len(b), grew)
+	for _, b := range hugeMachineClaims(t) {
+		var err error
+		checkAllocs(t, 1<<20, func() { _, err = DecodeMachine(b) })
+		if !errors.Is(err, ErrCorruptSnapshot) {
+			t.Fatalf("a %d-byte snapshot claiming 4 GiB: %v, want ErrCorruptSnapshot", len(b), err)
+		}
 	}
 }
+
+// hugeMachineClaims are snapshots whose store length, or whose one dedup
+// window's record count, claims 4 GiB.
+func hugeMachineClaims(t testing.TB) [][]byte {
+	empty := NewMachine(bootShape(t)).Encode()
+	at := len(empty) - len(store.New().Snapshot()) - 4 // the store's length
+	if binary.BigEndian.Uint32(empty[at:]) != uint32(len(empty)-at-4) {
+		t.Fatal("the store's length is not where the test expects it")
+	}
+	storeLen := append(empty[:at:at], 0xff, 0xff, 0xff, 0xff, 'r', 'v', 's', 't') // and cut the store
+
+	m := NewMachine(bootShape(t))
+	m.Apply(normal(2, req(9, 1, roles.Command{Kind: roles.Restore, Node: nid(4), Reason: roles.Operator})))
+	b := m.Encode()
+	window := 1 + len(roles.AppendShape(nil, bootShape(t))) + 4 + 32 + 8 // version, shape, origins, origin, incarnation
+	if binary.BigEndian.Uint32(b[window:]) != 1 {
+		t.Fatal("the window's record count is not where the test expects it")
+	}
+	records := append([]byte(nil), b[:window]...)
+	records = append(records, 0xff, 0xff, 0xff, 0xff)
+	return [][]byte{storeLen, append(records, b[window+4:]...)}
+}
+
+// checkAllocs fails t if fn allocates more than limit bytes. Every
+// goroutine's allocations count: run it alone (no t.Parallel; fuzz with
+// -parallel 1).
+func checkAllocs(t testing.TB, limit uint64, fn func()) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > limit {
+		t.Fatalf("one input allocated %d bytes, limit %d", grew, limit)
+	}
+}
+
+// fuzzAllocMax is the most one fuzz input may allocate.
+const fuzzAllocMax = 64 << 20
