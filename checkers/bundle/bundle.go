@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -75,6 +76,16 @@ type Bundle struct {
 
 // ErrBadBundle is wrapped by every error about a bundle's content.
 var ErrBadBundle = errors.New("bundle: bad bundle")
+
+// Limits of a bundle Read accepts, each checked before anything is read:
+// it hashes every file as it streams by and holds only run.json and
+// scenario.yaml (at most scenarios.FileBytesMax), so neither a large file
+// nor many of them costs memory.
+const (
+	FilesMax     = 16      // files in a bundle's directory; Write makes at most 7
+	FileBytesMax = 1 << 30 // any one file (a long run's trace is the largest)
+	RunBytesMax  = 4 << 20 // run.json (at most sim.ViolationsMax violations)
+)
 
 // CurrentBuild describes the running binary.
 func CurrentBuild() Build {
@@ -139,6 +150,11 @@ func Write(root string, p *sim.Plan, seed uint64, hooks sim.Hooks, want string) 
 		return "", res, fmt.Errorf("bundle: report: %w", err)
 	}
 	files["report.html"] = page.Bytes()
+	for name, data := range files { // what Read would refuse is never written
+		if err := checkSize(name, int64(len(data))); err != nil {
+			return "", res, fmt.Errorf("bundle: %w", err)
+		}
+	}
 	dir, err := writeDir(root, files)
 	return dir, res, err
 }
@@ -168,18 +184,28 @@ func ReportInput(p *sim.Plan, res *sim.Result, links []report.Link) report.Input
 // Name is a bundle's directory name for its files: "b3-" and 32 hex digits
 // of BLAKE3 over every file's name, length and content, in name order.
 func Name(files map[string][]byte) string {
-	h := blake3.New(16, nil)
+	h := newNameHash()
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
+		h.file(name, int64(len(files[name])))
 		h.Write(files[name])
 	}
-	return "b3-" + hex.EncodeToString(h.Sum(nil))
+	return h.name()
 }
+
+// nameHash computes Name a file at a time.
+type nameHash struct{ *blake3.Hasher }
+
+func newNameHash() nameHash { return nameHash{blake3.New(16, nil)} }
+
+// file starts a file's entry: its content follows.
+func (h nameHash) file(name string, size int64) { fmt.Fprintf(h, "%s\x00%d\x00", name, size) }
+
+func (h nameHash) name() string { return "b3-" + hex.EncodeToString(h.Sum(nil)) }
 
 // writeDir writes the files into a fresh directory under root and renames
 // it to its content name: a bundle is either whole or absent.
@@ -212,37 +238,114 @@ func writeDir(root string, files map[string][]byte) (string, error) {
 }
 
 // Read reads a bundle's run and plan, checking that its content still
-// matches its name.
+// matches its name. It refuses, before reading them, more than FilesMax
+// files, a file over FileBytesMax, a run.json over RunBytesMax and a
+// scenario.yaml over scenarios.FileBytesMax.
 func Read(dir string) (*Bundle, error) {
-	entries, err := os.ReadDir(dir)
+	names, err := regularFiles(dir)
 	if err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
+		return nil, err
 	}
-	files := map[string][]byte{}
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		if files[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
-			return nil, fmt.Errorf("bundle: %w", err)
+	kept := map[string][]byte{"run.json": nil, "scenario.yaml": nil}
+	h := newNameHash()
+	for _, name := range names {
+		if err := hashFile(h, dir, name, kept); err != nil {
+			return nil, err
 		}
 	}
 	for _, need := range []string{"run.json", "scenario.yaml"} {
-		if _, ok := files[need]; !ok {
+		if kept[need] == nil {
 			return nil, fmt.Errorf("%w: %s has no %s", ErrBadBundle, dir, need)
 		}
 	}
-	if base := filepath.Base(filepath.Clean(dir)); strings.HasPrefix(base, "b3-") && base != Name(files) {
-		return nil, fmt.Errorf("%w: %s: its content hashes to %s; a file was changed, added or removed", ErrBadBundle, dir, Name(files))
+	if base := filepath.Base(filepath.Clean(dir)); strings.HasPrefix(base, "b3-") && base != h.name() {
+		return nil, fmt.Errorf("%w: %s: its content hashes to %s; a file was changed, added or removed", ErrBadBundle, dir, h.name())
 	}
 	b := &Bundle{Dir: dir}
-	if err := json.Unmarshal(files["run.json"], &b.Run); err != nil {
+	if err := json.Unmarshal(kept["run.json"], &b.Run); err != nil {
 		return nil, fmt.Errorf("%w: %s: run.json: %v", ErrBadBundle, dir, err)
 	}
-	if b.Plan, err = scenarios.Parse(filepath.Join(dir, "scenario.yaml"), files["scenario.yaml"]); err != nil {
+	if b.Plan, err = scenarios.Parse(filepath.Join(dir, "scenario.yaml"), kept["scenario.yaml"]); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadBundle, err)
 	}
 	return b, nil
+}
+
+// regularFiles lists the regular files of dir in name order, at most
+// FilesMax of them.
+func regularFiles(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(FilesMax + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if len(entries) > FilesMax {
+		return nil, fmt.Errorf("%w: %s holds more than %d entries (FilesMax)", ErrBadBundle, dir, FilesMax)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// hashFile adds one file to h, streaming it, and keeps its content in
+// kept if kept names it. Its size is checked first: against FileBytesMax,
+// or the limit of a kept file.
+func hashFile(h nameHash, dir, name string, kept map[string][]byte) error {
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if err := checkSize(name, info.Size()); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadBundle, dir, err)
+	}
+	h.file(name, info.Size())
+	w := io.Writer(h)
+	_, keep := kept[name]
+	var content *bytes.Buffer
+	if keep { // within its limit, checked above
+		content = bytes.NewBuffer(make([]byte, 0, info.Size()))
+		w = io.MultiWriter(h, content)
+	}
+	// One byte more than the size read, to see a file that grew meanwhile.
+	if n, err := io.Copy(w, io.LimitReader(f, info.Size()+1)); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	} else if n != info.Size() {
+		return fmt.Errorf("%w: %s: %s changed while it was read", ErrBadBundle, dir, name)
+	}
+	if keep {
+		kept[name] = content.Bytes()
+	}
+	return nil
+}
+
+// checkSize refuses a file of a bundle over its limit: RunBytesMax for
+// run.json, scenarios.FileBytesMax for scenario.yaml, FileBytesMax for any.
+func checkSize(name string, size int64) error {
+	limit, what := int64(FileBytesMax), "FileBytesMax"
+	switch name {
+	case "run.json":
+		limit, what = RunBytesMax, "RunBytesMax"
+	case "scenario.yaml":
+		limit, what = scenarios.FileBytesMax, "scenarios.FileBytesMax"
+	}
+	if size > limit {
+		return fmt.Errorf("%s is %d bytes, limit %d (%s)", name, size, limit, what)
+	}
+	return nil
 }
 
 // Hooks are the bundle's planted bugs.
