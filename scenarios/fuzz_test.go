@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"revoada.dev/revoada/scenarios"
+	"revoada.dev/revoada/sim"
 )
 
 // FuzzParse checks that Parse never panics, that every error it returns is an
@@ -47,8 +48,13 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, s := range denseFiles() {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := scenarios.Parse("fuzz.yaml", data)
+		var p *sim.Plan
+		var err error
+		checkAllocs(t, fuzzAllocMax, func() { p, err = scenarios.Parse("fuzz.yaml", data) })
 		if err != nil {
 			var e *scenarios.Error
 			if !errors.Is(err, scenarios.ErrInvalid) || !errors.As(err, &e) || e.Line < 0 {

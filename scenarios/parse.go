@@ -34,6 +34,12 @@ const (
 	// ClockRateMax bounds a clock fault's rate: a node's clock running ten
 	// times fast is already far outside what NTP-disciplined clocks do.
 	ClockRateMax = 10
+	// TokensMax bounds a file's YAML tokens, counted before it is parsed:
+	// yaml.v3 makes a node of about 150 bytes for each, so a megabyte of
+	// "1," would cost 150 MB, where this bounds parsing to about 40 MB.
+	// Scenario files hold about a token every four bytes (the built-ins at
+	// most 0.27), so only dense input nears it.
+	TokensMax = 250_000
 )
 
 // aliasHopsMax bounds how many aliases deref follows in a row. yaml.v3 only
@@ -191,6 +197,9 @@ func (d *decoder) document(data []byte) (*yaml.Node, error) {
 	if len(data) > FileBytesMax {
 		return nil, d.errorf(0, "", "file is larger than %d bytes", FileBytesMax)
 	}
+	if yamlTokens(data) > TokensMax {
+		return nil, d.errorf(0, "", "file holds more than %d YAML tokens (TokensMax)", TokensMax)
+	}
 	if err := d.checkText(data); err != nil {
 		return nil, err
 	}
@@ -215,6 +224,27 @@ func (d *decoder) document(data []byte) (*yaml.Node, error) {
 		return nil, err
 	}
 	return root, nil
+}
+
+// yamlTokens counts data's YAML tokens as a byte scan sees them: each
+// indicator character, and each run of other non-blank characters. Every
+// node yaml.v3 makes takes one of them, but for a block sequence's own node,
+// so the count bounds the nodes within a factor of two, without parsing.
+func yamlTokens(data []byte) int {
+	n, inRun := 0, false
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			inRun = false
+		case '[', ']', '{', '}', ',', ':', '-', '?', '&', '*', '!', '|', '>', '#', '"', '\'', '%', '@', '`':
+			n, inRun = n+1, false
+		default:
+			if !inRun {
+				n, inRun = n+1, true
+			}
+		}
+	}
+	return n
 }
 
 // nodesMax bounds the nodes a document may expand to by following its
