@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -161,6 +162,14 @@ type resources struct {
 	Requests map[string]resource.Quantity `json:"requests"`
 }
 
+// Bounds of the quantities rendered, so each fits podman's flag exactly
+// (--cpus is a float of millicores, --memory an int64 of bytes).
+var (
+	cpuMax         = resource.MustParse("100000") // CPUs
+	memoryMax      = resource.MustParse("1Ei")    // bytes
+	memoryLimitMin = resource.MustParse("6Mi")    // podman's own floor for --memory
+)
+
 // podSecurity is a Pod's securityContext: its user, group and seccomp
 // settings are every container's unless the container sets its own.
 type podSecurity struct {
@@ -298,8 +307,13 @@ func (c container) check(field string, seen map[string]bool, pod *podSecurity) e
 			return invalid(field, "NUL in an image, directory, command or argument; a process argument cannot hold one")
 		}
 	}
-	if c.Image == "" {
+	switch {
+	case c.Image == "":
 		return invalid(field+".image", "required")
+	case strings.HasPrefix(c.Image, "-"):
+		return invalid(field+".image", "%q starts with '-': podman would read it as an option", c.Image)
+	case strings.IndexFunc(c.Image, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return invalid(field+".image", "%q holds a space or control character (an image reference has none)", c.Image)
 	}
 	if _, ok := pullPolicies[c.ImagePullPolicy]; !ok {
 		return invalid(field+".imagePullPolicy", "%q: want Always, IfNotPresent or Never", c.ImagePullPolicy)
@@ -342,8 +356,16 @@ func (r *resources) check(field string) error {
 			if k != "cpu" && k != "memory" {
 				return unsupported(f, "the baremetal face renders cpu and memory only")
 			}
-			if q := set.m[k]; q.Sign() <= 0 {
+			q := set.m[k]
+			switch {
+			case q.Sign() <= 0:
 				return invalid(f, "%s is not a positive quantity", q.String())
+			case k == "cpu" && q.Cmp(cpuMax) > 0:
+				return invalid(f, "%s CPUs: more than %s", q.String(), cpuMax.String())
+			case k == "memory" && q.Cmp(memoryMax) > 0:
+				return invalid(f, "%s bytes: more than %s", q.String(), memoryMax.String())
+			case k == "memory" && set.name == "limits" && q.Cmp(memoryLimitMin) < 0:
+				return invalid(f, "%s bytes: podman refuses a memory limit under %s", q.String(), memoryLimitMin.String())
 			}
 		}
 	}

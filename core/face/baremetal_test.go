@@ -53,11 +53,11 @@ func TestBareMetalRendersSecurityContext(t *testing.T) {
 	}
 	argv := execArgv(t, bareMetalUnit(t, string(data)), "ExecStart")
 	for _, want := range [][]string{
-		{"--user", "1000:1000"},
-		{"--security-opt", "no-new-privileges"},
-		{"--cap-drop", "ALL"},
-		{"--security-opt", "seccomp=/var/lib/kubelet/seccomp/dummy.json"},
-		{"--label", "run=target"},
+		{"--user=1000:1000"},
+		{"--security-opt=no-new-privileges"},
+		{"--cap-drop=ALL"},
+		{"--security-opt=seccomp=/var/lib/kubelet/seccomp/dummy.json"},
+		{"--label=run=target"},
 	} {
 		if !containsRun(argv, want) {
 			t.Errorf("argv %q lacks %q", argv, want)
@@ -68,7 +68,7 @@ func TestBareMetalRendersSecurityContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if argv := execArgv(t, bareMetalUnit(t, string(data)), "ExecStart"); !containsRun(argv, []string{"--user", "1000:1000"}) {
+	if argv := execArgv(t, bareMetalUnit(t, string(data)), "ExecStart"); !containsRun(argv, []string{"--user=1000:1000"}) {
 		t.Errorf("argv %q lacks --user 1000:1000", argv)
 	}
 }
@@ -90,9 +90,9 @@ spec:
 `)
 	argv := execArgv(t, u, "ExecStart")
 	for _, want := range [][]string{
-		{"--cpus", "0.5"}, {"--memory", "134217728"}, {"--cpu-shares", "256"}, {"--memory-reservation", "67108864"},
-		{"--pull", "missing"}, {"--stop-timeout", "20"},
-		{"--health-cmd", `["CMD","cat","/tmp/healthy"]`}, {"--health-interval", "5s"}, {"--health-retries", "2"}, {"--health-on-failure", "kill"},
+		{"--cpus=0.5"}, {"--memory=134217728"}, {"--cpu-shares=256"}, {"--memory-reservation=67108864"},
+		{"--pull=missing"}, {"--stop-timeout=20"},
+		{`--health-cmd=["CMD","cat","/tmp/healthy"]`}, {"--health-interval=5s"}, {"--health-retries=2"}, {"--health-on-failure=kill"},
 	} {
 		if !containsRun(argv, want) {
 			t.Errorf("argv %q lacks %q", argv, want)
@@ -116,9 +116,36 @@ func TestBareMetalRefusesWhatItDoesNotRender(t *testing.T) {
 		{"non-root as root", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: x, securityContext: {runAsNonRoot: true, runAsUser: 0}}]\n", store.ErrInvalid, "runAsNonRoot"},
 		{"gpu", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]\n", store.ErrUnsupported, "resources.limits.nvidia.com/gpu"},
 		{"seccomp escape", face.BareMetal, "p.yaml", store.YAML, head + "  securityContext: {seccompProfile: {type: Localhost, localhostProfile: ../../etc/x}}\n  containers: [{name: c, image: x}]\n", store.ErrInvalid, "localhostProfile"},
+		{"image read as a flag", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: --privileged, args: [alpine, sh]}]\n", store.ErrInvalid, "image"},
+		{"image with a space", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: \" alpine\"}]\n", store.ErrInvalid, "image"},
+		{"cpu beyond podman's float", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: x, resources: {limits: {cpu: \"123456789012345678901234567890\"}}}]\n", store.ErrInvalid, "resources.limits.cpu"},
+		{"memory beyond int64", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: x, resources: {limits: {memory: 8Ei}}}]\n", store.ErrInvalid, "resources.limits.memory"},
+		{"memory under podman's floor", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: x, resources: {limits: {memory: 1Ki}}}]\n", store.ErrInvalid, "resources.limits.memory"},
 		{"env from", face.BareMetal, "p.yaml", store.YAML, head + "  containers: [{name: c, image: x, envFrom: [{configMapRef: {name: m}}]}]\n", store.ErrUnsupported, "envFrom"},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkBad(t, c) })
+	}
+}
+
+// TestBareMetalValuesAreNeverOptions (found by a hostile review): every
+// option's value is joined to it, so a value that starts with '-' (an env
+// name, a working directory, a label) stays that option's value.
+func TestBareMetalValuesAreNeverOptions(t *testing.T) {
+	u := bareMetalUnit(t, `apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: "--privileged"}}
+spec:
+  containers:
+  - {name: app, image: nginx, workingDir: "--volume=/:/host", env: [{name: "-v", value: "/:/h"}]}
+`)
+	argv := execArgv(t, u, "ExecStart")
+	for _, w := range argv {
+		if w == "--privileged" || strings.HasPrefix(w, "--volume") || w == "-v" {
+			t.Errorf("argv %q holds %q as a word of its own", argv, w)
+		}
+	}
+	if !containsRun(argv, []string{"--workdir=--volume=/:/host"}) || !containsRun(argv, []string{"--env=-v=/:/h"}) {
+		t.Errorf("argv %q", argv)
 	}
 }
 

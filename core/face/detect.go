@@ -85,6 +85,9 @@ func detectJSON(data []byte) (Face, bool) {
 	if len(t) == 0 || t[0] != '{' {
 		return nil, false
 	}
+	if checkNesting(t, false) != nil {
+		return kubernetes{}, true // whose decoder refuses the nesting, naming it
+	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(t, &top) != nil {
 		return nil, false

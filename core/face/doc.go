@@ -46,16 +46,30 @@
 //	VolumeAttachment VolumeAttributesClass
 //
 // Scope is decided by kind alone (custom kinds are namespaced), and the ref
-// does not carry the API group. Only identity is validated: a spec that the
-// API server would reject (an unknown field, a nameless container) is
-// stored as given.
+// does not carry the API group.
+//
+// Beyond identity, a manifest is checked as kube-apiserver 1.37 would
+// check it, as far as that can be done without its admission chain and
+// full validation (see kubevalidate.go): its apiVersion and kind must be
+// served by default (a custom resource's group is a DNS name with a dot, and
+// its kind may not be a kind any face owns, in any spelling); a built-in
+// kind is decoded strictly into its k8s.io/api type (unknown and duplicate
+// fields, wrongly typed values and nulls in lists refused, naming the
+// field); the common kinds' required fields must be there (a Pod's
+// containers with names and images, a workload's selector and template, a
+// CronJob's schedule, a Service's ports). Deeper checks — a selector that
+// matches its template, port ranges, label syntax, cross-field rules — are
+// the API server's and are not made here. JSON and YAML nested deeper than
+// NestingMax are refused before parsing.
 //
 // Stored once, as canonical JSON (sorted keys, no HTML escaping), with
 // metadata.namespace set to the effective namespace and
 // metadata.resourceVersion and metadata.uid removed. Numbers are read as the
 // API server reads them, int64 when they are one and float64 otherwise
-// (integral floats are written as integers; numbers beyond float64 are
-// refused), so the same manifest stores the same bytes from YAML or JSON.
+// (integral floats within int64 are written as integers, those beyond it
+// with an exponent; numbers beyond float64, and integers beyond int64 that
+// would lose digits as a float, are refused), so the same manifest stores
+// the same bytes from YAML or JSON.
 // Encode renders JSON or YAML with metadata.resourceVersion set to the
 // decimal ModRevision (when non-zero); YAML is written with go-yaml v2, the
 // library under sigs.k8s.io/yaml, so every value reads back as itself.

@@ -326,10 +326,10 @@ After=network-online.target
 ExecStartPre=-/usr/bin/podman rm -f default_web_app
 ExecStart=/usr/bin/podman run \
 	--rm \
-	--name default_web_app \
-	-p 8080:80 \
-	--env HOME_DIR=$$HOME/50%% \
-	--entrypoint "[\"nginx\"]" \
+	--name=default_web_app \
+	--publish=8080:80 \
+	--env=HOME_DIR=$$HOME/50%% \
+	"--entrypoint=[\"nginx\"]" \
 	nginx:1.25 -g "daemon off;"
 Restart=no
 
@@ -340,7 +340,7 @@ WantedBy=multi-user.target
 		t.Errorf("unit:\n%s\nwant:\n%s", u, want)
 	}
 	argv := execArgv(t, u, "ExecStart")
-	wantArgv := []string{"/usr/bin/podman", "run", "--rm", "--name", "default_web_app", "-p", "8080:80", "--env", "HOME_DIR=$HOME/50%", "--entrypoint", `["nginx"]`, "nginx:1.25", "-g", "daemon off;"}
+	wantArgv := []string{"/usr/bin/podman", "run", "--rm", "--name=default_web_app", "--publish=8080:80", "--env=HOME_DIR=$HOME/50%", `--entrypoint=["nginx"]`, "nginx:1.25", "-g", "daemon off;"}
 	if !slices.Equal(argv, wantArgv) {
 		t.Errorf("argv %q\nwant %q", argv, wantArgv)
 	}

@@ -56,6 +56,15 @@ func TestEnvelopeRunsTheOwningFace(t *testing.T) {
 		{"a blob shadowing a Nomad job", store.Resource{
 			Ref: store.Ref{Kind: face.NomadJobKind, Namespace: "default", Name: "web"}, Face: face.PureRaft, Format: store.Native, Payload: []byte("raw"),
 		}, "kind"},
+		{"a blob spelled as kubectl reads Pod", store.Resource{
+			Ref: store.Ref{Kind: "pods", Namespace: "default", Name: "web"}, Face: face.PureRaft, Format: store.Native, Payload: []byte("raw"),
+		}, "kind"},
+		{"a blob spelled as a short name", store.Resource{
+			Ref: store.Ref{Kind: "svc", Namespace: "default", Name: "web"}, Face: face.PureRaft, Format: store.Native, Payload: []byte("raw"),
+		}, "kind"},
+		{"a blob of a unit type in another case", store.Resource{
+			Ref: store.Ref{Kind: "Timer", Name: "web"}, Face: face.PureRaft, Format: store.Native, Payload: []byte("raw"),
+		}, "kind"},
 		{"a job not in the nomad face's stored form", store.Resource{
 			Ref: store.Ref{Kind: face.NomadJobKind, Namespace: "default", Name: "web"}, Face: face.Nomad, Format: store.JSON, Payload: []byte(`{"Job":{"ID":"web"}, "Extra": 1}`),
 		}, ""},
@@ -140,12 +149,15 @@ func TestKubernetesRefusesWhatTheAPIServerRefuses(t *testing.T) {
 		{"no such apiVersion", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: banana\nkind: Pod\nmetadata: {name: a}\n", store.ErrInvalid, "apiVersion"},
 		{"removed apiVersion", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: a}\n", store.ErrInvalid, "apiVersion"},
 		{"a manifest cut to 60 bytes", face.Kubernetes, "x.yaml", store.YAML, full[:60], store.ErrInvalid, "spec.containers"},
-		{"an integer beyond int64", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\nspec: {n: 18446744073709551617}\n", store.ErrInvalid, "object"},
+		{"an integer beyond int64", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\nspec: {count: 18446744073709551617}\n", store.ErrInvalid, "document 1"},
 		{"an integer beyond int64 in JSON", face.Kubernetes, "x.json", store.JSON, `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"a"},"spec":{"n":18446744073709551617}}`, store.ErrInvalid, "object"},
 		{"an unknown field", face.Kubernetes, "x.yaml", store.YAML, strings.Replace(full, "  containers:", "  containerz: []\n  containers:", 1), store.ErrInvalid, "object"},
 		{"a field of the wrong type", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: three}\n", store.ErrInvalid, "spec.replicas"},
 		{"a Deployment without a selector", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {template: {spec: {containers: [{name: a, image: b}]}}}\n", store.ErrInvalid, "spec.selector"},
 		{"a Service without ports", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {selector: {app: a}}\n", store.ErrInvalid, "spec.ports"},
+		{"a custom group's Pod", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: evil.example.com/v1\nkind: Pod\nmetadata: {name: test-pod}\nspec: {containers: nonsense}\n", store.ErrInvalid, "kind"},
+		{"a custom group's NomadJob", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: evil.example.com/v1\nkind: NomadJob\nmetadata: {name: example}\n", store.ErrInvalid, "kind"},
+		{"a custom group's unit type", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: evil.example.com/v1\nkind: Service\nmetadata: {name: fstrim.service}\n", store.ErrInvalid, "kind"},
 		{"a custom group without a dot", face.Kubernetes, "x.yaml", store.YAML, "apiVersion: banana/v1\nkind: Widget\nmetadata: {name: a}\n", store.ErrInvalid, "apiVersion"},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkBad(t, c) })

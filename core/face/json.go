@@ -145,7 +145,7 @@ func normalNumber(n json.Number) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("number %.40s: %w", n, errNumberRange)
 	}
-	if !strings.ContainsAny(string(n), ".eE") && !exactInteger(string(n), f) {
+	if !strings.ContainsAny(string(n), ".eE") && !exactInteger(string(n), f) && strconv.FormatFloat(f, 'f', -1, 64) != string(n) {
 		return nil, fmt.Errorf("integer %.40s: %w", n, errIntRange)
 	}
 	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
@@ -160,8 +160,11 @@ func normalNumber(n json.Number) (any, error) {
 }
 
 // exactInteger reports whether the integer literal lit is exactly the
-// float64 f: beyond int64, an integer is kept as a float only when it loses
-// no digits.
+// float64 f. Beyond int64, an integer literal is kept as a float only when
+// it loses no digits: it is exactly that float, or it is how that float
+// prints (what a JSON or YAML writer makes of a float below 1e21:
+// 9.223372036854776e18 is written 9223372036854776000, and reads back as
+// the same float).
 func exactInteger(lit string, f float64) bool {
 	i, ok := new(big.Int).SetString(lit, 10)
 	if !ok || math.IsInf(f, 0) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	goyaml "go.yaml.in/yaml/v2"
+	yamlv3 "gopkg.in/yaml.v3"
 	"sigs.k8s.io/yaml"
 
 	"revoada.dev/revoada/core/store"
@@ -57,6 +58,9 @@ func decodeObjects(data []byte, f store.Format) ([]object, error) {
 	if err := checkText(data); err != nil {
 		return nil, err
 	}
+	if err := checkNesting(data, f == store.YAML); err != nil {
+		return nil, err
+	}
 	var objs []object
 	var err error
 	switch f {
@@ -83,6 +87,9 @@ func decodeYAMLStream(data []byte) ([]object, error) {
 	var out []object
 	for i, doc := range splitYAML(data) {
 		where := fmt.Sprintf("document %d: ", i+1)
+		if err := checkYAMLIntegers(doc); err != nil {
+			return nil, invalid(strings.TrimSuffix(where, ": "), "%v", err)
+		}
 		j, err := yaml.YAMLToJSONStrict(doc)
 		if err != nil {
 			return nil, invalid(strings.TrimSuffix(where, ": "), "%v", err)
@@ -102,6 +109,59 @@ func decodeYAMLStream(data []byte) ([]object, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkYAMLIntegers refuses an integer scalar beyond int64 in a YAML
+// document. sigs.k8s.io/yaml turns one into a float64 before anything else
+// sees it, so 18446744073709551617 would be stored as 18446744073709552000:
+// the scalar's own text is read here instead (with gopkg.in/yaml.v3's node
+// tree, only for a document with a run of 19 or more digits, the shortest
+// integer beyond int64).
+func checkYAMLIntegers(doc []byte) error {
+	if !hasDigitRun(doc, 19) {
+		return nil
+	}
+	var root yamlv3.Node
+	if err := yamlv3.Unmarshal(doc, &root); err != nil {
+		return nil // the YAML parser that stores the document reports it
+	}
+	return walkYAMLIntegers(&root, 0)
+}
+
+func walkYAMLIntegers(n *yamlv3.Node, depth int) error {
+	if depth > NestingMax {
+		return nil // refused by the depth check of the stored form
+	}
+	quoted := n.Style&(yamlv3.DoubleQuotedStyle|yamlv3.SingleQuotedStyle|yamlv3.LiteralStyle|yamlv3.FoldedStyle) != 0
+	if n.Kind == yamlv3.ScalarNode && !quoted && n.Tag != "!!str" { // yaml.v3 tags an integer beyond uint64 a float
+		digits := strings.TrimLeft(strings.ReplaceAll(n.Value, "_", ""), "+-")
+		if digits != "" && strings.Trim(digits, "0123456789") == "" {
+			if _, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 10, 64); err != nil {
+				return fmt.Errorf("line %d: integer %.40s: %w", n.Line, n.Value, errIntRange)
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if err := walkYAMLIntegers(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasDigitRun reports whether data holds n or more ASCII digits in a row.
+func hasDigitRun(data []byte, n int) bool {
+	run := 0
+	for _, c := range data {
+		if isDigit(c) {
+			if run++; run >= n {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // secondDocument reports whether doc holds more than one YAML document:

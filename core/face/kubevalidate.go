@@ -33,8 +33,12 @@ import (
 //     float that lost its low digits.
 //
 // Any other group is a custom resource's: its group must be a DNS subdomain
-// with a dot (example.com), as a CustomResourceDefinition's is, and its body
-// is stored as given, since revoada holds no CRD schemas.
+// with a dot (example.com), as a CustomResourceDefinition's is; its kind may
+// not be, in any spelling, a kind a face owns (the store keys resources by
+// kind without the group, so a custom Pod would overwrite the built-in
+// Pods); and its body is stored as given, since revoada holds no CRD
+// schemas. Two custom groups that define one kind share it, for the same
+// reason.
 
 // checkServed checks apiVersion and kind against the served kinds.
 func checkServed(where, apiVersion, kind string) error {
@@ -58,6 +62,9 @@ func checkServed(where, apiVersion, kind string) error {
 	}
 	if !strings.Contains(gv.Group, ".") {
 		return invalid(where+"apiVersion", "%q names no API group Kubernetes serves; a custom resource's group is a DNS name with a dot (example.com/v1)", apiVersion)
+	}
+	if err := checkOwnKind(where+"kind", kind, "a custom resource"); err != nil {
+		return err
 	}
 	if err := checkDNSSubdomain(gv.Group); err != nil {
 		return invalid(where+"apiVersion", "group: %v", err)

@@ -222,7 +222,8 @@ func (r *resources) flags() [][]string {
 		lines = append(lines, []string{"--memory", strconv.FormatInt(q.Value(), 10)})
 	}
 	if q, ok := r.Requests["cpu"]; ok {
-		lines = append(lines, []string{"--cpu-shares", strconv.FormatInt(max(2, q.MilliValue()*1024/1000), 10)})
+		// The kubelet's MilliCPUToShares, clamped to the cgroup's range as it does.
+		lines = append(lines, []string{"--cpu-shares", strconv.FormatInt(min(max(2, q.MilliValue()*1024/1000), 262144), 10)})
 	}
 	if q, ok := r.Requests["memory"]; ok {
 		lines = append(lines, []string{"--memory-reservation", strconv.FormatInt(q.Value(), 10)})
@@ -271,7 +272,7 @@ func unitText(s string) string {
 }
 
 // publishFlags publishes the ports that ask for a host port, as Kubernetes
-// does: -p [hostIP:]hostPort:containerPort[/udp|/sctp].
+// does: --publish=[hostIP:]hostPort:containerPort[/udp|/sctp].
 func publishFlags(ports []containerPort) [][]string {
 	var lines [][]string
 	for _, p := range ports {
@@ -285,7 +286,7 @@ func publishFlags(ports []containerPort) [][]string {
 		if p.Protocol == "UDP" || p.Protocol == "SCTP" {
 			spec += "/" + strings.ToLower(p.Protocol)
 		}
-		lines = append(lines, []string{"-p", spec})
+		lines = append(lines, []string{"--publish", spec})
 	}
 	return lines
 }
@@ -302,10 +303,15 @@ func restartValue(policy string) string {
 
 // writeExec writes key and a command line, one group of words per physical
 // line joined by systemd's backslash continuation, as podman generate
-// systemd does; every word is quoted by execQuote.
+// systemd does; every word is quoted by execQuote. A group of an option and
+// its value is written as one word, --option=value, so no value, whatever
+// it starts with, can be read as an option of its own.
 func writeExec(b *strings.Builder, key string, lines [][]string) {
 	b.WriteString(key)
 	for i, words := range lines {
+		if len(words) == 2 && strings.HasPrefix(words[0], "--") {
+			words = []string{words[0] + "=" + words[1]}
+		}
 		if i > 0 {
 			b.WriteString(" \\\n\t")
 		}

@@ -150,7 +150,7 @@ func TestUnitQuotingRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		argv := execArgv(t, u, "ExecStart")
-		want := append([]string{"/usr/bin/podman", "run", "--rm", "--name", "default_p_c", "--env", "V=" + value, "i"}, args...)
+		want := append([]string{"/usr/bin/podman", "run", "--rm", "--name=default_p_c", "--env=V=" + value, "i"}, args...)
 		if !slices.Equal(argv, want) {
 			t.Fatalf("argv %q\nwant %q\n%s", argv, want, u)
 		}

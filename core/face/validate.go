@@ -68,21 +68,25 @@ func checkBlob(r store.Resource) error {
 	if r.Format != store.Native {
 		return invalid("format", "a pureraft blob is stored as native, not %s", r.Format)
 	}
-	if owner := kindOwner(r.Ref.Kind); owner != "" {
-		return invalid("kind", "%q belongs to the %s face; a pureraft blob may not shadow it", r.Ref.Kind, owner)
-	}
-	return nil
+	return checkOwnKind("kind", r.Ref.Kind, "a pureraft blob")
 }
 
-// kindOwner names the face that owns kind, or "" when none does.
-func kindOwner(kind string) string {
-	switch {
-	case kind == NomadJobKind:
-		return Nomad
-	case slices.Contains(unitTypes, kind):
-		return Systemd
-	case len(servedAt(kind)) > 0:
-		return Kubernetes
+// ownedKinds are the kinds the faces own, with every name a command line
+// may give them (Kinds: singular, plural, short names, any case).
+var ownedKinds = Kinds(nil, nil)
+
+// checkOwnKind refuses a kind that answers to a name of a kind some face
+// owns — a Kubernetes built-in, NomadJob, a systemd unit type — in any
+// spelling kubectl would read as that kind ("pod", "pods", "po", "SVC"). The
+// store keys a resource by kind, namespace and name, without an API group:
+// a blob or a custom resource of such a kind would overwrite that face's
+// objects, or make its names ambiguous. what says who asked ("a pureraft
+// blob", "a custom resource").
+func checkOwnKind(field, kind, what string) error {
+	owners := KindsNamed(kind, ownedKinds)
+	if len(owners) == 0 {
+		return nil
 	}
-	return ""
+	o := owners[0]
+	return invalid(field, "%q is a name of the %s face's kind %s; %s needs a kind of its own (the store keys resources by kind, without an API group)", kind, o.Face, o.Kind, what)
 }
