@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	kjson "sigs.k8s.io/json"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/store"
@@ -25,8 +26,8 @@ import (
 // last exchange of its connection. Every message is a frame: a 4-byte
 // big-endian length, then that many bytes (at most frameBytesMax) of one
 // JSON object with a "v" field, the protocol version. A message of another
-// version is refused with errVersion before the rest of it is read; unknown
-// fields are errors.
+// version is refused with errVersion before the rest of it is read; field
+// names match exactly, and unknown or repeated fields are errors.
 //
 // Every write to the store arrives as an input file ("apply": file name,
 // face, format and bytes) that the serving process decodes with the face,
@@ -219,13 +220,15 @@ func readFrame(r io.Reader) ([]byte, error) {
 
 // decodeMessage decodes a frame's body into a message of type T: first its
 // version alone (errVersion for any but protocolVersion), then strictly
-// (errMessage for anything but one JSON object of T's fields).
+// (errMessage for anything but one JSON object of T's fields). Both decodes
+// match field names exactly, as sigs.k8s.io/json does for kube-apiserver:
+// "OP" is no "op", and a field given twice is an error.
 func decodeMessage[T any](body []byte) (T, error) {
 	var msg T
 	var probe struct {
 		V *int `json:"v"`
 	}
-	if err := json.Unmarshal(body, &probe); err != nil {
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &probe); err != nil {
 		return msg, fmt.Errorf("%w: %v", errMessage, err)
 	}
 	if probe.V == nil || *probe.V != protocolVersion {
@@ -235,13 +238,12 @@ func decodeMessage[T any](body []byte) (T, error) {
 		}
 		return msg, fmt.Errorf("%w: version %s, this revoada speaks %d", errVersion, v, protocolVersion)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&msg); err != nil {
-		return msg, fmt.Errorf("%w: %v", errMessage, err)
+	strict, err := kjson.UnmarshalStrict(body, &msg)
+	if err == nil {
+		err = errors.Join(strict...)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return msg, fmt.Errorf("%w: more than one JSON value", errMessage)
+	if err != nil {
+		return msg, fmt.Errorf("%w: %v", errMessage, err)
 	}
 	return msg, nil
 }

@@ -56,6 +56,11 @@ func TestDecodeMessage(t *testing.T) {
 		`[1]`:                              errMessage,
 		``:                                 errMessage,
 		`{"v":1,"op":"get","ref":{"Kind":"Pod","Namespace":"a","Name":"b"}}`: nil,
+		// Field names match exactly (issue 10: "OP" and "V" were taken for "op" and "v").
+		`{"v":1,"OP":"hello"}`:            errMessage,
+		`{"V":1,"op":"hello"}`:            errVersion,
+		`{"v":1,"op":"hello","op":"get"}`: errMessage,
+		`{"v":1,"op":"get","ref":{"kind":"Pod","Namespace":"a","Name":"b"}}`: errMessage,
 	} {
 		if _, err := decodeMessage[request]([]byte(body)); !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Errorf("%s: %v, want %v", body, err, want)
