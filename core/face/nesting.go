@@ -1,7 +1,13 @@
 package face
 
-// checkNesting refuses JSON or YAML nested deeper than NestingMax before
-// any parser sees it. The parsers are recursive, and their cost grows with
+// ManifestTokensMax bounds the values (about: separators, collections and
+// YAML lines) in one Kubernetes or baremetal input. Parsing costs about
+// 700 bytes a value (a megabyte of "1," cost 343 MB as YAML); the largest
+// real manifests, CRDs with big schemas, hold some tens of thousands.
+const ManifestTokensMax = 80000
+
+// checkNesting refuses JSON or YAML nested deeper than NestingMax, or
+// holding more than ManifestTokensMax values, before any parser sees it. The parsers are recursive, and their cost grows with
 // depth: a 1 MB file of arrays nested 9,990 deep took 22 s and 450 MB to be
 // refused by them. The scan is linear and allocates nothing. It counts:
 //
@@ -20,10 +26,19 @@ func checkNesting(data []byte, yaml bool) error {
 		flow    int   // open flow collections
 		indents []int // YAML block indentation stack
 		line    = 1
+		tokens  int // separators and collections: about one per scalar
 	)
 	for i := 0; i < len(data); i++ {
 		c := data[i]
 		switch {
+		case c == ',' || c == ':' || c == '\n' && yaml:
+			if tokens++; tokens > ManifestTokensMax {
+				return invalid("input", "line %d: more than %d values (ManifestTokensMax)", line, ManifestTokensMax)
+			}
+			if c != '\n' {
+				break
+			}
+			fallthrough
 		case c == '\n':
 			line++
 			if yaml && flow == 0 {
@@ -42,6 +57,7 @@ func checkNesting(data []byte, yaml bool) error {
 			}
 		case c == '[' || c == '{':
 			flow++
+			tokens++
 			if flow+len(indents) > NestingMax {
 				return invalid("input", "line %d: nested deeper than %d (NestingMax)", line, NestingMax)
 			}
