@@ -104,7 +104,14 @@
 //     numbers beyond float64's range (go-cty formats a number in time
 //     proportional to its exponent), references that together bring in more
 //     than 4 MiB, and any function call or job that would produce more than
-//     InputBytesMax.
+//     InputBytesMax. Before lexing, a linear scan refuses more than
+//     HCLTokensMax tokens, template text costing more than
+//     LiteralJoinBytesMax to join, and runs of more than DigitRunMax digits
+//     (go-cty reads numbers in quadratic time); during evaluation each file
+//     has one budget of EvalCallsMax function calls and operators and
+//     EvalBytesMax bytes produced by functions and template parts, reserved
+//     from a bound on each result before it is made, and an overrun stays
+//     an error even inside try and can.
 //
 // The job is stored in HCL's JSON syntax, {"job": {"<ID>": {...}}}, with
 // attributes as evaluated values and blocks under their type, then labels,
