@@ -185,8 +185,10 @@ func validPart(field, s string, required bool) error {
 		return &InvalidError{Field: field, Reason: "not UTF-8"}
 	case strings.ContainsAny(s, "/\x00"):
 		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q contains a path separator or NUL", s)}
-	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0:
-		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q contains white space or a control character", s)}
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }) >= 0:
+		// Cf: format characters (bidi overrides, zero-width joiners) would
+		// let one name display as another in a listing.
+		return &InvalidError{Field: field, Reason: fmt.Sprintf("%q contains white space, a control or a format character", s)}
 	}
 	return nil
 }

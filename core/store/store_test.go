@@ -84,6 +84,8 @@ func TestInvalidInputLeavesStoreUnchanged(t *testing.T) {
 		"slash":          {func(r *store.Resource) { r.Ref.Name = "a/b" }, "name"},
 		"NUL":            {func(r *store.Resource) { r.Ref.Namespace = "n\x00s" }, "namespace"},
 		"control":        {func(r *store.Resource) { r.Ref.Name = "a\tb" }, "name"},
+		"bidi override":  {func(r *store.Resource) { r.Ref.Name = "txt.\u202eexe" }, "name"},
+		"zero width":     {func(r *store.Resource) { r.Ref.Kind = "Po\u200bd" }, "kind"},
 		"not UTF-8":      {func(r *store.Resource) { r.Ref.Name = "\xff" }, "name"},
 		"oversize name":  {func(r *store.Resource) { r.Ref.Name = strings.Repeat("n", store.NameBytesMax+1) }, "name"},
 		"empty face":     {func(r *store.Resource) { r.Face = "" }, "face"},
