@@ -39,7 +39,10 @@
 // resumes from the next revision through the process that holds it next,
 // possibly itself. A process that holds the directory closes its node only
 // once the connections to it have ended (a watch is told to move on), so a
-// request a holder accepted is always answered.
+// request a holder accepted is answered, with two bounds that keep one
+// client from holding the directory: a client that does not take a frame
+// within frameWriteWaitMax is dropped, and closing waits at most
+// closeWaitMax before it drops whatever connection is still open.
 //
 // The socket speaks a small protocol (socket.go): length-prefixed JSON
 // frames of at most frameBytesMax bytes, each with a protocol version

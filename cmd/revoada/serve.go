@@ -16,24 +16,45 @@ import (
 
 // server serves a node in this process to the client verbs of other
 // processes, on the unix socket in the data directory (see socket.go for
-// the protocol). One goroutine accepts; each connection has its own. Close
-// stops it.
+// the protocol). One goroutine accepts; each connection has its own. Every
+// frame it writes has a deadline (limits.writeWait): a client that does not
+// take one in time is dropped. Close stops it.
 type server struct {
-	node    nodeClient
-	ln      *net.UnixListener
-	slots   chan struct{} // connsMax
-	closing chan struct{} // closed by Close
-	wg      sync.WaitGroup
+	node      nodeClient
+	ln        *net.UnixListener
+	limits    serverLimits
+	slots     chan struct{} // limits.conns
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 
 	mu    sync.Mutex
-	conns map[*net.UnixConn]bool
+	conns map[*net.UnixConn]bool // true: the connection is a watch
 }
+
+// serverLimits are a server's bounds: listen's are the protocol's
+// constants (socket.go), which tests shorten.
+type serverLimits struct {
+	conns       int           // connsMax
+	writeWait   time.Duration // frameWriteWaitMax
+	requestWait time.Duration // requestWaitMax
+	drainWait   time.Duration // drainWaitMax
+	closeWait   time.Duration // closeWaitMax
+}
+
+var defaultLimits = serverLimits{conns: connsMax, writeWait: frameWriteWaitMax, requestWait: requestWaitMax,
+	drainWait: drainWaitMax, closeWait: closeWaitMax}
 
 // listen serves node on the socket at path. Only the process holding the
 // data directory's lock calls it, so a socket file already there is stale
 // (its process was killed before it could remove it): it is replaced. The
 // socket is made mode 0600, inside a data directory made 0700.
 func listen(path string, node nodeClient) (*server, error) {
+	return listenWith(path, node, defaultLimits)
+}
+
+// listenWith is listen within limits.
+func listenWith(path string, node nodeClient, limits serverLimits) (*server, error) {
 	if len(path) > socketPathBytesMax {
 		return nil, fmt.Errorf("socket path %s is %d bytes, limit %d", path, len(path), socketPathBytesMax)
 	}
@@ -48,7 +69,8 @@ func listen(path string, node nodeClient) (*server, error) {
 		ln.Close()
 		return nil, err
 	}
-	s := &server{node: node, ln: ln, slots: make(chan struct{}, connsMax), closing: make(chan struct{}), conns: map[*net.UnixConn]bool{}}
+	s := &server{node: node, ln: ln, limits: limits, slots: make(chan struct{}, limits.conns), closing: make(chan struct{}),
+		conns: map[*net.UnixConn]bool{}}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -56,17 +78,41 @@ func listen(path string, node nodeClient) (*server, error) {
 
 // Close stops accepting (removing the socket file), ends every watch with
 // a "closing" frame once it has passed its initial listing, serves the
-// other connections until their clients hang up (at most drainWaitMax
-// idle), and returns when every connection has ended.
-func (s *server) Close() {
+// other connections until their clients hang up (at most drainWait idle),
+// and returns when every connection has ended, or after closeWait, when it
+// drops those still open and returns once their goroutines are out of the
+// node (a request in the node ends as it would for a client that hung up).
+// It is safe to call more than once.
+func (s *server) Close() { s.closeOnce.Do(s.close) }
+
+func (s *server) close() {
 	s.ln.Close()
 	s.mu.Lock()
 	close(s.closing)
-	for c := range s.conns {
-		c.SetReadDeadline(time.Now().Add(drainWaitMax))
+	for c, watching := range s.conns {
+		if !watching { // a watch's read waits for its client to hang up
+			c.SetReadDeadline(time.Now().Add(s.limits.drainWait))
+		}
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	ended := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(ended)
+	}()
+	timer := time.NewTimer(s.limits.closeWait)
+	defer timer.Stop()
+	select {
+	case <-ended:
+		return
+	case <-timer.C:
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	<-ended
 }
 
 func (s *server) accept() {
@@ -79,7 +125,7 @@ func (s *server) accept() {
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			writeFrame(c, answer{V: protocolVersion, Type: ansError, Err: toWire(errBusy)})
+			s.send(c, errorAnswer(errBusy))
 			c.Close()
 			continue
 		}
@@ -92,27 +138,49 @@ func (s *server) accept() {
 	}
 }
 
-// track adds c to the connections Close drains, or with add false removes
-// it.
+// send writes one frame to c, within limits.writeWait. A client that does
+// not take it in time is dropped: c is closed, so every later write to it
+// fails at once. Its error is a write error: the client is gone.
+func (s *server) send(c *net.UnixConn, a answer) error {
+	a.V = protocolVersion
+	c.SetWriteDeadline(time.Now().Add(s.limits.writeWait))
+	err := writeFrame(c, a)
+	if err != nil {
+		c.Close()
+	}
+	return err
+}
+
+// track adds c to the connections Close drains (not a watch yet), or with
+// add false removes it.
 func (s *server) track(c *net.UnixConn, add bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
-		s.conns[c] = true
+		s.conns[c] = false
 	} else {
 		delete(s.conns, c)
 	}
 }
 
+// watching marks c a watch, whose read has no deadline: it returns when the
+// client hangs up.
+func (s *server) watching(c *net.UnixConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = true
+	c.SetReadDeadline(time.Time{})
+}
+
 // awaitRequest sets how long c may take to send its next request:
-// requestWaitMax, or drainWaitMax once the server is closing. Close sets
+// limits.requestWait, or limits.drainWait once the server is closing. Close sets
 // the same under the same lock, so neither undoes the other.
 func (s *server) awaitRequest(c *net.UnixConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	wait := requestWaitMax
+	wait := s.limits.requestWait
 	if s.isClosing() {
-		wait = drainWaitMax
+		wait = s.limits.drainWait
 	}
 	c.SetReadDeadline(time.Now().Add(wait))
 }
@@ -127,12 +195,12 @@ func (s *server) serve(c *net.UnixConn) {
 		req, err := readMessage[request](c)
 		if err != nil {
 			if errors.Is(err, errVersion) || errors.Is(err, errMessage) || errors.Is(err, errFrameTooLarge) {
-				writeFrame(c, errorAnswer(err))
+				s.send(c, errorAnswer(err))
 			}
 			return
 		}
 		if err := checkRequest(req, first); err != nil {
-			writeFrame(c, errorAnswer(err))
+			s.send(c, errorAnswer(err))
 			return
 		}
 		if req.Op == opWatch {
@@ -177,21 +245,25 @@ func checkRequest(req request, first bool) error {
 }
 
 func errorAnswer(err error) answer {
-	return answer{V: protocolVersion, Type: ansError, Err: toWire(err)}
+	return answer{Type: ansError, Err: toWire(err)}
 }
 
 // reply runs one request other than watch and writes its answer. Its
-// error is a write error: the client is gone.
+// error is a write error: the client is gone. An apply whose client is
+// gone stops after the document in flight.
 func (s *server) reply(c *net.UnixConn, req request) error {
-	ctx := context.Background() // a request runs to its end, as a local one would
-	ok := answer{V: protocolVersion, Type: ansOK}
+	ctx, cancel := context.WithCancel(context.Background()) // a request runs to its end, as a local one would, unless its client goes
+	defer cancel()
+	ok := answer{Type: ansOK}
 	var err error
 	switch req.Op {
 	case opHello:
 	case opApply:
 		err = s.node.ApplyFile(ctx, *req.Apply, func(d docResult) {
 			doc := &wireDoc{Where: d.Where, Ref: d.Ref, Revision: d.Revision, Invalid: d.Invalid}
-			writeFrame(c, answer{V: protocolVersion, Type: ansDoc, Doc: doc, Err: toWire(d.Err)})
+			if s.send(c, answer{Type: ansDoc, Doc: doc, Err: toWire(d.Err)}) != nil {
+				cancel()
+			}
 		})
 	case opGet:
 		var r store.Resource
@@ -204,21 +276,21 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 	case opKinds:
 		ok.Kinds, err = s.node.Kinds(ctx)
 	case opList:
-		err = s.list(c, req, &ok)
+		err = s.list(ctx, c, req, &ok)
 	}
 	if err != nil {
-		return writeFrame(c, errorAnswer(err))
+		return s.send(c, errorAnswer(err))
 	}
-	return writeFrame(c, ok)
+	return s.send(c, ok)
 }
 
-func (s *server) list(c *net.UnixConn, req request, ok *answer) error {
-	l, err := s.node.List(context.Background(), req.Kind, req.Namespace)
+func (s *server) list(ctx context.Context, c *net.UnixConn, req request, ok *answer) error {
+	l, err := s.node.List(ctx, req.Kind, req.Namespace)
 	if err != nil {
 		return err
 	}
 	for _, r := range l.Items {
-		if err := writeFrame(c, answer{V: protocolVersion, Type: ansItem, Resource: &r}); err != nil {
+		if err := s.send(c, answer{Type: ansItem, Resource: &r}); err != nil {
 			return err
 		}
 	}
@@ -226,22 +298,23 @@ func (s *server) list(c *net.UnixConn, req request, ok *answer) error {
 	return nil
 }
 
-// serveWatch streams a watch until the client hangs up, the watch ends, or
-// the server closes. A closing server ends a watch from revision 0 only
-// after its initial listing (the Bookmark that ends it), so that the client
-// can resume from the last revision it saw.
+// serveWatch streams a watch until the client hangs up or is dropped, the
+// watch ends, or the server closes. A closing server ends a watch from
+// revision 0 only after its initial listing (the Bookmark that ends it), so
+// that the client can resume from the last revision it saw; Close drops one
+// that has not got there by its bound.
 func (s *server) serveWatch(c *net.UnixConn, req request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	s.watching(c)
 	go func() { // the client sends nothing more: a read returns when it hangs up
 		var b [1]byte
-		c.SetReadDeadline(time.Time{})
 		c.Read(b[:])
 		cancel()
 	}()
 	w, err := s.node.Watch(ctx, req.Kind, req.From)
 	if err != nil {
-		writeFrame(c, errorAnswer(err))
+		s.send(c, errorAnswer(err))
 		return
 	}
 	defer w.Close()
@@ -249,34 +322,33 @@ func (s *server) serveWatch(c *net.UnixConn, req request) {
 	closing := s.closing
 	for {
 		if listed && closing == nil {
-			writeFrame(c, answer{V: protocolVersion, Type: ansClosing})
+			s.send(c, answer{Type: ansClosing})
 			return
 		}
 		select {
 		case ev, open := <-w.Events():
 			if !open {
-				endWatch(ctx, c, w.Err())
+				s.endWatch(ctx, c, w.Err())
 				return
 			}
 			listed = listed || ev.Type == store.Bookmark
-			if writeFrame(c, answer{V: protocolVersion, Type: ansEvent, Event: &ev}) != nil {
+			if s.send(c, answer{Type: ansEvent, Event: &ev}) != nil {
 				return
 			}
 		case <-closing:
 			closing = nil
-			c.SetWriteDeadline(time.Now().Add(drainWaitMax))
 		}
 	}
 }
 
 // endWatch writes the end of a watch the backend ended: ok after a Reset,
 // else its error (nothing when the client hung up).
-func endWatch(ctx context.Context, c *net.UnixConn, err error) {
+func (s *server) endWatch(ctx context.Context, c *net.UnixConn, err error) {
 	switch {
 	case ctx.Err() != nil:
 	case err == nil:
-		writeFrame(c, answer{V: protocolVersion, Type: ansOK})
+		s.send(c, answer{Type: ansOK})
 	default:
-		writeFrame(c, errorAnswer(err))
+		s.send(c, errorAnswer(err))
 	}
 }

@@ -52,9 +52,20 @@ const (
 	listItemsMax = 1 << 20
 	// requestWaitMax is how long a server waits for a connection's next
 	// request, and drainWaitMax how long a closing server waits for a
-	// client to read or hang up, before it drops the connection.
+	// client to send one or hang up, before it drops the connection.
 	requestWaitMax = 30 * time.Second
 	drainWaitMax   = 10 * time.Second
+	// frameWriteWaitMax is how long a server waits for a client to take
+	// one frame: a client that stops reading (its output piped into a
+	// command that reads nothing) is dropped then, so it holds no
+	// goroutine, slot or shutdown. A watch client dropped past its
+	// initial listing resumes from its next revision.
+	frameWriteWaitMax = 5 * time.Second
+	// closeWaitMax bounds how long a closing server waits for its
+	// connections to end before it drops those still open: no client, one
+	// that keeps it busy (a long answer read slowly, an initial listing
+	// that does not end) included, holds the process longer.
+	closeWaitMax = 30 * time.Second
 )
 
 // Request operations.

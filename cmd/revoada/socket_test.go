@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/store"
@@ -203,5 +207,155 @@ func TestFrameFitsTheLargestResource(t *testing.T) {
 	in := applyInput{File: strings.Repeat("f", 255), Face: "kubernetes", Format: store.YAML, Data: bytes.Repeat([]byte{0xff}, store.PayloadBytesMax)}
 	if err := writeFrame(io.Discard, request{V: protocolVersion, Op: opApply, Apply: &in}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// serveWith serves node on a socket in a temporary directory, within
+// limits.
+func serveWith(t *testing.T, node nodeClient, limits serverLimits) (string, *server) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), socketName)
+	s, err := listenWith(path, node, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return path, s
+}
+
+// dialRaw connects to path and sends frames, reading nothing.
+func dialRaw(t *testing.T, path string, frames ...[]byte) *net.UnixConn {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for _, f := range frames {
+		if _, err := c.Write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.(*net.UnixConn)
+}
+
+// closeReturns calls s.Close and fails the test unless it returns within
+// watchGuard (a guard against a hang, never a way to pass).
+func closeReturns(t *testing.T, s *server) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(watchGuard):
+		t.Fatal("Close hung on a client")
+	}
+}
+
+// largeConfigMaps applies n ConfigMaps of about 100 KB each to b: more
+// than a unix socket buffers.
+func largeConfigMaps(t *testing.T, b backend.Backend, n int) {
+	t.Helper()
+	for i := range n {
+		y := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\ndata: {k: %s}\n", i, strings.Repeat("x", 100<<10))
+		in := applyInput{File: "large.yaml", Face: "kubernetes", Format: store.YAML, Data: []byte(y)}
+		if err := (localNode{b}).ApplyFile(context.Background(), in, func(d docResult) {
+			if d.Err != nil {
+				t.Fatal(d.Err)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestServerDropsAClientThatStopsReading: a client that stops reading a
+// watch or a list answer misses the write deadline and is dropped, so the
+// serving process can still close (issue 10: `revoada watch cm | sleep
+// 300` kept the process holding the directory from exiting, and everyone
+// else out). Close's own bound is out of reach here, so only the write
+// deadline can end the connection.
+func TestServerDropsAClientThatStopsReading(t *testing.T) {
+	for _, req := range []string{`{"v":1,"op":"watch","kind":"ConfigMap"}`, `{"v":1,"op":"list","kind":"ConfigMap"}`} {
+		b := backend.NewMemory()
+		largeConfigMaps(t, b, 40)
+		limits := defaultLimits
+		limits.writeWait, limits.closeWait = 50*time.Millisecond, 10*watchGuard
+		path, s := serveWith(t, localNode{b}, limits)
+		c := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`), frame(req))
+		closeReturns(t, s)
+		if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%s: reading what is left: %v", req, err)
+		}
+	}
+}
+
+// endlessNode is a node whose watches list forever: its initial listing
+// never ends, so a closing server never gets to end the watch itself.
+type endlessNode struct{ localNode }
+
+type endlessWatch struct {
+	events chan store.Event
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (n endlessNode) Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error) {
+	w := &endlessWatch{events: make(chan store.Event), done: make(chan struct{})}
+	go func() {
+		defer close(w.events)
+		r := store.Resource{Ref: store.Ref{Kind: kind, Namespace: "default", Name: "x"}, Face: "kubernetes", Format: store.JSON, Payload: []byte("{}")}
+		for rev := store.Revision(1); ; rev++ {
+			select {
+			case w.events <- store.Event{Type: store.Added, Revision: rev, Resource: r}:
+			case <-w.done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return w, nil
+}
+
+func (w *endlessWatch) Events() <-chan store.Event { return w.events }
+func (w *endlessWatch) Close()                     { w.once.Do(func() { close(w.done) }) }
+func (w *endlessWatch) Err() error                 { return nil }
+
+// TestServerCloseIsBounded: a client that keeps a closing server busy (it
+// reads an initial listing that never ends) is dropped after closeWait;
+// Close never waits on a peer longer than that (issue 10).
+func TestServerCloseIsBounded(t *testing.T) {
+	limits := defaultLimits
+	limits.writeWait, limits.drainWait, limits.closeWait = 10*watchGuard, 10*watchGuard, 50*time.Millisecond
+	path, s := serveWith(t, endlessNode{localNode{backend.NewMemory()}}, limits)
+	c := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`), frame(`{"v":1,"op":"watch","kind":"ConfigMap"}`))
+	if a, err := readMessage[answer](c); err != nil || a.Type != ansOK {
+		t.Fatalf("hello: %+v, %v", a, err)
+	}
+	if a, err := readMessage[answer](c); err != nil || a.Type != ansEvent {
+		t.Fatalf("the watch: %+v, %v", a, err)
+	}
+	read := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, c); read <- err }()
+	closeReturns(t, s)
+	if err := <-read; err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the reader: %v", err)
+	}
+}
+
+// TestServerCloseDrainsIdleClients: a closing server waits drainWait for
+// an idle client's next request, not closeWait.
+func TestServerCloseDrainsIdleClients(t *testing.T) {
+	limits := defaultLimits
+	limits.requestWait, limits.drainWait, limits.closeWait = 10*watchGuard, 50*time.Millisecond, 10*watchGuard
+	path, s := serveWith(t, localNode{backend.NewMemory()}, limits)
+	c := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`))
+	if a, err := readMessage[answer](c); err != nil || a.Type != ansOK {
+		t.Fatalf("hello: %+v, %v", a, err)
+	}
+	closeReturns(t, s)
+	if _, err := readMessage[answer](c); !errors.Is(err, io.EOF) {
+		t.Errorf("after Close: %v, want the connection ended", err)
 	}
 }
