@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
@@ -132,7 +133,7 @@ func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient
 	defer stop()
 	sock := filepath.Join(dir, socketName)
 	for attempt := 1; ; attempt++ {
-		rn, err := dialNode(ctx, sock)
+		rn, err := dialPatiently(ctx, e, sock)
 		if err == nil {
 			defer rn.Close()
 			return f(ctx, rn)
@@ -147,6 +148,37 @@ func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient
 		case !errors.Is(err, disk.ErrLocked) || attempt == nodeAttemptsMax:
 			return clientError(e, verb, err)
 		}
+	}
+}
+
+// Retrying a node that is busy (errBusy): busyAttemptsMax tries, waiting
+// busyWaitMin before the second, doubling up to busyWaitMax; 9.75 s in all,
+// longer than requestWaitMax, so that connections held by idle clients
+// have been closed by the last try.
+const (
+	busyAttemptsMax = 8
+	busyWaitMin     = 250 * time.Millisecond
+	busyWaitMax     = 2 * time.Second
+)
+
+// dialPatiently is dialNode, trying again while the node is busy. Its
+// error after the last try says how often and how long it tried.
+func dialPatiently(ctx context.Context, e *env, sock string) (*remoteNode, error) {
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		rn, err := dialNode(ctx, sock)
+		if !errors.Is(err, errBusy) {
+			return rn, err
+		}
+		if attempt == busyAttemptsMax {
+			return nil, fmt.Errorf("%w: refused %d times in %s; try again when fewer revoada commands use %s",
+				err, attempt, waited, filepath.Dir(sock))
+		}
+		wait := min(busyWaitMin<<(attempt-1), busyWaitMax)
+		if err := e.pause(ctx, wait); err != nil {
+			return nil, err
+		}
+		waited += wait
 	}
 }
 

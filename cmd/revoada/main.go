@@ -46,8 +46,9 @@
 //
 // The socket speaks a small protocol (socket.go): length-prefixed JSON
 // frames of at most frameBytesMax bytes, each with a protocol version
-// (other versions refused), connections limited to connsMax, every decode
-// error typed. Writes cross it as input files that the serving process
+// (other versions refused), connections limited to connsMax (a verb
+// refused as busy tries again, busyAttemptsMax times; a connection idle
+// for requestWaitMax is closed, a watch never), every decode error typed. Writes cross it as input files that the serving process
 // decodes with their face, never as resources, so the socket is no way
 // around a face's checks. It is an interim, local-only path until the
 // HTTPS API of issue 13; it never listens on a network.
@@ -71,6 +72,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"revoada.dev/revoada/core/face"
 )
@@ -148,6 +150,24 @@ type env struct {
 	stdout, stderr io.Writer
 	live           bool            // stderr is a terminal: show progress there
 	ctx            context.Context // nil: the process's; a test cancels its own as Ctrl-C would
+	// sleep waits d or until ctx ends (its error then); nil: the wall
+	// clock's. A test counts the waits instead.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// pause is e.sleep, or the wall clock's.
+func (e *env) pause(ctx context.Context, d time.Duration) error {
+	if e.sleep != nil {
+		return e.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 var commands = []command{

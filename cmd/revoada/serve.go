@@ -130,8 +130,9 @@ func (s *server) accept() {
 			continue
 		}
 		s.wg.Add(1)
-		go func() {
+		go func() { // the slot is free before the client sees its end of file
 			defer s.wg.Done()
+			defer c.Close()
 			defer func() { <-s.slots }()
 			s.serve(c)
 		}()
@@ -185,11 +186,11 @@ func (s *server) awaitRequest(c *net.UnixConn) {
 	c.SetReadDeadline(time.Now().Add(wait))
 }
 
-// serve answers one connection's requests until it hangs up.
+// serve answers one connection's requests until it hangs up, is idle for
+// limits.requestWait, or breaks the protocol. The caller closes c.
 func (s *server) serve(c *net.UnixConn) {
 	s.track(c, true)
 	defer s.track(c, false)
-	defer c.Close()
 	for first := true; ; first = false {
 		s.awaitRequest(c)
 		req, err := readMessage[request](c)

@@ -45,15 +45,20 @@ const (
 	// frameBytesMax bounds one frame: the largest payload or input file
 	// (1 MiB) base64-encoded is 1.4 MiB, and the rest of a message is small.
 	frameBytesMax = 2 << 20
-	// connsMax bounds the connections a node serves at once; more are
-	// answered errBusy.
-	connsMax = 32
+	// connsMax bounds the connections a node serves at once, watches
+	// included; more are answered errBusy, and the verb tries again
+	// (busyAttemptsMax). Idle connections are closed (requestWaitMax), so
+	// only as many verbs as run at once, and watches, hold one.
+	connsMax = 256
 	// listItemsMax bounds the items of one list answer a client collects.
 	listItemsMax = 1 << 20
 	// requestWaitMax is how long a server waits for a connection's next
-	// request, and drainWaitMax how long a closing server waits for a
-	// client to send one or hang up, before it drops the connection.
-	requestWaitMax = 30 * time.Second
+	// request (the first, hello, or one after an answer; a watch sends
+	// none and is exempt), and drainWaitMax how long a closing server waits
+	// for a client to send one or hang up, before it drops the connection.
+	// A verb sends each request as soon as it can, so a connection silent
+	// this long is idle.
+	requestWaitMax = 5 * time.Second
 	drainWaitMax   = 10 * time.Second
 	// frameWriteWaitMax is how long a server waits for a client to take
 	// one frame: a client that stops reading (its output piped into a
@@ -97,7 +102,7 @@ var (
 	errMessage        = errors.New("revoada: socket: malformed message")
 	errVersion        = errors.New("revoada: socket: unsupported protocol version")
 	errOp             = errors.New("revoada: socket: unknown request")
-	errBusy           = errors.New("revoada: socket: the node serves too many connections")
+	errBusy           = errors.New("revoada: socket: busy: the process serving the data directory has too many connections")
 	// errNodeGone: the process serving the data directory ended the
 	// connection (it exits, or was killed).
 	errNodeGone = errors.New("revoada: the process serving the data directory went away")

@@ -359,3 +359,118 @@ func TestServerCloseDrainsIdleClients(t *testing.T) {
 		t.Errorf("after Close: %v, want the connection ended", err)
 	}
 }
+
+// holdSlots serves a memory backend in dir within one connection slot and
+// takes it with a client that said hello. free gives it back, returning
+// once the server has released the slot (it does so before it closes the
+// connection, so the client's end of file is the sign).
+func holdSlots(t *testing.T, dir string) (free func()) {
+	t.Helper()
+	limits := defaultLimits
+	limits.conns = 1
+	s, err := listenWith(filepath.Join(dir, socketName), localNode{backend.NewMemory()}, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	c := dialRaw(t, filepath.Join(dir, socketName), frame(`{"v":1,"op":"hello"}`))
+	if a, err := readMessage[answer](c); err != nil || a.Type != ansOK {
+		t.Fatalf("hello: %+v, %v", a, err)
+	}
+	return func() {
+		c.CloseWrite()
+		io.Copy(io.Discard, c)
+	}
+}
+
+// TestClientRetriesWhenBusy: a verb refused because the serving process
+// has no connection to spare tries again, and gets in once one is free
+// (issue 10: it failed at once with "too many connections").
+func TestClientRetriesWhenBusy(t *testing.T) {
+	dir := t.TempDir()
+	free := holdSlots(t, dir)
+	var waits []time.Duration
+	stderr := &lockedBuffer{}
+	e := &env{stdout: io.Discard, stderr: stderr, ctx: context.Background(), sleep: func(_ context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		free()
+		return nil
+	}}
+	ran := false
+	code := withNode(e, "get", dir, func(ctx context.Context, n nodeClient) int {
+		_, ran = n.(*remoteNode)
+		return exitOK
+	})
+	if code != exitOK || !ran || len(waits) != 1 {
+		t.Fatalf("exit %d, ran through the socket %v, after %v\nstderr: %s", code, ran, waits, stderr)
+	}
+}
+
+// TestClientGivesUpWhenBusy: a verb refused as busy every time gives up
+// after busyAttemptsMax tries, saying why; it waits longer in all than
+// the server lets an idle client hold a connection (issue 10).
+func TestClientGivesUpWhenBusy(t *testing.T) {
+	dir := t.TempDir()
+	holdSlots(t, dir)
+	var waited time.Duration
+	tries := 0
+	stderr := &lockedBuffer{}
+	e := &env{stdout: io.Discard, stderr: stderr, ctx: context.Background(), sleep: func(_ context.Context, d time.Duration) error {
+		tries++
+		waited += d
+		return nil
+	}}
+	code := withNode(e, "get", dir, func(context.Context, nodeClient) int { return exitOK })
+	if code != exitFailed || tries != busyAttemptsMax-1 {
+		t.Fatalf("exit %d after %d waits, want exit 1 after %d\nstderr: %s", code, tries, busyAttemptsMax-1, stderr)
+	}
+	for _, want := range []string{"too many connections", fmt.Sprintf("refused %d times", busyAttemptsMax), "try again"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q lacks %q", stderr, want)
+		}
+	}
+	if waited <= requestWaitMax {
+		t.Errorf("a busy verb waits %s in all, no longer than an idle client may hold a connection (%s)", waited, requestWaitMax)
+	}
+}
+
+// TestServerDropsIdleClients: a connection that sends no request within
+// requestWait, hello or any after it, is closed; a watch is never idle.
+func TestServerDropsIdleClients(t *testing.T) {
+	limits := defaultLimits
+	limits.requestWait = 50 * time.Millisecond
+	b := backend.NewMemory()
+	path, _ := serveWith(t, localNode{b}, limits)
+	ctx := context.Background()
+	rn, err := dialNode(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rn.Close()
+	w, err := rn.Watch(ctx, "ConfigMap", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if ev := <-w.Events(); ev.Type != store.Bookmark {
+		t.Fatalf("the watch: %+v", ev)
+	}
+
+	silent := dialRaw(t, path)
+	if _, err := readMessage[answer](silent); !errors.Is(err, io.EOF) {
+		t.Errorf("a client that never said hello: %v, want the connection ended", err)
+	}
+	idle := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`))
+	if a, err := readMessage[answer](idle); err != nil || a.Type != ansOK {
+		t.Fatalf("hello: %+v, %v", a, err)
+	}
+	if _, err := readMessage[answer](idle); !errors.Is(err, io.EOF) {
+		t.Errorf("a client idle after hello: %v, want the connection ended", err)
+	}
+
+	// The watch has been silent for longer than requestWait, and lives on.
+	largeConfigMaps(t, b, 1)
+	if ev, open := <-w.Events(); !open || ev.Type != store.Added {
+		t.Fatalf("the watch after a quiet spell: %+v, open %v, %v", ev, open, w.Err())
+	}
+}
