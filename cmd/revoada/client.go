@@ -127,28 +127,55 @@ const nodeAttemptsMax = 5
 // withNode runs f against the node on dir, with a context that Ctrl-C
 // cancels: through DIR/revoada.sock when a process serves it, else on a
 // node it starts here, serving the socket to others while f runs. The node
-// closes once f has returned and every connection to it has ended.
+// closes once f has returned and every connection to it has ended. A
+// directory whose path is too long for a socket (errSocketPath) is served
+// to nobody: a verb waits for its lock once, then says why it cannot share
+// it.
 func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient) int) int {
 	ctx, stop := e.interruptible()
 	defer stop()
 	sock := filepath.Join(dir, socketName)
+	unshared := checkSocketPath(sock)
 	for attempt := 1; ; attempt++ {
-		rn, err := dialPatiently(ctx, e, sock)
-		if err == nil {
-			defer rn.Close()
-			return f(ctx, rn)
-		}
-		if !errors.Is(err, errNotServed) {
-			return clientError(e, verb, err)
+		if unshared == nil {
+			rn, err := dialPatiently(ctx, e, sock)
+			if err == nil {
+				defer rn.Close()
+				return f(ctx, rn)
+			}
+			if !errors.Is(err, errNotServed) {
+				return clientError(e, verb, err)
+			}
 		}
 		h, err := host.Start(host.Config{Dir: dir})
 		switch {
 		case err == nil:
 			return runHere(ctx, e, verb, h, sock, f)
-		case !errors.Is(err, disk.ErrLocked) || attempt == nodeAttemptsMax:
+		case errors.Is(err, disk.ErrLocked) && unshared != nil:
+			return clientError(e, verb, fmt.Errorf("%s is in use by another revoada process, which cannot share it: %w", dir, unshared))
+		case errors.Is(err, disk.ErrLocked) && attempt == nodeAttemptsMax:
+			return clientError(e, verb, fmt.Errorf("%w; nothing answers on %s: the process holding it serves no socket (a revoada given a path to %s too long for one, or another program)", err, sock, dir))
+		case !errors.Is(err, disk.ErrLocked):
 			return clientError(e, verb, err)
 		}
 	}
+}
+
+// runHere runs f on node h while serving the socket, then closes both.
+func runHere(ctx context.Context, e *env, verb string, h *host.Node, sock string, f func(context.Context, nodeClient) int) int {
+	n := localNode{h.Backend()}
+	srv, err := listen(sock, n)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "revoada %s: other revoada commands cannot use %s while this one runs: %v\n", verb, filepath.Dir(sock), err)
+	}
+	code := f(ctx, n)
+	if srv != nil {
+		srv.Close()
+	}
+	if err := h.Close(); err != nil && code == exitOK {
+		return clientError(e, verb, err)
+	}
+	return code
 }
 
 // Retrying a node that is busy (errBusy): busyAttemptsMax tries, waiting
@@ -180,23 +207,6 @@ func dialPatiently(ctx context.Context, e *env, sock string) (*remoteNode, error
 		}
 		waited += wait
 	}
-}
-
-// runHere runs f on node h while serving the socket, then closes both.
-func runHere(ctx context.Context, e *env, verb string, h *host.Node, sock string, f func(context.Context, nodeClient) int) int {
-	n := localNode{h.Backend()}
-	srv, err := listen(sock, n)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "revoada %s: not serving other commands (they wait for this one): %v\n", verb, err)
-	}
-	code := f(ctx, n)
-	if srv != nil {
-		srv.Close()
-	}
-	if err := h.Close(); err != nil && code == exitOK {
-		return clientError(e, verb, err)
-	}
-	return code
 }
 
 // defaultDataDir is $REVOADA_DATA, else $XDG_DATA_HOME/revoada, else

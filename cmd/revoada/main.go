@@ -33,7 +33,10 @@
 // process answers, the verb sends its requests there; when none does (no
 // socket, or a stale one left by a killed process: only a process that
 // took the lock serves, so the next one to take it removes a stale file),
-// the verb starts the node itself. That is how watch follows live changes
+// the verb starts the node itself. A directory whose socket path would not
+// fit a unix socket address (socketPathBytesMax) cannot be shared: its
+// holder says so, and another verb fails once the lock wait is over,
+// saying why. That is how watch follows live changes
 // while other commands apply and delete: whichever of them holds the
 // directory serves the rest, and a watch whose serving process exits
 // resumes from the next revision through the process that holds it next,

@@ -55,8 +55,8 @@ func listen(path string, node nodeClient) (*server, error) {
 
 // listenWith is listen within limits.
 func listenWith(path string, node nodeClient, limits serverLimits) (*server, error) {
-	if len(path) > socketPathBytesMax {
-		return nil, fmt.Errorf("socket path %s is %d bytes, limit %d", path, len(path), socketPathBytesMax)
+	if err := checkSocketPath(path); err != nil {
+		return nil, err
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err

@@ -103,10 +103,24 @@ var (
 	errVersion        = errors.New("revoada: socket: unsupported protocol version")
 	errOp             = errors.New("revoada: socket: unknown request")
 	errBusy           = errors.New("revoada: socket: busy: the process serving the data directory has too many connections")
+	// errSocketPath: the data directory's path leaves no room for its
+	// socket in a unix socket address, so its holder serves no other
+	// command.
+	errSocketPath = errors.New("more than a unix socket address holds")
 	// errNodeGone: the process serving the data directory ended the
 	// connection (it exits, or was killed).
 	errNodeGone = errors.New("revoada: the process serving the data directory went away")
 )
+
+// checkSocketPath refuses a socket path longer than a unix socket address
+// holds (errSocketPath), saying what to do.
+func checkSocketPath(path string) error {
+	if len(path) <= socketPathBytesMax {
+		return nil
+	}
+	return fmt.Errorf("its socket %s would be %d bytes, %w (%d); give --data a shorter path (relative, or through a symlink)",
+		path, len(path), errSocketPath, socketPathBytesMax)
+}
 
 // request is one client request.
 type request struct {

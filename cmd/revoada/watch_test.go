@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -161,5 +162,32 @@ func TestClientReplacesStaleSocket(t *testing.T) {
 	client(t, dir, exitOK, "get", "svc", "mock")
 	if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the stale socket is still there: %v", err)
+	}
+}
+
+// TestClientLongDataDirCannotBeShared: a data directory whose path leaves
+// no room for a unix socket is served to no other command; the holder says
+// so plainly, and another verb fails at once saying why (issue 10: the
+// holder said the others "wait for this one", and they failed after ~10 s
+// with "database in use").
+func TestClientLongDataDirCannotBeShared(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", socketPathBytesMax))
+	holder := runInProcess(t, "watch", "cm", "--data", dir)
+	holder.want("BOOKMARK rev 0")
+	for _, want := range []string{"other revoada commands cannot use " + dir + " while this one runs",
+		fmt.Sprintf("more than a unix socket address holds (%d)", socketPathBytesMax), "shorter path"} {
+		if !strings.Contains(holder.stderr.String(), want) {
+			t.Errorf("the holder's stderr %q lacks %q", holder.stderr, want)
+		}
+	}
+	o := client(t, dir, exitFailed, "get", "cm", "x")
+	for _, want := range []string{dir + " is in use by another revoada process, which cannot share it",
+		fmt.Sprintf("more than a unix socket address holds (%d)", socketPathBytesMax)} {
+		if !strings.Contains(o.stderr, want) {
+			t.Errorf("the other verb's stderr %q lacks %q", o.stderr, want)
+		}
+	}
+	if strings.Contains(holder.stderr.String(), "wait") {
+		t.Errorf("the holder's stderr %q says the others wait", holder.stderr)
 	}
 }
