@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,10 +28,13 @@ Each resource is durable once its line is printed, so an interrupted apply
 (even kill -9) leaves the documents before the interruption applied and none
 after. Any other file is one unit: all of it or none.
 
+Ctrl-C stops an apply once the resource in flight is applied and printed:
+every printed resource is applied, and none after it.
+
 Exit status: 0 when everything was applied; 1 when some document failed
 (invalid, or refused by the store) and the rest was applied, or the node
 failed; 2 when FILE cannot be read or no part of it decodes (nothing is
-applied).`
+applied); 130 when interrupted (Ctrl-C) with no document failed before.`
 
 // formatFaces is the face an input format implies when detection fails and
 // only --format was given.
@@ -161,10 +165,16 @@ func applyFile(ctx context.Context, e *env, n nodeClient, path string, in applyI
 			fmt.Fprintf(e.stderr, "revoada apply: %s%s: %v\n", where, d.Ref, d.Err)
 		}
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(e.stderr, "revoada apply: %s: interrupted after %d documents; each printed resource is applied, none after it\n", path, total)
+		if failed > 0 {
+			return exitFailed
+		}
+		return exitInterrupted
+	case err != nil:
 		return clientError(e, "apply", err)
-	}
-	if failed > 0 {
+	case failed > 0:
 		fmt.Fprintf(e.stderr, "revoada apply: %s: %d of %d failed; the rest is applied\n", path, failed, total)
 		return exitFailed
 	}

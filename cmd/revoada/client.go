@@ -68,6 +68,10 @@ type localNode struct{ b backend.Backend }
 
 var _ nodeClient = localNode{}
 
+// ApplyFile checks ctx before each resource, and applies each to its end
+// whatever ctx does meanwhile, so that every resource the store takes is
+// reported: an interrupted apply returns ctx's error once the resource in
+// flight is applied and reported, and applies nothing after it.
 func (n localNode) ApplyFile(ctx context.Context, in applyInput, each func(docResult)) error {
 	fc, err := face.ByName(in.Face)
 	if err != nil {
@@ -79,14 +83,14 @@ func (n localNode) ApplyFile(ctx context.Context, in applyInput, each func(docRe
 			continue
 		}
 		for _, r := range d.Resources {
-			got, err := n.b.Apply(ctx, r, store.Expect{})
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if err := ctx.Err(); err != nil {
+				return err
 			}
+			got, err := n.b.Apply(context.WithoutCancel(ctx), r, store.Expect{})
 			each(docResult{Where: d.Where, Ref: r.Ref, Revision: got.ModRevision, Err: err})
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 func (n localNode) Get(ctx context.Context, ref store.Ref) (store.Resource, error) {
@@ -137,6 +141,9 @@ func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient
 	sock := filepath.Join(dir, socketName)
 	unshared := checkSocketPath(sock)
 	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return clientError(e, verb, err)
+		}
 		if unshared == nil {
 			rn, err := dialPatiently(ctx, e, sock)
 			if err == nil {
@@ -289,12 +296,16 @@ var (
 	errInput = errors.New("bad input")
 )
 
-// clientError prints err and returns the exit status: 2 for bad usage (an
-// unknown or ambiguous kind, a name in several namespaces, a format the
-// resource's face does not render, an input file that cannot be read or
-// decoded), 1 for the rest (typed store errors, a data directory in use, a
-// node that went away, ...).
+// clientError prints err and returns the exit status: 130 for Ctrl-C (the
+// context's cancellation), 2 for bad usage (an unknown or ambiguous kind, a
+// name in several namespaces, a format the resource's face does not render,
+// an input file that cannot be read or decoded), 1 for the rest (typed
+// store errors, a data directory in use, a node that went away, ...).
 func clientError(e *env, verb string, err error) int {
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stderr, "revoada %s: interrupted\n", verb)
+		return exitInterrupted
+	}
 	fmt.Fprintf(e.stderr, "revoada %s: %v\n", verb, err)
 	for _, usage := range []error{errAmbiguous, errOutput, errInput, face.ErrUnknownKind, face.ErrAmbiguousKind} {
 		if errors.Is(err, usage) {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -406,4 +408,41 @@ func watchUntil(t *testing.T, dir, last string, args ...string) string {
 	lines := w.until(last)
 	w.interrupt(t)
 	return lines
+}
+
+// TestClientInterruptedExitStatus: a client verb interrupted by Ctrl-C
+// exits 130, as the help says; watch, which runs until Ctrl-C, exits 0
+// (issue 10: apply exited 1).
+func TestClientInterruptedExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	interrupted, cancel := context.WithCancel(context.Background())
+	cancel()
+	file := writeFile(t, "three.yaml", threeConfigMaps)
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"apply", "-f", file}, exitInterrupted},
+		{[]string{"get", "cm", "one"}, exitInterrupted},
+		{[]string{"list", "cm"}, exitInterrupted},
+		{[]string{"delete", "cm", "one"}, exitInterrupted},
+		{[]string{"watch", "cm"}, exitOK},
+	} {
+		stderr := &lockedBuffer{}
+		if code := run(&env{stdout: io.Discard, stderr: stderr, ctx: interrupted}, append(c.args, "--data", dir)); code != c.code {
+			t.Errorf("revoada %s, interrupted: exit %d, want %d\nstderr: %s", strings.Join(c.args, " "), code, c.code, stderr)
+		}
+	}
+	for _, c := range []struct{ args, want []string }{
+		{[]string{"help"}, []string{"130 interrupted (Ctrl-C)", "a watch ends with Ctrl-C, exit 0"}},
+		{[]string{"help", "watch"}, []string{"Ctrl-C ends it (exit 0)"}},
+		{[]string{"help", "apply"}, []string{"130 when interrupted (Ctrl-C)", "every printed resource is applied"}},
+	} {
+		help := strings.Join(strings.Fields(revoada(t, nil, c.args...).stdout), " ")
+		for _, want := range c.want {
+			if !strings.Contains(help, want) {
+				t.Errorf("revoada %s does not say %q:\n%s", strings.Join(c.args, " "), want, help)
+			}
+		}
+	}
 }

@@ -14,7 +14,8 @@
 // a trace could not be written); 2 for bad usage (an unknown command or
 // flag, with "did you mean" when one is close), a bad scenario, seed or
 // seed range; 130 when a multi-seed run was interrupted and no run that
-// completed failed. The client verbs exit 1 when the store or the node
+// completed failed, or a client verb other than watch was interrupted (a
+// watch runs until Ctrl-C, and exits 0 then). The client verbs exit 1 when the store or the node
 // says no (not found, conflict, a resource the store refuses, a node that
 // cannot start or went away) and when apply applied some documents of a
 // file but not all; they exit 2 for bad usage: an unknown or ambiguous
@@ -134,7 +135,7 @@ Exit status: 0 success; 1 a check failed in some run, the store refused
 (not found, conflict, ...), or apply applied only part of a file; 2 bad
 usage (unknown command, flag, KIND or -o format for the resource), bad
 scenario or seed, or an input file that cannot be read or decoded; 130
-interrupted (Ctrl-C) with no failure so far.
+interrupted (Ctrl-C) with no failure so far (a watch ends with Ctrl-C, exit 0).
 `
 
 // command is one subcommand: its usage text, and its flags with what it does

@@ -13,6 +13,10 @@ import (
 	"revoada.dev/revoada/core/store"
 )
 
+// interruptWaitMax bounds how long an apply interrupted by Ctrl-C waits for
+// the serving process to finish the resource in flight and answer.
+const interruptWaitMax = frameWriteWaitMax + 5*time.Second
+
 // errNotServed: no process serves the socket (none there, a stale one left
 // by a killed process, or one closing before it took this connection).
 var errNotServed = errors.New("revoada: no process serves the data directory")
@@ -53,9 +57,14 @@ func (rn *remoteNode) Close() error { return rn.conn.Close() }
 // exchange sends req and reads its answer: each body frame goes to body
 // (an error there ends the exchange), and the final frame is returned, or
 // its error. A connection that ends before the final frame is errNodeGone.
-// Ctrl-C (ctx) interrupts it.
+// Ctrl-C (ctx) interrupts it at once.
 func (rn *remoteNode) exchange(ctx context.Context, req request, body func(answer) error) (answer, error) {
-	stop := context.AfterFunc(ctx, func() { rn.conn.SetDeadline(time.Unix(1, 0)) })
+	return rn.exchangeOr(ctx, req, body, func() { rn.conn.SetDeadline(time.Unix(1, 0)) })
+}
+
+// exchangeOr is exchange, calling interrupt on Ctrl-C (ctx).
+func (rn *remoteNode) exchangeOr(ctx context.Context, req request, body func(answer) error, interrupt func()) (answer, error) {
+	stop := context.AfterFunc(ctx, interrupt)
 	defer stop()
 	req.V = protocolVersion
 	if err := writeFrame(rn.conn, req); err != nil {
@@ -100,14 +109,25 @@ func (rn *remoteNode) failed(ctx context.Context, err error) error {
 	return err
 }
 
+// ApplyFile applies in through the serving process. Ctrl-C (ctx) does not
+// abandon the answer: it half-closes the connection, which the server takes
+// as "stop after the resource in flight", and reads on (at most
+// interruptWaitMax) so that every resource the store took is reported; it
+// then returns ctx's error.
 func (rn *remoteNode) ApplyFile(ctx context.Context, in applyInput, each func(docResult)) error {
-	_, err := rn.exchange(ctx, request{Op: opApply, Apply: &in}, func(a answer) error {
+	_, err := rn.exchangeOr(ctx, request{Op: opApply, Apply: &in}, func(a answer) error {
 		if a.Type != ansDoc || a.Doc == nil {
 			return fmt.Errorf("%w: %q frame in an apply", errMessage, a.Type)
 		}
 		each(docResult{Where: a.Doc.Where, Ref: a.Doc.Ref, Revision: a.Doc.Revision, Err: fromWire(a.Err), Invalid: a.Doc.Invalid})
 		return nil
+	}, func() {
+		rn.conn.CloseWrite()
+		rn.conn.SetReadDeadline(time.Now().Add(interruptWaitMax))
 	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	return err
 }
 

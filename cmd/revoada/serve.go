@@ -29,7 +29,7 @@ type server struct {
 	wg        sync.WaitGroup
 
 	mu    sync.Mutex
-	conns map[*net.UnixConn]bool // true: the connection is a watch
+	conns map[*net.UnixConn]bool // true: read only for a hangup (a watch, a running apply)
 }
 
 // serverLimits are a server's bounds: listen's are the protocol's
@@ -164,13 +164,41 @@ func (s *server) track(c *net.UnixConn, add bool) {
 	}
 }
 
-// watching marks c a watch, whose read has no deadline: it returns when the
-// client hangs up.
-func (s *server) watching(c *net.UnixConn) {
+// readForHangup marks c as read only for its client hanging up (a watch, a
+// running apply): the read has no deadline, and Close sets none.
+func (s *server) readForHangup(c *net.UnixConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conns[c] = true
 	c.SetReadDeadline(time.Time{})
+}
+
+// cancelOnHangup reads c while a request runs, and calls cancel when the
+// client hangs up or half-closes (a client sends nothing while its request
+// runs, so a read returns only then, or for a client breaking the
+// protocol). Like a watch's, the read has no deadline, not even Close's.
+// hungUp ends the read, before the next request is read, and reports
+// whether the client hung up: nothing more can come from it.
+func (s *server) cancelOnHangup(c *net.UnixConn, cancel func()) (hungUp func() bool) {
+	s.readForHangup(c)
+	var gone bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var b [1]byte
+		if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+			gone = true
+			cancel()
+		}
+	}()
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.conns[c] = false
+		c.SetReadDeadline(time.Unix(1, 0))
+		<-done
+		return gone
+	}
 }
 
 // awaitRequest sets how long c may take to send its next request:
@@ -250,22 +278,27 @@ func errorAnswer(err error) answer {
 }
 
 // reply runs one request other than watch and writes its answer. Its
-// error is a write error: the client is gone. An apply whose client is
-// gone stops after the document in flight.
+// error says the client is gone (a write failed, or it hung up). An apply
+// stops after the resource in flight when its client is gone or
+// half-closes the connection (Ctrl-C: remoteNode.ApplyFile), and answers
+// what it applied.
 func (s *server) reply(c *net.UnixConn, req request) error {
 	ctx, cancel := context.WithCancel(context.Background()) // a request runs to its end, as a local one would, unless its client goes
 	defer cancel()
 	ok := answer{Type: ansOK}
 	var err error
+	gone := false // the client hung up during the request: answer, then end
 	switch req.Op {
 	case opHello:
 	case opApply:
+		hungUp := s.cancelOnHangup(c, cancel)
 		err = s.node.ApplyFile(ctx, *req.Apply, func(d docResult) {
 			doc := &wireDoc{Where: d.Where, Ref: d.Ref, Revision: d.Revision, Invalid: d.Invalid}
 			if s.send(c, answer{Type: ansDoc, Doc: doc, Err: toWire(d.Err)}) != nil {
 				cancel()
 			}
 		})
+		gone = hungUp()
 	case opGet:
 		var r store.Resource
 		r, err = s.node.Get(ctx, *req.Ref)
@@ -279,11 +312,18 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 	case opList:
 		err = s.list(ctx, c, req, &ok)
 	}
+	final := ok
 	if err != nil {
-		return s.send(c, errorAnswer(err))
+		final = errorAnswer(err)
 	}
-	return s.send(c, ok)
+	if err := s.send(c, final); err != nil || !gone {
+		return err
+	}
+	return errHungUp
 }
+
+// errHungUp: the client hung up while its request ran.
+var errHungUp = errors.New("revoada: socket: the client hung up")
 
 func (s *server) list(ctx context.Context, c *net.UnixConn, req request, ok *answer) error {
 	l, err := s.node.List(ctx, req.Kind, req.Namespace)
@@ -307,7 +347,7 @@ func (s *server) list(ctx context.Context, c *net.UnixConn, req request, ok *ans
 func (s *server) serveWatch(c *net.UnixConn, req request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s.watching(c)
+	s.readForHangup(c)
 	go func() { // the client sends nothing more: a read returns when it hangs up
 		var b [1]byte
 		c.Read(b[:])

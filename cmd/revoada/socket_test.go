@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -472,5 +473,72 @@ func TestServerDropsIdleClients(t *testing.T) {
 	largeConfigMaps(t, b, 1)
 	if ev, open := <-w.Events(); !open || ev.Type != store.Added {
 		t.Fatalf("the watch after a quiet spell: %+v, open %v, %v", ev, open, w.Err())
+	}
+}
+
+// interrupting is a backend on which Ctrl-C (cancel) comes while the
+// at-th Apply is in flight, after the store took it.
+type interrupting struct {
+	backend.Backend
+	at, n  int
+	cancel context.CancelFunc
+}
+
+func (b *interrupting) Apply(ctx context.Context, r store.Resource, exp store.Expect) (store.Resource, error) {
+	got, err := b.Backend.Apply(ctx, r, exp)
+	if b.n++; b.n == b.at {
+		b.cancel()
+	}
+	return got, err
+}
+
+const threeConfigMaps = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\n" +
+	"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n---\n" +
+	"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: three}\n"
+
+// TestClientInterruptedApplyPrintsWhatItStored: Ctrl-C during an apply,
+// here or through the socket, ends it with exit 130, and every resource
+// the store took is printed (issue 10: the one in flight was stored and
+// never printed, and through the socket the serving process went on
+// applying the rest unseen).
+func TestClientInterruptedApplyPrintsWhatItStored(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		b := &interrupting{Backend: backend.NewMemory(), at: 2, cancel: cancel}
+		var n nodeClient = localNode{b}
+		var s *server
+		if remote {
+			var path string
+			path, s = serveWith(t, localNode{b}, defaultLimits)
+			rn, err := dialNode(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rn.Close()
+			n = rn
+		}
+		stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+		in := applyInput{File: "three.yaml", Face: "kubernetes", Format: store.YAML, Data: []byte(threeConfigMaps)}
+		code := applyFile(ctx, &env{stdout: stdout, stderr: stderr}, n, "three.yaml", in)
+		if s != nil {
+			s.Close() // the serving process has done all it will
+		}
+		l, err := b.List(context.Background(), "ConfigMap", "", backend.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored []string
+		for _, r := range l.Items {
+			stored = append(stored, fmt.Sprintf("%s revision %d", r.Ref, r.ModRevision))
+		}
+		slices.Sort(stored)
+		printed := strings.Fields(strings.ReplaceAll(stdout.String(), " revision ", "_"))
+		for i := range printed {
+			printed[i] = strings.ReplaceAll(printed[i], "_", " revision ")
+		}
+		slices.Sort(printed)
+		if code != exitInterrupted || !slices.Equal(printed, stored) || len(stored) < 2 || (!remote && len(stored) != 2) {
+			t.Errorf("remote %v: exit %d; printed %q, stored %q\nstderr: %s", remote, code, printed, stored, stderr)
+		}
 	}
 }

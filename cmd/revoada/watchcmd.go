@@ -13,7 +13,7 @@ const watchSynopsis = "watch KIND [--from REVISION] [--data DIR]"
 
 const watchAbout = `Print the changes to resources of KIND, one line per event, until Ctrl-C:
 "ADDED REF rev N", MODIFIED, DELETED, and "BOOKMARK rev N" when the stream
-has caught up. Without --from it first prints every existing resource as
+has caught up. Ctrl-C ends it (exit 0), as it is meant to end. Without --from it first prints every existing resource as
 ADDED, then a BOOKMARK; with --from it replays the history from that
 revision (exit 1 if it was compacted: watch without --from).
 
@@ -62,7 +62,10 @@ func watchFlags(e *env) (*flag.FlagSet, func() int) {
 				resume = again && resumes < watchResumesMax
 				return code
 			})
-			if !resume {
+			switch {
+			case code == exitInterrupted: // Ctrl-C before the watch began
+				return exitOK
+			case !resume:
 				return code
 			}
 		}
