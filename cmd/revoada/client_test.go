@@ -446,3 +446,31 @@ func TestClientInterruptedExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// podCRD defines a custom kind Pod, with a short name of Deployment's.
+const podCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: pods.evil.example.com}
+spec:
+  group: evil.example.com
+  scope: Namespaced
+  names: {kind: Pod, plural: pods, shortNames: [deploy]}
+  versions: [{name: v1, served: true, storage: true}]
+`
+
+// TestClientCRDsCannotTakeBuiltinNames: a CRD's claim to a built-in
+// kind's name is void, as in kubectl (issue 10: "list po", "list svc" and
+// "list deploy" were ambiguous, exit 2).
+func TestClientCRDsCannotTakeBuiltinNames(t *testing.T) {
+	dir := t.TempDir()
+	greedy := strings.Replace(widgets, "shortNames: [wd]", "shortNames: [wd, po, svc]", 1) + "---\n" + podCRD
+	client(t, dir, exitOK, "apply", "-f", writeFile(t, "greedy.yaml", greedy))
+	client(t, dir, exitOK, "apply", "-f", multiResource)
+	wantLines(t, client(t, dir, exitOK, "list", "svc").stdout,
+		"NAMESPACE  NAME  REVISION  FACE        FORMAT",
+		"default    mock  4         kubernetes  json")
+	for _, kind := range []string{"po", "deploy"} {
+		wantLines(t, client(t, dir, exitOK, "list", kind).stdout, "NAMESPACE  NAME  REVISION  FACE  FORMAT")
+	}
+	client(t, dir, exitOK, "get", "wd", "w1")
+}

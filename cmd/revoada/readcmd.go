@@ -20,9 +20,11 @@ name (po, svc, deploy, ...), or qualified by its API group (deployments.apps,
 jobs.batch, deployments.v1.apps); NomadJob (nomadjobs) is the Nomad face's
 kind, the systemd unit types (service, socket, timer, ...) the systemd
 face's, qualified as service.systemd; custom kinds are known from their
-CustomResourceDefinition or from the store. A kind spelled exactly wins
-("Service" is Kubernetes', "service" systemd's). An ambiguous or unknown
-kind is an error (exit 2), with the candidates or "did you mean".`
+CustomResourceDefinition or from the store. A built-in kind's names always
+mean it, whatever a CRD claims (po is the Pod), as in kubectl. A kind
+spelled exactly wins ("Service" is Kubernetes', "service" systemd's). An
+ambiguous or unknown kind is an error (exit 2), with the candidates or "did
+you mean".`
 
 // outputHelp says what -o does, for get's and list's help.
 const outputHelp = `-o depends on the resource's face: each renders its own formats (-o json

@@ -24,6 +24,10 @@ type KindInfo struct {
 	Plural   string   // lower case: "deployments"; "" when the kind has none (systemd unit types)
 	Short    []string // kubectl's short names: "deploy"
 	Groups   []Group  // the groups that serve it, sorted by name
+	// Custom: defined by a CustomResourceDefinition, or known only from
+	// the store. A name a built-in kind answers to never resolves to a
+	// custom kind (see ResolveKind).
+	Custom bool
 }
 
 // Group is one API group serving a kind, with its versions. The core
@@ -133,11 +137,32 @@ var shortNames = map[string][]string{
 // k8s.io/apimachinery's meta.UnsafeGuessKindToResource makes them, kubectl's
 // short names), NomadJobKind, the systemd unit types (by their type name
 // alone, as systemctl --type spells them: no plurals), the kinds defined by
-// the CustomResourceDefinitions in crds (their spec.names and spec.group;
-// a CRD that does not parse defines nothing), and the kinds of stored that
-// are none of these (custom resources without a definition: singular and
-// guessed plural).
+// the well-formed CustomResourceDefinitions in crds (see crdKind; a
+// malformed one defines nothing), and the kinds of stored that are none of
+// these (custom resources without a definition: singular and guessed
+// plural). The last two are Custom.
 func Kinds(stored []string, crds []store.Resource) []KindInfo {
+	out := builtinKindInfos()
+	builtin := out[:len(out):len(out)]
+	for _, crd := range crds {
+		if info, ok := crdKind(crd, builtin); ok {
+			out = append(out, info)
+		}
+	}
+	for _, k := range stored {
+		if !slices.ContainsFunc(out, func(i KindInfo) bool { return i.Kind == k }) {
+			info := guessed(k)
+			info.Custom = true
+			out = append(out, *info)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b KindInfo) int { return strings.Compare(a.Kind, b.Kind) })
+	return out
+}
+
+// builtinKindInfos are the kinds of the faces: Kubernetes', NomadJob and
+// the systemd unit types.
+func builtinKindInfos() []KindInfo {
 	byKind := map[string]*KindInfo{}
 	for gv, kinds := range BuiltinKinds() {
 		group, version := splitAPIVersion(gv)
@@ -151,7 +176,7 @@ func Kinds(stored []string, crds []store.Resource) []KindInfo {
 			info.Groups = addVersion(info.Groups, group, version)
 		}
 	}
-	out := make([]KindInfo, 0, len(byKind)+len(unitTypes)+len(stored)+len(crds)+1)
+	out := make([]KindInfo, 0, len(byKind)+len(unitTypes)+1)
 	for _, info := range byKind {
 		out = append(out, *info)
 	}
@@ -161,17 +186,6 @@ func Kinds(stored []string, crds []store.Resource) []KindInfo {
 	for _, t := range unitTypes {
 		out = append(out, KindInfo{Kind: t, Face: Systemd, Singular: t, Groups: []Group{{Name: SystemdGroup}}})
 	}
-	for _, crd := range crds {
-		if info, ok := crdKind(crd); ok {
-			out = append(out, info)
-		}
-	}
-	for _, k := range stored {
-		if !slices.ContainsFunc(out, func(i KindInfo) bool { return i.Kind == k }) {
-			out = append(out, *guessed(k))
-		}
-	}
-	slices.SortStableFunc(out, func(a, b KindInfo) int { return strings.Compare(a.Kind, b.Kind) })
 	return out
 }
 
@@ -201,37 +215,73 @@ func addVersion(groups []Group, group, version string) []Group {
 	return groups
 }
 
-// crdKind reads the kind a CustomResourceDefinition defines.
-func crdKind(r store.Resource) (KindInfo, bool) {
-	var crd struct {
-		Spec struct {
-			Group string
-			Names struct {
-				Kind, Plural, Singular string
-				ShortNames             []string
-			}
-			Versions []struct{ Name string }
+// crdSpec is what crdKind reads of a CustomResourceDefinition.
+type crdSpec struct {
+	Spec struct {
+		Group string
+		Names struct {
+			Kind, Plural, Singular string
+			ShortNames             []string
 		}
+		Scope    string
+		Versions []struct{ Name string }
 	}
+}
+
+// crdKind reads the kind a CustomResourceDefinition defines, as a custom
+// kind. A malformed definition defines none (ok false), so that it takes
+// no part in resolving names: one kube-apiserver would refuse (a group
+// that is not a DNS subdomain with a dot, an empty kind or plural, names
+// or versions that are not DNS labels, no version, a scope other than
+// Namespaced or Cluster, an object name other than PLURAL.GROUP), and one
+// whose kind is a name of a built-in kind, in any spelling (a custom
+// resource may not use it: checkOwnKind). Short names that a built-in kind
+// answers to are dropped: they could never resolve to it.
+func crdKind(r store.Resource, builtin []KindInfo) (KindInfo, bool) {
+	var crd crdSpec
 	if r.Ref.Kind != "CustomResourceDefinition" || r.Format != store.JSON || json.Unmarshal(r.Payload, &crd) != nil {
 		return KindInfo{}, false
 	}
-	n := crd.Spec.Names
-	if n.Kind == "" || n.Plural == "" || crd.Spec.Group == "" {
+	spec, n := crd.Spec, crd.Spec.Names
+	if !wellFormedCRD(r.Ref.Name, crd) || len(KindsNamed(n.Kind, builtin)) > 0 {
 		return KindInfo{}, false
 	}
-	info := KindInfo{Kind: n.Kind, Face: Kubernetes, Singular: cmp.Or(strings.ToLower(n.Singular), strings.ToLower(n.Kind)),
-		Plural: strings.ToLower(n.Plural)}
+	info := KindInfo{Kind: n.Kind, Face: Kubernetes, Singular: cmp.Or(n.Singular, strings.ToLower(n.Kind)), Plural: n.Plural, Custom: true}
 	for _, s := range n.ShortNames {
-		info.Short = append(info.Short, strings.ToLower(s))
+		if len(KindsNamed(s, builtin)) == 0 {
+			info.Short = append(info.Short, s)
+		}
 	}
-	for _, v := range crd.Spec.Versions {
-		info.Groups = addVersion(info.Groups, crd.Spec.Group, v.Name)
-	}
-	if len(info.Groups) == 0 {
-		info.Groups = []Group{{Name: crd.Spec.Group}}
+	for _, v := range spec.Versions {
+		info.Groups = addVersion(info.Groups, spec.Group, v.Name)
 	}
 	return info, true
+}
+
+// wellFormedCRD reports whether a definition named name has what
+// kube-apiserver requires of the fields crdKind reads.
+func wellFormedCRD(name string, crd crdSpec) bool {
+	spec, n := crd.Spec, crd.Spec.Names
+	labels := append([]string{n.Plural}, n.ShortNames...)
+	if n.Singular != "" {
+		labels = append(labels, n.Singular)
+	}
+	for _, v := range spec.Versions {
+		labels = append(labels, v.Name)
+	}
+	switch {
+	case n.Kind == "" || len(spec.Versions) == 0 || !strings.Contains(spec.Group, "."),
+		spec.Scope != "Namespaced" && spec.Scope != "Cluster",
+		name != n.Plural+"."+spec.Group,
+		checkDNSSubdomain(spec.Group) != nil:
+		return false
+	}
+	for _, l := range labels {
+		if checkDNSLabel(l, 63) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // names are the lower-case names k answers to on its own.
@@ -293,15 +343,22 @@ func KindsNamed(name string, kinds []KindInfo) []KindInfo {
 // argument: case does not matter, and a kind answers to its name, singular,
 // plural, short names, and any of those qualified by a group
 // ("deployments.apps", "deployments.v1.apps", "jobs.batch",
-// "service.systemd"). A name spelled exactly as a kind is that kind, even
-// when it also names others ignoring case: "Service" is the Kubernetes
-// Service and "service" the systemd unit type. kinds is what Kinds returns.
+// "service.systemd"). A name a built-in kind answers to never means a
+// custom kind, whatever a CustomResourceDefinition claims (kubectl resolves
+// the built-in groups first): "po" is the Pod even when a CRD gives it as a
+// short name. Among the rest, a name spelled exactly as a kind is that
+// kind, even when it also names others ignoring case: "Service" is the
+// Kubernetes Service and "service" the systemd unit type. kinds is what
+// Kinds returns.
 //
 // Errors: *AmbiguousKindError (ErrAmbiguousKind) when the name answers to
 // several kinds and is none of them exactly; *UnknownKindError
 // (ErrUnknownKind) when it answers to none, with suggestions.
 func ResolveKind(name string, kinds []KindInfo) (KindInfo, error) {
 	candidates := KindsNamed(name, kinds)
+	if slices.ContainsFunc(candidates, func(k KindInfo) bool { return !k.Custom }) {
+		candidates = slices.DeleteFunc(candidates, func(k KindInfo) bool { return k.Custom })
+	}
 	if i := slices.IndexFunc(candidates, func(k KindInfo) bool { return k.Kind == name }); i >= 0 {
 		return candidates[i], nil
 	}

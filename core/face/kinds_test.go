@@ -151,11 +151,80 @@ func TestKindsPlurals(t *testing.T) {
 	}
 }
 
+// crd is a CustomResourceDefinition named name with spec, as the store
+// holds one.
+func crd(name, spec string) store.Resource {
+	return store.Resource{Ref: store.Ref{Kind: "CustomResourceDefinition", Name: name}, Face: Kubernetes, Format: store.JSON,
+		Payload: []byte(`{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"` + name + `"},"spec":` + spec + `}`)}
+}
+
+// TestKindsIgnoresBrokenCRDs: a definition kube-apiserver would refuse, or
+// one of a kind a face owns, defines no kind (issue 10).
 func TestKindsIgnoresBrokenCRDs(t *testing.T) {
-	for _, payload := range []string{`{`, `{"spec":{"names":{"kind":"X"}}}`, `[]`} {
-		crd := store.Resource{Ref: store.Ref{Kind: "CustomResourceDefinition", Name: "x"}, Format: store.JSON, Payload: []byte(payload)}
-		if n, m := len(Kinds(nil, []store.Resource{crd})), len(Kinds(nil, nil)); n != m {
-			t.Errorf("CRD %s added %d kinds", payload, n-m)
+	const good = `{"group":"example.com","scope":"Namespaced","names":{"kind":"Widget","plural":"widgets","singular":"widget","shortNames":["wd"]},"versions":[{"name":"v1"}]}`
+	if n, m := len(Kinds(nil, []store.Resource{crd("widgets.example.com", good)})), len(Kinds(nil, nil)); n != m+1 {
+		t.Fatalf("a well-formed CRD added %d kinds", n-m)
+	}
+	broken := []store.Resource{
+		{Ref: store.Ref{Kind: "CustomResourceDefinition", Name: "x"}, Format: store.JSON, Payload: []byte(`{`)},
+		{Ref: store.Ref{Kind: "CustomResourceDefinition", Name: "x"}, Format: store.JSON, Payload: []byte(`[]`)},
+		{Ref: store.Ref{Kind: "CustomResourceDefinition", Name: "x"}, Format: store.JSON, Payload: []byte(`{"spec":{"names":{"kind":"X"}}}`)},
+		crd("widgets.example.com", strings.Replace(good, `"example.com"`, `""`, 1)),                      // empty group
+		crd("widgets.example", strings.Replace(good, `"example.com"`, `"example"`, 1)),                   // no dot
+		crd("widgets.Example.com", strings.Replace(good, `"example.com"`, `"Example.com"`, 1)),           // not a DNS subdomain
+		crd("widgets.example.com", strings.Replace(good, `"kind":"Widget"`, `"kind":""`, 1)),             // empty kind
+		crd(".example.com", strings.Replace(good, `"plural":"widgets"`, `"plural":""`, 1)),               // empty plural
+		crd("Widgets.example.com", strings.Replace(good, `"plural":"widgets"`, `"plural":"Widgets"`, 1)), // not a DNS label
+		crd("widgets.example.com", strings.Replace(good, `["wd"]`, `["WD"]`, 1)),                         // a short name not a DNS label
+		crd("widgets.example.com", strings.Replace(good, `["wd"]`, `[""]`, 1)),                           // an empty short name
+		crd("widgets.example.com", strings.Replace(good, `[{"name":"v1"}]`, `[]`, 1)),                    // no version
+		crd("widgets.example.com", strings.Replace(good, `[{"name":"v1"}]`, `[{"name":""}]`, 1)),         // an empty version
+		crd("widgets.example.com", strings.Replace(good, `"Namespaced"`, `"Galaxy"`, 1)),                 // bad scope
+		crd("widgets.example.com", strings.Replace(good, `"scope":"Namespaced",`, ``, 1)),                // no scope
+		crd("gadgets.example.com", good), // named for another plural
+		crd("widgets.example.com", strings.Replace(good, `"kind":"Widget"`, `"kind":"Pod"`, 1)),      // a kind Kubernetes owns
+		crd("widgets.example.com", strings.Replace(good, `"kind":"Widget"`, `"kind":"Pods"`, 1)),     // ... in another spelling
+		crd("widgets.example.com", strings.Replace(good, `"kind":"Widget"`, `"kind":"Service"`, 1)),  // Kubernetes' and systemd's
+		crd("widgets.example.com", strings.Replace(good, `"kind":"Widget"`, `"kind":"NomadJob"`, 1)), // the nomad face's
+	}
+	for _, c := range broken {
+		if n, m := len(Kinds(nil, []store.Resource{c})), len(Kinds(nil, nil)); n != m {
+			t.Errorf("CRD %s added %d kinds", c.Payload, n-m)
+		}
+	}
+}
+
+// TestResolveKindBuiltinNamesWin: the names of the built-in kinds (name,
+// singular, plural, short names) resolve to them whatever a CRD claims, as
+// kubectl resolves the built-in groups first (issue 10: a CRD with
+// shortNames [wd, po, svc] made "po" and "svc" ambiguous); the CRD keeps
+// the names no built-in kind has.
+func TestResolveKindBuiltinNamesWin(t *testing.T) {
+	greedy := crd("widgets.example.com", `{"group":"example.com","scope":"Namespaced","names":{"kind":"Widget","plural":"widgets",
+		"shortNames":["wd","po","svc","deploy","service","nomadjob","cm"]},"versions":[{"name":"v1"}]}`)
+	podCRD := crd("pods.evil.example.com", `{"group":"evil.example.com","scope":"Namespaced","names":{"kind":"Pod","plural":"pods",
+		"shortNames":["deploy"]},"versions":[{"name":"v1"}]}`)
+	gizmo := crd("services.example.org", `{"group":"example.org","scope":"Cluster","names":{"kind":"Gizmo","plural":"services",
+		"singular":"deployment","shortNames":["gz"]},"versions":[{"name":"v1"}]}`)
+	kinds := Kinds([]string{"Gadget"}, []store.Resource{greedy, podCRD, gizmo})
+	for name, want := range map[string]string{
+		"po": "Pod", "svc": "Service", "deploy": "Deployment", "service": "service", "nomadjob": "NomadJob", "cm": "ConfigMap",
+		"pods": "Pod", "Pod": "Pod", "services": "Service", "Services": "Service", "deployment": "Deployment",
+		"wd": "Widget", "widgets": "Widget", "Widget": "Widget", "widgets.example.com": "Widget",
+		"gz": "Gizmo", "gizmo": "Gizmo", "services.example.org": "Gizmo", "deployment.example.org": "Gizmo",
+		"gadget": "Gadget",
+	} {
+		got, err := ResolveKind(name, kinds)
+		if err != nil || got.Kind != want {
+			t.Errorf("ResolveKind(%q) = %q, %v; want %q", name, got.Kind, err, want)
+		}
+	}
+	if _, err := ResolveKind("pods.evil.example.com", kinds); !errors.Is(err, ErrUnknownKind) {
+		t.Errorf("the group of a CRD of kind Pod: %v, want an unknown kind", err)
+	}
+	for _, k := range KindsNamed("widget", kinds) {
+		if !slices.Equal(k.Short, []string{"wd"}) {
+			t.Errorf("Widget's short names %v, want [wd]: the others are built-in kinds'", k.Short)
 		}
 	}
 }
