@@ -420,8 +420,11 @@ func checkOutput(r store.Resource, f store.Format) error {
 		return nil
 	}
 	var names []string
-	for _, fm := range append(fc.Formats(), store.Native) {
+	for _, fm := range fc.Formats() {
 		names = append(names, fm.String())
+	}
+	if !slices.Contains(fc.Formats(), store.Native) {
+		names = append(names, store.Native.String())
 	}
 	return fmt.Errorf("-o %s: %w %s: it comes from the %s face, which renders -o %s",
 		f, errOutput, r.Ref, r.Face, strings.Join(names, ", -o "))

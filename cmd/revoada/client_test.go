@@ -474,3 +474,14 @@ func TestClientCRDsCannotTakeBuiltinNames(t *testing.T) {
 	}
 	client(t, dir, exitOK, "get", "wd", "w1")
 }
+
+// TestCheckOutputNamesEachFormatOnce: a face that renders native itself
+// (pureraft: a blob stored under any kind) is not told to render it twice
+// (issue 10: "renders -o native, -o native").
+func TestCheckOutputNamesEachFormatOnce(t *testing.T) {
+	blob := store.Resource{Ref: store.Ref{Kind: "Service", Namespace: "default", Name: "x"}, Face: "pureraft", Format: store.Native}
+	err := checkOutput(blob, store.YAML)
+	if !errors.Is(err, errOutput) || !strings.HasSuffix(err.Error(), "which renders -o native") {
+		t.Errorf("-o yaml of a pureraft blob: %v", err)
+	}
+}
