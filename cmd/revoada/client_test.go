@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -483,5 +485,25 @@ func TestCheckOutputNamesEachFormatOnce(t *testing.T) {
 	err := checkOutput(blob, store.YAML)
 	if !errors.Is(err, errOutput) || !strings.HasSuffix(err.Error(), "which renders -o native") {
 		t.Errorf("-o yaml of a pureraft blob: %v", err)
+	}
+}
+
+// TestClientRefusesTooManyResources: a file of more than
+// face.ResourcesMax resources is refused before anything is applied, with
+// one error naming the limit, exit 2 (issue 10: 10000 were applied, then
+// one error line per document past them).
+func TestClientRefusesTooManyResources(t *testing.T) {
+	var y strings.Builder
+	for i := range face.ResourcesMax + 1 {
+		fmt.Fprintf(&y, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n", i)
+	}
+	dir := t.TempDir()
+	o := client(t, dir, exitUsage, "apply", "-f", writeFile(t, "many.yaml", y.String()))
+	want := fmt.Sprintf("more than %d resources", face.ResourcesMax)
+	if o.stdout != "" || strings.Count(o.stderr, "\n") != 1 || !strings.Contains(o.stderr, want) {
+		t.Errorf("stdout %q, stderr %q; want nothing applied and one line saying %q", o.stdout, o.stderr, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "raft.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the node was started for a file refused whole (%v)", err)
 	}
 }

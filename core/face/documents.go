@@ -27,10 +27,10 @@ type Decoded struct {
 // them. Every other face and format is decoded whole, as one unit.
 //
 // The checks Decode makes of the whole input still apply to the whole: a
-// file that is too large, not UTF-8 or holds a NUL byte, or that holds no
-// manifest at all, comes back as one unit with that error. The resources of
-// all units together are bounded by ResourcesMax; a document past the
-// bound is an error of its own.
+// file that is too large, not UTF-8 or holds a NUL byte, that holds no
+// manifest at all, or whose documents hold more than ResourcesMax
+// resources in all, comes back as one unit with that error, so that
+// nothing of it is applied.
 //
 // Concatenating the Resources of the units gives what f.Decode returns for
 // a file where every document is valid.
@@ -53,9 +53,8 @@ func DecodeEach(f Face, file string, data []byte, fm store.Format) []Decoded {
 		if d.Err != nil {
 			d.Resources, d.Err = nil, renumber(d.Err, i+1)
 		}
-		if total += len(d.Resources); total > ResourcesMax {
-			d.Resources = nil
-			d.Err = fmt.Errorf("face: %s: %s: %w", f.Name(), file, invalid(d.Where, "the file holds more than %d resources", ResourcesMax))
+		if total += len(d.Resources); checkCount(total) != nil {
+			return []Decoded{{Err: fmt.Errorf("face: %s: %s: %w", f.Name(), file, checkCount(total))}}
 		}
 		out = append(out, d)
 	}

@@ -142,8 +142,10 @@ func TestDecodeEachAgreesWithDecode(t *testing.T) {
 	}
 }
 
-// TestDecodeEachBoundsResources: the units together hold at most
-// ResourcesMax resources.
+// TestDecodeEachBoundsResources: a file of more than ResourcesMax
+// resources is refused whole, as Decode refuses it, so that nothing of it
+// is applied (issue 10: the first 10000 were applied, then one error per
+// document past them).
 func TestDecodeEachBoundsResources(t *testing.T) {
 	var b strings.Builder
 	for i := range ResourcesMax + 1 {
@@ -153,8 +155,8 @@ func TestDecodeEachBoundsResources(t *testing.T) {
 		b.WriteString(configMap(fmt.Sprintf("c%d", i)))
 	}
 	got := DecodeEach(kubernetes{}, "many.yaml", []byte(b.String()), store.YAML)
-	last := got[len(got)-1]
-	if len(got) != ResourcesMax+1 || last.Err == nil || !errors.Is(last.Err, store.ErrInvalid) || got[len(got)-2].Err != nil {
-		t.Fatalf("%d units, the last %+v", len(got), last)
+	want := fmt.Sprintf("more than %d resources", ResourcesMax)
+	if len(got) != 1 || got[0].Resources != nil || !errors.Is(got[0].Err, store.ErrInvalid) || !strings.Contains(got[0].Err.Error(), want) {
+		t.Fatalf("%d units, the first %+v; want one, refusing the file with %q", len(got), got[0], want)
 	}
 }
