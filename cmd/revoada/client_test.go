@@ -499,9 +499,12 @@ func TestClientRefusesTooManyResources(t *testing.T) {
 	}
 	dir := t.TempDir()
 	o := client(t, dir, exitUsage, "apply", "-f", writeFile(t, "many.yaml", y.String()))
+	// Ten thousand manifests hold more values than ManifestTokensMax too,
+	// which the scan before parsing counts first: either limit refuses the
+	// file whole.
 	want := fmt.Sprintf("more than %d resources", face.ResourcesMax)
-	if o.stdout != "" || strings.Count(o.stderr, "\n") != 1 || !strings.Contains(o.stderr, want) {
-		t.Errorf("stdout %q, stderr %q; want nothing applied and one line saying %q", o.stdout, o.stderr, want)
+	if o.stdout != "" || strings.Count(o.stderr, "\n") != 1 || !strings.Contains(o.stderr, want) && !strings.Contains(o.stderr, "(ManifestTokensMax)") {
+		t.Errorf("stdout %q, stderr %q; want nothing applied and one line saying %q or naming ManifestTokensMax", o.stdout, o.stderr, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "raft.db")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the node was started for a file refused whole (%v)", err)

@@ -42,6 +42,9 @@ func DecodeEach(f Face, file string, data []byte, fm store.Format) []Decoded {
 	if err := checkText(data); err != nil {
 		return []Decoded{{Err: fmt.Errorf("face: %s: %s: %w", f.Name(), file, err)}}
 	}
+	if err := checkNesting(data, true); err != nil { // as Decode checks the whole stream
+		return []Decoded{{Err: fmt.Errorf("face: %s: %s: %w", f.Name(), file, err)}}
+	}
 	var out []Decoded
 	total := 0
 	for i, doc := range splitYAML(data) {
@@ -68,6 +71,9 @@ func DecodeEach(f Face, file string, data []byte, fm store.Format) []Decoded {
 // emptyDocument reports whether a YAML document holds nothing: Decode skips
 // those, and decoding one alone would be "no manifest".
 func emptyDocument(doc []byte) bool {
+	if checkNesting(doc, true) != nil {
+		return false // not parsed here: Decode refuses it cheaply
+	}
 	j, err := yaml.YAMLToJSONStrict(doc)
 	return err == nil && string(j) == "null"
 }
