@@ -311,6 +311,11 @@ func (s *hclScan) literalEnd(top *scanFrame) int {
 	for i := s.i; i < len(s.src); i++ {
 		switch c := s.src[i]; {
 		case c == '\\' && top.mode == scanQuoted:
+			if i+1 == len(s.src) || s.src[i+1] == '\n' || s.src[i+1] == '\r' {
+				// A backslash ending the line or the file escapes nothing:
+				// the lexer makes it a token of its own.
+				return max(i, s.i+1)
+			}
 			i++ // an escape stays in the run
 		case (c == '"' || c == '\n') && top.mode == scanQuoted:
 			return i

@@ -50,6 +50,7 @@ func TestTokenScanBoundsTheLexer(t *testing.T) {
 		"a = \"unclosed\nb = 2\n",
 		"a = \"" + strings.Repeat("$${", 100) + "\"\n",
 		"héllo = \"wörld\"\n",
+		"\"0\\", "\"\\", "a = \"x\\\nb = 1\n", "a = \"\\\r\n", // a backslash ending the line or file is a token of its own (found by FuzzTokenScan)
 	} {
 		checkScanBound(t, src, []byte(src))
 	}
