@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"revoada.dev/revoada/internal/testalloc"
 	"revoada.dev/revoada/scenarios"
 	"revoada.dev/revoada/sim"
 )
@@ -54,7 +55,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p *sim.Plan
 		var err error
-		checkAllocs(t, fuzzAllocMax, func() { p, err = scenarios.Parse("fuzz.yaml", data) })
+		testalloc.Check(t, testalloc.FuzzMax, func() { p, err = scenarios.Parse("fuzz.yaml", data) })
 		if err != nil {
 			var e *scenarios.Error
 			if !errors.Is(err, scenarios.ErrInvalid) || !errors.As(err, &e) || e.Line < 0 {

@@ -2,29 +2,12 @@ package scenarios_test
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 
+	"revoada.dev/revoada/internal/testalloc"
 	"revoada.dev/revoada/scenarios"
 )
-
-// checkAllocs fails t if fn allocates more than limit bytes. Every
-// goroutine's allocations count: run it alone (no t.Parallel; fuzz with
-// -parallel 1).
-func checkAllocs(t testing.TB, limit uint64, fn func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > limit {
-		t.Fatalf("one input allocated %d bytes, limit %d", grew, limit)
-	}
-}
-
-// fuzzAllocMax is the most one fuzz input may allocate.
-const fuzzAllocMax = 64 << 20
 
 // denseFiles are files within FileBytesMax whose YAML nodes would cost
 // yaml.v3 80 to 150 MB (issue 10); they seed FuzzParse.
@@ -43,7 +26,7 @@ func denseFiles() []string {
 func TestParseRefusesDenseFiles(t *testing.T) {
 	for _, data := range denseFiles() {
 		var err error
-		checkAllocs(t, 1<<20, func() { _, err = scenarios.Parse("dense.yaml", []byte(data)) })
+		testalloc.Check(t, 1<<20, func() { _, err = scenarios.Parse("dense.yaml", []byte(data)) })
 		if !errors.Is(err, scenarios.ErrInvalid) || !strings.Contains(err.Error(), "TokensMax") {
 			t.Fatalf("a dense file of %d bytes: %v, want ErrInvalid naming TokensMax", len(data), err)
 		}

@@ -2,27 +2,11 @@ package membership
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
+
+	"revoada.dev/revoada/internal/testalloc"
 )
-
-// checkAllocs fails t if fn allocates more than limit bytes. Every
-// goroutine's allocations count: run it alone (no t.Parallel; fuzz with
-// -parallel 1).
-func checkAllocs(t testing.TB, limit uint64, fn func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > limit {
-		t.Fatalf("one input allocated %d bytes, limit %d", grew, limit)
-	}
-}
-
-// fuzzAllocMax is the most one fuzz input may allocate.
-const fuzzAllocMax = 64 << 20
 
 // truncatedStates are a signed state with the longest strings, cut short
 // just after each string's length byte claims its 255 bytes (issue 10).
@@ -46,7 +30,7 @@ func TestDecodeSignedStateDoesNotTrustLengths(t *testing.T) {
 	for _, b := range truncatedStates() {
 		var err error
 		// At most the strings present and the signature.
-		checkAllocs(t, 1<<10, func() { _, _, err = DecodeSignedState(b) })
+		testalloc.Check(t, 1<<10, func() { _, _, err = DecodeSignedState(b) })
 		if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("a state cut at %d bytes: %v, want ErrCorrupt", len(b), err)
 		}

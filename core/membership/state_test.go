@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/internal/testalloc"
 )
 
 func drawKey(t *rapid.T) keyed {
@@ -131,7 +133,7 @@ func FuzzDecodeSignedState(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkAllocs(t, fuzzAllocMax, func() {
+		testalloc.Check(t, testalloc.FuzzMax, func() {
 			s, rest, err := DecodeSignedState(b)
 			if err != nil {
 				return

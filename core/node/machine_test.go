@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -13,6 +12,7 @@ import (
 
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/internal/testalloc"
 )
 
 func nid(b byte) roles.NodeID {
@@ -174,7 +174,7 @@ func FuzzDecodeMachine(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkAllocs(t, fuzzAllocMax, func() {
+		testalloc.Check(t, testalloc.FuzzMax, func() {
 			m, err := DecodeMachine(b)
 			if err != nil {
 				if !errors.Is(err, ErrCorruptSnapshot) {
@@ -237,7 +237,7 @@ func TestPolicyShiftsAreFencedAndRemembered(t *testing.T) {
 func TestDecodeMachineDoesNotTrustLengths(t *testing.T) {
 	for _, b := range hugeMachineClaims(t) {
 		var err error
-		checkAllocs(t, 1<<20, func() { _, err = DecodeMachine(b) })
+		testalloc.Check(t, 1<<20, func() { _, err = DecodeMachine(b) })
 		if !errors.Is(err, ErrCorruptSnapshot) {
 			t.Fatalf("a %d-byte snapshot claiming 4 GiB: %v, want ErrCorruptSnapshot", len(b), err)
 		}
@@ -265,20 +265,3 @@ func hugeMachineClaims(t testing.TB) [][]byte {
 	records = append(records, 0xff, 0xff, 0xff, 0xff)
 	return [][]byte{storeLen, append(records, b[window+4:]...)}
 }
-
-// checkAllocs fails t if fn allocates more than limit bytes. Every
-// goroutine's allocations count: run it alone (no t.Parallel; fuzz with
-// -parallel 1).
-func checkAllocs(t testing.TB, limit uint64, fn func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > limit {
-		t.Fatalf("one input allocated %d bytes, limit %d", grew, limit)
-	}
-}
-
-// fuzzAllocMax is the most one fuzz input may allocate.
-const fuzzAllocMax = 64 << 20

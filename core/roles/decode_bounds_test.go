@@ -3,28 +3,11 @@ package roles_test
 import (
 	"encoding/binary"
 	"errors"
-	"runtime"
 	"testing"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/internal/testalloc"
 )
-
-// checkAllocs fails t if fn allocates more than limit bytes. Every
-// goroutine's allocations count: run it alone (no t.Parallel; fuzz with
-// -parallel 1).
-func checkAllocs(t testing.TB, limit uint64, fn func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > limit {
-		t.Fatalf("one input allocated %d bytes, limit %d", grew, limit)
-	}
-}
-
-// fuzzAllocMax is the most one fuzz input may allocate.
-const fuzzAllocMax = 64 << 20
 
 // hugeClaims are a small shift and shape whose counts claim far more than
 // they hold (issue 10); they seed FuzzDecode.
@@ -41,7 +24,7 @@ func hugeClaims(t testing.TB) [][]byte {
 func TestDecodeDoesNotTrustCounts(t *testing.T) {
 	claims := hugeClaims(t)
 	var errShape, errShift error
-	checkAllocs(t, 64<<10, func() {
+	testalloc.Check(t, 64<<10, func() {
 		_, _, errShape = roles.DecodeShape(claims[0])
 		_, _, errShift = roles.DecodeShift(claims[1])
 	})

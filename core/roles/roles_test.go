@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/internal/testalloc"
 )
 
 func id(b byte) roles.NodeID {
@@ -283,7 +284,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkAllocs(t, fuzzAllocMax, func() {
+		testalloc.Check(t, testalloc.FuzzMax, func() {
 			if sh, _, err := roles.DecodeShift(b); err == nil {
 				s := mesh(t, 2, 2)
 				s.Apply(sh) // must not panic, whatever the commands say

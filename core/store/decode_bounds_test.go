@@ -3,28 +3,11 @@ package store_test
 import (
 	"encoding/binary"
 	"errors"
-	"runtime"
 	"testing"
 
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/internal/testalloc"
 )
-
-// checkAllocs fails t if fn allocates more than limit bytes. Every
-// goroutine's allocations count: run it alone (no t.Parallel; fuzz with
-// -parallel 1).
-func checkAllocs(t testing.TB, limit uint64, fn func()) {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > limit {
-		t.Fatalf("one input allocated %d bytes, limit %d", grew, limit)
-	}
-}
-
-// fuzzAllocMax is the most one fuzz input may allocate.
-const fuzzAllocMax = 64 << 20
 
 // claim puts a big-endian u32 of 0xffffffff over b[at:at+4]: a length or
 // count claiming 4 GiB.
@@ -71,7 +54,7 @@ func TestDecodersDoNotTrustLengths(t *testing.T) {
 	check := func(what string, in []byte, decode func([]byte) error) {
 		t.Helper()
 		var err error
-		checkAllocs(t, 64<<10, func() { err = decode(in) })
+		testalloc.Check(t, 64<<10, func() { err = decode(in) })
 		if !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("%s of %d bytes: %v, want ErrInvalid", what, len(in), err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/internal/testalloc"
 )
 
 // seedStores are stores in a few interesting states: empty, written,
@@ -48,7 +49,7 @@ func FuzzRestore(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkAllocs(t, fuzzAllocMax, func() {
+		testalloc.Check(t, testalloc.FuzzMax, func() {
 			for _, in := range [][]byte{b, store.Reseal(b)} {
 				s, err := store.Restore(in)
 				if failed(t, err) {
@@ -88,7 +89,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkAllocs(t, fuzzAllocMax, func() {
+		testalloc.Check(t, testalloc.FuzzMax, func() {
 			c, rest, err := store.DecodeCommand(b)
 			if failed(t, err) {
 				return
@@ -107,7 +108,7 @@ func FuzzDecodeResource(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkAllocs(t, fuzzAllocMax, func() {
+		testalloc.Check(t, testalloc.FuzzMax, func() {
 			r, rest, err := store.DecodeResource(b)
 			if failed(t, err) {
 				return
