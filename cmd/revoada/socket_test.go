@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/internal/testalloc"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -84,7 +85,8 @@ func FuzzReadMessage(f *testing.F) {
 			func(r io.Reader) error { _, err := readMessage[request](r); return err },
 			func(r io.Reader) error { _, err := readMessage[answer](r); return err },
 		} {
-			err := read(bytes.NewReader(in))
+			var err error
+			testalloc.Check(t, testalloc.FuzzMax, func() { err = read(bytes.NewReader(in)) })
 			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, errFrameTruncated) && !errors.Is(err, errFrameTooLarge) &&
 				!errors.Is(err, errMessage) && !errors.Is(err, errVersion) {
 				t.Fatalf("untyped error %v", err)
