@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
-	"revoada.dev/revoada/internal/testalloc"
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/internal/testalloc"
 )
 
 func frame(body string) []byte {
