@@ -41,9 +41,10 @@ const (
 	PropPolicyQuorumLoss = "policy-quorum-loss"
 	// PropPolicyBelowTarget: a committed policy shift never lowers the
 	// voter count below the target's voter count for the nodes that are up
-	// (and not quarantined) by removing voters that were up all along, in a
-	// world no fault had touched for deadFor before the decision: replace
-	// before remove.
+	// (and not quarantined) by removing a voter that was up all along and
+	// connected to the deciding leader, in a world no fault had touched for
+	// deadFor before the decision: replace before remove. A voter cut off
+	// from the leader is a failure from where the policy stands.
 	PropPolicyBelowTarget = "policy-below-target"
 	// PropFalseSuspicions bounds membership's false suspicions per node-hour
 	// on runs whose links are slow but healthy (FalseSuspicionsPerNodeHourMax).
@@ -187,7 +188,7 @@ func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Appli
 	if majorityUp(comps, was) && !majorityUp(comps, is) && s.disruptedAt+s.detectBound() <= req.at {
 		s.check.fail(s.now, PropPolicyQuorumLoss, s.nodes[req.node].name, "the shift %v took the voters from %s, a majority up and connected, to %s, none", a.Shift, s.nodeNames(was), s.nodeNames(is))
 	}
-	if len(is) >= len(was) || !s.removedWereUp(before, after, req) || s.disruptedAt+deadFor > req.at {
+	if len(is) >= len(was) || s.disruptedAt+deadFor > req.at || !s.removedHealthy(before, after, req, comps) {
 		return
 	}
 	strategy, err := s.plan.strategy()
@@ -213,21 +214,26 @@ func (s *simulator) detectBound() time.Duration {
 	return 3 * time.Duration(s.plan.electionTicks()) * TickInterval
 }
 
-// removedWereUp reports whether every voter the shift removed had been up,
-// by the ground truth, for deadFor before the decision and still is:
-// removing a voter that was down a moment ago is cleanup of a failure the
-// policy saw, not scaling below the target.
-func (s *simulator) removedWereUp(before, after roles.Shape, req policyReq) bool {
+// removedHealthy reports whether the shift removed a voter that was, by the
+// ground truth, healthy as far as the deciding node could know: up for
+// deadFor before the decision and still, and connected to the decider.
+// Removing a voter that was down a moment ago, or cut off from the decider
+// (a partition looks like a crash from the side that decides), is cleanup
+// of a failure the policy saw, not scaling below the target. No fault
+// changed the world since deadFor before the decision (the caller checks),
+// so connectivity now is connectivity throughout.
+func (s *simulator) removedHealthy(before, after roles.Shape, req policyReq, comps []int) bool {
 	for _, id := range before.Voters() {
 		if slices.Contains(after.Voters(), id) {
 			continue
 		}
-		sn := s.nodes[s.byID[id]]
-		if sn.n == nil || sn.paused || sn.startedAt+deadFor > req.at {
-			return false
+		i := s.byID[id]
+		sn := s.nodes[i]
+		if sn.n != nil && !sn.paused && sn.startedAt+deadFor <= req.at && comps[i] >= 0 && comps[i] == comps[req.node] {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // confApplied follows the committed configuration on every fresh entry:

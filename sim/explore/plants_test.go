@@ -58,7 +58,7 @@ func TestFoundSeedsPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs generated plans")
 	}
-	for _, seed := range []uint64{19, 46, 121, 165, 193, 335, 354, 561, 1299, 1401} {
+	for _, seed := range []uint64{19, 46, 121, 165, 193, 335, 354, 561, 1299, 1401, 9683} {
 		if res := sim.Run(Generate(seed), seed, sim.Options{}); !res.OK() {
 			t.Errorf("seed %d: %v", seed, res.Violations)
 		}
