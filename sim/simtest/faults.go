@@ -111,6 +111,7 @@ func (s *byteSource) intn(_ string, lo, hi int) int {
 // window is where a base plan leaves room for generated faults.
 type window struct {
 	base     *sim.Plan
+	start    time.Duration // no generated fault before: base's last crash of a named node for good
 	end      time.Duration // every generated fault is over by end - step
 	duration time.Duration // the generated plan's Duration
 	kinds    []sim.FaultKind
@@ -128,7 +129,8 @@ func newWindow(base *sim.Plan) window {
 	}
 	base = withDamperBounds(base)
 	t := tail(base)
-	w := window{base: base, end: max(base.Duration-t, WindowMin)}
+	start := lastNamedKill(base)
+	w := window{base: base, start: start, end: max(base.Duration-t, start+WindowMin)}
 	w.duration = max(base.Duration, w.end+t)
 	if w.duration > sim.DurationMax {
 		return window{base: base, duration: base.Duration} // a network too slow to judge in a day: no faults
@@ -143,6 +145,25 @@ func newWindow(base *sim.Plan) window {
 		}
 	}
 	return w
+}
+
+// lastNamedKill is when base crashes a node it names ("n2", not "leader")
+// for good, the last time it does; zero if it never does. Generated faults
+// start then, as the explorer's do: a fault before it can make the policy
+// shift roles early (a voter cut off past the grace is replaced), and the
+// named crashes then strike a shape the base was not written for — in
+// phalanx-10-to-5, a worker the policy made a voter at 6 s is one of the
+// five nodes crashed at 20 s, and the crashes take a majority of the
+// voters. A dynamic selector picks its node when the fault fires, so it
+// needs no such care.
+func lastNamedKill(base *sim.Plan) time.Duration {
+	var at time.Duration
+	for _, f := range base.Faults {
+		if f.Kind == sim.Crash && f.For == 0 && !slices.Contains(dynamic, f.Target) {
+			at = max(at, f.At)
+		}
+	}
+	return at
 }
 
 // withDamperBounds returns base, or when base has a target and operator
@@ -202,12 +223,12 @@ func (w window) fault(src source) sim.Fault {
 	last := w.end - step // latest end of a generated fault
 	switch f.Kind {
 	case sim.Restart, sim.Resume, sim.Heal:
-		f.At = w.time(src, "at", 0, last)
+		f.At = w.time(src, "at", w.start, last)
 	case sim.Chaos:
-		f.At = w.time(src, "at", 0, last-sim.ChaosDowntimeMax-time.Second)
+		f.At = w.time(src, "at", w.start, last-sim.ChaosDowntimeMax-time.Second)
 		f.For = w.time(src, "for", time.Second, min(ForMax, last-sim.ChaosDowntimeMax-f.At))
 	default:
-		f.At = w.time(src, "at", 0, last-step)
+		f.At = w.time(src, "at", w.start, last-step)
 		f.For = w.time(src, "for", step, min(ForMax, last-f.At))
 	}
 	switch f.Kind {

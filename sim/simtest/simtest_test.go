@@ -260,13 +260,15 @@ func checkPlan(t *rapid.T, base, p *sim.Plan) {
 		!reflect.DeepEqual(p.Commands, base.Commands) || !reflect.DeepEqual(p.Expect, withDamperBounds(base).Expect) {
 		t.Fatalf("the plan lost part of its base")
 	}
-	room := tail(p)
+	room, start := tail(p), lastNamedKill(base)
 	for _, f := range p.Faults[len(base.Faults):] {
 		end := f.At + f.For
 		if f.Kind == sim.Chaos {
 			end += sim.ChaosDowntimeMax
 		}
 		switch {
+		case f.At < start:
+			t.Fatalf("fault %+v comes before the named crash for good at %v", f, start)
 		case end > p.Duration-room:
 			t.Fatalf("fault %+v ends at %v, less than %v before the end of the run (%v)", f, end, room, p.Duration)
 		case f.For == 0 && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal &&
