@@ -39,6 +39,9 @@ func (s *simulator) selfHealing(cfg *node.Config, sn *simNode, inc string) {
 	if p.Policy.PhiThreshold > 0 {
 		g.PhiThreshold = p.Policy.PhiThreshold
 	}
+	if s.hooks.HastyDetector {
+		g.PhiThreshold, g.Unsafe.NoProbe = 1, true
+	}
 	strategy, err := p.strategy()
 	if err != nil {
 		panic(fmt.Sprintf("sim: unvalidated target: %v", err))

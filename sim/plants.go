@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// slowElections is how many times too long the slow-elections plant makes
+// raft's election timeout.
+const slowElections = 30
+
 // plants names each planted bug of Hooks, as the CLI's --plant flag and
 // failure bundles spell it.
 var plants = []struct {
@@ -25,6 +29,8 @@ var plants = []struct {
 	{"lax-catch-up", func(h *Hooks) *bool { return &h.LaxCatchUp }, "a learner that acknowledged nothing is promoted while the log is short"},
 	{"stay-joint", func(h *Hooks) *bool { return &h.StayJoint }, "joint configurations are never left"},
 	{"no-stabilize", func(h *Hooks) *bool { return &h.NoStabilize }, "the policy promotes a node that has just started"},
+	{"hasty-detector", func(h *Hooks) *bool { return &h.HastyDetector }, "membership suspects at φ > 1: live peers on slow links are suspected"},
+	{"slow-elections", func(h *Hooks) *bool { return &h.SlowElections }, "raft's election timeout is 30 times too long: a lost leader is replaced late"},
 	{"watch-skip-compacted", func(h *Hooks) *bool { return &h.WatchSkipCompacted }, "a watch resuming from a compacted revision skips events"},
 }
 

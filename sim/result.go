@@ -54,6 +54,12 @@ type Hooks struct {
 	// joint configuration never left. NoStabilize lets the policy promote a
 	// node that has just started (policy.Config.Unsafe).
 	NoConfSync, LaxCatchUp, StayJoint, NoStabilize bool
+	// HastyDetector runs membership with a φ threshold of 1 instead of 8:
+	// a failure detector tuned for a quiet LAN suspects live peers on slow
+	// links. SlowElections gives raft an election timeout 30 times the
+	// plan's (a timeout read in the wrong unit): a mesh that has lost its
+	// leader stays without one long after the fault is over.
+	HastyDetector, SlowElections bool
 	// WatchSkipCompacted makes a watch resuming from a compacted revision
 	// start silently from the oldest revision held, skipping the events in
 	// between, instead of failing with ErrCompacted.

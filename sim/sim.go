@@ -288,6 +288,9 @@ func (s *simulator) start(i int) {
 	cfg.Incarnation = sn.incarnation
 	cfg.ClockBase = uint64(s.now / TickInterval) // the simulated wall clock
 	cfg.ElectionTicks = s.electionTicks()
+	if s.hooks.SlowElections {
+		cfg.ElectionTicks *= slowElections
+	}
 	cfg.Planted = node.Planted{NoDedup: s.hooks.NoDedup, AckTimedOutWrites: s.hooks.AckTimedOutWrites,
 		NoConfSync: s.hooks.NoConfSync, LaxCatchUp: s.hooks.LaxCatchUp, StayJoint: s.hooks.StayJoint}
 	s.selfHealing(&cfg, sn, inc)

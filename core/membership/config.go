@@ -35,6 +35,11 @@ type Config struct {
 	ChangesMax            int // changes waiting for Ready (4096)
 	SeedsMax              int // seeds remembered from Join (16)
 	LocalHealthMax        int // cap on the Lifeguard local health multiplier (8)
+
+	// Unsafe plants a bug: tests set it to prove the simulator's checks
+	// catch a failure detector that suspects on φ alone, without the
+	// confirming probe. Never set it in production.
+	Unsafe struct{ NoProbe bool }
 }
 
 // DefaultConfig returns the defaults for a node with the given key (Self

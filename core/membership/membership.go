@@ -420,7 +420,11 @@ func (m *Membership) watch() {
 		p := m.peers[id]
 		switch p.health {
 		case Healthy:
-			if len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id) && p.det.Phi(m.now) > m.cfg.PhiThreshold {
+			switch {
+			case m.cfg.Unsafe.NoProbe && p.det.Phi(m.now) > m.cfg.PhiThreshold:
+				m.counters.Suspected++
+				m.suspect(p, p.signed.State.Incarnation)
+			case len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id) && p.det.Phi(m.now) > m.cfg.PhiThreshold:
 				m.startProbe(id)
 			}
 		case Suspect:

@@ -7,47 +7,41 @@ import (
 )
 
 // TestPlantedBugsAreFound: the explorer finds a planted bug for each of
-// issue 9's new properties within 1,000 seeds, and the property that fails
-// is the one the bug breaks. The seeds are walked in order, so the test
-// costs only as many runs as the bug takes to show.
+// issue 9's new properties within 1,000 seeds, the property that fails is
+// the one the bug breaks, and the same seed passes without the bug, so it
+// is the bug the seed catches. Each seed is the first that
+// 'revoada explore --seeds 1..1000 --plant BUG' reports with that property.
 func TestPlantedBugsAreFound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs generated plans")
 	}
 	for _, tc := range []struct {
 		plant, property string
+		seed            uint64
 	}{
-		{"no-conf-sync", sim.PropMustSync},
-		{"stay-joint", sim.PropJointLeft},
-		{"no-stabilize", sim.PropStabilize},
+		{"no-conf-sync", sim.PropMustSync, 3},
+		{"stay-joint", sim.PropJointLeft, 8},
+		{"no-stabilize", sim.PropStabilize, 13},
+		// Slow links, no loss, partition, pause or clock fault: the runs
+		// false suspicions are judged on.
+		{"hasty-detector", sim.PropFalseSuspicions, 227},
+		// The first seed on which only the quiet-window check sees it (seed
+		// 2 fails leader-after-heal too): leader lost, a quiet stretch
+		// without one, a leader in time after the heal.
+		{"slow-elections", sim.PropLeaderQuiet, 3},
 	} {
 		t.Run(tc.plant, func(t *testing.T) {
 			hooks, err := sim.ParsePlants(tc.plant)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for seed := uint64(1); seed <= 1000; seed++ {
-				res := sim.Run(Generate(seed), seed, sim.Options{Hooks: hooks})
-				if res.Violated(tc.property) {
-					t.Logf("%s found by seed %d", tc.plant, seed)
-					return
-				}
+			if res := sim.Run(Generate(tc.seed), tc.seed, sim.Options{Hooks: hooks}); !res.Violated(tc.property) {
+				t.Fatalf("seed %d with %s: no %s: %v", tc.seed, tc.plant, tc.property, res.Violations)
 			}
-			t.Fatalf("%s not found as %s in 1,000 seeds", tc.plant, tc.property)
+			if res := sim.Run(Generate(tc.seed), tc.seed, sim.Options{}); !res.OK() {
+				t.Fatalf("seed %d without %s: %v", tc.seed, tc.plant, res.Violations)
+			}
 		})
-	}
-}
-
-// TestCorrectMeshPassesTheSeedsThatCatchPlants: the seeds that catch the
-// planted bugs pass without them, so it is the bug they catch.
-func TestCorrectMeshPassesTheSeedsThatCatchPlants(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs generated plans")
-	}
-	for _, seed := range []uint64{3, 7, 8} {
-		if res := sim.Run(Generate(seed), seed, sim.Options{}); !res.OK() {
-			t.Errorf("seed %d: %v", seed, res.Violations)
-		}
 	}
 }
 
