@@ -1,22 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"maps"
 	"os"
-	"os/exec"
-	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"revoada.dev/revoada/checkers/bundle"
@@ -37,9 +28,6 @@ shrink' work on it; a summary follows, with the declared rare paths no run
 reached. Output is in seed order and the same for any --parallel, which runs
 the seeds in that many worker processes. Ctrl-C stops after the current
 seeds.`
-
-// exploreParallelMax bounds --parallel.
-const exploreParallelMax = 256
 
 // exploreOptions are what explore runs and how it reports.
 type exploreOptions struct {
@@ -73,30 +61,25 @@ func exploreFlags(e *env) (*flag.FlagSet, func() int) {
 		case *worker:
 		case !set["seeds"]:
 			return usageError(e, "explore", "--seeds is required")
-		case o.parallel < 1 || o.parallel > exploreParallelMax:
-			return usageError(e, "explore", "--parallel %d: want 1..%d", o.parallel, exploreParallelMax)
+		case o.parallel < 1 || o.parallel > workersMax:
+			return usageError(e, "explore", "--parallel %d: want 1..%d", o.parallel, workersMax)
 		}
 		if o.hooks, err = sim.ParsePlants(o.plant); err != nil {
 			return usageError(e, "explore", "--plant: %v", err)
 		}
 		if *worker {
-			return exploreWorker(e, os.Stdin, o)
+			return serveSeeds(e, "explore", os.Stdin, func(seed uint64) exploreOutcome { return exploreOne(seed, o) })
 		}
 		return runExplore(e, o)
 	}
 }
 
-// exploreOutcome is one seed's result: what the report needs of a
-// sim.Result, and the bundle written. Workers send it as one JSON line.
+// exploreOutcome is one seed's result: the run's outcome, and why its
+// bundle could not be written. Workers send it as one JSON line
+// (serveSeeds).
 type exploreOutcome struct {
-	Seed        uint64          `json:"seed"`
-	Fingerprint string          `json:"fingerprint"`
-	Sim         time.Duration   `json:"sim_ns"`
-	Wall        time.Duration   `json:"wall_ns"`
-	Violations  []sim.Violation `json:"violations"`
-	Coverage    cover.Counts    `json:"coverage"`
-	Bundle      string          `json:"bundle,omitempty"`
-	BundleErr   string          `json:"bundle_error,omitempty"`
+	runOutcome
+	BundleErr string `json:"bundle_error,omitempty"`
 }
 
 func (x *exploreOutcome) ok() bool { return len(x.Violations) == 0 }
@@ -107,8 +90,7 @@ func exploreOne(seed uint64, o exploreOptions) exploreOutcome {
 	plan := explore.Generate(seed)
 	start := time.Now()
 	res := sim.Run(plan, seed, sim.Options{Hooks: o.hooks})
-	x := exploreOutcome{Seed: seed, Fingerprint: res.Fingerprint, Sim: res.SimTime, Wall: time.Since(start),
-		Violations: res.Violations, Coverage: res.Coverage}
+	x := exploreOutcome{runOutcome: newRunOutcome(res, time.Since(start))}
 	if !res.OK() && o.bundles != "" {
 		dir, _, err := bundle.Write(o.bundles, plan, seed, o.hooks, res.Fingerprint)
 		if err != nil {
@@ -134,7 +116,8 @@ func runExplore(e *env, o exploreOptions) int {
 			rep.add(exploreOne(seed, o))
 		}
 	} else {
-		err = exploreParallel(ctx, e, o, rep.add)
+		args := []string{"explore", "--worker", "--bundles", o.bundles, "--plant", o.plant}
+		err = runWorkers(ctx, args, o.seeds, o.parallel, e.stderr, rep.add)
 	}
 	code := rep.finish()
 	if err != nil {
@@ -142,160 +125,6 @@ func runExplore(e *env, o exploreOptions) int {
 		code = max(code, exitFailed)
 	}
 	return code
-}
-
-// exploreWorker runs the seeds it reads from in, one decimal seed a line,
-// writing each outcome as one JSON line to stdout as soon as it is done. It
-// ends when in ends: the parent closed it, or exited. It ignores SIGINT,
-// which a terminal sends the whole process group: the parent decides when
-// to stop, and a worker finishes its current seed.
-func exploreWorker(e *env, in io.Reader, o exploreOptions) int {
-	signal.Ignore(os.Interrupt)
-	sc := bufio.NewScanner(in)
-	out := bufio.NewWriter(e.stdout)
-	for sc.Scan() {
-		seed, err := parseSeed(strings.TrimSpace(sc.Text()))
-		if err != nil {
-			fmt.Fprintf(e.stderr, "revoada explore --worker: %v\n", err)
-			return exitUsage
-		}
-		data, err := json.Marshal(exploreOne(seed, o))
-		if err != nil { // violations and counts are strings and numbers
-			panic(fmt.Sprintf("revoada: encoding an explore outcome: %v", err))
-		}
-		out.Write(append(data, '\n'))
-		if err := out.Flush(); err != nil {
-			return exitFailed // the parent is gone
-		}
-	}
-	return exitOK
-}
-
-// exploreParallel runs the seeds in o.parallel worker processes (the
-// running executable with explore --worker), handing each worker its next
-// seed when it returns a result, and passes the outcomes to add in seed
-// order. After ctx is cancelled no seed is handed out, and the seeds
-// running finish. Every worker has exited when it returns.
-func exploreParallel(ctx context.Context, e *env, o exploreOptions, add func(exploreOutcome)) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding the executable for workers: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	seeds := make(chan uint64)
-	go func() {
-		defer close(seeds)
-		for seed := range o.seeds.all() {
-			select {
-			case seeds <- seed:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	results := make(chan exploreOutcome)
-	errs := make(chan error, o.parallel)
-	var wg sync.WaitGroup
-	for range min(uint64(o.parallel), o.seeds.count()) {
-		w, err := startWorker(exe, o, e.stderr)
-		if err != nil {
-			cancel()
-			errs <- err
-			break
-		}
-		wg.Go(func() {
-			if err := w.serve(ctx, seeds, results); err != nil {
-				cancel()
-				errs <- err
-			}
-		})
-	}
-	go func() { wg.Wait(); close(results) }()
-	pending := map[uint64]exploreOutcome{}
-	next := o.seeds.first
-	for x := range results {
-		pending[x.Seed] = x
-		for {
-			x, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			add(x)
-			next++
-		}
-	}
-	for _, seed := range slices.Sorted(maps.Keys(pending)) { // after a gap left by a failed worker
-		add(pending[seed])
-	}
-	close(errs)
-	return errors.Join(collect(errs)...)
-}
-
-func collect(errs <-chan error) []error {
-	var out []error
-	for err := range errs {
-		out = append(out, err)
-	}
-	return out
-}
-
-// worker is one explore --worker process.
-type worker struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Reader
-}
-
-func startWorker(exe string, o exploreOptions, stderr io.Writer) (*worker, error) {
-	cmd := exec.Command(exe, "explore", "--worker", "--bundles", o.bundles, "--plant", o.plant)
-	cmd.Stderr = stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting a worker: %w", err)
-	}
-	return &worker{cmd: cmd, in: in, out: bufio.NewReader(out)}, nil
-}
-
-// serve hands the worker seeds until there are none or ctx is done, sends
-// each outcome on results, then closes the worker's stdin and waits for it
-// to exit.
-func (w *worker) serve(ctx context.Context, seeds <-chan uint64, results chan<- exploreOutcome) error {
-	err := w.loop(ctx, seeds, results)
-	w.in.Close()
-	if werr := w.cmd.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("worker %d: %w", w.cmd.Process.Pid, werr)
-	}
-	return err
-}
-
-func (w *worker) loop(ctx context.Context, seeds <-chan uint64, results chan<- exploreOutcome) error {
-	for seed := range seeds {
-		if ctx.Err() != nil {
-			return nil
-		}
-		if _, err := fmt.Fprintf(w.in, "%d\n", seed); err != nil {
-			return fmt.Errorf("worker %d: seed %d: %w", w.cmd.Process.Pid, seed, err)
-		}
-		line, err := w.out.ReadBytes('\n')
-		if err != nil {
-			return fmt.Errorf("worker %d: seed %d: no result: %w", w.cmd.Process.Pid, seed, err)
-		}
-		var x exploreOutcome
-		if err := json.Unmarshal(line, &x); err != nil || x.Seed != seed {
-			return fmt.Errorf("worker %d: seed %d: bad result %.80q: %v", w.cmd.Process.Pid, seed, line, err)
-		}
-		results <- x
-	}
-	return nil
 }
 
 // exploreReporter prints explore's outcomes as they come, in seed order,

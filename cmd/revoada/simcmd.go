@@ -16,6 +16,7 @@ import (
 
 	"revoada.dev/revoada/checkers/bundle"
 	timeline "revoada.dev/revoada/checkers/report"
+	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/scenarios"
 	"revoada.dev/revoada/sim"
 )
@@ -25,6 +26,7 @@ import (
 type runOptions struct {
 	scenario string    // the --scenario argument as given: a built-in name or a file path
 	seeds    seedRange // run in increasing order
+	parallel int       // sim: worker processes for several seeds; 1 runs them here
 	json     bool      // one JSON object on stdout instead of text
 	trace    string    // trace file path; only with a single seed
 	replay   bool      // replay's report: every violation and the full fingerprint
@@ -35,20 +37,22 @@ type runOptions struct {
 }
 
 const (
-	simSynopsis    = "sim [--scenario NAME|FILE] [--seed N | --seeds A..B] [--json] [--trace FILE] [--report DIR] [--bundles DIR] [--plant BUGS]"
+	simSynopsis    = "sim [--scenario NAME|FILE] [--seed N | --seeds A..B [--parallel N]] [--json] [--trace FILE] [--report DIR] [--bundles DIR] [--plant BUGS]"
 	replaySynopsis = "replay BUNDLE | replay --scenario NAME|FILE --seed N [--json] [--trace FILE] [--report DIR] [--plant BUGS]"
 )
 
 const simAbout = `Run a scenario in the simulator for one seed (default 1) or every seed of a
-range, one after another. Each run prints a line with the scenario, seed,
-simulated time, wall time, speed-up, verdict and fingerprint; a failed run
-also prints its violations and writes a failure bundle (a directory named by
-the BLAKE3 hash of its content: scenario, seed, choice log, build, trace,
-history, timeline report) that 'revoada replay' reproduces and 'revoada
-shrink' minimises. With several seeds only failed runs are printed, then a
-summary (and, on a terminal, a progress line on stderr); Ctrl-C stops after
-the current seed. --report writes each run's HTML timeline into a directory;
---plant turns on deliberate bugs of the verification corpus.`
+range, one after another, or with --parallel N in that many worker
+processes. Each run prints a line with the scenario, seed, simulated time,
+wall time, speed-up, verdict and fingerprint; a failed run also prints its
+violations and writes a failure bundle (a directory named by the BLAKE3
+hash of its content: scenario, seed, choice log, build, trace, history,
+timeline report) that 'revoada replay' reproduces and 'revoada shrink'
+minimises. With several seeds only failed runs are printed, then a summary
+(and, on a terminal, a progress line on stderr); the output is in seed
+order and the same for any --parallel but for wall times. Ctrl-C stops
+after the current seeds. --report writes each run's HTML timeline into a
+directory; --plant turns on deliberate bugs of the verification corpus.`
 
 const replayAbout = `Rerun a failure bundle written by 'revoada sim', or exactly one scenario and
 seed, printing every violation and the full trace fingerprint. The same
@@ -63,18 +67,29 @@ func simFlags(e *env) (*flag.FlagSet, func() int) {
 	var many seedRange
 	defineRunFlags(fs, &o)
 	fs.Var(seedsFlag{&many}, "seeds", fmt.Sprintf("run every seed in the inclusive range `A..B` (at most %d seeds)", seedsMax))
+	fs.IntVar(&o.parallel, "parallel", 1, "run the seeds in `N` worker processes")
+	worker := fs.Bool("worker", false, "internal: run seeds read from stdin, one JSON result a line on stdout (what --parallel starts)")
 	return fs, func() int {
 		set := setFlags(fs)
 		switch {
 		case fs.NArg() > 0:
 			return usageError(e, "sim", "unexpected argument %q", fs.Arg(0))
+		case *worker && (set["seed"] || set["seeds"] || set["parallel"] || set["json"] || set["trace"]):
+			return usageError(e, "sim", "--worker reads its seeds from stdin and writes no trace")
+		case *worker:
+			return simWorker(e, os.Stdin, o)
 		case set["seed"] && set["seeds"]:
 			return usageError(e, "sim", "give --seed or --seeds, not both")
 		case set["seeds"]:
 			o.seeds = many
 		}
-		if o.trace != "" && o.seeds.count() > 1 {
+		switch {
+		case o.parallel < 1 || o.parallel > workersMax:
+			return usageError(e, "sim", "--parallel %d: want 1..%d", o.parallel, workersMax)
+		case o.trace != "" && o.seeds.count() > 1:
 			return usageError(e, "sim", "--trace needs a single seed, and --seeds %v has %d", o.seeds, o.seeds.count())
+		case o.trace != "" && o.parallel > 1:
+			return usageError(e, "sim", "--trace needs a single seed run in this process, not --parallel %d", o.parallel)
 		}
 		return runSeeds(e, o)
 	}
@@ -131,17 +146,13 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
-// runSeeds resolves the scenario and runs every seed of o in order, stopping
-// early (after the current seed) on an interrupt when there are several. It
-// returns the exit status.
+// runSeeds resolves the scenario and runs every seed of o, in this process
+// or, with several seeds and o.parallel > 1, in worker processes, reporting
+// them in seed order. On an interrupt, when there are several, it stops
+// after the current seeds. It returns the exit status.
 func runSeeds(e *env, o runOptions) int {
-	plan, err := scenarios.Resolve(o.scenario)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err) // it names the file, line and field
-		return exitUsage
-	}
-	if o.hooks, err = sim.ParsePlants(o.plant); err != nil {
-		fmt.Fprintf(e.stderr, "revoada: --plant: %v\n", err)
+	plan, ok := resolveRun(e, &o)
+	if !ok {
 		return exitUsage
 	}
 	trace, closeTrace, err := openTrace(o.trace)
@@ -156,20 +167,109 @@ func runSeeds(e *env, o runOptions) int {
 		defer stop()
 	}
 	rep := newReporter(e, o, plan.Name)
-	for seed := range o.seeds.all() {
-		if ctx.Err() != nil {
-			break
+	if o.parallel > 1 && o.seeds.count() > 1 {
+		err = runWorkers(ctx, simWorkerArgs(o), o.seeds, o.parallel, e.stderr, func(x simOutcome) { rep.add(x.record()) })
+	} else {
+		for seed := range o.seeds.all() {
+			if ctx.Err() != nil {
+				break
+			}
+			rep.add(runKept(e, o, plan, seed, trace))
 		}
-		rec := runOne(plan, seed, trace, o.hooks)
-		keep(e, o, plan, &rec)
-		rep.add(rec)
 	}
 	code := rep.finish()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "revoada sim: %v\n", err)
+		code = max(code, exitFailed)
+	}
 	if err := closeTrace(); err != nil {
 		fmt.Fprintf(e.stderr, "revoada: trace %s: %v\n", o.trace, err)
 		code = max(code, exitFailed)
 	}
 	return code
+}
+
+// resolveRun resolves o's scenario and planted bugs (into o.hooks), saying
+// on stderr what is wrong when it cannot.
+func resolveRun(e *env, o *runOptions) (*sim.Plan, bool) {
+	plan, err := scenarios.Resolve(o.scenario)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err) // it names the file, line and field
+		return nil, false
+	}
+	if o.hooks, err = sim.ParsePlants(o.plant); err != nil {
+		fmt.Fprintf(e.stderr, "revoada: --plant: %v\n", err)
+		return nil, false
+	}
+	return plan, true
+}
+
+// simWorker is sim --worker (serveSeeds): it resolves o's scenario and
+// planted bugs, then runs the seeds its parent writes on in, writing each
+// run's report and bundle as o asks.
+func simWorker(e *env, in io.Reader, o runOptions) int {
+	plan, ok := resolveRun(e, &o)
+	if !ok {
+		return exitUsage
+	}
+	return serveSeeds(e, "sim", in, func(seed uint64) simOutcome {
+		return newSimOutcome(runKept(e, o, plan, seed, nil))
+	})
+}
+
+// simWorkerArgs is the command line of a worker for o: the same scenario,
+// as an absolute path when it is a file (a built-in name wins, as in
+// scenarios.Resolve), the same planted bugs, bundles and reports.
+func simWorkerArgs(o runOptions) []string {
+	scenario := o.scenario
+	if !slices.Contains(scenarios.Names(), scenario) {
+		if abs, err := filepath.Abs(scenario); err == nil {
+			scenario = abs
+		}
+	}
+	return []string{"sim", "--worker", "--scenario", scenario, "--plant", o.plant, "--bundles", o.bundles, "--report", o.report}
+}
+
+// runOutcome is what sim and explore workers send of every seed's run,
+// within their outcomes: the run's result as their reports read it, its
+// wall time, and the failure bundle written.
+type runOutcome struct {
+	Seed        uint64          `json:"seed"`
+	Fingerprint string          `json:"fingerprint"`
+	Sim         time.Duration   `json:"sim_ns"`
+	Wall        time.Duration   `json:"wall_ns"`
+	Violations  []sim.Violation `json:"violations"`
+	Coverage    cover.Counts    `json:"coverage"`
+	Bundle      string          `json:"bundle,omitempty"`
+}
+
+func newRunOutcome(res *sim.Result, wall time.Duration) runOutcome {
+	return runOutcome{Seed: res.Seed, Fingerprint: res.Fingerprint, Sim: res.SimTime, Wall: wall,
+		Violations: res.Violations, Coverage: res.Coverage}
+}
+
+func (x runOutcome) seedOf() uint64 { return x.Seed }
+
+// simOutcome is one seed's run as a sim worker sends it, one JSON line:
+// everything of a record the reporter reads.
+type simOutcome struct {
+	runOutcome
+	Stats  sim.Stats `json:"stats"`
+	Report string    `json:"report,omitempty"`
+}
+
+func newSimOutcome(rec record) simOutcome {
+	x := simOutcome{runOutcome: newRunOutcome(rec.res, rec.wall), Stats: rec.res.Stats, Report: rec.report}
+	x.Bundle = rec.bundle
+	return x
+}
+
+// record is the run as the reporter reads it: a result holding what the
+// outcome carries, and nothing of the history, trace or timeline.
+func (x simOutcome) record() record {
+	res := &sim.Result{Seed: x.Seed, SimTime: x.Sim, Fingerprint: x.Fingerprint, Violations: x.Violations,
+		Stats: x.Stats, Coverage: x.Coverage}
+	return record{res: res, wall: x.Wall, bundle: x.Bundle, report: x.Report}
 }
 
 // record is one run's result and the wall time it took, with the files
@@ -186,6 +286,14 @@ func runOne(p *sim.Plan, seed uint64, trace io.Writer, hooks sim.Hooks) record {
 	start := time.Now()
 	res := sim.Run(p, seed, sim.Options{Trace: trace, Hooks: hooks})
 	return record{res: res, wall: time.Since(start)}
+}
+
+// runKept runs one seed and keeps what o asks of it: how sim runs every
+// seed, in this process or in a worker.
+func runKept(e *env, o runOptions, p *sim.Plan, seed uint64, trace io.Writer) record {
+	rec := runOne(p, seed, trace, o.hooks)
+	keep(e, o, p, &rec)
+	return rec
 }
 
 // keep writes what o asks of a run: its timeline report and, if it failed,
