@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,4 +88,60 @@ func BenchmarkSlowLinksFalseSuspicions(b *testing.B) {
 	}
 	b.ReportMetric(float64(suspicions)/nodeHours, "false-suspicions/node-hour")
 	b.ReportMetric(nodeHours, "node-hours")
+}
+
+// BenchmarkMeshSize runs a fault-free mesh with gossip and the policy
+// (target quorum-3m) for two simulated minutes per iteration, at 5 to 100
+// nodes, and 5 nodes with a 50 ops/s Kubernetes workload; it reports
+// simulated seconds per CPU second of the process (user and system time,
+// so run it alone: -cpu 1 and nothing else busy) and the bytes and
+// messages per node per simulated second.
+//
+//	go test ./sim/ -run '^$' -bench MeshSize -cpu 1 -benchtime 3x
+func BenchmarkMeshSize(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		nodes int
+		rate  float64
+	}{
+		{"nodes=5", 5, 0}, {"nodes=5/ops=50", 5, 50}, {"nodes=25", 25, 0}, {"nodes=50", 50, 0}, {"nodes=100", 100, 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			p := &sim.Plan{Name: tc.name, Nodes: tc.nodes, ControlPlane: 3, Duration: 2 * time.Minute, Target: "quorum-3m",
+				Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 5 * time.Millisecond}}
+			if tc.rate > 0 {
+				p.Workload = &sim.Workload{Clients: 4, Rate: tc.rate, Keys: 50, Face: "kubernetes",
+					Mix: sim.Mix{Apply: 4, Get: 3, List: 1, Delete: 1, Watch: 1}}
+			}
+			if err := p.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var simulated time.Duration
+			var msgs int
+			seed := uint64(1)
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				r := sim.Run(p, seed, sim.Options{})
+				if !r.OK() {
+					b.Fatalf("seed %d: %v", seed, r.Violations[0])
+				}
+				simulated += r.SimTime
+				msgs += r.Stats.Messages
+				seed++
+			}
+			cpu := cpuTime(b) - cpu0
+			b.ReportMetric(simulated.Seconds()/cpu.Seconds(), "sim-s/cpu-s")
+			b.ReportMetric(float64(msgs)/(float64(tc.nodes)*simulated.Seconds()), "msgs/node/sim-s")
+		})
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

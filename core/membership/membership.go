@@ -39,6 +39,11 @@ type Member struct {
 	Phi              float64 // the detector's suspicion now (0 for self)
 	LastHeardTick    uint64  // last direct message from it (0 if never; now for self)
 	SuspectSinceTick uint64  // when it became Suspect (Suspect and Dead only)
+	// UptimeTicks is how long the member had been up when it last said so
+	// itself, in a message at the incarnation of State; 0 if it has not
+	// since this node learned that incarnation (now for self). It lags the
+	// truth, never leads it.
+	UptimeTicks uint64
 }
 
 // MsgKind is the kind of a Message.
@@ -78,14 +83,21 @@ type Suspicion struct {
 // delay, duplicate or reorder it. Every message carries up to
 // SuspectsPerMessageMax suspicions (SWIM's piggybacking), the receiver's own
 // first if the sender suspects it (Lifeguard's "buddy system").
+//
+// Uptime and Incarnation are the sender's own: its ticks since it started
+// and its incarnation when it sent the message. They are outside any
+// signature, believed of From only (the transport authenticates From), so a
+// node that is up longer does not re-sign its state to say so.
 type Message struct {
-	From, To roles.NodeID
-	Kind     MsgKind
-	Seq      uint64
-	Target   roles.NodeID
-	Digest   []Stamp
-	States   []SignedState
-	Suspects []Suspicion
+	From, To    roles.NodeID
+	Kind        MsgKind
+	Seq         uint64
+	Target      roles.NodeID
+	Digest      []Stamp
+	States      []SignedState
+	Suspects    []Suspicion
+	Uptime      uint64
+	Incarnation uint64
 }
 
 // ChangeKind is the kind of a Change.
@@ -176,6 +188,8 @@ type peer struct {
 	lastBeat  uint64 // last tick fed to det
 	heard     bool
 	lastHeard uint64
+	uptime    uint64 // the last uptime it sent itself, at uptimeInc
+	uptimeInc uint64
 
 	suspectInc, suspectSince uint64
 	cleared                  bool   // a suspicion at clearedInc was disproved by a direct message
@@ -295,12 +309,15 @@ func (m *Membership) Ready() Ready {
 // Members returns every member, self included, sorted by NodeID.
 func (m *Membership) Members() []Member {
 	out := make([]Member, 0, len(m.ids)+1)
-	out = append(out, Member{State: m.self.State, Health: Healthy, LastHeardTick: m.now})
+	out = append(out, Member{State: m.self.State, Health: Healthy, LastHeardTick: m.now, UptimeTicks: m.now})
 	for _, id := range m.ids {
 		p := m.peers[id]
 		mb := Member{State: p.signed.State, Health: p.health, Phi: p.det.Phi(m.now)}
 		if p.heard {
 			mb.LastHeardTick = p.lastHeard
+		}
+		if p.uptimeInc == p.signed.State.Incarnation {
+			mb.UptimeTicks = p.uptime
 		}
 		if p.health != Healthy {
 			mb.SuspectSinceTick = p.suspectSince
@@ -337,6 +354,9 @@ func (m *Membership) Step(msg Message) {
 	m.heardFrom(msg.From)
 	m.mergeStates(msg.States)
 	m.heardFrom(msg.From) // the sender may have just entered the view
+	if p := m.peers[msg.From]; p != nil && msg.Incarnation >= p.uptimeInc {
+		p.uptime, p.uptimeInc = msg.Uptime, msg.Incarnation
+	}
 	m.takeSuspicions(msg.From, msg.Suspects)
 	switch msg.Kind {
 	case Ping:
@@ -471,7 +491,7 @@ func (m *Membership) send(msg Message) {
 		m.counters.Dropped++
 		return
 	}
-	msg.From = m.cfg.Self
+	msg.From, msg.Uptime, msg.Incarnation = m.cfg.Self, m.now, m.self.State.Incarnation
 	if p := m.peers[msg.To]; p != nil && p.health != Healthy {
 		msg.Suspects = append(msg.Suspects, Suspicion{msg.To, p.suspectInc})
 	}

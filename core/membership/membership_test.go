@@ -108,7 +108,7 @@ func TestCrashAndRestart(t *testing.T) {
 		}
 		x := tc.n - 1
 		for range 3 { // versions the peers hold and the restarted node forgets
-			if err := c.nodes[x].UpdateSelf(func(s *State) { s.UptimeTicks++ }); err != nil {
+			if err := c.nodes[x].UpdateSelf(func(s *State) { s.Capacity.Pods++ }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -439,5 +439,68 @@ func TestIndirectProbe(t *testing.T) {
 	t.Logf("node 1 healthy at node 0 for 400 ticks across a cut link, kept alive by %d relayed acks", relayed)
 	if len(c.everSaw(1, Dead)) > 0 || len(c.everSaw(0, Dead)) > 0 {
 		t.Fatal("a cut link made a node Dead")
+	}
+}
+
+// memberOf is node i's Member entry for node j.
+func (c *cluster) memberOf(i, j int) Member {
+	for _, mb := range c.nodes[i].Members() {
+		if mb.State.Node == c.ids[j] {
+			return mb
+		}
+	}
+	c.t.Fatalf("node %d does not know node %d", i, j)
+	return Member{}
+}
+
+// TestUptimeFromTheNodeItself: a member's uptime is what the member last
+// said of itself, so it lags its ticks and never leads them, and it costs
+// no signature: after the join no state is re-signed however long the mesh
+// runs. A restart (a newer incarnation) hides the old life's uptime until
+// the node speaks for itself again, so a node just restarted never looks
+// long up; and no other node can speak for it.
+func TestUptimeFromTheNodeItself(t *testing.T) {
+	c := newCluster(t, 5, 3, nil)
+	c.joinAll(0)
+	if _, ok := c.runUntil(200, c.agreed); !ok {
+		t.Fatal("no agreement after the join")
+	}
+	accepted := c.sum(func(k Counters) uint64 { return k.Accepted })
+	c.runUntil(300, func() bool { return false })
+	if again := c.sum(func(k Counters) uint64 { return k.Accepted }); again != accepted {
+		t.Fatalf("%d states accepted on a quiet mesh: uptime is being re-signed", again-accepted)
+	}
+	for i := range c.nodes {
+		for j := range c.nodes {
+			up, now := c.memberOf(i, j).UptimeTicks, c.nodes[j].now
+			if up > now || up+40 < now {
+				t.Errorf("node %d says node %d is up %d ticks; it is up %d", i, j, up, now)
+			}
+		}
+	}
+
+	x := 4
+	c.start(x, 2)
+	c.nodes[x].Join([]roles.NodeID{c.ids[0]})
+	// Node 1 learns the new incarnation from node 0, not from x.
+	m1 := c.nodes[1]
+	m1.Step(Message{From: c.ids[0], To: c.ids[1], Kind: PushPullFinal, States: []SignedState{c.nodes[x].Self()},
+		Uptime: c.nodes[0].now, Incarnation: c.nodes[0].self.State.Incarnation})
+	if mb := c.memberOf(1, x); mb.State.Incarnation != 2 || mb.UptimeTicks != 0 {
+		t.Fatalf("after the restart, heard of through node 0: incarnation %d, uptime %d; want 2, 0", mb.State.Incarnation, mb.UptimeTicks)
+	}
+	// Node 0 cannot vouch for x's uptime: Uptime is From's own.
+	m1.Step(Message{From: c.ids[0], To: c.ids[1], Kind: Ping, Seq: 1, Target: c.ids[x], Uptime: 1 << 40, Incarnation: 2})
+	if up := c.memberOf(1, x).UptimeTicks; up != 0 {
+		t.Fatalf("node 0's message set x's uptime to %d", up)
+	}
+	m1.Step(Message{From: c.ids[x], To: c.ids[1], Kind: Ping, Seq: 1, Uptime: 7, Incarnation: 2})
+	if up := c.memberOf(1, x).UptimeTicks; up != 7 {
+		t.Fatalf("x said it is up 7 ticks; node 1 says %d", up)
+	}
+	// A late message of the old life changes nothing.
+	m1.Step(Message{From: c.ids[x], To: c.ids[1], Kind: Ping, Seq: 2, Uptime: 900, Incarnation: 1})
+	if up := c.memberOf(1, x).UptimeTicks; up != 7 {
+		t.Fatalf("a message of incarnation 1 set the uptime to %d", up)
 	}
 }

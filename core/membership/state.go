@@ -39,7 +39,6 @@ type State struct {
 	Roles           roles.Roles
 	Capacity        Capacity
 	SoftwareVersion string
-	UptimeTicks     uint64
 	StateRoot       StateRoot
 }
 
@@ -97,10 +96,10 @@ type SignedState struct {
 // signingDomain || state, the domain keeping a state signature from being
 // taken for any other revoada signature made with the same key.
 const (
-	stateEncodingVersion = 1
+	stateEncodingVersion = 2 // 2: no uptime (it travels in Message, unsigned)
 	// StringBytesMax bounds each string field of a State.
 	StringBytesMax  = 255
-	stateFixedBytes = 1 + 32 + 8 + 8 + 1 + 1 + 1 + 4*8 + 1 + 8 + 8 + 3*32
+	stateFixedBytes = 1 + 32 + 8 + 8 + 1 + 1 + 1 + 4*8 + 1 + 8 + 3*32
 	// SignedStateBytesMax bounds one encoded SignedState.
 	SignedStateBytesMax = stateFixedBytes + 3*StringBytesMax + ed25519.SignatureSize
 	signingDomain       = "revoada/membership/state/v1\x00"
@@ -143,7 +142,6 @@ func AppendState(b []byte, s State) []byte {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
 	b = appendString(b, s.SoftwareVersion)
-	b = binary.BigEndian.AppendUint64(b, s.UptimeTicks)
 	b = binary.BigEndian.AppendUint64(b, s.StateRoot.Index)
 	b = append(b, s.StateRoot.ShapeHash[:]...)
 	b = append(b, s.StateRoot.ManifestHash[:]...)
@@ -177,7 +175,6 @@ func DecodeSignedState(b []byte) (SignedState, []byte, error) {
 	st.Roles = roles.Roles(d.byte())
 	st.Capacity = Capacity{d.uint64(), d.uint64(), d.uint64(), d.uint64()}
 	st.SoftwareVersion = d.string()
-	st.UptimeTicks = d.uint64()
 	st.StateRoot.Index = d.uint64()
 	d.bytes(st.StateRoot.ShapeHash[:])
 	d.bytes(st.StateRoot.ManifestHash[:])

@@ -21,10 +21,6 @@ import (
 // shifted recently. A policy shift carries a Fence, so a deposed leader's
 // decision never commits under another leader.
 
-// UptimeEveryTicks is how often a node republishes its uptime in its
-// gossiped state (each update is signed and disseminated).
-const UptimeEveryTicks = 20
-
 // Decision is one audit by this node as leader, with the request that
 // carries its shift (nil when it withheld).
 type Decision struct {
@@ -95,9 +91,6 @@ func (n *Node) tickSelfHealing() {
 	}
 	h.ticks++
 	h.gossip.Tick()
-	if h.ticks%UptimeEveryTicks == 0 {
-		_ = h.gossip.UpdateSelf(func(s *membership.State) { s.UptimeTicks = h.ticks })
-	}
 	// An audit every AuditTicks, and one as soon as the policy's last shift
 	// has its result: a replacement's second step (demote after promote)
 	// need not wait out a whole audit period.
@@ -171,7 +164,7 @@ func (n *Node) uptimes(sh roles.Shift) map[roles.NodeID]uint64 {
 	for _, m := range n.heal.gossip.Members() {
 		for _, c := range sh {
 			if c.Node == m.State.Node {
-				out[c.Node] = m.State.UptimeTicks
+				out[c.Node] = m.UptimeTicks
 			}
 		}
 	}
@@ -224,7 +217,7 @@ func (n *Node) views() []policy.NodeView {
 		id := m.State.Node
 		v := policy.NodeView{ID: id, Health: policy.Health(m.Health), SuspectSince: m.SuspectSinceTick,
 			Direct:     id == n.cfg.ID || m.LastHeardTick > 0 && h.ticks-m.LastHeardTick <= n.directTicks(),
-			RaftActive: true, CaughtUp: true, Capacity: m.State.Capacity.CPUMilli, UptimeTicks: m.State.UptimeTicks}
+			RaftActive: true, CaughtUp: true, Capacity: m.State.Capacity.CPUMilli, UptimeTicks: m.UptimeTicks}
 		if id == n.cfg.ID {
 			v.UptimeTicks = h.ticks
 		} else {
