@@ -34,7 +34,7 @@ func drawState(t *rapid.T, node roles.NodeID) State {
 		GossipAddr: str("gossip"), RaftAddr: str("raft"), Roles: roles.Roles(rapid.Byte().Draw(t, "roles")),
 		Capacity:        Capacity{u("cpu"), u("mem"), u("disk"), u("pods")},
 		SoftwareVersion: str("sw"),
-		StateRoot: StateRoot{Index: u("index"), ShapeHash: arr("shape"), ManifestHash: arr("manifest"), ChainHead: arr("head")},
+		StateRoot:       StateRoot{Index: u("index"), ShapeHash: arr("shape"), ManifestHash: arr("manifest"), ChainHead: arr("head")},
 	}
 }
 
