@@ -101,46 +101,63 @@ func (m *Membership) sendPushPull(to roles.NodeID) {
 }
 
 // digest is the stamp of every state this node holds, self included, in
-// NodeID order.
+// NodeID order (ids is kept sorted: no sort here).
 func (m *Membership) digest() []Stamp {
 	out := make([]Stamp, 0, len(m.ids)+1)
-	out = append(out, m.self.State.Stamp())
+	self := m.self.State.Stamp()
 	for _, id := range m.ids {
+		if self.Node.Compare(id) < 0 {
+			out, self.Node = append(out, self), roles.NodeID{}
+		}
 		out = append(out, m.peers[id].stamp())
 	}
-	slices.SortFunc(out, func(a, b Stamp) int { return a.Node.Compare(b.Node) })
+	if self.Node != (roles.NodeID{}) {
+		out = append(out, self)
+	}
 	return out
 }
 
 // newerThan is the states this node holds that are newer than their stamp in
 // theirs, or missing from it: newest first (the order this node learned
 // them), at most StatesPerMessageMax. Only the first SeenMax+1 stamps of
-// theirs are read.
+// theirs are read. A digest comes sorted by NodeID (digest), so this is one
+// merge of two sorted lists; one that is not is sorted first.
 func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 	if len(theirs) > m.cfg.SeenMax+1 {
 		m.counters.Dropped += uint64(len(theirs) - m.cfg.SeenMax - 1)
 		theirs = theirs[:m.cfg.SeenMax+1]
 	}
-	known := make(map[roles.NodeID]Stamp, len(theirs)) // lookups only
-	for _, s := range theirs {
-		known[s.Node] = s
+	byNode := func(a, b Stamp) int { return a.Node.Compare(b.Node) }
+	if !slices.IsSortedFunc(theirs, byNode) {
+		theirs = slices.SortedStableFunc(slices.Values(theirs), byNode)
 	}
 	type candidate struct {
 		learned uint64
 		state   SignedState
 	}
 	var cands []candidate
+	j := 0
+	// newer must be called in NodeID order: j only moves forward.
 	newer := func(s SignedState) bool {
-		t, ok := known[s.State.Node]
-		return !ok || s.State.Stamp().Compare(t) > 0
+		id := s.State.Node
+		for j < len(theirs) && theirs[j].Node.Compare(id) < 0 {
+			j++
+		}
+		return j == len(theirs) || theirs[j].Node != id || s.State.Stamp().Compare(theirs[j]) > 0
 	}
-	if newer(m.self) {
-		cands = append(cands, candidate{m.selfLearned, m.self})
-	}
+	selfDone := false
 	for _, id := range m.ids {
+		if !selfDone && m.cfg.Self.Compare(id) < 0 {
+			if selfDone = true; newer(m.self) {
+				cands = append(cands, candidate{m.selfLearned, m.self})
+			}
+		}
 		if p := m.peers[id]; newer(p.signed) {
 			cands = append(cands, candidate{p.learned, p.signed})
 		}
+	}
+	if !selfDone && newer(m.self) {
+		cands = append(cands, candidate{m.selfLearned, m.self})
 	}
 	slices.SortFunc(cands, func(a, b candidate) int { return cmpUint(b.learned, a.learned) })
 	out := make([]SignedState, 0, min(len(cands), m.cfg.StatesPerMessageMax))
@@ -161,9 +178,11 @@ func (m *Membership) mergeStates(ss []SignedState) {
 	}
 }
 
-// mergeState applies the merge rule to one state: it must verify against its
-// own node's key (else Forged); then the higher (Incarnation, Version) wins,
-// and equal keeps what is held. An older state is Replayed.
+// mergeState applies the merge rule to one state: the higher (Incarnation,
+// Version) wins, and equal keeps what is held; an older state is Replayed.
+// The stamps are compared first, so only a state that would be taken is
+// verified against its own node's key (else Forged): a verification is the
+// costliest step of gossip, and most states a node receives it holds.
 func (m *Membership) mergeState(s SignedState) {
 	id := s.State.Node
 	if id == m.cfg.Self {
@@ -171,9 +190,17 @@ func (m *Membership) mergeState(s SignedState) {
 		return
 	}
 	p := m.peers[id]
-	if p != nil && p.signed.equal(s) {
-		m.counters.Duplicate++
-		return
+	if p != nil {
+		switch s.State.Stamp().Compare(p.stamp()) {
+		case -1:
+			m.counters.Replayed++
+			return
+		case 0:
+			// The same state, or the node signed two with one stamp (or
+			// someone forged one): keep the first seen.
+			m.counters.Duplicate++
+			return
+		}
 	}
 	if !s.Verify() {
 		m.counters.Forged++
@@ -183,28 +210,21 @@ func (m *Membership) mergeState(s SignedState) {
 		m.addPeer(s)
 		return
 	}
-	switch s.State.Stamp().Compare(p.stamp()) {
-	case -1:
-		m.counters.Replayed++
-	case 0:
-		m.counters.Duplicate++ // the node signed two states with one stamp; keep the first seen
-	default:
-		m.updatePeer(p, s)
-	}
+	m.updatePeer(p, s)
 }
 
 // mergeSelf: a verified state of this node newer than its own is from a
 // previous life (a restart that lost its incarnation): refute above it.
 func (m *Membership) mergeSelf(s SignedState) {
-	switch {
-	case m.self.equal(s):
+	switch c := s.State.Stamp().Compare(m.self.State.Stamp()); {
+	case c == 0:
 		m.counters.Duplicate++
+	case c < 0:
+		m.counters.Replayed++
 	case !s.Verify():
 		m.counters.Forged++
-	case s.State.Stamp().Compare(m.self.State.Stamp()) > 0:
-		m.refute(s.State.Incarnation)
 	default:
-		m.counters.Replayed++
+		m.refute(s.State.Incarnation)
 	}
 }
 
@@ -248,6 +268,7 @@ func (m *Membership) updatePeer(p *peer, s SignedState) {
 func (m *Membership) restartDetector(p *peer) {
 	p.det = NewDetector(m.cfg.Detector)
 	p.det.Heartbeat(m.now)
+	p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
 	p.lastBeat = m.now
 }
 

@@ -186,6 +186,7 @@ type peer struct {
 	health    Health
 	det       *Detector
 	lastBeat  uint64 // last tick fed to det
+	alarmAt   uint64 // det's φ passes PhiThreshold at this tick unless a heartbeat comes first
 	heard     bool
 	lastHeard uint64
 	uptime    uint64 // the last uptime it sent itself, at uptimeInc
@@ -395,6 +396,7 @@ func (m *Membership) heardFrom(id roles.NodeID) {
 func (m *Membership) beat(p *peer) {
 	if m.now > p.lastBeat {
 		p.det.Heartbeat(m.now)
+		p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
 		p.lastBeat = m.now
 	}
 }
@@ -433,18 +435,19 @@ func (m *Membership) suspect(p *peer, inc uint64) {
 	m.setHealth(p, Suspect)
 }
 
-// watch reads the detectors: a Healthy peer whose φ is above PhiThreshold is
-// probed (see advanceProbes), and a Suspect past its grace is Dead.
+// watch reads the detectors: a Healthy peer whose φ is above PhiThreshold
+// (past its alarm tick, which each heartbeat moves) is probed (see
+// advanceProbes), and a Suspect past its grace is Dead.
 func (m *Membership) watch() {
 	for _, id := range m.ids {
 		p := m.peers[id]
 		switch p.health {
 		case Healthy:
 			switch {
-			case m.cfg.Unsafe.NoProbe && p.det.Phi(m.now) > m.cfg.PhiThreshold:
+			case m.cfg.Unsafe.NoProbe && m.now >= p.alarmAt:
 				m.counters.Suspected++
 				m.suspect(p, p.signed.State.Incarnation)
-			case len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id) && p.det.Phi(m.now) > m.cfg.PhiThreshold:
+			case m.now >= p.alarmAt && len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id):
 				m.startProbe(id)
 			}
 		case Suspect:

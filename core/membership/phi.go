@@ -105,6 +105,39 @@ func (d *Detector) Phi(at uint64) float64 {
 	return PhiOf(float64(at-d.last), mean+d.cfg.AcceptablePauseTicks, max(stddev, d.cfg.MinStdDevTicks))
 }
 
+// AlarmAt is the first tick at which Phi exceeds threshold if no heartbeat
+// comes before; math.MaxUint64 before the first heartbeat. φ only grows with
+// the time since the last heartbeat, so a caller can compare ticks with it
+// until the next heartbeat instead of computing φ at every tick.
+func (d *Detector) AlarmAt(threshold float64) uint64 {
+	if !d.heard {
+		return math.MaxUint64
+	}
+	mean, stddev := d.Stats()
+	mean, stddev = mean+d.cfg.AcceptablePauseTicks, max(stddev, d.cfg.MinStdDevTicks)
+	above := func(k uint64) bool { return PhiOf(float64(k), mean, stddev) > threshold }
+	// φ(e) = threshold at e = μ' + σ'·√2·erfcinv(2·10^-threshold): start a
+	// tick below it and settle on the first whole tick past the threshold,
+	// so the answer is exactly the one Phi gives.
+	e := mean + stddev*math.Sqrt2*math.Erfcinv(2*math.Pow(10, -threshold))
+	k := uint64(1)
+	if e >= 2 && e < 1<<52 {
+		k = uint64(e) - 1
+	} else if !(e < 2) { // threshold beyond float64's 10^-x: search
+		for !above(k) && k < 1<<62 {
+			k *= 2
+		}
+		k /= 2
+	}
+	for k > 1 && above(k) {
+		k--
+	}
+	for !above(k) && k < 1<<62 {
+		k++
+	}
+	return d.last + k
+}
+
 // PhiOf is φ for an elapsed time, given the interval distribution's mean and
 // standard deviation: -log10(½·erfc((elapsed-mean)/(stddev·√2))). For very
 // large arguments it uses the asymptotic expansion of log(erfc), so φ stays

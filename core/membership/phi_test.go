@@ -88,3 +88,32 @@ func TestPhiRegularHeartbeats(t *testing.T) {
 		t.Error("a peer never heard from is suspected")
 	}
 }
+
+// TestAlarmAtIsWherePhiCrosses: AlarmAt is exactly the first tick at which
+// Phi exceeds the threshold, over random histories and thresholds (extreme
+// ones included), and never before the first heartbeat.
+func TestAlarmAtIsWherePhiCrosses(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := DetectorConfig{
+			WindowMax:            rapid.IntRange(1, 20).Draw(t, "window"),
+			MinStdDevTicks:       rapid.Float64Range(0.1, 5).Draw(t, "minsd"),
+			AcceptablePauseTicks: rapid.Float64Range(0, 10).Draw(t, "pause"),
+			FirstIntervalTicks:   rapid.Float64Range(1, 20).Draw(t, "first"),
+		}
+		threshold := rapid.SampledFrom([]float64{0.01, 0.5, 1, 3, 8, 16, 50, 400}).Draw(t, "threshold")
+		d := NewDetector(cfg)
+		if got := d.AlarmAt(threshold); got != math.MaxUint64 {
+			t.Fatalf("alarm at %d before any heartbeat", got)
+		}
+		at := uint64(rapid.IntRange(0, 100).Draw(t, "start"))
+		d.Heartbeat(at)
+		for _, gap := range rapid.SliceOfN(rapid.IntRange(0, 40), 0, 30).Draw(t, "gaps") {
+			at += uint64(gap)
+			d.Heartbeat(at)
+		}
+		alarm := d.AlarmAt(threshold)
+		if alarm <= at || d.Phi(alarm) <= threshold || alarm-1 > at && d.Phi(alarm-1) > threshold {
+			t.Fatalf("last beat %d, alarm %d: φ there %v, a tick before %v, threshold %v", at, alarm, d.Phi(alarm), d.Phi(alarm-1), threshold)
+		}
+	})
+}

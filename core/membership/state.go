@@ -246,8 +246,3 @@ func (s SignedState) Verify() bool {
 	return len(s.Sig) == ed25519.SignatureSize && s.State.Validate() == nil &&
 		ed25519.Verify(ed25519.PublicKey(s.State.Node[:]), SigningBytes(s.State), s.Sig)
 }
-
-// equal reports whether two signed states are the same bytes.
-func (s SignedState) equal(o SignedState) bool {
-	return s.State == o.State && bytes.Equal(s.Sig, o.Sig)
-}

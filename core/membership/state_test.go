@@ -145,3 +145,8 @@ func FuzzDecodeSignedState(f *testing.F) {
 		})
 	})
 }
+
+// equal reports whether two signed states are the same bytes.
+func (s SignedState) equal(o SignedState) bool {
+	return s.State == o.State && bytes.Equal(s.Sig, o.Sig)
+}

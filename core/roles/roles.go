@@ -22,6 +22,7 @@
 package roles
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,7 +55,8 @@ func (id NodeID) String() string { return hex.EncodeToString(id[:]) }
 func (id NodeID) Short() string { return hex.EncodeToString(id[:6]) }
 
 // Compare orders NodeIDs bytewise; every iteration over nodes uses this order.
-func (id NodeID) Compare(o NodeID) int { return strings.Compare(string(id[:]), string(o[:])) }
+// It allocates nothing: membership compares IDs for every message.
+func (id NodeID) Compare(o NodeID) int { return bytes.Compare(id[:], o[:]) }
 
 // RaftID is the Raft member ID of the node: the first 8 bytes of the key,
 // big-endian, with 0 (reserved by raft for "none") mapped to 1. NewShape

@@ -297,3 +297,14 @@ func FuzzDecode(f *testing.F) {
 		})
 	})
 }
+
+func TestCompareAllocatesNothing(t *testing.T) {
+	a, b := roles.NodeID{1, 2}, roles.NodeID{1, 3}
+	if n := testing.AllocsPerRun(100, func() {
+		if a.Compare(b) >= 0 || b.Compare(a) <= 0 || a.Compare(a) != 0 {
+			t.Fatal("wrong order")
+		}
+	}); n != 0 {
+		t.Fatalf("Compare allocates %v times", n)
+	}
+}
