@@ -105,14 +105,13 @@ func (m *Membership) sendPushPull(to roles.NodeID) {
 func (m *Membership) digest() []Stamp {
 	out := make([]Stamp, 0, len(m.ids)+1)
 	self := m.self.State.Stamp()
-	for _, id := range m.ids {
-		if self.Node.Compare(id) < 0 {
-			out, self.Node = append(out, self), roles.NodeID{}
-		}
+	at, _ := slices.BinarySearchFunc(m.ids, self.Node, roles.NodeID.Compare)
+	for _, id := range m.ids[:at] {
 		out = append(out, m.peers[id].stamp())
 	}
-	if self.Node != (roles.NodeID{}) {
-		out = append(out, self)
+	out = append(out, self)
+	for _, id := range m.ids[at:] {
+		out = append(out, m.peers[id].stamp())
 	}
 	return out
 }
@@ -145,20 +144,19 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 		}
 		return j == len(theirs) || theirs[j].Node != id || s.State.Stamp().Compare(theirs[j]) > 0
 	}
-	selfDone := false
-	for _, id := range m.ids {
-		if !selfDone && m.cfg.Self.Compare(id) < 0 {
-			if selfDone = true; newer(m.self) {
-				cands = append(cands, candidate{m.selfLearned, m.self})
+	at, _ := slices.BinarySearchFunc(m.ids, m.cfg.Self, roles.NodeID.Compare)
+	peers := func(ids []roles.NodeID) {
+		for _, id := range ids {
+			if p := m.peers[id]; newer(p.signed) {
+				cands = append(cands, candidate{p.learned, p.signed})
 			}
 		}
-		if p := m.peers[id]; newer(p.signed) {
-			cands = append(cands, candidate{p.learned, p.signed})
-		}
 	}
-	if !selfDone && newer(m.self) {
+	peers(m.ids[:at])
+	if newer(m.self) {
 		cands = append(cands, candidate{m.selfLearned, m.self})
 	}
+	peers(m.ids[at:])
 	slices.SortFunc(cands, func(a, b candidate) int { return cmpUint(b.learned, a.learned) })
 	out := make([]SignedState, 0, min(len(cands), m.cfg.StatesPerMessageMax))
 	for _, c := range cands[:min(len(cands), m.cfg.StatesPerMessageMax)] {

@@ -534,3 +534,27 @@ func TestStampBeforeSignature(t *testing.T) {
 		t.Fatalf("the held state changed")
 	}
 }
+
+// TestDigestIsSortedAndWhole: a digest is one stamp per state held, self
+// included, strictly in NodeID order, which newerThan's merge relies on.
+func TestDigestIsSortedAndWhole(t *testing.T) {
+	c := newCluster(t, 9, 7, nil)
+	c.joinAll(4)
+	if _, ok := c.runUntil(300, c.agreed); !ok {
+		t.Fatal("no agreement after the join")
+	}
+	for i, m := range c.nodes {
+		d := m.digest()
+		if len(d) != len(c.nodes) || !slices.IsSortedFunc(d, func(a, b Stamp) int { return a.Node.Compare(b.Node) }) {
+			t.Fatalf("node %d: digest of %d stamps, sorted %v", i, len(d), d)
+		}
+		for j, s := range d {
+			if j > 0 && s.Node == d[j-1].Node {
+				t.Fatalf("node %d: %s twice", i, s.Node.Short())
+			}
+			if _, ok := c.index[s.Node]; !ok {
+				t.Fatalf("node %d: a stamp of unknown node %s", i, s.Node.Short())
+			}
+		}
+	}
+}
