@@ -467,16 +467,26 @@ func (s *simulator) hearsFromAll(sn *simNode) bool {
 	return true
 }
 
+// checkAllApplied judges PropAllApplied: every live member that hears from
+// all has applied what some member had applied SettleTime before the end.
+// A node that became a member after that mark (the policy restoring a
+// quarantined node in the last seconds: explore seed 11578) has had no time
+// to catch up, so only members since the mark are judged.
+func (s *simulator) checkAllApplied() {
+	for _, sn := range s.nodes {
+		_, settled := slices.BinarySearch(s.settleMembers, sn.id.RaftID())
+		if sn.n != nil && !sn.paused && settled && s.check.isMember(sn.id.RaftID()) && sn.applied < s.settleMark && s.hearsFromAll(sn) {
+			s.check.fail(s.now, PropAllApplied, sn.name, "applied up to %d; %d was applied elsewhere %v before the end", sn.applied, s.settleMark, SettleTime)
+		}
+	}
+}
+
 // judge runs the end-of-run checks.
 func (s *simulator) judge() {
 	s.checkHistory()
 	s.checkRoles()
 	s.checkFalseSuspicions()
-	for _, sn := range s.nodes {
-		if sn.n != nil && !sn.paused && s.check.isMember(sn.id.RaftID()) && sn.applied < s.settleMark && s.hearsFromAll(sn) {
-			s.check.fail(s.now, PropAllApplied, sn.name, "applied up to %d; %d was applied elsewhere %v before the end", sn.applied, s.settleMark, SettleTime)
-		}
-	}
+	s.checkAllApplied()
 	if s.plan.Expect.CommandsComplete {
 		for k, op := range s.ops {
 			if !op.done || op.outcome == "gave up" {

@@ -138,6 +138,7 @@ type simulator struct {
 	chaosUntil         time.Duration
 	healAt             time.Duration
 	settleMark         uint64
+	settleMembers      []uint64 // raft members at the settle mark, sorted
 	live               liveness
 	ops                []*operation
 	clients            []*client
@@ -358,6 +359,7 @@ func (s *simulator) handle(e event) {
 		s.chaos()
 	case evSettle:
 		s.settleMark = s.maxApplied()
+		s.settleMembers = slices.Clone(s.check.members)
 	case evLeaderSample:
 		s.sample()
 	case evClient:
