@@ -31,7 +31,7 @@ func TestBuiltins(t *testing.T) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
 	want := []string{"clock-skew", "flapping-node", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
-		"heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
+		"heal-deaf-candidate", "heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
 		"minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "rolling-restart", "self-heal-leader-kill",
 		"slow-links", "smoke", "store-leader-churn", "store-under-partition", "store-watch-resume"}
 	if !slices.Equal(names, want) {
