@@ -357,13 +357,14 @@ func (b *Bundle) Hooks() (sim.Hooks, error) {
 	return h, nil
 }
 
-// Replay runs the bundle's scenario again with its seed and planted bugs.
-// Same is true when the run repeated exactly (the same fingerprint).
-func (b *Bundle) Replay() (res *sim.Result, same bool, err error) {
+// Replay runs the bundle's scenario again with its seed and planted bugs,
+// writing its trace to trace unless that is nil. Same is true when the run
+// repeated exactly (the same fingerprint).
+func (b *Bundle) Replay(trace io.Writer) (res *sim.Result, same bool, err error) {
 	hooks, err := b.Hooks()
 	if err != nil {
 		return nil, false, err
 	}
-	res = sim.Run(b.Plan, b.Run.Seed, sim.Options{Hooks: hooks})
+	res = sim.Run(b.Plan, b.Run.Seed, sim.Options{Hooks: hooks, Trace: trace})
 	return res, res.Fingerprint == b.Run.Fingerprint, nil
 }

@@ -41,7 +41,7 @@ func TestWriteReadReplay(t *testing.T) {
 	if b.Run.Seed != 4 || b.Plan.Name != "never-two" || len(b.Run.Violations) == 0 {
 		t.Errorf("read back %+v", b.Run)
 	}
-	if r, same, err := b.Replay(); err != nil || !same || r.OK() {
+	if r, same, err := b.Replay(nil); err != nil || !same || r.OK() {
 		t.Errorf("replay: same %v, ok %v, %v", same, r.OK(), err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "trace.jsonl"), []byte("{}\n"), 0o644); err != nil {

@@ -115,7 +115,7 @@ func TestPlantedBugCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, same, err := b.Replay(); err != nil || !same {
+			if _, same, err := b.Replay(nil); err != nil || !same {
 				t.Fatalf("replay of %s: same fingerprint %v, %v", dir, same, err)
 			}
 			start := time.Now()

@@ -43,10 +43,16 @@ func TestBundleReplaysExactly(t *testing.T) {
 	if err != nil || json.Unmarshal(data, &run) != nil || run.Plants != "stale-reads" {
 		t.Fatalf("run.json: %v %+v", err, run)
 	}
-	o := revoada(t, nil, "replay", b)
+	trace := filepath.Join(dir, "t.jsonl")
+	o := revoada(t, nil, "replay", "--trace", trace, b)
 	wantCode(t, o, exitFailed, "replay", b)
 	if !strings.Contains(o.stdout, "\nfingerprint: "+run.Fingerprint+"\n") || !strings.Contains(o.stderr, "reproduced") {
 		t.Errorf("replay did not reproduce %s:\n%s\n%s", run.Fingerprint, o.stdout, o.stderr)
+	}
+	// --trace writes the replayed run's trace, the same as the bundle's.
+	got, err := os.ReadFile(trace)
+	if want, _ := os.ReadFile(filepath.Join(b, "trace.jsonl")); err != nil || len(got) == 0 || string(got) != string(want) {
+		t.Errorf("replay --trace wrote %d bytes (%v), the bundle's trace has %d", len(got), err, len(want))
 	}
 	// A bundle whose content changed no longer matches its name.
 	if err := os.WriteFile(filepath.Join(b, "choices.txt"), []byte("tampered\n"), 0o644); err != nil {

@@ -26,8 +26,16 @@ func replayBundle(e *env, dir string, o runOptions) int {
 		return exitUsage
 	}
 	o.scenario, o.seeds, o.plant = b.Plan.Name, seedRange{b.Run.Seed, b.Run.Seed}, b.Run.Plants
+	trace, closeTrace, err := openTrace(o.trace)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "revoada replay: trace: %v\n", err)
+		return exitUsage
+	}
 	start := time.Now()
-	res, same, err := b.Replay()
+	res, same, err := b.Replay(trace)
+	if cerr := closeTrace(); err == nil && cerr != nil {
+		err = fmt.Errorf("trace %s: %w", o.trace, cerr)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "revoada replay: %v\n", err)
 		return exitUsage

@@ -60,8 +60,9 @@
 // The command is thin: parsing and printing live here, simulating in package
 // sim, scenario files in package scenarios, the client verbs' node in
 // packages real/host and real/disk. Runs in one process execute one
-// after another (sim.Run holds a process-wide lock), so seeds run
-// sequentially. Of the simulation, only this command reads the wall clock,
+// after another (sim.Run holds a process-wide lock), so sim and explore run
+// a seed range in parallel worker processes (--parallel N, workers.go),
+// their output the same as a sequential run's. Of the simulation, only this command reads the wall clock,
 // to report how much faster than real time a run went.
 package main
 
@@ -97,8 +98,8 @@ Usage:
 
 Commands:
   sim        run a scenario for one seed or a range of seeds
-               revoada sim [--scenario NAME|FILE] [--seed N | --seeds A..B] [--json] [--trace FILE]
-               [--report DIR] [--bundles DIR] [--plant BUGS]
+               revoada sim [--scenario NAME|FILE] [--seed N | --seeds A..B [--parallel N]] [--json]
+               [--trace FILE] [--report DIR] [--bundles DIR] [--plant BUGS]
   explore    draw a whole simulation plan from every seed of a range, run and judge it
                revoada explore --seeds A..B [--parallel N] [--json] [--bundles DIR] [--plant BUGS]
   replay     rerun a failure bundle, or one scenario and seed; print every violation

@@ -35,7 +35,8 @@ type reporter struct {
 	live     bool   // draw progress on stderr
 
 	runs, failed int
-	sim, wall    time.Duration
+	sim          time.Duration
+	start        time.Time       // the sweep's wall time is elapsed, not summed: worker processes overlap
 	restored     []time.Duration // runs that recovered from a crash: how long it took
 	never        int             // runs with a crash that never recovered
 	results      []jsonResult    // only with o.json
@@ -44,7 +45,7 @@ type reporter struct {
 }
 
 func newReporter(e *env, o runOptions, scenario string) *reporter {
-	r := &reporter{e: e, o: o, scenario: scenario, live: e.live && o.seeds.count() > 1, cover: cover.Counts{}}
+	r := &reporter{e: e, o: o, scenario: scenario, live: e.live && o.seeds.count() > 1, cover: cover.Counts{}, start: time.Now()}
 	if o.json {
 		r.results = []jsonResult{}
 	}
@@ -57,7 +58,6 @@ func (r *reporter) add(rec record) {
 	r.runs++
 	r.cover.Add(rec.res.Coverage)
 	r.sim += rec.res.SimTime
-	r.wall += rec.wall
 	if !rec.res.OK() {
 		r.failed++
 	}
@@ -95,8 +95,9 @@ func (r *reporter) finish() int {
 	case r.o.json:
 		r.writeJSON(interrupted)
 	case r.o.seeds.count() > 1:
+		wall := time.Since(r.start)
 		fmt.Fprintf(r.e.stdout, "runs %d, failed %d, sim %.1fs, wall %.1fs, speed-up %s\n",
-			r.runs, r.failed, r.sim.Seconds(), r.wall.Seconds(), speedupText(r.sim, r.wall))
+			r.runs, r.failed, r.sim.Seconds(), wall.Seconds(), speedupText(r.sim, wall))
 		if d := r.recovery(); d != nil {
 			fmt.Fprintf(r.e.stdout, "restored after the first crash: p50 %.2fs, p99 %.2fs, max %.2fs over %d runs, %d never\n",
 				d.P50, d.P99, d.Max, len(r.restored), r.never)
@@ -165,7 +166,7 @@ func (r *reporter) progress(force bool) {
 	}
 	fmt.Fprintf(r.e.stderr, "\r%s: %d/%d runs, %d failed", r.scenario, r.runs, r.o.seeds.count(), r.failed)
 	if r.runs > 0 {
-		fmt.Fprintf(r.e.stderr, ", speed-up %s", speedupText(r.sim, r.wall))
+		fmt.Fprintf(r.e.stderr, ", speed-up %s", speedupText(r.sim, time.Since(r.start)))
 	}
 	fmt.Fprint(r.e.stderr, "\x1b[K")
 }
@@ -337,9 +338,10 @@ func (r *reporter) writeJSON(interrupted bool) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
+	wall := time.Since(r.start)
 	err := enc.Encode(jsonReport{
 		Scenario: r.scenario, Runs: r.runs, Failed: r.failed, Interrupted: interrupted,
-		SimSeconds: r.sim.Seconds(), WallSeconds: r.wall.Seconds(), Speedup: speedup(r.sim, r.wall),
+		SimSeconds: r.sim.Seconds(), WallSeconds: wall.Seconds(), Speedup: speedup(r.sim, wall),
 		Restored: r.recovery(), Results: r.results, Coverage: map[string]int{}, Never: []string{},
 	}.withCoverage(r.cover))
 	if err != nil { // the report holds only strings and finite numbers

@@ -105,7 +105,7 @@ func TestPlantedBugIsFoundAndShrunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, same, err := b.Replay(); err != nil || !same || b.Run.Seed != f.seed || b.Run.Plants != "forget-vote" {
+	if _, same, err := b.Replay(nil); err != nil || !same || b.Run.Seed != f.seed || b.Run.Plants != "forget-vote" {
 		t.Errorf("bundle %+v: replay same %v, %v", b.Run, same, err)
 	}
 }
