@@ -35,6 +35,8 @@ type Config struct {
 	ChangesMax            int // changes waiting for Ready (4096)
 	SeedsMax              int // seeds remembered from Join (16)
 	LocalHealthMax        int // cap on the Lifeguard local health multiplier (8)
+	PushPullEveryRounds   int // one round in this many makes a full push-pull; the others gossip recent states (10)
+	RetransmitMult        int // each state learned is gossiped RetransmitMult·⌈log₂(members+1)⌉ times (4)
 
 	// Unsafe plants a bug: tests set it to prove the simulator's checks
 	// catch a failure detector that suspects on φ alone, without the
@@ -70,6 +72,7 @@ func (c *Config) fill() error {
 		{"ProbesInFlightMax", &c.ProbesInFlightMax, 32}, {"RelaysMax", &c.RelaysMax, 64},
 		{"OutboxMax", &c.OutboxMax, 1024}, {"ChangesMax", &c.ChangesMax, 4096},
 		{"SeedsMax", &c.SeedsMax, 16}, {"LocalHealthMax", &c.LocalHealthMax, 8},
+		{"PushPullEveryRounds", &c.PushPullEveryRounds, 10}, {"RetransmitMult", &c.RetransmitMult, 4},
 	}
 	for _, f := range ints {
 		switch {

@@ -1,13 +1,18 @@
 package membership
 
 import (
+	"math/bits"
 	"slices"
 
 	"revoada.dev/revoada/core/roles"
 )
 
 // round is one protocol period: the next 1+Fanout members of the SWIM
-// traversal get a push-pull (the first Fanout) or a Ping (the last); a
+// traversal get a Gossip of the recent states (the first Fanout; in one
+// round of PushPullEveryRounds, or while more is queued than one Gossip
+// carries, the first of them a full push-pull instead)
+// or a Ping (the last), so a round costs the same whatever the mesh's size;
+// a
 // random Dead member gets a push-pull with probability dead/live (Serf's
 // reconnect), so a healed partition or a restarted node is found again while
 // each Dead address draws about one attempt per round from the whole mesh;
@@ -18,10 +23,17 @@ import (
 // contact, and each has live members, so it never returns to its seeds.
 func (m *Membership) round() {
 	targets := m.nextTargets(1 + m.cfg.Fanout)
+	m.rounds++
+	// More queued than one Gossip carries is a mesh in upheaval (a join
+	// wave, a healed partition): a push-pull then reconciles faster.
+	full := m.rounds%uint64(m.cfg.PushPullEveryRounds) == 0 || len(m.queue) > m.cfg.StatesPerMessageMax
 	for i, id := range targets {
-		if i < m.cfg.Fanout {
+		switch {
+		case i == 0 && full:
 			m.sendPushPull(id)
-		} else {
+		case i < m.cfg.Fanout:
+			m.send(Message{To: id, Kind: Gossip, States: m.broadcasts()})
+		default:
 			m.send(Message{To: id, Kind: Ping, Seq: m.nextSeq()})
 		}
 	}
@@ -94,6 +106,63 @@ func (m *Membership) insertOrder(id roles.NodeID) {
 	}
 	at := m.next + m.cfg.Rand.IntN(len(m.order)-m.next+1)
 	m.order = slices.Insert(m.order, at, id)
+}
+
+// broadcast is a state in the gossip queue: the node whose current state
+// to send, and how many more times.
+type broadcast struct {
+	node roles.NodeID
+	left int
+}
+
+// enqueue puts id's current state in the gossip queue for
+// RetransmitMult·⌈log₂(members+1)⌉ sends (memberlist's retransmit limit:
+// enough for an epidemic to reach every member with high probability), or
+// renews it. The queue holds at most SeenMax+1 entries; when full, the one
+// with the fewest sends left makes room.
+func (m *Membership) enqueue(id roles.NodeID) {
+	limit := m.cfg.RetransmitMult * bits.Len(uint(len(m.ids)+1))
+	if i := slices.IndexFunc(m.queue, func(b broadcast) bool { return b.node == id }); i >= 0 {
+		m.queue[i].left = limit
+		return
+	}
+	if len(m.queue) > m.cfg.SeenMax {
+		i := 0
+		for j, b := range m.queue {
+			if b.left < m.queue[i].left {
+				i = j
+			}
+		}
+		m.queue = slices.Delete(m.queue, i, i+1)
+		m.counters.Dropped++
+	}
+	m.queue = append(m.queue, broadcast{id, limit})
+}
+
+// broadcasts takes up to StatesPerMessageMax states from the gossip queue,
+// those with the most sends left (the least sent) first, each counting one
+// send; a state sent its last time leaves the queue. Each is the node's
+// current state, so a state replaced since it was queued goes out new.
+func (m *Membership) broadcasts() []SignedState {
+	if len(m.queue) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(m.queue, func(a, b broadcast) int { return b.left - a.left })
+	var out []SignedState
+	for i := range m.queue[:min(len(m.queue), m.cfg.StatesPerMessageMax)] {
+		b := &m.queue[i]
+		b.left--
+		switch p := m.peers[b.node]; {
+		case b.node == m.cfg.Self:
+			out = append(out, m.self)
+		case p != nil:
+			out = append(out, p.signed)
+		default:
+			b.left = 0 // forgotten since
+		}
+	}
+	m.queue = slices.DeleteFunc(m.queue, func(b broadcast) bool { return b.left <= 0 })
+	return out
 }
 
 func (m *Membership) sendPushPull(to roles.NodeID) {
@@ -242,6 +311,7 @@ func (m *Membership) addPeer(s SignedState) {
 	at, _ := slices.BinarySearchFunc(m.ids, id, roles.NodeID.Compare)
 	m.ids = slices.Insert(m.ids, at, id)
 	m.insertOrder(id)
+	m.enqueue(id)
 	m.counters.Accepted++
 	m.change(Change{Kind: Joined, Node: id, Health: Healthy, Incarnation: s.State.Incarnation, Version: s.State.Version})
 }
@@ -251,6 +321,7 @@ func (m *Membership) addPeer(s SignedState) {
 // starts afresh.
 func (m *Membership) updatePeer(p *peer, s SignedState) {
 	p.signed, p.learned = clone(s), m.nextLearn()
+	m.enqueue(s.State.Node)
 	m.counters.Accepted++
 	id := s.State.Node
 	m.change(Change{Kind: Updated, Node: id, Health: p.health, Incarnation: s.State.Incarnation, Version: s.State.Version})
@@ -267,6 +338,7 @@ func (m *Membership) restartDetector(p *peer) {
 	p.det = NewDetector(m.cfg.Detector)
 	p.det.Heartbeat(m.now)
 	p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
+	m.nextWatch = min(m.nextWatch, p.alarmAt)
 	p.lastBeat = m.now
 }
 

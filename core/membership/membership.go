@@ -2,6 +2,7 @@ package membership
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"revoada.dev/revoada/core/roles"
@@ -52,7 +53,9 @@ type MsgKind uint8
 // The message kinds. Ping, Ack and PingReq are SWIM's failure-detection
 // messages; PushPull, PushPullReply and PushPullFinal are one three-way
 // scuttlebutt exchange: digest, then the states the initiator lacks and the
-// responder's digest, then the states the responder lacks.
+// responder's digest, then the states the responder lacks. Gossip carries
+// the states the sender learned lately (its broadcast queue) and asks for
+// nothing.
 const (
 	Ping          MsgKind = iota + 1 // Seq; answered by Ack
 	Ack                              // Seq of the Ping; Target is the node that answered (≠ From when relayed)
@@ -60,9 +63,10 @@ const (
 	PushPull                         // Digest: the sender's stamps
 	PushPullReply                    // States the initiator lacks, newest first; Digest: the responder's stamps
 	PushPullFinal                    // States the responder lacks, newest first
+	Gossip                           // States: recent ones, least sent first
 )
 
-var kindNames = [...]string{"", "ping", "ack", "ping-req", "push-pull", "push-pull-reply", "push-pull-final"}
+var kindNames = [...]string{"", "ping", "ack", "ping-req", "push-pull", "push-pull-reply", "push-pull-final", "gossip"}
 
 func (k MsgKind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -171,9 +175,14 @@ type Membership struct {
 	relays   []relay
 	seq      uint64
 	learnSeq uint64
-	lhm      int // Lifeguard local health multiplier, 0..LocalHealthMax
-	heardAny bool
-	lastAny  uint64 // tick of the last message from anyone
+	rounds   uint64      // rounds run, offset by a random phase: every PushPullEveryRounds-th is a full one
+	queue    []broadcast // states to gossip, each a bounded number of times
+	lhm      int         // Lifeguard local health multiplier, 0..LocalHealthMax
+	// nextWatch is a tick no later than the first at which watch has work:
+	// a Healthy peer's alarm or a Suspect's grace running out.
+	nextWatch uint64
+	heardAny  bool
+	lastAny   uint64 // tick of the last message from anyone
 
 	out      []Message
 	changes  []Change
@@ -221,6 +230,7 @@ func New(cfg Config, self State) (*Membership, error) {
 	m := &Membership{cfg: cfg, self: signed, peers: map[roles.NodeID]*peer{}}
 	m.selfLearned = m.nextLearn()
 	m.phase = uint64(cfg.Rand.IntN(cfg.GossipIntervalTicks))
+	m.rounds = uint64(cfg.Rand.IntN(cfg.PushPullEveryRounds))
 	return m, nil
 }
 
@@ -293,6 +303,7 @@ func (m *Membership) resign(s State) error {
 		return err
 	}
 	m.self, m.selfLearned = signed, m.nextLearn()
+	m.enqueue(signed.State.Node)
 	return nil
 }
 
@@ -347,7 +358,7 @@ func (m *Membership) Counters() Counters { return m.counters }
 // Step takes one message from a peer. Any message is a heartbeat from its
 // sender; states are merged, suspicions taken, and requests answered.
 func (m *Membership) Step(msg Message) {
-	if msg.To != m.cfg.Self || msg.From == m.cfg.Self || msg.Kind == 0 || msg.Kind > PushPullFinal {
+	if msg.To != m.cfg.Self || msg.From == m.cfg.Self || msg.Kind == 0 || msg.Kind > Gossip {
 		m.counters.Misrouted++
 		return
 	}
@@ -397,6 +408,7 @@ func (m *Membership) beat(p *peer) {
 	if m.now > p.lastBeat {
 		p.det.Heartbeat(m.now)
 		p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
+		m.nextWatch = min(m.nextWatch, p.alarmAt)
 		p.lastBeat = m.now
 	}
 }
@@ -437,24 +449,41 @@ func (m *Membership) suspect(p *peer, inc uint64) {
 
 // watch reads the detectors: a Healthy peer whose φ is above PhiThreshold
 // (past its alarm tick, which each heartbeat moves) is probed (see
-// advanceProbes), and a Suspect past its grace is Dead.
+// advanceProbes), and a Suspect past its grace is Dead. It scans the peers
+// only from nextWatch on, the earliest tick at which one of them can be
+// due: a heartbeat lowers it to its new alarm, a health change to now.
 func (m *Membership) watch() {
+	if m.now < m.nextWatch {
+		return
+	}
+	next := uint64(math.MaxUint64)
 	for _, id := range m.ids {
 		p := m.peers[id]
 		switch p.health {
 		case Healthy:
+			if m.now < p.alarmAt {
+				next = min(next, p.alarmAt)
+				continue
+			}
 			switch {
-			case m.cfg.Unsafe.NoProbe && m.now >= p.alarmAt:
+			case m.cfg.Unsafe.NoProbe:
 				m.counters.Suspected++
 				m.suspect(p, p.signed.State.Incarnation)
-			case m.now >= p.alarmAt && len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id):
+			case len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id):
 				m.startProbe(id)
 			}
+			next = min(next, m.now+1) // due until a heartbeat or its probe settles it
 		case Suspect:
-			if m.now-p.suspectSince >= uint64(m.cfg.SuspectGraceTicks) {
+			if dead := p.suspectSince + uint64(m.cfg.SuspectGraceTicks); m.now < dead {
+				next = min(next, dead)
+			} else {
 				m.setHealth(p, Dead)
 			}
 		}
+	}
+	m.nextWatch = min(m.nextWatch, next)
+	if m.nextWatch <= m.now {
+		m.nextWatch = next
 	}
 }
 
@@ -464,6 +493,7 @@ func (m *Membership) setHealth(p *peer, h Health) {
 		return
 	}
 	p.health = h
+	m.nextWatch = 0 // a new Suspect's grace, or a Healthy peer's alarm, to watch
 	id := p.signed.State.Node
 	if was == Suspect {
 		m.suspects = slices.DeleteFunc(m.suspects, func(x roles.NodeID) bool { return x == id })
