@@ -27,8 +27,9 @@
 //	faults:                      # optional; at most ItemsMax
 //	  - {at: 20s, crash: leader, for: 25s}
 //	  - {at: 10s, clock: n3, rate: 1.05, for: 60s}
+//	  - {at: 50s, partition: [[leader], {not: [leader]}], for: 10s}
 //	commands:                    # optional; at most ItemsMax
-//	  - {at: 30s, promote: n4, roles: control-plane, reason: scaling-up}
+//	  - {at: 30s, promote: n4, roles: control-plane, reason: scaling-up, to: n2}
 //	  - at: 40s                  # one shift: several commands, all or nothing
 //	    shift:
 //	      - {promote: n5, reason: rebalance}
@@ -64,20 +65,33 @@
 // (0, sim.DurationMax], phi_threshold a number in (0, PhiThresholdMax]; a
 // field left out takes the policy's default (1s, 3s, 60s, 5s and 8).
 //
+// A node selector (sim.Selector) is a node name (n1 .. n<nodes>) or one of
+// leader, follower (a live voter other than the leader), random-voter,
+// random-worker, random (any live node), minority and majority (a random
+// minority or majority of the voters), picked when the fault or command
+// fires. Where a fault takes a selector, `{not: [S, ...]}` (or `{not: S}`)
+// also picks every node of the mesh, up or down, that none of the listed
+// selectors picks (sim.Not); a not lists no not, and a command's target or
+// a script operation's node cannot be one.
+//
 // Every fault has `at` (a duration from the start of the run, before its
 // end) and exactly one kind key:
 //
-//   - crash, restart, pause, resume: a node selector (sim.Selector);
-//   - partition: a selector (one group of those nodes), a flat list of
-//     selectors (one group) or a list of non-empty lists (several groups);
-//     nodes named in no group form one more group. A named node (nN or
-//     leader) may appear in at most one group. `one_way: true` cuts only the
+//   - crash, restart, pause, resume: a node selector or a not;
+//   - partition: a selector or a not (one group of those nodes), a flat list
+//     of selectors (one group) or a list of groups, each a non-empty list of
+//     selectors or a not; nodes named in no group form one more group. A
+//     named node (nN or leader) may appear in at most one group, at most one
+//     group is a not, and it must list every named node another group
+//     holds; a selector it lists that another group also names stands for
+//     the nodes picked there, so [[random-voter], {not: [random-voter]}]
+//     cuts one voter off from the rest. `one_way: true` cuts only the
 //     messages from the first group to the rest;
 //   - heal: true (remove every partition);
 //   - loss, duplicate, chaos: a rate in [0, 1];
-//   - clock: a node selector, with `rate` (required, and valid only with
-//     clock) the speed of the node's clock relative to true time, in
-//     (0, ClockRateMax]: 1.05 runs 5% fast, 0.95 5% slow.
+//   - clock: a node selector or a not, with `rate` (required, and valid
+//     only with clock) the speed of the node's clock relative to true time,
+//     in (0, ClockRateMax]: 1.05 runs 5% fast, 0.95 5% slow.
 //
 // `for` (a duration) undoes the fault after that long: a crashed node is
 // restarted (the same node, even when the selector was dynamic), a paused one
@@ -92,15 +106,19 @@
 // comma-separated list of control-plane role names read by roles.ParseRoles
 // ("control-plane" is all four); absent, it is zero, meaning every
 // control-plane role. `reason` is read by roles.ParseReason and defaults to
-// operator.
+// operator. `to` (optional, a node name) is the node the operator's client
+// submits the command to, every attempt (sim.Command.To): an attempt that
+// finds it crashed or paused fails at once and counts, and the client tries
+// it again a second later, giving up after sim.OperatorAttemptsMax attempts.
+// Without `to` each attempt goes to a random live node.
 //
 // An item of commands may instead hold `at` and `shift`: a list of 1 to
 // roles.ShiftCommandsMax commands submitted together as one shift and
 // applied atomically, all or nothing (when several voters change, Raft moves
 // through a joint configuration, Raft §4.3). Each command of a shift is
-// written as above but without `at`, which the shift gives them all; a shift
-// may not hold a shift, and `roles` and `reason` belong to its commands, not
-// beside `shift`. The first command of the shift becomes the sim.Command,
+// written as above but without `at` and `to`, which the shift gives them
+// all; a shift may not hold a shift, and `roles` and `reason` belong to its
+// commands, not beside `shift`. The first command of the shift becomes the sim.Command,
 // with the shift's At, and the rest its With, in order.
 //
 // Under expect, `converge` requires the committed shape to reach

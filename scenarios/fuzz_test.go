@@ -43,6 +43,8 @@ func FuzzParse(f *testing.F) {
 		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\ntarget: {voters: 4}\n",
 		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\ntarget: &v {voters: 3}\npolicy: *v\n",
 		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nfaults: [{at: 1s, clock: n3, rate: 1.05, for: 10s}, {at: 2s, crash: n1, rate: 2}]\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nfaults: [{at: 1s, partition: [[leader], {not: [leader]}]}, {at: 2s, crash: {not: follower}}]\ncommands: [{at: 3s, promote: n4, to: n2}]\n",
+		"name: t\nnodes: 5\ncontrol_plane: 3\nduration: 60s\nfaults: [{at: 1s, partition: [{not: [n1, n2]}, [n1]], one_way: true}]\ncommands: [{at: 3s, to: n9, shift: [{promote: n4, to: n1}]}]\n",
 		"name: [\n",
 		"? [a]\n: 1\n",
 		"\xff\xfe",

@@ -255,9 +255,13 @@ func faultNode(f sim.Fault) *yaml.Node {
 	case sim.Partition:
 		groups := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
 		for _, g := range f.Groups {
+			if len(g) == 1 && isNot(g[0]) {
+				groups.Content = append(groups.Content, selectorNode(g[0]))
+				continue
+			}
 			group := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
 			for _, s := range g {
-				group.Content = append(group.Content, text(string(s)))
+				group.Content = append(group.Content, selectorNode(s))
 			}
 			groups.Content = append(groups.Content, group)
 		}
@@ -267,10 +271,10 @@ func faultNode(f sim.Fault) *yaml.Node {
 	case sim.Loss, sim.Duplicate, sim.Chaos:
 		m.add(string(f.Kind), number(f.Rate))
 	case sim.ClockSkew:
-		m.add(string(f.Kind), text(string(f.Target)))
+		m.add(string(f.Kind), selectorNode(f.Target))
 		m.add("rate", number(f.Rate))
 	default:
-		m.add(string(f.Kind), text(string(f.Target)))
+		m.add(string(f.Kind), selectorNode(f.Target))
 	}
 	if f.For != 0 {
 		m.add("for", duration(f.For))
@@ -279,6 +283,26 @@ func faultNode(f sim.Fault) *yaml.Node {
 		m.add("one_way", boolean(true))
 	}
 	return m.Node
+}
+
+// selectorNode writes a selector: its text, or a not as {not: [leader, n2]}.
+func selectorNode(s sim.Selector) *yaml.Node {
+	sels, ok := s.Negated()
+	if !ok {
+		return text(string(s))
+	}
+	list := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, in := range sels {
+		list.Content = append(list.Content, text(string(in)))
+	}
+	m := newMap(yaml.FlowStyle)
+	m.add("not", list)
+	return m.Node
+}
+
+func isNot(s sim.Selector) bool {
+	_, ok := s.Negated()
+	return ok
 }
 
 // policyNode writes the policy's knobs on one line, leaving out those that
@@ -302,7 +326,9 @@ func policyNode(k sim.PolicyKnobs) *yaml.Node {
 // shift with one line per command:
 //
 //	commands:
+//	  - {at: 10s, promote: n4, to: n2}
 //	  - at: 40s
+//	    to: n3
 //	    shift:
 //	      - {demote: n1, reason: rebalance}
 //	      - {demote: n2, reason: rebalance}
@@ -311,6 +337,7 @@ func commandNode(c sim.Command) *yaml.Node {
 		m := newMap(yaml.FlowStyle)
 		m.add("at", duration(c.At))
 		addCommand(m, c)
+		addTo(m, c)
 		return m.Node
 	}
 	list := &yaml.Node{Kind: yaml.SequenceNode}
@@ -321,11 +348,19 @@ func commandNode(c sim.Command) *yaml.Node {
 	}
 	m := newMap(0)
 	m.add("at", duration(c.At))
+	addTo(m, c)
 	m.add("shift", list)
 	return m.Node
 }
 
-// addCommand adds a command's fields other than At and With to m.
+// addTo adds a command's To, if it has one.
+func addTo(m mapNode, c sim.Command) {
+	if c.To != "" {
+		m.add("to", text(string(c.To)))
+	}
+}
+
+// addCommand adds a command's fields other than At, To and With to m.
 func addCommand(m mapNode, c sim.Command) {
 	m.add(c.Kind.String(), text(string(c.Target)))
 	switch c.Roles {

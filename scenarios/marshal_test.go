@@ -84,6 +84,62 @@ expect:
 	}
 }
 
+// TestMarshalSelectors: a not is written {not: [...]}, as a fault's target
+// and as a group of its own, and a command's to beside its kind, or beside
+// shift for a shift.
+func TestMarshalSelectors(t *testing.T) {
+	p := &sim.Plan{
+		Name: "sel", Nodes: 5, ControlPlane: 3, Duration: time.Minute,
+		Network: sim.Network{LatencyMax: time.Millisecond},
+		Faults: []sim.Fault{
+			{At: 10 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"random-voter"}, {sim.Not("random-voter", "n5")}}, For: 5 * time.Second},
+			{At: 20 * time.Second, Kind: sim.Crash, Target: sim.Not("leader"), For: 5 * time.Second},
+			{At: 30 * time.Second, Kind: sim.Pause, Target: "follower", For: 5 * time.Second},
+		},
+		Commands: []sim.Command{
+			{At: time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.Operator, To: "n2"},
+			{At: 2 * time.Second, Kind: roles.Demote, Target: "follower", Reason: roles.Rebalance, To: "n3", With: []sim.Command{
+				{Kind: roles.Promote, Target: "n5", Reason: roles.Rebalance},
+			}},
+		},
+	}
+	const want = `name: sel
+nodes: 5
+control_plane: 3
+duration: 1m0s
+network: {latency: {min: 0s, max: 1ms}, loss: 0, duplicate: 0}
+faults:
+  - {at: 10s, partition: [[random-voter], {not: [random-voter, n5]}], for: 5s}
+  - {at: 20s, crash: {not: [leader]}, for: 5s}
+  - {at: 30s, pause: follower, for: 5s}
+commands:
+  - {at: 1s, promote: n4, reason: operator, to: n2}
+  - at: 2s
+    to: n3
+    shift:
+      - {demote: follower, reason: rebalance}
+      - {promote: n5, reason: rebalance}
+`
+	marshalsAs(t, p, want)
+}
+
+// marshalsAs checks that Marshal writes p as want and Parse reads that back
+// as p.
+func marshalsAs(t *testing.T, p *sim.Plan, want string) {
+	t.Helper()
+	out, err := scenarios.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	back, err := scenarios.Parse(p.Name+".yaml", out)
+	if err != nil || !reflect.DeepEqual(back, p) {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+}
+
 func TestMarshalWorkload(t *testing.T) {
 	p := &sim.Plan{
 		Name: "w", Nodes: 3, ControlPlane: 3, Duration: time.Minute,
@@ -108,17 +164,7 @@ workload:
 expect:
   progress: 0.25
 `
-	out, err := scenarios.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(out) != want {
-		t.Fatalf("got\n%s\nwant\n%s", out, want)
-	}
-	back, err := scenarios.Parse("w.yaml", out)
-	if err != nil || !reflect.DeepEqual(back, p) {
-		t.Fatalf("read back %+v, %v", back, err)
-	}
+	marshalsAs(t, p, want)
 	// The smallest and largest rates, and one given per minute, survive.
 	for _, rate := range []float64{5e-324, 0.1 / 60, sim.RateMax} {
 		p.Workload.Rate = rate
@@ -292,6 +338,15 @@ func TestMarshalRefuses(t *testing.T) {
 		{"clock rate zero", func(p *sim.Plan) {
 			p.Faults = []sim.Fault{{Kind: sim.ClockSkew, Target: "n1"}}
 		}, "clock rate 0 not within (0, 10]"},
+		{"named node in a group and the not", func(p *sim.Plan) {
+			p.Faults = []sim.Fault{{Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}, {sim.Not("leader")}}}}
+		}, "n1 is in a group and, not listed in the not, in the not group too"},
+		{"empty not", func(p *sim.Plan) {
+			p.Faults = []sim.Fault{{Kind: sim.Crash, Target: sim.Not()}}
+		}, "target: not needs at least one selector"},
+		{"to a dynamic selector", func(p *sim.Plan) {
+			p.Commands = []sim.Command{{Kind: roles.Demote, Target: "n1", To: "random"}}
+		}, `to: "random" is not a node name`},
 		{"after the end", func(p *sim.Plan) {
 			p.Commands = []sim.Command{{At: time.Hour, Kind: roles.Demote, Target: "n1"}}
 		}, "not before the end of the run"},

@@ -75,7 +75,8 @@ var (
 	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew}
 	faultFields    = append([]string{"at", "for", "one_way", "rate"}, kindNames(faultKinds)...)
 	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
-	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "shift")
+	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "to", "shift")
+	notFields      = []string{"not"}
 	expectFields   = []string{"converge", "commands_complete", "progress", "liveness"}
 	livenessFields = []string{"leader", "shape", "membership"}
 	convergeFields = []string{"within", "control_plane"}
@@ -576,16 +577,79 @@ func (d *decoder) boolean(n *yaml.Node, path string) (bool, error) {
 	return v, nil
 }
 
+// selector reads a selector that is not a not: a node name or a dynamic
+// selector.
 func (d *decoder) selector(n *yaml.Node, path string) (sim.Selector, error) {
 	s, err := d.scalar(n, path, "a node selector such as n1 or leader")
 	if err != nil {
 		return "", err
 	}
 	sel := sim.Selector(s.Value)
-	if err := sim.ValidateSelector(sel, d.nodes); err != nil {
-		return "", &Error{File: d.file, Line: s.Line, Field: path, Msg: err.Error(), Err: err}
+	if _, ok := sel.Negated(); ok {
+		return "", d.errorf(s.Line, path, "unknown node selector %q (write a not as {not: [selectors]})", s.Value)
 	}
-	return sel, nil
+	return sel, d.checked(s, path, sim.ValidateSelector(sel, d.nodes))
+}
+
+// checked reports a sim validation error at a scalar's line, if there is
+// one.
+func (d *decoder) checked(s *yaml.Node, path string, err error) error {
+	if err != nil {
+		return &Error{File: d.file, Line: s.Line, Field: path, Msg: err.Error(), Err: err}
+	}
+	return nil
+}
+
+// faultTarget reads a fault's target: a selector, or {not: ...}.
+func (d *decoder) faultTarget(n *yaml.Node, path string) (sim.Selector, error) {
+	if deref(n).Kind == yaml.MappingNode {
+		return d.not(n, path)
+	}
+	return d.selector(n, path)
+}
+
+// not reads {not: S} or {not: [S, ...]}: the nodes none of the selectors
+// picks (sim.Not).
+func (d *decoder) not(n *yaml.Node, path string) (sim.Selector, error) {
+	f, err := d.mapping(n, path, notFields)
+	if err != nil {
+		return "", err
+	}
+	v, err := d.req(f, "not")
+	if err != nil {
+		return "", err
+	}
+	path, v = join(path, "not"), deref(v)
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		if items, err = d.list(v, path); err != nil {
+			return "", err
+		}
+		if len(items) == 0 {
+			return "", d.errorf(v.Line, path, "empty not: want at least one selector")
+		}
+	}
+	sels := make([]sim.Selector, len(items))
+	for i, item := range items {
+		ipath := path
+		if v.Kind == yaml.SequenceNode {
+			ipath = index(path, i)
+		}
+		if sels[i], err = d.selector(item, ipath); err != nil {
+			return "", err
+		}
+	}
+	return sim.Not(sels...), nil
+}
+
+// node reads a node name, such as a command's to.
+func (d *decoder) node(n *yaml.Node, path string) (sim.Selector, error) {
+	s, err := d.scalar(n, path, "a node name such as n3")
+	if err != nil {
+		return "", err
+	}
+	sel := sim.Selector(s.Value)
+	return sel, d.checked(s, path, sim.ValidateNode(sel, d.nodes))
 }
 
 // list checks that n is a list of at most ItemsMax items.
@@ -1042,7 +1106,7 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 	v, kpath := f.vals[kind], join(path, kind)
 	switch ft.Kind {
 	case sim.Crash, sim.Restart, sim.Pause, sim.Resume:
-		ft.Target, err = d.selector(v, kpath)
+		ft.Target, err = d.faultTarget(v, kpath)
 	case sim.Partition:
 		ft.Groups, err = d.groups(v, kpath)
 	case sim.Heal:
@@ -1053,7 +1117,7 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 	case sim.Loss, sim.Duplicate, sim.Chaos:
 		ft.Rate, err = d.rate(v, kpath)
 	case sim.ClockSkew:
-		if ft.Target, err = d.selector(v, kpath); err == nil {
+		if ft.Target, err = d.faultTarget(v, kpath); err == nil {
 			ft.Rate, err = d.clockRate(f)
 		}
 	}
@@ -1100,15 +1164,16 @@ func (d *decoder) clockRate(f *fields) (float64, error) {
 	return d.positive(n, path, "rate", ClockRateMax)
 }
 
-// groups reads a partition: a selector, a flat list of selectors (one
-// group), or a list of lists (several groups).
+// groups reads a partition: a selector or {not: ...} (one group), a flat
+// list of selectors (one group), or a list of groups, each a list of
+// selectors or {not: ...}. At most one group is a not.
 func (d *decoder) groups(n *yaml.Node, path string) ([][]sim.Selector, error) {
-	const want = "a selector, a list of selectors or a list of groups"
+	const want = "a selector, {not: [selectors]}, a list of selectors or a list of groups"
 	n = deref(n)
 	var groups [][]sim.Selector
 	switch {
-	case n.Kind == yaml.ScalarNode && !isNull(n):
-		sel, err := d.selector(n, path)
+	case n.Kind == yaml.ScalarNode && !isNull(n), n.Kind == yaml.MappingNode:
+		sel, err := d.faultTarget(n, path)
 		if err != nil {
 			return nil, err
 		}
@@ -1117,13 +1182,9 @@ func (d *decoder) groups(n *yaml.Node, path string) ([][]sim.Selector, error) {
 		return nil, d.errorf(n.Line, path, "want %s, got %s", want, describe(n))
 	case len(n.Content) == 0:
 		return nil, d.errorf(n.Line, path, "empty partition: want %s", want)
-	case deref(n.Content[0]).Kind == yaml.SequenceNode:
+	case deref(n.Content[0]).Kind == yaml.SequenceNode, deref(n.Content[0]).Kind == yaml.MappingNode:
 		for i, g := range n.Content {
-			g = deref(g)
-			if g.Kind != yaml.SequenceNode {
-				return nil, d.errorf(g.Line, index(path, i), "want a group (a list of selectors), got %s; do not mix groups and selectors", describe(g))
-			}
-			group, err := d.group(g, index(path, i))
+			group, err := d.listedGroup(g, index(path, i))
 			if err != nil {
 				return nil, err
 			}
@@ -1139,6 +1200,20 @@ func (d *decoder) groups(n *yaml.Node, path string) ([][]sim.Selector, error) {
 	return groups, d.disjoint(n, path, groups)
 }
 
+// listedGroup reads one group of a list of groups: a list of selectors or
+// {not: ...}.
+func (d *decoder) listedGroup(g *yaml.Node, path string) ([]sim.Selector, error) {
+	g = deref(g)
+	switch g.Kind {
+	case yaml.SequenceNode:
+		return d.group(g, path)
+	case yaml.MappingNode:
+		sel, err := d.not(g, path)
+		return []sim.Selector{sel}, err
+	}
+	return nil, d.errorf(g.Line, path, "want a group (a list of selectors, or {not: [selectors]}), got %s; do not mix groups and selectors", describe(g))
+}
+
 // group reads one non-empty list of selectors.
 func (d *decoder) group(n *yaml.Node, path string) ([]sim.Selector, error) {
 	if len(n.Content) == 0 {
@@ -1146,6 +1221,9 @@ func (d *decoder) group(n *yaml.Node, path string) ([]sim.Selector, error) {
 	}
 	group := make([]sim.Selector, 0, len(n.Content))
 	for i, s := range n.Content {
+		if deref(s).Kind == yaml.MappingNode {
+			return nil, d.errorf(deref(s).Line, index(path, i), "a not is a group of its own, not a member of one: write [[...], {not: [...]}]")
+		}
 		sel, err := d.selector(s, index(path, i))
 		if err != nil {
 			return nil, err
@@ -1155,26 +1233,47 @@ func (d *decoder) group(n *yaml.Node, path string) ([]sim.Selector, error) {
 	return group, nil
 }
 
-// disjoint checks that no named node appears twice in a partition.
+// disjoint checks that no named node appears twice in a partition, that at
+// most one group is a not, and that the not lists every named node another
+// group holds (else that node would be in both).
 func (d *decoder) disjoint(n *yaml.Node, path string, groups [][]sim.Selector) error {
 	seen := map[sim.Selector]bool{}
+	var named []sim.Selector // in order
+	var not []sim.Selector
+	nots := 0
 	for _, g := range groups {
 		for _, sel := range g {
-			if !named(sel) {
+			if sels, ok := sel.Negated(); ok {
+				not, nots = sels, nots+1
+				continue
+			}
+			if !isNamed(sel) {
 				continue
 			}
 			if seen[sel] {
 				return d.errorf(n.Line, path, "%s appears more than once", sel)
 			}
 			seen[sel] = true
+			named = append(named, sel)
+		}
+	}
+	if nots > 1 {
+		return d.errorf(n.Line, path, "%d not groups: a partition holds at most one", nots)
+	}
+	for _, sel := range named {
+		if nots == 1 && !slices.Contains(not, sel) {
+			return d.errorf(n.Line, path, "%s is in a group and, not listed in the not, in the not group too: list it in the not", sel)
 		}
 	}
 	return nil
 }
 
-// named reports whether a selector always names the same node at a given
+// isNamed reports whether a selector always names the same node at a given
 // moment (nN or leader), so that two mentions of it conflict.
-func named(sel sim.Selector) bool { return sel == "leader" || strings.HasPrefix(string(sel), "n") }
+func isNamed(sel sim.Selector) bool {
+	_, node := sel.Node()
+	return sel == "leader" || node
+}
 
 func (d *decoder) commands(top *fields, p *sim.Plan) (err error) {
 	p.Commands, err = listOf(d, top, "commands", d.command)
@@ -1199,7 +1298,11 @@ func (d *decoder) command(n *yaml.Node, path string) (sim.Command, error) {
 	}
 	if kind != "shift" {
 		c, err := d.commandBody(f, kind)
+		if err != nil {
+			return c, err
+		}
 		c.At = at
+		c.To, err = d.to(f)
 		return c, err
 	}
 	for _, key := range []string{"roles", "reason"} {
@@ -1216,7 +1319,16 @@ func (d *decoder) command(n *yaml.Node, path string) (sim.Command, error) {
 	if len(with) > 0 {
 		c.With = with
 	}
-	return c, nil
+	c.To, err = d.to(f)
+	return c, err
+}
+
+// to reads a command's optional to: the node its client submits to.
+func (d *decoder) to(f *fields) (sim.Selector, error) {
+	if n := f.opt("to"); n != nil {
+		return d.node(n, join(f.path, "to"))
+	}
+	return "", nil
 }
 
 // shift reads the list of a shift: 1 to roles.ShiftCommandsMax commands
@@ -1246,6 +1358,9 @@ func (d *decoder) shift(n *yaml.Node, path string) ([]sim.Command, error) {
 		}
 		if f.opt("at") != nil {
 			return nil, d.errorf(f.key("at").Line, join(ipath, "at"), "not valid inside a shift: its commands are all submitted at the shift's at")
+		}
+		if f.opt("to") != nil {
+			return nil, d.errorf(f.key("to").Line, join(ipath, "to"), "not valid inside a shift: its commands are all submitted to the shift's to")
 		}
 		kind, err := d.oneKind(f, "command", kindNames(commandKinds))
 		if err != nil {

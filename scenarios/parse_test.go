@@ -51,13 +51,18 @@ faults:
   - {at: 6s, rate: 0.5, clock: random}
   - at: 1m30s
     crash: random-worker
+  - {at: 31s, crash: follower, for: 5s}
+  - {at: 32s, partition: [[leader], {not: [leader, n5]}], for: 5s}
+  - {at: 33s, partition: {not: minority}, one_way: true}
+  - {at: 34s, pause: {not: [follower, n1]}, for: 2s}
 commands:
   - {at: 10s, promote: n4, roles: control-plane, reason: operator}
   - {at: 11s, promote: n5, roles: "etcd, api-server"}
   - {at: 30s, demote: n1, reason: scaling-down}
   - {at: 31s, quarantine: random-voter, reason: health-degraded}
-  - {at: 40s, restore: n3}
+  - {at: 40s, restore: n3, to: n2}
   - at: 50s
+    to: n3
     shift:
       - {promote: n4, reason: rebalance}
       - {demote: n1, roles: etcd}
@@ -97,14 +102,18 @@ var fullPlan = &sim.Plan{
 		{At: 5 * time.Second, Kind: sim.ClockSkew, Target: "n3", Rate: 1.05, For: time.Minute},
 		{At: 6 * time.Second, Kind: sim.ClockSkew, Target: "random", Rate: 0.5},
 		{At: 90 * time.Second, Kind: sim.Crash, Target: "random-worker"},
+		{At: 31 * time.Second, Kind: sim.Crash, Target: "follower", For: 5 * time.Second},
+		{At: 32 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"leader"}, {sim.Not("leader", "n5")}}, For: 5 * time.Second},
+		{At: 33 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{sim.Not("minority")}}, OneWay: true},
+		{At: 34 * time.Second, Kind: sim.Pause, Target: sim.Not("follower", "n1"), For: 2 * time.Second},
 	},
 	Commands: []sim.Command{
 		{At: 10 * time.Second, Kind: roles.Promote, Target: "n4", Roles: roles.ControlPlane, Reason: roles.Operator},
 		{At: 11 * time.Second, Kind: roles.Promote, Target: "n5", Roles: roles.Etcd | roles.APIServer, Reason: roles.Operator},
 		{At: 30 * time.Second, Kind: roles.Demote, Target: "n1", Reason: roles.ScalingDown},
 		{At: 31 * time.Second, Kind: roles.Quarantine, Target: "random-voter", Reason: roles.HealthDegraded},
-		{At: 40 * time.Second, Kind: roles.Restore, Target: "n3", Reason: roles.Operator},
-		{At: 50 * time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.Rebalance, With: []sim.Command{
+		{At: 40 * time.Second, Kind: roles.Restore, Target: "n3", Reason: roles.Operator, To: "n2"},
+		{At: 50 * time.Second, Kind: roles.Promote, Target: "n4", Reason: roles.Rebalance, To: "n3", With: []sim.Command{
 			{Kind: roles.Demote, Target: "n1", Roles: roles.Etcd, Reason: roles.Operator},
 			{Kind: roles.Quarantine, Target: "random-worker", Reason: roles.HealthDegraded},
 		}},
@@ -220,6 +229,28 @@ func TestParseAccepts(t *testing.T) {
 		{"dynamic selectors may repeat", hdr + "faults: [{at: 1s, partition: [[random-voter], [random-voter]]}]\n", func(p *sim.Plan) bool {
 			return len(p.Faults[0].Groups) == 2
 		}},
+		{"follower", hdr + "faults: [{at: 1s, crash: follower}]\ncommands: [{at: 2s, demote: follower}]\n", func(p *sim.Plan) bool {
+			return p.Faults[0].Target == "follower" && p.Commands[0].Target == "follower"
+		}},
+		{"not group alone", hdr + "faults: [{at: 1s, partition: {not: [leader]}}]\n", func(p *sim.Plan) bool {
+			return reflect.DeepEqual(p.Faults[0].Groups, [][]sim.Selector{{"not:leader"}})
+		}},
+		{"not group in a list", hdr + "faults: [{at: 1s, partition: [{not: leader}]}]\n", func(p *sim.Plan) bool {
+			return reflect.DeepEqual(p.Faults[0].Groups, [][]sim.Selector{{"not:leader"}})
+		}},
+		{"not group first", hdr + "faults: [{at: 1s, partition: [{not: [n1, random]}, [n1]], one_way: true}]\n", func(p *sim.Plan) bool {
+			return reflect.DeepEqual(p.Faults[0].Groups, [][]sim.Selector{{sim.Not("n1", "random")}, {"n1"}})
+		}},
+		{"not lists a dynamic selector another group names", hdr + "faults: [{at: 1s, partition: [[random-voter], {not: [random-voter]}]}]\n", func(p *sim.Plan) bool {
+			return len(p.Faults[0].Groups) == 2
+		}},
+		{"not as a clock target", hdr + "faults: [{at: 1s, clock: {not: [leader]}, rate: 2}]\n", func(p *sim.Plan) bool {
+			return p.Faults[0].Target == sim.Not("leader")
+		}},
+		{"to beside a shift", hdr + "commands: [{at: 1s, to: n5, shift: [{promote: n4}]}]\n", func(p *sim.Plan) bool {
+			return p.Commands[0].To == "n5" && p.Commands[0].With == nil
+		}},
+		{"null to", hdr + "commands: [{at: 1s, promote: n4, to: }]\n", func(p *sim.Plan) bool { return p.Commands[0].To == "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := scenarios.Parse("t.yaml", []byte(tc.yaml))
@@ -376,8 +407,21 @@ func TestParseErrors(t *testing.T) {
 		{"node in two groups", hdr + "faults:\n  - {at: 1s, partition: [[n1, n2], [n2]]}\n", 6, "faults[0].partition", "n2 appears more than once"},
 		{"empty partition", hdr + "faults:\n  - {at: 1s, partition: []}\n", 6, "faults[0].partition", "empty partition"},
 		{"empty group", hdr + "faults:\n  - {at: 1s, partition: [[n1], []]}\n", 6, "faults[0].partition[1]", "empty group"},
-		{"mixed groups", hdr + "faults:\n  - {at: 1s, partition: [[n1], n2]}\n", 6, "faults[0].partition[1]", "want a group (a list of selectors), got string \"n2\""},
-		{"mapping partition", hdr + "faults:\n  - {at: 1s, partition: {a: n1}}\n", 6, "faults[0].partition", "want a selector, a list of selectors or a list of groups, got a mapping"},
+		{"mixed groups", hdr + "faults:\n  - {at: 1s, partition: [[n1], n2]}\n", 6, "faults[0].partition[1]", "want a group (a list of selectors, or {not: [selectors]}), got string \"n2\""},
+		{"mapping partition", hdr + "faults:\n  - {at: 1s, partition: {a: n1}}\n", 6, "faults[0].partition.a", `unknown field "a" (want one of not)`},
+		{"unknown selector in a not", hdr + "faults:\n  - {at: 1s, crash: {not: [leader, boss]}}\n", 6, "faults[0].crash.not[1]", `unknown node selector "boss"`},
+		{"node out of range in a not", hdr + "faults:\n  - {at: 1s, partition: [[n1], {not: [n1, n6]}]}\n", 6, "faults[0].partition[1].not[1]", `node "n6" is not in a mesh of 5 nodes`},
+		{"empty not", hdr + "faults:\n  - {at: 1s, crash: {not: []}}\n", 6, "faults[0].crash.not", "empty not: want at least one selector"},
+		{"null not", hdr + "faults:\n  - {at: 1s, pause: {not: }}\n", 6, "faults[0].pause.not", "missing value"},
+		{"not without not", hdr + "faults:\n  - {at: 1s, crash: {}}\n", 6, "faults[0].crash.not", "missing required field"},
+		{"unknown field beside not", hdr + "faults:\n  - {at: 1s, crash: {not: n1, but: n2}}\n", 6, "faults[0].crash.but", `unknown field "but" (want one of not)`},
+		{"not inside a not", hdr + "faults:\n  - {at: 1s, crash: {not: [{not: [n1]}]}}\n", 6, "faults[0].crash.not[0]", "want a node selector such as n1 or leader, got a mapping"},
+		{"not in its string form", hdr + "faults:\n  - {at: 1s, crash: \"not:n1\"}\n", 6, "faults[0].crash", "write a not as {not: [selectors]}"},
+		{"not in a group", hdr + "faults:\n  - {at: 1s, partition: [[n1, {not: [n1]}]]}\n", 6, "faults[0].partition[0][1]", "a not is a group of its own"},
+		{"not in a flat group", hdr + "faults:\n  - {at: 1s, partition: [n1, {not: [n1]}]}\n", 6, "faults[0].partition[1]", "a not is a group of its own"},
+		{"two not groups", hdr + "faults:\n  - {at: 1s, partition: [{not: [n1]}, {not: [n2]}]}\n", 6, "faults[0].partition", "2 not groups: a partition holds at most one"},
+		{"named node in a group and the not", hdr + "faults:\n  - {at: 1s, partition: [[n1, leader], {not: [leader]}]}\n", 6, "faults[0].partition", "n1 is in a group and, not listed in the not, in the not group too"},
+		{"not as a command target", hdr + "commands:\n  - {at: 1s, demote: {not: [n1]}}\n", 6, "commands[0].demote", "want a node selector such as n1 or leader, got a mapping"},
 		{"one_way without partition", hdr + "faults:\n  - {at: 1s, crash: n1, one_way: true}\n", 6, "faults[0].one_way", "only valid with partition, not crash"},
 		{"one_way not boolean", hdr + "faults:\n  - {at: 1s, partition: n1, one_way: 1}\n", 6, "faults[0].one_way", "want true or false, got number 1"},
 		{"for on heal", hdr + "faults:\n  - {at: 1s, heal: true, for: 2s}\n", 6, "faults[0].for", "not valid with heal"},
@@ -435,6 +479,11 @@ func TestParseErrors(t *testing.T) {
 		{"worker role", hdr + "commands:\n  - {at: 1s, promote: n4, roles: \"etcd,worker\"}\n", 6, "commands[0].roles", "worker: want control-plane roles only"},
 		{"roles on quarantine", hdr + "commands:\n  - {at: 1s, quarantine: n4, roles: etcd}\n", 6, "commands[0].roles", "only valid with promote and demote, not quarantine"},
 		{"unknown reason", hdr + "commands:\n  - {at: 1s, demote: n1, reason: boredom}\n", 6, "commands[0].reason", `roles: unknown reason "boredom"`},
+		{"to out of range", hdr + "commands:\n  - {at: 1s, promote: n4, to: n6}\n", 6, "commands[0].to", `node "n6" is not in a mesh of 5 nodes`},
+		{"to a dynamic selector", hdr + "commands:\n  - {at: 1s, promote: n4, to: leader}\n", 6, "commands[0].to", `"leader" is not a node name (want n1..n5)`},
+		{"to a list", hdr + "commands:\n  - {at: 1s, promote: n4, to: [n1]}\n", 6, "commands[0].to", "want a node name such as n3, got a list"},
+		{"to out of range beside a shift", hdr + "commands:\n  - at: 1s\n    to: n0\n    shift: [{promote: n4}]\n", 7, "commands[0].to", `node "n0" is not in a mesh of 5 nodes`},
+		{"to inside a shift", hdr + "commands:\n  - at: 1s\n    shift:\n      - {promote: n4, to: n2}\n", 8, "commands[0].shift[0].to", "not valid inside a shift: its commands are all submitted to the shift's to"},
 		{"command at after end", hdr + "commands:\n  - {at: 2m, demote: n1}\n", 6, "commands[0].at", "not before the end of the run"},
 
 		// Shifts.

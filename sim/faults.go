@@ -19,12 +19,18 @@ import (
 // selectors draw from the fault stream and see the shape the committed log
 // implies.
 func (s *simulator) resolve(sel Selector) []int {
+	if sels, ok := sel.Negated(); ok {
+		return s.complement(sels, nil)
+	}
 	switch sel {
 	case "leader":
 		if l := s.leader(); l >= 0 {
 			return []int{l}
 		}
 		return s.pick(s.liveVoters(), 1)
+	case "follower":
+		l := s.leader()
+		return s.pick(slices.DeleteFunc(s.liveVoters(), func(i int) bool { return i == l }), 1)
 	case "random-voter":
 		return s.pick(s.liveVoters(), 1)
 	case "random-worker":
@@ -51,11 +57,34 @@ func (s *simulator) resolve(sel Selector) []int {
 		}
 		return s.pick(voters, k)
 	}
-	n, err := strconv.Atoi(string(sel[1:]))
-	if err != nil {
+	n, ok := sel.Node()
+	if !ok {
 		panic(fmt.Sprintf("sim: unvalidated selector %q", sel))
 	}
 	return []int{n - 1}
+}
+
+// complement is every node of the mesh, up or down, that none of sels picks.
+// A selector with an entry in picked stands for the nodes it picked there
+// (in the same partition); the others are resolved now, in order.
+func (s *simulator) complement(sels []Selector, picked map[Selector][]int) []int {
+	out := make([]bool, len(s.nodes))
+	for _, sel := range sels {
+		nodes, ok := picked[sel]
+		if !ok {
+			nodes = s.resolve(sel)
+		}
+		for _, i := range nodes {
+			out[i] = true
+		}
+	}
+	var rest []int
+	for i, o := range out {
+		if !o {
+			rest = append(rest, i)
+		}
+	}
+	return rest
 }
 
 // resolveOne is the first node a selector picks, or -1.
@@ -240,7 +269,8 @@ func (s *simulator) undo(e event) {
 }
 
 // partition cuts the links between groups; nodes named in no group form one
-// more group. One-way cuts only messages from the first group to the others.
+// more group, and a node two groups pick belongs to the later one. One-way
+// cuts only messages from the first group to the others.
 func (s *simulator) partition(f Fault, purpose string) {
 	group := make([]int, len(s.nodes))
 	for i := range group {
@@ -249,11 +279,7 @@ func (s *simulator) partition(f Fault, purpose string) {
 	var names []string
 	explicit := f
 	explicit.Groups = make([][]Selector, len(f.Groups))
-	for g, sels := range f.Groups {
-		var members []int
-		for k, sel := range sels {
-			members = append(members, s.resolveFor(purpose+"/"+strconv.Itoa(g)+"/"+strconv.Itoa(k), sel)...)
-		}
+	for g, members := range s.groupMembers(f.Groups, purpose) {
 		for _, i := range members {
 			explicit.Groups[g] = append(explicit.Groups[g], Selector(s.nodes[i].name))
 		}
@@ -296,6 +322,33 @@ func (s *simulator) partition(f Fault, purpose string) {
 	}
 }
 
+// groupMembers resolves a partition's groups: the plain ones first, in
+// order, then the not group, whose selectors stand for what the same
+// selectors picked in the other groups (Selector).
+func (s *simulator) groupMembers(groups [][]Selector, purpose string) [][]int {
+	members := make([][]int, len(groups))
+	picked := map[Selector][]int{}
+	not, negated := -1, []Selector(nil)
+	for g, sels := range groups {
+		if len(sels) == 1 {
+			if listed, ok := sels[0].Negated(); ok {
+				not, negated = g, listed
+				continue
+			}
+		}
+		for k, sel := range sels {
+			nodes := s.resolveFor(purpose+"/"+strconv.Itoa(g)+"/"+strconv.Itoa(k), sel)
+			members[g] = append(members[g], nodes...)
+			picked[sel] = append(picked[sel], nodes...)
+		}
+	}
+	if not >= 0 {
+		members[not] = s.complement(negated, picked)
+		s.chose(purpose+"/"+strconv.Itoa(not)+"/0", s.nodeNames(members[not]))
+	}
+	return members
+}
+
 // chaos crashes each live node with probability chaosRate, once a second,
 // and restarts it after up to ChaosDowntimeMax.
 func (s *simulator) chaos() {
@@ -317,7 +370,8 @@ func (s *simulator) chaos() {
 	s.push(event{at: s.now + time.Second, kind: evChaos})
 }
 
-// submit sends an operator command to a random live node.
+// submit sends an operator command to its contact (Command.To, or a random
+// live node).
 func (s *simulator) submit(op *operation) {
 	if op.done || op.node >= 0 {
 		return
@@ -345,21 +399,15 @@ func (s *simulator) submit(op *operation) {
 		op.roleOp = len(s.roleOps)
 		s.roleOps = append(s.roleOps, checkers.RoleOp{Client: op.idx, Invoke: s.now, Shift: op.shift, Outcome: checkers.RoleUnknown})
 	}
-	var live []int
-	for i, sn := range s.nodes {
-		if sn.n != nil && !sn.paused {
-			live = append(live, i)
-		}
+	if op.attempts >= OperatorAttemptsMax {
+		op.done, op.outcome = true, "gave up"
+		return
 	}
-	if len(live) == 0 || op.attempts >= OperatorAttemptsMax {
-		if op.attempts >= OperatorAttemptsMax {
-			op.done, op.outcome = true, "gave up"
-			return
-		}
+	i := s.contact(op)
+	if i < 0 {
 		s.retryLater(op)
 		return
 	}
-	i := live[s.opRand.IntN(len(live))]
 	s.chose("command/"+strconv.Itoa(op.idx)+"/contact", s.nodes[i].name)
 	op.attempts++
 	var id node.RequestID
@@ -370,6 +418,31 @@ func (s *simulator) submit(op *operation) {
 	}
 	op.node, op.id = i, id
 	s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+fmt.Sprint(op.shift))
+}
+
+// contact is the node an operator submits op to now: its To, or a random
+// live node; -1 when there is none. A To that is down or paused makes the
+// attempt fail at once: it counts, as a timeout would.
+func (s *simulator) contact(op *operation) int {
+	if op.cmd.To == "" {
+		var live []int
+		for i, sn := range s.nodes {
+			if sn.n != nil && !sn.paused {
+				live = append(live, i)
+			}
+		}
+		if len(live) == 0 {
+			return -1
+		}
+		return live[s.opRand.IntN(len(live))]
+	}
+	i := s.resolveOne(op.cmd.To)
+	if sn := s.nodes[i]; sn.n == nil || sn.paused {
+		op.attempts++
+		s.trace.event(s.now, "operator", "unreachable", fmt.Sprintf("command %d to %s", op.idx, sn.name))
+		return -1
+	}
+	return i
 }
 
 // roleResult records a command's final answer for the role model.

@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"revoada.dev/revoada/core/roles"
@@ -127,11 +129,69 @@ const (
 	ClockSkew FaultKind = "clock"     // Target's clock runs at Rate times real speed (1.05: 5% fast)
 )
 
-// Selector picks nodes when a fault or command fires: "n3" (one node by
-// number), "leader", "random-voter", "random-worker", "random" (any live
-// node), "minority" (a random minority of the voters), "majority" (a random
-// majority of the voters).
+// Selector picks nodes when a fault or command fires:
+//
+//	n3              one node by number
+//	leader          the leader; a random live voter when there is none
+//	follower        a random live voter that is not the leader (any live
+//	                voter when there is no leader)
+//	random-voter    a random live voter
+//	random-worker   a random live worker
+//	random          a random live node
+//	minority        a random minority of the voters, up or down
+//	majority        a random majority of the voters, up or down
+//	not:leader,n2   every node of the mesh, up or down, that none of the
+//	                listed selectors picks (Not builds it)
+//
+// The random ones draw from the fault stream when they fire, in the order
+// the plan lists them; a selector a plan does not use draws nothing, so a
+// new one leaves the runs of plans without it as they were. A not-selector
+// lists plain selectors (no not inside a not) and may pick many nodes, so it
+// is valid as a fault's Target and as a partition group of its own (at most
+// one per partition), not as a command's Target or To nor a script
+// operation's Node. In a partition, a selector the not lists that another
+// group of the same partition also names stands for the nodes it picked
+// there: Groups {{"random-voter"}, {Not("random-voter")}} cut one voter off
+// from every other node.
 type Selector string
+
+// notPrefix starts a not-selector's string form.
+const notPrefix = "not:"
+
+// dynamicSelectors are the selectors other than node names and nots.
+var dynamicSelectors = []Selector{"leader", "follower", "random-voter", "random-worker", "random", "minority", "majority"}
+
+// Not is the selector of every node that none of sels picks.
+func Not(sels ...Selector) Selector {
+	parts := make([]string, len(sels))
+	for i, s := range sels {
+		parts[i] = string(s)
+	}
+	return Selector(notPrefix + strings.Join(parts, ","))
+}
+
+// Negated returns the selectors a not-selector lists, and whether s is one.
+func (s Selector) Negated() ([]Selector, bool) {
+	rest, ok := strings.CutPrefix(string(s), notPrefix)
+	if !ok {
+		return nil, false
+	}
+	var sels []Selector
+	if rest != "" {
+		for part := range strings.SplitSeq(rest, ",") {
+			sels = append(sels, Selector(part))
+		}
+	}
+	return sels, true
+}
+
+// Node returns the number of the node s names ("n3" is 3), and whether s is
+// a node name at all; the number is not checked against a mesh.
+func (s Selector) Node() (int, bool) {
+	digits, ok := strings.CutPrefix(string(s), "n")
+	n, err := strconv.Atoi(digits)
+	return n, ok && err == nil && "n"+strconv.Itoa(n) == string(s)
+}
 
 // Fault is one fault injected at a simulated time.
 type Fault struct {
@@ -145,13 +205,23 @@ type Fault struct {
 }
 
 // Command is a role command submitted by an operator client at a simulated
-// time. The client submits to a random live node and retries on timeout.
+// time. The client submits to a random live node, or to To when it is set,
+// and submits again on timeout, OperatorRetryDelay later, up to
+// OperatorAttemptsMax attempts in all.
 type Command struct {
 	At     time.Duration
 	Kind   roles.Kind
 	Target Selector
 	Roles  roles.Roles // zero: every control-plane role
 	Reason roles.Reason
+	// To, if set, is the node (a name such as "n3") the client submits to,
+	// every attempt. An attempt that finds it crashed or paused counts and
+	// fails at once, as a timeout would, and the client tries it again after
+	// OperatorRetryDelay; a command pending on it when it crashes is
+	// submitted to it again the same way. "" submits each attempt to a
+	// random live node. In a shift only the first command's To counts: the
+	// commands of With must leave it empty.
+	To Selector
 	// With are further commands submitted in the same shift, applied
 	// atomically with this one; when several voters change, Raft moves
 	// through a joint configuration. Their At is ignored.
@@ -224,7 +294,7 @@ func (p *Plan) Validate() error {
 		}
 	}
 	for i, c := range p.Commands {
-		if err := c.validate(p.Nodes); err != nil {
+		if err := c.validate(p.Nodes, ""); err != nil {
 			return fmt.Errorf("sim: command %d: %w", i, err)
 		}
 	}
@@ -405,7 +475,7 @@ func (w *Workload) validateScript(nodes int) error {
 		case op.Back < 0 || op.Back > ResumeBackMax:
 			return fmt.Errorf("script %d: back %d out of range 0..%d", i, op.Back, ResumeBackMax)
 		}
-		if err := ValidateSelector(op.Node, nodes); err != nil {
+		if err := validateOne("node", op.Node, nodes); err != nil {
 			return fmt.Errorf("script %d: %w", i, err)
 		}
 	}
@@ -414,9 +484,19 @@ func (w *Workload) validateScript(nodes int) error {
 
 var verbs = []string{"apply", "get", "list", "delete", "watch"}
 
-func (c Command) validate(nodes int) error {
-	if err := ValidateSelector(c.Target, nodes); err != nil {
+// validate checks a command; field prefixes the fields its errors name
+// ("with[1]." for a command of a shift).
+func (c Command) validate(nodes int, field string) error {
+	if err := validateOne(field+"target", c.Target, nodes); err != nil {
 		return err
+	}
+	if c.To != "" {
+		if field != "" {
+			return &SelectorError{Field: field + "to", Selector: c.To, Reason: "a shift is submitted to its first command's to: leave it out of the others"}
+		}
+		if err := validateNode("to", c.To, nodes); err != nil {
+			return err
+		}
 	}
 	if c.Kind < roles.Promote || c.Kind > roles.Restore {
 		return fmt.Errorf("unknown kind %d", c.Kind)
@@ -424,11 +504,11 @@ func (c Command) validate(nodes int) error {
 	if len(c.With)+1 > roles.ShiftCommandsMax {
 		return fmt.Errorf("a shift takes at most %d commands", roles.ShiftCommandsMax)
 	}
-	for _, w := range c.With {
+	for k, w := range c.With {
 		if len(w.With) > 0 {
 			return fmt.Errorf("nested shifts")
 		}
-		if err := w.validate(nodes); err != nil {
+		if err := w.validate(nodes, fmt.Sprintf("with[%d].", k)); err != nil {
 			return err
 		}
 	}
@@ -449,18 +529,9 @@ func (f Fault) validate(nodes int) error {
 	}
 	switch f.Kind {
 	case Crash, Restart, Pause, Resume:
-		return ValidateSelector(f.Target, nodes)
+		return validateSelector("target", f.Target, nodes)
 	case Partition:
-		if len(f.Groups) == 0 {
-			return fmt.Errorf("partition needs at least one group")
-		}
-		for _, g := range f.Groups {
-			for _, s := range g {
-				if err := ValidateSelector(s, nodes); err != nil {
-					return err
-				}
-			}
-		}
+		return validateGroups(f.Groups, nodes)
 	case Heal:
 	case Loss, Duplicate, Chaos:
 		if !isProbability(f.Rate) {
@@ -470,26 +541,113 @@ func (f Fault) validate(nodes int) error {
 		if !(f.Rate > 0 && f.Rate <= 10) {
 			return fmt.Errorf("clock rate %v not within (0, 10]", f.Rate)
 		}
-		return ValidateSelector(f.Target, nodes)
+		return validateSelector("target", f.Target, nodes)
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
 	return nil
 }
 
-// ValidateSelector checks that s names a node of a mesh of the given size or
-// one of the dynamic selectors.
-func ValidateSelector(s Selector, nodes int) error {
-	switch s {
-	case "leader", "random-voter", "random-worker", "random", "minority", "majority":
+// validateGroups checks a partition's groups: at least one, each of valid
+// selectors, a not-selector a group of its own, and at most one such group.
+func validateGroups(groups [][]Selector, nodes int) error {
+	if len(groups) == 0 {
+		return fmt.Errorf("partition needs at least one group")
+	}
+	nots := 0
+	for g, sels := range groups {
+		for k, sel := range sels {
+			field := fmt.Sprintf("groups[%d][%d]", g, k)
+			if err := validateSelector(field, sel, nodes); err != nil {
+				return err
+			}
+			if _, ok := sel.Negated(); !ok {
+				continue
+			}
+			nots++
+			switch {
+			case len(sels) > 1:
+				return &SelectorError{Field: field, Selector: sel, Reason: "a not is a group of its own, not a member of one"}
+			case nots > 1:
+				return &SelectorError{Field: field, Selector: sel, Reason: "a partition holds at most one not group"}
+			}
+		}
+	}
+	return nil
+}
+
+// SelectorError is a selector a plan cannot use where it stands. Field names
+// the place in its fault, command or script operation ("target",
+// "groups[1][0]", "with[0].target", "to", "node"); ValidateSelector and
+// ValidateNode leave it empty.
+type SelectorError struct {
+	Field    string
+	Selector Selector
+	Reason   string // the whole complaint, naming the selector
+}
+
+func (e *SelectorError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// ValidateSelector checks that s is a selector of a mesh of the given size:
+// a node name, a dynamic selector, or a not-selector listing at least one of
+// those. Its error is a *SelectorError.
+func ValidateSelector(s Selector, nodes int) error { return validateSelector("", s, nodes) }
+
+// ValidateNode checks that s names a node of a mesh of the given size, as a
+// command's To must. Its error is a *SelectorError.
+func ValidateNode(s Selector, nodes int) error { return validateNode("", s, nodes) }
+
+func validateSelector(field string, s Selector, nodes int) error {
+	sels, ok := s.Negated()
+	if !ok {
+		return validatePlain(field, s, nodes)
+	}
+	if len(sels) == 0 {
+		return &SelectorError{Field: field, Selector: s, Reason: "not needs at least one selector"}
+	}
+	for _, in := range sels {
+		if _, nested := in.Negated(); nested {
+			return &SelectorError{Field: field, Selector: s, Reason: fmt.Sprintf("a not cannot list a not (%q)", s)}
+		}
+		if err := validatePlain(field, in, nodes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateOne checks a selector that must pick at most one node: any but a
+// not-selector.
+func validateOne(field string, s Selector, nodes int) error {
+	if _, ok := s.Negated(); ok {
+		return &SelectorError{Field: field, Selector: s, Reason: fmt.Sprintf("%q may pick many nodes; want a selector of one node", s)}
+	}
+	return validatePlain(field, s, nodes)
+}
+
+// validatePlain checks a node name or dynamic selector.
+func validatePlain(field string, s Selector, nodes int) error {
+	if slices.Contains(dynamicSelectors, s) {
 		return nil
 	}
-	var n int
-	if _, err := fmt.Sscanf(string(s), "n%d", &n); err != nil || fmt.Sprintf("n%d", n) != string(s) {
-		return fmt.Errorf("unknown node selector %q (want n1..n%d, leader, random-voter, random-worker, random, minority or majority)", s, nodes)
+	if _, ok := s.Node(); !ok {
+		return &SelectorError{Field: field, Selector: s, Reason: fmt.Sprintf("unknown node selector %q (want n1..n%d, leader, follower, random-voter, random-worker, random, minority, majority or a not)", s, nodes)}
 	}
-	if n < 1 || n > nodes {
-		return fmt.Errorf("node %q is not in a mesh of %d nodes", s, nodes)
+	return validateNode(field, s, nodes)
+}
+
+func validateNode(field string, s Selector, nodes int) error {
+	n, ok := s.Node()
+	switch {
+	case !ok:
+		return &SelectorError{Field: field, Selector: s, Reason: fmt.Sprintf("%q is not a node name (want n1..n%d)", s, nodes)}
+	case n < 1 || n > nodes:
+		return &SelectorError{Field: field, Selector: s, Reason: fmt.Sprintf("node %q is not in a mesh of %d nodes", s, nodes)}
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"revoada.dev/revoada/core/roles"
 )
 
-var selectors = []Selector{"leader", "random-voter", "random-worker", "random", "minority", "majority"}
+var selectors = []Selector{"leader", "follower", "random-voter", "random-worker", "random", "minority", "majority"}
 
 func genSelector(nodes int) *rapid.Generator[Selector] {
 	return rapid.Custom(func(t *rapid.T) Selector {
@@ -40,12 +40,18 @@ func genPlan(t *rapid.T) *Plan {
 			for range rapid.IntRange(1, 3).Draw(t, "groups") {
 				f.Groups = append(f.Groups, rapid.SliceOfN(genSelector(nodes), 1, 3).Draw(t, "group"))
 			}
+			if rapid.Bool().Draw(t, "not group") {
+				f.Groups = append(f.Groups, []Selector{Not(rapid.SliceOfN(genSelector(nodes), 1, 3).Draw(t, "not")...)})
+			}
 			f.OneWay = rapid.Bool().Draw(t, "oneway")
 		case Loss, Duplicate, Chaos:
 			f.Rate = rapid.Float64Range(0, 0.5).Draw(t, "rate")
 		case Heal:
 		default:
 			f.Target = genSelector(nodes).Draw(t, "target")
+			if rapid.Bool().Draw(t, "not target") {
+				f.Target = Not(f.Target)
+			}
 		}
 		if f.Kind == Chaos && f.For == 0 {
 			f.For = time.Second
@@ -53,9 +59,13 @@ func genPlan(t *rapid.T) *Plan {
 		p.Faults = append(p.Faults, f)
 	}
 	for range rapid.IntRange(0, 4).Draw(t, "commands") {
-		p.Commands = append(p.Commands, Command{At: genSeconds(t, "cat", 40),
+		c := Command{At: genSeconds(t, "cat", 40),
 			Kind: roles.Kind(rapid.IntRange(1, 4).Draw(t, "ckind")), Target: genSelector(nodes).Draw(t, "ctarget"),
-			Reason: roles.Operator})
+			Reason: roles.Operator}
+		if rapid.Bool().Draw(t, "to") {
+			c.To = Selector(fmt.Sprintf("n%d", rapid.IntRange(1, nodes).Draw(t, "to node")))
+		}
+		p.Commands = append(p.Commands, c)
 	}
 	p.Duration = p.healTime() + LeaderWithin + 5*time.Second
 	return p
