@@ -32,21 +32,21 @@ func TestSelfHealingUnderGeneratedFaults(t *testing.T) {
 	}
 }
 
-// TestDamperBoundsFoundPlan: plan 865 of 1,000 over self-heal-leader-kill.
-// A partition cut the leader n1 off past the grace; the majority replaced
-// and demoted it at 6.2 s; the operator's promote of n1's scheduler,
-// retrying since 2 s, then committed at 8 s and made n1 a fourth
-// control-plane node, which the damper kept until n1's minute ran out
-// (66.9 s). The base's 30 s bound fails it; the bound with the damper
-// (withDamperBounds) is met, and only plans with a target and commands get
-// it.
+// TestDamperBoundsFoundPlan: the class of plan 865 of 1,000 over
+// self-heal-leader-kill (found with the gossip of the time; the gossip
+// rework moved its timing, so the plan is now written to show the same
+// thing). A partition cuts the voter n1 off from 0.5 s to 7.5 s; the
+// majority replaces and demotes it (7.2 s); the base's operator command,
+// promote n1's scheduler, retrying since 2 s, then commits (8 s) and makes
+// n1 a control-plane node again, and the policy's scale-down of that excess
+// is held by the damper for the rest of n1's minute. The base's 30 s bound
+// fails it; the bound with the damper (withDamperBounds) is met, and only
+// plans with a target and commands get it.
 func TestDamperBoundsFoundPlan(t *testing.T) {
 	base := builtin(t, "self-heal-leader-kill")
 	w := newWindow(base)
 	p := w.plan([]sim.Fault{
-		{At: 0, Kind: sim.Crash, Target: "leader", For: 100 * time.Millisecond},
-		{At: 0, Kind: sim.Crash, Target: "random-worker", For: 400 * time.Millisecond},
-		{At: 500 * time.Millisecond, Kind: sim.Partition, Groups: [][]sim.Selector{{"leader", "n4"}}, For: 5700 * time.Millisecond},
+		{At: 500 * time.Millisecond, Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}}, For: 7 * time.Second},
 	})
 	if res := sim.Run(p, 1, sim.Options{}); len(res.Violations) > 0 {
 		t.Fatalf("with the damper in the bound: %v", res.Violations)
