@@ -460,11 +460,7 @@ func (c *cluster) memberOf(i, j int) Member {
 // the node speaks for itself again, so a node just restarted never looks
 // long up; and no other node can speak for it.
 func TestUptimeFromTheNodeItself(t *testing.T) {
-	c := newCluster(t, 5, 3, nil)
-	c.joinAll(0)
-	if _, ok := c.runUntil(200, c.agreed); !ok {
-		t.Fatal("no agreement after the join")
-	}
+	c := joinedCluster(t, 5, 3, 0)
 	accepted := c.sum(func(k Counters) uint64 { return k.Accepted })
 	c.runUntil(300, func() bool { return false })
 	if again := c.sum(func(k Counters) uint64 { return k.Accepted }); again != accepted {
@@ -509,11 +505,7 @@ func TestUptimeFromTheNodeItself(t *testing.T) {
 // its stamp, without the cost of verifying it (a forged one is not even
 // looked at); only a state that would be taken is verified.
 func TestStampBeforeSignature(t *testing.T) {
-	c := newCluster(t, 3, 5, nil)
-	c.joinAll(0)
-	if _, ok := c.runUntil(200, c.agreed); !ok {
-		t.Fatal("no agreement after the join")
-	}
+	c := joinedCluster(t, 3, 5, 0)
 	m := c.nodes[1]
 	held := c.nodes[2].Self()
 	forged := held
@@ -538,11 +530,7 @@ func TestStampBeforeSignature(t *testing.T) {
 // TestDigestIsSortedAndWhole: a digest is one stamp per state held, self
 // included, strictly in NodeID order, which newerThan's merge relies on.
 func TestDigestIsSortedAndWhole(t *testing.T) {
-	c := newCluster(t, 9, 7, nil)
-	c.joinAll(4)
-	if _, ok := c.runUntil(300, c.agreed); !ok {
-		t.Fatal("no agreement after the join")
-	}
+	c := joinedCluster(t, 9, 7, 4)
 	for i, m := range c.nodes {
 		d := m.digest()
 		if len(d) != len(c.nodes) || !slices.IsSortedFunc(d, func(a, b Stamp) int { return a.Node.Compare(b.Node) }) {
@@ -557,4 +545,16 @@ func TestDigestIsSortedAndWhole(t *testing.T) {
 			}
 		}
 	}
+}
+
+// joinedCluster is a cluster of n nodes joined through node seed and agreed
+// on the view.
+func joinedCluster(t *testing.T, n int, seed uint64, through int) *cluster {
+	t.Helper()
+	c := newCluster(t, n, seed, nil)
+	c.joinAll(through)
+	if _, ok := c.runUntil(300, c.agreed); !ok {
+		t.Fatal("no agreement after the join")
+	}
+	return c
 }

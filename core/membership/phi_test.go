@@ -12,12 +12,7 @@ import (
 // last WindowMax intervals.
 func TestPhiAgainstFormula(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		cfg := DetectorConfig{
-			WindowMax:            rapid.IntRange(1, 20).Draw(t, "window"),
-			MinStdDevTicks:       rapid.Float64Range(0.1, 5).Draw(t, "minsd"),
-			AcceptablePauseTicks: rapid.Float64Range(0, 10).Draw(t, "pause"),
-			FirstIntervalTicks:   rapid.Float64Range(1, 20).Draw(t, "first"),
-		}
+		cfg := drawDetectorConfig(t)
 		d := NewDetector(cfg)
 		at := uint64(rapid.IntRange(0, 100).Draw(t, "start"))
 		d.Heartbeat(at)
@@ -94,12 +89,7 @@ func TestPhiRegularHeartbeats(t *testing.T) {
 // ones included), and never before the first heartbeat.
 func TestAlarmAtIsWherePhiCrosses(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		cfg := DetectorConfig{
-			WindowMax:            rapid.IntRange(1, 20).Draw(t, "window"),
-			MinStdDevTicks:       rapid.Float64Range(0.1, 5).Draw(t, "minsd"),
-			AcceptablePauseTicks: rapid.Float64Range(0, 10).Draw(t, "pause"),
-			FirstIntervalTicks:   rapid.Float64Range(1, 20).Draw(t, "first"),
-		}
+		cfg := drawDetectorConfig(t)
 		threshold := rapid.SampledFrom([]float64{0.01, 0.5, 1, 3, 8, 16, 50, 400}).Draw(t, "threshold")
 		d := NewDetector(cfg)
 		if got := d.AlarmAt(threshold); got != math.MaxUint64 {
@@ -116,4 +106,15 @@ func TestAlarmAtIsWherePhiCrosses(t *testing.T) {
 			t.Fatalf("last beat %d, alarm %d: φ there %v, a tick before %v, threshold %v", at, alarm, d.Phi(alarm), d.Phi(alarm-1), threshold)
 		}
 	})
+}
+
+// drawDetectorConfig draws a detector tuning over the ranges the property
+// tests explore.
+func drawDetectorConfig(t *rapid.T) DetectorConfig {
+	return DetectorConfig{
+		WindowMax:            rapid.IntRange(1, 20).Draw(t, "window"),
+		MinStdDevTicks:       rapid.Float64Range(0.1, 5).Draw(t, "minsd"),
+		AcceptablePauseTicks: rapid.Float64Range(0, 10).Draw(t, "pause"),
+		FirstIntervalTicks:   rapid.Float64Range(1, 20).Draw(t, "first"),
+	}
 }
