@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"iter"
 	"math/bits"
 	"slices"
 
@@ -10,10 +11,9 @@ import (
 // round is one protocol period: the next 1+Fanout members of the SWIM
 // traversal get a Gossip of the recent states (the first Fanout; in one
 // round of PushPullEveryRounds, or while more is queued than one Gossip
-// carries, the first of them a full push-pull instead)
-// or a Ping (the last), so a round costs the same whatever the mesh's size;
-// a
-// random Dead member gets a push-pull with probability dead/live (Serf's
+// carries, the first of them a full push-pull instead) or a Ping (the
+// last), so a round costs the same whatever the mesh's size; a random Dead
+// member gets a push-pull with probability dead/live (Serf's
 // reconnect), so a healed partition or a restarted node is found again while
 // each Dead address draws about one attempt per round from the whole mesh;
 // with no live member at all, every seed is tried again; and while some seed
@@ -169,18 +169,31 @@ func (m *Membership) sendPushPull(to roles.NodeID) {
 	m.send(Message{To: to, Kind: PushPull, Digest: m.digest()})
 }
 
+// held yields every state this node holds, self included, with the
+// learnSeq it arrived at, in NodeID order (ids is kept sorted: no sort).
+func (m *Membership) held() iter.Seq2[SignedState, uint64] {
+	return func(yield func(SignedState, uint64) bool) {
+		at, _ := slices.BinarySearchFunc(m.ids, m.cfg.Self, roles.NodeID.Compare)
+		for i, id := range m.ids {
+			if i == at && !yield(m.self, m.selfLearned) {
+				return
+			}
+			if p := m.peers[id]; !yield(p.signed, p.learned) {
+				return
+			}
+		}
+		if at == len(m.ids) {
+			yield(m.self, m.selfLearned)
+		}
+	}
+}
+
 // digest is the stamp of every state this node holds, self included, in
-// NodeID order (ids is kept sorted: no sort here).
+// NodeID order.
 func (m *Membership) digest() []Stamp {
 	out := make([]Stamp, 0, len(m.ids)+1)
-	self := m.self.State.Stamp()
-	at, _ := slices.BinarySearchFunc(m.ids, self.Node, roles.NodeID.Compare)
-	for _, id := range m.ids[:at] {
-		out = append(out, m.peers[id].stamp())
-	}
-	out = append(out, self)
-	for _, id := range m.ids[at:] {
-		out = append(out, m.peers[id].stamp())
+	for s := range m.held() {
+		out = append(out, s.State.Stamp())
 	}
 	return out
 }
@@ -205,7 +218,7 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 	}
 	var cands []candidate
 	j := 0
-	// newer must be called in NodeID order: j only moves forward.
+	// newer is called in NodeID order (held): j only moves forward.
 	newer := func(s SignedState) bool {
 		id := s.State.Node
 		for j < len(theirs) && theirs[j].Node.Compare(id) < 0 {
@@ -213,19 +226,11 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 		}
 		return j == len(theirs) || theirs[j].Node != id || s.State.Stamp().Compare(theirs[j]) > 0
 	}
-	at, _ := slices.BinarySearchFunc(m.ids, m.cfg.Self, roles.NodeID.Compare)
-	peers := func(ids []roles.NodeID) {
-		for _, id := range ids {
-			if p := m.peers[id]; newer(p.signed) {
-				cands = append(cands, candidate{p.learned, p.signed})
-			}
+	for s, learned := range m.held() {
+		if newer(s) {
+			cands = append(cands, candidate{learned, s})
 		}
 	}
-	peers(m.ids[:at])
-	if newer(m.self) {
-		cands = append(cands, candidate{m.selfLearned, m.self})
-	}
-	peers(m.ids[at:])
 	slices.SortFunc(cands, func(a, b candidate) int { return cmpUint(b.learned, a.learned) })
 	out := make([]SignedState, 0, min(len(cands), m.cfg.StatesPerMessageMax))
 	for _, c := range cands[:min(len(cands), m.cfg.StatesPerMessageMax)] {
