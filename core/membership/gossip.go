@@ -342,8 +342,7 @@ func (m *Membership) updatePeer(p *peer, s SignedState) {
 func (m *Membership) restartDetector(p *peer) {
 	p.det = NewDetector(m.cfg.Detector)
 	p.det.Heartbeat(m.now)
-	p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
-	m.nextWatch = min(m.nextWatch, p.alarmAt)
+	m.rearm(p)
 	p.lastBeat = m.now
 }
 

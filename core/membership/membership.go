@@ -407,8 +407,7 @@ func (m *Membership) heardFrom(id roles.NodeID) {
 func (m *Membership) beat(p *peer) {
 	if m.now > p.lastBeat {
 		p.det.Heartbeat(m.now)
-		p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
-		m.nextWatch = min(m.nextWatch, p.alarmAt)
+		m.rearm(p)
 		p.lastBeat = m.now
 	}
 }
@@ -481,10 +480,16 @@ func (m *Membership) watch() {
 			}
 		}
 	}
-	m.nextWatch = min(m.nextWatch, next)
-	if m.nextWatch <= m.now {
-		m.nextWatch = next
-	}
+	// Every change the scan made is in next (a peer it made Suspect is due
+	// again at now+1; a Dead one needs no watching).
+	m.nextWatch = next
+}
+
+// rearm reads p's alarm tick from its detector after a heartbeat, and lets
+// watch know.
+func (m *Membership) rearm(p *peer) {
+	p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
+	m.nextWatch = min(m.nextWatch, p.alarmAt)
 }
 
 func (m *Membership) setHealth(p *peer, h Health) {
