@@ -94,8 +94,8 @@ func BenchmarkSlowLinksFalseSuspicions(b *testing.B) {
 // (target quorum-3m) for two simulated minutes per iteration, at 5 to 100
 // nodes, and 5 nodes with a 50 ops/s Kubernetes workload; it reports
 // simulated seconds per CPU second of the process (user and system time,
-// so run it alone: -cpu 1 and nothing else busy) and the bytes and
-// messages per node per simulated second.
+// so run it alone: -cpu 1 and nothing else busy) and the messages per
+// node per simulated second.
 //
 //	go test ./sim/ -run '^$' -bench MeshSize -cpu 1 -benchtime 3x
 func BenchmarkMeshSize(b *testing.B) {
