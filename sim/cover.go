@@ -14,12 +14,17 @@ const (
 	CoverClientTimeout      cover.Point = "client operation timed out"
 	CoverHeldForPaused      cover.Point = "message held for a paused node"
 	CoverPolicyShift        cover.Point = "policy shift committed"
+	CoverTornTail           cover.Point = "torn write cut from a log at restart"
+	CoverDiskStopped        cover.Point = "node stopped by a failed write"
+	CoverDiskRetried        cover.Point = "node start retried after a disk error"
+	CoverDiskRefused        cover.Point = "corrupt log refused at start"
 )
 
 // CoveragePoints is every declared point: the core's, then the simulator's.
 func CoveragePoints() []cover.Point {
 	return slices.Concat(cover.Core(), []cover.Point{
 		CoverPromoteInPartition, CoverLeaderCrashed, CoverWatchCompacted, CoverClientTimeout, CoverHeldForPaused, CoverPolicyShift,
+		CoverTornTail, CoverDiskStopped, CoverDiskRetried, CoverDiskRefused,
 	})
 }
 

@@ -31,6 +31,7 @@ var plants = []struct {
 	{"no-stabilize", func(h *Hooks) *bool { return &h.NoStabilize }, "the policy promotes a node that has just started"},
 	{"hasty-detector", func(h *Hooks) *bool { return &h.HastyDetector }, "membership suspects at φ > 1: live peers on slow links are suspected"},
 	{"slow-elections", func(h *Hooks) *bool { return &h.SlowElections }, "raft's election timeout is 30 times too long: a lost leader is replaced late"},
+	{"ack-before-sync", func(h *Hooks) *bool { return &h.AckBeforeSync }, "writes are acknowledged before they are synced: a crash loses them"},
 	{"watch-skip-compacted", func(h *Hooks) *bool { return &h.WatchSkipCompacted }, "a watch resuming from a compacted revision skips events"},
 }
 

@@ -335,14 +335,14 @@ func majorityUp(comp []int, sets ...[]int) bool {
 }
 
 // quiet reports whether no fault is acting on the mesh: no partition, no
-// paused node, the baseline loss, every clock at speed, no chaos, and no
-// crashed node awaiting a scheduled restart.
+// paused node, the baseline loss, every clock at speed, no chaos, no disk
+// fault in force, and no crashed node awaiting a scheduled restart.
 func (s *simulator) quiet() bool {
 	if s.block != nil || s.loss != s.plan.Network.Loss || s.chaosRate > 0 && s.now <= s.chaosUntil+ChaosDowntimeMax {
 		return false
 	}
 	for _, sn := range s.nodes {
-		if sn.paused || sn.clock != 1 || sn.n == nil && sn.restartPending {
+		if sn.paused || sn.clock != 1 || sn.n == nil && sn.restartPending || sn.disk.full || sn.disk.readErrors > 0 {
 			return false
 		}
 	}

@@ -64,6 +64,12 @@ type Hooks struct {
 	// start silently from the oldest revision held, skipping the events in
 	// between, instead of failing with ErrCompacted.
 	WatchSkipCompacted bool
+	// AckBeforeSync makes the simulator's driver send a Ready's messages
+	// and deliver its results before the Ready's writes are synced, and
+	// sync them up to a tick later (fsync batched on a timer): a crash in
+	// between loses writes the node already acknowledged — votes and
+	// appended entries.
+	AckBeforeSync bool
 }
 
 // Result is the outcome of one run.

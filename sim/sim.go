@@ -64,6 +64,7 @@ const (
 	evWatchEnd
 	evScript
 	evProbe
+	evDiskStop
 )
 
 type event struct {
@@ -102,6 +103,8 @@ type simNode struct {
 	startedAt      time.Duration
 	restartPending bool // crashed with a restart scheduled
 	sync           syncState
+	syncAt         time.Duration // the ack-before-sync plant: when the late sync is due (0: none)
+	diskErr        error         // the disk failed: the node stops (evDiskStop) and sends nothing more
 	downSince      time.Duration
 }
 
@@ -204,7 +207,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {
 		name := fmt.Sprintf("n%d", i+1)
-		sn := &simNode{name: name, id: NodeKey(name), disk: &disk{forgetVote: opts.Hooks.ForgetVote}, clock: 1}
+		sn := &simNode{name: name, id: NodeKey(name), disk: newDisk(st.rand("disk/"+name), opts.Hooks.ForgetVote), clock: 1}
 		s.nodes = append(s.nodes, sn)
 		s.byID[sn.id] = i
 		members[i] = roles.Member{Node: sn.id, Roles: roles.Worker}
@@ -295,12 +298,17 @@ func (s *simulator) start(i int) {
 	cfg.Planted = node.Planted{NoDedup: s.hooks.NoDedup, AckTimedOutWrites: s.hooks.AckTimedOutWrites,
 		NoConfSync: s.hooks.NoConfSync, LaxCatchUp: s.hooks.LaxCatchUp, StayJoint: s.hooks.StayJoint}
 	s.selfHealing(&cfg, sn, inc)
-	durable, err := sn.disk.Load()
+	durable, rec, err := sn.disk.open()
 	if err != nil {
-		panic(fmt.Sprintf("sim: %s: load: %v", sn.name, err))
+		s.startFailed(i, err)
+		return
+	}
+	if rec.TornBytes > 0 {
+		s.cover.Sometimes(CoverTornTail)
 	}
 	sn.sync.loaded(durable)
 	sn.startTicks, sn.startedAt, sn.restartPending = sn.ticks, s.now, false
+	sn.syncAt, sn.diskErr = 0, nil
 	s.sw.cur = sn.entropy
 	n, err := node.New(cfg, durable)
 	s.sw.cur = nil
@@ -372,6 +380,8 @@ func (s *simulator) handle(e event) {
 		s.scriptStep(e.idx)
 	case evProbe:
 		s.probe()
+	case evDiskStop:
+		s.diskStop(e.node, e.gen)
 	}
 }
 
@@ -381,16 +391,33 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 	sn := s.nodes[i]
 	s.sw.cur = sn.entropy
 	defer func() { s.sw.cur = nil }()
+	if sn.syncAt > 0 && s.now >= sn.syncAt && sn.diskErr == nil { // the ack-before-sync plant's late sync
+		sn.syncAt = 0
+		if err := sn.disk.Sync(); err != nil {
+			s.diskFailed(i, err)
+		}
+	}
 	f(sn.n)
+	if sn.diskErr != nil {
+		return // stopping: nothing more leaves the node
+	}
 	for k := 0; k < readyLoopsMax && sn.n.HasReady(); k++ {
 		rd := sn.n.Ready()
 		s.checkSync(i, &rd)
 		if err := sn.disk.Save(rd.Persist); err != nil {
-			panic(fmt.Sprintf("sim: %s: save: %v", sn.name, err))
+			s.diskFailed(i, err)
+			return
 		}
-		if rd.MustSync {
+		switch {
+		case !rd.MustSync:
+		case s.hooks.AckBeforeSync:
+			if sn.syncAt == 0 {
+				sn.syncAt = s.now + TickInterval
+			}
+		default:
 			if err := sn.disk.Sync(); err != nil {
-				panic(fmt.Sprintf("sim: %s: sync: %v", sn.name, err))
+				s.diskFailed(i, err)
+				return
 			}
 		}
 		if rd.Status != nil {
