@@ -452,9 +452,11 @@ func (l *Log) write(b []byte) error {
 	return nil
 }
 
+// fail makes err sticky: it is returned now, and ErrFailed wrapping it by
+// every later Save and Sync.
 func (l *Log) fail(err error) error {
 	l.err = fmt.Errorf("%w: %w", ErrFailed, err)
-	return l.err
+	return err
 }
 
 // Load returns what is durable: what Open replayed and every Sync since.
