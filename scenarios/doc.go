@@ -13,9 +13,13 @@
 //	target: quorum-3m            # optional; a topology strategy, or {voters: 3}
 //	policy: {audit_every: 1s, grace: 3s, damper: 60s, stabilize: 5s, phi_threshold: 8}
 //	network:                     # optional; every field has a default
-//	  latency: {min: 1ms, max: 10ms}
+//	  latency: {min: 1ms, max: 10ms, distribution: uniform}
 //	  loss: 0.0                  # probabilities in [0, 1]
 //	  duplicate: 0.0
+//	  bandwidth: 10MB/s          # optional: what each node can send
+//	  queue: 256KB               # optional, with bandwidth: bytes held unsent
+//	  links:                     # optional; per-link latency, loss, bandwidth
+//	    - {from: n1, to: [n2, n3], latency: {min: 50ms, max: 80ms}, loss: 0.05}
 //	workload:                    # optional; resource traffic from simulated clients
 //	  clients: 4                 # required, 1..sim.ClientsMax
 //	  rate: 50/s                 # required, operations per second (/s) or minute (/m)
@@ -28,6 +32,8 @@
 //	  - {at: 20s, crash: leader, for: 25s}
 //	  - {at: 10s, clock: n3, rate: 1.05, for: 60s}
 //	  - {at: 50s, partition: [[leader], {not: [leader]}], for: 10s}
+//	  - {at: 70s, clog: n2, for: 5s}
+//	  - {at: 80s, link: {from: n4, latency: {min: 200ms, max: 2s, distribution: pareto}}, for: 20s}
 //	commands:                    # optional; at most ItemsMax
 //	  - {at: 30s, promote: n4, roles: control-plane, reason: scaling-up, to: n2}
 //	  - at: 40s                  # one shift: several commands, all or nothing
@@ -65,6 +71,28 @@
 // (0, sim.DurationMax], phi_threshold a number in (0, PhiThresholdMax]; a
 // field left out takes the policy's default (1s, 3s, 60s, 5s and 8).
 //
+// The network (sim.Network) draws each message's latency from
+// `distribution` over [min, max]: uniform (the default), normal (mean in the
+// middle, standard deviation a sixth of the span, clamped) or pareto, the
+// long tail: half the messages take less than min plus 0.6% of the span,
+// 2.7% more than a tenth of it, and one in a thousand reaches max (see
+// sim.Pareto). `bandwidth` (bytes per second: an integer and a unit, B, KB,
+// MB or GB, or KiB, MiB or GiB, then /s) makes each node send its messages
+// one after the other, each taking its size (sim.MessageBytes) over the
+// bandwidth; `queue` (a size, such as 64KB; it defaults to one second of
+// the bandwidth and is valid only with one) is the most bytes a node holds
+// unsent, and a message that would take it past that is dropped and counted
+// (sim.Stats.QueueDrops). `links` is a list of at most sim.LinksMax links,
+// each `{from, to, one_way, latency, loss, bandwidth, queue}`: the messages
+// from a node of `from` to a node of `to` (a node name, or a list of them;
+// without `to`, every other node), and back unless `one_way: true`, take
+// the link's latency (fields left out take the network's), are lost with
+// its `loss` on top of the network's (independently: a message crosses with
+// probability (1-network)(1-link)), and, with a bandwidth, go through a pipe
+// of their own each way shared by every pair the link covers, after their
+// sender's. Where two links cover the same pair, the later one in the list
+// holds.
+//
 // A node selector (sim.Selector) is a node name (n1 .. n<nodes>) or one of
 // leader, follower (a live voter other than the leader), random-voter,
 // random-worker, random (any live node), minority and majority (a random
@@ -87,19 +115,64 @@
 //     the nodes picked there, so [[random-voter], {not: [random-voter]}]
 //     cuts one voter off from the rest. `one_way: true` cuts only the
 //     messages from the first group to the rest;
-//   - heal: true (remove every partition);
+//     `partition: n3` (or `[n3]`) isolates one node. `bridge` (a selector of
+//     one node) takes a node out of its group (unless it is the group's only
+//     node): it reaches every group and every group reaches it, while the
+//     groups stay cut from each other (Jepsen's bridge:
+//     [[n1, n2], [n4, n5]] with bridge n3). `traffic` (raft, gossip or
+//     requests: forwarded client requests and their answers) cuts only that
+//     class of messages, so that membership and consensus can disagree
+//     about who is reachable;
+//   - ring: a list of at least two node names, each once, or true for a
+//     random order of every node: each node reaches only its two
+//     neighbours in the ring, and a node not in it reaches no one (with
+//     five nodes each sees a majority, none the same one: Jepsen's
+//     majorities ring). `traffic` as for partition. A ring is a partition:
+//     it replaces the one in force, and heal removes it;
+//   - heal: true (remove every partition and ring);
 //   - loss, duplicate, chaos: a rate in [0, 1];
-//   - clock: a node selector or a not, with `rate` (required, and valid
-//     only with clock) the speed of the node's clock relative to true time,
-//     in (0, ClockRateMax]: 1.05 runs 5% fast, 0.95 5% slow.
+//   - clock: a node selector or a not, with at least one of `rate`, the
+//     speed of the node's clock relative to true time, in (0, ClockRateMax]
+//     (1.05 runs 5% fast, 0.95 5% slow); `jitter`, the most each tick's
+//     interval varies either way, as a share in (0, sim.JitterMax] (0.2: each
+//     interval is drawn from ±20% of its length, from the node's own random
+//     stream); and `jump`, a non-zero duration (negative steps back, at most
+//     sim.ClockJumpMax either way) by which the node's wall clock steps. A
+//     running node counts ticks, as a production node's ticker does, so a
+//     jump shows when the node next starts: its mesh clock starts from the
+//     stepped wall clock (node.Config.ClockBase), never behind what its log
+//     holds;
+//   - link: a link as under network (`from` and `to` may be any selectors
+//     or nots, picked when the fault fires; fields left out take the
+//     network's latency, no loss, no bandwidth), in force over the
+//     network's links until the fault is undone;
+//   - clog: a node selector or a not: every message to or from the nodes is
+//     held, not dropped, until `for` (required) ends, then goes on with the
+//     rest of its latency (FoundationDB's clogging);
+//   - swizzle: true, or a selector or a not: the nodes it picks (with true,
+//     a random subset of the mesh) are clogged one by one in a random order,
+//     evenly over the first half of `for` (required), then unclogged in
+//     reverse order over the second half (FoundationDB's swizzle clogging);
+//     a run's materialized plan holds the clogs it made;
+//   - disk: a node selector or a not, with `mode` (required): corrupt
+//     (blocks of the disk are corrupted: checksums must catch them, so the
+//     node never starts from that disk again; no `for`), full (writes fail
+//     while it lasts) or read-errors (each read fails with probability
+//     `rate`, required, in (0, 1]). See package sim's disk model.
+//
+// `rate` is valid only with clock and disk, `jitter` and `jump` only with
+// clock, `bridge` and `one_way` only with partition, `traffic` only with
+// partition and ring, `mode` only with disk.
 //
 // `for` (a duration) undoes the fault after that long: a crashed node is
 // restarted (the same node, even when the selector was dynamic), a paused one
-// resumed, a partition healed, a loss or duplicate rate returned to the
-// network's baseline, chaos stopped, a skewed clock returned to true speed.
-// It is not valid with restart, resume or heal, which are themselves undo
-// operations, and required with chaos, which runs for exactly that long;
-// `one_way` is valid only with partition.
+// resumed, a partition or ring healed, a loss or duplicate rate returned to
+// the network's baseline, chaos stopped, a clock fault taken back (its rate
+// to true speed, its jitter to none, its jump stepped back), a link fault's
+// link removed, a clog unclogged, a full disk or its read errors ended. It
+// is not valid with restart, resume or heal, which are themselves undo
+// operations, nor with a corrupt disk, and required with chaos, clog and
+// swizzle, which run for exactly that long.
 //
 // Every command has `at` and exactly one of promote, demote, quarantine or
 // restore naming a selector. `roles` (promote and demote only) is a

@@ -53,15 +53,26 @@ func Marshal(p *sim.Plan) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// normal is p as Parse would give it: nil for no faults, commands or With,
-// operator for a zero reason, zero for the At of a command in With, and a
+// normal is p as Parse would give it: nil for no faults, commands, With,
+// links, a link's To or a ring's order, operator for a zero reason, zero for the At of a command in With, and a
 // strategy by its canonical name ("quorum_3m" is "quorum-3m").
 func normal(p *sim.Plan) *sim.Plan {
 	q := *p
 	q.Target = canonicalTarget(p.Target)
+	q.Network.Links = nil
+	for _, l := range p.Network.Links {
+		q.Network.Links = append(q.Network.Links, normalLink(l))
+	}
 	q.Faults = nil
-	if len(p.Faults) > 0 {
-		q.Faults = p.Faults
+	for _, f := range p.Faults {
+		if f.Link != nil {
+			l := normalLink(*f.Link)
+			f.Link = &l
+		}
+		if f.Kind == sim.Ring && len(f.Groups) == 0 {
+			f.Groups = nil
+		}
+		q.Faults = append(q.Faults, f)
 	}
 	if w := p.Workload; w != nil && len(w.Script) > 0 {
 		q.Workload = &sim.Workload{Face: w.Face, Retain: w.Retain, Script: w.Script}
@@ -71,6 +82,14 @@ func normal(p *sim.Plan) *sim.Plan {
 		q.Commands = append(q.Commands, normalCommand(c))
 	}
 	return &q
+}
+
+// normalLink is a link with no To as nil, as Parse gives it.
+func normalLink(l sim.Link) sim.Link {
+	if len(l.To) == 0 {
+		l.To = nil
+	}
+	return l
 }
 
 func normalCommand(c sim.Command) sim.Command {
@@ -138,14 +157,7 @@ func planNode(p *sim.Plan) *yaml.Node {
 	if pol := policyNode(p.Policy); len(pol.Content) > 0 {
 		m.add("policy", pol)
 	}
-	lat := newMap(yaml.FlowStyle)
-	lat.add("min", duration(p.Network.LatencyMin))
-	lat.add("max", duration(p.Network.LatencyMax))
-	net := newMap(yaml.FlowStyle)
-	net.add("latency", lat.Node)
-	net.add("loss", number(p.Network.Loss))
-	net.add("duplicate", number(p.Network.Duplicate))
-	m.add("network", net.Node)
+	m.add("network", networkNode(p.Network))
 	if p.Workload != nil {
 		m.add("workload", workloadNode(p.Workload))
 	}
@@ -167,6 +179,91 @@ func planNode(p *sim.Plan) *yaml.Node {
 		m.add("expect", e)
 	}
 	return m.Node
+}
+
+// networkNode writes the network on one line, or, when it has links, one
+// field per line and a line per link:
+//
+//	network: {latency: {min: 1ms, max: 10ms}, loss: 0, duplicate: 0}
+//	network:
+//	  latency: {min: 1ms, max: 10ms, distribution: pareto}
+//	  loss: 0
+//	  duplicate: 0
+//	  bandwidth: 10MB/s
+//	  queue: 10MB
+//	  links:
+//	    - {from: [n1], to: [n2], latency: {min: 50ms, max: 80ms}, loss: 0.1}
+func networkNode(nw sim.Network) *yaml.Node {
+	style := yaml.FlowStyle
+	if len(nw.Links) > 0 {
+		style = 0
+	}
+	m := newMap(style)
+	m.add("latency", latencyNode(nw.LatencyMin, nw.LatencyMax, nw.Distribution))
+	m.add("loss", number(nw.Loss))
+	m.add("duplicate", number(nw.Duplicate))
+	addPipe(m, nw.Bandwidth, nw.Queue)
+	if len(nw.Links) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, l := range nw.Links {
+			list.Content = append(list.Content, linkNode(l))
+		}
+		m.add("links", list)
+	}
+	return m.Node
+}
+
+func latencyNode(lo, hi time.Duration, d sim.Distribution) *yaml.Node {
+	lat := newMap(yaml.FlowStyle)
+	lat.add("min", duration(lo))
+	lat.add("max", duration(hi))
+	if d != "" {
+		lat.add("distribution", text(string(d)))
+	}
+	return lat.Node
+}
+
+// addPipe adds a bandwidth and its queue, if there is a bandwidth.
+func addPipe(m mapNode, bandwidth, queue int64) {
+	if bandwidth > 0 {
+		m.add("bandwidth", text(bytesText(bandwidth)+"/s"))
+		m.add("queue", text(bytesText(queue)))
+	}
+}
+
+// bytesText writes a size in the largest unit it is a whole number of.
+func bytesText(n int64) string {
+	for _, u := range byteUnits {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return "0B"
+}
+
+// linkNode writes a link on one line, every field of it.
+func linkNode(l sim.Link) *yaml.Node {
+	m := newMap(yaml.FlowStyle)
+	m.add("from", selectorsNode(l.From))
+	if len(l.To) > 0 {
+		m.add("to", selectorsNode(l.To))
+	}
+	if l.OneWay {
+		m.add("one_way", boolean(true))
+	}
+	m.add("latency", latencyNode(l.LatencyMin, l.LatencyMax, l.Distribution))
+	m.add("loss", number(l.Loss))
+	addPipe(m, l.Bandwidth, l.Queue)
+	return m.Node
+}
+
+// selectorsNode writes a list of selectors.
+func selectorsNode(sels []sim.Selector) *yaml.Node {
+	list := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, s := range sels {
+		list.Content = append(list.Content, selectorNode(s))
+	}
+	return list
 }
 
 // workloadNode writes a workload one field per line, its mix on one:
@@ -259,11 +356,7 @@ func faultNode(f sim.Fault) *yaml.Node {
 				groups.Content = append(groups.Content, selectorNode(g[0]))
 				continue
 			}
-			group := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-			for _, s := range g {
-				group.Content = append(group.Content, selectorNode(s))
-			}
-			groups.Content = append(groups.Content, group)
+			groups.Content = append(groups.Content, selectorsNode(g))
 		}
 		m.add(string(f.Kind), groups)
 	case sim.Heal:
@@ -272,9 +365,45 @@ func faultNode(f sim.Fault) *yaml.Node {
 		m.add(string(f.Kind), number(f.Rate))
 	case sim.ClockSkew:
 		m.add(string(f.Kind), selectorNode(f.Target))
-		m.add("rate", number(f.Rate))
+		if f.Rate != 0 {
+			m.add("rate", number(f.Rate))
+		}
+		if f.Jitter != 0 {
+			m.add("jitter", number(f.Jitter))
+		}
+		if f.Jump != 0 {
+			m.add("jump", duration(f.Jump))
+		}
+	case sim.LinkFault:
+		if f.Link != nil {
+			m.add(string(f.Kind), linkNode(*f.Link))
+		}
+	case sim.Swizzle:
+		if f.Target == "" {
+			m.add(string(f.Kind), boolean(true))
+		} else {
+			m.add(string(f.Kind), selectorNode(f.Target))
+		}
+	case sim.Ring:
+		if len(f.Groups) == 0 {
+			m.add(string(f.Kind), boolean(true))
+		} else {
+			m.add(string(f.Kind), selectorsNode(f.Groups[0]))
+		}
+	case sim.Disk:
+		m.add(string(f.Kind), selectorNode(f.Target))
+		m.add("mode", text(string(f.Mode)))
+		if f.Rate != 0 {
+			m.add("rate", number(f.Rate))
+		}
 	default:
 		m.add(string(f.Kind), selectorNode(f.Target))
+	}
+	if f.Bridge != "" {
+		m.add("bridge", text(string(f.Bridge)))
+	}
+	if f.Traffic != "" {
+		m.add("traffic", text(string(f.Traffic)))
 	}
 	if f.For != 0 {
 		m.add("for", duration(f.For))

@@ -337,7 +337,7 @@ func TestMarshalRefuses(t *testing.T) {
 		{"negative phi threshold", func(p *sim.Plan) { p.Policy.PhiThreshold = -8 }, "policy.phi_threshold: threshold -8 is not within"},
 		{"clock rate zero", func(p *sim.Plan) {
 			p.Faults = []sim.Fault{{Kind: sim.ClockSkew, Target: "n1"}}
-		}, "clock rate 0 not within (0, 10]"},
+		}, "a clock fault needs a rate, a jitter or a jump"},
 		{"named node in a group and the not", func(p *sim.Plan) {
 			p.Faults = []sim.Fault{{Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}, {sim.Not("leader")}}}}
 		}, "n1 is in a group and, not listed in the not, in the not group too"},

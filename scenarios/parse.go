@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -33,7 +34,7 @@ const (
 	PhiThresholdMax = 100
 	// ClockRateMax bounds a clock fault's rate: a node's clock running ten
 	// times fast is already far outside what NTP-disciplined clocks do.
-	ClockRateMax = 10
+	ClockRateMax = sim.ClockRateMax
 	// TokensMax bounds a file's YAML tokens, counted before it is parsed:
 	// yaml.v3 makes a node of about 150 bytes for each, so a megabyte of
 	// "1," would cost 150 MB, where this bounds parsing to about 40 MB.
@@ -65,15 +66,20 @@ var (
 	planFields     = []string{"name", "description", "nodes", "control_plane", "duration", "target", "policy", "network", "workload", "faults", "commands", "expect"}
 	targetFields   = []string{"voters"}
 	policyFields   = []string{"audit_every", "grace", "damper", "stabilize", "phi_threshold"}
-	networkFields  = []string{"latency", "loss", "duplicate"}
-	latencyFields  = []string{"min", "max"}
+	networkFields  = []string{"latency", "loss", "duplicate", "bandwidth", "queue", "links"}
+	latencyFields  = []string{"min", "max", "distribution"}
+	linkFields     = []string{"from", "to", "one_way", "latency", "loss", "bandwidth", "queue"}
+	distributions  = []sim.Distribution{sim.Uniform, sim.Normal, sim.Pareto}
+	traffics       = []sim.Traffic{sim.RaftTraffic, sim.GossipTraffic, sim.RequestTraffic}
+	diskModes      = []sim.DiskMode{sim.DiskCorrupt, sim.DiskFull, sim.DiskReadErrors}
 	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local", "resume", "retain", "script"}
 	scriptFields   = []string{"at", "client", "node", "verb", "key", "cas", "local", "back"}
 	verbs          = []string{"apply", "get", "list", "delete", "watch"}
 	mixFields      = []string{"apply", "get", "list", "delete", "watch"}
 	faces          = []string{"kubernetes", "nomad", "systemd", "pureraft", "baremetal"}
-	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew}
-	faultFields    = append([]string{"at", "for", "one_way", "rate"}, kindNames(faultKinds)...)
+	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew,
+		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk}
+	faultFields    = append([]string{"at", "for", "one_way", "rate", "jitter", "jump", "bridge", "traffic", "mode"}, kindNames(faultKinds)...)
 	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
 	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "to", "shift")
 	notFields      = []string{"not"}
@@ -125,6 +131,7 @@ type decoder struct {
 	file  string
 	nodes int           // the mesh size, once read; selectors are checked against it
 	end   time.Duration // the run's duration, once read
+	base  sim.Network   // the network, once read: what a link fault leaves out
 }
 
 func (d *decoder) errorf(line int, field, format string, args ...any) *Error {
@@ -859,25 +866,198 @@ func (d *decoder) network(top *fields, p *sim.Plan) error {
 	if f == nil {
 		return err
 	}
+	nw := &p.Network
 	if n := f.opt("latency"); n != nil {
-		lat, err := d.mapping(n, "network.latency", latencyFields)
+		if err := d.latency(n, "network.latency", &nw.LatencyMin, &nw.LatencyMax, &nw.Distribution); err != nil {
+			return err
+		}
+	}
+	if err := optional(f, "loss", "network.loss", d.rate, &nw.Loss); err != nil {
+		return err
+	}
+	if err := optional(f, "duplicate", "network.duplicate", d.rate, &nw.Duplicate); err != nil {
+		return err
+	}
+	if err := d.pipe(f, "network", &nw.Bandwidth, &nw.Queue); err != nil {
+		return err
+	}
+	nw.Links, err = listOf(d, f, "links", func(n *yaml.Node, path string) (sim.Link, error) {
+		return d.link(n, join("network", path), p.Network, d.node)
+	})
+	if err == nil && len(nw.Links) > sim.LinksMax {
+		return d.errorf(deref(f.vals["links"]).Line, "network.links", "%d links, more than %d", len(nw.Links), sim.LinksMax)
+	}
+	return err
+}
+
+// latency reads {min, max, distribution} into the fields given, which hold
+// the defaults for what the mapping leaves out.
+func (d *decoder) latency(n *yaml.Node, path string, lo, hi *time.Duration, dist *sim.Distribution) error {
+	lat, err := d.mapping(n, path, latencyFields)
+	if err != nil {
+		return err
+	}
+	if err := optional(lat, "min", join(path, "min"), d.duration, lo); err != nil {
+		return err
+	}
+	if err := optional(lat, "max", join(path, "max"), d.duration, hi); err != nil {
+		return err
+	}
+	if *lo > *hi {
+		return d.errorf(lat.node.Line, path, "min %v is more than max %v", *lo, *hi)
+	}
+	if v := lat.opt("distribution"); v != nil {
+		*dist, err = oneOf(d, v, join(path, "distribution"), "distribution", distributions, "")
+	}
+	return err
+}
+
+// pipe reads a mapping's bandwidth and queue; a queue left out holds one
+// second of the bandwidth.
+func (d *decoder) pipe(f *fields, path string, bandwidth, queue *int64) error {
+	if err := optional(f, "bandwidth", join(path, "bandwidth"), d.bandwidth, bandwidth); err != nil {
+		return err
+	}
+	if n := f.opt("queue"); n != nil {
+		if *bandwidth == 0 {
+			return d.errorf(f.key("queue").Line, join(path, "queue"), "a queue needs a bandwidth")
+		}
+		v, err := d.bytes(n, join(path, "queue"), sim.QueueMax)
 		if err != nil {
 			return err
 		}
-		if err := optional(lat, "min", "network.latency.min", d.duration, &p.Network.LatencyMin); err != nil {
-			return err
-		}
-		if err := optional(lat, "max", "network.latency.max", d.duration, &p.Network.LatencyMax); err != nil {
-			return err
-		}
-		if p.Network.LatencyMin > p.Network.LatencyMax {
-			return d.errorf(lat.node.Line, "network.latency", "min %v is more than max %v", p.Network.LatencyMin, p.Network.LatencyMax)
+		*queue = v
+	} else {
+		*queue = min(*bandwidth, sim.QueueMax)
+	}
+	return nil
+}
+
+// byteUnits are the units a size may be written in, largest first within
+// each family.
+var byteUnits = []struct {
+	name string
+	size int64
+}{{"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+// bytesRE is a size: an integer and a unit.
+var bytesRE = regexp.MustCompile(`^([0-9]+)(B|KB|MB|GB|KiB|MiB|GiB)$`)
+
+// bytes reads a size such as 64KB or 1MiB, in 0..hi bytes.
+func (d *decoder) bytes(n *yaml.Node, path string, hi int64) (int64, error) {
+	const want = "a size such as 64KB or 1MiB (B, KB, MB, GB, KiB, MiB or GiB)"
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := parseBytes(s.Value)
+	if !ok {
+		return 0, d.errorf(s.Line, path, "bad size %q: want %s", s.Value, want)
+	}
+	if v > hi {
+		return 0, d.errorf(s.Line, path, "%s is more than %d bytes", s.Value, hi)
+	}
+	return v, nil
+}
+
+// parseBytes reads a size; false for bad syntax or a size beyond int64.
+func parseBytes(s string) (int64, bool) {
+	m := bytesRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	for _, u := range byteUnits {
+		if u.name == m[2] {
+			if v > math.MaxInt64/u.size {
+				return 0, false
+			}
+			return v * u.size, true
 		}
 	}
-	if err := optional(f, "loss", "network.loss", d.rate, &p.Network.Loss); err != nil {
-		return err
+	return 0, false
+}
+
+// bandwidth reads bytes per second, such as 10MB/s, in (0, sim.BandwidthMax].
+func (d *decoder) bandwidth(n *yaml.Node, path string) (int64, error) {
+	const want = "bytes per second such as 10MB/s"
+	s, err := d.scalar(n, path, want)
+	if err != nil {
+		return 0, err
 	}
-	return optional(f, "duplicate", "network.duplicate", d.rate, &p.Network.Duplicate)
+	size, ok := strings.CutSuffix(s.Value, "/s")
+	v, good := parseBytes(size)
+	switch {
+	case !ok || !good:
+		return 0, d.errorf(s.Line, path, "bad bandwidth %q: want %s", s.Value, want)
+	case v == 0:
+		return 0, d.errorf(s.Line, path, "bandwidth %s is not positive: leave it out for no limit", s.Value)
+	case v > sim.BandwidthMax:
+		return 0, d.errorf(s.Line, path, "bandwidth %s is more than %d bytes per second", s.Value, int64(sim.BandwidthMax))
+	}
+	return v, nil
+}
+
+// link reads a link: {from, to, one_way, latency, loss, bandwidth, queue}.
+// Latency fields left out take the network's; end reads each selector of
+// its ends (node names only in the network's links).
+func (d *decoder) link(n *yaml.Node, path string, base sim.Network, end func(*yaml.Node, string) (sim.Selector, error)) (sim.Link, error) {
+	l := sim.Link{LatencyMin: base.LatencyMin, LatencyMax: base.LatencyMax, Distribution: base.Distribution}
+	f, err := d.mapping(n, path, linkFields)
+	if err != nil {
+		return l, err
+	}
+	v, err := d.req(f, "from")
+	if err != nil {
+		return l, err
+	}
+	if l.From, err = d.ends(v, join(path, "from"), end); err != nil {
+		return l, err
+	}
+	if v := f.opt("to"); v != nil {
+		if l.To, err = d.ends(v, join(path, "to"), end); err != nil {
+			return l, err
+		}
+	}
+	if err := optional(f, "one_way", join(path, "one_way"), d.boolean, &l.OneWay); err != nil {
+		return l, err
+	}
+	if v := f.opt("latency"); v != nil {
+		if err := d.latency(v, join(path, "latency"), &l.LatencyMin, &l.LatencyMax, &l.Distribution); err != nil {
+			return l, err
+		}
+	}
+	if err := optional(f, "loss", join(path, "loss"), d.rate, &l.Loss); err != nil {
+		return l, err
+	}
+	return l, d.pipe(f, path, &l.Bandwidth, &l.Queue)
+}
+
+// ends reads one end of a link: a selector, or a non-empty list of them,
+// each read by end.
+func (d *decoder) ends(n *yaml.Node, path string, end func(*yaml.Node, string) (sim.Selector, error)) ([]sim.Selector, error) {
+	v := deref(n)
+	if v.Kind != yaml.SequenceNode {
+		sel, err := end(n, path)
+		return []sim.Selector{sel}, err
+	}
+	items, err := d.list(v, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, d.errorf(v.Line, path, "empty list: want at least one node")
+	}
+	sels := make([]sim.Selector, len(items))
+	for i, item := range items {
+		if sels[i], err = end(item, index(path, i)); err != nil {
+			return nil, err
+		}
+	}
+	return sels, nil
 }
 
 // section reads the optional top-level mapping key with its known fields:
@@ -1061,6 +1241,7 @@ func (d *decoder) mix(n *yaml.Node, path string) (sim.Mix, error) {
 }
 
 func (d *decoder) faults(top *fields, p *sim.Plan) (err error) {
+	d.base = p.Network
 	p.Faults, err = listOf(d, top, "faults", d.fault)
 	return err
 }
@@ -1086,8 +1267,28 @@ func listOf[T any](d *decoder, top *fields, key string, parse func(*yaml.Node, s
 	return out, nil
 }
 
-// undoable lists the fault kinds that `for` can undo.
-var undoable = []sim.FaultKind{sim.Crash, sim.Pause, sim.Partition, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew}
+// undoable lists the fault kinds that `for` can undo; needsFor those that
+// must have it.
+var (
+	undoable = []sim.FaultKind{sim.Crash, sim.Pause, sim.Partition, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew,
+		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk}
+	needsFor = []sim.FaultKind{sim.Chaos, sim.Clog, sim.Swizzle}
+)
+
+// faultOnly lists the fields other than at and for that only some fault
+// kinds take.
+var faultOnly = []struct {
+	field string
+	kinds []sim.FaultKind
+}{
+	{"rate", []sim.FaultKind{sim.ClockSkew, sim.Disk}},
+	{"jitter", []sim.FaultKind{sim.ClockSkew}},
+	{"jump", []sim.FaultKind{sim.ClockSkew}},
+	{"one_way", []sim.FaultKind{sim.Partition}},
+	{"bridge", []sim.FaultKind{sim.Partition}},
+	{"traffic", []sim.FaultKind{sim.Partition, sim.Ring}},
+	{"mode", []sim.FaultKind{sim.Disk}},
+}
 
 func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 	var ft sim.Fault
@@ -1103,29 +1304,13 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 	if ft.At, err = d.at(f); err != nil {
 		return ft, err
 	}
-	v, kpath := f.vals[kind], join(path, kind)
-	switch ft.Kind {
-	case sim.Crash, sim.Restart, sim.Pause, sim.Resume:
-		ft.Target, err = d.faultTarget(v, kpath)
-	case sim.Partition:
-		ft.Groups, err = d.groups(v, kpath)
-	case sim.Heal:
-		var ok bool
-		if ok, err = d.boolean(v, kpath); err == nil && !ok {
-			err = d.errorf(deref(v).Line, kpath, "want true (heal: false does nothing; leave the fault out)")
-		}
-	case sim.Loss, sim.Duplicate, sim.Chaos:
-		ft.Rate, err = d.rate(v, kpath)
-	case sim.ClockSkew:
-		if ft.Target, err = d.faultTarget(v, kpath); err == nil {
-			ft.Rate, err = d.clockRate(f)
+	for _, only := range faultOnly {
+		if v := f.opt(only.field); v != nil && !slices.Contains(only.kinds, ft.Kind) {
+			return ft, d.errorf(deref(v).Line, join(path, only.field), "only valid with %s, not %s", strings.Join(kindNames(only.kinds), " and "), kind)
 		}
 	}
-	if err != nil {
+	if err := d.faultBody(f, &ft); err != nil {
 		return ft, err
-	}
-	if n := f.opt("rate"); n != nil && ft.Kind != sim.ClockSkew {
-		return ft, d.errorf(deref(n).Line, join(path, "rate"), "only valid with clock, not %s", kind)
 	}
 	if n := f.opt("for"); n != nil {
 		if !slices.Contains(undoable, ft.Kind) {
@@ -1134,14 +1319,14 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 		if ft.For, err = d.duration(n, join(path, "for")); err != nil {
 			return ft, err
 		}
+		if ft.Kind == sim.Disk && ft.Mode == sim.DiskCorrupt {
+			return ft, d.errorf(deref(n).Line, join(path, "for"), "not valid with mode corrupt: corrupted blocks stay corrupted")
+		}
 	}
-	if ft.Kind == sim.Chaos && ft.For == 0 {
-		return ft, d.errorf(f.node.Line, join(path, "for"), "chaos needs a positive for: how long it lasts")
+	if slices.Contains(needsFor, ft.Kind) && ft.For == 0 {
+		return ft, d.errorf(f.node.Line, join(path, "for"), "%s needs a positive for: how long it lasts", kind)
 	}
 	if n := f.opt("one_way"); n != nil {
-		if ft.Kind != sim.Partition {
-			return ft, d.errorf(deref(n).Line, join(path, "one_way"), "only valid with partition, not %s", kind)
-		}
 		if ft.OneWay, err = d.boolean(n, join(path, "one_way")); err != nil {
 			return ft, err
 		}
@@ -1149,19 +1334,183 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 	return ft, nil
 }
 
-// clockRate reads a clock fault's rate: the speed of the node's clock
-// relative to true time, in (0, ClockRateMax].
-func (d *decoder) clockRate(f *fields) (float64, error) {
-	path := join(f.path, "rate")
-	n := f.opt("rate")
+// faultBody reads a fault's kind key and the fields that go with the kind.
+func (d *decoder) faultBody(f *fields, ft *sim.Fault) error {
+	var err error
+	kind := string(ft.Kind)
+	v, kpath := f.vals[kind], join(f.path, kind)
+	switch ft.Kind {
+	case sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Clog:
+		ft.Target, err = d.faultTarget(v, kpath)
+	case sim.Partition:
+		if ft.Groups, err = d.groups(v, kpath); err != nil {
+			return err
+		}
+		if n := f.opt("bridge"); n != nil {
+			if ft.Bridge, err = d.selector(n, join(f.path, "bridge")); err != nil {
+				return err
+			}
+		}
+		return d.traffic(f, ft)
+	case sim.Heal:
+		err = d.yes(v, kpath, "heal: false does nothing; leave the fault out")
+	case sim.Loss, sim.Duplicate, sim.Chaos:
+		ft.Rate, err = d.rate(v, kpath)
+	case sim.ClockSkew:
+		if ft.Target, err = d.faultTarget(v, kpath); err != nil {
+			return err
+		}
+		return d.clock(f, ft)
+	case sim.LinkFault:
+		var l sim.Link
+		if l, err = d.link(v, kpath, d.base, d.faultTarget); err == nil {
+			ft.Link = &l
+		}
+	case sim.Swizzle:
+		if deref(v).ShortTag() == "!!bool" {
+			return d.yes(v, kpath, "swizzle: false does nothing; leave the fault out")
+		}
+		ft.Target, err = d.faultTarget(v, kpath)
+	case sim.Ring:
+		if ft.Groups, err = d.ring(v, kpath); err != nil {
+			return err
+		}
+		return d.traffic(f, ft)
+	case sim.Disk:
+		if ft.Target, err = d.faultTarget(v, kpath); err != nil {
+			return err
+		}
+		return d.disk(f, ft)
+	}
+	return err
+}
+
+// yes reads a boolean that must be true; why says what false would mean.
+func (d *decoder) yes(n *yaml.Node, path, why string) error {
+	ok, err := d.boolean(n, path)
+	if err == nil && !ok {
+		err = d.errorf(deref(n).Line, path, "want true (%s)", why)
+	}
+	return err
+}
+
+// traffic reads a partition's or a ring's traffic class, if it has one.
+func (d *decoder) traffic(f *fields, ft *sim.Fault) error {
+	n := f.opt("traffic")
 	if n == nil {
+		return nil
+	}
+	var err error
+	ft.Traffic, err = oneOf(d, n, join(f.path, "traffic"), "traffic", traffics, "; leave it out for all")
+	return err
+}
+
+// oneOf reads a name that must be one of names; noun names it in errors,
+// and hint ends the list of names they give.
+func oneOf[T ~string](d *decoder, n *yaml.Node, path, noun string, names []T, hint string) (T, error) {
+	s, err := d.text(n, path, "a "+noun)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(names, T(s)) {
+		return "", d.errorf(deref(n).Line, path, "unknown %s %q (want one of %s%s)", noun, s, strings.Join(kindNames(names), ", "), hint)
+	}
+	return T(s), nil
+}
+
+// ring reads a ring: true (a random order of every node), or a list of at
+// least two node names, each once.
+func (d *decoder) ring(n *yaml.Node, path string) ([][]sim.Selector, error) {
+	v := deref(n)
+	if v.Kind != yaml.SequenceNode {
+		return nil, d.yes(v, path, "or a list of node names: ring: false does nothing; leave the fault out")
+	}
+	items, err := d.list(v, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) < 2 {
+		return nil, d.errorf(v.Line, path, "a ring of %d nodes: want at least two", len(items))
+	}
+	ring := make([]sim.Selector, len(items))
+	for i, item := range items {
+		if ring[i], err = d.node(item, index(path, i)); err != nil {
+			return nil, err
+		}
+		if slices.Contains(ring[:i], ring[i]) {
+			return nil, d.errorf(deref(item).Line, index(path, i), "%s appears twice in the ring", ring[i])
+		}
+	}
+	return [][]sim.Selector{ring}, nil
+}
+
+// clock reads a clock fault's rate, jitter and jump: at least one.
+func (d *decoder) clock(f *fields, ft *sim.Fault) error {
+	var err error
+	if n := f.opt("rate"); n != nil {
+		if ft.Rate, err = d.positive(n, join(f.path, "rate"), "rate", ClockRateMax); err != nil {
+			return err
+		}
+	}
+	if n := f.opt("jitter"); n != nil {
+		if ft.Jitter, err = d.positive(n, join(f.path, "jitter"), "jitter", sim.JitterMax); err != nil {
+			return err
+		}
+	}
+	if n := f.opt("jump"); n != nil {
+		if ft.Jump, err = d.jump(n, join(f.path, "jump")); err != nil {
+			return err
+		}
+	}
+	if ft.Rate == 0 && ft.Jitter == 0 && ft.Jump == 0 {
 		line := f.node.Line
 		if _, ok := f.vals["rate"]; ok {
 			line = f.key("rate").Line
 		}
-		return 0, d.errorf(line, path, "clock needs a rate: the speed of the node's clock, such as 1.05 for 5%% fast")
+		return d.errorf(line, join(f.path, "rate"), "clock needs a rate (the speed of the node's clock, such as 1.05 for 5%% fast), a jitter or a jump")
 	}
-	return d.positive(n, path, "rate", ClockRateMax)
+	return nil
+}
+
+// jump reads a clock jump: a non-zero duration, negative to step back,
+// within sim.ClockJumpMax either way.
+func (d *decoder) jump(n *yaml.Node, path string) (time.Duration, error) {
+	s, err := d.scalar(n, path, "a duration such as 30s or -5m")
+	if err != nil {
+		return 0, err
+	}
+	v, err := time.ParseDuration(s.Value)
+	if err != nil {
+		return 0, &Error{File: d.file, Line: s.Line, Field: path, Msg: fmt.Sprintf("bad duration %q: %v", s.Value, err), Err: err}
+	}
+	switch {
+	case v == 0:
+		return 0, d.errorf(s.Line, path, "a jump of zero does nothing; leave it out")
+	case v < -sim.ClockJumpMax || v > sim.ClockJumpMax:
+		return 0, d.errorf(s.Line, path, "%v is beyond ±%v", v, sim.ClockJumpMax)
+	}
+	return v, nil
+}
+
+// disk reads a disk fault's mode and, for read-errors, its rate.
+func (d *decoder) disk(f *fields, ft *sim.Fault) error {
+	n, err := d.req(f, "mode")
+	if err != nil {
+		return err
+	}
+	if ft.Mode, err = oneOf(d, n, join(f.path, "mode"), "disk mode", diskModes, ""); err != nil {
+		return err
+	}
+	rate := f.opt("rate")
+	switch {
+	case ft.Mode != sim.DiskReadErrors && rate != nil:
+		return d.errorf(deref(rate).Line, join(f.path, "rate"), "only valid with mode read-errors, not %s", ft.Mode)
+	case ft.Mode == sim.DiskReadErrors && rate == nil:
+		return d.errorf(f.node.Line, join(f.path, "rate"), "read-errors needs a rate: the chance that a read fails")
+	case rate != nil:
+		ft.Rate, err = d.positive(rate, join(f.path, "rate"), "rate", 1)
+	}
+	return err
 }
 
 // groups reads a partition: a selector or {not: ...} (one group), a flat

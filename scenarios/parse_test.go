@@ -305,7 +305,7 @@ func TestParseErrors(t *testing.T) {
 		// Fields.
 		{"unknown field", hdr + "workloads: {clients: 4}\n", 5, "workloads", `unknown field "workloads"`},
 		{"unknown nested field", hdr + "expect:\n  linearizable: true\n", 6, "expect.linearizable", `unknown field "linearizable"`},
-		{"unknown fault field", hdr + "faults:\n  - {at: 1s, crash: n1, clog: n2}\n", 6, "faults[0].clog", `unknown field "clog"`},
+		{"unknown fault field", hdr + "faults:\n  - {at: 1s, crash: n1, wobble: n2}\n", 6, "faults[0].wobble", `unknown field "wobble"`},
 		{"unknown latency field", hdr + "network: {latency: {mean: 3ms}}\n", 5, "network.latency.mean", `unknown field "mean"`},
 		{"merge key", hdr + "base: &b {at: 1s}\n", 5, "base", `unknown field "base"`},
 		{"merge key in item", hdr + "faults:\n  - {<<: {at: 1s}, crash: n1}\n", 6, "faults[0].<<", `unknown field "<<"`},
@@ -455,7 +455,7 @@ func TestParseErrors(t *testing.T) {
 		{"target checked before policy", hdr + "policy: {grace: 0s}\ntarget: pentagon\n", 6, "target", "unknown strategy"},
 
 		// Clock faults.
-		{"clock without rate", hdr + "faults:\n  - {at: 1s, clock: n3}\n", 6, "faults[0].rate", "clock needs a rate: the speed of the node's clock, such as 1.05 for 5% fast"},
+		{"clock without rate", hdr + "faults:\n  - {at: 1s, clock: n3}\n", 6, "faults[0].rate", "clock needs a rate (the speed of the node's clock, such as 1.05 for 5% fast), a jitter or a jump"},
 		{"clock with null rate", hdr + "faults:\n  - at: 1s\n    clock: n3\n    rate:\n", 8, "faults[0].rate", "clock needs a rate"},
 		{"clock rate zero", hdr + "faults:\n  - {at: 1s, clock: n3, rate: 0}\n", 6, "faults[0].rate", "rate 0 is not within (0, 10]"},
 		{"clock rate negative", hdr + "faults:\n  - {at: 1s, clock: n3, rate: -1.05}\n", 6, "faults[0].rate", "rate -1.05 is not within (0, 10]"},
@@ -467,8 +467,8 @@ func TestParseErrors(t *testing.T) {
 		{"clock without selector", hdr + "faults:\n  - {at: 1s, clock: , rate: 1.05}\n", 6, "faults[0].clock", "missing value"},
 		{"clock negative for", hdr + "faults:\n  - {at: 1s, clock: n1, rate: 1.05, for: -1s}\n", 6, "faults[0].for", "negative duration -1s"},
 		{"clock and crash", hdr + "faults:\n  - {at: 1s, crash: n1, clock: n1, rate: 2}\n", 6, "faults[0].clock", "fault has two kinds, crash and clock"},
-		{"rate on a crash", hdr + "faults:\n  - {at: 1s, crash: n1, rate: 2}\n", 6, "faults[0].rate", "only valid with clock, not crash"},
-		{"rate on a loss", hdr + "faults:\n  - at: 1s\n    loss: 0.1\n    rate: 0.2\n", 8, "faults[0].rate", "only valid with clock, not loss"},
+		{"rate on a crash", hdr + "faults:\n  - {at: 1s, crash: n1, rate: 2}\n", 6, "faults[0].rate", "only valid with clock and disk, not crash"},
+		{"rate on a loss", hdr + "faults:\n  - at: 1s\n    loss: 0.1\n    rate: 0.2\n", 8, "faults[0].rate", "only valid with clock and disk, not loss"},
 
 		// Commands.
 		{"command without kind", hdr + "commands:\n  - {at: 1s, reason: operator}\n", 6, "commands[0]", "command has no kind: want exactly one of promote, demote, quarantine, restore"},

@@ -170,3 +170,34 @@ func (s *simulator) corruptDisk(i int) {
 	}
 	s.trace.event(s.now, sn.name, "disk", fmt.Sprintf("corrupt byte %d of %d (xor %#02x)", off, synced, mask))
 }
+
+// diskFault breaks the targets' disks (Fault.Mode): corrupt flips a byte of
+// what each has synced, noticed when it next opens its log; full fails
+// every write, which stops a running node; read-errors fails each read with
+// probability Rate, which fails a start.
+func (s *simulator) diskFault(f Fault, targets []int) {
+	for _, i := range targets {
+		d := s.nodes[i].disk
+		switch f.Mode {
+		case DiskCorrupt:
+			s.corruptDisk(i)
+		case DiskFull:
+			d.full = true
+		case DiskReadErrors:
+			d.readErrors = f.Rate
+		}
+	}
+}
+
+// diskUndo ends a full disk or read errors.
+func (s *simulator) diskUndo(nodes []int, mode DiskMode) {
+	for _, i := range nodes {
+		d := s.nodes[i].disk
+		switch mode {
+		case DiskFull:
+			d.full = false
+		case DiskReadErrors:
+			d.readErrors = 0
+		}
+	}
+}

@@ -148,24 +148,23 @@ func (s *simulator) leader() int {
 	return best
 }
 
+// faultHandlers carry out the fault kinds that do all their own tracing,
+// marking, recording and undo scheduling.
+var faultHandlers = map[FaultKind]func(*simulator, Fault, string){
+	Partition: (*simulator).partition, ClockSkew: (*simulator).clockFault, LinkFault: (*simulator).linkFault,
+	Clog: (*simulator).clogFault, Swizzle: (*simulator).swizzle, Ring: (*simulator).ring, Disk: (*simulator).diskFaultOn,
+}
+
 func (s *simulator) fault(idx int) {
 	f := s.plan.Faults[idx]
 	purpose := "fault/" + strconv.Itoa(idx) + "/target"
 	detail := string(f.Kind)
 	var prev float64 // the rate a loss or duplicate fault replaces
-	switch f.Kind {
-	case ClockSkew:
-		targets := s.resolveFor(purpose, f.Target)
-		s.inject(f, targets)
-		for _, i := range targets {
-			s.nodes[i].clock = f.Rate
-		}
-		s.trace.event(s.now, "sim", "fault", fmt.Sprintf("clock %s x%v", s.nodeNames(targets), f.Rate))
-		s.mark("", checkers.MarkFault, fmt.Sprintf("clock %s x%v", s.nodeNames(targets), f.Rate))
-		if f.For > 0 {
-			s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: ClockSkew, nodes: targets}})
-		}
+	if do, ok := faultHandlers[f.Kind]; ok {
+		do(s, f, purpose)
 		return
+	}
+	switch f.Kind {
 	case Crash, Restart, Pause, Resume:
 		targets := s.resolveFor(purpose, f.Target)
 		s.inject(f, targets)
@@ -178,9 +177,6 @@ func (s *simulator) fault(idx int) {
 				s.nodes[i].restartPending = s.nodes[i].restartPending || f.Kind == Crash
 			}
 		}
-		return
-	case Partition:
-		s.partition(f, purpose)
 		return
 	case Heal:
 		s.block = nil
@@ -243,6 +239,10 @@ func (s *simulator) apply(kind FaultKind, targets []int) {
 
 func (s *simulator) undo(e event) {
 	u := e.undo
+	if u.kind == Swizzle {
+		s.swizzleStep(u) // not an undo: the swizzle clogs its next node
+		return
+	}
 	s.trace.event(s.now, "sim", "undo", string(u.kind)+" "+s.nodeNames(u.nodes))
 	switch u.kind {
 	case Crash:
@@ -261,25 +261,144 @@ func (s *simulator) undo(e event) {
 		s.dup = u.rate
 		s.mark("", checkers.MarkFault, "duplicate "+strconv.FormatFloat(u.rate, 'g', -1, 64))
 	case ClockSkew:
-		for _, i := range u.nodes {
-			s.nodes[i].clock = 1
+		s.clockUndo(u.nodes, *u.fault)
+	case LinkFault:
+		s.net.remove(u.rule)
+		s.mark("", checkers.MarkFault, "link "+s.linkDetail(*u.fault.Link, nil, nil)+" undone")
+	case Clog:
+		s.unclog(u.nodes)
+		s.mark("", checkers.MarkFault, "unclog "+s.nodeNames(u.nodes))
+	case Disk:
+		s.diskUndo(u.nodes, u.fault.Mode)
+		s.mark("", checkers.MarkFault, "disk "+s.nodeNames(u.nodes)+" "+string(u.fault.Mode)+" undone")
+	}
+}
+
+// clockFault changes the targets' clocks: their speed, their jitter, and
+// their wall clock, which a node reads when it starts (ClockBase): a
+// running node counts ticks, as a production node's ticker does.
+func (s *simulator) clockFault(f Fault, purpose string) {
+	targets := s.resolveFor(purpose, f.Target)
+	s.inject(f, targets)
+	for _, i := range targets {
+		sn := s.nodes[i]
+		if f.Rate > 0 {
+			sn.clock = f.Rate
 		}
-		s.mark("", checkers.MarkFault, "clock "+s.nodeNames(u.nodes)+" x1")
+		if f.Jitter > 0 {
+			sn.jitter = f.Jitter
+			if sn.jitterRand == nil {
+				sn.jitterRand = s.streams.rand("node/" + sn.name + "/jitter")
+			}
+		}
+		sn.wallOffset += f.Jump
+	}
+	var detail strings.Builder
+	detail.WriteString("clock " + s.nodeNames(targets))
+	if f.Rate > 0 {
+		fmt.Fprintf(&detail, " x%v", f.Rate)
+	}
+	if f.Jitter > 0 {
+		fmt.Fprintf(&detail, " jitter %v", f.Jitter)
+	}
+	if f.Jump != 0 {
+		fmt.Fprintf(&detail, " jump %v", f.Jump)
+	}
+	s.trace.event(s.now, "sim", "fault", detail.String())
+	s.mark("", checkers.MarkFault, detail.String())
+	if f.For > 0 {
+		s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: ClockSkew, nodes: targets, fault: &f}})
+	}
+}
+
+// clockUndo takes back what a clock fault changed on the nodes.
+func (s *simulator) clockUndo(nodes []int, f Fault) {
+	detail := "clock " + s.nodeNames(nodes)
+	for _, i := range nodes {
+		sn := s.nodes[i]
+		if f.Rate > 0 {
+			sn.clock = 1
+		}
+		if f.Jitter > 0 {
+			sn.jitter = 0
+		}
+		sn.wallOffset -= f.Jump
+	}
+	if f.Rate > 0 {
+		detail += " x1"
+	}
+	if f.Jitter > 0 {
+		detail += " jitter 0"
+	}
+	if f.Jump != 0 {
+		detail += " jump " + (-f.Jump).String()
+	}
+	s.mark("", checkers.MarkFault, detail)
+}
+
+// tickInterval is the time to a node's next tick: TickInterval at its
+// clock's speed, varied by its jitter (a draw from its own stream).
+func (s *simulator) tickInterval(sn *simNode) time.Duration {
+	d := float64(TickInterval) / sn.clock
+	if sn.jitter > 0 {
+		d *= 1 + sn.jitter*(2*sn.jitterRand.Float64()-1)
+	}
+	return time.Duration(d)
+}
+
+// wallTicks is a node's wall clock in ticks: simulated time stepped by
+// its clock faults' jumps, never before zero. A node reads it when it
+// starts (node.Config.ClockBase).
+func (s *simulator) wallTicks(sn *simNode) uint64 {
+	return uint64(max(0, s.now+sn.wallOffset) / TickInterval)
+}
+
+// diskFaultOn breaks the targets' disks in the fault's mode; package sim's
+// disk model (disk.go) does the breaking.
+func (s *simulator) diskFaultOn(f Fault, purpose string) {
+	targets := s.resolveFor(purpose, f.Target)
+	s.inject(f, targets)
+	detail := "disk " + s.nodeNames(targets) + " " + string(f.Mode)
+	if f.Mode == DiskReadErrors {
+		detail += " " + strconv.FormatFloat(f.Rate, 'g', -1, 64)
+	}
+	s.trace.event(s.now, "sim", "fault", detail)
+	s.mark("", checkers.MarkFault, detail)
+	s.diskFault(f, targets)
+	if f.For > 0 {
+		s.push(event{at: s.now + f.For, kind: evUndo, undo: &undo{kind: Disk, nodes: targets, fault: &f}})
 	}
 }
 
 // partition cuts the links between groups; nodes named in no group form one
 // more group, and a node two groups pick belongs to the later one. One-way
-// cuts only messages from the first group to the others.
+// cuts only messages from the first group to the others. A bridge node
+// leaves its group (unless it is the group's only node) and keeps every
+// link. With a traffic class, only its messages are cut.
 func (s *simulator) partition(f Fault, purpose string) {
 	group := make([]int, len(s.nodes))
 	for i := range group {
 		group[i] = len(f.Groups)
 	}
+	members := s.groupMembers(f.Groups, purpose)
+	bridge := -1
+	if f.Bridge != "" {
+		if bridge = s.resolveOne(f.Bridge); bridge >= 0 {
+			s.chose(purpose+"/bridge", s.nodes[bridge].name)
+		}
+		for g, m := range members {
+			if slices.Equal(m, []int{bridge}) {
+				bridge = -1 // the group's only node stays in it
+			} else {
+				members[g] = slices.DeleteFunc(m, func(i int) bool { return i == bridge })
+			}
+		}
+	}
 	var names []string
 	explicit := f
 	explicit.Groups = make([][]Selector, len(f.Groups))
-	for g, members := range s.groupMembers(f.Groups, purpose) {
+	explicit.Bridge = ""
+	for g, members := range members {
 		for _, i := range members {
 			explicit.Groups[g] = append(explicit.Groups[g], Selector(s.nodes[i].name))
 		}
@@ -290,7 +409,7 @@ func (s *simulator) partition(f Fault, purpose string) {
 	}
 	var rest []int
 	for i, g := range group {
-		if g == len(f.Groups) {
+		if g == len(f.Groups) && i != bridge {
 			rest = append(rest, i)
 		}
 	}
@@ -298,27 +417,45 @@ func (s *simulator) partition(f Fault, purpose string) {
 	if len(rest) > 0 {
 		groups = append(groups, "["+s.nodeNames(rest)+"]")
 	}
-	s.mark("", checkers.MarkPartition, strings.Join(groups, " | ")+map[bool]string{true: " one-way"}[f.OneWay])
-	s.block = make([][]bool, len(s.nodes))
+	var extra string // what a plain partition does not have
+	if bridge >= 0 {
+		explicit.Bridge = Selector(s.nodes[bridge].name)
+		extra += " bridge " + s.nodes[bridge].name
+	}
+	if f.Traffic != "" {
+		extra += " traffic " + string(f.Traffic)
+	}
+	s.mark("", checkers.MarkPartition, strings.Join(groups, " | ")+map[bool]string{true: " one-way"}[f.OneWay]+extra)
+	block := make([][]bool, len(s.nodes))
 	for a := range s.nodes {
-		s.block[a] = make([]bool, len(s.nodes))
+		block[a] = make([]bool, len(s.nodes))
 		for b := range s.nodes {
-			if f.OneWay {
-				s.block[a][b] = group[a] == 0 && group[b] != 0
-			} else {
-				s.block[a][b] = group[a] != group[b]
+			switch {
+			case a == bridge || b == bridge:
+			case f.OneWay:
+				block[a][b] = group[a] == 0 && group[b] != 0
+			default:
+				block[a][b] = group[a] != group[b]
 			}
 		}
 	}
-	s.inject(explicit, nil)
-	s.partGen++
 	detail := "partition " + fmt.Sprint(names)
 	if f.OneWay {
 		detail += " one-way"
 	}
+	s.cutOff(explicit, block, detail+extra)
+}
+
+// cutOff puts a partition's block in force, in place of any other, and
+// undoes it after the fault's For unless another partition or a heal came
+// first.
+func (s *simulator) cutOff(explicit Fault, block [][]bool, detail string) {
+	s.block, s.spared = block, spared(explicit.Traffic)
+	s.inject(explicit, nil)
+	s.partGen++
 	s.trace.event(s.now, "sim", "fault", detail)
-	if f.For > 0 {
-		s.push(event{at: s.now + f.For, kind: evUndo, gen: s.partGen, undo: &undo{kind: Partition}})
+	if explicit.For > 0 {
+		s.push(event{at: s.now + explicit.For, kind: evUndo, gen: s.partGen, undo: &undo{kind: Partition}})
 	}
 }
 
@@ -533,7 +670,7 @@ func (s *simulator) hasLeader() bool {
 func (s *simulator) hearsFromAll(sn *simNode) bool {
 	to := s.byID[sn.id]
 	for from := range s.nodes {
-		if from != to && s.cut(from, to) {
+		if from != to && !s.hears(from, to, node.MsgRaft) {
 			return false
 		}
 	}

@@ -87,7 +87,7 @@ func (s *simulator) onMembership(i int, c membership.Change) {
 	// lately (suspecting a node that was down a moment ago is right, only
 	// late).
 	t := s.nodes[target]
-	if c.Health == membership.Suspect && t.n != nil && !t.paused && !s.cut(i, target) && !s.cut(target, i) && (t.incarnation <= 1 || t.startedAt+deadFor <= s.now) {
+	if c.Health == membership.Suspect && t.n != nil && !t.paused && s.hears(i, target, node.MsgGossip) && s.hears(target, i, node.MsgGossip) && (t.incarnation <= 1 || t.startedAt+deadFor <= s.now) {
 		s.stats.FalseSuspicions++
 	}
 }

@@ -104,13 +104,84 @@ const (
 	RateMax    = 10_000
 )
 
-// Network is the baseline network model. Latency is sampled uniformly from
-// [LatencyMin, LatencyMax] per message; jitter reorders messages.
+// Network is the baseline network model. Each message's latency is drawn
+// from Distribution over [LatencyMin, LatencyMax], so messages reorder.
+// Links override the baseline between given nodes; Bandwidth and Queue bound
+// what each node can send (see network.go for the model).
 type Network struct {
 	LatencyMin, LatencyMax time.Duration
-	Loss                   float64 // probability a message is dropped
-	Duplicate              float64 // probability a message is delivered twice
+	Distribution           Distribution // "" is Uniform
+	Loss                   float64      // probability a message is dropped
+	Duplicate              float64      // probability a message is delivered twice
+	// Bandwidth, if positive, is the bytes per second each node can send:
+	// its messages leave one after the other, each taking its size over
+	// the bandwidth. Queue is the most bytes a node holds not yet sent: a
+	// message that would take them past it is dropped (one that finds the
+	// pipe idle always goes).
+	Bandwidth, Queue int64
+	Links            []Link // in order: a later link wins where two cover the same pair
 }
+
+// Distribution is the shape of a latency distribution over [min, max]. Each
+// draws once from the network's stream per message (none when min = max).
+type Distribution string
+
+// The latency distributions.
+const (
+	// Uniform: every latency in [min, max] alike (the default, also "").
+	Uniform Distribution = "uniform"
+	// Normal: mean (min+max)/2, standard deviation (max-min)/6, clamped to
+	// [min, max] (0.3% of draws are clamped).
+	Normal Distribution = "normal"
+	// Pareto is the long tail: min + s·(u^(-1/ParetoShape) - 1) for u
+	// uniform in (0, 1] and s = (max-min)/ParetoSpanShares, capped at max.
+	// Half the messages take less than min + 0.6% of the span, 35% more
+	// than 1%, 2.7% more than 10%, and 0.1% reach max: a LAN whose
+	// queues sometimes back up.
+	Pareto Distribution = "pareto"
+)
+
+// The Pareto distribution's constants.
+const (
+	ParetoShape      = 1.5 // α: the tail's weight; above 1 the mean is finite (2s)
+	ParetoSpanShares = 100 // the span over the scale s
+)
+
+// Link overrides the network on the links between two sets of nodes: every
+// message from a node of From to a node of To, and back unless OneWay, takes
+// this latency and suffers this loss on top of the network's. With a
+// Bandwidth, the link is a pipe of that many bytes per second each way
+// (shared by every pair it covers), queueing up to Queue bytes, on top of the
+// senders' own bandwidth.
+type Link struct {
+	From, To []Selector // To empty: every node not in From
+	OneWay   bool
+
+	LatencyMin, LatencyMax time.Duration
+	Distribution           Distribution
+	Loss                   float64 // the chance of a drop on this link, independent of the network's
+	Bandwidth, Queue       int64
+}
+
+// Traffic is a class of messages a partition may cut alone.
+type Traffic string
+
+// The traffic classes: a node.Message's Kind.
+const (
+	RaftTraffic    Traffic = "raft"     // node.MsgRaft
+	GossipTraffic  Traffic = "gossip"   // node.MsgGossip: membership
+	RequestTraffic Traffic = "requests" // node.MsgForward and node.MsgResult: clients' requests and their answers
+)
+
+// DiskMode is what a disk fault does to a node's disk.
+type DiskMode string
+
+// The disk fault modes.
+const (
+	DiskCorrupt    DiskMode = "corrupt"     // blocks corrupted on the medium: a checksum must catch them; never undone
+	DiskFull       DiskMode = "full"        // writes fail while it lasts
+	DiskReadErrors DiskMode = "read-errors" // each read fails with probability Rate while it lasts
+)
 
 // FaultKind names a fault.
 type FaultKind string
@@ -126,7 +197,16 @@ const (
 	Loss      FaultKind = "loss"      // set the network's loss probability to Rate
 	Duplicate FaultKind = "duplicate" // set the network's duplicate probability to Rate
 	Chaos     FaultKind = "chaos"     // random crashes and restarts, Rate per node per second
-	ClockSkew FaultKind = "clock"     // Target's clock runs at Rate times real speed (1.05: 5% fast)
+	// ClockSkew changes Target's clock: it runs at Rate times real speed
+	// (1.05: 5% fast), each tick's interval varies by up to Jitter either
+	// way, and its wall clock steps by Jump (seen when the node starts
+	// next: a running node counts ticks). Any of the three, or several.
+	ClockSkew FaultKind = "clock"
+	LinkFault FaultKind = "link"    // Link's links take its latency, loss and bandwidth
+	Clog      FaultKind = "clog"    // messages to and from Target are held, not dropped, until the fault is undone
+	Swizzle   FaultKind = "swizzle" // clog Target's nodes (a random subset: "") one by one over For/2, unclog in reverse order
+	Ring      FaultKind = "ring"    // each node reaches only its neighbours in the ring Groups[0] (none: a random order)
+	Disk      FaultKind = "disk"    // Target's disk fails in Mode
 )
 
 // Selector picks nodes when a fault or command fires:
@@ -197,11 +277,19 @@ func (s Selector) Node() (int, bool) {
 type Fault struct {
 	At     time.Duration
 	Kind   FaultKind
-	Target Selector      // crash, restart, pause, resume
-	Groups [][]Selector  // partition: nodes named in no group form one more group
+	Target Selector      // crash, restart, pause, resume, clock, clog, swizzle, disk
+	Groups [][]Selector  // partition: nodes named in no group form one more group; ring: its order
 	OneWay bool          // partition: only messages from Groups[0] to the rest are cut
 	For    time.Duration // if non-zero, the fault is undone after this long
-	Rate   float64       // loss, duplicate, chaos
+	Rate   float64       // loss, duplicate, chaos; clock: speed; disk read-errors: a read's chance to fail
+	Jump   time.Duration // clock: the step of the node's wall clock (negative: back)
+	Jitter float64       // clock: the most a tick's interval varies, as a share, either way
+	// Bridge (partition) picks nodes that belong to no group: they reach
+	// every group and every group reaches them.
+	Bridge  Selector
+	Traffic Traffic  // partition, ring: the only class of messages cut ("": all)
+	Link    *Link    // link
+	Mode    DiskMode // disk
 }
 
 // Command is a role command submitted by an operator client at a simulated
@@ -287,6 +375,9 @@ func (p *Plan) Validate() error {
 		return fmt.Errorf("sim: latency range [%v, %v] is invalid", p.Network.LatencyMin, p.Network.LatencyMax)
 	case !isProbability(p.Network.Loss) || !isProbability(p.Network.Duplicate):
 		return fmt.Errorf("sim: network loss and duplicate must be within [0, 1]")
+	}
+	if err := p.Network.validate(p.Nodes); err != nil {
+		return fmt.Errorf("sim: network: %w", err)
 	}
 	for i, f := range p.Faults {
 		if err := f.validate(p.Nodes); err != nil {
@@ -517,9 +608,101 @@ func (c Command) validate(nodes int, field string) error {
 
 // Limits of a plan.
 const (
-	NodesMax    = 128
-	DurationMax = 24 * time.Hour
+	NodesMax     = 128
+	DurationMax  = 24 * time.Hour
+	ClockRateMax = 10                   // a clock fault's speed: ten times fast is far outside what NTP allows
+	JitterMax    = 0.9                  // a clock's jitter: a tick's interval stays above a tenth of its length
+	ClockJumpMax = 365 * 24 * time.Hour // a clock fault's step, either way
+	LinksMax     = 256                  // a network's links
+	BandwidthMax = 1 << 40              // bytes per second
+	QueueMax     = 1 << 32              // bytes
 )
+
+// FieldError is a value a plan cannot hold where it stands. Field names the
+// place in its network, link or fault ("bandwidth", "links[2].loss",
+// "jitter"); Reason is the whole complaint.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// validate checks what Plan.Validate does not already: the distribution,
+// the bandwidth and the links.
+func (n Network) validate(nodes int) error {
+	if err := validateLatency("", n.LatencyMin, n.LatencyMax, n.Distribution); err != nil {
+		return err
+	}
+	if err := validatePipe("", n.Bandwidth, n.Queue); err != nil {
+		return err
+	}
+	if len(n.Links) > LinksMax {
+		return &FieldError{Field: "links", Reason: fmt.Sprintf("%d links, more than %d", len(n.Links), LinksMax)}
+	}
+	for i, l := range n.Links {
+		if err := l.validate(nodes, fmt.Sprintf("links[%d].", i), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateLatency checks a latency range and its distribution; prefix
+// starts the fields its errors name.
+func validateLatency(prefix string, lo, hi time.Duration, d Distribution) error {
+	switch {
+	case lo < 0 || hi < lo:
+		return &FieldError{Field: prefix + "latency", Reason: fmt.Sprintf("range [%v, %v] is invalid", lo, hi)}
+	case d != "" && d != Uniform && d != Normal && d != Pareto:
+		return &FieldError{Field: prefix + "latency.distribution", Reason: fmt.Sprintf("unknown distribution %q (want uniform, normal or pareto)", d)}
+	}
+	return nil
+}
+
+// validatePipe checks a bandwidth and its queue.
+func validatePipe(prefix string, bandwidth, queue int64) error {
+	switch {
+	case bandwidth < 0 || bandwidth > BandwidthMax:
+		return &FieldError{Field: prefix + "bandwidth", Reason: fmt.Sprintf("%d bytes per second out of range 0..%d", bandwidth, int64(BandwidthMax))}
+	case queue < 0 || queue > QueueMax:
+		return &FieldError{Field: prefix + "queue", Reason: fmt.Sprintf("%d bytes out of range 0..%d", queue, int64(QueueMax))}
+	case queue > 0 && bandwidth == 0:
+		return &FieldError{Field: prefix + "queue", Reason: "a queue needs a bandwidth"}
+	}
+	return nil
+}
+
+// validate checks a link; prefix starts the fields its errors name. The
+// links of the network are set before the run starts, so their ends must be
+// node names; a link fault's may be any selectors.
+func (l *Link) validate(nodes int, prefix string, static bool) error {
+	if len(l.From) == 0 {
+		return &FieldError{Field: prefix + "from", Reason: "a link needs at least one node to run from"}
+	}
+	for _, end := range []struct {
+		name string
+		sels []Selector
+	}{{"from", l.From}, {"to", l.To}} {
+		for k, sel := range end.sels {
+			field := fmt.Sprintf("%s%s[%d]", prefix, end.name, k)
+			check := validateSelector
+			if static {
+				check = validateNode
+			}
+			if err := check(field, sel, nodes); err != nil {
+				return err
+			}
+		}
+	}
+	if err := validateLatency(prefix, l.LatencyMin, l.LatencyMax, l.Distribution); err != nil {
+		return err
+	}
+	if !isProbability(l.Loss) {
+		return &FieldError{Field: prefix + "loss", Reason: fmt.Sprintf("%v not within [0, 1]", l.Loss)}
+	}
+	return validatePipe(prefix, l.Bandwidth, l.Queue)
+}
 
 func isProbability(x float64) bool { return x >= 0 && x <= 1 }
 
@@ -531,6 +714,14 @@ func (f Fault) validate(nodes int) error {
 	case Crash, Restart, Pause, Resume:
 		return validateSelector("target", f.Target, nodes)
 	case Partition:
+		if err := validateTraffic(f.Traffic); err != nil {
+			return err
+		}
+		if f.Bridge != "" {
+			if err := validateSelector("bridge", f.Bridge, nodes); err != nil {
+				return err
+			}
+		}
 		return validateGroups(f.Groups, nodes)
 	case Heal:
 	case Loss, Duplicate, Chaos:
@@ -538,12 +729,100 @@ func (f Fault) validate(nodes int) error {
 			return fmt.Errorf("%s rate %v not within [0, 1]", f.Kind, f.Rate)
 		}
 	case ClockSkew:
-		if !(f.Rate > 0 && f.Rate <= 10) {
-			return fmt.Errorf("clock rate %v not within (0, 10]", f.Rate)
+		return f.validateClock(nodes)
+	case LinkFault:
+		if f.Link == nil {
+			return &FieldError{Field: "link", Reason: "a link fault needs its link"}
+		}
+		return f.Link.validate(nodes, "link.", false)
+	case Clog, Swizzle:
+		if f.For <= 0 {
+			return &FieldError{Field: "for", Reason: fmt.Sprintf("%s needs a positive for: how long the messages are held", f.Kind)}
+		}
+		if f.Kind == Swizzle && f.Target == "" {
+			return nil // a random subset of the nodes
+		}
+		return validateSelector("target", f.Target, nodes)
+	case Ring:
+		if err := validateTraffic(f.Traffic); err != nil {
+			return err
+		}
+		return validateRing(f.Groups, nodes)
+	case Disk:
+		if err := f.validateDisk(); err != nil {
+			return err
 		}
 		return validateSelector("target", f.Target, nodes)
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
+	}
+	return nil
+}
+
+// validateClock checks a clock fault: a rate, a jitter or a jump, each in
+// its range.
+func (f Fault) validateClock(nodes int) error {
+	switch {
+	case f.Rate == 0 && f.Jitter == 0 && f.Jump == 0:
+		return &FieldError{Field: "rate", Reason: "a clock fault needs a rate, a jitter or a jump"}
+	case f.Rate != 0 && !(f.Rate > 0 && f.Rate <= ClockRateMax):
+		return fmt.Errorf("clock rate %v not within (0, %d]", f.Rate, ClockRateMax)
+	case !(f.Jitter >= 0 && f.Jitter <= JitterMax):
+		return &FieldError{Field: "jitter", Reason: fmt.Sprintf("%v not within [0, %v]", f.Jitter, JitterMax)}
+	case f.Jump < -ClockJumpMax || f.Jump > ClockJumpMax:
+		return &FieldError{Field: "jump", Reason: fmt.Sprintf("%v beyond ±%v", f.Jump, ClockJumpMax)}
+	}
+	return validateSelector("target", f.Target, nodes)
+}
+
+// validateDisk checks a disk fault's mode against its rate and for.
+func (f Fault) validateDisk() error {
+	switch f.Mode {
+	case DiskCorrupt:
+		if f.For != 0 {
+			return &FieldError{Field: "for", Reason: "corrupted blocks stay corrupted: corrupt takes no for"}
+		}
+	case DiskFull:
+	case DiskReadErrors:
+		if !(f.Rate > 0 && f.Rate <= 1) {
+			return &FieldError{Field: "rate", Reason: fmt.Sprintf("read-errors needs a rate within (0, 1], not %v", f.Rate)}
+		}
+		return nil
+	default:
+		return &FieldError{Field: "mode", Reason: fmt.Sprintf("unknown disk mode %q (want corrupt, full or read-errors)", f.Mode)}
+	}
+	if f.Rate != 0 {
+		return &FieldError{Field: "rate", Reason: fmt.Sprintf("only read-errors takes a rate, not %s", f.Mode)}
+	}
+	return nil
+}
+
+// validateTraffic checks a partition's traffic class.
+func validateTraffic(t Traffic) error {
+	switch t {
+	case "", RaftTraffic, GossipTraffic, RequestTraffic:
+		return nil
+	}
+	return &FieldError{Field: "traffic", Reason: fmt.Sprintf("unknown traffic %q (want raft, gossip or requests)", t)}
+}
+
+// validateRing checks a ring: none (a random order of every node), or one
+// group of at least two node names, each once.
+func validateRing(groups [][]Selector, nodes int) error {
+	switch {
+	case len(groups) == 0:
+		return nil
+	case len(groups) > 1 || len(groups[0]) < 2:
+		return &FieldError{Field: "ring", Reason: "a ring is one list of at least two nodes"}
+	}
+	for k, sel := range groups[0] {
+		field := fmt.Sprintf("ring[%d]", k)
+		if err := validateNode(field, sel, nodes); err != nil {
+			return err
+		}
+		if slices.Contains(groups[0][:k], sel) {
+			return &SelectorError{Field: field, Selector: sel, Reason: fmt.Sprintf("%s appears twice in the ring", sel)}
+		}
 	}
 	return nil
 }

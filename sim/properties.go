@@ -304,7 +304,7 @@ func (s *simulator) components() []int {
 		changed = false
 		for a := range s.nodes {
 			for b := range s.nodes {
-				if comp[a] >= 0 && comp[b] > comp[a] && !s.cut(a, b) && !s.cut(b, a) {
+				if comp[a] >= 0 && comp[b] > comp[a] && s.hears(a, b, node.MsgRaft) && s.hears(b, a, node.MsgRaft) {
 					comp[b], changed = comp[a], true
 				}
 			}
@@ -335,14 +335,15 @@ func majorityUp(comp []int, sets ...[]int) bool {
 }
 
 // quiet reports whether no fault is acting on the mesh: no partition, no
-// paused node, the baseline loss, every clock at speed, no chaos, no disk
-// fault in force, and no crashed node awaiting a scheduled restart.
+// paused node, the baseline loss, no link fault or clog, every clock at
+// speed and steady, no chaos, no disk fault in force, and no crashed node
+// awaiting a scheduled restart.
 func (s *simulator) quiet() bool {
-	if s.block != nil || s.loss != s.plan.Network.Loss || s.chaosRate > 0 && s.now <= s.chaosUntil+ChaosDowntimeMax {
+	if s.block != nil || s.loss != s.plan.Network.Loss || s.chaosRate > 0 && s.now <= s.chaosUntil+ChaosDowntimeMax || s.networkDisturbed() {
 		return false
 	}
 	for _, sn := range s.nodes {
-		if sn.paused || sn.clock != 1 || sn.n == nil && sn.restartPending || sn.disk.full || sn.disk.readErrors > 0 {
+		if sn.paused || sn.clock != 1 || sn.jitter > 0 || sn.n == nil && sn.restartPending || sn.disk.full || sn.disk.readErrors > 0 {
 			return false
 		}
 	}
@@ -381,14 +382,15 @@ func (s *simulator) probe() {
 
 // falseSuspicionsJudged reports whether the plan's links are slow but
 // healthy, so that membership has no excuse for suspecting a live node:
-// gossip on, no loss, and no partition, pause or clock fault.
+// gossip on, no loss (nor links, nor bandwidth limits that drop), and no
+// partition, pause, clock, network or disk fault.
 func (p *Plan) falseSuspicionsJudged() bool {
-	if p.Target == "" || p.Network.Loss > 0 {
+	if p.Target == "" || p.Network.Loss > 0 || len(p.Network.Links) > 0 || p.Network.Bandwidth > 0 {
 		return false
 	}
 	for _, f := range p.Faults {
 		switch f.Kind {
-		case Partition, Pause, ClockSkew:
+		case Partition, Pause, ClockSkew, LinkFault, Clog, Swizzle, Ring, Disk:
 			return false
 		case Loss:
 			if f.Rate > 0 {

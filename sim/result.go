@@ -141,6 +141,8 @@ type Stats struct {
 	Events        int    // events processed
 	Messages      int    // messages sent
 	Dropped       int    // messages dropped by faults
+	QueueDrops    int    // of those, dropped by a full queue (Network.Bandwidth, Link.Bandwidth)
+	Held          int    // messages a clog held for a while
 	Elections     int    // distinct (term, leader) pairs seen
 	CommitIndex   uint64 // highest commit index seen
 	CommandsDone  int    // role commands with a final result

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
-	pb "go.etcd.io/raft/v3/raftpb"
 	"lukechampine.com/blake3"
 
 	"revoada.dev/revoada/checkers"
@@ -84,6 +83,8 @@ type undo struct {
 	kind  FaultKind
 	nodes []int
 	rate  float64 // loss, duplicate: the rate to restore
+	fault *Fault  // clock: what to take back; swizzle: a step of it
+	rule  uint64  // link: the rule to remove
 }
 
 type simNode struct {
@@ -98,8 +99,11 @@ type simNode struct {
 	status         node.Status
 	applied        uint64
 	clock          float64 // clock speed factor: ticks come every TickInterval/clock
-	ticks          uint64  // ticks run (not paused), over all incarnations
-	startTicks     uint64  // ticks at the current incarnation's start
+	jitter         float64 // each tick's interval varies by up to this share either way
+	jitterRand     *rand.Rand
+	wallOffset     time.Duration // how far the node's wall clock is from simulated time
+	ticks          uint64        // ticks run (not paused), over all incarnations
+	startTicks     uint64        // ticks at the current incarnation's start
 	startedAt      time.Duration
 	restartPending bool // crashed with a restart scheduled
 	sync           syncState
@@ -136,6 +140,8 @@ type simulator struct {
 	opRand             *rand.Rand
 	loss, dup          float64
 	block              [][]bool // block[a][b]: messages from a to b are cut
+	spared             uint8    // the message kinds the block lets through, a bit per node.MessageKind
+	net                network
 	partGen            uint64
 	chaosRate          float64
 	chaosUntil         time.Duration
@@ -200,7 +206,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 	s := &simulator{
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
-		loss: p.Network.Loss, dup: p.Network.Duplicate,
+		loss: p.Network.Loss, dup: p.Network.Duplicate, net: newNetwork(p),
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
 		policyReqs: map[node.RequestID]policyReq{}, cover: cover.Counts{}, policyShifted: map[roles.NodeID]shiftMark{}, promoting: map[roles.NodeID]bool{}, firstCrash: -1, restoredAt: -1,
 	}
@@ -290,7 +296,7 @@ func (s *simulator) start(i int) {
 	sn.entropy = s.streams.chacha("node/" + sn.name + "/" + inc + "/entropy")
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
-	cfg.ClockBase = uint64(s.now / TickInterval) // the simulated wall clock
+	cfg.ClockBase = s.wallTicks(sn) // the node's wall clock: simulated time, stepped by clock jumps
 	cfg.ElectionTicks = s.electionTicks()
 	if s.hooks.SlowElections {
 		cfg.ElectionTicks *= slowElections
@@ -350,7 +356,7 @@ func (s *simulator) handle(e event) {
 			sn.ticks++
 			s.drive(e.node, (*node.Node).Tick)
 		}
-		e.at += time.Duration(float64(TickInterval) / sn.clock)
+		e.at += s.tickInterval(sn)
 		s.push(e)
 	case evDeliver:
 		s.deliver(e)
@@ -542,69 +548,6 @@ func (s *simulator) nameOfRaft(id uint64) string {
 		}
 	}
 	return "none"
-}
-
-// send models the network: a cut link or a loss drops the message; otherwise
-// each copy (two when duplicated) arrives after its own sampled latency, which
-// reorders messages.
-func (s *simulator) send(from int, m node.Message) {
-	to, ok := s.byID[m.To]
-	if !ok {
-		panic(fmt.Sprintf("sim: %s sent to unknown node %s", s.nodes[from].name, m.To.Short()))
-	}
-	s.stats.Messages++
-	if s.cut(from, to) || s.netRand.Float64() < s.loss {
-		if s.recording {
-			s.chose("net/drop", s.nodes[from].name+">"+s.nodes[to].name)
-		}
-		s.stats.Dropped++
-		s.trace.event(s.now, s.nodes[from].name, "drop", s.nodes[to].name+" "+m.Describe())
-		return
-	}
-	copies := 1
-	if s.dup > 0 && s.netRand.Float64() < s.dup {
-		copies = 2
-		if s.recording {
-			s.chose("net/dup", s.nodes[from].name+">"+s.nodes[to].name)
-		}
-	}
-	if s.hooks.CorruptEntries && m.Raft != nil {
-		m = m.Clone()
-		for _, e := range m.Raft.Entries {
-			if e.GetType() == pb.EntryNormal && len(e.Data) > 0 {
-				e.Data[0] ^= 0xff
-			}
-		}
-	}
-	for range copies {
-		lat := s.plan.Network.LatencyMin
-		if span := s.plan.Network.LatencyMax - s.plan.Network.LatencyMin; span > 0 {
-			lat += time.Duration(s.netRand.Int64N(int64(span) + 1))
-		}
-		if s.recording {
-			s.chose("net/delay", lat)
-		}
-		s.push(event{at: s.now + lat, kind: evDeliver, node: to, from: from, msg: m.Clone()})
-	}
-}
-
-func (s *simulator) cut(from, to int) bool { return s.block != nil && s.block[from][to] }
-
-func (s *simulator) deliver(e event) {
-	sn := s.nodes[e.node]
-	switch {
-	case sn.n == nil || s.cut(e.from, e.node):
-		s.stats.Dropped++
-		s.trace.event(s.now, sn.name, "lost", s.nodes[e.from].name+" "+e.msg.Describe())
-	case sn.paused:
-		s.cover.Sometimes(CoverHeldForPaused)
-		if len(sn.held) < HeldMessagesMax {
-			sn.held = append(sn.held, e)
-		}
-	default:
-		s.trace.event(s.now, sn.name, "recv", s.nodes[e.from].name+" "+e.msg.Describe())
-		s.drive(e.node, func(n *node.Node) { n.Step(e.msg) })
-	}
 }
 
 func (s *simulator) maxApplied() uint64 {
