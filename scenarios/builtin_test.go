@@ -30,7 +30,7 @@ func TestBuiltins(t *testing.T) {
 	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
-	want := []string{"clock-skew", "flapping-node", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
+	want := []string{"clock-skew", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
 		"heal-deaf-candidate", "heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
 		"minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "rolling-restart", "self-heal-leader-kill",
 		"slow-links", "smoke", "store-leader-churn", "store-under-partition", "store-watch-resume"}
@@ -86,12 +86,13 @@ func TestBuiltins(t *testing.T) {
 // crash may be permanent, and in one that bounds the leaderless time after
 // the last fault a crash or a partition may be: the policy replaces the
 // node, or the others must carry on without it, and the simulator times
-// from the fault, as it does here.
+// from the fault, as it does here. A corrupt disk is as permanent as a
+// crash: its node never starts again.
 func lastHeal(t *testing.T, p *sim.Plan) time.Duration {
 	var last time.Duration
 	for i, f := range p.Faults {
 		end := f.At + f.For
-		permanent := p.Target != "" && f.Kind == sim.Crash || p.Expect.Liveness.Leader > 0 && (f.Kind == sim.Crash || f.Kind == sim.Partition)
+		permanent := p.Target != "" && (f.Kind == sim.Crash || f.Kind == sim.Disk && f.Mode == sim.DiskCorrupt) || p.Expect.Liveness.Leader > 0 && (f.Kind == sim.Crash || f.Kind == sim.Partition)
 		if f.For == 0 && !permanent && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
 			undo, ok := undoneAt(p.Faults[i+1:], f)
 			if !ok {
