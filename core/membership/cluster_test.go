@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"revoada.dev/revoada/core/roles"
@@ -95,6 +96,7 @@ func (c *cluster) step() {
 		if m == nil {
 			continue
 		}
+		c.bookkept(i, m)
 		rd := m.Ready()
 		msgs = append(msgs, rd.Messages...)
 		for _, ch := range rd.Changes {
@@ -115,6 +117,35 @@ func (c *cluster) step() {
 			c.observe(msg)
 		}
 		c.nodes[to].Step(msg)
+	}
+}
+
+// bookkept checks what node i keeps so as not to recompute it: the peers
+// in NodeID order, each the one the map holds; the count of Dead ones; the
+// digest it last answered, which must be today's.
+func (c *cluster) bookkept(i int, m *Membership) {
+	c.t.Helper()
+	dead := 0
+	for k, p := range m.sorted {
+		if m.peers[p.node()] != p || k > 0 && m.sorted[k-1].node().Compare(p.node()) >= 0 {
+			c.t.Fatalf("node %d: peer %d of %d out of order or not in the map", i, k, len(m.sorted))
+		}
+		if p.health == Dead {
+			dead++
+		}
+	}
+	if len(m.sorted) != len(m.peers) || dead != m.dead {
+		c.t.Fatalf("node %d: %d sorted peers, %d in the map, %d Dead counted %d", i, len(m.sorted), len(m.peers), dead, m.dead)
+	}
+	if m.digestMemo == nil {
+		return
+	}
+	var fresh []Stamp
+	for s := range m.held() {
+		fresh = append(fresh, s.State.Stamp())
+	}
+	if !slices.Equal(fresh, m.digestMemo) {
+		c.t.Fatalf("node %d: kept digest %v, holds %v", i, m.digestMemo, fresh)
 	}
 }
 

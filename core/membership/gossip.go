@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"fmt"
 	"iter"
 	"math/bits"
 	"slices"
@@ -37,14 +38,8 @@ func (m *Membership) round() {
 			m.send(Message{To: id, Kind: Ping, Seq: m.nextSeq()})
 		}
 	}
-	var dead []roles.NodeID
-	for _, id := range m.ids {
-		if m.peers[id].health == Dead {
-			dead = append(dead, id)
-		}
-	}
-	if live := len(m.ids) - len(dead); len(dead) > 0 && m.cfg.Rand.IntN(max(live, 1)) < len(dead) {
-		m.sendPushPull(dead[m.cfg.Rand.IntN(len(dead))])
+	if m.dead > 0 && m.cfg.Rand.IntN(max(len(m.sorted)-m.dead, 1)) < m.dead {
+		m.sendPushPull(m.deadPeer(m.cfg.Rand.IntN(m.dead)))
 	}
 	if len(targets) == 0 {
 		for _, id := range m.seeds {
@@ -88,11 +83,25 @@ func (m *Membership) nextTargets(n int) []roles.NodeID {
 	return out
 }
 
+// deadPeer is the id of the i-th Dead peer in NodeID order.
+func (m *Membership) deadPeer(i int) roles.NodeID {
+	for _, p := range m.sorted {
+		if p.health != Dead {
+			continue
+		}
+		if i == 0 {
+			return p.node()
+		}
+		i--
+	}
+	panic(fmt.Sprintf("membership: dead peer %d of %d counted", i, m.dead))
+}
+
 func (m *Membership) reshuffle() {
 	m.order, m.next = m.order[:0], 0
-	for _, id := range m.ids {
-		if m.peers[id].health != Dead {
-			m.order = append(m.order, id)
+	for _, p := range m.sorted {
+		if p.health != Dead {
+			m.order = append(m.order, p.node())
 		}
 	}
 	m.cfg.Rand.Shuffle(len(m.order), func(i, j int) { m.order[i], m.order[j] = m.order[j], m.order[i] })
@@ -121,7 +130,7 @@ type broadcast struct {
 // renews it. The queue holds at most SeenMax+1 entries; when full, the one
 // with the fewest sends left makes room.
 func (m *Membership) enqueue(id roles.NodeID) {
-	limit := m.cfg.RetransmitMult * bits.Len(uint(len(m.ids)+1))
+	limit := m.cfg.RetransmitMult * bits.Len(uint(len(m.sorted)+1))
 	if i := slices.IndexFunc(m.queue, func(b broadcast) bool { return b.node == id }); i >= 0 {
 		m.queue[i].left = limit
 		return
@@ -170,31 +179,42 @@ func (m *Membership) sendPushPull(to roles.NodeID) {
 }
 
 // held yields every state this node holds, self included, with the
-// learnSeq it arrived at, in NodeID order (ids is kept sorted: no sort).
-func (m *Membership) held() iter.Seq2[SignedState, uint64] {
-	return func(yield func(SignedState, uint64) bool) {
-		at, _ := slices.BinarySearchFunc(m.ids, m.cfg.Self, roles.NodeID.Compare)
-		for i, id := range m.ids {
-			if i == at && !yield(m.self, m.selfLearned) {
+// learnSeq it arrived at, in NodeID order (sorted is kept so: no sort).
+func (m *Membership) held() iter.Seq2[*SignedState, uint64] {
+	return func(yield func(*SignedState, uint64) bool) {
+		at := m.selfAt()
+		for i, p := range m.sorted {
+			if i == at && !yield(&m.self, m.selfLearned) {
 				return
 			}
-			if p := m.peers[id]; !yield(p.signed, p.learned) {
+			if !yield(&p.signed, p.learned) {
 				return
 			}
 		}
-		if at == len(m.ids) {
-			yield(m.self, m.selfLearned)
+		if at == len(m.sorted) {
+			yield(&m.self, m.selfLearned)
 		}
 	}
 }
 
+// selfAt is where self goes among the sorted peers.
+func (m *Membership) selfAt() int {
+	at, _ := slices.BinarySearchFunc(m.sorted, m.cfg.Self, func(p *peer, id roles.NodeID) int { return p.node().Compare(id) })
+	return at
+}
+
 // digest is the stamp of every state this node holds, self included, in
-// NodeID order.
+// NodeID order. The answer is kept until a stamp changes, and shared: no
+// caller writes to it.
 func (m *Membership) digest() []Stamp {
-	out := make([]Stamp, 0, len(m.ids)+1)
+	if m.digestMemo != nil {
+		return m.digestMemo
+	}
+	out := make([]Stamp, 0, len(m.sorted)+1)
 	for s := range m.held() {
 		out = append(out, s.State.Stamp())
 	}
+	m.digestMemo = out
 	return out
 }
 
@@ -214,12 +234,12 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 	}
 	type candidate struct {
 		learned uint64
-		state   SignedState
+		state   *SignedState
 	}
 	var cands []candidate
 	j := 0
 	// newer is called in NodeID order (held): j only moves forward.
-	newer := func(s SignedState) bool {
+	newer := func(s *SignedState) bool {
 		id := s.State.Node
 		for j < len(theirs) && theirs[j].Node.Compare(id) < 0 {
 			j++
@@ -234,7 +254,7 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 	slices.SortFunc(cands, func(a, b candidate) int { return cmpUint(b.learned, a.learned) })
 	out := make([]SignedState, 0, min(len(cands), m.cfg.StatesPerMessageMax))
 	for _, c := range cands[:min(len(cands), m.cfg.StatesPerMessageMax)] {
-		out = append(out, c.state)
+		out = append(out, *c.state)
 	}
 	return out
 }
@@ -313,8 +333,9 @@ func (m *Membership) addPeer(s SignedState) {
 	p := &peer{signed: clone(s), health: Healthy, learned: m.nextLearn()}
 	m.restartDetector(p)
 	m.peers[id] = p
-	at, _ := slices.BinarySearchFunc(m.ids, id, roles.NodeID.Compare)
-	m.ids = slices.Insert(m.ids, at, id)
+	at, _ := slices.BinarySearchFunc(m.sorted, id, func(p *peer, id roles.NodeID) int { return p.node().Compare(id) })
+	m.sorted = slices.Insert(m.sorted, at, p)
+	m.digestMemo = nil
 	m.insertOrder(id)
 	m.enqueue(id)
 	m.counters.Accepted++
@@ -325,7 +346,7 @@ func (m *Membership) addPeer(s SignedState) {
 // refutes the suspicion, or revives a Dead member (a restart): its detector
 // starts afresh.
 func (m *Membership) updatePeer(p *peer, s SignedState) {
-	p.signed, p.learned = clone(s), m.nextLearn()
+	p.signed, p.learned, m.digestMemo = clone(s), m.nextLearn(), nil
 	m.enqueue(s.State.Node)
 	m.counters.Accepted++
 	id := s.State.Node
@@ -350,18 +371,20 @@ func (m *Membership) restartDetector(p *peer) {
 // equals); false if none is Dead.
 func (m *Membership) evictDead() bool {
 	victim := -1
-	for i, id := range m.ids {
-		if p := m.peers[id]; p.health == Dead && (victim < 0 || p.deadSince < m.peers[m.ids[victim]].deadSince) {
+	for i, p := range m.sorted {
+		if p.health == Dead && (victim < 0 || p.deadSince < m.sorted[victim].deadSince) {
 			victim = i
 		}
 	}
 	if victim < 0 {
 		return false
 	}
-	id := m.ids[victim]
-	p := m.peers[id]
+	p := m.sorted[victim]
+	id := p.node()
 	delete(m.peers, id)
-	m.ids = slices.Delete(m.ids, victim, victim+1)
+	m.sorted = slices.Delete(m.sorted, victim, victim+1)
+	m.dead--
+	m.digestMemo = nil
 	m.change(Change{Kind: Forgotten, Node: id, Health: Unknown, Was: Dead,
 		Incarnation: p.signed.State.Incarnation, Version: p.signed.State.Version})
 	return true

@@ -136,6 +136,9 @@ type Change struct {
 // sent in any order (none depends on another's delivery); Changes are in the
 // order they happened. Nothing needs persisting: a restarted node comes back
 // with a higher Incarnation, and if it forgot its last one its peers tell it.
+// A message's slices may be shared with other messages (a digest is kept
+// until a stamp changes): no one writes to them, and Step writes to none of
+// a message it takes, so the network may hand one message to many.
 type Ready struct {
 	Messages []Message
 	Changes  []Change
@@ -163,8 +166,9 @@ type Membership struct {
 	now         uint64
 	phase       uint64 // rounds start at ticks where (now+phase) % GossipIntervalTicks == 0
 
-	peers    map[roles.NodeID]*peer // lookups only; iteration uses ids
-	ids      []roles.NodeID         // peers' ids, sorted
+	peers    map[roles.NodeID]*peer // lookups only; iteration uses sorted
+	sorted   []*peer                // the peers in NodeID order
+	dead     int                    // peers Dead
 	suspects []roles.NodeID         // Suspect peers, in the order they became Suspect
 	order    []roles.NodeID         // SWIM round-robin traversal
 	next     int                    // position in order
@@ -183,6 +187,9 @@ type Membership struct {
 	nextWatch uint64
 	heardAny  bool
 	lastAny   uint64 // tick of the last message from anyone
+	// digestMemo is digest's answer until a stamp changes (nil then). It is
+	// shared by every message that carries it: no one writes to it.
+	digestMemo []Stamp
 
 	out      []Message
 	changes  []Change
@@ -207,7 +214,8 @@ type peer struct {
 	deadSince                uint64
 }
 
-func (p *peer) stamp() Stamp { return p.signed.State.Stamp() }
+func (p *peer) stamp() Stamp       { return p.signed.State.Stamp() }
+func (p *peer) node() roles.NodeID { return p.signed.State.Node }
 
 // New returns a member whose own state is self, signed with cfg.Key. A zero
 // self.Node is filled in with cfg.Self. A restarting node passes an
@@ -302,7 +310,7 @@ func (m *Membership) resign(s State) error {
 	if err != nil {
 		return err
 	}
-	m.self, m.selfLearned = signed, m.nextLearn()
+	m.self, m.selfLearned, m.digestMemo = signed, m.nextLearn(), nil
 	m.enqueue(signed.State.Node)
 	return nil
 }
@@ -320,10 +328,9 @@ func (m *Membership) Ready() Ready {
 
 // Members returns every member, self included, sorted by NodeID.
 func (m *Membership) Members() []Member {
-	out := make([]Member, 0, len(m.ids)+1)
+	out := make([]Member, 0, len(m.sorted)+1)
 	out = append(out, Member{State: m.self.State, Health: Healthy, LastHeardTick: m.now, UptimeTicks: m.now})
-	for _, id := range m.ids {
-		p := m.peers[id]
+	for _, p := range m.sorted {
 		mb := Member{State: p.signed.State, Health: p.health, Phi: p.det.Phi(m.now)}
 		if p.heard {
 			mb.LastHeardTick = p.lastHeard
@@ -456,8 +463,7 @@ func (m *Membership) watch() {
 		return
 	}
 	next := uint64(math.MaxUint64)
-	for _, id := range m.ids {
-		p := m.peers[id]
+	for _, p := range m.sorted {
 		switch p.health {
 		case Healthy:
 			if m.now < p.alarmAt {
@@ -468,8 +474,8 @@ func (m *Membership) watch() {
 			case m.cfg.Unsafe.NoProbe:
 				m.counters.Suspected++
 				m.suspect(p, p.signed.State.Incarnation)
-			case len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id):
-				m.startProbe(id)
+			case len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(p.node()):
+				m.startProbe(p.node())
 			}
 			next = min(next, m.now+1) // due until a heartbeat or its probe settles it
 		case Suspect:
@@ -498,6 +504,12 @@ func (m *Membership) setHealth(p *peer, h Health) {
 		return
 	}
 	p.health = h
+	if was == Dead {
+		m.dead--
+	}
+	if h == Dead {
+		m.dead++
+	}
 	m.nextWatch = 0 // a new Suspect's grace, or a Healthy peer's alarm, to watch
 	id := p.signed.State.Node
 	if was == Suspect {

@@ -81,8 +81,8 @@ func (m *Membership) advanceProbes() {
 // the target to probe it.
 func (m *Membership) sendPingReqs(pr probe) {
 	var helpers []roles.NodeID
-	for _, id := range m.ids {
-		if id != pr.target && m.peers[id].health == Healthy {
+	for _, p := range m.sorted {
+		if id := p.node(); id != pr.target && p.health == Healthy {
 			helpers = append(helpers, id)
 		}
 	}

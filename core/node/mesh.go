@@ -114,9 +114,8 @@ func (n *Node) stepGossip(m *membership.Message) {
 // drainGossip moves membership's output into the node's outbox.
 func (n *Node) drainGossip() {
 	rd := n.heal.gossip.Ready()
-	for i := range rd.Messages {
-		m := rd.Messages[i]
-		n.out = append(n.out, Message{From: n.cfg.ID, To: m.To, Kind: MsgGossip, Gossip: &m})
+	for i := range rd.Messages { // Ready's slice is new each time: point into it
+		n.out = append(n.out, Message{From: n.cfg.ID, To: rd.Messages[i].To, Kind: MsgGossip, Gossip: &rd.Messages[i]})
 	}
 	n.heal.changes = append(n.heal.changes, rd.Changes...)
 }

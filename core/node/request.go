@@ -152,7 +152,8 @@ type Message struct {
 	Hops     uint8 // forwards so far
 }
 
-// Clone returns a deep copy: raft mutates the messages it steps.
+// Clone returns a deep copy of what a receiver may write to: raft mutates
+// the messages it steps. Gossip is shared.
 func (m Message) Clone() Message {
 	c := m
 	if m.Raft != nil {
@@ -167,11 +168,8 @@ func (m Message) Clone() Message {
 		r.Items = slices.Clone(m.Result.Items)
 		c.Result = &r
 	}
-	if m.Gossip != nil {
-		g := *m.Gossip // signed states and their signatures are immutable and shared
-		g.Digest, g.States, g.Suspects = slices.Clone(g.Digest), slices.Clone(g.States), slices.Clone(g.Suspects)
-		c.Gossip = &g
-	}
+	// Gossip is shared: membership never writes to a message, sent or
+	// received (its digests are shared between messages too).
 	return c
 }
 
