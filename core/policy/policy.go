@@ -52,7 +52,7 @@
 //     a loss: damping exists to stop thrash, not recovery.
 //  6. Flapping. A node whose health changed FlapMax times within
 //     FlapWindowTicks is quarantined — a worker at once, a voter only while
-//     the voters left keep the target and a live majority — and restored
+//     the live voters left keep the target and a live majority — and restored
 //     after QuietTicks without a change. Health history is the leader's own
 //     observation; the damper holds a restore too.
 //  7. Plan. package topology plans the steps towards the target; the audit
@@ -485,20 +485,21 @@ func (p *Policy) flapping(a *audit) (roles.Shift, bool) {
 	return nil, false
 }
 
-// mayRemove: a voter may be quarantined only while the voters left keep
-// the target count and a live majority; a worker always may.
+// mayRemove: a voter may be quarantined only while the live voters left
+// keep the target count (a dead voter awaiting replacement counts for
+// nothing) and a live majority; a worker always may.
 func (p *Policy) mayRemove(a *audit, id roles.NodeID) bool {
 	voters := a.shape.Voters()
 	if !slices.Contains(voters, id) {
 		return true
 	}
 	target, err := p.target(a.shape)
-	if err != nil || len(voters)-1 < target.Voters {
+	if err != nil {
 		return false
 	}
 	rest := slices.DeleteFunc(slices.Clone(voters), func(x roles.NodeID) bool { return x == id })
 	reach, total := a.reachable(rest)
-	return 2*reach > total
+	return reach >= target.Voters && 2*reach > total
 }
 
 func (p *Policy) damped(a *audit, id roles.NodeID) bool {
