@@ -141,7 +141,8 @@ func (c *cluster) bookkept(i int, m *Membership) {
 		return
 	}
 	var fresh []Stamp
-	for s := range m.held() {
+	for k, at := 0, m.selfAt(); k <= len(m.sorted); k++ {
+		s, _ := m.heldAt(k, at)
 		fresh = append(fresh, s.State.Stamp())
 	}
 	if !slices.Equal(fresh, m.digestMemo) {

@@ -2,7 +2,6 @@ package membership
 
 import (
 	"fmt"
-	"iter"
 	"math/bits"
 	"slices"
 
@@ -178,23 +177,17 @@ func (m *Membership) sendPushPull(to roles.NodeID) {
 	m.send(Message{To: to, Kind: PushPull, Digest: m.digest()})
 }
 
-// held yields every state this node holds, self included, with the
-// learnSeq it arrived at, in NodeID order (sorted is kept so: no sort).
-func (m *Membership) held() iter.Seq2[*SignedState, uint64] {
-	return func(yield func(*SignedState, uint64) bool) {
-		at := m.selfAt()
-		for i, p := range m.sorted {
-			if i == at && !yield(&m.self, m.selfLearned) {
-				return
-			}
-			if !yield(&p.signed, p.learned) {
-				return
-			}
-		}
-		if at == len(m.sorted) {
-			yield(&m.self, m.selfLearned)
-		}
+// heldAt is the k-th state this node holds, self included, in NodeID order
+// (sorted is kept so: no sort), with the learnSeq it arrived at; self is at
+// at, selfAt's answer.
+func (m *Membership) heldAt(k, at int) (*SignedState, uint64) {
+	switch {
+	case k < at:
+		return &m.sorted[k].signed, m.sorted[k].learned
+	case k == at:
+		return &m.self, m.selfLearned
 	}
+	return &m.sorted[k-1].signed, m.sorted[k-1].learned
 }
 
 // selfAt is where self goes among the sorted peers.
@@ -210,9 +203,11 @@ func (m *Membership) digest() []Stamp {
 	if m.digestMemo != nil {
 		return m.digestMemo
 	}
-	out := make([]Stamp, 0, len(m.sorted)+1)
-	for s := range m.held() {
-		out = append(out, s.State.Stamp())
+	at := m.selfAt()
+	out := make([]Stamp, len(m.sorted)+1)
+	for k := range out {
+		s, _ := m.heldAt(k, at)
+		out[k] = s.State.Stamp()
 	}
 	m.digestMemo = out
 	return out
@@ -237,19 +232,18 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 		state   *SignedState
 	}
 	var cands []candidate
-	j := 0
-	// newer is called in NodeID order (held): j only moves forward.
-	newer := func(s *SignedState) bool {
-		id := s.State.Node
-		for j < len(theirs) && theirs[j].Node.Compare(id) < 0 {
+	// Both lists are in NodeID order: j only moves forward. The kept digest
+	// is read rather than the states, which lie one per peer.
+	at, j := m.selfAt(), 0
+	for k, mine := range m.digest() {
+		for j < len(theirs) && theirs[j].Node != mine.Node && theirs[j].Node.Compare(mine.Node) < 0 {
 			j++
 		}
-		return j == len(theirs) || theirs[j].Node != id || s.State.Stamp().Compare(theirs[j]) > 0
-	}
-	for s, learned := range m.held() {
-		if newer(s) {
-			cands = append(cands, candidate{learned, s})
+		if j < len(theirs) && theirs[j].Node == mine.Node && mine.Compare(theirs[j]) <= 0 {
+			continue
 		}
+		s, learned := m.heldAt(k, at)
+		cands = append(cands, candidate{learned, s})
 	}
 	slices.SortFunc(cands, func(a, b candidate) int { return cmpUint(b.learned, a.learned) })
 	out := make([]SignedState, 0, min(len(cands), m.cfg.StatesPerMessageMax))
@@ -384,6 +378,7 @@ func (m *Membership) evictDead() bool {
 	delete(m.peers, id)
 	m.sorted = slices.Delete(m.sorted, victim, victim+1)
 	m.dead--
+	m.evictions++
 	m.digestMemo = nil
 	m.change(Change{Kind: Forgotten, Node: id, Health: Unknown, Was: Dead,
 		Incarnation: p.signed.State.Incarnation, Version: p.signed.State.Version})

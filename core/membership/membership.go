@@ -166,14 +166,17 @@ type Membership struct {
 	now         uint64
 	phase       uint64 // rounds start at ticks where (now+phase) % GossipIntervalTicks == 0
 
-	peers    map[roles.NodeID]*peer // lookups only; iteration uses sorted
-	sorted   []*peer                // the peers in NodeID order
-	dead     int                    // peers Dead
-	suspects []roles.NodeID         // Suspect peers, in the order they became Suspect
-	order    []roles.NodeID         // SWIM round-robin traversal
-	next     int                    // position in order
-	seeds    []roles.NodeID
-	nextSeed int // the seed the next unknown-seed retry starts from
+	peers  map[roles.NodeID]*peer // lookups only; iteration uses sorted
+	sorted []*peer                // the peers in NodeID order
+	dead   int                    // peers Dead
+	// evictions counts the peers forgotten (evictDead), so Step knows
+	// whether a peer it looked up may be gone.
+	evictions uint64
+	suspects  []roles.NodeID // Suspect peers, in the order they became Suspect
+	order     []roles.NodeID // SWIM round-robin traversal
+	next      int            // position in order
+	seeds     []roles.NodeID
+	nextSeed  int // the seed the next unknown-seed retry starts from
 
 	probes   []probe
 	relays   []relay
@@ -182,6 +185,7 @@ type Membership struct {
 	rounds   uint64      // rounds run, offset by a random phase: every PushPullEveryRounds-th is a full one
 	queue    []broadcast // states to gossip, each a bounded number of times
 	lhm      int         // Lifeguard local health multiplier, 0..LocalHealthMax
+	alarmQ   float64     // alarmQuantile(PhiThreshold)
 	// nextWatch is a tick no later than the first at which watch has work:
 	// a Healthy peer's alarm or a Suspect's grace running out.
 	nextWatch uint64
@@ -235,7 +239,7 @@ func New(cfg Config, self State) (*Membership, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Membership{cfg: cfg, self: signed, peers: map[roles.NodeID]*peer{}}
+	m := &Membership{cfg: cfg, self: signed, peers: map[roles.NodeID]*peer{}, alarmQ: alarmQuantile(cfg.PhiThreshold)}
 	m.selfLearned = m.nextLearn()
 	m.phase = uint64(cfg.Rand.IntN(cfg.GossipIntervalTicks))
 	m.rounds = uint64(cfg.Rand.IntN(cfg.PushPullEveryRounds))
@@ -370,10 +374,15 @@ func (m *Membership) Step(msg Message) {
 		return
 	}
 	m.heardAny, m.lastAny = true, m.now
-	m.heardFrom(msg.From)
+	p := m.peers[msg.From]
+	m.heardFrom(p)
+	evictions := m.evictions
 	m.mergeStates(msg.States)
-	m.heardFrom(msg.From) // the sender may have just entered the view
-	if p := m.peers[msg.From]; p != nil && msg.Incarnation >= p.uptimeInc {
+	if p == nil || m.evictions != evictions { // the sender may have just entered the view, or left it
+		p = m.peers[msg.From]
+		m.heardFrom(p)
+	}
+	if p != nil && msg.Incarnation >= p.uptimeInc {
 		p.uptime, p.uptimeInc = msg.Uptime, msg.Incarnation
 	}
 	m.takeSuspicions(msg.From, msg.Suspects)
@@ -393,16 +402,16 @@ func (m *Membership) Step(msg Message) {
 	}
 }
 
-// heardFrom is direct evidence that id is alive: a heartbeat for its
-// detector, the end of any probe of it, and the end of a suspicion of it.
-func (m *Membership) heardFrom(id roles.NodeID) {
-	p := m.peers[id]
+// heardFrom is direct evidence that p (nil: a node not in the view) is
+// alive: a heartbeat for its detector, the end of any probe of it, and the
+// end of a suspicion of it. Heard twice in one tick, a peer is heard once.
+func (m *Membership) heardFrom(p *peer) {
 	if p == nil {
 		return
 	}
 	m.beat(p)
 	p.heard, p.lastHeard = true, m.now
-	m.endProbes(id)
+	m.endProbes(p.node())
 	if p.health == Suspect {
 		p.cleared, p.clearedInc = true, p.suspectInc
 		m.setHealth(p, Healthy)
@@ -494,7 +503,7 @@ func (m *Membership) watch() {
 // rearm reads p's alarm tick from its detector after a heartbeat, and lets
 // watch know.
 func (m *Membership) rearm(p *peer) {
-	p.alarmAt = p.det.AlarmAt(m.cfg.PhiThreshold)
+	p.alarmAt = p.det.alarmAt(m.cfg.PhiThreshold, m.alarmQ)
 	m.nextWatch = min(m.nextWatch, p.alarmAt)
 }
 

@@ -110,6 +110,16 @@ func (d *Detector) Phi(at uint64) float64 {
 // the time since the last heartbeat, so a caller can compare ticks with it
 // until the next heartbeat instead of computing φ at every tick.
 func (d *Detector) AlarmAt(threshold float64) uint64 {
+	return d.alarmAt(threshold, alarmQuantile(threshold))
+}
+
+// alarmQuantile is erfcinv(2·10^-threshold): where φ crosses threshold, in
+// standard deviations·√2 past the mean. A caller with a fixed threshold
+// computes it once.
+func alarmQuantile(threshold float64) float64 { return math.Erfcinv(2 * math.Pow(10, -threshold)) }
+
+// alarmAt is AlarmAt with q = alarmQuantile(threshold).
+func (d *Detector) alarmAt(threshold, q float64) uint64 {
 	if !d.heard {
 		return math.MaxUint64
 	}
@@ -119,7 +129,7 @@ func (d *Detector) AlarmAt(threshold float64) uint64 {
 	// φ(e) = threshold at e = μ' + σ'·√2·erfcinv(2·10^-threshold): start a
 	// tick below it and settle on the first whole tick past the threshold,
 	// so the answer is exactly the one Phi gives.
-	e := mean + stddev*math.Sqrt2*math.Erfcinv(2*math.Pow(10, -threshold))
+	e := mean + stddev*math.Sqrt2*q
 	k := uint64(1)
 	if e >= 2 && e < 1<<52 {
 		k = uint64(e) - 1
@@ -129,13 +139,26 @@ func (d *Detector) AlarmAt(threshold float64) uint64 {
 		}
 		k /= 2
 	}
-	for k > 1 && above(k) {
+	// Down while above; then up until above. Each φ is computed once: the
+	// way down ends on a k known not above.
+	known, isAbove := false, false
+	for k > 1 {
+		if isAbove = above(k); !isAbove {
+			known = true
+			break
+		}
 		k--
 	}
-	for !above(k) && k < 1<<62 {
+	for {
+		if !known {
+			isAbove = above(k)
+		}
+		known = false
+		if isAbove || k >= 1<<62 {
+			return d.last + k
+		}
 		k++
 	}
-	return d.last + k
 }
 
 // PhiOf is φ for an elapsed time, given the interval distribution's mean and
