@@ -616,6 +616,9 @@ func (s *simulator) swizzle(f Fault, purpose string) {
 	step := f.For / time.Duration(2*len(order))
 	for k, i := range order {
 		clog := Fault{At: s.now + time.Duration(k)*step, Kind: Clog, Target: Selector(s.nodes[i].name), For: f.For - 2*time.Duration(k)*step}
+		if clog.At >= s.plan.Duration {
+			break // after the end of the run: never carried out
+		}
 		s.injected = append(s.injected, clog)
 		s.push(event{at: clog.At, kind: evUndo, undo: &undo{kind: Swizzle, nodes: []int{i}, fault: &clog}})
 	}

@@ -321,3 +321,17 @@ func TestMessageBytes(t *testing.T) {
 		t.Fatalf("a wide pipe: %v, %d queue drops", r.Violations, r.Stats.QueueDrops)
 	}
 }
+
+// TestSlowLinkStretchesElections: the election timeout spans five round
+// trips of the slowest link of the network, the network's own links
+// included, as it does of the network's latency.
+func TestSlowLinkStretchesElections(t *testing.T) {
+	p := netPlan()
+	if got := p.electionTicks(); got != ElectionTicks {
+		t.Fatalf("a fast LAN: %d ticks", got)
+	}
+	p.Network.Links = []Link{{From: []Selector{"n1"}, LatencyMin: 100 * time.Millisecond, LatencyMax: 300 * time.Millisecond}}
+	if got := p.electionTicks(); got != 30 {
+		t.Fatalf("a 300ms link: %d ticks, want 30", got)
+	}
+}

@@ -472,12 +472,22 @@ func (p *Plan) calmAt() time.Duration {
 
 // electionTicks follows Raft's timing rule, broadcast time ≪ election
 // timeout (Raft §5.6): the nodes' election timeout spans at least
-// electionRoundTrips round trips of the slowest link, and never less than
-// ElectionTicks. On 250 ms links a 1 s timeout makes two candidates split
-// their votes again and again.
+// electionRoundTrips round trips of the slowest link (the network's, or one
+// of its links': a link fault is a fault, not the network), and never less
+// than ElectionTicks. On 250 ms links a 1 s timeout makes two candidates
+// split their votes again and again.
 func (p *Plan) electionTicks() int {
-	rtt := 2 * p.Network.LatencyMax
+	rtt := 2 * p.Network.Slowest()
 	return max(ElectionTicks, int((electionRoundTrips*rtt+TickInterval-1)/TickInterval))
+}
+
+// Slowest is the longest latency of the network or of its links.
+func (n Network) Slowest() time.Duration {
+	lat := n.LatencyMax
+	for _, l := range n.Links {
+		lat = max(lat, l.LatencyMax)
+	}
+	return lat
 }
 
 // leaderWithin is PropLeaderAfter's bound: ten election timeouts, or as
