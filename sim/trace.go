@@ -15,33 +15,62 @@ import (
 //	{"t":<simulated microseconds>,"n":"<node>","ev":"<event>","d":"<detail>"}
 //
 // with fields in that fixed order, so the same run gives the same bytes.
+// Lines are hashed in batches of up to hashBatchBytes: the hash of the
+// concatenation, whatever the batches.
 type tracer struct {
 	h   *blake3.Hasher
 	w   io.Writer // nil: fingerprint only
-	buf []byte
-	err error // first write error; the trace stops, the fingerprint goes on
+	buf []byte    // lines not yet hashed; the last one also not yet written
+	err error     // first write error; the trace stops, the fingerprint goes on
 }
 
-func newTracer(w io.Writer) *tracer { return &tracer{h: blake3.New(32, nil), w: w} }
+// hashBatchBytes is how many bytes of lines the tracer holds before hashing
+// them.
+const hashBatchBytes = 16 << 10
+
+func newTracer(w io.Writer) *tracer {
+	return &tracer{h: blake3.New(32, nil), w: w, buf: make([]byte, 0, hashBatchBytes+512)}
+}
 
 func (t *tracer) event(at time.Duration, node, ev, detail string) {
-	b := t.buf[:0]
+	if len(t.buf) >= hashBatchBytes {
+		t.h.Write(t.buf)
+		t.buf = t.buf[:0]
+	}
+	b := t.buf
+	start := len(b)
 	b = append(b, `{"t":`...)
 	b = strconv.AppendInt(b, at.Microseconds(), 10)
 	b = append(b, `,"n":`...)
-	b = strconv.AppendQuote(b, node)
+	b = appendQuote(b, node)
 	b = append(b, `,"ev":`...)
-	b = strconv.AppendQuote(b, ev)
+	b = appendQuote(b, ev)
 	if detail != "" {
 		b = append(b, `,"d":`...)
-		b = strconv.AppendQuote(b, detail)
+		b = appendQuote(b, detail)
 	}
 	b = append(b, "}\n"...)
 	t.buf = b
-	t.h.Write(b)
 	if t.w != nil && t.err == nil {
-		_, t.err = t.w.Write(b)
+		_, t.err = t.w.Write(b[start:])
 	}
 }
 
-func (t *tracer) fingerprint() string { return hex.EncodeToString(t.h.Sum(nil)) }
+// appendQuote is strconv.AppendQuote, without its rune decoding for the
+// strings that need no escape: printable ASCII without '"' or '\'.
+func appendQuote(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func (t *tracer) fingerprint() string {
+	t.h.Write(t.buf)
+	t.buf = t.buf[:0]
+	return hex.EncodeToString(t.h.Sum(nil))
+}

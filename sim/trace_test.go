@@ -1,0 +1,41 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/hex"
+	"strconv"
+	"testing"
+	"time"
+
+	"lukechampine.com/blake3"
+	"pgregory.net/rapid"
+)
+
+// TestAppendQuoteIsStrconvs: the fast path quotes exactly as strconv does.
+func TestAppendQuoteIsStrconvs(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := rapid.OneOf(rapid.String(), rapid.StringMatching(`[ -~]*`), rapid.Map(rapid.SliceOf(rapid.Byte()), func(b []byte) string { return string(b) })).Draw(t, "s")
+		if got, want := appendQuote([]byte("x"), s), strconv.AppendQuote([]byte("x"), s); !bytes.Equal(got, want) {
+			t.Fatalf("appendQuote(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+// TestFingerprintIsTheHashOfTheTrace: however the lines are batched, the
+// fingerprint is BLAKE3 of the trace written.
+func TestFingerprintIsTheHashOfTheTrace(t *testing.T) {
+	for _, lines := range []int{0, 1, 100, 5000} {
+		var w bytes.Buffer
+		tr := newTracer(&w)
+		for i := range lines {
+			tr.event(time.Duration(i)*time.Millisecond, "n"+strconv.Itoa(i%7), "recv", "n2 gossip ping s"+strconv.Itoa(i)+"\té")
+		}
+		sum := blake3.Sum256(w.Bytes())
+		if got := tr.fingerprint(); got != hex.EncodeToString(sum[:]) {
+			t.Errorf("%d lines: fingerprint %s, hash of the trace %x", lines, got, sum)
+		}
+		if again := tr.fingerprint(); again != hex.EncodeToString(sum[:]) {
+			t.Errorf("%d lines: a second fingerprint %s", lines, again)
+		}
+	}
+}
