@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"revoada.dev/revoada/checkers"
@@ -453,8 +456,20 @@ func workloadNamespace(face string) string {
 
 // workloadResource is the resource a client writes: a small manifest in
 // the face's own input format, carrying the value, decoded by the face the
-// way a client tool would before submitting it.
+// way a client tool would before submitting it. The face's answer for a key
+// is the same whatever the value but for the value itself (a template, see
+// workloadTemplateOf), so each key's manifest is decoded once per process.
 func workloadResource(faceName string, ref store.Ref, value string) store.Resource {
+	if t := workloadTemplateOf(faceName, ref); t != nil && isWorkloadValue(value) {
+		r := t.res
+		r.Payload = slices.Concat(t.prefix, []byte(value), t.suffix)
+		return r
+	}
+	return decodeWorkload(faceName, ref, value)
+}
+
+// decodeWorkload writes the manifest and has the face decode it.
+func decodeWorkload(faceName string, ref store.Ref, value string) store.Resource {
 	var file string
 	var data []byte
 	format := store.YAML
@@ -484,4 +499,71 @@ func workloadResource(faceName string, ref store.Ref, value string) store.Resour
 		panic(fmt.Sprintf("sim: the %s face refused the workload's manifest for %v: %v", faceName, ref, err))
 	}
 	return rs[0]
+}
+
+// isWorkloadValue reports whether v has the shape of a value a client
+// writes, "wv-<digits>-<digits>": the shape workloadTemplateOf vouches for.
+func isWorkloadValue(v string) bool {
+	rest, ok := strings.CutPrefix(v, "wv-")
+	a, b, ok2 := strings.Cut(rest, "-")
+	digits := func(s string) bool {
+		return s != "" && strings.Trim(s, "0123456789") == ""
+	}
+	return ok && ok2 && digits(a) && digits(b)
+}
+
+// workloadTemplate is a face's decoding of one key's manifest with the
+// value cut out of the payload: the resource for value v is res with the
+// payload prefix+v+suffix.
+type workloadTemplate struct {
+	res            store.Resource // Payload nil
+	prefix, suffix []byte
+}
+
+type workloadTemplateKey struct {
+	face string
+	ref  store.Ref
+}
+
+// WorkloadTemplatesMax bounds the templates kept per process; past it, every
+// manifest of a new key is decoded.
+const WorkloadTemplatesMax = 1 << 12
+
+// workloadTemplates holds the templates made so far, shared by every run in
+// the process; a nil one is a key whose decoding did not split around its
+// value.
+var workloadTemplates = struct {
+	sync.Mutex
+	m map[workloadTemplateKey]*workloadTemplate
+}{m: map[workloadTemplateKey]*workloadTemplate{}}
+
+// workloadTemplateOf is the template of ref's manifest in the face, made by
+// decoding the manifest with two values of different lengths: it exists only
+// if both payloads are one prefix and one suffix around their value (found
+// once) and the resources agree otherwise. Nil when they do not, or when the
+// table is full.
+func workloadTemplateOf(faceName string, ref store.Ref) *workloadTemplate {
+	k := workloadTemplateKey{faceName, ref}
+	workloadTemplates.Lock()
+	defer workloadTemplates.Unlock()
+	if t, ok := workloadTemplates.m[k]; ok {
+		return t
+	}
+	if len(workloadTemplates.m) >= WorkloadTemplatesMax {
+		return nil
+	}
+	var t *workloadTemplate
+	split := func(v string) (store.Resource, []byte, []byte, bool) {
+		r := decodeWorkload(faceName, ref, v)
+		pre, suf, ok := bytes.Cut(r.Payload, []byte(v))
+		r.Payload = nil
+		return r, pre, suf, ok && !bytes.Contains(suf, []byte(v))
+	}
+	r1, pre1, suf1, ok1 := split("wv-0-0")
+	r2, pre2, suf2, ok2 := split("wv-4294967296-18446744073709551615")
+	if ok1 && ok2 && reflect.DeepEqual(r1, r2) && bytes.Equal(pre1, pre2) && bytes.Equal(suf1, suf2) {
+		t = &workloadTemplate{res: r1, prefix: pre1, suffix: suf1}
+	}
+	workloadTemplates.m[k] = t
+	return t
 }
