@@ -23,7 +23,16 @@
 //     multi-command shifts; sometimes a modest workload (≤ 30 ops/s);
 //   - a quiet tail: every temporary fault ends by the heal time H (a no-op
 //     heal at H pins the simulator's heal time there), and nothing happens
-//     after it for long enough to judge the liveness monitors.
+//     after it for long enough to judge the liveness monitors;
+//   - in one plan of two, the fault families of issue 11 (extras.go): a
+//     latency distribution (normal, pareto), a slow and lossy link between
+//     two nodes, a bandwidth per node; named permanent crashes of nodes
+//     whose disk was corrupted, restarted in the window so that their logs
+//     refuse to start; and up to ExtrasMax temporary link faults (slow,
+//     lossy, narrow), clogs, swizzles, bridges, rings, partitions of one
+//     traffic class, clock jitter, clock jumps with a restart, full disks
+//     and failing reads with a start that meets them. They draw from a
+//     stream of their own, so the other plans are those of earlier builds.
 //
 // # The timeline
 //
@@ -47,6 +56,14 @@
 // voter set, whatever the policy does within its rule of never leaving less
 // than a live majority by its own action. The plan sets Leader to 10
 // election timeouts.
+//
+// The new families need no allowance of their own: each is over by H
+// (a full disk, a clog, a link fault end; a node whose reads fail restarts
+// a second after they stop), a clock jump is no fault once its node has
+// restarted, and a corrupted disk is a permanent crash, counted as one.
+// Static slow links stretch the election timeout and the membership bound
+// as the network's latency does (sim.Network.Slowest), and a lossy or
+// narrow network counts as loss for Shape.
 //
 // With a target, Membership requires every live node's view to be exactly
 // the live nodes within 30 gossip rounds (more on slow links), and Shape
@@ -128,13 +145,14 @@ var strategies = []string{"solo", "pair", "quorum-3m", "cluster-3m-nw", "mesh-al
 // Generate draws the plan of a seed. It panics if it draws a plan that does
 // not pass Validate, which is a bug of this package.
 func Generate(seed uint64) *sim.Plan {
-	g := &gen{r: rand.New(rand.NewPCG(seed, 0x7265766f616461)), p: &sim.Plan{Name: Name(seed)}}
+	g := &gen{r: draws{rand.New(rand.NewPCG(seed, 0x7265766f616461))}, x: draws{rand.New(rand.NewPCG(seed, extrasKey))}, p: &sim.Plan{Name: Name(seed)}}
 	g.mesh()
 	g.target()
 	g.network()
 	g.commands()
 	g.permanent()
 	g.timeline()
+	g.extras()
 	g.workload()
 	g.expect()
 	g.p.Description = g.describe()
@@ -144,21 +162,30 @@ func Generate(seed uint64) *sim.Plan {
 	return g.p
 }
 
+// extrasKey keys g.x. Any key would do; this one leaves the seeds the
+// regression tests of this package pin (plants_test.go) without extras, so
+// that they keep the plans on which they found their bugs.
+const extrasKey = 0x6973737565205e45
+
 // Name is the scenario name of a seed's plan.
 func Name(seed uint64) string { return fmt.Sprintf("explore-%d", seed) }
 
 // gen is one plan being drawn.
 type gen struct {
-	r *rand.Rand
+	r draws
+	// x draws the fault families of issue 11 (extras), so that adding them
+	// left every draw of r, and the plans without them, as they were.
+	x draws
 	p *sim.Plan
 
 	strategy              topology.Strategy // nil without a target
 	quarantines, removals int               // commands that may fence a node, or remove a voter
 	kills                 int               // permanent crashes
 	flavors               []string
-	cmds                  []draft // commands before they get their times
-	h                     time.Duration
-	disruptions           int // faults that change some node's health
+	cmds                  []draft       // commands before they get their times
+	h, start              time.Duration // the heal time, and the start of the window of temporary faults
+	disruptions           int           // faults that change some node's health
+	lossy                 bool          // a link of the network loses messages or drops them from a full queue
 }
 
 // draft is a command waiting for its time; after, if set, places it after
@@ -168,17 +195,24 @@ type draft struct {
 	after int // -1: anywhere in the window
 }
 
-func (g *gen) chance(num, den int) bool { return g.r.IntN(den) < num }
+// draws are the draws of a plan from one random stream.
+type draws struct{ *rand.Rand }
+
+func (d draws) chance(num, den int) bool { return d.IntN(den) < num }
 
 // between draws a multiple of step in [lo, hi], or lo if hi < lo.
-func (g *gen) between(lo, hi time.Duration) time.Duration {
+func (d draws) between(lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	return lo + time.Duration(g.r.Int64N(int64((hi-lo)/step)+1))*step
+	return lo + time.Duration(d.Int64N(int64((hi-lo)/step)+1))*step
 }
 
-func (g *gen) intIn(lo, hi int) int { return lo + g.r.IntN(hi-lo+1) }
+func (d draws) intIn(lo, hi int) int { return lo + d.IntN(hi-lo+1) }
+
+func (g *gen) chance(num, den int) bool                   { return g.r.chance(num, den) }
+func (g *gen) between(lo, hi time.Duration) time.Duration { return g.r.between(lo, hi) }
+func (g *gen) intIn(lo, hi int) int                       { return g.r.intIn(lo, hi) }
 
 func node(i int) sim.Selector { return sim.Selector(fmt.Sprintf("n%d", i)) }
 
@@ -396,7 +430,7 @@ func (g *gen) timeline() {
 	}
 	t = g.attrition(t)
 	start := t + g.between(2*time.Second, 8*time.Second)
-	g.h = start + g.between(WindowMin, WindowMax)
+	g.h, g.start = start+g.between(WindowMin, WindowMax), start
 	g.placeCommands(start)
 	g.biased(start)
 	for range g.intIn(0, TempFaultsMax) {
@@ -656,12 +690,12 @@ func (g *gen) expect() {
 	l := &p.Expect.Liveness
 	l.Leader = LeaderTimeouts
 	// sim's election timeout: at least five round trips of the slowest link.
-	rtt := 2 * p.Network.LatencyMax
+	rtt := 2 * p.Network.Slowest()
 	electionTicks := max(sim.ElectionTicks, int((5*rtt+sim.TickInterval-1)/sim.TickInterval))
 	leaderWithin := time.Duration(LeaderTimeouts*electionTicks) * sim.TickInterval
 	tail := max(QuietMin, leaderWithin+20*time.Second)
 	if g.strategy != nil {
-		l.Membership = MemberRounds + int(10*p.Network.LatencyMax/gossipRound)
+		l.Membership = MemberRounds + int(10*p.Network.Slowest()/gossipRound)
 		if sh := g.shape(leaderWithin); sh != nil {
 			l.Shape = sh
 			tail = max(tail, sh.Within+10*time.Second)
@@ -686,7 +720,7 @@ func (g *gen) shape(leaderWithin time.Duration) *sim.Converge {
 	k := g.p.Policy
 	within := or(k.Damper, defaultDamper) + or(k.Grace, defaultGrace) + or(k.Stabilize, defaultStabilize) +
 		2*or(k.AuditEvery, sim.AuditEvery) + leaderWithin + time.Duration(max(0, t.Voters-g.p.ControlPlane))*perVoterShift + shapeSlack
-	if g.disruptions >= 2 || g.p.Network.Loss > 0 {
+	if g.disruptions >= 2 || g.p.Network.Loss > 0 || g.lossy {
 		if !g.chance(1, flappyShapeOdds) {
 			return nil // a tail of four minutes or more: kept for a share only
 		}

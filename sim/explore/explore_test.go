@@ -40,15 +40,19 @@ func TestGenerateRoundTrip(t *testing.T) {
 	}
 }
 
-// permanent are a plan's crashes without for that no restart undoes.
+// permanent are a plan's crashes without for that no restart undoes: a
+// restart of a node whose disk was corrupted before it crashed is refused.
 func permanent(p *sim.Plan) []sim.Fault {
 	var out []sim.Fault
 	for i, f := range p.Faults {
 		if f.Kind != sim.Crash || f.For > 0 {
 			continue
 		}
+		corrupt := slices.ContainsFunc(p.Faults[:i], func(d sim.Fault) bool {
+			return d.Kind == sim.Disk && d.Mode == sim.DiskCorrupt && d.Target == f.Target
+		})
 		restarted := slices.ContainsFunc(p.Faults[i:], func(r sim.Fault) bool { return r.Kind == sim.Restart && r.Target == f.Target })
-		if !restarted {
+		if !restarted || corrupt {
 			out = append(out, f)
 		}
 	}
@@ -171,9 +175,11 @@ func TestGenerateVariety(t *testing.T) {
 	sels := map[sim.Selector]int{}
 	targets := map[string]int{}
 	var large, workloads, shifts, oneWay, boot, perm, knobs, shapes, flavored int
+	extras := map[string]int{}
 	for seed := uint64(1); seed <= seedsChecked; seed++ {
 		p := Generate(seed)
 		targets[p.Target]++
+		countExtras(p, extras)
 		if p.Nodes > 9 {
 			large++
 		}
@@ -215,9 +221,16 @@ func TestGenerateVariety(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew} {
+	for _, k := range []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew,
+		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s fault in %d seeds", k, seedsChecked)
+		}
+	}
+	for _, what := range []string{"disk corrupt", "disk full", "disk read-errors", "traffic raft", "traffic gossip", "traffic requests", "bridge",
+		"jitter", "jump", "narrow link", "random swizzle", "latency normal", "latency pareto", "network link", "bandwidth"} {
+		if extras[what] == 0 {
+			t.Errorf("no %s in %d seeds", what, seedsChecked)
 		}
 	}
 	for _, s := range append(slices.Clone(dynamic), "n1", "n9", "n12") {
@@ -246,6 +259,36 @@ func TestGenerateVariety(t *testing.T) {
 	share("a rare-path flavour", flavored, 0.4, 1)
 	if oneWay == 0 {
 		t.Errorf("no one-way partition in %d seeds", seedsChecked)
+	}
+}
+
+// countExtras counts the features of issue 11's fault families a plan uses.
+func countExtras(p *sim.Plan, n map[string]int) {
+	nw := p.Network
+	n["latency "+string(nw.Distribution)]++
+	if len(nw.Links) > 0 {
+		n["network link"]++
+	}
+	if nw.Bandwidth > 0 {
+		n["bandwidth"]++
+	}
+	for _, f := range p.Faults {
+		switch {
+		case f.Kind == sim.Disk:
+			n["disk "+string(f.Mode)]++
+		case f.Traffic != "":
+			n["traffic "+string(f.Traffic)]++
+		case f.Bridge != "":
+			n["bridge"]++
+		case f.Jitter > 0:
+			n["jitter"]++
+		case f.Jump != 0:
+			n["jump"]++
+		case f.Link != nil && f.Link.Bandwidth > 0:
+			n["narrow link"]++
+		case f.Kind == sim.Swizzle && f.Target == "":
+			n["random swizzle"]++
+		}
 	}
 }
 
