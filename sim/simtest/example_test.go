@@ -18,7 +18,7 @@ import (
 func ExamplePlanFromBytes() {
 	myPlan := &sim.Plan{Name: "three", Nodes: 3, ControlPlane: 3, Duration: time.Minute,
 		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond}}
-	p, seed := simtest.PlanFromBytes(myPlan, []byte{2, 0, 0x20, 0x40, 0x10, 1, 0x01, 0x80, 0x00, 0x30, 3, 1, 1, 9, 7, 42, 42, 42, 42})
+	p, seed := simtest.PlanFromBytes(myPlan, []byte{2, 0, 0x20, 0x40, 0x10, 1, 0x01, 0x80, 0x00, 0x30, 3, 1, 1, 9, 7, 42, 42, 42, 0, 42})
 	fmt.Println("duration", p.Duration, "seed", seed, "valid", p.Validate() == nil)
 	for _, f := range p.Faults {
 		what := any(f.Target)

@@ -27,11 +27,13 @@ const (
 
 // Faults returns a generator of copies of base, each with a generated fault
 // plan of up to FaultsMax faults appended to base's own: crashes, pauses,
-// partitions (one-way too), loss, duplication, clock skew and chaos windows,
-// each undone after a For of at most ForMax (a chaos window's last crash
-// within sim.ChaosDowntimeMax more), and restarts, resumes and heals, on
-// nodes named ("n2") or picked when the fault fires ("leader", "majority",
-// ...), at times on a 100ms grid.
+// partitions (one-way, or of one traffic class, too), rings, loss,
+// duplication, clock skew and jitter, slow and lossy links, clogs and
+// swizzles, full disks and failing reads, and chaos windows, each undone
+// after a For of at most ForMax (a chaos window's last crash within
+// sim.ChaosDowntimeMax more), and restarts, resumes and heals, on nodes
+// named ("n2") or picked when the fault fires ("leader", "majority", ...),
+// at times on a 100ms grid.
 //
 // Every generated fault is undone by the end of the fault window, so a
 // correct mesh has a leader again and every check can judge: the window
@@ -119,7 +121,9 @@ type window struct {
 
 // kinds are the fault kinds generated, in the order a draw indexes them.
 var kinds = []sim.FaultKind{sim.Crash, sim.Partition, sim.Pause, sim.Loss, sim.Duplicate,
-	sim.ClockSkew, sim.Chaos, sim.Restart, sim.Resume, sim.Heal}
+	sim.ClockSkew, sim.Chaos, sim.Restart, sim.Resume, sim.Heal, sim.Ring, sim.LinkFault, sim.Clog, sim.Swizzle, sim.Disk}
+
+var traffics = []sim.Traffic{"", sim.RaftTraffic, sim.GossipTraffic, sim.RequestTraffic}
 
 var dynamic = []sim.Selector{"leader", "random-voter", "random-worker", "random", "minority", "majority"}
 
@@ -204,7 +208,7 @@ func withDamperBounds(base *sim.Plan) *sim.Plan {
 // bounds if longer (a plan that ends before they can judge is invalid:
 // sim.ShortRunError), and never less than TailMin.
 func tail(p *sim.Plan) time.Duration {
-	rtt := 2 * p.Network.LatencyMax
+	rtt := 2 * p.Network.Slowest()
 	ticks := max(sim.ElectionTicks, int((5*rtt+sim.TickInterval-1)/sim.TickInterval))
 	t := max(TailMin, 10*time.Duration(ticks)*sim.TickInterval+3*sim.SettleTime)
 	if c := p.Expect.Converge; c != nil {
@@ -253,6 +257,25 @@ func (w window) fault(src source) sim.Fault {
 			}
 		}
 		f.OneWay = src.intn("oneway", 0, 1) == 1
+		f.Traffic = traffics[src.intn("traffic", 0, len(traffics)-1)]
+	case sim.Ring:
+		f.Traffic = traffics[src.intn("traffic", 0, len(traffics)-1)]
+	case sim.LinkFault:
+		lo := time.Duration(src.intn("latency", 1, 300)) * time.Millisecond
+		f.Link = &sim.Link{From: []sim.Selector{w.selector(src)}, LatencyMin: lo, LatencyMax: lo + time.Duration(src.intn("spread", 0, 300))*time.Millisecond,
+			Distribution: distributions[src.intn("distribution", 0, len(distributions)-1)], Loss: float64(src.intn("loss", 0, 50)) / 100}
+	case sim.Clog:
+		f.Target = w.selector(src)
+	case sim.Swizzle:
+		if i := src.intn("swizzle", 0, len(dynamic)+w.base.Nodes); i > 0 {
+			f.Target = w.selectorAt(i - 1)
+		}
+	case sim.Disk:
+		f.Target = w.selector(src)
+		f.Mode = sim.DiskFull
+		if src.intn("mode", 0, 1) == 1 {
+			f.Mode, f.Rate = sim.DiskReadErrors, float64(src.intn("rate", 1, 10))/10
+		}
 	case sim.Loss, sim.Duplicate:
 		f.Rate = float64(src.intn("rate", 1, 50)) / 100
 	case sim.Chaos:
@@ -260,9 +283,12 @@ func (w window) fault(src source) sim.Fault {
 	case sim.ClockSkew:
 		f.Target = w.selector(src)
 		f.Rate = float64(src.intn("rate", 1, 40)) / 10 // 0.1x to 4x
+		f.Jitter = float64(src.intn("jitter", 0, 5)) / 10
 	}
 	return f
 }
+
+var distributions = []sim.Distribution{sim.Uniform, sim.Normal, sim.Pareto}
 
 // time draws a multiple of step in [lo, hi], or lo if hi < lo.
 func (w window) time(src source, label string, lo, hi time.Duration) time.Duration {
@@ -270,7 +296,11 @@ func (w window) time(src source, label string, lo, hi time.Duration) time.Durati
 }
 
 func (w window) selector(src source) sim.Selector {
-	i := src.intn("selector", 0, len(dynamic)+w.base.Nodes-1)
+	return w.selectorAt(src.intn("selector", 0, len(dynamic)+w.base.Nodes-1))
+}
+
+// selectorAt is the i-th selector: the dynamic ones, then n1, n2, ...
+func (w window) selectorAt(i int) sim.Selector {
 	if i < len(dynamic) {
 		return dynamic[i]
 	}
