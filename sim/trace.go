@@ -15,8 +15,9 @@ import (
 //	{"t":<simulated microseconds>,"n":"<node>","ev":"<event>","d":"<detail>"}
 //
 // with fields in that fixed order, so the same run gives the same bytes.
-// Lines are hashed in batches of up to hashBatchBytes: the hash of the
-// concatenation, whatever the batches.
+// Lines are hashed in batches of about hashBatchBytes: the hash of the
+// concatenation, whatever the batches, but BLAKE3 hashes many chunks at a
+// time (SIMD) only when written many at once.
 type tracer struct {
 	h   *blake3.Hasher
 	w   io.Writer // nil: fingerprint only
@@ -25,11 +26,16 @@ type tracer struct {
 }
 
 // hashBatchBytes is how many bytes of lines the tracer holds before hashing
-// them.
-const hashBatchBytes = 16 << 10
+// them; hashSlackBytes more capacity spares lukechampine.com/blake3 a copy
+// of a batch's tail (it wants 16 chunks of room behind each subtree it
+// hashes).
+const (
+	hashBatchBytes = 64 << 10
+	hashSlackBytes = 32 << 10
+)
 
 func newTracer(w io.Writer) *tracer {
-	return &tracer{h: blake3.New(32, nil), w: w, buf: make([]byte, 0, hashBatchBytes+512)}
+	return &tracer{h: blake3.New(32, nil), w: w, buf: make([]byte, 0, hashBatchBytes+hashSlackBytes)}
 }
 
 func (t *tracer) event(at time.Duration, node, ev, detail string) {
