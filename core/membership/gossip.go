@@ -23,6 +23,7 @@ import (
 // contact, and each has live members, so it never returns to its seeds.
 func (m *Membership) round() {
 	targets := m.nextTargets(1 + m.cfg.Fanout)
+	m.out = slices.Grow(m.out, len(targets))
 	m.rounds++
 	// More queued than one Gossip carries is a mesh in upheaval (a join
 	// wave, a healed partition): a push-pull then reconciles faster.
@@ -62,7 +63,7 @@ func (m *Membership) round() {
 // place in what is left of it. Every live member is so contacted once per
 // ⌈members/n⌉ rounds, which bounds the gaps its detector sees.
 func (m *Membership) nextTargets(n int) []roles.NodeID {
-	var out []roles.NodeID
+	out := make([]roles.NodeID, 0, n)
 	reshuffled := false
 	for len(out) < n {
 		if m.next >= len(m.order) {
@@ -156,18 +157,24 @@ func (m *Membership) broadcasts() []SignedState {
 		return nil
 	}
 	slices.SortStableFunc(m.queue, func(a, b broadcast) int { return b.left - a.left })
+	n := min(len(m.queue), m.cfg.StatesPerMessageMax)
 	var out []SignedState
-	for i := range m.queue[:min(len(m.queue), m.cfg.StatesPerMessageMax)] {
+	for i := range m.queue[:n] {
 		b := &m.queue[i]
 		b.left--
-		switch p := m.peers[b.node]; {
-		case b.node == m.cfg.Self:
-			out = append(out, m.self)
-		case p != nil:
-			out = append(out, p.signed)
-		default:
-			b.left = 0 // forgotten since
+		s := &m.self
+		if b.node != m.cfg.Self {
+			p := m.peers[b.node]
+			if p == nil {
+				b.left = 0 // forgotten since
+				continue
+			}
+			s = &p.signed
 		}
+		if out == nil {
+			out = make([]SignedState, 0, n)
+		}
+		out = append(out, *s)
 	}
 	m.queue = slices.DeleteFunc(m.queue, func(b broadcast) bool { return b.left <= 0 })
 	return out

@@ -46,6 +46,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
+	"lukechampine.com/blake3"
 
 	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/membership"
@@ -219,6 +220,7 @@ type Node struct {
 	confChanged bool              // a conf change was applied since the last snapshot
 	cover       cover.Counts
 	boot        *pb.Snapshot
+	hasher      *blake3.Hasher // entryDigest's, reused
 
 	out     []Message
 	results []Result
@@ -242,7 +244,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
 		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
-		clock: cfg.ClockBase, heard: map[uint64]uint64{},
+		clock: cfg.ClockBase, heard: map[uint64]uint64{}, hasher: blake3.New(32, nil),
 	}
 	for _, m := range cfg.Bootstrap.Members() {
 		n.peers[m.Node.RaftID()] = m.Node
@@ -787,11 +789,18 @@ func (n *Node) Ready() Ready {
 			rd.Persist.HardState = &pb.HardState{Term: new(hs.GetTerm()), Vote: new(hs.GetVote()), Commit: new(hs.GetCommit())}
 			rd.MustSync = true
 		}
+		if len(r.Messages) > 0 {
+			rd.Messages = make([]Message, 0, len(r.Messages)+len(n.out))
+		}
 		for _, m := range r.Messages {
 			rd.Messages = append(rd.Messages, Message{From: n.cfg.ID, To: n.peers[m.GetTo()], Kind: MsgRaft, Raft: m})
 		}
 	}
-	rd.Messages = append(rd.Messages, n.out...)
+	if rd.Messages == nil {
+		rd.Messages = n.out // handed over: n.out starts anew below
+	} else {
+		rd.Messages = append(rd.Messages, n.out...)
+	}
 	rd.Results, rd.Applied, rd.Events = n.results, applied, n.events
 	n.out, n.results, n.events = nil, nil, nil
 	if h := n.heal; h != nil {
@@ -849,7 +858,7 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 		}
 		n.applied = e.GetIndex()
 		a := Applied{
-			Index: e.GetIndex(), Term: e.GetTerm(), Entry: EntryDigest(e),
+			Index: e.GetIndex(), Term: e.GetTerm(), Entry: entryDigest(n.hasher, e),
 			Raw: e, Result: eff.result,
 		}
 		n.describe(&a)

@@ -219,8 +219,8 @@ func (m Message) Describe() string {
 	switch m.Kind {
 	case MsgRaft:
 		r := m.Raft
-		b := make([]byte, 0, 48)
-		b = append(b, r.GetType().String()...)
+		var buf [64]byte
+		b := append(buf[:0], r.GetType().String()...)
 		b = append(b, " t"...)
 		b = strconv.AppendUint(b, r.GetTerm(), 10)
 		b = append(b, " i"...)
@@ -235,7 +235,23 @@ func (m Message) Describe() string {
 	case MsgResult:
 		return "result " + m.Result.ID.String()
 	case MsgGossip:
-		return "gossip " + m.Gossip.Kind.String() + " s" + strconv.Itoa(len(m.Gossip.States))
+		k, n := m.Gossip.Kind, len(m.Gossip.States)
+		if int(k) < len(gossipDescribed) && n < len(gossipDescribed[k]) {
+			return gossipDescribed[k][n]
+		}
+		return "gossip " + k.String() + " s" + strconv.Itoa(n)
 	}
 	return m.Kind.String()
 }
+
+// gossipDescribed[k][n] is the Describe of a gossip message of kind k with
+// n states, for the kinds and counts most messages have: made once, so a
+// trace line costs no allocation for them.
+var gossipDescribed = func() (t [membership.Gossip + 1][33]string) {
+	for k := range t {
+		for n := range t[k] {
+			t[k][n] = "gossip " + membership.MsgKind(k).String() + " s" + strconv.Itoa(n)
+		}
+	}
+	return t
+}()
