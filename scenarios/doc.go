@@ -81,8 +81,9 @@
 // one after the other, each taking its size (sim.MessageBytes) over the
 // bandwidth; `queue` (a size, such as 64KB; it defaults to one second of
 // the bandwidth and is valid only with one) is the most bytes a node holds
-// unsent, and a message that would take it past that is dropped and counted
-// (sim.Stats.QueueDrops). `links` is a list of at most sim.LinksMax links,
+// unsent: a message that finds more than that waiting is dropped and
+// counted (sim.Stats.QueueDrops), and one that finds room is taken whole,
+// however large. `links` is a list of at most sim.LinksMax links,
 // each `{from, to, one_way, latency, loss, bandwidth, queue}`: the messages
 // from a node of `from` to a node of `to` (a node name, or a list of them;
 // without `to`, every other node), and back unless `one_way: true`, take

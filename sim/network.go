@@ -22,7 +22,7 @@ import (
 // cuts a→b (for its traffic class) or with the loss probability of a→b;
 // otherwise it leaves a's pipe (Network.Bandwidth: each node sends one
 // message after the other, each taking its size over the bandwidth, and
-// drops one that would take the bytes it holds unsent past Queue), then the pipe of the
+// drops one that finds more than Queue bytes unsent), then the pipe of the
 // link rule covering a→b if it has a bandwidth, and arrives after a latency
 // drawn from a→b's distribution; a duplicate takes a latency of its own. A
 // message to or from a clogged node is held, not dropped, until neither end
@@ -63,14 +63,16 @@ type pipe struct {
 }
 
 // send passes size bytes into the pipe at now: when they have left, or
-// false when the queue is too full to take them.
+// false when more than the queue is waiting (tail drop). A message that
+// finds room is taken whole, however large: a snapshot bigger than the
+// queue must not starve behind a steady stream of small messages.
 func (p *pipe) send(now time.Duration, size int64) (time.Duration, bool) {
 	if p.bandwidth == 0 {
 		return now, true
 	}
 	start := max(now, p.free)
-	waiting := int64(start-now) * p.bandwidth / int64(time.Second) // bytes ahead of this message
-	if start > now && waiting+size > p.queue {
+	waiting := int64(start-now) * p.bandwidth / int64(time.Second) // bytes ahead of this message, unsent
+	if waiting > p.queue {
 		return 0, false
 	}
 	p.free = start + time.Duration(size*int64(time.Second)/p.bandwidth)

@@ -64,21 +64,21 @@ func TestLatencyDistributions(t *testing.T) {
 }
 
 // TestPipe: an idle pipe sends at once, a busy one queues behind what it
-// holds, and a message that would take what it holds unsent past its queue
-// is dropped.
+// holds, a message that finds more than the queue unsent is dropped, and
+// one that finds room is taken whole, however large.
 func TestPipe(t *testing.T) {
-	p := pipe{bandwidth: 1000, queue: 2500} // a byte a millisecond
+	p := pipe{bandwidth: 1000, queue: 1500} // a byte a millisecond
 	if out, ok := p.send(0, 1000); !ok || out != time.Second {
 		t.Fatalf("idle pipe: %v %v, want 1s", out, ok)
 	}
 	if out, ok := p.send(0, 1000); !ok || out != 2*time.Second {
 		t.Fatalf("second message: %v %v, want 2s", out, ok) // 2000 bytes unsent now
 	}
-	if _, ok := p.send(0, 600); ok {
-		t.Fatal("a queue of 2500 bytes took 2600")
+	if _, ok := p.send(0, 10); ok {
+		t.Fatal("a queue of 1500 bytes took more with 2000 waiting")
 	}
-	if out, ok := p.send(1500*time.Millisecond, 600); !ok || out != 2600*time.Millisecond {
-		t.Fatalf("after half a second: %v %v, want 2.6s", out, ok)
+	if out, ok := p.send(600*time.Millisecond, 5000); !ok || out != 7*time.Second {
+		t.Fatalf("with 1400 bytes waiting: %v %v, want 5000 bytes more, out at 7s", out, ok)
 	}
 	big := pipe{bandwidth: 1000, queue: 10}
 	if _, ok := big.send(0, 5000); !ok {

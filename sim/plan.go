@@ -116,8 +116,9 @@ type Network struct {
 	// Bandwidth, if positive, is the bytes per second each node can send:
 	// its messages leave one after the other, each taking its size over
 	// the bandwidth. Queue is the most bytes a node holds not yet sent: a
-	// message that would take them past it is dropped (one that finds the
-	// pipe idle always goes).
+	// message that finds more than that waiting is dropped (tail drop). A
+	// message is taken whole whatever its size, so a snapshot larger than
+	// the queue waits its turn rather than starve.
 	Bandwidth, Queue int64
 	Links            []Link // in order: a later link wins where two cover the same pair
 }
