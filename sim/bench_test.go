@@ -25,22 +25,47 @@ func BenchmarkLeaderKill(b *testing.B) {
 	benchRuns(b, p)
 }
 
-// BenchmarkTenMinutes is leader-kill stretched to 10 simulated minutes; it
-// reports the memory the process obtained from the OS (runtime Sys, an upper
-// bound on the peak) after the run.
+// BenchmarkTenMinutes runs ten simulated minutes per iteration, a new seed
+// each: leader-kill stretched to ten minutes, and heal-chaos-target (random
+// crashes on a lossy network, with a Kubernetes workload and the quorum-3m
+// target) with its chaos stretched to eight of them. It reports simulated
+// seconds per CPU second of the process, seeds per core-hour (3600 over the
+// CPU seconds per seed), and the memory the process obtained from the OS
+// (runtime Sys, an upper bound on the peak) after the runs.
 //
-//	go test ./sim/ -run '^$' -bench TenMinutes -cpu 1 -benchtime 1x
+//	go test ./sim/ -run '^$' -bench TenMinutes -cpu 1 -benchtime 3x
 func BenchmarkTenMinutes(b *testing.B) {
-	p, err := scenarios.Builtin("leader-kill")
-	if err != nil {
-		b.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		stretch func(*sim.Plan)
+	}{
+		{"leader-kill", func(*sim.Plan) {}},
+		{"heal-chaos-target", func(p *sim.Plan) {
+			for i := range p.Faults {
+				if p.Faults[i].Kind == sim.Chaos {
+					p.Faults[i].For = 8 * time.Minute
+				}
+			}
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			p, err := scenarios.Builtin(tc.name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Duration = 10 * time.Minute
+			tc.stretch(p)
+			cpu0 := cpuTime(b)
+			benchRuns(b, p)
+			cpu := cpuTime(b) - cpu0
+			b.ReportMetric(float64(b.N)*(10*time.Minute).Seconds()/cpu.Seconds(), "sim-s/cpu-s")
+			b.ReportMetric(float64(b.N)*time.Hour.Seconds()/cpu.Seconds(), "seeds/core-hour")
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MB")
+			b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MB")
+		})
 	}
-	p.Duration = 10 * time.Minute
-	benchRuns(b, p)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MB")
-	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MB")
 }
 
 func benchRuns(b *testing.B, p *sim.Plan) {
