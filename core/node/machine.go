@@ -125,6 +125,30 @@ type originKey struct {
 	incarnation uint64
 }
 
+// window is the dedup table of one (origin, incarnation): the outcomes by
+// seq, and the seqs in ascending order, so that forgetting the oldest, and
+// encoding them in order, need no scan and no sort.
+type window struct {
+	outcomes map[uint64]outcome
+	seqs     []uint64 // the keys of outcomes, ascending
+}
+
+func newWindow() *window { return &window{outcomes: map[uint64]outcome{}} }
+
+// put records seq's outcome and, past DedupPerOriginMax records, forgets
+// the oldest.
+func (w *window) put(seq uint64, o outcome) {
+	if _, ok := w.outcomes[seq]; !ok {
+		i, _ := slices.BinarySearch(w.seqs, seq)
+		w.seqs = slices.Insert(w.seqs, i, seq)
+	}
+	w.outcomes[seq] = o
+	if len(w.seqs) > DedupPerOriginMax {
+		delete(w.outcomes, w.seqs[0])
+		w.seqs = w.seqs[1:]
+	}
+}
+
 // outcome is what the dedup table remembers of an applied request: enough to
 // answer a retry with the first result.
 type outcome struct {
@@ -142,7 +166,7 @@ type outcome struct {
 type Machine struct {
 	shape   roles.Shape
 	store   *store.Store
-	applied map[originKey]map[uint64]outcome
+	applied map[originKey]*window
 	// clock is the mesh clock: the largest origin timestamp of any shift
 	// applied; shifted the clock at the last changing shift of each node.
 	// Both are replicated (and in the snapshot), so the policy's damper
@@ -150,7 +174,10 @@ type Machine struct {
 	clock   uint64
 	shifted map[roles.NodeID]uint64
 	derived *derived // cached from shape; nil when shape changed
-	noDedup bool     // Planted.NoDedup
+	// encodedBytes is the capacity Encode starts with: its last size and
+	// some, so a growing snapshot is not copied as it is built.
+	encodedBytes int
+	noDedup      bool // Planted.NoDedup
 }
 
 // derived caches what checks ask of the shape after every entry.
@@ -172,7 +199,7 @@ func (m *Machine) derive() *derived {
 
 // NewMachine starts a machine from a bootstrap shape.
 func NewMachine(shape roles.Shape) *Machine {
-	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]map[uint64]outcome{}, shifted: map[roles.NodeID]uint64{}}
+	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]*window{}, shifted: map[roles.NodeID]uint64{}}
 }
 
 // History is the damper history the log carries: the mesh clock and when
@@ -345,22 +372,22 @@ func (o outcome) result(id RequestID) *Result {
 }
 
 func (m *Machine) lookup(id RequestID) (outcome, bool) {
-	o, ok := m.applied[originKey{id.Origin, id.Incarnation}][id.Seq]
-	return o, ok
+	if win := m.applied[originKey{id.Origin, id.Incarnation}]; win != nil {
+		o, ok := win.outcomes[id.Seq]
+		return o, ok
+	}
+	return outcome{}, false
 }
 
 func (m *Machine) remember(id RequestID, o outcome) {
 	key := originKey{id.Origin, id.Incarnation}
 	win := m.applied[key]
 	if win == nil {
-		win = map[uint64]outcome{}
+		win = newWindow()
 		m.applied[key] = win
 		m.pruneIncarnations(id.Origin)
 	}
-	win[id.Seq] = o
-	if len(win) > DedupPerOriginMax {
-		delete(win, slices.Min(slices.Collect(maps.Keys(win))))
-	}
+	win.put(id.Seq, o)
 }
 
 func (m *Machine) pruneIncarnations(origin roles.NodeID) {
@@ -389,7 +416,7 @@ func (m *Machine) pruneIncarnations(origin roles.NodeID) {
 
 // Encode returns the machine's canonical snapshot bytes.
 func (m *Machine) Encode() []byte {
-	b := []byte{snapshotVersion}
+	b := append(make([]byte, 0, m.encodedBytes), snapshotVersion)
 	b = roles.AppendShape(b, m.shape)
 	keys := slices.SortedFunc(maps.Keys(m.applied), func(a, b originKey) int {
 		return cmp.Or(a.node.Compare(b.node), cmp.Compare(a.incarnation, b.incarnation))
@@ -399,9 +426,9 @@ func (m *Machine) Encode() []byte {
 		b = append(b, k.node[:]...)
 		b = binary.BigEndian.AppendUint64(b, k.incarnation)
 		win := m.applied[k]
-		b = binary.BigEndian.AppendUint32(b, uint32(len(win)))
-		for _, seq := range slices.Sorted(maps.Keys(win)) {
-			o := win[seq]
+		b = binary.BigEndian.AppendUint32(b, uint32(len(win.seqs)))
+		for _, seq := range win.seqs {
+			o := win.outcomes[seq]
 			b = binary.BigEndian.AppendUint64(b, seq)
 			b = binary.BigEndian.AppendUint64(b, o.index)
 			var code byte
@@ -426,9 +453,11 @@ func (m *Machine) Encode() []byte {
 		b = append(b, id[:]...)
 		b = binary.BigEndian.AppendUint64(b, m.shifted[id])
 	}
-	st := m.store.Snapshot()
-	b = binary.BigEndian.AppendUint32(b, uint32(len(st)))
-	return append(b, st...)
+	at := len(b)
+	b = m.store.AppendSnapshot(binary.BigEndian.AppendUint32(b, 0))
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	m.encodedBytes = len(b) + len(b)/8 // room to grow before the next
+	return b
 }
 
 // snapshotVersion 3 adds the mesh clock and the shifted table after the
@@ -464,12 +493,12 @@ func DecodeMachine(b []byte) (*Machine, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	d := decoder{b: rest}
-	m := &Machine{shape: shape, store: store.New(), applied: map[originKey]map[uint64]outcome{}, shifted: map[roles.NodeID]uint64{}}
+	m := &Machine{shape: shape, store: store.New(), applied: map[originKey]*window{}, shifted: map[roles.NodeID]uint64{}}
 	for n := d.u32(); n > 0 && d.err == nil; n-- {
 		var k originKey
 		copy(k.node[:], d.bytes(32))
 		k.incarnation = d.u64()
-		win := map[uint64]outcome{}
+		win := newWindow()
 		r := d.u32()
 		if r > DedupPerOriginMax && d.err == nil {
 			d.err = fmt.Errorf("a dedup window of %d records, limit %d", r, DedupPerOriginMax)
@@ -486,7 +515,7 @@ func DecodeMachine(b []byte) (*Machine, error) {
 			o.err.detail = string(d.bytes(int(d.u16())))
 			o.err.want = store.Revision(d.u64())
 			o.rev = store.Revision(d.u64())
-			win[seq] = o
+			win.put(seq, o)
 		}
 		m.applied[k] = win
 	}

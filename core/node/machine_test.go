@@ -142,8 +142,8 @@ func TestDedupWindowIsBounded(t *testing.T) {
 	}
 	total := 0
 	for k, win := range m.applied {
-		if len(win) > DedupPerOriginMax {
-			t.Errorf("origin %v holds %d records", k, len(win))
+		if len(win.outcomes) > DedupPerOriginMax || len(win.seqs) != len(win.outcomes) {
+			t.Errorf("origin %v holds %d records, %d seqs", k, len(win.outcomes), len(win.seqs))
 		}
 		total++
 	}

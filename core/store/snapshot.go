@@ -26,9 +26,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // resources in Compare order, then the retained history. Equal content
 // (resources, revision and retained history) gives equal bytes, whatever
 // order the writes came in.
-func (s *Store) Snapshot() []byte {
+func (s *Store) Snapshot() []byte { return s.AppendSnapshot(nil) }
+
+// AppendSnapshot appends Snapshot's bytes to b.
+func (s *Store) AppendSnapshot(b []byte) []byte {
 	rs, _ := s.List("", "")
-	b := append([]byte(snapshotMagic), snapshotVersion)
+	start := len(b)
+	b = append(append(b, snapshotMagic...), snapshotVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.rev))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(rs)))
 	for _, r := range rs {
@@ -39,7 +43,7 @@ func (s *Store) Snapshot() []byte {
 		b = append(b, byte(ev.Type))
 		b = AppendResource(b, ev.Resource)
 	}
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
 }
 
 // Restore decodes a snapshot into a new store. It accepts only what Snapshot

@@ -141,6 +141,9 @@ func (s *Store) Get(ref Ref) (Resource, error) {
 // list was served at.
 func (s *Store) List(kind, namespace string) ([]Resource, Revision) {
 	var out []Resource
+	if kind == "" && namespace == "" {
+		out = make([]Resource, 0, s.count)
+	}
 	for k, byKey := range s.kinds {
 		if kind != "" && k != kind {
 			continue
