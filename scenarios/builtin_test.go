@@ -30,10 +30,10 @@ func TestBuiltins(t *testing.T) {
 	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
-	want := []string{"clock-skew", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
-		"heal-deaf-candidate", "heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "joint-rebalance", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
-		"minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "rolling-restart", "self-heal-leader-kill",
-		"slow-links", "smoke", "store-leader-churn", "store-under-partition", "store-watch-resume"}
+	want := []string{"bridge-partition", "clock-jumps", "clock-skew", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "gossip-100", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
+		"heal-deaf-candidate", "heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "joint-rebalance", "latency-long-tail", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
+		"membership-only-partition", "minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "raft-only-partition", "rolling-restart", "self-heal-leader-kill",
+		"slow-links", "smoke", "store-leader-churn", "store-under-partition", "store-watch-resume", "swizzle-clog"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Names() = %v, want %v", names, want)
 	}
@@ -87,13 +87,16 @@ func TestBuiltins(t *testing.T) {
 // the last fault a crash or a partition may be: the policy replaces the
 // node, or the others must carry on without it, and the simulator times
 // from the fault, as it does here. A corrupt disk is as permanent as a
-// crash: its node never starts again.
+// crash: its node never starts again. A clock that only jumped is no
+// lasting fault: the node reads its wall clock at its next start, and its
+// mesh clock runs on ticks.
 func lastHeal(t *testing.T, p *sim.Plan) time.Duration {
 	var last time.Duration
 	for i, f := range p.Faults {
 		end := f.At + f.For
-		permanent := p.Target != "" && (f.Kind == sim.Crash || f.Kind == sim.Disk && f.Mode == sim.DiskCorrupt) || p.Expect.Liveness.Leader > 0 && (f.Kind == sim.Crash || f.Kind == sim.Partition)
-		if f.For == 0 && !permanent && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
+		permanent := p.Target != "" && (f.Kind == sim.Crash || f.Kind == sim.Disk && f.Mode == sim.DiskCorrupt) || p.Expect.Liveness.Leader > 0 && (f.Kind == sim.Crash || f.Kind == sim.Partition || f.Kind == sim.Ring)
+		jumped := f.Kind == sim.ClockSkew && f.Rate == 0 && f.Jitter == 0
+		if f.For == 0 && !permanent && !jumped && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
 			undo, ok := undoneAt(p.Faults[i+1:], f)
 			if !ok {
 				t.Errorf("fault %d (%s at %v) is never undone", i, f.Kind, f.At)
@@ -114,6 +117,29 @@ func undoneAt(later []sim.Fault, f sim.Fault) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// TestBuiltinsReplay: every built-in run twice with one seed leaves the
+// same trace and fingerprint, and another seed another fingerprint (the
+// cross-process check is cmd/revoada's TestFingerprintsAcrossProcesses).
+func TestBuiltinsReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every built-in three times")
+	}
+	for _, name := range scenarios.Names() {
+		p, err := scenarios.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b strings.Builder
+		first, again := sim.Run(p, 7, sim.Options{Trace: &a}), sim.Run(p, 7, sim.Options{Trace: &b})
+		if first.Fingerprint != again.Fingerprint || a.String() != b.String() || first.Summary() != again.Summary() {
+			t.Errorf("%s seed 7 twice: %s %s, then %s %s", name, first.Fingerprint, first.Summary(), again.Fingerprint, again.Summary())
+		}
+		if other := sim.Run(p, 8, sim.Options{}); other.Fingerprint == first.Fingerprint {
+			t.Errorf("%s: seeds 7 and 8 gave the same fingerprint", name)
+		}
+	}
 }
 
 func TestBuiltinShapes(t *testing.T) {
@@ -283,7 +309,7 @@ func TestUnknownBuiltin(t *testing.T) {
 		func(n string) error { _, err := scenarios.Source(n); return err },
 	} {
 		for _, name := range []string{"nope", "", "../smoke", "builtin/smoke"} {
-			if err := f(name); !errors.Is(err, scenarios.ErrUnknown) || !strings.Contains(err.Error(), "joint-rebalance, leader-kill") {
+			if err := f(name); !errors.Is(err, scenarios.ErrUnknown) || !strings.Contains(err.Error(), "joint-rebalance, latency-long-tail, leader-kill") {
 				t.Errorf("%q: got %v, want ErrUnknown listing the built-ins", name, err)
 			}
 		}
