@@ -299,6 +299,7 @@ func (m *Membership) mergeState(s SignedState) {
 		m.counters.Forged++
 		return
 	}
+	s = s.proven()
 	if p == nil {
 		m.addPeer(s)
 		return
