@@ -307,3 +307,25 @@ func TestGeneratedPlansJudge(t *testing.T) {
 		}
 	}
 }
+
+// TestExtrasCorruptDisksRefuse: a plan that turned its named permanent
+// crashes into corrupted disks restarts those nodes, and their logs refuse
+// to start (seeds 144 and 167 draw disk-corrupt). Each run passes.
+func TestExtrasCorruptDisksRefuse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs generated plans")
+	}
+	for _, seed := range []uint64{144, 167} {
+		p := Generate(seed)
+		if !strings.Contains(p.Description, "disk-corrupt") {
+			t.Fatalf("seed %d draws no corrupt disk: %s", seed, p.Description)
+		}
+		r := sim.Run(p, seed, sim.Options{})
+		if !r.OK() {
+			t.Fatalf("seed %d: %v", seed, r.Violations)
+		}
+		if r.Coverage[sim.CoverDiskRefused] == 0 {
+			t.Errorf("seed %d: no log refused to start", seed)
+		}
+	}
+}
