@@ -137,6 +137,15 @@ func (c *cluster) bookkept(i int, m *Membership) {
 	if len(m.sorted) != len(m.peers) || dead != m.dead {
 		c.t.Fatalf("node %d: %d sorted peers, %d in the map, %d Dead counted %d", i, len(m.sorted), len(m.peers), dead, m.dead)
 	}
+	byLeft := func(a, b broadcast) int { return b.left - a.left }
+	if k := m.queueSplit; k >= 0 && (!slices.IsSortedFunc(m.queue[:k], byLeft) || !slices.IsSortedFunc(m.queue[k:], byLeft)) {
+		c.t.Fatalf("node %d: queue split at %d is not two runs in order: %v", i, k, m.queue)
+	}
+	for _, b := range m.queue {
+		if held := m.peers[b.node]; b.node != m.cfg.Self && (b.p == nil || held != b.p && !(held == nil && b.p.forgotten)) {
+			c.t.Fatalf("node %d: a broadcast of %s points to another peer than the view's", i, b.node.Short())
+		}
+	}
 	if m.digestMemo == nil {
 		return
 	}

@@ -118,9 +118,10 @@ func (m *Membership) insertOrder(id roles.NodeID) {
 }
 
 // broadcast is a state in the gossip queue: the node whose current state
-// to send, and how many more times.
+// to send (p its peer, nil for self), and how many more times.
 type broadcast struct {
 	node roles.NodeID
+	p    *peer
 	left int
 }
 
@@ -129,10 +130,11 @@ type broadcast struct {
 // enough for an epidemic to reach every member with high probability), or
 // renews it. The queue holds at most SeenMax+1 entries; when full, the one
 // with the fewest sends left makes room.
-func (m *Membership) enqueue(id roles.NodeID) {
+func (m *Membership) enqueue(id roles.NodeID, p *peer) {
 	limit := m.cfg.RetransmitMult * bits.Len(uint(len(m.sorted)+1))
+	m.queueSplit = -1
 	if i := slices.IndexFunc(m.queue, func(b broadcast) bool { return b.node == id }); i >= 0 {
-		m.queue[i].left = limit
+		m.queue[i].left, m.queue[i].p = limit, p
 		return
 	}
 	if len(m.queue) > m.cfg.SeenMax {
@@ -145,7 +147,7 @@ func (m *Membership) enqueue(id roles.NodeID) {
 		m.queue = slices.Delete(m.queue, i, i+1)
 		m.counters.Dropped++
 	}
-	m.queue = append(m.queue, broadcast{id, limit})
+	m.queue = append(m.queue, broadcast{id, p, limit})
 }
 
 // broadcasts takes up to StatesPerMessageMax states from the gossip queue,
@@ -156,7 +158,7 @@ func (m *Membership) broadcasts() []SignedState {
 	if len(m.queue) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(m.queue, func(a, b broadcast) int { return b.left - a.left })
+	m.sortQueue()
 	n := min(len(m.queue), m.cfg.StatesPerMessageMax)
 	var out []SignedState
 	for i := range m.queue[:n] {
@@ -164,20 +166,56 @@ func (m *Membership) broadcasts() []SignedState {
 		b.left--
 		s := &m.self
 		if b.node != m.cfg.Self {
-			p := m.peers[b.node]
-			if p == nil {
+			if b.p == nil || b.p.forgotten {
 				b.left = 0 // forgotten since
 				continue
 			}
-			s = &p.signed
+			s = &b.p.signed
 		}
 		if out == nil {
 			out = make([]SignedState, 0, n)
 		}
 		out = append(out, *s)
 	}
+	// The n taken, one send fewer each, are still in order, and so is the
+	// rest, every entry of which has a send left: the next call merges the
+	// ones taken that stay with the rest, unless enqueue changes the queue
+	// first.
+	kept := 0
+	for _, b := range m.queue[:n] {
+		if b.left > 0 {
+			kept++
+		}
+	}
 	m.queue = slices.DeleteFunc(m.queue, func(b broadcast) bool { return b.left <= 0 })
+	m.queueSplit = kept
 	return out
+}
+
+// sortQueue orders the queue by sends left, most first, equals in the
+// order they were (a stable sort). After a broadcasts call, and no enqueue
+// since, the queue is two runs in that order (queueSplit entries, then the
+// rest): a merge that takes from the first run on a tie is that sort.
+func (m *Membership) sortQueue() {
+	if m.queueSplit < 0 {
+		slices.SortStableFunc(m.queue, func(a, b broadcast) int { return b.left - a.left })
+		return
+	}
+	a, b := m.queue[:m.queueSplit], m.queue[m.queueSplit:]
+	if len(a) == 0 || len(b) == 0 || a[len(a)-1].left >= b[0].left {
+		return
+	}
+	out := m.queueSpare[:0]
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if b[j].left > a[i].left {
+			out, j = append(out, b[j]), j+1
+		} else {
+			out, i = append(out, a[i]), i+1
+		}
+	}
+	out = append(append(out, a[i:]...), b[j:]...)
+	m.queue, m.queueSpare = out, m.queue[:0]
 }
 
 func (m *Membership) sendPushPull(to roles.NodeID) {
@@ -339,7 +377,7 @@ func (m *Membership) addPeer(s SignedState) {
 	m.sorted = slices.Insert(m.sorted, at, p)
 	m.digestMemo = nil
 	m.insertOrder(id)
-	m.enqueue(id)
+	m.enqueue(id, p)
 	m.counters.Accepted++
 	m.change(Change{Kind: Joined, Node: id, Health: Healthy, Incarnation: s.State.Incarnation, Version: s.State.Version})
 }
@@ -349,7 +387,7 @@ func (m *Membership) addPeer(s SignedState) {
 // starts afresh.
 func (m *Membership) updatePeer(p *peer, s SignedState) {
 	p.signed, p.learned, m.digestMemo = clone(s), m.nextLearn(), nil
-	m.enqueue(s.State.Node)
+	m.enqueue(s.State.Node, p)
 	m.counters.Accepted++
 	id := s.State.Node
 	m.change(Change{Kind: Updated, Node: id, Health: p.health, Incarnation: s.State.Incarnation, Version: s.State.Version})
@@ -363,7 +401,7 @@ func (m *Membership) updatePeer(p *peer, s SignedState) {
 }
 
 func (m *Membership) restartDetector(p *peer) {
-	p.det = NewDetector(m.cfg.Detector)
+	p.det = newDetector(m.cfg.Detector)
 	p.det.Heartbeat(m.now)
 	m.rearm(p)
 	p.lastBeat = m.now
@@ -383,6 +421,7 @@ func (m *Membership) evictDead() bool {
 	}
 	p := m.sorted[victim]
 	id := p.node()
+	p.forgotten = true
 	delete(m.peers, id)
 	m.sorted = slices.Delete(m.sorted, victim, victim+1)
 	m.dead--

@@ -184,8 +184,13 @@ type Membership struct {
 	learnSeq uint64
 	rounds   uint64      // rounds run, offset by a random phase: every PushPullEveryRounds-th is a full one
 	queue    []broadcast // states to gossip, each a bounded number of times
-	lhm      int         // Lifeguard local health multiplier, 0..LocalHealthMax
-	alarmQ   float64     // alarmQuantile(PhiThreshold)
+	// queueSplit is how many entries lead the queue as broadcasts left
+	// them, in order before the rest, also in order; -1 after an enqueue
+	// (see sortQueue). queueSpare is the merge's other buffer.
+	queueSplit int
+	queueSpare []broadcast
+	lhm        int     // Lifeguard local health multiplier, 0..LocalHealthMax
+	alarmQ     float64 // alarmQuantile(PhiThreshold)
 	// nextWatch is a tick no later than the first at which watch has work:
 	// a Healthy peer's alarm or a Suspect's grace running out.
 	nextWatch uint64
@@ -201,21 +206,25 @@ type Membership struct {
 }
 
 type peer struct {
-	signed    SignedState
-	learned   uint64 // learnSeq when this state arrived: orders states newest first
+	// What every message from the peer touches comes first, the detector
+	// inline: one cache line or two rather than three objects.
 	health    Health
-	det       *Detector
+	heard     bool
 	lastBeat  uint64 // last tick fed to det
 	alarmAt   uint64 // det's φ passes PhiThreshold at this tick unless a heartbeat comes first
-	heard     bool
 	lastHeard uint64
 	uptime    uint64 // the last uptime it sent itself, at uptimeInc
 	uptimeInc uint64
+	det       Detector
+
+	signed  SignedState
+	learned uint64 // learnSeq when this state arrived: orders states newest first
 
 	suspectInc, suspectSince uint64
 	cleared                  bool   // a suspicion at clearedInc was disproved by a direct message
 	clearedInc               uint64 // and is not taken from gossip again
 	deadSince                uint64
+	forgotten                bool // evicted from the view (SeenMax): a queued broadcast of it is dropped
 }
 
 func (p *peer) stamp() Stamp       { return p.signed.State.Stamp() }
@@ -315,7 +324,7 @@ func (m *Membership) resign(s State) error {
 		return err
 	}
 	m.self, m.selfLearned, m.digestMemo = signed, m.nextLearn(), nil
-	m.enqueue(signed.State.Node)
+	m.enqueue(signed.State.Node, nil)
 	return nil
 }
 

@@ -48,10 +48,16 @@ type Detector struct {
 
 // NewDetector returns a detector that has heard nothing yet.
 func NewDetector(cfg DetectorConfig) *Detector {
+	d := newDetector(cfg)
+	return &d
+}
+
+// newDetector is NewDetector as a value, for a caller that holds it inline.
+func newDetector(cfg DetectorConfig) Detector {
 	if cfg.WindowMax < 1 {
 		cfg.WindowMax = 1
 	}
-	return &Detector{cfg: cfg}
+	return Detector{cfg: cfg}
 }
 
 // Heartbeat records a heartbeat at tick at. Heartbeats out of order (at
