@@ -118,7 +118,10 @@ type Network struct {
 	// the bandwidth. Queue is the most bytes a node holds not yet sent: a
 	// message that finds more than that waiting is dropped (tail drop). A
 	// message is taken whole whatever its size, so a snapshot larger than
-	// the queue waits its turn rather than starve.
+	// the queue waits its turn rather than starve. One pipe per node, as
+	// one connection would be: a large message holds back every message
+	// behind it, heartbeats too (a transport with a stream per kind, as
+	// etcd's, would not).
 	Bandwidth, Queue int64
 	Links            []Link // in order: a later link wins where two cover the same pair
 }
