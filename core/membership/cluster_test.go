@@ -137,6 +137,23 @@ func (c *cluster) bookkept(i int, m *Membership) {
 	if len(m.sorted) != len(m.peers) || dead != m.dead {
 		c.t.Fatalf("node %d: %d sorted peers, %d in the map, %d Dead counted %d", i, len(m.sorted), len(m.peers), dead, m.dead)
 	}
+	if len(m.orderPeers) != len(m.order) {
+		c.t.Fatalf("node %d: a traversal of %d ids and %d peers", i, len(m.order), len(m.orderPeers))
+	}
+	for k, p := range m.orderPeers {
+		if p.node() != m.order[k] || !p.forgotten && m.peers[p.node()] != p {
+			c.t.Fatalf("node %d: traversal entry %d is not its id's peer", i, k)
+		}
+	}
+	absent := 0
+	for _, id := range m.seeds {
+		if m.peers[id] == nil {
+			absent++
+		}
+	}
+	if absent != m.seedsAbsent {
+		c.t.Fatalf("node %d: %d seeds absent from the view, counted %d", i, absent, m.seedsAbsent)
+	}
 	byLeft := func(a, b broadcast) int { return b.left - a.left }
 	if k := m.queueSplit; k >= 0 && (!slices.IsSortedFunc(m.queue[:k], byLeft) || !slices.IsSortedFunc(m.queue[k:], byLeft)) {
 		c.t.Fatalf("node %d: queue split at %d is not two runs in order: %v", i, k, m.queue)

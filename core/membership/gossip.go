@@ -47,6 +47,10 @@ func (m *Membership) round() {
 		}
 		return
 	}
+	if m.seedsAbsent == 0 { // the scan below would find every seed in the view
+		m.nextSeed += len(m.seeds)
+		return
+	}
 	for range m.seeds {
 		id := m.seeds[m.nextSeed%len(m.seeds)]
 		m.nextSeed++
@@ -74,9 +78,12 @@ func (m *Membership) nextTargets(n int) []roles.NodeID {
 			reshuffled = true
 			continue
 		}
-		id := m.order[m.next]
+		id, p := m.order[m.next], m.orderPeers[m.next]
 		m.next++
-		if p := m.peers[id]; p != nil && p.health != Dead && !slices.Contains(out, id) {
+		if p.forgotten { // evicted since: the view's peer of id now, if any
+			p = m.peers[id]
+		}
+		if p != nil && p.health != Dead && !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
@@ -98,23 +105,27 @@ func (m *Membership) deadPeer(i int) roles.NodeID {
 }
 
 func (m *Membership) reshuffle() {
-	m.order, m.next = m.order[:0], 0
+	m.order, m.orderPeers, m.next = m.order[:0], m.orderPeers[:0], 0
 	for _, p := range m.sorted {
 		if p.health != Dead {
-			m.order = append(m.order, p.node())
+			m.order, m.orderPeers = append(m.order, p.node()), append(m.orderPeers, p)
 		}
 	}
-	m.cfg.Rand.Shuffle(len(m.order), func(i, j int) { m.order[i], m.order[j] = m.order[j], m.order[i] })
+	m.cfg.Rand.Shuffle(len(m.order), func(i, j int) {
+		m.order[i], m.order[j] = m.order[j], m.order[i]
+		m.orderPeers[i], m.orderPeers[j] = m.orderPeers[j], m.orderPeers[i]
+	})
 }
 
 // insertOrder puts id at a random place among the members not yet visited
 // this traversal. The traversal never holds more than 2·SeenMax entries.
-func (m *Membership) insertOrder(id roles.NodeID) {
+func (m *Membership) insertOrder(p *peer) {
+	id := p.node()
 	if len(m.order) == 0 || len(m.order) >= 2*m.cfg.SeenMax || slices.Contains(m.order[m.next:], id) {
 		return
 	}
 	at := m.next + m.cfg.Rand.IntN(len(m.order)-m.next+1)
-	m.order = slices.Insert(m.order, at, id)
+	m.order, m.orderPeers = slices.Insert(m.order, at, id), slices.Insert(m.orderPeers, at, p)
 }
 
 // broadcast is a state in the gossip queue: the node whose current state
@@ -376,7 +387,10 @@ func (m *Membership) addPeer(s SignedState) {
 	at, _ := slices.BinarySearchFunc(m.sorted, id, func(p *peer, id roles.NodeID) int { return p.node().Compare(id) })
 	m.sorted = slices.Insert(m.sorted, at, p)
 	m.digestMemo = nil
-	m.insertOrder(id)
+	if slices.Contains(m.seeds, id) {
+		m.seedsAbsent--
+	}
+	m.insertOrder(p)
 	m.enqueue(id, p)
 	m.counters.Accepted++
 	m.change(Change{Kind: Joined, Node: id, Health: Healthy, Incarnation: s.State.Incarnation, Version: s.State.Version})
@@ -394,7 +408,7 @@ func (m *Membership) updatePeer(p *peer, s SignedState) {
 	if p.health != Healthy && s.State.Incarnation > p.suspectInc {
 		if p.health == Dead {
 			m.restartDetector(p)
-			m.insertOrder(id)
+			m.insertOrder(p)
 		}
 		m.setHealth(p, Healthy)
 	}
@@ -427,6 +441,9 @@ func (m *Membership) evictDead() bool {
 	m.dead--
 	m.evictions++
 	m.digestMemo = nil
+	if slices.Contains(m.seeds, id) {
+		m.seedsAbsent++
+	}
 	m.change(Change{Kind: Forgotten, Node: id, Health: Unknown, Was: Dead,
 		Incarnation: p.signed.State.Incarnation, Version: p.signed.State.Version})
 	return true

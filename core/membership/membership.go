@@ -174,9 +174,15 @@ type Membership struct {
 	evictions uint64
 	suspects  []roles.NodeID // Suspect peers, in the order they became Suspect
 	order     []roles.NodeID // SWIM round-robin traversal
-	next      int            // position in order
-	seeds     []roles.NodeID
-	nextSeed  int // the seed the next unknown-seed retry starts from
+	// orderPeers[i] is order[i]'s peer when it entered the traversal
+	// (forgotten if evicted since), so a round looks up no map.
+	orderPeers []*peer
+	next       int // position in order
+	seeds      []roles.NodeID
+	nextSeed   int // the seed the next unknown-seed retry starts from
+	// seedsAbsent counts the seeds not in the view, so that a round with
+	// none skips looking them up.
+	seedsAbsent int
 
 	probes   []probe
 	relays   []relay
@@ -283,7 +289,11 @@ func (m *Membership) Join(seeds []roles.NodeID) {
 		}
 		m.seeds = append(m.seeds, id)
 	}
+	m.seedsAbsent = 0
 	for _, id := range m.seeds {
+		if m.peers[id] == nil {
+			m.seedsAbsent++
+		}
 		m.sendPushPull(id)
 	}
 }
