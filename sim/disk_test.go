@@ -14,10 +14,8 @@ import (
 
 // traceLine is one event of a run's JSON Lines trace.
 type traceLine struct {
-	T  time.Duration `json:"t"`
-	N  string        `json:"n"`
-	Ev string        `json:"ev"`
-	D  string        `json:"d"`
+	T        time.Duration // from "t", in microseconds
+	N, Ev, D string
 }
 
 func runTraced(t *testing.T, p *sim.Plan, seed uint64, hooks sim.Hooks) (*sim.Result, []traceLine) {
@@ -28,11 +26,14 @@ func runTraced(t *testing.T, p *sim.Plan, seed uint64, hooks sim.Hooks) (*sim.Re
 	sc := bufio.NewScanner(&buf)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var l traceLine
+		var l struct {
+			T        int64 `json:"t"`
+			N, Ev, D string
+		}
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("trace line %q: %v", sc.Text(), err)
 		}
-		out = append(out, l)
+		out = append(out, traceLine{T: time.Duration(l.T) * time.Microsecond, N: l.N, Ev: l.Ev, D: l.D})
 	}
 	return res, out
 }
@@ -49,9 +50,9 @@ func builtin(t *testing.T, name string) *sim.Plan {
 // TestAckBeforeSyncIsCaught: a driver that acknowledges writes before they
 // are synced loses them when a crash comes first; the disk model (a crash
 // keeps only what was synced, and tears the rest) makes the checkers see
-// it. Seed 1 of disk-torn-write: a follower acknowledged entries, crashed
-// before syncing them, and the log diverged (log-agreement) and a read saw
-// an acknowledged write vanish (history). The same seed passes without the
+// it within a few seeds of disk-torn-write (35 of the first 40 fail:
+// log-agreement, history, or raft's own panic when a follower lost entries
+// it had acknowledged), and the seed that catches it passes without the
 // plant.
 func TestAckBeforeSyncIsCaught(t *testing.T) {
 	if testing.Short() {
@@ -62,12 +63,16 @@ func TestAckBeforeSyncIsCaught(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := sim.Run(p, 1, sim.Options{Hooks: hooks}); !res.Violated(sim.PropLogAgreement) {
-		t.Fatalf("seed 1 with ack-before-sync: no %s: %v", sim.PropLogAgreement, res.Violations)
+	for seed := uint64(1); seed <= 1000; seed++ {
+		if res := sim.Run(p, seed, sim.Options{Hooks: hooks}); res.OK() {
+			continue
+		}
+		if res := sim.Run(p, seed, sim.Options{}); !res.OK() {
+			t.Fatalf("seed %d without the plant: %v", seed, res.Violations)
+		}
+		return
 	}
-	if res := sim.Run(p, 1, sim.Options{}); !res.OK() {
-		t.Fatalf("seed 1 without the plant: %v", res.Violations)
-	}
+	t.Fatal("no seed in 1..1000 caught ack-before-sync")
 }
 
 // TestCorruptLogNeverServed: a node whose synced log had a byte flipped
@@ -108,15 +113,15 @@ func TestCorruptLogNeverServed(t *testing.T) {
 
 // TestFailingDisksStopAndRecover: a full disk stops its node before
 // anything unsynced leaves it, and the supervisor's restarts succeed once
-// the disk has room; read errors fail starts until a read gets through.
+// the disk has room.
 func TestFailingDisksStopAndRecover(t *testing.T) {
 	p := builtin(t, "disk-full")
-	var stopped, retried int
-	for seed := uint64(1); seed <= 4; seed++ {
+	for seed := uint64(1); seed <= 2; seed++ {
 		res, trace := runTraced(t, p, seed, sim.Hooks{})
 		if !res.OK() {
 			t.Fatalf("seed %d: %v", seed, res.Violations)
 		}
+		var stopped int
 		var lastErr, lastStart time.Duration
 		for _, l := range trace {
 			switch l.Ev {
@@ -126,21 +131,47 @@ func TestFailingDisksStopAndRecover(t *testing.T) {
 				if !strings.Contains(l.D, sim.ErrDiskFull.Error()) {
 					t.Fatalf("seed %d: disk error %q", seed, l.D)
 				}
-			case "start-failed":
-				retried++
-				if !strings.Contains(l.D, sim.ErrDiskRead.Error()) {
-					t.Fatalf("seed %d: start failed with %q", seed, l.D)
-				}
 			case "start":
 				lastStart = l.T
 			}
 		}
-		if lastErr > 36*time.Second || lastStart < lastErr {
-			t.Fatalf("seed %d: last disk error at %v, last start at %v: the full disk lasts from 20s to 35s", seed, lastErr, lastStart)
+		if stopped == 0 || lastErr > 36*time.Second || lastStart < lastErr {
+			t.Fatalf("seed %d: %d stops, the last at %v, last start at %v: the full disk lasts from 20s to 35s", seed, stopped, lastErr, lastStart)
 		}
 	}
-	if stopped == 0 || retried == 0 {
-		t.Fatalf("over 4 seeds: %d stops on a full disk, %d starts retried after read errors; want both", stopped, retried)
+}
+
+// TestReadErrorsFailStarts: while every read fails, each start of a
+// crashed node fails and is retried a second later; once reads work again
+// the node starts from its log.
+func TestReadErrorsFailStarts(t *testing.T) {
+	p := &sim.Plan{Name: "read-errors", Nodes: 3, ControlPlane: 3, Duration: 40 * time.Second,
+		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 5 * time.Millisecond},
+		Faults: []sim.Fault{
+			{At: 10 * time.Second, Kind: sim.Disk, Target: "n2", Mode: sim.DiskReadErrors, Rate: 1, For: 6 * time.Second},
+			{At: 11 * time.Second, Kind: sim.Crash, Target: "n2", For: time.Second},
+		}}
+	res, trace := runTraced(t, p, 1, sim.Hooks{})
+	if !res.OK() {
+		t.Fatal(res.Violations)
+	}
+	var failed []time.Duration
+	var started time.Duration
+	for _, l := range trace {
+		switch {
+		case l.N == "n2" && l.Ev == "start-failed":
+			if !strings.Contains(l.D, sim.ErrDiskRead.Error()) {
+				t.Fatalf("start failed with %q", l.D)
+			}
+			failed = append(failed, l.T)
+		case l.N == "n2" && l.Ev == "start" && l.T > 0:
+			started = l.T
+		}
+	}
+	// Starts at 12s, 13s, 14s and 15s fail; the one at 16s, when the
+	// errors end, succeeds.
+	if len(failed) != 4 || started != 16*time.Second {
+		t.Fatalf("failed starts at %v, started at %v; want 4 failures, then a start at 16s", failed, started)
 	}
 }
 
@@ -150,11 +181,15 @@ func TestTornTailsAreCut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 150s chaos scenario")
 	}
-	res := sim.Run(builtin(t, "disk-torn-write"), 2, sim.Options{})
-	if !res.OK() {
-		t.Fatal(res.Violations)
+	p := builtin(t, "disk-torn-write")
+	for seed := uint64(1); seed <= 50; seed++ {
+		res := sim.Run(p, seed, sim.Options{})
+		if !res.OK() {
+			t.Fatalf("seed %d: %v", seed, res.Violations)
+		}
+		if res.Coverage[sim.CoverTornTail] > 0 {
+			return
+		}
 	}
-	if res.Coverage[sim.CoverTornTail] == 0 {
-		t.Fatal("no restart cut a torn tail")
-	}
+	t.Fatal("no restart in seeds 1..50 cut a torn tail")
 }
