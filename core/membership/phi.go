@@ -132,14 +132,17 @@ func (d *Detector) alarmAt(threshold, q float64) uint64 {
 	mean, stddev := d.Stats()
 	mean, stddev = mean+d.cfg.AcceptablePauseTicks, max(stddev, d.cfg.MinStdDevTicks)
 	above := func(k uint64) bool { return PhiOf(float64(k), mean, stddev) > threshold }
-	// φ(e) = threshold at e = μ' + σ'·√2·erfcinv(2·10^-threshold): start a
-	// tick below it and settle on the first whole tick past the threshold,
-	// so the answer is exactly the one Phi gives.
+	// φ(e) = threshold at e = μ' + σ'·√2·erfcinv(2·10^-threshold): start at
+	// the whole tick at or below it and settle on the first whole tick past
+	// the threshold, so the answer is exactly the one Phi gives. (φ grows
+	// with the elapsed ticks, by far more from one tick to the next than
+	// float64 rounds it, so the first tick past the threshold is the same
+	// from any start; starting at ⌊e⌋ usually settles in two φs.)
 	e := mean + stddev*math.Sqrt2*q
 	k := uint64(1)
-	if e >= 2 && e < 1<<52 {
-		k = uint64(e) - 1
-	} else if !(e < 2) { // threshold beyond float64's 10^-x: search
+	if e >= 1 && e < 1<<52 {
+		k = uint64(e)
+	} else if !(e < 1) { // threshold beyond float64's 10^-x: search
 		for !above(k) && k < 1<<62 {
 			k *= 2
 		}
