@@ -27,7 +27,7 @@
 //
 // Chaining each checksum to the previous one makes a record valid only at
 // its place: a stale or misplaced record does not verify. A persist payload
-// is a node.Persist (encodePersist); a checkpoint payload is a node.Durable
+// is a node.Persist (appendPersist); a checkpoint payload is a node.Durable
 // in the same encoding, and is only ever the first record of a file; a
 // commit payload is the commit's sequence number (one more than the
 // previous commit's in the file) and the record's own offset in the file,

@@ -28,7 +28,8 @@ const (
 
 var marshal = proto.MarshalOptions{Deterministic: true}
 
-func encodePersist(p node.Persist) ([]byte, error) {
+// appendPersist appends p's payload to b.
+func appendPersist(b []byte, p node.Persist) ([]byte, error) {
 	var flags byte
 	if p.Snapshot != nil {
 		flags |= flagSnapshot
@@ -39,7 +40,7 @@ func encodePersist(p node.Persist) ([]byte, error) {
 	if p.Compact != nil {
 		flags |= flagCompact
 	}
-	b := []byte{flags}
+	b = append(b, flags)
 	var err error
 	put := func(m proto.Message) {
 		if err != nil {

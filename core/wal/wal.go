@@ -10,7 +10,7 @@ import (
 )
 
 // File is an append-only file. ReadAt reads as io.ReaderAt does; Append
-// writes at the end; Truncate cuts the file to size; Sync makes every
+// writes at the end, and does not keep p; Truncate cuts the file to size; Sync makes every
 // write so far durable.
 type File interface {
 	ReadAt(p []byte, off int64) (int, error)
@@ -47,6 +47,9 @@ const (
 	CheckpointBytesMin = 1 << 20
 	CheckpointGrowth   = 4
 )
+
+// frameKeepBytes is the largest frame buffer a Log keeps between records.
+const frameKeepBytes = 256 << 10
 
 const (
 	headerBytes = 12
@@ -105,6 +108,7 @@ type Log struct {
 	checkpoint int64  // size of the file the last checkpoint made (the header if none)
 	err        error  // sticky: a write or sync failed
 	rec        Recovery
+	buf        []byte // the frame buffer (frame, seal)
 }
 
 var _ node.Storage = (*Log)(nil)
@@ -341,14 +345,14 @@ func (l *Log) Save(p node.Persist) error {
 	if p.Empty() {
 		return nil
 	}
-	payload, err := encodePersist(p)
+	b, err := appendPersist(l.frame(kindPersist), p)
 	if err != nil {
 		return fmt.Errorf("wal: save: %w", err)
 	}
-	if len(payload) > RecordBytesMax {
-		return fmt.Errorf("wal: save: a %d-byte record exceeds %d", len(payload), RecordBytesMax)
+	if n := len(b) - 5; n > RecordBytesMax {
+		return fmt.Errorf("wal: save: a %d-byte record exceeds %d", n, RecordBytesMax)
 	}
-	if err := l.write(l.frame(kindPersist, payload)); err != nil {
+	if err := l.write(l.seal(b)); err != nil {
 		return err
 	}
 	l.dirty = true
@@ -377,7 +381,7 @@ func (l *Log) commit() error {
 		var c [16]byte
 		binary.LittleEndian.PutUint64(c[:], l.seq+1)
 		binary.LittleEndian.PutUint64(c[8:], uint64(l.size))
-		if err := l.write(l.frame(kindCommit, c[:])); err != nil {
+		if err := l.write(l.seal(append(l.frame(kindCommit), c[:]...))); err != nil {
 			return err
 		}
 		l.seq++
@@ -399,9 +403,9 @@ func (l *Log) rewrite() error {
 	if err != nil {
 		return l.fail(err)
 	}
-	payload, err := encodePersist(node.Persist{Snapshot: d.Snapshot, Entries: d.Entries, HardState: d.HardState})
-	if err == nil && len(payload) > RecordBytesMax {
-		err = fmt.Errorf("a %d-byte record exceeds %d", len(payload), RecordBytesMax)
+	b, err := appendPersist(l.frame(kindCheckpoint), node.Persist{Snapshot: d.Snapshot, Entries: d.Entries, HardState: d.HardState})
+	if n := len(b) - 5; err == nil && n > RecordBytesMax {
+		err = fmt.Errorf("a %d-byte record exceeds %d", n, RecordBytesMax)
 	}
 	if err != nil {
 		return l.fail(fmt.Errorf("wal: checkpoint: %w", err))
@@ -418,7 +422,7 @@ func (l *Log) rewrite() error {
 	if err := l.writeHeader(); err != nil {
 		return err
 	}
-	if err := l.write(l.frame(kindCheckpoint, payload)); err != nil {
+	if err := l.write(l.seal(b)); err != nil {
 		return err
 	}
 	l.dirty = true
@@ -433,15 +437,26 @@ func (l *Log) rewrite() error {
 	return nil
 }
 
-// frame builds a record chained to the last one written, and advances the
-// chain.
-func (l *Log) frame(kind byte, payload []byte) []byte {
-	b := make([]byte, 5, frameBytes+len(payload))
-	binary.LittleEndian.PutUint32(b, uint32(len(payload)))
-	b[4] = kind
-	b = append(b, payload...)
+// frame begins a record of kind in l's frame buffer: the payload is
+// appended to what it returns, and seal finishes the record. The buffer is
+// reused from record to record (Append copies what it is given), so a
+// record is encoded once, straight into its frame.
+func (l *Log) frame(kind byte) []byte {
+	return append(l.buf[:0], 0, 0, 0, 0, kind)
+}
+
+// seal fills in the length of b, a record begun by frame with its payload
+// appended, chains it to the last record written, and advances the chain.
+// It keeps b's array for the next frame unless it is over frameKeepBytes (a
+// checkpoint's): a node would otherwise hold its largest record twice.
+func (l *Log) seal(b []byte) []byte {
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-5))
 	l.chain = checksum(l.chain, b)
-	return binary.LittleEndian.AppendUint32(b, l.chain)
+	b = binary.LittleEndian.AppendUint32(b, l.chain)
+	if cap(b) <= frameKeepBytes {
+		l.buf = b
+	}
+	return b
 }
 
 func (l *Log) write(b []byte) error {
