@@ -99,7 +99,7 @@ func (m *Mesh) Close() *Result {
 func (s *simulator) runUntil(cond func() bool, limit time.Duration) bool {
 	deadline := s.now + limit
 	for !cond() {
-		if s.events.len() == 0 || s.events.es[0].at > deadline {
+		if s.events.len() == 0 || s.events.firstAt() > deadline {
 			return false
 		}
 		e := s.events.pop()
