@@ -1,0 +1,141 @@
+package membership
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"fmt"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// Message encoding (version 1). Integers are big-endian.
+//
+//	message   := version:u8 kind:u8 from:[32]u8 to:[32]u8 target:[32]u8
+//	             seq:u64 uptime:u64 incarnation:u64
+//	             digests:u32 stamp* states:u32 signed* suspects:u32 suspicion*
+//	stamp     := node:[32]u8 incarnation:u64 version:u64
+//	suspicion := node:[32]u8 incarnation:u64
+//
+// signed is AppendSignedState's encoding. Every field has one encoding, so
+// DecodeMessage accepts exactly the bytes AppendMessage produces, and an
+// empty list decodes as nil.
+const (
+	messageEncodingVersion = 1
+	messageFixedBytes      = 1 + 1 + 3*32 + 3*8 + 3*4
+	stampBytes             = 32 + 8 + 8
+	suspicionBytes         = 32 + 8
+	signedStateBytesMin    = stateFixedBytes + ed25519.SignatureSize
+	// MessageListMax bounds each list of a Message (its digest, states
+	// and suspicions): none speaks of more nodes than a shape can hold.
+	MessageListMax = roles.ShapeMembersMax
+)
+
+// AppendMessage appends the canonical encoding of m to b. It panics on a
+// state that AppendSignedState refuses (none comes from a Membership).
+func AppendMessage(b []byte, m Message) []byte {
+	b = append(b, messageEncodingVersion, byte(m.Kind))
+	b = append(b, m.From[:]...)
+	b = append(b, m.To[:]...)
+	b = append(b, m.Target[:]...)
+	b = binary.BigEndian.AppendUint64(b, m.Seq)
+	b = binary.BigEndian.AppendUint64(b, m.Uptime)
+	b = binary.BigEndian.AppendUint64(b, m.Incarnation)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Digest)))
+	for _, s := range m.Digest {
+		b = append(b, s.Node[:]...)
+		b = binary.BigEndian.AppendUint64(b, s.Incarnation)
+		b = binary.BigEndian.AppendUint64(b, s.Version)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.States)))
+	for _, s := range m.States {
+		b = AppendSignedState(b, s)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Suspects)))
+	for _, s := range m.Suspects {
+		b = append(b, s.Node[:]...)
+		b = binary.BigEndian.AppendUint64(b, s.Incarnation)
+	}
+	return b
+}
+
+// DecodeMessage decodes one message from the front of b and returns the
+// bytes that follow it. It checks the structure, the kind and the list
+// limits; every list's count is checked against MessageListMax and the
+// bytes present before anything is allocated for it. Signatures are not
+// checked here: the Membership verifies every state it merges.
+//
+// Errors: ErrCorrupt, naming the first field that did not decode.
+func DecodeMessage(b []byte) (Message, []byte, error) {
+	if len(b) < messageFixedBytes {
+		return Message{}, nil, fmt.Errorf("%w: message of %d bytes, at least %d", ErrCorrupt, len(b), messageFixedBytes)
+	}
+	d := decoder{b: b}
+	var m Message
+	if v := d.byte(); v != messageEncodingVersion {
+		return Message{}, nil, fmt.Errorf("%w: message version %d (this build reads %d)", ErrCorrupt, v, messageEncodingVersion)
+	}
+	if m.Kind = MsgKind(d.byte()); m.Kind < Ping || m.Kind > Gossip {
+		return Message{}, nil, fmt.Errorf("%w: message kind %d", ErrCorrupt, m.Kind)
+	}
+	d.bytes(m.From[:])
+	d.bytes(m.To[:])
+	d.bytes(m.Target[:])
+	m.Seq, m.Uptime, m.Incarnation = d.uint64(), d.uint64(), d.uint64()
+	var err error
+	if m.Digest, err = decodeList(&d, "digest", stampBytes, decodeStamp); err != nil {
+		return Message{}, nil, err
+	}
+	if m.States, err = decodeList(&d, "states", signedStateBytesMin, decodeSigned); err != nil {
+		return Message{}, nil, err
+	}
+	if m.Suspects, err = decodeList(&d, "suspects", suspicionBytes, decodeSuspicion); err != nil {
+		return Message{}, nil, err
+	}
+	return m, d.b, nil
+}
+
+// decodeList reads a u32 count and that many elements of at least minBytes
+// each, refusing a count over MessageListMax or over what the bytes left
+// can hold before allocating.
+func decodeList[T any](d *decoder, what string, minBytes int, one func(*decoder) (T, error)) ([]T, error) {
+	n := int(binary.BigEndian.Uint32(d.take(4)))
+	switch {
+	case d.short:
+		return nil, fmt.Errorf("%w: message truncated before its %s", ErrCorrupt, what)
+	case n > MessageListMax || n > len(d.b)/minBytes:
+		return nil, fmt.Errorf("%w: %d %s in %d bytes (at most %d)", ErrCorrupt, n, what, len(d.b), MessageListMax)
+	case n == 0:
+		return nil, nil
+	}
+	out := make([]T, n)
+	for i := range out {
+		var err error
+		if out[i], err = one(d); err != nil {
+			return nil, fmt.Errorf("%s %d: %w", what, i, err) // err wraps ErrCorrupt
+		}
+	}
+	return out, nil
+}
+
+// The element readers. The list's count was checked against the bytes
+// left, so a fixed-size element never reads past the end.
+
+func decodeStamp(d *decoder) (Stamp, error) {
+	var s Stamp
+	d.bytes(s.Node[:])
+	s.Incarnation, s.Version = d.uint64(), d.uint64()
+	return s, nil
+}
+
+func decodeSuspicion(d *decoder) (Suspicion, error) {
+	var s Suspicion
+	d.bytes(s.Node[:])
+	s.Incarnation = d.uint64()
+	return s, nil
+}
+
+func decodeSigned(d *decoder) (SignedState, error) {
+	s, rest, err := DecodeSignedState(d.b)
+	d.b = rest
+	return s, err
+}
