@@ -31,6 +31,9 @@ import (
 //	         | 5 sentinel:u8 text:str16          any other: the first of
 //	                                             wireSentinels it wraps (0: none)
 //
+// An error of class 5 decodes as the dedup table rebuilds a stored one: a
+// replayedErr wrapping the sentinel, or errors.New(text) when there is none.
+//
 // The encodings are canonical: DecodeRequest and DecodeResult accept exactly
 // the bytes AppendRequest and AppendResult produce, so decoding and encoding
 // again gives the same bytes. A decoded error satisfies errors.Is and
@@ -324,8 +327,12 @@ func (d *decoder) wireErr() error {
 		return &store.ConflictError{Ref: ref, Want: store.Revision(d.u64()), Current: store.Revision(d.u64())}
 	case errInvalid:
 		return &store.InvalidError{Field: d.errText(), Reason: d.errText()}
-	case errOther:
-		return &replayedErr{sentinel: d.sentinel(true), msg: d.errText()}
+	case errOther: // as the dedup table rebuilds a stored error
+		sentinel, text := d.sentinel(true), d.errText()
+		if sentinel == nil {
+			return errors.New(text)
+		}
+		return &replayedErr{sentinel: sentinel, msg: text}
 	default:
 		if d.err == nil {
 			d.err = fmt.Errorf("error class %d", class)

@@ -2,6 +2,8 @@ package wire_test
 
 import (
 	"crypto/ed25519"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -23,8 +25,9 @@ var (
 // realMessages are every message a mesh of three voters and a worker, with
 // gossip, sends in meshTicks ticks, while the worker writes (once with a
 // precondition that fails), reads a resource that exists and one that does
-// not, lists, and asks to be promoted: raft traffic of every kind a mesh
-// makes, forwards, results with resources and with errors, and gossip.
+// not, lists, and asks to be promoted, catching up from a snapshot: raft
+// traffic of every kind a mesh makes, forwards, results with resources and
+// with errors, and gossip.
 func realMessages(tb testing.TB) []node.Message {
 	meshOnce.Do(func() { meshMessages = runMesh(tb) })
 	return meshMessages
@@ -50,6 +53,7 @@ func runMesh(tb testing.TB) []node.Message {
 	nodes := make(map[roles.NodeID]*node.Node, size)
 	for i, id := range ids {
 		cfg := node.DefaultConfig(id, shape, rand.New(rand.NewPCG(1, uint64(i))))
+		cfg.SnapshotEntries, cfg.CompactionTail = 8, 2 // the promoted worker catches up from a MsgSnap
 		g := membership.DefaultConfig(keys[i], rand.New(rand.NewPCG(2, uint64(i))))
 		cfg.Gossip = &g
 		if nodes[id], err = node.New(cfg, node.Durable{}); err != nil {
@@ -61,7 +65,13 @@ func runMesh(tb testing.TB) []node.Message {
 	apply := store.Command{Op: store.OpApply, Resource: store.Resource{Ref: ref, Face: "kubernetes", Format: store.JSON, Payload: []byte(`{"data":{"k":"v"}}`)}}
 	conflict := apply
 	conflict.Expect = store.Expect{Set: true, Revision: 99}
-	work := map[int]func() error{
+	work := map[int]func() error{}
+	for tick := 100; tick < 150; tick += 2 {
+		c := apply
+		c.Resource.Ref.Name = fmt.Sprintf("wire-%d", tick)
+		work[tick] = func() error { _, err := worker.Write(c); return err }
+	}
+	maps.Copy(work, map[int]func() error{
 		150: func() error { _, err := worker.Write(apply); return err },
 		200: func() error { _, err := worker.Write(conflict); return err },
 		220: func() error { _, err := worker.Read(node.Read{Op: node.ReadGet, Ref: ref}); return err },
@@ -74,7 +84,7 @@ func runMesh(tb testing.TB) []node.Message {
 			_, err := worker.Submit(roles.Shift{{Kind: roles.Promote, Node: ids[size-1], Roles: roles.ControlPlane, Reason: roles.ScalingUp}})
 			return err
 		},
-	}
+	})
 	var sent []node.Message
 	for tick := range meshTicks {
 		if w := work[tick]; w != nil {

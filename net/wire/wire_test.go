@@ -73,7 +73,7 @@ func TestWireRealMessages(t *testing.T) {
 		roundTrip(t, m)
 		kinds[kindOf(m)]++
 	}
-	for _, want := range []string{"raft MsgApp", "raft MsgAppResp", "raft MsgHeartbeat", "raft MsgVote", "raft MsgReadIndex",
+	for _, want := range []string{"raft MsgApp", "raft MsgAppResp", "raft MsgHeartbeat", "raft MsgVote", "raft MsgReadIndex", "raft MsgSnap",
 		"forward", "result", "result error", "gossip gossip", "gossip push-pull", "gossip push-pull-reply", "gossip push-pull-final"} {
 		if kinds[want] == 0 {
 			t.Errorf("the mesh sent no %s; it sent %v", want, kinds)
