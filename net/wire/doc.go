@@ -35,13 +35,13 @@
 //
 // # Frames
 //
-// On a stream every unit is a frame (dragonboat keeps a CRC on TCP too, for
-// what a faulty NIC or proxy does to bytes TCP's own checksum lets through):
+// On a stream every unit is a frame, with a checksum of its own as
+// dragonboat's frames have on TCP (internal/transport/tcp.go):
 //
 //	frame := "RV" version:u8 kind:u8 length:u32 crc:u32 payload
 //
 // crc is the CRC-32C (Castagnoli) of the header's first eight bytes and the
-// payload, so a flipped kind or length is caught as well as a flipped
+// payload, so a flipped kind or length byte is caught as well as a flipped
 // payload byte. version is ProtocolVersion: a peer speaking another version
 // is refused at its first frame (ErrVersion). The kinds:
 //
@@ -55,9 +55,9 @@
 //	FramePing      nothing: keeps an idle connection alive
 //
 // ReadFrame reads from a stream, DecodeFrame from bytes. Each checks the
-// length against the caller's limit and the kind's before it allocates, and
-// allocates a long payload in steps as its bytes arrive, so a peer that
-// claims 4 MiB and sends nothing holds little.
+// length against the caller's limit and the kind's before it reads the
+// payload; ReadFrame allocates a long payload in steps as its bytes arrive,
+// so a peer that claims 4 MiB and sends nothing holds little.
 //
 // # Limits
 //
