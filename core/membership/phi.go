@@ -119,6 +119,21 @@ func (d *Detector) AlarmAt(threshold float64) uint64 {
 	return d.alarmAt(threshold, alarmQuantile(threshold))
 }
 
+// alarmMargin bounds, with a thousandfold to spare, how far in ticks the
+// closed form e of the threshold's crossing may be from where φ as PhiOf
+// computes it crosses: Erfcinv(x) is Erfinv(1-x), so the tail probability
+// 10^-threshold carries an absolute error of about 2⁻⁵³, which moves the
+// crossing by that over the normal density there, σ'·√(2π)·exp(q²)·2⁻⁵³;
+// rounding e and φ themselves adds far less than 10⁻⁹·(1+e). At threshold 8
+// and σ' of one tick that is some 10⁻⁵ ticks; at 16 it exceeds a tick, and
+// alarmAt searches instead.
+func alarmMargin(e, stddev, q float64) float64 {
+	return 1e-9*(1+e) + 1e-12*stddev*math.Exp(q*q)
+}
+
+// phiAsymptoticX is where PhiOf turns from erfc to its asymptotic expansion.
+const phiAsymptoticX = 20
+
 // alarmQuantile is erfcinv(2·10^-threshold): where φ crosses threshold, in
 // standard deviations·√2 past the mean. A caller with a fixed threshold
 // computes it once.
@@ -139,6 +154,14 @@ func (d *Detector) alarmAt(threshold, q float64) uint64 {
 	// float64 rounds it, so the first tick past the threshold is the same
 	// from any start; starting at ⌊e⌋ usually settles in two φs.)
 	e := mean + stddev*math.Sqrt2*q
+	if q < phiAsymptoticX && e >= 1 && e < 1<<52 {
+		// Most of the time e is well inside a tick, and that tick's end is
+		// the answer without a φ. How well e is known bounds how close to a
+		// whole tick it may fall (alarmMargin).
+		if f, m := e-math.Floor(e), alarmMargin(e, stddev, q); f > m && f < 1-m {
+			return d.last + uint64(e) + 1
+		}
+	}
 	k := uint64(1)
 	if e >= 1 && e < 1<<52 {
 		k = uint64(e)
@@ -176,7 +199,7 @@ func (d *Detector) alarmAt(threshold, q float64) uint64 {
 // finite and increasing instead of overflowing to +Inf.
 func PhiOf(elapsed, mean, stddev float64) float64 {
 	x := (elapsed - mean) / (stddev * math.Sqrt2)
-	if x < 20 {
+	if x < phiAsymptoticX {
 		return -math.Log10(0.5 * math.Erfc(x))
 	}
 	// ln erfc(x) ≈ -x² - ln(x·√π) for large x.

@@ -97,8 +97,9 @@ func TestAlarmAtIsWherePhiCrosses(t *testing.T) {
 		}
 		at := uint64(rapid.IntRange(0, 100).Draw(t, "start"))
 		d.Heartbeat(at)
+		scale := rapid.SampledFrom([]int{1, 1, 1, 150}).Draw(t, "scale") // σ of thousands of ticks too
 		for _, gap := range rapid.SliceOfN(rapid.IntRange(0, 40), 0, 30).Draw(t, "gaps") {
-			at += uint64(gap)
+			at += uint64(gap * scale)
 			d.Heartbeat(at)
 		}
 		alarm := d.AlarmAt(threshold)
