@@ -25,7 +25,8 @@ var (
 // realMessages are every message a mesh of three voters and a worker, with
 // gossip, sends in meshTicks ticks, while the worker writes (once with a
 // precondition that fails), reads a resource that exists and one that does
-// not, lists, and asks to be promoted, catching up from a snapshot: raft
+// not, lists, and asks to be promoted, catching up from a snapshot, and
+// every voter reads: raft
 // traffic of every kind a mesh makes, forwards, results with resources and
 // with errors, and gossip.
 func realMessages(tb testing.TB) []node.Message {
@@ -80,6 +81,14 @@ func runMesh(tb testing.TB) []node.Message {
 			return err
 		},
 		240: func() error { _, err := worker.Read(node.Read{Op: node.ReadList, Kind: "ConfigMap"}); return err },
+		245: func() error { // at least two voters are followers: they ask the leader (MsgReadIndex)
+			for _, id := range ids[:size-1] {
+				if _, err := nodes[id].Read(node.Read{Op: node.ReadGet, Ref: ref}); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 		260: func() error {
 			_, err := worker.Submit(roles.Shift{{Kind: roles.Promote, Node: ids[size-1], Roles: roles.ControlPlane, Reason: roles.ScalingUp}})
 			return err
