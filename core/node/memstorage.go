@@ -19,6 +19,11 @@ import (
 // entries it covers. Not safe for concurrent use.
 type MemStorage struct {
 	volatile, durable Durable
+	// shared counts the volatile entries, from the first, that sit in the
+	// array the durable image reads too. Save appends in place past them,
+	// and copies the entries only to write over one of them: a Sync after
+	// every Save would otherwise copy the whole log each time.
+	shared int
 }
 
 var _ Storage = (*MemStorage)(nil)
@@ -27,7 +32,7 @@ var _ Storage = (*MemStorage)(nil)
 func (m *MemStorage) Save(p Persist) error {
 	v := &m.volatile
 	if p.Snapshot != nil {
-		v.Snapshot, v.Entries = p.Snapshot, nil
+		v.Snapshot, v.Entries, m.shared = p.Snapshot, nil, 0
 	}
 	if len(p.Entries) > 0 {
 		first := p.Entries[0].GetIndex()
@@ -35,8 +40,10 @@ func (m *MemStorage) Save(p Persist) error {
 		for keep < len(v.Entries) && v.Entries[keep].GetIndex() < first {
 			keep++
 		}
-		// Clip so the append never writes into an array the durable image shares.
-		v.Entries = append(slices.Clip(v.Entries[:keep]), p.Entries...)
+		if keep < m.shared { // it would write over what the durable image reads: copy
+			v.Entries, m.shared = slices.Clip(v.Entries[:keep]), 0
+		}
+		v.Entries = append(v.Entries[:keep], p.Entries...)
 	}
 	if p.HardState != nil {
 		v.HardState = proto.Clone(p.HardState).(*pb.HardState)
@@ -59,13 +66,14 @@ func (m *MemStorage) compact(s *pb.Snapshot) {
 	for i < len(v.Entries) && v.Entries[i].GetIndex() <= idx {
 		i++
 	}
-	v.Entries = slices.Clip(v.Entries[i:])
+	v.Entries, m.shared = v.Entries[i:], max(m.shared-i, 0)
 }
 
 // Sync makes everything saved durable.
 func (m *MemStorage) Sync() error {
 	m.durable = m.volatile
 	m.durable.Entries = slices.Clip(m.volatile.Entries)
+	m.shared = len(m.volatile.Entries)
 	return nil
 }
 
@@ -79,5 +87,5 @@ func (m *MemStorage) Load() (Durable, error) {
 // Crash loses every write since the last Sync.
 func (m *MemStorage) Crash() {
 	m.volatile = m.durable
-	m.volatile.Entries = slices.Clip(m.durable.Entries)
+	m.shared = len(m.durable.Entries)
 }
