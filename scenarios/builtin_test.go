@@ -30,7 +30,7 @@ func TestBuiltins(t *testing.T) {
 	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
-	want := []string{"bridge-partition", "clock-jumps", "clock-skew", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "gossip-100", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
+	want := []string{"bridge-partition", "clock-jumps", "clock-skew", "damper-clock-jump", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "gossip-100", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
 		"heal-deaf-candidate", "heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "joint-rebalance", "latency-long-tail", "leader-kill", "lose-two-of-five", "lossy-network", "majority-partition",
 		"membership-only-partition", "minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "raft-only-partition", "rolling-restart", "self-heal-leader-kill",
 		"slow-links", "smoke", "store-leader-churn", "store-under-partition", "store-watch-resume", "swizzle-clog"}
@@ -88,8 +88,7 @@ func TestBuiltins(t *testing.T) {
 // node, or the others must carry on without it, and the simulator times
 // from the fault, as it does here. A corrupt disk is as permanent as a
 // crash: its node never starts again. A clock that only jumped is no
-// lasting fault: the node reads its wall clock at its next start, and its
-// mesh clock runs on ticks.
+// lasting fault: time in the core is ticks.
 func lastHeal(t *testing.T, p *sim.Plan) time.Duration {
 	var last time.Duration
 	for i, f := range p.Faults {

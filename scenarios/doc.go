@@ -138,11 +138,10 @@
 //     interval varies either way, as a share in (0, sim.JitterMax] (0.2: each
 //     interval is drawn from ±20% of its length, from the node's own random
 //     stream); and `jump`, a non-zero duration (negative steps back, at most
-//     sim.ClockJumpMax either way) by which the node's wall clock steps. A
-//     running node counts ticks, as a production node's ticker does, so a
-//     jump shows when the node next starts: its mesh clock starts from the
-//     stepped wall clock (node.Config.ClockBase), never behind what its log
-//     holds;
+//     sim.ClockJumpMax either way) by which the node's wall clock steps. Time
+//     in the core is ticks, counted as a production node's monotonic ticker
+//     counts them, so a jump must change nothing a node decides; the trace
+//     shows the stepped wall clock when the node starts;
 //   - link: a link as under network (`from` and `to` may be any selectors
 //     or nots, picked when the fault fires; fields left out take the
 //     network's latency, no loss, no bandwidth), in force over the

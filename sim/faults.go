@@ -275,8 +275,10 @@ func (s *simulator) undo(e event) {
 }
 
 // clockFault changes the targets' clocks: their speed, their jitter, and
-// their wall clock, which a node reads when it starts (ClockBase): a
-// running node counts ticks, as a production node's ticker does.
+// their wall clock. Time in the core is ticks, counted as a production
+// node's monotonic ticker counts them, so a wall clock that steps must
+// change nothing a node decides (the policy's damper once ran on it, and a
+// jump ahead shortened it for the whole mesh: scenario damper-clock-jump).
 func (s *simulator) clockFault(f Fault, purpose string) {
 	targets := s.resolveFor(purpose, f.Target)
 	s.inject(f, targets)
@@ -344,13 +346,6 @@ func (s *simulator) tickInterval(sn *simNode) time.Duration {
 		d *= 1 + sn.jitter*(2*sn.jitterRand.Float64()-1)
 	}
 	return time.Duration(d)
-}
-
-// wallTicks is a node's wall clock in ticks: simulated time stepped by
-// its clock faults' jumps, never before zero. A node reads it when it
-// starts (node.Config.ClockBase).
-func (s *simulator) wallTicks(sn *simNode) uint64 {
-	return uint64(max(0, s.now+sn.wallOffset) / TickInterval)
 }
 
 // diskFaultOn breaks the targets' disks in the fault's mode; package sim's
@@ -554,6 +549,7 @@ func (s *simulator) submit(op *operation) {
 		panic(fmt.Sprintf("sim: submit %v: %v", op.shift, err))
 	}
 	op.node, op.id = i, id
+	s.operatorReqs[id] = shiftMark{at: s.now, ticks: s.tickCounts()}
 	s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+fmt.Sprint(op.shift))
 }
 

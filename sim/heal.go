@@ -116,7 +116,7 @@ func (s *simulator) onDecision(i int, d node.Decision) {
 		}
 	}
 	if d.Request != nil {
-		s.policyReqs[*d.Request] = policyReq{at: s.now, node: i, ticks: s.tickCounts(), bypassed: d.DamperBypassed, inc: s.incarnations(), clock: d.Clock}
+		s.policyReqs[*d.Request] = policyReq{at: s.now, node: i, ticks: s.tickCounts(), bypassed: d.DamperBypassed, inc: s.incarnations()}
 		// The policy's answer goes to the leader, not to a client the
 		// simulator follows: for the role model its outcome is unknown.
 		s.roleOps = append(s.roleOps, checkers.RoleOp{Client: len(s.ops) + i, Invoke: s.now, Shift: d.Shift, Outcome: checkers.RoleUnknown})
@@ -131,15 +131,13 @@ type policyReq struct {
 	ticks    []uint64 // every node's ticks run by then
 	bypassed bool     // the policy let a recovery past its damper (its rule 5)
 	inc      []uint64 // every node's incarnation then
-	clock    uint64   // the mesh clock the proposer's audit used (node.Decision.Clock)
 }
 
-// shiftMark is when a node was last shifted by the policy (committed), and
-// how many ticks every node had run when that shift was proposed.
+// shiftMark is when a node was last shifted (committed), and how many ticks
+// every node had run when that shift was proposed.
 type shiftMark struct {
 	at    time.Duration
 	ticks []uint64
-	clock uint64 // its proposer's clock then
 }
 
 // incarnations is every node's incarnation.
@@ -160,48 +158,49 @@ func (s *simulator) tickCounts() []uint64 {
 	return out
 }
 
-// policyCommitted judges the damper on shifts the log committed: a node the
-// policy shifted may not be proposed for another shift within the damper of
-// that shift's proposal (the time its entry carries), unless the policy let
-// a recovery through (policy rule 5: the damper never holds recovery). The
-// damper runs on the mesh clock: each node's start time plus its ticks,
-// never behind the stamps the log holds (node.Config.ClockBase), as a
-// machine's wall clock would be. So the second proposal is in time when any
-// of these holds: the simulated time in between is the damper (less a tick
-// of phase); some node ran the damper's ticks in between (a clock skewed
-// fast shortens the damper in real time, and that is the policy keeping its
-// rule); or the clocks the two audits read are the damper apart (a clock a
-// pause left behind, or one a fast clock's stamps pulled ahead).
+// policyCommitted judges the damper on shifts the log committed: a node a
+// committed shift changed (the policy's or an operator's) may not be
+// proposed by the policy for another shift within the damper of that
+// shift's proposal, unless the policy let a recovery through (policy
+// rule 5: the damper never holds recovery). The damper runs on ticks, never
+// on a wall clock, so the second proposal is in time when the simulated time
+// in between is the damper (less a tick of phase), or some node ran the
+// damper's ticks in between (a clock skewed fast shortens the damper in real
+// time, and that is the policy keeping its rule). Nothing else excuses it:
+// a wall clock that jumped, a node that restarted or installed a snapshot,
+// a new leader.
 func (s *simulator) policyCommitted(before roles.Shape, a node.Applied) {
 	if a.Request == nil || a.Result == nil || !a.Result.Changed || a.Result.Duplicate {
 		return
 	}
 	req, ok := s.policyReqs[*a.Request]
 	if !ok {
+		// An operator's shift is not damped, but it starts the damper of
+		// the nodes it changed: the policy may not shift them again within
+		// the damper of its submission.
+		if op, ok := s.operatorReqs[*a.Request]; ok {
+			delete(s.operatorReqs, *a.Request)
+			for _, c := range a.Shift {
+				s.shifted[c.Node] = op
+			}
+		}
 		return
 	}
 	delete(s.policyReqs, *a.Request)
 	s.cover.Sometimes(CoverPolicyShift)
 	damperTicks := ticks(s.damper())
 	for _, c := range a.Shift {
-		if last, ok := s.policyShifted[c.Node]; ok && !req.bypassed {
+		if last, ok := s.shifted[c.Node]; ok && !req.bypassed {
 			var ran uint64 // the most ticks any node ran in between
 			for j := range s.nodes {
 				ran = max(ran, req.ticks[j]-last.ticks[j])
 			}
-			// Synchronised wall clocks satisfy the damper too: the mesh
-			// clock is the driver's wall clock (node.Config.ClockBase).
-			// And so does a damper kept by the clocks the nodes were given
-			// (their start time plus their ticks, never behind the log's
-			// stamps): a clock skewed fast, or one a pause left behind,
-			// drifts as a machine's wall clock does.
-			byClocks := req.clock >= last.clock+damperTicks-1
-			if ran+1 < damperTicks && req.at-last.at < s.damper()-TickInterval && !byClocks {
-				s.check.fail(s.now, PropDamper, s.nodes[s.byID[c.Node]].name, "shifted by the policy at %v and proposed again at %v by %s, no node having run more than %d ticks in between (damper %v, %d ticks)",
+			if ran+1 < damperTicks && req.at-last.at < s.damper()-TickInterval {
+				s.check.fail(s.now, PropDamper, s.nodes[s.byID[c.Node]].name, "shifted at %v and proposed again at %v by %s, no node having run more than %d ticks in between (damper %v, %d ticks)",
 					last.at, req.at, s.nodes[req.node].name, ran, s.damper(), damperTicks)
 			}
 		}
-		s.policyShifted[c.Node] = shiftMark{at: req.at, ticks: req.ticks, clock: req.clock}
+		s.shifted[c.Node] = shiftMark{at: req.at, ticks: req.ticks}
 	}
 	s.policyShiftCommitted(before, s.check.ref.Shape(), a, req)
 }

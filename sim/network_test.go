@@ -287,13 +287,13 @@ func TestClockJitterAndJump(t *testing.T) {
 		t.Fatal(r.Violations)
 	}
 	s := settled(t, p, 1)
-	if sn := s.nodes[1]; sn.wallOffset != 0 || sn.jitter != 0 || s.wallTicks(sn) != uint64(p.Duration/TickInterval) {
+	if sn := s.nodes[1]; sn.wallOffset != 0 || sn.jitter != 0 {
 		t.Fatalf("after the undo: offset %v, jitter %v", sn.wallOffset, sn.jitter)
 	}
 	p.Faults[0].For = 0
 	s = settled(t, p, 1)
-	if sn := s.nodes[1]; sn.wallOffset != 10*time.Minute || s.wallTicks(sn) != uint64((p.Duration+10*time.Minute)/TickInterval) {
-		t.Fatalf("offset %v, wall ticks %d", sn.wallOffset, s.wallTicks(sn))
+	if sn := s.nodes[1]; sn.wallOffset != 10*time.Minute {
+		t.Fatalf("offset %v", sn.wallOffset)
 	}
 	sn := &simNode{clock: 1, jitter: 0.5, jitterRand: rand.New(rand.NewPCG(1, 1))}
 	seen := map[time.Duration]bool{}

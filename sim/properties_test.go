@@ -245,7 +245,7 @@ func TestDamperCountsTicks(t *testing.T) {
 		{"recovery let through", []uint64{1, 1, 1, 1, 1}, true, false},
 	} {
 		s.check.violations = nil
-		s.policyShifted[id] = shiftMark{at: time.Second, ticks: make([]uint64, 5)}
+		s.shifted[id] = shiftMark{at: time.Second, ticks: make([]uint64, 5)}
 		s.policyReqs[req] = policyReq{at: 2 * time.Second, node: 0, ticks: tc.ran, bypassed: tc.bypassed}
 		s.policyCommitted(s.check.ref.Shape(), node.Applied{Request: &req, Result: &node.Result{Changed: true}, Shift: roles.Shift{{Kind: roles.Demote, Node: id}}})
 		if got := s.check.hasViolation(PropDamper); got != tc.fails {

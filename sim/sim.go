@@ -159,11 +159,12 @@ type simulator struct {
 	hooks              Hooks
 	mesh               *Mesh                        // set when driven as a Mesh
 	policyReqs         map[node.RequestID]policyReq // the policy's requests in flight
-	policyShifted      map[roles.NodeID]shiftMark
-	promoting          map[roles.NodeID]bool // promoted by the policy, not yet voters
-	joint              *joint                // the joint configuration the log is in, if any
-	confVoters         []uint64              // the committed raft voters (incoming)
-	disruptedAt        time.Duration         // when a fault, its undoing or chaos last changed the world
+	shifted            map[roles.NodeID]shiftMark   // when each node was last shifted by a committed shift
+	operatorReqs       map[node.RequestID]shiftMark // the operator's requests, when submitted
+	promoting          map[roles.NodeID]bool        // promoted by the policy, not yet voters
+	joint              *joint                       // the joint configuration the log is in, if any
+	confVoters         []uint64                     // the committed raft voters (incoming)
+	disruptedAt        time.Duration                // when a fault, its undoing or chaos last changed the world
 	firstCrash         time.Duration
 	restoredAt         time.Duration
 	check              *checker
@@ -208,7 +209,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate, net: newNetwork(p),
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
-		policyReqs: map[node.RequestID]policyReq{}, cover: cover.Counts{}, policyShifted: map[roles.NodeID]shiftMark{}, promoting: map[roles.NodeID]bool{}, firstCrash: -1, restoredAt: -1,
+		policyReqs: map[node.RequestID]policyReq{}, cover: cover.Counts{}, shifted: map[roles.NodeID]shiftMark{}, operatorReqs: map[node.RequestID]shiftMark{}, promoting: map[roles.NodeID]bool{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes)
 	for i := range p.Nodes {
@@ -296,7 +297,6 @@ func (s *simulator) start(i int) {
 	sn.entropy = s.streams.chacha("node/" + sn.name + "/" + inc + "/entropy")
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
-	cfg.ClockBase = s.wallTicks(sn) // the node's wall clock: simulated time, stepped by clock jumps
 	cfg.ElectionTicks = s.electionTicks()
 	if s.hooks.SlowElections {
 		cfg.ElectionTicks *= slowElections
@@ -323,7 +323,13 @@ func (s *simulator) start(i int) {
 	}
 	sn.n = n
 	sn.status = n.Status()
-	s.trace.event(s.now, sn.name, "start", "incarnation "+inc)
+	start := "incarnation " + inc
+	if sn.wallOffset != 0 {
+		// A node reads no wall clock (time in the core is ticks); the
+		// trace shows where its wall clock stood, for the reader.
+		start += " wall clock " + sn.wallOffset.String() + " off"
+	}
+	s.trace.event(s.now, sn.name, "start", start)
 	s.mark(sn.name, checkers.MarkStart, "incarnation "+inc)
 	phase := time.Duration(s.faultRand.Int64N(int64(TickInterval)))
 	s.chose("node/"+sn.name+"/phase", phase)

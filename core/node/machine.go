@@ -25,15 +25,18 @@ import (
 // kind 2 (payloadStage): body is a shift whose new voters are only added as
 // Raft learners, so they catch up before they vote.
 // kind 3 (payloadWrite): body is a store.Command, applied to the store.
-// kind 4 (payloadStamped): body is at:u64 fenced:u8 [term:u64 basis:[32]u8]
-// shift — a shift stamped with its origin's mesh clock and, for a policy
-// shift, the fence it must pass at apply (see Fence).
+// kind 5 (payloadFenced): body is fenced:u8 [term:u64 basis:[32]u8] shift —
+// a shift with, for a policy shift, the fence it must pass at apply (see
+// Fence). Kind 4 (payloadStamped) is kind 5 after an 8-byte stamp of the
+// origin's wall-based clock, which logs written before the damper ran on
+// ticks hold; it decodes, and the stamp is ignored.
 const (
 	payloadVersion = 1
 	payloadShift   = 1
 	payloadStage   = 2
 	payloadWrite   = 3
 	payloadStamped = 4
+	payloadFenced  = 5
 	payloadHeader  = 2 + 32 + 8 + 8
 )
 
@@ -46,8 +49,7 @@ func encodePayload(kind byte, req *Request) []byte {
 	switch kind {
 	case payloadWrite:
 		return store.AppendCommand(b, *req.Write)
-	case payloadStamped:
-		b = binary.BigEndian.AppendUint64(b, req.At)
+	case payloadFenced:
 		if f := req.Fence; f != nil {
 			b = append(b, 1)
 			b = binary.BigEndian.AppendUint64(b, f.Term)
@@ -59,16 +61,13 @@ func encodePayload(kind byte, req *Request) []byte {
 	return roles.AppendShift(b, req.Shift)
 }
 
-// stampHeader is the fixed part of a stamped body before the shift.
-const stampHeader = 8 + 1
-
-func decodeStamp(req *Request, b []byte) ([]byte, error) {
-	if len(b) < stampHeader {
-		return nil, fmt.Errorf("node: corrupt stamped shift (%d bytes)", len(b))
+// decodeFence reads a fenced body's fence, returning the shift after it.
+func decodeFence(req *Request, b []byte) ([]byte, error) {
+	if len(b) < 1 {
+		return nil, fmt.Errorf("node: corrupt fenced shift (%d bytes)", len(b))
 	}
-	req.At = binary.BigEndian.Uint64(b)
-	fenced := b[8]
-	b = b[stampHeader:]
+	fenced := b[0]
+	b = b[1:]
 	switch fenced {
 	case 0:
 		return b, nil
@@ -96,9 +95,15 @@ func decodePayload(b []byte) (kind byte, req *Request, err error) {
 	switch kind {
 	case payloadShift, payloadStage:
 		req.Shift, _, err = roles.DecodeShift(b[payloadHeader:])
-	case payloadStamped:
-		var body []byte
-		if body, err = decodeStamp(req, b[payloadHeader:]); err == nil {
+	case payloadFenced, payloadStamped:
+		body := b[payloadHeader:]
+		if kind == payloadStamped {
+			if len(body) < 8 {
+				return 0, nil, fmt.Errorf("node: corrupt stamped shift (%d bytes)", len(body))
+			}
+			body = body[8:]
+		}
+		if body, err = decodeFence(req, body); err == nil {
 			req.Shift, _, err = roles.DecodeShift(body)
 		}
 	case payloadWrite:
@@ -167,11 +172,11 @@ type Machine struct {
 	shape   roles.Shape
 	store   *store.Store
 	applied map[originKey]*window
-	// clock is the mesh clock: the largest origin timestamp of any shift
-	// applied; shifted the clock at the last changing shift of each node.
-	// Both are replicated (and in the snapshot), so the policy's damper
-	// survives restarts, snapshot installs and leader changes.
-	clock   uint64
+	// shifted is the index of the last changing shift of each node. It is
+	// replicated (and in the snapshot), so a restarted node, one that
+	// installed a snapshot and a new leader know which nodes were shifted,
+	// and each node can tell a shift it has seen from one it has not (see
+	// Node.noteShifts).
 	shifted map[roles.NodeID]uint64
 	derived *derived // cached from shape; nil when shape changed
 	// encodedBytes is the capacity Encode starts with: its last size and
@@ -202,11 +207,8 @@ func NewMachine(shape roles.Shape) *Machine {
 	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]*window{}, shifted: map[roles.NodeID]uint64{}}
 }
 
-// History is the damper history the log carries: the mesh clock and when
-// each node was last shifted. The map is a copy.
-func (m *Machine) History() (clock uint64, shifted map[roles.NodeID]uint64) {
-	return m.clock, maps.Clone(m.shifted)
-}
+// Shifted is the index of each node's last changing shift. The map is a copy.
+func (m *Machine) Shifted() map[roles.NodeID]uint64 { return maps.Clone(m.shifted) }
 
 // Shape returns a copy of the current shape.
 func (m *Machine) Shape() roles.Shape { return m.shape.Clone() }
@@ -267,7 +269,6 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 	if kind == payloadWrite {
 		return m.applyWrite(index, req)
 	}
-	m.clock = max(m.clock, req.At)
 	if f := req.Fence; f != nil && (f.Term != term || f.Basis != m.derive().digest) {
 		// Fenced: decided by another term's leader, or on a shape that has
 		// moved since. Not remembered: a retry is fenced the same way.
@@ -286,7 +287,7 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 	out := outcome{index: index, changed: !m.shape.Equal(next)}
 	if out.changed {
 		for _, c := range req.Shift {
-			m.shifted[c.Node] = m.clock
+			m.shifted[c.Node] = index
 		}
 	}
 	m.setShape(next)
@@ -446,7 +447,6 @@ func (m *Machine) Encode() []byte {
 			b = binary.BigEndian.AppendUint64(b, uint64(o.rev))
 		}
 	}
-	b = binary.BigEndian.AppendUint64(b, m.clock)
 	ids := slices.SortedFunc(maps.Keys(m.shifted), roles.NodeID.Compare)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
 	for _, id := range ids {
@@ -460,11 +460,14 @@ func (m *Machine) Encode() []byte {
 	return b
 }
 
-// snapshotVersion 3 adds the mesh clock and the shifted table after the
-// dedup records: clock:u64 n:u32 (node:[32]u8 at:u64)*. Version 2 (without
-// them) still decodes, with an empty history.
+// snapshotVersion 4 has the shifted table after the dedup records:
+// n:u32 (node:[32]u8 index:u64)*. Version 3 had clock:u64 before it, and a
+// stamp of the wall-based clock in place of each index: it decodes, the
+// clock ignored and each stamp read as index 0, a shift before any this
+// node applies. Version 2 (without either) decodes with an empty table.
 const (
-	snapshotVersion   = 3
+	snapshotVersion   = 4
+	snapshotVersionV3 = 3
 	snapshotVersionV2 = 2
 )
 
@@ -485,7 +488,7 @@ var ErrCorruptSnapshot = errors.New("node: corrupt snapshot")
 //
 // Errors: ErrCorruptSnapshot, naming the first field that did not decode.
 func DecodeMachine(b []byte) (*Machine, error) {
-	if len(b) < 1 || b[0] != snapshotVersion && b[0] != snapshotVersionV2 {
+	if len(b) < 1 || b[0] < snapshotVersionV2 || b[0] > snapshotVersion {
 		return nil, fmt.Errorf("%w: header", ErrCorruptSnapshot)
 	}
 	shape, rest, err := roles.DecodeShape(b[1:])
@@ -519,12 +522,17 @@ func DecodeMachine(b []byte) (*Machine, error) {
 		}
 		m.applied[k] = win
 	}
-	if b[0] == snapshotVersion {
-		m.clock = d.u64()
+	if b[0] == snapshotVersionV3 {
+		d.u64() // the wall-based clock
+	}
+	if b[0] >= snapshotVersionV3 {
 		for n := d.u32(); n > 0 && d.err == nil; n-- {
 			var id roles.NodeID
 			copy(id[:], d.bytes(32))
 			m.shifted[id] = d.u64()
+			if b[0] == snapshotVersionV3 {
+				m.shifted[id] = 0
+			}
 		}
 	}
 	if st := d.bytes(int(d.u32())); d.err == nil {

@@ -189,45 +189,44 @@ func FuzzDecodeMachine(f *testing.F) {
 	})
 }
 
-// stamped is a policy shift entry of term 3, decided in term fenceTerm on
-// the shape digest basis, stamped with mesh time at.
-func stamped(index, fenceTerm uint64, basis roles.Digest, at uint64, r *Request) *pb.Entry {
-	r.At, r.Fence = at, &Fence{Term: fenceTerm, Basis: basis}
-	return &pb.Entry{Index: new(index), Term: new(uint64(3)), Type: pb.EntryNormal.Enum(), Data: encodePayload(payloadStamped, r)}
+// fenced is a policy shift entry of term 3, decided in term fenceTerm on the
+// shape digest basis.
+func fenced(index, fenceTerm uint64, basis roles.Digest, r *Request) *pb.Entry {
+	r.Fence = &Fence{Term: fenceTerm, Basis: basis}
+	return &pb.Entry{Index: new(index), Term: new(uint64(3)), Type: pb.EntryNormal.Enum(), Data: encodePayload(payloadFenced, r)}
 }
 
 // Issue 9, symptom 10: a policy shift decided by another term's leader, or
 // on a shape that moved since, is refused at apply; one that passes its
-// fence moves the mesh clock and the damper history, which the snapshot
-// keeps (symptom 4).
+// fence is remembered as the node's last shift, which the snapshot keeps
+// (symptom 4).
 func TestPolicyShiftsAreFencedAndRemembered(t *testing.T) {
 	m := NewMachine(bootShape(t))
 	basis := m.derive().digest
 	sched := roles.Command{Kind: roles.Demote, Node: nid(1), Roles: roles.Scheduler, Reason: roles.Rebalance}
-	if eff := m.Apply(stamped(2, 2, basis, 50, req(9, 1, sched))); !errors.Is(eff.result.Err, ErrFenced) {
+	if eff := m.Apply(fenced(2, 2, basis, req(9, 1, sched))); !errors.Is(eff.result.Err, ErrFenced) {
 		t.Fatalf("a shift decided in term 2 applied in term 3: %v", eff.result)
 	}
 	var other roles.Digest
-	if eff := m.Apply(stamped(3, 3, other, 60, req(9, 2, sched))); !errors.Is(eff.result.Err, ErrFenced) {
+	if eff := m.Apply(fenced(3, 3, other, req(9, 2, sched))); !errors.Is(eff.result.Err, ErrFenced) {
 		t.Fatalf("a shift decided on another shape applied: %v", eff.result)
 	}
-	if eff := m.Apply(stamped(4, 3, basis, 70, req(9, 3, sched))); eff.result.Err != nil || !eff.result.Changed {
+	if eff := m.Apply(fenced(4, 3, basis, req(9, 3, sched))); eff.result.Err != nil || !eff.result.Changed {
 		t.Fatalf("a shift passing its fence: %v", eff.result)
 	}
-	clock, shifted := m.History()
-	if clock != 70 || shifted[nid(1)] != 70 || len(shifted) != 1 {
-		t.Fatalf("history after the shift: clock %d, shifted %v", clock, shifted)
+	if shifted := m.Shifted(); shifted[nid(1)] != 4 || len(shifted) != 1 {
+		t.Fatalf("shifted after the shift at index 4: %v", shifted)
 	}
 	back, err := DecodeMachine(m.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, s := back.History(); c != 70 || s[nid(1)] != 70 {
-		t.Fatalf("history lost by the snapshot: clock %d, shifted %v", c, s)
+	if s := back.Shifted(); s[nid(1)] != 4 || len(s) != 1 {
+		t.Fatalf("shifted lost by the snapshot: %v", s)
 	}
 	// The fenced retry of a deposed leader, with the basis it saw then,
 	// is refused now that the shape moved.
-	if eff := m.Apply(stamped(5, 3, basis, 80, req(9, 4, sched))); !errors.Is(eff.result.Err, ErrFenced) {
+	if eff := m.Apply(fenced(5, 3, basis, req(9, 4, sched))); !errors.Is(eff.result.Err, ErrFenced) {
 		t.Fatalf("a decision on a stale shape applied: %v", eff.result)
 	}
 }

@@ -15,19 +15,27 @@ import (
 // The self-healing layer: gossip membership runs beside raft on every node,
 // and the raft leader audits the shape every AuditTicks with package policy,
 // submitting the shift it decides on like any client request. Membership
-// messages ride the same transport as raft's (MsgGossip). The damper's
-// memory is the replicated log's (Machine.History), so a new leader, a
-// restarted node or one that installed a snapshot knows which nodes were
-// shifted recently. A policy shift carries a Fence, so a deposed leader's
-// decision never commits under another leader.
+// messages ride the same transport as raft's (MsgGossip). A policy shift
+// carries a Fence, so a deposed leader's decision never commits under
+// another leader.
+//
+// The damper runs on ticks, as raft's timeouts do, never on a wall clock: a
+// wall clock that steps (an NTP correction, a VM restored, a bad CMOS
+// battery) would move every node's damper at once, and a node whose clock
+// jumped ahead would shorten it for the whole mesh with the stamps it
+// proposed. Each node remembers the tick at which it applied each node's
+// last changing shift (noteShifts); the log says which shift that is
+// (Machine.Shifted), so a shift this node did not see applied — before it
+// started, or inside a snapshot it installed — counts from the moment it
+// learned of it. A restart or a snapshot install makes the damper longer,
+// never shorter, and only for non-recovery shifts: the damper never holds
+// recovery (package policy, rule 5).
 
 // Decision is one audit by this node as leader, with the request that
 // carries its shift (nil when it withheld).
 type Decision struct {
 	policy.Decision
 	Request *RequestID
-	// Clock is the mesh clock the audit judged the damper by.
-	Clock uint64
 }
 
 // selfHealing is the part of a Node that exists when Config.Gossip is set.
@@ -133,9 +141,7 @@ func (n *Node) audit() {
 		return
 	}
 	h.inflight, h.decided = 0, nil
-	clock, shifted := n.machine.History()
-	hist := policy.History{Now: max(clock, n.clock), Shifted: shifted}
-	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks, hist), Clock: hist.Now}
+	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks, n.damperHistory())}
 	if d.Withheld == policy.NoQuorum || d.Withheld == policy.Damper {
 		n.cover.Sometimes(cover.PolicyWithheld)
 	}
@@ -310,4 +316,29 @@ func (n *Node) knownVoters() []roles.NodeID {
 		return n.machine.shape.Voters()
 	}
 	return out
+}
+
+// seenShift is when this node learned of a node's last changing shift: the
+// shift's index, and this node's tick then.
+type seenShift struct{ index, tick uint64 }
+
+// noteShifts brings the damper's memory up to the log: every node whose last
+// changing shift (by index) this node has not noted yet is noted as shifted
+// now — it was applied just now, replayed at start, or arrived inside a
+// snapshot, and in every case it happened no later than now.
+func (n *Node) noteShifts() {
+	for id, index := range n.machine.shifted {
+		if s, ok := n.shiftSeen[id]; !ok || s.index != index {
+			n.shiftSeen[id] = seenShift{index: index, tick: n.ticks}
+		}
+	}
+}
+
+// damperHistory is the policy's view of past shifts, on this node's ticks.
+func (n *Node) damperHistory() policy.History {
+	h := policy.History{Now: n.ticks, Shifted: make(map[roles.NodeID]uint64, len(n.shiftSeen))}
+	for id, s := range n.shiftSeen {
+		h.Shifted[id] = s.tick
+	}
+	return h
 }

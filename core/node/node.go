@@ -70,17 +70,6 @@ type Config struct {
 	SnapshotEntries     uint64
 	CompactionTail      uint64
 	CatchUpLagMax       uint64
-	// ClockBase is the mesh clock when the node starts, in ticks: the
-	// driver's wall clock (production: Unix time over the tick interval;
-	// the simulator: simulated time). The mesh clock stamps shifts for the
-	// policy's damper, so it must be comparable across nodes and restarts
-	// as well as synchronised clocks allow; it never goes back behind what
-	// the log already holds. (A node whose clock runs far ahead pulls the
-	// log's clock ahead with its stamps, shortening every damper; a bound on
-	// how far a stamp may lead the leader's clock belongs with real clocks,
-	// in the production mesh.)
-	ClockBase uint64
-
 	// Gossip, if set, runs membership beside raft (see mesh.go); Policy, if
 	// also set, makes the leader audit the shape every AuditTicks.
 	Gossip     *membership.Config
@@ -210,14 +199,14 @@ type Node struct {
 	reads   map[RequestID]*readWait
 
 	applied     uint64
-	ticks       uint64            // Tick calls since the node started
-	heard       map[uint64]uint64 // raft ID -> tick of its last answer to this node (leader's view)
-	leaderSince uint64            // tick this node last became leader
-	handedTo    uint64            // raft ID of the last hand-off target
-	handedAt    uint64            // and the tick of that hand-off
-	clock       uint64            // the mesh clock: ClockBase plus ticks, never behind the machine's
-	snapshot    uint64            // index of the latest snapshot in ms
-	confChanged bool              // a conf change was applied since the last snapshot
+	ticks       uint64                     // Tick calls since the node started
+	heard       map[uint64]uint64          // raft ID -> tick of its last answer to this node (leader's view)
+	leaderSince uint64                     // tick this node last became leader
+	handedTo    uint64                     // raft ID of the last hand-off target
+	handedAt    uint64                     // and the tick of that hand-off
+	shiftSeen   map[roles.NodeID]seenShift // the damper's memory (see noteShifts)
+	snapshot    uint64                     // index of the latest snapshot in ms
+	confChanged bool                       // a conf change was applied since the last snapshot
 	cover       cover.Counts
 	boot        *pb.Snapshot
 	hasher      *blake3.Hasher // entryDigest's, reused
@@ -244,7 +233,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
 		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
-		clock: cfg.ClockBase, heard: map[uint64]uint64{}, hasher: blake3.New(32, nil),
+		shiftSeen: map[roles.NodeID]seenShift{}, heard: map[uint64]uint64{}, hasher: blake3.New(32, nil),
 	}
 	for _, m := range cfg.Bootstrap.Members() {
 		n.peers[m.Node.RaftID()] = m.Node
@@ -312,7 +301,7 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	n.machine = m
 	n.conf = snap.GetMetadata().GetConfState()
 	n.applied = snap.GetMetadata().GetIndex()
-	n.clock = max(n.clock, m.clock)
+	n.noteShifts()
 	n.snapshot = n.applied
 	return nil
 }
@@ -340,7 +329,6 @@ func (n *Node) CompactHistory(rev store.Revision) { n.machine.Store().Compact(re
 
 // Tick advances the node's logical clock by one tick.
 func (n *Node) Tick() {
-	n.clock++
 	n.ticks++
 	n.rn.Tick()
 	n.tickPending()
@@ -399,9 +387,6 @@ func (n *Node) submit(req Request) (RequestID, error) {
 	}
 	n.seq++
 	req.ID = RequestID{Origin: n.cfg.ID, Incarnation: n.cfg.Incarnation, Seq: n.seq}
-	if req.Shift != nil {
-		req.At = n.clock
-	}
 	n.pending[n.seq] = &pending{req: req, ticksLeft: n.cfg.RequestTimeoutTicks, sends: 1}
 	n.route(req, 0)
 	return req.ID, nil
@@ -479,7 +464,7 @@ func (n *Node) propose(req Request) {
 		// Rejections and fences are decided at apply, against the
 		// committed shape: a deposed leader's decision gets its answer
 		// there, without staging learners for it.
-		_ = n.rn.Propose(encodePayload(payloadStamped, &req))
+		_ = n.rn.Propose(encodePayload(payloadFenced, &req))
 		return
 	}
 	if slices.Contains(change.Remove, n.cfg.ID) {
@@ -510,7 +495,7 @@ func (n *Node) propose(req Request) {
 		n.stage(req)
 		return
 	}
-	cc := &pb.ConfChangeV2{Context: encodePayload(payloadStamped, &req)}
+	cc := &pb.ConfChangeV2{Context: encodePayload(payloadFenced, &req)}
 	for _, id := range change.Add {
 		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(id.RaftID())})
 	}
@@ -872,11 +857,11 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 		if eff.result == nil {
 			continue
 		}
-		n.clock = max(n.clock, n.machine.clock)
 		if eff.result.Err == ErrFenced {
 			n.cover.Sometimes(cover.PolicyFenced)
 		}
 		if eff.req.Shift != nil && eff.result.Changed && !eff.result.Duplicate {
+			n.noteShifts()
 			n.shiftApplied()
 		}
 		if eff.req.ID.Origin == n.cfg.ID || n.rn.BasicStatus().RaftState == raft.StateLeader {

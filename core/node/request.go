@@ -35,9 +35,6 @@ type Request struct {
 	Shift roles.Shift
 	Write *store.Command
 	Read  *Read
-	// At is a shift's origin's mesh clock when it was submitted; applying
-	// the shift moves the replicated mesh clock forward to it.
-	At uint64
 	// Fence, set on the policy's shifts, is what the deciding leader saw.
 	Fence *Fence
 }

@@ -44,9 +44,12 @@
 //     that remain are at least the target, and only once every one of them
 //     has been a voter and up for StabilizeTicks (a voter promoted or
 //     restarted a moment ago is the likeliest to be down unnoticed).
-//  5. Damper. At most one shift per node per DamperTicks of mesh time, as the
-//     replicated log records it (History), so a restart, a snapshot install
-//     or a new leader keeps the memory. A scale-down picks, among the excess
+//  5. Damper. At most one shift per node per DamperTicks, on the leader's
+//     own ticks since it learned of that node's last shift (History; package
+//     node keeps it: the log says which shift was the last, so a restart, a
+//     snapshot install or a new leader keeps the memory, made longer by the
+//     gap, never shorter). Never on a wall clock: one that steps ahead would
+//     shorten every damper at once. A scale-down picks, among the excess
 //     voters, one the damper lets go. The damper never holds taking roles
 //     from a Dead node, nor a promotion that restores the voter count after
 //     a loss: damping exists to stop thrash, not recovery.
@@ -100,9 +103,10 @@ type NodeView struct {
 	UptimeTicks uint64
 }
 
-// History is what the replicated log says about past shifts: the mesh clock
-// (a logical clock every shift entry carries forward; see package node) and
-// the mesh time of the last committed shift that changed each node.
+// History is what the leader knows of past shifts, on its own ticks: Now,
+// and, for each node a committed shift changed, the tick at which the leader
+// learned of the last such shift (applied it, or found it in its log or a
+// snapshot when it started or installed one).
 type History struct {
 	Now     uint64
 	Shifted map[roles.NodeID]uint64
@@ -112,7 +116,7 @@ type History struct {
 type Config struct {
 	Target          topology.Strategy
 	GraceTicks      uint64 // a Suspect voter is replaced after this long
-	DamperTicks     uint64 // at most one shift per node per this long (mesh time)
+	DamperTicks     uint64 // at most one shift per node per this long
 	StabilizeTicks  uint64 // a node must be up this long to be promoted
 	FlapMax         int    // health changes within FlapWindowTicks that quarantine a node
 	FlapWindowTicks uint64
@@ -394,7 +398,7 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 			bypassed = true // rule 5: the damper never holds recovery
 			continue
 		}
-		return Damper, fmt.Sprintf("%s was shifted at mesh time %d (now %d)", c.Node.Short(), last, a.log.Now), false
+		return Damper, fmt.Sprintf("%s was shifted at tick %d (now %d)", c.Node.Short(), last, a.log.Now), false
 	}
 	return 0, "", bypassed
 }

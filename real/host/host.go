@@ -185,9 +185,6 @@ func (h *Node) newNode() (*node.Node, error) {
 	}
 	cfg := node.DefaultConfig(h.id, shape, seededRand())
 	cfg.Incarnation = inc
-	// The mesh clock is the wall clock in ticks, comparable across nodes as
-	// far as their clocks are synchronised.
-	cfg.ClockBase = uint64(time.Now().UnixNano() / int64(h.cfg.TickInterval))
 	h.electionTicks = cfg.ElectionTicks
 	n, err := node.New(cfg, durable)
 	if err != nil {
