@@ -50,15 +50,19 @@ func encodePayload(kind byte, req *Request) []byte {
 	case payloadWrite:
 		return store.AppendCommand(b, *req.Write)
 	case payloadFenced:
-		if f := req.Fence; f != nil {
-			b = append(b, 1)
-			b = binary.BigEndian.AppendUint64(b, f.Term)
-			b = append(b, f.Basis[:]...)
-		} else {
-			b = append(b, 0)
-		}
+		b = appendFence(b, req.Fence)
 	}
 	return roles.AppendShift(b, req.Shift)
+}
+
+// appendFence appends fenced:u8 [term:u64 basis:[32]u8]: 0 for no fence.
+func appendFence(b []byte, f *Fence) []byte {
+	if f == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint64(b, f.Term)
+	return append(b, f.Basis[:]...)
 }
 
 // decodeFence reads a fenced body's fence, returning the shift after it.

@@ -72,14 +72,7 @@ var resourceBytesMin = len(store.AppendResource(nil, store.Resource{}))
 func AppendRequest(b []byte, r Request) []byte {
 	b = append(b, wireVersion)
 	b = appendRequestID(b, r.ID)
-	b = binary.BigEndian.AppendUint64(b, r.At)
-	if f := r.Fence; f != nil {
-		b = append(b, 1)
-		b = binary.BigEndian.AppendUint64(b, f.Term)
-		b = append(b, f.Basis[:]...)
-	} else {
-		b = append(b, 0)
-	}
+	b = appendFence(b, r.Fence)
 	switch {
 	case len(r.Shift) > 0 && r.Write == nil && r.Read == nil:
 		return roles.AppendShift(append(b, bodyShift), r.Shift)
@@ -112,7 +105,7 @@ func DecodeRequest(b []byte) (Request, []byte, error) {
 	if d.err != nil {
 		return Request{}, nil, corrupt("request", d.err)
 	}
-	rest, err := decodeStamp(&r, d.b)
+	rest, err := decodeFence(&r, d.b)
 	if err != nil {
 		return Request{}, nil, corrupt("request fence", err)
 	}

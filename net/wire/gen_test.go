@@ -90,7 +90,7 @@ var genRequestID = rapid.Custom(func(t *rapid.T) node.RequestID {
 })
 
 func genRequest(t *rapid.T) *node.Request {
-	r := &node.Request{ID: genRequestID.Draw(t, "id"), At: rapid.Uint64().Draw(t, "at")}
+	r := &node.Request{ID: genRequestID.Draw(t, "id")}
 	if rapid.Bool().Draw(t, "fenced") {
 		r.Fence = &node.Fence{Term: rapid.Uint64().Draw(t, "fterm")}
 		copy(r.Fence.Basis[:], rapid.SliceOfN(rapid.Byte(), 32, 32).Draw(t, "basis"))
