@@ -203,6 +203,14 @@ func (r Request) validate() error {
 		return fmt.Errorf("%w: a shift takes 1..%d commands, got %d", ErrInvalidRequest, roles.ShiftCommandsMax, len(r.Shift))
 	case r.Read != nil && r.Read.Op != ReadGet && r.Read.Op != ReadList:
 		return fmt.Errorf("%w: unknown read op %d", ErrInvalidRequest, r.Read.Op)
+	case r.Read != nil && r.Read.Op == ReadGet:
+		if err := r.Read.Ref.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+	case r.Read != nil && max(len(r.Read.Kind), len(r.Read.Namespace)) > store.NameBytesMax:
+		// A list names no resource, but its kind and namespace travel
+		// in the same encoding as a name (package net/wire).
+		return fmt.Errorf("%w: a list's kind or namespace over %d bytes", ErrInvalidRequest, store.NameBytesMax)
 	case r.Write != nil:
 		if err := r.Write.Validate(); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
