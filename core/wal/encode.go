@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -26,9 +27,16 @@ const (
 	flagCompact   = 4
 )
 
-var marshal = proto.MarshalOptions{Deterministic: true}
+// marshal encodes messages; marshalSized one whose size marshal just took
+// (the size is cached in the message, not computed again).
+var (
+	marshal      = proto.MarshalOptions{Deterministic: true}
+	marshalSized = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}
+)
 
-// appendPersist appends p's payload to b.
+// appendPersist appends p's payload to b. It grows b once per message, with
+// room left for the 4-byte checksum that ends a frame (Log.seal), so a
+// record's bytes are not copied again to make room.
 func appendPersist(b []byte, p node.Persist) ([]byte, error) {
 	var flags byte
 	if p.Snapshot != nil {
@@ -46,8 +54,9 @@ func appendPersist(b []byte, p node.Persist) ([]byte, error) {
 		if err != nil {
 			return
 		}
-		b = binary.AppendUvarint(b, uint64(marshal.Size(m)))
-		b, err = marshal.MarshalAppend(b, m)
+		n := marshal.Size(m)
+		b = slices.Grow(binary.AppendUvarint(b, uint64(n)), n+4)
+		b, err = marshalSized.MarshalAppend(b, m)
 	}
 	if p.Snapshot != nil {
 		put(p.Snapshot)
