@@ -423,7 +423,7 @@ func (s *simulator) send(from int, m node.Message) {
 			s.chose("net/drop", s.nodes[from].name+">"+s.nodes[to].name)
 		}
 		s.stats.Dropped++
-		s.trace.event(s.now, s.nodes[from].name, "drop", s.nodes[to].name+" "+m.Describe())
+		s.traceMessage(from, "drop", to, m)
 		return
 	}
 	sent, ok := s.queue(from, to, r, m)
@@ -457,6 +457,14 @@ func (s *simulator) send(from int, m node.Message) {
 	}
 }
 
+// traceMessage traces event ev of node i about m, a message to or from
+// peer: the peer's name and m described.
+func (s *simulator) traceMessage(i int, ev string, peer int, m node.Message) {
+	d := append(s.trace.detail(), s.nodes[peer].name...)
+	d = append(append(d, ' '), m.Describe()...)
+	s.trace.eventBytes(s.now, s.nodes[i].name, ev, d)
+}
+
 // cut reports whether a partition cuts messages of the kind from a to b.
 func (s *simulator) cut(a, b int, kind node.MessageKind) bool {
 	return s.block != nil && s.block[a][b] && s.spared&(1<<kind) == 0
@@ -470,7 +478,7 @@ func (s *simulator) deliver(e event) {
 	switch {
 	case sn.n == nil || s.cut(e.from, e.node, e.msg.Kind):
 		s.stats.Dropped++
-		s.trace.event(s.now, sn.name, "lost", s.nodes[e.from].name+" "+e.msg.Describe())
+		s.traceMessage(e.node, "lost", e.from, e.msg)
 	case s.clogged(e.from, e.node):
 		e.at = 0
 		s.hold(e)
@@ -480,7 +488,7 @@ func (s *simulator) deliver(e event) {
 			sn.held = append(sn.held, e)
 		}
 	default:
-		s.trace.event(s.now, sn.name, "recv", s.nodes[e.from].name+" "+e.msg.Describe())
+		s.traceMessage(e.node, "recv", e.from, e.msg)
 		s.drive(e.node, func(n *node.Node) { n.Step(e.msg) })
 	}
 }

@@ -15,6 +15,7 @@ package sim
 
 import (
 	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
@@ -471,7 +472,9 @@ func (s *simulator) onStatus(i int, st node.Status) {
 		s.mark(sn.name, checkers.MarkState, fmt.Sprintf("%s term %d", stateName(st.State), st.Term))
 	}
 	sn.status = st
-	s.trace.event(s.now, sn.name, "status", fmt.Sprintf("%s term %d lead %s", st.State, st.Term, s.nameOfRaft(st.Lead)))
+	d := append(s.trace.detail(), st.State.String()...)
+	d = strconv.AppendUint(append(d, " term "...), st.Term, 10)
+	s.trace.eventBytes(s.now, sn.name, "status", append(append(d, " lead "...), s.nameOfRaft(st.Lead)...))
 	if st.State == raft.StateLeader {
 		s.stats.Elections++
 	}
@@ -482,14 +485,18 @@ func (s *simulator) onApplied(i int, a node.Applied) {
 	sn := s.nodes[i]
 	sn.applied = a.Index
 	s.stats.CommitIndex = max(s.stats.CommitIndex, a.Index)
-	what := "snapshot"
-	if a.Raw != nil {
-		what = a.Raw.GetType().String()
+	d := strconv.AppendUint(s.trace.detail(), a.Index, 10)
+	d = strconv.AppendUint(append(d, " t"...), a.Term, 10)
+	d = append(hex.AppendEncode(append(d, ' '), a.Shape[:6]), ' ') // the shape's digest, 12 digits
+	if a.Raw == nil {
+		d = append(d, "snapshot"...)
+	} else {
+		d = append(d, a.Raw.GetType().String()...)
 		if a.Request != nil {
-			what += " " + a.Request.String()
+			d = append(append(d, ' '), a.Request.String()...)
 		}
 	}
-	s.trace.event(s.now, sn.name, "apply", fmt.Sprintf("%d t%d %s %s", a.Index, a.Term, a.Shape.String()[:12], what))
+	s.trace.eventBytes(s.now, sn.name, "apply", d)
 	fresh := a.Raw != nil && a.Index == s.check.refIndex+1
 	var before roles.Shape
 	if fresh {

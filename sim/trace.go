@@ -19,10 +19,11 @@ import (
 // concatenation, whatever the batches, but BLAKE3 hashes many chunks at a
 // time (SIMD) only when written many at once.
 type tracer struct {
-	h   *blake3.Hasher
-	w   io.Writer // nil: fingerprint only
-	buf []byte    // lines not yet hashed; the last one also not yet written
-	err error     // first write error; the trace stops, the fingerprint goes on
+	h       *blake3.Hasher
+	w       io.Writer // nil: fingerprint only
+	buf     []byte    // lines not yet hashed; the last one also not yet written
+	scratch []byte    // the array detail lends, kept from line to line
+	err     error     // first write error; the trace stops, the fingerprint goes on
 }
 
 // hashBatchBytes is how many bytes of lines the tracer holds before hashing
@@ -39,6 +40,34 @@ func newTracer(w io.Writer) *tracer {
 }
 
 func (t *tracer) event(at time.Duration, node, ev, detail string) {
+	b, start := t.begin(at, node, ev)
+	if detail != "" {
+		b = append(b, `,"d":`...)
+		b = appendQuote(b, detail)
+	}
+	t.end(b, start)
+}
+
+// detail returns an empty buffer to build a line's detail in, for
+// eventBytes: the hot lines (a message received, an entry applied) are
+// built there rather than made into a string, by fmt or concatenation, for
+// one line.
+func (t *tracer) detail() []byte { return t.scratch[:0] }
+
+// eventBytes is event with the detail in bytes, built in detail's buffer.
+func (t *tracer) eventBytes(at time.Duration, node, ev string, detail []byte) {
+	t.scratch = detail[:0]
+	b, start := t.begin(at, node, ev)
+	if len(detail) > 0 {
+		b = append(b, `,"d":`...)
+		b = appendQuote(b, detail)
+	}
+	t.end(b, start)
+}
+
+// begin starts a line, after hashing the batch if it is full; it returns
+// the buffer and where the line starts in it.
+func (t *tracer) begin(at time.Duration, node, ev string) ([]byte, int) {
 	if len(t.buf) >= hashBatchBytes {
 		t.h.Write(t.buf)
 		t.buf = t.buf[:0]
@@ -50,11 +79,11 @@ func (t *tracer) event(at time.Duration, node, ev, detail string) {
 	b = append(b, `,"n":`...)
 	b = appendQuote(b, node)
 	b = append(b, `,"ev":`...)
-	b = appendQuote(b, ev)
-	if detail != "" {
-		b = append(b, `,"d":`...)
-		b = appendQuote(b, detail)
-	}
+	return appendQuote(b, ev), start
+}
+
+// end finishes the line begun at start and writes it.
+func (t *tracer) end(b []byte, start int) {
 	b = append(b, "}\n"...)
 	t.buf = b
 	if t.w != nil && t.err == nil {
@@ -64,10 +93,10 @@ func (t *tracer) event(at time.Duration, node, ev, detail string) {
 
 // appendQuote is strconv.AppendQuote, without its rune decoding for the
 // strings that need no escape: printable ASCII without '"' or '\'.
-func appendQuote(b []byte, s string) []byte {
+func appendQuote[S string | []byte](b []byte, s S) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return strconv.AppendQuote(b, s)
+			return strconv.AppendQuote(b, string(s))
 		}
 	}
 	b = append(b, '"')
