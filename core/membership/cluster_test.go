@@ -32,6 +32,23 @@ type cluster struct {
 	trace   hash.Hash // every message and change, in order
 	// seen[i][j] lists the health values node i has given node j, in order.
 	seen []map[int][]Health
+	// handed holds the last step's outboxes as Ready gave them, with their
+	// encoding: the next step's must not write over them (room's slab).
+	handed []handedOut
+}
+
+type handedOut struct {
+	node int
+	msgs []Message
+	enc  []byte
+}
+
+func encodeAll(msgs []Message) []byte {
+	var b []byte
+	for _, msg := range msgs {
+		b = appendMessage(b, msg)
+	}
+	return b
 }
 
 func newCluster(t testing.TB, n int, seed uint64, tweak func(*Config)) *cluster {
@@ -92,6 +109,7 @@ func (c *cluster) step() {
 		}
 	}
 	var msgs []Message
+	var handed []handedOut
 	for i, m := range c.nodes {
 		if m == nil {
 			continue
@@ -99,6 +117,7 @@ func (c *cluster) step() {
 		c.bookkept(i, m)
 		rd := m.Ready()
 		msgs = append(msgs, rd.Messages...)
+		handed = append(handed, handedOut{i, rd.Messages, encodeAll(rd.Messages)})
 		for _, ch := range rd.Changes {
 			fmt.Fprintf(c.trace, "%d %d %v %x %v %v %d %d\n", c.now, i, ch.Kind, ch.Node[:4], ch.Health, ch.Was, ch.Incarnation, ch.Version)
 			if ch.Kind == HealthChanged || ch.Kind == Joined {
@@ -107,6 +126,12 @@ func (c *cluster) step() {
 			}
 		}
 	}
+	for _, h := range c.handed {
+		if string(encodeAll(h.msgs)) != string(h.enc) {
+			c.t.Fatalf("node %d: an outbox Ready handed out at tick %d changed after", h.node, c.now-1)
+		}
+	}
+	c.handed = handed
 	for _, msg := range msgs {
 		c.trace.Write(appendMessage(binary.BigEndian.AppendUint64(nil, c.now), msg))
 		from, to := c.index[msg.From], c.index[msg.To]

@@ -23,7 +23,7 @@ import (
 // contact, and each has live members, so it never returns to its seeds.
 func (m *Membership) round() {
 	targets := m.nextTargets(1 + m.cfg.Fanout)
-	m.out = slices.Grow(m.out, len(targets))
+	m.room(len(targets))
 	m.rounds++
 	// More queued than one Gossip carries is a mesh in upheaval (a join
 	// wave, a healed partition): a push-pull then reconciles faster.

@@ -207,9 +207,14 @@ type Membership struct {
 	digestMemo []Stamp
 
 	out      []Message
+	slab     []Message // room for the next outboxes (room)
 	changes  []Change
 	counters Counters
 }
+
+// outSlabMessages is how many messages one allocation makes room for, over
+// successive outboxes.
+const outSlabMessages = 16
 
 type peer struct {
 	// What every message from the peer touches comes first, the detector
@@ -344,9 +349,27 @@ func (m *Membership) Self() SignedState { return m.self }
 // Ready returns the messages and changes produced since the last call, and
 // forgets them.
 func (m *Membership) Ready() Ready {
-	rd := Ready{Messages: m.out, Changes: m.changes}
+	rd := Ready{Messages: slices.Clip(m.out), Changes: m.changes}
+	if len(m.out) > 0 && len(m.slab) > 0 && &m.out[0] == &m.slab[0] { // the outbox was carved from the slab
+		m.slab = m.slab[len(m.out):]
+	}
 	m.out, m.changes = nil, nil
 	return rd
+}
+
+// room makes space in the outbox for n more messages. An empty outbox is
+// carved from the slab, an array that successive outboxes take their turns
+// of (none shares a message with another), so a round's messages or a reply
+// cost an allocation per outSlabMessages, not one each. A message handed
+// out keeps at most its slab's outSlabMessages alive.
+func (m *Membership) room(n int) {
+	if m.out == nil && n <= outSlabMessages {
+		if len(m.slab) < n {
+			m.slab = make([]Message, outSlabMessages)
+		}
+		m.out = m.slab[:0]
+	}
+	m.out = slices.Grow(m.out, n)
 }
 
 // Members returns every member, self included, sorted by NodeID.
@@ -578,6 +601,7 @@ func (m *Membership) send(msg Message) {
 			msg.Suspects = append(msg.Suspects, Suspicion{id, m.peers[id].suspectInc})
 		}
 	}
+	m.room(1)
 	m.out = append(m.out, msg)
 }
 
