@@ -125,6 +125,16 @@ func (q *Queue) Push(b []byte) bool {
 	return !full
 }
 
+// Force appends b past the bounds, and wakes the drainer: for a message
+// bounded elsewhere (a MsgSnap, by the snapshot slots). b does not count
+// towards the byte bound.
+func (q *Queue) Force(b []byte) {
+	q.mu.Lock()
+	q.items = append(q.items, b)
+	q.mu.Unlock()
+	q.Wake()
+}
+
 // Wake makes Ready fire once, if it is not already pending.
 func (q *Queue) Wake() {
 	select {

@@ -88,10 +88,21 @@ func (t *Transport) dial(p *peer) (link, error) {
 	return l, nil
 }
 
-// greet runs the dialer's side of a connection's start.
+// greet runs the dialer's side of a connection's start, by deadline or
+// until ctx ends.
 func (t *Transport) greet(ctx context.Context, conn link, deadline time.Time, p *peer) error {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
+	if err := t.greetSteps(ctx, conn, deadline, p); err != nil {
+		stop()
+		return err
+	}
+	if !stop() { // ctx ended: its deadline may land after the one cleared below
+		return fmt.Errorf("tcp: greeting %s: %w", p.id.Short(), ctx.Err())
+	}
+	return conn.SetDeadline(time.Time{})
+}
+
+func (t *Transport) greetSteps(ctx context.Context, conn link, deadline time.Time, p *peer) error {
 	if err := conn.SetDeadline(deadline); err != nil {
 		return err
 	}
@@ -105,10 +116,7 @@ func (t *Transport) greet(ctx context.Context, conn link, deadline time.Time, p 
 	if err != nil {
 		return fmt.Errorf("tcp: hello from %s: %w", p.id.Short(), err)
 	}
-	if err := t.checkHello(f, p.id); err != nil {
-		return err
-	}
-	return conn.SetDeadline(time.Time{})
+	return t.checkHello(f, p.id)
 }
 
 // stream sends p's queue over conn until the connection fails or p's

@@ -58,8 +58,9 @@
 // A raft MsgSnap goes on a connection of its own per transfer, in
 // SnapChunk frames of wire.SnapChunkBytes and a SnapEnd with the total,
 // from a goroutine of its own: at most transport.SnapsInFlightMax per peer
-// and SnapsInFlightNodeMax per node each way (more are refused,
-// ErrQueueFull, or on the receiving side closed, RefuseBusy). The receiver
+// and SnapsInFlightNodeMax per node are sent at once (more are refused,
+// ErrQueueFull), and SnapsInFlightNodeMax received (more are closed,
+// RefuseBusy). The receiver
 // reassembles it (at most wire.SnapBytesMax), decodes it, delivers it, and
 // answers with a SnapEnd of the same total; the sender then reports
 // SnapshotDone, and otherwise SnapshotFailed. The sender waits for that

@@ -26,7 +26,7 @@ var (
 // peers leave.
 func (t *Transport) refuse(who string, err error, handshake bool) {
 	reason, ok := classify(err, handshake)
-	if !ok {
+	if !ok || t.ctx.Err() != nil { // closing cuts connections short
 		t.cfg.Logger.Debug("tcp: inbound connection ended", "peer", who, "err", err)
 		return
 	}
@@ -98,13 +98,13 @@ func (l *logLimiter) log(who string, reason transport.RefuseReason, err error) {
 		l.mu.Unlock()
 		return
 	}
-	suppressed := 0
 	if s == nil {
 		l.forgetLocked(now)
 		s = &logState{}
 		l.peers[who] = s
 	}
-	suppressed, s.suppressed, s.last = s.suppressed, 0, now
+	suppressed := s.suppressed
+	s.suppressed, s.last = 0, now
 	l.mu.Unlock()
 	l.logger.Warn("tcp: refused a peer", "peer", who, "reason", reason.String(), "err", err, "suppressed", suppressed)
 }

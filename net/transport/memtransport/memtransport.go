@@ -126,7 +126,7 @@ func (t *Transport) Send(m node.Message) error {
 		default:
 			return t.stats.Drop(transport.DropQueueFull, m.To)
 		}
-		p.queue.Push(enc[:len(enc):len(enc)]) // outside the byte bound: see the package doc
+		p.queue.Force(enc) // outside the queue's bounds: see the package doc
 		return nil
 	}
 	if !p.queue.Push(enc) {
