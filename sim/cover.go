@@ -18,13 +18,14 @@ const (
 	CoverDiskStopped        cover.Point = "node stopped by a failed write"
 	CoverDiskRetried        cover.Point = "node start retried after a disk error"
 	CoverDiskRefused        cover.Point = "corrupt log refused at start"
+	CoverSnapshotFailed     cover.Point = "snapshot send failed, reported to raft"
 )
 
 // CoveragePoints is every declared point: the core's, then the simulator's.
 func CoveragePoints() []cover.Point {
 	return slices.Concat(cover.Core(), []cover.Point{
 		CoverPromoteInPartition, CoverLeaderCrashed, CoverWatchCompacted, CoverClientTimeout, CoverHeldForPaused, CoverPolicyShift,
-		CoverTornTail, CoverDiskStopped, CoverDiskRetried, CoverDiskRefused,
+		CoverTornTail, CoverDiskStopped, CoverDiskRetried, CoverDiskRefused, CoverSnapshotFailed,
 	})
 }
 

@@ -213,6 +213,9 @@ func (s *simulator) apply(kind FaultKind, targets []int) {
 				s.cover.Sometimes(CoverLeaderCrashed)
 			}
 			s.nodeCoverage(sn)
+			for _, e := range sn.held {
+				s.lost(e.from, i, e.msg, true)
+			}
 			sn.n, sn.paused, sn.held, sn.downSince = nil, false, nil, s.now
 			sn.disk.crash()
 			s.trace.event(s.now, sn.name, "crash", "")

@@ -254,6 +254,7 @@ func (s *simulator) hold(e event) {
 	if len(s.net.held) >= HeldMessagesMax {
 		s.stats.Dropped++
 		s.trace.event(s.now, s.nodes[e.from].name, "drop", s.nodes[e.node].name+" "+e.msg.Describe()+" (clog full)")
+		s.lost(e.from, e.node, e.msg, false)
 		return
 	}
 	s.stats.Held++
@@ -418,12 +419,13 @@ func (s *simulator) send(from int, m node.Message) {
 	}
 	s.stats.Messages++
 	r := s.net.rule(from, to)
-	if s.cut(from, to, m.Kind) || s.netRand.Float64() < s.lossOn(r) {
+	if cut := s.cut(from, to, m.Kind); cut || s.netRand.Float64() < s.lossOn(r) {
 		if s.recording {
 			s.chose("net/drop", s.nodes[from].name+">"+s.nodes[to].name)
 		}
 		s.stats.Dropped++
 		s.traceMessage(from, "drop", to, m)
+		s.lost(from, to, m, cut)
 		return
 	}
 	sent, ok := s.queue(from, to, r, m)
@@ -431,6 +433,7 @@ func (s *simulator) send(from int, m node.Message) {
 		s.stats.Dropped++
 		s.stats.QueueDrops++
 		s.trace.event(s.now, s.nodes[from].name, "drop", s.nodes[to].name+" "+m.Describe()+" (queue full)")
+		s.lost(from, to, m, true)
 		return
 	}
 	copies := 1
@@ -479,6 +482,7 @@ func (s *simulator) deliver(e event) {
 	case sn.n == nil || s.cut(e.from, e.node, e.msg.Kind):
 		s.stats.Dropped++
 		s.traceMessage(e.node, "lost", e.from, e.msg)
+		s.lost(e.from, e.node, e.msg, true)
 	case s.clogged(e.from, e.node):
 		e.at = 0
 		s.hold(e)
@@ -486,10 +490,71 @@ func (s *simulator) deliver(e event) {
 		s.cover.Sometimes(CoverHeldForPaused)
 		if len(sn.held) < HeldMessagesMax {
 			sn.held = append(sn.held, e)
+		} else {
+			s.lost(e.from, e.node, e.msg, false)
 		}
 	default:
 		s.traceMessage(e.node, "recv", e.from, e.msg)
 		s.drive(e.node, func(n *node.Node) { n.Step(e.msg) })
+		if e.msg.Raft.GetType() == pb.MsgSnap {
+			s.postReport(e.from, e.node, reportSnapshotDone)
+		}
+	}
+}
+
+// What a sender's transport tells its node about a raft message
+// (node.ReportSnapshot, node.ReportUnreachable), as a production transport
+// does when a transfer ends or a connection fails.
+const (
+	reportSnapshotDone = iota + 1
+	reportSnapshotFailed
+	reportUnreachable
+)
+
+// lost reports a raft message that never arrived to its sender: a snapshot
+// failed, and, when the link or the peer failed rather than the one message
+// (a cut link, a full queue, a peer down), the peer is unreachable. A
+// message lost at random is the network's doing, invisible to a sender.
+func (s *simulator) lost(from, to int, m node.Message, unreachable bool) {
+	if m.Raft == nil {
+		return
+	}
+	if m.Raft.GetType() == pb.MsgSnap {
+		s.postReport(from, to, reportSnapshotFailed)
+	}
+	if unreachable {
+		s.postReport(from, to, reportUnreachable)
+	}
+}
+
+// postReport has node from's transport report on peer to, at once.
+func (s *simulator) postReport(from, to, kind int) {
+	s.push(event{at: s.now, kind: evReport, node: from, from: to, gen: s.nodes[from].incarnation, idx: kind})
+}
+
+// report hands a report to its node: to the incarnation whose message it
+// was (a restarted node has nothing in flight), once it runs (a paused
+// node's transport is paused with it).
+func (s *simulator) report(e event) {
+	sn := s.nodes[e.node]
+	switch {
+	case sn.n == nil || sn.incarnation != e.gen:
+	case sn.paused:
+		e.at = s.now + TickInterval
+		s.push(e)
+	default:
+		peer := s.nodes[e.from].id
+		s.drive(e.node, func(n *node.Node) {
+			switch e.idx {
+			case reportSnapshotDone, reportSnapshotFailed:
+				if e.idx == reportSnapshotFailed {
+					s.cover.Sometimes(CoverSnapshotFailed)
+				}
+				n.ReportSnapshot(peer, e.idx == reportSnapshotDone)
+			case reportUnreachable:
+				n.ReportUnreachable(peer)
+			}
+		})
 	}
 }
 

@@ -65,6 +65,7 @@ const (
 	evScript
 	evProbe
 	evDiskStop
+	evReport
 )
 
 type event struct {
@@ -73,8 +74,8 @@ type event struct {
 	kind eventKind
 	node int    // evTick, evDeliver: the node concerned
 	from int    // evDeliver
-	gen  uint64 // evTick: incarnation; evUndo: partition generation
-	idx  int    // evFault, evCommand: index in the plan
+	gen  uint64 // evTick, evReport: incarnation; evUndo: partition generation
+	idx  int    // evFault, evCommand: index in the plan; evReport: a report
 	msg  node.Message
 	undo *undo
 }
@@ -367,6 +368,8 @@ func (s *simulator) handle(e event) {
 		s.push(e)
 	case evDeliver:
 		s.deliver(e)
+	case evReport:
+		s.report(e)
 	case evFault:
 		s.disruptedAt = s.now
 		s.fault(e.idx)

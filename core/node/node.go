@@ -12,6 +12,11 @@
 //	send rd.Messages; deliver rd.Results; check rd.Applied
 //	n.Advance(rd)
 //
+// and tell the node what became of its raft messages when it learns it:
+// ReportSnapshot for every MsgSnap (delivered whole or failed: raft sends
+// the peer nothing else meanwhile), ReportUnreachable for a message that
+// could not be sent.
+//
 // Not safe for concurrent use; drive from one goroutine.
 //
 // Requests carry IDs. A node forwards a request to the leader it knows (or,
@@ -815,13 +820,25 @@ func (n *Node) Advance(rd Ready) {
 		return
 	}
 	n.rn.Advance(*rd.raft)
-	for _, m := range rd.raft.Messages {
-		if m.GetType() == pb.MsgSnap {
-			// The simulated and real transports hand snapshots over whole:
-			// the follower's next response tells raft how it went.
-			n.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
-		}
+}
+
+// ReportUnreachable tells raft that a message to peer could not be sent (its
+// connection failed, its queue was full, a partition cut it): raft stops
+// streaming appends to it and probes instead, as etcd's transport tells it.
+func (n *Node) ReportUnreachable(peer roles.NodeID) {
+	n.rn.ReportUnreachable(peer.RaftID())
+}
+
+// ReportSnapshot tells raft how sending a snapshot (a MsgSnap in an earlier
+// Ready) to peer ended: delivered whole, or failed. Raft sends nothing else
+// to the peer while its snapshot is in flight, so the driver must report
+// every MsgSnap it was given, whatever became of it.
+func (n *Node) ReportSnapshot(peer roles.NodeID, delivered bool) {
+	status := raft.SnapshotFailure
+	if delivered {
+		status = raft.SnapshotFinish
 	}
+	n.rn.ReportSnapshot(peer.RaftID(), status)
 }
 
 func (n *Node) apply(ents []*pb.Entry) []Applied {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
 
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
@@ -98,27 +99,48 @@ func (l *loop) ready() error {
 				return err
 			}
 		}
-		l.send(rd.Messages)
+		unsent := l.send(rd.Messages)
 		l.publish(rd.Events)
 		l.h.resources.Store(int64(l.n.Store().Len())) // counted before a caller hears of its write
 		l.deliver(rd.Results)
 		l.n.Advance(rd)
+		l.reportUnsent(unsent)
 	}
 	return nil
 }
 
-func (l *loop) send(msgs []node.Message) {
+// send hands the messages to the transport and returns the raft messages
+// that did not leave.
+func (l *loop) send(msgs []node.Message) (unsent []node.Message) {
 	for _, m := range msgs {
 		switch {
 		case l.h.cfg.Transport == nil || m.To == (roles.NodeID{}):
 			l.h.unsent.Add(1)
 			l.h.log.Debug("message not sent: no transport or no peer", "to", m.To.Short(), "kind", m.Kind.String())
 		default:
-			if err := l.h.cfg.Transport.Send(m); err != nil {
-				l.h.sendErrors.Add(1)
-				l.h.log.Debug("send failed", "to", m.To.Short(), "err", err)
+			err := l.h.cfg.Transport.Send(m)
+			if err == nil {
+				continue
 			}
+			l.h.sendErrors.Add(1)
+			l.h.log.Debug("send failed", "to", m.To.Short(), "err", err)
 		}
+		if m.Raft != nil {
+			unsent = append(unsent, m)
+		}
+	}
+	return unsent
+}
+
+// reportUnsent tells raft of the messages that did not leave: the peer is
+// unreachable, and a snapshot for it failed (raft sends it nothing else
+// until it hears how its snapshot went).
+func (l *loop) reportUnsent(unsent []node.Message) {
+	for _, m := range unsent {
+		if m.Raft.GetType() == pb.MsgSnap {
+			l.n.ReportSnapshot(m.To, false)
+		}
+		l.n.ReportUnreachable(m.To)
 	}
 }
 
