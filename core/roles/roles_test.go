@@ -198,6 +198,10 @@ func TestShapeMatchesModel(t *testing.T) {
 					t.Fatalf("node %d: shape %s, model %s", mem.Node[0], mem.Roles, m[mem.Node[0]])
 				}
 			}
+			byNode := func(a, b roles.Member) int { return a.Node.Compare(b.Node) }
+			if ms := s.Members(); len(ms) != len(m) || !slices.IsSortedFunc(ms, byNode) {
+				t.Fatalf("members %v: want the model's %d in NodeID order", ms, len(m))
+			}
 			if err := s.Validate(); err != nil {
 				t.Fatalf("invariant broken: %v", err)
 			}

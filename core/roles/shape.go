@@ -16,6 +16,10 @@ type Member struct {
 // Shape is empty and invalid; build one with NewShape.
 type Shape struct {
 	members map[NodeID]Roles
+	// ids are the members' NodeIDs in order. A shift changes roles, never
+	// who is a member, so they are sorted once, by NewShape, and shared by
+	// clones; no one writes to them.
+	ids []NodeID
 }
 
 // NewShape builds a shape from its members and validates it: at most
@@ -36,6 +40,7 @@ func NewShape(members []Member) (Shape, error) {
 		s.members[m.Node] = m.Roles
 		raftIDs[m.Node.RaftID()] = m.Node
 	}
+	s.ids = slices.SortedFunc(maps.Keys(s.members), NodeID.Compare)
 	return s, s.Validate()
 }
 
@@ -64,7 +69,7 @@ func (s Shape) Roles(id NodeID) (Roles, bool) {
 // Members lists every node in NodeID order.
 func (s Shape) Members() []Member {
 	out := make([]Member, 0, len(s.members))
-	for _, id := range s.sortedIDs() {
+	for _, id := range s.ids {
 		out = append(out, Member{Node: id, Roles: s.members[id]})
 	}
 	return out
@@ -73,7 +78,7 @@ func (s Shape) Members() []Member {
 // Holders lists, in NodeID order, the nodes that hold every role of r.
 func (s Shape) Holders(r Roles) []NodeID {
 	var out []NodeID
-	for _, id := range s.sortedIDs() {
+	for _, id := range s.ids {
 		if s.members[id].Has(r) {
 			out = append(out, id)
 		}
@@ -95,14 +100,8 @@ func (s Shape) ControlPlaneCount() int {
 	return n
 }
 
-func (s Shape) sortedIDs() []NodeID {
-	ids := slices.Collect(maps.Keys(s.members))
-	slices.SortFunc(ids, NodeID.Compare)
-	return ids
-}
-
 // Clone returns an independent copy.
-func (s Shape) Clone() Shape { return Shape{members: maps.Clone(s.members)} }
+func (s Shape) Clone() Shape { return Shape{members: maps.Clone(s.members), ids: s.ids} }
 
 // Equal reports whether two shapes hold the same nodes with the same roles.
 func (s Shape) Equal(o Shape) bool { return maps.Equal(s.members, o.members) }
