@@ -34,28 +34,33 @@
 // The data directory holds node.key (the node's ed25519 private key, PKCS#8
 // PEM, mode 0600, made on first start; its public key is the node's ID)
 // and raft.db (disk.Storage). Every start takes the next incarnation from
-// raft.db. The bootstrap shape is this node alone with every control-plane
-// role: a mesh of one voter. A node that is the only member of its shape
-// campaigns at once: it ticks through its election timeout without waiting
-// for the wall clock, since there is no peer whose heartbeat it could miss.
+// raft.db. The bootstrap shape is Config.Bootstrap, identical on every node
+// of the mesh, or this node alone with every control-plane role: a mesh of
+// one voter. A node that is the only member of its shape campaigns at once:
+// it ticks through its election timeout without waiting for the wall clock,
+// since there is no peer whose heartbeat it could miss.
 //
 // # Peers
 //
-// Messages for peers go to Config.Transport. With none (or to a peer the
-// node cannot name) they are counted in Stats.Unsent and dropped: raft and
-// the node's request retries treat a lost message as the network's doing.
-// The inbound side (a transport stepping messages into the node) comes with
-// the first real transport.
+// The node's transport (Config.Transport, made with the node's key) carries
+// its messages to the peers of Config.Peers. A message it refuses, or one
+// with no transport, is dropped and counted (Stats.Unsent, SendErrors), and
+// raft hears of it (node.ReportUnreachable, and ReportSnapshot for a
+// MsgSnap): raft and the node's request retries treat a lost message as the
+// network's doing. What peers send, and the transport's reports, reach the
+// loop through a peer inbox of PeerInboxMax entries, apart from the ops of
+// callers; a full peer inbox drops (Stats.PeerDrops), as etcd's receive
+// buffer does.
 package host
 
 import (
 	"context"
+	"crypto/ed25519"
 	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -64,6 +69,7 @@ import (
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/real/disk"
 )
 
@@ -78,9 +84,10 @@ const DefaultTickInterval = 100 * time.Millisecond
 
 // Limits.
 const (
-	InboxMax       = 256 // ops waiting for the loop
-	opsPerReadyMax = 64  // ops the loop runs before it handles their Ready
-	readyLoopsMax  = 64  // Ready batches handled per wake-up before the loop looks at its inbox again
+	InboxMax       = 256  // ops waiting for the loop
+	PeerInboxMax   = 4096 // messages and reports from peers waiting for the loop (etcd's recvBufSize)
+	opsPerReadyMax = 64   // ops the loop runs before it handles their Ready
+	readyLoopsMax  = 64   // Ready batches handled per wake-up before the loop looks at its inbox again
 )
 
 // ErrClosed answers calls on a node that was closed.
@@ -90,17 +97,16 @@ var ErrClosed = errors.New("host: node closed")
 type Config struct {
 	Dir          string        // the data directory; made (0700) if absent
 	TickInterval time.Duration // 0 for DefaultTickInterval
-	Transport    Transport     // nil: no peers
-	Logger       *slog.Logger  // nil: discard
-}
-
-// Transport carries a node's messages to its peers. Send hands m over and
-// returns without waiting for delivery: the loop calls it between
-// persisting a Ready and delivering its results, so it must not block on
-// the network. A transport may drop messages; raft and the node's request
-// retries recover.
-type Transport interface {
-	Send(m node.Message) error
+	// Bootstrap is the mesh's initial shape, the same on every node and
+	// holding this one; empty for a mesh of this node alone.
+	Bootstrap roles.Shape
+	// Peers is where each other node listens, for the transport.
+	Peers map[roles.NodeID]string
+	// Transport makes the node's transport from its key and the handler
+	// of what peers send (real/tcp, or net/transport/memtransport in
+	// tests); nil for none.
+	Transport func(key ed25519.PrivateKey, h transport.Handler) (transport.Transport, error)
+	Logger    *slog.Logger // nil: discard
 }
 
 // Stats counts what the loop did.
@@ -108,6 +114,7 @@ type Stats struct {
 	Ticks      uint64 // wall-clock ticks given to the node
 	Unsent     uint64 // messages dropped: no transport, or a peer with no ID
 	SendErrors uint64 // messages the transport refused
+	PeerDrops  uint64 // messages and reports from peers dropped: the peer inbox was full
 }
 
 // Node is one running node. Its methods are safe for concurrent use.
@@ -121,6 +128,8 @@ type Node struct {
 	electionTicks int // the node's, for campaignAlone
 
 	inbox chan func(*loop)
+	peers chan func(*loop)    // what the transport delivers: see Receive
+	tr    transport.Transport // nil without Config.Transport
 	stop  chan struct{}
 	done  chan struct{} // closed when the loop has returned
 	err   error         // why the loop stopped early; read after done
@@ -128,8 +137,8 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	resources                 atomic.Int64
-	ticks, unsent, sendErrors atomic.Uint64
+	resources                            atomic.Int64
+	ticks, unsent, sendErrors, peerDrops atomic.Uint64
 }
 
 // Start opens (or makes) the data directory and starts the node's loop.
@@ -145,10 +154,7 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("host: data directory: %w", err)
-	}
-	key, err := loadOrCreateKey(filepath.Join(cfg.Dir, KeyFile))
+	key, err := openKey(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -158,15 +164,55 @@ func Start(cfg Config) (*Node, error) {
 	}
 	h := &Node{
 		id: nodeID(key), cfg: cfg, storage: storage, fan: backend.NewFanout(), log: cfg.Logger,
-		inbox: make(chan func(*loop), InboxMax), stop: make(chan struct{}), done: make(chan struct{}),
+		inbox: make(chan func(*loop), InboxMax), peers: make(chan func(*loop), PeerInboxMax),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	n, err := h.newNode()
 	if err != nil {
 		storage.Close()
 		return nil, err
 	}
+	if cfg.Transport != nil {
+		if h.tr, err = cfg.Transport(key, h); err != nil {
+			storage.Close()
+			return nil, fmt.Errorf("host: transport: %w", err)
+		}
+		for id, addr := range cfg.Peers {
+			if id != h.id {
+				h.tr.SetPeer(id, addr)
+			}
+		}
+	}
 	go h.run(n)
 	return h, nil
+}
+
+// Receive steps a message from a peer into the node, on the loop; the
+// transport calls it (transport.Handler). It never blocks: with the peer
+// inbox full the message is dropped and counted.
+func (h *Node) Receive(m node.Message) {
+	h.fromPeer(func(l *loop) { l.n.Step(m) })
+}
+
+// Report hands the transport's news about a peer to raft, on the loop
+// (transport.Handler).
+func (h *Node) Report(r transport.Report) {
+	h.fromPeer(func(l *loop) {
+		switch r.Kind {
+		case transport.Unreachable:
+			l.n.ReportUnreachable(r.Peer)
+		case transport.SnapshotDone, transport.SnapshotFailed:
+			l.n.ReportSnapshot(r.Peer, r.Kind == transport.SnapshotDone)
+		}
+	})
+}
+
+func (h *Node) fromPeer(op func(*loop)) {
+	select {
+	case h.peers <- op:
+	default:
+		h.peerDrops.Add(1)
+	}
 }
 
 // newNode makes the node from what raft.db holds, with a new incarnation.
@@ -179,9 +225,11 @@ func (h *Node) newNode() (*node.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape, err := roles.NewShape([]roles.Member{{Node: h.id, Roles: roles.ControlPlane}})
-	if err != nil {
-		return nil, err
+	shape := h.cfg.Bootstrap
+	if shape.Len() == 0 {
+		if shape, err = roles.NewShape([]roles.Member{{Node: h.id, Roles: roles.ControlPlane}}); err != nil {
+			return nil, err
+		}
 	}
 	cfg := node.DefaultConfig(h.id, shape, seededRand())
 	cfg.Incarnation = inc
@@ -207,17 +255,21 @@ func (h *Node) ID() roles.NodeID { return h.id }
 
 // Stats returns the loop's counters.
 func (h *Node) Stats() Stats {
-	return Stats{Ticks: h.ticks.Load(), Unsent: h.unsent.Load(), SendErrors: h.sendErrors.Load()}
+	return Stats{Ticks: h.ticks.Load(), Unsent: h.unsent.Load(), SendErrors: h.sendErrors.Load(), PeerDrops: h.peerDrops.Load()}
 }
 
-// Close stops the loop, syncs what was saved and closes the storage. Live
-// watches receive no more events; they end with their context or Close.
-// Calls after Close answer ErrClosed.
+// Close stops the transport and the loop, syncs what was saved and closes
+// the storage. Live watches receive no more events; they end with their
+// context or Close. Calls after Close answer ErrClosed.
 func (h *Node) Close() error {
 	h.closeOnce.Do(func() {
+		var trErr error
+		if h.tr != nil {
+			trErr = h.tr.Close() // no Receive or Report after it returns
+		}
 		close(h.stop)
 		<-h.done
-		h.closeErr = errors.Join(h.err, h.storage.Close())
+		h.closeErr = errors.Join(h.err, trErr, h.storage.Close())
 	})
 	return h.closeErr
 }

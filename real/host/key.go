@@ -108,3 +108,23 @@ func writeAtomic(path string, data []byte) error {
 func nodeID(key ed25519.PrivateKey) roles.NodeID {
 	return roles.NodeID(key.Public().(ed25519.PublicKey))
 }
+
+// Identity is the ID of the node whose data directory is dir, making the
+// directory and the node's key if they do not exist yet: what an operator
+// hands to the other nodes of a mesh before it starts.
+func Identity(dir string) (roles.NodeID, error) {
+	key, err := openKey(dir)
+	if err != nil {
+		return roles.NodeID{}, err
+	}
+	return nodeID(key), nil
+}
+
+// openKey makes the data directory (0700) if absent and loads its node key,
+// making one if there is none.
+func openKey(dir string) (ed25519.PrivateKey, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("host: data directory: %w", err)
+	}
+	return loadOrCreateKey(filepath.Join(dir, KeyFile))
+}

@@ -45,6 +45,9 @@ func (l *loop) serve() error {
 		case op := <-l.h.inbox:
 			op(l)
 			l.drainInbox()
+		case op := <-l.h.peers:
+			op(l)
+			l.drainPeers()
 		}
 		if err := l.ready(); err != nil {
 			return err
@@ -58,6 +61,20 @@ func (l *loop) drainInbox() {
 	for range opsPerReadyMax {
 		select {
 		case op := <-l.h.inbox:
+			op(l)
+		default:
+			return
+		}
+	}
+}
+
+// drainPeers steps what peers sent that is already waiting, up to
+// PeerInboxMax, before handling its Ready: a burst of appends is persisted
+// with one fsync.
+func (l *loop) drainPeers() {
+	for range PeerInboxMax {
+		select {
+		case op := <-l.h.peers:
 			op(l)
 		default:
 			return
@@ -114,11 +131,11 @@ func (l *loop) ready() error {
 func (l *loop) send(msgs []node.Message) (unsent []node.Message) {
 	for _, m := range msgs {
 		switch {
-		case l.h.cfg.Transport == nil || m.To == (roles.NodeID{}):
+		case l.h.tr == nil || m.To == (roles.NodeID{}):
 			l.h.unsent.Add(1)
 			l.h.log.Debug("message not sent: no transport or no peer", "to", m.To.Short(), "kind", m.Kind.String())
 		default:
-			err := l.h.cfg.Transport.Send(m)
+			err := l.h.tr.Send(m)
 			if err == nil {
 				continue
 			}
