@@ -67,8 +67,11 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/policy"
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/real/disk"
 )
@@ -81,6 +84,10 @@ const (
 
 // DefaultTickInterval is the wall-clock length of one node tick.
 const DefaultTickInterval = 100 * time.Millisecond
+
+// AuditInterval is how often the leader audits the shape, as in the
+// simulator (sim.AuditEvery).
+const AuditInterval = time.Second
 
 // Limits.
 const (
@@ -102,6 +109,11 @@ type Config struct {
 	Bootstrap roles.Shape
 	// Peers is where each other node listens, for the transport.
 	Peers map[roles.NodeID]string
+	// Target, on a mesh of more than one node, turns self-healing on:
+	// gossip membership beside raft, and the leader's policy auditing the
+	// shape towards this topology every AuditInterval (package policy's
+	// default tuning).
+	Target topology.Strategy
 	// Transport makes the node's transport from its key and the handler
 	// of what peers send (real/tcp, or net/transport/memtransport in
 	// tests); nil for none.
@@ -120,6 +132,7 @@ type Stats struct {
 // Node is one running node. Its methods are safe for concurrent use.
 type Node struct {
 	id      roles.NodeID
+	key     ed25519.PrivateKey
 	cfg     Config
 	storage *disk.Storage
 	fan     *backend.Fanout
@@ -163,7 +176,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	h := &Node{
-		id: nodeID(key), cfg: cfg, storage: storage, fan: backend.NewFanout(), log: cfg.Logger,
+		id: nodeID(key), key: key, cfg: cfg, storage: storage, fan: backend.NewFanout(), log: cfg.Logger,
 		inbox: make(chan func(*loop), InboxMax), peers: make(chan func(*loop), PeerInboxMax),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -185,6 +198,38 @@ func Start(cfg Config) (*Node, error) {
 	}
 	go h.run(n)
 	return h, nil
+}
+
+// Status is what a node knows of the mesh, for operators.
+type Status struct {
+	ID      roles.NodeID
+	Raft    node.Status
+	Applied uint64      // the last applied index
+	Shape   roles.Shape // the shape at Applied
+	// Members is the node's gossip view (nil without self-healing).
+	Members []membership.Member
+	// Decision is the node's last policy audit as leader, nil if none.
+	Decision *node.Decision
+}
+
+// Status reports what the node knows now.
+func (h *Node) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := h.exec(ctx, func(l *loop) {
+		st = Status{ID: h.id, Raft: l.n.Status(), Applied: l.n.AppliedIndex(), Shape: l.n.Shape(), Members: l.n.Members()}
+		if l.decision != nil {
+			d := *l.decision
+			st.Decision = &d
+		}
+	})
+	return st, err
+}
+
+// SetPeer tells the transport where peer id listens now.
+func (h *Node) SetPeer(id roles.NodeID, addr string) {
+	if h.tr != nil && id != h.id {
+		h.tr.SetPeer(id, addr)
+	}
 }
 
 // Receive steps a message from a peer into the node, on the loop; the
@@ -233,6 +278,12 @@ func (h *Node) newNode() (*node.Node, error) {
 	}
 	cfg := node.DefaultConfig(h.id, shape, seededRand())
 	cfg.Incarnation = inc
+	if shape.Len() > 1 && h.cfg.Target != nil {
+		g := membership.DefaultConfig(h.key, seededRand())
+		pc := policy.DefaultConfig(h.cfg.Target)
+		cfg.Gossip, cfg.Policy = &g, &pc
+		cfg.AuditTicks = max(1, int(AuditInterval/h.cfg.TickInterval))
+	}
 	h.electionTicks = cfg.ElectionTicks
 	n, err := node.New(cfg, durable)
 	if err != nil {

@@ -13,9 +13,10 @@ import (
 
 // loop is the state only the loop goroutine touches.
 type loop struct {
-	h       *Node
-	n       *node.Node
-	waiters map[node.RequestID]chan<- node.Result // bounded by node.PendingMax
+	h        *Node
+	n        *node.Node
+	waiters  map[node.RequestID]chan<- node.Result // bounded by node.PendingMax
+	decision *node.Decision                        // the node's last audit as leader
 }
 
 // run is the loop goroutine. See the package doc.
@@ -120,6 +121,9 @@ func (l *loop) ready() error {
 		l.publish(rd.Events)
 		l.h.resources.Store(int64(l.n.Store().Len())) // counted before a caller hears of its write
 		l.deliver(rd.Results)
+		if k := len(rd.Decisions); k > 0 {
+			l.decision = &rd.Decisions[k-1]
+		}
 		l.n.Advance(rd)
 		l.reportUnsent(unsent)
 	}

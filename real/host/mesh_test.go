@@ -22,17 +22,10 @@ import (
 func meshOf(t *testing.T, n int) ([]*host.Node, []string, func(i int) *host.Node) {
 	t.Helper()
 	net := memtransport.NewNetwork()
-	dirs := make([]string, n)
-	members := make([]roles.Member, n)
+	dirs, members := identities(t, n)
 	peers := map[roles.NodeID]string{}
-	for i := range dirs {
-		dirs[i] = t.TempDir()
-		id, err := host.Identity(dirs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		members[i] = roles.Member{Node: id, Roles: roles.ControlPlane}
-		peers[id] = fmt.Sprint("n", i+1)
+	for i, m := range members {
+		peers[m.Node] = fmt.Sprint("n", i+1)
 	}
 	shape, err := roles.NewShape(members)
 	if err != nil {
@@ -55,6 +48,21 @@ func meshOf(t *testing.T, n int) ([]*host.Node, []string, func(i int) *host.Node
 		hosts[i] = startOne(i)
 	}
 	return hosts, dirs, startOne
+}
+
+// identities makes n data directories and their node keys, every node a
+// control-plane member.
+func identities(t *testing.T, n int) (dirs []string, members []roles.Member) {
+	t.Helper()
+	for range n {
+		dir := t.TempDir()
+		id, err := host.Identity(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs, members = append(dirs, dir), append(members, roles.Member{Node: id, Roles: roles.ControlPlane})
+	}
+	return dirs, members
 }
 
 // applyAnywhere writes through the first live host that takes the write,

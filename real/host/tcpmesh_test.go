@@ -1,0 +1,96 @@
+package host_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/core/topology"
+	"revoada.dev/revoada/net/transport"
+	"revoada.dev/revoada/real/host"
+	"revoada.dev/revoada/real/tcp"
+)
+
+// TestSelfHealingOverTCP is the production path end to end, in real time on
+// loopback: four hosts over real/tcp (mutual TLS on their node keys), three
+// voters and a worker, with self-healing towards quorum-3m. They elect and
+// replicate; when a voter is closed for good, gossip declares it dead and
+// the leader's policy promotes the worker, and the mesh keeps taking writes.
+// Ticks are 20 ms, so the policy's grace and the detector run five times
+// faster than in production.
+func TestSelfHealingOverTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time: about ten seconds")
+	}
+	const n = 4
+	dirs, members := identities(t, n)
+	members[n-1].Roles = roles.Worker
+	shape, err := roles.NewShape(members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := topology.ByName("quorum-3m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := make([]*host.Node, n)
+	addrs := make([]string, n)
+	for i := range hosts {
+		var tr *tcp.Transport
+		h, err := host.Start(host.Config{Dir: dirs[i], Bootstrap: shape, Target: target, TickInterval: 20 * time.Millisecond,
+			Transport: func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
+				tr, err = tcp.New(tcp.Config{Key: key, Mesh: shape.Digest(), Listen: "127.0.0.1:0", Handler: hd})
+				return tr, err
+			}})
+		if err != nil {
+			t.Fatalf("start node %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { h.Close() })
+		hosts[i], addrs[i] = h, tr.Addr()
+	}
+	for _, h := range hosts {
+		for j, m := range members {
+			h.SetPeer(m.Node, addrs[j])
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	write := func(live []*host.Node, name string) {
+		t.Helper()
+		for ctx.Err() == nil {
+			for _, h := range live {
+				if _, err := h.Backend().Apply(ctx, configMap("ns", name, "{}"), store.Expect{}); err == nil {
+					return
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("no host took the write of %s within a minute", name)
+	}
+	write(hosts, "before")
+
+	// Close a voter that is not the one we ask, then wait for the worker
+	// to hold etcd in the committed shape.
+	if err := hosts[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	worker := members[n-1].Node
+	for {
+		st, err := hosts[1].Status(ctx)
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		if r, _ := st.Shape.Roles(worker); r.Has(roles.Etcd) {
+			t.Logf("the worker holds %s", r)
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the worker was never promoted; last shape %v, last decision %+v", st.Shape, st.Decision)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	write(hosts[1:], "after")
+}
