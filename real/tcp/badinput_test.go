@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,6 +75,13 @@ func newNode(t *testing.T, i byte, tune func(*Config)) *testNode {
 		}
 	})
 	return n
+}
+
+// noLeak checks, once t's other cleanups have closed everything, that
+// the goroutine count is back where it was.
+func noLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() { transporttest.NoLeak(t, before) })
 }
 
 // waitRefused waits, within the guard, for reason to be counted n times.
@@ -159,6 +167,7 @@ func closedByPeer(t *testing.T, conn net.Conn) {
 // refused and counted under its reason, logged once per peer and
 // interval, and the transport keeps serving.
 func TestBadInput(t *testing.T) {
+	noLeak(t)
 	msgFrame := func(t *testing.T, m node.Message) []byte {
 		f, err := wire.AppendMsgFrame(nil, m)
 		if err != nil {
@@ -252,6 +261,33 @@ func TestBadInput(t *testing.T) {
 		{"MessageFromAnotherNode", transport.RefuseMisrouted, func(t *testing.T, to *testNode) net.Conn {
 			conn := helloConn(t, to, other)
 			write(t, conn, msgFrame(t, transporttest.MsgApp(NodeID(testKey(8)), to.id, 1, 8)))
+			return conn
+		}},
+		{"SnapshotChunkOverLimit", transport.RefuseOversized, func(t *testing.T, to *testNode) net.Conn {
+			conn := helloConn(t, to, other)
+			h := frame(t, wire.FramePing, nil)
+			h[3] = byte(wire.FrameSnapChunk)
+			binary.BigEndian.PutUint32(h[4:8], wire.SnapChunkBytes+1)
+			write(t, conn, h)
+			return conn
+		}},
+		{"SnapshotEndWrongTotal", transport.RefuseCorrupt, func(t *testing.T, to *testNode) net.Conn {
+			conn := helloConn(t, to, other)
+			write(t, conn, frame(t, wire.FrameSnapChunk, make([]byte, 10)))
+			write(t, conn, frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, 11)))
+			return conn
+		}},
+		{"SnapshotCutShort", transport.RefuseTruncated, func(t *testing.T, to *testNode) net.Conn {
+			conn := helloConn(t, to, other)
+			write(t, conn, frame(t, wire.FrameSnapChunk, make([]byte, 10)))
+			conn.CloseWrite()
+			return conn
+		}},
+		{"SnapshotOfAnotherMessage", transport.RefuseCorrupt, func(t *testing.T, to *testNode) net.Conn {
+			conn := helloConn(t, to, other)
+			enc := wire.AppendMessage(nil, transporttest.MsgApp(NodeID(other), to.id, 1, 8))
+			write(t, conn, frame(t, wire.FrameSnapChunk, enc))
+			write(t, conn, frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, len(enc))))
 			return conn
 		}},
 		{"SnapshotEndWithoutChunks", transport.RefuseCorrupt, func(t *testing.T, to *testNode) net.Conn {
