@@ -216,3 +216,96 @@ func (o *Overflows) Run(stop <-chan struct{}, report func(Report)) {
 		}
 	}
 }
+
+// Peer is what a transport keeps of a peer, for Peers.
+type Peer interface {
+	Addr() string // where the peer listens
+	Stop()        // ends the peer's goroutines; called once, under Peers' lock
+}
+
+// Peers is a transport's peer table: each peer's state by ID, and whether
+// the transport is closed, under one lock, so that a goroutine a transport
+// starts for a peer (under the lock) is always one Close waits for. Safe
+// for concurrent use.
+type Peers[P Peer] struct {
+	mu     sync.RWMutex
+	closed bool
+	m      map[roles.NodeID]P
+}
+
+// Set makes peer id at addr with make and starts it with start, both
+// under the lock, unless the table is closed or id is at addr already; a
+// peer id at another address is stopped and replaced.
+func (ps *Peers[P]) Set(id roles.NodeID, addr string, make func() P, start func(P)) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return
+	}
+	if old, ok := ps.m[id]; ok {
+		if old.Addr() == addr {
+			return
+		}
+		old.Stop()
+	}
+	if ps.m == nil {
+		ps.m = map[roles.NodeID]P{}
+	}
+	p := make()
+	ps.m[id] = p
+	start(p)
+}
+
+// Remove stops and forgets peer id, if the table has it and is open.
+func (ps *Peers[P]) Remove(id roles.NodeID) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if p, ok := ps.m[id]; ok && !ps.closed {
+		delete(ps.m, id)
+		p.Stop()
+	}
+}
+
+// Close marks the table closed and stops every peer, running also first
+// under the lock; it says whether the table was open.
+func (ps *Peers[P]) Close(also func()) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return false
+	}
+	ps.closed = true
+	also()
+	for _, p := range ps.m {
+		p.Stop()
+	}
+	return true
+}
+
+// With runs fn with peer id under the read lock, so the peer is neither
+// stopped nor the table closed while fn runs. If the table is closed or
+// has no peer id, it counts the drop in c and returns Send's error.
+func (ps *Peers[P]) With(id roles.NodeID, c *Counters, fn func(P) error) error {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	if ps.closed {
+		return c.Drop(DropClosed, id)
+	}
+	p, ok := ps.m[id]
+	if !ok {
+		return c.Drop(DropUnknownPeer, id)
+	}
+	return fn(p)
+}
+
+// IfOpen runs fn under the read lock if the table is open, and says
+// whether it did: a transport starts a Handler call this way, so that none
+// starts once Close has begun.
+func (ps *Peers[P]) IfOpen(fn func()) bool {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	if !ps.closed {
+		fn()
+	}
+	return !ps.closed
+}

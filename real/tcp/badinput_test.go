@@ -163,25 +163,80 @@ func closedByPeer(t *testing.T, conn net.Conn) {
 	}
 }
 
+// header is a frame header of kind claiming n payload bytes.
+func header(t *testing.T, kind wire.FrameKind, n uint32) []byte {
+	h := frame(t, wire.FramePing, nil)
+	h[3] = byte(kind)
+	binary.BigEndian.PutUint32(h[4:8], n)
+	return h
+}
+
+func msgFrame(t *testing.T, m node.Message) []byte {
+	f, err := wire.AppendMsgFrame(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// badCase is one class of bad input: a whole exchange (send), or what a
+// peer with a good key writes after both Hellos (after), then perhaps
+// ends its side (cut).
+type badCase struct {
+	name   string
+	reason transport.RefuseReason
+	send   func(t *testing.T, to *testNode) net.Conn
+	after  func(t *testing.T, to *testNode) [][]byte
+	cut    bool
+}
+
+// run makes the case's connection to the listener to.
+func (c badCase) run(t *testing.T, to *testNode, key ed25519.PrivateKey) net.Conn {
+	if c.send != nil {
+		return c.send(t, to)
+	}
+	conn := helloConn(t, to, key)
+	for _, b := range c.after(t, to) {
+		write(t, conn, b)
+	}
+	if c.cut {
+		conn.CloseWrite()
+	}
+	return conn
+}
+
 // TestBadInput sends each class of bad input to a listener: each is
 // refused and counted under its reason, logged once per peer and
 // interval, and the transport keeps serving.
 func TestBadInput(t *testing.T) {
 	noLeak(t)
-	msgFrame := func(t *testing.T, m node.Message) []byte {
-		f, err := wire.AppendMsgFrame(nil, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
 	other := testKey(7)
-	for _, c := range []struct {
-		name   string
-		reason transport.RefuseReason
-		send   func(t *testing.T, to *testNode) net.Conn
-	}{
-		{"GarbageOnThePort", transport.RefuseNotTLS, func(t *testing.T, to *testNode) net.Conn {
+	otherID, strangerID := NodeID(other), NodeID(testKey(8))
+	// withHello is a TLS connection with other's key that sends hello.
+	withHello := func(hello func(t *testing.T) []byte) func(t *testing.T, to *testNode) net.Conn {
+		return func(t *testing.T, to *testNode) net.Conn {
+			cert, err := Certificate(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := dialTLS(t, to.Addr(), &cert)
+			write(t, conn, hello(t))
+			return conn
+		}
+	}
+	hello := func(t *testing.T, h wire.Hello) []byte { return frame(t, wire.FrameHello, wire.AppendHello(nil, h)) }
+	frames := func(fs ...func(t *testing.T, to *testNode) []byte) func(t *testing.T, to *testNode) [][]byte {
+		return func(t *testing.T, to *testNode) [][]byte {
+			var out [][]byte
+			for _, f := range fs {
+				out = append(out, f(t, to))
+			}
+			return out
+		}
+	}
+	chunk := func(t *testing.T, _ *testNode) []byte { return frame(t, wire.FrameSnapChunk, make([]byte, 10)) }
+	for _, c := range []badCase{
+		{name: "GarbageOnThePort", reason: transport.RefuseNotTLS, send: func(t *testing.T, to *testNode) net.Conn {
 			conn, err := net.Dial("tcp", to.Addr())
 			if err != nil {
 				t.Fatal(err)
@@ -190,117 +245,65 @@ func TestBadInput(t *testing.T) {
 			write(t, conn, []byte("GET / HTTP/1.1\r\nHost: revoada\r\n\r\n"))
 			return conn
 		}},
-		{"ClientWithoutCertificate", transport.RefuseHandshake, func(t *testing.T, to *testNode) net.Conn {
+		{name: "ClientWithoutCertificate", reason: transport.RefuseHandshake, send: func(t *testing.T, to *testNode) net.Conn {
 			return dialTLS(t, to.Addr(), nil) // TLS 1.3: the client's handshake ends before the server's check
 		}},
-		{"ClientWithAnECDSAKey", transport.RefuseIdentity, func(t *testing.T, to *testNode) net.Conn {
+		{name: "ClientWithAnECDSAKey", reason: transport.RefuseIdentity, send: func(t *testing.T, to *testNode) net.Conn {
 			cert := ecdsaCert(t)
 			return dialTLS(t, to.Addr(), &cert)
 		}},
-		{"HelloForAnotherNode", transport.RefuseIdentity, func(t *testing.T, to *testNode) net.Conn {
-			cert, err := Certificate(other)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := dialTLS(t, to.Addr(), &cert)
-			write(t, conn, frame(t, wire.FrameHello, wire.AppendHello(nil, wire.Hello{Mesh: mesh, Node: NodeID(testKey(8))})))
-			return conn
-		}},
-		{"HelloOfAnotherMesh", transport.RefuseMesh, func(t *testing.T, to *testNode) net.Conn {
-			cert, err := Certificate(other)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := dialTLS(t, to.Addr(), &cert)
-			write(t, conn, frame(t, wire.FrameHello, wire.AppendHello(nil, wire.Hello{Mesh: roles.Digest{9}, Node: NodeID(other)})))
-			return conn
-		}},
-		{"AnotherProtocolVersion", transport.RefuseVersion, func(t *testing.T, to *testNode) net.Conn {
-			cert, err := Certificate(other)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := dialTLS(t, to.Addr(), &cert)
-			f := frame(t, wire.FrameHello, wire.AppendHello(nil, wire.Hello{Mesh: mesh, Node: NodeID(other)}))
+		{name: "HelloForAnotherNode", reason: transport.RefuseIdentity, send: withHello(func(t *testing.T) []byte {
+			return hello(t, wire.Hello{Mesh: mesh, Node: strangerID})
+		})},
+		{name: "HelloOfAnotherMesh", reason: transport.RefuseMesh, send: withHello(func(t *testing.T) []byte {
+			return hello(t, wire.Hello{Mesh: roles.Digest{9}, Node: otherID})
+		})},
+		{name: "AnotherProtocolVersion", reason: transport.RefuseVersion, send: withHello(func(t *testing.T) []byte {
+			f := hello(t, wire.Hello{Mesh: mesh, Node: otherID})
 			f[2] = wire.ProtocolVersion + 1
-			write(t, conn, f)
-			return conn
-		}},
-		{"GarbageAfterTLS", transport.RefuseMagic, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			write(t, conn, []byte("not a frame at all"))
-			return conn
-		}},
-		{"OversizedFrame", transport.RefuseOversized, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			h := frame(t, wire.FramePing, nil)
-			h[3] = byte(wire.FrameMsg)
-			binary.BigEndian.PutUint32(h[4:8], wire.FrameBytesMax+1)
-			write(t, conn, h)
-			return conn
-		}},
-		{"TruncatedFrame", transport.RefuseTruncated, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			f := msgFrame(t, transporttest.MsgApp(NodeID(other), to.id, 1, 100))
-			write(t, conn, f[:len(f)-10])
-			conn.CloseWrite()
-			return conn
-		}},
-		{"FlippedByte", transport.RefuseChecksum, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			f := msgFrame(t, transporttest.MsgApp(NodeID(other), to.id, 1, 100))
+			return f
+		})},
+		{name: "GarbageAfterTLS", reason: transport.RefuseMagic, after: frames(func(*testing.T, *testNode) []byte {
+			return []byte("not a frame at all")
+		})},
+		{name: "OversizedFrame", reason: transport.RefuseOversized, after: frames(func(t *testing.T, _ *testNode) []byte {
+			return header(t, wire.FrameMsg, wire.FrameBytesMax+1)
+		})},
+		{name: "TruncatedFrame", reason: transport.RefuseTruncated, cut: true, after: frames(func(t *testing.T, to *testNode) []byte {
+			f := msgFrame(t, transporttest.MsgApp(otherID, to.id, 1, 100))
+			return f[:len(f)-10]
+		})},
+		{name: "FlippedByte", reason: transport.RefuseChecksum, after: frames(func(t *testing.T, to *testNode) []byte {
+			f := msgFrame(t, transporttest.MsgApp(otherID, to.id, 1, 100))
 			f[len(f)-1] ^= 1
-			write(t, conn, f)
-			return conn
+			return f
+		})},
+		{name: "MessageToAnotherNode", reason: transport.RefuseMisrouted, after: frames(func(t *testing.T, _ *testNode) []byte {
+			return msgFrame(t, transporttest.MsgApp(otherID, strangerID, 1, 8))
+		})},
+		{name: "MessageFromAnotherNode", reason: transport.RefuseMisrouted, after: frames(func(t *testing.T, to *testNode) []byte {
+			return msgFrame(t, transporttest.MsgApp(strangerID, to.id, 1, 8))
+		})},
+		{name: "SnapshotChunkOverLimit", reason: transport.RefuseOversized, after: frames(func(t *testing.T, _ *testNode) []byte {
+			return header(t, wire.FrameSnapChunk, wire.SnapChunkBytes+1)
+		})},
+		{name: "SnapshotEndWrongTotal", reason: transport.RefuseCorrupt, after: frames(chunk, func(t *testing.T, _ *testNode) []byte {
+			return frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, 11))
+		})},
+		{name: "SnapshotCutShort", reason: transport.RefuseTruncated, cut: true, after: frames(chunk)},
+		{name: "SnapshotOfAnotherMessage", reason: transport.RefuseCorrupt, after: func(t *testing.T, to *testNode) [][]byte {
+			enc := wire.AppendMessage(nil, transporttest.MsgApp(otherID, to.id, 1, 8))
+			return [][]byte{frame(t, wire.FrameSnapChunk, enc), frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, len(enc)))}
 		}},
-		{"MessageToAnotherNode", transport.RefuseMisrouted, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			write(t, conn, msgFrame(t, transporttest.MsgApp(NodeID(other), NodeID(testKey(8)), 1, 8)))
-			return conn
-		}},
-		{"MessageFromAnotherNode", transport.RefuseMisrouted, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			write(t, conn, msgFrame(t, transporttest.MsgApp(NodeID(testKey(8)), to.id, 1, 8)))
-			return conn
-		}},
-		{"SnapshotChunkOverLimit", transport.RefuseOversized, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			h := frame(t, wire.FramePing, nil)
-			h[3] = byte(wire.FrameSnapChunk)
-			binary.BigEndian.PutUint32(h[4:8], wire.SnapChunkBytes+1)
-			write(t, conn, h)
-			return conn
-		}},
-		{"SnapshotEndWrongTotal", transport.RefuseCorrupt, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			write(t, conn, frame(t, wire.FrameSnapChunk, make([]byte, 10)))
-			write(t, conn, frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, 11)))
-			return conn
-		}},
-		{"SnapshotCutShort", transport.RefuseTruncated, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			write(t, conn, frame(t, wire.FrameSnapChunk, make([]byte, 10)))
-			conn.CloseWrite()
-			return conn
-		}},
-		{"SnapshotOfAnotherMessage", transport.RefuseCorrupt, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			enc := wire.AppendMessage(nil, transporttest.MsgApp(NodeID(other), to.id, 1, 8))
-			write(t, conn, frame(t, wire.FrameSnapChunk, enc))
-			write(t, conn, frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, len(enc))))
-			return conn
-		}},
-		{"SnapshotEndWithoutChunks", transport.RefuseCorrupt, func(t *testing.T, to *testNode) net.Conn {
-			conn := helloConn(t, to, other)
-			write(t, conn, frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, 10)))
-			return conn
-		}},
+		{name: "SnapshotEndWithoutChunks", reason: transport.RefuseCorrupt, after: frames(func(t *testing.T, _ *testNode) []byte {
+			return frame(t, wire.FrameSnapEnd, wire.AppendSnapEnd(nil, 10))
+		})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			to := newNode(t, 1, nil)
 			const tries = 3
 			for i := range tries {
-				closedByPeer(t, c.send(t, to))
+				closedByPeer(t, c.run(t, to, other))
 				waitRefused(t, to.Transport, c.reason, uint64(i+1))
 			}
 			if got := to.Stats().RefusedTotal(); got != tries {

@@ -21,31 +21,27 @@ func (t *Transport) sendSnapshot(m node.Message) error {
 	if len(enc) > wire.SnapBytesMax {
 		return t.stats.Drop(transport.DropOversized, m.To)
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	p, err := t.peerLocked(m.To)
-	if err != nil {
-		return err
-	}
-	if p.down(t.since()) {
-		return t.stats.Drop(transport.DropUnreachable, m.To)
-	}
-	select {
-	case p.snaps <- struct{}{}:
-	default:
-		return t.stats.Drop(transport.DropQueueFull, m.To)
-	}
-	select {
-	case t.snapsOut <- struct{}{}:
-	default:
-		<-p.snaps
-		return t.stats.Drop(transport.DropQueueFull, m.To)
-	}
-	t.wg.Go(func() {
-		defer func() { <-t.snapsOut; <-p.snaps }()
-		t.transferSnapshot(p, enc)
+	return t.peers.With(m.To, &t.stats, func(p *peer) error {
+		if p.down(t.since()) {
+			return t.stats.Drop(transport.DropUnreachable, m.To)
+		}
+		select {
+		case p.snaps <- struct{}{}:
+		default:
+			return t.stats.Drop(transport.DropQueueFull, m.To)
+		}
+		select {
+		case t.snapsOut <- struct{}{}:
+		default:
+			<-p.snaps
+			return t.stats.Drop(transport.DropQueueFull, m.To)
+		}
+		t.wg.Go(func() {
+			defer func() { <-t.snapsOut; <-p.snaps }()
+			t.transferSnapshot(p, enc)
+		})
+		return nil
 	})
-	return nil
 }
 
 // transferSnapshot sends one snapshot and reports how it went: done, or

@@ -94,9 +94,7 @@ type Transport struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine started
 
-	mu     sync.RWMutex
-	closed bool
-	peers  map[roles.NodeID]*peer
+	peers transport.Peers[*peer]
 
 	snapsOut  chan struct{} // a slot per MsgSnap being sent
 	snapsIn   chan struct{} // a slot per MsgSnap being received
@@ -133,7 +131,7 @@ func New(cfg Config) (*Transport, error) {
 	}
 	t := &Transport{cfg: cfg, id: id, cert: cert, server: serverConfig(cert), ln: ln, hello: hello, ping: ping,
 		epoch: time.Now(), overflows: transport.NewOverflows(), logs: newLogLimiter(cfg.Logger, cfg.LogInterval),
-		peers: map[roles.NodeID]*peer{}, streams: map[roles.NodeID]*inStream{},
+		streams:  map[roles.NodeID]*inStream{},
 		snapsOut: make(chan struct{}, transport.SnapsInFlightNodeMax), snapsIn: make(chan struct{}, transport.SnapsInFlightNodeMax),
 		connSlots: make(chan struct{}, ConnsInMax)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -161,31 +159,16 @@ func (t *Transport) Send(m node.Message) error {
 	if err != nil {
 		return t.stats.Drop(transport.DropOversized, m.To)
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	p, err := t.peerLocked(m.To)
-	switch {
-	case err != nil:
-		return err
-	case p.down(t.since()):
-		return t.stats.Drop(transport.DropUnreachable, m.To)
-	case !p.queue.Push(frame):
-		t.overflows.Add(m.To)
-		return t.stats.Drop(transport.DropQueueFull, m.To)
-	}
-	return nil
-}
-
-// peerLocked returns peer id, or Send's error (counted) if there is none.
-func (t *Transport) peerLocked(id roles.NodeID) (*peer, error) {
-	if t.closed {
-		return nil, t.stats.Drop(transport.DropClosed, id)
-	}
-	p := t.peers[id]
-	if p == nil {
-		return nil, t.stats.Drop(transport.DropUnknownPeer, id)
-	}
-	return p, nil
+	return t.peers.With(m.To, &t.stats, func(p *peer) error {
+		if p.down(t.since()) {
+			return t.stats.Drop(transport.DropUnreachable, m.To)
+		}
+		if !p.queue.Push(frame) {
+			t.overflows.Add(m.To)
+			return t.stats.Drop(transport.DropQueueFull, m.To)
+		}
+		return nil
+	})
 }
 
 // since is the monotonic time since the transport was made.
@@ -193,49 +176,22 @@ func (t *Transport) since() time.Duration { return time.Since(t.epoch) }
 
 // SetPeer implements transport.Transport.
 func (t *Transport) SetPeer(id roles.NodeID, addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	if p := t.peers[id]; p != nil {
-		if p.addr == addr {
-			return
-		}
-		t.removeLocked(p)
-	}
-	p := newPeer(t, id, addr)
-	t.peers[id] = p
-	t.wg.Go(func() { t.runPeer(p) })
+	t.peers.Set(id, addr, func() *peer { return newPeer(t, id, addr) },
+		func(p *peer) { t.wg.Go(func() { t.runPeer(p) }) })
 }
 
 // RemovePeer implements transport.Transport.
-func (t *Transport) RemovePeer(id roles.NodeID) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p := t.peers[id]; p != nil && !t.closed {
-		t.removeLocked(p)
-	}
-}
-
-func (t *Transport) removeLocked(p *peer) {
-	delete(t.peers, p.id)
-	p.cancel()
-}
+func (t *Transport) RemovePeer(id roles.NodeID) { t.peers.Remove(id) }
 
 // Stats implements transport.Transport.
 func (t *Transport) Stats() transport.Stats { return t.stats.Stats() }
 
 // Close implements transport.Transport.
 func (t *Transport) Close() error {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	// every peer's context, and every connection's, derives from t.ctx
+	if !t.peers.Close(t.cancel) {
 		return nil
 	}
-	t.closed = true
-	t.cancel() // every peer's context, and every connection's, derives from it
-	t.mu.Unlock()
 	err := t.ln.Close()
 	t.wg.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
@@ -282,6 +238,9 @@ func newPeer(t *Transport, id roles.NodeID, addr string) *peer {
 	p.rng = rand.New(rand.NewPCG(seed(t.id), seed(id)))
 	return p
 }
+
+func (p *peer) Addr() string { return p.addr }
+func (p *peer) Stop()        { p.cancel() }
 
 func (p *peer) down(now time.Duration) bool { return now < time.Duration(p.downUntil.Load()) }
 

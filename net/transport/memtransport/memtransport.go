@@ -43,7 +43,7 @@ func NewNetwork() *Network { return &Network{nodes: map[string]*Transport{}} }
 // New makes the transport of node id, listening at addr, delivering to h.
 // Error: an address already taken.
 func (n *Network) New(id roles.NodeID, addr string, h transport.Handler) (*Transport, error) {
-	t := &Transport{id: id, addr: addr, net: n, handler: h, peers: map[roles.NodeID]*peer{},
+	t := &Transport{id: id, addr: addr, net: n, handler: h,
 		overflows: transport.NewOverflows(), stop: make(chan struct{})}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -80,9 +80,7 @@ type Transport struct {
 	overflows *transport.Overflows
 	stop      chan struct{} // closed by Close
 
-	mu     sync.RWMutex
-	closed bool
-	peers  map[roles.NodeID]*peer
+	peers  transport.Peers[*peer]
 	wg     sync.WaitGroup // peer goroutines and the overflow reporter
 	active sync.WaitGroup // Handler calls on this transport in progress
 }
@@ -98,6 +96,9 @@ type peer struct {
 	stop  chan struct{}
 }
 
+func (p *peer) Addr() string { return p.addr }
+func (p *peer) Stop()        { close(p.stop) }
+
 // ID is the node this transport belongs to.
 func (t *Transport) ID() roles.NodeID { return t.id }
 
@@ -107,67 +108,38 @@ func (t *Transport) Send(m node.Message) error {
 		t.stats.DropN(transport.DropMisaddressed, 1)
 		return err
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
-		return t.stats.Drop(transport.DropClosed, m.To)
-	}
-	p := t.peers[m.To]
-	if p == nil {
-		return t.stats.Drop(transport.DropUnknownPeer, m.To)
-	}
 	enc := wire.AppendMessage(nil, m)
 	if len(enc) > transport.BytesMax(m) {
 		return t.stats.Drop(transport.DropOversized, m.To)
 	}
-	if transport.IsSnapshot(m) {
-		select {
-		case p.snaps <- struct{}{}:
-		default:
+	return t.peers.With(m.To, &t.stats, func(p *peer) error {
+		if transport.IsSnapshot(m) {
+			select {
+			case p.snaps <- struct{}{}:
+			default:
+				return t.stats.Drop(transport.DropQueueFull, m.To)
+			}
+			p.queue.Force(enc) // outside the queue's bounds: see the package doc
+			return nil
+		}
+		if !p.queue.Push(enc) {
+			t.overflows.Add(m.To)
 			return t.stats.Drop(transport.DropQueueFull, m.To)
 		}
-		p.queue.Force(enc) // outside the queue's bounds: see the package doc
 		return nil
-	}
-	if !p.queue.Push(enc) {
-		t.overflows.Add(m.To)
-		return t.stats.Drop(transport.DropQueueFull, m.To)
-	}
-	return nil
+	})
 }
 
 // SetPeer implements transport.Transport.
 func (t *Transport) SetPeer(id roles.NodeID, addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	if p := t.peers[id]; p != nil {
-		if p.addr == addr {
-			return
-		}
-		t.removeLocked(p)
-	}
-	p := &peer{id: id, addr: addr, queue: transport.NewQueue(),
-		snaps: make(chan struct{}, transport.SnapsInFlightMax), stop: make(chan struct{})}
-	t.peers[id] = p
-	t.wg.Go(func() { t.drain(p) })
+	t.peers.Set(id, addr, func() *peer {
+		return &peer{id: id, addr: addr, queue: transport.NewQueue(),
+			snaps: make(chan struct{}, transport.SnapsInFlightMax), stop: make(chan struct{})}
+	}, func(p *peer) { t.wg.Go(func() { t.drain(p) }) })
 }
 
 // RemovePeer implements transport.Transport.
-func (t *Transport) RemovePeer(id roles.NodeID) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p := t.peers[id]; p != nil && !t.closed {
-		t.removeLocked(p)
-	}
-}
-
-func (t *Transport) removeLocked(p *peer) {
-	delete(t.peers, p.id)
-	close(p.stop)
-}
+func (t *Transport) RemovePeer(id roles.NodeID) { t.peers.Remove(id) }
 
 // Stats implements transport.Transport.
 func (t *Transport) Stats() transport.Stats { return t.stats.Stats() }
@@ -175,19 +147,10 @@ func (t *Transport) Stats() transport.Stats { return t.stats.Stats() }
 // Close implements transport.Transport.
 func (t *Transport) Close() error {
 	t.net.unregister(t)
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil
+	if t.peers.Close(func() { close(t.stop) }) {
+		t.wg.Wait()
+		t.active.Wait()
 	}
-	t.closed = true
-	close(t.stop)
-	for _, p := range t.peers {
-		close(p.stop)
-	}
-	t.mu.Unlock()
-	t.wg.Wait()
-	t.active.Wait()
 	return nil
 }
 
@@ -228,12 +191,12 @@ func (t *Transport) dropLeft(p *peer) {
 }
 
 func (t *Transport) stopReason() transport.DropReason {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
+	select {
+	case <-t.stop:
 		return transport.DropClosed
+	default:
+		return transport.DropRemoved
 	}
-	return transport.DropRemoved
 }
 
 // deliver hands one encoded message to the transport at p's address, if
@@ -269,13 +232,9 @@ func (t *Transport) deliver(p *peer, enc []byte) {
 // receive delivers m from peer from, unless this transport is closed or m
 // is misrouted; it says whether it delivered.
 func (t *Transport) receive(from roles.NodeID, m node.Message) bool {
-	t.mu.RLock()
-	if t.closed {
-		t.mu.RUnlock()
+	if !t.peers.IfOpen(func() { t.active.Add(1) }) {
 		return false
 	}
-	t.active.Add(1)
-	t.mu.RUnlock()
 	defer t.active.Done()
 	if transport.CheckInbound(t.id, from, m) != nil {
 		t.stats.Refuse(transport.RefuseMisrouted)
@@ -288,13 +247,9 @@ func (t *Transport) receive(from roles.NodeID, m node.Message) bool {
 
 // report calls the handler's Report unless the transport is closed.
 func (t *Transport) report(r transport.Report) {
-	t.mu.RLock()
-	if t.closed {
-		t.mu.RUnlock()
+	if !t.peers.IfOpen(func() { t.active.Add(1) }) {
 		return
 	}
-	t.active.Add(1)
-	t.mu.RUnlock()
 	defer t.active.Done()
 	t.stats.Reported()
 	t.handler.Report(r)
