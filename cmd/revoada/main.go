@@ -7,6 +7,8 @@
 //	revoada scenarios  list the built-in scenarios, or print one's YAML
 //	revoada apply      apply a file's resources to the single-node mesh in a data directory
 //	revoada get, list, delete, watch   read, remove and follow its resources
+//	revoada node       run one node of a mesh over TCP with mutual TLS, until SIGTERM
+//	revoada id         print a data directory's node ID
 //	revoada version    the module version, VCS revision and time, Go version
 //	revoada help       usage
 //
@@ -121,6 +123,12 @@ Commands:
                revoada delete KIND NAME [-n NAMESPACE]
   watch      print changes to a kind as they happen, until Ctrl-C
                revoada watch KIND [--from REVISION]
+  node       run one node of a mesh over TCP with mutual TLS, until SIGTERM;
+             every node is given the others' IDs and addresses
+               revoada node --listen HOST:PORT [--peer ID@HOST:PORT ...] [--target STRATEGY]
+               [--data DIR]
+  id         print the node ID of a data directory (made if absent)
+               revoada id [--data DIR]
   version    print the module version, VCS revision and time, and Go version
   help       print this text, or a command's flags: revoada help <command>
 
@@ -186,6 +194,8 @@ var commands = []command{
 	{"list", listSynopsis, listAbout, listFlags},
 	{"delete", deleteSynopsis, deleteAbout, deleteFlags},
 	{"watch", watchSynopsis, watchAbout, watchFlags},
+	{"node", nodeSynopsis, nodeAbout, nodeFlags},
+	{"id", idSynopsis, idAbout, idFlags},
 	{"version", versionSynopsis, versionAbout, versionFlags},
 }
 
