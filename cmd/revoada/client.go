@@ -42,6 +42,9 @@ type nodeClient interface {
 	Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error)
 	// Kinds lists the kinds the store holds, sorted.
 	Kinds(ctx context.Context) ([]string, error)
+	// MeshStatus is what the node knows of its mesh (errNoMesh for a
+	// node that runs none: the client verbs' own).
+	MeshStatus(ctx context.Context) (meshStatus, error)
 }
 
 // applyInput is a file to apply: its base name, the face and format to
@@ -63,8 +66,12 @@ type docResult struct {
 	Invalid  bool
 }
 
-// localNode is a nodeClient over a node in this process.
-type localNode struct{ b backend.Backend }
+// localNode is a nodeClient over a node in this process: its backend, and
+// the host when it runs one of a mesh ('revoada node').
+type localNode struct {
+	b backend.Backend
+	h *host.Node
+}
 
 var _ nodeClient = localNode{}
 
@@ -170,7 +177,7 @@ func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient
 
 // runHere runs f on node h while serving the socket, then closes both.
 func runHere(ctx context.Context, e *env, verb string, h *host.Node, sock string, f func(context.Context, nodeClient) int) int {
-	n := localNode{h.Backend()}
+	n := localNode{b: h.Backend()}
 	srv, err := listen(sock, n)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "revoada %s: other revoada commands cannot use %s while this one runs: %v\n", verb, filepath.Dir(sock), err)

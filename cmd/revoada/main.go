@@ -9,6 +9,7 @@
 //	revoada get, list, delete, watch   read, remove and follow its resources
 //	revoada node       run one node of a mesh over TCP with mutual TLS, until SIGTERM
 //	revoada id         print a data directory's node ID
+//	revoada mesh status  the mesh as a running node sees it
 //	revoada version    the module version, VCS revision and time, Go version
 //	revoada help       usage
 //
@@ -129,6 +130,9 @@ Commands:
                [--data DIR]
   id         print the node ID of a data directory (made if absent)
                revoada id [--data DIR]
+  mesh       show the mesh as a running node sees it: roles, health, leader, term,
+             the policy's last decision
+               revoada mesh status [--json] [--data DIR]
   version    print the module version, VCS revision and time, and Go version
   help       print this text, or a command's flags: revoada help <command>
 
@@ -196,6 +200,7 @@ var commands = []command{
 	{"watch", watchSynopsis, watchAbout, watchFlags},
 	{"node", nodeSynopsis, nodeAbout, nodeFlags},
 	{"id", idSynopsis, idAbout, idFlags},
+	{"mesh", meshSynopsis, meshAbout, meshFlags},
 	{"version", versionSynopsis, versionAbout, versionFlags},
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -63,6 +64,38 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 	if got := client(t, dirs[2], exitOK, "get", "configmap", "live", "-o", "json").stdout; !strings.Contains(got, `"data":{"k":"a"}`) {
 		t.Fatalf("node 3 reads %s", got)
 	}
+	// Every node knows the leader and sees the three healthy (gossip may
+	// take a few rounds); the leader shows the policy's last decision.
+	for i, dir := range dirs {
+		var st meshStatus
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			out := client(t, dir, exitOK, "mesh", "status", "--json").stdout
+			if err := json.Unmarshal([]byte(out), &st); err != nil {
+				t.Fatalf("node %d: mesh status --json printed %q: %v", i+1, out, err)
+			}
+			healthy := 0
+			for _, n := range st.Nodes {
+				if n.Health == "healthy" {
+					healthy++
+				}
+			}
+			if st.Leader != "" && healthy == 3 && (st.Leader != st.ID || st.Decision != "") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: status %+v", i+1, st)
+			}
+		}
+		if st.ID != ids[i] || len(st.Nodes) != 3 || st.Term == 0 {
+			t.Fatalf("node %d: status %+v", i+1, st)
+		}
+		if st.Leader == st.ID && !strings.Contains(st.Decision, "converged") {
+			t.Fatalf("the leader's last decision: %q, want converged", st.Decision)
+		}
+	}
+	if text := client(t, dirs[0], exitOK, "mesh", "status").stdout; !strings.Contains(text, "NODE") || !strings.Contains(text, "leader") {
+		t.Fatalf("mesh status printed:\n%s", text)
+	}
 	for i, n := range nodes {
 		if code := n.stop(); code != exitOK {
 			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
@@ -96,4 +129,19 @@ func TestBootstrapShapeIsTheSameEverywhere(t *testing.T) {
 	if r, _ := a.Roles(roles.NodeID{1}); !r.IsControlPlane() {
 		t.Fatalf("the lowest ID holds %s, want the control plane", r)
 	}
+}
+
+// mesh status needs a running node of a mesh: on a directory nobody serves,
+// or one served by a client verb's lone node, it says so and exits 1.
+func TestMeshStatusWithoutAMesh(t *testing.T) {
+	dir := t.TempDir()
+	if o := client(t, dir, exitFailed, "mesh", "status"); !strings.Contains(o.stderr, "no revoada node runs on") {
+		t.Fatalf("stderr: %s", o.stderr)
+	}
+	w := runInProcess(t, "watch", "configmaps", "--data", dir)
+	w.want("BOOKMARK rev 0")
+	if o := client(t, dir, exitFailed, "mesh", "status"); !strings.Contains(o.stderr, "runs no mesh") {
+		t.Fatalf("stderr: %s", o.stderr)
+	}
+	client(t, dir, exitUsage, "mesh", "state")
 }

@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"revoada.dev/revoada/core/roles"
@@ -38,8 +41,9 @@ bootstrap shape, and a node of another mesh is refused.
 While it runs, the node serves the client verbs (apply, get, list, delete,
 watch with --data DIR) on DIR/revoada.sock, as they serve one another: a
 write through any node of the mesh is replicated, and a read is
-linearizable. Joining a running mesh by address alone, and the status of
-the whole mesh, come with the production mesh's next steps (issue 12).`
+linearizable, and 'revoada mesh status --data DIR' shows the mesh as the
+node sees it. Joining a running mesh by address alone comes with the
+production mesh's next steps (issue 12).`
 
 // nodeFlags defines node's flags and returns the function that runs it.
 func nodeFlags(e *env) (*flag.FlagSet, func() int) {
@@ -168,7 +172,7 @@ func runNode(e *env, spec nodeSpec) int {
 	if err != nil {
 		return clientError(e, "node", err)
 	}
-	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{h.Backend()})
+	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h})
 	if err != nil {
 		log.Warn("the client verbs cannot use this data directory while the node runs", "err", err)
 	}
@@ -237,5 +241,123 @@ func idFlags(e *env) (*flag.FlagSet, func() int) {
 		}
 		fmt.Fprintln(e.stdout, id)
 		return exitOK
+	}
+}
+
+// meshStatus is a node's view of its mesh, as 'revoada mesh status' shows
+// it and the socket carries it.
+type meshStatus struct {
+	ID       string       `json:"id"`
+	Term     uint64       `json:"term"`
+	State    string       `json:"state"`  // this node's raft state
+	Leader   string       `json:"leader"` // the node ID of the leader it knows, "" for none
+	Applied  uint64       `json:"applied"`
+	Nodes    []nodeStatus `json:"nodes"`
+	Decision string       `json:"decision,omitempty"` // its last audit as leader
+}
+
+// nodeStatus is one node of the shape, with its gossiped health.
+type nodeStatus struct {
+	ID     string `json:"id"`
+	Roles  string `json:"roles"`
+	Health string `json:"health"`
+}
+
+// errNoMesh answers a mesh status from a node that runs no mesh.
+var errNoMesh = errors.New("this data directory's node runs no mesh: start it with 'revoada node'")
+
+func (n localNode) MeshStatus(ctx context.Context) (meshStatus, error) {
+	if n.h == nil {
+		return meshStatus{}, errNoMesh
+	}
+	st, err := n.h.Status(ctx)
+	if err != nil {
+		return meshStatus{}, err
+	}
+	health := map[roles.NodeID]string{}
+	for _, m := range st.Members {
+		health[m.State.Node] = m.Health.String()
+	}
+	out := meshStatus{ID: st.ID.String(), Term: st.Raft.Term, State: st.Raft.State.String(), Applied: st.Applied}
+	for _, m := range st.Shape.Members() {
+		if m.Node.RaftID() == st.Raft.Lead {
+			out.Leader = m.Node.String()
+		}
+		h := health[m.Node]
+		if h == "" {
+			h = "unknown"
+		}
+		out.Nodes = append(out.Nodes, nodeStatus{ID: m.Node.String(), Roles: m.Roles.String(), Health: h})
+	}
+	if d := st.Decision; d != nil {
+		out.Decision = d.String()
+	}
+	return out, nil
+}
+
+const meshSynopsis = "mesh status [--json] [--data DIR]"
+
+const meshAbout = `Show the mesh as the node running on the data directory sees it: its raft
+term and state, the leader, the applied index, every node of the shape with
+its roles and its health in the node's gossip view, and — on the leader —
+the policy's last decision with its reason. The node must be running
+('revoada node'); its socket answers.`
+
+// meshFlags defines mesh's flags and returns the function that runs it.
+func meshFlags(e *env) (*flag.FlagSet, func() int) {
+	fs := newFlagSet(e, "mesh")
+	data := dataFlag(fs)
+	asJSON := fs.Bool("json", false, "print the status as one JSON object")
+	return fs, func() int {
+		pos, code := positionals(e, command{name: "mesh", synopsis: meshSynopsis, about: meshAbout}, fs)
+		if code >= 0 {
+			return code
+		}
+		if len(pos) != 1 || pos[0] != "status" {
+			return usageError(e, "mesh", "want 'mesh status'")
+		}
+		ctx, stop := e.interruptible()
+		defer stop()
+		rn, err := dialPatiently(ctx, e, filepath.Join(*data, socketName))
+		if errors.Is(err, errNotServed) {
+			err = fmt.Errorf("no revoada node runs on %s: %w", *data, err)
+		}
+		if err != nil {
+			return clientError(e, "mesh", err)
+		}
+		defer rn.Close()
+		st, err := rn.MeshStatus(ctx)
+		if err != nil {
+			return clientError(e, "mesh", err)
+		}
+		if *asJSON {
+			b, _ := json.Marshal(st)
+			fmt.Fprintf(e.stdout, "%s\n", b)
+			return exitOK
+		}
+		printMeshStatus(e.stdout, st)
+		return exitOK
+	}
+}
+
+func printMeshStatus(w io.Writer, st meshStatus) {
+	short := func(id string) string { return id[:min(len(id), 12)] }
+	leader := "none"
+	if st.Leader != "" {
+		leader = short(st.Leader)
+	}
+	fmt.Fprintf(w, "node %s  %s  term %d  leader %s  applied %d\n", short(st.ID), st.State, st.Term, leader, st.Applied)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLES\tHEALTH\t")
+	for _, n := range st.Nodes {
+		mark := ""
+		if n.ID == st.Leader {
+			mark = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", short(n.ID), n.Roles, n.Health, mark)
+	}
+	tw.Flush()
+	if st.Decision != "" {
+		fmt.Fprintf(w, "policy: %s\n", st.Decision)
 	}
 }

@@ -166,6 +166,17 @@ func (rn *remoteNode) List(ctx context.Context, kind, namespace string) (backend
 	return l, err
 }
 
+func (rn *remoteNode) MeshStatus(ctx context.Context) (meshStatus, error) {
+	a, err := rn.exchange(ctx, request{Op: opStatus}, nil)
+	if err == nil && a.Status == nil {
+		err = fmt.Errorf("%w: a status answer without a status", errMessage)
+	}
+	if err != nil {
+		return meshStatus{}, err
+	}
+	return *a.Status, nil
+}
+
 func (rn *remoteNode) Kinds(ctx context.Context) ([]string, error) {
 	a, err := rn.exchange(ctx, request{Op: opKinds}, nil)
 	return a.Kinds, err

@@ -82,6 +82,7 @@ const (
 	opDelete = "delete"
 	opWatch  = "watch"
 	opKinds  = "kinds"
+	opStatus = "status"
 )
 
 // Answer frame types.
@@ -142,6 +143,7 @@ type answer struct {
 	Event    *store.Event    `json:"event,omitempty"`    // event
 	Doc      *wireDoc        `json:"doc,omitempty"`      // doc
 	Kinds    []string        `json:"kinds,omitempty"`    // ok of kinds
+	Status   *meshStatus     `json:"status,omitempty"`   // ok of status
 	Err      *wireError      `json:"err,omitempty"`      // error; doc
 }
 

@@ -99,7 +99,7 @@ func FuzzReadMessage(f *testing.F) {
 func serveMemory(t *testing.T) (string, backend.Backend) {
 	b := backend.NewMemory()
 	path := filepath.Join(t.TempDir(), socketName)
-	s, err := listen(path, localNode{b})
+	s, err := listen(path, localNode{b: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func largeConfigMaps(t *testing.T, b backend.Backend, n int) {
 	for i := range n {
 		y := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\ndata: {k: %s}\n", i, strings.Repeat("x", 100<<10))
 		in := applyInput{File: "large.yaml", Face: "kubernetes", Format: store.YAML, Data: []byte(y)}
-		if err := (localNode{b}).ApplyFile(context.Background(), in, func(d docResult) {
+		if err := (localNode{b: b}).ApplyFile(context.Background(), in, func(d docResult) {
 			if d.Err != nil {
 				t.Fatal(d.Err)
 			}
@@ -284,7 +284,7 @@ func TestServerDropsAClientThatStopsReading(t *testing.T) {
 		largeConfigMaps(t, b, 40)
 		limits := defaultLimits
 		limits.writeWait, limits.closeWait = 50*time.Millisecond, 10*watchGuard
-		path, s := serveWith(t, localNode{b}, limits)
+		path, s := serveWith(t, localNode{b: b}, limits)
 		c := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`), frame(req))
 		closeReturns(t, s)
 		if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
@@ -331,7 +331,7 @@ func (w *endlessWatch) Err() error                 { return nil }
 func TestServerCloseIsBounded(t *testing.T) {
 	limits := defaultLimits
 	limits.writeWait, limits.drainWait, limits.closeWait = 10*watchGuard, 10*watchGuard, 50*time.Millisecond
-	path, s := serveWith(t, endlessNode{localNode{backend.NewMemory()}}, limits)
+	path, s := serveWith(t, endlessNode{localNode{b: backend.NewMemory()}}, limits)
 	c := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`), frame(`{"v":1,"op":"watch","kind":"ConfigMap"}`))
 	if a, err := readMessage[answer](c); err != nil || a.Type != ansOK {
 		t.Fatalf("hello: %+v, %v", a, err)
@@ -352,7 +352,7 @@ func TestServerCloseIsBounded(t *testing.T) {
 func TestServerCloseDrainsIdleClients(t *testing.T) {
 	limits := defaultLimits
 	limits.requestWait, limits.drainWait, limits.closeWait = 10*watchGuard, 50*time.Millisecond, 10*watchGuard
-	path, s := serveWith(t, localNode{backend.NewMemory()}, limits)
+	path, s := serveWith(t, localNode{b: backend.NewMemory()}, limits)
 	c := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`))
 	if a, err := readMessage[answer](c); err != nil || a.Type != ansOK {
 		t.Fatalf("hello: %+v, %v", a, err)
@@ -371,7 +371,7 @@ func holdSlots(t *testing.T, dir string) (free func()) {
 	t.Helper()
 	limits := defaultLimits
 	limits.conns, limits.requestWait = 1, 10*watchGuard // the slot stays taken until free
-	s, err := listenWith(filepath.Join(dir, socketName), localNode{backend.NewMemory()}, limits)
+	s, err := listenWith(filepath.Join(dir, socketName), localNode{b: backend.NewMemory()}, limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func TestServerDropsIdleClients(t *testing.T) {
 	limits := defaultLimits
 	limits.requestWait = 50 * time.Millisecond
 	b := backend.NewMemory()
-	path, _ := serveWith(t, localNode{b}, limits)
+	path, _ := serveWith(t, localNode{b: b}, limits)
 	watch := dialRaw(t, path, frame(`{"v":1,"op":"hello"}`), frame(`{"v":1,"op":"watch","kind":"ConfigMap"}`))
 	for _, want := range []string{ansOK, ansEvent} {
 		if a, err := readMessage[answer](watch); err != nil || a.Type != want {
@@ -500,11 +500,11 @@ func TestClientInterruptedApplyPrintsWhatItStored(t *testing.T) {
 	for _, remote := range []bool{false, true} {
 		ctx, cancel := context.WithCancel(context.Background())
 		b := &interrupting{Backend: backend.NewMemory(), at: 2, cancel: cancel}
-		var n nodeClient = localNode{b}
+		var n nodeClient = localNode{b: b}
 		var s *server
 		if remote {
 			var path string
-			path, s = serveWith(t, localNode{b}, defaultLimits)
+			path, s = serveWith(t, localNode{b: b}, defaultLimits)
 			rn, err := dialNode(ctx, path)
 			if err != nil {
 				t.Fatal(err)
