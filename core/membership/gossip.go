@@ -65,9 +65,10 @@ func (m *Membership) round() {
 // SWIM §4.3, the traversal is a random permutation of the live members, made
 // anew each time it runs out, and a member that joins is inserted at a random
 // place in what is left of it. Every live member is so contacted once per
-// ⌈members/n⌉ rounds, which bounds the gaps its detector sees.
+// ⌈members/n⌉ rounds, which bounds the gaps its detector sees. The answer
+// is good until the next call, which reuses its array.
 func (m *Membership) nextTargets(n int) []roles.NodeID {
-	out := make([]roles.NodeID, 0, n)
+	out := m.targets[:0]
 	reshuffled := false
 	for len(out) < n {
 		if m.next >= len(m.order) {
@@ -87,6 +88,7 @@ func (m *Membership) nextTargets(n int) []roles.NodeID {
 			out = append(out, id)
 		}
 	}
+	m.targets = out
 	return out
 }
 

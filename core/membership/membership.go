@@ -207,7 +207,8 @@ type Membership struct {
 	digestMemo []Stamp
 
 	out      []Message
-	slab     []Message // room for the next outboxes (room)
+	slab     []Message      // room for the next outboxes (room)
+	targets  []roles.NodeID // nextTargets' answer
 	changes  []Change
 	counters Counters
 }
