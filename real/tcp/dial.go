@@ -14,7 +14,10 @@ import (
 
 // runPeer is p's goroutine: it dials p when there is something to send,
 // streams p's queue over the connection until it breaks, and backs off
-// after failed dials. It ends when p is removed or the transport closed.
+// after failed dials, and after streams that broke before their first
+// Ping (a listener that takes the handshake and then hangs up must not
+// make it redial in a tight loop). It ends when p is removed or the
+// transport closed.
 func (t *Transport) runPeer(p *peer) {
 	defer func() { t.stats.DropN(t.dropReason(), p.queue.Clear()) }()
 	failures := 0
@@ -32,19 +35,27 @@ func (t *Transport) runPeer(p *peer) {
 			failures++
 			t.unreachable(p, p.queue.Clear(), err)
 			wait := t.backoff(p, failures)
-			p.downUntil.Store(int64(t.since() + wait))
+			p.downUntil.Store(int64(t.since() + wait)) // Send refuses meanwhile: see peer.downUntil
 			if !sleep(p.ctx, wait) {
 				return
 			}
 			continue
 		}
-		failures = 0
+		began := t.since()
 		p.queue.Wake() // the wake-up that made it dial was taken above
 		err = t.stream(p, conn)
 		if p.ctx.Err() != nil {
 			return
 		}
 		t.unreachable(p, 0, err)
+		if t.since()-began >= t.cfg.PingInterval {
+			failures = 0
+		} else {
+			failures++ // what is queued waits out the backoff: the peer answered a moment ago
+			if !sleep(p.ctx, t.backoff(p, failures)) {
+				return
+			}
+		}
 		p.queue.Wake() // what is queued goes on the next connection
 	}
 }

@@ -226,7 +226,7 @@ func TestBrokenStreamsKeepOrder(t *testing.T) {
 	}
 	last := seq.Load()
 	deadline := time.Now().Add(transporttest.Guard)
-	for b.rec.Seqs(a.id)[len(b.rec.Seqs(a.id))-1] <= last {
+	for got := b.rec.Seqs(a.id); got[len(got)-1] <= last; got = b.rec.Seqs(a.id) {
 		if err := send(); err != nil || time.Now().After(deadline) {
 			t.Fatalf("no message after the cuts arrived: %v, %+v", err, a.Stats())
 		}
