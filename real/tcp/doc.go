@@ -39,7 +39,9 @@
 // messages with ErrUnreachable, as etcd drops a message it has no
 // connection for. A failed write reports the peer Unreachable, loses the
 // batch in flight (some of it may have arrived: at most once) and redials
-// for what is still queued.
+// for what is still queued; after a stream that broke before its first
+// Ping it backs off first, as after a failed dial, so a listener that
+// hangs up after the handshake does not make it redial in a tight loop.
 //
 // Receiving: each inbound connection gets a goroutine; its first frame
 // after the Hellos says what it is. A message stream is read frame by frame
