@@ -207,12 +207,12 @@ func (t *Transport) deliver(p *peer, enc []byte) {
 		panic(fmt.Sprintf("memtransport: decoding what Send encoded: %v", err))
 	}
 	snap := transport.IsSnapshot(m)
-	if snap {
-		<-p.snaps
-	}
 	ok := false
 	if to := t.net.lookup(p.addr); to != nil && to.id == p.id {
 		ok = to.receive(t.id, m)
+	}
+	if snap {
+		<-p.snaps // its slot is held until the receiver has it
 	}
 	switch {
 	case ok:

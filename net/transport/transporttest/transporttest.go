@@ -69,6 +69,8 @@ func Run(t *testing.T, f Factory) {
 		{"WrongNodeAtAddress", s.wrongNode},
 		{"SnapshotWhole", s.snapshotWhole},
 		{"SnapshotFailedReported", s.snapshotFailed},
+		{"SnapshotsInFlightBounded", s.snapshotsBounded},
+		{"SlowPeerHoldsNoOther", s.slowPeer},
 		{"CloseEndsEverything", s.closeEnds},
 	} {
 		t.Run(c.name, c.fn)
@@ -460,6 +462,38 @@ func (s suite) snapshotFailed(t *testing.T) {
 	if r := a.rec.Reports(); slices.Contains(r, transport.Report{Peer: c.id, Kind: transport.SnapshotDone}) {
 		t.Fatalf("reports: %v", r)
 	}
+}
+
+// snapshotsBounded: while a MsgSnap is on its way to a peer that does not
+// take it, a second to that peer is refused (transport.SnapsInFlightMax is
+// 1); once the peer takes the first, it is reported done.
+func (s suite) snapshotsBounded(t *testing.T) {
+	ms := s.network(t, 2, true)
+	a, b := ms[0], ms[1]
+	b.rec.Shut()
+	if err := a.tr.Send(MsgSnap(a.id, b.id, 1, make([]byte, 1000))); err != nil {
+		t.Fatalf("send a snapshot: %v", err)
+	}
+	if err := a.tr.Send(MsgSnap(a.id, b.id, 2, make([]byte, 1000))); !errors.Is(err, transport.ErrQueueFull) {
+		t.Fatalf("send a second snapshot while the first is on its way: %v", err)
+	}
+	b.rec.Open()
+	a.rec.WaitReport(t, transport.Report{Peer: b.id, Kind: transport.SnapshotDone})
+	if got := b.rec.Seqs(a.id); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("got %v, want [1]", got)
+	}
+}
+
+// slowPeer: a peer that takes nothing holds back only its own messages.
+func (s suite) slowPeer(t *testing.T) {
+	ms := s.network(t, 3, true)
+	a, b, c := ms[0], ms[1], ms[2]
+	b.rec.Shut()
+	sendAll(t, a, b, 1, 100)
+	sendAll(t, a, c, 1, 100)
+	c.rec.WaitMessages(t, a.id, 100)
+	b.rec.Open()
+	b.rec.WaitMessages(t, a.id, 100)
 }
 
 // closeEnds: Close returns once every goroutine has ended (the network's
