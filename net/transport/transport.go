@@ -57,6 +57,14 @@
 // Send takes ownership of nothing: it encodes m before it returns (wire's
 // canonical encoding, so every transport sends the bytes production
 // sends), and a receiver's message is its own, decoded from those bytes.
+//
+// # Parts
+//
+// Beside the contract, the package holds what every transport does the
+// same way, so that they share one reading of it: the checks of Send and
+// of a received message (CheckFrom, CheckInbound, BytesMax, IsSnapshot),
+// the counters behind Stats, a peer's bounded Queue, the peer table
+// (Peers) and the reporter of overflowing queues (Overflows).
 package transport
 
 import (

@@ -181,15 +181,22 @@ func (t *Transport) writeLoop(p *peer, conn link, readerDone <-chan struct{}) er
 	}
 }
 
-// write writes frames and flushes them, under one IOTimeout.
+// write writes frames and flushes them. The write deadline is IOTimeout
+// from the start and renewed after each buffer's worth, so no deadline
+// covers more than a buffer and a frame, however long the batch.
 func (t *Transport) write(conn link, w *bufio.Writer, frames [][]byte) error {
-	if err := conn.SetWriteDeadline(time.Now().Add(t.cfg.IOTimeout)); err != nil {
-		return err
-	}
+	written := bufferBytes // renew before the first frame
 	for _, f := range frames {
+		if written >= bufferBytes {
+			if err := conn.SetWriteDeadline(time.Now().Add(t.cfg.IOTimeout)); err != nil {
+				return err
+			}
+			written = 0
+		}
 		if _, err := w.Write(f); err != nil {
 			return err
 		}
+		written += len(f)
 	}
 	return w.Flush()
 }

@@ -31,8 +31,8 @@
 // messages, PeerQueueBytesMax bytes); a full queue refuses it
 // (ErrQueueFull) and the peer is reported Unreachable. One goroutine per
 // peer dials when there is something to send, then writes the queue in
-// batches through a 64 KiB buffer, each batch under IOTimeout, and a Ping
-// every PingInterval. A failed dial drops what was queued (DropUnreachable),
+// batches through a 64 KiB buffer, and a Ping every PingInterval. A
+// failed dial drops what was queued (DropUnreachable),
 // reports the peer Unreachable and backs off, BackoffMin doubling per
 // failure up to BackoffMax, jittered into [d/2, d) by a random stream
 // seeded from the two node IDs; during the backoff Send refuses the peer's
@@ -76,8 +76,9 @@
 // within DialTimeout (1 s, etcd's); the listener's handshake and Hello
 // within IOTimeout (5 s, etcd's read/write timeout); each frame read
 // within PingInterval+IOTimeout on a stream (PingInterval 5/3 s, etcd's
-// heartbeat) and IOTimeout in a snapshot; each batch of writes within
-// IOTimeout. A deadline covers a frame's header and payload together.
+// heartbeat) and IOTimeout in a snapshot; writes within IOTimeout per
+// buffer (64 KiB) or frame, whichever is longer. A read deadline covers a
+// frame's header and payload together.
 //
 // # Bad input
 //

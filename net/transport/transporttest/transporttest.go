@@ -81,7 +81,7 @@ type suite struct {
 	factory Factory
 }
 
-// node is one member of a test network.
+// member is one node of a test network.
 type member struct {
 	id   roles.NodeID
 	tr   transport.Transport
