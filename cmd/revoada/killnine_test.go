@@ -37,14 +37,7 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real processes and real time")
 	}
-	kills := killNineDefault
-	if s := os.Getenv("REVOADA_KILLS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("REVOADA_KILLS=%q: want a positive count", s)
-		}
-		kills = n
-	}
+	kills := countFromEnv(t, "REVOADA_KILLS", killNineDefault)
 	m := startProcessMesh(t, 3, "--tick", "20ms")
 	start := time.Now()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -244,14 +237,7 @@ func TestLeaderFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real processes and real time")
 	}
-	rounds := failoversDefault
-	if s := os.Getenv("REVOADA_FAILOVERS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("REVOADA_FAILOVERS=%q: want a positive count", s)
-		}
-		rounds = n
-	}
+	rounds := countFromEnv(t, "REVOADA_FAILOVERS", failoversDefault)
 	m := startProcessMesh(t, 4, "--tick", "100ms")
 	var elect, restore []time.Duration
 	for round := range rounds {
@@ -342,4 +328,18 @@ func (m *processMesh) status(i int) (meshStatus, error) {
 	}
 	defer rn.Close()
 	return rn.MeshStatus(ctx)
+}
+
+// countFromEnv is the positive count in the environment variable name, or
+// def when it is unset.
+func countFromEnv(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive count", name, s)
+	}
+	return n
 }
