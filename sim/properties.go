@@ -98,12 +98,16 @@ func (s *simulator) checkSync(i int, rd *node.Ready) {
 	sn := s.nodes[i]
 	st := &sn.sync
 	p := rd.Persist
+	// A reason fails the run only in a Ready that asks for no sync, the
+	// first time: only then are the reasons put in words (most Readys with
+	// entries ask for one).
+	judged := !rd.MustSync && !st.failed
 	var why []string
-	if len(p.Entries) > 0 {
+	if len(p.Entries) > 0 && judged {
 		why = append(why, fmt.Sprintf("%d entries", len(p.Entries)))
 	}
 	if hs := p.HardState; hs != nil {
-		if hs.GetTerm() != st.term || hs.GetVote() != st.vote {
+		if (hs.GetTerm() != st.term || hs.GetVote() != st.vote) && judged {
 			why = append(why, fmt.Sprintf("term %d vote %d (was %d, %d)", hs.GetTerm(), hs.GetVote(), st.term, st.vote))
 		}
 		st.term, st.vote = hs.GetTerm(), hs.GetVote()
@@ -117,16 +121,18 @@ func (s *simulator) checkSync(i int, rd *node.Ready) {
 			continue
 		}
 		if cs := snap.GetMetadata().GetConfState(); !sameConf(cs, st.conf) {
-			why = append(why, fmt.Sprintf("a snapshot at %d with a new configuration", snap.GetMetadata().GetIndex()))
+			if judged {
+				why = append(why, fmt.Sprintf("a snapshot at %d with a new configuration", snap.GetMetadata().GetIndex()))
+			}
 			st.conf = cs
 		}
 	}
 	for _, a := range rd.Applied {
-		if st.confChanged(a) {
+		if st.confChanged(a) && judged {
 			why = append(why, fmt.Sprintf("the configuration changed at %d", a.Index))
 		}
 	}
-	if len(why) > 0 && !rd.MustSync && !st.failed {
+	if len(why) > 0 {
 		st.failed = true
 		s.check.fail(s.now, PropMustSync, sn.name, "a Ready with %s did not ask for a sync", strings.Join(why, ", "))
 	}
