@@ -125,9 +125,9 @@ Commands:
   watch      print changes to a kind as they happen, until Ctrl-C
                revoada watch KIND [--from REVISION]
   node       run one node of a mesh over TCP with mutual TLS, until SIGTERM;
-             every node is given the others' IDs and addresses
-               revoada node --listen HOST:PORT [--peer ID@HOST:PORT ...] [--target STRATEGY]
-               [--data DIR]
+             a new mesh's nodes are each given the others' addresses
+               revoada node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...]
+               [--mesh NAME] [--target STRATEGY] [--data DIR]
   id         print the node ID of a data directory (made if absent)
                revoada id [--data DIR]
   mesh       show the mesh as a running node sees it: roles, health, leader, term,

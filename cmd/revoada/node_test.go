@@ -25,9 +25,12 @@ func freeAddr(t *testing.T) string {
 }
 
 // TestNodeMeshOnLoopback runs the README's three-node mesh in this process:
-// three 'revoada node' over TCP with mutual TLS, each told the others' IDs
-// and addresses; a write through one node's data directory is read back
-// through another's, and SIGTERM (here: the context) stops each cleanly.
+// three 'revoada node' over TCP with mutual TLS, each told only the
+// others' addresses (--join: each asks the others who they are); a write
+// through one node's data directory is read back through another's, every
+// node's mesh status knows the leader and the three healthy, and SIGTERM
+// (here: the context) stops each cleanly. Started again without --join,
+// a node runs from the members it kept; with another set, it refuses.
 func TestNodeMeshOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time and real sockets")
@@ -41,13 +44,13 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 	}
 	var nodes []*inProcess
 	for i := range dirs {
-		args := []string{"node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms"}
+		var others []string
 		for j := range dirs {
 			if j != i {
-				args = append(args, "--peer", ids[j]+"@"+addrs[j])
+				others = append(others, addrs[j])
 			}
 		}
-		nodes = append(nodes, runInProcess(t, args...))
+		nodes = append(nodes, runInProcess(t, "node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms", "--join", strings.Join(others, ",")))
 	}
 	for _, dir := range dirs { // each node serves its directory once it runs
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
@@ -102,6 +105,23 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 		}
 		if log := n.stderr.String(); !strings.Contains(log, `"msg":"node running"`) || !strings.Contains(log, `"msg":"node stopped"`) {
 			t.Fatalf("node %d logged:\n%s", i+1, log)
+		}
+	}
+	// Node 1 again: from its mesh.json, whoever is up; not with a set of
+	// peers, a name or an address other than the one it kept.
+	again := runInProcess(t, "node", "--data", dirs[0], "--listen", addrs[0], "--tick", "20ms")
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(again.stderr.String(), `"msg":"node running"`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1 did not start again from its members:\n%s", again.stderr)
+		}
+	}
+	if code := again.stop(); code != exitOK {
+		t.Fatalf("node 1 exited %d: %s", code, again.stderr)
+	}
+	for _, bad := range [][]string{{"--join", addrs[1]}, {"--mesh", "other"}, {"--listen", freeAddr(t)}} {
+		args := append([]string{"node", "--listen", addrs[0]}, bad...)
+		if o := client(t, dirs[0], exitUsage, args...); !strings.Contains(o.stderr, "mesh.json") {
+			t.Fatalf("node %v: %s", bad, o.stderr)
 		}
 	}
 }

@@ -8,42 +8,54 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"lukechampine.com/blake3"
+
+	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/topology"
+	"revoada.dev/revoada/internal/atomicfile"
 	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/real/host"
 	"revoada.dev/revoada/real/tcp"
 )
 
-const nodeSynopsis = "node --listen HOST:PORT [--peer ID@HOST:PORT ...] [--target STRATEGY] [--data DIR]"
+const nodeSynopsis = "node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...] [--mesh NAME] [--target STRATEGY] [--data DIR]"
 
 const nodeAbout = `Run one node of a mesh until SIGTERM or Ctrl-C, logging JSON lines
 (log/slog) to stderr. The node talks to its peers over TCP with mutual TLS
 1.3, each side authenticated by its node key (package real/tcp), listening
-on --listen. Every node of a mesh is started with the same set of nodes:
-itself and one --peer ID@HOST:PORT for each other (an ID is what
-'revoada id' prints for that node's data directory). From that set every
-node computes the same bootstrap shape: the first nodes by ID, as many as
-the target wants for the mesh's size, hold the control plane, the others
-are workers; and with more than one node, self-healing runs towards the
-target (gossip membership beside raft, the leader's policy audit every
-second). Start them again with the same flags: the mesh is named by its
-bootstrap shape, and a node of another mesh is refused.
+on --listen; nodes of meshes of other names (--mesh) refuse each other.
+
+A new mesh's nodes are each started with all the others: --join HOST:PORT
+for a node the node asks who it is when it answers (its ID is proven by
+its key, and trusted on first use), or --peer ID@HOST:PORT for one whose
+ID is known ('revoada id' prints a data directory's). The node waits until
+every --join address has answered, then keeps the set in DIR/mesh.json:
+later starts use it, whichever peers are up (flags given then must agree
+with it). From the set every node computes the same bootstrap shape: the
+first nodes by ID, as many as the target wants for the mesh's size, hold
+the control plane, the others are workers; and with more than one node,
+self-healing runs towards the target (gossip membership beside raft, the
+leader's policy audit every second).
 
 While it runs, the node serves the client verbs (apply, get, list, delete,
 watch with --data DIR) on DIR/revoada.sock, as they serve one another: a
 write through any node of the mesh is replicated, and a read is
 linearizable, and 'revoada mesh status --data DIR' shows the mesh as the
-node sees it. Joining a running mesh by address alone comes with the
-production mesh's next steps (issue 12).`
+node sees it. Adding a node to a mesh that is already running comes with
+the production mesh's next steps (issue 12).`
 
 // nodeFlags defines node's flags and returns the function that runs it.
 func nodeFlags(e *env) (*flag.FlagSet, func() int) {
@@ -52,6 +64,9 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	listen := fs.String("listen", "", "the `HOST:PORT` to listen on for peers (required)")
 	var peers peerFlags
 	fs.Var(&peers, "peer", "another node of the mesh, as `ID@HOST:PORT` (repeat for each)")
+	var join joinFlags
+	fs.Var(&join, "join", "other nodes of the mesh, as `HOST:PORT,...`, asked who they are (repeatable)")
+	mesh := fs.String("mesh", "revoada", "the mesh's `NAME`: nodes of meshes of other names refuse each other")
 	target := fs.String("target", "quorum-3m", "the topology `STRATEGY` self-healing restores: "+strategyNames())
 	tick := fs.Duration("tick", host.DefaultTickInterval, "the length of one node tick")
 	return fs, func() int {
@@ -71,7 +86,10 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if *tick <= 0 {
 			return usageError(e, "node", "--tick %v: must be positive", *tick)
 		}
-		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, target: strategy, tick: *tick})
+		if *mesh == "" {
+			return usageError(e, "node", "--mesh: an empty name")
+		}
+		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, mesh: *mesh, target: strategy, tick: *tick})
 	}
 }
 
@@ -79,6 +97,8 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 type nodeSpec struct {
 	dir, listen string
 	peers       peerFlags
+	join        joinFlags
+	mesh        string
 	target      topology.Strategy
 	tick        time.Duration
 }
@@ -110,6 +130,24 @@ func (p *peerFlags) Set(s string) error {
 		return fmt.Errorf("%s given twice", id.Short())
 	}
 	*p = append(*p, peer{id: id, addr: addr})
+	return nil
+}
+
+// joinFlags collects --join HOST:PORT,...
+type joinFlags []string
+
+func (j *joinFlags) String() string { return strings.Join(*j, ",") }
+
+func (j *joinFlags) Set(s string) error {
+	for addr := range strings.SplitSeq(s, ",") {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%q: %w", addr, err)
+		}
+		if slices.Contains(*j, addr) {
+			return fmt.Errorf("%s given twice", addr)
+		}
+		*j = append(*j, addr)
+	}
 	return nil
 }
 
@@ -145,38 +183,49 @@ func runNode(e *env, spec nodeSpec) int {
 	ctx, stop := e.interruptible()
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	self, err := host.Identity(spec.dir)
+	key, err := host.Key(spec.dir)
 	if err != nil {
 		return clientError(e, "node", err)
 	}
-	ids := []roles.NodeID{self}
-	addrs := map[roles.NodeID]string{self: spec.listen}
-	for _, p := range spec.peers {
-		if p.id == self {
-			return usageError(e, "node", "--peer %s is this node (%s)", p.id.Short(), spec.dir)
-		}
-		ids, addrs[p.id] = append(ids, p.id), p.addr
+	self := tcp.NodeID(key)
+	// The transport first: it answers the others' Identify while this node
+	// learns who its peers are; what peers send before the node runs is
+	// dropped (raft and gossip send again).
+	var late lateHandler
+	tr, err := tcp.New(tcp.Config{Key: key, Mesh: meshDigest(spec.mesh), Listen: spec.listen, Handler: &late, Logger: log})
+	if err != nil {
+		return clientError(e, "node", err)
 	}
+	members, err := meshMembers(ctx, log, tr, spec, self)
+	if err != nil {
+		tr.Close()
+		if errors.Is(err, errUsage) {
+			return usageError(e, "node", "%v", err)
+		}
+		return clientError(e, "node", err)
+	}
+	ids := slices.Collect(maps.Keys(members))
 	shape, err := bootstrapShape(ids, spec.target)
 	if err != nil {
+		tr.Close()
 		return usageError(e, "node", "--target %s for %d nodes: %v", spec.target.Name(), len(ids), err)
 	}
-	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: addrs, Logger: log,
-		Transport: func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
-			return tcp.New(tcp.Config{Key: key, Mesh: shape.Digest(), Listen: spec.listen, Handler: hd, Logger: log})
-		}}
+	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log,
+		Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return tr, nil }}
 	if len(ids) > 1 {
 		cfg.Target = spec.target
 	}
 	h, err := host.Start(cfg)
 	if err != nil {
+		tr.Close()
 		return clientError(e, "node", err)
 	}
+	late.h.Store(h)
 	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h})
 	if err != nil {
 		log.Warn("the client verbs cannot use this data directory while the node runs", "err", err)
 	}
-	log.Info("node running", "id", self.String(), "listen", spec.listen, "nodes", len(ids), "mesh", shape.Digest().String())
+	log.Info("node running", "id", self.String(), "listen", spec.listen, "nodes", len(ids), "mesh", spec.mesh)
 	watchLeader(ctx, h, log)
 	if srv != nil {
 		srv.Close()
@@ -186,6 +235,139 @@ func runNode(e *env, spec nodeSpec) int {
 	}
 	log.Info("node stopped", "id", self.String())
 	return exitOK
+}
+
+// meshDigest names a mesh in every connection's Hello: nodes of meshes
+// named otherwise refuse one another.
+func meshDigest(name string) roles.Digest {
+	return roles.Digest(blake3.Sum256([]byte("revoada mesh name\x00" + name)))
+}
+
+// lateHandler hands what the transport delivers to the host once it runs,
+// and drops it before.
+type lateHandler struct{ h atomic.Pointer[host.Node] }
+
+func (l *lateHandler) Receive(m node.Message) {
+	if h := l.h.Load(); h != nil {
+		h.Receive(m)
+	}
+}
+
+func (l *lateHandler) Report(r transport.Report) {
+	if h := l.h.Load(); h != nil {
+		h.Report(r)
+	}
+}
+
+// membersFile keeps a mesh's members in its nodes' data directories: the
+// bootstrap shape is computed from them, so every later start of the node
+// uses the same set, whichever of its peers are up.
+const membersFile = "mesh.json"
+
+// meshFile is membersFile's content.
+type meshFile struct {
+	Mesh  string            `json:"mesh"`
+	Nodes map[string]string `json:"nodes"` // node ID (hex) → address
+}
+
+// errUsage marks a member set the command line got wrong.
+var errUsage = errors.New("usage")
+
+// meshMembers is the mesh's members and where they listen: from the data
+// directory's membersFile when the node started before, else from the
+// command line — --peer as given, and each --join address asked who it is
+// (Identify) until every one has answered — written to membersFile then.
+func meshMembers(ctx context.Context, log *slog.Logger, tr *tcp.Transport, spec nodeSpec, self roles.NodeID) (map[roles.NodeID]string, error) {
+	path := filepath.Join(spec.dir, membersFile)
+	if data, err := os.ReadFile(path); err == nil {
+		return readMembers(data, spec, self)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	members := map[roles.NodeID]string{self: spec.listen}
+	for _, p := range spec.peers {
+		if p.id == self {
+			return nil, fmt.Errorf("%w: --peer %s is this node (%s)", errUsage, p.id.Short(), spec.dir)
+		}
+		members[p.id] = p.addr
+	}
+	for _, addr := range spec.join {
+		id, err := identifyPatiently(ctx, log, tr, addr)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := members[id]; dup {
+			return nil, fmt.Errorf("%w: --join %s is node %s, given already", errUsage, addr, id.Short())
+		}
+		members[id] = addr
+	}
+	f := meshFile{Mesh: spec.mesh, Nodes: map[string]string{}}
+	for id, addr := range members {
+		f.Nodes[id.String()] = addr
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(path, append(data, '\n')); err != nil {
+		return nil, fmt.Errorf("keeping the mesh's members: %w", err)
+	}
+	return members, nil
+}
+
+// readMembers reads a membersFile; a mesh name or member set other than
+// the command line's is refused, so a node never runs with a set its
+// peers do not share.
+func readMembers(data []byte, spec nodeSpec, self roles.NodeID) (map[roles.NodeID]string, error) {
+	var f meshFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", membersFile, err)
+	}
+	members := map[roles.NodeID]string{}
+	for idText, addr := range f.Nodes {
+		id, err := roles.ParseNodeID(idText)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", membersFile, err)
+		}
+		members[id] = addr
+	}
+	switch {
+	case f.Mesh != spec.mesh:
+		return nil, fmt.Errorf("%w: this node belongs to mesh %q (%s), not %q", errUsage, f.Mesh, membersFile, spec.mesh)
+	case members[self] != spec.listen:
+		return nil, fmt.Errorf("%w: this node listens on %s (%s), not %s", errUsage, members[self], membersFile, spec.listen)
+	case len(spec.peers)+len(spec.join) > 0 && len(spec.peers)+len(spec.join) != len(members)-1:
+		return nil, fmt.Errorf("%w: %d other nodes given, the mesh has %d (%s)", errUsage, len(spec.peers)+len(spec.join), len(members)-1, membersFile)
+	}
+	for _, p := range spec.peers {
+		if members[p.id] != p.addr {
+			return nil, fmt.Errorf("%w: --peer %s@%s is not a member at that address (%s)", errUsage, p.id.Short(), p.addr, membersFile)
+		}
+	}
+	return members, nil
+}
+
+// identifyPatiently asks the node at addr who it is until it answers (the
+// other nodes of a new mesh start when they start), or ctx ends.
+func identifyPatiently(ctx context.Context, log *slog.Logger, tr *tcp.Transport, addr string) (roles.NodeID, error) {
+	wait := 100 * time.Millisecond
+	for logged := false; ; {
+		id, err := tr.Identify(ctx, addr)
+		if err == nil {
+			log.Info("peer identified", "addr", addr, "id", id.String())
+			return id, nil
+		}
+		if !logged {
+			log.Info("waiting for a peer to answer", "addr", addr, "err", err.Error())
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return roles.NodeID{}, fmt.Errorf("--join %s never answered: %w", addr, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // watchLeader logs the node's view of raft whenever the leader or the term

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/internal/atomicfile"
 )
 
 const keyPEMType = "PRIVATE KEY" // PKCS#8, as openssl writes it
@@ -66,43 +67,10 @@ func createKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if err := writeAtomic(path, pem.EncodeToMemory(&pem.Block{Type: keyPEMType, Bytes: der})); err != nil {
+	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: keyPEMType, Bytes: der})); err != nil {
 		return nil, fmt.Errorf("host: writing %s: %w", path, err)
 	}
 	return key, nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".node.key-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after the rename, there is nothing to remove
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func nodeID(key ed25519.PrivateKey) roles.NodeID {
@@ -119,6 +87,12 @@ func Identity(dir string) (roles.NodeID, error) {
 	}
 	return nodeID(key), nil
 }
+
+// Key is the private key of the node whose data directory is dir, made
+// (with the directory) if absent: for a caller that must make the node's
+// transport before the node starts (real/tcp answers other nodes' Identify
+// while 'revoada node --join' learns its peers).
+func Key(dir string) (ed25519.PrivateKey, error) { return openKey(dir) }
 
 // openKey makes the data directory (0700) if absent and loads its node key,
 // making one if there is none.
