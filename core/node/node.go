@@ -317,6 +317,14 @@ func (n *Node) ID() roles.NodeID { return n.cfg.ID }
 // Shape returns a copy of the shape at the node's applied index.
 func (n *Node) Shape() roles.Shape { return n.machine.Shape() }
 
+// IsMember reports whether id is in the shape at the node's applied index,
+// with any roles: a driver drops raft messages from anyone else (raft
+// itself takes a higher term from any sender).
+func (n *Node) IsMember(id roles.NodeID) bool {
+	_, ok := n.machine.shape.Roles(id)
+	return ok
+}
+
 // AppliedIndex is the index of the last applied entry.
 func (n *Node) AppliedIndex() uint64 { return n.applied }
 

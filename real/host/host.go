@@ -127,6 +127,7 @@ type Stats struct {
 	Unsent     uint64 // messages dropped: no transport, or a peer with no ID
 	SendErrors uint64 // messages the transport refused
 	PeerDrops  uint64 // messages and reports from peers dropped: the peer inbox was full
+	Strangers  uint64 // raft messages dropped: their sender is not in the shape
 }
 
 // Node is one running node. Its methods are safe for concurrent use.
@@ -150,8 +151,8 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	resources                            atomic.Int64
-	ticks, unsent, sendErrors, peerDrops atomic.Uint64
+	resources                                       atomic.Int64
+	ticks, unsent, sendErrors, peerDrops, strangers atomic.Uint64
 }
 
 // Start opens (or makes) the data directory and starts the node's loop.
@@ -234,9 +235,18 @@ func (h *Node) SetPeer(id roles.NodeID, addr string) {
 
 // Receive steps a message from a peer into the node, on the loop; the
 // transport calls it (transport.Handler). It never blocks: with the peer
-// inbox full the message is dropped and counted.
+// inbox full the message is dropped and counted. A raft message from a
+// node outside the shape is dropped and counted (Stats.Strangers): the
+// transport proves who a peer is, not that it belongs, and raft would
+// follow any sender's higher term.
 func (h *Node) Receive(m node.Message) {
-	h.fromPeer(func(l *loop) { l.n.Step(m) })
+	h.fromPeer(func(l *loop) {
+		if m.Kind == node.MsgRaft && !l.n.IsMember(m.From) {
+			h.strangers.Add(1)
+			return
+		}
+		l.n.Step(m)
+	})
 }
 
 // Report hands the transport's news about a peer to raft, on the loop
@@ -306,7 +316,7 @@ func (h *Node) ID() roles.NodeID { return h.id }
 
 // Stats returns the loop's counters.
 func (h *Node) Stats() Stats {
-	return Stats{Ticks: h.ticks.Load(), Unsent: h.unsent.Load(), SendErrors: h.sendErrors.Load(), PeerDrops: h.peerDrops.Load()}
+	return Stats{Ticks: h.ticks.Load(), Unsent: h.unsent.Load(), SendErrors: h.sendErrors.Load(), PeerDrops: h.peerDrops.Load(), Strangers: h.strangers.Load()}
 }
 
 // Close stops the transport and the loop, syncs what was saved and closes

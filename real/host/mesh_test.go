@@ -9,7 +9,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	pb "go.etcd.io/raft/v3/raftpb"
+
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 	"revoada.dev/revoada/net/transport"
@@ -123,5 +126,50 @@ func TestMeshOfThree(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 		t.Fatal("the restarted node never read the write made while it was down")
+	})
+}
+
+// A node outside the shape that proves its key to the transport still
+// cannot make the mesh follow its term: its raft messages are dropped and
+// counted (without the check, one heartbeat of term 1000 deposed the
+// leader).
+func TestStrangersRaftMessagesDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memtransport.NewNetwork()
+		dirs, members := identities(t, 1)
+		shape, err := roles.NewShape(members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := host.Start(host.Config{Dir: dirs[0], Bootstrap: shape,
+			Transport: func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
+				return net.New(members[0].Node, "n1", hd)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		applyAnywhere(t, []*host.Node{h}, configMap("ns", "a", "{}"))
+		stranger := roles.NodeID{0xee}
+		tr, err := net.New(stranger, "x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		tr.SetPeer(members[0].Node, "n1")
+		hb := node.Message{From: stranger, To: members[0].Node, Kind: node.MsgRaft, Raft: &pb.Message{
+			Type: pb.MsgHeartbeat.Enum(), Term: new(uint64(1000)), From: new(stranger.RaftID()), To: new(members[0].Node.RaftID())}}
+		if err := tr.Send(hb); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st, err := h.Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Raft.Term >= 1000 || h.Stats().Strangers != 1 {
+			t.Fatalf("after a stranger's heartbeat of term 1000: term %d, %d strangers counted", st.Raft.Term, h.Stats().Strangers)
+		}
 	})
 }
