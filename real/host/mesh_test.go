@@ -55,7 +55,7 @@ func meshOf(t *testing.T, n int) ([]*host.Node, []string, func(i int) *host.Node
 
 // identities makes n data directories and their node keys, every node a
 // control-plane member.
-func identities(t *testing.T, n int) (dirs []string, members []roles.Member) {
+func identities(t testing.TB, n int) (dirs []string, members []roles.Member) {
 	t.Helper()
 	for range n {
 		dir := t.TempDir()
