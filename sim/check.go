@@ -27,6 +27,7 @@ const (
 	PropConverge      = "converge"
 	PropPanic         = "panic"
 	PropInvalidPlan   = "invalid-plan"
+	PropWire          = "wire" // every message sent decodes from its wire encoding (net/wire) as itself
 )
 
 // checker judges what nodes publish (Ready's Status and Applied); it never

@@ -24,8 +24,11 @@
 // only raft's local storage messages carry, is refused before anything is
 // allocated for it. DecodeMessage also refuses a raft or gossip message
 // whose sender or receiver is not the envelope's (the envelope's From is
-// what a transport authenticates), a raft message type that never leaves a
-// node (raft.IsLocalMsg), and Hops over node.ForwardHopsMax.
+// what a transport authenticates) — but for the raft messages a follower
+// passes on to its leader unchanged (MsgProp, MsgReadIndex,
+// MsgTransferLeader), whose From is the node that first sent them — a raft
+// message type that never leaves a node (raft.IsLocalMsg), and Hops over
+// node.ForwardHopsMax.
 //
 // The encoding is canonical for what AppendMessage writes: decoding its
 // bytes and encoding again gives the same bytes. The raft part is protobuf,

@@ -169,11 +169,21 @@ func decodeRaft(b []byte, from, to roles.NodeID) (*pb.Message, []byte, error) {
 	if _, known := pb.MessageType_name[int32(t)]; !known || raft.IsLocalMsg(t) {
 		return nil, nil, fmt.Errorf("%w: raft message type %s never leaves a node", ErrField, t)
 	}
-	if r.GetFrom() != from.RaftID() || r.GetTo() != to.RaftID() {
+	if r.GetFrom() != from.RaftID() && !forwarded(t) || r.GetTo() != to.RaftID() {
 		return nil, nil, fmt.Errorf("%w: raft %s from %x to %x in a message from %s to %s",
 			ErrField, t, r.GetFrom(), r.GetTo(), from.Short(), to.Short())
 	}
 	return r, rest, nil
+}
+
+// forwarded reports whether raft sends messages of type t on unchanged
+// but for their To: a follower hands a proposal, a read index request or a
+// leadership transfer it received on to the leader it knows (raft's
+// stepFollower), so their From is the node that first sent them, not the
+// one whose connection carries them. The simulator found it: a follower
+// that had just lost the lead passed a peer's MsgReadIndex on.
+func forwarded(t pb.MessageType) bool {
+	return t == pb.MsgProp || t == pb.MsgReadIndex || t == pb.MsgTransferLeader
 }
 
 // scanRaft walks a raft message's top-level fields without decoding them:

@@ -356,3 +356,26 @@ func dump(m node.Message) string {
 	}
 	return s
 }
+
+// The raft messages a follower passes on to its leader keep the From of the
+// node that first sent them, so they decode from another envelope sender;
+// their receiver must still be the envelope's. (The simulator found a
+// follower that had just lost the lead passing on a peer's MsgReadIndex.)
+func TestForwardedRaftMessagesKeepTheirSender(t *testing.T) {
+	first, via, leader := roles.NodeID{1}, roles.NodeID{2}, roles.NodeID{3}
+	for _, typ := range []pb.MessageType{pb.MsgReadIndex, pb.MsgProp, pb.MsgTransferLeader} {
+		m := node.Message{From: via, To: leader, Kind: node.MsgRaft, Raft: &pb.Message{Type: new(typ), From: new(first.RaftID()), To: new(leader.RaftID())}}
+		got, err := wire.DecodeMessage(wire.AppendMessage(nil, m))
+		if err != nil || got.Raft.GetFrom() != first.RaftID() {
+			t.Errorf("%s passed on by another node: %v, %v", typ, got.Raft, err)
+		}
+		m.Raft.To = new(via.RaftID())
+		if _, err := wire.DecodeMessage(wire.AppendMessage(nil, m)); !errors.Is(err, wire.ErrField) {
+			t.Errorf("%s to a node other than the envelope's: %v, want ErrField", typ, err)
+		}
+	}
+	hb := node.Message{From: via, To: leader, Kind: node.MsgRaft, Raft: &pb.Message{Type: new(pb.MsgHeartbeat), From: new(first.RaftID()), To: new(leader.RaftID())}}
+	if _, err := wire.DecodeMessage(wire.AppendMessage(nil, hb)); !errors.Is(err, wire.ErrField) {
+		t.Errorf("a heartbeat of another sender: %v, want ErrField", err)
+	}
+}
