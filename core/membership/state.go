@@ -110,13 +110,13 @@ func (s SignedState) provenBy(pr *proof) bool {
 	return pr != nil && pr.state == s.State && bytes.Equal(pr.sig[:], s.Sig)
 }
 
-// Encoding (version 1). Integers are big-endian; a string is its length as
+// Encoding (version 2). Integers are big-endian; a string is its length as
 // one byte followed by its bytes, so no string exceeds StringBytesMax.
 //
 //	state  := version:u8 node:[32]u8 incarnation:u64 version:u64
 //	          gossipAddr:str raftAddr:str roles:u8
 //	          cpuMilli:u64 memoryBytes:u64 storageBytes:u64 pods:u64
-//	          softwareVersion:str uptimeTicks:u64
+//	          softwareVersion:str
 //	          rootIndex:u64 shapeHash:[32]u8 manifestHash:[32]u8 chainHead:[32]u8
 //	signed := state sig:[64]u8
 //	str    := len:u8 bytes
