@@ -127,7 +127,7 @@ type Stats struct {
 	Unsent     uint64 // messages dropped: no transport, or a peer with no ID
 	SendErrors uint64 // messages the transport refused
 	PeerDrops  uint64 // messages and reports from peers dropped: the peer inbox was full
-	Strangers  uint64 // raft messages dropped: their sender is not in the shape
+	Strangers  uint64 // messages dropped: their sender is not in the shape
 }
 
 // Node is one running node. Its methods are safe for concurrent use.
@@ -235,13 +235,15 @@ func (h *Node) SetPeer(id roles.NodeID, addr string) {
 
 // Receive steps a message from a peer into the node, on the loop; the
 // transport calls it (transport.Handler). It never blocks: with the peer
-// inbox full the message is dropped and counted. A raft message from a
-// node outside the shape is dropped and counted (Stats.Strangers): the
-// transport proves who a peer is, not that it belongs, and raft would
-// follow any sender's higher term.
+// inbox full the message is dropped and counted. A message of any kind
+// from a node outside the shape is dropped and counted (Stats.Strangers):
+// the transport proves who a peer is, not that it belongs, and a stranger
+// could otherwise depose the leader with a higher term, forward writes to
+// it, or enter the gossip view. (A mesh that admits new nodes will admit
+// them here.)
 func (h *Node) Receive(m node.Message) {
 	h.fromPeer(func(l *loop) {
-		if m.Kind == node.MsgRaft && !l.n.IsMember(m.From) {
+		if !l.n.IsMember(m.From) {
 			h.strangers.Add(1)
 			return
 		}

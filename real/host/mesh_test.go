@@ -130,10 +130,10 @@ func TestMeshOfThree(t *testing.T) {
 }
 
 // A node outside the shape that proves its key to the transport still
-// cannot make the mesh follow its term: its raft messages are dropped and
-// counted (without the check, one heartbeat of term 1000 deposed the
-// leader).
-func TestStrangersRaftMessagesDropped(t *testing.T) {
+// cannot make the mesh follow its term, nor write through it: its
+// messages are dropped and counted (without the check, one heartbeat of
+// term 1000 deposed the leader, and a forwarded write was applied).
+func TestStrangersMessagesDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		net := memtransport.NewNetwork()
 		dirs, members := identities(t, 1)
@@ -162,13 +162,22 @@ func TestStrangersRaftMessagesDropped(t *testing.T) {
 		if err := tr.Send(hb); err != nil {
 			t.Fatal(err)
 		}
+		w := configMap("ns", "forged", "{}")
+		fwd := node.Message{From: stranger, To: members[0].Node, Kind: node.MsgForward, Request: &node.Request{
+			ID: node.RequestID{Origin: stranger, Incarnation: 1, Seq: 1}, Write: &store.Command{Op: store.OpApply, Resource: w}}}
+		if err := tr.Send(fwd); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(time.Second)
 		synctest.Wait()
+		if _, err := h.Backend().Get(t.Context(), w.Ref, backend.ReadOptions{}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a stranger's forwarded write: get %v, want not found", err)
+		}
 		st, err := h.Status(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Raft.Term >= 1000 || h.Stats().Strangers != 1 {
+		if st.Raft.Term >= 1000 || h.Stats().Strangers != 2 {
 			t.Fatalf("after a stranger's heartbeat of term 1000: term %d, %d strangers counted", st.Raft.Term, h.Stats().Strangers)
 		}
 	})
