@@ -37,26 +37,7 @@ func TestSelfHealingOverTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hosts := make([]*host.Node, n)
-	addrs := make([]string, n)
-	for i := range hosts {
-		var tr *tcp.Transport
-		h, err := host.Start(host.Config{Dir: dirs[i], Bootstrap: shape, Target: target, TickInterval: 20 * time.Millisecond,
-			Transport: func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
-				tr, err = tcp.New(tcp.Config{Key: key, Mesh: shape.Digest(), Listen: "127.0.0.1:0", Handler: hd})
-				return tr, err
-			}})
-		if err != nil {
-			t.Fatalf("start node %d: %v", i+1, err)
-		}
-		t.Cleanup(func() { h.Close() })
-		hosts[i], addrs[i] = h, tr.Addr()
-	}
-	for _, h := range hosts {
-		for j, m := range members {
-			h.SetPeer(m.Node, addrs[j])
-		}
-	}
+	hosts := tcpMesh(t, dirs, shape, host.Config{Target: target, TickInterval: 20 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	write := func(live []*host.Node, name string) {
@@ -107,26 +88,7 @@ func BenchmarkMeshApply(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hosts := make([]*host.Node, 3)
-	addrs := make([]string, 3)
-	for i := range hosts {
-		var tr *tcp.Transport
-		h, err := host.Start(host.Config{Dir: dirs[i], Bootstrap: shape,
-			Transport: func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
-				tr, err = tcp.New(tcp.Config{Key: key, Mesh: shape.Digest(), Listen: "127.0.0.1:0", Handler: hd})
-				return tr, err
-			}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer h.Close()
-		hosts[i], addrs[i] = h, tr.Addr()
-	}
-	for _, h := range hosts {
-		for j, m := range members {
-			h.SetPeer(m.Node, addrs[j])
-		}
-	}
+	hosts := tcpMesh(b, dirs, shape, host.Config{})
 	warm := configMap("ns", "warm", "{}")
 	for tries := 0; ; tries++ { // until a leader takes writes
 		_, err := hosts[0].Backend().Apply(b.Context(), warm, store.Expect{})
@@ -151,4 +113,35 @@ func BenchmarkMeshApply(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// tcpMesh starts a host in each of dirs over real/tcp on loopback, all with
+// the bootstrap shape and cfg's other settings, and tells each where the
+// others listen. The hosts close when the test ends.
+func tcpMesh(t testing.TB, dirs []string, shape roles.Shape, cfg host.Config) []*host.Node {
+	t.Helper()
+	hosts := make([]*host.Node, len(dirs))
+	addrs := map[roles.NodeID]string{}
+	for i, dir := range dirs {
+		var tr *tcp.Transport
+		c := cfg
+		c.Dir, c.Bootstrap = dir, shape
+		c.Transport = func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
+			var err error
+			tr, err = tcp.New(tcp.Config{Key: key, Mesh: shape.Digest(), Listen: "127.0.0.1:0", Handler: hd})
+			return tr, err
+		}
+		h, err := host.Start(c)
+		if err != nil {
+			t.Fatalf("start node %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { h.Close() })
+		hosts[i], addrs[h.ID()] = h, tr.Addr()
+	}
+	for _, h := range hosts {
+		for id, addr := range addrs {
+			h.SetPeer(id, addr)
+		}
+	}
+	return hosts
 }
