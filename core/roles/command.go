@@ -21,9 +21,18 @@ const (
 	Quarantine
 	// Restore returns a quarantined node to the mesh as a Worker.
 	Restore
+	// Join admits a node that is not in the shape as a Worker; a node that
+	// is a member already is left as it is.
+	Join
+	// Leave removes a node from the shape with whatever roles it holds (an
+	// etcd holder leaves the raft voters too); a node that is not a member
+	// is left out.
+	Leave
 )
 
-var kindNames = map[Kind]string{Promote: "promote", Demote: "demote", Quarantine: "quarantine", Restore: "restore"}
+var kindNames = map[Kind]string{
+	Promote: "promote", Demote: "demote", Quarantine: "quarantine", Restore: "restore", Join: "join", Leave: "leave",
+}
 
 func (k Kind) String() string { return nameOf(kindNames, k, "kind") }
 
@@ -74,8 +83,8 @@ func parseName[K ~uint8](names map[K]string, s, what string) (K, error) {
 }
 
 // Command is one typed role command. For Promote and Demote, Roles names the
-// control-plane roles to add or remove (zero means all four); Quarantine and
-// Restore ignore it and must leave it zero.
+// control-plane roles to add or remove (zero means all four); the other kinds
+// take no roles and must leave it zero.
 type Command struct {
 	Kind   Kind
 	Node   NodeID
@@ -131,12 +140,15 @@ const (
 	// ErrStale: the shift's voter change no longer matches the shape (the
 	// shape moved between proposal and apply); the proposer retries.
 	ErrStale
+	// ErrShapeFull: a join would take the shape past ShapeMembersMax, or
+	// the joining node's raft ID is a member's already.
+	ErrShapeFull
 )
 
 var codeNames = map[RejectCode]string{
 	ErrUnknownNode: "unknown-node", ErrLastVoter: "last-voter", ErrQuarantined: "quarantined",
 	ErrObserver: "observer", ErrInvalidCommand: "invalid-command", ErrEmptyShift: "empty-shift",
-	ErrStale: "stale",
+	ErrStale: "stale", ErrShapeFull: "shape-full",
 }
 
 func (c RejectCode) Error() string { return "roles: " + c.String() }

@@ -99,6 +99,9 @@ func DecodeShape(b []byte) (Shape, []byte, error) {
 		copy(members[i].Node[:], b[:32])
 		members[i].Roles = Roles(b[32])
 		b = b[memberBytes:]
+		if i > 0 && members[i-1].Node.Compare(members[i].Node) >= 0 {
+			return Shape{}, nil, fmt.Errorf("%w: shape members out of NodeID order at %d", ErrCorrupt, i)
+		}
 	}
 	s, err := NewShape(members)
 	if err != nil {

@@ -17,6 +17,12 @@ func id(b byte) roles.NodeID {
 	return n
 }
 
+// twin is a node other than n with n's raft ID.
+func twin(n roles.NodeID) roles.NodeID {
+	n[31]++
+	return n
+}
+
 func mesh(t interface{ Fatal(...any) }, cp, workers int) roles.Shape {
 	var ms []roles.Member
 	for i := range cp + workers {
@@ -75,6 +81,10 @@ func TestRejections(t *testing.T) {
 		{"bad kind", roles.Shift{{Kind: 99, Node: id(5), Reason: roles.Operator}}, roles.ErrInvalidCommand},
 		{"restore with roles", roles.Shift{{Kind: roles.Restore, Node: id(4), Roles: roles.Etcd, Reason: roles.Operator}}, roles.ErrInvalidCommand},
 		{"empty", roles.Shift{}, roles.ErrEmptyShift},
+		{"join with roles", roles.Shift{{Kind: roles.Join, Node: id(9), Roles: roles.Etcd, Reason: roles.Operator}}, roles.ErrInvalidCommand},
+		{"join a raft id twin", roles.Shift{{Kind: roles.Join, Node: twin(id(1)), Reason: roles.Operator}}, roles.ErrShapeFull},
+		{"last voters leave", roles.Shift{{Kind: roles.Leave, Node: id(1), Reason: roles.Operator}, {Kind: roles.Leave, Node: id(2), Reason: roles.Operator}, {Kind: roles.Leave, Node: id(3), Reason: roles.Operator}}, roles.ErrLastVoter},
+		{"promote after leave", roles.Shift{{Kind: roles.Leave, Node: id(5), Reason: roles.Operator}, {Kind: roles.Promote, Node: id(5), Reason: roles.Operator}}, roles.ErrUnknownNode},
 		{"second command bad", roles.Shift{{Kind: roles.Promote, Node: id(5), Reason: roles.Operator}, {Kind: roles.Promote, Node: id(4), Reason: roles.Operator}}, roles.ErrQuarantined},
 	}
 	for _, c := range cases {
@@ -103,11 +113,28 @@ func (m model) apply(sh roles.Shift, known map[roles.NodeID]byte) (model, bool) 
 		if !ok || c.Reason < roles.ReplacingFailed || c.Reason > roles.Rebalance {
 			return m, false
 		}
+		cur, member := next[k]
+		switch {
+		case (c.Kind == roles.Join || c.Kind == roles.Leave) && c.Roles != 0:
+			return m, false
+		case c.Kind == roles.Join:
+			if !member {
+				next[k] = roles.Worker
+			}
+			continue
+		case c.Kind == roles.Leave:
+			delete(next, k)
+			if cur.Has(roles.Etcd) && etcdHolders(next) == 0 {
+				return m, false
+			}
+			continue
+		case !member:
+			return m, false
+		}
 		want := c.Roles
 		if want == 0 {
 			want = roles.ControlPlane
 		}
-		cur := next[k]
 		switch c.Kind {
 		case roles.Promote, roles.Demote:
 			if want&^roles.ControlPlane != 0 || cur == roles.Quarantined || cur == roles.Observer {
@@ -159,7 +186,7 @@ func etcdHolders(m model) int {
 func genCommand(nodes int) *rapid.Generator[roles.Command] {
 	return rapid.Custom(func(t *rapid.T) roles.Command {
 		return roles.Command{
-			Kind:   roles.Kind(rapid.IntRange(0, 5).Draw(t, "kind")),
+			Kind:   roles.Kind(rapid.IntRange(0, 7).Draw(t, "kind")),
 			Node:   id(byte(rapid.IntRange(1, nodes+1).Draw(t, "node"))), // nodes+1 is unknown
 			Roles:  roles.Roles(rapid.SampledFrom([]int{0, 0, 0, int(roles.Etcd), int(roles.APIServer | roles.Scheduler), int(roles.Worker), 0xff}).Draw(t, "roles")),
 			Reason: roles.Reason(rapid.IntRange(0, 7).Draw(t, "reason")),
@@ -175,7 +202,7 @@ func TestShapeMatchesModel(t *testing.T) {
 		cp, workers := rapid.IntRange(1, 5).Draw(t, "cp"), rapid.IntRange(0, 5).Draw(t, "workers")
 		s := mesh(t, cp, workers)
 		m := model{}
-		known := map[roles.NodeID]byte{}
+		known := map[roles.NodeID]byte{id(byte(cp + workers + 1)): byte(cp + workers + 1)} // may join
 		for _, mem := range s.Members() {
 			m[mem.Node[0]] = mem.Roles
 			known[mem.Node] = mem.Node[0]

@@ -16,9 +16,9 @@ type Member struct {
 // Shape is empty and invalid; build one with NewShape.
 type Shape struct {
 	members map[NodeID]Roles
-	// ids are the members' NodeIDs in order. A shift changes roles, never
-	// who is a member, so they are sorted once, by NewShape, and shared by
-	// clones; no one writes to them.
+	// ids are the members' NodeIDs in order. Most shifts change roles, not
+	// who is a member, so they are sorted by NewShape and shared by clones;
+	// a Join or Leave replaces them with a new slice, never writes to them.
 	ids []NodeID
 }
 
@@ -144,9 +144,12 @@ func (s *Shape) Apply(sh Shift) (changed bool, rej *Rejection) {
 	return changed, nil
 }
 
-func (s Shape) apply(i int, c Command) *Rejection {
+func (s *Shape) apply(i int, c Command) *Rejection {
 	if _, ok := reasonNames[c.Reason]; !ok {
 		return reject(i, ErrInvalidCommand, "unknown reason %d", c.Reason)
+	}
+	if c.Kind == Join || c.Kind == Leave {
+		return s.admit(i, c)
 	}
 	cur, ok := s.members[c.Node]
 	if !ok {
@@ -194,6 +197,37 @@ func (s Shape) apply(i int, c Command) *Rejection {
 	}
 	if cur.Has(Etcd) && !s.members[c.Node].Has(Etcd) && len(s.Voters()) == 0 {
 		return reject(i, ErrLastVoter, "node %s holds the last etcd role", c.Node.Short())
+	}
+	return nil
+}
+
+// admit applies a Join or a Leave: the commands that change who is a member.
+func (s *Shape) admit(i int, c Command) *Rejection {
+	if c.Roles != 0 {
+		return reject(i, ErrInvalidCommand, "%s takes no roles", c.Kind)
+	}
+	cur, member := s.members[c.Node]
+	switch {
+	case c.Kind == Join && member, c.Kind == Leave && !member:
+		return nil
+	case c.Kind == Join:
+		if len(s.members) >= ShapeMembersMax {
+			return reject(i, ErrShapeFull, "the shape holds %d nodes, the most it may", len(s.members))
+		}
+		for _, id := range s.ids {
+			if id.RaftID() == c.Node.RaftID() {
+				return reject(i, ErrShapeFull, "node %s has the raft id of member %s", c.Node.Short(), id.Short())
+			}
+		}
+		s.members[c.Node] = Worker
+		at, _ := slices.BinarySearchFunc(s.ids, c.Node, NodeID.Compare)
+		s.ids = slices.Insert(slices.Clip(s.ids), at, c.Node)
+	default:
+		delete(s.members, c.Node)
+		s.ids = slices.DeleteFunc(slices.Clone(s.ids), func(id NodeID) bool { return id == c.Node })
+		if cur.Has(Etcd) && len(s.Voters()) == 0 {
+			return reject(i, ErrLastVoter, "node %s holds the last etcd role", c.Node.Short())
+		}
 	}
 	return nil
 }
