@@ -302,7 +302,7 @@ func (s *simulator) hears(a, b int, kind node.MessageKind) bool {
 func spared(t Traffic) uint8 {
 	switch t {
 	case RaftTraffic:
-		return ^uint8(1 << node.MsgRaft)
+		return ^uint8(1<<node.MsgRaft | 1<<node.MsgShape)
 	case GossipTraffic:
 		return ^uint8(1 << node.MsgGossip)
 	case RequestTraffic:

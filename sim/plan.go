@@ -172,7 +172,7 @@ type Traffic string
 
 // The traffic classes: a node.Message's Kind.
 const (
-	RaftTraffic    Traffic = "raft"     // node.MsgRaft
+	RaftTraffic    Traffic = "raft"     // node.MsgRaft, and node.MsgShape: what raft replicates
 	GossipTraffic  Traffic = "gossip"   // node.MsgGossip: membership
 	RequestTraffic Traffic = "requests" // node.MsgForward and node.MsgResult: clients' requests and their answers
 )

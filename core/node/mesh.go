@@ -70,8 +70,11 @@ func (n *Node) startSelfHealing() error {
 	if cfg.Gossip == nil {
 		return nil
 	}
-	r, _ := cfg.Bootstrap.Roles(cfg.ID)
-	self := membership.State{Node: cfg.ID, Incarnation: cfg.Incarnation, Roles: r, Capacity: cfg.Capacity}
+	r, ok := cfg.Bootstrap.Roles(cfg.ID)
+	if !ok {
+		r = roles.Worker // joining: a worker once admitted
+	}
+	self := membership.State{Node: cfg.ID, Incarnation: cfg.Incarnation, Roles: r, Capacity: cfg.Capacity, RaftAddr: cfg.Addr}
 	g, err := membership.New(*cfg.Gossip, self)
 	if err != nil {
 		return fmt.Errorf("node: membership: %w", err)
@@ -304,7 +307,7 @@ func (n *Node) shiftApplied() {
 // one, whose voters may all have been replaced long ago.
 func (n *Node) knownVoters() []roles.NodeID {
 	if n.status.Member || n.heal == nil {
-		return n.machine.shape.Voters()
+		return n.view().Voters()
 	}
 	var out []roles.NodeID
 	for _, m := range n.heal.gossip.Members() {
@@ -313,7 +316,7 @@ func (n *Node) knownVoters() []roles.NodeID {
 		}
 	}
 	if len(out) == 0 {
-		return n.machine.shape.Voters()
+		return n.view().Voters()
 	}
 	return out
 }

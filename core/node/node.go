@@ -81,6 +81,12 @@ type Config struct {
 	Policy     *policy.Config
 	AuditTicks int
 	Capacity   membership.Capacity // what this node offers, gossiped
+	Addr       string              // where peers reach this node, gossiped ("" for none)
+
+	// Join starts a node that is not in Bootstrap, the shape of the running
+	// mesh it joins as the node was told of it: with no raft state, until a
+	// Join command admits it and a leader replicates to it (view.go).
+	Join bool
 
 	// Planted are deliberate bugs, off in the zero value. They exist only so
 	// that the verification corpus can prove its checkers catch them; a
@@ -221,6 +227,10 @@ type Node struct {
 	events  []store.Event
 	status  Status
 	heal    *selfHealing // nil without Config.Gossip
+
+	seen        shapeView   // the newest shape a leader sent (view.go)
+	announced   roles.Shape // the shape last applied, as a leader announces it
+	announcedAt uint64      // tick of the last announcement
 }
 
 // New starts a node from what it had synced (the zero Durable for a fresh
@@ -232,7 +242,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	if err := cfg.Bootstrap.Validate(); err != nil {
 		return nil, fmt.Errorf("node: bootstrap: %w", err)
 	}
-	if _, ok := cfg.Bootstrap.Roles(cfg.ID); !ok {
+	if _, ok := cfg.Bootstrap.Roles(cfg.ID); !ok && !cfg.Join {
 		return nil, fmt.Errorf("node: %s is not in the bootstrap shape", cfg.ID.Short())
 	}
 	n := &Node{
@@ -240,16 +250,24 @@ func New(cfg Config, d Durable) (*Node, error) {
 		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
 		shiftSeen: map[roles.NodeID]seenShift{}, heard: map[uint64]uint64{}, hasher: blake3.New(32, nil),
 	}
-	for _, m := range cfg.Bootstrap.Members() {
-		n.peers[m.Node.RaftID()] = m.Node
-	}
-	snap := d.Snapshot
-	if snap == nil {
-		snap = BootstrapSnapshot(cfg.Bootstrap)
-		n.boot = snap
-	}
-	if err := n.restore(snap); err != nil {
-		return nil, err
+	n.learnPeers(cfg.Bootstrap)
+	switch snap := d.Snapshot; {
+	case snap == nil && cfg.Join:
+		// Nothing from raft yet: the node knows the shape it was given,
+		// and waits for a leader to send it the log once it is a learner.
+		n.machine, n.conf = NewMachine(cfg.Bootstrap), &pb.ConfState{}
+		n.machine.noDedup = cfg.Planted.NoDedup
+		n.learnPeers(cfg.Bootstrap)
+		n.announced = cfg.Bootstrap
+	case snap == nil:
+		n.boot = BootstrapSnapshot(cfg.Bootstrap)
+		if err := n.restore(n.boot); err != nil {
+			return nil, err
+		}
+	default:
+		if err := n.restore(snap); err != nil {
+			return nil, err
+		}
 	}
 	if err := n.ms.Append(d.Entries); err != nil {
 		return nil, fmt.Errorf("node: restoring entries: %w", err)
@@ -308,6 +326,8 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	n.applied = snap.GetMetadata().GetIndex()
 	n.noteShifts()
 	n.snapshot = n.applied
+	n.learnPeers(m.shape)
+	n.announced = m.shape
 	return nil
 }
 
@@ -321,7 +341,7 @@ func (n *Node) Shape() roles.Shape { return n.machine.Shape() }
 // with any roles: a driver drops raft messages from anyone else (raft
 // itself takes a higher term from any sender).
 func (n *Node) IsMember(id roles.NodeID) bool {
-	_, ok := n.machine.shape.Roles(id)
+	_, ok := n.view().Roles(id)
 	return ok
 }
 
@@ -349,6 +369,7 @@ func (n *Node) Tick() {
 	n.tickSelfHealing()
 	if n.rn.BasicStatus().RaftState == raft.StateLeader {
 		n.tickStaged()
+		n.tickShape()
 	} else {
 		n.staged = nil
 	}
@@ -376,6 +397,10 @@ func (n *Node) Step(m Message) {
 		}
 	case MsgGossip:
 		n.stepGossip(m.Gossip)
+	case MsgShape:
+		if m.Shape != nil {
+			n.stepShape(m.From, m.Shape)
+		}
 	}
 }
 
@@ -888,6 +913,7 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 		if eff.req.Shift != nil && eff.result.Changed && !eff.result.Duplicate {
 			n.noteShifts()
 			n.shiftApplied()
+			n.shapeMoved()
 		}
 		if eff.req.ID.Origin == n.cfg.ID || n.rn.BasicStatus().RaftState == raft.StateLeader {
 			n.answer(eff.req.ID, *eff.result)

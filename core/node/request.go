@@ -120,6 +120,7 @@ const (
 	MsgForward                        // a request forwarded towards the leader
 	MsgResult                         // a request's result, sent to its origin
 	MsgGossip                         // a membership message
+	MsgShape                          // the leader's shape, for a node outside raft
 )
 
 func (k MessageKind) String() string {
@@ -132,12 +133,14 @@ func (k MessageKind) String() string {
 		return "result"
 	case MsgGossip:
 		return "gossip"
+	case MsgShape:
+		return "shape"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Message is what nodes send each other. Exactly one of Raft, Request and
-// Result is set, matching Kind. Messages are data: the network may drop,
+// Message is what nodes send each other. Exactly one of Raft, Request,
+// Result, Gossip and Shape is set, matching Kind. Messages are data: the network may drop,
 // delay, duplicate or reorder them, and delivers each receiver its own Clone.
 type Message struct {
 	From, To roles.NodeID
@@ -146,7 +149,16 @@ type Message struct {
 	Request  *Request
 	Result   *Result
 	Gossip   *membership.Message
+	Shape    *ShapeNotice
 	Hops     uint8 // forwards so far
+}
+
+// ShapeNotice is the shape a leader applied at Index, sent to the nodes of
+// the shape that raft does not replicate to (workers, a node that joined)
+// and to the nodes a shift removed; see view.go.
+type ShapeNotice struct {
+	Index uint64
+	Shape roles.Shape
 }
 
 // Clone returns a deep copy of what a receiver may write to: raft mutates
@@ -165,8 +177,9 @@ func (m Message) Clone() Message {
 		r.Items = slices.Clone(m.Result.Items)
 		c.Result = &r
 	}
-	// Gossip is shared: membership never writes to a message, sent or
-	// received (its digests are shared between messages too).
+	// Gossip and Shape are shared: membership never writes to a message,
+	// sent or received (its digests are shared between messages too), and
+	// a shape is never written to once built.
 	return c
 }
 

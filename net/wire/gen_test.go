@@ -184,7 +184,7 @@ func genGossip(t *rapid.T, from, to roles.NodeID) *membership.Message {
 
 var genMessage = rapid.Custom(func(t *rapid.T) node.Message {
 	m := node.Message{From: genNodeID.Draw(t, "from"), To: genNodeID.Draw(t, "to"),
-		Kind: node.MessageKind(rapid.IntRange(int(node.MsgRaft), int(node.MsgGossip)).Draw(t, "kind")),
+		Kind: node.MessageKind(rapid.IntRange(int(node.MsgRaft), int(node.MsgShape)).Draw(t, "kind")),
 		Hops: uint8(rapid.IntRange(0, node.ForwardHopsMax).Draw(t, "hops"))}
 	switch m.Kind {
 	case node.MsgRaft:
@@ -195,9 +195,27 @@ var genMessage = rapid.Custom(func(t *rapid.T) node.Message {
 		m.Result = genResult(t)
 	case node.MsgGossip:
 		m.Gossip = genGossip(t, m.From, m.To)
+	case node.MsgShape:
+		m.Shape = genShapeNotice(t)
 	}
 	return m
 })
+
+// genShapeNotice draws a valid shape (its first member holds etcd) of up to
+// eight distinct nodes.
+func genShapeNotice(t *rapid.T) *node.ShapeNotice {
+	ids := rapid.SliceOfNDistinct(genNodeID, 1, 8, func(id roles.NodeID) uint64 { return id.RaftID() }).Draw(t, "members")
+	members := make([]roles.Member, len(ids))
+	for i, id := range ids {
+		members[i] = roles.Member{Node: id, Roles: rapid.SampledFrom([]roles.Roles{roles.Worker, roles.ControlPlane, roles.Etcd, roles.Quarantined}).Draw(t, "mroles")}
+	}
+	members[0].Roles = roles.ControlPlane
+	shape, err := roles.NewShape(members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node.ShapeNotice{Index: rapid.Uint64().Draw(t, "index"), Shape: shape}
+}
 
 // sameMessage reports whether b is what a was: raft parts equal as
 // protobuf, errors alike (see sameErr), the rest deeply equal.

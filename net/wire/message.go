@@ -55,8 +55,8 @@ var raftUnmarshal = proto.UnmarshalOptions{RecursionLimit: raftDepthMax}
 // panics otherwise, or on a part its own encoder refuses.
 func AppendMessage(dst []byte, m node.Message) []byte {
 	if !wellFormed(m) {
-		panic(fmt.Sprintf("wire: encoding a %s message with raft %t, request %t, result %t, gossip %t",
-			m.Kind, m.Raft != nil, m.Request != nil, m.Result != nil, m.Gossip != nil))
+		panic(fmt.Sprintf("wire: encoding a %s message with raft %t, request %t, result %t, gossip %t, shape %t",
+			m.Kind, m.Raft != nil, m.Request != nil, m.Result != nil, m.Gossip != nil, m.Shape != nil))
 	}
 	dst = append(dst, MessageVersion, byte(m.Kind), m.Hops)
 	dst = append(dst, m.From[:]...)
@@ -74,6 +74,8 @@ func AppendMessage(dst []byte, m node.Message) []byte {
 		return node.AppendRequest(dst, *m.Request)
 	case node.MsgResult:
 		return node.AppendResult(dst, *m.Result)
+	case node.MsgShape:
+		return roles.AppendShape(binary.BigEndian.AppendUint64(dst, m.Shape.Index), m.Shape.Shape)
 	default: // node.MsgGossip
 		return membership.AppendMessage(dst, *m.Gossip)
 	}
@@ -81,8 +83,11 @@ func AppendMessage(dst []byte, m node.Message) []byte {
 
 // wellFormed reports whether exactly the part m.Kind names is set.
 func wellFormed(m node.Message) bool {
-	set := [...]bool{node.MsgRaft: m.Raft != nil, node.MsgForward: m.Request != nil, node.MsgResult: m.Result != nil, node.MsgGossip: m.Gossip != nil}
-	if m.Kind < node.MsgRaft || m.Kind > node.MsgGossip {
+	set := [...]bool{
+		node.MsgRaft: m.Raft != nil, node.MsgForward: m.Request != nil, node.MsgResult: m.Result != nil,
+		node.MsgGossip: m.Gossip != nil, node.MsgShape: m.Shape != nil,
+	}
+	if m.Kind < node.MsgRaft || m.Kind > node.MsgShape {
 		return false
 	}
 	for k, on := range set[1:] {
@@ -133,6 +138,8 @@ func DecodeMessage(b []byte) (node.Message, error) {
 		}
 	case node.MsgGossip:
 		m.Gossip, rest, err = decodeGossip(body, m.From, m.To)
+	case node.MsgShape:
+		m.Shape, rest, err = decodeShape(body)
 	default:
 		return node.Message{}, fmt.Errorf("%w: message kind %d", ErrKind, b[1])
 	}
@@ -224,4 +231,17 @@ func decodeGossip(b []byte, from, to roles.NodeID) (*membership.Message, []byte,
 			ErrField, g.From.Short(), g.To.Short(), from.Short(), to.Short())
 	}
 	return &g, rest, nil
+}
+
+// decodeShape reads a shape notice: the index, then the shape.
+func decodeShape(b []byte) (*node.ShapeNotice, []byte, error) {
+	if len(b) < 8 {
+		return nil, nil, fmt.Errorf("%w: a shape body of %d bytes", ErrTruncated, len(b))
+	}
+	sn := &node.ShapeNotice{Index: binary.BigEndian.Uint64(b)}
+	var err error
+	if sn.Shape, b, err = roles.DecodeShape(b[8:]); err != nil {
+		return nil, nil, err
+	}
+	return sn, b, nil
 }
