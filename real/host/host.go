@@ -105,8 +105,16 @@ type Config struct {
 	Dir          string        // the data directory; made (0700) if absent
 	TickInterval time.Duration // 0 for DefaultTickInterval
 	// Bootstrap is the mesh's initial shape, the same on every node and
-	// holding this one; empty for a mesh of this node alone.
+	// holding this one; empty for a mesh of this node alone. With Join, it
+	// is the shape of the running mesh this node joins, without it.
 	Bootstrap roles.Shape
+	// Join starts a node that joins a running mesh: it has no raft state
+	// until a member admits it (Node.Admit) and a leader replicates to it,
+	// and until then its peers drop what it sends.
+	Join bool
+	// Advertise is where peers reach this node, gossiped so that a node
+	// admitted later finds it, and it them ("" gossips no address).
+	Advertise string
 	// Peers is where each other node listens, for the transport.
 	Peers map[roles.NodeID]string
 	// Target, on a mesh of more than one node, turns self-healing on:
@@ -211,19 +219,66 @@ type Status struct {
 	Members []membership.Member
 	// Decision is the node's last policy audit as leader, nil if none.
 	Decision *node.Decision
+	// InShape: the node is a member of the newest shape it knows (false
+	// while a joining node waits to be admitted, and once it left).
+	InShape bool
 }
 
 // Status reports what the node knows now.
 func (h *Node) Status(ctx context.Context) (Status, error) {
 	var st Status
 	err := h.exec(ctx, func(l *loop) {
-		st = Status{ID: h.id, Raft: l.n.Status(), Applied: l.n.AppliedIndex(), Shape: l.n.Shape(), Members: l.n.Members()}
+		st = Status{ID: h.id, Raft: l.n.Status(), Applied: l.n.AppliedIndex(), Shape: l.n.Shape(), Members: l.n.Members(), InShape: l.n.InShape()}
 		if l.decision != nil {
 			d := *l.decision
 			st.Decision = &d
 		}
 	})
 	return st, err
+}
+
+// Admit makes id a member of the mesh, a worker, reached at addr: a Join
+// through the log, which the policy may then promote. Admitting a member
+// changes nothing. The node at addr must run with Config.Join (or be
+// restarted from a directory that was a member once).
+func (h *Node) Admit(ctx context.Context, id roles.NodeID, addr string) error {
+	h.SetPeer(id, addr)
+	_, err := h.request(ctx, func(n *node.Node) (node.RequestID, error) {
+		return n.Submit(roles.Shift{{Kind: roles.Join, Node: id, Reason: roles.Operator}})
+	})
+	return err
+}
+
+// Leave takes this node out of the mesh: a Leave through the log (an etcd
+// holder leaves the raft voters by joint consensus, a leader hands its
+// leadership over first), then it waits until the node knows it left,
+// from the log or from the leader's shape. The node keeps running: Close
+// it then. Errors: the Leave's rejection (roles.ErrLastVoter for the last
+// etcd holder), or ctx's.
+func (h *Node) Leave(ctx context.Context) error {
+	_, err := h.request(ctx, func(n *node.Node) (node.RequestID, error) {
+		return n.Submit(roles.Shift{{Kind: roles.Leave, Node: h.id, Reason: roles.Operator}})
+	})
+	if err != nil && !errors.Is(err, node.ErrTimeout) {
+		return err // a removed voter may hear no answer: its leader is gone
+	}
+	tick := time.NewTicker(h.cfg.TickInterval)
+	defer tick.Stop()
+	for {
+		var in bool
+		if err := h.exec(ctx, func(l *loop) { in = l.n.InShape() }); err != nil {
+			return err
+		}
+		if !in {
+			h.log.Info("left the mesh", "id", h.id.String())
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("host: leaving: %w", ctx.Err())
+		}
+	}
 }
 
 // SetPeer tells the transport where peer id listens now.
@@ -289,7 +344,7 @@ func (h *Node) newNode() (*node.Node, error) {
 		}
 	}
 	cfg := node.DefaultConfig(h.id, shape, seededRand())
-	cfg.Incarnation = inc
+	cfg.Incarnation, cfg.Join, cfg.Addr = inc, h.cfg.Join, h.cfg.Advertise
 	if shape.Len() > 1 && h.cfg.Target != nil {
 		g := membership.DefaultConfig(h.key, seededRand())
 		pc := policy.DefaultConfig(h.cfg.Target)

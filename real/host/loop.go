@@ -6,6 +6,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
@@ -17,12 +18,13 @@ type loop struct {
 	n        *node.Node
 	waiters  map[node.RequestID]chan<- node.Result // bounded by node.PendingMax
 	decision *node.Decision                        // the node's last audit as leader
+	addrs    map[roles.NodeID]string               // gossiped addresses given to the transport
 }
 
 // run is the loop goroutine. See the package doc.
 func (h *Node) run(n *node.Node) {
 	defer close(h.done)
-	l := &loop{h: h, n: n, waiters: map[node.RequestID]chan<- node.Result{}}
+	l := &loop{h: h, n: n, waiters: map[node.RequestID]chan<- node.Result{}, addrs: map[roles.NodeID]string{}}
 	if err := l.serve(); err != nil {
 		h.log.Error("node stopped", "err", err)
 		h.err = err
@@ -124,6 +126,7 @@ func (l *loop) ready() error {
 		if k := len(rd.Decisions); k > 0 {
 			l.decision = &rd.Decisions[k-1]
 		}
+		l.learnAddrs(rd.Membership)
 		l.n.Advance(rd)
 		l.reportUnsent(unsent)
 	}
@@ -182,6 +185,29 @@ func (l *loop) deliver(results []node.Result) {
 		if w, ok := l.waiters[r.ID]; ok {
 			delete(l.waiters, r.ID)
 			w <- r
+		}
+	}
+}
+
+// learnAddrs gives the transport the gossiped address of every node whose
+// state joined or changed: how the members find a node admitted after they
+// started, and it them. A state is signed by its node, and the transport
+// checks the key of whoever answers at the address, so a false address
+// reaches no one.
+func (l *loop) learnAddrs(changes []membership.Change) {
+	var members []membership.Member
+	for _, c := range changes {
+		if c.Kind != membership.Joined && c.Kind != membership.Updated {
+			continue
+		}
+		if members == nil {
+			members = l.n.Members()
+		}
+		for _, m := range members {
+			if m.State.Node == c.Node && m.State.RaftAddr != "" && l.addrs[c.Node] != m.State.RaftAddr {
+				l.addrs[c.Node] = m.State.RaftAddr
+				l.h.SetPeer(c.Node, m.State.RaftAddr)
+			}
 		}
 	}
 }
