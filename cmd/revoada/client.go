@@ -45,6 +45,9 @@ type nodeClient interface {
 	// MeshStatus is what the node knows of its mesh (errNoMesh for a
 	// node that runs none: the client verbs' own).
 	MeshStatus(ctx context.Context) (meshStatus, error)
+	// Leave takes the node out of its mesh and waits until it knows it
+	// left (errNoMesh for a node that runs none); the node then stops.
+	Leave(ctx context.Context) error
 }
 
 // applyInput is a file to apply: its base name, the face and format to
@@ -69,8 +72,9 @@ type docResult struct {
 // localNode is a nodeClient over a node in this process: its backend, and
 // the host when it runs one of a mesh ('revoada node').
 type localNode struct {
-	b backend.Backend
-	h *host.Node
+	b    backend.Backend
+	h    *host.Node
+	left func() // stops the node's process once it left its mesh
 }
 
 var _ nodeClient = localNode{}

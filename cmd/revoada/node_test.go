@@ -24,6 +24,84 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// loopbackMesh starts n 'revoada node' in this process, each told only the
+// others' addresses, and waits until each serves its data directory.
+func loopbackMesh(t *testing.T, n int) (dirs, ids, addrs []string, nodes []*inProcess) {
+	t.Helper()
+	for range n {
+		dir := t.TempDir()
+		dirs = append(dirs, dir)
+		ids = append(ids, strings.TrimSpace(client(t, dir, exitOK, "id").stdout))
+		addrs = append(addrs, freeAddr(t))
+	}
+	for i := range dirs {
+		var others []string
+		for j := range dirs {
+			if j != i {
+				others = append(others, addrs[j])
+			}
+		}
+		nodes = append(nodes, runInProcess(t, "node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms", "--join", strings.Join(others, ",")))
+	}
+	for _, dir := range dirs {
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, socketName)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no node serves %s", dir)
+			}
+		}
+	}
+	return dirs, ids, addrs, nodes
+}
+
+// TestMeshLeave: 'revoada mesh leave' takes a voter of a three-node mesh
+// out for good; its node stops by itself, and the others' shape no longer
+// holds it while they still take writes.
+func TestMeshLeave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time and real sockets")
+	}
+	dirs, ids, _, nodes := loopbackMesh(t, 3)
+	wantLines(t, client(t, dirs[0], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "a", 1))).stdout,
+		"ConfigMap/default/live revision 1")
+	wantLines(t, client(t, dirs[2], exitOK, "mesh", "leave").stdout, "left the mesh; the node stops")
+	select {
+	case code := <-nodes[2].code:
+		if code != exitOK {
+			t.Fatalf("the node that left exited %d: %s", code, nodes[2].stderr)
+		}
+		nodes[2].code <- code
+	case <-time.After(time.Minute):
+		t.Fatal("the node that left still runs")
+	}
+	var st meshStatus
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(client(t, dirs[0], exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Nodes) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1 still sees %+v", st.Nodes)
+		}
+	}
+	for _, n := range st.Nodes {
+		if n.ID == ids[2] {
+			t.Fatalf("the node that left is still in the shape: %+v", st.Nodes)
+		}
+	}
+	wantLines(t, client(t, dirs[1], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "b", 1))).stdout,
+		"ConfigMap/default/live revision 2")
+	for i, n := range nodes[:2] {
+		if code := n.stop(); code != exitOK {
+			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
+		}
+	}
+}
+
 // TestNodeMeshOnLoopback runs the README's three-node mesh in this process:
 // three 'revoada node' over TCP with mutual TLS, each told only the
 // others' addresses (--join: each asks the others who they are); a write
@@ -35,33 +113,7 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time and real sockets")
 	}
-	var dirs, ids, addrs []string
-	for range 3 {
-		dir := t.TempDir()
-		dirs = append(dirs, dir)
-		ids = append(ids, strings.TrimSpace(client(t, dir, exitOK, "id").stdout))
-		addrs = append(addrs, freeAddr(t))
-	}
-	var nodes []*inProcess
-	for i := range dirs {
-		var others []string
-		for j := range dirs {
-			if j != i {
-				others = append(others, addrs[j])
-			}
-		}
-		nodes = append(nodes, runInProcess(t, "node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms", "--join", strings.Join(others, ",")))
-	}
-	for _, dir := range dirs { // each node serves its directory once it runs
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-			if _, err := os.Stat(filepath.Join(dir, socketName)); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no node serves %s", dir)
-			}
-		}
-	}
+	dirs, ids, addrs, nodes := loopbackMesh(t, 3)
 	wantLines(t, client(t, dirs[0], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "a", 1))).stdout,
 		"ConfigMap/default/live revision 1")
 	if got := client(t, dirs[2], exitOK, "get", "configmap", "live", "-o", "json").stdout; !strings.Contains(got, `"data":{"k":"a"}`) {

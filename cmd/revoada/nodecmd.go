@@ -182,6 +182,8 @@ func bootstrapShape(ids []roles.NodeID, strategy topology.Strategy) (roles.Shape
 func runNode(e *env, spec nodeSpec) int {
 	ctx, stop := e.interruptible()
 	defer stop()
+	ctx, left := context.WithCancel(ctx)
+	defer left()
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
 	key, err := host.Key(spec.dir)
 	if err != nil {
@@ -210,7 +212,7 @@ func runNode(e *env, spec nodeSpec) int {
 		tr.Close()
 		return usageError(e, "node", "--target %s for %d nodes: %v", spec.target.Name(), len(ids), err)
 	}
-	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log,
+	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log, Advertise: spec.listen,
 		Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return tr, nil }}
 	if len(ids) > 1 {
 		cfg.Target = spec.target
@@ -221,7 +223,7 @@ func runNode(e *env, spec nodeSpec) int {
 		return clientError(e, "node", err)
 	}
 	late.h.Store(h)
-	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h})
+	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h, left: left})
 	if err != nil {
 		log.Warn("the client verbs cannot use this data directory while the node runs", "err", err)
 	}
@@ -448,6 +450,19 @@ type nodeStatus struct {
 // errNoMesh answers a mesh status from a node that runs no mesh.
 var errNoMesh = errors.New("this data directory's node runs no mesh: start it with 'revoada node'")
 
+func (n localNode) Leave(ctx context.Context) error {
+	if n.h == nil {
+		return errNoMesh
+	}
+	if err := n.h.Leave(ctx); err != nil {
+		return err
+	}
+	if n.left != nil {
+		n.left()
+	}
+	return nil
+}
+
 func (n localNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 	if n.h == nil {
 		return meshStatus{}, errNoMesh
@@ -477,13 +492,20 @@ func (n localNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 	return out, nil
 }
 
-const meshSynopsis = "mesh status [--json] [--data DIR]"
+const meshSynopsis = "mesh status [--json] [--data DIR] | mesh leave [--data DIR]"
 
-const meshAbout = `Show the mesh as the node running on the data directory sees it: its raft
-term and state, the leader, the applied index, every node of the shape with
-its roles and its health in the node's gossip view, and — on the leader —
-the policy's last decision with its reason. The node must be running
-('revoada node'); its socket answers.`
+const meshAbout = `status shows the mesh as the node running on the data directory sees it:
+its raft term and state, the leader, the applied index, every node of the
+shape with its roles and its health in the node's gossip view, and — on the
+leader — the policy's last decision with its reason.
+
+leave takes the node out of its mesh for good: a Leave command through the
+log (an etcd holder leaves the raft voters by joint consensus; a leader
+hands its leadership over first, and the policy replaces what it held). It
+returns once the node knows it left, and the node then stops. The last etcd
+holder cannot leave.
+
+The node must be running ('revoada node'); its socket answers.`
 
 // meshFlags defines mesh's flags and returns the function that runs it.
 func meshFlags(e *env) (*flag.FlagSet, func() int) {
@@ -495,8 +517,8 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 		if code >= 0 {
 			return code
 		}
-		if len(pos) != 1 || pos[0] != "status" {
-			return usageError(e, "mesh", "want 'mesh status'")
+		if len(pos) != 1 || pos[0] != "status" && pos[0] != "leave" {
+			return usageError(e, "mesh", "want 'mesh status' or 'mesh leave'")
 		}
 		ctx, stop := e.interruptible()
 		defer stop()
@@ -508,6 +530,13 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 			return clientError(e, "mesh", err)
 		}
 		defer rn.Close()
+		if pos[0] == "leave" {
+			if err := rn.Leave(ctx); err != nil {
+				return clientError(e, "mesh", err)
+			}
+			fmt.Fprintln(e.stdout, "left the mesh; the node stops")
+			return exitOK
+		}
 		st, err := rn.MeshStatus(ctx)
 		if err != nil {
 			return clientError(e, "mesh", err)

@@ -177,6 +177,11 @@ func (rn *remoteNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 	return *a.Status, nil
 }
 
+func (rn *remoteNode) Leave(ctx context.Context) error {
+	_, err := rn.exchange(ctx, request{Op: opLeave}, nil)
+	return err
+}
+
 func (rn *remoteNode) Kinds(ctx context.Context) ([]string, error) {
 	a, err := rn.exchange(ctx, request{Op: opKinds}, nil)
 	return a.Kinds, err

@@ -256,7 +256,7 @@ func (s *server) isClosing() bool {
 func checkRequest(req request, first bool) error {
 	var missing string
 	switch {
-	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus}, req.Op):
+	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave}, req.Op):
 		return fmt.Errorf("%w: %q", errOp, req.Op)
 	case first != (req.Op == opHello):
 		return fmt.Errorf("%w: %q; a connection starts with one hello", errOp, req.Op)
@@ -313,6 +313,8 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 		var st meshStatus
 		st, err = s.node.MeshStatus(ctx)
 		ok.Status = &st
+	case opLeave:
+		err = s.node.Leave(ctx)
 	case opList:
 		err = s.list(ctx, c, req, &ok)
 	}

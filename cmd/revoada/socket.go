@@ -83,6 +83,7 @@ const (
 	opWatch  = "watch"
 	opKinds  = "kinds"
 	opStatus = "status"
+	opLeave  = "leave"
 )
 
 // Answer frame types.
