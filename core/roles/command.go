@@ -90,7 +90,14 @@ type Command struct {
 	Node   NodeID
 	Roles  Roles
 	Reason Reason
+	// Addr, on a Join only, is where the joining node listens for its
+	// peers (at most AddrBytesMax bytes): carried by the log to every
+	// replica, so that the leader can reach the node it admitted.
+	Addr string
 }
+
+// AddrBytesMax bounds a Join's Addr.
+const AddrBytesMax = 255
 
 func (c Command) String() string {
 	if c.Roles != 0 {

@@ -3,6 +3,7 @@ package roles_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -81,6 +82,8 @@ func TestRejections(t *testing.T) {
 		{"bad kind", roles.Shift{{Kind: 99, Node: id(5), Reason: roles.Operator}}, roles.ErrInvalidCommand},
 		{"restore with roles", roles.Shift{{Kind: roles.Restore, Node: id(4), Roles: roles.Etcd, Reason: roles.Operator}}, roles.ErrInvalidCommand},
 		{"empty", roles.Shift{}, roles.ErrEmptyShift},
+		{"an address on a promote", roles.Shift{{Kind: roles.Promote, Node: id(5), Reason: roles.Operator, Addr: "h:1"}}, roles.ErrInvalidCommand},
+		{"an address too long", roles.Shift{{Kind: roles.Join, Node: id(9), Reason: roles.Operator, Addr: strings.Repeat("a", roles.AddrBytesMax+1)}}, roles.ErrInvalidCommand},
 		{"join with roles", roles.Shift{{Kind: roles.Join, Node: id(9), Roles: roles.Etcd, Reason: roles.Operator}}, roles.ErrInvalidCommand},
 		{"join a raft id twin", roles.Shift{{Kind: roles.Join, Node: twin(id(1)), Reason: roles.Operator}}, roles.ErrShapeFull},
 		{"last voters leave", roles.Shift{{Kind: roles.Leave, Node: id(1), Reason: roles.Operator}, {Kind: roles.Leave, Node: id(2), Reason: roles.Operator}, {Kind: roles.Leave, Node: id(3), Reason: roles.Operator}}, roles.ErrLastVoter},
@@ -337,5 +340,31 @@ func TestCompareAllocatesNothing(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Fatalf("Compare allocates %v times", n)
+	}
+}
+
+// TestShiftAddrEncoding: a shift that carries an address encodes as version
+// 2 and decodes to itself; one that carries none is version 1, and a version
+// 2 encoding without an address is refused as non-canonical.
+func TestShiftAddrEncoding(t *testing.T) {
+	with := roles.Shift{{Kind: roles.Join, Node: id(9), Reason: roles.Operator, Addr: "10.0.0.9:7000"}, {Kind: roles.Promote, Node: id(2), Reason: roles.Operator}}
+	b := roles.AppendShift(nil, with)
+	got, rest, err := roles.DecodeShift(b)
+	if err != nil || len(rest) != 0 || !slices.Equal(got, with) || b[0] != 2 {
+		t.Fatalf("round trip of %v: %v, %v, %d left, version %d", with, got, err, len(rest), b[0])
+	}
+	without := roles.Shift{{Kind: roles.Join, Node: id(9), Reason: roles.Operator}}
+	if b := roles.AppendShift(nil, without); b[0] != 1 {
+		t.Fatalf("a shift without addresses encodes as version %d", b[0])
+	}
+	v2 := append([]byte{2}, roles.AppendShift(nil, without)[1:]...)
+	v2 = append(v2[:len(v2):len(v2)], 0) // an empty address
+	if _, _, err := roles.DecodeShift(v2); !errors.Is(err, roles.ErrCorrupt) {
+		t.Fatalf("a version-2 shift without an address decoded: %v", err)
+	}
+	for cut := range len(b) {
+		if _, _, err := roles.DecodeShift(b[:cut]); err == nil {
+			t.Fatalf("a shift cut to %d of %d bytes decoded", cut, len(b))
+		}
 	}
 }

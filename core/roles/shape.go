@@ -148,6 +148,9 @@ func (s *Shape) apply(i int, c Command) *Rejection {
 	if _, ok := reasonNames[c.Reason]; !ok {
 		return reject(i, ErrInvalidCommand, "unknown reason %d", c.Reason)
 	}
+	if c.Addr != "" && c.Kind != Join || len(c.Addr) > AddrBytesMax {
+		return reject(i, ErrInvalidCommand, "an address (%d bytes, at most %d) belongs to a join only", len(c.Addr), AddrBytesMax)
+	}
 	if c.Kind == Join || c.Kind == Leave {
 		return s.admit(i, c)
 	}

@@ -3,6 +3,7 @@ package wire_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -99,7 +100,8 @@ func genRequest(t *rapid.T) *node.Request {
 	case 0:
 		for range rapid.IntRange(1, roles.ShiftCommandsMax).Draw(t, "commands") {
 			r.Shift = append(r.Shift, roles.Command{Kind: roles.Kind(rapid.Uint8().Draw(t, "ckind")), Node: genNodeID.Draw(t, "cnode"),
-				Roles: roles.Roles(rapid.Uint8().Draw(t, "roles")), Reason: roles.Reason(rapid.Uint8().Draw(t, "reason"))})
+				Roles: roles.Roles(rapid.Uint8().Draw(t, "roles")), Reason: roles.Reason(rapid.Uint8().Draw(t, "reason")),
+				Addr: rapid.SampledFrom([]string{"", "", "127.0.0.1:7000", strings.Repeat("a", roles.AddrBytesMax)}).Draw(t, "addr")})
 		}
 	case 1:
 		c := store.Command{Op: rapid.SampledFrom([]store.Op{store.OpApply, store.OpDelete, store.OpRestore}).Draw(t, "op")}
