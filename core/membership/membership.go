@@ -406,6 +406,18 @@ func (m *Membership) Health(id roles.NodeID) Health {
 	return Unknown
 }
 
+// State returns the newest state the view holds of node id (this node's
+// own included), and whether it holds one.
+func (m *Membership) State(id roles.NodeID) (State, bool) {
+	if id == m.cfg.Self {
+		return m.self.State, true
+	}
+	if p := m.peers[id]; p != nil {
+		return p.signed.State, true
+	}
+	return State{}, false
+}
+
 // Counters returns the counts so far.
 func (m *Membership) Counters() Counters { return m.counters }
 

@@ -50,6 +50,7 @@ type selfHealing struct {
 	// decided holds, for the policy shift in flight, the gossiped uptime
 	// of every node it changes as the audit saw it (see promotable).
 	decided map[roles.NodeID]uint64
+	joined  bool // gossip joined its seeds: the node has been in the shape
 }
 
 // directTicks: a node heard from within this many ticks is known directly,
@@ -79,19 +80,32 @@ func (n *Node) startSelfHealing() error {
 	if err != nil {
 		return fmt.Errorf("node: membership: %w", err)
 	}
-	var seeds []roles.NodeID
-	for _, m := range cfg.Bootstrap.Members() {
-		if m.Node != cfg.ID {
-			seeds = append(seeds, m.Node)
-		}
-	}
-	g.Join(seeds)
 	n.heal = &selfHealing{gossip: g}
 	if cfg.Policy != nil {
 		n.heal.pol = policy.New(*cfg.Policy)
 	}
-	n.drainGossip()
+	n.joinGossip(cfg.Bootstrap)
+	n.shiftApplied()
 	return nil
+}
+
+// joinGossip starts gossiping with the members of shape once this node is
+// one: a node outside the shape (joining, or gone) stays silent, since
+// every member drops what it sends.
+func (n *Node) joinGossip(shape roles.Shape) {
+	h := n.heal
+	if _, in := shape.Roles(n.cfg.ID); !in || h.joined {
+		return
+	}
+	var seeds []roles.NodeID
+	for _, m := range shape.Members() {
+		if m.Node != n.cfg.ID {
+			seeds = append(seeds, m.Node)
+		}
+	}
+	h.gossip.Join(seeds)
+	h.joined = true
+	n.drainGossip()
 }
 
 // tickSelfHealing advances gossip and, on the leader, audits the shape.
@@ -99,6 +113,12 @@ func (n *Node) tickSelfHealing() {
 	h := n.heal
 	if h == nil {
 		return
+	}
+	if !h.joined {
+		n.joinGossip(n.view())
+	}
+	if !h.joined || !n.InShape() {
+		return // outside the shape: silent (joinGossip)
 	}
 	h.ticks++
 	h.gossip.Tick()
@@ -281,21 +301,30 @@ func (n *Node) deafness(v *policy.NodeView) {
 	}
 }
 
-// shiftApplied publishes the new shape in this node's gossiped state.
+// shiftApplied publishes the shape the node answers from (view.go) in its
+// gossiped state: the roles it holds there, and the shape's digest, by
+// which a leader tells who missed a shape notice.
 func (n *Node) shiftApplied() {
 	h := n.heal
 	if h == nil {
 		return
 	}
-	d := n.machine.derive().digest
+	shape, index := n.view(), max(n.applied, n.seen.index)
+	d := shape.Digest()
+	if index == n.applied {
+		d = n.machine.derive().digest // the same, cached
+	}
 	if d == h.shape {
 		return
 	}
 	h.shape = d
-	r, _ := n.machine.shape.Roles(n.cfg.ID)
+	r, _ := shape.Roles(n.cfg.ID)
+	if r == 0 {
+		r = roles.Worker // outside the shape: its state is not heard anyway
+	}
 	_ = h.gossip.UpdateSelf(func(s *membership.State) {
 		s.Roles = r
-		s.StateRoot = membership.StateRoot{Index: n.applied, ShapeHash: d}
+		s.StateRoot = membership.StateRoot{Index: index, ShapeHash: d}
 	})
 	n.drainGossip()
 }

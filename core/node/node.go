@@ -84,8 +84,9 @@ type Config struct {
 	Addr       string              // where peers reach this node, gossiped ("" for none)
 
 	// Join starts a node that is not in Bootstrap, the shape of the running
-	// mesh it joins as the node was told of it: with no raft state, until a
-	// Join command admits it and a leader replicates to it (view.go).
+	// mesh it joins as the node was told of it (a guess is enough: the
+	// first leader's notice replaces it): with no raft state, until a Join
+	// command admits it and a leader replicates to it (view.go).
 	Join bool
 
 	// Planted are deliberate bugs, off in the zero value. They exist only so
@@ -231,6 +232,7 @@ type Node struct {
 	seen        shapeView   // the newest shape a leader sent (view.go)
 	announced   roles.Shape // the shape last applied, as a leader announces it
 	announcedAt uint64      // tick of the last announcement
+	gone        []goneNode  // nodes removed lately, told again (leader)
 }
 
 // New starts a node from what it had synced (the zero Durable for a fresh
@@ -342,7 +344,7 @@ func (n *Node) Shape() roles.Shape { return n.machine.Shape() }
 // itself takes a higher term from any sender).
 func (n *Node) IsMember(id roles.NodeID) bool {
 	_, ok := n.view().Roles(id)
-	return ok
+	return ok || n.unplaced()
 }
 
 // AppliedIndex is the index of the last applied entry.
@@ -419,6 +421,9 @@ func (n *Node) Read(r Read) (RequestID, error) { return n.submit(Request{Read: &
 func (n *Node) submit(req Request) (RequestID, error) {
 	if err := req.validate(); err != nil {
 		return RequestID{}, err
+	}
+	if !n.InShape() {
+		return RequestID{}, ErrNotMember
 	}
 	if len(n.pending) >= PendingMax {
 		return RequestID{}, fmt.Errorf("%w: %d requests already pending", ErrInvalidRequest, PendingMax)

@@ -82,6 +82,10 @@ var (
 	// ErrFenced: a policy shift was refused at apply because the term or
 	// the shape it was decided in had changed (see Fence).
 	ErrFenced = errors.New("node: policy shift fenced: the mesh moved since it was decided")
+	// ErrNotMember: Submit on a node outside the shape, which its peers
+	// do not hear: one not admitted yet, or one that left. Nothing was
+	// sent; ask a member.
+	ErrNotMember = errors.New("node: this node is not a member of the mesh (not admitted yet, or it left)")
 )
 
 // Result is the final outcome of a request, delivered once on the node the

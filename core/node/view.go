@@ -20,12 +20,15 @@ import (
 //
 // So the leader sends a ShapeNotice — the shape it applied, at its index —
 // to every node of the shape that is no raft member, and to the nodes a
-// shift removed: whenever the shape it applied changes, and again every
-// ShapeResendElections election timeouts for the notices the network lost.
-// A node that is no raft member takes a notice newer than what it holds
-// from a sender in its own view of the shape, and from then on answers
-// IsMember, InShape and routing from it. Its machine is untouched: the
-// log, when raft reaches the node, applies to the state it was built on.
+// shift removed, whenever the shape it applied changes; and again, for the
+// notices the network lost, every election timeout to the members whose
+// gossiped state shows another shape and to the nodes removed in the last
+// ShapeResendElections election timeouts. A node takes a notice newer than
+// what it applied from a sender in its own view of the shape, and from then
+// on answers IsMember, InShape and routing from it. A voter the shift
+// removed needs it too: raft may never tell it that its removal committed.
+// The machine is untouched: the log, when raft reaches the node, applies to
+// the state it was built on.
 
 // ShapeResendElections is how many election timeouts a leader waits before
 // it sends its shape to the nodes outside raft again.
@@ -40,11 +43,24 @@ type shapeView struct {
 // view is the shape the node answers from: the one it applied, or a newer
 // one a leader sent it.
 func (n *Node) view() roles.Shape {
-	if n.seen.index > n.applied && !n.status.Member {
+	if n.seen.index > n.applied {
 		return n.seen.shape
 	}
 	return n.machine.shape
 }
+
+// unplaced: a joining node that has learned no shape yet, from a notice or
+// from raft. It knows only some members (its seeds, Config.Bootstrap), and
+// its first notice may come from a leader it does not know: until then it
+// takes messages from any node its driver let through (real/tcp: one that
+// proved its key and the mesh's name).
+func (n *Node) unplaced() bool {
+	return n.cfg.Join && n.seen.index == 0 && n.applied == 0
+}
+
+// View returns a copy of the shape the node answers from: the one it
+// applied, or a newer one a leader sent it.
+func (n *Node) View() roles.Shape { return n.view().Clone() }
 
 // InShape reports whether this node is a member of the newest shape it
 // knows: false for a joining node until its Join commits, and for a node
@@ -56,11 +72,12 @@ func (n *Node) InShape() bool {
 
 // stepShape takes a leader's shape notice.
 func (n *Node) stepShape(from roles.NodeID, sn *ShapeNotice) {
-	if _, ok := n.view().Roles(from); !ok || n.status.Member || sn.Index <= max(n.seen.index, n.applied) {
-		return // a stranger's, one raft brings anyway, or old news
+	if !n.IsMember(from) || sn.Index <= max(n.seen.index, n.applied) {
+		return // a stranger's, or old news
 	}
 	n.seen = shapeView{index: sn.Index, shape: sn.Shape}
 	n.learnPeers(sn.Shape)
+	n.shiftApplied()
 }
 
 // shapeMoved runs after the node applied entries or installed a snapshot:
@@ -78,11 +95,44 @@ func (n *Node) shapeMoved() {
 	n.announced = shape
 }
 
-// tickShape resends the shape on a leader.
+// tickShape resends the shape on a leader: every election timeout to the
+// members outside raft whose gossiped state shows another shape (or who
+// gossip none), and every ShapeResendElections election timeouts to all of
+// them without membership.
 func (n *Node) tickShape() {
-	if n.ticks-n.announcedAt >= uint64(ShapeResendElections*n.cfg.ElectionTicks) {
+	switch since := n.ticks - n.announcedAt; {
+	case n.heal == nil && since >= uint64(ShapeResendElections*n.cfg.ElectionTicks):
 		n.announceShape(roles.Shape{})
+	case n.heal != nil && since >= uint64(n.cfg.ElectionTicks):
+		n.announcedAt = n.ticks
+		d := n.machine.derive().digest
+		var notice *ShapeNotice
+		send := func(to roles.NodeID) {
+			if notice == nil {
+				notice = &ShapeNotice{Index: n.applied, Shape: n.machine.shape}
+			}
+			n.send(to, Message{Kind: MsgShape, Shape: notice})
+		}
+		for _, m := range n.machine.shape.Members() {
+			if m.Node == n.cfg.ID || n.inRaft(m.Node.RaftID()) {
+				continue
+			}
+			if st, ok := n.heal.gossip.State(m.Node); !ok || st.StateRoot.ShapeHash != d {
+				send(m.Node)
+			}
+		}
+		n.gone = slices.DeleteFunc(n.gone, func(g goneNode) bool { return n.ticks >= g.until })
+		for _, g := range n.gone {
+			send(g.id)
+		}
 	}
+}
+
+// goneNode is a node a shift removed, which the leader that applied it
+// keeps telling until the tick until.
+type goneNode struct {
+	id    roles.NodeID
+	until uint64
 }
 
 // announceShape sends the applied shape to its members outside raft and to
@@ -102,6 +152,7 @@ func (n *Node) announceShape(before roles.Shape) {
 	for _, m := range before.Members() {
 		if _, ok := shape.Roles(m.Node); !ok && m.Node != n.cfg.ID {
 			n.send(m.Node, Message{Kind: MsgShape, Shape: notice})
+			n.gone = append(n.gone, goneNode{id: m.Node, until: n.ticks + uint64(ShapeResendElections*n.cfg.ElectionTicks)})
 		}
 	}
 }
