@@ -9,6 +9,7 @@
 //	description: free text       # optional
 //	nodes: 5                     # required, 1..sim.NodesMax
 //	control_plane: 3             # required, 1..nodes
+//	outside: 1                   # optional, 0..nodes-control_plane: the last start outside the shape
 //	duration: 120s               # required, Go duration syntax, in (0, sim.DurationMax]
 //	target: quorum-3m            # optional; a topology strategy, or {voters: 3}
 //	policy: {audit_every: 1s, grace: 3s, damper: 60s, stabilize: 5s, phi_threshold: 8}
@@ -174,8 +175,13 @@
 // operations, nor with a corrupt disk, and required with chaos, clog and
 // swizzle, which run for exactly that long.
 //
-// Every command has `at` and exactly one of promote, demote, quarantine or
-// restore naming a selector. `roles` (promote and demote only) is a
+// `outside` nodes, the last of the mesh, start outside the shape, as nodes
+// joining a running mesh do (sim.Plan.Outside): silent, refusing clients,
+// until a `join` command admits them. A `leave` command takes a node out
+// for good; it stays up, silent once it knows it left.
+//
+// Every command has `at` and exactly one of promote, demote, quarantine,
+// restore, join or leave naming a selector. `roles` (promote and demote only) is a
 // comma-separated list of control-plane role names read by roles.ParseRoles
 // ("control-plane" is all four); absent, it is zero, meaning every
 // control-plane role. `reason` is read by roles.ParseReason and defaults to

@@ -144,6 +144,9 @@ func planNode(p *sim.Plan) *yaml.Node {
 	}
 	m.add("nodes", integer(p.Nodes))
 	m.add("control_plane", integer(p.ControlPlane))
+	if p.Outside > 0 {
+		m.add("outside", integer(p.Outside))
+	}
 	m.add("duration", duration(p.Duration))
 	switch p.Target {
 	case "":

@@ -63,7 +63,7 @@ var opsRateRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)/([sm])$`)
 
 // The fields each mapping may hold, in the order Marshal writes them.
 var (
-	planFields     = []string{"name", "description", "nodes", "control_plane", "duration", "target", "policy", "network", "workload", "faults", "commands", "expect"}
+	planFields     = []string{"name", "description", "nodes", "control_plane", "outside", "duration", "target", "policy", "network", "workload", "faults", "commands", "expect"}
 	targetFields   = []string{"voters"}
 	policyFields   = []string{"audit_every", "grace", "damper", "stabilize", "phi_threshold"}
 	networkFields  = []string{"latency", "loss", "duplicate", "bandwidth", "queue", "links"}
@@ -80,7 +80,7 @@ var (
 	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew,
 		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk}
 	faultFields    = append([]string{"at", "for", "one_way", "rate", "jitter", "jump", "bridge", "traffic", "mode"}, kindNames(faultKinds)...)
-	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore}
+	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore, roles.Join, roles.Leave}
 	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "to", "shift")
 	notFields      = []string{"not"}
 	expectFields   = []string{"converge", "commands_complete", "progress", "liveness"}
@@ -763,6 +763,11 @@ func (d *decoder) header(f *fields, p *sim.Plan) error {
 	}
 	if p.ControlPlane, err = d.integer(n, "control_plane", 1, p.Nodes); err != nil {
 		return err
+	}
+	if n := f.opt("outside"); n != nil {
+		if p.Outside, err = d.integer(n, "outside", 0, p.Nodes-p.ControlPlane); err != nil {
+			return err
+		}
 	}
 	if n, err = d.req(f, "duration"); err != nil {
 		return err

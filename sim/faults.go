@@ -548,6 +548,13 @@ func (s *simulator) submit(op *operation) {
 	var id node.RequestID
 	var err error
 	s.drive(i, func(n *node.Node) { id, err = n.Submit(op.shift) })
+	if errors.Is(err, node.ErrNotMember) {
+		// Refused at once, as a node outside the shape refuses an
+		// operator's CLI: the attempt counts, and the next goes elsewhere.
+		s.trace.event(s.now, s.nodes[i].name, "refused", fmt.Sprintf("command %d: %v", op.idx, err))
+		s.retryLater(op)
+		return
+	}
 	if err != nil {
 		panic(fmt.Sprintf("sim: submit %v: %v", op.shift, err))
 	}

@@ -84,12 +84,15 @@ func (s *simulator) shapeAtTarget() bool {
 	return up == want
 }
 
-// membershipOdd names a live node whose view of who is healthy differs from
-// the nodes that are up and running, or is "" when every view is right.
+// membershipOdd names a live member whose view of who is healthy differs
+// from the members that are up and running, or is "" when every view is
+// right. Members are the committed shape's: a node outside it is silent
+// and dropped by every member (a node not admitted yet, or one that left).
 func (s *simulator) membershipOdd() string {
 	var live []int
+	shape := s.check.ref.Shape()
 	for i, sn := range s.nodes {
-		if sn.n != nil && !sn.paused {
+		if _, member := shape.Roles(sn.id); member && sn.n != nil && !sn.paused {
 			live = append(live, i)
 		}
 	}

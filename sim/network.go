@@ -515,6 +515,11 @@ func (s *simulator) deliver(e event) {
 		} else {
 			s.lost(e.from, e.node, e.msg, false)
 		}
+	case !sn.n.IsMember(e.msg.From):
+		// As a production host does: the transport proved who sent it,
+		// not that the sender belongs (a node not yet admitted, or one
+		// that left).
+		s.traceMessage(e.node, "stranger", e.from, e.msg)
 	default:
 		s.traceMessage(e.node, "recv", e.from, e.msg)
 		s.drive(e.node, func(n *node.Node) { n.Step(e.msg) })

@@ -17,13 +17,18 @@ import (
 type Plan struct {
 	Name         string
 	Description  string
-	Nodes        int           // mesh size, nodes n1..nN
-	ControlPlane int           // nodes n1..nK start with every control-plane role
-	Duration     time.Duration // simulated time
-	Network      Network
-	Faults       []Fault
-	Commands     []Command
-	Workload     *Workload // resource traffic; nil for none
+	Nodes        int // mesh size, nodes n1..nN
+	ControlPlane int // nodes n1..nK start with every control-plane role
+	// Outside, if non-zero, is how many of the last nodes start outside
+	// the shape, as nodes joining a running mesh (node.Config.Join): a
+	// join command admits them. Until then their peers drop what they
+	// send, as a production host does.
+	Outside  int
+	Duration time.Duration // simulated time
+	Network  Network
+	Faults   []Fault
+	Commands []Command
+	Workload *Workload // resource traffic; nil for none
 	// Target turns on self-healing: gossip membership on every node and the
 	// policy on the leader, aiming at this topology strategy (solo, pair,
 	// quorum-3m, cluster-3m-nw, mesh-all-peers, phalanx). "" for none.
@@ -373,6 +378,8 @@ func (p *Plan) Validate() error {
 		return fmt.Errorf("sim: nodes %d out of range 1..%d", p.Nodes, NodesMax)
 	case p.ControlPlane < 1 || p.ControlPlane > p.Nodes:
 		return fmt.Errorf("sim: control_plane %d out of range 1..%d", p.ControlPlane, p.Nodes)
+	case p.Outside < 0 || p.Outside > p.Nodes-p.ControlPlane:
+		return fmt.Errorf("sim: outside %d out of range 0..%d (nodes less control_plane)", p.Outside, p.Nodes-p.ControlPlane)
 	case p.Duration <= 0 || p.Duration > DurationMax:
 		return fmt.Errorf("sim: duration %v out of range (0, %v]", p.Duration, DurationMax)
 	case p.Network.LatencyMin < 0 || p.Network.LatencyMax < p.Network.LatencyMin:
@@ -603,7 +610,7 @@ func (c Command) validate(nodes int, field string) error {
 			return err
 		}
 	}
-	if c.Kind < roles.Promote || c.Kind > roles.Restore {
+	if c.Kind < roles.Promote || c.Kind > roles.Leave {
 		return fmt.Errorf("unknown kind %d", c.Kind)
 	}
 	if len(c.With)+1 > roles.ShiftCommandsMax {

@@ -213,12 +213,15 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
 		policyReqs: map[node.RequestID]policyReq{}, cover: cover.Counts{}, shifted: map[roles.NodeID]shiftMark{}, operatorReqs: map[node.RequestID]shiftMark{}, promoting: map[roles.NodeID]bool{}, firstCrash: -1, restoredAt: -1,
 	}
-	members := make([]roles.Member, p.Nodes)
+	members := make([]roles.Member, p.Nodes-p.Outside)
 	for i := range p.Nodes {
 		name := fmt.Sprintf("n%d", i+1)
 		sn := &simNode{name: name, id: NodeKey(name), disk: newDisk(st.rand("disk/"+name), opts.Hooks.ForgetVote), clock: 1}
 		s.nodes = append(s.nodes, sn)
 		s.byID[sn.id] = i
+		if i >= len(members) {
+			continue // outside: joins later
+		}
 		members[i] = roles.Member{Node: sn.id, Roles: roles.Worker}
 		if i < p.ControlPlane {
 			members[i].Roles = roles.ControlPlane
@@ -299,6 +302,7 @@ func (s *simulator) start(i int) {
 	sn.entropy = s.streams.chacha("node/" + sn.name + "/" + inc + "/entropy")
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
+	cfg.Join = i >= s.plan.Nodes-s.plan.Outside
 	cfg.ElectionTicks = s.electionTicks()
 	if s.hooks.SlowElections {
 		cfg.ElectionTicks *= slowElections

@@ -193,6 +193,11 @@ func (s *simulator) clientStep(ci int) {
 			s.reqClient[id] = ci
 		}
 	})
+	if errors.Is(err, node.ErrNotMember) {
+		s.finish(ci, OutcomeError) // refused unsent: the next goes to another node
+		c.node = -1
+		return
+	}
 	if err != nil {
 		panic(fmt.Sprintf("sim: client %d: %s: %v", ci, op.Verb, err))
 	}
