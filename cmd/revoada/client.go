@@ -14,6 +14,7 @@ import (
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/host"
@@ -48,6 +49,9 @@ type nodeClient interface {
 	// Leave takes the node out of its mesh and waits until it knows it
 	// left (errNoMesh for a node that runs none); the node then stops.
 	Leave(ctx context.Context) error
+	// Admit makes node id, listening at addr, a member of the node's mesh
+	// (errNoMesh for a node that runs none).
+	Admit(ctx context.Context, id roles.NodeID, addr string) error
 }
 
 // applyInput is a file to apply: its base name, the face and format to

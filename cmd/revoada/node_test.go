@@ -102,6 +102,74 @@ func TestMeshLeave(t *testing.T) {
 	}
 }
 
+// TestMeshJoin: a fourth node started with --joining, told one member's
+// address, stays outside until 'revoada mesh admit' on another member;
+// then it knows it is a member, and a write through it is read through
+// the first node. Restarted, it rejoins from its directory.
+func TestMeshJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time and real sockets")
+	}
+	dirs, _, addrs, nodes := loopbackMesh(t, 3)
+	dir := t.TempDir()
+	id := strings.TrimSpace(client(t, dir, exitOK, "id").stdout)
+	addr := freeAddr(t)
+	args := []string{"node", "--data", dir, "--listen", addr, "--tick", "20ms", "--joining", "--join", addrs[2]}
+	joiner := runInProcess(t, args...)
+	inShape := func() bool { // false too while no node serves dir
+		var st meshStatus
+		o := revoada(t, nil, "mesh", "status", "--json", "--data", dir)
+		if o.code != exitOK || json.Unmarshal([]byte(o.stdout), &st) != nil {
+			return false
+		}
+		for _, n := range st.Nodes {
+			if n.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, socketName)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the joiner never served its directory:\n%s", joiner.stderr)
+		}
+	}
+	if o := client(t, dir, exitFailed, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "x", 1))); !strings.Contains(o.stderr, "not a member") {
+		t.Fatalf("a write through a node not admitted yet: %+v", o)
+	}
+	wantLines(t, client(t, dirs[0], exitOK, "mesh", "admit", id+"@"+addr).stdout, "admitted "+id[:12]+" at "+addr)
+	for deadline := time.Now().Add(time.Minute); !inShape(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the admitted node never knew it:\n%s", joiner.stderr)
+		}
+	}
+	wantLines(t, client(t, dir, exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "j", 1))).stdout,
+		"ConfigMap/default/live revision 1")
+	if got := client(t, dirs[0], exitOK, "get", "configmap", "live", "-o", "json").stdout; !strings.Contains(got, `"data":{"k":"j"}`) {
+		t.Fatalf("node 1 reads %s", got)
+	}
+	if code := joiner.stop(); code != exitOK {
+		t.Fatalf("the joined node exited %d: %s", code, joiner.stderr)
+	}
+	again := runInProcess(t, args...)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if inShape() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the joined node, restarted, is no member:\n%s", again.stderr)
+		}
+	}
+	for _, n := range append(nodes, again) {
+		if code := n.stop(); code != exitOK {
+			t.Fatalf("a node exited %d: %s", code, n.stderr)
+		}
+	}
+}
+
 // TestNodeMeshOnLoopback runs the README's three-node mesh in this process:
 // three 'revoada node' over TCP with mutual TLS, each told only the
 // others' addresses (--join: each asks the others who they are); a write

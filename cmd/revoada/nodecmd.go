@@ -69,6 +69,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	mesh := fs.String("mesh", "revoada", "the mesh's `NAME`: nodes of meshes of other names refuse each other")
 	target := fs.String("target", "quorum-3m", "the topology `STRATEGY` self-healing restores: "+strategyNames())
 	tick := fs.Duration("tick", host.DefaultTickInterval, "the length of one node tick")
+	joining := fs.Bool("joining", false, "join a running mesh, of which the --join and --peer nodes are members: stay outside, silent, until a member admits this node ('revoada mesh admit ID@HOST:PORT')")
 	return fs, func() int {
 		if fs.NArg() > 0 {
 			return usageError(e, "node", "unexpected argument %q", fs.Arg(0))
@@ -89,7 +90,10 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if *mesh == "" {
 			return usageError(e, "node", "--mesh: an empty name")
 		}
-		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, mesh: *mesh, target: strategy, tick: *tick})
+		if *joining && len(peers)+len(join) == 0 {
+			return usageError(e, "node", "--joining needs a member of the mesh: --join HOST:PORT or --peer ID@HOST:PORT")
+		}
+		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, joining: *joining, mesh: *mesh, target: strategy, tick: *tick})
 	}
 }
 
@@ -98,6 +102,7 @@ type nodeSpec struct {
 	dir, listen string
 	peers       peerFlags
 	join        joinFlags
+	joining     bool // joins a running mesh: peers and join are some of its members
 	mesh        string
 	target      topology.Strategy
 	tick        time.Duration
@@ -115,22 +120,31 @@ type peerFlags []peer
 func (p *peerFlags) String() string { return fmt.Sprint(len(*p), " peers") }
 
 func (p *peerFlags) Set(s string) error {
-	idText, addr, ok := strings.Cut(s, "@")
-	if !ok {
-		return fmt.Errorf("%q is not ID@HOST:PORT", s)
-	}
-	id, err := roles.ParseNodeID(idText)
+	id, addr, err := parsePeer(s)
 	if err != nil {
-		return fmt.Errorf("%q: %w", s, err)
-	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return fmt.Errorf("%q: %w", s, err)
+		return err
 	}
 	if slices.ContainsFunc(*p, func(q peer) bool { return q.id == id }) {
 		return fmt.Errorf("%s given twice", id.Short())
 	}
 	*p = append(*p, peer{id: id, addr: addr})
 	return nil
+}
+
+// parsePeer parses ID@HOST:PORT.
+func parsePeer(s string) (roles.NodeID, string, error) {
+	idText, addr, ok := strings.Cut(s, "@")
+	if !ok {
+		return roles.NodeID{}, "", fmt.Errorf("%q is not ID@HOST:PORT", s)
+	}
+	id, err := roles.ParseNodeID(idText)
+	if err != nil {
+		return roles.NodeID{}, "", fmt.Errorf("%q: %w", s, err)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return roles.NodeID{}, "", fmt.Errorf("%q: %w", s, err)
+	}
+	return id, addr, nil
 }
 
 // joinFlags collects --join HOST:PORT,...
@@ -207,13 +221,26 @@ func runNode(e *env, spec nodeSpec) int {
 		return clientError(e, "node", err)
 	}
 	ids := slices.Collect(maps.Keys(members))
-	shape, err := bootstrapShape(ids, spec.target)
+	var shape roles.Shape
+	if spec.joining {
+		// A guess at the mesh: its members the node was told of, as
+		// voters, without this node; the first leader's notice replaces it.
+		var seeds []roles.Member
+		for _, id := range ids {
+			if id != self {
+				seeds = append(seeds, roles.Member{Node: id, Roles: roles.ControlPlane})
+			}
+		}
+		shape, err = roles.NewShape(seeds)
+	} else {
+		shape, err = bootstrapShape(ids, spec.target)
+	}
 	if err != nil {
 		tr.Close()
 		return usageError(e, "node", "--target %s for %d nodes: %v", spec.target.Name(), len(ids), err)
 	}
 	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log, Advertise: spec.listen,
-		Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return tr, nil }}
+		Join: spec.joining, Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return tr, nil }}
 	if len(ids) > 1 {
 		cfg.Target = spec.target
 	}
@@ -270,6 +297,9 @@ const membersFile = "mesh.json"
 type meshFile struct {
 	Mesh  string            `json:"mesh"`
 	Nodes map[string]string `json:"nodes"` // node ID (hex) → address
+	// Joining: the node joined a running mesh (--joining), and Nodes are
+	// the members it was told of, not a bootstrap set.
+	Joining bool `json:"joining,omitempty"`
 }
 
 // errUsage marks a member set the command line got wrong.
@@ -303,7 +333,7 @@ func meshMembers(ctx context.Context, log *slog.Logger, tr *tcp.Transport, spec 
 		}
 		members[id] = addr
 	}
-	f := meshFile{Mesh: spec.mesh, Nodes: map[string]string{}}
+	f := meshFile{Mesh: spec.mesh, Nodes: map[string]string{}, Joining: spec.joining}
 	for id, addr := range members {
 		f.Nodes[id.String()] = addr
 	}
@@ -334,6 +364,9 @@ func readMembers(data []byte, spec nodeSpec, self roles.NodeID) (map[roles.NodeI
 		members[id] = addr
 	}
 	switch {
+	case f.Joining != spec.joining:
+		return nil, fmt.Errorf("%w: this node %s (%s); start it with --joining=%v", errUsage,
+			map[bool]string{true: "joined a running mesh", false: "bootstrapped its mesh"}[f.Joining], membersFile, f.Joining)
 	case f.Mesh != spec.mesh:
 		return nil, fmt.Errorf("%w: this node belongs to mesh %q (%s), not %q", errUsage, f.Mesh, membersFile, spec.mesh)
 	case members[self] != spec.listen:
@@ -450,6 +483,13 @@ type nodeStatus struct {
 // errNoMesh answers a mesh status from a node that runs no mesh.
 var errNoMesh = errors.New("this data directory's node runs no mesh: start it with 'revoada node'")
 
+func (n localNode) Admit(ctx context.Context, id roles.NodeID, addr string) error {
+	if n.h == nil {
+		return errNoMesh
+	}
+	return n.h.Admit(ctx, id, addr)
+}
+
 func (n localNode) Leave(ctx context.Context) error {
 	if n.h == nil {
 		return errNoMesh
@@ -492,12 +532,18 @@ func (n localNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 	return out, nil
 }
 
-const meshSynopsis = "mesh status [--json] [--data DIR] | mesh leave [--data DIR]"
+const meshSynopsis = "mesh status [--json] [--data DIR] | mesh admit ID@HOST:PORT [--data DIR] | mesh leave [--data DIR]"
 
 const meshAbout = `status shows the mesh as the node running on the data directory sees it:
 its raft term and state, the leader, the applied index, every node of the
 shape with its roles and its health in the node's gossip view, and — on the
 leader — the policy's last decision with its reason.
+
+admit makes the node ID, listening at HOST:PORT, a member of the mesh, a
+worker the policy may promote: a Join command through the log, which
+carries the address to every member. That node runs 'revoada node
+--joining' and stays outside, silent, until then ('revoada id' on its
+data directory prints its ID).
 
 leave takes the node out of its mesh for good: a Leave command through the
 log (an etcd holder leaves the raft voters by joint consensus; a leader
@@ -517,8 +563,16 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 		if code >= 0 {
 			return code
 		}
-		if len(pos) != 1 || pos[0] != "status" && pos[0] != "leave" {
-			return usageError(e, "mesh", "want 'mesh status' or 'mesh leave'")
+		var admitID roles.NodeID
+		var admitAddr string
+		switch {
+		case len(pos) == 2 && pos[0] == "admit":
+			var err error
+			if admitID, admitAddr, err = parsePeer(pos[1]); err != nil {
+				return usageError(e, "mesh", "admit: %v", err)
+			}
+		case len(pos) != 1 || pos[0] != "status" && pos[0] != "leave":
+			return usageError(e, "mesh", "want 'mesh status', 'mesh admit ID@HOST:PORT' or 'mesh leave'")
 		}
 		ctx, stop := e.interruptible()
 		defer stop()
@@ -530,6 +584,13 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 			return clientError(e, "mesh", err)
 		}
 		defer rn.Close()
+		if pos[0] == "admit" {
+			if err := rn.Admit(ctx, admitID, admitAddr); err != nil {
+				return clientError(e, "mesh", err)
+			}
+			fmt.Fprintf(e.stdout, "admitted %s at %s\n", admitID.Short(), admitAddr)
+			return exitOK
+		}
 		if pos[0] == "leave" {
 			if err := rn.Leave(ctx); err != nil {
 				return clientError(e, "mesh", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -175,6 +176,11 @@ func (rn *remoteNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 		return meshStatus{}, err
 	}
 	return *a.Status, nil
+}
+
+func (rn *remoteNode) Admit(ctx context.Context, id roles.NodeID, addr string) error {
+	_, err := rn.exchange(ctx, request{Op: opAdmit, Node: id.String() + "@" + addr}, nil)
+	return err
 }
 
 func (rn *remoteNode) Leave(ctx context.Context) error {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -256,7 +257,7 @@ func (s *server) isClosing() bool {
 func checkRequest(req request, first bool) error {
 	var missing string
 	switch {
-	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave}, req.Op):
+	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave, opAdmit}, req.Op):
 		return fmt.Errorf("%w: %q", errOp, req.Op)
 	case first != (req.Op == opHello):
 		return fmt.Errorf("%w: %q; a connection starts with one hello", errOp, req.Op)
@@ -266,6 +267,8 @@ func checkRequest(req request, first bool) error {
 		missing = "kind"
 	case req.Op == opApply && req.Apply == nil:
 		missing = "apply"
+	case req.Op == opAdmit && req.Node == "":
+		missing = "node"
 	}
 	if missing != "" {
 		return fmt.Errorf("%w: %s without %s", errMessage, req.Op, missing)
@@ -315,6 +318,14 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 		ok.Status = &st
 	case opLeave:
 		err = s.node.Leave(ctx)
+	case opAdmit:
+		var id roles.NodeID
+		var addr string
+		if id, addr, err = parsePeer(req.Node); err != nil {
+			err = fmt.Errorf("%w: admit: %w", errMessage, err)
+			break
+		}
+		err = s.node.Admit(ctx, id, addr)
 	case opList:
 		err = s.list(ctx, c, req, &ok)
 	}

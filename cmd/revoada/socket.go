@@ -84,6 +84,7 @@ const (
 	opKinds  = "kinds"
 	opStatus = "status"
 	opLeave  = "leave"
+	opAdmit  = "admit"
 )
 
 // Answer frame types.
@@ -133,6 +134,7 @@ type request struct {
 	Namespace string         `json:"namespace,omitempty"` // list
 	From      store.Revision `json:"from,omitempty"`      // watch
 	Apply     *applyInput    `json:"apply,omitempty"`     // apply
+	Node      string         `json:"node,omitempty"`      // admit: ID@HOST:PORT
 }
 
 // answer is one frame of an answer.

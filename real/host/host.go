@@ -214,7 +214,7 @@ type Status struct {
 	ID      roles.NodeID
 	Raft    node.Status
 	Applied uint64      // the last applied index
-	Shape   roles.Shape // the shape at Applied
+	Shape   roles.Shape // the newest shape the node knows (node.Node.View)
 	// Members is the node's gossip view (nil without self-healing).
 	Members []membership.Member
 	// Decision is the node's last policy audit as leader, nil if none.
@@ -228,7 +228,7 @@ type Status struct {
 func (h *Node) Status(ctx context.Context) (Status, error) {
 	var st Status
 	err := h.exec(ctx, func(l *loop) {
-		st = Status{ID: h.id, Raft: l.n.Status(), Applied: l.n.AppliedIndex(), Shape: l.n.Shape(), Members: l.n.Members(), InShape: l.n.InShape()}
+		st = Status{ID: h.id, Raft: l.n.Status(), Applied: l.n.AppliedIndex(), Shape: l.n.View(), Members: l.n.Members(), InShape: l.n.InShape()}
 		if l.decision != nil {
 			d := *l.decision
 			st.Decision = &d
@@ -238,13 +238,13 @@ func (h *Node) Status(ctx context.Context) (Status, error) {
 }
 
 // Admit makes id a member of the mesh, a worker, reached at addr: a Join
-// through the log, which the policy may then promote. Admitting a member
-// changes nothing. The node at addr must run with Config.Join (or be
-// restarted from a directory that was a member once).
+// through the log, which carries addr to every replica (the leader tells
+// the new member it is one), and which the policy may then promote.
+// Admitting a member changes nothing. The node at addr must run with
+// Config.Join (or be restarted from a directory that was a member once).
 func (h *Node) Admit(ctx context.Context, id roles.NodeID, addr string) error {
-	h.SetPeer(id, addr)
 	_, err := h.request(ctx, func(n *node.Node) (node.RequestID, error) {
-		return n.Submit(roles.Shift{{Kind: roles.Join, Node: id, Reason: roles.Operator}})
+		return n.Submit(roles.Shift{{Kind: roles.Join, Node: id, Reason: roles.Operator, Addr: addr}})
 	})
 	return err
 }

@@ -119,6 +119,7 @@ func (l *loop) ready() error {
 				return err
 			}
 		}
+		l.learnJoined(rd.Applied) // before the leader's notice to a joined node leaves
 		unsent := l.send(rd.Messages)
 		l.publish(rd.Events)
 		l.h.resources.Store(int64(l.n.Store().Len())) // counted before a caller hears of its write
@@ -185,6 +186,19 @@ func (l *loop) deliver(results []node.Result) {
 		if w, ok := l.waiters[r.ID]; ok {
 			delete(l.waiters, r.ID)
 			w <- r
+		}
+	}
+}
+
+// learnJoined gives the transport the address of every node a Join in
+// the applied entries admitted.
+func (l *loop) learnJoined(applied []node.Applied) {
+	for _, a := range applied {
+		for _, c := range a.Shift {
+			if c.Kind == roles.Join && c.Addr != "" && l.addrs[c.Node] != c.Addr {
+				l.addrs[c.Node] = c.Addr
+				l.h.SetPeer(c.Node, c.Addr)
+			}
 		}
 	}
 }
