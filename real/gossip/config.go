@@ -92,7 +92,10 @@ type Config struct {
 }
 
 // Timing is memberlist's timing (see memberlist.Config for each field),
-// plus this package's own waits.
+// plus this package's own waits. memberlist forgets a Dead node after
+// GossipToTheDeadTime; until then the node's name cannot come back at
+// another address (a restart on a new port or machine: memberlist refuses
+// it as a name conflict, counted in Counters.Conflicts).
 type Timing struct {
 	ProbeInterval, ProbeTimeout time.Duration
 	GossipInterval              time.Duration

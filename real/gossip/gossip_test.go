@@ -127,8 +127,8 @@ func converged(nodes []*node) bool {
 			return false
 		}
 		for _, o := range nodes {
-			s, ok := n.State(o.ID())
-			if h := n.health(o.ID()); !ok || s.State != o.Self().State || h != membership.Healthy && h != membership.Suspect {
+			i, ok := slices.BinarySearchFunc(ms, o.ID(), func(m membership.Member, id roles.NodeID) int { return m.State.Node.Compare(id) })
+			if !ok || ms[i].State != o.Self().State || ms[i].Health != membership.Healthy && ms[i].Health != membership.Suspect {
 				return false
 			}
 		}
@@ -137,8 +137,9 @@ func converged(nodes []*node) bool {
 }
 
 // TestConverge: five nodes joined through one static seed hold each other
-// Healthy at each other's own states, each learned by a Joined change, and
-// each state held verifies against its node.
+// live at each other's own states, each learned by a Joined change, each
+// state held verifies against its node, and each node's probes of the
+// others are answered with their uptimes.
 func TestConverge(t *testing.T) {
 	nodes := startMesh(t, "converge", 5)
 	waitFor(t, "converged", func() bool { return converged(nodes) })
@@ -154,6 +155,14 @@ func TestConverge(t *testing.T) {
 				t.Errorf("%s holds a state of %s that does not verify", n.ID().Short(), o.ID().Short())
 			}
 		}
+		waitFor(t, "every peer heard directly, with its uptime", func() bool {
+			for _, m := range n.Members() {
+				if m.LastHeardTick == 0 || m.UptimeTicks == 0 {
+					return false
+				}
+			}
+			return true
+		})
 		if got := n.Counters().Refused(); got != 0 {
 			t.Errorf("%s refused %d: %+v", n.ID().Short(), got, n.Counters())
 		}
@@ -376,3 +385,35 @@ func TestCloseEndsGoroutines(t *testing.T) {
 }
 
 func goroutines() int { return runtime.NumGoroutine() }
+
+// TestRestartRejoins: a node killed and restarted with the same key on a
+// new port, at a higher incarnation, is Healthy again everywhere at its new
+// state and address (memberlist takes the name at a new address once it
+// has forgotten the Dead node, after GossipToTheDeadTime; the view kept it
+// Dead meanwhile, and revives it).
+func TestRestartRejoins(t *testing.T) {
+	nodes := startMesh(t, "restart", 3)
+	waitFor(t, "converged", func() bool { return converged(nodes) })
+	old := nodes[2]
+	key := old.cfg.Key
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Dead", func() bool {
+		return nodes[0].health(old.ID()) == membership.Dead && nodes[1].health(old.ID()) == membership.Dead
+	})
+	back := startWith(t, Config{Key: key, Mesh: "restart", Seeds: []string{nodes[0].Addr()},
+		Self: membership.State{Incarnation: 1}})
+	if back.Addr() == old.Addr() {
+		t.Fatalf("restarted on the same address %s", back.Addr())
+	}
+	nodes[2] = back
+	waitFor(t, "converged after the restart", func() bool { return converged(nodes) })
+	for _, n := range nodes[:2] {
+		if !n.sawChange(back.ID(), func(c membership.Change) bool {
+			return c.Kind == membership.HealthChanged && c.Was == membership.Dead && c.Health == membership.Healthy && c.Incarnation == 1
+		}) {
+			t.Errorf("%s: no Dead → Healthy at incarnation 1", n.ID().Short())
+		}
+	}
+}
