@@ -262,8 +262,8 @@ func (g *Gossip) resign(f func(*membership.State)) (changed bool, err error) {
 
 // Leave leaves the mesh gracefully: the node signs a leave intent for its
 // current state, sends it to every live member over TCP and gossips it,
-// then has memberlist announce the leave, waiting up to timeout (0: up to
-// Timing.BroadcastWait) for that broadcast. Other nodes see it depart
+// then has memberlist announce the leave; all within timeout (0 for
+// Timing.BroadcastWait). Other nodes see it depart
 // (a Forgotten change), not fail. The node keeps answering until Close,
 // which should follow. A second Leave does nothing.
 func (g *Gossip) Leave(timeout time.Duration) error {
@@ -279,9 +279,23 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	if intent == nil {
 		return nil
 	}
-	g.intents.QueueBroadcast(intentBroadcast(intent))
-	g.sendAll(to, intent, timeout)
-	if err := g.ml.Leave(timeout); err != nil {
+	// The intent must reach the others before memberlist's leave does,
+	// which they would otherwise take for a failure: it goes directly over
+	// TCP and by gossip, and memberlist's leave is queued only once the
+	// gossip is done (behind it, on every receiver's packet queue).
+	deadline := time.Now().Add(timeout)
+	b := &intentBroadcast{msg: intent, done: make(chan struct{})}
+	g.intents.QueueBroadcast(b)
+	if len(to) > 0 {
+		g.sendAll(to, intent, timeout)
+		wait := time.NewTimer(time.Until(deadline))
+		select {
+		case <-b.done:
+		case <-wait.C:
+		}
+		wait.Stop()
+	}
+	if err := g.ml.Leave(max(time.Until(deadline), time.Millisecond)); err != nil {
 		return fmt.Errorf("gossip: leave: %w", err)
 	}
 	return nil

@@ -262,6 +262,13 @@ func TestStateUpdatePropagates(t *testing.T) {
 	nodes := startMesh(t, "update", 3)
 	waitFor(t, "converged", func() bool { return converged(nodes) })
 	src := nodes[0]
+	for _, n := range nodes {
+		n.changes()
+		select { // the token for what was just drained, if it came after the last Changes
+		case <-n.Wake():
+		default:
+		}
+	}
 	if err := src.UpdateSelf(func(s *membership.State) {
 		s.Roles = roles.ControlPlane
 		s.RaftAddr = "127.0.0.1:2380"
@@ -281,6 +288,11 @@ func TestStateUpdatePropagates(t *testing.T) {
 		return true
 	})
 	for _, n := range nodes[1:] {
+		select {
+		case <-n.Wake():
+		default:
+			t.Errorf("%s: no Wake token for the update", n.ID().Short())
+		}
 		s, _ := n.State(src.ID())
 		if !s.Verify() {
 			t.Errorf("%s holds the update unverifiable", n.ID().Short())

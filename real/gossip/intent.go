@@ -82,11 +82,16 @@ func (g *Gossip) takeIntent(b []byte) {
 	}
 }
 
-// intentBroadcast is a leave intent in memberlist's broadcast queue.
-type intentBroadcast []byte
+// intentBroadcast is a leave intent in memberlist's broadcast queue; done
+// is closed when the queue is finished with it (sent its retransmit limit
+// of times).
+type intentBroadcast struct {
+	msg  []byte
+	done chan struct{}
+}
 
-var _ memberlist.Broadcast = intentBroadcast(nil)
+var _ memberlist.Broadcast = (*intentBroadcast)(nil)
 
-func (b intentBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
-func (b intentBroadcast) Message() []byte                       { return b }
-func (b intentBroadcast) Finished()                             {}
+func (b *intentBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b *intentBroadcast) Message() []byte                       { return b.msg }
+func (b *intentBroadcast) Finished()                             { close(b.done) }
