@@ -163,6 +163,11 @@ func (cfg *Config) fill() (bindIP string, bindPort int, err error) {
 			return "", 0, err
 		}
 	}
+	for _, seed := range cfg.Seeds {
+		if _, port, err := net.SplitHostPort(seed); err != nil || port == "" {
+			return "", 0, fmt.Errorf("%w: seed %q is not HOST:PORT", ErrConfig, seed)
+		}
+	}
 	if cfg.Timing == (Timing{}) {
 		cfg.Timing = LANTiming()
 	}

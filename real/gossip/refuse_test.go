@@ -111,6 +111,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bind without port", func(c *Config) { c.Bind = "127.0.0.1" }, ErrConfig},
 		{"bind port out of range", func(c *Config) { c.Bind = "127.0.0.1:70000" }, ErrConfig},
 		{"advertise garbage", func(c *Config) { c.Advertise = "x" }, ErrConfig},
+		{"seed without port", func(c *Config) { c.Seeds = []string{"127.0.0.1:1", "localhost"} }, ErrConfig},
+		{"seed with empty port", func(c *Config) { c.Seeds = []string{"localhost:"} }, ErrConfig},
 		{"negative timing", func(c *Config) { c.Timing.ProbeInterval = -1 }, ErrConfig},
 		{"probe timeout over interval", func(c *Config) { c.Timing.ProbeTimeout = time.Hour }, ErrConfig},
 		{"negative bound", func(c *Config) { c.PeersMax = -1 }, ErrConfig},

@@ -119,3 +119,33 @@ func TestViewBounds(t *testing.T) {
 		t.Errorf("dropped %d (want 2: the refused node, the fifth change), %d changes", got.Dropped, len(cs))
 	}
 }
+
+// FuzzIdentify: any name and meta is refused or admitted with an error or a
+// state of that name, never a panic; so is any leave intent.
+//
+//	go test -run '^$' -fuzz FuzzIdentify -fuzztime 30s ./real/gossip/
+func FuzzIdentify(f *testing.F) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	p := fakePeer{key}
+	f.Add(p.id().String(), membership.AppendSignedState(nil, mustSign(f, key)))
+	f.Add("x", []byte{2})
+	f.Add(p.id().String(), appendIntent(nil, key, membership.Stamp{Node: p.id()}))
+	f.Fuzz(func(t *testing.T, name string, meta []byte) {
+		s, err := identify(name, meta)
+		if err == nil && (s.State.Node.String() != name || !s.Verify()) {
+			t.Fatalf("admitted %+v as %q", s.State, name)
+		}
+		if st, ok := decodeIntent(meta); ok && len(meta) != intentBytes {
+			t.Fatalf("intent %+v from %d bytes", st, len(meta))
+		}
+	})
+}
+
+func mustSign(t testing.TB, key ed25519.PrivateKey) membership.SignedState {
+	t.Helper()
+	s, err := membership.Sign(key, membership.State{Node: roles.NodeID(key.Public().(ed25519.PublicKey)), GossipAddr: "127.0.0.1:7946"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
