@@ -110,9 +110,8 @@ type Timing struct {
 	// RejoinInterval: how often the seeds are tried again while no other
 	// member is alive.
 	RejoinInterval time.Duration
-	// BroadcastWait bounds how long UpdateSelf waits for its update to be
-	// gossiped and Leave for its leave. A broadcast that does not go out
-	// in time still goes out later, and push-pull carries it anyway.
+	// BroadcastWait bounds how long Leave waits for its leave to be
+	// gossiped, when given no timeout.
 	BroadcastWait time.Duration
 }
 

@@ -222,8 +222,10 @@ func (g *Gossip) rejoin() {
 }
 
 // UpdateSelf applies f to a copy of the node's state and, if anything
-// changed, signs it with the next Version and advertises it, waiting up to
-// Timing.BroadcastWait for the broadcast to go out. f cannot change Node,
+// changed, signs it with the next Version and queues its advertisement
+// (gossiped within a GossipInterval or two, and carried by every push-pull
+// after); it does not wait for the broadcast, so an event loop may call
+// it. f cannot change Node,
 // Incarnation or Version. On an error (a string too long, a state over
 // MetaBytesMax, a node that left or closed) the state is unchanged.
 func (g *Gossip) UpdateSelf(f func(*membership.State)) error {
@@ -235,9 +237,9 @@ func (g *Gossip) UpdateSelf(f func(*membership.State)) error {
 	if changed, err := g.resign(f); err != nil || !changed {
 		return err
 	}
-	if err := g.ml.UpdateNode(g.cfg.Timing.BroadcastWait); err != nil {
-		g.log.Debug("gossip: state update not yet gossiped", "err", err)
-	}
+	// UpdateNode(0) would wait for the broadcast without bound; the
+	// shortest timeout queues it and returns.
+	_ = g.ml.UpdateNode(time.Nanosecond)
 	return nil
 }
 
