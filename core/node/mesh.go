@@ -38,9 +38,29 @@ type Decision struct {
 	Request *RequestID
 }
 
-// selfHealing is the part of a Node that exists when Config.Gossip is set.
+// Membership is the gossip membership a node runs beside raft:
+// *membership.Membership, the pure core's, by default and in the simulator;
+// or one a driver supplies through Config.Membership, which runs on its
+// own (real/gossip, over hashicorp/memberlist: it sends and hears nothing
+// through the node, so its Tick and Step do nothing and its Ready holds
+// changes only). Its ticks (Member.LastHeardTick, SuspectSinceTick,
+// UptimeTicks) are the node's.
+type Membership interface {
+	Tick()
+	Step(membership.Message)
+	Ready() membership.Ready
+	Join(seeds []roles.NodeID)
+	UpdateSelf(func(*membership.State)) error
+	Members() []membership.Member
+	State(roles.NodeID) (membership.State, bool)
+}
+
+var _ Membership = (*membership.Membership)(nil)
+
+// selfHealing is the part of a Node that exists when Config.Gossip or
+// Config.Membership is set.
 type selfHealing struct {
-	gossip    *membership.Membership
+	gossip    Membership
 	pol       *policy.Policy // nil without Config.Policy
 	ticks     uint64
 	shape     [32]byte // the shape digest last published in our state
@@ -68,7 +88,7 @@ func (n *Node) Members() []membership.Member {
 
 func (n *Node) startSelfHealing() error {
 	cfg := n.cfg
-	if cfg.Gossip == nil {
+	if cfg.Gossip == nil && cfg.Membership == nil {
 		return nil
 	}
 	r, ok := cfg.Bootstrap.Roles(cfg.ID)
@@ -76,7 +96,13 @@ func (n *Node) startSelfHealing() error {
 		r = roles.Worker // joining: a worker once admitted
 	}
 	self := membership.State{Node: cfg.ID, Incarnation: cfg.Incarnation, Roles: r, Capacity: cfg.Capacity, RaftAddr: cfg.Addr}
-	g, err := membership.New(*cfg.Gossip, self)
+	var g Membership
+	var err error
+	if cfg.Membership != nil {
+		g, err = cfg.Membership(self)
+	} else {
+		g, err = membership.New(*cfg.Gossip, self)
+	}
 	if err != nil {
 		return fmt.Errorf("node: membership: %w", err)
 	}

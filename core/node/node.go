@@ -77,7 +77,10 @@ type Config struct {
 	CatchUpLagMax       uint64
 	// Gossip, if set, runs membership beside raft (see mesh.go); Policy, if
 	// also set, makes the leader audit the shape every AuditTicks.
+	// Membership, if set instead, makes the node's membership from its
+	// initial state (a driver's: see Membership).
 	Gossip     *membership.Config
+	Membership func(self membership.State) (Membership, error)
 	Policy     *policy.Config
 	AuditTicks int
 	Capacity   membership.Capacity // what this node offers, gossiped
