@@ -26,7 +26,7 @@ func freeAddr(t *testing.T) string {
 
 // loopbackMesh starts n 'revoada node' in this process, each told only the
 // others' addresses, and waits until each serves its data directory.
-func loopbackMesh(t *testing.T, n int) (dirs, ids, addrs []string, nodes []*inProcess) {
+func loopbackMesh(t *testing.T, n int, extra ...func(i int) []string) (dirs, ids, addrs []string, nodes []*inProcess) {
 	t.Helper()
 	for range n {
 		dir := t.TempDir()
@@ -41,7 +41,11 @@ func loopbackMesh(t *testing.T, n int) (dirs, ids, addrs []string, nodes []*inPr
 				others = append(others, addrs[j])
 			}
 		}
-		nodes = append(nodes, runInProcess(t, "node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms", "--join", strings.Join(others, ",")))
+		args := []string{"node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms", "--join", strings.Join(others, ",")}
+		for _, e := range extra {
+			args = append(args, e(i)...)
+		}
+		nodes = append(nodes, runInProcess(t, args...))
 	}
 	for _, dir := range dirs {
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
@@ -96,6 +100,52 @@ func TestMeshLeave(t *testing.T) {
 	wantLines(t, client(t, dirs[1], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "b", 1))).stdout,
 		"ConfigMap/default/live revision 2")
 	for i, n := range nodes[:2] {
+		if code := n.stop(); code != exitOK {
+			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
+		}
+	}
+}
+
+// TestMeshOverMemberlist: 'revoada node --memberlist' runs membership over
+// hashicorp/memberlist; every node's mesh status sees the three healthy.
+func TestMeshOverMemberlist(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time and real sockets")
+	}
+	ml := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	dirs, _, _, nodes := loopbackMesh(t, 3, func(i int) []string {
+		args := []string{"--memberlist", ml[i]}
+		if i > 0 {
+			args = append(args, "--memberlist-join", ml[0])
+		}
+		return args
+	})
+	for i, dir := range dirs {
+		c, err := net.Dial("tcp", ml[i]) // memberlist's stream listener
+		if err != nil {
+			t.Fatalf("node %d: nothing listens on its --memberlist address: %v", i+1, err)
+		}
+		c.Close()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			var st meshStatus
+			if err := json.Unmarshal([]byte(client(t, dir, exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
+				t.Fatal(err)
+			}
+			healthy := 0
+			for _, n := range st.Nodes {
+				if n.Health == "healthy" {
+					healthy++
+				}
+			}
+			if healthy == 3 && st.Leader != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: %+v", i+1, st)
+			}
+		}
+	}
+	for i, n := range nodes {
 		if code := n.stop(); code != exitOK {
 			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
 		}

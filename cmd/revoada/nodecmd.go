@@ -69,6 +69,9 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	mesh := fs.String("mesh", "revoada", "the mesh's `NAME`: nodes of meshes of other names refuse each other")
 	target := fs.String("target", "quorum-3m", "the topology `STRATEGY` self-healing restores: "+strategyNames())
 	tick := fs.Duration("tick", host.DefaultTickInterval, "the length of one node tick")
+	memberlist := fs.String("memberlist", "", "run membership over hashicorp/memberlist listening on `IP:PORT` (UDP and TCP) instead of the core's gossip through the peer connections")
+	var mlJoin joinFlags
+	fs.Var(&mlJoin, "memberlist-join", "other nodes' memberlist addresses, as `HOST:PORT,...` (with --memberlist)")
 	joining := fs.Bool("joining", false, "join a running mesh, of which the --join and --peer nodes are members: stay outside, silent, until a member admits this node ('revoada mesh admit ID@HOST:PORT')")
 	return fs, func() int {
 		if fs.NArg() > 0 {
@@ -90,10 +93,13 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if *mesh == "" {
 			return usageError(e, "node", "--mesh: an empty name")
 		}
+		if len(mlJoin) > 0 && *memberlist == "" {
+			return usageError(e, "node", "--memberlist-join needs --memberlist IP:PORT")
+		}
 		if *joining && len(peers)+len(join) == 0 {
 			return usageError(e, "node", "--joining needs a member of the mesh: --join HOST:PORT or --peer ID@HOST:PORT")
 		}
-		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, joining: *joining, mesh: *mesh, target: strategy, tick: *tick})
+		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick})
 	}
 }
 
@@ -102,7 +108,9 @@ type nodeSpec struct {
 	dir, listen string
 	peers       peerFlags
 	join        joinFlags
-	joining     bool // joins a running mesh: peers and join are some of its members
+	joining     bool      // joins a running mesh: peers and join are some of its members
+	memberlist  string    // memberlist's HOST:PORT; "" for the core's gossip
+	mlJoin      joinFlags // other nodes' memberlist addresses
 	mesh        string
 	target      topology.Strategy
 	tick        time.Duration
@@ -243,6 +251,9 @@ func runNode(e *env, spec nodeSpec) int {
 		Join: spec.joining, Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return tr, nil }}
 	if len(ids) > 1 {
 		cfg.Target = spec.target
+	}
+	if spec.memberlist != "" {
+		cfg.Memberlist, cfg.Mesh = &host.Memberlist{Bind: spec.memberlist, Seeds: spec.mlJoin}, spec.mesh
 	}
 	h, err := host.Start(cfg)
 	if err != nil {

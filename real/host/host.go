@@ -54,6 +54,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	crand "crypto/rand"
@@ -74,6 +75,7 @@ import (
 	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/real/disk"
+	"revoada.dev/revoada/real/gossip"
 )
 
 // Files in the data directory.
@@ -126,7 +128,12 @@ type Config struct {
 	// of what peers send (real/tcp, or net/transport/memtransport in
 	// tests); nil for none.
 	Transport func(key ed25519.PrivateKey, h transport.Handler) (transport.Transport, error)
-	Logger    *slog.Logger // nil: discard
+	// Memberlist, with Target, runs membership over hashicorp/memberlist
+	// (real/gossip) instead of the core's gossip through the transport.
+	Memberlist *Memberlist
+	// Mesh names the mesh for memberlist's label; "" for "revoada".
+	Mesh   string
+	Logger *slog.Logger // nil: discard
 }
 
 // Stats counts what the loop did.
@@ -152,6 +159,7 @@ type Node struct {
 	inbox chan func(*loop)
 	peers chan func(*loop)    // what the transport delivers: see Receive
 	tr    transport.Transport // nil without Config.Transport
+	ml    *gossip.Gossip      // nil without Config.Memberlist
 	stop  chan struct{}
 	done  chan struct{} // closed when the loop has returned
 	err   error         // why the loop stopped early; read after done
@@ -271,6 +279,7 @@ func (h *Node) Leave(ctx context.Context) error {
 		}
 		if !in {
 			h.log.Info("left the mesh", "id", h.id.String())
+			h.leaveMemberlist(2 * time.Second)
 			return nil
 		}
 		select {
@@ -346,10 +355,16 @@ func (h *Node) newNode() (*node.Node, error) {
 	cfg := node.DefaultConfig(h.id, shape, seededRand())
 	cfg.Incarnation, cfg.Join, cfg.Addr = inc, h.cfg.Join, h.cfg.Advertise
 	if shape.Len() > 1 && h.cfg.Target != nil {
-		g := membership.DefaultConfig(h.key, seededRand())
 		pc := policy.DefaultConfig(h.cfg.Target)
-		cfg.Gossip, cfg.Policy = &g, &pc
+		cfg.Policy = &pc
 		cfg.AuditTicks = max(1, int(AuditInterval/h.cfg.TickInterval))
+		if ml := h.cfg.Memberlist; ml != nil {
+			mesh := cmp.Or(h.cfg.Mesh, "revoada")
+			cfg.Membership = h.memberlistMaker(*ml, mesh)
+		} else {
+			g := membership.DefaultConfig(h.key, seededRand())
+			cfg.Gossip = &g
+		}
 	}
 	h.electionTicks = cfg.ElectionTicks
 	n, err := node.New(cfg, durable)
@@ -387,7 +402,11 @@ func (h *Node) Close() error {
 		}
 		close(h.stop)
 		<-h.done
-		h.closeErr = errors.Join(h.err, trErr, h.storage.Close())
+		var mlErr error
+		if h.ml != nil {
+			mlErr = h.ml.Close()
+		}
+		h.closeErr = errors.Join(h.err, trErr, mlErr, h.storage.Close())
 	})
 	return h.closeErr
 }

@@ -11,6 +11,7 @@ import (
 	"revoada.dev/revoada/core/store"
 	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/net/transport"
+	"revoada.dev/revoada/real/gossip"
 	"revoada.dev/revoada/real/host"
 	"revoada.dev/revoada/real/tcp"
 )
@@ -21,11 +22,17 @@ import (
 // replicate; when a voter is closed for good, gossip declares it dead and
 // the leader's policy promotes the worker, and the mesh keeps taking writes.
 // Ticks are 20 ms, so the policy's grace and the detector run five times
-// faster than in production.
+// faster than in production. The membership is the core's gossip through
+// the transport, or hashicorp/memberlist beside it (real/gossip).
 func TestSelfHealingOverTCP(t *testing.T) {
 	if testing.Short() {
-		t.Skip("real time: about ten seconds")
+		t.Skip("real time: about ten seconds each")
 	}
+	t.Run("core-gossip", func(t *testing.T) { selfHealingOverTCP(t, false) })
+	t.Run("memberlist", func(t *testing.T) { selfHealingOverTCP(t, true) })
+}
+
+func selfHealingOverTCP(t *testing.T, memberlist bool) {
 	const n = 4
 	dirs, members := identities(t, n)
 	members[n-1].Roles = roles.Worker
@@ -37,7 +44,17 @@ func TestSelfHealingOverTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hosts := tcpMesh(t, dirs, shape, host.Config{Target: target, TickInterval: 20 * time.Millisecond})
+	cfg := host.Config{Target: target, TickInterval: 20 * time.Millisecond}
+	var each func(i int, c *host.Config, started []*host.Node)
+	if memberlist {
+		each = func(i int, c *host.Config, started []*host.Node) {
+			c.Memberlist = &host.Memberlist{Bind: "127.0.0.1:0", Timing: gossip.LANTiming()}
+			if i > 0 {
+				c.Memberlist.Seeds = []string{started[0].GossipAddr()}
+			}
+		}
+	}
+	hosts := tcpMeshWith(t, dirs, shape, cfg, each)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	write := func(live []*host.Node, name string) {
@@ -119,6 +136,12 @@ func BenchmarkMeshApply(b *testing.B) {
 // the bootstrap shape and cfg's other settings, and tells each where the
 // others listen. The hosts close when the test ends.
 func tcpMesh(t testing.TB, dirs []string, shape roles.Shape, cfg host.Config) []*host.Node {
+	return tcpMeshWith(t, dirs, shape, cfg, nil)
+}
+
+// tcpMeshWith is tcpMesh with each, if not nil, changing each host's
+// config before it starts, knowing the hosts started before it.
+func tcpMeshWith(t testing.TB, dirs []string, shape roles.Shape, cfg host.Config, each func(i int, c *host.Config, started []*host.Node)) []*host.Node {
 	t.Helper()
 	hosts := make([]*host.Node, len(dirs))
 	addrs := map[roles.NodeID]string{}
@@ -126,6 +149,9 @@ func tcpMesh(t testing.TB, dirs []string, shape roles.Shape, cfg host.Config) []
 		var tr *tcp.Transport
 		c := cfg
 		c.Dir, c.Bootstrap = dir, shape
+		if each != nil {
+			each(i, &c, hosts[:i])
+		}
 		c.Transport = func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
 			var err error
 			tr, err = tcp.New(tcp.Config{Key: key, Mesh: shape.Digest(), Listen: "127.0.0.1:0", Handler: hd})
