@@ -47,6 +47,7 @@ type network struct {
 	clogs    []int         // clogs[i]: the clogs holding node i
 	held     []event       // messages clogs hold, in the order held; at is the latency still to go
 	wire     []byte        // the message being sent, encoded (net/wire); reused
+	decoder  wire.Decoder  // decodes it, over gossip messages already delivered
 	nextRule uint64
 }
 
@@ -462,7 +463,7 @@ func (s *simulator) send(from int, m node.Message) {
 		if s.recording {
 			s.chose("net/delay", lat)
 		}
-		got, err := wire.DecodeMessage(s.net.wire)
+		got, err := s.net.decoder.Decode(s.net.wire)
 		if err == nil && got.Gossip != nil && len(got.Gossip.States) != len(m.Gossip.States) {
 			err = fmt.Errorf("%d states sent, %d decoded", len(m.Gossip.States), len(got.Gossip.States))
 		}
@@ -526,6 +527,9 @@ func (s *simulator) deliver(e event) {
 		if e.msg.Raft.GetType() == pb.MsgSnap {
 			s.postReport(e.from, e.node, reportSnapshotDone)
 		}
+		// Stepped, a gossip message is done with (membership keeps
+		// copies of what it takes): the next one decodes over it.
+		s.net.decoder.Recycle(e.msg)
 	}
 }
 

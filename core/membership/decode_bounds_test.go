@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -33,6 +34,45 @@ func TestDecodeSignedStateDoesNotTrustLengths(t *testing.T) {
 		testalloc.Check(t, 1<<10, func() { _, _, err = DecodeSignedState(b) })
 		if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("a state cut at %d bytes: %v, want ErrCorrupt", len(b), err)
+		}
+	}
+}
+
+// Decoding over a message reuses its memory but keeps nothing else of it:
+// the result is what a fresh decode gives, and no state keeps the proof
+// the old one carried.
+func TestDecodeMessageIntoReplacesAll(t *testing.T) {
+	a, b := newKey(1), newKey(2)
+	sa, err := Sign(a.key, State{Node: a.id, GossipAddr: "a:7946", SoftwareVersion: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := Sign(b.key, State{Node: b.id, GossipAddr: "b:7946", RaftAddr: "b:2380"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := Message{From: a.id, To: b.id, Kind: PushPullReply, Seq: 9, Target: a.id, Uptime: 3, Incarnation: 4,
+		Digest: []Stamp{sa.State.Stamp(), sb.State.Stamp()}, States: []SignedState{sa, sb},
+		Suspects: []Suspicion{{b.id, 1}}}
+	small := Message{From: b.id, To: a.id, Kind: Gossip, States: []SignedState{sb}}
+	var into Message
+	for _, m := range []Message{big, small, big, {From: a.id, To: b.id, Kind: Ping, Seq: 1}, small} {
+		enc := AppendMessage(nil, m)
+		want, _, err := DecodeMessage(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		into.States = append(into.States[:0:0], big.States...)[:0] // room holding proven states
+		if _, err := DecodeMessageInto(&into, enc); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(AppendMessage(nil, into), enc) {
+			t.Fatalf("%s decoded over another: re-encodes differently", m.Kind)
+		}
+		for i, s := range into.States {
+			if s.proof != nil || s.State != want.States[i].State {
+				t.Fatalf("%s state %d: proof %v, state equal %t", m.Kind, i, s.proof, s.State == want.States[i].State)
+			}
 		}
 	}
 }

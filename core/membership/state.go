@@ -194,28 +194,39 @@ func AppendSignedState(b []byte, s SignedState) []byte {
 // DecodeSignedState decodes one SignedState and returns the bytes that follow
 // it. It checks the structure only: Verify checks the signature.
 func DecodeSignedState(b []byte) (SignedState, []byte, error) {
-	d := decoder{b: b}
 	var s SignedState
+	rest, err := decodeSignedOver(&s, b)
+	if err != nil {
+		return SignedState{}, nil, err
+	}
+	return s, rest, nil
+}
+
+// decodeSignedOver is DecodeSignedState writing over *s: the signature
+// reuses s.Sig's array, a string equal to the one it replaces is kept,
+// and the proof is dropped. On error *s is partly written.
+func decodeSignedOver(s *SignedState, b []byte) ([]byte, error) {
+	d := decoder{b: b}
+	s.proof = nil
 	if d.byte() != stateEncodingVersion {
-		return SignedState{}, nil, fmt.Errorf("%w: state version", ErrCorrupt)
+		return nil, fmt.Errorf("%w: state version", ErrCorrupt)
 	}
 	st := &s.State
 	d.bytes(st.Node[:])
 	st.Incarnation, st.Version = d.uint64(), d.uint64()
-	st.GossipAddr, st.RaftAddr = d.string(), d.string()
+	st.GossipAddr, st.RaftAddr = d.stringOver(st.GossipAddr), d.stringOver(st.RaftAddr)
 	st.Roles = roles.Roles(d.byte())
 	st.Capacity = Capacity{d.uint64(), d.uint64(), d.uint64(), d.uint64()}
-	st.SoftwareVersion = d.string()
+	st.SoftwareVersion = d.stringOver(st.SoftwareVersion)
 	st.StateRoot.Index = d.uint64()
 	d.bytes(st.StateRoot.ShapeHash[:])
 	d.bytes(st.StateRoot.ManifestHash[:])
 	d.bytes(st.StateRoot.ChainHead[:])
-	s.Sig = make([]byte, ed25519.SignatureSize)
-	d.bytes(s.Sig)
+	s.Sig = append(s.Sig[:0], d.take(ed25519.SignatureSize)...)
 	if d.short {
-		return SignedState{}, nil, fmt.Errorf("%w: signed state truncated", ErrCorrupt)
+		return nil, fmt.Errorf("%w: signed state truncated", ErrCorrupt)
 	}
-	return s, d.b, nil
+	return d.b, nil
 }
 
 // decoder reads fields in order; a read past the end sets short and yields
@@ -243,11 +254,18 @@ func (d *decoder) take(n int) []byte {
 func (d *decoder) byte() byte       { return d.take(1)[0] }
 func (d *decoder) bytes(dst []byte) { copy(dst, d.take(len(dst))) }
 func (d *decoder) uint64() uint64   { return binary.BigEndian.Uint64(d.take(8)) }
-func (d *decoder) string() string {
-	if b := d.take(int(d.byte())); !d.short {
+
+// stringOver reads a string, and returns old if it has the same bytes
+// (comparing allocates nothing; converting would).
+func (d *decoder) stringOver(old string) string {
+	switch b := d.take(int(d.byte())); {
+	case d.short:
+		return ""
+	case string(b) == old:
+		return old
+	default:
 		return string(b)
 	}
-	return ""
 }
 
 // SigningBytes is what a node signs for s: signingDomain || AppendState(s).

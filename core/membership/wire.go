@@ -66,38 +66,60 @@ func AppendMessage(b []byte, m Message) []byte {
 //
 // Errors: ErrCorrupt, naming the first field that did not decode.
 func DecodeMessage(b []byte) (Message, []byte, error) {
+	var m Message
+	rest, err := DecodeMessageInto(&m, b)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	return m, rest, nil
+}
+
+// DecodeMessageInto is DecodeMessage writing over *into, a message its
+// owner is done with: the decoded lists reuse its lists' arrays, each
+// state its signature's, and a string equal to the one it replaces is
+// kept, so decoding into a message recycled from the same traffic
+// allocates little. Every field of *into is replaced: nothing from the
+// old message but that memory survives, and no state keeps a proof (see
+// SignedState). An empty list decodes as nil, or as an empty list when
+// *into had room for one. On error *into holds no decoded message.
+//
+// Errors: as DecodeMessage's.
+func DecodeMessageInto(into *Message, b []byte) ([]byte, error) {
+	m := Message{Digest: into.Digest[:0], States: into.States[:0], Suspects: into.Suspects[:0]}
+	*into = Message{}
 	if len(b) < messageFixedBytes {
-		return Message{}, nil, fmt.Errorf("%w: message of %d bytes, at least %d", ErrCorrupt, len(b), messageFixedBytes)
+		return nil, fmt.Errorf("%w: message of %d bytes, at least %d", ErrCorrupt, len(b), messageFixedBytes)
 	}
 	d := decoder{b: b}
-	var m Message
 	if v := d.byte(); v != messageEncodingVersion {
-		return Message{}, nil, fmt.Errorf("%w: message version %d (this build reads %d)", ErrCorrupt, v, messageEncodingVersion)
+		return nil, fmt.Errorf("%w: message version %d (this build reads %d)", ErrCorrupt, v, messageEncodingVersion)
 	}
 	if m.Kind = MsgKind(d.byte()); m.Kind < Ping || m.Kind > Gossip {
-		return Message{}, nil, fmt.Errorf("%w: message kind %d", ErrCorrupt, m.Kind)
+		return nil, fmt.Errorf("%w: message kind %d", ErrCorrupt, m.Kind)
 	}
 	d.bytes(m.From[:])
 	d.bytes(m.To[:])
 	d.bytes(m.Target[:])
 	m.Seq, m.Uptime, m.Incarnation = d.uint64(), d.uint64(), d.uint64()
 	var err error
-	if m.Digest, err = decodeList(&d, "digest", stampBytes, decodeStamp); err != nil {
-		return Message{}, nil, err
+	if m.Digest, err = decodeList(&d, "digest", stampBytes, m.Digest, decodeStamp); err != nil {
+		return nil, err
 	}
-	if m.States, err = decodeList(&d, "states", signedStateBytesMin, decodeSigned); err != nil {
-		return Message{}, nil, err
+	if m.States, err = decodeList(&d, "states", signedStateBytesMin, m.States, decodeSigned); err != nil {
+		return nil, err
 	}
-	if m.Suspects, err = decodeList(&d, "suspects", suspicionBytes, decodeSuspicion); err != nil {
-		return Message{}, nil, err
+	if m.Suspects, err = decodeList(&d, "suspects", suspicionBytes, m.Suspects, decodeSuspicion); err != nil {
+		return nil, err
 	}
-	return m, d.b, nil
+	*into = m
+	return d.b, nil
 }
 
 // decodeList reads a u32 count and that many elements of at least minBytes
-// each, refusing a count over MessageListMax or over what the bytes left
-// can hold before allocating.
-func decodeList[T any](d *decoder, what string, minBytes int, one func(*decoder) (T, error)) ([]T, error) {
+// each into out's array (grown if short), refusing a count over
+// MessageListMax or over what the bytes left can hold before allocating.
+// Each element is decoded over what out's array held there.
+func decodeList[T any](d *decoder, what string, minBytes int, out []T, one func(*decoder, *T) error) ([]T, error) {
 	n := int(binary.BigEndian.Uint32(d.take(4)))
 	switch {
 	case d.short:
@@ -105,12 +127,14 @@ func decodeList[T any](d *decoder, what string, minBytes int, one func(*decoder)
 	case n > MessageListMax || n > len(d.b)/minBytes:
 		return nil, fmt.Errorf("%w: %d %s in %d bytes (at most %d)", ErrCorrupt, n, what, len(d.b), MessageListMax)
 	case n == 0:
-		return nil, nil
+		return out[:0], nil
 	}
-	out := make([]T, n)
+	if cap(out) < n {
+		out = append(out[:cap(out)], make([]T, n-cap(out))...)
+	}
+	out = out[:n]
 	for i := range out {
-		var err error
-		if out[i], err = one(d); err != nil {
+		if err := one(d, &out[i]); err != nil {
 			return nil, fmt.Errorf("%s %d: %w", what, i, err) // err wraps ErrCorrupt
 		}
 	}
@@ -120,22 +144,20 @@ func decodeList[T any](d *decoder, what string, minBytes int, one func(*decoder)
 // The element readers. The list's count was checked against the bytes
 // left, so a fixed-size element never reads past the end.
 
-func decodeStamp(d *decoder) (Stamp, error) {
-	var s Stamp
+func decodeStamp(d *decoder, s *Stamp) error {
 	d.bytes(s.Node[:])
 	s.Incarnation, s.Version = d.uint64(), d.uint64()
-	return s, nil
+	return nil
 }
 
-func decodeSuspicion(d *decoder) (Suspicion, error) {
-	var s Suspicion
+func decodeSuspicion(d *decoder, s *Suspicion) error {
 	d.bytes(s.Node[:])
 	s.Incarnation = d.uint64()
-	return s, nil
+	return nil
 }
 
-func decodeSigned(d *decoder) (SignedState, error) {
-	s, rest, err := DecodeSignedState(d.b)
+func decodeSigned(d *decoder, s *SignedState) error {
+	rest, err := decodeSignedOver(s, d.b)
 	d.b = rest
-	return s, err
+	return err
 }

@@ -105,7 +105,11 @@ func wellFormed(m node.Message) bool {
 // ErrTruncated (a short envelope), ErrVersion, ErrKind, ErrTrailing (bytes
 // after the body), ErrField (a field out of range, or a part that does not
 // decode, wrapping the part's error).
-func DecodeMessage(b []byte) (node.Message, error) {
+func DecodeMessage(b []byte) (node.Message, error) { return decodeMessage(b, nil) }
+
+// decodeMessage is DecodeMessage, decoding a gossip body into g if it is not
+// nil (see Decoder).
+func decodeMessage(b []byte, g *membership.Message) (node.Message, error) {
 	switch {
 	case len(b) > SnapBytesMax:
 		return node.Message{}, fmt.Errorf("%w: message of %d bytes, limit %d", ErrOversized, len(b), SnapBytesMax)
@@ -137,7 +141,7 @@ func DecodeMessage(b []byte) (node.Message, error) {
 			m.Result = &r
 		}
 	case node.MsgGossip:
-		m.Gossip, rest, err = decodeGossip(body, m.From, m.To)
+		m.Gossip, rest, err = decodeGossip(body, m.From, m.To, g)
 	case node.MsgShape:
 		m.Shape, rest, err = decodeShape(body)
 	default:
@@ -219,10 +223,13 @@ func scanRaft(b []byte) error {
 	return nil
 }
 
-// decodeGossip decodes a membership message and checks that its sender
-// and receiver are the envelope's.
-func decodeGossip(b []byte, from, to roles.NodeID) (*membership.Message, []byte, error) {
-	g, rest, err := membership.DecodeMessage(b)
+// decodeGossip decodes a membership message, into g if it is not nil, and
+// checks that its sender and receiver are the envelope's.
+func decodeGossip(b []byte, from, to roles.NodeID, g *membership.Message) (*membership.Message, []byte, error) {
+	if g == nil {
+		g = new(membership.Message)
+	}
+	rest, err := membership.DecodeMessageInto(g, b)
 	switch {
 	case err != nil:
 		return nil, nil, err
@@ -230,7 +237,41 @@ func decodeGossip(b []byte, from, to roles.NodeID) (*membership.Message, []byte,
 		return nil, nil, fmt.Errorf("%w: gossip from %s to %s in a message from %s to %s",
 			ErrField, g.From.Short(), g.To.Short(), from.Short(), to.Short())
 	}
-	return &g, rest, nil
+	return g, rest, nil
+}
+
+// spareGossipMax bounds the gossip messages a Decoder keeps for reuse.
+const spareGossipMax = 256
+
+// Decoder is DecodeMessage with memory: a gossip message its caller hands
+// back with Recycle, once done with it, is decoded over by a later Decode
+// (membership.DecodeMessageInto), so a steady stream of gossip allocates
+// little. It decodes exactly what DecodeMessage does. A Decoder is not safe
+// for concurrent use; the zero Decoder is ready.
+type Decoder struct {
+	spare []*membership.Message
+}
+
+// Decode is DecodeMessage, decoding a gossip body over a recycled message
+// if there is one.
+func (d *Decoder) Decode(b []byte) (node.Message, error) {
+	var g *membership.Message
+	if n := len(d.spare); n > 0 {
+		g, d.spare = d.spare[n-1], d.spare[:n-1]
+	}
+	m, err := decodeMessage(b, g)
+	if err != nil && g != nil {
+		d.spare = append(d.spare, g)
+	}
+	return m, err
+}
+
+// Recycle hands back m, which Decode returned and no one will read again,
+// nor anything in its gossip message: a later Decode writes over it.
+func (d *Decoder) Recycle(m node.Message) {
+	if m.Gossip != nil && len(d.spare) < spareGossipMax {
+		d.spare = append(d.spare, m.Gossip)
+	}
 }
 
 // decodeShape reads a shape notice: the index, then the shape.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -377,5 +378,25 @@ func TestForwardedRaftMessagesKeepTheirSender(t *testing.T) {
 	hb := node.Message{From: via, To: leader, Kind: node.MsgRaft, Raft: &pb.Message{Type: new(pb.MsgHeartbeat), From: new(first.RaftID()), To: new(leader.RaftID())}}
 	if _, err := wire.DecodeMessage(wire.AppendMessage(nil, hb)); !errors.Is(err, wire.ErrField) {
 		t.Errorf("a heartbeat of another sender: %v, want ErrField", err)
+	}
+}
+
+// A Decoder decodes what DecodeMessage does, also over the recycled gossip
+// messages of other kinds and sizes.
+func TestDecoderRecycles(t *testing.T) {
+	msgs := realMessages(t)
+	var d wire.Decoder
+	all := slices.Concat(msgs, msgs)
+	slices.Reverse(all[len(msgs):])
+	for _, m := range all {
+		b := wire.AppendMessage(nil, m)
+		got, err := d.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Describe(), err)
+		}
+		if again := wire.AppendMessage(nil, got); !bytes.Equal(again, b) {
+			t.Fatalf("%s: decoded over a recycled message, re-encoded differently", m.Describe())
+		}
+		d.Recycle(got)
 	}
 }
