@@ -267,7 +267,7 @@ func (m *Membership) digest() []Stamp {
 		s, _ := m.heldAt(k, at)
 		out[k] = s.State.Stamp()
 	}
-	m.digestMemo = out
+	m.digestMemo, m.digestSelfAt = out, at
 	return out
 }
 
@@ -292,8 +292,9 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 	var cands []candidate
 	// Both lists are in NodeID order: j only moves forward. The kept digest
 	// is read rather than the states, which lie one per peer.
-	at, j := m.selfAt(), 0
-	for k, mine := range m.digest() {
+	digest, j := m.digest(), 0
+	at := m.digestSelfAt // the peers have not moved since digest's answer
+	for k, mine := range digest {
 		for j < len(theirs) && theirs[j].Node != mine.Node && theirs[j].Node.Compare(mine.Node) < 0 {
 			j++
 		}

@@ -204,7 +204,8 @@ type Membership struct {
 	lastAny   uint64 // tick of the last message from anyone
 	// digestMemo is digest's answer until a stamp changes (nil then). It is
 	// shared by every message that carries it: no one writes to it.
-	digestMemo []Stamp
+	digestMemo   []Stamp
+	digestSelfAt int // selfAt when digestMemo was made
 
 	out      []Message
 	slab     []Message      // room for the next outboxes (room)
