@@ -487,7 +487,7 @@ func (s *simulator) send(from int, m node.Message) {
 // peer: the peer's name and m described.
 func (s *simulator) traceMessage(i int, ev string, peer int, m node.Message) {
 	d := append(s.trace.detail(), s.nodes[peer].name...)
-	d = append(append(d, ' '), m.Describe()...)
+	d = m.AppendDescribe(append(d, ' '))
 	s.trace.eventBytes(s.now, s.nodes[i].name, ev, d)
 }
 

@@ -176,7 +176,9 @@ type Ready struct {
 	Decisions  []Decision
 	Membership []membership.Change
 	Status     *Status // set when the status changed
-	raft       *raft.Ready
+	// advance says the batch holds a raft Ready, which Advance acknowledges
+	// (raft v3 records at Ready what its Advance does, so it needs no copy).
+	advance bool
 }
 
 type pending struct {
@@ -372,11 +374,15 @@ func (n *Node) Tick() {
 	n.tickPending()
 	n.tickReads()
 	n.tickSelfHealing()
-	if n.rn.BasicStatus().RaftState == raft.StateLeader {
+	switch {
+	case len(n.staged) == 0: // nothing to do, and the status costs an allocation
+	case n.rn.BasicStatus().RaftState == raft.StateLeader:
 		n.tickStaged()
-		n.tickShape()
-	} else {
+	default:
 		n.staged = nil
+	}
+	if n.status.State == raft.StateLeader { // as of the last Ready: no allocation
+		n.tickShape()
 	}
 }
 
@@ -761,10 +767,12 @@ func (n *Node) currentStatus() Status {
 	return Status{Term: bs.GetTerm(), Lead: bs.Lead, State: bs.RaftState, Member: member}
 }
 
-// HasReady reports whether Ready has anything to hand out.
+// HasReady reports whether Ready has anything to hand out. The node's own
+// queues are looked at first: raft's HasReady and BasicStatus allocate.
 func (n *Node) HasReady() bool {
-	return n.rn.HasReady() || len(n.out) > 0 || len(n.results) > 0 || n.boot != nil || n.status != n.currentStatus() ||
-		n.heal != nil && (len(n.heal.decisions) > 0 || len(n.heal.changes) > 0)
+	return len(n.out) > 0 || len(n.results) > 0 || n.boot != nil ||
+		n.heal != nil && (len(n.heal.decisions) > 0 || len(n.heal.changes) > 0) ||
+		n.rn.HasReady() || n.status != n.currentStatus()
 }
 
 // Ready returns the pending output. The caller must handle it as the package
@@ -777,7 +785,7 @@ func (n *Node) Ready() Ready {
 	var applied []Applied
 	if n.rn.HasReady() {
 		r := n.rn.Ready()
-		rd.raft = &r
+		rd.advance = true
 		if !raft.IsEmptySnap(r.Snapshot) {
 			n.cover.Sometimes(cover.SnapshotInstalled)
 			if err := n.restore(r.Snapshot); err != nil {
@@ -857,10 +865,9 @@ func (n *Node) Coverage() cover.Counts { return n.cover }
 
 // Advance tells the node the Ready was handled.
 func (n *Node) Advance(rd Ready) {
-	if rd.raft == nil {
-		return
+	if rd.advance {
+		n.rn.Advance(raft.Ready{})
 	}
-	n.rn.Advance(*rd.raft)
 }
 
 // ReportUnreachable tells raft that a message to peer could not be sent (its

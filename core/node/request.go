@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -24,7 +25,15 @@ type RequestID struct {
 }
 
 func (id RequestID) String() string {
-	return fmt.Sprintf("%s/%d/%d", id.Origin.Short(), id.Incarnation, id.Seq)
+	var buf [48]byte
+	return string(id.append(buf[:0]))
+}
+
+// append appends String's answer to b.
+func (id RequestID) append(b []byte) []byte {
+	b = hex.AppendEncode(b, id.Origin[:6]) // Origin.Short()
+	b = strconv.AppendUint(append(b, '/'), id.Incarnation, 10)
+	return strconv.AppendUint(append(b, '/'), id.Seq, 10)
 }
 
 // Request is what a client submits: exactly one of a role shift, a
@@ -238,11 +247,20 @@ func (r Request) validate() error {
 
 // Describe is a short canonical description used in traces.
 func (m Message) Describe() string {
+	if m.Kind == MsgGossip {
+		return m.describeGossip()
+	}
+	var buf [64]byte
+	return string(m.AppendDescribe(buf[:0]))
+}
+
+// AppendDescribe appends Describe's answer to b, for a trace line built in
+// a buffer: it allocates nothing but b's growth.
+func (m Message) AppendDescribe(b []byte) []byte {
 	switch m.Kind {
 	case MsgRaft:
 		r := m.Raft
-		var buf [64]byte
-		b := append(buf[:0], r.GetType().String()...)
+		b = append(b, r.GetType().String()...)
 		b = append(b, " t"...)
 		b = strconv.AppendUint(b, r.GetTerm(), 10)
 		b = append(b, " i"...)
@@ -250,20 +268,23 @@ func (m Message) Describe() string {
 		b = append(b, " c"...)
 		b = strconv.AppendUint(b, r.GetCommit(), 10)
 		b = append(b, " n"...)
-		b = strconv.AppendInt(b, int64(len(r.GetEntries())), 10)
-		return string(b)
+		return strconv.AppendInt(b, int64(len(r.GetEntries())), 10)
 	case MsgForward:
-		return "forward " + m.Request.ID.String()
+		return m.Request.ID.append(append(b, "forward "...))
 	case MsgResult:
-		return "result " + m.Result.ID.String()
+		return m.Result.ID.append(append(b, "result "...))
 	case MsgGossip:
-		k, n := m.Gossip.Kind, len(m.Gossip.States)
-		if int(k) < len(gossipDescribed) && n < len(gossipDescribed[k]) {
-			return gossipDescribed[k][n]
-		}
-		return "gossip " + k.String() + " s" + strconv.Itoa(n)
+		return append(b, m.describeGossip()...)
 	}
-	return m.Kind.String()
+	return append(b, m.Kind.String()...)
+}
+
+func (m Message) describeGossip() string {
+	k, n := m.Gossip.Kind, len(m.Gossip.States)
+	if int(k) < len(gossipDescribed) && n < len(gossipDescribed[k]) {
+		return gossipDescribed[k][n]
+	}
+	return "gossip " + k.String() + " s" + strconv.Itoa(n)
 }
 
 // gossipDescribed[k][n] is the Describe of a gossip message of kind k with
