@@ -102,24 +102,37 @@ func DecodeMessageInto(into *Message, b []byte) ([]byte, error) {
 	d.bytes(m.Target[:])
 	m.Seq, m.Uptime, m.Incarnation = d.uint64(), d.uint64(), d.uint64()
 	var err error
-	if m.Digest, err = decodeList(&d, "digest", stampBytes, m.Digest, decodeStamp); err != nil {
+	if m.Digest, err = listRoom(&d, "digest", stampBytes, m.Digest); err != nil {
 		return nil, err
 	}
-	if m.States, err = decodeList(&d, "states", signedStateBytesMin, m.States, decodeSigned); err != nil {
+	for i := range m.Digest {
+		decodeStamp(&d, &m.Digest[i])
+	}
+	if m.States, err = listRoom(&d, "states", signedStateBytesMin, m.States); err != nil {
 		return nil, err
 	}
-	if m.Suspects, err = decodeList(&d, "suspects", suspicionBytes, m.Suspects, decodeSuspicion); err != nil {
+	for i := range m.States {
+		if d.b, err = decodeSignedOver(&m.States[i], d.b); err != nil {
+			return nil, fmt.Errorf("states %d: %w", i, err) // err wraps ErrCorrupt
+		}
+	}
+	if m.Suspects, err = listRoom(&d, "suspects", suspicionBytes, m.Suspects); err != nil {
 		return nil, err
+	}
+	for i := range m.Suspects {
+		decodeSuspicion(&d, &m.Suspects[i])
 	}
 	*into = m
 	return d.b, nil
 }
 
-// decodeList reads a u32 count and that many elements of at least minBytes
-// each into out's array (grown if short), refusing a count over
-// MessageListMax or over what the bytes left can hold before allocating.
-// Each element is decoded over what out's array held there.
-func decodeList[T any](d *decoder, what string, minBytes int, out []T, one func(*decoder, *T) error) ([]T, error) {
+// listRoom reads a list's u32 count and returns out's array (grown if
+// short) cut to that many elements, for the caller to decode over, each of
+// at least minBytes. It refuses a count over MessageListMax or over what
+// the bytes left can hold before allocating. (The elements are decoded by
+// the caller, not through a function value here: a decoder passed to one
+// would escape to the heap.)
+func listRoom[T any](d *decoder, what string, minBytes int, out []T) ([]T, error) {
 	n := int(binary.BigEndian.Uint32(d.take(4)))
 	switch {
 	case d.short:
@@ -132,32 +145,18 @@ func decodeList[T any](d *decoder, what string, minBytes int, out []T, one func(
 	if cap(out) < n {
 		out = append(out[:cap(out)], make([]T, n-cap(out))...)
 	}
-	out = out[:n]
-	for i := range out {
-		if err := one(d, &out[i]); err != nil {
-			return nil, fmt.Errorf("%s %d: %w", what, i, err) // err wraps ErrCorrupt
-		}
-	}
-	return out, nil
+	return out[:n], nil
 }
 
 // The element readers. The list's count was checked against the bytes
 // left, so a fixed-size element never reads past the end.
 
-func decodeStamp(d *decoder, s *Stamp) error {
+func decodeStamp(d *decoder, s *Stamp) {
 	d.bytes(s.Node[:])
 	s.Incarnation, s.Version = d.uint64(), d.uint64()
-	return nil
 }
 
-func decodeSuspicion(d *decoder, s *Suspicion) error {
+func decodeSuspicion(d *decoder, s *Suspicion) {
 	d.bytes(s.Node[:])
 	s.Incarnation = d.uint64()
-	return nil
-}
-
-func decodeSigned(d *decoder, s *SignedState) error {
-	rest, err := decodeSignedOver(s, d.b)
-	d.b = rest
-	return err
 }
