@@ -169,11 +169,12 @@ func decodeRaft(b []byte, from, to roles.NodeID) (*pb.Message, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: a raft message of %d bytes, %d present", ErrTruncated, n, len(b))
 	}
 	b, rest := b[:n], b[n:]
-	if err := scanRaft(b); err != nil {
+	entries, err := scanRaft(b)
+	if err != nil {
 		return nil, nil, err
 	}
-	r := new(pb.Message)
-	if err := raftUnmarshal.Unmarshal(b, r); err != nil {
+	r, err := unmarshalRaft(b, entries)
+	if err != nil {
 		return nil, nil, err
 	}
 	t := r.GetType()
@@ -198,29 +199,29 @@ func forwarded(t pb.MessageType) bool {
 }
 
 // scanRaft walks a raft message's top-level fields without decoding them:
-// it counts the entries and refuses Responses.
-func scanRaft(b []byte) error {
+// it counts the entries, and refuses Responses.
+func scanRaft(b []byte) (int, error) {
 	entries := 0
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return protowire.ParseError(n)
+			return 0, protowire.ParseError(n)
 		}
 		b = b[n:]
 		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return protowire.ParseError(n)
+			return 0, protowire.ParseError(n)
 		}
 		b = b[n:]
 		switch num {
 		case raftFieldEntries:
 			if entries++; entries > RaftEntriesMax {
-				return fmt.Errorf("%w: raft message of over %d entries", ErrOversized, RaftEntriesMax)
+				return 0, fmt.Errorf("%w: raft message of over %d entries", ErrOversized, RaftEntriesMax)
 			}
 		case raftFieldResponses:
-			return fmt.Errorf("%w: raft message with responses (a local storage message)", ErrField)
+			return 0, fmt.Errorf("%w: raft message with responses (a local storage message)", ErrField)
 		}
 	}
-	return nil
+	return entries, nil
 }
 
 // decodeGossip decodes a membership message, into g if it is not nil, and

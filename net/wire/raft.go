@@ -1,0 +1,193 @@
+package wire
+
+import (
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// The raft Message fields unmarshalRaft decodes itself, and Entry's.
+const (
+	raftFieldType       = 1
+	raftFieldTo         = 2
+	raftFieldFrom       = 3
+	raftFieldTerm       = 4
+	raftFieldLogTerm    = 5
+	raftFieldIndex      = 6
+	raftFieldCommit     = 8
+	raftFieldReject     = 10
+	raftFieldRejectHint = 11
+	raftFieldContext    = 12
+	raftFieldVote       = 13
+	entryFieldType      = 1
+	entryFieldTerm      = 2
+	entryFieldIndex     = 3
+	entryFieldData      = 4
+)
+
+// raftBlock is a raft message and the scalars its optional fields point
+// to, in one allocation: protobuf's Unmarshal makes one per field.
+type raftBlock struct {
+	msg                                                      pb.Message
+	typ                                                      pb.MessageType
+	to, from, term, logTerm, index, commit, vote, rejectHint uint64
+	reject                                                   bool
+}
+
+// entryBlock is an entry and the scalars its fields point to.
+type entryBlock struct {
+	entry       pb.Entry
+	typ         pb.EntryType
+	term, index uint64
+}
+
+// unmarshalRaft unmarshals b, a raft message scanRaft passed with entries
+// entries, as raftUnmarshal does. The messages raft sends between nodes
+// (scalars, entries, a context) it decodes itself, in a few allocations
+// rather than one per field; anything else (a snapshot, a field it does not
+// know or meets twice, an enum value raft does not define, bytes protobuf
+// would refuse) goes to raftUnmarshal. So it accepts and refuses what
+// raftUnmarshal does and gives the message it gives: the same fields set,
+// to the same values, a bytes field present but empty as empty, not nil.
+func unmarshalRaft(b []byte, entries int) (*pb.Message, error) {
+	if m, ok := unmarshalRaftPlain(b, entries); ok {
+		return m, nil
+	}
+	r := new(pb.Message)
+	if err := raftUnmarshal.Unmarshal(b, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// unmarshalRaftPlain is unmarshalRaft's own decoder; false for a message it
+// leaves to protobuf.
+func unmarshalRaftPlain(b []byte, entries int) (*pb.Message, bool) {
+	blk := new(raftBlock)
+	m := &blk.msg
+	var ents []entryBlock
+	var data []byte // every entry's data; no entry holds more than b
+	if entries > 0 {
+		ents, m.Entries, data = make([]entryBlock, 0, entries), make([]*pb.Entry, 0, entries), make([]byte, 0, len(b))
+	}
+	var seen uint32
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num >= 32 {
+			return nil, false
+		}
+		b = b[n:]
+		if num == raftFieldEntries {
+			v, n := protowire.ConsumeBytes(b)
+			if typ != protowire.BytesType || n < 0 || len(ents) == cap(ents) {
+				return nil, false
+			}
+			b = b[n:]
+			ents = append(ents, entryBlock{})
+			e := &ents[len(ents)-1] // ents never grows past its array: pointers stay
+			if data, n = decodeEntry(e, v, data); n < 0 {
+				return nil, false
+			}
+			m.Entries = append(m.Entries, &e.entry)
+			continue
+		}
+		if seen&(1<<num) != 0 {
+			return nil, false
+		}
+		seen |= 1 << num
+		if num == raftFieldContext {
+			v, n := protowire.ConsumeBytes(b)
+			if typ != protowire.BytesType || n < 0 {
+				return nil, false
+			}
+			b = b[n:]
+			m.Context = append([]byte{}, v...)
+			continue
+		}
+		v, n := protowire.ConsumeVarint(b)
+		if typ != protowire.VarintType || n < 0 {
+			return nil, false
+		}
+		b = b[n:]
+		if !blk.set(num, v) {
+			return nil, false
+		}
+	}
+	return m, true
+}
+
+// set sets the scalar field num of the message to v; false for a field it
+// does not decode or an enum value raft does not define.
+func (blk *raftBlock) set(num protowire.Number, v uint64) bool {
+	m := &blk.msg
+	switch num {
+	case raftFieldType:
+		if _, known := pb.MessageType_name[int32(v)]; !known || v > 1<<31-1 {
+			return false
+		}
+		blk.typ, m.Type = pb.MessageType(v), &blk.typ
+	case raftFieldTo:
+		blk.to, m.To = v, &blk.to
+	case raftFieldFrom:
+		blk.from, m.From = v, &blk.from
+	case raftFieldTerm:
+		blk.term, m.Term = v, &blk.term
+	case raftFieldLogTerm:
+		blk.logTerm, m.LogTerm = v, &blk.logTerm
+	case raftFieldIndex:
+		blk.index, m.Index = v, &blk.index
+	case raftFieldCommit:
+		blk.commit, m.Commit = v, &blk.commit
+	case raftFieldVote:
+		blk.vote, m.Vote = v, &blk.vote
+	case raftFieldRejectHint:
+		blk.rejectHint, m.RejectHint = v, &blk.rejectHint
+	case raftFieldReject:
+		blk.reject, m.Reject = protowire.DecodeBool(v), &blk.reject
+	default:
+		return false
+	}
+	return true
+}
+
+// decodeEntry decodes an Entry from b into e, its data appended to data
+// (and e's Data cut from there); it returns data, and -1 for an entry it
+// leaves to protobuf.
+func decodeEntry(e *entryBlock, b, data []byte) ([]byte, int) {
+	var seen uint8
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num < entryFieldType || num > entryFieldData || seen&(1<<num) != 0 {
+			return data, -1
+		}
+		seen |= 1 << num
+		b = b[n:]
+		if num == entryFieldData {
+			v, n := protowire.ConsumeBytes(b)
+			if typ != protowire.BytesType || n < 0 {
+				return data, -1
+			}
+			b = b[n:]
+			at := len(data)
+			data = append(data, v...)
+			e.entry.Data = data[at:len(data):len(data)]
+			continue
+		}
+		v, n := protowire.ConsumeVarint(b)
+		if typ != protowire.VarintType || n < 0 {
+			return data, -1
+		}
+		b = b[n:]
+		switch num {
+		case entryFieldType:
+			if _, known := pb.EntryType_name[int32(v)]; !known || v > 1<<31-1 {
+				return data, -1
+			}
+			e.typ, e.entry.Type = pb.EntryType(v), &e.typ
+		case entryFieldTerm:
+			e.term, e.entry.Term = v, &e.term
+		case entryFieldIndex:
+			e.index, e.entry.Index = v, &e.index
+		}
+	}
+	return data, 0
+}
