@@ -171,7 +171,7 @@ func (n *Node) stepGossip(m *membership.Message) {
 // drainGossip moves membership's output into the node's outbox.
 func (n *Node) drainGossip() {
 	rd := n.heal.gossip.Ready()
-	n.out = slices.Grow(n.out, len(rd.Messages))
+	n.room(len(rd.Messages))
 	for i := range rd.Messages { // Ready's slice is new each time: point into it
 		n.out = append(n.out, Message{From: n.cfg.ID, To: rd.Messages[i].To, Kind: MsgGossip, Gossip: &rd.Messages[i]})
 	}

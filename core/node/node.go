@@ -229,6 +229,7 @@ type Node struct {
 	hasher      *blake3.Hasher // entryDigest's, reused
 
 	out     []Message
+	slab    []Message // room for the next outboxes (room)
 	results []Result
 	events  []store.Event
 	status  Status
@@ -836,9 +837,12 @@ func (n *Node) Ready() Ready {
 		}
 	}
 	if rd.Messages == nil {
-		rd.Messages = n.out // handed over: n.out starts anew below
+		rd.Messages = slices.Clip(n.out) // handed over: n.out starts anew below
 	} else {
 		rd.Messages = append(rd.Messages, n.out...)
+	}
+	if len(n.out) > 0 && len(n.slab) > 0 && &n.out[0] == &n.slab[0] { // the outbox was carved from the slab
+		n.slab = n.slab[len(n.out):]
 	}
 	rd.Results, rd.Applied, rd.Events = n.results, applied, n.events
 	n.out, n.results, n.events = nil, nil, nil
@@ -857,6 +861,29 @@ func (n *Node) Ready() Ready {
 		rd.Status = &st
 	}
 	return rd
+}
+
+// outSlabMessages is how many messages one allocation makes room for, over
+// successive outboxes.
+const outSlabMessages = 32
+
+// room makes space in the outbox for k more messages. An empty outbox is
+// carved from the slab, an array that successive outboxes take their turns
+// of (none shares a message with another), so the gossip a tick or a step
+// sends costs an allocation per outSlabMessages messages, not one per batch
+// (membership's outbox does the same). A batch handed out keeps at most its
+// slab's outSlabMessages alive.
+func (n *Node) room(k int) {
+	if k == 0 {
+		return
+	}
+	if n.out == nil && k <= outSlabMessages {
+		if len(n.slab) < k {
+			n.slab = make([]Message, outSlabMessages)
+		}
+		n.out = n.slab[:0]
+	}
+	n.out = slices.Grow(n.out, k)
 }
 
 // Coverage is how often this node reached each rare path (package cover).
