@@ -201,9 +201,9 @@ func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Appli
 	if err != nil {
 		return
 	}
-	up := 0
+	up := 0 // members that are up: a node outside the shape is no part of the target
 	for _, sn := range s.nodes {
-		if r, _ := before.Roles(sn.id); sn.n != nil && !sn.paused && r != roles.Quarantined && r != roles.Observer {
+		if r, member := before.Roles(sn.id); member && sn.n != nil && !sn.paused && r != roles.Quarantined && r != roles.Observer {
 			up++
 		}
 	}

@@ -145,7 +145,8 @@ var strategies = []string{"solo", "pair", "quorum-3m", "cluster-3m-nw", "mesh-al
 // Generate draws the plan of a seed. It panics if it draws a plan that does
 // not pass Validate, which is a bug of this package.
 func Generate(seed uint64) *sim.Plan {
-	g := &gen{r: draws{rand.New(rand.NewPCG(seed, 0x7265766f616461))}, x: draws{rand.New(rand.NewPCG(seed, extrasKey))}, p: &sim.Plan{Name: Name(seed)}}
+	g := &gen{r: draws{rand.New(rand.NewPCG(seed, 0x7265766f616461))}, x: draws{rand.New(rand.NewPCG(seed, extrasKey))},
+		m: draws{rand.New(rand.NewPCG(seed, joinsKey))}, p: &sim.Plan{Name: Name(seed)}}
 	g.mesh()
 	g.target()
 	g.network()
@@ -153,6 +154,7 @@ func Generate(seed uint64) *sim.Plan {
 	g.permanent()
 	g.timeline()
 	g.extras()
+	g.joins()
 	g.workload()
 	g.expect()
 	g.p.Description = g.describe()
@@ -167,6 +169,35 @@ func Generate(seed uint64) *sim.Plan {
 // that they keep the plans on which they found their bugs.
 const extrasKey = 0x6973737565205e45
 
+// joinsKey keys g.m.
+const joinsKey = 0x6a6f696e73
+
+// joinLead is how long before the heal time a join is issued at the latest:
+// time for it to commit, and for the joined node to learn it, before the
+// expectations, which count it as a member, begin.
+const joinLead = 20 * time.Second
+
+// joins adds, to one plan in four, one or two nodes that start outside the
+// shape, after the mesh's own, each admitted by a join command in the
+// window of temporary faults. They draw only from g.m, after every draw but
+// the workload's and the expectations': a plan without joins is the plan
+// this seed drew before they existed. The expectations count the joined
+// nodes as members, as the policy does once they are.
+func (g *gen) joins() {
+	if !g.m.chance(1, 4) || g.p.Nodes >= NodesMax {
+		return
+	}
+	k := min(g.m.intIn(1, 2), NodesMax-g.p.Nodes)
+	for i := range k {
+		at := g.m.between(g.start, g.h-joinLead)
+		g.p.Commands = append(g.p.Commands, sim.Command{At: at, Kind: roles.Join, Target: node(g.p.Nodes + 1 + i), Reason: roles.Operator})
+	}
+	slices.SortStableFunc(g.p.Commands, func(a, b sim.Command) int { return cmp.Compare(a.At, b.At) })
+	g.p.Nodes += k
+	g.p.Outside = k
+	g.flavors = append(g.flavors, "join")
+}
+
 // Name is the scenario name of a seed's plan.
 func Name(seed uint64) string { return fmt.Sprintf("explore-%d", seed) }
 
@@ -174,9 +205,10 @@ func Name(seed uint64) string { return fmt.Sprintf("explore-%d", seed) }
 type gen struct {
 	r draws
 	// x draws the fault families of issue 11 (extras), so that adding them
-	// left every draw of r, and the plans without them, as they were.
-	x draws
-	p *sim.Plan
+	// left every draw of r, and the plans without them, as they were; m
+	// draws the joins, for the same reason.
+	x, m draws
+	p    *sim.Plan
 
 	strategy              topology.Strategy // nil without a target
 	quarantines, removals int               // commands that may fence a node, or remove a voter
