@@ -43,9 +43,10 @@ type checker struct {
 	entries  map[uint64]roles.Digest // index -> entry digest
 	shapes   map[uint64]roles.Digest // index -> shape digest after it
 
-	writes     []store.Event // every store write in log order: the linearization of writes
-	members    []uint64      // raft voters and learners at refIndex
-	cpCount    int           // control-plane nodes at refIndex
+	leftAt     map[roles.NodeID]time.Duration // when the committed shape last lost each node
+	writes     []store.Event                  // every store write in log order: the linearization of writes
+	members    []uint64                       // raft voters and learners at refIndex
+	cpCount    int                            // control-plane nodes at refIndex
 	cpChangeAt time.Duration
 }
 
@@ -55,7 +56,7 @@ func newChecker(bootstrap roles.Shape) *checker {
 		leaders: map[uint64]int{},
 		ref:     node.NewMachine(bootstrap),
 		entries: map[uint64]roles.Digest{}, shapes: map[uint64]roles.Digest{},
-		refIndex: 1, cpCount: bootstrap.ControlPlaneCount(),
+		refIndex: 1, cpCount: bootstrap.ControlPlaneCount(), leftAt: map[roles.NodeID]time.Duration{},
 	}
 	c.shapes[1] = bootstrap.Digest()
 	for _, v := range bootstrap.Voters() {
@@ -118,11 +119,19 @@ func (c *checker) entry(at time.Duration, name string, a node.Applied) {
 		c.fail(at, PropLogAgreement, name, "index %d applied while the log is known only up to %d", a.Index, c.refIndex)
 		return
 	}
+	was := c.ref.Shape()
 	if ev := c.ref.Apply(a.Raw).Event(); ev != nil {
 		c.writes = append(c.writes, *ev)
 	}
 	c.entries[a.Index] = a.Entry
 	shape := c.ref.Shape()
+	if shape.Len() < was.Len() {
+		for _, m := range was.Members() {
+			if _, ok := shape.Roles(m.Node); !ok {
+				c.leftAt[m.Node] = at
+			}
+		}
+	}
 	c.shapes[a.Index] = shape.Digest()
 	c.refIndex = a.Index
 	c.members = append(slices.Clone(a.ConfVoters), a.ConfLearners...)

@@ -545,9 +545,18 @@ func (s *simulator) submit(op *operation) {
 	}
 	s.chose("command/"+strconv.Itoa(op.idx)+"/contact", s.nodes[i].name)
 	op.attempts++
-	var id node.RequestID
 	var err error
-	s.drive(i, func(n *node.Node) { id, err = n.Submit(op.shift) })
+	s.drive(i, func(n *node.Node) {
+		var id node.RequestID
+		if id, err = n.Submit(op.shift); err != nil {
+			return
+		}
+		// Noted before the node's Ready is handled: a lone voter applies
+		// the shift, and answers it, in that very Ready.
+		op.node, op.id = i, id
+		s.operatorReqs[id] = shiftMark{at: s.now, ticks: s.tickCounts()}
+		s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+fmt.Sprint(op.shift))
+	})
 	if errors.Is(err, node.ErrNotMember) {
 		// Refused at once, as a node outside the shape refuses an
 		// operator's CLI: the attempt counts, and the next goes elsewhere.
@@ -558,9 +567,6 @@ func (s *simulator) submit(op *operation) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: submit %v: %v", op.shift, err))
 	}
-	op.node, op.id = i, id
-	s.operatorReqs[id] = shiftMark{at: s.now, ticks: s.tickCounts()}
-	s.trace.event(s.now, s.nodes[i].name, "submit", id.String()+" "+fmt.Sprint(op.shift))
 }
 
 // contact is the node an operator submits op to now: its To, or a random

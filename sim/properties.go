@@ -49,6 +49,11 @@ const (
 	// PropFalseSuspicions bounds membership's false suspicions per node-hour
 	// on runs whose links are slow but healthy (FalseSuspicionsPerNodeHourMax).
 	PropFalseSuspicions = "false-suspicions"
+	// PropLeftServes: a node no client operation succeeds on once it has
+	// been out of the committed shape for leftServesGrace (it left, and
+	// had time to learn it): it refuses clients (node.ErrNotMember), and a
+	// local read there would serve a store its mesh no longer feeds.
+	PropLeftServes = "left-serves"
 	// PropLeaderQuiet: before the last heal, in every quiet stretch (no
 	// partition, pause, loss above the baseline, skewed clock, chaos or
 	// crash awaiting its restart) in which a majority of the voters is up

@@ -346,6 +346,9 @@ func (s *simulator) clientResult(ci int, r node.Result) {
 	if op.Verb == "get" && outcome == OutcomeNotFound {
 		op.Served = r.Revision
 	}
+	if outcome == OutcomeOK || outcome == OutcomeNotFound {
+		s.checkNotLeft(c.node, op)
+	}
 	switch {
 	case outcome == OutcomeOK && op.Verb == "delete":
 		delete(c.lastRev, op.Key)
@@ -397,6 +400,22 @@ func (s *simulator) nameOf(i int) string {
 		return "none"
 	}
 	return s.nodes[i].name
+}
+
+// leftServesGrace is how long a node may take to learn it left: a leader's
+// notice every election timeout, or a member's answer to its next message.
+const leftServesGrace = 10 * time.Second
+
+// checkNotLeft checks PropLeftServes for an operation node i answered.
+func (s *simulator) checkNotLeft(i int, op *Op) {
+	sn := s.nodes[i]
+	at, left := s.check.leftAt[sn.id]
+	if !left || s.now-at <= leftServesGrace {
+		return
+	}
+	if _, member := s.check.ref.Shape().Roles(sn.id); !member {
+		s.check.fail(s.now, PropLeftServes, sn.name, "c%d %s %s answered %v after the node left the shape (at %v)", op.Client, op.Verb, op.Key, s.now-at, at)
+	}
 }
 
 func (s *simulator) randomLive() int {

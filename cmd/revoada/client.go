@@ -27,6 +27,10 @@ import (
 // a verb that finds the socket answering sends its requests there instead
 // of starting a node. See the package doc.
 
+// errMeshNodeDown: a client verb on the directory of a mesh node that is not
+// running.
+var errMeshNodeDown = errors.New("no node runs on this mesh directory")
+
 // nodeClient is what the client verbs need of the node, here or in the
 // process that serves the data directory.
 type nodeClient interface {
@@ -51,7 +55,7 @@ type nodeClient interface {
 	Leave(ctx context.Context) error
 	// Admit makes node id, listening at addr, a member of the node's mesh
 	// (errNoMesh for a node that runs none).
-	Admit(ctx context.Context, id roles.NodeID, addr string) error
+	Admit(ctx context.Context, id roles.NodeID, addr string) (changed bool, err error)
 }
 
 // applyInput is a file to apply: its base name, the face and format to
@@ -168,6 +172,11 @@ func withNode(e *env, verb, dir string, f func(ctx context.Context, n nodeClient
 			if !errors.Is(err, errNotServed) {
 				return clientError(e, verb, err)
 			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, membersFile)); err == nil {
+			// A mesh node's directory: started alone here it would be a
+			// mesh of one that takes writes its mesh never sees.
+			return clientError(e, verb, fmt.Errorf("%w: %s holds a node of a mesh, which is not running: start it with 'revoada node --data %s ...' and try again", errMeshNodeDown, dir, dir))
 		}
 		h, err := host.Start(host.Config{Dir: dir})
 		switch {

@@ -99,6 +99,11 @@ func TestMeshLeave(t *testing.T) {
 	}
 	wantLines(t, client(t, dirs[1], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "b", 1))).stdout,
 		"ConfigMap/default/live revision 2")
+	// A client verb on a stopped mesh node's directory starts no mesh of
+	// one there (which would take writes its mesh never sees).
+	if o := client(t, dirs[2], exitFailed, "get", "configmap", "live"); !strings.Contains(o.stderr, "holds a node of a mesh") {
+		t.Fatalf("get on a stopped mesh node's directory: %+v", o)
+	}
 	for i, n := range nodes[:2] {
 		if code := n.stop(); code != exitOK {
 			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
@@ -190,7 +195,9 @@ func TestMeshJoin(t *testing.T) {
 	if o := client(t, dir, exitFailed, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "x", 1))); !strings.Contains(o.stderr, "not a member") {
 		t.Fatalf("a write through a node not admitted yet: %+v", o)
 	}
+	client(t, dirs[0], exitUsage, "mesh", "admit", id+"@127.0.0.1:99999") // no such port
 	wantLines(t, client(t, dirs[0], exitOK, "mesh", "admit", id+"@"+addr).stdout, "admitted "+id[:12]+" at "+addr)
+	wantLines(t, client(t, dirs[1], exitOK, "mesh", "admit", id+"@"+addr).stdout, id[:12]+" is a member already: nothing changed")
 	for deadline := time.Now().Add(time.Minute); !inShape(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the admitted node never knew it:\n%s", joiner.stderr)

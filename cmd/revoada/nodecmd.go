@@ -15,10 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"lukechampine.com/blake3"
 
@@ -149,8 +151,12 @@ func parsePeer(s string) (roles.NodeID, string, error) {
 	if err != nil {
 		return roles.NodeID{}, "", fmt.Errorf("%q: %w", s, err)
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
 		return roles.NodeID{}, "", fmt.Errorf("%q: %w", s, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || host == "" || strings.ContainsFunc(host, unicode.IsSpace) {
+		return roles.NodeID{}, "", fmt.Errorf("%q: want HOST:PORT, a host name or IP and a port in 1..65535", s)
 	}
 	return id, addr, nil
 }
@@ -494,9 +500,9 @@ type nodeStatus struct {
 // errNoMesh answers a mesh status from a node that runs no mesh.
 var errNoMesh = errors.New("this data directory's node runs no mesh: start it with 'revoada node'")
 
-func (n localNode) Admit(ctx context.Context, id roles.NodeID, addr string) error {
+func (n localNode) Admit(ctx context.Context, id roles.NodeID, addr string) (bool, error) {
 	if n.h == nil {
-		return errNoMesh
+		return false, errNoMesh
 	}
 	return n.h.Admit(ctx, id, addr)
 }
@@ -596,8 +602,13 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 		}
 		defer rn.Close()
 		if pos[0] == "admit" {
-			if err := rn.Admit(ctx, admitID, admitAddr); err != nil {
+			changed, err := rn.Admit(ctx, admitID, admitAddr)
+			if err != nil {
 				return clientError(e, "mesh", err)
+			}
+			if !changed {
+				fmt.Fprintf(e.stdout, "%s is a member already: nothing changed\n", admitID.Short())
+				return exitOK
 			}
 			fmt.Fprintf(e.stdout, "admitted %s at %s\n", admitID.Short(), admitAddr)
 			return exitOK

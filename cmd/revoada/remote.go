@@ -178,9 +178,9 @@ func (rn *remoteNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 	return *a.Status, nil
 }
 
-func (rn *remoteNode) Admit(ctx context.Context, id roles.NodeID, addr string) error {
-	_, err := rn.exchange(ctx, request{Op: opAdmit, Node: id.String() + "@" + addr}, nil)
-	return err
+func (rn *remoteNode) Admit(ctx context.Context, id roles.NodeID, addr string) (bool, error) {
+	a, err := rn.exchange(ctx, request{Op: opAdmit, Node: id.String() + "@" + addr}, nil)
+	return a.Changed, err
 }
 
 func (rn *remoteNode) Leave(ctx context.Context) error {

@@ -325,7 +325,7 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 			err = fmt.Errorf("%w: admit: %w", errMessage, err)
 			break
 		}
-		err = s.node.Admit(ctx, id, addr)
+		ok.Changed, err = s.node.Admit(ctx, id, addr)
 	case opList:
 		err = s.list(ctx, c, req, &ok)
 	}

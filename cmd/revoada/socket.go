@@ -147,6 +147,7 @@ type answer struct {
 	Doc      *wireDoc        `json:"doc,omitempty"`      // doc
 	Kinds    []string        `json:"kinds,omitempty"`    // ok of kinds
 	Status   *meshStatus     `json:"status,omitempty"`   // ok of status
+	Changed  bool            `json:"changed,omitempty"`  // ok of admit: the shape changed
 	Err      *wireError      `json:"err,omitempty"`      // error; doc
 }
 

@@ -283,7 +283,7 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 		m.remember(req.ID, outcome{index: index, rej: rej})
 		return Effect{req: req, result: &Result{ID: req.ID, Index: index, Err: rej}}
 	}
-	if !sameChange(change, cc) {
+	if !sameChange(change, cc, next) {
 		// The shape moved since the leader planned this entry; nothing is
 		// applied or remembered, so the origin's retry is planned afresh.
 		return Effect{req: req}
@@ -342,8 +342,10 @@ func (m *Machine) applyStage(req *Request, cc *pb.ConfChangeV2) Effect {
 }
 
 // sameChange reports whether a conf change (nil for a normal entry) makes
-// exactly the voter change the shift makes to the shape.
-func sameChange(change roles.VoterChange, cc *pb.ConfChangeV2) bool {
+// exactly the voter change the shift makes to the shape, and beside it
+// removes only nodes the shift leaves outside the shape (raft learners of a
+// node that left: see Node.goneLearners).
+func sameChange(change roles.VoterChange, cc *pb.ConfChangeV2, next roles.Shape) bool {
 	if cc == nil {
 		return change.Empty()
 	}
@@ -354,15 +356,27 @@ func sameChange(change roles.VoterChange, cc *pb.ConfChangeV2) bool {
 	for _, id := range change.Remove {
 		want[id.RaftID()] = pb.ConfChangeRemoveNode
 	}
-	if len(cc.Changes) != len(want) {
-		return false
-	}
+	seen := 0
 	for _, ch := range cc.Changes {
-		if t, ok := want[ch.GetNodeId()]; !ok || t != ch.GetType() {
+		t, ok := want[ch.GetNodeId()]
+		switch {
+		case ok && t == ch.GetType():
+			seen++
+		case ok || ch.GetType() != pb.ConfChangeRemoveNode || memberRaftID(next, ch.GetNodeId()):
 			return false
 		}
 	}
-	return true
+	return seen == len(want)
+}
+
+// memberRaftID reports whether a member of s has raft ID id.
+func memberRaftID(s roles.Shape, id uint64) bool {
+	for _, m := range s.Members() {
+		if m.Node.RaftID() == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (o outcome) result(id RequestID) *Result {

@@ -235,10 +235,11 @@ type Node struct {
 	status  Status
 	heal    *selfHealing // nil without Config.Gossip
 
-	seen        shapeView   // the newest shape a leader sent (view.go)
-	announced   roles.Shape // the shape last applied, as a leader announces it
-	announcedAt uint64      // tick of the last announcement
-	gone        []goneNode  // nodes removed lately, told again (leader)
+	seen        shapeView               // the newest shape a leader sent (view.go)
+	announced   roles.Shape             // the shape last applied, as a leader announces it
+	announcedAt uint64                  // tick of the last announcement
+	gone        []goneNode              // nodes removed lately, told again (leader)
+	told        map[roles.NodeID]uint64 // strangers sent the shape, and when (Stranger)
 }
 
 // New starts a node from what it had synced (the zero Durable for a fresh
@@ -349,8 +350,13 @@ func (n *Node) Shape() roles.Shape { return n.machine.Shape() }
 // with any roles: a driver drops raft messages from anyone else (raft
 // itself takes a higher term from any sender).
 func (n *Node) IsMember(id roles.NodeID) bool {
-	_, ok := n.view().Roles(id)
-	return ok || n.unplaced()
+	if _, ok := n.view().Roles(id); ok || n.unplaced() {
+		return true
+	}
+	// Raft's own members too: voters a shift removed are still needed until
+	// the joint configuration is left, and a learner until it is removed.
+	r := id.RaftID()
+	return n.peers[r] == id && n.inRaft(r)
 }
 
 // AppliedIndex is the index of the last applied entry.
@@ -382,9 +388,7 @@ func (n *Node) Tick() {
 	default:
 		n.staged = nil
 	}
-	if n.status.State == raft.StateLeader { // as of the last Ready: no allocation
-		n.tickShape()
-	}
+	n.tickShape()
 }
 
 // Step processes a message from a peer. Messages from unknown peers and
@@ -511,8 +515,20 @@ func (n *Node) propose(req Request) {
 		_ = n.rn.Propose(encodePayload(payloadWrite, &req))
 		return
 	}
-	_, change, rej := n.machine.shape.Plan(req.Shift)
+	next, change, rej := n.machine.shape.Plan(req.Shift)
 	fencedOut := req.Fence != nil && req.Fence.Term != n.rn.BasicStatus().GetTerm()
+	gone := n.goneLearners(next)
+	if rej == nil && change.Empty() && len(gone) > 0 && !fencedOut {
+		// Only learners leave (a node staged for a promotion, then told to
+		// leave): raft must forget them with the shift, or it replicates to
+		// them, and they wait for it, forever.
+		cc := &pb.ConfChangeV2{Context: encodePayload(payloadFenced, &req)}
+		for _, r := range gone {
+			cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(r)})
+		}
+		_ = n.rn.ProposeConfChange(cc)
+		return
+	}
 	if rej != nil || change.Empty() || fencedOut {
 		// Rejections and fences are decided at apply, against the
 		// committed shape: a deposed leader's decision gets its answer
@@ -555,10 +571,26 @@ func (n *Node) propose(req Request) {
 	for _, id := range change.Remove {
 		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(id.RaftID())})
 	}
+	for _, r := range gone {
+		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(r)})
+	}
 	if n.cfg.Planted.StayJoint && len(cc.Changes) > 1 {
 		cc.Transition = pb.ConfChangeTransitionJointExplicit.Enum()
 	}
 	_ = n.rn.ProposeConfChange(cc)
+}
+
+// goneLearners are the raft IDs of raft's learners that are not members of
+// next: nodes a shift takes out of the shape while raft still replicates to
+// them.
+func (n *Node) goneLearners(next roles.Shape) []uint64 {
+	var out []uint64
+	for _, r := range n.conf.GetLearners() {
+		if !memberRaftID(next, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (n *Node) notLearners(ids []roles.NodeID) []roles.NodeID {

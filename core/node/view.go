@@ -95,38 +95,81 @@ func (n *Node) shapeMoved() {
 	n.announced = shape
 }
 
-// tickShape resends the shape on a leader: every election timeout to the
-// members outside raft whose gossiped state shows another shape (or who
-// gossip none), and every ShapeResendElections election timeouts to all of
-// them without membership.
+// tickShape resends the shape, for the notices the network lost or that
+// reached a node that could not take them yet. With membership, every
+// election timeout, a node that applies the log (a raft member, or the
+// leader) sends its applied shape to every member whose gossiped state
+// shows an older one; the leader also to the members that gossip none (a
+// joined node is silent until it hears it is one) and to the nodes removed
+// lately. Every raft member sends, not the leader only: a restarted
+// learner's shape may not hold the leader, whose messages it then drops,
+// and an older member it knows tells it of the new. Without membership,
+// every ShapeResendElections election timeouts, every raft member sends it
+// to all the others.
 func (n *Node) tickShape() {
-	switch since := n.ticks - n.announcedAt; {
-	case n.heal == nil && since >= uint64(ShapeResendElections*n.cfg.ElectionTicks):
-		n.announceShape(roles.Shape{})
-	case n.heal != nil && since >= uint64(n.cfg.ElectionTicks):
-		n.announcedAt = n.ticks
-		d := n.machine.derive().digest
-		var notice *ShapeNotice
-		send := func(to roles.NodeID) {
-			if notice == nil {
-				notice = &ShapeNotice{Index: n.applied, Shape: n.machine.shape}
-			}
-			n.send(to, Message{Kind: MsgShape, Shape: notice})
+	leader := n.status.State == raft.StateLeader
+	period := uint64(n.cfg.ElectionTicks)
+	if n.heal == nil {
+		period *= ShapeResendElections
+	}
+	if !leader && !n.status.Member || n.ticks-n.announcedAt < period {
+		return
+	}
+	n.announcedAt = n.ticks
+	d := n.machine.derive().digest
+	var notice *ShapeNotice
+	send := func(to roles.NodeID) {
+		if notice == nil {
+			notice = &ShapeNotice{Index: n.applied, Shape: n.machine.shape}
 		}
-		for _, m := range n.machine.shape.Members() {
-			if m.Node == n.cfg.ID || n.inRaft(m.Node.RaftID()) {
-				continue
-			}
-			if st, ok := n.heal.gossip.State(m.Node); !ok || st.StateRoot.ShapeHash != d {
-				send(m.Node)
-			}
+		n.send(to, Message{Kind: MsgShape, Shape: notice})
+	}
+	for _, m := range n.machine.shape.Members() {
+		if m.Node == n.cfg.ID {
+			continue
 		}
+		if n.heal == nil {
+			send(m.Node)
+			continue
+		}
+		st, ok := n.heal.gossip.State(m.Node)
+		switch {
+		case !ok && leader:
+			send(m.Node)
+		case ok && st.StateRoot.ShapeHash != d && st.StateRoot.Index < n.applied:
+			send(m.Node)
+		}
+	}
+	if leader {
 		n.gone = slices.DeleteFunc(n.gone, func(g goneNode) bool { return n.ticks >= g.until })
 		for _, g := range n.gone {
 			send(g.id)
 		}
 	}
 }
+
+// Stranger tells the node that its driver dropped a message from a node
+// outside its shape. A node that applies the log answers one that was a
+// member once (it knows its raft ID) with its shape, at most once an
+// election timeout: a node that left and restarted has forgotten it (its
+// own log never said so, or it never applied that far), and keeps talking
+// to a mesh that drops every word until it is told.
+func (n *Node) Stranger(from roles.NodeID) {
+	if !n.status.Member || n.peers[from.RaftID()] != from || n.unplaced() {
+		return
+	}
+	if last, ok := n.told[from]; ok && n.ticks-last < uint64(n.cfg.ElectionTicks) {
+		return
+	}
+	if n.told == nil || len(n.told) >= toldMax {
+		n.told = map[roles.NodeID]uint64{}
+	}
+	n.told[from] = n.ticks
+	n.send(from, Message{Kind: MsgShape, Shape: &ShapeNotice{Index: n.applied, Shape: n.machine.shape}})
+}
+
+// toldMax bounds Stranger's memory; past it, it starts afresh.
+const toldMax = 1024
 
 // goneNode is a node a shift removed, which the leader that applied it
 // keeps telling until the tick until.

@@ -111,10 +111,16 @@ func (m model) apply(sh roles.Shift, known map[roles.NodeID]byte) (model, bool) 
 	for k, v := range m {
 		next[k] = v
 	}
+	joined := map[byte]bool{}
 	for _, c := range sh {
 		k, ok := known[c.Node]
 		if !ok || c.Reason < roles.ReplacingFailed || c.Reason > roles.Rebalance {
 			return m, false
+		}
+		if c.Kind == roles.Join {
+			joined[k] = true
+		} else if c.Kind != roles.Leave && joined[k] {
+			return m, false // its roles change in a later shift
 		}
 		cur, member := next[k]
 		switch {

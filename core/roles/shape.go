@@ -122,6 +122,10 @@ func (s Shape) Plan(sh Shift) (Shape, VoterChange, *Rejection) {
 	}
 	next := s.Clone()
 	for i, c := range sh {
+		if c.Kind != Join && c.Kind != Leave && slices.ContainsFunc(sh[:i], func(j Command) bool { return j.Kind == Join && j.Node == c.Node }) {
+			// Raft must know a node before it stages it as a learner.
+			return s, VoterChange{}, reject(i, ErrInvalidCommand, "node %s joins in this shift: change its roles in a later one", c.Node.Short())
+		}
 		if rej := next.apply(i, c); rej != nil {
 			return s, VoterChange{}, rej
 		}

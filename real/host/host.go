@@ -250,11 +250,12 @@ func (h *Node) Status(ctx context.Context) (Status, error) {
 // the new member it is one), and which the policy may then promote.
 // Admitting a member changes nothing. The node at addr must run with
 // Config.Join (or be restarted from a directory that was a member once).
-func (h *Node) Admit(ctx context.Context, id roles.NodeID, addr string) error {
-	_, err := h.request(ctx, func(n *node.Node) (node.RequestID, error) {
+// It reports whether the shape changed: false for a member already.
+func (h *Node) Admit(ctx context.Context, id roles.NodeID, addr string) (changed bool, err error) {
+	r, err := h.request(ctx, func(n *node.Node) (node.RequestID, error) {
 		return n.Submit(roles.Shift{{Kind: roles.Join, Node: id, Reason: roles.Operator, Addr: addr}})
 	})
-	return err
+	return r.Changed, err
 }
 
 // Leave takes this node out of the mesh: a Leave through the log (an etcd
@@ -309,6 +310,7 @@ func (h *Node) Receive(m node.Message) {
 	h.fromPeer(func(l *loop) {
 		if !l.n.IsMember(m.From) {
 			h.strangers.Add(1)
+			l.n.Stranger(m.From)
 			return
 		}
 		l.n.Step(m)

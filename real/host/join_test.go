@@ -72,8 +72,12 @@ func TestJoinAndLeave(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
-		if err := hosts[0].Admit(ctx, joiner, addr(joiner)); err != nil {
-			t.Fatalf("admit: %v", err)
+		if changed, err := hosts[0].Admit(ctx, joiner, addr(joiner)); err != nil || !changed {
+			t.Fatalf("admit: changed %v, %v", changed, err)
+		}
+		// Admitting a member again changes nothing, its address included.
+		if changed, err := hosts[1].Admit(ctx, members[2].Node, "mem-nowhere"); err != nil || changed {
+			t.Fatalf("admitting a member: changed %v, %v", changed, err)
 		}
 		waitFor(t, "the joiner to know it is a member", func() bool { return status(t, j).InShape })
 		waitFor(t, "every voter to apply the join", func() bool {

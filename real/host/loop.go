@@ -191,11 +191,14 @@ func (l *loop) deliver(results []node.Result) {
 }
 
 // learnJoined gives the transport the address of every node a Join in
-// the applied entries admitted.
+// the applied entries admitted, unless it knows one already: a Join of a
+// member changes nothing, its address included (the member's own gossiped
+// state says where it is).
 func (l *loop) learnJoined(applied []node.Applied) {
 	for _, a := range applied {
 		for _, c := range a.Shift {
-			if c.Kind == roles.Join && c.Addr != "" && l.addrs[c.Node] != c.Addr {
+			_, configured := l.h.cfg.Peers[c.Node]
+			if c.Kind == roles.Join && c.Addr != "" && !configured && l.addrs[c.Node] == "" && c.Node != l.h.id {
 				l.addrs[c.Node] = c.Addr
 				l.h.SetPeer(c.Node, c.Addr)
 			}
