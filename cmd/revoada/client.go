@@ -39,9 +39,12 @@ type nodeClient interface {
 	// outcome in order. Its error is the node's or the connection's, not a
 	// document's.
 	ApplyFile(ctx context.Context, in applyInput, each func(docResult)) error
-	Get(ctx context.Context, ref store.Ref) (store.Resource, error)
+	// Get reads one resource (linearizable), and says at which store
+	// revision it was served when the backend tells (0 when not).
+	Get(ctx context.Context, ref store.Ref) (store.Resource, store.Revision, error)
 	List(ctx context.Context, kind, namespace string) (backend.List, error)
-	Delete(ctx context.Context, ref store.Ref) (store.Resource, error)
+	// Delete deletes one resource if exp holds.
+	Delete(ctx context.Context, ref store.Ref, exp store.Expect) (store.Resource, error)
 	// Watch follows kind from a revision, as backend.Backend.Watch. A watch
 	// through another process ends with errNodeGone when that process exits.
 	Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error)
@@ -56,6 +59,11 @@ type nodeClient interface {
 	// Admit makes node id, listening at addr, a member of the node's mesh
 	// (errNoMesh for a node that runs none).
 	Admit(ctx context.Context, id roles.NodeID, addr string) (changed bool, err error)
+	// Shift submits an operator's role shift to the mesh and waits for its
+	// result: nil when it committed, an error wrapping its roles.RejectCode
+	// when refused, node.ErrTimeout when its outcome is unknown (errNoMesh
+	// for a node that runs none).
+	Shift(ctx context.Context, sh roles.Shift) error
 }
 
 // applyInput is a file to apply: its base name, the face and format to
@@ -65,6 +73,9 @@ type applyInput struct {
 	Face   string       `json:"face"`
 	Format store.Format `json:"format"`
 	Data   []byte       `json:"data"`
+	// Expect, if set, is every resource's expected revision (a
+	// compare-and-swap apply; 0 means "create only").
+	Expect *store.Expect `json:"expect,omitempty"`
 }
 
 // docResult is one outcome of an apply: a resource applied at Revision, or
@@ -105,23 +116,45 @@ func (n localNode) ApplyFile(ctx context.Context, in applyInput, each func(docRe
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			got, err := n.b.Apply(context.WithoutCancel(ctx), r, store.Expect{})
+			var exp store.Expect
+			if in.Expect != nil {
+				exp = *in.Expect
+			}
+			got, err := n.b.Apply(context.WithoutCancel(ctx), r, exp)
 			each(docResult{Where: d.Where, Ref: r.Ref, Revision: got.ModRevision, Err: err})
 		}
 	}
 	return ctx.Err()
 }
 
-func (n localNode) Get(ctx context.Context, ref store.Ref) (store.Resource, error) {
-	return n.b.Get(ctx, ref, backend.ReadOptions{})
+// servedGetter is a backend that says at which revision it served a get
+// (real/host's).
+type servedGetter interface {
+	GetServed(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, error)
+}
+
+func (n localNode) Get(ctx context.Context, ref store.Ref) (store.Resource, store.Revision, error) {
+	if g, ok := n.b.(servedGetter); ok {
+		return g.GetServed(ctx, ref, backend.ReadOptions{})
+	}
+	r, err := n.b.Get(ctx, ref, backend.ReadOptions{})
+	return r, 0, err
 }
 
 func (n localNode) List(ctx context.Context, kind, namespace string) (backend.List, error) {
 	return n.b.List(ctx, kind, namespace, backend.ReadOptions{})
 }
 
-func (n localNode) Delete(ctx context.Context, ref store.Ref) (store.Resource, error) {
-	return n.b.Delete(ctx, ref, store.Expect{})
+func (n localNode) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (store.Resource, error) {
+	return n.b.Delete(ctx, ref, exp)
+}
+
+func (n localNode) Shift(ctx context.Context, sh roles.Shift) error {
+	if n.h == nil {
+		return errNoMesh
+	}
+	_, err := n.h.Shift(ctx, sh)
+	return err
 }
 
 func (n localNode) Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error) {
@@ -404,7 +437,8 @@ func describeKind(k face.KindInfo) string {
 // namespace holds it (errAmbiguous when several do).
 func resolve(ctx context.Context, n nodeClient, kind, name, ns string, nsSet bool) (store.Resource, error) {
 	if nsSet {
-		return n.Get(ctx, store.Ref{Kind: kind, Namespace: ns, Name: name})
+		r, _, err := n.Get(ctx, store.Ref{Kind: kind, Namespace: ns, Name: name})
+		return r, err
 	}
 	l, err := n.List(ctx, kind, "")
 	if err != nil {

@@ -41,7 +41,7 @@ func deleteFlags(e *env) (*flag.FlagSet, func() int) {
 				}
 				ref = r.Ref
 			}
-			gone, err := n.Delete(ctx, ref)
+			gone, err := n.Delete(ctx, ref, store.Expect{})
 			if err != nil {
 				return kind.notFound(e, "delete", err)
 			}

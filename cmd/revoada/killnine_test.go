@@ -209,7 +209,7 @@ func (m *processMesh) get(ctx context.Context, c, i int, key string, start time.
 	op := &checkers.Op{Client: c, Node: strconv.Itoa(i + 1), Verb: "get", Key: key, Invoke: time.Since(start)}
 	opCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	r, err := rn.Get(opCtx, store.Ref{Kind: "ConfigMap", Namespace: "default", Name: key})
+	r, _, err := rn.Get(opCtx, store.Ref{Kind: "ConfigMap", Namespace: "default", Name: key})
 	op.Return = time.Since(start)
 	switch {
 	case err == nil:

@@ -33,7 +33,7 @@ import (
 	"revoada.dev/revoada/real/tcp"
 )
 
-const nodeSynopsis = "node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...] [--mesh NAME] [--target STRATEGY] [--data DIR]"
+const nodeSynopsis = "node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...] [--mesh NAME] [--target STRATEGY] [--heal=false] [--tick D] [--data DIR]"
 
 const nodeAbout = `Run one node of a mesh until SIGTERM or Ctrl-C, logging JSON lines
 (log/slog) to stderr. The node talks to its peers over TCP with mutual TLS
@@ -50,7 +50,9 @@ with it). From the set every node computes the same bootstrap shape: the
 first nodes by ID, as many as the target wants for the mesh's size, hold
 the control plane, the others are workers; and with more than one node,
 self-healing runs towards the target (gossip membership beside raft, the
-leader's policy audit every second).
+leader's policy audit every second at the default --tick) unless
+--heal=false. Time in the node is ticks: a shorter --tick runs raft, gossip
+and the policy that much faster.
 
 While it runs, the node serves the client verbs (apply, get, list, delete,
 watch with --data DIR) on DIR/revoada.sock, as they serve one another: a
@@ -75,6 +77,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	var mlJoin joinFlags
 	fs.Var(&mlJoin, "memberlist-join", "other nodes' memberlist addresses, as `HOST:PORT,...` (with --memberlist)")
 	joining := fs.Bool("joining", false, "join a running mesh, of which the --join and --peer nodes are members: stay outside, silent, until a member admits this node ('revoada mesh admit ID@HOST:PORT')")
+	heal := fs.Bool("heal", true, "run self-healing towards --target; false: the target only sets the bootstrap shape")
 	return fs, func() int {
 		if fs.NArg() > 0 {
 			return usageError(e, "node", "unexpected argument %q", fs.Arg(0))
@@ -101,7 +104,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if *joining && len(peers)+len(join) == 0 {
 			return usageError(e, "node", "--joining needs a member of the mesh: --join HOST:PORT or --peer ID@HOST:PORT")
 		}
-		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick})
+		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal})
 	}
 }
 
@@ -116,6 +119,7 @@ type nodeSpec struct {
 	mesh        string
 	target      topology.Strategy
 	tick        time.Duration
+	heal        bool // self-healing towards target
 }
 
 // peer is one --peer.
@@ -255,7 +259,7 @@ func runNode(e *env, spec nodeSpec) int {
 	}
 	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log, Advertise: spec.listen,
 		Join: spec.joining, Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return tr, nil }}
-	if len(ids) > 1 {
+	if len(ids) > 1 && spec.heal {
 		cfg.Target = spec.target
 	}
 	if spec.memberlist != "" {

@@ -132,23 +132,35 @@ func (rn *remoteNode) ApplyFile(ctx context.Context, in applyInput, each func(do
 	return err
 }
 
-func (rn *remoteNode) Get(ctx context.Context, ref store.Ref) (store.Resource, error) {
+func (rn *remoteNode) Get(ctx context.Context, ref store.Ref) (store.Resource, store.Revision, error) {
 	return rn.resource(ctx, request{Op: opGet, Ref: &ref})
 }
 
-func (rn *remoteNode) Delete(ctx context.Context, ref store.Ref) (store.Resource, error) {
-	return rn.resource(ctx, request{Op: opDelete, Ref: &ref})
+func (rn *remoteNode) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (store.Resource, error) {
+	req := request{Op: opDelete, Ref: &ref}
+	if exp.Set {
+		req.Expect = &exp
+	}
+	r, _, err := rn.resource(ctx, req)
+	return r, err
 }
 
-func (rn *remoteNode) resource(ctx context.Context, req request) (store.Resource, error) {
+// resource runs a get or delete: the resource, and the revision the
+// answer names (a get's served revision, also when not found).
+func (rn *remoteNode) resource(ctx context.Context, req request) (store.Resource, store.Revision, error) {
 	a, err := rn.exchange(ctx, req, nil)
 	if err != nil {
-		return store.Resource{}, err
+		return store.Resource{}, a.Revision, err
 	}
 	if a.Resource == nil {
-		return store.Resource{}, fmt.Errorf("%w: %s answered without a resource", errMessage, req.Op)
+		return store.Resource{}, 0, fmt.Errorf("%w: %s answered without a resource", errMessage, req.Op)
 	}
-	return *a.Resource, nil
+	return *a.Resource, a.Revision, nil
+}
+
+func (rn *remoteNode) Shift(ctx context.Context, sh roles.Shift) error {
+	_, err := rn.exchange(ctx, request{Op: opShift, Shift: roles.AppendShift(nil, sh)}, nil)
+	return err
 }
 
 func (rn *remoteNode) List(ctx context.Context, kind, namespace string) (backend.List, error) {

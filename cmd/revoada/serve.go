@@ -257,7 +257,7 @@ func (s *server) isClosing() bool {
 func checkRequest(req request, first bool) error {
 	var missing string
 	switch {
-	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave, opAdmit}, req.Op):
+	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave, opAdmit, opShift}, req.Op):
 		return fmt.Errorf("%w: %q", errOp, req.Op)
 	case first != (req.Op == opHello):
 		return fmt.Errorf("%w: %q; a connection starts with one hello", errOp, req.Op)
@@ -269,6 +269,8 @@ func checkRequest(req request, first bool) error {
 		missing = "apply"
 	case req.Op == opAdmit && req.Node == "":
 		missing = "node"
+	case req.Op == opShift && len(req.Shift) == 0:
+		missing = "shift"
 	}
 	if missing != "" {
 		return fmt.Errorf("%w: %s without %s", errMessage, req.Op, missing)
@@ -304,12 +306,18 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 		gone = hungUp()
 	case opGet:
 		var r store.Resource
-		r, err = s.node.Get(ctx, *req.Ref)
+		r, ok.Revision, err = s.node.Get(ctx, *req.Ref)
 		ok.Resource = &r
 	case opDelete:
 		var r store.Resource
-		r, err = s.node.Delete(ctx, *req.Ref)
+		var exp store.Expect
+		if req.Expect != nil {
+			exp = *req.Expect
+		}
+		r, err = s.node.Delete(ctx, *req.Ref, exp)
 		ok.Resource = &r
+	case opShift:
+		err = s.shift(ctx, req.Shift)
 	case opKinds:
 		ok.Kinds, err = s.node.Kinds(ctx)
 	case opStatus:
@@ -332,11 +340,24 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 	final := ok
 	if err != nil {
 		final = errorAnswer(err)
+		final.Revision = ok.Revision // a get not found says where
 	}
 	if err := s.send(c, final); err != nil || !gone {
 		return err
 	}
 	return errHungUp
+}
+
+// shift decodes a role shift and submits it.
+func (s *server) shift(ctx context.Context, enc []byte) error {
+	sh, rest, err := roles.DecodeShift(enc)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: shift: %v", errMessage, err)
+	case len(rest) > 0:
+		return fmt.Errorf("%w: shift: %d bytes after it", errMessage, len(rest))
+	}
+	return s.node.Shift(ctx, sh)
 }
 
 // errHungUp: the client hung up while its request ran.

@@ -11,6 +11,8 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -85,6 +87,7 @@ const (
 	opStatus = "status"
 	opLeave  = "leave"
 	opAdmit  = "admit"
+	opShift  = "shift"
 )
 
 // Answer frame types.
@@ -135,6 +138,8 @@ type request struct {
 	From      store.Revision `json:"from,omitempty"`      // watch
 	Apply     *applyInput    `json:"apply,omitempty"`     // apply
 	Node      string         `json:"node,omitempty"`      // admit: ID@HOST:PORT
+	Expect    *store.Expect  `json:"expect,omitempty"`    // delete: its expected revision
+	Shift     []byte         `json:"shift,omitempty"`     // shift: roles.AppendShift's encoding
 }
 
 // answer is one frame of an answer.
@@ -142,7 +147,7 @@ type answer struct {
 	V        int             `json:"v"`
 	Type     string          `json:"type"`
 	Resource *store.Resource `json:"resource,omitempty"` // item; ok of get and delete
-	Revision store.Revision  `json:"revision,omitempty"` // ok of list
+	Revision store.Revision  `json:"revision,omitempty"` // ok of list; ok or error of get: the revision served
 	Event    *store.Event    `json:"event,omitempty"`    // event
 	Doc      *wireDoc        `json:"doc,omitempty"`      // doc
 	Kinds    []string        `json:"kinds,omitempty"`    // ok of kinds
@@ -175,7 +180,11 @@ var wireCodes = []struct {
 	{"unsupported", store.ErrUnsupported}, {"compacted", store.ErrCompacted},
 	{"watch_overflow", backend.ErrWatchOverflow}, {"version", errVersion}, {"busy", errBusy},
 	{"frame_too_large", errFrameTooLarge}, {"frame_truncated", errFrameTruncated},
-	{"message", errMessage}, {"op", errOp},
+	{"message", errMessage}, {"op", errOp}, {"timeout", node.ErrTimeout},
+	{"rejected-unknown-node", roles.ErrUnknownNode}, {"rejected-last-voter", roles.ErrLastVoter},
+	{"rejected-quarantined", roles.ErrQuarantined}, {"rejected-observer", roles.ErrObserver},
+	{"rejected-invalid-command", roles.ErrInvalidCommand}, {"rejected-empty-shift", roles.ErrEmptyShift},
+	{"rejected-stale", roles.ErrStale},
 }
 
 func toWire(err error) *wireError {

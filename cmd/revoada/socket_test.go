@@ -163,7 +163,7 @@ func TestRemoteNodeErrorsKeepTheirType(t *testing.T) {
 	}
 	defer rn.Close()
 	ref := store.Ref{Kind: "ConfigMap", Namespace: "default", Name: "x"}
-	if _, err := rn.Get(ctx, ref); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "store: not found") {
+	if _, _, err := rn.Get(ctx, ref); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "store: not found") {
 		t.Errorf("get of nothing: %v", err)
 	}
 	in := applyInput{File: "x.yaml", Face: "kubernetes", Format: store.YAML,

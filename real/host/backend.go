@@ -60,9 +60,17 @@ func (b *Backend) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (
 
 // Get reads one resource.
 func (b *Backend) Get(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, error) {
+	r, _, err := b.GetServed(ctx, ref, opt)
+	return r, err
+}
+
+// GetServed is Get, with the store revision the read was served at (also
+// for a resource not found there): what a client history needs to judge
+// the read against the others (package checkers).
+func (b *Backend) GetServed(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, error) {
 	rd := node.Read{Op: node.ReadGet, Ref: ref, Local: opt.Local}
 	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Read(rd) })
-	return res.Resource, err
+	return res.Resource, res.Revision, err
 }
 
 // List reads the resources of kind in namespace.

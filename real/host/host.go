@@ -87,8 +87,12 @@ const (
 // DefaultTickInterval is the wall-clock length of one node tick.
 const DefaultTickInterval = 100 * time.Millisecond
 
-// AuditInterval is how often the leader audits the shape, as in the
-// simulator (sim.AuditEvery).
+// AuditInterval is how often the leader audits the shape at the default
+// tick, as in the simulator (sim.AuditEvery): every AuditInterval /
+// DefaultTickInterval ticks. Time in the core is ticks, so a node run with
+// a shorter tick audits as often in ticks, and its whole policy (grace,
+// damper, stabilisation, all in ticks) runs that much faster, as the
+// simulator's clock rate does.
 const AuditInterval = time.Second
 
 // Limits.
@@ -121,8 +125,8 @@ type Config struct {
 	Peers map[roles.NodeID]string
 	// Target, on a mesh of more than one node, turns self-healing on:
 	// gossip membership beside raft, and the leader's policy auditing the
-	// shape towards this topology every AuditInterval (package policy's
-	// default tuning).
+	// shape towards this topology every AuditInterval at the default tick
+	// (package policy's default tuning, in ticks).
 	Target topology.Strategy
 	// Transport makes the node's transport from its key and the handler
 	// of what peers send (real/tcp, or net/transport/memtransport in
@@ -291,6 +295,14 @@ func (h *Node) Leave(ctx context.Context) error {
 	}
 }
 
+// Shift submits a role shift (an operator's command) and waits for its
+// result: nil when it committed, a *roles.Rejection when the shape's rules
+// refused it, node.ErrTimeout when no answer came in time (it may still
+// commit), or ctx's error.
+func (h *Node) Shift(ctx context.Context, sh roles.Shift) (node.Result, error) {
+	return h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Submit(sh) })
+}
+
 // SetPeer tells the transport where peer id listens now.
 func (h *Node) SetPeer(id roles.NodeID, addr string) {
 	if h.tr != nil && id != h.id {
@@ -359,7 +371,7 @@ func (h *Node) newNode() (*node.Node, error) {
 	if shape.Len() > 1 && h.cfg.Target != nil {
 		pc := policy.DefaultConfig(h.cfg.Target)
 		cfg.Policy = &pc
-		cfg.AuditTicks = max(1, int(AuditInterval/h.cfg.TickInterval))
+		cfg.AuditTicks = max(1, int(AuditInterval/DefaultTickInterval))
 		if ml := h.cfg.Memberlist; ml != nil {
 			mesh := cmp.Or(h.cfg.Mesh, "revoada")
 			cfg.Membership = h.memberlistMaker(*ml, mesh)
