@@ -732,7 +732,7 @@ func (s *simulator) judge() {
 	}
 }
 
-func (s *simulator) calmAt() time.Duration { return s.plan.calmAt() }
+func (s *simulator) calmAt() time.Duration { return s.plan.CalmAt() }
 
 // crashNow crashes node i at once and restarts it a second later.
 func (s *simulator) crashNow(i int) {

@@ -94,36 +94,47 @@ func (s *simulator) checkHistory() {
 	}
 }
 
-// checkBlackBox runs package checkers over the client history: porcupine
-// per key (with no timeout: a check that concluded nothing would fail as
-// well), then the watch, list and revision checks.
+// checkBlackBox runs package checkers over the client history (BlackBox).
 func (s *simulator) checkBlackBox() {
-	if v := checkers.Linearizable(s.history, checkers.Options{Marks: s.marks}); !v.OK() {
-		s.check.fail(s.failAt(v), PropLinearizable, "", "%s", v.String())
+	for _, v := range BlackBox(s.history, s.marks, s.now) {
+		s.check.fail(v.At, v.Property, v.Node, "%s", v.Detail)
+	}
+}
+
+// BlackBox judges a client history from the outside, as package checkers
+// does, whichever world made it: porcupine per key (with no timeout: a
+// check that concluded nothing would fail as well), then the watch, list
+// and revision checks. end is when the run ended. The history and marks
+// are only read.
+func BlackBox(history []Op, marks []checkers.Mark, end time.Duration) []Violation {
+	var out []Violation
+	if v := checkers.Linearizable(history, checkers.Options{Marks: marks}); !v.OK() {
+		out = append(out, Violation{Property: PropLinearizable, At: failAt(history, v, end), Detail: v.String()})
 	}
 	for _, check := range []struct {
 		prop string
 		run  func([]Op) []checkers.Finding
 	}{{PropWatch, checkers.Watches}, {PropList, checkers.Lists}, {PropRevisions, checkers.Revisions}} {
-		for _, f := range check.run(s.history) {
-			s.check.fail(f.At, check.prop, f.Node, "client %d: %s", f.Client, f.Detail)
+		for _, f := range check.run(history) {
+			out = append(out, Violation{Property: check.prop, At: f.At, Node: f.Node, Detail: fmt.Sprintf("client %d: %s", f.Client, f.Detail)})
 		}
 	}
+	return out
 }
 
 // failAt is when a porcupine verdict's trouble shows: the return of the
-// last operation on the first illegal key (the end of the run if none).
-func (s *simulator) failAt(v checkers.Verdict) time.Duration {
+// last operation on the first illegal key (end if none).
+func failAt(history []Op, v checkers.Verdict, end time.Duration) time.Duration {
 	at := time.Duration(-1)
 	if len(v.Illegal) > 0 {
-		for _, op := range s.history {
+		for _, op := range history {
 			if op.Key == v.Illegal[0] && !op.Unknown() {
 				at = max(at, op.Return)
 			}
 		}
 	}
 	if at < 0 {
-		return s.now
+		return end
 	}
 	return at
 }

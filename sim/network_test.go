@@ -327,11 +327,11 @@ func TestMessageBytes(t *testing.T) {
 // included, as it does of the network's latency.
 func TestSlowLinkStretchesElections(t *testing.T) {
 	p := netPlan()
-	if got := p.electionTicks(); got != ElectionTicks {
+	if got := p.ElectionTicks(); got != ElectionTicks {
 		t.Fatalf("a fast LAN: %d ticks", got)
 	}
 	p.Network.Links = []Link{{From: []Selector{"n1"}, LatencyMin: 100 * time.Millisecond, LatencyMax: 300 * time.Millisecond}}
-	if got := p.electionTicks(); got != 30 {
+	if got := p.ElectionTicks(); got != 30 {
 		t.Fatalf("a 300ms link: %d ticks, want 30", got)
 	}
 }

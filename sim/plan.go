@@ -445,7 +445,7 @@ func (e *ShortRunError) Error() string {
 // judgeable refuses a plan whose run ends before its liveness monitors and
 // convergence could be judged.
 func (p *Plan) judgeable() error {
-	heal := p.healTime()
+	heal := p.HealTime()
 	short := func(field, check string, from, need time.Duration) error {
 		if p.Duration < from+need {
 			return &ShortRunError{Field: field, Check: check, Duration: p.Duration, From: from, Need: need}
@@ -453,7 +453,7 @@ func (p *Plan) judgeable() error {
 		return nil
 	}
 	l := p.Expect.Liveness
-	errs := []error{short("duration", PropLeaderAfter+" (the last fault heals at "+heal.String()+")", heal, p.leaderWithin())}
+	errs := []error{short("duration", PropLeaderAfter+" (the last fault heals at "+heal.String()+")", heal, p.LeaderWithin())}
 	if l.Shape != nil {
 		errs = append(errs, short("expect.liveness.shape.within", PropShapeWithin, heal, l.Shape.Within))
 	}
@@ -461,7 +461,7 @@ func (p *Plan) judgeable() error {
 		errs = append(errs, short("expect.liveness.membership", PropMembershipAgree, heal, time.Duration(l.Membership)*gossipInterval*TickInterval))
 	}
 	if c := p.Expect.Converge; c != nil {
-		errs = append(errs, short("expect.converge.within", PropConverge+" (timed from "+p.calmAt().String()+")", p.calmAt(), c.Within))
+		errs = append(errs, short("expect.converge.within", PropConverge+" (timed from "+p.CalmAt().String()+")", p.CalmAt(), c.Within))
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -471,23 +471,23 @@ func (p *Plan) judgeable() error {
 	return nil
 }
 
-// calmAt is when the plan stops disturbing the mesh: the last fault healed
+// CalmAt is when the plan stops disturbing the mesh: the last fault healed
 // and the last command issued. Convergence is timed from here.
-func (p *Plan) calmAt() time.Duration {
-	t := p.healTime()
+func (p *Plan) CalmAt() time.Duration {
+	t := p.HealTime()
 	for _, c := range p.Commands {
 		t = max(t, c.At)
 	}
 	return t
 }
 
-// electionTicks follows Raft's timing rule, broadcast time ≪ election
+// ElectionTicks follows Raft's timing rule, broadcast time ≪ election
 // timeout (Raft §5.6): the nodes' election timeout spans at least
 // electionRoundTrips round trips of the slowest link (the network's, or one
 // of its links': a link fault is a fault, not the network), and never less
 // than ElectionTicks. On 250 ms links a 1 s timeout makes two candidates
 // split their votes again and again.
-func (p *Plan) electionTicks() int {
+func (p *Plan) ElectionTicks() int {
 	rtt := 2 * p.Network.Slowest()
 	return max(ElectionTicks, int((electionRoundTrips*rtt+TickInterval-1)/TickInterval))
 }
@@ -501,14 +501,14 @@ func (n Network) Slowest() time.Duration {
 	return lat
 }
 
-// leaderWithin is PropLeaderAfter's bound: ten election timeouts, or as
+// LeaderWithin is PropLeaderAfter's bound: ten election timeouts, or as
 // many as the plan's liveness expectation says.
-func (p *Plan) leaderWithin() time.Duration {
+func (p *Plan) LeaderWithin() time.Duration {
 	k := 10
 	if l := p.Expect.Liveness.Leader; l > 0 {
 		k = l
 	}
-	return time.Duration(k) * time.Duration(p.electionTicks()) * TickInterval
+	return time.Duration(k) * time.Duration(p.ElectionTicks()) * TickInterval
 }
 
 func (l Liveness) validate(p *Plan) error {

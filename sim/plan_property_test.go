@@ -67,7 +67,7 @@ func genPlan(t *rapid.T) *Plan {
 		}
 		p.Commands = append(p.Commands, c)
 	}
-	p.Duration = p.healTime() + LeaderWithin + 5*time.Second
+	p.Duration = p.HealTime() + LeaderWithin + 5*time.Second
 	return p
 }
 

@@ -222,7 +222,7 @@ func (s *simulator) policyShiftCommitted(before, after roles.Shape, a node.Appli
 // the policy being to blame for not knowing it: the failure detector needs a
 // few election timeouts (φ rising, a confirming probe, suspicion).
 func (s *simulator) detectBound() time.Duration {
-	return 3 * time.Duration(s.plan.electionTicks()) * TickInterval
+	return 3 * time.Duration(s.plan.ElectionTicks()) * TickInterval
 }
 
 // removedHealthy reports whether the shift removed a voter that was, by the

@@ -210,7 +210,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate, net: newNetwork(p),
-		trace: newTracer(opts.Trace), healAt: p.healTime(), hooks: opts.Hooks, recording: opts.Choices,
+		trace: newTracer(opts.Trace), healAt: p.HealTime(), hooks: opts.Hooks, recording: opts.Choices,
 		policyReqs: map[node.RequestID]policyReq{}, cover: cover.Counts{}, shifted: map[roles.NodeID]shiftMark{}, operatorReqs: map[node.RequestID]shiftMark{}, promoting: map[roles.NodeID]bool{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes-p.Outside)
@@ -253,7 +253,10 @@ func nodeSecret(name string) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 
-func (p *Plan) healTime() time.Duration {
+// HealTime is when the plan's last fault heals (its For ends; a chaos
+// crash may last ChaosDowntimeMax more). The liveness monitors are armed
+// here.
+func (p *Plan) HealTime() time.Duration {
 	var end time.Duration
 	for _, f := range p.Faults {
 		e := f.At + f.For
@@ -623,5 +626,5 @@ func (s *simulator) nodeNames(idx []int) string {
 	return strings.Join(names, ",")
 }
 
-func (s *simulator) electionTicks() int          { return s.plan.electionTicks() }
-func (s *simulator) leaderWithin() time.Duration { return s.plan.leaderWithin() }
+func (s *simulator) electionTicks() int          { return s.plan.ElectionTicks() }
+func (s *simulator) leaderWithin() time.Duration { return s.plan.LeaderWithin() }

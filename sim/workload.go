@@ -232,16 +232,25 @@ func (s *simulator) drawOp(ci int) ScriptOp {
 	return op
 }
 
+// WorkloadRef is the resource a workload of the face names by key (an
+// Op's Key, as WorkloadKey makes it).
+func WorkloadRef(face, key string) store.Ref {
+	return store.Ref{Kind: workloadKinds[face], Namespace: workloadNamespace(face), Name: key}
+}
+
+// WorkloadKey is the name of a workload's key number k.
+func WorkloadKey(face string, k int) string { return workloadName(face, k) }
+
 func (s *simulator) issue(n *node.Node, c *client, op *Op) (node.RequestID, error) {
 	w := s.plan.Workload
-	ref := store.Ref{Kind: workloadKinds[w.Face], Namespace: workloadNamespace(w.Face), Name: op.Key}
+	ref := WorkloadRef(w.Face, op.Key)
 	switch op.Verb {
 	case "apply", "delete":
 		if op.Verb == "delete" {
 			return n.Write(store.Command{Op: store.OpDelete, Ref: ref, Expect: op.Expect})
 		}
 		c.seq++
-		op.Value = "wv-" + strconv.Itoa(op.Client) + "-" + strconv.Itoa(c.seq)
+		op.Value = WorkloadValue(op.Client, c.seq)
 		return n.Write(store.Command{Op: store.OpApply, Resource: workloadResource(w.Face, ref, op.Value), Expect: op.Expect})
 	case "get":
 		return n.Read(node.Read{Op: node.ReadGet, Ref: ref, Local: op.Local || s.hooks.StaleReads})
@@ -451,6 +460,16 @@ func outcomeOf(err error) string {
 	return OutcomeError
 }
 
+// WorkloadValue is the value client writes in its seq-th apply:
+// "wv-<client>-<seq>", unique in a run, so a checker knows which write
+// anything it reads came from.
+func WorkloadValue(client, seq int) string {
+	return "wv-" + strconv.Itoa(client) + "-" + strconv.Itoa(seq)
+}
+
+// ValueOf is the workload value a resource's payload carries, "" for none.
+func ValueOf(payload []byte) string { return valueOf(payload) }
+
 // Values are tokens "wv-<client>-<n>" embedded in the payload.
 func valueOf(payload []byte) string {
 	i := bytes.Index(payload, []byte("wv-"))
@@ -494,9 +513,23 @@ func workloadResource(faceName string, ref store.Ref, value string) store.Resour
 
 // decodeWorkload writes the manifest and has the face decode it.
 func decodeWorkload(faceName string, ref store.Ref, value string) store.Resource {
-	var file string
-	var data []byte
-	format := store.YAML
+	file, data, format := WorkloadManifest(faceName, ref, value)
+	f, err := face.ByName(faceName)
+	if err != nil {
+		panic(fmt.Sprintf("sim: workload face: %v", err))
+	}
+	rs, err := f.Decode(file, data, format)
+	if err != nil || len(rs) != 1 || rs[0].Ref != ref {
+		panic(fmt.Sprintf("sim: the %s face refused the workload's manifest for %v: %v", faceName, ref, err))
+	}
+	return rs[0]
+}
+
+// WorkloadManifest is the input file a client of the face writes value to
+// ref with: its name, bytes and format, as a client tool would hand it to
+// the face (a real node decodes it so: see package real/world).
+func WorkloadManifest(faceName string, ref store.Ref, value string) (file string, data []byte, format store.Format) {
+	format = store.YAML
 	switch faceName {
 	case face.Kubernetes:
 		file = ref.Name + ".yaml"
@@ -514,15 +547,7 @@ func decodeWorkload(faceName string, ref store.Ref, value string) store.Resource
 		file = ref.Name + ".yaml"
 		data = fmt.Appendf(nil, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: default\n  annotations: {v: %s}\nspec:\n  containers:\n  - {name: main, image: busybox}\n", ref.Name, value)
 	}
-	f, err := face.ByName(faceName)
-	if err != nil {
-		panic(fmt.Sprintf("sim: workload face: %v", err))
-	}
-	rs, err := f.Decode(file, data, format)
-	if err != nil || len(rs) != 1 || rs[0].Ref != ref {
-		panic(fmt.Sprintf("sim: the %s face refused the workload's manifest for %v: %v", faceName, ref, err))
-	}
-	return rs[0]
+	return file, data, format
 }
 
 // isWorkloadValue reports whether v has the shape of a value a client

@@ -112,51 +112,65 @@ func CurrentBuild() Build {
 // run that failed; Write checks the fingerprint against want when want is
 // not "".
 func Write(root string, p *sim.Plan, seed uint64, hooks sim.Hooks, want string) (string, *sim.Result, error) {
-	scenario, err := scenarios.Marshal(p)
-	if err != nil {
-		return "", nil, fmt.Errorf("bundle: %w", err)
-	}
 	var trace bytes.Buffer
 	res := sim.Run(p, seed, sim.Options{Trace: &trace, Hooks: hooks, Choices: true})
 	if want != "" && res.Fingerprint != want {
 		return "", res, fmt.Errorf("bundle: the run of %s seed %d did not repeat: fingerprint %s, first %s (a determinism bug)", p.Name, seed, res.Fingerprint, want)
-	}
-	files := map[string][]byte{"scenario.yaml": scenario, "trace.jsonl": trace.Bytes()}
-	run := Run{Scenario: p.Name, Seed: seed, Plants: hooks.String(), Fingerprint: res.Fingerprint, SimTime: res.SimTime,
-		Stats: res.Stats, Violations: res.Violations, Build: CurrentBuild()}
-	if files["run.json"], err = json.MarshalIndent(run, "", "  "); err != nil {
-		return "", res, fmt.Errorf("bundle: %w", err)
-	}
-	if files["history.json"], err = json.Marshal(History{Ops: res.History, Marks: res.Marks, Monitors: res.Monitors}); err != nil {
-		return "", res, fmt.Errorf("bundle: %w", err)
 	}
 	var choices bytes.Buffer
 	for _, c := range res.Choices {
 		choices.WriteString(c.String())
 		choices.WriteByte('\n')
 	}
-	files["choices.txt"] = choices.Bytes()
+	dir, err := WriteResult(root, p, res, hooks, map[string][]byte{"trace.jsonl": trace.Bytes(), "choices.txt": choices.Bytes()})
+	return dir, res, err
+}
+
+// WriteResult writes the bundle of a run already judged, whichever world
+// ran it: the plan, run.json, history.json and the reports made from res,
+// and the run's other files (a simulation's trace and choices; a real
+// run's node logs), at most FilesMax-5 of them. A real run has no seed to
+// replay and no fingerprint: its res says so with zeros.
+func WriteResult(root string, p *sim.Plan, res *sim.Result, hooks sim.Hooks, extra map[string][]byte) (string, error) {
+	scenario, err := scenarios.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	files := map[string][]byte{"scenario.yaml": scenario}
+	for name, data := range extra {
+		files[name] = data
+	}
+	run := Run{Scenario: p.Name, Seed: res.Seed, Plants: hooks.String(), Fingerprint: res.Fingerprint, SimTime: res.SimTime,
+		Stats: res.Stats, Violations: res.Violations, Build: CurrentBuild()}
+	if files["run.json"], err = json.MarshalIndent(run, "", "  "); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	if files["history.json"], err = json.Marshal(History{Ops: res.History, Marks: res.Marks, Monitors: res.Monitors}); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
 	var links []report.Link
 	if v := checkers.Linearizable(res.History, checkers.Options{Marks: res.Marks}); !v.OK() {
 		var viz bytes.Buffer
 		if err := v.WriteVisualization(&viz); err != nil {
-			return "", res, fmt.Errorf("bundle: linearizability visualisation: %w", err)
+			return "", fmt.Errorf("bundle: linearizability visualisation: %w", err)
 		}
 		files["linearizability.html"] = viz.Bytes()
 		links = append(links, report.Link{Name: "linearizability (porcupine)", Href: "linearizability.html"})
 	}
 	var page bytes.Buffer
 	if err := report.Write(&page, ReportInput(p, res, links)); err != nil {
-		return "", res, fmt.Errorf("bundle: report: %w", err)
+		return "", fmt.Errorf("bundle: report: %w", err)
 	}
 	files["report.html"] = page.Bytes()
+	if len(files) > FilesMax {
+		return "", fmt.Errorf("bundle: %d files, limit %d (FilesMax)", len(files), FilesMax)
+	}
 	for name, data := range files { // what Read would refuse is never written
 		if err := checkSize(name, int64(len(data))); err != nil {
-			return "", res, fmt.Errorf("bundle: %w", err)
+			return "", fmt.Errorf("bundle: %w", err)
 		}
 	}
-	dir, err := writeDir(root, files)
-	return dir, res, err
+	return writeDir(root, files)
 }
 
 // ReportInput is the timeline report's input for a run.
