@@ -24,6 +24,9 @@ const (
 	deadFor        = 10 * time.Second // down this long, a node is dead beyond doubt
 	defaultDamper  = time.Minute
 	gossipInterval = 2 // ticks
+	// GossipRound is one gossip round: what the membership liveness
+	// monitor counts in (Liveness.Membership).
+	GossipRound = gossipInterval * TickInterval
 )
 
 func ticks(d time.Duration) uint64 { return uint64(d / TickInterval) }

@@ -28,7 +28,7 @@ func (s *simulator) startMonitors() {
 		s.live.shape = checkers.NewMonitor(PropShapeWithin, sh.Within)
 	}
 	if l.Membership > 0 {
-		round := gossipInterval * TickInterval
+		round := GossipRound
 		s.live.members = checkers.NewMonitor(PropMembershipAgree, time.Duration(l.Membership)*round)
 	}
 }

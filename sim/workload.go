@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strconv"
@@ -101,19 +102,17 @@ func (s *simulator) scriptStep(i int) {
 	}
 }
 
-// keyGroups is how many disjoint key shares the clients split into.
-func (s *simulator) keyGroups() int {
-	w := s.plan.Workload
-	return min(w.Keys, (w.Clients+ClientsPerKeyMax-1)/ClientsPerKeyMax)
-}
+// pickKey draws a key from client ci's share (PickKey).
+func (s *simulator) pickKey(ci int) int { return PickKey(s.wlRand, s.plan.Workload, ci) }
 
-// pickKey draws a key from client ci's share: key k belongs to the share
-// k mod keyGroups, and client ci to the share ci mod keyGroups.
-func (s *simulator) pickKey(ci int) int {
-	g := s.keyGroups()
+// PickKey draws, with one draw of r, a key from client ci's share: key k
+// belongs to the share k mod the workload's key groups, and client ci to
+// the share ci mod them (at most ClientsPerKeyMax clients write one key).
+func PickKey(r *rand.Rand, w *Workload, ci int) int {
+	g := min(w.Keys, (w.Clients+ClientsPerKeyMax-1)/ClientsPerKeyMax)
 	share := ci % g
-	n := (s.plan.Workload.Keys - share + g - 1) / g // keys k < Keys with k mod g == share
-	return share + g*s.wlRand.IntN(n)
+	n := (w.Keys - share + g - 1) / g // keys k < Keys with k mod g == share
+	return share + g*r.IntN(n)
 }
 
 // think draws an exponential pause so all clients together issue Rate ops/s.
@@ -124,9 +123,12 @@ func (s *simulator) think(ci int) time.Duration {
 	return d
 }
 
-func (s *simulator) pickVerb() string {
-	m := s.plan.Workload.Mix
-	r := s.wlRand.IntN(m.Apply + m.Get + m.List + m.Delete + m.Watch)
+func (s *simulator) pickVerb() string { return PickVerb(s.wlRand, s.plan.Workload.Mix) }
+
+// PickVerb draws, with one draw of rng, a verb with probability
+// proportional to its weight in the mix.
+func PickVerb(rng *rand.Rand, m Mix) string {
+	r := rng.IntN(m.Apply + m.Get + m.List + m.Delete + m.Watch)
 	for _, v := range []struct {
 		w    int
 		verb string

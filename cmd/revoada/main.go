@@ -4,6 +4,7 @@
 //	revoada explore    draw a whole plan from every seed of a range (VOPR-style), run and judge it
 //	revoada replay     rerun a failure bundle, or one scenario and seed, and show everything it found
 //	revoada shrink     minimise a failure bundle into a small scenario file
+//	revoada real       run a scenario against local 'revoada node' processes, judged as sim judges
 //	revoada scenarios  list the built-in scenarios, or print one's YAML
 //	revoada apply      apply a file's resources to the single-node mesh in a data directory
 //	revoada get, list, delete, watch   read, remove and follow its resources
@@ -111,6 +112,9 @@ Commands:
                revoada replay --scenario NAME|FILE --seed N [--json] [--trace FILE]
   shrink     minimise a failure bundle into a small scenario file that still fails
                revoada shrink BUNDLE [-o FILE] [--runs N]
+  real       run a scenario against local 'revoada node' processes, faults injected
+             for real, judged with the simulator's checkers
+               revoada real --scenario NAME|FILE [--time-scale F] [--seed N] [--bundles DIR]
   scenarios  list the built-in scenarios, or print one's YAML
                revoada scenarios [--show NAME]
   apply      apply a manifest, job, unit file or native envelopes; each YAML
@@ -192,6 +196,7 @@ var commands = []command{
 	{"replay", replaySynopsis, replayAbout, replayFlags},
 	{"explore", exploreSynopsis, exploreAbout, exploreFlags},
 	{"shrink", shrinkSynopsis, shrinkAbout, shrinkFlags},
+	{"real", realSynopsis, realAbout, realFlags},
 	{"scenarios", scenariosSynopsis, scenariosAbout, scenariosFlags},
 	{"apply", applySynopsis, applyAbout, applyFlags},
 	{"get", getSynopsis, getAbout, getFlags},
