@@ -49,6 +49,8 @@ func replayBundle(e *env, dir string, o runOptions) int {
 	switch {
 	case same:
 		fmt.Fprintf(e.stderr, "revoada replay: reproduced: the fingerprint matches the bundle's\n")
+	case b.Run.Fingerprint == "":
+		fmt.Fprintf(e.stderr, "revoada replay: a real-world bundle ('revoada real': no fingerprint); this was its scenario in the simulator\n")
 	case build == b.Run.Build:
 		fmt.Fprintf(e.stderr, "revoada replay: determinism bug: fingerprint %s, the bundle has %s, under the same build\n", res.Fingerprint, b.Run.Fingerprint)
 		return exitUsage

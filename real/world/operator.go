@@ -75,6 +75,7 @@ func (w *world) operate(ctx context.Context, op *command, client int) {
 			return
 		}
 		w.finish(op, false, err.Error())
+		w.logf("operator: %v: attempt %d: %v", op.cmd.Kind, op.attempts, err)
 		if !w.wait(ctx, at+sim.OperatorRetryDelay) {
 			return
 		}
@@ -96,12 +97,16 @@ func (w *world) submit(ctx context.Context, op *command, shift roles.Shift) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, scaled(sim.ClientTimeout, w.cfg.TimeScale))
 	defer cancel()
+	name := w.c.nodes[to[0]].name
 	conn, err := w.cfg.Dial(ctx, w.c.nodes[to[0]].dir)
 	if err != nil {
-		return fmt.Errorf("%s: %w", w.c.nodes[to[0]].name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer conn.Close()
-	return conn.Shift(ctx, shift)
+	if err := conn.Shift(ctx, shift); err != nil {
+		return fmt.Errorf("through %s: %w", name, err)
+	}
+	return nil
 }
 
 func (w *world) finish(op *command, done bool, outcome string) {
