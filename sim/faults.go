@@ -15,76 +15,27 @@ import (
 	"revoada.dev/revoada/core/roles"
 )
 
-// resolve turns a selector into node indices at the current moment. Dynamic
-// selectors draw from the fault stream and see the shape the committed log
-// implies.
-func (s *simulator) resolve(sel Selector) []int {
-	if sels, ok := sel.Negated(); ok {
-		return s.complement(sels, nil)
-	}
-	switch sel {
-	case "leader":
-		if l := s.leader(); l >= 0 {
-			return []int{l}
-		}
-		return s.pick(s.liveVoters(), 1)
-	case "follower":
-		l := s.leader()
-		return s.pick(slices.DeleteFunc(s.liveVoters(), func(i int) bool { return i == l }), 1)
-	case "random-voter":
-		return s.pick(s.liveVoters(), 1)
-	case "random-worker":
-		var ws []int
-		for i, sn := range s.nodes {
-			if r, _ := s.check.ref.Shape().Roles(sn.id); r == roles.Worker && sn.n != nil {
-				ws = append(ws, i)
-			}
-		}
-		return s.pick(ws, 1)
-	case "random":
-		var live []int
-		for i, sn := range s.nodes {
-			if sn.n != nil {
-				live = append(live, i)
-			}
-		}
-		return s.pick(live, 1)
-	case "minority", "majority":
-		voters := s.voters()
-		k := (len(voters) - 1) / 2
-		if sel == "majority" {
-			k = len(voters)/2 + 1
-		}
-		return s.pick(voters, k)
-	}
-	n, ok := sel.Node()
-	if !ok {
-		panic(fmt.Sprintf("sim: unvalidated selector %q", sel))
-	}
-	return []int{n - 1}
+// resolve turns a selector into node indices at the current moment (see
+// Resolve). Dynamic selectors draw from the fault stream and see the shape
+// the committed log implies.
+func (s *simulator) resolve(sel Selector) []int { return Resolve(simSelect{s}, sel) }
+
+// complement is Complement over the simulator's nodes.
+func (s *simulator) complement(sels []Selector, picked map[Selector][]int) []int {
+	return Complement(simSelect{s}, sels, picked)
 }
 
-// complement is every node of the mesh, up or down, that none of sels picks.
-// A selector with an entry in picked stands for the nodes it picked there
-// (in the same partition); the others are resolved now, in order.
-func (s *simulator) complement(sels []Selector, picked map[Selector][]int) []int {
-	out := make([]bool, len(s.nodes))
-	for _, sel := range sels {
-		nodes, ok := picked[sel]
-		if !ok {
-			nodes = s.resolve(sel)
-		}
-		for _, i := range nodes {
-			out[i] = true
-		}
-	}
-	var rest []int
-	for i, o := range out {
-		if !o {
-			rest = append(rest, i)
-		}
-	}
-	return rest
+// simSelect is the simulator's nodes as a SelectorMesh.
+type simSelect struct{ s *simulator }
+
+func (m simSelect) Nodes() int                   { return len(m.s.nodes) }
+func (m simSelect) Leader() int                  { return m.s.leader() }
+func (m simSelect) Voters() []int                { return m.s.voters() }
+func (m simSelect) Up(i int) bool                { return m.s.nodes[i].n != nil }
+func (m simSelect) Pick(from []int, k int) []int { return m.s.pick(from, k) }
+func (m simSelect) Worker(i int) bool {
+	r, _ := m.s.check.ref.Shape().Roles(m.s.nodes[i].id)
+	return r == roles.Worker
 }
 
 // resolveOne is the first node a selector picks, or -1.

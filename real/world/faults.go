@@ -3,7 +3,6 @@ package world
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -201,83 +200,29 @@ func (w *world) groupMembers(groups [][]sim.Selector) [][]int {
 	return members
 }
 
-// complement is every node none of sels picks (picked stands for a
-// selector resolved already).
+// complement is sim.Complement over the latest view.
 func (w *world) complement(sels []sim.Selector, picked map[sim.Selector][]int) []int {
-	out := make([]bool, len(w.c.nodes))
-	for _, sel := range sels {
-		nodes, ok := picked[sel]
-		if !ok {
-			nodes = w.resolve(sel)
-		}
-		for _, i := range nodes {
-			out[i] = true
-		}
-	}
-	var rest []int
-	for i, o := range out {
-		if !o {
-			rest = append(rest, i)
-		}
-	}
-	return rest
+	return sim.Complement(worldSelect{w}, sels, picked)
 }
 
 // resolve picks the nodes a selector names now, from the latest view of
-// the mesh, as the simulator's resolve does from its nodes.
-func (w *world) resolve(sel sim.Selector) []int {
-	if sels, ok := sel.Negated(); ok {
-		return w.complement(sels, nil)
-	}
-	switch sel {
-	case "leader":
-		if l := w.leaderNow(); l >= 0 {
-			return []int{l}
-		}
-		return w.pick(w.liveVoters(), 1)
-	case "follower":
-		l := w.leaderNow()
-		return w.pick(slices.DeleteFunc(w.liveVoters(), func(i int) bool { return i == l }), 1)
-	case "random-voter":
-		return w.pick(w.liveVoters(), 1)
-	case "random-worker":
-		voters := w.voters()
-		var ws []int
-		for i := range w.c.nodes {
-			if running, _ := w.c.up(i); running && !slices.Contains(voters, i) {
-				ws = append(ws, i)
-			}
-		}
-		return w.pick(ws, 1)
-	case "random":
-		var up []int
-		for i := range w.c.nodes {
-			if running, _ := w.c.up(i); running {
-				up = append(up, i)
-			}
-		}
-		return w.pick(up, 1)
-	case "minority", "majority":
-		voters := w.voters()
-		k := (len(voters) - 1) / 2
-		if sel == "majority" {
-			k = len(voters)/2 + 1
-		}
-		return w.pick(voters, k)
-	}
-	n, ok := sel.Node()
-	if !ok {
-		panic(fmt.Sprintf("world: unvalidated selector %q", sel))
-	}
-	return []int{n - 1}
+// the mesh, as the simulator resolves it from its nodes (sim.Resolve).
+func (w *world) resolve(sel sim.Selector) []int { return sim.Resolve(worldSelect{w}, sel) }
+
+// worldSelect is the latest view of the processes as a sim.SelectorMesh.
+type worldSelect struct{ w *world }
+
+func (m worldSelect) Nodes() int                   { return len(m.w.c.nodes) }
+func (m worldSelect) Leader() int                  { return m.w.leaderNow() }
+func (m worldSelect) Voters() []int                { return m.w.voters() }
+func (m worldSelect) Pick(from []int, k int) []int { return m.w.pick(from, k) }
+func (m worldSelect) Up(i int) bool {
+	running, _ := m.w.c.up(i)
+	return running
 }
 
-func (w *world) liveVoters() []int {
-	return slices.DeleteFunc(w.voters(), func(i int) bool {
-		running, _ := w.c.up(i)
-		return !running
-	})
-}
+// Worker: not a voter of the latest view.
+func (m worldSelect) Worker(i int) bool { return !slices.Contains(m.w.voters(), i) }
 
 // pick draws k distinct nodes of from, in order.
 func (w *world) pick(from []int, k int) []int {
