@@ -16,6 +16,7 @@ import (
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/host"
 )
@@ -64,6 +65,10 @@ type nodeClient interface {
 	// when refused, node.ErrTimeout when its outcome is unknown (errNoMesh
 	// for a node that runs none).
 	Shift(ctx context.Context, sh roles.Shift) error
+	// SetNetFaults sets the probabilities that the node loses and
+	// duplicates a message it sends to a peer (transport.Faulty;
+	// errNoMesh for a node that runs none).
+	SetNetFaults(ctx context.Context, loss, duplicate float64) error
 }
 
 // applyInput is a file to apply: its base name, the face and format to
@@ -91,9 +96,10 @@ type docResult struct {
 // localNode is a nodeClient over a node in this process: its backend, and
 // the host when it runs one of a mesh ('revoada node').
 type localNode struct {
-	b    backend.Backend
-	h    *host.Node
-	left func() // stops the node's process once it left its mesh
+	b      backend.Backend
+	h      *host.Node
+	left   func()            // stops the node's process once it left its mesh
+	faults *transport.Faulty // the mesh node's transport; nil for none
 }
 
 var _ nodeClient = localNode{}
@@ -147,6 +153,13 @@ func (n localNode) List(ctx context.Context, kind, namespace string) (backend.Li
 
 func (n localNode) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (store.Resource, error) {
 	return n.b.Delete(ctx, ref, exp)
+}
+
+func (n localNode) SetNetFaults(_ context.Context, loss, duplicate float64) error {
+	if n.faults == nil {
+		return errNoMesh
+	}
+	return n.faults.SetRates(loss, duplicate)
 }
 
 func (n localNode) Shift(ctx context.Context, sh roles.Shift) error {

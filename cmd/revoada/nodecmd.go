@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -257,8 +258,12 @@ func runNode(e *env, spec nodeSpec) int {
 		tr.Close()
 		return usageError(e, "node", "--target %s for %d nodes: %v", spec.target.Name(), len(ids), err)
 	}
+	// The transport can lose and duplicate messages when told to through
+	// the socket (opNetFaults): 'revoada real's fault injection. It starts
+	// faultless.
+	faulty := transport.NewFaulty(tr, seedOf(self))
 	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log, Advertise: spec.listen,
-		Join: spec.joining, Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return tr, nil }}
+		Join: spec.joining, Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return faulty, nil }}
 	if len(ids) > 1 && spec.heal {
 		cfg.Target = spec.target
 	}
@@ -271,7 +276,7 @@ func runNode(e *env, spec nodeSpec) int {
 		return clientError(e, "node", err)
 	}
 	late.h.Store(h)
-	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h, left: left})
+	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h, left: left, faults: faulty})
 	if err != nil {
 		log.Warn("the client verbs cannot use this data directory while the node runs", "err", err)
 	}
@@ -285,6 +290,12 @@ func runNode(e *env, spec nodeSpec) int {
 	}
 	log.Info("node stopped", "id", self.String())
 	return exitOK
+}
+
+// seedOf is a seed for the node's fault draws: its ID's first bytes and
+// the start time, so restarts draw anew.
+func seedOf(id roles.NodeID) uint64 {
+	return binary.BigEndian.Uint64(id[:8]) ^ uint64(time.Now().UnixNano())
 }
 
 // meshDigest names a mesh in every connection's Hello: nodes of meshes

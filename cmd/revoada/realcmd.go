@@ -151,6 +151,10 @@ func (c worldConn) Watch(ctx context.Context, kind string, from store.Revision) 
 
 func (c worldConn) Shift(ctx context.Context, sh roles.Shift) error { return c.rn.Shift(ctx, sh) }
 
+func (c worldConn) SetNetFaults(ctx context.Context, loss, duplicate float64) error {
+	return c.rn.SetNetFaults(ctx, loss, duplicate)
+}
+
 func (c worldConn) Close() error { return c.rn.Close() }
 
 // Status reads the node's mesh status into the world's terms.

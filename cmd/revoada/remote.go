@@ -158,6 +158,11 @@ func (rn *remoteNode) resource(ctx context.Context, req request) (store.Resource
 	return *a.Resource, a.Revision, nil
 }
 
+func (rn *remoteNode) SetNetFaults(ctx context.Context, loss, duplicate float64) error {
+	_, err := rn.exchange(ctx, request{Op: opNetFaults, Loss: loss, Duplicate: duplicate}, nil)
+	return err
+}
+
 func (rn *remoteNode) Shift(ctx context.Context, sh roles.Shift) error {
 	_, err := rn.exchange(ctx, request{Op: opShift, Shift: roles.AppendShift(nil, sh)}, nil)
 	return err

@@ -88,6 +88,11 @@ const (
 	opLeave  = "leave"
 	opAdmit  = "admit"
 	opShift  = "shift"
+	// opNetFaults sets the node's message loss and duplication
+	// (transport.Faulty): the fault injection of 'revoada real', open to
+	// whoever may connect, the data directory's owner, who may as well
+	// kill the node.
+	opNetFaults = "net-faults"
 )
 
 // Answer frame types.
@@ -140,6 +145,8 @@ type request struct {
 	Node      string         `json:"node,omitempty"`      // admit: ID@HOST:PORT
 	Expect    *store.Expect  `json:"expect,omitempty"`    // delete: its expected revision
 	Shift     []byte         `json:"shift,omitempty"`     // shift: roles.AppendShift's encoding
+	Loss      float64        `json:"loss,omitempty"`      // net-faults
+	Duplicate float64        `json:"duplicate,omitempty"` // net-faults
 }
 
 // answer is one frame of an answer.

@@ -3,9 +3,11 @@ package world
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"revoada.dev/revoada/checkers"
 	"revoada.dev/revoada/sim"
@@ -58,6 +60,9 @@ func (w *world) inject(ctx context.Context, f sim.Fault) []int {
 	case sim.Heal:
 		w.heal()
 		return nil
+	case sim.Loss, sim.Duplicate:
+		w.setRate(ctx, f.Kind, f.Rate)
+		return nil
 	}
 	targets := w.resolve(f.Target)
 	for _, i := range targets {
@@ -94,7 +99,32 @@ func (w *world) undo(ctx context.Context, f sim.Fault, targets []int) {
 		}
 	case sim.Partition:
 		w.heal()
+	case sim.Loss:
+		w.setRate(ctx, f.Kind, w.plan.Network.Loss)
+	case sim.Duplicate:
+		w.setRate(ctx, f.Kind, w.plan.Network.Duplicate)
 	}
+}
+
+// setRate sets the loss or duplication of every node's transport; a node
+// down now gets it when it restarts.
+func (w *world) setRate(ctx context.Context, kind sim.FaultKind, rate float64) {
+	w.mu.Lock()
+	if kind == sim.Loss {
+		w.loss = rate
+	} else {
+		w.dup = rate
+	}
+	w.mu.Unlock()
+	w.logf("%s %v on every link (the nodes' transports)", kind, rate)
+	for i := range w.c.nodes {
+		if running, paused := w.c.up(i); running && !paused {
+			if err := w.setNetFaults(ctx, i); err != nil {
+				w.logf("%v", err)
+			}
+		}
+	}
+	w.mark("", checkers.MarkFault, fmt.Sprintf("%s %v", kind, rate))
 }
 
 func (w *world) restart(i int) {
@@ -108,6 +138,29 @@ func (w *world) restart(i int) {
 		return
 	}
 	w.mark(name, checkers.MarkStart, "restart")
+	w.mu.Lock()
+	faulty := w.loss > 0 || w.dup > 0
+	w.mu.Unlock()
+	if faulty {
+		go w.netFaultsOnRestart(i)
+	}
+}
+
+// netFaultsOnRestart gives a restarted node the network's loss and
+// duplication once its socket answers (until then it sends faultlessly:
+// a restarted node serves after it opened its disk and joined, which
+// takes a few ticks).
+func (w *world) netFaultsOnRestart(i int) {
+	deadline := time.Now().Add(startWaitMax)
+	for time.Now().Before(deadline) {
+		if running, paused := w.c.up(i); !running || paused {
+			return
+		}
+		if w.setNetFaults(context.Background(), i) == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (w *world) resumeNode(i int) {

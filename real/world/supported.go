@@ -15,6 +15,7 @@ const defaultTarget = "quorum-3m"
 // supportedFaults are the fault kinds the real world injects.
 var supportedFaults = map[sim.FaultKind]bool{
 	sim.Crash: true, sim.Restart: true, sim.Pause: true, sim.Resume: true, sim.Partition: true, sim.Heal: true,
+	sim.Loss: true, sim.Duplicate: true,
 }
 
 // Supported reports what in the plan the real world cannot do, as an
@@ -27,7 +28,7 @@ func Supported(p *sim.Plan) error {
 	for i, f := range p.Faults {
 		switch {
 		case !supportedFaults[f.Kind]:
-			return no("fault %d: %s (the real world injects %s)", i, f.Kind, "crash, restart, pause, resume, partition and heal")
+			return no("fault %d: %s (the real world injects %s)", i, f.Kind, "crash, restart, pause, resume, partition, heal, loss and duplicate")
 		case f.Bridge != "":
 			return no("fault %d: a partition with a bridge", i)
 		case f.Traffic != "":
@@ -36,10 +37,6 @@ func Supported(p *sim.Plan) error {
 	}
 	n := p.Network
 	switch {
-	case n.Loss > 0:
-		return no("network loss %v (message loss needs the nodes' fault-injecting transport, not built)", n.Loss)
-	case n.Duplicate > 0:
-		return no("network duplicate %v (needs the nodes' fault-injecting transport, not built)", n.Duplicate)
 	case n.Distribution != "" && n.Distribution != sim.Uniform:
 		return no("network latency distribution %s (the proxies draw uniformly)", n.Distribution)
 	case n.Bandwidth > 0 || n.Queue > 0:

@@ -65,6 +65,9 @@ type Conn interface {
 	// Watch takes the connection over.
 	Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error)
 	Shift(ctx context.Context, sh roles.Shift) error
+	// SetNetFaults sets the probabilities that the node loses and
+	// duplicates each message it sends a peer.
+	SetNetFaults(ctx context.Context, loss, duplicate float64) error
 	Status(ctx context.Context) (Status, error)
 	Close() error
 }
@@ -208,6 +211,8 @@ type world struct {
 	view     view // the latest statuses
 	live     liveness
 	clients  []*realClient
+	loss     float64 // the message loss and duplication every node runs with now
+	dup      float64
 
 	logMu sync.Mutex // Config.Log's writes
 }
@@ -223,7 +228,7 @@ func newWorld(p *sim.Plan, cfg Config) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &world{plan: p, cfg: cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, 0x3e41d))}, nil
+	return &world{plan: p, cfg: cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, 0x3e41d)), loss: p.Network.Loss, dup: p.Network.Duplicate}, nil
 }
 
 // scaled is a plan duration in wall time.
@@ -288,11 +293,34 @@ func (w *world) boot(ctx context.Context) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	for i := range w.c.nodes {
+		if err := w.setNetFaults(ctx, i); err != nil {
+			return err
+		}
+	}
 	w.start = time.Now()
 	for _, p := range w.c.nodes {
 		w.mark(p.name, checkers.MarkStart, "incarnation 1")
 	}
 	w.logf("%d nodes up (tick %v, time scale %v)", len(w.c.nodes), scaled(sim.TickInterval, w.cfg.TimeScale), w.cfg.TimeScale)
+	return nil
+}
+
+// setNetFaults gives node i the loss and duplication of the moment.
+func (w *world) setNetFaults(ctx context.Context, i int) error {
+	w.mu.Lock()
+	loss, dup := w.loss, w.dup
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, statusWait)
+	defer cancel()
+	conn, err := w.cfg.Dial(ctx, w.c.nodes[i].dir)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.SetNetFaults(ctx, loss, dup); err != nil {
+		return fmt.Errorf("world: %s: setting loss %v, duplicate %v: %w", w.c.nodes[i].name, loss, dup, err)
+	}
 	return nil
 }
 
