@@ -12,7 +12,10 @@ import (
 // the shape from it.
 const defaultTarget = "quorum-3m"
 
-// supportedFaults are the fault kinds the real world injects.
+// supportedFaults are the fault kinds the real world injects: crash,
+// restart, pause, resume, partition (but bridges and traffic classes),
+// heal, loss and duplicate. Clock, link, clog, swizzle, ring, disk and
+// chaos faults are refused.
 var supportedFaults = map[sim.FaultKind]bool{
 	sim.Crash: true, sim.Restart: true, sim.Pause: true, sim.Resume: true, sim.Partition: true, sim.Heal: true,
 	sim.Loss: true, sim.Duplicate: true,
@@ -28,7 +31,7 @@ func Supported(p *sim.Plan) error {
 	for i, f := range p.Faults {
 		switch {
 		case !supportedFaults[f.Kind]:
-			return no("fault %d: %s (the real world injects %s)", i, f.Kind, "crash, restart, pause, resume, partition, heal, loss and duplicate")
+			return no("fault %d: %s", i, f.Kind)
 		case f.Bridge != "":
 			return no("fault %d: a partition with a bridge", i)
 		case f.Traffic != "":
