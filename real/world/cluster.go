@@ -26,6 +26,9 @@ type cluster struct {
 	bin   string
 	nodes []*proc
 	links [][]*link // links[i][j]: node i's way to node j (nil for i == j)
+
+	mu  sync.Mutex
+	cut [][]bool // the partition in force; nil for none
 }
 
 // proc is one node: its identity and command line, and its process while
@@ -213,6 +216,9 @@ func (c *cluster) exits() []string {
 
 // block cuts (or mends) every link from a node of from to a node of to.
 func (c *cluster) block(cut [][]bool) {
+	c.mu.Lock()
+	c.cut = cut
+	c.mu.Unlock()
 	for i := range c.nodes {
 		for j := range c.nodes {
 			if l := c.links[i][j]; l != nil {
@@ -224,6 +230,18 @@ func (c *cluster) block(cut [][]bool) {
 			}
 		}
 	}
+}
+
+// hearsFromAll: no link to node i is cut.
+func (c *cluster) hearsFromAll(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for from := range c.cut {
+		if c.cut[from][i] {
+			return false
+		}
+	}
+	return true
 }
 
 // logs are the nodes' log files, by name, for a bundle.

@@ -71,6 +71,7 @@ func (w *world) judge() *sim.Result {
 			fail(sim.PropCommandsDone, "", "command %d (%s %s at %v) has no result after %d attempts: %s", k, op.cmd.Kind, op.cmd.Target, op.cmd.At, op.attempts, op.outcome)
 		}
 	}
+	w.judgeApplied(fail)
 	if c := w.plan.Expect.Converge; c != nil {
 		w.judgeConverge(c, fail)
 	}
@@ -78,6 +79,25 @@ func (w *world) judge() *sim.Result {
 		fail(PropNodeExited, "", "%s", e)
 	}
 	return res
+}
+
+// judgeApplied is the simulator's committed-everywhere from the nodes'
+// statuses: every voter of the end that was a voter SettleTime before it,
+// runs unpaused and hears from every node has applied at least what any
+// voter had applied then; and every running node answered its status.
+func (w *world) judgeApplied(fail func(prop, node, format string, args ...any)) {
+	for i, st := range w.final {
+		name := w.c.nodes[i].name
+		running, paused := w.c.up(i)
+		switch {
+		case !running || paused:
+		case st == nil:
+			fail(sim.PropAllApplied, name, "did not answer its status within %v after the end", finalWait)
+		case !w.settle.taken || !slices.Contains(w.settle.voters, i) || !slices.Contains(w.votersOf(w.view), i) || !w.c.hearsFromAll(i):
+		case st.Applied < w.settle.applied:
+			fail(sim.PropAllApplied, name, "applied up to %d; %d was applied elsewhere %v before the end", st.Applied, w.settle.applied, sim.SettleTime)
+		}
+	}
 }
 
 // judgeConverge: at the end, the shape of the node that applied the most

@@ -25,6 +25,14 @@ type view struct {
 	seen     bool          // a shape was read at least once
 }
 
+// settle is the committed-everywhere check's mark: the most any voter had
+// applied SettleTime before the end, and the voters then.
+type settle struct {
+	taken   bool
+	applied uint64
+	voters  []int
+}
+
 // liveness holds the run's monitors (sim's, judged the same way): armed
 // at the plan's heal time, observed at every sample from then on.
 type liveness struct {
@@ -106,6 +114,10 @@ func (w *world) sample(ctx context.Context) {
 		}
 	}
 	w.view = v
+	if !w.settle.taken && now >= w.plan.Duration-sim.SettleTime && v.seen {
+		w.settle = settle{taken: true, applied: v.applied, voters: w.votersOf(v)}
+		w.logf("settle mark: index %d, applied by the end on every voter of %s that hears from all", v.applied, w.names(w.settle.voters))
+	}
 	w.markChanges(prev, v, term)
 	if now >= w.plan.HealTime() {
 		w.judgeSample(now)
@@ -238,16 +250,21 @@ func (w *world) leaderNow() int {
 	return -1
 }
 
-// voters are the control-plane nodes of the latest view's shape (the
-// bootstrap's before any was read).
+// voters are the voters of the latest view's shape (the bootstrap's before
+// any was read).
 func (w *world) voters() []int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.view.seen {
 		return w.bootVoters()
 	}
+	return w.votersOf(w.view)
+}
+
+// votersOf are the voters of v's shape, sorted.
+func (w *world) votersOf(v view) []int {
 	var out []int
-	for _, id := range w.view.shape.Voters() {
+	for _, id := range v.shape.Voters() {
 		if i := w.index(id); i >= 0 {
 			out = append(out, i)
 		}

@@ -114,7 +114,7 @@ const (
 	sampleEvery   = 100 * time.Millisecond // the monitors' and selectors' view, in wall time
 	statusWait    = 500 * time.Millisecond // a status poll's bound, wall time (a paused node never answers)
 	startWaitMax  = 30 * time.Second       // wall time for every node to serve its socket
-	stopSettle    = 2 * time.Second        // after the end, the last statuses are taken this long, wall
+	finalWait     = 2 * time.Second        // after the end, how long a running node has to answer its status, wall
 	shiftAttempts = sim.OperatorAttemptsMax
 )
 
@@ -209,6 +209,8 @@ type world struct {
 	roleOps  []checkers.RoleOp
 	commands []*command
 	view     view // the latest statuses
+	settle   settle
+	final    []*Status // each node's status after the end; nil for one down or silent
 	live     liveness
 	clients  []*realClient
 	loss     float64 // the message loss and duplication every node runs with now
@@ -338,8 +340,8 @@ func (w *world) status(ctx context.Context, i int) (Status, error) {
 
 // run carries the plan out: faults and commands at their times, the
 // workload and the observer throughout, until the plan's duration.
-func (w *world) run(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
+func (w *world) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	var wg sync.WaitGroup
 	observed := make(chan struct{})
@@ -353,6 +355,28 @@ func (w *world) run(ctx context.Context) {
 	cancel()
 	wg.Wait()
 	w.endWorkload()
+	w.finalStatuses(parent)
+}
+
+// finalStatuses asks every running node for its status once the plan is
+// over, each for at most finalWait.
+func (w *world) finalStatuses(ctx context.Context) {
+	w.final = make([]*Status, len(w.c.nodes))
+	var wg sync.WaitGroup
+	for i := range w.c.nodes {
+		if running, paused := w.c.up(i); !running || paused {
+			continue
+		}
+		wg.Go(func() {
+			for deadline := time.Now().Add(finalWait); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+				if st, err := w.status(ctx, i); err == nil {
+					w.final[i] = &st
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // bootShape is the shape every node bootstraps: the first ControlPlane
