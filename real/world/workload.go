@@ -63,14 +63,16 @@ func (w *world) drive(ctx context.Context, c *realClient) {
 		}
 		op := w.issue(ctx, c)
 		w.record(c, op)
-		if op.Unknown() {
+		if op == nil || op.Unknown() {
 			c.contact = -1 // try another node
 		}
 		next = max(next, w.now())
 	}
 }
 
-// issue draws and runs one operation through the contact's socket.
+// issue draws and runs one operation through the contact's socket. It
+// returns nil when the socket did not answer (the node died since it was
+// picked): nothing was sent, so nothing happened.
 func (w *world) issue(ctx context.Context, c *realClient) *checkers.Op {
 	wl := w.plan.Workload
 	verb := sim.PickVerb(c.rng, wl.Mix)
@@ -96,7 +98,7 @@ func (w *world) issue(ctx context.Context, c *realClient) *checkers.Op {
 	defer cancel()
 	conn, err := w.cfg.Dial(opCtx, w.c.nodes[c.contact].dir)
 	if err != nil {
-		return w.ended(ctx, op, err)
+		return nil
 	}
 	defer conn.Close()
 	ref := sim.WorkloadRef(wl.Face, op.Key)
@@ -216,12 +218,14 @@ func (w *world) ended(ctx context.Context, op *checkers.Op, err error) *checkers
 	return op
 }
 
-// record appends a returned operation to the history.
+// record appends a returned operation to the history (nil: none).
 func (w *world) record(c *realClient, op *checkers.Op) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c.cur = nil
-	w.history = append(w.history, *op)
+	if op != nil {
+		w.history = append(w.history, *op)
+	}
 }
 
 // endWorkload records the operations still in flight as unfinished.
