@@ -37,17 +37,23 @@ func TestRealScenarios(t *testing.T) {
 	}
 }
 
-// TestRealJudgeBites runs a scenario whose expectation cannot hold — five
-// nodes converging on four control-plane nodes with no command to make
-// them — and wants it judged a failure, with a bundle holding the node
-// logs: the real world's judge is the simulator's, not a rubber stamp.
+// TestRealJudgeBites runs scenarios whose expectations cannot hold and
+// wants each judged a failure, with a bundle holding the node logs: the
+// real world's judge is the simulator's, not a rubber stamp. Five nodes
+// cannot converge on four control-plane nodes with no command to make
+// them; a mesh that lost two of its three voters for good has no leader
+// again, and the leader monitor says so.
 func TestRealJudgeBites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real processes and real time")
 	}
-	dir := shortTempDir(t)
-	file := writeFile(t, "impossible.yaml", `name: impossible-convergence
-nodes: 5
+	for _, c := range []struct {
+		name, scenario string
+		want           []string // in stdout
+		logs           []string // node logs the bundle must hold
+	}{{
+		name: "impossible-convergence",
+		scenario: `nodes: 5
 control_plane: 3
 duration: 20s
 network: {latency: {min: 1ms, max: 5ms}}
@@ -55,25 +61,53 @@ faults:
   - {at: 5s, crash: n5, for: 5s}
 expect:
   converge: {within: 5s, control_plane: 4}
-`)
-	bundles := filepath.Join(dir, "bundles")
-	o := revoada(t, nil, "real", "--scenario", file, "--time-scale", realTimeScale, "--dir", filepath.Join(dir, "nodes"), "--bundles", bundles, "--quiet")
-	if o.code != exitFailed || !strings.Contains(o.stdout, "FAIL converge") || !strings.Contains(o.stdout, "3 control-plane nodes at the end, want 4") {
-		t.Fatalf("exit %d, want %d and a convergence failure\n%s\n%s", o.code, exitFailed, o.stdout, o.stderr)
-	}
-	entries, err := os.ReadDir(bundles)
-	if err != nil || len(entries) != 1 {
-		t.Fatalf("bundles: %v %v", entries, err)
-	}
-	b := filepath.Join(bundles, entries[0].Name())
-	for _, f := range []string{"run.json", "scenario.yaml", "history.json", "report.html", "n1.log", "n5.log"} {
-		if _, err := os.Stat(filepath.Join(b, f)); err != nil {
-			t.Errorf("the bundle has no %s: %v", f, err)
-		}
-	}
-	// The bundle's scenario replays in the other world, the simulator.
-	if r := revoada(t, nil, "replay", b); r.code != exitFailed || !strings.Contains(r.stdout+r.stderr, "converge") {
-		t.Errorf("replay in the simulator: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+`,
+		want: []string{"FAIL converge", "3 control-plane nodes at the end, want 4"},
+		logs: []string{"n1.log", "n5.log"},
+	}, {
+		name: "no-quorum-no-leader",
+		scenario: `nodes: 5
+control_plane: 3
+duration: 20s
+network: {latency: {min: 1ms, max: 5ms}}
+faults:
+  - {at: 3s, crash: n1}
+  - {at: 3s, crash: n2}
+expect:
+  liveness: {leader: 5}
+`,
+		want: []string{"FAIL leader-after-heal", "hot for more than 5s"},
+		logs: []string{"n1.log", "n3.log"},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := shortTempDir(t)
+			file := writeFile(t, c.name+".yaml", "name: "+c.name+"\n"+c.scenario)
+			bundles := filepath.Join(dir, "bundles")
+			o := revoada(t, nil, "real", "--scenario", file, "--time-scale", realTimeScale, "--dir", filepath.Join(dir, "nodes"), "--bundles", bundles, "--quiet")
+			if o.code != exitFailed {
+				t.Fatalf("exit %d, want %d\n%s\n%s", o.code, exitFailed, o.stdout, o.stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(o.stdout, w) {
+					t.Errorf("stdout has no %q:\n%s", w, o.stdout)
+				}
+			}
+			entries, err := os.ReadDir(bundles)
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("bundles: %v %v", entries, err)
+			}
+			b := filepath.Join(bundles, entries[0].Name())
+			for _, f := range append([]string{"run.json", "scenario.yaml", "history.json", "report.html"}, c.logs...) {
+				if _, err := os.Stat(filepath.Join(b, f)); err != nil {
+					t.Errorf("the bundle has no %s: %v", f, err)
+				}
+			}
+			// The bundle's scenario replays in the other world, the
+			// simulator, and fails there too.
+			if r := revoada(t, nil, "replay", b); r.code != exitFailed || !strings.Contains(r.stderr, "a real-world bundle") {
+				t.Errorf("replay in the simulator: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+		})
 	}
 }
 
