@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/sim"
 )
@@ -83,8 +85,17 @@ func (w *world) operate(ctx context.Context, op *command, client int) {
 	w.finish(op, false, "gave up")
 }
 
+// shiftWait is how long the operator waits for one attempt's answer: the
+// node's own request timeout (RequestTimeoutTicks × RequestRetriesMax
+// ticks, after which it answers node.ErrTimeout itself) and a second more,
+// as the simulator's operator waits for the node's answer.
+func shiftWait() time.Duration {
+	c := node.DefaultConfig(roles.NodeID{}, roles.Shape{}, nil)
+	return time.Duration(c.RequestTimeoutTicks*c.RequestRetriesMax)*sim.TickInterval + time.Second
+}
+
 // submit sends the shift once to the command's To, or to a random live
-// node, and waits ClientTimeout for its result.
+// node, and waits shiftWait for its result.
 func (w *world) submit(ctx context.Context, op *command, shift roles.Shift) error {
 	var to []int
 	if op.cmd.To != "" {
@@ -95,7 +106,7 @@ func (w *world) submit(ctx context.Context, op *command, shift roles.Shift) erro
 	if len(to) == 0 {
 		return errors.New("no live node to submit to")
 	}
-	ctx, cancel := context.WithTimeout(ctx, scaled(sim.ClientTimeout, w.cfg.TimeScale))
+	ctx, cancel := context.WithTimeout(ctx, scaled(shiftWait(), w.cfg.TimeScale))
 	defer cancel()
 	name := w.c.nodes[to[0]].name
 	conn, err := w.cfg.Dial(ctx, w.c.nodes[to[0]].dir)
