@@ -47,6 +47,8 @@ func realFlags(e *env) (*flag.FlagSet, func() int) {
 			return usageError(e, "real", "unexpected argument %q", fs.Arg(0))
 		case *scenario == "":
 			return usageError(e, "real", "--scenario is required")
+		case !(*scale >= world.TimeScaleMin && *scale <= world.TimeScaleMax):
+			return usageError(e, "real", "--time-scale %v: want a factor in [%v, %v]", *scale, world.TimeScaleMin, world.TimeScaleMax)
 		}
 		plan, err := scenarios.Resolve(*scenario)
 		if err != nil {

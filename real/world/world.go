@@ -109,14 +109,17 @@ const (
 	TimeScaleMax = 1
 )
 
-// Timing of the harness, in plan time unless said.
+// Timing of the harness, in wall time.
 const (
-	sampleEvery   = 100 * time.Millisecond // the monitors' and selectors' view, in wall time
-	statusWait    = 500 * time.Millisecond // a status poll's bound, wall time (a paused node never answers)
-	startWaitMax  = 30 * time.Second       // wall time for every node to serve its socket
-	finalWait     = 2 * time.Second        // after the end, how long a running node has to answer its status, wall
-	shiftAttempts = sim.OperatorAttemptsMax
+	sampleEvery  = 100 * time.Millisecond // the monitors' and selectors' view
+	statusWait   = 500 * time.Millisecond // a status poll's bound (a paused node never answers)
+	startWaitMax = 30 * time.Second       // for every node to serve its socket
+	finalWait    = 2 * time.Second        // after the end, for a running node to answer its status
 )
+
+// shiftAttempts bounds the submissions of one role command, as the
+// simulator's operator's.
+const shiftAttempts = sim.OperatorAttemptsMax
 
 // UnsupportedError is what Run returns for a plan that asks for something
 // the real world does not do (yet), before it starts anything.
@@ -171,6 +174,8 @@ func Run(ctx context.Context, p *sim.Plan, cfg Config) (*Outcome, error) {
 		}
 		defer os.RemoveAll(dir)
 		cfg.Dir = dir
+	} else if err := emptyDir(cfg.Dir); err != nil {
+		return nil, err
 	}
 	began := time.Now()
 	w, err := newWorld(p, cfg)
@@ -193,6 +198,22 @@ func Run(ctx context.Context, p *sim.Plan, cfg Config) (*Outcome, error) {
 	}
 	o.Wall = time.Since(began)
 	return o, nil
+}
+
+// emptyDir makes dir if absent and refuses one that holds anything: the
+// nodes' data directories are made fresh in it.
+func emptyDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("world: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("world: %w", err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("world: %s is not empty: the nodes' data directories are made fresh in it", dir)
+	}
+	return nil
 }
 
 // world is one run.
