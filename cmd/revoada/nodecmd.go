@@ -79,6 +79,8 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	fs.Var(&mlJoin, "memberlist-join", "other nodes' memberlist addresses, as `HOST:PORT,...` (with --memberlist)")
 	joining := fs.Bool("joining", false, "join a running mesh, of which the --join and --peer nodes are members: stay outside, silent, until a member admits this node ('revoada mesh admit ID@HOST:PORT')")
 	heal := fs.Bool("heal", true, "run self-healing towards --target; false: the target only sets the bootstrap shape")
+	advertise := fs.String("advertise", "", "the `HOST:PORT` peers are told to reach this node at (gossiped; default --listen); "+
+		advertiseNone+": none, so peers keep the addresses they were given (a fault proxy per link, as 'revoada real' runs)")
 	return fs, func() int {
 		if fs.NArg() > 0 {
 			return usageError(e, "node", "unexpected argument %q", fs.Arg(0))
@@ -105,13 +107,28 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if *joining && len(peers)+len(join) == 0 {
 			return usageError(e, "node", "--joining needs a member of the mesh: --join HOST:PORT or --peer ID@HOST:PORT")
 		}
-		return runNode(e, nodeSpec{dir: *data, listen: *listen, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal})
+		adv := *advertise
+		switch {
+		case adv == "":
+			adv = *listen
+		case adv == advertiseNone:
+			adv = ""
+		default:
+			if _, _, err := net.SplitHostPort(adv); err != nil {
+				return usageError(e, "node", "--advertise %q: %v", adv, err)
+			}
+		}
+		return runNode(e, nodeSpec{dir: *data, listen: *listen, advertise: adv, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal})
 	}
 }
+
+// advertiseNone is --advertise's value for gossiping no address.
+const advertiseNone = "none"
 
 // nodeSpec is a parsed node command line.
 type nodeSpec struct {
 	dir, listen string
+	advertise   string // gossiped as where peers reach it; "" for nothing
 	peers       peerFlags
 	join        joinFlags
 	joining     bool      // joins a running mesh: peers and join are some of its members
@@ -262,7 +279,7 @@ func runNode(e *env, spec nodeSpec) int {
 	// the socket (opNetFaults): 'revoada real's fault injection. It starts
 	// faultless.
 	faulty := transport.NewFaulty(tr, seedOf(self))
-	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log, Advertise: spec.listen,
+	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log, Advertise: spec.advertise,
 		Join: spec.joining, Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return faulty, nil }}
 	if len(ids) > 1 && spec.heal {
 		cfg.Target = spec.target

@@ -3,6 +3,7 @@ package world
 import (
 	"fmt"
 
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/sim"
 )
@@ -37,6 +38,16 @@ func Supported(p *sim.Plan) error {
 		case f.Traffic != "":
 			return no("fault %d: a partition of %s traffic only", i, f.Traffic)
 		}
+	}
+	for i, c := range p.Commands {
+		for _, cc := range append([]sim.Command{c}, c.With...) {
+			if cc.Kind == roles.Join || cc.Kind == roles.Leave {
+				return no("command %d: %s (nodes joining and leaving a running mesh)", i, cc.Kind)
+			}
+		}
+	}
+	if p.Outside > 0 {
+		return no("outside %d (nodes that start outside the mesh and join it)", p.Outside)
 	}
 	n := p.Network
 	switch {
