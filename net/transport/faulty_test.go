@@ -1,15 +1,12 @@
 package transport_test
 
 import (
-	"crypto/ed25519"
-	"fmt"
 	"sync"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"revoada.dev/revoada/core/node"
-	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/net/transport/memtransport"
 	"revoada.dev/revoada/net/transport/transporttest"
@@ -18,19 +15,9 @@ import (
 // TestFaultyConformance: at zero rates a Faulty is the transport it wraps,
 // contract and all.
 func TestFaultyConformance(t *testing.T) {
-	transporttest.Run(t, func(t *testing.T, keys []ed25519.PrivateKey, hs []transport.Handler) []transporttest.Endpoint {
-		n := memtransport.NewNetwork()
-		eps := make([]transporttest.Endpoint, len(keys))
-		for i, k := range keys {
-			addr := fmt.Sprintf("mem-%d", i)
-			tr, err := n.New(roles.NodeID(k.Public().(ed25519.PublicKey)), addr, hs[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			eps[i] = transporttest.Endpoint{Transport: transport.NewFaulty(tr, uint64(i)), Addr: addr}
-		}
-		return eps
-	})
+	transporttest.Run(t, memtransport.Endpoints(func(i int, tr transport.Transport) transport.Transport {
+		return transport.NewFaulty(tr, uint64(i))
+	}))
 }
 
 // counting counts what it is given to send.
