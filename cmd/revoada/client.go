@@ -69,6 +69,9 @@ type nodeClient interface {
 	// duplicates a message it sends to a peer (transport.Faulty;
 	// errNoMesh for a node that runs none).
 	SetNetFaults(ctx context.Context, loss, duplicate float64) error
+	// SetClockRate makes the node's clock run at rate times its speed
+	// (errNoMesh for a node that runs none).
+	SetClockRate(ctx context.Context, rate float64) error
 }
 
 // applyInput is a file to apply: its base name, the face and format to
@@ -153,6 +156,13 @@ func (n localNode) List(ctx context.Context, kind, namespace string) (backend.Li
 
 func (n localNode) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (store.Resource, error) {
 	return n.b.Delete(ctx, ref, exp)
+}
+
+func (n localNode) SetClockRate(ctx context.Context, rate float64) error {
+	if n.h == nil {
+		return errNoMesh
+	}
+	return n.h.SetClockRate(ctx, rate)
 }
 
 func (n localNode) SetNetFaults(_ context.Context, loss, duplicate float64) error {

@@ -115,16 +115,16 @@ expect:
 // not inject is refused by name, exit 2, before any node starts.
 func TestRealRefusesWhatItCannotDo(t *testing.T) {
 	dir := shortTempDir(t)
-	file := writeFile(t, "clock.yaml", `name: clock-fault
+	file := writeFile(t, "jump.yaml", `name: clock-jump
 nodes: 5
 control_plane: 3
 duration: 20s
 faults:
-  - {at: 5s, clock: n2, rate: 1.5, for: 5s}
+  - {at: 5s, clock: n2, jump: 10m}
 `)
 	o := revoada(t, nil, "real", "--scenario", file, "--dir", filepath.Join(dir, "nodes"))
-	if o.code != exitUsage || !strings.Contains(o.stderr, "not supported in the real world: fault 0: clock") {
-		t.Fatalf("exit %d, want %d naming the clock fault\n%s\n%s", o.code, exitUsage, o.stdout, o.stderr)
+	if o.code != exitUsage || !strings.Contains(o.stderr, "not supported in the real world: fault 0: a clock jump") {
+		t.Fatalf("exit %d, want %d naming the clock jump\n%s\n%s", o.code, exitUsage, o.stdout, o.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nodes")); err == nil {
 		t.Errorf("a refused plan made its nodes' directory")

@@ -153,6 +153,10 @@ func (c worldConn) Watch(ctx context.Context, kind string, from store.Revision) 
 
 func (c worldConn) Shift(ctx context.Context, sh roles.Shift) error { return c.rn.Shift(ctx, sh) }
 
+func (c worldConn) SetClockRate(ctx context.Context, rate float64) error {
+	return c.rn.SetClockRate(ctx, rate)
+}
+
 func (c worldConn) SetNetFaults(ctx context.Context, loss, duplicate float64) error {
 	return c.rn.SetNetFaults(ctx, loss, duplicate)
 }

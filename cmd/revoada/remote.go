@@ -158,6 +158,11 @@ func (rn *remoteNode) resource(ctx context.Context, req request) (store.Resource
 	return *a.Resource, a.Revision, nil
 }
 
+func (rn *remoteNode) SetClockRate(ctx context.Context, rate float64) error {
+	_, err := rn.exchange(ctx, request{Op: opClockRate, Rate: rate}, nil)
+	return err
+}
+
 func (rn *remoteNode) SetNetFaults(ctx context.Context, loss, duplicate float64) error {
 	_, err := rn.exchange(ctx, request{Op: opNetFaults, Loss: loss, Duplicate: duplicate}, nil)
 	return err

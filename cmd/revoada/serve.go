@@ -257,7 +257,7 @@ func (s *server) isClosing() bool {
 func checkRequest(req request, first bool) error {
 	var missing string
 	switch {
-	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave, opAdmit, opShift, opNetFaults}, req.Op):
+	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave, opAdmit, opShift, opNetFaults, opClockRate}, req.Op):
 		return fmt.Errorf("%w: %q", errOp, req.Op)
 	case first != (req.Op == opHello):
 		return fmt.Errorf("%w: %q; a connection starts with one hello", errOp, req.Op)
@@ -320,6 +320,8 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 		err = s.shift(ctx, req.Shift)
 	case opNetFaults:
 		err = s.node.SetNetFaults(ctx, req.Loss, req.Duplicate)
+	case opClockRate:
+		err = s.node.SetClockRate(ctx, req.Rate)
 	case opKinds:
 		ok.Kinds, err = s.node.Kinds(ctx)
 	case opStatus:

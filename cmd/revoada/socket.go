@@ -93,6 +93,10 @@ const (
 	// whoever may connect, the data directory's owner, who may as well
 	// kill the node.
 	opNetFaults = "net-faults"
+	// opClockRate sets the speed of the node's clock (host's
+	// SetClockRate), 'revoada real's clock fault; the owner's only, as
+	// opNetFaults.
+	opClockRate = "clock-rate"
 )
 
 // Answer frame types.
@@ -147,6 +151,7 @@ type request struct {
 	Shift     []byte         `json:"shift,omitempty"`     // shift: roles.AppendShift's encoding
 	Loss      float64        `json:"loss,omitempty"`      // net-faults
 	Duplicate float64        `json:"duplicate,omitempty"` // net-faults
+	Rate      float64        `json:"rate,omitempty"`      // clock-rate
 }
 
 // answer is one frame of an answer.

@@ -61,6 +61,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -293,6 +294,18 @@ func (h *Node) Leave(ctx context.Context) error {
 			return fmt.Errorf("host: leaving: %w", ctx.Err())
 		}
 	}
+}
+
+// SetClockRate makes the node's clock run at rate times its speed from
+// now on, a tick every TickInterval/rate: the simulator's clock fault
+// (time in the core is ticks), which 'revoada real' injects through it.
+// Errors: a rate that is not a positive finite factor, ctx's, ErrClosed.
+func (h *Node) SetClockRate(ctx context.Context, rate float64) error {
+	if !(rate > 0) || math.IsInf(rate, 1) {
+		return fmt.Errorf("host: clock rate %v: want a positive factor", rate)
+	}
+	d := max(time.Duration(float64(h.cfg.TickInterval)/rate), time.Millisecond)
+	return h.exec(ctx, func(l *loop) { l.ticker.Reset(d) })
 }
 
 // Shift submits a role shift (an operator's command) and waits for its

@@ -194,6 +194,33 @@ func TestTicksKeepTheNodeLeading(t *testing.T) {
 	})
 }
 
+// TestClockRate: a node told to run its clock four times fast ticks four
+// times as often, and back at rate 1 as before; a rate that is not a
+// positive factor is refused.
+func TestClockRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, t.TempDir())
+		if err := h.SetClockRate(t.Context(), 4); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second + time.Millisecond) // fake time: 40 ticks at 25 ms
+		synctest.Wait()
+		if err := h.SetClockRate(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // 10 more
+		synctest.Wait()
+		if st := h.Stats(); st.Ticks != 50 {
+			t.Fatalf("%d ticks in a second at 4× and one at 1×, want 50", st.Ticks)
+		}
+		for _, r := range []float64{0, -1} {
+			if err := h.SetClockRate(t.Context(), r); err == nil {
+				t.Errorf("rate %v taken", r)
+			}
+		}
+	})
+}
+
 // TestConcurrentWriters: many goroutines write at once; every write gets
 // its own revision, with no gap.
 func TestConcurrentWriters(t *testing.T) {

@@ -19,6 +19,7 @@ type loop struct {
 	waiters  map[node.RequestID]chan<- node.Result // bounded by node.PendingMax
 	decision *node.Decision                        // the node's last audit as leader
 	addrs    map[roles.NodeID]string               // gossiped addresses given to the transport
+	ticker   *time.Ticker                          // the node's clock (Node.SetClockRate)
 }
 
 // run is the loop goroutine. See the package doc.
@@ -36,13 +37,13 @@ func (l *loop) serve() error {
 	if err := l.campaignAlone(); err != nil {
 		return err
 	}
-	ticker := time.NewTicker(l.h.cfg.TickInterval)
-	defer ticker.Stop()
+	l.ticker = time.NewTicker(l.h.cfg.TickInterval)
+	defer l.ticker.Stop()
 	for {
 		select {
 		case <-l.h.stop:
 			return l.h.storage.Sync()
-		case <-ticker.C:
+		case <-l.ticker.C:
 			l.n.Tick()
 			l.h.ticks.Add(1)
 		case op := <-l.h.inbox:

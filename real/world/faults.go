@@ -63,6 +63,10 @@ func (w *world) inject(ctx context.Context, f sim.Fault) []int {
 	case sim.Loss, sim.Duplicate:
 		w.setRate(ctx, f.Kind, f.Rate)
 		return nil
+	case sim.ClockSkew:
+		targets := w.resolve(f.Target)
+		w.setClocks(ctx, targets, f.Rate)
+		return targets
 	}
 	targets := w.resolve(f.Target)
 	for _, i := range targets {
@@ -99,10 +103,30 @@ func (w *world) undo(ctx context.Context, f sim.Fault, targets []int) {
 		}
 	case sim.Partition:
 		w.heal()
+	case sim.ClockSkew:
+		w.setClocks(ctx, targets, 1)
 	case sim.Loss:
 		w.setRate(ctx, f.Kind, w.plan.Network.Loss)
 	case sim.Duplicate:
 		w.setRate(ctx, f.Kind, w.plan.Network.Duplicate)
+	}
+}
+
+// setClocks makes the nodes' clocks run at rate times their speed (the
+// ticker of their loop); a node down now gets it when it restarts.
+func (w *world) setClocks(ctx context.Context, nodes []int, rate float64) {
+	for _, i := range nodes {
+		w.mu.Lock()
+		w.clock[i] = rate
+		w.mu.Unlock()
+		name := w.c.nodes[i].name
+		w.logf("%s's clock runs at %v× (its tick interval over %v)", name, rate, rate)
+		if running, paused := w.c.up(i); running && !paused {
+			if err := w.setFaults(ctx, i); err != nil {
+				w.logf("%v", err)
+			}
+		}
+		w.mark(name, checkers.MarkFault, fmt.Sprintf("clock rate %v", rate))
 	}
 }
 
@@ -119,7 +143,7 @@ func (w *world) setRate(ctx context.Context, kind sim.FaultKind, rate float64) {
 	w.logf("%s %v on every link (the nodes' transports)", kind, rate)
 	for i := range w.c.nodes {
 		if running, paused := w.c.up(i); running && !paused {
-			if err := w.setNetFaults(ctx, i); err != nil {
+			if err := w.setFaults(ctx, i); err != nil {
 				w.logf("%v", err)
 			}
 		}
@@ -139,24 +163,24 @@ func (w *world) restart(i int) {
 	}
 	w.mark(name, checkers.MarkStart, "restart")
 	w.mu.Lock()
-	faulty := w.loss > 0 || w.dup > 0
+	faulty := w.loss > 0 || w.dup > 0 || w.clock[i] != 1
 	w.mu.Unlock()
 	if faulty {
-		go w.netFaultsOnRestart(i)
+		go w.faultsOnRestart(i)
 	}
 }
 
-// netFaultsOnRestart gives a restarted node the network's loss and
-// duplication once its socket answers (until then it sends faultlessly:
-// a restarted node serves after it opened its disk and joined, which
+// faultsOnRestart gives a restarted node the network's loss and
+// duplication and its clock's rate once its socket answers (until then it
+// runs faultless: a restarted node serves after it opened its disk, which
 // takes a few ticks).
-func (w *world) netFaultsOnRestart(i int) {
+func (w *world) faultsOnRestart(i int) {
 	deadline := time.Now().Add(startWaitMax)
 	for time.Now().Before(deadline) {
 		if running, paused := w.c.up(i); !running || paused {
 			return
 		}
-		if w.setNetFaults(context.Background(), i) == nil {
+		if w.setFaults(context.Background(), i) == nil {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

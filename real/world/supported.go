@@ -15,11 +15,11 @@ const defaultTarget = "quorum-3m"
 
 // supportedFaults are the fault kinds the real world injects: crash,
 // restart, pause, resume, partition (but bridges and traffic classes),
-// heal, loss and duplicate. Clock, link, clog, swizzle, ring, disk and
-// chaos faults are refused.
+// heal, loss, duplicate, and clock rates (not jumps or jitter). Link,
+// clog, swizzle, ring, disk and chaos faults are refused.
 var supportedFaults = map[sim.FaultKind]bool{
 	sim.Crash: true, sim.Restart: true, sim.Pause: true, sim.Resume: true, sim.Partition: true, sim.Heal: true,
-	sim.Loss: true, sim.Duplicate: true,
+	sim.Loss: true, sim.Duplicate: true, sim.ClockSkew: true,
 }
 
 // Supported reports what in the plan the real world cannot do, as an
@@ -37,6 +37,8 @@ func Supported(p *sim.Plan) error {
 			return no("fault %d: a partition with a bridge", i)
 		case f.Traffic != "":
 			return no("fault %d: a partition of %s traffic only", i, f.Traffic)
+		case f.Kind == sim.ClockSkew && (f.Jump != 0 || f.Jitter != 0 || f.Rate <= 0):
+			return no("fault %d: a clock jump or jitter (a real node's clock only changes its rate)", i)
 		}
 	}
 	for i, c := range p.Commands {

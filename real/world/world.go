@@ -6,7 +6,9 @@
 // the byte proxies of the links it cuts (one per directed link: real/tcp's
 // messages flow only from dialer to listener, so a proxy's connections are
 // one direction of one link), the network's latency = each proxy's delay,
-// the clock = the nodes' tick interval. It records a history with the
+// the network's loss and duplication = the nodes' transports
+// (transport.Faulty, set through their sockets), a clock's rate = the
+// node's tick interval. It records a history with the
 // monotonic clock and judges it with the simulator's checkers: porcupine
 // per key, watches, lists and revisions (sim.BlackBox), the role commands
 // against the roles model, the liveness monitors, convergence, progress
@@ -68,6 +70,8 @@ type Conn interface {
 	// SetNetFaults sets the probabilities that the node loses and
 	// duplicates each message it sends a peer.
 	SetNetFaults(ctx context.Context, loss, duplicate float64) error
+	// SetClockRate makes the node's clock run at rate times its speed.
+	SetClockRate(ctx context.Context, rate float64) error
 	Status(ctx context.Context) (Status, error)
 	Close() error
 }
@@ -236,6 +240,7 @@ type world struct {
 	clients  []*realClient
 	loss     float64 // the message loss and duplication every node runs with now
 	dup      float64
+	clock    []float64 // each node's clock rate now
 
 	logMu sync.Mutex // Config.Log's writes
 }
@@ -251,7 +256,15 @@ func newWorld(p *sim.Plan, cfg Config) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &world{plan: p, cfg: cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, 0x3e41d)), loss: p.Network.Loss, dup: p.Network.Duplicate}, nil
+	return &world{plan: p, cfg: cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, 0x3e41d)), loss: p.Network.Loss, dup: p.Network.Duplicate, clock: ones(p.Nodes)}, nil
+}
+
+func ones(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
 }
 
 // scaled is a plan duration in wall time.
@@ -317,7 +330,7 @@ func (w *world) boot(ctx context.Context) error {
 		}
 	}
 	for i := range w.c.nodes {
-		if err := w.setNetFaults(ctx, i); err != nil {
+		if err := w.setFaults(ctx, i); err != nil {
 			return err
 		}
 	}
@@ -329,10 +342,11 @@ func (w *world) boot(ctx context.Context) error {
 	return nil
 }
 
-// setNetFaults gives node i the loss and duplication of the moment.
-func (w *world) setNetFaults(ctx context.Context, i int) error {
+// setFaults gives node i the faults it runs with now: the network's loss
+// and duplication, and its clock's rate.
+func (w *world) setFaults(ctx context.Context, i int) error {
 	w.mu.Lock()
-	loss, dup := w.loss, w.dup
+	loss, dup, rate := w.loss, w.dup, w.clock[i]
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, statusWait)
 	defer cancel()
@@ -343,6 +357,9 @@ func (w *world) setNetFaults(ctx context.Context, i int) error {
 	defer conn.Close()
 	if err := conn.SetNetFaults(ctx, loss, dup); err != nil {
 		return fmt.Errorf("world: %s: setting loss %v, duplicate %v: %w", w.c.nodes[i].name, loss, dup, err)
+	}
+	if err := conn.SetClockRate(ctx, rate); err != nil {
+		return fmt.Errorf("world: %s: setting its clock's rate to %v: %w", w.c.nodes[i].name, rate, err)
 	}
 	return nil
 }
