@@ -135,6 +135,7 @@ func (c *cluster) start(i int) error {
 	defer log.Close()
 	cmd := exec.Command(c.bin, p.args...)
 	cmd.Stderr = log
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("world: start %s: %w", p.name, err)
 	}
