@@ -112,7 +112,11 @@ func (n *Node) tickShape() {
 	if n.heal == nil {
 		period *= ShapeResendElections
 	}
-	if !leader && !n.status.Member || n.ticks-n.announcedAt < period {
+	if !leader && !n.status.Member {
+		n.relayShape()
+		return
+	}
+	if n.ticks-n.announcedAt < period {
 		return
 	}
 	n.announcedAt = n.ticks
@@ -170,6 +174,33 @@ func (n *Node) Stranger(from roles.NodeID) {
 
 // toldMax bounds Stranger's memory; past it, it starts afresh.
 const toldMax = 1024
+
+// relayShape is tickShape on a member outside raft: every
+// ShapeResendElections election timeouts it sends the shape it knows to the
+// members whose gossiped shape is older. The leader's notices reach the
+// others long before; what is still stale then is a node that cannot hear
+// the leader — a learner restarted with a shape older than every raft
+// member, which drops their messages as a stranger's — and it may still
+// know this node.
+func (n *Node) relayShape() {
+	if n.heal == nil || !n.InShape() || n.ticks-n.announcedAt < uint64(ShapeResendElections*n.cfg.ElectionTicks) {
+		return
+	}
+	n.announcedAt = n.ticks
+	view, index := n.view(), max(n.applied, n.seen.index)
+	var notice *ShapeNotice
+	for _, m := range view.Members() {
+		if m.Node == n.cfg.ID {
+			continue
+		}
+		if st, ok := n.heal.gossip.State(m.Node); ok && st.StateRoot.Index < index && st.StateRoot.ShapeHash != n.heal.shape {
+			if notice == nil {
+				notice = &ShapeNotice{Index: index, Shape: view}
+			}
+			n.send(m.Node, Message{Kind: MsgShape, Shape: notice})
+		}
+	}
+}
 
 // goneNode is a node a shift removed, which the leader that applied it
 // keeps telling until the tick until.
