@@ -220,9 +220,6 @@ func (n *Node) announceShape(before roles.Shape) {
 			n.send(m.Node, Message{Kind: MsgShape, Shape: notice})
 		}
 	}
-	if before.Len() == 0 {
-		return
-	}
 	for _, m := range before.Members() {
 		if _, ok := shape.Roles(m.Node); !ok && m.Node != n.cfg.ID {
 			n.send(m.Node, Message{Kind: MsgShape, Shape: notice})
