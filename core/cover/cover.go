@@ -20,6 +20,7 @@ const (
 	RequestDeduplicated Point = "retried request answered from the dedup table"
 	RequestForwarded    Point = "request forwarded more than once"
 	StagedTimedOut      Point = "staged promotion gave up waiting for learners"
+	RemovalHeld         Point = "operator's voter removal held for a live majority or a replacement"
 	ReadIndexExpired    Point = "linearizable read expired unconfirmed"
 	PolicyWithheld      Point = "policy withheld a shift (no quorum view, or damper)"
 	LeaderHandedOff     Point = "leader handed off leadership instead of removing itself"
@@ -29,7 +30,7 @@ const (
 
 // Core is every point the core declares.
 func Core() []Point {
-	return []Point{SnapshotInstalled, LeaderInJoint, JointEntered, RequestDeduplicated, RequestForwarded, StagedTimedOut, ReadIndexExpired, PolicyWithheld, LeaderHandedOff, PolicyFenced, DamperBypassed}
+	return []Point{SnapshotInstalled, LeaderInJoint, JointEntered, RequestDeduplicated, RequestForwarded, StagedTimedOut, RemovalHeld, ReadIndexExpired, PolicyWithheld, LeaderHandedOff, PolicyFenced, DamperBypassed}
 }
 
 // Counts is how often each point was reached.

@@ -190,7 +190,13 @@ func (n *Node) audit() {
 		return
 	}
 	h.inflight, h.decided = 0, nil
-	d := Decision{Decision: h.pol.Audit(n.machine.shape, n.views(), h.ticks, n.damperHistory())}
+	views := n.views()
+	for _, id := range n.leaving() {
+		if i := slices.IndexFunc(views, func(v policy.NodeView) bool { return v.ID == id }); i >= 0 {
+			views[i].Leaving = true
+		}
+	}
+	d := Decision{Decision: h.pol.Audit(n.machine.shape, views, h.ticks, n.damperHistory())}
 	if d.Withheld == policy.NoQuorum || d.Withheld == policy.Damper {
 		n.cover.Sometimes(cover.PolicyWithheld)
 	}

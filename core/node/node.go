@@ -359,6 +359,14 @@ func (n *Node) IsMember(id roles.NodeID) bool {
 	return n.peers[r] == id && n.inRaft(r)
 }
 
+// Admits reports whether the node takes a message from its sender, the
+// check a driver makes before Step (and Stranger when it fails): a message
+// from a member of the newest shape it knows, or a shape notice from any
+// node — a node whose shape is older than every node it can still hear
+// drops them all as strangers, and only their notices can tell it (stepShape
+// judges a notice by its index, not by who sent it).
+func (n *Node) Admits(m *Message) bool { return m.Kind == MsgShape || n.IsMember(m.From) }
+
 // AppliedIndex is the index of the last applied entry.
 func (n *Node) AppliedIndex() uint64 { return n.applied }
 
@@ -536,6 +544,10 @@ func (n *Node) propose(req Request) {
 		_ = n.rn.Propose(encodePayload(payloadFenced, &req))
 		return
 	}
+	if n.removalHeld(req, next, change) {
+		n.stageLearners(req, change)
+		return
+	}
 	if slices.Contains(change.Remove, n.cfg.ID) {
 		// Never propose our own removal. Hand leadership over if a voter
 		// can take it; if none can, the request waits for its origin's
@@ -544,13 +556,8 @@ func (n *Node) propose(req Request) {
 		n.handOff(change)
 		return
 	}
-	if missing := n.notLearners(change.Add); len(missing) > 0 {
-		cc := &pb.ConfChangeV2{Context: encodePayload(payloadStage, &req)}
-		for _, id := range missing {
-			cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(id.RaftID())})
-		}
-		_ = n.rn.ProposeConfChange(cc)
-		n.stage(req)
+	if len(n.notLearners(change.Add)) > 0 {
+		n.stageLearners(req, change)
 		return
 	}
 	if !n.caughtUp(change.Add) {
@@ -578,6 +585,19 @@ func (n *Node) propose(req Request) {
 		cc.Transition = pb.ConfChangeTransitionJointExplicit.Enum()
 	}
 	_ = n.rn.ProposeConfChange(cc)
+}
+
+// stageLearners adds the shift's new voters that raft does not know yet as
+// learners (a stage entry), and stages the shift until they catch up.
+func (n *Node) stageLearners(req Request, change roles.VoterChange) {
+	if missing := n.notLearners(change.Add); len(missing) > 0 {
+		cc := &pb.ConfChangeV2{Context: encodePayload(payloadStage, &req)}
+		for _, id := range missing {
+			cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(id.RaftID())})
+		}
+		_ = n.rn.ProposeConfChange(cc)
+	}
+	n.stage(req)
 }
 
 // goneLearners are the raft IDs of raft's learners that are not members of
@@ -694,17 +714,79 @@ func (n *Node) stage(req Request) {
 	n.staged = append(n.staged, &staged{req: req, ticksLeft: n.cfg.StageTicksMax})
 }
 
+// removalHeld reports whether an operator's shift that takes voters out
+// must wait (it is staged, and proposed once it need not):
+//   - while the voters it leaves would not hold a strict majority that
+//     answered this leader within an election timeout (etcd's strict
+//     reconfiguration check): a removal that commits there leaves a mesh
+//     that cannot commit again, the policy's shifts included;
+//   - with self-healing, while they are fewer than the target and a node
+//     could be promoted in the leaving voters' place: the policy sees them
+//     as Leaving and replaces them first, as it replaces a failed voter.
+//
+// A voter taken out before its replacement stands leaves one failure short
+// of a dead mesh (issue 12's D1: an operator removed a voter while another
+// had just crashed, and the two voters left could never elect again). The
+// policy's own shifts carry a Fence and are guarded by the policy.
+func (n *Node) removalHeld(req Request, next roles.Shape, change roles.VoterChange) bool {
+	if req.Fence != nil || len(change.Remove) == 0 {
+		return false
+	}
+	voters := next.Voters()
+	live := 0
+	for _, id := range voters {
+		if id == n.cfg.ID || n.raftActive(id.RaftID()) {
+			live++
+		}
+	}
+	if 2*live <= len(voters) {
+		n.cover.Sometimes(cover.RemovalHeld)
+		return true
+	}
+	h := n.heal
+	if h == nil || h.pol == nil {
+		return false
+	}
+	target, ok := h.pol.TargetVoters(n.machine.shape)
+	if !ok || live >= target {
+		return false
+	}
+	for _, v := range n.views() {
+		r, member := n.machine.shape.Roles(v.ID)
+		if member && !r.Has(roles.Etcd) && r != roles.Quarantined && r != roles.Observer && h.pol.Candidate(v) {
+			n.cover.Sometimes(cover.RemovalHeld)
+			return true
+		}
+	}
+	return false
+}
+
+// leaving is the voters that operators' staged shifts take out of the
+// voters: the policy replaces them first (see removalHeld).
+func (n *Node) leaving() []roles.NodeID {
+	var out []roles.NodeID
+	for _, s := range n.staged {
+		if s.req.Fence != nil {
+			continue
+		}
+		if _, change, rej := n.machine.shape.Plan(s.req.Shift); rej == nil && len(change.Add) == 0 {
+			out = append(out, change.Remove...)
+		}
+	}
+	return out
+}
+
 // tickStaged proposes staged shifts whose learners have caught up.
 func (n *Node) tickStaged() {
 	keep := n.staged[:0]
 	for _, s := range n.staged {
-		_, change, rej := n.machine.shape.Plan(s.req.Shift)
+		next, change, rej := n.machine.shape.Plan(s.req.Shift)
 		switch {
 		case rej != nil || change.Empty():
 			// The shape moved; the origin's retry is planned afresh.
-		case len(n.notLearners(change.Add)) == 0 && n.caughtUp(change.Add) && n.promotableOrFenced(s.req, change.Add):
+		case !n.removalHeld(s.req, next, change) && len(n.notLearners(change.Add)) == 0 && n.caughtUp(change.Add) && n.promotableOrFenced(s.req, change.Add):
 			n.propose(s.req)
-		default: // the learners are being added, or catching up
+		default: // the learners are being added, or catching up, or the removal is held
 			if s.ticksLeft--; s.ticksLeft > 0 {
 				keep = append(keep, s)
 			} else {

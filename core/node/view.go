@@ -24,8 +24,9 @@ import (
 // notices the network lost, every election timeout to the members whose
 // gossiped state shows another shape and to the nodes removed in the last
 // ShapeResendElections election timeouts. A node takes a notice newer than
-// what it applied from a sender in its own view of the shape, and from then
-// on answers IsMember, InShape and routing from it. A voter the shift
+// what it applied from a member of the noticed shape, known to it or not
+// (see stepShape), and from then on answers IsMember, InShape and routing
+// from it. A voter the shift
 // removed needs it too: raft may never tell it that its removal committed.
 // The machine is untouched: the log, when raft reaches the node, applies to
 // the state it was built on.
@@ -70,10 +71,16 @@ func (n *Node) InShape() bool {
 	return ok
 }
 
-// stepShape takes a leader's shape notice.
+// stepShape takes a shape notice newer than any shape the node knows, from
+// a member of that shape — the sender may be a stranger to the node: a node
+// that missed the shifts that replaced every member it knew (cut off, or
+// down, while they happened) drops every message of the new members as a
+// stranger's, so their notices are its only way back. Every notice is a
+// committed shape at its index, so the newest is the truth; the transport
+// proved who sent it and that it belongs to this mesh.
 func (n *Node) stepShape(from roles.NodeID, sn *ShapeNotice) {
-	if !n.IsMember(from) || sn.Index <= max(n.seen.index, n.applied) {
-		return // a stranger's, or old news
+	if _, ok := sn.Shape.Roles(from); !ok || sn.Index <= max(n.seen.index, n.applied) {
+		return // not a member of the shape it sends, or old news
 	}
 	n.seen = shapeView{index: sn.Index, shape: sn.Shape}
 	n.learnPeers(sn.Shape)

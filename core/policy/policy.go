@@ -34,7 +34,11 @@
 //     a 3-voter mesh that dropped one would die at the next crash before
 //     the voter could be restored. A voter that comes back is a candidate
 //     again: with the target sized on the whole mesh (rule 4), the policy
-//     restores it rather than shrinking further.
+//     restores it rather than shrinking further. A voter leaving at an
+//     operator's request (NodeView.Leaving) is replaced the same way, first:
+//     package node holds the operator's shift until the voters it leaves
+//     reach the target, so removing a voter never comes before its
+//     replacement.
 //  4. Never below target, never below a live majority. The target is sized
 //     on every node of the mesh but observers, dead, alive or quarantined,
 //     so neither a failure nor a quarantine shrinks the target, and the
@@ -101,6 +105,9 @@ type NodeView struct {
 	Capacity   uint64
 	// UptimeTicks is how long the node has been up, as it publishes it.
 	UptimeTicks uint64
+	// Leaving marks a voter that an operator's shift takes out of the
+	// voters, held by the leader until a replacement stands (rule 3).
+	Leaving bool
 }
 
 // History is what the leader knows of past shifts, on its own ticks: Now,
@@ -293,10 +300,18 @@ func (p *Policy) target(shape roles.Shape) (topology.Target, error) {
 	return p.cfg.Target.Target(n)
 }
 
-// candidate: a node that may be promoted (rule 3).
-func (p *Policy) candidate(v NodeView) bool {
+// Candidate reports whether a node may be promoted (rule 3): Healthy, heard
+// from directly, caught up, and up for StabilizeTicks.
+func (p *Policy) Candidate(v NodeView) bool {
 	stable := v.UptimeTicks >= p.cfg.StabilizeTicks || p.cfg.Unsafe.NoStabilize
-	return v.Health == Healthy && v.Direct && v.CaughtUp && stable
+	return v.Health == Healthy && v.Direct && v.CaughtUp && stable && !v.Leaving
+}
+
+// TargetVoters is the number of voters the target asks of the shape (rule
+// 4), or false when the target cannot be sized on it.
+func (p *Policy) TargetVoters(shape roles.Shape) (int, bool) {
+	t, err := p.target(shape)
+	return t.Voters, err == nil
 }
 
 // plan asks topology for the steps to the target and proposes the first,
@@ -308,14 +323,14 @@ func (p *Policy) plan(a *audit) Decision {
 		v := a.byID[m.Node]
 		n := topology.Node{ID: m.Node, Roles: m.Roles, Capacity: v.Capacity, UptimeTicks: v.UptimeTicks}
 		if m.Roles.Has(roles.Etcd) {
-			n.Healthy, n.CaughtUp = !p.failed(v, a.now), true
+			n.Healthy, n.CaughtUp = !p.failed(v, a.now) && !v.Leaving, true
 			if p.damped(a, m.Node) {
 				// A voter the damper holds ranks first, so a scale-down
 				// picks one the damper lets go rather than wait it out.
 				n.Capacity, n.UptimeTicks = math.MaxUint64, math.MaxUint64
 			}
 		} else {
-			n.Healthy, n.CaughtUp = p.candidate(v), p.candidate(v)
+			n.Healthy, n.CaughtUp = p.Candidate(v), p.Candidate(v)
 		}
 		nodes = append(nodes, n)
 	}
@@ -384,6 +399,13 @@ func (p *Policy) hold(a *audit, step roles.Shift, target topology.Target) (why R
 	}
 	if p.cfg.Unsafe.NoDamper {
 		return 0, "", false
+	}
+	// A voter leaving at an operator's request counts as lost: replacing
+	// it is recovery, as replacing a failed one is.
+	for _, id := range voters {
+		if v := a.byID[id]; v.Leaving && v.Health == Healthy && v.RaftActive {
+			live--
+		}
 	}
 	restoring := len(change.Add) > 0 && live < target.Voters
 	for _, c := range step {

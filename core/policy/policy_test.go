@@ -275,3 +275,27 @@ func TestDamperNeverHoldsTakingRolesFromTheDead(t *testing.T) {
 	hist := policy.History{Now: 100, Shifted: map[roles.NodeID]uint64{nid(1): 99}}
 	only(t, policy.New(cfg()).Audit(s, vs, 100, hist), roles.Demote, nid(1))
 }
+
+// A voter leaving at an operator's request is replaced first, as a failed
+// one is, and past the damper: the replacement restores the voters the
+// leave takes. A leaving node is never a candidate itself.
+func TestLeavingVoterIsReplacedFirst(t *testing.T) {
+	s, vs := mesh(t, 5, 3)
+	vs[1].Leaving = true
+	p := policy.New(cfg())
+	// n4 was shifted a moment ago: only the recovery rule lets it through.
+	d := p.Audit(s, vs, 100, policy.History{Now: 100, Shifted: map[roles.NodeID]uint64{nid(4): 90}})
+	only(t, d, roles.Promote, nid(4))
+	if !d.DamperBypassed {
+		t.Fatalf("the damper held the replacement of a leaving voter: %v", d)
+	}
+	if p.Candidate(vs[1]) || !p.Candidate(vs[3]) {
+		t.Fatal("a leaving node is a candidate, or a healthy worker is not")
+	}
+	if n, ok := p.TargetVoters(s); !ok || n != 3 {
+		t.Fatalf("TargetVoters = %d, %v; want 3", n, ok)
+	}
+	// Without the mark, the same mesh is converged.
+	vs[1].Leaving = false
+	withheld(t, policy.New(cfg()).Audit(s, vs, 100, none), policy.Converged)
+}
