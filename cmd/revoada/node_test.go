@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,49 @@ func TestMeshLeave(t *testing.T) {
 	if o := client(t, dirs[2], exitFailed, "get", "configmap", "live"); !strings.Contains(o.stderr, "holds a node of a mesh") {
 		t.Fatalf("get on a stopped mesh node's directory: %+v", o)
 	}
+	for i, n := range nodes[:2] {
+		if code := n.stop(); code != exitOK {
+			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
+		}
+	}
+}
+
+// TestMeshRemove: 'mesh remove ID' takes a stopped node out of the mesh
+// through a live one; the two left keep taking writes. Removing the node
+// on the data directory itself, or a malformed ID, is a usage error.
+func TestMeshRemove(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time and real sockets")
+	}
+	dirs, ids, _, nodes := loopbackMesh(t, 3)
+	if code := nodes[2].stop(); code != exitOK {
+		t.Fatalf("node 3 exited %d: %s", code, nodes[2].stderr)
+	}
+	if o := client(t, dirs[0], exitUsage, "mesh", "remove", ids[0]); !strings.Contains(o.stderr, "use 'mesh leave'") {
+		t.Fatalf("removing the node itself: %+v", o)
+	}
+	if o := client(t, dirs[0], exitUsage, "mesh", "remove", "zz"); !strings.Contains(o.stderr, `remove: "zz"`) {
+		t.Fatalf("a malformed ID: %+v", o)
+	}
+	wantLines(t, client(t, dirs[0], exitOK, "mesh", "remove", ids[2]).stdout, "removed "+ids[2][:12])
+	var st meshStatus
+	if err := json.Unmarshal([]byte(client(t, dirs[1], exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); len(st.Nodes) != 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 2 still sees %+v", st.Nodes)
+		}
+		if err := json.Unmarshal([]byte(client(t, dirs[1], exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if slices.ContainsFunc(st.Nodes, func(n nodeStatus) bool { return n.ID == ids[2] }) {
+		t.Fatalf("the removed node is still in the shape: %+v", st.Nodes)
+	}
+	wantLines(t, client(t, dirs[0], exitOK, "mesh", "remove", ids[2]).stdout, ids[2][:12]+" is not a member: nothing changed")
+	wantLines(t, client(t, dirs[1], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "a", 1))).stdout,
+		"ConfigMap/default/live revision 1")
 	for i, n := range nodes[:2] {
 		if code := n.stop(); code != exitOK {
 			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)

@@ -581,7 +581,7 @@ func (n localNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 	return out, nil
 }
 
-const meshSynopsis = "mesh status [--json] [--data DIR] | mesh admit ID@HOST:PORT [--data DIR] | mesh leave [--data DIR]"
+const meshSynopsis = "mesh status [--json] [--data DIR] | mesh admit ID@HOST:PORT [--data DIR] | mesh leave [--data DIR] | mesh remove ID [--data DIR]"
 
 const meshAbout = `status shows the mesh as the node running on the data directory sees it:
 its raft term and state, the leader, the applied index, every node of the
@@ -600,6 +600,13 @@ hands its leadership over first, and the policy replaces what it held). It
 returns once the node knows it left, and the node then stops. The last etcd
 holder cannot leave.
 
+remove takes another node out of the mesh for good, through the node on the
+data directory: a node that died and will not come back. A Leave command
+through the log, as for leave; the leader holds it while the voters it would
+leave lack a live majority, or while the policy can promote a replacement
+first, and it times out if that never comes. Its process, if it ever runs
+again, learns that it left and stops.
+
 The node must be running ('revoada node'); its socket answers.`
 
 // meshFlags defines mesh's flags and returns the function that runs it.
@@ -612,7 +619,7 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 		if code >= 0 {
 			return code
 		}
-		var admitID roles.NodeID
+		var admitID, removeID roles.NodeID
 		var admitAddr string
 		switch {
 		case len(pos) == 2 && pos[0] == "admit":
@@ -620,8 +627,13 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 			if admitID, admitAddr, err = parsePeer(pos[1]); err != nil {
 				return usageError(e, "mesh", "admit: %v", err)
 			}
+		case len(pos) == 2 && pos[0] == "remove":
+			var err error
+			if removeID, err = roles.ParseNodeID(pos[1]); err != nil {
+				return usageError(e, "mesh", "remove: %q: %v", pos[1], err)
+			}
 		case len(pos) != 1 || pos[0] != "status" && pos[0] != "leave":
-			return usageError(e, "mesh", "want 'mesh status', 'mesh admit ID@HOST:PORT' or 'mesh leave'")
+			return usageError(e, "mesh", "want 'mesh status', 'mesh admit ID@HOST:PORT', 'mesh leave' or 'mesh remove ID'")
 		}
 		ctx, stop := e.interruptible()
 		defer stop()
@@ -645,6 +657,9 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 			fmt.Fprintf(e.stdout, "admitted %s at %s\n", admitID.Short(), admitAddr)
 			return exitOK
 		}
+		if pos[0] == "remove" {
+			return meshRemove(ctx, e, rn, removeID)
+		}
 		if pos[0] == "leave" {
 			if err := rn.Leave(ctx); err != nil {
 				return clientError(e, "mesh", err)
@@ -664,6 +679,26 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 		printMeshStatus(e.stdout, st)
 		return exitOK
 	}
+}
+
+// meshRemove submits a Leave of another node through rn.
+func meshRemove(ctx context.Context, e *env, rn nodeClient, id roles.NodeID) int {
+	st, err := rn.MeshStatus(ctx)
+	if err != nil {
+		return clientError(e, "mesh", err)
+	}
+	if st.ID == id.String() {
+		return usageError(e, "mesh", "remove: %s is the node on this data directory: use 'mesh leave'", id.Short())
+	}
+	if !slices.ContainsFunc(st.Nodes, func(n nodeStatus) bool { return n.ID == id.String() }) {
+		fmt.Fprintf(e.stdout, "%s is not a member: nothing changed\n", id.Short())
+		return exitOK
+	}
+	if err := rn.Shift(ctx, roles.Shift{{Kind: roles.Leave, Node: id, Reason: roles.Operator}}); err != nil {
+		return clientError(e, "mesh", err)
+	}
+	fmt.Fprintf(e.stdout, "removed %s\n", id.Short())
+	return exitOK
 }
 
 func printMeshStatus(w io.Writer, st meshStatus) {
