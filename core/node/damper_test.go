@@ -82,10 +82,17 @@ func TestOldDamperFormatsDecode(t *testing.T) {
 
 	m := NewMachine(bootShape(t))
 	m.Apply(normal(2, req(9, 1, roles.Command{Kind: roles.Promote, Node: nid(4), Roles: roles.Scheduler, Reason: roles.Operator})))
-	v4 := m.Encode()
-	table := len(v4) - len(m.store.AppendSnapshot(nil)) - 4 - (4 + 40) // one node in the table
-	if id := nid(4); !bytes.Equal(v4[table+4:table+36], id[:]) {
+	v5 := m.Encode()
+	table := len(v5) - len(m.store.AppendSnapshot(nil)) - 4 - (4 + 40) // one node in the table
+	if id := nid(4); !bytes.Equal(v5[table+4:table+36], id[:]) {
 		t.Fatal("the shifted table is not where the test expects it")
+	}
+	// Version 4: the one dedup record without its current revision (the
+	// u64 before rev, which is the last field before the table).
+	v4 := slices.Concat(v5[:table-16], v5[table-8:])
+	v4[0], table = 4, table-8
+	if back, err := DecodeMachine(v4); err != nil || len(back.Shifted()) != 1 {
+		t.Fatalf("a version-4 snapshot decodes as %v, %v", back, err)
 	}
 	v3 := slices.Concat(v4[:table], []byte{0, 0, 0, 0, 0, 0, 0x30, 0x39}, v4[table:])
 	v3[0] = snapshotVersionV3

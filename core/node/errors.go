@@ -9,9 +9,10 @@ import (
 // storedErr is a store error as the dedup table keeps it, so that a retried
 // write is answered with the same typed error on every replica.
 type storedErr struct {
-	code   byte // index into storeErrs; 0 for none
-	detail string
-	want   store.Revision // a conflict's precondition
+	code    byte // index into storeErrs; 0 for none
+	detail  string
+	want    store.Revision // a conflict's precondition
+	current store.Revision // and what the store held then
 }
 
 var storeErrs = []error{nil, store.ErrNotFound, store.ErrConflict, store.ErrInvalid, store.ErrUnsupported, store.ErrCompacted}
@@ -26,13 +27,17 @@ func encodeErr(err error) storedErr {
 	}
 	var ce *store.ConflictError
 	if errors.As(err, &ce) {
-		e.want = ce.Want
+		e.want, e.current = ce.Want, ce.Current
 	}
 	return e
 }
 
-// error rebuilds the typed error: errors.Is matches the same sentinel.
-func (e storedErr) error() error {
+// error rebuilds the typed error: errors.Is matches the same sentinel, and
+// a conflict is the *store.ConflictError of the write's ref.
+func (e storedErr) error(ref store.Ref) error {
+	if storeErrs[min(int(e.code), len(storeErrs)-1)] == store.ErrConflict && e.code < byte(len(storeErrs)) {
+		return &store.ConflictError{Ref: ref, Want: e.want, Current: e.current}
+	}
 	if int(e.code) < len(storeErrs) {
 		return &replayedErr{sentinel: storeErrs[e.code], msg: e.detail}
 	}

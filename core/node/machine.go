@@ -267,6 +267,9 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 		r.Duplicate = true
 		if req.Write != nil {
 			r.Resource = store.Resource{Ref: writeRef(req.Write), ModRevision: prev.rev}
+			if prev.err.code != 0 {
+				r.Err = prev.err.error(writeRef(req.Write))
+			}
 		}
 		return Effect{req: req, result: r}
 	}
@@ -385,7 +388,7 @@ func (o outcome) result(id RequestID) *Result {
 	case o.rej != nil:
 		r.Err = o.rej
 	case o.err.code != 0:
-		r.Err = o.err.error()
+		r.Err = o.err.error(store.Ref{})
 	}
 	return r
 }
@@ -423,11 +426,11 @@ func (m *Machine) pruneIncarnations(origin roles.NodeID) {
 	}
 }
 
-// Snapshot encoding (version 2):
+// Snapshot encoding (version 5):
 //
-//	snapshot := version:u8 shape origins:u32 (origin:[32]u8 incarnation:u64 n:u32 record*)* storeLen:u32 store
+//	snapshot := version:u8 shape origins:u32 (origin:[32]u8 incarnation:u64 n:u32 record*)* shifted storeLen:u32 store
 //	record := seq:u64 index:u64 changed:u8 code:u8 command:u16 detailLen:u16 detail
-//	          errCode:u8 errDetailLen:u16 errDetail want:u64 rev:u64
+//	          errCode:u8 errDetailLen:u16 errDetail want:u64 current:u64 rev:u64
 //
 // store is store.Snapshot's bytes.
 // Origins are sorted by (node, incarnation), records by seq: the bytes depend
@@ -462,6 +465,7 @@ func (m *Machine) Encode() []byte {
 			b = append(b, o.err.code)
 			b = appendString16(b, o.err.detail)
 			b = binary.BigEndian.AppendUint64(b, uint64(o.err.want))
+			b = binary.BigEndian.AppendUint64(b, uint64(o.err.current))
 			b = binary.BigEndian.AppendUint64(b, uint64(o.rev))
 		}
 	}
@@ -478,13 +482,17 @@ func (m *Machine) Encode() []byte {
 	return b
 }
 
-// snapshotVersion 4 has the shifted table after the dedup records:
+// snapshotVersion 5 has a conflict's current revision in each dedup record
+// (current:u64 after want), so that a retried write answered from the table
+// gets the same *store.ConflictError; version 4 decodes with current 0.
+// Version 4 has the shifted table after the dedup records:
 // n:u32 (node:[32]u8 index:u64)*. Version 3 had clock:u64 before it, and a
 // stamp of the wall-based clock in place of each index: it decodes, the
 // clock ignored and each stamp read as index 0, a shift before any this
 // node applies. Version 2 (without either) decodes with an empty table.
 const (
-	snapshotVersion   = 4
+	snapshotVersion   = 5
+	snapshotVersionV5 = 5
 	snapshotVersionV3 = 3
 	snapshotVersionV2 = 2
 )
@@ -535,6 +543,9 @@ func DecodeMachine(b []byte) (*Machine, error) {
 			o.err.code = d.u8()
 			o.err.detail = string(d.bytes(int(d.u16())))
 			o.err.want = store.Revision(d.u64())
+			if b[0] >= snapshotVersionV5 {
+				o.err.current = store.Revision(d.u64())
+			}
 			o.rev = store.Revision(d.u64())
 			win.put(seq, o)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -263,4 +264,38 @@ func hugeMachineClaims(t testing.TB) [][]byte {
 	records := append([]byte(nil), b[:window]...)
 	records = append(records, 0xff, 0xff, 0xff, 0xff)
 	return [][]byte{storeLen, append(records, b[window+4:]...)}
+}
+
+// A retried write that failed its precondition is answered from the dedup
+// table with the same *store.ConflictError, its current revision too, and
+// so is one after a snapshot round trip.
+func TestDedupKeepsTheConflict(t *testing.T) {
+	m := NewMachine(bootShape(t))
+	ref := store.Ref{Kind: "ConfigMap", Namespace: "ns", Name: "a"}
+	write := func(seq uint64, exp store.Expect) *Request {
+		return &Request{ID: RequestID{Origin: nid(9), Incarnation: 1, Seq: seq}, Write: &store.Command{Op: store.OpApply,
+			Resource: store.Resource{Ref: ref, Face: "kubernetes", Format: store.JSON, Payload: []byte(`{}`)}, Expect: exp}}
+	}
+	entry := func(index uint64, r *Request) *pb.Entry {
+		return &pb.Entry{Index: new(index), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(), Data: encodePayload(payloadWrite, r)}
+	}
+	if eff := m.Apply(entry(2, write(1, store.Expect{}))); eff.result == nil || eff.result.Err != nil {
+		t.Fatalf("create: %+v", eff.result)
+	}
+	stale := write(2, store.Expect{Set: true, Revision: 9})
+	first := m.Apply(entry(3, stale)).result
+	want := &store.ConflictError{Ref: ref, Want: 9, Current: 1}
+	if !reflect.DeepEqual(first.Err, want) {
+		t.Fatalf("first answer %#v, want %#v", first.Err, want)
+	}
+	back, err := DecodeMachine(m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mm := range map[string]*Machine{"the machine": m, "its snapshot": back} {
+		dup := mm.Apply(entry(4, stale)).result
+		if !dup.Duplicate || !reflect.DeepEqual(dup.Err, want) {
+			t.Fatalf("%s answered the retry with %#v (duplicate %v), want %#v", name, dup.Err, dup.Duplicate, want)
+		}
+	}
 }

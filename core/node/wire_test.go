@@ -18,7 +18,7 @@ func TestWireResultErrors(t *testing.T) {
 	conflict := &store.ConflictError{Ref: store.Ref{Kind: "ConfigMap", Name: "a"}, Want: 3, Current: 4}
 	same := []error{nil, ErrTimeout, ErrInvalidRequest, ErrFenced, store.ErrNotFound, store.ErrCompacted,
 		&roles.Rejection{Code: roles.ErrLastVoter, Command: 2, Detail: "the last voter"}, conflict,
-		&store.InvalidError{Field: "name", Reason: "empty"}, encodeErr(conflict).error(), encodeErr(errors.New("disk")).error()}
+		&store.InvalidError{Field: "name", Reason: "empty"}, encodeErr(conflict).error(conflict.Ref), encodeErr(store.ErrNotFound).error(store.Ref{}), encodeErr(errors.New("disk")).error(store.Ref{})}
 	for _, err := range same {
 		got := resultErr(t, err)
 		if !reflect.DeepEqual(got, err) {
