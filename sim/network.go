@@ -516,7 +516,7 @@ func (s *simulator) deliver(e event) {
 		} else {
 			s.lost(e.from, e.node, e.msg, false)
 		}
-	case !sn.n.Admits(&e.msg):
+	case !sn.n.IsMember(e.msg.From):
 		// As a production host does: the transport proved who sent it,
 		// not that the sender belongs (a node not yet admitted, or one
 		// that left).

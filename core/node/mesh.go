@@ -160,8 +160,13 @@ func (n *Node) tickSelfHealing() {
 	n.drainGossip()
 }
 
+// stepGossip takes a membership message. A node outside the shape (one
+// that left, or is not admitted yet) takes none and answers none: a node
+// that left and still answered pings stayed Healthy in the views of the
+// members that pinged it, and a stale member spread it back into the
+// others' after a partition healed (explore, once nodes could leave).
 func (n *Node) stepGossip(m *membership.Message) {
-	if n.heal == nil || m == nil {
+	if n.heal == nil || m == nil || !n.heal.joined || !n.InShape() {
 		return
 	}
 	n.heal.gossip.Step(*m)

@@ -353,19 +353,13 @@ func (n *Node) IsMember(id roles.NodeID) bool {
 	if _, ok := n.view().Roles(id); ok || n.unplaced() {
 		return true
 	}
-	// Raft's own members too: voters a shift removed are still needed until
-	// the joint configuration is left, and a learner until it is removed.
+	// Raft's own members too, on a raft member: voters a shift removed are
+	// still needed until the joint configuration is left, and a learner
+	// until it is removed. (A node outside raft holds the configuration it
+	// booted or was demoted with, which names voters long gone.)
 	r := id.RaftID()
-	return n.peers[r] == id && n.inRaft(r)
+	return n.status.Member && n.peers[r] == id && n.inRaft(r)
 }
-
-// Admits reports whether the node takes a message from its sender, the
-// check a driver makes before Step (and Stranger when it fails): a message
-// from a member of the newest shape it knows, or a shape notice from any
-// node — a node whose shape is older than every node it can still hear
-// drops them all as strangers, and only their notices can tell it (stepShape
-// judges a notice by its index, not by who sent it).
-func (n *Node) Admits(m *Message) bool { return m.Kind == MsgShape || n.IsMember(m.From) }
 
 // AppliedIndex is the index of the last applied entry.
 func (n *Node) AppliedIndex() uint64 { return n.applied }
@@ -721,8 +715,9 @@ func (n *Node) stage(req Request) {
 //     reconfiguration check): a removal that commits there leaves a mesh
 //     that cannot commit again, the policy's shifts included;
 //   - with self-healing, while they are fewer than the target and a node
-//     could be promoted in the leaving voters' place: the policy sees them
-//     as Leaving and replaces them first, as it replaces a failed voter.
+//     the shift does not promote itself could take the leaving voters'
+//     place: the policy sees them as Leaving and replaces them first, as it
+//     replaces a failed voter.
 //
 // A voter taken out before its replacement stands leaves one failure short
 // of a dead mesh (issue 12's D1: an operator removed a voter while another
@@ -753,7 +748,7 @@ func (n *Node) removalHeld(req Request, next roles.Shape, change roles.VoterChan
 	}
 	for _, v := range n.views() {
 		r, member := n.machine.shape.Roles(v.ID)
-		if member && !r.Has(roles.Etcd) && r != roles.Quarantined && r != roles.Observer && h.pol.Candidate(v) {
+		if member && !r.Has(roles.Etcd) && r != roles.Quarantined && r != roles.Observer && !slices.Contains(change.Add, v.ID) && h.pol.Candidate(v) {
 			n.cover.Sometimes(cover.RemovalHeld)
 			return true
 		}

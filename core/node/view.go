@@ -5,6 +5,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 
+	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/roles"
 )
 
@@ -24,9 +25,9 @@ import (
 // notices the network lost, every election timeout to the members whose
 // gossiped state shows another shape and to the nodes removed in the last
 // ShapeResendElections election timeouts. A node takes a notice newer than
-// what it applied from a member of the noticed shape, known to it or not
-// (see stepShape), and from then on answers IsMember, InShape and routing
-// from it. A voter the shift
+// what it applied from a sender in its own view of the shape (see
+// stepShape), and from then on answers IsMember, InShape and routing from
+// it. A voter the shift
 // removed needs it too: raft may never tell it that its removal committed.
 // The machine is untouched: the log, when raft reaches the node, applies to
 // the state it was built on.
@@ -72,15 +73,17 @@ func (n *Node) InShape() bool {
 }
 
 // stepShape takes a shape notice newer than any shape the node knows, from
-// a member of that shape — the sender may be a stranger to the node: a node
-// that missed the shifts that replaced every member it knew (cut off, or
-// down, while they happened) drops every message of the new members as a
-// stranger's, so their notices are its only way back. Every notice is a
-// committed shape at its index, so the newest is the truth; the transport
-// proved who sent it and that it belongs to this mesh.
+// a member of the shape it knows. Not from a stranger: the transport proves
+// a peer's key and its mesh's name, not that it belongs, and a notice is
+// taken on its index alone — a stranger's could make the node drop every
+// real member, or never take a real notice again. So a node that missed
+// every shift that replaced the members it knew (cut off, or down, while
+// they happened) stays stale until one of them comes back: only a notice
+// whose chain of signatures leads back to a shape the node knows could be
+// taken from a stranger (issue 14's attested role history).
 func (n *Node) stepShape(from roles.NodeID, sn *ShapeNotice) {
-	if _, ok := sn.Shape.Roles(from); !ok || sn.Index <= max(n.seen.index, n.applied) {
-		return // not a member of the shape it sends, or old news
+	if !n.IsMember(from) || sn.Index <= max(n.seen.index, n.applied) {
+		return // a stranger's, or old news
 	}
 	n.seen = shapeView{index: sn.Index, shape: sn.Shape}
 	n.learnPeers(sn.Shape)
@@ -107,8 +110,9 @@ func (n *Node) shapeMoved() {
 // election timeout, a node that applies the log (a raft member, or the
 // leader) sends its applied shape to every member whose gossiped state
 // shows an older one; the leader also to the members that gossip none (a
-// joined node is silent until it hears it is one) and to the nodes removed
-// lately. Every raft member sends, not the leader only: a restarted
+// joined node is silent until it hears it is one), to those it holds
+// suspect or dead (a joined worker that restarted has forgotten its notice,
+// and is silent again until it hears one), and to the nodes removed lately. Every raft member sends, not the leader only: a restarted
 // learner's shape may not hold the leader, whose messages it then drops,
 // and an older member it knows tells it of the new. Without membership,
 // every ShapeResendElections election timeouts, every raft member sends it
@@ -135,6 +139,17 @@ func (n *Node) tickShape() {
 		}
 		n.send(to, Message{Kind: MsgShape, Shape: notice})
 	}
+	var down map[roles.NodeID]bool
+	if leader && n.heal != nil {
+		for _, m := range n.heal.gossip.Members() {
+			if m.Health != membership.Healthy {
+				if down == nil {
+					down = map[roles.NodeID]bool{}
+				}
+				down[m.State.Node] = true
+			}
+		}
+	}
 	for _, m := range n.machine.shape.Members() {
 		if m.Node == n.cfg.ID {
 			continue
@@ -145,7 +160,7 @@ func (n *Node) tickShape() {
 		}
 		st, ok := n.heal.gossip.State(m.Node)
 		switch {
-		case !ok && leader:
+		case (!ok || down[m.Node]) && leader:
 			send(m.Node)
 		case ok && st.StateRoot.ShapeHash != d && st.StateRoot.Index < n.applied:
 			send(m.Node)

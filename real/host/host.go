@@ -333,7 +333,7 @@ func (h *Node) SetPeer(id roles.NodeID, addr string) {
 // them here.)
 func (h *Node) Receive(m node.Message) {
 	h.fromPeer(func(l *loop) {
-		if !l.n.Admits(&m) {
+		if !l.n.IsMember(m.From) {
 			h.strangers.Add(1)
 			l.n.Stranger(m.From)
 			return
