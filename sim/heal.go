@@ -86,12 +86,14 @@ func (s *simulator) onMembership(i int, c membership.Change) {
 		return
 	}
 	s.trace.event(s.now, s.nodes[i].name, "health", fmt.Sprintf("%s %s -> %s", s.nodes[target].name, c.Was, c.Health))
-	// False: the node is up, reachable both ways, each takes what the
+	// False: the node is a member of the committed shape (one that left
+	// is silent by design), up, reachable both ways, each takes what the
 	// other sends (a node outside the other's shape — not yet admitted, or
 	// gone — is dropped by design), and it has not been down lately
 	// (suspecting a node that was down a moment ago is right, only late).
 	t, sn := s.nodes[target], s.nodes[i]
-	if c.Health == membership.Suspect && t.n != nil && !t.paused && s.hears(i, target, node.MsgGossip) && s.hears(target, i, node.MsgGossip) &&
+	_, member := s.check.ref.Shape().Roles(t.id)
+	if c.Health == membership.Suspect && member && t.n != nil && !t.paused && s.hears(i, target, node.MsgGossip) && s.hears(target, i, node.MsgGossip) &&
 		t.n.IsMember(sn.id) && sn.n.IsMember(t.id) && (t.incarnation <= 1 || t.startedAt+deadFor <= s.now) {
 		s.stats.FalseSuspicions++
 	}

@@ -32,7 +32,11 @@
 //     lossy, narrow), clogs, swizzles, bridges, rings, partitions of one
 //     traffic class, clock jitter, clock jumps with a restart, full disks
 //     and failing reads with a start that meets them. They draw from a
-//     stream of their own, so the other plans are those of earlier builds.
+//     stream of their own, so the other plans are those of earlier builds;
+//   - in one plan of four, one or two nodes that start outside and join; in
+//     one of five, a node that leaves for good — a voter, the leader, a
+//     worker or a named node, half the time a voter just after a crash
+//     began (each from a stream of its own too).
 //
 // # The timeline
 //
@@ -146,7 +150,7 @@ var strategies = []string{"solo", "pair", "quorum-3m", "cluster-3m-nw", "mesh-al
 // not pass Validate, which is a bug of this package.
 func Generate(seed uint64) *sim.Plan {
 	g := &gen{r: draws{rand.New(rand.NewPCG(seed, 0x7265766f616461))}, x: draws{rand.New(rand.NewPCG(seed, extrasKey))},
-		m: draws{rand.New(rand.NewPCG(seed, joinsKey))}, p: &sim.Plan{Name: Name(seed)}}
+		m: draws{rand.New(rand.NewPCG(seed, joinsKey))}, l: draws{rand.New(rand.NewPCG(seed, leavesKey))}, p: &sim.Plan{Name: Name(seed)}}
 	g.mesh()
 	g.target()
 	g.network()
@@ -155,6 +159,7 @@ func Generate(seed uint64) *sim.Plan {
 	g.timeline()
 	g.extras()
 	g.joins()
+	g.leaves()
 	g.workload()
 	g.expect()
 	g.p.Description = g.describe()
@@ -198,6 +203,44 @@ func (g *gen) joins() {
 	g.flavors = append(g.flavors, "join")
 }
 
+// leavesKey keys g.l.
+const leavesKey = 0x6c6561766573
+
+// leaves adds, to one plan in five, a node leaving the mesh for good in the
+// window of temporary faults: a voter, the leader, a worker or a named node;
+// in half of them a voter, half a second or so after a temporary crash
+// began, before anyone can know that voter is down (the mesh lost two
+// voters of three that way: scenario leave-with-dead-voter). A voter's
+// leave counts as a removal for the permanent crashes' bound, and it is
+// dropped when the plan's crashes leave no room for one. They draw only
+// from g.l, after every draw but the workload's and the expectations'.
+func (g *gen) leaves() {
+	if g.p.Nodes < 2 || !g.l.chance(1, 5) {
+		return
+	}
+	sels := []sim.Selector{"random-voter", "leader", "random-worker", node(g.l.intIn(1, g.p.Nodes))}
+	c := sim.Command{At: g.l.between(g.start, g.h-joinLead), Kind: roles.Leave, Target: sels[g.l.IntN(len(sels))], Reason: roles.Operator}
+	crashes := slices.DeleteFunc(slices.Clone(g.p.Faults), func(f sim.Fault) bool {
+		return f.Kind != sim.Crash || f.For == 0 || f.At < g.start || f.At+time.Second > g.h-joinLead
+	})
+	if len(crashes) > 0 && g.l.chance(1, 2) {
+		f := crashes[g.l.IntN(len(crashes))]
+		c.At, c.Target = f.At+g.l.between(step, time.Second), "random-voter"
+		g.flavors = append(g.flavors, "leave-after-crash")
+	}
+	if c.Target != "random-worker" {
+		g.removals++
+		if g.kills > 0 && 2*g.kills+1 > g.voterFloor(g.kills) {
+			g.removals--
+			return
+		}
+	}
+	g.left++
+	g.p.Commands = append(g.p.Commands, c)
+	slices.SortStableFunc(g.p.Commands, func(a, b sim.Command) int { return cmp.Compare(a.At, b.At) })
+	g.flavors = append(g.flavors, "leave")
+}
+
 // Name is the scenario name of a seed's plan.
 func Name(seed uint64) string { return fmt.Sprintf("explore-%d", seed) }
 
@@ -207,12 +250,13 @@ type gen struct {
 	// x draws the fault families of issue 11 (extras), so that adding them
 	// left every draw of r, and the plans without them, as they were; m
 	// draws the joins, for the same reason.
-	x, m draws
-	p    *sim.Plan
+	x, m, l draws
+	p       *sim.Plan
 
 	strategy              topology.Strategy // nil without a target
 	quarantines, removals int               // commands that may fence a node, or remove a voter
 	kills                 int               // permanent crashes
+	left                  int               // leave commands
 	flavors               []string
 	cmds                  []draft       // commands before they get their times
 	h, start              time.Duration // the heal time, and the start of the window of temporary faults
@@ -420,7 +464,7 @@ func (g *gen) jointShift() sim.Command {
 func (g *gen) voterFloor(k int) int {
 	low := g.p.ControlPlane - g.removals
 	if g.strategy != nil {
-		e := g.p.Nodes - k - g.quarantines
+		e := g.p.Nodes - k - g.quarantines - g.left
 		if e < 1 {
 			return 0
 		}
@@ -744,10 +788,17 @@ func (g *gen) shape(leaderWithin time.Duration) *sim.Converge {
 	// The policy sizes its target on the whole mesh, dead nodes included,
 	// and never scales below it (core/policy, rule 4): the shape is
 	// expected only where the survivors can fill that target.
-	survivors := g.p.Nodes - g.kills
+	survivors := g.p.Nodes - g.kills - g.left
 	t, err := g.strategy.Target(g.p.Nodes)
 	if err != nil || t.ControlPlane < 1 || survivors < t.Voters {
 		return nil
+	}
+	if g.left > 0 {
+		// A leave may commit or time out (held, then given up): the shape
+		// is expected only where both meshes want the same.
+		if tl, err := g.strategy.Target(g.p.Nodes - g.left); err != nil || tl != t {
+			return nil
+		}
 	}
 	k := g.p.Policy
 	within := or(k.Damper, defaultDamper) + or(k.Grace, defaultGrace) + or(k.Stabilize, defaultStabilize) +

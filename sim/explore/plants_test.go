@@ -65,12 +65,14 @@ func TestPlantedBugsAreFound(t *testing.T) {
 // cause); each must now pass, each on the plan it failed on (found). 83: a
 // node waiting to join was counted as up by policy-below-target; 1946: a
 // learner restarted with a shape older than every raft member, which only
-// a worker's relayed shape could reach.
+// a worker's relayed shape could reach; 951: a joined worker restarted,
+// forgot its notice and stayed silent, and no leader sent it another while
+// it was dead in gossip.
 func TestFoundSeedsPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs generated plans")
 	}
-	for _, seed := range []uint64{19, 46, 83, 121, 165, 193, 335, 354, 561, 1299, 1401, 1946, 9683, 11578} {
+	for _, seed := range []uint64{19, 46, 83, 121, 165, 193, 335, 354, 561, 951, 1299, 1401, 1946, 9683, 11578} {
 		if res := sim.Run(found(t, seed), seed, sim.Options{}); !res.OK() {
 			t.Errorf("seed %d: %v", seed, res.Violations)
 		}
