@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -44,10 +45,11 @@ type Storage struct {
 	path string
 	db   *bolt.DB
 
-	mu           sync.Mutex // guards pending, pendingBytes and closed
+	mu           sync.Mutex // guards pending, pendingBytes, closed and synced
 	pending      []save
 	pendingBytes int
 	closed       bool
+	synced       func(time.Duration) // ObserveSyncs's; nil for none
 }
 
 var _ node.Storage = (*Storage)(nil)
@@ -165,6 +167,17 @@ func encodeSave(p node.Persist) (save, error) {
 	return sv, err
 }
 
+// ObserveSyncs makes every successful Sync that wrote something call f
+// with how long its bbolt transaction took: the commit, whose fsync makes
+// the batch durable (etcd's wal_fsync and backend_commit durations in one,
+// the raft log being this file). f is called with the Storage's lock held,
+// on the goroutine that called Sync, and must not block; nil stops it.
+func (s *Storage) ObserveSyncs(f func(time.Duration)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.synced = f
+}
+
 // Sync commits the queued Persists in one transaction; see Storage.
 func (s *Storage) Sync() error {
 	s.mu.Lock()
@@ -177,6 +190,7 @@ func (s *Storage) Sync() error {
 	}
 	pending := s.pending
 	s.pending, s.pendingBytes = nil, 0
+	began := time.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, sv := range pending {
 			if err := applySave(tx, sv); err != nil {
@@ -187,6 +201,9 @@ func (s *Storage) Sync() error {
 	})
 	if err != nil {
 		return fmt.Errorf("disk: %s: sync: %w", s.path, err)
+	}
+	if s.synced != nil {
+		s.synced(time.Since(began))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -309,4 +310,29 @@ func TestStorageSavesBounded(t *testing.T) {
 func durable(m *node.MemStorage) node.Durable {
 	d, _ := m.Load()
 	return d
+}
+
+// ObserveSyncs hears each Sync that committed something, with its
+// duration, and no Sync that had nothing to write.
+func TestStorageObserveSyncs(t *testing.T) {
+	s := openStorage(t, filepath.Join(t.TempDir(), "raft.db"))
+	var took []time.Duration
+	s.ObserveSyncs(func(d time.Duration) { took = append(took, d) })
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if len(took) != 0 {
+		t.Fatalf("an empty Sync was observed: %v", took)
+	}
+	for i := range uint64(2) {
+		if err := s.Save(node.Persist{Entries: entries(1, i+1, i+1)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(took) != 2 || took[0] <= 0 || took[1] <= 0 {
+		t.Fatalf("two Syncs observed as %v", took)
+	}
 }
