@@ -19,7 +19,7 @@ import (
 // make it redial in a tight loop). It ends when p is removed or the
 // transport closed.
 func (t *Transport) runPeer(p *peer) {
-	defer func() { t.stats.DropN(t.dropReason(), p.queue.Clear()) }()
+	defer func() { t.dropN(t.dropReason(), p, p.queue.Clear()) }()
 	failures := 0
 	for {
 		select {
@@ -62,7 +62,7 @@ func (t *Transport) runPeer(p *peer) {
 
 // unreachable reports p unreachable, counting lost messages lost.
 func (t *Transport) unreachable(p *peer, lost int, err error) {
-	t.stats.DropN(transport.DropUnreachable, lost)
+	t.dropN(transport.DropUnreachable, p, lost)
 	t.cfg.Logger.Debug("tcp: peer unreachable", "peer", p.id.Short(), "addr", p.addr, "lost", lost, "err", err)
 	t.report(transport.Report{Peer: p.id, Kind: transport.Unreachable})
 }
@@ -172,10 +172,11 @@ func (t *Transport) writeLoop(p *peer, conn link, readerDone <-chan struct{}) er
 		case <-p.queue.Ready():
 			batch = p.queue.Take(batch[:0])
 			if err := t.write(conn, w, batch); err != nil {
-				t.stats.DropN(transport.DropUnreachable, len(batch))
+				t.dropN(transport.DropUnreachable, p, len(batch))
 				return err
 			}
 			t.stats.SentN(len(batch))
+			p.counters.sentFrames(batch)
 			clear(batch)
 		}
 	}

@@ -156,9 +156,11 @@ func (t *Transport) receiveStream(l link, r *bufio.Reader, peer roles.NodeID, f 
 	defer close(s.done)
 	t.replaceStream(peer, s)
 	defer t.unregisterStream(peer, s)
+	counters := t.perPeer.get(peer)
 	for {
 		switch f.Kind {
 		case wire.FrameMsg:
+			counters.receivedFrame(f)
 			m, err := wire.DecodeMessage(f.Payload)
 			if err != nil {
 				return err
@@ -219,7 +221,9 @@ func (t *Transport) receiveSnapshot(l link, r *bufio.Reader, peer roles.NodeID, 
 		return fmt.Errorf("%w: %d snapshots coming in", errBusy, transport.SnapsInFlightNodeMax)
 	}
 	var buf []byte
+	counters := t.perPeer.get(peer)
 	for {
+		counters.receivedFrame(f)
 		switch f.Kind {
 		case wire.FrameSnapChunk:
 			if len(buf)+len(f.Payload) > wire.SnapBytesMax {

@@ -19,22 +19,22 @@ import (
 func (t *Transport) sendSnapshot(m node.Message) error {
 	enc := wire.AppendMessage(nil, m)
 	if len(enc) > wire.SnapBytesMax {
-		return t.stats.Drop(transport.DropOversized, m.To)
+		return t.drop(transport.DropOversized, m.To)
 	}
-	return t.peers.With(m.To, &t.stats, func(p *peer) error {
+	return t.withPeer(m.To, func(p *peer) error {
 		if p.down(t.since()) {
-			return t.stats.Drop(transport.DropUnreachable, m.To)
+			return t.drop(transport.DropUnreachable, m.To)
 		}
 		select {
 		case p.snaps <- struct{}{}:
 		default:
-			return t.stats.Drop(transport.DropQueueFull, m.To)
+			return t.drop(transport.DropQueueFull, m.To)
 		}
 		select {
 		case t.snapsOut <- struct{}{}:
 		default:
 			<-p.snaps
-			return t.stats.Drop(transport.DropQueueFull, m.To)
+			return t.drop(transport.DropQueueFull, m.To)
 		}
 		t.wg.Go(func() {
 			defer func() { <-t.snapsOut; <-p.snaps }()
@@ -55,9 +55,9 @@ func (t *Transport) transferSnapshot(p *peer, enc []byte) {
 		t.report(transport.Report{Peer: p.id, Kind: transport.SnapshotDone})
 		return
 	case p.ctx.Err() != nil:
-		t.stats.DropN(t.dropReason(), 1)
+		t.dropN(t.dropReason(), p, 1)
 	default:
-		t.stats.DropN(transport.DropUnreachable, 1)
+		t.dropN(transport.DropUnreachable, p, 1)
 	}
 	t.cfg.Logger.Debug("tcp: snapshot failed", "peer", p.id.Short(), "bytes", len(enc), "err", err)
 	if t.ctx.Err() != nil {
@@ -91,11 +91,14 @@ func (t *Transport) pushSnapshot(p *peer, enc []byte) (bool, error) {
 		if err := t.write(l, w, [][]byte{frame}); err != nil {
 			return true, err
 		}
+		p.counters.sentFrames([][]byte{frame})
 		chunks++
 	}
-	if err := t.write(l, w, [][]byte{snapEndFrame(len(enc))}); err != nil {
+	end := [][]byte{snapEndFrame(len(enc))}
+	if err := t.write(l, w, end); err != nil {
 		return true, err
 	}
+	p.counters.sentFrames(end)
 	if err := l.SetReadDeadline(time.Now().Add(t.cfg.IOTimeout * time.Duration(1+chunks))); err != nil {
 		return true, err
 	}

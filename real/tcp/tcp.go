@@ -87,6 +87,7 @@ type Transport struct {
 	epoch  time.Time
 
 	stats     transport.Counters
+	perPeer   peerTable // PeerStats
 	overflows *transport.Overflows
 	logs      *logLimiter
 
@@ -149,6 +150,7 @@ func (t *Transport) ID() roles.NodeID { return t.id }
 // Send implements transport.Transport.
 func (t *Transport) Send(m node.Message) error {
 	if err := transport.CheckFrom(t.id, m); err != nil {
+		t.perPeer.get(m.To).drop(transport.DropMisaddressed, 1)
 		t.stats.DropN(transport.DropMisaddressed, 1)
 		return err
 	}
@@ -157,15 +159,15 @@ func (t *Transport) Send(m node.Message) error {
 	}
 	frame, err := wire.AppendMsgFrame(nil, m)
 	if err != nil {
-		return t.stats.Drop(transport.DropOversized, m.To)
+		return t.drop(transport.DropOversized, m.To)
 	}
-	return t.peers.With(m.To, &t.stats, func(p *peer) error {
+	return t.withPeer(m.To, func(p *peer) error {
 		if p.down(t.since()) {
-			return t.stats.Drop(transport.DropUnreachable, m.To)
+			return t.drop(transport.DropUnreachable, m.To)
 		}
 		if !p.queue.Push(frame) {
 			t.overflows.Add(m.To)
-			return t.stats.Drop(transport.DropQueueFull, m.To)
+			return t.drop(transport.DropQueueFull, m.To)
 		}
 		return nil
 	})
@@ -217,12 +219,14 @@ func (t *Transport) dropReason() transport.DropReason {
 
 // peer is one peer's queue and state; its goroutine is runPeer.
 type peer struct {
-	id     roles.NodeID
-	addr   string
-	queue  *transport.Queue
-	snaps  chan struct{} // a slot per MsgSnap on its way
-	ctx    context.Context
-	cancel context.CancelFunc
+	id    roles.NodeID
+	addr  string
+	queue *transport.Queue
+	// counters is the peer's PeerStats (nil beyond PeerStatsMax).
+	counters *peerCounters
+	snaps    chan struct{} // a slot per MsgSnap on its way
+	ctx      context.Context
+	cancel   context.CancelFunc
 	// downUntil is, after a failed dial, the time (since the epoch) until
 	// which Send refuses messages with ErrUnreachable: they would only wait
 	// out the backoff and go stale, as etcd drops a message it has no
@@ -232,7 +236,7 @@ type peer struct {
 }
 
 func newPeer(t *Transport, id roles.NodeID, addr string) *peer {
-	p := &peer{id: id, addr: addr, queue: transport.NewQueue(), snaps: make(chan struct{}, transport.SnapsInFlightMax)}
+	p := &peer{id: id, addr: addr, queue: transport.NewQueue(), counters: t.perPeer.get(id), snaps: make(chan struct{}, transport.SnapsInFlightMax)}
 	p.ctx, p.cancel = context.WithCancel(t.ctx)
 	seed := func(n roles.NodeID) uint64 { return n.RaftID() }
 	p.rng = rand.New(rand.NewPCG(seed(t.id), seed(id)))
