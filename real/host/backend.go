@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
@@ -34,6 +35,7 @@ func (b *Backend) Name() string { return "raft" }
 // backend.Backend. Input that can never apply (a bad ref, an oversize
 // payload) is refused before it reaches the log.
 func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect) (store.Resource, error) {
+	defer b.h.served(VerbApply, time.Now())
 	r.Payload = slices.Clone(r.Payload) // the node keeps the request for retries
 	c := store.Command{Op: store.OpApply, Resource: r, Expect: exp}
 	if err := c.Validate(); err != nil {
@@ -44,22 +46,24 @@ func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect)
 	if err := face.Validate(r); err != nil {
 		return store.Resource{}, fmt.Errorf("%s: %w", r.Ref, err)
 	}
-	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
+	res, err := b.h.propose(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
 	return res.Resource, err
 }
 
 // Delete proposes the delete and waits for it to be applied.
 func (b *Backend) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (store.Resource, error) {
+	defer b.h.served(VerbDelete, time.Now())
 	if err := ref.Validate(); err != nil {
 		return store.Resource{}, err
 	}
 	c := store.Command{Op: store.OpDelete, Ref: ref, Expect: exp}
-	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
+	res, err := b.h.propose(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
 	return res.Resource, err
 }
 
 // Get reads one resource.
 func (b *Backend) Get(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, error) {
+	defer b.h.served(VerbGet, time.Now())
 	r, _, err := b.GetServed(ctx, ref, opt)
 	return r, err
 }
@@ -75,6 +79,7 @@ func (b *Backend) GetServed(ctx context.Context, ref store.Ref, opt backend.Read
 
 // List reads the resources of kind in namespace.
 func (b *Backend) List(ctx context.Context, kind, namespace string, opt backend.ReadOptions) (backend.List, error) {
+	defer b.h.served(VerbList, time.Now())
 	rd := node.Read{Op: node.ReadList, Kind: kind, Namespace: namespace, Local: opt.Local}
 	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Read(rd) })
 	if err != nil {
@@ -87,6 +92,7 @@ func (b *Backend) List(ctx context.Context, kind, namespace string, opt backend.
 // The loop publishes each Ready's events before it looks at its inbox again,
 // so the watch starts between two batches: no gap, no duplicate.
 func (b *Backend) Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error) {
+	defer b.h.served(VerbWatch, time.Now())
 	var w backend.Watch
 	var werr error
 	err := b.h.exec(ctx, func(l *loop) { w, werr = b.h.fan.Watch(ctx, l.n.Store(), kind, from) })
@@ -114,7 +120,7 @@ func (b *Backend) Restore(ctx context.Context, snap []byte) error {
 		return err // refuse junk before it enters the log
 	}
 	c := store.Command{Op: store.OpRestore, Snapshot: slices.Clone(snap)}
-	_, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
+	_, err := b.h.propose(ctx, func(n *node.Node) (node.RequestID, error) { return n.Write(c) })
 	return err
 }
 

@@ -61,6 +61,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -139,15 +140,65 @@ type Config struct {
 	// Mesh names the mesh for memberlist's label; "" for "revoada".
 	Mesh   string
 	Logger *slog.Logger // nil: discard
+	// Observer, if not nil, hears how long the node's syncs and the
+	// verbs its Backend serves take (package real/metrics).
+	Observer Observer
 }
 
-// Stats counts what the loop did.
+// Observer hears what a node times, for metrics. Its methods are called
+// on the node's goroutines, the loop's included, and must not block.
+type Observer interface {
+	// Synced: a Sync of raft.db committed in d, its fsync included
+	// (disk.Storage.ObserveSyncs).
+	Synced(d time.Duration)
+	// Served: the node's Backend answered verb in d, with an error or not.
+	Served(verb Verb, d time.Duration)
+}
+
+// Verb names a client verb the Backend serves.
+type Verb string
+
+// The verbs.
+const (
+	VerbApply  Verb = "apply"
+	VerbGet    Verb = "get"
+	VerbList   Verb = "list"
+	VerbDelete Verb = "delete"
+	VerbWatch  Verb = "watch" // starting a watch: the stream then runs on its own
+)
+
+// Verbs are the verbs, in a fixed order.
+var Verbs = []Verb{VerbApply, VerbGet, VerbList, VerbDelete, VerbWatch}
+
+// Stats counts what the loop did, and what its last Ready batches said,
+// read as etcd's raft loop reads its Ready for its server metrics
+// (etcd server/etcdserver/raft.go and metrics.go).
 type Stats struct {
 	Ticks      uint64 // wall-clock ticks given to the node
 	Unsent     uint64 // messages dropped: no transport, or a peer with no ID
 	SendErrors uint64 // messages the transport refused
 	PeerDrops  uint64 // messages and reports from peers dropped: the peer inbox was full
 	Strangers  uint64 // messages dropped: their sender is not in the shape
+
+	HasLeader bool // the node knows a leader
+	// LeaderChanges counts the times the leader the node knows became
+	// another node, the first leader it knew included (etcd's rule: a
+	// change to a leader, not to none).
+	LeaderChanges uint64
+	Committed     uint64 // the commit index in the hard state last persisted
+	Applied       uint64 // the index last applied
+	// ProposalsPending are the requests through the log (writes and role
+	// shifts) whose callers wait now; ProposalsFailed those that ended
+	// without an answer from the log: timed out, given up by their
+	// caller, refused before the log, or cut short by Close.
+	ProposalsPending int64
+	ProposalsFailed  uint64
+	// Members is the node's gossip view by health, as of its last change
+	// (zero without self-healing).
+	Members [membership.Dead + 1]int
+	// Audits counts the node's policy audits as leader by decision:
+	// "propose", or the reason one was withheld (policy.Reason).
+	Audits map[string]uint64
 }
 
 // Node is one running node. Its methods are safe for concurrent use.
@@ -174,6 +225,16 @@ type Node struct {
 
 	resources                                       atomic.Int64
 	ticks, unsent, sendErrors, peerDrops, strangers atomic.Uint64
+
+	// What the loop's Readys said (Stats); the loop writes them.
+	hasLeader                         atomic.Bool
+	leaderChanges, committed, applied atomic.Uint64
+	members                           [membership.Dead + 1]atomic.Int64
+	auditsMu                          sync.Mutex
+	audits                            map[string]uint64
+	// The proposals (propose).
+	proposalsPending atomic.Int64
+	proposalsFailed  atomic.Uint64
 }
 
 // Start opens (or makes) the data directory and starts the node's loop.
@@ -197,10 +258,13 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Observer != nil {
+		storage.ObserveSyncs(cfg.Observer.Synced)
+	}
 	h := &Node{
 		id: nodeID(key), key: key, cfg: cfg, storage: storage, fan: backend.NewFanout(), log: cfg.Logger,
 		inbox: make(chan func(*loop), InboxMax), peers: make(chan func(*loop), PeerInboxMax),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), audits: map[string]uint64{},
 	}
 	n, err := h.newNode()
 	if err != nil {
@@ -257,7 +321,7 @@ func (h *Node) Status(ctx context.Context) (Status, error) {
 // Config.Join (or be restarted from a directory that was a member once).
 // It reports whether the shape changed: false for a member already.
 func (h *Node) Admit(ctx context.Context, id roles.NodeID, addr string) (changed bool, err error) {
-	r, err := h.request(ctx, func(n *node.Node) (node.RequestID, error) {
+	r, err := h.propose(ctx, func(n *node.Node) (node.RequestID, error) {
 		return n.Submit(roles.Shift{{Kind: roles.Join, Node: id, Reason: roles.Operator, Addr: addr}})
 	})
 	return r.Changed, err
@@ -270,7 +334,7 @@ func (h *Node) Admit(ctx context.Context, id roles.NodeID, addr string) (changed
 // it then. Errors: the Leave's rejection (roles.ErrLastVoter for the last
 // etcd holder), or ctx's.
 func (h *Node) Leave(ctx context.Context) error {
-	_, err := h.request(ctx, func(n *node.Node) (node.RequestID, error) {
+	_, err := h.propose(ctx, func(n *node.Node) (node.RequestID, error) {
 		return n.Submit(roles.Shift{{Kind: roles.Leave, Node: h.id, Reason: roles.Operator}})
 	})
 	if err != nil && !errors.Is(err, node.ErrTimeout) {
@@ -313,7 +377,7 @@ func (h *Node) SetClockRate(ctx context.Context, rate float64) error {
 // refused it, node.ErrTimeout when no answer came in time (it may still
 // commit), or ctx's error.
 func (h *Node) Shift(ctx context.Context, sh roles.Shift) (node.Result, error) {
-	return h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Submit(sh) })
+	return h.propose(ctx, func(n *node.Node) (node.RequestID, error) { return n.Submit(sh) })
 }
 
 // SetPeer tells the transport where peer id listens now.
@@ -413,9 +477,18 @@ func seededRand() *rand.Rand {
 // ID is the node's ID, its public key.
 func (h *Node) ID() roles.NodeID { return h.id }
 
-// Stats returns the loop's counters.
+// Stats returns the loop's counters, each read on its own.
 func (h *Node) Stats() Stats {
-	return Stats{Ticks: h.ticks.Load(), Unsent: h.unsent.Load(), SendErrors: h.sendErrors.Load(), PeerDrops: h.peerDrops.Load(), Strangers: h.strangers.Load()}
+	s := Stats{Ticks: h.ticks.Load(), Unsent: h.unsent.Load(), SendErrors: h.sendErrors.Load(), PeerDrops: h.peerDrops.Load(), Strangers: h.strangers.Load(),
+		HasLeader: h.hasLeader.Load(), LeaderChanges: h.leaderChanges.Load(), Committed: h.committed.Load(), Applied: h.applied.Load(),
+		ProposalsPending: h.proposalsPending.Load(), ProposalsFailed: h.proposalsFailed.Load()}
+	for i := range h.members {
+		s.Members[i] = int(h.members[i].Load())
+	}
+	h.auditsMu.Lock()
+	s.Audits = maps.Clone(h.audits)
+	h.auditsMu.Unlock()
+	return s
 }
 
 // Close stops the transport and the loop, syncs what was saved and closes
@@ -464,6 +537,27 @@ func (h *Node) exec(ctx context.Context, op func(*loop)) error {
 		return nil
 	case <-h.done: // stopped before it took the op
 		return h.stopped()
+	}
+}
+
+// propose is request for a request through the log (a write or a role
+// shift), counted as etcd counts proposals: pending while its caller
+// waits, failed when it ends without the log's answer (a Result applied
+// at an index, as a refusal by the store or the shape's rules is).
+func (h *Node) propose(ctx context.Context, submit func(*node.Node) (node.RequestID, error)) (node.Result, error) {
+	h.proposalsPending.Add(1)
+	defer h.proposalsPending.Add(-1)
+	r, err := h.request(ctx, submit)
+	if err != nil && r.Index == 0 {
+		h.proposalsFailed.Add(1)
+	}
+	return r, err
+}
+
+// served tells the observer, if any, that the Backend answered verb.
+func (h *Node) served(verb Verb, began time.Time) {
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.Served(verb, time.Since(began))
 	}
 }
 

@@ -352,3 +352,33 @@ func BenchmarkHostApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
+
+// TestStatsCountProposals: a node of one counts itself leader once, and
+// counts its writes as etcd counts proposals: committed and applied move
+// with the log, and only a write that ends without the log's answer (its
+// caller gave up) fails; one the store refuses was answered by the log.
+func TestStatsCountProposals(t *testing.T) {
+	h := start(t, t.TempDir())
+	b := h.Backend()
+	if _, err := b.Apply(t.Context(), configMap("ns", "a", "1"), store.Expect{}); err != nil {
+		t.Fatal(err)
+	}
+	s := h.Stats()
+	if !s.HasLeader || s.LeaderChanges != 1 || s.Committed == 0 || s.Applied < s.Committed || s.ProposalsFailed != 0 || s.ProposalsPending != 0 {
+		t.Fatalf("after a write: %+v", s)
+	}
+	if _, err := b.Apply(t.Context(), configMap("ns", "a", "2"), store.Expect{Set: true, Revision: 99}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a stale write: %v, want a conflict", err)
+	}
+	if got := h.Stats(); got.ProposalsFailed != 0 || got.Applied <= s.Applied {
+		t.Fatalf("after a write the store refused: %+v", got)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := b.Apply(ctx, configMap("ns", "a", "3"), store.Expect{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a write given up: %v", err)
+	}
+	if got := h.Stats(); got.ProposalsFailed != 1 || got.ProposalsPending != 0 {
+		t.Fatalf("after a write given up: %+v", got)
+	}
+}

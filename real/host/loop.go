@@ -20,6 +20,7 @@ type loop struct {
 	decision *node.Decision                        // the node's last audit as leader
 	addrs    map[roles.NodeID]string               // gossiped addresses given to the transport
 	ticker   *time.Ticker                          // the node's clock (Node.SetClockRate)
+	lead     uint64                                // the leader the node last knew, for Stats.LeaderChanges
 }
 
 // run is the loop goroutine. See the package doc.
@@ -37,6 +38,8 @@ func (l *loop) serve() error {
 	if err := l.campaignAlone(); err != nil {
 		return err
 	}
+	l.h.applied.Store(l.n.AppliedIndex())
+	l.countMembers()
 	l.ticker = time.NewTicker(l.h.cfg.TickInterval)
 	defer l.ticker.Stop()
 	for {
@@ -120,6 +123,7 @@ func (l *loop) ready() error {
 				return err
 			}
 		}
+		l.observe(rd)
 		l.learnJoined(rd.Applied) // before the leader's notice to a joined node leaves
 		unsent := l.send(rd.Messages)
 		l.publish(rd.Events)
@@ -133,6 +137,49 @@ func (l *loop) ready() error {
 		l.reportUnsent(unsent)
 	}
 	return nil
+}
+
+// observe records what a Ready says for Stats, once it is durable.
+func (l *loop) observe(rd node.Ready) {
+	h := l.h
+	if hs := rd.Persist.HardState; hs != nil {
+		h.committed.Store(hs.GetCommit())
+	}
+	h.applied.Store(l.n.AppliedIndex())
+	if st := rd.Status; st != nil {
+		if st.Lead != raft.None && st.Lead != l.lead {
+			h.leaderChanges.Add(1)
+		}
+		l.lead = st.Lead
+		h.hasLeader.Store(st.Lead != raft.None)
+	}
+	if len(rd.Decisions) > 0 {
+		h.auditsMu.Lock()
+		for _, d := range rd.Decisions {
+			decision := "propose"
+			if d.Shift == nil {
+				decision = d.Withheld.String()
+			}
+			h.audits[decision]++
+		}
+		h.auditsMu.Unlock()
+	}
+	if len(rd.Membership) > 0 {
+		l.countMembers()
+	}
+}
+
+// countMembers counts the node's gossip view by health, for Stats.
+func (l *loop) countMembers() {
+	var by [len(l.h.members)]int64
+	for _, m := range l.n.Members() {
+		if int(m.Health) < len(by) {
+			by[m.Health]++
+		}
+	}
+	for i, n := range by {
+		l.h.members[i].Store(n)
+	}
 }
 
 // send hands the messages to the transport and returns the raft messages
