@@ -1,0 +1,277 @@
+package metrics_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/core/topology"
+	"revoada.dev/revoada/net/transport"
+	"revoada.dev/revoada/real/host"
+	"revoada.dev/revoada/real/metrics"
+	"revoada.dev/revoada/real/tcp"
+)
+
+// node is a host with its transport and its metrics server.
+type node struct {
+	h   *host.Node
+	tr  *tcp.Transport
+	srv *metrics.Server
+}
+
+// meshWithMetrics starts three hosts over real/tcp on loopback, with
+// self-healing towards quorum-3m and 20 ms ticks, each with its own
+// registry served on a loopback port.
+func meshWithMetrics(t *testing.T) []*node {
+	t.Helper()
+	var dirs []string
+	var members []roles.Member
+	for range 3 {
+		dir := t.TempDir()
+		id, err := host.Identity(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs, members = append(dirs, dir), append(members, roles.Member{Node: id, Roles: roles.ControlPlane})
+	}
+	shape, err := roles.NewShape(members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := topology.ByName("quorum-3m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*node
+	addrs := map[roles.NodeID]string{}
+	for _, dir := range dirs {
+		n := &node{}
+		m := metrics.New()
+		cfg := host.Config{Dir: dir, Bootstrap: shape, Target: target, TickInterval: 20 * time.Millisecond, Observer: m,
+			Transport: func(key ed25519.PrivateKey, hd transport.Handler) (transport.Transport, error) {
+				var err error
+				n.tr, err = tcp.New(tcp.Config{Key: key, Mesh: shape.Digest(), Listen: "127.0.0.1:0", Handler: hd})
+				return n.tr, err
+			}}
+		if n.h, err = host.Start(cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.h.Close() })
+		if err := m.Watch(n.h, n.tr); err != nil {
+			t.Fatal(err)
+		}
+		if n.srv, err = metrics.Listen("127.0.0.1:0", false, m); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.srv.Close() })
+		nodes, addrs[n.h.ID()] = append(nodes, n), n.tr.Addr()
+	}
+	for _, n := range nodes {
+		for id, addr := range addrs {
+			n.h.SetPeer(id, addr)
+		}
+	}
+	return nodes
+}
+
+// scrape GETs url and parses the text format.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return fams
+}
+
+// value is the family's sample with the labels given as name, value
+// pairs: a counter's or a gauge's value, a histogram's count; -1 if there
+// is none.
+func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	for _, m := range fams[name].GetMetric() {
+		if !hasLabels(m, labels) {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return -1
+}
+
+func hasLabels(m *dto.Metric, labels []string) bool {
+	for i := 0; i+1 < len(labels); i += 2 {
+		found := false
+		for _, l := range m.GetLabel() {
+			found = found || l.GetName() == labels[i] && l.GetValue() == labels[i+1]
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// eventually scrapes node i until ok holds of its metrics, failing with
+// what it saw when a minute has passed.
+func eventually(t *testing.T, nodes []*node, i int, what string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		fams := scrape(t, nodes[i].srv.URL())
+		if ok(fams) {
+			return fams
+		}
+		if time.Now().After(deadline) {
+			st, _ := json.Marshal(nodes[i].h.Stats())
+			t.Fatalf("node %d: never %s; stats %s", i+1, what, st)
+		}
+	}
+}
+
+// TestMeshMetrics scrapes a three-node mesh over HTTP: every node knows
+// the leader and counts a leader change, sees the three healthy, has
+// synced, and counts bytes each way with each peer; writes make the
+// committed and applied counters grow on every node and the apply latency
+// histogram count them; and once the leader is closed, a survivor counts
+// another leader change.
+func TestMeshMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time and real sockets")
+	}
+	nodes := meshWithMetrics(t)
+	before := make([]map[string]*dto.MetricFamily, len(nodes))
+	for i, n := range nodes {
+		before[i] = eventually(t, nodes, i, "a leader, three healthy members and traffic with both peers", func(f map[string]*dto.MetricFamily) bool {
+			for _, p := range nodes {
+				if p == n {
+					continue
+				}
+				peer := p.h.ID().String()
+				if value(f, "revoada_network_peer_sent_bytes_total", "peer", peer) <= 0 || value(f, "revoada_network_peer_received_bytes_total", "peer", peer) <= 0 {
+					return false
+				}
+			}
+			return value(f, "revoada_raft_has_leader") == 1 && value(f, "revoada_raft_leader_changes_seen_total") >= 1 &&
+				value(f, "revoada_membership_members", "health", "healthy") == 3 && value(f, "revoada_disk_fsync_duration_seconds") > 0
+		})
+		// Each leader has a term of its own: a node that counts more
+		// changes than terms counts something else.
+		if st, err := n.h.Status(t.Context()); err != nil || value(before[i], "revoada_raft_leader_changes_seen_total") > float64(st.Raft.Term) {
+			t.Fatalf("node %d: %v leader changes by term %d (%v)", i+1, value(before[i], "revoada_raft_leader_changes_seen_total"), st.Raft.Term, err)
+		}
+		if got := len(before[i]["revoada_network_peer_sent_bytes_total"].GetMetric()); got != 2 {
+			t.Fatalf("node %d: sent bytes for %d peers, want 2", i+1, got)
+		}
+		for _, name := range []string{"go_goroutines", "process_open_fds", "revoada_raft_proposals_pending", "revoada_raft_proposals_failed_total"} {
+			if value(before[i], name) < 0 {
+				t.Fatalf("node %d: no %s", i+1, name)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for k := range 3 {
+		r := configMap(fmt.Sprintf("w%d", k))
+		for {
+			if _, err := nodes[0].h.Backend().Apply(ctx, r, store.Expect{}); err == nil {
+				break
+			} else if ctx.Err() != nil {
+				t.Fatalf("write %d never taken: %v", k, err)
+			}
+		}
+	}
+	for i := range nodes {
+		committed := value(before[i], "revoada_raft_proposals_committed_total")
+		applied := value(before[i], "revoada_raft_proposals_applied_total")
+		eventually(t, nodes, i, "committed and applied the writes", func(f map[string]*dto.MetricFamily) bool {
+			return value(f, "revoada_raft_proposals_committed_total") >= committed+3 && value(f, "revoada_raft_proposals_applied_total") >= applied+3
+		})
+	}
+	if f := scrape(t, nodes[0].srv.URL()); value(f, "revoada_request_duration_seconds", "verb", "apply") < 3 || value(f, "revoada_request_duration_seconds", "verb", "get") != 0 {
+		t.Fatalf("node 1's request histograms: apply %v, get %v; want at least 3 and 0",
+			value(f, "revoada_request_duration_seconds", "verb", "apply"), value(f, "revoada_request_duration_seconds", "verb", "get"))
+	}
+	leader := -1
+	for i, n := range nodes {
+		st, err := n.h.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Raft.Lead == n.h.ID().RaftID() {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no node leads")
+	}
+	eventually(t, nodes, leader, "counted a policy audit", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "revoada_policy_audits_total", "decision", "converged") > 0
+	})
+	survivor := (leader + 1) % len(nodes)
+	changes := value(scrape(t, nodes[survivor].srv.URL()), "revoada_raft_leader_changes_seen_total")
+	if err := nodes[leader].h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, nodes, survivor, "saw the next leader", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "revoada_raft_leader_changes_seen_total") > changes && value(f, "revoada_raft_has_leader") == 1
+	})
+}
+
+func configMap(name string) store.Resource {
+	payload, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": name, "namespace": "ns"}, "data": map[string]string{"v": name}})
+	if err != nil {
+		panic(err)
+	}
+	return store.Resource{Ref: store.Ref{Kind: "ConfigMap", Namespace: "ns", Name: name}, Face: "kubernetes", Format: store.JSON, Payload: payload}
+}
+
+// TestCheckAddr: loopback is taken, another host only when allowed, and
+// no host, a host name or a bad port never; each refusal an *AddrError.
+func TestCheckAddr(t *testing.T) {
+	for _, c := range []struct {
+		addr   string
+		remote bool
+		ok     bool
+	}{
+		{"127.0.0.1:9090", false, true}, {"[::1]:9090", false, true}, {"localhost:9090", false, true}, {"127.0.0.2:0", false, true},
+		{"0.0.0.0:9090", false, false}, {"0.0.0.0:9090", true, true}, {"10.1.2.3:9090", false, false}, {"10.1.2.3:9090", true, true},
+		{":9090", false, false}, {":9090", true, false}, {"example.com:9090", true, false},
+		{"127.0.0.1", false, false}, {"127.0.0.1:port", false, false}, {"127.0.0.1:70000", false, false}, {"", false, false},
+	} {
+		err := metrics.CheckAddr(c.addr, c.remote)
+		var ae *metrics.AddrError
+		if c.ok != (err == nil) || err != nil && !errors.As(err, &ae) {
+			t.Errorf("CheckAddr(%q, remote %v) = %v; want ok %v, or an *AddrError", c.addr, c.remote, err, c.ok)
+		}
+	}
+	if _, err := metrics.Listen("0.0.0.0:0", false, metrics.New()); err == nil {
+		t.Fatal("Listen took a non-loopback address without remote")
+	}
+}
