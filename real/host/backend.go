@@ -63,7 +63,6 @@ func (b *Backend) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (
 
 // Get reads one resource.
 func (b *Backend) Get(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, error) {
-	defer b.h.served(VerbGet, time.Now())
 	r, _, err := b.GetServed(ctx, ref, opt)
 	return r, err
 }
@@ -72,6 +71,7 @@ func (b *Backend) Get(ctx context.Context, ref store.Ref, opt backend.ReadOption
 // for a resource not found there): what a client history needs to judge
 // the read against the others (package checkers).
 func (b *Backend) GetServed(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, error) {
+	defer b.h.served(VerbGet, time.Now())
 	rd := node.Read{Op: node.ReadGet, Ref: ref, Local: opt.Local}
 	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Read(rd) })
 	return res.Resource, res.Revision, err

@@ -6,13 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
@@ -20,6 +15,7 @@ import (
 	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/real/host"
 	"revoada.dev/revoada/real/metrics"
+	"revoada.dev/revoada/real/metrics/metricstest"
 	"revoada.dev/revoada/real/tcp"
 )
 
@@ -85,61 +81,19 @@ func meshWithMetrics(t *testing.T) []*node {
 	return nodes
 }
 
-// scrape GETs url and parses the text format.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+// scrape reads url's metrics.
+func scrape(t *testing.T, url string) metricstest.Families {
 	t.Helper()
-	resp, err := http.Get(url)
+	fams, err := metricstest.Scrape(url)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
 	}
 	return fams
 }
 
-// value is the family's sample with the labels given as name, value
-// pairs: a counter's or a gauge's value, a histogram's count; -1 if there
-// is none.
-func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	for _, m := range fams[name].GetMetric() {
-		if !hasLabels(m, labels) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return -1
-}
-
-func hasLabels(m *dto.Metric, labels []string) bool {
-	for i := 0; i+1 < len(labels); i += 2 {
-		found := false
-		for _, l := range m.GetLabel() {
-			found = found || l.GetName() == labels[i] && l.GetValue() == labels[i+1]
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
 // eventually scrapes node i until ok holds of its metrics, failing with
 // what it saw when a minute has passed.
-func eventually(t *testing.T, nodes []*node, i int, what string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+func eventually(t *testing.T, nodes []*node, i int, what string, ok func(metricstest.Families) bool) metricstest.Families {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		fams := scrape(t, nodes[i].srv.URL())
@@ -164,31 +118,31 @@ func TestMeshMetrics(t *testing.T) {
 		t.Skip("real time and real sockets")
 	}
 	nodes := meshWithMetrics(t)
-	before := make([]map[string]*dto.MetricFamily, len(nodes))
+	before := make([]metricstest.Families, len(nodes))
 	for i, n := range nodes {
-		before[i] = eventually(t, nodes, i, "a leader, three healthy members and traffic with both peers", func(f map[string]*dto.MetricFamily) bool {
+		before[i] = eventually(t, nodes, i, "a leader, three healthy members and traffic with both peers", func(f metricstest.Families) bool {
 			for _, p := range nodes {
 				if p == n {
 					continue
 				}
 				peer := p.h.ID().String()
-				if value(f, "revoada_network_peer_sent_bytes_total", "peer", peer) <= 0 || value(f, "revoada_network_peer_received_bytes_total", "peer", peer) <= 0 {
+				if f.Value("revoada_network_peer_sent_bytes_total", "peer", peer) <= 0 || f.Value("revoada_network_peer_received_bytes_total", "peer", peer) <= 0 {
 					return false
 				}
 			}
-			return value(f, "revoada_raft_has_leader") == 1 && value(f, "revoada_raft_leader_changes_seen_total") >= 1 &&
-				value(f, "revoada_membership_members", "health", "healthy") == 3 && value(f, "revoada_disk_fsync_duration_seconds") > 0
+			return f.Value("revoada_raft_has_leader") == 1 && f.Value("revoada_raft_leader_changes_seen_total") >= 1 &&
+				f.Value("revoada_membership_members", "health", "healthy") == 3 && f.Value("revoada_disk_fsync_duration_seconds") > 0
 		})
 		// Each leader has a term of its own: a node that counts more
 		// changes than terms counts something else.
-		if st, err := n.h.Status(t.Context()); err != nil || value(before[i], "revoada_raft_leader_changes_seen_total") > float64(st.Raft.Term) {
-			t.Fatalf("node %d: %v leader changes by term %d (%v)", i+1, value(before[i], "revoada_raft_leader_changes_seen_total"), st.Raft.Term, err)
+		if st, err := n.h.Status(t.Context()); err != nil || before[i].Value("revoada_raft_leader_changes_seen_total") > float64(st.Raft.Term) {
+			t.Fatalf("node %d: %v leader changes by term %d (%v)", i+1, before[i].Value("revoada_raft_leader_changes_seen_total"), st.Raft.Term, err)
 		}
-		if got := len(before[i]["revoada_network_peer_sent_bytes_total"].GetMetric()); got != 2 {
+		if got := before[i].Series("revoada_network_peer_sent_bytes_total"); got != 2 {
 			t.Fatalf("node %d: sent bytes for %d peers, want 2", i+1, got)
 		}
 		for _, name := range []string{"go_goroutines", "process_open_fds", "revoada_raft_proposals_pending", "revoada_raft_proposals_failed_total"} {
-			if value(before[i], name) < 0 {
+			if before[i].Value(name) < 0 {
 				t.Fatalf("node %d: no %s", i+1, name)
 			}
 		}
@@ -207,15 +161,15 @@ func TestMeshMetrics(t *testing.T) {
 		}
 	}
 	for i := range nodes {
-		committed := value(before[i], "revoada_raft_proposals_committed_total")
-		applied := value(before[i], "revoada_raft_proposals_applied_total")
-		eventually(t, nodes, i, "committed and applied the writes", func(f map[string]*dto.MetricFamily) bool {
-			return value(f, "revoada_raft_proposals_committed_total") >= committed+3 && value(f, "revoada_raft_proposals_applied_total") >= applied+3
+		committed := before[i].Value("revoada_raft_proposals_committed_total")
+		applied := before[i].Value("revoada_raft_proposals_applied_total")
+		eventually(t, nodes, i, "committed and applied the writes", func(f metricstest.Families) bool {
+			return f.Value("revoada_raft_proposals_committed_total") >= committed+3 && f.Value("revoada_raft_proposals_applied_total") >= applied+3
 		})
 	}
-	if f := scrape(t, nodes[0].srv.URL()); value(f, "revoada_request_duration_seconds", "verb", "apply") < 3 || value(f, "revoada_request_duration_seconds", "verb", "get") != 0 {
+	if f := scrape(t, nodes[0].srv.URL()); f.Value("revoada_request_duration_seconds", "verb", "apply") < 3 || f.Value("revoada_request_duration_seconds", "verb", "get") != 0 {
 		t.Fatalf("node 1's request histograms: apply %v, get %v; want at least 3 and 0",
-			value(f, "revoada_request_duration_seconds", "verb", "apply"), value(f, "revoada_request_duration_seconds", "verb", "get"))
+			f.Value("revoada_request_duration_seconds", "verb", "apply"), f.Value("revoada_request_duration_seconds", "verb", "get"))
 	}
 	leader := -1
 	for i, n := range nodes {
@@ -230,16 +184,16 @@ func TestMeshMetrics(t *testing.T) {
 	if leader < 0 {
 		t.Fatal("no node leads")
 	}
-	eventually(t, nodes, leader, "counted a policy audit", func(f map[string]*dto.MetricFamily) bool {
-		return value(f, "revoada_policy_audits_total", "decision", "converged") > 0
+	eventually(t, nodes, leader, "counted a policy audit", func(f metricstest.Families) bool {
+		return f.Value("revoada_policy_audits_total", "decision", "converged") > 0
 	})
 	survivor := (leader + 1) % len(nodes)
-	changes := value(scrape(t, nodes[survivor].srv.URL()), "revoada_raft_leader_changes_seen_total")
+	changes := scrape(t, nodes[survivor].srv.URL()).Value("revoada_raft_leader_changes_seen_total")
 	if err := nodes[leader].h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, nodes, survivor, "saw the next leader", func(f map[string]*dto.MetricFamily) bool {
-		return value(f, "revoada_raft_leader_changes_seen_total") > changes && value(f, "revoada_raft_has_leader") == 1
+	eventually(t, nodes, survivor, "saw the next leader", func(f metricstest.Families) bool {
+		return f.Value("revoada_raft_leader_changes_seen_total") > changes && f.Value("revoada_raft_has_leader") == 1
 	})
 }
 
