@@ -12,6 +12,7 @@ import (
 
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/topology"
+	"revoada.dev/revoada/real/metrics/metricstest"
 )
 
 // freeAddr is a loopback address nothing listens on now.
@@ -275,14 +276,17 @@ func TestMeshJoin(t *testing.T) {
 // three 'revoada node' over TCP with mutual TLS, each told only the
 // others' addresses (--join: each asks the others who they are); a write
 // through one node's data directory is read back through another's, every
-// node's mesh status knows the leader and the three healthy, and SIGTERM
-// (here: the context) stops each cleanly. Started again without --join,
-// a node runs from the members it kept; with another set, it refuses.
+// node's mesh status knows the leader and the three healthy, and so do
+// their metrics (--metrics, scraped over HTTP); SIGTERM (here: the
+// context) stops each cleanly, and once the leader stopped a survivor's
+// metrics count a leader change. Started again without --join, a node
+// runs from the members it kept; with another set, it refuses.
 func TestNodeMeshOnLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time and real sockets")
 	}
-	dirs, ids, addrs, nodes := loopbackMesh(t, 3)
+	metricsAddrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	dirs, ids, addrs, nodes := loopbackMesh(t, 3, func(i int) []string { return []string{"--metrics", metricsAddrs[i]} })
 	wantLines(t, client(t, dirs[0], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "a", 1))).stdout,
 		"ConfigMap/default/live revision 1")
 	if got := client(t, dirs[2], exitOK, "get", "configmap", "live", "-o", "json").stdout; !strings.Contains(got, `"data":{"k":"a"}`) {
@@ -290,6 +294,7 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 	}
 	// Every node knows the leader and sees the three healthy (gossip may
 	// take a few rounds); the leader shows the policy's last decision.
+	var leaderID string
 	for i, dir := range dirs {
 		var st meshStatus
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
@@ -313,6 +318,7 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 		if st.ID != ids[i] || len(st.Nodes) != 3 || st.Term == 0 {
 			t.Fatalf("node %d: status %+v", i+1, st)
 		}
+		leaderID = st.Leader
 		if st.Leader == st.ID && !strings.Contains(st.Decision, "converged") {
 			t.Fatalf("the leader's last decision: %q, want converged", st.Decision)
 		}
@@ -320,6 +326,15 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 	if text := client(t, dirs[0], exitOK, "mesh", "status").stdout; !strings.Contains(text, "NODE") || !strings.Contains(text, "leader") {
 		t.Fatalf("mesh status printed:\n%s", text)
 	}
+	leader := slices.Index(ids, leaderID)
+	survivor := (leader + 1) % len(nodes)
+	changes := scrapeNodeMetrics(t, metricsAddrs, ids)[survivor].Value("revoada_raft_leader_changes_seen_total")
+	if code := nodes[leader].stop(); code != exitOK {
+		t.Fatalf("the leader exited %d: %s", code, nodes[leader].stderr)
+	}
+	pollMetrics(t, metricsAddrs[survivor], "a leader change after the leader stopped", func(f metricstest.Families) bool {
+		return f.Value("revoada_raft_leader_changes_seen_total") > changes && f.Value("revoada_raft_has_leader") == 1
+	})
 	for i, n := range nodes {
 		if code := n.stop(); code != exitOK {
 			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
@@ -343,6 +358,71 @@ func TestNodeMeshOnLoopback(t *testing.T) {
 		args := append([]string{"node", "--listen", addrs[0]}, bad...)
 		if o := client(t, dirs[0], exitUsage, args...); !strings.Contains(o.stderr, "mesh.json") {
 			t.Fatalf("node %v: %s", bad, o.stderr)
+		}
+	}
+}
+
+// scrapeNodeMetrics checks what the mesh's nodes serve on /metrics once
+// they all see the leader and the three healthy: every node knows the
+// leader, counted a leader change, counts the three healthy and has
+// exchanged bytes with both peers, each under its ID; node 1, written
+// through, timed its apply, and node 3, read through, its read. It returns
+// each node's scrape.
+func scrapeNodeMetrics(t *testing.T, metricsAddrs, ids []string) []metricstest.Families {
+	t.Helper()
+	var out []metricstest.Families
+	for i, addr := range metricsAddrs {
+		f := pollMetrics(t, addr, "the leader, the three healthy and both peers", func(f metricstest.Families) bool {
+			for j, id := range ids {
+				if j != i && (f.Value("revoada_network_peer_sent_bytes_total", "peer", id) <= 0 || f.Value("revoada_network_peer_received_bytes_total", "peer", id) <= 0) {
+					return false
+				}
+			}
+			return f.Value("revoada_raft_has_leader") == 1 && f.Value("revoada_raft_leader_changes_seen_total") >= 1 &&
+				f.Value("revoada_membership_members", "health", "healthy") == 3 && f.Value("revoada_disk_fsync_duration_seconds") > 0
+		})
+		if i == 0 && f.Value("revoada_request_duration_seconds", "verb", "apply") < 1 {
+			t.Fatalf("node 1 timed no apply")
+		}
+		if i == 2 && f.Value("revoada_request_duration_seconds", "verb", "get")+f.Value("revoada_request_duration_seconds", "verb", "list") < 1 {
+			t.Fatalf("node 3 timed no read") // 'revoada get' asks its node for a get or a list
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// pollMetrics scrapes http://addr/metrics until ok holds, for a minute.
+func pollMetrics(t *testing.T, addr, what string, ok func(metricstest.Families) bool) metricstest.Families {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		f, err := metricstest.Scrape("http://" + addr + "/metrics")
+		if err == nil && ok(f) {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never %s (%v)", addr, what, err)
+		}
+	}
+}
+
+// --metrics takes a loopback HOST:PORT, another address only with
+// --metrics-remote, and never no host: each refusal is a usage error that
+// starts nothing.
+func TestNodeMetricsAddress(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--metrics", "10.1.2.3:9090"}, "not a loopback address"},
+		{[]string{"--metrics", ":9090", "--metrics-remote"}, "no host"},
+		{[]string{"--metrics", "127.0.0.1"}, "want HOST:PORT"},
+		{[]string{"--metrics-remote"}, "--metrics-remote needs --metrics"},
+	} {
+		args := append([]string{"node", "--listen", "127.0.0.1:1"}, c.args...)
+		if o := client(t, dir, exitUsage, args...); !strings.Contains(o.stderr, c.want) {
+			t.Errorf("node %v: stderr %q, want %q", c.args, o.stderr, c.want)
 		}
 	}
 }

@@ -31,10 +31,11 @@ import (
 	"revoada.dev/revoada/internal/atomicfile"
 	"revoada.dev/revoada/net/transport"
 	"revoada.dev/revoada/real/host"
+	"revoada.dev/revoada/real/metrics"
 	"revoada.dev/revoada/real/tcp"
 )
 
-const nodeSynopsis = "node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...] [--mesh NAME] [--target STRATEGY] [--heal=false] [--tick D] [--data DIR]"
+const nodeSynopsis = "node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...] [--mesh NAME] [--target STRATEGY] [--heal=false] [--tick D] [--metrics HOST:PORT [--metrics-remote]] [--data DIR]"
 
 const nodeAbout = `Run one node of a mesh until SIGTERM or Ctrl-C, logging JSON lines
 (log/slog) to stderr. The node talks to its peers over TCP with mutual TLS
@@ -60,7 +61,16 @@ watch with --data DIR) on DIR/revoada.sock, as they serve one another: a
 write through any node of the mesh is replicated, and a read is
 linearizable, and 'revoada mesh status --data DIR' shows the mesh as the
 node sees it. Adding a node to a mesh that is already running comes with
-the production mesh's next steps (issue 12).`
+the production mesh's next steps (issue 12).
+
+With --metrics HOST:PORT the node serves its Prometheus metrics (etcd's
+names with revoada_ for etcd_: raft, disk fsync, per-peer network,
+membership, policy audits, request latency per verb) at
+http://HOST:PORT/metrics, in plain HTTP on a listener of its own, as etcd's
+--listen-metrics-urls does; off by default. HOST must be a loopback
+address (127.0.0.1, ::1, localhost) unless --metrics-remote is given too:
+the endpoint has no TLS and no authentication. Scrape it with
+'curl -s http://127.0.0.1:PORT/metrics'.`
 
 // nodeFlags defines node's flags and returns the function that runs it.
 func nodeFlags(e *env) (*flag.FlagSet, func() int) {
@@ -79,6 +89,8 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	fs.Var(&mlJoin, "memberlist-join", "other nodes' memberlist addresses, as `HOST:PORT,...` (with --memberlist)")
 	joining := fs.Bool("joining", false, "join a running mesh, of which the --join and --peer nodes are members: stay outside, silent, until a member admits this node ('revoada mesh admit ID@HOST:PORT')")
 	heal := fs.Bool("heal", true, "run self-healing towards --target; false: the target only sets the bootstrap shape")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (a loopback address unless --metrics-remote)")
+	metricsRemote := fs.Bool("metrics-remote", false, "let --metrics listen on an address other hosts can reach (plain HTTP, no authentication)")
 	advertise := fs.String("advertise", "", "the `HOST:PORT` peers are told to reach this node at (gossiped; default --listen); "+
 		advertiseNone+": none, so peers keep the addresses they were given (a fault proxy per link, as 'revoada real' runs)")
 	return fs, func() int {
@@ -107,6 +119,14 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if *joining && len(peers)+len(join) == 0 {
 			return usageError(e, "node", "--joining needs a member of the mesh: --join HOST:PORT or --peer ID@HOST:PORT")
 		}
+		if *metricsAddr == "" && *metricsRemote {
+			return usageError(e, "node", "--metrics-remote needs --metrics HOST:PORT")
+		}
+		if *metricsAddr != "" {
+			if err := metrics.CheckAddr(*metricsAddr, *metricsRemote); err != nil {
+				return usageError(e, "node", "--metrics: %v", err)
+			}
+		}
 		adv := *advertise
 		switch {
 		case adv == "":
@@ -118,7 +138,8 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 				return usageError(e, "node", "--advertise %q: %v", adv, err)
 			}
 		}
-		return runNode(e, nodeSpec{dir: *data, listen: *listen, advertise: adv, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal})
+		return runNode(e, nodeSpec{dir: *data, listen: *listen, advertise: adv, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal,
+			metrics: *metricsAddr, metricsRemote: *metricsRemote})
 	}
 }
 
@@ -138,6 +159,10 @@ type nodeSpec struct {
 	target      topology.Strategy
 	tick        time.Duration
 	heal        bool // self-healing towards target
+	// metrics is where /metrics is served ("" for nowhere); metricsRemote
+	// allows a non-loopback address.
+	metrics       string
+	metricsRemote bool
 }
 
 // peer is one --peer.
@@ -287,12 +312,30 @@ func runNode(e *env, spec nodeSpec) int {
 	if spec.memberlist != "" {
 		cfg.Memberlist, cfg.Mesh = &host.Memberlist{Bind: spec.memberlist, Seeds: spec.mlJoin}, spec.mesh
 	}
+	var reg *metrics.Metrics
+	var metricsSrv *metrics.Server
+	if spec.metrics != "" {
+		reg = metrics.New()
+		if metricsSrv, err = metrics.Listen(spec.metrics, spec.metricsRemote, reg); err != nil {
+			tr.Close()
+			return clientError(e, "node", err)
+		}
+		defer metricsSrv.Close()
+		cfg.Observer = reg
+	}
 	h, err := host.Start(cfg)
 	if err != nil {
 		tr.Close()
 		return clientError(e, "node", err)
 	}
 	late.h.Store(h)
+	if reg != nil {
+		if err := reg.Watch(h, tr); err != nil {
+			h.Close()
+			return clientError(e, "node", err)
+		}
+		log.Info("metrics served", "url", metricsSrv.URL())
+	}
 	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h, left: left, faults: faulty})
 	if err != nil {
 		log.Warn("the client verbs cannot use this data directory while the node runs", "err", err)
