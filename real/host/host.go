@@ -181,6 +181,7 @@ type Stats struct {
 	Strangers  uint64 // messages dropped: their sender is not in the shape
 
 	HasLeader bool // the node knows a leader
+	IsLeader  bool // the node is the leader
 	// LeaderChanges counts the times the leader the node knows became
 	// another node, the first leader it knew included (etcd's rule: a
 	// change to a leader, not to none).
@@ -227,7 +228,7 @@ type Node struct {
 	ticks, unsent, sendErrors, peerDrops, strangers atomic.Uint64
 
 	// What the loop's Readys said (Stats); the loop writes them.
-	hasLeader                         atomic.Bool
+	hasLeader, isLeader               atomic.Bool
 	leaderChanges, committed, applied atomic.Uint64
 	members                           [membership.Dead + 1]atomic.Int64
 	auditsMu                          sync.Mutex
@@ -480,7 +481,7 @@ func (h *Node) ID() roles.NodeID { return h.id }
 // Stats returns the loop's counters, each read on its own.
 func (h *Node) Stats() Stats {
 	s := Stats{Ticks: h.ticks.Load(), Unsent: h.unsent.Load(), SendErrors: h.sendErrors.Load(), PeerDrops: h.peerDrops.Load(), Strangers: h.strangers.Load(),
-		HasLeader: h.hasLeader.Load(), LeaderChanges: h.leaderChanges.Load(), Committed: h.committed.Load(), Applied: h.applied.Load(),
+		HasLeader: h.hasLeader.Load(), IsLeader: h.isLeader.Load(), LeaderChanges: h.leaderChanges.Load(), Committed: h.committed.Load(), Applied: h.applied.Load(),
 		ProposalsPending: h.proposalsPending.Load(), ProposalsFailed: h.proposalsFailed.Load()}
 	for i := range h.members {
 		s.Members[i] = int(h.members[i].Load())

@@ -152,6 +152,7 @@ func (l *loop) observe(rd node.Ready) {
 		}
 		l.lead = st.Lead
 		h.hasLeader.Store(st.Lead != raft.None)
+		h.isLeader.Store(st.State == raft.StateLeader)
 	}
 	if len(rd.Decisions) > 0 {
 		h.auditsMu.Lock()

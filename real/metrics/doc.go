@@ -12,6 +12,7 @@
 // counters and the peer as a label:
 //
 //	revoada_raft_has_leader                        gauge: 1 if the node knows a leader
+//	revoada_raft_is_leader                         gauge: 1 if the node is the leader
 //	revoada_raft_leader_changes_seen_total         counter: etcd's rule, a change to a leader (none to one included)
 //	revoada_raft_proposals_committed_total         counter: the commit index last persisted
 //	revoada_raft_proposals_applied_total           counter: the index last applied

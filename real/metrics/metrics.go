@@ -90,6 +90,8 @@ func (m *Metrics) Handler() http.Handler {
 var (
 	descHasLeader = prometheus.NewDesc("revoada_raft_has_leader",
 		"Whether or not a leader exists. 1 is existence, 0 is not.", nil, nil)
+	descIsLeader = prometheus.NewDesc("revoada_raft_is_leader",
+		"Whether or not this member is a leader. 1 if is, 0 otherwise.", nil, nil)
 	descLeaderChanges = prometheus.NewDesc("revoada_raft_leader_changes_seen_total",
 		"The number of leader changes seen.", nil, nil)
 	descCommitted = prometheus.NewDesc("revoada_raft_proposals_committed_total",
@@ -112,6 +114,14 @@ var (
 		"The total number of messages to peers the transport dropped, by reason.", []string{"peer", "reason"}, nil)
 )
 
+// one is 1 for true, 0 for false.
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // nodeCollector reads a node's Stats and its transport's PeerStats at
 // each scrape: atomic counters, so a scrape never waits for the node's
 // loop (a node stuck on its disk still answers).
@@ -121,7 +131,7 @@ type nodeCollector struct {
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHasLeader, descLeaderChanges, descCommitted, descApplied, descPending, descFailed,
+	for _, d := range []*prometheus.Desc{descHasLeader, descIsLeader, descLeaderChanges, descCommitted, descApplied, descPending, descFailed,
 		descMembers, descAudits, descSent, descReceived, descDropped} {
 		ch <- d
 	}
@@ -129,11 +139,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.h.Stats()
-	hasLeader := 0.0
-	if s.HasLeader {
-		hasLeader = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descHasLeader, prometheus.GaugeValue, hasLeader)
+	ch <- prometheus.MustNewConstMetric(descHasLeader, prometheus.GaugeValue, one(s.HasLeader))
+	ch <- prometheus.MustNewConstMetric(descIsLeader, prometheus.GaugeValue, one(s.IsLeader))
 	ch <- prometheus.MustNewConstMetric(descLeaderChanges, prometheus.CounterValue, float64(s.LeaderChanges))
 	ch <- prometheus.MustNewConstMetric(descCommitted, prometheus.CounterValue, float64(s.Committed))
 	ch <- prometheus.MustNewConstMetric(descApplied, prometheus.CounterValue, float64(s.Applied))

@@ -173,11 +173,10 @@ func TestMeshMetrics(t *testing.T) {
 	}
 	leader := -1
 	for i, n := range nodes {
-		st, err := n.h.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Raft.Lead == n.h.ID().RaftID() {
+		if scrape(t, n.srv.URL()).Value("revoada_raft_is_leader") == 1 {
+			if leader >= 0 {
+				t.Fatalf("nodes %d and %d both lead", leader+1, i+1)
+			}
 			leader = i
 		}
 	}
