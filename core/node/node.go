@@ -764,7 +764,7 @@ func (n *Node) leaving() []roles.NodeID {
 		if s.req.Fence != nil {
 			continue
 		}
-		if _, change, rej := n.machine.shape.Plan(s.req.Shift); rej == nil && len(change.Add) == 0 {
+		if _, change, rej := n.machine.shape.Plan(s.req.Shift); rej == nil {
 			out = append(out, change.Remove...)
 		}
 	}

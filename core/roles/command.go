@@ -150,12 +150,17 @@ const (
 	// ErrShapeFull: a join would take the shape past ShapeMembersMax, or
 	// the joining node's raft ID is a member's already.
 	ErrShapeFull
+	// ErrNoVoterStays: the shift takes every voter out of the voters at
+	// once. The leader is one of them, and it never proposes its own
+	// removal: it hands leadership to a voter that stays, and there is
+	// none. Keep one, and move it in a later shift.
+	ErrNoVoterStays
 )
 
 var codeNames = map[RejectCode]string{
 	ErrUnknownNode: "unknown-node", ErrLastVoter: "last-voter", ErrQuarantined: "quarantined",
 	ErrObserver: "observer", ErrInvalidCommand: "invalid-command", ErrEmptyShift: "empty-shift",
-	ErrStale: "stale", ErrShapeFull: "shape-full",
+	ErrStale: "stale", ErrShapeFull: "shape-full", ErrNoVoterStays: "no-voter-stays",
 }
 
 func (c RejectCode) Error() string { return "roles: " + c.String() }

@@ -52,13 +52,20 @@ func TestLastVoterIsKept(t *testing.T) {
 			t.Errorf("%v: changed %v, rejection %v; want last-voter", c, changed, rej)
 		}
 	}
-	// Handing etcd over in one shift is fine.
-	_, rej := s.Apply(roles.Shift{
+	// Handing etcd over in one shift takes every voter out at once: the
+	// leader, one of them, would have no voter to hand leadership to.
+	swap := roles.Shift{
 		{Kind: roles.Promote, Node: id(2), Reason: roles.Rebalance},
 		{Kind: roles.Demote, Node: id(1), Reason: roles.Rebalance},
-	})
-	if rej != nil {
-		t.Fatalf("hand-over rejected: %v", rej)
+	}
+	if changed, rej := s.Apply(swap); changed || !errors.Is(rej, roles.ErrNoVoterStays) {
+		t.Fatalf("hand-over in one shift: changed %v, rejection %v; want no-voter-stays", changed, rej)
+	}
+	// In two shifts it is fine.
+	for _, sh := range []roles.Shift{swap[:1], swap[1:]} {
+		if _, rej := s.Apply(sh); rej != nil {
+			t.Fatalf("%v rejected: %v", sh, rej)
+		}
 	}
 	if got := s.Voters(); !slices.Equal(got, []roles.NodeID{id(2)}) {
 		t.Errorf("voters %v, want [n2]", got)

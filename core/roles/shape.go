@@ -133,7 +133,11 @@ func (s Shape) Plan(sh Shift) (Shape, VoterChange, *Rejection) {
 	if len(next.Voters()) == 0 {
 		return s, VoterChange{}, reject(len(sh)-1, ErrLastVoter, "the shift leaves no node holding etcd")
 	}
-	return next, voterChange(s.Voters(), next.Voters()), nil
+	change := voterChange(s.Voters(), next.Voters())
+	if len(change.Remove) > 0 && len(change.Remove) == len(s.Voters()) {
+		return s, VoterChange{}, reject(len(sh)-1, ErrNoVoterStays, "the shift takes all %d voters out at once: keep one for a later shift", len(change.Remove))
+	}
+	return next, change, nil
 }
 
 // Apply applies the shift atomically. It returns whether the shape changed,
