@@ -152,27 +152,27 @@ func (c *cluster) bookkept(i int, m *Membership) {
 	c.t.Helper()
 	dead := 0
 	for k, p := range m.sorted {
-		if m.peers[p.node()] != p || k > 0 && m.sorted[k-1].node().Compare(p.node()) >= 0 {
+		if m.peers.get(p.node()) != p || k > 0 && m.sorted[k-1].node().Compare(p.node()) >= 0 {
 			c.t.Fatalf("node %d: peer %d of %d out of order or not in the map", i, k, len(m.sorted))
 		}
 		if p.health == Dead {
 			dead++
 		}
 	}
-	if len(m.sorted) != len(m.peers) || dead != m.dead {
-		c.t.Fatalf("node %d: %d sorted peers, %d in the map, %d Dead counted %d", i, len(m.sorted), len(m.peers), dead, m.dead)
+	if len(m.sorted) != m.peers.len() || dead != m.dead {
+		c.t.Fatalf("node %d: %d sorted peers, %d in the map, %d Dead counted %d", i, len(m.sorted), m.peers.len(), dead, m.dead)
 	}
 	if len(m.orderPeers) != len(m.order) {
 		c.t.Fatalf("node %d: a traversal of %d ids and %d peers", i, len(m.order), len(m.orderPeers))
 	}
 	for k, p := range m.orderPeers {
-		if p.node() != m.order[k] || !p.forgotten && m.peers[p.node()] != p {
+		if p.node() != m.order[k] || !p.forgotten && m.peers.get(p.node()) != p {
 			c.t.Fatalf("node %d: traversal entry %d is not its id's peer", i, k)
 		}
 	}
 	absent := 0
 	for _, id := range m.seeds {
-		if m.peers[id] == nil {
+		if m.peers.get(id) == nil {
 			absent++
 		}
 	}
@@ -184,7 +184,7 @@ func (c *cluster) bookkept(i int, m *Membership) {
 		c.t.Fatalf("node %d: queue split at %d is not two runs in order: %v", i, k, m.queue)
 	}
 	for _, b := range m.queue {
-		if held := m.peers[b.node]; b.node != m.cfg.Self && (b.p == nil || held != b.p && !(held == nil && b.p.forgotten)) {
+		if held := m.peers.get(b.node); b.node != m.cfg.Self && (b.p == nil || held != b.p && !(held == nil && b.p.forgotten)) {
 			c.t.Fatalf("node %d: a broadcast of %s points to another peer than the view's", i, b.node.Short())
 		}
 	}

@@ -54,7 +54,7 @@ func (m *Membership) round() {
 	for range m.seeds {
 		id := m.seeds[m.nextSeed%len(m.seeds)]
 		m.nextSeed++
-		if m.peers[id] == nil {
+		if m.peers.get(id) == nil {
 			m.sendPushPull(id)
 			break
 		}
@@ -82,7 +82,7 @@ func (m *Membership) nextTargets(n int) []roles.NodeID {
 		id, p := m.order[m.next], m.orderPeers[m.next]
 		m.next++
 		if p.forgotten { // evicted since: the view's peer of id now, if any
-			p = m.peers[id]
+			p = m.peers.get(id)
 		}
 		if p != nil && p.health != Dead && !slices.Contains(out, id) {
 			out = append(out, id)
@@ -334,7 +334,7 @@ func (m *Membership) mergeState(s SignedState) {
 		m.mergeSelf(s)
 		return
 	}
-	p := m.peers[id]
+	p := m.peers.get(id)
 	if p != nil {
 		switch s.State.Stamp().Compare(p.stamp()) {
 		case -1:
@@ -379,14 +379,14 @@ func (m *Membership) mergeSelf(s SignedState) {
 // is found out like one that stopped). With SeenMax peers held, the member
 // longest Dead is forgotten to make room; with none Dead, s is dropped.
 func (m *Membership) addPeer(s SignedState) {
-	if len(m.peers) >= m.cfg.SeenMax && !m.evictDead() {
+	if m.peers.len() >= m.cfg.SeenMax && !m.evictDead() {
 		m.counters.Dropped++
 		return
 	}
 	id := s.State.Node
 	p := &peer{signed: clone(s), health: Healthy, learned: m.nextLearn()}
 	m.restartDetector(p)
-	m.peers[id] = p
+	m.peers.put(p)
 	at, _ := slices.BinarySearchFunc(m.sorted, id, func(p *peer, id roles.NodeID) int { return p.node().Compare(id) })
 	m.sorted = slices.Insert(m.sorted, at, p)
 	m.digestMemo = nil
@@ -439,7 +439,7 @@ func (m *Membership) evictDead() bool {
 	p := m.sorted[victim]
 	id := p.node()
 	p.forgotten = true
-	delete(m.peers, id)
+	m.peers.del(id)
 	m.sorted = slices.Delete(m.sorted, victim, victim+1)
 	m.dead--
 	m.evictions++

@@ -166,9 +166,9 @@ type Membership struct {
 	now         uint64
 	phase       uint64 // rounds start at ticks where (now+phase) % GossipIntervalTicks == 0
 
-	peers  map[roles.NodeID]*peer // lookups only; iteration uses sorted
-	sorted []*peer                // the peers in NodeID order
-	dead   int                    // peers Dead
+	peers  peerIndex // lookups only; iteration uses sorted
+	sorted []*peer   // the peers in NodeID order
+	dead   int       // peers Dead
 	// evictions counts the peers forgotten (evictDead), so Step knows
 	// whether a peer it looked up may be gone.
 	evictions uint64
@@ -261,7 +261,7 @@ func New(cfg Config, self State) (*Membership, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Membership{cfg: cfg, self: signed, peers: map[roles.NodeID]*peer{}, alarmQ: alarmQuantile(cfg.PhiThreshold)}
+	m := &Membership{cfg: cfg, self: signed, peers: newPeerIndex(), alarmQ: alarmQuantile(cfg.PhiThreshold)}
 	m.selfLearned = m.nextLearn()
 	m.phase = uint64(cfg.Rand.IntN(cfg.GossipIntervalTicks))
 	m.rounds = uint64(cfg.Rand.IntN(cfg.PushPullEveryRounds))
@@ -298,7 +298,7 @@ func (m *Membership) Join(seeds []roles.NodeID) {
 	}
 	m.seedsAbsent = 0
 	for _, id := range m.seeds {
-		if m.peers[id] == nil {
+		if m.peers.get(id) == nil {
 			m.seedsAbsent++
 		}
 		m.sendPushPull(id)
@@ -401,7 +401,7 @@ func (m *Membership) Health(id roles.NodeID) Health {
 	if id == m.cfg.Self {
 		return Healthy
 	}
-	if p := m.peers[id]; p != nil {
+	if p := m.peers.get(id); p != nil {
 		return p.health
 	}
 	return Unknown
@@ -413,7 +413,7 @@ func (m *Membership) State(id roles.NodeID) (State, bool) {
 	if id == m.cfg.Self {
 		return m.self.State, true
 	}
-	if p := m.peers[id]; p != nil {
+	if p := m.peers.get(id); p != nil {
 		return p.signed.State, true
 	}
 	return State{}, false
@@ -430,12 +430,12 @@ func (m *Membership) Step(msg Message) {
 		return
 	}
 	m.heardAny, m.lastAny = true, m.now
-	p := m.peers[msg.From]
+	p := m.peers.get(msg.From)
 	m.heardFrom(p)
 	evictions := m.evictions
 	m.mergeStates(msg.States)
 	if p == nil || m.evictions != evictions { // the sender may have just entered the view, or left it
-		p = m.peers[msg.From]
+		p = m.peers.get(msg.From)
 		m.heardFrom(p)
 	}
 	if p != nil && msg.Incarnation >= p.uptimeInc {
@@ -501,7 +501,7 @@ func (m *Membership) takeSuspicions(from roles.NodeID, ss []Suspicion) {
 			}
 			continue
 		}
-		p := m.peers[s.Node]
+		p := m.peers.get(s.Node)
 		if s.Node == from || p == nil || p.health != Healthy || s.Incarnation < p.signed.State.Incarnation ||
 			(p.cleared && s.Incarnation <= p.clearedInc) {
 			continue
@@ -607,12 +607,12 @@ func (m *Membership) send(msg Message) {
 		return
 	}
 	msg.From, msg.Uptime, msg.Incarnation = m.cfg.Self, m.now, m.self.State.Incarnation
-	if p := m.peers[msg.To]; p != nil && p.health != Healthy {
+	if p := m.peers.get(msg.To); p != nil && p.health != Healthy {
 		msg.Suspects = append(msg.Suspects, Suspicion{msg.To, p.suspectInc})
 	}
 	for i := len(m.suspects) - 1; i >= 0 && len(msg.Suspects) < m.cfg.SuspectsPerMessageMax; i-- {
 		if id := m.suspects[i]; id != msg.To {
-			msg.Suspects = append(msg.Suspects, Suspicion{id, m.peers[id].suspectInc})
+			msg.Suspects = append(msg.Suspects, Suspicion{id, m.peers.get(id).suspectInc})
 		}
 	}
 	m.room(1)

@@ -56,7 +56,7 @@ func (m *Membership) advanceProbes() {
 	timeout := m.probeTimeout()
 	kept := m.probes[:0]
 	for _, pr := range m.probes {
-		p := m.peers[pr.target]
+		p := m.peers.get(pr.target)
 		if p == nil || p.health != Healthy {
 			continue
 		}
@@ -113,7 +113,7 @@ func (m *Membership) onAck(msg Message) {
 		return
 	}
 	m.lhm = max(m.lhm-1, 0)
-	if p := m.peers[msg.Target]; p != nil {
+	if p := m.peers.get(msg.Target); p != nil {
 		m.beat(p)
 	}
 	m.endProbes(msg.Target)
