@@ -299,3 +299,28 @@ func TestDedupKeepsTheConflict(t *testing.T) {
 		}
 	}
 }
+
+// TestIsMemberMatchesShape checks the machine's member index against the
+// shape's own lookup, over shape changes, for members, strangers and a
+// stranger that shares a member's raft ID.
+func TestIsMemberMatchesShape(t *testing.T) {
+	m := NewMachine(bootShape(t))
+	twin := nid(2)
+	twin[31] = 99 // nid(2)'s raft ID, another key
+	probe := []roles.NodeID{nid(1), nid(2), nid(3), nid(4), nid(5), twin}
+	check := func(step string) {
+		t.Helper()
+		for _, id := range probe {
+			if _, want := m.shape.Roles(id); m.isMember(id) != want {
+				t.Fatalf("%s: isMember(%s) = %v, want %v", step, id.Short(), !want, want)
+			}
+		}
+	}
+	check("boot")
+	s, err := roles.NewShape([]roles.Member{{Node: nid(1), Roles: roles.ControlPlane}, {Node: nid(5), Roles: roles.Worker}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.setShape(s)
+	check("changed")
+}

@@ -350,7 +350,7 @@ func (n *Node) Shape() roles.Shape { return n.machine.Shape() }
 // with any roles: a driver drops raft messages from anyone else (raft
 // itself takes a higher term from any sender).
 func (n *Node) IsMember(id roles.NodeID) bool {
-	if _, ok := n.view().Roles(id); ok || n.unplaced() {
+	if n.inView(id) || n.unplaced() {
 		return true
 	}
 	// Raft's own members too, on a raft member: voters a shift removed are
@@ -359,6 +359,16 @@ func (n *Node) IsMember(id roles.NodeID) bool {
 	// booted or was demoted with, which names voters long gone.)
 	r := id.RaftID()
 	return n.status.Member && n.peers[r] == id && n.inRaft(r)
+}
+
+// inView reports whether id is in view(), the way view chooses it, looking
+// the applied shape up in the machine's index rather than its map.
+func (n *Node) inView(id roles.NodeID) bool {
+	if n.seen.index > n.applied {
+		_, ok := n.seen.shape.Roles(id)
+		return ok
+	}
+	return n.machine.isMember(id)
 }
 
 // AppliedIndex is the index of the last applied entry.

@@ -68,8 +68,7 @@ func (n *Node) View() roles.Shape { return n.view().Clone() }
 // knows: false for a joining node until its Join commits, and for a node
 // whose Leave committed.
 func (n *Node) InShape() bool {
-	_, ok := n.view().Roles(n.cfg.ID)
-	return ok
+	return n.inView(n.cfg.ID)
 }
 
 // stepShape takes a shape notice newer than any shape the node knows, from
