@@ -305,6 +305,7 @@ func (s *simulator) start(i int) {
 	sn.entropy = s.streams.chacha("node/" + sn.name + "/" + inc + "/entropy")
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
+	cfg.RecycleOutbox = true // send encodes every message before drive calls Advance
 	cfg.Join = i >= s.plan.Nodes-s.plan.Outside
 	cfg.ElectionTicks = s.electionTicks()
 	if s.hooks.SlowElections {

@@ -35,6 +35,9 @@ type cluster struct {
 	// handed holds the last step's outboxes as Ready gave them, with their
 	// encoding: the next step's must not write over them (room's slab).
 	handed []handedOut
+	// recycle, if set, has every node Recycle once a step's messages are
+	// delivered (as a driver that encodes what it sends may).
+	recycle bool
 }
 
 type handedOut struct {
@@ -142,6 +145,14 @@ func (c *cluster) step() {
 			c.observe(msg)
 		}
 		c.nodes[to].Step(msg)
+	}
+	if c.recycle {
+		c.handed = nil // written over, as Recycle allows
+		for _, m := range c.nodes {
+			if m != nil {
+				m.Recycle()
+			}
+		}
 	}
 }
 

@@ -186,7 +186,7 @@ func (m *Membership) broadcasts() []SignedState {
 			s = &b.p.signed
 		}
 		if out == nil {
-			out = make([]SignedState, 0, n)
+			out = m.stateRoom(n)
 		}
 		out = append(out, *s)
 	}
@@ -305,7 +305,7 @@ func (m *Membership) newerThan(theirs []Stamp) []SignedState {
 		cands = append(cands, candidate{learned, s})
 	}
 	slices.SortFunc(cands, func(a, b candidate) int { return cmpUint(b.learned, a.learned) })
-	out := make([]SignedState, 0, min(len(cands), m.cfg.StatesPerMessageMax))
+	out := m.stateRoom(min(len(cands), m.cfg.StatesPerMessageMax))
 	for _, c := range cands[:min(len(cands), m.cfg.StatesPerMessageMax)] {
 		out = append(out, *c.state)
 	}

@@ -208,10 +208,16 @@ type Membership struct {
 	digestSelfAt int // selfAt when digestMemo was made
 
 	out      []Message
-	slab     []Message      // room for the next outboxes (room)
-	targets  []roles.NodeID // nextTargets' answer
-	changes  []Change
-	counters Counters
+	slab     []Message // room for the next outboxes (room)
+	slabBase []Message // the slab's whole array, for Recycle
+	// stateSlab is room for the states of the next messages (stateRoom),
+	// carved from stateBase, once the driver has called Recycle: before,
+	// each message's states are an allocation of their own.
+	stateSlab, stateBase []SignedState
+	recycles             bool           // Recycle was called
+	targets              []roles.NodeID // nextTargets' answer
+	changes              []Change
+	counters             Counters
 }
 
 // outSlabMessages is how many messages one allocation makes room for, over
@@ -368,10 +374,44 @@ func (m *Membership) room(n int) {
 	if m.out == nil && n <= outSlabMessages {
 		if len(m.slab) < n {
 			m.slab = make([]Message, outSlabMessages)
+			m.slabBase = m.slab
 		}
 		m.out = m.slab[:0]
 	}
 	m.out = slices.Grow(m.out, n)
+}
+
+// Recycle tells membership that its driver is done with every message
+// Ready has returned so far, and with their States (not their Digests,
+// which membership keeps): later messages may be written over them. A
+// driver that encodes each message as it sends it (the simulator) calls it
+// when it has sent a batch, and so saves an allocation per message; one
+// that never calls it gets fresh memory for every message. Messages not yet
+// taken with Ready are kept.
+func (m *Membership) Recycle() {
+	m.recycles = true
+	if m.out == nil {
+		m.slab, m.stateSlab = m.slabBase, m.stateBase
+	}
+}
+
+// stateSlabStates is how many states one allocation makes room for, over
+// successive messages, once the driver recycles them.
+const stateSlabStates = 128
+
+// stateRoom returns an empty slice with room for n states: from the state
+// slab when the driver recycles messages (see Recycle), else new.
+func (m *Membership) stateRoom(n int) []SignedState {
+	if !m.recycles || n > stateSlabStates {
+		return make([]SignedState, 0, n)
+	}
+	if len(m.stateSlab) < n {
+		m.stateSlab = make([]SignedState, stateSlabStates)
+		m.stateBase = m.stateSlab
+	}
+	out := m.stateSlab[:0:n]
+	m.stateSlab = m.stateSlab[n:]
+	return out
 }
 
 // Members returns every member, self included, sorted by NodeID.

@@ -196,17 +196,7 @@ func TestFalseSuspicionRefuted(t *testing.T) {
 // TestDeterministic: one seed gives one message sequence; another seed
 // another.
 func TestDeterministic(t *testing.T) {
-	run := func(seed uint64) []byte {
-		c := newCluster(t, 25, seed, nil)
-		c.joinAll(0)
-		c.runUntil(40, func() bool { return false })
-		c.cut = func(a, b int) bool { return (a < 12) != (b < 12) }
-		c.runUntil(80, func() bool { return false })
-		c.cut = nil
-		c.nodes[3] = nil
-		c.runUntil(80, func() bool { return false })
-		return c.trace.Sum(nil)
-	}
+	run := func(seed uint64) []byte { return churnTrace(t, seed, false) }
 	a, b, other := run(5), run(5), run(6)
 	if !bytes.Equal(a, b) {
 		t.Fatalf("seed 5 twice: traces %x and %x differ", a, b)
@@ -214,6 +204,30 @@ func TestDeterministic(t *testing.T) {
 	if bytes.Equal(a, other) {
 		t.Fatal("seeds 5 and 6 gave one trace")
 	}
+}
+
+// TestRecycleKeepsTraces runs a join, a partition, its heal and a crash
+// with and without Recycle after every step: the messages and changes are
+// the same, so writing later messages over sent ones changes nothing.
+func TestRecycleKeepsTraces(t *testing.T) {
+	if a, b := churnTrace(t, 7, false), churnTrace(t, 7, true); !bytes.Equal(a, b) {
+		t.Fatalf("traces %x without Recycle and %x with it differ", a, b)
+	}
+}
+
+// churnTrace is the trace of 25 nodes that join, split in two halves, heal
+// and lose one of them.
+func churnTrace(t *testing.T, seed uint64, recycle bool) []byte {
+	c := newCluster(t, 25, seed, nil)
+	c.recycle = recycle
+	c.joinAll(0)
+	c.runUntil(40, func() bool { return false })
+	c.cut = func(a, b int) bool { return (a < 12) != (b < 12) }
+	c.runUntil(80, func() bool { return false })
+	c.cut = nil
+	c.nodes[3] = nil
+	c.runUntil(80, func() bool { return false })
+	return c.trace.Sum(nil)
 }
 
 type keyed struct {

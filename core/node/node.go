@@ -86,6 +86,13 @@ type Config struct {
 	Capacity   membership.Capacity // what this node offers, gossiped
 	Addr       string              // where peers reach this node, gossiped ("" for none)
 
+	// RecycleOutbox promises that the driver is done with a Ready's
+	// Messages, and everything they point to, when it calls Advance (it
+	// encodes each as it sends it, as the simulator does): the node and its
+	// membership then write later messages over them instead of allocating.
+	// A driver that queues messages to send later leaves it off.
+	RecycleOutbox bool
+
 	// Join starts a node that is not in Bootstrap, the shape of the running
 	// mesh it joins as the node was told of it (a guess is enough: the
 	// first leader's notice replaces it): with no raft state, until a Join
@@ -228,12 +235,14 @@ type Node struct {
 	boot        *pb.Snapshot
 	hasher      *blake3.Hasher // entryDigest's, reused
 
-	out     []Message
-	slab    []Message // room for the next outboxes (room)
-	results []Result
-	events  []store.Event
-	status  Status
-	heal    *selfHealing // nil without Config.Gossip
+	out      []Message
+	slab     []Message // room for the next outboxes (room)
+	slabBase []Message // the slab's whole array, for Config.RecycleOutbox
+	handed   int       // Readies handed out and not yet advanced
+	results  []Result
+	events   []store.Event
+	status   Status
+	heal     *selfHealing // nil without Config.Gossip
 
 	seen        shapeView               // the newest shape a leader sent (view.go)
 	announced   roles.Shape             // the shape last applied, as a leader announces it
@@ -963,6 +972,7 @@ func (n *Node) Ready() Ready {
 	if len(n.out) > 0 && len(n.slab) > 0 && &n.out[0] == &n.slab[0] { // the outbox was carved from the slab
 		n.slab = n.slab[len(n.out):]
 	}
+	n.handed++
 	rd.Results, rd.Applied, rd.Events = n.results, applied, n.events
 	n.out, n.results, n.events = nil, nil, nil
 	if h := n.heal; h != nil {
@@ -999,6 +1009,7 @@ func (n *Node) room(k int) {
 	if n.out == nil && k <= outSlabMessages {
 		if len(n.slab) < k {
 			n.slab = make([]Message, outSlabMessages)
+			n.slabBase = n.slab
 		}
 		n.out = n.slab[:0]
 	}
@@ -1014,6 +1025,27 @@ func (n *Node) Advance(rd Ready) {
 	if rd.advance {
 		n.rn.Advance(raft.Ready{})
 	}
+	if n.handed > 0 {
+		n.handed--
+	}
+	if n.cfg.RecycleOutbox && n.handed == 0 && n.out == nil {
+		// Every message handed out has been sent: their memory is the
+		// node's (and its membership's) again.
+		n.slab = n.slabBase
+		if r, ok := n.gossipRecycler(); ok {
+			r.Recycle()
+		}
+	}
+}
+
+// gossipRecycler is the node's membership if it can take its messages back
+// (membership.Membership.Recycle).
+func (n *Node) gossipRecycler() (interface{ Recycle() }, bool) {
+	if n.heal == nil {
+		return nil, false
+	}
+	r, ok := n.heal.gossip.(interface{ Recycle() })
+	return r, ok
 }
 
 // ReportUnreachable tells raft that a message to peer could not be sent (its
