@@ -506,6 +506,7 @@ func (s *simulator) deliver(e event) {
 		s.stats.Dropped++
 		s.traceMessage(e.node, "lost", e.from, e.msg)
 		s.lost(e.from, e.node, e.msg, true)
+		s.net.decoder.Recycle(e.msg)
 	case s.clogged(e.from, e.node):
 		e.at = 0
 		s.hold(e)
@@ -522,6 +523,7 @@ func (s *simulator) deliver(e event) {
 		// that left).
 		s.traceMessage(e.node, "stranger", e.from, e.msg)
 		s.drive(e.node, func(n *node.Node) { n.Stranger(e.msg.From) })
+		s.net.decoder.Recycle(e.msg)
 	default:
 		s.traceMessage(e.node, "recv", e.from, e.msg)
 		s.drive(e.node, func(n *node.Node) { n.Step(e.msg) })

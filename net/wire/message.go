@@ -261,7 +261,7 @@ func (d *Decoder) Decode(b []byte) (node.Message, error) {
 		g, d.spare = d.spare[n-1], d.spare[:n-1]
 	}
 	m, err := decodeMessage(b, g)
-	if err != nil && g != nil {
+	if g != nil && m.Gossip != g { // not decoded over: kept for the next
 		d.spare = append(d.spare, g)
 	}
 	return m, err

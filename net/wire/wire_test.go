@@ -400,3 +400,30 @@ func TestDecoderRecycles(t *testing.T) {
 		d.Recycle(got)
 	}
 }
+
+// A Decoder keeps a recycled gossip message while it decodes messages of
+// other kinds, for the next gossip message to decode over.
+func TestDecoderKeepsSpareOverOtherKinds(t *testing.T) {
+	msgs := realMessages(t)
+	gi := slices.IndexFunc(msgs, func(m node.Message) bool { return m.Kind == node.MsgGossip })
+	ri := slices.IndexFunc(msgs, func(m node.Message) bool { return m.Kind == node.MsgRaft })
+	if gi < 0 || ri < 0 {
+		t.Fatal("no gossip or no raft message among the samples")
+	}
+	var d wire.Decoder
+	first, err := d.Decode(wire.AppendMessage(nil, msgs[gi]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Recycle(first)
+	if _, err := d.Decode(wire.AppendMessage(nil, msgs[ri])); err != nil {
+		t.Fatal(err)
+	}
+	again, err := d.Decode(wire.AppendMessage(nil, msgs[gi]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Gossip != first.Gossip {
+		t.Fatal("the recycled gossip message was lost to a raft message's decoding")
+	}
+}
