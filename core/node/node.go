@@ -987,7 +987,7 @@ func (n *Node) Ready() Ready {
 			}
 		}
 		n.status = st
-		rd.Status = &st
+		rd.Status = new(st) // a copy: st, its address not taken, stays on the stack
 	}
 	return rd
 }
