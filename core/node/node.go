@@ -158,9 +158,9 @@ type Applied struct {
 	Index, Term  uint64
 	Entry        roles.Digest // BLAKE3 of the entry's type and data
 	Shape        roles.Digest // digest of the shape after applying it
-	ConfVoters   []uint64     // raft's incoming voters after applying it, sorted
-	ConfLearners []uint64     // raft's learners after applying it, sorted
-	ShapeVoters  []uint64     // raft IDs of the etcd holders, sorted
+	ConfVoters   []uint64     // raft's incoming voters after applying it, sorted; shared, read only
+	ConfLearners []uint64     // raft's learners after applying it, sorted; shared, read only
+	ShapeVoters  []uint64     // raft IDs of the etcd holders, sorted; shared, read only
 	Request      *RequestID   // the request it carried, if any
 	Result       *Result      // its outcome, if final
 	Raw          *pb.Entry    // the entry itself; nil for a snapshot install
@@ -239,10 +239,12 @@ type Node struct {
 	slab     []Message // room for the next outboxes (room)
 	slabBase []Message // the slab's whole array, for Config.RecycleOutbox
 	handed   int       // Readies handed out and not yet advanced
-	results  []Result
-	events   []store.Event
-	status   Status
-	heal     *selfHealing // nil without Config.Gossip
+	// confSorted is conf's member lists as describe hands them out.
+	confSorted confSorted
+	results    []Result
+	events     []store.Event
+	status     Status
+	heal       *selfHealing // nil without Config.Gossip
 
 	seen        shapeView               // the newest shape a leader sent (view.go)
 	announced   roles.Shape             // the shape last applied, as a leader announces it
@@ -1119,8 +1121,19 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 func (n *Node) describe(a *Applied) {
 	d := n.machine.derive()
 	a.Shape, a.ShapeVoters = d.digest, d.voters
-	a.ConfVoters = slices.Sorted(slices.Values(n.conf.GetVoters()))
-	a.ConfLearners = slices.Sorted(slices.Values(n.conf.GetLearners()))
+	if n.confSorted.of != n.conf { // n.conf is replaced, never written to
+		n.confSorted = confSorted{of: n.conf,
+			voters:   slices.Sorted(slices.Values(n.conf.GetVoters())),
+			learners: slices.Sorted(slices.Values(n.conf.GetLearners()))}
+	}
+	a.ConfVoters, a.ConfLearners = n.confSorted.voters, n.confSorted.learners
+}
+
+// confSorted is a conf state's voters and learners, sorted, for describe:
+// every applied entry carries them, and they change only with the conf.
+type confSorted struct {
+	of               *pb.ConfState
+	voters, learners []uint64
 }
 
 // maybeSnapshot takes a snapshot at the applied index every SnapshotEntries
