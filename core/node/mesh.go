@@ -77,13 +77,15 @@ type selfHealing struct {
 // not just through gossip, and may be promoted.
 func (n *Node) directTicks() uint64 { return 2 * uint64(n.cfg.ElectionTicks) }
 
-// Members is this node's membership view, sorted by NodeID; nil when the
-// node runs no gossip.
+// Members is this node's membership view of the members of the shape it
+// knows, sorted by NodeID; nil when the node runs no gossip. Gossip keeps a
+// node that left until its failure detector gives up on it — on slow links
+// long after the shape said so — but the shape decides who is a member.
 func (n *Node) Members() []membership.Member {
 	if n.heal == nil {
 		return nil
 	}
-	return n.heal.gossip.Members()
+	return slices.DeleteFunc(n.heal.gossip.Members(), func(m membership.Member) bool { return !n.inView(m.State.Node) })
 }
 
 func (n *Node) startSelfHealing() error {

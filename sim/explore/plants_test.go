@@ -67,12 +67,14 @@ func TestPlantedBugsAreFound(t *testing.T) {
 // learner restarted with a shape older than every raft member, which only
 // a worker's relayed shape could reach; 951: a joined worker restarted,
 // forgot its notice and stayed silent, and no leader sent it another while
-// it was dead in gossip.
+// it was dead in gossip; 2565: a voter's leave committed, late, 2 s before
+// the heal, and on slow links gossip held the node that left Healthy long
+// past the bound (a node's membership view is of the shape's members now).
 func TestFoundSeedsPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs generated plans")
 	}
-	for _, seed := range []uint64{19, 46, 83, 121, 165, 193, 335, 354, 561, 951, 1299, 1401, 1946, 9683, 11578} {
+	for _, seed := range []uint64{19, 46, 83, 121, 165, 193, 335, 354, 561, 951, 1299, 1401, 1946, 2565, 9683, 11578} {
 		if res := sim.Run(found(t, seed), seed, sim.Options{}); !res.OK() {
 			t.Errorf("seed %d: %v", seed, res.Violations)
 		}
