@@ -30,7 +30,11 @@
 // consensus (Raft §4.3) and leave it automatically. A node promoted to etcd is
 // first added as a learner (a stage entry); the leader proposes the voter
 // change only once the learner's log is within CatchUpLagMax of the leader's
-// commit index (Raft §4.2.1, "catching up new servers").
+// commit index (Raft §4.2.1, "catching up new servers"). An operator's
+// shift that takes voters out waits, staged, while the voters it leaves
+// lack a live majority or, with self-healing, until the policy has promoted
+// their replacement (removalHeld); a shift that takes every voter out at
+// once is refused (roles.ErrNoVoterStays).
 //
 // Workers are not raft members: every node boots from the same bootstrap
 // snapshot (index 1) holding the initial shape and voter set, so a worker
