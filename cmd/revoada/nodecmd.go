@@ -79,6 +79,9 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	listen := fs.String("listen", "", "the `HOST:PORT` to listen on for peers (required)")
 	var peers peerFlags
 	fs.Var(&peers, "peer", "another node of the mesh, as `ID@HOST:PORT` (repeat for each)")
+	var joiners peerFlags
+	fs.Var(&joiners, "joiner", "a node that is to join the mesh later (it starts with --joining), as `ID@HOST:PORT`: no part of the bootstrap shape, "+
+		"reached there once admitted whatever address its Join carries (repeatable; 'revoada real' pins its proxies so)")
 	var join joinFlags
 	fs.Var(&join, "join", "other nodes of the mesh, as `HOST:PORT,...`, asked who they are (repeatable)")
 	mesh := fs.String("mesh", "revoada", "the mesh's `NAME`: nodes of meshes of other names refuse each other")
@@ -138,7 +141,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 				return usageError(e, "node", "--advertise %q: %v", adv, err)
 			}
 		}
-		return runNode(e, nodeSpec{dir: *data, listen: *listen, advertise: adv, peers: peers, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal,
+		return runNode(e, nodeSpec{dir: *data, listen: *listen, advertise: adv, peers: peers, joiners: joiners, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal,
 			metrics: *metricsAddr, metricsRemote: *metricsRemote})
 	}
 }
@@ -151,6 +154,7 @@ type nodeSpec struct {
 	dir, listen string
 	advertise   string // gossiped as where peers reach it; "" for nothing
 	peers       peerFlags
+	joiners     peerFlags // nodes to join later: their addresses, not members
 	join        joinFlags
 	joining     bool      // joins a running mesh: peers and join are some of its members
 	memberlist  string    // memberlist's HOST:PORT; "" for the core's gossip
@@ -304,7 +308,7 @@ func runNode(e *env, spec nodeSpec) int {
 	// the socket (opNetFaults): 'revoada real's fault injection. It starts
 	// faultless.
 	faulty := transport.NewFaulty(tr, seedOf(self))
-	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: members, Logger: log, Advertise: spec.advertise,
+	cfg := host.Config{Dir: spec.dir, TickInterval: spec.tick, Bootstrap: shape, Peers: withJoiners(members, spec.joiners, self), Logger: log, Advertise: spec.advertise,
 		Join: spec.joining, Transport: func(ed25519.PrivateKey, transport.Handler) (transport.Transport, error) { return faulty, nil }}
 	if len(ids) > 1 && spec.heal {
 		cfg.Target = spec.target
@@ -350,6 +354,19 @@ func runNode(e *env, spec nodeSpec) int {
 	}
 	log.Info("node stopped", "id", self.String())
 	return exitOK
+}
+
+// withJoiners is where the transport reaches each node: the members, and
+// the nodes to join later that are no members (an address pinned so is
+// one a Join of that node does not replace, as for a member).
+func withJoiners(members map[roles.NodeID]string, joiners peerFlags, self roles.NodeID) map[roles.NodeID]string {
+	out := maps.Clone(members)
+	for _, j := range joiners {
+		if _, member := out[j.id]; !member && j.id != self {
+			out[j.id] = j.addr
+		}
+	}
+	return out
 }
 
 // seedOf is a seed for the node's fault draws: its ID's first bytes and
