@@ -50,7 +50,7 @@ const (
 	// on runs whose links are slow but healthy (FalseSuspicionsPerNodeHourMax).
 	PropFalseSuspicions = "false-suspicions"
 	// PropLeftServes: a node no client operation succeeds on once it has
-	// been out of the committed shape for leftServesGrace (it left, and
+	// been out of the committed shape for LeftServesGrace (it left, and
 	// had time to learn it): it refuses clients (node.ErrNotMember), and a
 	// local read there would serve a store its mesh no longer feeds.
 	PropLeftServes = "left-serves"

@@ -413,15 +413,15 @@ func (s *simulator) nameOf(i int) string {
 	return s.nodes[i].name
 }
 
-// leftServesGrace is how long a node may take to learn it left: a leader's
+// LeftServesGrace is how long a node may take to learn it left: a leader's
 // notice every election timeout, or a member's answer to its next message.
-const leftServesGrace = 10 * time.Second
+const LeftServesGrace = 10 * time.Second
 
 // checkNotLeft checks PropLeftServes for an operation node i answered.
 func (s *simulator) checkNotLeft(i int, op *Op) {
 	sn := s.nodes[i]
 	at, left := s.check.leftAt[sn.id]
-	if !left || s.now-at <= leftServesGrace {
+	if !left || s.now-at <= LeftServesGrace {
 		return
 	}
 	if _, member := s.check.ref.Shape().Roles(sn.id); !member {

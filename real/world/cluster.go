@@ -43,8 +43,23 @@ type proc struct {
 	cmd    *exec.Cmd     // nil while down
 	exited chan struct{} // closed when cmd has been reaped
 	paused bool
-	// unexpected is set when the process ended without being killed.
-	unexpected error
+	// unexpected is set when the process ended without being killed:
+	// nil for exit status 0, which a node that left may stop with.
+	unexpected *exit
+}
+
+// exit is how a node's process ended by itself.
+type exit struct {
+	node int
+	name string
+	err  error // from its Wait: nil for exit status 0
+}
+
+func (e exit) String() string {
+	if e.err == nil {
+		return e.name + " exited by itself with status 0"
+	}
+	return fmt.Sprintf("%s exited by itself: %v", e.name, e.err)
 }
 
 // nodeSpec is how every node of a cluster runs.
@@ -62,8 +77,11 @@ type nodeSpec struct {
 // names them n1..nN in ID order (the order in which every node computes
 // the bootstrap shape, so that the first control-plane-count names hold
 // the control plane, as in the simulator), and wires a proxy per directed
-// link. It starts nothing.
-func newCluster(bin, root string, n int, spec nodeSpec) (*cluster, error) {
+// link. The last outside nodes start outside the mesh (--joining) until a
+// Join admits them; every node knows every other's proxy from its start
+// (--peer for a member, --joiner for one of these), so that no Join's
+// address takes a link around its proxy. It starts nothing.
+func newCluster(bin, root string, n, outside int, spec nodeSpec) (*cluster, error) {
 	type made struct {
 		dir string
 		id  roles.NodeID
@@ -103,6 +121,9 @@ func newCluster(bin, root string, n int, spec nodeSpec) (*cluster, error) {
 			// No gossiped address: a peer that learnt one would dial it
 			// directly, around its proxy to this node.
 			"--advertise", "none"}
+		if i >= n-outside {
+			p.args = append(p.args, "--joining")
+		}
 		for j, q := range c.nodes {
 			if i == j {
 				continue
@@ -113,7 +134,11 @@ func newCluster(bin, root string, n int, spec nodeSpec) (*cluster, error) {
 				return nil, fmt.Errorf("world: proxy %s→%s: %w", p.name, q.name, err)
 			}
 			c.links[i][j] = l
-			p.args = append(p.args, "--peer", q.id.String()+"@"+l.Addr())
+			flag := "--peer"
+			if j >= n-outside {
+				flag = "--joiner"
+			}
+			p.args = append(p.args, flag, q.id.String()+"@"+l.Addr())
 		}
 	}
 	return c, nil
@@ -146,7 +171,7 @@ func (c *cluster) start(i int) error {
 		p.mu.Lock()
 		if p.cmd == cmd { // not killed by us: it ended on its own
 			p.cmd = nil
-			p.unexpected = fmt.Errorf("%s exited by itself: %v", p.name, err)
+			p.unexpected = &exit{node: slices.Index(c.nodes, p), name: p.name, err: err}
 		}
 		p.mu.Unlock()
 		close(exited)
@@ -205,13 +230,13 @@ func (c *cluster) live() []int {
 	return out
 }
 
-// exits are the errors of the nodes that ended on their own.
-func (c *cluster) exits() []string {
-	var out []string
+// exits are the last exits of the nodes that ended on their own.
+func (c *cluster) exits() []exit {
+	var out []exit
 	for _, p := range c.nodes {
 		p.mu.Lock()
 		if p.unexpected != nil {
-			out = append(out, p.unexpected.Error())
+			out = append(out, *p.unexpected)
 		}
 		p.mu.Unlock()
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/sim"
 )
 
@@ -298,8 +299,19 @@ func (m worldSelect) Up(i int) bool {
 	return running
 }
 
-// Worker: not a voter of the latest view.
-func (m worldSelect) Worker(i int) bool { return !slices.Contains(m.w.voters(), i) }
+// Worker: holds the worker role alone in the latest view's shape (the
+// bootstrap's before any was read), as the simulator's: a node outside
+// the shape is none.
+func (m worldSelect) Worker(i int) bool {
+	m.w.mu.Lock()
+	shape, seen := m.w.view.shape, m.w.view.seen
+	m.w.mu.Unlock()
+	if !seen {
+		shape = m.w.bootShape()
+	}
+	r, _ := shape.Roles(m.w.c.nodes[i].id)
+	return r == roles.Worker
+}
 
 // pick draws k distinct nodes of from, in order.
 func (w *world) pick(from []int, k int) []int {

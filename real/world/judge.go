@@ -13,10 +13,11 @@ import (
 // real run can feed from the outside: the client history (sim.BlackBox:
 // porcupine, watches, lists, revisions) and its progress, the role
 // commands against the roles model, the liveness monitors, commands
-// complete and convergence from the nodes' statuses, and nodes that died
-// unbidden. What only the simulator sees (every node's applied entries:
-// log agreement, one leader per term, shapes matching the log) is not
-// judged here.
+// complete and convergence from the nodes' statuses, a node that answers
+// clients after it left (left-serves, as the simulator judges it), and
+// nodes that died unbidden (not a node that left and then stopped). What
+// only the simulator sees (every node's applied entries: log agreement,
+// one leader per term, shapes matching the log) is not judged here.
 func (w *world) judge() *sim.Result {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -76,9 +77,25 @@ func (w *world) judge() *sim.Result {
 		w.judgeConverge(c, fail)
 	}
 	for _, e := range w.c.exits() {
-		fail(PropNodeExited, "", "%s", e)
+		if !w.stoppedAfterLeaving(e) {
+			fail(PropNodeExited, e.name, "%v", e)
+		}
+	}
+	for _, v := range w.leftServes {
+		if len(res.Violations) < sim.ViolationsMax {
+			res.Violations = append(res.Violations, v)
+		}
 	}
 	return res
+}
+
+// stoppedAfterLeaving: the exit is a clean one (status 0) of a node out of
+// the shape it was in, as a node stops once it left by 'mesh leave' (a
+// Leave through another node, as the plan's, leaves its process running,
+// silent, as in the simulator). Called with w.mu held.
+func (w *world) stoppedAfterLeaving(e exit) bool {
+	_, out := w.outSince[e.node]
+	return e.err == nil && out
 }
 
 // judgeApplied is the simulator's committed-everywhere from the nodes'

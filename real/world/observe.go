@@ -119,6 +119,9 @@ func (w *world) sample(ctx context.Context) {
 		w.logf("settle mark: index %d, applied by the end on every voter of %s that hears from all", v.applied, w.names(w.settle.voters))
 	}
 	w.markChanges(prev, v, term)
+	if v.seen {
+		w.trackMembers(v)
+	}
 	if now >= w.plan.HealTime() {
 		w.judgeSample(now)
 	}
@@ -152,6 +155,33 @@ func (w *world) markChanges(prev, v view, term uint64) {
 			}
 		}
 	}
+}
+
+// trackMembers notes the nodes of v's shape, and when a node some
+// earlier shape held was first seen out of it (it left). Called with w.mu
+// held.
+func (w *world) trackMembers(v view) {
+	for i, p := range w.c.nodes {
+		if _, member := v.shape.Roles(p.id); member {
+			w.wasMember[i] = true
+			delete(w.outSince, i)
+		} else if _, out := w.outSince[i]; w.wasMember[i] && !out {
+			w.outSince[i] = v.at
+			w.logf("%s left the shape", p.name)
+		}
+	}
+}
+
+// checkNotLeft checks the simulator's PropLeftServes for an operation
+// node i answered: no client operation succeeds there once the node has
+// been out of the shape for sim.LeftServesGrace. Called with w.mu held.
+func (w *world) checkNotLeft(i int, op *checkers.Op) {
+	at, out := w.outSince[i]
+	if !out || op.Return-at <= sim.LeftServesGrace || len(w.leftServes) >= sim.ViolationsMax {
+		return
+	}
+	w.leftServes = append(w.leftServes, sim.Violation{Property: sim.PropLeftServes, At: op.Return, Node: op.Node,
+		Detail: fmt.Sprintf("c%d %s %s answered %v after the node left the shape (at %v)", op.Client, op.Verb, op.Key, op.Return-at, at)})
 }
 
 func roleName(r roles.Roles) string {
@@ -217,10 +247,16 @@ func (w *world) shapeAtTarget(v view, want int) bool {
 	return up == want
 }
 
-// membershipOdd names a live node that answered and whose gossip view of
-// who is healthy is not exactly the live nodes, or "".
+// membershipOdd names a live member that answered and whose gossip view
+// of who is healthy is not exactly the live members, or "". Members are
+// the view's shape's, as the simulator's are the committed shape's: a
+// node outside it is silent and dropped by every member (a node not
+// admitted yet, or one that left).
 func (w *world) membershipOdd(v view) string {
-	live := w.c.live()
+	live := slices.DeleteFunc(w.c.live(), func(i int) bool {
+		_, member := v.shape.Roles(w.c.nodes[i].id)
+		return !member
+	})
 	for _, i := range live {
 		st := v.st[i]
 		if st == nil {

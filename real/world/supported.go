@@ -3,7 +3,6 @@ package world
 import (
 	"fmt"
 
-	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/sim"
 )
@@ -41,16 +40,6 @@ func Supported(p *sim.Plan) error {
 			return no("fault %d: a clock jump or jitter (a real node's clock only changes its rate)", i)
 		}
 	}
-	for i, c := range p.Commands {
-		for _, cc := range append([]sim.Command{c}, c.With...) {
-			if cc.Kind == roles.Join || cc.Kind == roles.Leave {
-				return no("command %d: %s (nodes joining and leaving a running mesh)", i, cc.Kind)
-			}
-		}
-	}
-	if p.Outside > 0 {
-		return no("outside %d (nodes that start outside the mesh and join it)", p.Outside)
-	}
 	n := p.Network
 	switch {
 	case n.Distribution != "" && n.Distribution != sim.Uniform:
@@ -77,9 +66,10 @@ func Supported(p *sim.Plan) error {
 	if err != nil {
 		return no("target %q: %v", target, err)
 	}
-	t, err := s.Target(p.Nodes)
+	members := p.Nodes - p.Outside
+	t, err := s.Target(members)
 	if err != nil || t.ControlPlane != p.ControlPlane {
-		return no("control_plane %d of %d nodes: a real mesh bootstraps %s's shape (%d control-plane nodes)", p.ControlPlane, p.Nodes, target, t.ControlPlane)
+		return no("control_plane %d of %d members: a real mesh bootstraps %s's shape (%d control-plane nodes)", p.ControlPlane, members, target, t.ControlPlane)
 	}
 	if wl := p.Workload; wl != nil {
 		switch {

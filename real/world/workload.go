@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -223,8 +224,12 @@ func (w *world) record(c *realClient, op *checkers.Op) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c.cur = nil
-	if op != nil {
-		w.history = append(w.history, *op)
+	if op == nil {
+		return
+	}
+	w.history = append(w.history, *op)
+	if op.Outcome == checkers.OutcomeOK || op.Outcome == checkers.OutcomeNotFound {
+		w.checkNotLeft(slices.IndexFunc(w.c.nodes, func(p *proc) bool { return p.name == op.Node }), op)
 	}
 }
 

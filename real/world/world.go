@@ -8,11 +8,19 @@
 // one direction of one link), the network's latency = each proxy's delay,
 // the network's loss and duplication = the nodes' transports
 // (transport.Faulty, set through their sockets), a clock's rate = the
-// node's tick interval. It records a history with the
-// monotonic clock and judges it with the simulator's checkers: porcupine
-// per key, watches, lists and revisions (sim.BlackBox), the role commands
-// against the roles model, the liveness monitors, convergence, progress
-// and commands complete.
+// node's tick interval. A plan's outside nodes start with --joining,
+// outside the mesh, every node knowing where to reach them through its
+// proxies (--joiner); a join or leave command is a role shift through a
+// live node's socket, as any other; a node that left keeps running,
+// silent, as in the simulator (one that stops by itself with status 0
+// after it left is no failure), and a crash or restart of it is carried
+// out as of any node. It records a history with the monotonic clock and
+// judges it with the simulator's checkers: porcupine per key, watches,
+// lists and revisions (sim.BlackBox), the role commands against the roles
+// model, the liveness monitors, convergence, progress, commands complete,
+// and a node that serves clients after it left (left-serves); the
+// membership monitor and the selectors count the shape's members only, as
+// the simulator's do.
 //
 // Time: a plan's times are simulated time. Config.TimeScale shrinks all of
 // them and the nodes' tick by one factor, so a run at 0.25 takes a quarter
@@ -241,6 +249,12 @@ type world struct {
 	loss     float64 // the message loss and duplication every node runs with now
 	dup      float64
 	clock    []float64 // each node's clock rate now
+	// wasMember holds the nodes some observed shape held; outSince, when
+	// the observed shape last lost each of them (a node that left), as the
+	// simulator's leftAt. leftServes are the left-serves violations.
+	wasMember  map[int]bool
+	outSince   map[int]time.Duration
+	leftServes []sim.Violation
 
 	logMu sync.Mutex // Config.Log's writes
 }
@@ -252,11 +266,12 @@ func newWorld(p *sim.Plan, cfg Config) (*world, error) {
 	}
 	spec := nodeSpec{tick: scaled(sim.TickInterval, cfg.TimeScale), target: target, heal: heal, mesh: "real-" + p.Name,
 		latMin: scaled(p.Network.LatencyMin, cfg.TimeScale), latMax: scaled(p.Network.LatencyMax, cfg.TimeScale), seed: cfg.Seed}
-	c, err := newCluster(cfg.Binary, cfg.Dir, p.Nodes, spec)
+	c, err := newCluster(cfg.Binary, cfg.Dir, p.Nodes, p.Outside, spec)
 	if err != nil {
 		return nil, err
 	}
-	return &world{plan: p, cfg: cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, 0x3e41d)), loss: p.Network.Loss, dup: p.Network.Duplicate, clock: ones(p.Nodes)}, nil
+	return &world{plan: p, cfg: cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, 0x3e41d)), loss: p.Network.Loss, dup: p.Network.Duplicate, clock: ones(p.Nodes),
+		wasMember: map[int]bool{}, outSince: map[int]time.Duration{}}, nil
 }
 
 func ones(n int) []float64 {
@@ -321,7 +336,7 @@ func (w *world) boot(ctx context.Context) error {
 				break
 			}
 			if exits := w.c.exits(); len(exits) > 0 {
-				return fmt.Errorf("world: a node did not start: %s (its log is %s in its data directory)", exits[0], logName)
+				return fmt.Errorf("world: a node did not start: %v (its log is %s in its data directory)", exits[0], logName)
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				return fmt.Errorf("world: %s did not serve its socket within %v (see %s/%s)", p.name, startWaitMax, p.dir, logName)
@@ -417,11 +432,12 @@ func (w *world) finalStatuses(ctx context.Context) {
 	wg.Wait()
 }
 
-// bootShape is the shape every node bootstraps: the first ControlPlane
-// nodes (by ID, so n1..nK) hold the control plane.
+// bootShape is the shape every member bootstraps: the first ControlPlane
+// nodes (by ID, so n1..nK) hold the control plane; the last Outside nodes
+// are no members.
 func (w *world) bootShape() roles.Shape {
-	members := make([]roles.Member, len(w.c.nodes))
-	for i, p := range w.c.nodes {
+	members := make([]roles.Member, len(w.c.nodes)-w.plan.Outside)
+	for i, p := range w.c.nodes[:len(members)] {
 		members[i] = roles.Member{Node: p.id, Roles: roles.Worker}
 		if i < w.plan.ControlPlane {
 			members[i].Roles = roles.ControlPlane

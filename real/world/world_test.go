@@ -8,15 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/scenarios"
+	"revoada.dev/revoada/sim"
 )
 
-// TestSupported: the five scenarios of issue 12 run in the real world;
-// every built-in that does not is refused with an UnsupportedError naming
-// what it asks for.
+// TestSupported: the five scenarios of issue 12, and those of nodes
+// joining and leaving (their clients reading linearizably), run in the
+// real world; every built-in that does not is refused with an
+// UnsupportedError naming what it asks for.
 func TestSupported(t *testing.T) {
-	five := map[string]bool{"leader-kill": true, "minority-partition": true, "rolling-restart": true,
-		"store-leader-churn": true, "self-heal-leader-kill": true}
+	must := map[string]bool{"leader-kill": true, "minority-partition": true, "rolling-restart": true,
+		"store-leader-churn": true, "self-heal-leader-kill": true,
+		"join-and-leave": true, "leader-leaves": true, "leave-two-voters": true, "leave-with-dead-voter": true,
+		"leave-held-without-target": true, "leave-staged-learner": true}
 	var runs, refused []string
 	for _, name := range scenarios.Names() {
 		p, err := scenarios.Resolve(name)
@@ -33,7 +39,7 @@ func TestSupported(t *testing.T) {
 		default:
 			refused = append(refused, name+" ("+u.What+")")
 		}
-		if five[name] && err != nil {
+		if must[name] && err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -105,5 +111,60 @@ func TestLinkCutsOneDirection(t *testing.T) {
 	}
 	if got, _ := echo(dial(), "again"); got != "again" {
 		t.Errorf("after the mend a new connection echoed %q", got)
+	}
+}
+
+// TestLeftNodes: the judge's view of nodes leaving, as the simulator's. A
+// node the shape loses has left from the sample that shows it: answering
+// a client more than LeftServesGrace later is a left-serves violation,
+// and stopping with status 0 is no failure; a node never admitted yet has
+// not left, and one that is a member again is no longer out.
+func TestLeftNodes(t *testing.T) {
+	names := []string{"n1", "n2", "n3", "n4"}
+	w := &world{plan: &sim.Plan{Name: "t"}, c: &cluster{}, wasMember: map[int]bool{}, outSince: map[int]time.Duration{}}
+	for _, n := range names {
+		w.c.nodes = append(w.c.nodes, &proc{name: n, id: sim.NodeKey(n)})
+	}
+	shape := func(members ...int) roles.Shape {
+		var ms []roles.Member
+		for _, i := range members {
+			ms = append(ms, roles.Member{Node: w.c.nodes[i].id, Roles: roles.ControlPlane})
+		}
+		s, err := roles.NewShape(ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	w.trackMembers(view{at: 0, shape: shape(0, 1, 2), seen: true}) // n4 outside
+	w.trackMembers(view{at: 10 * time.Second, shape: shape(1, 2, 3), seen: true})
+	w.trackMembers(view{at: 12 * time.Second, shape: shape(1, 2, 3), seen: true})
+	if at, out := w.outSince[0]; !out || at != 10*time.Second {
+		t.Fatalf("n1 out since %v (%v), want 10s", at, out)
+	}
+	if len(w.outSince) != 1 {
+		t.Fatalf("out: %v, want n1 only (n4 was admitted, never left)", w.outSince)
+	}
+	c := &realClient{}
+	for _, op := range []checkers.Op{
+		{Node: "n1", Verb: "get", Outcome: checkers.OutcomeOK, Return: 20 * time.Second},       // within the grace
+		{Node: "n1", Verb: "get", Outcome: checkers.OutcomeError, Return: 30 * time.Second},    // refused
+		{Node: "n2", Verb: "get", Outcome: checkers.OutcomeOK, Return: 30 * time.Second},       // a member
+		{Node: "n1", Verb: "get", Outcome: checkers.OutcomeNotFound, Return: 21 * time.Second}, // served
+	} {
+		w.record(c, &op)
+	}
+	if len(w.leftServes) != 1 || w.leftServes[0].Property != sim.PropLeftServes || w.leftServes[0].Node != "n1" {
+		t.Fatalf("left-serves violations: %+v", w.leftServes)
+	}
+	if !w.stoppedAfterLeaving(exit{node: 0, name: "n1"}) {
+		t.Errorf("n1 stopping with status 0 after it left is a failure")
+	}
+	if w.stoppedAfterLeaving(exit{node: 0, name: "n1", err: errors.New("exit status 2")}) || w.stoppedAfterLeaving(exit{node: 1, name: "n2"}) {
+		t.Errorf("a failed exit, or a member's, passes as a stop after leaving")
+	}
+	w.trackMembers(view{at: 40 * time.Second, shape: shape(0, 1, 2, 3), seen: true})
+	if _, out := w.outSince[0]; out {
+		t.Errorf("n1, a member again, is still out")
 	}
 }
