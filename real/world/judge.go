@@ -50,7 +50,8 @@ func (w *world) judge() *sim.Result {
 		}
 	}
 	if len(w.roleOps) > 0 {
-		if v := checkers.RolesLinearizable(w.bootShape(), w.roleOps, checkers.Options{Marks: res.Marks}); !v.OK() {
+		ops := append(slices.Clone(w.roleOps), w.seenShifts...)
+		if v := checkers.RolesLinearizable(w.bootShape(), ops, checkers.Options{Marks: res.Marks}); !v.OK() {
 			fail(sim.PropRoles, "", "%s", v.String())
 		}
 	}

@@ -155,6 +155,49 @@ func (w *world) markChanges(prev, v view, term uint64) {
 			}
 		}
 	}
+	if prev.seen && len(w.seenShifts) < seenShiftsMax {
+		if sh := rolesShift(prev.shape, v.shape); len(sh) > 0 {
+			w.seenShifts = append(w.seenShifts, checkers.RoleOp{Client: len(w.plan.Commands) + len(w.seenShifts), Invoke: prev.at, Shift: sh, Outcome: checkers.RoleUnknown})
+		}
+	}
+}
+
+// seenShiftsMax bounds the role changes observed for the roles model:
+// each is an operation of unknown outcome, which the model may place
+// anywhere after its invocation.
+const seenShiftsMax = 64
+
+// rolesShift is the shift that changes the roles of prev's members to
+// next's (joins and leaves aside: only the operator's commands make
+// those): what the policy committed between two samples, as far as the
+// observer can tell. The simulator gives the roles model the policy's
+// shifts themselves; a real run sees only their effect.
+func rolesShift(prev, next roles.Shape) roles.Shift {
+	var promote, demote roles.Shift
+	for _, m := range next.Members() {
+		was, ok := prev.Roles(m.Node)
+		if !ok || was == m.Roles {
+			continue
+		}
+		c := roles.Command{Node: m.Node, Reason: roles.Rebalance}
+		switch {
+		case m.Roles == roles.Quarantined:
+			c.Kind = roles.Quarantine
+			promote = append(promote, c)
+			continue
+		case was == roles.Quarantined:
+			c.Kind = roles.Restore
+			promote = append(promote, c)
+			was = roles.Worker
+		}
+		if gained := m.Roles &^ was &^ roles.Worker; gained != 0 {
+			promote = append(promote, roles.Command{Kind: roles.Promote, Node: m.Node, Roles: gained, Reason: c.Reason})
+		}
+		if lost := was &^ m.Roles &^ roles.Worker; lost != 0 {
+			demote = append(demote, roles.Command{Kind: roles.Demote, Node: m.Node, Roles: lost, Reason: c.Reason})
+		}
+	}
+	return append(promote, demote...)
 }
 
 // trackMembers notes the nodes of v's shape, and when a node some

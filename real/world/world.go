@@ -235,20 +235,23 @@ type world struct {
 	c     *cluster
 	start time.Time // the plan's time 0, on the monotonic clock
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	marks    []checkers.Mark
-	history  []checkers.Op
-	roleOps  []checkers.RoleOp
-	commands []*command
-	view     view // the latest statuses
-	settle   settle
-	final    []*Status // each node's status after the end; nil for one down or silent
-	live     liveness
-	clients  []*realClient
-	loss     float64 // the message loss and duplication every node runs with now
-	dup      float64
-	clock    []float64 // each node's clock rate now
+	mu      sync.Mutex
+	rng     *rand.Rand
+	marks   []checkers.Mark
+	history []checkers.Op
+	roleOps []checkers.RoleOp
+	// seenShifts are the role changes the observer saw, for the roles
+	// model beside the operator's roleOps (see rolesShift).
+	seenShifts []checkers.RoleOp
+	commands   []*command
+	view       view // the latest statuses
+	settle     settle
+	final      []*Status // each node's status after the end; nil for one down or silent
+	live       liveness
+	clients    []*realClient
+	loss       float64 // the message loss and duplication every node runs with now
+	dup        float64
+	clock      []float64 // each node's clock rate now
 	// wasMember holds the nodes some observed shape held; outSince, when
 	// the observed shape last lost each of them (a node that left), as the
 	// simulator's leftAt. leftServes are the left-serves violations.

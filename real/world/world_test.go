@@ -2,8 +2,10 @@ package world
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +168,60 @@ func TestLeftNodes(t *testing.T) {
 	w.trackMembers(view{at: 40 * time.Second, shape: shape(0, 1, 2, 3), seen: true})
 	if _, out := w.outSince[0]; out {
 		t.Errorf("n1, a member again, is still out")
+	}
+}
+
+// TestRolesShift: the role changes the observer saw between two shapes,
+// as a shift the roles model accepts from the first shape: promotions
+// first, a quarantined node restored before it is promoted, joins and
+// leaves left to the operator's commands.
+func TestRolesShift(t *testing.T) {
+	id := func(n int) roles.NodeID { return sim.NodeKey("n" + string(rune('0'+n))) }
+	shape := func(rs ...roles.Roles) roles.Shape {
+		var ms []roles.Member
+		for i, r := range rs {
+			if r != 0 {
+				ms = append(ms, roles.Member{Node: id(i + 1), Roles: r})
+			}
+		}
+		s, err := roles.NewShape(ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cp, wk, q := roles.ControlPlane, roles.Worker, roles.Quarantined
+	prev := shape(cp, cp, wk, q, wk, wk)
+	next := shape(0, wk, cp, cp, q, 0) // n1 and n6 left, n2 demoted, n3 promoted, n4 restored and promoted, n5 quarantined
+	sh := rolesShift(prev, next)
+	want := roles.Shift{
+		{Kind: roles.Promote, Node: id(3), Roles: cp, Reason: roles.Rebalance},
+		{Kind: roles.Restore, Node: id(4), Reason: roles.Rebalance},
+		{Kind: roles.Promote, Node: id(4), Roles: cp, Reason: roles.Rebalance},
+		{Kind: roles.Quarantine, Node: id(5), Reason: roles.Rebalance},
+		{Kind: roles.Demote, Node: id(2), Roles: cp, Reason: roles.Rebalance},
+	}
+	sorted := func(sh roles.Shift) []string {
+		var out []string
+		for _, c := range sh {
+			out = append(out, fmt.Sprint(c))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if !slices.Equal(sorted(sh), sorted(want)) {
+		t.Fatalf("shift %v, want %v in some order", sh, want)
+	}
+	if k := slices.IndexFunc(sh, func(c roles.Command) bool { return c.Kind == roles.Demote }); k != len(sh)-1 {
+		t.Errorf("shift %v: the demotion is not last", sh)
+	}
+	got := prev
+	if _, rej := got.Apply(sh); rej != nil {
+		t.Fatalf("the model refuses %v: %v", sh, rej)
+	}
+	for _, m := range next.Members() {
+		if r, _ := got.Roles(m.Node); r != m.Roles {
+			t.Errorf("%s holds %s after the shift, want %s", m.Node.Short(), r, m.Roles)
+		}
 	}
 }
