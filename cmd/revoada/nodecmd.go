@@ -665,7 +665,9 @@ data directory: a node that died and will not come back. A Leave command
 through the log, as for leave; the leader holds it while the voters it would
 leave lack a live majority, or while the policy can promote a replacement
 first, and it times out if that never comes. Its process, if it ever runs
-again, learns that it left and stops.
+again, learns that it is no member and refuses clients ("not a member"),
+but keeps running until it is stopped: only 'mesh leave' stops its own
+node.
 
 The node must be running ('revoada node'); its socket answers.`
 
