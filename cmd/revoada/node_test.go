@@ -114,13 +114,14 @@ func TestMeshLeave(t *testing.T) {
 }
 
 // TestMeshRemove: 'mesh remove ID' takes a stopped node out of the mesh
-// through a live one; the two left keep taking writes. Removing the node
+// through a live one; the two left keep taking writes, and the removed
+// node, started again, learns it was removed and stops. Removing the node
 // on the data directory itself, or a malformed ID, is a usage error.
 func TestMeshRemove(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time and real sockets")
 	}
-	dirs, ids, _, nodes := loopbackMesh(t, 3)
+	dirs, ids, addrs, nodes := loopbackMesh(t, 3)
 	if code := nodes[2].stop(); code != exitOK {
 		t.Fatalf("node 3 exited %d: %s", code, nodes[2].stderr)
 	}
@@ -149,6 +150,16 @@ func TestMeshRemove(t *testing.T) {
 	wantLines(t, client(t, dirs[0], exitOK, "mesh", "remove", ids[2]).stdout, ids[2][:12]+" is not a member: nothing changed")
 	wantLines(t, client(t, dirs[1], exitOK, "apply", "-f", writeFile(t, "live.yaml", strings.Replace(liveConfigMap, "%s", "a", 1))).stdout,
 		"ConfigMap/default/live revision 1")
+	again := runInProcess(t, "node", "--data", dirs[2], "--listen", addrs[2], "--tick", "20ms")
+	select {
+	case code := <-again.code:
+		if code != exitOK || !strings.Contains(again.stderr.String(), "removed from the mesh") {
+			t.Fatalf("the removed node, started again, exited %d: %s", code, again.stderr)
+		}
+		again.code <- code
+	case <-time.After(time.Minute):
+		t.Fatalf("the removed node, started again, still runs: %s", again.stderr)
+	}
 	for i, n := range nodes[:2] {
 		if code := n.stop(); code != exitOK {
 			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)

@@ -519,6 +519,7 @@ func identifyPatiently(ctx context.Context, log *slog.Logger, tr *tcp.Transport,
 func watchLeader(ctx context.Context, h *host.Node, log *slog.Logger) {
 	var last host.Status
 	var lastDecision string
+	member := false // the node has been in the shape it knows, in this run
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -537,6 +538,14 @@ func watchLeader(ctx context.Context, h *host.Node, log *slog.Logger) {
 			lastDecision = fmt.Sprint(d.Shift, d.Withheld)
 			log.Info("policy", "decision", d.String(), "reachable", d.Reachable, "voters", d.Voters)
 		}
+		if member && !st.InShape {
+			// Removed by a Leave it did not send itself (mesh remove), as
+			// etcd stops a member removed from its cluster. A node that
+			// starts outside the shape (joining, or gone) keeps running.
+			log.Info("removed from the mesh: the node stops", "applied", st.Applied)
+			return
+		}
+		member = member || st.InShape
 		last = st
 		select {
 		case <-ctx.Done():
@@ -664,10 +673,10 @@ remove takes another node out of the mesh for good, through the node on the
 data directory: a node that died and will not come back. A Leave command
 through the log, as for leave; the leader holds it while the voters it would
 leave lack a live majority, or while the policy can promote a replacement
-first, and it times out if that never comes. Its process, if it ever runs
-again, learns that it is no member and refuses clients ("not a member"),
-but keeps running until it is stopped: only 'mesh leave' stops its own
-node.
+first, and it times out if that never comes. A removed node that runs, or
+runs again, stops once it learns it was removed (as etcd stops a removed
+member); one that started outside the shape refuses clients ("not a
+member") until it is stopped.
 
 The node must be running ('revoada node'); its socket answers.`
 
