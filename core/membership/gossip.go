@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"bytes"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -360,9 +361,17 @@ func (m *Membership) mergeState(s SignedState) {
 }
 
 // mergeSelf: a verified state of this node newer than its own is from a
-// previous life (a restart that lost its incarnation): refute above it.
+// previous life (a restart that lost its incarnation): refute above it. So
+// is one with its own stamp but other content: a previous life refuted a
+// suspicion up to the incarnation this life started at, and signed as many
+// versions there. Its peers keep the first state they saw of a stamp, so
+// this life's would never replace it (explore-5999: a restarted worker's
+// new shape never reached the leader, which never sent it the shape it
+// had forgotten).
 func (m *Membership) mergeSelf(s SignedState) {
 	switch c := s.State.Stamp().Compare(m.self.State.Stamp()); {
+	case c == 0 && !bytes.Equal(s.Sig, m.self.Sig) && s.Verify():
+		m.refute(s.State.Incarnation)
 	case c == 0:
 		m.counters.Duplicate++
 	case c < 0:

@@ -143,6 +143,53 @@ func TestCrashAndRestart(t *testing.T) {
 	}
 }
 
+// TestRestartAtARefutedIncarnation: a node refuted a suspicion in its first
+// life (incarnation 1 → 2) and signed versions there; it restarts at
+// incarnation 2 and signs as many versions with other content. Its peers
+// hold the first life's state under the same stamp and would keep it; the
+// node, hearing a state of its own stamp that is not its own, refutes
+// above it, and everyone ends up with the new life's state.
+func TestRestartAtARefutedIncarnation(t *testing.T) {
+	c := newCluster(t, 5, 13, nil)
+	c.joinAll(0)
+	if _, ok := c.runUntil(200, c.agreed); !ok {
+		t.Fatal("no agreement after the join")
+	}
+	x := 4
+	c.nodes[x].Refute()
+	for range 2 {
+		if err := c.nodes[x].UpdateSelf(func(s *State) { s.Capacity.Pods++ }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := c.runUntil(200, c.agreed); !ok {
+		t.Fatal("the first life's states did not spread")
+	}
+	first := c.nodes[x].Self().State
+	c.nodes[x] = nil
+	c.start(x, first.Incarnation)
+	for range int(first.Version) {
+		if err := c.nodes[x].UpdateSelf(func(s *State) { s.Capacity.Pods += 1000 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := c.nodes[x].Self().State.Capacity.Pods
+	if st := c.nodes[x].Self().State; st.Stamp() != first.Stamp() {
+		t.Fatalf("the second life is at %+v, want the first's stamp %+v", st.Stamp(), first.Stamp())
+	}
+	c.nodes[x].Join([]roles.NodeID{c.ids[0]})
+	if _, ok := c.runUntil(400, c.agreed); !ok {
+		t.Fatal("the restarted node's new state never spread")
+	}
+	for i, m := range c.nodes {
+		for _, mb := range m.Members() {
+			if mb.State.Node == c.ids[x] && (mb.State.Capacity.Pods != second || mb.State.Incarnation <= first.Incarnation) {
+				t.Errorf("node %d holds the restarted node at %+v with %d pods", i, mb.State.Stamp(), mb.State.Capacity.Pods)
+			}
+		}
+	}
+}
+
 // TestFalseSuspicionRefuted: a node cut off briefly is suspected, or
 // suspects others, until one suspicion is raised. Cut both ways, the others
 // suspect it; cut only inbound, it still reaches them (they keep hearing it)

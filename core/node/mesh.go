@@ -88,6 +88,10 @@ func (n *Node) Members() []membership.Member {
 	return slices.DeleteFunc(n.heal.gossip.Members(), func(m membership.Member) bool { return !n.inView(m.State.Node) })
 }
 
+// incarnationShift places a life's gossip incarnations above every
+// refutation of the lives before it (2^32 refutations per life).
+const incarnationShift = 32
+
 func (n *Node) startSelfHealing() error {
 	cfg := n.cfg
 	if cfg.Gossip == nil && cfg.Membership == nil {
@@ -97,7 +101,13 @@ func (n *Node) startSelfHealing() error {
 	if !ok {
 		r = roles.Worker // joining: a worker once admitted
 	}
-	self := membership.State{Node: cfg.ID, Incarnation: cfg.Incarnation, Roles: r, Capacity: cfg.Capacity, RaftAddr: cfg.Addr}
+	// Each life of the node gossips in an incarnation space of its own: a
+	// refutation raises the incarnation by one, and a life that refuted a
+	// suspicion up to the next life's number would otherwise share its
+	// stamps, and its peers keep the first state they saw of a stamp — the
+	// new life's uptime and shape never reached them (explore-5407: a node
+	// promoted a moment after it restarted, on its first life's uptime).
+	self := membership.State{Node: cfg.ID, Incarnation: cfg.Incarnation << incarnationShift, Roles: r, Capacity: cfg.Capacity, RaftAddr: cfg.Addr}
 	var g Membership
 	var err error
 	if cfg.Membership != nil {
