@@ -186,6 +186,13 @@ func (m model) apply(sh roles.Shift, known map[roles.NodeID]byte) (model, bool) 
 			return m, false
 		}
 	}
+	stays := false // a voter before the shift is one after it
+	for k, r := range m {
+		stays = stays || r.Has(roles.Etcd) && next[k].Has(roles.Etcd)
+	}
+	if etcdHolders(m) > 0 && !stays {
+		return m, false // no voter stays: the leader would have none to hand over to
+	}
 	return next, true
 }
 
