@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,6 +25,24 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// awaitMeshStatus polls 'mesh status --json' on dir until done holds of
+// it, and returns that status; it fails the test with what after a minute.
+func awaitMeshStatus(t *testing.T, dir, what string, done func(meshStatus) bool) meshStatus {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var st meshStatus
+		if err := json.Unmarshal([]byte(client(t, dir, exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
+			t.Fatal(err)
+		}
+		if done(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %+v", what, st)
+		}
+	}
 }
 
 // loopbackMesh starts n 'revoada node' in this process, each told only the
@@ -82,18 +101,7 @@ func TestMeshLeave(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the node that left still runs")
 	}
-	var st meshStatus
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if err := json.Unmarshal([]byte(client(t, dirs[0], exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
-			t.Fatal(err)
-		}
-		if len(st.Nodes) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node 1 still sees %+v", st.Nodes)
-		}
-	}
+	st := awaitMeshStatus(t, dirs[0], "node 1 still sees three nodes", func(st meshStatus) bool { return len(st.Nodes) == 2 })
 	for _, n := range st.Nodes {
 		if n.ID == ids[2] {
 			t.Fatalf("the node that left is still in the shape: %+v", st.Nodes)
@@ -132,18 +140,7 @@ func TestMeshRemove(t *testing.T) {
 		t.Fatalf("a malformed ID: %+v", o)
 	}
 	wantLines(t, client(t, dirs[0], exitOK, "mesh", "remove", ids[2]).stdout, "removed "+ids[2][:12])
-	var st meshStatus
-	if err := json.Unmarshal([]byte(client(t, dirs[1], exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(time.Minute); len(st.Nodes) != 2; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("node 2 still sees %+v", st.Nodes)
-		}
-		if err := json.Unmarshal([]byte(client(t, dirs[1], exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := awaitMeshStatus(t, dirs[1], "node 2 still sees three nodes", func(st meshStatus) bool { return len(st.Nodes) == 2 })
 	if slices.ContainsFunc(st.Nodes, func(n nodeStatus) bool { return n.ID == ids[2] }) {
 		t.Fatalf("the removed node is still in the shape: %+v", st.Nodes)
 	}
@@ -187,24 +184,15 @@ func TestMeshOverMemberlist(t *testing.T) {
 			t.Fatalf("node %d: nothing listens on its --memberlist address: %v", i+1, err)
 		}
 		c.Close()
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-			var st meshStatus
-			if err := json.Unmarshal([]byte(client(t, dir, exitOK, "mesh", "status", "--json").stdout), &st); err != nil {
-				t.Fatal(err)
-			}
+		awaitMeshStatus(t, dir, fmt.Sprintf("node %d", i+1), func(st meshStatus) bool {
 			healthy := 0
 			for _, n := range st.Nodes {
 				if n.Health == "healthy" {
 					healthy++
 				}
 			}
-			if healthy == 3 && st.Leader != "" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %d: %+v", i+1, st)
-			}
-		}
+			return healthy == 3 && st.Leader != ""
+		})
 	}
 	for i, n := range nodes {
 		if code := n.stop(); code != exitOK {
