@@ -35,10 +35,10 @@ func encodeErr(err error) storedErr {
 // error rebuilds the typed error: errors.Is matches the same sentinel, and
 // a conflict is the *store.ConflictError of the write's ref.
 func (e storedErr) error(ref store.Ref) error {
-	if storeErrs[min(int(e.code), len(storeErrs)-1)] == store.ErrConflict && e.code < byte(len(storeErrs)) {
-		return &store.ConflictError{Ref: ref, Want: e.want, Current: e.current}
-	}
 	if int(e.code) < len(storeErrs) {
+		if storeErrs[e.code] == store.ErrConflict {
+			return &store.ConflictError{Ref: ref, Want: e.want, Current: e.current}
+		}
 		return &replayedErr{sentinel: storeErrs[e.code], msg: e.detail}
 	}
 	return errors.New(e.detail)
