@@ -30,8 +30,8 @@ func (t *Transport) refuse(who string, err error, handshake bool) {
 		t.cfg.Logger.Debug("tcp: inbound connection ended", "peer", who, "err", err)
 		return
 	}
-	t.stats.Refuse(reason)
 	t.logs.log(who, reason, err)
+	t.stats.Refuse(reason) // after the log: a count seen implies its log line is written
 }
 
 // classify names the refusal err is; false for an ordinary end.

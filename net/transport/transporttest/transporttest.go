@@ -498,7 +498,7 @@ func (s suite) slowPeer(t *testing.T) {
 
 // closeEnds: Close returns once every goroutine has ended (the network's
 // cleanup checks the count), with connections up in every direction and a
-// receiver held in Receive released; Send after Close is refused, and
+// receiver that was held in Receive just released; Send after Close is refused, and
 // Close again is a no-op.
 func (s suite) closeEnds(t *testing.T) {
 	ms := s.network(t, 3, true)
@@ -518,8 +518,14 @@ func (s suite) closeEnds(t *testing.T) {
 	}
 	ms[2].rec.Shut()
 	sendAll(t, ms[0], ms[2], 6, 3)
+	// Every receiver is released before any transport closes: an
+	// in-memory transport delivers from the sender's goroutine, so the
+	// sender's Close would otherwise wait on a Receive that only a later
+	// Open ends.
 	for _, m := range ms {
 		m.rec.Open()
+	}
+	for _, m := range ms {
 		if err := m.tr.Close(); err != nil {
 			t.Fatalf("close: %v", err)
 		}
