@@ -17,6 +17,7 @@ import (
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 	"revoada.dev/revoada/net/transport"
+	"revoada.dev/revoada/real/api"
 	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/host"
 )
@@ -74,27 +75,11 @@ type nodeClient interface {
 	SetClockRate(ctx context.Context, rate float64) error
 }
 
-// applyInput is a file to apply: its base name, the face and format to
-// decode it with, and its bytes.
-type applyInput struct {
-	File   string       `json:"file"`
-	Face   string       `json:"face"`
-	Format store.Format `json:"format"`
-	Data   []byte       `json:"data"`
-	// Expect, if set, is every resource's expected revision (a
-	// compare-and-swap apply; 0 means "create only").
-	Expect *store.Expect `json:"expect,omitempty"`
-}
-
-// docResult is one outcome of an apply: a resource applied at Revision, or
-// a document that failed (Invalid when it did not decode, with Ref unset).
-type docResult struct {
-	Where    string // "document 2"; "" for a whole file
-	Ref      store.Ref
-	Revision store.Revision
-	Err      error
-	Invalid  bool
-}
+// The client verbs' inputs and outcomes are the API's (real/api).
+type (
+	applyInput = api.ApplyInput
+	docResult  = api.DocResult
+)
 
 // localNode is a nodeClient over a node in this process: its backend, and
 // the host when it runs one of a mesh ('revoada node').
@@ -107,47 +92,13 @@ type localNode struct {
 
 var _ nodeClient = localNode{}
 
-// ApplyFile checks ctx before each resource, and applies each to its end
-// whatever ctx does meanwhile, so that every resource the store takes is
-// reported: an interrupted apply returns ctx's error once the resource in
-// flight is applied and reported, and applies nothing after it.
+// ApplyFile applies as api.ApplyFile does.
 func (n localNode) ApplyFile(ctx context.Context, in applyInput, each func(docResult)) error {
-	fc, err := face.ByName(in.Face)
-	if err != nil {
-		return err
-	}
-	for _, d := range face.DecodeEach(fc, in.File, in.Data, in.Format) {
-		if d.Err != nil {
-			each(docResult{Where: d.Where, Err: d.Err, Invalid: true})
-			continue
-		}
-		for _, r := range d.Resources {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var exp store.Expect
-			if in.Expect != nil {
-				exp = *in.Expect
-			}
-			got, err := n.b.Apply(context.WithoutCancel(ctx), r, exp)
-			each(docResult{Where: d.Where, Ref: r.Ref, Revision: got.ModRevision, Err: err})
-		}
-	}
-	return ctx.Err()
-}
-
-// servedGetter is a backend that says at which revision it served a get
-// (real/host's).
-type servedGetter interface {
-	GetServed(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, error)
+	return api.ApplyFile(ctx, n.b, in, each)
 }
 
 func (n localNode) Get(ctx context.Context, ref store.Ref) (store.Resource, store.Revision, error) {
-	if g, ok := n.b.(servedGetter); ok {
-		return g.GetServed(ctx, ref, backend.ReadOptions{})
-	}
-	r, err := n.b.Get(ctx, ref, backend.ReadOptions{})
-	return r, 0, err
+	return api.Get(ctx, n.b, ref, backend.ReadOptions{})
 }
 
 func (n localNode) List(ctx context.Context, kind, namespace string) (backend.List, error) {

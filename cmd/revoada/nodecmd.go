@@ -30,6 +30,7 @@ import (
 	"revoada.dev/revoada/core/topology"
 	"revoada.dev/revoada/internal/atomicfile"
 	"revoada.dev/revoada/net/transport"
+	"revoada.dev/revoada/real/api"
 	"revoada.dev/revoada/real/host"
 	"revoada.dev/revoada/real/metrics"
 	"revoada.dev/revoada/real/tcp"
@@ -580,23 +581,11 @@ func idFlags(e *env) (*flag.FlagSet, func() int) {
 }
 
 // meshStatus is a node's view of its mesh, as 'revoada mesh status' shows
-// it and the socket carries it.
-type meshStatus struct {
-	ID       string       `json:"id"`
-	Term     uint64       `json:"term"`
-	State    string       `json:"state"`  // this node's raft state
-	Leader   string       `json:"leader"` // the node ID of the leader it knows, "" for none
-	Applied  uint64       `json:"applied"`
-	Nodes    []nodeStatus `json:"nodes"`
-	Decision string       `json:"decision,omitempty"` // its last audit as leader
-}
-
-// nodeStatus is one node of the shape, with its gossiped health.
-type nodeStatus struct {
-	ID     string `json:"id"`
-	Roles  string `json:"roles"`
-	Health string `json:"health"`
-}
+// it (real/api's).
+type (
+	meshStatus = api.MeshStatus
+	nodeStatus = api.NodeStatus
+)
 
 // errNoMesh answers a mesh status from a node that runs no mesh.
 var errNoMesh = errors.New("this data directory's node runs no mesh: start it with 'revoada node'")
