@@ -13,7 +13,7 @@ import (
 	"revoada.dev/revoada/core/store"
 )
 
-const applySynopsis = "apply -f FILE [--format F] [--face NAME] [--data DIR]"
+const applySynopsis = "apply -f FILE [--format F] [--face NAME] " + targetSynopsis
 
 const applyAbout = `Apply every resource in FILE (a Kubernetes manifest, a Nomad job, a systemd
 unit, native envelopes) to the single-node mesh in the data directory,
@@ -49,7 +49,7 @@ func applyFlags(e *env) (*flag.FlagSet, func() int) {
 	file := fs.String("f", "", "the `FILE` to apply")
 	format := fs.String("format", "", "the input `FORMAT` (yaml, json, hcl, unit, native), overriding detection")
 	faceName := fs.String("face", "", "the `FACE` to decode with (kubernetes, nomad, systemd, pureraft, baremetal), overriding detection")
-	data := dataFlag(fs)
+	data, srv := dataFlag(fs), serverFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "apply", synopsis: applySynopsis, about: applyAbout}, fs)
 		switch {
@@ -67,7 +67,7 @@ func applyFlags(e *env) (*flag.FlagSet, func() int) {
 		if code := checkDecodes(e, in); code >= 0 {
 			return code
 		}
-		return withNode(e, "apply", *data, func(ctx context.Context, n nodeClient) int {
+		return withTarget(e, "apply", *data, srv, func(ctx context.Context, n nodeClient) int {
 			return applyFile(ctx, e, n, *file, in)
 		})
 	}

@@ -8,7 +8,7 @@ import (
 	"revoada.dev/revoada/core/store"
 )
 
-const deleteSynopsis = "delete KIND NAME [-n NAMESPACE] [--data DIR]"
+const deleteSynopsis = "delete KIND NAME [-n NAMESPACE] " + targetSynopsis
 
 const deleteAbout = `Delete one resource and print "REF deleted revision N". Without -n the name
 is looked up in every namespace; a name held by several namespaces needs -n.
@@ -18,7 +18,7 @@ is looked up in every namespace; a name held by several namespaces needs -n.
 // deleteFlags defines delete's flags and returns the function that runs it.
 func deleteFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "delete")
-	ns, data := namespaceFlag(fs), dataFlag(fs)
+	ns, data, srv := namespaceFlag(fs), dataFlag(fs), serverFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "delete", synopsis: deleteSynopsis, about: deleteAbout}, fs)
 		if code >= 0 {
@@ -28,7 +28,7 @@ func deleteFlags(e *env) (*flag.FlagSet, func() int) {
 			return usageError(e, "delete", "want KIND NAME, got %d arguments", len(pos))
 		}
 		nsSet := setFlags(fs)["n"]
-		return withNode(e, "delete", *data, func(ctx context.Context, n nodeClient) int {
+		return withTarget(e, "delete", *data, srv, func(ctx context.Context, n nodeClient) int {
 			kind, err := resolveKind(ctx, n, pos[0])
 			if err != nil {
 				return clientError(e, "delete", err)

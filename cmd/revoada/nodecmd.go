@@ -36,7 +36,7 @@ import (
 	"revoada.dev/revoada/real/tcp"
 )
 
-const nodeSynopsis = "node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...] [--mesh NAME] [--target STRATEGY] [--heal=false] [--tick D] [--metrics HOST:PORT [--metrics-remote]] [--data DIR]"
+const nodeSynopsis = "node --listen HOST:PORT [--join HOST:PORT,...] [--peer ID@HOST:PORT ...] [--mesh NAME] [--target STRATEGY] [--heal=false] [--tick D] [--metrics HOST:PORT [--metrics-remote]] [--api HOST:PORT --api-access FILE [--api-client-ca FILE]] [--data DIR]"
 
 const nodeAbout = `Run one node of a mesh until SIGTERM or Ctrl-C, logging JSON lines
 (log/slog) to stderr. The node talks to its peers over TCP with mutual TLS
@@ -61,8 +61,23 @@ While it runs, the node serves the client verbs (apply, get, list, delete,
 watch with --data DIR) on DIR/revoada.sock, as they serve one another: a
 write through any node of the mesh is replicated, and a read is
 linearizable, and 'revoada mesh status --data DIR' shows the mesh as the
-node sees it. Adding a node to a mesh that is already running comes with
-the production mesh's next steps (issue 12).
+node sees it. A node joins a running mesh with --joining, once a member
+admits it ('revoada mesh admit').
+
+With --api HOST:PORT --api-access FILE the node serves its store over
+HTTPS (TLS 1.3; package real/api): the client verbs, 'mesh status' and
+curl reach it from anywhere with --server https://HOST:PORT (several
+nodes' URLs, comma-separated, are tried in turn) and --ca DIR/api.crt,
+the certificate the node writes there. Every request but /livez and
+/readyz needs credentials: a bearer token (--token-file) or a client
+certificate signed by --api-client-ca (its common name is the user). The
+access file maps tokens to users and users to roles, and denies the rest:
+
+  {"tokens": {"TOKEN (16 bytes or more)": "alice"},
+   "roles": {"alice": "admin", "ci": "read-write", "bob": "read-only"}}
+
+read-only may get, list and watch; read-write also apply and delete;
+admin also read the mesh's status.
 
 With --metrics HOST:PORT the node serves its Prometheus metrics (etcd's
 names with revoada_ for etcd_: raft, disk fsync, per-peer network,
@@ -95,6 +110,10 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	heal := fs.Bool("heal", true, "run self-healing towards --target; false: the target only sets the bootstrap shape")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (a loopback address unless --metrics-remote)")
 	metricsRemote := fs.Bool("metrics-remote", false, "let --metrics listen on an address other hosts can reach (plain HTTP, no authentication)")
+	var apiOpts apiSpec
+	fs.StringVar(&apiOpts.listen, "api", "", "serve the store over HTTPS at `HOST:PORT` (needs --api-access); the certificate is written to DIR/"+apiCertFile)
+	fs.StringVar(&apiOpts.access, "api-access", "", "the API's access `FILE`: bearer tokens and users' roles (JSON; see 'revoada help node')")
+	fs.StringVar(&apiOpts.clientCA, "api-client-ca", "", "a `FILE` (PEM) of the CAs whose client certificates the API takes (the subject's common name is the user)")
 	advertise := fs.String("advertise", "", "the `HOST:PORT` peers are told to reach this node at (gossiped; default --listen); "+
 		advertiseNone+": none, so peers keep the addresses they were given (a fault proxy per link, as 'revoada real' runs)")
 	return fs, func() int {
@@ -131,6 +150,9 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 				return usageError(e, "node", "--metrics: %v", err)
 			}
 		}
+		if err := checkAPISpec(apiOpts); err != nil {
+			return usageError(e, "node", "%v", err)
+		}
 		adv := *advertise
 		switch {
 		case adv == "":
@@ -143,7 +165,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 			}
 		}
 		return runNode(e, nodeSpec{dir: *data, listen: *listen, advertise: adv, peers: peers, joiners: joiners, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal,
-			metrics: *metricsAddr, metricsRemote: *metricsRemote})
+			metrics: *metricsAddr, metricsRemote: *metricsRemote, api: apiOpts})
 	}
 }
 
@@ -168,6 +190,7 @@ type nodeSpec struct {
 	// allows a non-loopback address.
 	metrics       string
 	metricsRemote bool
+	api           apiSpec // the HTTPS API; none without a listen address
 }
 
 // peer is one --peer.
@@ -341,9 +364,22 @@ func runNode(e *env, spec nodeSpec) int {
 		}
 		log.Info("metrics served", "url", metricsSrv.URL())
 	}
-	srv, err := listen(filepath.Join(spec.dir, socketName), localNode{b: h.Backend(), h: h, left: left, faults: faulty})
+	local := localNode{b: h.Backend(), h: h, left: left, faults: faulty}
+	srv, err := listen(filepath.Join(spec.dir, socketName), local)
 	if err != nil {
 		log.Warn("the client verbs cannot use this data directory while the node runs", "err", err)
+	}
+	apiSrv, err := startAPI(spec.api, spec.dir, key, local)
+	if err != nil {
+		if srv != nil {
+			srv.Close()
+		}
+		h.Close()
+		return clientError(e, "node", err)
+	}
+	if apiSrv != nil {
+		defer apiSrv.Close()
+		log.Info("api served", "url", "https://"+apiSrv.Addr(), "ca", filepath.Join(spec.dir, apiCertFile))
 	}
 	log.Info("node running", "id", self.String(), "listen", spec.listen, "nodes", len(ids), "mesh", spec.mesh)
 	watchLeader(ctx, h, log)
@@ -639,7 +675,7 @@ func (n localNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 	return out, nil
 }
 
-const meshSynopsis = "mesh status [--json] [--data DIR] | mesh admit ID@HOST:PORT [--data DIR] | mesh leave [--data DIR] | mesh remove ID [--data DIR]"
+const meshSynopsis = "mesh status [--json] " + targetSynopsis + " | mesh admit ID@HOST:PORT [--data DIR] | mesh leave [--data DIR] | mesh remove ID [--data DIR]"
 
 const meshAbout = `status shows the mesh as the node running on the data directory sees it:
 its raft term and state, the leader, the applied index, every node of the
@@ -672,7 +708,7 @@ The node must be running ('revoada node'); its socket answers.`
 // meshFlags defines mesh's flags and returns the function that runs it.
 func meshFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "mesh")
-	data := dataFlag(fs)
+	data, srv := dataFlag(fs), serverFlags(fs)
 	asJSON := fs.Bool("json", false, "print the status as one JSON object")
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "mesh", synopsis: meshSynopsis, about: meshAbout}, fs)
@@ -694,6 +730,14 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 			}
 		case len(pos) != 1 || pos[0] != "status" && pos[0] != "leave":
 			return usageError(e, "mesh", "want 'mesh status', 'mesh admit ID@HOST:PORT', 'mesh leave' or 'mesh remove ID'")
+		}
+		if pos[0] == "status" && *srv.server != "" {
+			return withTarget(e, "mesh", *data, srv, func(ctx context.Context, n nodeClient) int {
+				return printStatus(ctx, e, n, *asJSON)
+			})
+		}
+		if *srv.server != "" {
+			return usageError(e, "mesh", "%s: not served over the HTTPS API (--server): run it with --data on the node's host", pos[0])
 		}
 		ctx, stop := e.interruptible()
 		defer stop()
@@ -727,18 +771,23 @@ func meshFlags(e *env) (*flag.FlagSet, func() int) {
 			fmt.Fprintln(e.stdout, "left the mesh; the node stops")
 			return exitOK
 		}
-		st, err := rn.MeshStatus(ctx)
-		if err != nil {
-			return clientError(e, "mesh", err)
-		}
-		if *asJSON {
-			b, _ := json.Marshal(st)
-			fmt.Fprintf(e.stdout, "%s\n", b)
-			return exitOK
-		}
-		printMeshStatus(e.stdout, st)
+		return printStatus(ctx, e, rn, *asJSON)
+	}
+}
+
+// printStatus prints the mesh status n reports, as a table or JSON.
+func printStatus(ctx context.Context, e *env, n nodeClient, asJSON bool) int {
+	st, err := n.MeshStatus(ctx)
+	if err != nil {
+		return clientError(e, "mesh", err)
+	}
+	if asJSON {
+		b, _ := json.Marshal(st)
+		fmt.Fprintf(e.stdout, "%s\n", b)
 		return exitOK
 	}
+	printMeshStatus(e.stdout, st)
+	return exitOK
 }
 
 // meshRemove submits a Leave of another node through rn.

@@ -10,8 +10,8 @@ import (
 )
 
 const (
-	getSynopsis  = "get KIND NAME [-n NAMESPACE] [-o FORMAT] [--data DIR]"
-	listSynopsis = "list KIND [-n NAMESPACE] [-o FORMAT] [--data DIR]"
+	getSynopsis  = "get KIND NAME [-n NAMESPACE] [-o FORMAT] " + targetSynopsis
+	listSynopsis = "list KIND [-n NAMESPACE] [-o FORMAT] " + targetSynopsis
 )
 
 // kindHelp says how KIND is read, for the client verbs' help.
@@ -48,7 +48,7 @@ format (YAML documents separated by "---").
 // getFlags defines get's flags and returns the function that runs it.
 func getFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "get")
-	ns, out, data := namespaceFlag(fs), outputFlag(fs), dataFlag(fs)
+	ns, out, data, srv := namespaceFlag(fs), outputFlag(fs), dataFlag(fs), serverFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "get", synopsis: getSynopsis, about: getAbout}, fs)
 		if code >= 0 {
@@ -62,7 +62,7 @@ func getFlags(e *env) (*flag.FlagSet, func() int) {
 			return usageError(e, "get", "-o: %v", err)
 		}
 		nsSet := setFlags(fs)["n"]
-		return withNode(e, "get", *data, func(ctx context.Context, n nodeClient) int {
+		return withTarget(e, "get", *data, srv, func(ctx context.Context, n nodeClient) int {
 			kind, err := resolveKind(ctx, n, pos[0])
 			if err != nil {
 				return clientError(e, "get", err)
@@ -84,7 +84,7 @@ func getFlags(e *env) (*flag.FlagSet, func() int) {
 // listFlags defines list's flags and returns the function that runs it.
 func listFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "list")
-	ns, out, data := namespaceFlag(fs), outputFlag(fs), dataFlag(fs)
+	ns, out, data, srv := namespaceFlag(fs), outputFlag(fs), dataFlag(fs), serverFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "list", synopsis: listSynopsis, about: listAbout}, fs)
 		if code >= 0 {
@@ -97,7 +97,7 @@ func listFlags(e *env) (*flag.FlagSet, func() int) {
 		if err != nil {
 			return usageError(e, "list", "-o: %v", err)
 		}
-		return withNode(e, "list", *data, func(ctx context.Context, n nodeClient) int {
+		return withTarget(e, "list", *data, srv, func(ctx context.Context, n nodeClient) int {
 			kind, err := resolveKind(ctx, n, pos[0])
 			if err != nil {
 				return clientError(e, "list", err)

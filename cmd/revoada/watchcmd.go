@@ -9,7 +9,7 @@ import (
 	"revoada.dev/revoada/core/store"
 )
 
-const watchSynopsis = "watch KIND [--from REVISION] [--data DIR]"
+const watchSynopsis = "watch KIND [--from REVISION] " + targetSynopsis
 
 const watchAbout = `Print the changes to resources of KIND, one line per event, until Ctrl-C:
 "ADDED REF rev N", MODIFIED, DELETED, and "BOOKMARK rev N" when the stream
@@ -41,7 +41,7 @@ type watchPoint struct {
 func watchFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "watch")
 	from := fs.Uint64("from", 0, "replay the history from `REVISION` (0: the current state, then changes)")
-	data := dataFlag(fs)
+	data, srv := dataFlag(fs), serverFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "watch", synopsis: watchSynopsis, about: watchAbout}, fs)
 		if code >= 0 {
@@ -53,7 +53,7 @@ func watchFlags(e *env) (*flag.FlagSet, func() int) {
 		at := watchPoint{from: store.Revision(*from), listed: *from > 0}
 		for resumes := 0; ; resumes++ {
 			resume := false
-			code := withNode(e, "watch", *data, func(ctx context.Context, n nodeClient) int {
+			code := withTarget(e, "watch", *data, srv, func(ctx context.Context, n nodeClient) int {
 				kind, err := resolveKind(ctx, n, pos[0])
 				if err != nil {
 					return clientError(e, "watch", err)

@@ -453,3 +453,58 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("the server stopped serving: %v", err)
 	}
 }
+
+// TestServersInTurn: a client given several servers moves past one that
+// cannot be reached, and stays on the one that answers.
+func TestServersInTurn(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "https://" + ln.Addr().String()
+	ln.Close()
+	c, err := NewClient(ClientConfig{Server: dead + "," + f.url, CA: f.caPEM, Token: roToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 2 {
+		if _, err := c.Kinds(context.Background()); err != nil {
+			t.Fatalf("kinds past a dead server: %v", err)
+		}
+	}
+	if c.cur.Load() != 1 {
+		t.Fatalf("the client went back to the dead server")
+	}
+	for _, bad := range []string{"http://127.0.0.1:1", "https://", "https://h:1/path", "https://u:p@h:1", "https://h:1,ftp://h:2"} {
+		if _, err := NewClient(ClientConfig{Server: bad, CA: f.caPEM}); err == nil {
+			t.Errorf("server %q taken", bad)
+		}
+	}
+	if _, err := NewClient(ClientConfig{Server: f.url, CA: []byte("not a PEM")}); err == nil {
+		t.Error("a CA without a certificate taken")
+	}
+}
+
+// TestAccessFile: every malformed access file is refused with what is
+// wrong, and never echoes a token.
+func TestAccessFile(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{`{"tokens": {`, "unexpected EOF"},
+		{`{"tokens": {}, "roles": {}, "users": {}}`, `unknown field "users"`},
+		{`{"tokens": {"short-secret": "a"}, "roles": {"a": "admin"}}`, "fewer than 16"},
+		{`{"tokens": {"0123456789abcdef-x": "b"}, "roles": {"a": "admin"}}`, `user "b" has no role`},
+		{`{"roles": {"a": "root"}}`, `unknown role "root"`},
+		{`{"roles": {" ": "admin"}}`, "empty user"},
+		{`{"roles": {}} {"roles": {}}`, "data after"},
+	} {
+		_, err := ParseAccess([]byte(c.file))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.file, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "short-secret") || strings.Contains(err.Error(), "0123456789abcdef-x")) {
+			t.Errorf("the error shows a token: %v", err)
+		}
+	}
+}

@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
@@ -22,7 +25,9 @@ import (
 // ClientConfig says which server a client talks to, how it trusts it, and
 // who it is.
 type ClientConfig struct {
-	Server string // https://HOST:PORT
+	// Server is https://HOST:PORT, or several, comma-separated: nodes of
+	// one mesh, tried in turn while the one in use cannot be reached.
+	Server string
 	// CA holds the PEM certificates that may sign the server's: its own
 	// certificate, which revoada node writes beside its data.
 	CA []byte
@@ -35,7 +40,8 @@ type ClientConfig struct {
 // Client is a server's other end: the five verbs, the kinds, the mesh's
 // status. Safe for concurrent use.
 type Client struct {
-	base  *url.URL
+	bases []*url.URL
+	cur   atomic.Int64 // the base in use
 	http  *http.Client
 	token string
 }
@@ -49,9 +55,13 @@ const (
 
 // NewClient checks cfg and makes its client.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	u, err := url.Parse(cfg.Server)
-	if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("api: server %q: want https://HOST:PORT", cfg.Server)
+	var bases []*url.URL
+	for _, s := range strings.Split(cfg.Server, ",") {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("api: server %q: want https://HOST:PORT", s)
+		}
+		bases = append(bases, u)
 	}
 	pool, err := CertPool("the server's CA", cfg.CA)
 	if err != nil {
@@ -62,7 +72,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		tc.Certificates = []tls.Certificate{*cfg.Certificate}
 	}
 	tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}
-	return &Client{base: u, http: &http.Client{Transport: tr}, token: cfg.Token}, nil
+	return &Client{bases: bases, http: &http.Client{Transport: tr}, token: cfg.Token}, nil
 }
 
 // Close releases the client's idle connections.
@@ -70,25 +80,36 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 // do sends a request and returns its answer, or the error the server
 // answered (a *RemoteError) for a status other than 200.
+// A server that cannot be reached (nothing sent) makes it try the next,
+// each once.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
-	u := c.base.JoinPath(path)
-	u.RawQuery = q.Encode()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	var err error
+	for range c.bases {
+		cur := c.cur.Load()
+		u := c.bases[cur].JoinPath(path)
+		u.RawQuery = q.Encode()
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, rerr := http.NewRequestWithContext(ctx, method, u.String(), rd)
+		if rerr != nil {
+			return nil, fmt.Errorf("api: %w", rerr)
+		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		var resp *http.Response
+		if resp, err = c.http.Do(req); err == nil {
+			return resp, nil
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "dial" || ctx.Err() != nil {
+			break
+		}
+		c.cur.CompareAndSwap(cur, (cur+1)%int64(len(c.bases)))
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return resp, nil
+	return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
 // decode reads resp's JSON body into v; for a status other than 200 it

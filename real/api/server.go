@@ -250,15 +250,19 @@ func query(r *http.Request, allowed ...string) (map[string]string, error) {
 	return out, nil
 }
 
-// readOptions parses local=true|false.
-func readOptions(q map[string]string) (backend.ReadOptions, error) {
+// parseRead parses a read's query: namespace, and local=true|false.
+func parseRead(r *http.Request) (map[string]string, backend.ReadOptions, error) {
+	q, err := query(r, "namespace", "local")
+	if err != nil {
+		return nil, backend.ReadOptions{}, err
+	}
 	switch v := q["local"]; v {
 	case "", "false":
-		return backend.ReadOptions{}, nil
+		return q, backend.ReadOptions{}, nil
 	case "true":
-		return backend.ReadOptions{Local: true}, nil
+		return q, backend.ReadOptions{Local: true}, nil
 	default:
-		return backend.ReadOptions{}, fmt.Errorf("%w: local=%q: want true or false", ErrBadRequest, v)
+		return nil, backend.ReadOptions{}, fmt.Errorf("%w: local=%q: want true or false", ErrBadRequest, v)
 	}
 }
 
@@ -352,11 +356,7 @@ func (e *notFound) Error() string { return e.err.Error() }
 func (e *notFound) Unwrap() error { return e.err }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "namespace", "local")
-	if err != nil {
-		return err
-	}
-	opt, err := readOptions(q)
+	q, opt, err := parseRead(r)
 	if err != nil {
 		return err
 	}
@@ -370,11 +370,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "namespace", "local")
-	if err != nil {
-		return err
-	}
-	opt, err := readOptions(q)
+	q, opt, err := parseRead(r)
 	if err != nil {
 		return err
 	}
