@@ -102,6 +102,10 @@ type ReadOptions struct {
 type List struct {
 	Items    []store.Resource
 	Revision store.Revision
+	// Behind is, for a local read of a replicated backend, how many
+	// entries the replica knew committed but had not applied: how stale
+	// it may be. 0 otherwise.
+	Behind uint64
 }
 
 // Counts is a backend's size.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,5 +84,23 @@ func TestAPIOverMesh(t *testing.T) {
 	}
 	if got := verb(exitOK, admin, "mesh", "status").stdout; !strings.Contains(got, "leader") {
 		t.Fatalf("mesh status: %s", got)
+	}
+	// A local read through a follower or the leader says how it was served.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequest("GET", "https://"+apiAddrs[1]+"/v1/resources/ConfigMap/live?namespace=default&local=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer viewer-token-0123456789")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Revoada-Read") != "local" || resp.Header.Get("Revoada-Behind") == "" || resp.Header.Get("Revoada-Revision") == "" {
+		t.Fatalf("a local read: %s %v", resp.Status, resp.Header)
 	}
 }

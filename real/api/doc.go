@@ -20,7 +20,8 @@
 // Reads are linearizable unless local=true asks for the replica's own
 // state; every read answers the store revision it was served at in the
 // Revoada-Revision header, and says how in Revoada-Read (linearizable or
-// local). A watch from revision 0 lists what the store holds, then a
+// local); a local one says in Revoada-Behind how many entries the replica
+// knew committed but had not applied when it served it. A watch from revision 0 lists what the store holds, then a
 // BOOKMARK, then the changes; a watch idle for Limits.BookmarkEvery gets a
 // BOOKMARK at the last revision it was sent, so that proxies and clients
 // see it alive. A watch from a revision the store has compacted is

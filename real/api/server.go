@@ -281,12 +281,14 @@ func expectation(v string) (*store.Expect, error) {
 	return &store.Expect{Set: true, Revision: store.Revision(rev)}, nil
 }
 
-// readHeaders sets the headers of a read served at rev.
-func readHeaders(w http.ResponseWriter, rev store.Revision, opt backend.ReadOptions) {
+// readHeaders sets the headers of a read served at rev: for a local one,
+// how many committed entries the replica had not applied too.
+func readHeaders(w http.ResponseWriter, rev store.Revision, behind uint64, opt backend.ReadOptions) {
 	w.Header().Set("Revoada-Revision", strconv.FormatUint(uint64(rev), 10))
 	how := "linearizable"
 	if opt.Local {
 		how = "local"
+		w.Header().Set("Revoada-Behind", strconv.FormatUint(behind, 10))
 	}
 	w.Header().Set("Revoada-Read", how)
 }
@@ -360,8 +362,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, rev, err := Get(r.Context(), s.cfg.Backend, ref(r, q["namespace"]), opt)
-	readHeaders(w, rev, opt)
+	res, rev, behind, err := getBehind(r.Context(), s.cfg.Backend, ref(r, q["namespace"]), opt)
+	readHeaders(w, rev, behind, opt)
 	if err != nil {
 		return &notFound{err: err, served: rev}
 	}
@@ -378,7 +380,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	readHeaders(w, l.Revision, opt)
+	readHeaders(w, l.Revision, l.Behind, opt)
 	out := List{Revision: l.Revision, Items: make([]Resource, 0, len(l.Items))}
 	for _, it := range l.Items {
 		out.Items = append(out.Items, toResource(it))

@@ -67,20 +67,26 @@ func ApplyFile(ctx context.Context, b backend.Backend, in ApplyInput, each func(
 	return ctx.Err()
 }
 
-// servedGetter is a backend that says at which revision it served a get
-// (real/host's).
+// servedGetter is a backend that says at which revision it served a get,
+// and for a local one how far behind the replica was (real/host's).
 type servedGetter interface {
-	GetServed(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, error)
+	GetBehind(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, uint64, error)
 }
 
 // Get reads ref from b and says at which store revision it was served
 // when b tells (0 when not).
 func Get(ctx context.Context, b backend.Backend, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, error) {
+	r, rev, _, err := getBehind(ctx, b, ref, opt)
+	return r, rev, err
+}
+
+// getBehind is Get, and how far behind a local read was (List.Behind).
+func getBehind(ctx context.Context, b backend.Backend, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, uint64, error) {
 	if g, ok := b.(servedGetter); ok {
-		return g.GetServed(ctx, ref, opt)
+		return g.GetBehind(ctx, ref, opt)
 	}
 	r, err := b.Get(ctx, ref, opt)
-	return r, 0, err
+	return r, 0, 0, err
 }
 
 // MeshStatus is what a node knows of its mesh.

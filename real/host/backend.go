@@ -71,10 +71,17 @@ func (b *Backend) Get(ctx context.Context, ref store.Ref, opt backend.ReadOption
 // for a resource not found there): what a client history needs to judge
 // the read against the others (package checkers).
 func (b *Backend) GetServed(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, error) {
+	r, rev, _, err := b.GetBehind(ctx, ref, opt)
+	return r, rev, err
+}
+
+// GetBehind is GetServed, and for a local read how many entries the
+// replica knew committed but had not applied (List.Behind).
+func (b *Backend) GetBehind(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, store.Revision, uint64, error) {
 	defer b.h.served(VerbGet, time.Now())
 	rd := node.Read{Op: node.ReadGet, Ref: ref, Local: opt.Local}
 	res, err := b.h.request(ctx, func(n *node.Node) (node.RequestID, error) { return n.Read(rd) })
-	return res.Resource, res.Revision, err
+	return res.Resource, res.Revision, res.Behind, err
 }
 
 // List reads the resources of kind in namespace.
@@ -85,7 +92,7 @@ func (b *Backend) List(ctx context.Context, kind, namespace string, opt backend.
 	if err != nil {
 		return backend.List{}, err
 	}
-	return backend.List{Items: res.Items, Revision: res.Revision}, nil
+	return backend.List{Items: res.Items, Revision: res.Revision, Behind: res.Behind}, nil
 }
 
 // Watch starts a watch on the node's replica (see the backend package doc).
