@@ -45,6 +45,13 @@ type Member struct {
 	// since this node learned that incarnation (now for self). It lags the
 	// truth, never leads it.
 	UptimeTicks uint64
+	// UptimeConfirmed is the uptime the member gave in its answer to a
+	// Ping this node sent at tick ConfirmedTick (Confirm; 0 and 0 if none
+	// at the incarnation of State; now and now for self): unlike
+	// UptimeTicks, which any message carries, even one sent long before
+	// it arrived (from a life of the node that has since ended), it was
+	// said after ConfirmedTick.
+	UptimeConfirmed, ConfirmedTick uint64
 }
 
 // MsgKind is the kind of a Message.
@@ -186,6 +193,7 @@ type Membership struct {
 
 	probes   []probe
 	relays   []relay
+	confirms []probe // Confirm's Pings awaiting their Acks
 	seq      uint64
 	learnSeq uint64
 	rounds   uint64      // rounds run, offset by a random phase: every PushPullEveryRounds-th is a full one
@@ -239,6 +247,10 @@ type peer struct {
 	signed  SignedState
 	learned uint64 // learnSeq when this state arrived: orders states newest first
 
+	// confirmed is the uptime the peer gave answering our Ping sent at
+	// confirmedAt (Confirm), at incarnation confirmedInc.
+	confirmed, confirmedInc, confirmedAt uint64
+
 	suspectInc, suspectSince uint64
 	cleared                  bool   // a suspicion at clearedInc was disproved by a direct message
 	clearedInc               uint64 // and is not taken from gossip again
@@ -280,6 +292,7 @@ func New(cfg Config, self State) (*Membership, error) {
 func (m *Membership) Tick() {
 	m.now++
 	m.expireRelays()
+	m.expireConfirms()
 	m.advanceProbes()
 	m.watch()
 	if (m.now+m.phase)%uint64(m.cfg.GossipIntervalTicks) == 0 {
@@ -417,7 +430,7 @@ func (m *Membership) stateRoom(n int) []SignedState {
 // Members returns every member, self included, sorted by NodeID.
 func (m *Membership) Members() []Member {
 	out := make([]Member, 0, len(m.sorted)+1)
-	out = append(out, Member{State: m.self.State, Health: Healthy, LastHeardTick: m.now, UptimeTicks: m.now})
+	out = append(out, Member{State: m.self.State, Health: Healthy, LastHeardTick: m.now, UptimeTicks: m.now, UptimeConfirmed: m.now, ConfirmedTick: m.now})
 	for _, p := range m.sorted {
 		mb := Member{State: p.signed.State, Health: p.health, Phi: p.det.Phi(m.now)}
 		if p.heard {
@@ -425,6 +438,9 @@ func (m *Membership) Members() []Member {
 		}
 		if p.uptimeInc == p.signed.State.Incarnation {
 			mb.UptimeTicks = p.uptime
+		}
+		if p.confirmedInc == p.signed.State.Incarnation {
+			mb.UptimeConfirmed, mb.ConfirmedTick = p.confirmed, p.confirmedAt
 		}
 		if p.health != Healthy {
 			mb.SuspectSinceTick = p.suspectSince
@@ -486,6 +502,7 @@ func (m *Membership) Step(msg Message) {
 	case Ping:
 		m.send(Message{To: msg.From, Kind: Ack, Seq: msg.Seq, Target: m.cfg.Self})
 	case Ack:
+		m.onConfirm(p, msg)
 		m.onAck(msg)
 	case PingReq:
 		m.onPingReq(msg)

@@ -619,3 +619,47 @@ func joinedCluster(t *testing.T, n int, seed uint64, through int) *cluster {
 	}
 	return c
 }
+
+// TestConfirmedUptime: only an Ack to a Confirm Ping sets a member's
+// confirmed uptime, stamped with the tick the Ping went out; a message that
+// merely carries an uptime (one sent long ago, say) does not, nor does an
+// Ack to a Ping Confirm never sent, nor another node's.
+func TestConfirmedUptime(t *testing.T) {
+	c := joinedCluster(t, 3, 3, 0)
+	c.runUntil(50, func() bool { return false })
+	m0, x := c.nodes[0], c.ids[1]
+	inc := c.nodes[1].self.State.Incarnation
+	if mb := c.memberOf(0, 1); mb.ConfirmedTick != 0 || mb.UptimeConfirmed != 0 {
+		t.Fatalf("confirmed before any Confirm: %+v", mb)
+	}
+	m0.Step(Message{From: x, To: c.ids[0], Kind: Gossip, Uptime: 900, Incarnation: inc})
+	m0.Step(Message{From: x, To: c.ids[0], Kind: Ack, Seq: 1 << 40, Target: x, Uptime: 900, Incarnation: inc})
+	if mb := c.memberOf(0, 1); mb.ConfirmedTick != 0 || mb.UptimeTicks != 900 {
+		t.Fatalf("a message and an unasked Ack: confirmed at %d, uptime %d; want 0 and 900", mb.ConfirmedTick, mb.UptimeTicks)
+	}
+	m0.Ready()
+	sentAt := m0.now
+	m0.Confirm(x)
+	m0.Confirm(x) // one Ping out at a time
+	var ping Message
+	for _, msg := range m0.Ready().Messages {
+		if msg.Kind == Ping && msg.To == x {
+			if ping.Kind != 0 {
+				t.Fatal("Confirm sent two Pings")
+			}
+			ping = msg
+		}
+	}
+	if ping.Kind == 0 {
+		t.Fatal("Confirm sent no Ping")
+	}
+	m0.Step(Message{From: c.ids[2], To: c.ids[0], Kind: Ack, Seq: ping.Seq, Target: c.ids[2], Uptime: 5, Incarnation: 1})
+	if mb := c.memberOf(0, 1); mb.ConfirmedTick != 0 {
+		t.Fatalf("another node's Ack of that Seq confirmed x: %+v", mb)
+	}
+	m0.Tick()
+	m0.Step(Message{From: x, To: c.ids[0], Kind: Ack, Seq: ping.Seq, Target: x, Uptime: 40, Incarnation: inc})
+	if mb := c.memberOf(0, 1); mb.ConfirmedTick != sentAt || mb.UptimeConfirmed != 40 {
+		t.Fatalf("after the Ack: confirmed at %d uptime %d; want %d and 40", mb.ConfirmedTick, mb.UptimeConfirmed, sentAt)
+	}
+}

@@ -137,3 +137,50 @@ func (m *Membership) onPingReq(msg Message) {
 func (m *Membership) expireRelays() {
 	m.relays = slices.DeleteFunc(m.relays, func(r relay) bool { return m.now >= r.expires })
 }
+
+// confirmsMax bounds the Confirm Pings remembered, and confirmTicksMax how
+// long one is: an Ack is evidence whenever it comes, if its Ping is still
+// known.
+const (
+	confirmsMax     = 16
+	confirmTicksMax = 300
+)
+
+// Confirm pings id, so that its Ack says its uptime after now
+// (Member.UptimeConfirmed): the one evidence that it has been up that long
+// which no delayed message can fake. It sends no Ping while one to id is
+// younger than twice the probe timeout; Confirm again until the Ack comes.
+// A node not in the view is not pinged.
+func (m *Membership) Confirm(id roles.NodeID) {
+	if m.peers.get(id) == nil || slices.ContainsFunc(m.confirms, func(c probe) bool {
+		return c.target == id && m.now-c.started < 2*m.probeTimeout()
+	}) {
+		return
+	}
+	if len(m.confirms) >= confirmsMax {
+		m.confirms = slices.Delete(m.confirms, 0, 1)
+	}
+	c := probe{target: id, seq: m.nextSeq(), started: m.now}
+	m.confirms = append(m.confirms, c)
+	m.send(Message{To: id, Kind: Ping, Seq: c.seq})
+}
+
+// onConfirm takes the uptime of a direct Ack that answers a Confirm Ping
+// of p's.
+func (m *Membership) onConfirm(p *peer, msg Message) {
+	if p == nil || msg.Target != msg.From {
+		return
+	}
+	i := slices.IndexFunc(m.confirms, func(c probe) bool { return c.seq == msg.Seq && c.target == msg.From })
+	if i < 0 {
+		return
+	}
+	if c := m.confirms[i]; msg.Incarnation > p.confirmedInc || msg.Incarnation == p.confirmedInc && c.started >= p.confirmedAt {
+		p.confirmed, p.confirmedInc, p.confirmedAt = msg.Uptime, msg.Incarnation, c.started
+	}
+	m.confirms = slices.Delete(m.confirms, i, i+1)
+}
+
+func (m *Membership) expireConfirms() {
+	m.confirms = slices.DeleteFunc(m.confirms, func(c probe) bool { return m.now-c.started >= confirmTicksMax })
+}

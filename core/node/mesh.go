@@ -53,6 +53,8 @@ type Membership interface {
 	UpdateSelf(func(*membership.State)) error
 	Members() []membership.Member
 	State(roles.NodeID) (membership.State, bool)
+	// Confirm asks id for its uptime now (Member.UptimeConfirmed).
+	Confirm(id roles.NodeID)
 }
 
 var _ Membership = (*membership.Membership)(nil)
@@ -70,7 +72,10 @@ type selfHealing struct {
 	// decided holds, for the policy shift in flight, the gossiped uptime
 	// of every node it changes as the audit saw it (see promotable).
 	decided map[roles.NodeID]uint64
-	joined  bool // gossip joined its seeds: the node has been in the shape
+	// decidedAt is membership's tick at that audit: a new voter's uptime
+	// counts only once confirmed after it (see promotable).
+	decidedAt uint64
+	joined    bool // gossip joined its seeds: the node has been in the shape
 }
 
 // directTicks: a node heard from within this many ticks is known directly,
@@ -224,7 +229,7 @@ func (n *Node) audit() {
 		fence := &Fence{Term: n.rn.BasicStatus().GetTerm(), Basis: n.machine.derive().digest}
 		// In flight before it is submitted: submit proposes at once on
 		// the leader, and promotable must know it as the current decision.
-		h.inflight, h.decided = n.seq+1, n.uptimes(d.Shift)
+		h.inflight, h.decided, h.decidedAt = n.seq+1, n.uptimes(d.Shift), n.gossipNow()
 		id, err := n.submit(Request{Shift: slices.Clone(d.Shift), Fence: fence})
 		if err != nil {
 			h.inflight, h.decided = 0, nil
@@ -233,6 +238,16 @@ func (n *Node) audit() {
 		}
 	}
 	h.decisions = append(h.decisions, d)
+}
+
+// gossipNow is membership's tick: its own member's LastHeardTick.
+func (n *Node) gossipNow() uint64 {
+	for _, m := range n.heal.gossip.Members() {
+		if m.State.Node == n.cfg.ID {
+			return m.LastHeardTick
+		}
+	}
+	return 0
 }
 
 // uptimes is the gossiped uptime of every node a shift names. (Not the
@@ -252,10 +267,15 @@ func (n *Node) uptimes(sh roles.Shift) map[roles.NodeID]uint64 {
 // promotable re-checks the new voters of this leader's own policy shift at
 // the moment it would make them voters, which may be long after the audit
 // decided (the learners had to catch up): each must still be a candidate —
-// Healthy, heard from directly, up for the stabilisation time. fenced
-// reports a new voter that restarted since the decision (its uptime went
-// back): the decision was about a process that no longer runs, and the
-// policy must decide again.
+// Healthy, heard from directly, up for the stabilisation time — by an
+// uptime it gave answering a Ping sent after the decision (membership's
+// Confirm: the node waits for that answer, asking again until it comes).
+// The audit's uptime may come from a message that waited long to arrive:
+// explore-5407's leader, paused, took on resuming messages a worker sent
+// before it crashed, and promoted it, just restarted, on its first life's
+// uptime. fenced reports a new voter that restarted since the decision
+// (its uptime went back): the decision was about a process that no longer
+// runs, and the policy must decide again.
 // Shifts of operators, and of other leaders, pass.
 func (n *Node) promotable(req Request, add []roles.NodeID) (ok, fenced bool) {
 	h := n.heal
@@ -265,22 +285,29 @@ func (n *Node) promotable(req Request, add []roles.NodeID) (ok, fenced bool) {
 	if req.ID.Seq != h.inflight {
 		return false, true // a decision no longer in flight (it timed out): decide again
 	}
-	views := n.views()
+	views, members := n.views(), h.gossip.Members()
+	ok = true
 	for _, id := range add {
 		i := slices.IndexFunc(views, func(v policy.NodeView) bool { return v.ID == id })
-		if i < 0 {
+		j := slices.IndexFunc(members, func(m membership.Member) bool { return m.State.Node == id })
+		if i < 0 || j < 0 {
 			return false, false
 		}
-		v := views[i]
-		if up, known := h.decided[id]; known && v.UptimeTicks < up {
+		v, m := views[i], members[j]
+		if m.ConfirmedTick < h.decidedAt || m.ConfirmedTick == 0 {
+			h.gossip.Confirm(id)
+			ok = false
+			continue
+		}
+		if up, known := h.decided[id]; known && m.UptimeConfirmed < up {
 			return false, true // its uptime went back: it restarted
 		}
-		stable := v.UptimeTicks >= n.cfg.Policy.StabilizeTicks || n.cfg.Policy.Unsafe.NoStabilize
+		stable := m.UptimeConfirmed >= n.cfg.Policy.StabilizeTicks || n.cfg.Policy.Unsafe.NoStabilize
 		if v.Health != policy.Healthy || !v.Direct || !stable {
-			return false, false
+			ok = false
 		}
 	}
-	return true, false
+	return ok, false
 }
 
 // views is what the leader knows of every node: membership's health and

@@ -71,7 +71,8 @@ type peer struct {
 	heard      time.Time
 	since      time.Time // became Suspect, or Dead
 	uptime     time.Duration
-	uptimeInc  uint64 // the incarnation uptime was reported at
+	uptimeInc  uint64    // the incarnation uptime was reported at
+	pinged     time.Time // when the probe that uptime answered went out
 }
 
 // Counters count what the node took and refused, and why.
@@ -396,13 +397,15 @@ func (g *Gossip) Wake() <-chan struct{} { return g.wake }
 // accrual. LastHeardTick is the last time this node's own probe of the
 // member was answered (memberlist probes each member about once per
 // members × ProbeInterval, so it lags); UptimeTicks is what the member said
-// in that answer. Ticks are Config.TickInterval long and count from New.
+// in that answer, and UptimeConfirmed too, with ConfirmedTick when that
+// probe went out: every uptime here answers a probe. Ticks are
+// Config.TickInterval long and count from New.
 func (g *Gossip) Members() []membership.Member {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.tick(time.Now())
 	out := make([]membership.Member, 0, len(g.peers)+1)
-	out = append(out, membership.Member{State: g.self.State, Health: membership.Healthy, LastHeardTick: now, UptimeTicks: now})
+	out = append(out, membership.Member{State: g.self.State, Health: membership.Healthy, LastHeardTick: now, UptimeTicks: now, UptimeConfirmed: now, ConfirmedTick: now})
 	for _, p := range g.peers {
 		if p.departed {
 			continue
@@ -413,6 +416,9 @@ func (g *Gossip) Members() []membership.Member {
 		}
 		if p.uptimeInc == p.signed.State.Incarnation {
 			m.UptimeTicks = uint64(p.uptime / g.cfg.TickInterval)
+			if !p.pinged.IsZero() {
+				m.UptimeConfirmed, m.ConfirmedTick = m.UptimeTicks, max(g.tick(p.pinged), 1)
+			}
 		}
 		out = append(out, m)
 	}

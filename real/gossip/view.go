@@ -177,7 +177,7 @@ func (d *delegate) AckPayload() []byte {
 
 // NotifyPingComplete: this node's own probe of n was answered, directly.
 // n was heard from; a Suspect is Healthy again.
-func (d *delegate) NotifyPingComplete(n *memberlist.Node, _ time.Duration, payload []byte) {
+func (d *delegate) NotifyPingComplete(n *memberlist.Node, rtt time.Duration, payload []byte) {
 	g := (*Gossip)(d)
 	id, err := roles.ParseNodeID(n.Name)
 	if err != nil {
@@ -195,6 +195,7 @@ func (d *delegate) NotifyPingComplete(n *memberlist.Node, _ time.Duration, paylo
 		if inc := binary.BigEndian.Uint64(payload); inc >= p.uptimeInc {
 			p.uptimeInc = inc
 			p.uptime = time.Duration(binary.BigEndian.Uint64(payload[8:])) * time.Millisecond
+			p.pinged = now.Add(-rtt) // the answer was made after the ping went out
 		}
 	}
 	if p.health == membership.Suspect {

@@ -37,6 +37,10 @@ type memberlistView struct {
 	ticks uint64 // the node's
 }
 
+// Confirm does nothing: memberlist probes each member on its own schedule,
+// and every uptime it reports answers one of those probes.
+func (v *memberlistView) Confirm(roles.NodeID) {}
+
 func (v *memberlistView) Tick()                                      { v.ticks++ }
 func (v *memberlistView) Step(membership.Message)                    {}
 func (v *memberlistView) Join([]roles.NodeID)                        {}
@@ -65,6 +69,7 @@ func (v *memberlistView) Members() []membership.Member {
 		m := &ms[i]
 		m.SuspectSinceTick = rebase(m.SuspectSinceTick)
 		m.LastHeardTick = rebase(m.LastHeardTick)
+		m.ConfirmedTick = rebase(m.ConfirmedTick)
 		if m.Health == membership.Healthy {
 			m.LastHeardTick = v.ticks
 		}
