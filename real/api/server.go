@@ -116,6 +116,13 @@ func Listen(addr string, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	s := &Server{cfg: cfg, lim: cfg.Limits.withDefaults(), ln: ln}
+	// Without a client CA no certificate is asked for: with ClientCAs nil
+	// Go's TLS would verify one against the system's roots, and any
+	// certificate a public CA signs would name a user.
+	clientAuth := tls.NoClientCert
+	if cfg.Access.ClientCAs != nil {
+		clientAuth = tls.VerifyClientCertIfGiven
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = &http.Server{
 		Handler:           s.routes(),
@@ -127,7 +134,7 @@ func Listen(addr string, cfg Config) (*Server, error) {
 		TLSConfig: &tls.Config{
 			MinVersion:   tls.VersionTLS13,
 			Certificates: []tls.Certificate{cfg.Certificate},
-			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientAuth:   clientAuth,
 			ClientCAs:    cfg.Access.ClientCAs,
 		},
 	}
