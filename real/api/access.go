@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,6 +79,9 @@ func ParseAccess(data []byte) (*Access, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("access file: data after the JSON object")
+	}
+	if err := noDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), ""); err != nil {
+		return nil, fmt.Errorf("access file: %w", err)
 	}
 	a := &Access{tokens: map[[sha256.Size]byte]string{}, roles: map[string]Role{}}
 	for _, user := range sortedKeys(f.Roles) {
@@ -158,6 +162,60 @@ func (a *Access) allow(r *http.Request, need Role) (string, error) {
 		return user, fmt.Errorf("%w: user %q has role %s, and this needs %s", ErrForbidden, user, has, need)
 	}
 	return user, nil
+}
+
+// noDuplicateKeys refuses a key given twice in one object of the JSON
+// value dec reads (in is the access file's field it is in, "" at the
+// top): encoding/json keeps the last silently, so that a second entry
+// for a user would change its role, or a second one for a token its
+// user, unseen. The error never shows a token.
+func noDuplicateKeys(dec *json.Decoder, in string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := k.(string)
+			if in == "" {
+				key = strings.ToLower(key) // encoding/json matches a field's name so
+			}
+			if seen[key] {
+				switch in {
+				case "":
+					return fmt.Errorf("%q given twice", key)
+				case "tokens":
+					return errors.New("tokens: a token given twice")
+				default:
+					return fmt.Errorf("%s: user %q given twice", in, key)
+				}
+			}
+			seen[key] = true
+			field := in
+			if field == "" {
+				field = key
+			}
+			if err := noDuplicateKeys(dec, field); err != nil {
+				return err
+			}
+		}
+	case json.Delim('['):
+		for dec.More() {
+			if err := noDuplicateKeys(dec, in); err != nil {
+				return err
+			}
+		}
+	default:
+		return nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return err
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"revoada.dev/revoada/backend"
@@ -63,5 +64,31 @@ func TestNoClientCAAcceptsNoCertificate(t *testing.T) {
 	var re *RemoteError
 	if !errors.As(err, &re) || re.Status != http.StatusUnauthorized {
 		t.Fatalf("a certificate the system's roots sign, with no client CA: %v, want 401", err)
+	}
+}
+
+// TestAccessFileDuplicateKeys: a key given twice in an access file is
+// refused (encoding/json keeps the last silently: a second "roles" entry
+// could raise a user to admin, a second "tokens" entry move a token to
+// another user), and the error never shows a token.
+func TestAccessFileDuplicateKeys(t *testing.T) {
+	const tok = "0123456789abcdef-secret"
+	for _, c := range []struct{ file, want string }{
+		{`{"roles": {"a": "read-only", "a": "admin"}}`, `roles: user "a" given twice`},
+		{`{"tokens": {"` + tok + `": "a", "` + tok + `": "b"}, "roles": {"a": "read-only", "b": "admin"}}`, "tokens: a token given twice"},
+		{`{"roles": {"a": "admin"}, "roles": {"a": "read-only"}}`, `"roles" given twice`},
+		{`{"roles": {"a": "read-only"}, "Roles": {"a": "admin"}}`, `"roles" given twice`},
+		{`{"tokens": {}, "roles": {"a": "admin"}, "tokens": {"` + tok + `": "a"}}`, `"tokens" given twice`},
+	} {
+		_, err := ParseAccess([]byte(c.file))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.file, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), tok) {
+			t.Errorf("the error shows a token: %v", err)
+		}
+	}
+	if _, err := ParseAccess([]byte(`{"tokens": {"` + tok + `": "a"}, "roles": {"a": "admin", "b": "read-only"}}`)); err != nil {
+		t.Fatalf("a good file: %v", err)
 	}
 }
