@@ -133,7 +133,25 @@ func decode(resp *http.Response, v any) error {
 	return nil
 }
 
-func escape(s string) string { return url.PathEscape(s) }
+// resourcePath is prefix and the escaped kind and name, none of which may
+// be empty. A "." or ".." is sent with its dots escaped, which no
+// cleaning of the path (the client's or the server's) takes out: sent as
+// it is, it sent the request to another endpoint.
+func resourcePath(prefix string, parts ...string) (string, error) {
+	p := prefix
+	for _, s := range parts {
+		switch s {
+		case "":
+			return "", fmt.Errorf("%w: an empty kind or name", ErrBadRequest)
+		case ".", "..":
+			s = strings.ReplaceAll(s, ".", "%2E")
+		default:
+			s = url.PathEscape(s)
+		}
+		p += "/" + s
+	}
+	return p, nil
+}
 
 // ApplyFile sends in and reports every document's outcome, as
 // api.ApplyFile does on the node.
@@ -182,7 +200,11 @@ func readQuery(ns string, local bool) url.Values {
 // Get reads ref (linearizable unless local) and says at which revision it
 // was served.
 func (c *Client) Get(ctx context.Context, ref store.Ref, local bool) (store.Resource, store.Revision, error) {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/resources/"+escape(ref.Kind)+"/"+escape(ref.Name), readQuery(ref.Namespace, local), nil)
+	path, err := resourcePath("/v1/resources", ref.Kind, ref.Name)
+	if err != nil {
+		return store.Resource{}, 0, err
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, readQuery(ref.Namespace, local), nil)
 	if err != nil {
 		return store.Resource{}, 0, err
 	}
@@ -197,7 +219,11 @@ func (c *Client) Get(ctx context.Context, ref store.Ref, local bool) (store.Reso
 
 // List lists kind in namespace ("" for all).
 func (c *Client) List(ctx context.Context, kind, namespace string, local bool) (backend.List, error) {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/resources/"+escape(kind), readQuery(namespace, local), nil)
+	path, err := resourcePath("/v1/resources", kind)
+	if err != nil {
+		return backend.List{}, err
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, readQuery(namespace, local), nil)
 	if err != nil {
 		return backend.List{}, err
 	}
@@ -225,7 +251,11 @@ func (c *Client) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (s
 			q.Set("expect", strconv.FormatUint(uint64(exp.Revision), 10))
 		}
 	}
-	resp, err := c.do(ctx, http.MethodDelete, "/v1/resources/"+escape(ref.Kind)+"/"+escape(ref.Name), q, nil)
+	path, err := resourcePath("/v1/resources", ref.Kind, ref.Name)
+	if err != nil {
+		return store.Resource{}, err
+	}
+	resp, err := c.do(ctx, http.MethodDelete, path, q, nil)
 	if err != nil {
 		return store.Resource{}, err
 	}
@@ -264,8 +294,12 @@ var ErrStreamEnded = fmt.Errorf("%w: the server ended the watch", ErrUnavailable
 // the server refused is an error here (store.ErrCompacted for a
 // compacted revision); one that ends says why in Err.
 func (c *Client) Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error) {
+	path, err := resourcePath("/v1/watch", kind)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	resp, err := c.do(ctx, http.MethodGet, "/v1/watch/"+escape(kind), url.Values{"from": {strconv.FormatUint(uint64(from), 10)}}, nil)
+	resp, err := c.do(ctx, http.MethodGet, path, url.Values{"from": {strconv.FormatUint(uint64(from), 10)}}, nil)
 	if err != nil {
 		cancel()
 		return nil, err

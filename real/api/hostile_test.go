@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/store"
 )
 
 // TestNoClientCAAcceptsNoCertificate: a server without a client CA takes
@@ -90,5 +91,60 @@ func TestAccessFileDuplicateKeys(t *testing.T) {
 	}
 	if _, err := ParseAccess([]byte(`{"tokens": {"` + tok + `": "a"}, "roles": {"a": "admin", "b": "read-only"}}`)); err != nil {
 		t.Fatalf("a good file: %v", err)
+	}
+}
+
+// TestDotNames: a name or kind of "." or ".." reaches its resource, and is
+// never cleaned out of a request's path (by the client, or by the
+// server's redirect) into another endpoint: a delete or a get of "." is
+// not answered by a list; an empty kind or name is refused.
+func TestDotNames(t *testing.T) {
+	f := newFixture(t, Limits{})
+	c := f.clientWith(t, adminToken, nil)
+	ctx := context.Background()
+	applyYAML(t, c, twoConfigMaps, nil)
+	dots := []store.Ref{
+		{Kind: "ConfigMap", Namespace: "a", Name: "."},
+		{Kind: "ConfigMap", Namespace: "a", Name: ".."},
+		{Kind: ".", Namespace: "a", Name: "ConfigMap"},
+		{Kind: "..", Namespace: "a", Name: "kinds"},
+	}
+	for _, ref := range dots {
+		if _, err := c.Delete(ctx, ref, store.Expect{}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("delete %v: %v, want not found", ref, err)
+		}
+		if _, _, err := c.Get(ctx, ref, false); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("get %v: %v, want not found", ref, err)
+		}
+	}
+	// The store takes such names: the API reaches them.
+	for _, ref := range dots {
+		r := store.Resource{Ref: ref, Face: "pureraft", Format: store.Native, Payload: []byte("x")}
+		if _, err := f.b.Apply(ctx, r, store.Expect{}); err != nil {
+			t.Fatalf("storing %v: %v", ref, err)
+		}
+		if got, _, err := c.Get(ctx, ref, false); err != nil || got.Ref != ref {
+			t.Errorf("get %v: %v %v", ref, got.Ref, err)
+		}
+	}
+	if l, err := c.List(ctx, ".", "", false); err != nil || len(l.Items) != 1 {
+		t.Errorf("list of kind \".\": %v %v", l, err)
+	}
+	for _, ref := range dots {
+		if _, err := c.Delete(ctx, ref, store.Expect{}); err != nil {
+			t.Errorf("delete %v: %v", ref, err)
+		}
+	}
+	if _, err := c.List(ctx, "", "", false); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("list of an empty kind: %v", err)
+	}
+	if _, err := c.Watch(ctx, "", 0); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("watch of an empty kind: %v", err)
+	}
+	if _, _, err := c.Get(ctx, store.Ref{Kind: "", Namespace: "a", Name: "ConfigMap"}, false); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("get of an empty kind: %v", err)
+	}
+	if n := f.b.Counts().Resources; n != 2 {
+		t.Fatalf("%d resources stored, want 2", n)
 	}
 }
