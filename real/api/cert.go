@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"strings"
 	"time"
 )
 
 // ServerCertificate is a self-signed certificate of key for the API,
 // valid for hosts (IP addresses or DNS names) and loopback, and its PEM:
 // a client trusts the server by holding that PEM as its CA (revoada node
-// writes it beside its data). It may sign nothing but itself.
+// writes it beside its data). It is a CA, which some TLS clients want of
+// a trust anchor, but its name constraints are its own hosts: what its key
+// signs verifies for no other host.
 func ServerCertificate(key ed25519.PrivateKey, hosts []string) (tls.Certificate, []byte, error) {
 	sum := sha256.Sum256(key.Public().(ed25519.PublicKey))
 	tmpl := &x509.Certificate{
@@ -38,6 +41,17 @@ func ServerCertificate(key ed25519.PrivateKey, hosts []string) (tls.Certificate,
 		} else if h != "" {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
+	}
+	tmpl.PermittedDNSDomainsCritical = true
+	for _, name := range tmpl.DNSNames {
+		tmpl.PermittedDNSDomains = append(tmpl.PermittedDNSDomains, strings.TrimSuffix(name, ".")) // a constraint has no root's dot
+	}
+	for _, ip := range tmpl.IPAddresses {
+		bits := 8 * len(ip)
+		if v4 := ip.To4(); v4 != nil {
+			ip, bits = v4, 32
+		}
+		tmpl.PermittedIPRanges = append(tmpl.PermittedIPRanges, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
 	}
 	der, err := x509.CreateCertificate(nil, tmpl, tmpl, key.Public(), key)
 	if err != nil {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/store"
@@ -146,5 +151,53 @@ func TestDotNames(t *testing.T) {
 	}
 	if n := f.b.Counts().Resources; n != 2 {
 		t.Fatalf("%d resources stored, want 2", n)
+	}
+}
+
+// TestServerCertificateSignsNoOtherHost: the server's certificate, which
+// a client holds as its CA, verifies for its own hosts, and a certificate
+// its key signs verifies for no other host (else one node's key, or
+// anyone who takes it, could pose as any server a client trusts).
+func TestServerCertificateSignsNoOtherHost(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, certPEM, err := ServerCertificate(key, []string{"node1.example", "10.1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := CertPool("ca", certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"node1.example", "10.1.2.3", "127.0.0.1", "::1", "localhost"} {
+		if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: host}); err != nil {
+			t.Errorf("the certificate for %s: %v", host, err)
+		}
+	}
+	_, leafKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "evil"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"node2.example"}, IPAddresses: []net.IP{net.ParseIP("10.1.2.4")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, cert.Leaf, leafKey.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"node2.example", "10.1.2.4"} {
+		if _, err := forged.Verify(x509.VerifyOptions{Roots: pool, DNSName: host}); err == nil {
+			t.Errorf("a certificate the server's key signed verifies for %s", host)
+		}
+	}
+	if _, _, err := ServerCertificate(key, []string{"node1.example."}); err != nil {
+		t.Errorf("a host with the root's dot: %v", err)
 	}
 }
