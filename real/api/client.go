@@ -154,7 +154,8 @@ func resourcePath(prefix string, parts ...string) (string, error) {
 }
 
 // ApplyFile sends in and reports every document's outcome, as
-// api.ApplyFile does on the node.
+// api.ApplyFile does on the node; an apply the server cut short is
+// ErrUnavailable, once the documents it applied are reported.
 func (c *Client) ApplyFile(ctx context.Context, in ApplyInput, each func(DocResult)) error {
 	q := url.Values{"face": {in.Face}, "format": {in.Format.String()}, "file": {in.File}}
 	if in.Expect != nil {
@@ -183,7 +184,7 @@ func (c *Client) ApplyFile(ctx context.Context, in ApplyInput, each func(DocResu
 		each(DocResult{Where: d.Where, Ref: store.Ref{Kind: d.Kind, Namespace: d.Namespace, Name: d.Name},
 			Revision: d.Revision, Err: d.Error.Err(0), Invalid: d.Invalid})
 	}
-	return nil
+	return out.Error.Err(resp.StatusCode)
 }
 
 func readQuery(ns string, local bool) url.Values {

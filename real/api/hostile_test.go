@@ -201,3 +201,76 @@ func TestServerCertificateSignsNoOtherHost(t *testing.T) {
 		t.Errorf("a host with the root's dot: %v", err)
 	}
 }
+
+// gatedBackend holds its second Apply until open is closed, and says on
+// held when it does.
+type gatedBackend struct {
+	*backend.Memory
+	n          int
+	held, open chan struct{}
+}
+
+func (g *gatedBackend) Apply(ctx context.Context, r store.Resource, exp store.Expect) (store.Resource, error) {
+	if g.n++; g.n == 2 {
+		close(g.held)
+		<-g.open
+	}
+	return g.Memory.Apply(ctx, r, exp)
+}
+
+// TestApplyInterruptedByClose: a server closed in the middle of a
+// multi-document apply answers which documents it applied and that the
+// apply was cut short: the client's ApplyFile returns an error, never
+// a success that silently leaves the last documents out.
+func TestApplyInterruptedByClose(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, certPEM, err := ServerCertificate(key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := ParseAccess([]byte(`{"tokens": {"` + rwToken + `": "ci"}, "roles": {"ci": "read-write"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &gatedBackend{Memory: backend.NewMemory(), held: make(chan struct{}), open: make(chan struct{})}
+	srv, err := Listen("127.0.0.1:0", Config{Backend: b, Access: access, Certificate: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: rwToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	three := twoConfigMaps + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: three, namespace: a}\ndata: {k: x}\n"
+	var docs []DocResult
+	done := make(chan error, 1)
+	go func() {
+		done <- c.ApplyFile(context.Background(), ApplyInput{File: "t.yaml", Face: "kubernetes", Format: store.YAML, Data: []byte(three)},
+			func(d DocResult) { docs = append(docs, d) })
+	}()
+	<-b.held
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	waitFor(t, "the server's context to end", func() bool { return srv.ctx.Err() != nil })
+	close(b.open)
+	err = <-done
+	<-closed
+	stored := b.Counts().Resources
+	if stored == 3 {
+		return // the server applied everything: nothing was left out
+	}
+	if err == nil {
+		t.Fatalf("an apply cut short after %d of 3 resources: no error, %d outcomes", stored, len(docs))
+	}
+	if len(docs) != stored {
+		t.Fatalf("%d outcomes reported for %d resources stored", len(docs), stored)
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("an apply cut short: %v, want ErrUnavailable", err)
+	}
+}

@@ -343,8 +343,15 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Documents = append(out.Documents, doc)
 	})
-	if err != nil && len(out.Documents) == 0 {
-		return err
+	if err != nil {
+		// Cut short (the server closes, or the client went): say so, with
+		// what was applied, so that no client takes the documents left
+		// out for applied.
+		err = fmt.Errorf("%w: the apply was cut short, and no document after these was applied: %w", ErrUnavailable, err)
+		if len(out.Documents) == 0 {
+			return err
+		}
+		out.Error, status = ToError(err)
 	}
 	s.writeJSON(w, r, status, out)
 	return nil

@@ -172,9 +172,12 @@ type Doc struct {
 	Error     *Error         `json:"error,omitempty"`
 }
 
-// Applied is an apply's answer: an outcome per resource or document.
+// Applied is an apply's answer: an outcome per resource or document, and
+// the error that cut the apply short, if one did (no document after those
+// was applied).
 type Applied struct {
-	Documents []Doc `json:"documents"`
+	Documents []Doc  `json:"documents"`
+	Error     *Error `json:"error,omitempty"`
 }
 
 // Error is an error on the wire: a code naming its class, its text, and
