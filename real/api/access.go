@@ -134,8 +134,8 @@ func ReadAccess(path string) (*Access, error) {
 // verified client certificate's common name. Errors: ErrUnauthenticated.
 func (a *Access) identify(r *http.Request) (string, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") { // a scheme's case is no part of it (RFC 9110 11.1)
 			return "", fmt.Errorf("%w: an Authorization header that is not a bearer token", ErrUnauthenticated)
 		}
 		if user, ok := a.tokens[sha256.Sum256([]byte(tok))]; ok {

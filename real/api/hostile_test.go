@@ -274,3 +274,41 @@ func TestApplyInterruptedByClose(t *testing.T) {
 		t.Fatalf("an apply cut short: %v, want ErrUnavailable", err)
 	}
 }
+
+// TestAuthorizationHeader: the scheme of an Authorization header is
+// case-insensitive (RFC 9110 11.1), the token is not; anything else in
+// the header is 401 and changes nothing.
+func TestAuthorizationHeader(t *testing.T) {
+	f := newFixture(t, Limits{})
+	hc := rawClient(t, f)
+	for _, c := range []struct {
+		header string
+		want   int
+	}{
+		{"Bearer " + roToken, 200},
+		{"bearer " + roToken, 200},
+		{"BEARER " + roToken, 200},
+		{"Bearer " + strings.ToUpper(roToken), 401},
+		{"Bearer", 401},
+		{"Bearer ", 401},
+		{"Bearer  " + roToken, 401},
+		{"Basic " + roToken, 401},
+		{"Bearer" + roToken, 401},
+		{"Bearer " + roToken + " " + roToken, 401},
+		{roToken, 401},
+	} {
+		req, err := http.NewRequest("GET", f.url+"/v1/kinds", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", c.header)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("Authorization: %q: %d, want %d", c.header, resp.StatusCode, c.want)
+		}
+	}
+}
