@@ -219,9 +219,10 @@ func (g *gatedBackend) Apply(ctx context.Context, r store.Resource, exp store.Ex
 }
 
 // TestApplyInterruptedByClose: a server closed in the middle of a
-// multi-document apply answers which documents it applied and that the
-// apply was cut short: the client's ApplyFile returns an error, never
-// a success that silently leaves the last documents out.
+// multi-document apply either finishes it, or answers which documents it
+// applied and that the apply was cut short: the client's ApplyFile
+// returns an error, never a success that silently leaves the last
+// documents out.
 func TestApplyInterruptedByClose(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -310,5 +311,74 @@ func TestAuthorizationHeader(t *testing.T) {
 		if resp.StatusCode != c.want {
 			t.Errorf("Authorization: %q: %d, want %d", c.header, resp.StatusCode, c.want)
 		}
+	}
+}
+
+// heldGet holds its Get until open is closed, saying on held when it
+// does, and fails it if its context ended meanwhile.
+type heldGet struct {
+	*backend.Memory
+	held, open chan struct{}
+}
+
+func (h *heldGet) Get(ctx context.Context, ref store.Ref, opt backend.ReadOptions) (store.Resource, error) {
+	close(h.held)
+	<-h.open
+	if err := ctx.Err(); err != nil {
+		return store.Resource{}, err
+	}
+	return h.Memory.Get(ctx, ref, opt)
+}
+
+// TestCloseLetsRequestsFinish: Close ends the watches at once but lets a
+// request in flight finish (within CloseWaitMax), rather than cancel it
+// and answer its client "canceled", which the client takes for its own
+// interruption.
+func TestCloseLetsRequestsFinish(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, certPEM, err := ServerCertificate(key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := ParseAccess([]byte(`{"tokens": {"` + roToken + `": "viewer"}, "roles": {"viewer": "read-only"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &heldGet{Memory: backend.NewMemory(), held: make(chan struct{}), open: make(chan struct{})}
+	ctx := context.Background()
+	r := store.Resource{Ref: store.Ref{Kind: "K", Name: "n"}, Face: "pureraft", Format: store.Native, Payload: []byte("x")}
+	if _, err := b.Memory.Apply(ctx, r, store.Expect{}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Listen("127.0.0.1:0", Config{Backend: b, Access: access, Certificate: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: roToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := c.Watch(ctx, "K", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	got := make(chan error, 1)
+	go func() {
+		_, _, err := c.Get(ctx, r.Ref, false)
+		got <- err
+	}()
+	<-b.held
+	go srv.Close()
+	for range w.Events() { // the watch ends when Close begins
+	}
+	close(b.open)
+	if err := <-got; err != nil {
+		t.Fatalf("a get in flight when the server closed: %v", err)
 	}
 }

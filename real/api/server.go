@@ -96,7 +96,7 @@ type Server struct {
 	lim     Limits
 	ln      net.Listener
 	srv     *http.Server
-	ctx     context.Context // cancelled by Close: ends every watch
+	ctx     context.Context // cancelled by Close: ends every watch (only: other requests may finish)
 	cancel  context.CancelFunc
 	watches atomic.Int64
 	served  sync.WaitGroup // the goroutine running srv.Serve
@@ -129,7 +129,6 @@ func Listen(addr string, cfg Config) (*Server, error) {
 		ReadHeaderTimeout: s.lim.HeaderWaitMax,
 		IdleTimeout:       s.lim.IdleWaitMax,
 		MaxHeaderBytes:    s.lim.HeaderBytesMax,
-		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{
 			MinVersion:   tls.VersionTLS13,
@@ -530,6 +529,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 			}
 			idle.Reset(s.lim.BookmarkEvery)
 		case <-r.Context().Done():
+			return nil
+		case <-s.ctx.Done():
 			return nil
 		}
 	}
