@@ -382,3 +382,29 @@ func TestCloseLetsRequestsFinish(t *testing.T) {
 		t.Fatalf("a get in flight when the server closed: %v", err)
 	}
 }
+
+// TestHeadWatch: a HEAD of a watch is refused at once: served, it held a
+// watch whose every write the server discarded, so that WriteWaitMax never
+// dropped it however little its client read.
+func TestHeadWatch(t *testing.T) {
+	f := newFixture(t, Limits{WatchesMax: 1})
+	hc := rawClient(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "HEAD", f.url+"/v1/watch/ConfigMap", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+roToken)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD of a watch: %d, want 405", resp.StatusCode)
+	}
+	if n := f.srv.watches.Load(); n != 0 {
+		t.Fatalf("a HEAD holds %d watches", n)
+	}
+}

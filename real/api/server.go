@@ -460,6 +460,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 // or the server closes (the stream just ends: resume from the next
 // revision).
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		// A HEAD (which "GET /v1/watch/" matches) would hold a watch whose
+		// every write is discarded: WriteWaitMax would never drop it.
+		w.Header().Set("Allow", http.MethodGet)
+		s.fail(w, r, fmt.Errorf("%w: a watch is a GET, not a %s", ErrBadRequest, r.Method), http.StatusMethodNotAllowed)
+		return nil
+	}
 	q, err := query(r, "from")
 	if err != nil {
 		return err
