@@ -99,6 +99,10 @@ func ParseAccess(data []byte) (*Access, error) {
 		switch {
 		case len(tok) < TokenBytesMin:
 			return nil, fmt.Errorf("access file: tokens: token %d (of user %q) has %d bytes, fewer than %d", i+1, user, len(tok), TokenBytesMin)
+		case strings.TrimSpace(tok) != tok || strings.ContainsFunc(tok, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }):
+			// HTTP trims a header's value, and the CLI a token file's; no
+			// header may hold a control character.
+			return nil, fmt.Errorf("access file: tokens: token %d (of user %q) cannot be sent: white space at an end, or a control character", i+1, user)
 		case strings.TrimSpace(user) == "":
 			return nil, fmt.Errorf("access file: tokens: token %d has an empty user", i+1)
 		case a.roles[user] == 0:

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"math/big"
 	"net"
@@ -406,5 +407,25 @@ func TestHeadWatch(t *testing.T) {
 	}
 	if n := f.srv.watches.Load(); n != 0 {
 		t.Fatalf("a HEAD holds %d watches", n)
+	}
+}
+
+// TestAccessFileUnsendableToken: a token no client can send (white space
+// at an end, which HTTP trims from a header and the CLI from a token file,
+// or a control character, which no header may hold) is refused, without
+// showing it.
+func TestAccessFileUnsendableToken(t *testing.T) {
+	for _, tok := range []string{" 0123456789abcdef-secret", "0123456789abcdef-secret\n", "0123456789abcdef-secret\t", "0123456789abc\x00def-secret", "0123456789abc\x7fdef-secret"} {
+		file, _ := json.Marshal(map[string]any{"tokens": map[string]string{tok: "a"}, "roles": map[string]string{"a": "admin"}})
+		_, err := ParseAccess(file)
+		if err == nil || !strings.Contains(err.Error(), "cannot be sent") {
+			t.Errorf("token %q: %v", tok, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("the error shows a token: %v", err)
+		}
+	}
+	if _, err := ParseAccess([]byte(`{"tokens": {"0123456789 abcdef-secret": "a"}, "roles": {"a": "admin"}}`)); err != nil {
+		t.Errorf("a token with an inner space: %v", err)
 	}
 }
