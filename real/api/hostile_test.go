@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -428,4 +429,41 @@ func TestAccessFileUnsendableToken(t *testing.T) {
 	if _, err := ParseAccess([]byte(`{"tokens": {"0123456789 abcdef-secret": "a"}, "roles": {"a": "admin"}}`)); err != nil {
 		t.Errorf("a token with an inner space: %v", err)
 	}
+}
+
+// TestListWatchValidate: a list or a watch of a kind (or namespace) no
+// resource can have is 422, as a get of one is, rather than an empty
+// answer (a list) or a watch held open for nothing.
+func TestListWatchValidate(t *testing.T) {
+	f := newFixture(t, Limits{})
+	hc := rawClient(t, f)
+	for _, path := range []string{
+		"/v1/resources/%00",
+		"/v1/resources/%ff",
+		"/v1/resources/" + strings.Repeat("k", 300),
+		"/v1/resources/ConfigMap?namespace=%00",
+		"/v1/resources/ConfigMap?namespace=" + strings.Repeat("n", 300),
+		"/v1/resources/ConfigMap?namespace=a%20b",
+		"/v1/watch/%00",
+		"/v1/watch/a%20b?from=0",
+	} {
+		req, err := http.NewRequest("GET", f.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+roToken)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body []byte
+		if resp.StatusCode != http.StatusOK { // a watch's body would not end
+			body, _ = io.ReadAll(resp.Body)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"code":"invalid"`) {
+			t.Errorf("GET %.60s: %d %s, want 422 invalid", path, resp.StatusCode, body)
+		}
+	}
+	waitFor(t, "the watches to end", func() bool { return f.srv.watches.Load() == 0 })
 }

@@ -287,6 +287,13 @@ func expectation(v string) (*store.Expect, error) {
 	return &store.Expect{Set: true, Revision: store.Revision(rev)}, nil
 }
 
+// validKind checks a list's or a watch's kind and namespace as a
+// resource's (store.Ref.Validate): what no resource can have is
+// store.ErrInvalid, not an empty list or a watch of nothing.
+func validKind(kind, namespace string) error {
+	return store.Ref{Kind: kind, Namespace: namespace, Name: "-"}.Validate()
+}
+
 // readHeaders sets the headers of a read served at rev: for a local one,
 // how many committed entries the replica had not applied too.
 func readHeaders(w http.ResponseWriter, rev store.Revision, behind uint64, opt backend.ReadOptions) {
@@ -389,6 +396,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := validKind(r.PathValue("kind"), q["namespace"]); err != nil {
+		return err
+	}
 	l, err := s.cfg.Backend.List(r.Context(), r.PathValue("kind"), q["namespace"], opt)
 	if err != nil {
 		return err
@@ -476,6 +486,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 		if from, err = strconv.ParseUint(v, 10, 64); err != nil {
 			return fmt.Errorf("%w: from=%q: want a revision", ErrBadRequest, v)
 		}
+	}
+	if err := validKind(r.PathValue("kind"), ""); err != nil {
+		return err
 	}
 	if s.watches.Add(1) > int64(s.lim.WatchesMax) {
 		s.watches.Add(-1)
