@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -466,4 +467,53 @@ func TestListWatchValidate(t *testing.T) {
 		}
 	}
 	waitFor(t, "the watches to end", func() bool { return f.srv.watches.Load() == 0 })
+}
+
+// ctxErrGet answers every Get with its error.
+type ctxErrGet struct {
+	*backend.Memory
+	err error
+}
+
+func (c ctxErrGet) Get(context.Context, store.Ref, backend.ReadOptions) (store.Resource, error) {
+	return store.Resource{}, c.err
+}
+
+// TestServerContextErrorsAreNotTheClients: a server that answers
+// "canceled" or "deadline" (its own context's end) gives the client an
+// error that is not the client's context's: a CLI takes context.Canceled
+// for its user's interrupt, and context.DeadlineExceeded for its own
+// deadline.
+func TestServerContextErrorsAreNotTheClients(t *testing.T) {
+	for _, cerr := range []error{context.Canceled, context.DeadlineExceeded} {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, certPEM, err := ServerCertificate(key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		access, err := ParseAccess([]byte(`{"tokens": {"` + roToken + `": "viewer"}, "roles": {"viewer": "read-only"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := Listen("127.0.0.1:0", Config{Backend: ctxErrGet{backend.NewMemory(), cerr}, Access: access, Certificate: cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: roToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _, err = c.Get(context.Background(), store.Ref{Kind: "K", Name: "n"}, false)
+		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a server's %v: the client's error is %v", cerr, err)
+		}
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, node.ErrTimeout) {
+			t.Errorf("a server's %v: %v, want ErrUnavailable or node.ErrTimeout", cerr, err)
+		}
+	}
 }

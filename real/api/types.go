@@ -266,12 +266,22 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string { return e.Wire.Message }
 
-// Unwrap is the sentinel of the error's code, if this version knows it.
+// Unwrap is the sentinel of the error's code, if this version knows it;
+// the end of the server's context is not the client's: "canceled" is
+// ErrUnavailable, "deadline" node.ErrTimeout (an outcome unknown), never
+// the context errors a caller takes for its own interrupt or deadline.
 func (e *RemoteError) Unwrap() error {
 	for _, c := range codes {
-		if c.name == e.Wire.Code {
-			return c.err
+		if c.name != e.Wire.Code {
+			continue
 		}
+		switch c.err {
+		case context.Canceled:
+			return ErrUnavailable
+		case context.DeadlineExceeded:
+			return node.ErrTimeout
+		}
+		return c.err
 	}
 	return nil
 }
