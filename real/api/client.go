@@ -80,8 +80,8 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 // do sends a request and returns its answer, or the error the server
 // answered (a *RemoteError) for a status other than 200.
-// A server that cannot be reached (nothing sent) makes it try the next,
-// each once.
+// A server that cannot be reached (nothing sent), or for a GET one that
+// answered nothing, makes it try the next, each once.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
 	var err error
 	for range c.bases {
@@ -103,8 +103,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if resp, err = c.http.Do(req); err == nil {
 			return resp, nil
 		}
+		// Past a server that cannot be reached, and, for a read (which
+		// changes nothing, sent again), past one that dropped the
+		// connection (a node stopping, a stale kept-alive connection).
 		var op *net.OpError
-		if !errors.As(err, &op) || op.Op != "dial" || ctx.Err() != nil {
+		if ctx.Err() != nil || method != http.MethodGet && (!errors.As(err, &op) || op.Op != "dial") {
 			break
 		}
 		c.cur.CompareAndSwap(cur, (cur+1)%int64(len(c.bases)))

@@ -517,3 +517,32 @@ func TestServerContextErrorsAreNotTheClients(t *testing.T) {
 		}
 	}
 }
+
+// TestServersInTurnPastAGoneServer: a read moves past a server that takes
+// the connection and drops it (a node stopping, a stale kept-alive
+// connection), not only past one that refuses it.
+func TestServersInTurnPastAGoneServer(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	c, err := NewClient(ClientConfig{Server: "https://" + ln.Addr().String() + "," + f.url, CA: f.caPEM, Token: roToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Kinds(context.Background()); err != nil {
+		t.Fatalf("kinds past a server that drops connections: %v", err)
+	}
+}
