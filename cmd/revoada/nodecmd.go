@@ -383,6 +383,12 @@ func runNode(e *env, spec nodeSpec) int {
 	}
 	log.Info("node running", "id", self.String(), "listen", spec.listen, "nodes", len(ids), "mesh", spec.mesh)
 	watchLeader(ctx, h, log)
+	if apiSrv != nil {
+		// Before the node: its watches end as a closing server's (the
+		// client resumes them through the next), and the requests in
+		// flight finish, rather than end in "host: node closed".
+		apiSrv.Close()
+	}
 	if srv != nil {
 		srv.Close()
 	}
