@@ -3,7 +3,6 @@ package host_test
 import (
 	"context"
 	"crypto/ed25519"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,19 +116,10 @@ func BenchmarkMeshApply(b *testing.B) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var next atomic.Int64
-	b.SetParallelism(32) // 64 writers on 2 cores
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := int(next.Add(1))
-			if _, err := hosts[i%3].Backend().Apply(b.Context(), benchConfigMap(i), store.Expect{}); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	parallel(b, func(i int) error {
+		_, err := hosts[i%3].Backend().Apply(b.Context(), benchConfigMap(i), store.Expect{})
+		return err
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
 
 // tcpMesh starts a host in each of dirs over real/tcp on loopback, all with
