@@ -33,6 +33,48 @@ func (s *Store) Compact(rev Revision) {
 	clear(s.history[:n]) // release the payloads
 	s.history = s.history[n:]
 	s.first = rev
+	s.enc.drop(n)
+}
+
+// historyEncoding keeps the snapshot encoding of the history's first events
+// (a type byte and the resource's envelope each, as AppendSnapshot writes
+// them), so a snapshot encodes only the events written since the last one
+// and copies the rest in one piece: the history is most of a busy store's
+// snapshot, and a node snapshots every few hundred entries. It is filled
+// by AppendSnapshot only; a store that never snapshots never holds it.
+type historyEncoding struct {
+	buf []byte // the encodings, from off[0] on; bytes before it are dropped events'
+	off []int  // off[i] is where history[i]'s encoding starts in buf
+}
+
+// drop forgets the first n events' encodings, and moves the rest to the
+// front of buf once the dropped bytes outweigh them.
+func (h *historyEncoding) drop(n int) {
+	if n >= len(h.off) {
+		h.buf, h.off = h.buf[:0], h.off[:0]
+		return
+	}
+	h.off = h.off[n:]
+	if dead := h.off[0]; dead > len(h.buf)-dead {
+		h.buf = h.buf[:copy(h.buf, h.buf[dead:])]
+		for i := range h.off {
+			h.off[i] -= dead
+		}
+	}
+}
+
+// appendHistory appends the encoding of every event in history to b,
+// encoding those the cache lacks.
+func (s *Store) appendHistory(b []byte) []byte {
+	h := &s.enc
+	for _, ev := range s.history[len(h.off):] {
+		h.off = append(h.off, len(h.buf))
+		h.buf = AppendResource(append(h.buf, byte(ev.Type)), ev.Resource)
+	}
+	if len(h.off) == 0 {
+		return b
+	}
+	return append(b, h.buf[h.off[0]:]...)
 }
 
 // Events returns the history of writes with Revision >= from, of kind (""

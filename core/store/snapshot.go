@@ -38,11 +38,7 @@ func (s *Store) AppendSnapshot(b []byte) []byte {
 	for _, r := range rs {
 		b = AppendResource(b, r)
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s.history)))
-	for _, ev := range s.history {
-		b = append(b, byte(ev.Type))
-		b = AppendResource(b, ev.Resource)
-	}
+	b = s.appendHistory(binary.BigEndian.AppendUint32(b, uint32(len(s.history))))
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
 }
 

@@ -57,6 +57,7 @@ type Store struct {
 	rev     Revision
 	first   Revision // the oldest revision in history; first+len(history) == rev+1
 	history []Event
+	enc     historyEncoding
 }
 
 // New returns an empty store at revision 0.
