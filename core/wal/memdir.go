@@ -16,15 +16,26 @@ import (
 // after the cut. Truncate, Rename and Remove take effect durably at once.
 // The simulator's disk is a MemDir with faults on top (sim/disk.go). Not
 // safe for concurrent use.
+//
+// The blocks of what a truncation, a crash, Remove or Rename drops are
+// kept (up to freeBlocksMax) for the next appends of any file in the dir: a
+// log that checkpoints drops its whole old file and grows a new one, and
+// fresh blocks cost their allocation, their zeroing and the page faults of
+// memory the runtime had handed back.
 type MemDir struct {
 	files map[string]*memFile
+	free  [][]byte // dropped blocks, reused by Append; their bytes are stale
 }
+
+// freeBlocksMax bounds the dropped blocks a MemDir keeps (4 MB).
+const freeBlocksMax = 64
 
 // memFile keeps its bytes in blocks of memBlockBytes, every one allocated
 // whole: an append copies into the room left in the last block and never
 // moves what was written before, where one growing slice copied the whole
 // file each time it outgrew its array (a quarter of a chaos run's CPU).
 type memFile struct {
+	dir    *MemDir  // takes the blocks the file drops
 	blocks [][]byte // byte off is blocks[off/memBlockBytes][off%memBlockBytes]
 	size   int
 	synced int // the first synced bytes are durable
@@ -40,7 +51,7 @@ func NewMemDir() *MemDir { return &MemDir{files: map[string]*memFile{}} }
 func (d *MemDir) Open(name string) (File, error) {
 	f, ok := d.files[name]
 	if !ok {
-		f = &memFile{}
+		f = &memFile{dir: d}
 		d.files[name] = f
 	}
 	return f, nil
@@ -52,6 +63,9 @@ func (d *MemDir) Rename(from, to string) error {
 	if !ok {
 		return fmt.Errorf("wal: rename %s: no such file", from)
 	}
+	if old, ok := d.files[to]; ok && old != f {
+		old.drop()
+	}
 	d.files[to] = f
 	delete(d.files, from)
 	return nil
@@ -59,8 +73,19 @@ func (d *MemDir) Rename(from, to string) error {
 
 // Remove deletes name, if it exists.
 func (d *MemDir) Remove(name string) error {
+	if f, ok := d.files[name]; ok {
+		f.drop()
+	}
 	delete(d.files, name)
 	return nil
+}
+
+// drop empties a file leaving the dir, and gives its blocks to the dir. A
+// handle still open on it reads an empty file, never the bytes of the file
+// its blocks go to.
+func (f *memFile) drop() {
+	f.cut(0)
+	f.synced = 0
 }
 
 // Crash loses every file's unsynced appends, keeping a prefix of them cut
@@ -111,9 +136,25 @@ func (f *memFile) zero(off int) {
 // reaches them before.
 func (f *memFile) cut(size int) {
 	n := (size + memBlockBytes - 1) / memBlockBytes
+	for _, b := range f.blocks[n:] {
+		if len(f.dir.free) < freeBlocksMax {
+			f.dir.free = append(f.dir.free, b)
+		}
+	}
 	clear(f.blocks[n:])
 	f.blocks = f.blocks[:n]
 	f.size = size
+}
+
+// block returns a block for an append: a dropped one if the dir holds any.
+func (d *MemDir) block() []byte {
+	if n := len(d.free); n > 0 {
+		b := d.free[n-1]
+		d.free[n-1] = nil
+		d.free = d.free[:n-1]
+		return b
+	}
+	return make([]byte, memBlockBytes)
 }
 
 // Flip XORs the byte at off of the named file with mask (non-zero), as bit
@@ -175,7 +216,7 @@ func (f *memFile) Append(p []byte) error {
 	for len(p) > 0 {
 		i := f.size / memBlockBytes
 		if i == len(f.blocks) {
-			f.blocks = append(f.blocks, make([]byte, memBlockBytes))
+			f.blocks = append(f.blocks, f.dir.block())
 		}
 		n := copy(f.blocks[i][f.size%memBlockBytes:], p)
 		p = p[n:]

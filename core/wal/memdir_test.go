@@ -50,7 +50,7 @@ func TestMemDirAgainstFlatFile(t *testing.T) {
 		seed := rapid.Uint64().Draw(t, "seed")
 		r1, r2 := rand.New(rand.NewPCG(seed, 0)), rand.New(rand.NewPCG(seed, 0))
 		for range rapid.IntRange(1, 40).Draw(t, "steps") {
-			switch rapid.IntRange(0, 5).Draw(t, "op") {
+			switch rapid.IntRange(0, 6).Draw(t, "op") {
 			case 0, 1:
 				n := rapid.SampledFrom([]int{0, 1, 100, 511, 4096, 65535, 65536, 70000, 200000}).Draw(t, "len")
 				p := bytes.Repeat([]byte{byte(rapid.IntRange(1, 255).Draw(t, "byte"))}, n)
@@ -81,6 +81,10 @@ func TestMemDirAgainstFlatFile(t *testing.T) {
 					}
 					ref.data[off] ^= 0x40
 				}
+			case 6:
+				// Other files come and go, their blocks reused by f's
+				// appends: f must never read their bytes, nor they f's.
+				scratch(t, dir)
 			}
 			if f.Size() != int64(len(ref.data)) || dir.Synced("f") != int64(ref.synced) {
 				t.Fatalf("size %d synced %d, want %d %d", f.Size(), dir.Synced("f"), len(ref.data), ref.synced)
@@ -94,4 +98,29 @@ func TestMemDirAgainstFlatFile(t *testing.T) {
 			}
 		}
 	})
+}
+
+// scratch writes two more files in dir and drops them, one renamed over the
+// other and the survivor removed, so their blocks go back to the dir.
+func scratch(t *rapid.T, dir *wal.MemDir) {
+	for _, name := range []string{"g", "h"} {
+		g, _ := dir.Open(name)
+		n := rapid.SampledFrom([]int{1, 65536, 200000}).Draw(t, "scratch")
+		if err := g.Append(bytes.Repeat([]byte{0xee}, n)); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, _ := dir.Open("g")
+	if err := dir.Rename("g", "h"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.Remove("h"); err != nil {
+		t.Fatal(err)
+	}
+	if g.Size() != 0 {
+		t.Fatalf("a removed file's handle reads %d bytes", g.Size())
+	}
 }
