@@ -34,10 +34,34 @@ var (
 	marshalSized = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}
 )
 
-// appendPersist appends p's payload to b. It grows b once per message, with
-// room left for the 4-byte checksum that ends a frame (Log.seal), so a
-// record's bytes are not copied again to make room.
-func appendPersist(b []byte, p node.Persist) ([]byte, error) {
+// splice is bytes of a record that follow byte at of its frame buffer
+// (Log.frame): a snapshot's state, written to the file from the message
+// itself rather than copied into the frame first. It is most of what a log
+// writes, and the file copies it anyway.
+type splice struct {
+	at   int
+	data []byte
+}
+
+// spliceBytesMin is the smallest snapshot state appendPersist splices.
+const spliceBytesMin = 4 << 10
+
+// splicedBytes is the length of sp's data.
+func splicedBytes(sp []splice) int {
+	n := 0
+	for _, s := range sp {
+		n += len(s.data)
+	}
+	return n
+}
+
+// appendPersist appends p's payload to b, but for the state of a snapshot
+// of spliceMin bytes or more (spliceBytesMin; math.MaxInt for none), which
+// it appends to sp as a splice instead: the payload is b with sp's data
+// inserted. It grows b once per message, with room left for the 4-byte
+// checksum that ends a frame (Log.seal), so a record's bytes are not copied
+// again to make room.
+func appendPersist(b []byte, p node.Persist, sp []splice, spliceMin int) ([]byte, []splice, error) {
 	var flags byte
 	if p.Snapshot != nil {
 		flags |= flagSnapshot
@@ -53,6 +77,12 @@ func appendPersist(b []byte, p node.Persist) ([]byte, error) {
 	put := func(m proto.Message) {
 		if err != nil {
 			return
+		}
+		if s, ok := m.(*pb.Snapshot); ok && len(s.Data) >= spliceMin {
+			var ok bool
+			if b, sp, ok = appendSnapshotSpliced(b, s, sp); ok {
+				return
+			}
 		}
 		n := marshal.Size(m)
 		b = slices.Grow(binary.AppendUvarint(b, uint64(n)), n+4)
@@ -71,8 +101,33 @@ func appendPersist(b []byte, p node.Persist) ([]byte, error) {
 	if p.Compact != nil {
 		put(p.Compact)
 	}
-	return b, err
+	return b, sp, err
 }
+
+// appendSnapshotSpliced appends s as put does (its length, then its
+// deterministic encoding) with s.Data as a splice. The encoding of a
+// Snapshot is its data field (number 1) and then the rest, which is the
+// encoding of s without its data; ok is false, and b and sp unchanged,
+// if the sizes say otherwise (unknown fields, say), for put to marshal s
+// whole.
+func appendSnapshotSpliced(b []byte, s *pb.Snapshot, sp []splice) (_ []byte, _ []splice, ok bool) {
+	rest := &pb.Snapshot{Metadata: s.Metadata}
+	head := 1 + uvarintBytes(uint64(len(s.Data))) // tag 1, wire type 2: 0x0a
+	n, rn := marshal.Size(s), marshal.Size(rest)
+	if len(s.ProtoReflect().GetUnknown()) != 0 || head+len(s.Data)+rn != n {
+		return b, sp, false
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	b = binary.AppendUvarint(append(b, 0x0a), uint64(len(s.Data)))
+	sp = append(sp, splice{len(b), s.Data})
+	b, err := marshalSized.MarshalAppend(slices.Grow(b, rn+4), rest)
+	if err != nil {
+		panic(fmt.Sprintf("wal: a snapshot's metadata sized but did not marshal: %v", err))
+	}
+	return b, sp, true
+}
+
+func uvarintBytes(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
 
 var errShort = errors.New("payload cut short")
 

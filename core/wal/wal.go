@@ -108,7 +108,8 @@ type Log struct {
 	checkpoint int64  // size of the file the last checkpoint made (the header if none)
 	err        error  // sticky: a write or sync failed
 	rec        Recovery
-	buf        []byte // the frame buffer (frame, seal)
+	buf        []byte   // the frame buffer (frame, seal)
+	splices    []splice // the frame's splices (appendPersist); cleared after each record
 }
 
 var _ node.Storage = (*Log)(nil)
@@ -283,20 +284,25 @@ func parse(data []byte, off int, prev uint32) (r record, why string) {
 		return r, fmt.Sprintf("a %d-byte record cut short by the end of the file", n)
 	}
 	r.payload = data[off+5 : r.end-4]
-	r.crc = checksum(prev, data[off:r.end-4])
+	r.crc = checksum(prev, data[off:r.end-4], nil)
 	if got := binary.LittleEndian.Uint32(data[r.end-4:]); got != r.crc {
 		return r, fmt.Sprintf("%s record checksum %08x, want %08x", kindName(r.kind), got, r.crc)
 	}
 	return r, ""
 }
 
-// checksum chains frame (length, kind, payload) to the previous record: the
-// CRC-32C with its top bit set, so that a record's last byte on disk is
-// never zero (see torn).
-func checksum(prev uint32, frame []byte) uint32 {
+// checksum chains frame (length, kind, payload, with sp spliced in) to the
+// previous record: the CRC-32C with its top bit set, so that a record's
+// last byte on disk is never zero (see torn).
+func checksum(prev uint32, frame []byte, sp []splice) uint32 {
 	var p [4]byte
 	binary.LittleEndian.PutUint32(p[:], prev)
-	return crc32.Update(crc32.Checksum(p[:], castagnoli), castagnoli, frame) | 1<<31
+	c, at := crc32.Checksum(p[:], castagnoli), 0
+	for _, s := range sp {
+		c = crc32.Update(crc32.Update(c, castagnoli, frame[at:s.at]), castagnoli, s.data)
+		at = s.at
+	}
+	return crc32.Update(c, castagnoli, frame[at:]) | 1<<31
 }
 
 // torn reports whether the record at off, claiming to end at end (-1:
@@ -345,14 +351,14 @@ func (l *Log) Save(p node.Persist) error {
 	if p.Empty() {
 		return nil
 	}
-	b, err := appendPersist(l.frame(kindPersist), p)
+	b, sp, err := appendPersist(l.frame(kindPersist), p, l.splices[:0], spliceBytesMin)
 	if err != nil {
 		return fmt.Errorf("wal: save: %w", err)
 	}
-	if n := len(b) - 5; n > RecordBytesMax {
+	if n := len(b) - 5 + splicedBytes(sp); n > RecordBytesMax {
 		return fmt.Errorf("wal: save: a %d-byte record exceeds %d", n, RecordBytesMax)
 	}
-	if err := l.write(l.seal(b)); err != nil {
+	if err := l.writeRecord(b, sp); err != nil {
 		return err
 	}
 	l.dirty = true
@@ -381,7 +387,7 @@ func (l *Log) commit() error {
 		var c [16]byte
 		binary.LittleEndian.PutUint64(c[:], l.seq+1)
 		binary.LittleEndian.PutUint64(c[8:], uint64(l.size))
-		if err := l.write(l.seal(append(l.frame(kindCommit), c[:]...))); err != nil {
+		if err := l.write(l.seal(append(l.frame(kindCommit), c[:]...), nil)); err != nil {
 			return err
 		}
 		l.seq++
@@ -403,8 +409,8 @@ func (l *Log) rewrite() error {
 	if err != nil {
 		return l.fail(err)
 	}
-	b, err := appendPersist(l.frame(kindCheckpoint), node.Persist{Snapshot: d.Snapshot, Entries: d.Entries, HardState: d.HardState})
-	if n := len(b) - 5; err == nil && n > RecordBytesMax {
+	b, sp, err := appendPersist(l.frame(kindCheckpoint), node.Persist{Snapshot: d.Snapshot, Entries: d.Entries, HardState: d.HardState}, l.splices[:0], spliceBytesMin)
+	if n := len(b) - 5 + splicedBytes(sp); err == nil && n > RecordBytesMax {
 		err = fmt.Errorf("a %d-byte record exceeds %d", n, RecordBytesMax)
 	}
 	if err != nil {
@@ -422,7 +428,7 @@ func (l *Log) rewrite() error {
 	if err := l.writeHeader(); err != nil {
 		return err
 	}
-	if err := l.write(l.seal(b)); err != nil {
+	if err := l.writeRecord(b, sp); err != nil {
 		return err
 	}
 	l.dirty = true
@@ -446,17 +452,38 @@ func (l *Log) frame(kind byte) []byte {
 }
 
 // seal fills in the length of b, a record begun by frame with its payload
-// appended, chains it to the last record written, and advances the chain.
-// It keeps b's array for the next frame unless it is over frameKeepBytes (a
-// checkpoint's): a node would otherwise hold its largest record twice.
-func (l *Log) seal(b []byte) []byte {
-	binary.LittleEndian.PutUint32(b, uint32(len(b)-5))
-	l.chain = checksum(l.chain, b)
+// appended and sp spliced in, chains it to the last record written, and
+// advances the chain. It keeps b's array for the next frame unless it is
+// over frameKeepBytes (a checkpoint's): a node would otherwise hold its
+// largest record twice.
+func (l *Log) seal(b []byte, sp []splice) []byte {
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-5+splicedBytes(sp)))
+	l.chain = checksum(l.chain, b, sp)
 	b = binary.LittleEndian.AppendUint32(b, l.chain)
 	if cap(b) <= frameKeepBytes {
 		l.buf = b
 	}
 	return b
+}
+
+// writeRecord seals b, a record begun by frame with its payload appended and
+// sp spliced in, and writes it piece by piece: the file holds the same
+// bytes as for one write of the whole record.
+func (l *Log) writeRecord(b []byte, sp []splice) error {
+	b = l.seal(b, sp)
+	defer clear(sp) // hold no snapshot past its record
+	l.splices = sp[:0]
+	at := 0
+	for _, s := range sp {
+		if err := l.write(b[at:s.at]); err != nil {
+			return err
+		}
+		if err := l.write(s.data); err != nil {
+			return err
+		}
+		at = s.at
+	}
+	return l.write(b[at:])
 }
 
 func (l *Log) write(b []byte) error {

@@ -1,6 +1,7 @@
 package wal_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -20,13 +21,13 @@ func persistGen(t *rapid.T, next *uint64, term *uint64) node.Persist {
 	switch rapid.IntRange(0, 9).Draw(t, "shape") {
 	case 0: // a snapshot from the leader
 		idx := *next + uint64(rapid.IntRange(0, 5).Draw(t, "ahead"))
-		p.Snapshot = &pb.Snapshot{Data: rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "snapdata"),
+		p.Snapshot = &pb.Snapshot{Data: snapData(t),
 			Metadata: &pb.SnapshotMetadata{Index: new(idx), Term: new(*term), ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}}}
 		*next = idx + 1
 	case 1: // a local snapshot
 		if *next > 1 {
 			idx := uint64(rapid.Uint64Range(1, *next-1).Draw(t, "compact"))
-			p.Compact = &pb.Snapshot{Data: []byte("state"), Metadata: &pb.SnapshotMetadata{Index: new(idx), Term: new(*term)}}
+			p.Compact = &pb.Snapshot{Data: snapData(t), Metadata: &pb.SnapshotMetadata{Index: new(idx), Term: new(*term)}}
 		}
 	}
 	if rapid.Bool().Draw(t, "rewind") && *next > 2 {
@@ -42,6 +43,15 @@ func persistGen(t *rapid.T, next *uint64, term *uint64) node.Persist {
 		p.HardState = &pb.HardState{Term: new(*term), Vote: new(rapid.Uint64Range(0, 3).Draw(t, "vote")), Commit: new(*next - 1)}
 	}
 	return p
+}
+
+// snapData draws a snapshot's state: small, or past the size at which the
+// log writes it straight from the message (a splice).
+func snapData(t *rapid.T) []byte {
+	if rapid.Bool().Draw(t, "bigsnap") {
+		return bytes.Repeat([]byte{rapid.Byte().Draw(t, "snapbyte")}, rapid.IntRange(4000, 9000).Draw(t, "snaplen"))
+	}
+	return rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "snapdata")
 }
 
 func sameDurable(t interface {
@@ -225,7 +235,7 @@ func TestCheckpoint(t *testing.T) {
 		e := &pb.Entry{Index: new(i + 1), Term: new(uint64(1)), Data: data}
 		p := node.Persist{Entries: []*pb.Entry{e}, HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(i + 1)}}
 		if i > 10 && i%50 == 0 {
-			p.Compact = &pb.Snapshot{Data: []byte("state"), Metadata: &pb.SnapshotMetadata{Index: new(i - 5), Term: new(uint64(1))}}
+			p.Compact = &pb.Snapshot{Data: bytes.Repeat([]byte("state"), 2000), Metadata: &pb.SnapshotMetadata{Index: new(i - 5), Term: new(uint64(1))}}
 		}
 		if err := l.Save(p); err != nil {
 			t.Fatal(err)
