@@ -9,8 +9,9 @@ import (
 )
 
 // TestSnapshotHistoryCache checks AppendSnapshot, which copies the events it
-// encoded for an earlier snapshot, against encoding every event afresh,
-// through writes, deletes, compactions and the history's HistoryMax trim.
+// encoded for an earlier snapshot (or Restore read), against encoding every
+// event afresh, through writes, deletes, compactions, restores and the
+// history's HistoryMax trim.
 func TestSnapshotHistoryCache(t *testing.T) {
 	s := New()
 	for i := range 3*HistoryMax + 500 {
@@ -23,7 +24,14 @@ func TestSnapshotHistoryCache(t *testing.T) {
 		if i%1499 == 1000 {
 			s.Compact(s.Revision() - Revision(i%300))
 		}
-		if i%211 == 0 || i%1499 == 1000 {
+		if i%4001 == 4000 { // a restored store starts with the history's encoding
+			r, err := Restore(s.Snapshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = r
+		}
+		if i%211 == 0 || i%1499 == 1000 || i%4001 == 4000 {
 			if got, want := s.Snapshot(), uncachedSnapshot(s); !bytes.Equal(got, want) {
 				t.Fatalf("write %d: the snapshot differs from a fresh encoding (%d bytes, want %d)", i, len(got), len(want))
 			}

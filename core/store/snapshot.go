@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 )
 
 const (
@@ -110,7 +111,9 @@ func (d *decoder) history(s *Store) {
 	}
 	s.first = s.rev + 1 - Revision(n)
 	s.history = make([]Event, 0, n)
+	events, off := d.b, make([]int, 0, n)
 	for i := range n {
+		off = append(off, len(events)-len(d.b))
 		ev := Event{Type: EventType(d.u8("event type")), Resource: d.resource()}
 		ev.Revision = ev.Resource.ModRevision
 		d.check(validEvent(ev, s.first+Revision(i), s.rev))
@@ -119,6 +122,9 @@ func (d *decoder) history(s *Store) {
 		}
 		s.history = append(s.history, ev)
 	}
+	// The events' bytes are their canonical encoding (Restore accepts no
+	// other): the next snapshot copies them rather than encode them again.
+	s.enc = historyEncoding{buf: slices.Clone(events[:len(events)-len(d.b)]), off: off}
 }
 
 // count reads a u32 count and fails when it exceeds limit.
