@@ -63,11 +63,11 @@ func (o *serverOpts) client() (*api.Client, error) {
 		return nil, fmt.Errorf("%w: --server needs --ca FILE, the node's %s", errUsageFlag, apiCertFile)
 	}
 	var err error
-	if cfg.CA, err = os.ReadFile(*o.ca); err != nil {
+	if cfg.CA, err = readBounded(*o.ca); err != nil { // bounded, as --token-file: /dev/zero ends
 		return nil, fmt.Errorf("--ca: %w", err)
 	}
 	if *o.tokenFile != "" {
-		tok, err := os.ReadFile(*o.tokenFile)
+		tok, err := readBounded(*o.tokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("--token-file: %w", err)
 		}
