@@ -508,3 +508,72 @@ func TestAccessFile(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleBookmarkOnEmptyStore: a watch of an empty store is past its
+// listing at its first BOOKMARK (revision 0), and idle gets more.
+func TestIdleBookmarkOnEmptyStore(t *testing.T) {
+	f := newFixture(t, Limits{BookmarkEvery: 50 * time.Millisecond})
+	w, err := f.clientWith(t, roToken, nil).Watch(context.Background(), "ConfigMap", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := range 2 {
+		select {
+		case ev := <-w.Events():
+			if ev.Type != store.Bookmark || ev.Revision != 0 {
+				t.Fatalf("event %d: %+v, want a BOOKMARK at 0", i, ev)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("event %d: none in 10 s", i)
+		}
+	}
+}
+
+// TestConnsAndAppliesCapped: past ConnsMax the server takes no more
+// connections until one closes; past AppliesMax an apply is 429 while the
+// others' bodies are still coming.
+func TestConnsAndAppliesCapped(t *testing.T) {
+	f := newFixture(t, Limits{ConnsMax: 2, AppliesMax: 1})
+	pool, err := CertPool("ca", f.caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(timeout time.Duration) (*tls.Conn, error) {
+		return tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", f.srv.Addr(),
+			&tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	}
+	// One connection sends half an apply's body and holds it there.
+	slow, err := dial(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "POST /v1/apply?face=kubernetes&format=yaml HTTP/1.1\r\nHost: revoada\r\nAuthorization: Bearer "+rwToken+
+		"\r\nContent-Length: 1000\r\n\r\napiVersion: v1\n")
+	c := f.clientWith(t, rwToken, nil) // the second connection
+	in := ApplyInput{File: "t.yaml", Face: "kubernetes", Format: store.YAML, Data: []byte(twoConfigMaps)}
+	var err2 error
+	waitFor(t, "an apply refused while another's body comes", func() bool {
+		err2 = c.ApplyFile(context.Background(), in, func(DocResult) {})
+		return errors.Is(err2, ErrTooMany)
+	})
+	// A third connection is not taken while the two are open.
+	third, err := dial(300 * time.Millisecond)
+	if err == nil {
+		third.Close()
+		t.Fatal("a connection past ConnsMax was taken")
+	}
+	slow.Close()
+	waitFor(t, "the apply taken once the slow one went", func() bool {
+		return c.ApplyFile(context.Background(), in, func(DocResult) {}) == nil
+	})
+	c.Close()
+	waitFor(t, "a new connection once the others closed", func() bool {
+		conn, err := dial(300 * time.Millisecond)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+}

@@ -60,5 +60,7 @@
 // long a request's headers and body may take to arrive (a slow-loris
 // client is cut off), how long a client may take to read one write of an
 // answer (a watch client that never reads is dropped), the header and
-// body sizes, and the watches served at once.
+// body sizes, the watches and applies served at once (past them, 429),
+// and the connections open at once (past it, none is accepted until one
+// closes).
 package api

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
@@ -37,6 +39,13 @@ type Limits struct {
 	HeaderBytesMax int
 	// WatchesMax bounds the watches served at once; more are 429.
 	WatchesMax int
+	// AppliesMax bounds the applies served at once, each holding up to
+	// face.InputBytesMax of body; more are 429.
+	AppliesMax int
+	// ConnsMax bounds the connections open at once; past it the server
+	// accepts no more until one closes (a slow-loris crowd is cut off by
+	// HeaderWaitMax meanwhile).
+	ConnsMax int
 	// BookmarkEvery is how long a watch may stay silent before it is sent
 	// a BOOKMARK.
 	BookmarkEvery time.Duration
@@ -47,8 +56,9 @@ type Limits struct {
 // DefaultLimits are the limits a server runs with unless told.
 func DefaultLimits() Limits {
 	return Limits{HeaderWaitMax: 10 * time.Second, BodyWaitMax: 30 * time.Second, WriteWaitMax: 10 * time.Second,
-		IdleWaitMax: 2 * time.Minute, HeaderBytesMax: 64 << 10, WatchesMax: 1024, BookmarkEvery: 30 * time.Second,
-		CloseWaitMax: 10 * time.Second}
+		IdleWaitMax: 2 * time.Minute, HeaderBytesMax: 64 << 10, WatchesMax: 1024, AppliesMax: 64, ConnsMax: 4096,
+		BookmarkEvery: 30 * time.Second,
+		CloseWaitMax:  10 * time.Second}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -69,6 +79,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.WatchesMax <= 0 {
 		l.WatchesMax = d.WatchesMax
+	}
+	if l.AppliesMax <= 0 {
+		l.AppliesMax = d.AppliesMax
+	}
+	if l.ConnsMax <= 0 {
+		l.ConnsMax = d.ConnsMax
 	}
 	return l
 }
@@ -99,6 +115,7 @@ type Server struct {
 	ctx     context.Context // cancelled by Close: ends every watch (only: other requests may finish)
 	cancel  context.CancelFunc
 	watches atomic.Int64
+	applies chan struct{}  // a token per apply served
 	served  sync.WaitGroup // the goroutine running srv.Serve
 	close   sync.Once
 }
@@ -116,6 +133,7 @@ func Listen(addr string, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	s := &Server{cfg: cfg, lim: cfg.Limits.withDefaults(), ln: ln}
+	s.applies = make(chan struct{}, s.lim.AppliesMax)
 	// Without a client CA no certificate is asked for: with ClientCAs nil
 	// Go's TLS would verify one against the system's roots, and any
 	// certificate a public CA signs would name a user.
@@ -137,7 +155,7 @@ func Listen(addr string, cfg Config) (*Server, error) {
 			ClientCAs:    cfg.Access.ClientCAs,
 		},
 	}
-	s.served.Go(func() { s.srv.ServeTLS(ln, "", "") })
+	s.served.Go(func() { s.srv.ServeTLS(netutil.LimitListener(ln, s.lim.ConnsMax), "", "") })
 	return s, nil
 }
 
@@ -323,6 +341,12 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.Expect, err = expectation(q["expect"]); err != nil {
 		return err
+	}
+	select {
+	case s.applies <- struct{}{}:
+		defer func() { <-s.applies }()
+	default:
+		return fmt.Errorf("%w: %d applies served at once, the limit", ErrTooMany, s.lim.AppliesMax)
 	}
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.lim.BodyWaitMax))
 	in.Data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, face.InputBytesMax))
@@ -517,7 +541,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 	if rc.Flush() != nil { // the status at once: the watch is on
 		return nil
 	}
+	// An idle BOOKMARK says the stream has seen everything up to the last
+	// revision sent, which holds once a watch from 0 is past its listing
+	// (its own BOOKMARK), even on an empty store (revision 0).
 	var last store.Revision // the last revision sent
+	listed := from > 0
 	if from > 0 {
 		last = store.Revision(from - 1)
 	}
@@ -538,13 +566,13 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 				res := toResource(ev.Resource)
 				out.Resource = &res
 			}
-			last = max(last, ev.Revision)
+			last, listed = max(last, ev.Revision), listed || ev.Type == store.Bookmark
 			if !send(out) {
 				return nil
 			}
 			idle.Reset(s.lim.BookmarkEvery)
 		case <-idle.C:
-			if last > 0 && !send(Event{Type: "BOOKMARK", Revision: last}) {
+			if listed && !send(Event{Type: "BOOKMARK", Revision: last}) {
 				return nil
 			}
 			idle.Reset(s.lim.BookmarkEvery)
