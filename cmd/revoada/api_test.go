@@ -69,6 +69,7 @@ func TestAPIOverMesh(t *testing.T) {
 		t.Fatalf("delete as a viewer: %+v", o)
 	}
 	verb(exitUsage, admin, "mesh", "leave")
+	verb(exitUsage, admin, "get", "configmap", "live", "--data", dirs[0]) // two nodes named
 	if o := revoada(t, nil, "get", "configmap", "live", "--server", server); o.code != exitUsage || !strings.Contains(o.stderr, "--ca") {
 		t.Fatalf("--server without --ca: %+v", o)
 	}

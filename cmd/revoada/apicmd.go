@@ -32,6 +32,7 @@ const apiCertFile = "api.crt"
 // serverOpts are a client verb's flags for reaching a node's API.
 type serverOpts struct {
 	server, ca, tokenFile, cert, key *string
+	fs                               *flag.FlagSet
 }
 
 // serverFlags defines the flags that send a client verb to a node's API
@@ -39,6 +40,7 @@ type serverOpts struct {
 // $REVOADA_TOKEN_FILE are their defaults.
 func serverFlags(fs *flag.FlagSet) *serverOpts {
 	return &serverOpts{
+		fs:        fs,
 		server:    fs.String("server", os.Getenv("REVOADA_SERVER"), "send the verb to a node's HTTPS API at `URL` (https://HOST:PORT, or several comma-separated, tried in turn) instead of --data"),
 		ca:        fs.String("ca", os.Getenv("REVOADA_CA"), "the `FILE` (PEM) that signs the server's certificate: the node's DIR/"+apiCertFile),
 		tokenFile: fs.String("token-file", os.Getenv("REVOADA_TOKEN_FILE"), "a `FILE` holding the bearer token to send"),
@@ -57,6 +59,11 @@ func (o *serverOpts) client() (*api.Client, error) {
 			}
 		}
 		return nil, nil
+	}
+	data := false
+	o.fs.Visit(func(f *flag.Flag) { data = data || f.Name == "data" })
+	if data {
+		return nil, fmt.Errorf("%w: --data and --server name two nodes: give one", errUsageFlag)
 	}
 	cfg := api.ClientConfig{Server: *o.server}
 	if *o.ca == "" {
