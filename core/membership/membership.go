@@ -247,6 +247,8 @@ type peer struct {
 	signed  SignedState
 	learned uint64 // learnSeq when this state arrived: orders states newest first
 
+	toldDeadAt uint64 // when tellDead last told it
+
 	// confirmed is the uptime the peer gave answering our Ping sent at
 	// confirmedAt (Confirm), at incarnation confirmedInc.
 	confirmed, confirmedInc, confirmedAt uint64
@@ -498,6 +500,7 @@ func (m *Membership) Step(msg Message) {
 		p.uptime, p.uptimeInc = msg.Uptime, msg.Incarnation
 	}
 	m.takeSuspicions(msg.From, msg.Suspects)
+	m.tellDead(p, msg.Kind)
 	switch msg.Kind {
 	case Ping:
 		m.send(Message{To: msg.From, Kind: Ack, Seq: msg.Seq, Target: m.cfg.Self})

@@ -663,3 +663,40 @@ func TestConfirmedUptime(t *testing.T) {
 		t.Fatalf("after the Ack: confirmed at %d uptime %d; want %d and 40", mb.ConfirmedTick, mb.UptimeConfirmed, sentAt)
 	}
 }
+
+// TestDeadPeerIsToldWhenItSpeaks: a node that holds a peer Dead answers a
+// Gossip from it (which asks for no answer) with a Ping carrying the
+// suspicion, so the peer can refute it; once per probe window, and a peer
+// it holds Healthy gets no such Ping.
+func TestDeadPeerIsToldWhenItSpeaks(t *testing.T) {
+	c := joinedCluster(t, 3, 3, 0)
+	c.runUntil(50, func() bool { return false })
+	m0, x := c.nodes[0], c.ids[1]
+	m0.Ready()
+	gossip := func() []Message {
+		m0.Step(Message{From: x, To: c.ids[0], Kind: Gossip, Incarnation: c.nodes[1].self.State.Incarnation})
+		var pings []Message
+		for _, msg := range m0.Ready().Messages {
+			if msg.To == x && msg.Kind == Ping {
+				pings = append(pings, msg)
+			}
+		}
+		return pings
+	}
+	if pings := gossip(); len(pings) != 0 {
+		t.Fatalf("a Gossip from a Healthy peer answered with %d Pings", len(pings))
+	}
+	p := m0.peers.get(x)
+	m0.suspect(p, p.signed.State.Incarnation)
+	m0.setHealth(p, Dead)
+	pings := gossip()
+	if len(pings) != 1 || len(pings[0].Suspects) == 0 || pings[0].Suspects[0].Node != x {
+		t.Fatalf("a Gossip from a Dead peer: answered with %+v, want one Ping telling it", pings)
+	}
+	if c.memberOf(0, 1).Health != Dead {
+		t.Fatal("a direct Gossip revived a Dead peer (only a refutation may)")
+	}
+	if again := gossip(); len(again) != 0 {
+		t.Fatalf("told again at once: %d Pings", len(again))
+	}
+}

@@ -184,3 +184,19 @@ func (m *Membership) onConfirm(p *peer, msg Message) {
 func (m *Membership) expireConfirms() {
 	m.confirms = slices.DeleteFunc(m.confirms, func(c probe) bool { return m.now-c.started >= confirmTicksMax })
 }
+
+// tellDead answers a message from a peer this node holds Dead, unless the
+// message is answered anyway (a Ping, a PushPull), with a Ping: the answer
+// carries the suspicion (send piggybacks it), so the peer refutes it with
+// a newer incarnation, which brings it back here. Nothing else would tell
+// it: this node sends a dead peer nothing, and a Gossip asks for no answer
+// (explore-3: a node held a live peer Dead for 7 s after a partition
+// healed, hearing its Gossip all along, until the peer happened to Ping
+// it). At most once per twice the probe timeout per peer.
+func (m *Membership) tellDead(p *peer, kind MsgKind) {
+	if p == nil || p.health != Dead || kind == Ping || kind == PushPull || m.now < p.toldDeadAt+2*m.probeTimeout() && p.toldDeadAt > 0 {
+		return
+	}
+	p.toldDeadAt = m.now
+	m.send(Message{To: p.node(), Kind: Ping, Seq: m.nextSeq()})
+}
