@@ -49,6 +49,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 
@@ -227,8 +228,10 @@ type Node struct {
 	reads   map[RequestID]*readWait
 
 	applied     uint64
-	ticks       uint64                     // Tick calls since the node started
-	heard       map[uint64]uint64          // raft ID -> tick of its last answer to this node (leader's view)
+	ticks       uint64                    // Tick calls since the node started
+	heard       map[uint64]uint64         // raft ID -> tick of its last answer to this node (leader's view)
+	probes      map[RequestID]*voterProbe // round trips of held removals (see removalHeld)
+	probeSeq    uint64
 	leaderSince uint64                     // tick this node last became leader
 	handedTo    uint64                     // raft ID of the last hand-off target
 	handedAt    uint64                     // and the tick of that hand-off
@@ -272,7 +275,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
 		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
-		shiftSeen: map[roles.NodeID]seenShift{}, heard: map[uint64]uint64{}, hasher: blake3.New(32, nil),
+		shiftSeen: map[roles.NodeID]seenShift{}, heard: map[uint64]uint64{}, probes: map[RequestID]*voterProbe{}, hasher: blake3.New(32, nil),
 	}
 	n.learnPeers(cfg.Bootstrap)
 	switch snap := d.Snapshot; {
@@ -414,6 +417,7 @@ func (n *Node) Tick() {
 		n.tickStaged()
 	default:
 		n.staged = nil
+		clear(n.probes)
 	}
 	n.tickShape()
 }
@@ -680,6 +684,68 @@ func (n *Node) handOff(change roles.VoterChange) bool {
 func (n *Node) raftHeard(m *pb.Message) {
 	if t := m.GetType(); t == pb.MsgAppResp || t == pb.MsgHeartbeatResp {
 		n.heard[m.GetFrom()] = n.ticks
+		if t == pb.MsgHeartbeatResp && len(m.GetContext()) == readPosBytes {
+			pos := binary.LittleEndian.Uint64(m.GetContext())
+			for _, p := range n.probes {
+				if p.from > 0 && pos >= p.from {
+					p.acked[m.GetFrom()] = true
+				}
+			}
+		}
+	}
+}
+
+// voterProbe is a round trip to the voters started when a request came: a
+// ReadIndex, whose heartbeats raft marks with its read position (a
+// little-endian uint64 Context, raising with every ReadIndex). from is the
+// position of the first heartbeats sent after the request came (0 until
+// they go out), and acked holds the voters that answered heartbeats marked
+// from or later: each was up after the request came. sent is the tick of
+// the last ReadIndex: one every election timeout, so that a voter slow to
+// answer gets more heartbeats so marked.
+type voterProbe struct {
+	from, sent uint64
+	acked      map[uint64]bool
+}
+
+// probeCtxBytes is a probe's ReadIndex context length: not a RequestID's
+// (48), so readIndexed passes its ReadState by; readPosBytes is the length
+// of raft's read position in a heartbeat's Context.
+const (
+	probeCtxBytes = 16
+	readPosBytes  = 8
+)
+
+// probe returns the round trip of req's voters, starting one when there
+// is none (or asking raft again when the last ReadIndex is an election
+// timeout old).
+func (n *Node) probe(req Request) *voterProbe {
+	p := n.probes[req.ID]
+	if p == nil {
+		p = &voterProbe{acked: map[uint64]bool{}}
+		n.probes[req.ID] = p
+	} else if n.ticks-p.sent <= uint64(n.cfg.ElectionTicks) {
+		return p
+	}
+	n.probeSeq++
+	p.sent = n.ticks
+	n.rn.ReadIndex(binary.BigEndian.AppendUint64([]byte("probe\x00\x00\x00"), n.probeSeq))
+	return p
+}
+
+// markProbes gives probes still waiting for their first heartbeats the
+// highest read position among the heartbeats raft sends now.
+func (n *Node) markProbes(msgs []*pb.Message) {
+	var pos uint64
+	for _, m := range msgs {
+		if m.GetType() == pb.MsgHeartbeat && len(m.GetContext()) == readPosBytes {
+			pos = max(pos, binary.LittleEndian.Uint64(m.GetContext()))
+		}
+	}
+	for _, p := range n.probes {
+		if p.from == 0 {
+			p.from = pos
+		}
 	}
 }
 
@@ -736,9 +802,13 @@ func (n *Node) stage(req Request) {
 // removalHeld reports whether an operator's shift that takes voters out
 // must wait (it is staged, and proposed once it need not):
 //   - while the voters it leaves would not hold a strict majority that
-//     answered this leader within an election timeout (etcd's strict
-//     reconfiguration check): a removal that commits there leaves a mesh
-//     that cannot commit again, the policy's shifts included;
+//     answered a round trip this leader started after the request came (a
+//     ReadIndex's heartbeats, see probe): etcd's strict reconfiguration
+//     check, but with evidence no earlier answer can give — a voter that
+//     crashed a moment before the request still looks active by its last
+//     answers (the hostile tester's h32). A removal that commits without
+//     that majority leaves a mesh that cannot commit again, the policy's
+//     shifts included;
 //   - with self-healing, while they are fewer than the target and a node
 //     the shift does not promote itself could take the leaving voters'
 //     place: the policy sees them as Leaving and replaces them first, as it
@@ -753,9 +823,10 @@ func (n *Node) removalHeld(req Request, next roles.Shape, change roles.VoterChan
 		return false
 	}
 	voters := next.Voters()
+	p := n.probe(req)
 	live := 0
 	for _, id := range voters {
-		if id == n.cfg.ID || n.raftActive(id.RaftID()) {
+		if id == n.cfg.ID || p.acked[id.RaftID()] {
 			live++
 		}
 	}
@@ -805,7 +876,7 @@ func (n *Node) tickStaged() {
 		case rej != nil || change.Empty():
 			// The shape moved; the origin's retry is planned afresh.
 		case !n.removalHeld(s.req, next, change) && len(n.notLearners(change.Add)) == 0 && n.caughtUp(change.Add) && n.promotableOrFenced(s.req, change.Add):
-			n.propose(s.req)
+			n.propose(s.req) // its probe, still held, says it need not wait; tickStaged's end drops it
 		default: // the learners are being added, or catching up, or the removal is held
 			if s.ticksLeft--; s.ticksLeft > 0 {
 				keep = append(keep, s)
@@ -816,6 +887,9 @@ func (n *Node) tickStaged() {
 	}
 	clear(n.staged[len(keep):])
 	n.staged = keep
+	maps.DeleteFunc(n.probes, func(id RequestID, _ *voterProbe) bool {
+		return !slices.ContainsFunc(n.staged, func(s *staged) bool { return s.req.ID == id })
+	})
 }
 
 // read serves a read on a replica: a local read at once, a linearizable one
@@ -965,6 +1039,9 @@ func (n *Node) Ready() Ready {
 		}
 		if len(r.Messages) > 0 {
 			rd.Messages = make([]Message, 0, len(r.Messages)+len(n.out))
+			if len(n.probes) > 0 {
+				n.markProbes(r.Messages)
+			}
 		}
 		for _, m := range r.Messages {
 			rd.Messages = append(rd.Messages, Message{From: n.cfg.ID, To: n.peers[m.GetTo()], Kind: MsgRaft, Raft: m})
