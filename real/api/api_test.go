@@ -86,6 +86,23 @@ type fixture struct {
 
 func newFixture(t *testing.T, lim Limits) *fixture {
 	t.Helper()
+	ca := newCA(t)
+	b := backend.NewMemory()
+	status := func(context.Context) (MeshStatus, error) {
+		return MeshStatus{ID: "n1", Term: 3, State: "StateLeader", Leader: "n1"}, nil
+	}
+	srv, certPEM := serve(t, Config{Backend: b, Status: status, Limits: lim},
+		`{"tokens": {"`+adminToken+`": "alice", "`+rwToken+`": "ci", "`+roToken+`": "viewer"},
+		"roles": {"alice": "admin", "ci": "read-write", "viewer": "read-only", "carol": "read-write"}}`, ca.pem)
+	return &fixture{srv: srv, b: b, caPEM: certPEM, client: ca, url: "https://" + srv.Addr()}
+}
+
+// serve starts a server with cfg, a fresh key and certificate, and the
+// access file accessJSON (clientCA, if not nil, its client CAs); the
+// server closes when the test ends. It returns the server and its
+// certificate's PEM.
+func serve(t *testing.T, cfg Config, accessJSON string, clientCA []byte) (*Server, []byte) {
+	t.Helper()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -94,26 +111,21 @@ func newFixture(t *testing.T, lim Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	access, err := ParseAccess([]byte(`{"tokens": {"` + adminToken + `": "alice", "` + rwToken + `": "ci", "` + roToken + `": "viewer"},
-		"roles": {"alice": "admin", "ci": "read-write", "viewer": "read-only", "carol": "read-write"}}`))
-	if err != nil {
+	if cfg.Access, err = ParseAccess([]byte(accessJSON)); err != nil {
 		t.Fatal(err)
 	}
-	ca := newCA(t)
-	access.ClientCAs, err = CertPool("client CA", ca.pem)
-	if err != nil {
-		t.Fatal(err)
+	if clientCA != nil {
+		if cfg.Access.ClientCAs, err = CertPool("client CA", clientCA); err != nil {
+			t.Fatal(err)
+		}
 	}
-	b := backend.NewMemory()
-	status := func(context.Context) (MeshStatus, error) {
-		return MeshStatus{ID: "n1", Term: 3, State: "StateLeader", Leader: "n1"}, nil
-	}
-	srv, err := Listen("127.0.0.1:0", Config{Backend: b, Access: access, Certificate: cert, Status: status, Limits: lim})
+	cfg.Certificate = cert
+	srv, err := Listen("127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return &fixture{srv: srv, b: b, caPEM: certPEM, client: ca, url: "https://" + srv.Addr()}
+	return srv, certPEM
 }
 
 func (f *fixture) clientWith(t *testing.T, token string, cert *tls.Certificate) *Client {

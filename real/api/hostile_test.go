@@ -46,22 +46,7 @@ func TestNoClientCAAcceptsNoCertificate(t *testing.T) {
 	}
 	os.Setenv("SSL_CERT_FILE", filepath.Join(dir, "roots.pem"))
 	os.Setenv("SSL_CERT_DIR", dir)
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, certPEM, err := ServerCertificate(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	access, err := ParseAccess([]byte(`{"roles": {"alice": "admin"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := Listen("127.0.0.1:0", Config{Backend: backend.NewMemory(), Access: access, Certificate: cert})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, certPEM := serve(t, Config{Backend: backend.NewMemory()}, `{"roles": {"alice": "admin"}}`, nil)
 	defer srv.Close()
 	alice := ca.issue(t, "alice")
 	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Certificate: &alice})
@@ -227,23 +212,8 @@ func (g *gatedBackend) Apply(ctx context.Context, r store.Resource, exp store.Ex
 // returns an error, never a success that silently leaves the last
 // documents out.
 func TestApplyInterruptedByClose(t *testing.T) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, certPEM, err := ServerCertificate(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	access, err := ParseAccess([]byte(`{"tokens": {"` + rwToken + `": "ci"}, "roles": {"ci": "read-write"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := &gatedBackend{Memory: backend.NewMemory(), held: make(chan struct{}), open: make(chan struct{})}
-	srv, err := Listen("127.0.0.1:0", Config{Backend: b, Access: access, Certificate: cert})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, certPEM := serve(t, Config{Backend: b}, `{"tokens": {"`+rwToken+`": "ci"}, "roles": {"ci": "read-write"}}`, nil)
 	defer srv.Close()
 	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: rwToken})
 	if err != nil {
@@ -338,28 +308,13 @@ func (h *heldGet) Get(ctx context.Context, ref store.Ref, opt backend.ReadOption
 // and answer its client "canceled", which the client takes for its own
 // interruption.
 func TestCloseLetsRequestsFinish(t *testing.T) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, certPEM, err := ServerCertificate(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	access, err := ParseAccess([]byte(`{"tokens": {"` + roToken + `": "viewer"}, "roles": {"viewer": "read-only"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := &heldGet{Memory: backend.NewMemory(), held: make(chan struct{}), open: make(chan struct{})}
 	ctx := context.Background()
 	r := store.Resource{Ref: store.Ref{Kind: "K", Name: "n"}, Face: "pureraft", Format: store.Native, Payload: []byte("x")}
 	if _, err := b.Memory.Apply(ctx, r, store.Expect{}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := Listen("127.0.0.1:0", Config{Backend: b, Access: access, Certificate: cert})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, certPEM := serve(t, Config{Backend: b}, `{"tokens": {"`+roToken+`": "viewer"}, "roles": {"viewer": "read-only"}}`, nil)
 	defer srv.Close()
 	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: roToken})
 	if err != nil {
@@ -486,22 +441,7 @@ func (c ctxErrGet) Get(context.Context, store.Ref, backend.ReadOptions) (store.R
 // deadline.
 func TestServerContextErrorsAreNotTheClients(t *testing.T) {
 	for _, cerr := range []error{context.Canceled, context.DeadlineExceeded} {
-		_, key, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, certPEM, err := ServerCertificate(key, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		access, err := ParseAccess([]byte(`{"tokens": {"` + roToken + `": "viewer"}, "roles": {"viewer": "read-only"}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := Listen("127.0.0.1:0", Config{Backend: ctxErrGet{backend.NewMemory(), cerr}, Access: access, Certificate: cert})
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv, certPEM := serve(t, Config{Backend: ctxErrGet{backend.NewMemory(), cerr}}, `{"tokens": {"`+roToken+`": "viewer"}, "roles": {"viewer": "read-only"}}`, nil)
 		defer srv.Close()
 		c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: roToken})
 		if err != nil {
