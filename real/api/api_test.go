@@ -128,6 +128,18 @@ func serve(t *testing.T, cfg Config, accessJSON string, clientCA []byte) (*Serve
 	return srv, certPEM
 }
 
+// tokenClient is a client of srv (certificate certPEM) sending token,
+// closed when the test ends.
+func tokenClient(t *testing.T, srv *Server, certPEM []byte, token string) *Client {
+	t.Helper()
+	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func (f *fixture) clientWith(t *testing.T, token string, cert *tls.Certificate) *Client {
 	t.Helper()
 	c, err := NewClient(ClientConfig{Server: f.url, CA: f.caPEM, Token: token, Certificate: cert})

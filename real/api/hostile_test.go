@@ -215,11 +215,7 @@ func TestApplyInterruptedByClose(t *testing.T) {
 	b := &gatedBackend{Memory: backend.NewMemory(), held: make(chan struct{}), open: make(chan struct{})}
 	srv, certPEM := serve(t, Config{Backend: b}, `{"tokens": {"`+rwToken+`": "ci"}, "roles": {"ci": "read-write"}}`, nil)
 	defer srv.Close()
-	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: rwToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tokenClient(t, srv, certPEM, rwToken)
 	three := twoConfigMaps + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: three, namespace: a}\ndata: {k: x}\n"
 	var docs []DocResult
 	done := make(chan error, 1)
@@ -232,7 +228,7 @@ func TestApplyInterruptedByClose(t *testing.T) {
 	go func() { srv.Close(); close(closed) }()
 	waitFor(t, "the server's context to end", func() bool { return srv.ctx.Err() != nil })
 	close(b.open)
-	err = <-done
+	err := <-done
 	<-closed
 	stored := b.Counts().Resources
 	if stored == 3 {
@@ -316,11 +312,7 @@ func TestCloseLetsRequestsFinish(t *testing.T) {
 	}
 	srv, certPEM := serve(t, Config{Backend: b}, `{"tokens": {"`+roToken+`": "viewer"}, "roles": {"viewer": "read-only"}}`, nil)
 	defer srv.Close()
-	c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: roToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := tokenClient(t, srv, certPEM, roToken)
 	w, err := c.Watch(ctx, "K", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -443,12 +435,8 @@ func TestServerContextErrorsAreNotTheClients(t *testing.T) {
 	for _, cerr := range []error{context.Canceled, context.DeadlineExceeded} {
 		srv, certPEM := serve(t, Config{Backend: ctxErrGet{backend.NewMemory(), cerr}}, `{"tokens": {"`+roToken+`": "viewer"}, "roles": {"viewer": "read-only"}}`, nil)
 		defer srv.Close()
-		c, err := NewClient(ClientConfig{Server: "https://" + srv.Addr(), CA: certPEM, Token: roToken})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_, _, err = c.Get(context.Background(), store.Ref{Kind: "K", Name: "n"}, false)
+		c := tokenClient(t, srv, certPEM, roToken)
+		_, _, err := c.Get(context.Background(), store.Ref{Kind: "K", Name: "n"}, false)
 		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("a server's %v: the client's error is %v", cerr, err)
 		}
