@@ -34,7 +34,7 @@
 // credentials, 403 an identity whose role does not allow the verb, 404
 // not found, 409 a conflict, 410 a compacted revision, 413 a body over
 // face.InputBytesMax, 422 a resource the store refuses, 429 too many
-// watches, 503 the node cannot answer now, 504 an outcome unknown
+// watches or applies at once, 503 the node cannot answer now, 504 an outcome unknown
 // (node.ErrTimeout).
 //
 // # Credentials and roles

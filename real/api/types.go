@@ -196,7 +196,7 @@ var (
 	ErrForbidden       = errors.New("api: not allowed")
 	ErrBadRequest      = errors.New("api: bad request")
 	ErrTooLarge        = errors.New("api: request body too large")
-	ErrTooMany         = errors.New("api: too many watches")
+	ErrTooMany         = errors.New("api: too many requests")
 	ErrUnavailable     = errors.New("api: unavailable")
 	ErrNoMesh          = errors.New("api: this node runs no mesh")
 )
