@@ -28,6 +28,9 @@ type KindInfo struct {
 	// the store. A name a built-in kind answers to never resolves to a
 	// custom kind (see ResolveKind).
 	Custom bool
+	// ClusterScoped: its resources have no namespace (the built-in table,
+	// or a definition's scope Cluster).
+	ClusterScoped bool
 }
 
 // Group is one API group serving a kind, with its versions. The core
@@ -170,7 +173,7 @@ func builtinKindInfos() []KindInfo {
 			info := byKind[k]
 			if info == nil {
 				info = guessed(k)
-				info.Face, info.Short = Kubernetes, shortNames[k]
+				info.Face, info.Short, info.ClusterScoped = Kubernetes, shortNames[k], ClusterScoped(k)
 				byKind[k] = info
 			}
 			info.Groups = addVersion(info.Groups, group, version)
@@ -246,7 +249,8 @@ func crdKind(r store.Resource, builtin []KindInfo) (KindInfo, bool) {
 	if !wellFormedCRD(r.Ref.Name, crd) || len(KindsNamed(n.Kind, builtin)) > 0 {
 		return KindInfo{}, false
 	}
-	info := KindInfo{Kind: n.Kind, Face: Kubernetes, Singular: cmp.Or(n.Singular, strings.ToLower(n.Kind)), Plural: n.Plural, Custom: true}
+	info := KindInfo{Kind: n.Kind, Face: Kubernetes, Singular: cmp.Or(n.Singular, strings.ToLower(n.Kind)), Plural: n.Plural, Custom: true,
+		ClusterScoped: spec.Scope == "Cluster"}
 	for _, s := range n.ShortNames {
 		if len(KindsNamed(s, builtin)) == 0 {
 			info.Short = append(info.Short, s)

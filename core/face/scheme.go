@@ -176,6 +176,11 @@ func BuiltinKind(apiVersion, kind string) (kindOK, versionKnown bool) {
 	return kinds[kind], ok
 }
 
+// BuiltinScheme is the scheme of k8s.io/api's types the built-in kinds
+// come from (for strategic merge patches and server-side apply's
+// schemas). It is shared: callers must not register anything in it.
+func BuiltinScheme() *runtime.Scheme { return builtinScheme }
+
 // BuiltinKinds returns every served apiVersion and its kinds.
 func BuiltinKinds() map[string][]string {
 	out := map[string][]string{}

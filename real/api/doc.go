@@ -63,4 +63,34 @@
 // body sizes, the watches and applies served at once (past them, 429),
 // and the connections open at once (past it, none is accepted until one
 // closes).
+//
+// # The Kubernetes front door
+//
+// The Kubernetes face's kinds are served at kube-apiserver's paths too,
+// so that kubectl and client-go drive a node as they drive a cluster
+// (kube.go): /version, /api, /apis, /api/v1 and /apis/GROUP/VERSION
+// discovery (built-in kinds and those the stored CustomResourceDefinitions
+// define), /openapi/v3 documents naming each kind's PATCH and its
+// fieldValidation parameter, and under
+// /api/v1/[namespaces/NS/]PLURAL[/NAME] and
+// /apis/GROUP/VERSION/[namespaces/NS/]PLURAL[/NAME]:
+//
+//	GET     get; list (labelSelector, fieldSelector on metadata.name and
+//	        metadata.namespace; as a meta.k8s.io Table when the Accept
+//	        header asks); watch=true from resourceVersion (ADDED,
+//	        MODIFIED, DELETED, BOOKMARK; ERROR 410 Expired when compacted)
+//	POST    create (409 AlreadyExists)
+//	PUT     update (409 Conflict on a stale resourceVersion)
+//	PATCH   JSON merge, JSON patch, strategic merge (built-in kinds), and
+//	        server-side apply with Kubernetes' field manager
+//	DELETE  delete (DeleteOptions.preconditions.resourceVersion)
+//
+// The store's ModRevision is the resourceVersion; resourceVersion=0 on a
+// read is a local read (kube-apiserver serves it from its cache). Errors
+// are Status objects (404 NotFound, 409 AlreadyExists or Conflict, 410
+// Expired, 422 Invalid naming the field, 401, 403, 413, 415, 429, 503,
+// 504). A read needs read-only, anything else read-write. Not served, and
+// refused by name: dry runs, subresources, collection deletes,
+// cluster-scoped custom kinds (the face stores custom resources
+// namespaced), and conversion between a kind's versions.
 package api

@@ -192,6 +192,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /v1/watch/{kind}", s.route(ReadOnly, s.watch))
 	mux.Handle("GET /v1/kinds", s.route(ReadOnly, s.kinds))
 	mux.Handle("GET /v1/mesh/status", s.route(Admin, s.status))
+	s.kubeRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("%w: no such endpoint: %s %s", ErrBadRequest, r.Method, r.URL.Path), http.StatusNotFound)
 	})
