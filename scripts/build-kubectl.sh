@@ -4,6 +4,7 @@
 #
 #   scripts/build-kubectl.sh            # kubectl v$KUBECTL_VERSION
 #   REVOADA_TOOLS=/some/dir scripts/build-kubectl.sh
+#   scripts/build-kubectl.sh --cached   # the path if built, else exit 3
 #
 # The cache is $REVOADA_TOOLS (default ${XDG_CACHE_HOME:-$HOME/.cache}/revoada-tools);
 # the binary lands in $REVOADA_TOOLS/kubectl-v$KUBECTL_VERSION/kubectl and
@@ -21,6 +22,10 @@ bin="$out/kubectl"
 if [ -x "$bin" ]; then
   echo "$bin"
   exit 0
+fi
+if [ "${1:-}" = --cached ]; then
+  echo "kubectl v$version is not built: run scripts/build-kubectl.sh" >&2
+  exit 3
 fi
 mkdir -p "$out"
 work="$(mktemp -d)"

@@ -109,6 +109,12 @@ type processMesh struct {
 
 // startProcessMesh starts n nodes with the extra flags.
 func startProcessMesh(t *testing.T, n int, flags ...string) *processMesh {
+	return startProcessMeshEach(t, n, nil, flags...)
+}
+
+// startProcessMeshEach is startProcessMesh with each(i)'s flags added to
+// node i's (each may be nil).
+func startProcessMeshEach(t *testing.T, n int, each func(i int) []string, flags ...string) *processMesh {
 	m := &processMesh{t: t, procs: make([]*exec.Cmd, n)}
 	var addrs []string
 	for range n {
@@ -119,6 +125,9 @@ func startProcessMesh(t *testing.T, n int, flags ...string) *processMesh {
 	}
 	for i := range n {
 		args := append([]string{"node", "--data", m.dirs[i], "--listen", addrs[i]}, flags...)
+		if each != nil {
+			args = append(args, each(i)...)
+		}
 		for j := range n {
 			if j != i {
 				args = append(args, "--peer", m.ids[j]+"@"+addrs[j])

@@ -88,6 +88,9 @@ func (s *Server) kubeRoute(h handler) http.Handler {
 			need = ReadWrite
 		}
 		user, err := s.cfg.Access.allow(r, need)
+		if errors.Is(err, ErrForbidden) {
+			err = kubeForbidden(r, user, err)
+		}
 		if err == nil {
 			err = h(w, r)
 		}
@@ -96,6 +99,49 @@ func (s *Server) kubeRoute(h handler) http.Handler {
 			s.kubeFail(w, r, err)
 		}
 	})
+}
+
+// kubeForbidden is kube-apiserver's Forbidden for user's request: what it
+// may not do to which resource (read from the path as it stands: nothing
+// is looked up for a user who may not read).
+func kubeForbidden(r *http.Request, user string, err error) error {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	var gr schema.GroupResource
+	var ns, name string
+	rest := []string{}
+	switch {
+	case parts[0] == "api" && len(parts) > 2:
+		rest = parts[2:]
+	case parts[0] == "apis" && len(parts) > 3:
+		gr.Group, rest = parts[1], parts[3:]
+	}
+	if len(rest) >= 3 && rest[0] == "namespaces" {
+		ns, rest = rest[1], rest[2:]
+	}
+	if len(rest) > 0 {
+		gr.Resource = rest[0]
+	}
+	if len(rest) > 1 {
+		name = rest[1]
+	}
+	verb := map[string]string{http.MethodPost: "create", http.MethodPut: "update", http.MethodPatch: "patch", http.MethodDelete: "delete"}[r.Method]
+	switch {
+	case verb != "":
+	case name != "":
+		verb = "get"
+	case kubeWatching(r):
+		verb = "watch"
+	default:
+		verb = "list"
+	}
+	if gr.Resource == "" {
+		return apierrors.NewForbidden(gr, "", fmt.Errorf("User %q cannot %s path %q (%w)", user, strings.ToLower(r.Method), r.URL.Path, err))
+	}
+	where := ""
+	if ns != "" {
+		where = fmt.Sprintf(" in the namespace %q", ns)
+	}
+	return apierrors.NewForbidden(gr, name, fmt.Errorf("User %q cannot %s resource %q in API group %q%s (%w)", user, verb, gr.Resource, gr.Group, where, err))
 }
 
 // kubeError is an error about a kind's resource, for its Status.
@@ -314,11 +360,10 @@ func (s *Server) kubeResources(w http.ResponseWriter, r *http.Request) error {
 	default:
 		herr = apierrors.NewMethodNotSupported(t.resource(), r.Method)
 	}
-	if herr != nil {
-		var se *apierrors.StatusError
-		if !errors.As(herr, &se) {
-			herr = &kubeError{t: t, err: herr}
-		}
+	var se *apierrors.StatusError
+	var ke *kubeError
+	if herr != nil && !errors.As(herr, &se) && !errors.As(herr, &ke) {
+		herr = &kubeError{t: t, err: herr}
 	}
 	return herr
 }
@@ -520,7 +565,7 @@ func (s *Server) kubeCreate(w http.ResponseWriter, r *http.Request, t kubeTarget
 	}
 	stored, err := s.kubeStore(r.Context(), t, obj, store.Expect{Set: true})
 	if err != nil {
-		return err
+		return &kubeError{t: t, err: err} // t names the object now
 	}
 	s.writeRaw(w, http.StatusCreated, stored)
 	return nil
