@@ -11,9 +11,16 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
+
+	raftpb "go.etcd.io/raft/v3/raftpb"
+	"lukechampine.com/blake3"
+
+	"revoada.dev/revoada/core/node"
 )
 
 var forbiddenImports = map[string]string{
@@ -150,4 +157,39 @@ func f() {
 			t.Errorf("%s reported but allowed:\n%s", allowed, got)
 		}
 	}
+}
+
+// TestHashingStartsNoGoroutine: the BLAKE3 library core hashes with must
+// not start goroutines, as lukechampine.com/blake3 from v1.4 does inside
+// Write and Sum for inputs over 1 KiB (and v1.5 in its guts): core runs on
+// its caller's goroutine alone. v1.3.0 is pinned for that; it was also
+// the fastest on this 2-core machine for 4 KiB inputs (1.0–1.2 GB/s, v1.4.1
+// 0.04–0.33, v1.5.1 0.95–1.14) and on a par for 1 MiB (3.5–3.9 GB/s,
+// v1.4.1 2.4–2.9, v1.5.1 3.8–4.0 on one core).
+func TestHashingStartsNoGoroutine(t *testing.T) {
+	big := make([]byte, 1<<20)
+	entry := &raftpb.Entry{Index: new(uint64(1)), Term: new(uint64(1)), Type: raftpb.EntryNormal.Enum(), Data: big}
+	hash := func() {
+		blake3.Sum256(big)
+		h := blake3.New(32, nil)
+		h.Write(big)
+		h.Sum(nil)
+		node.EntryDigest(entry)
+	}
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	hash() // the runtime's own first-use goroutines, if any
+	var started uint64
+	for range 3 { // another goroutine of the process may start meanwhile: it must be quiet once
+		runtime.GC()
+		before := created()
+		hash()
+		if started = created() - before; started == 0 {
+			return
+		}
+	}
+	t.Fatalf("hashing 1 MiB started %d goroutines: the BLAKE3 library must run on its caller's goroutine (pin a version that does)", started)
 }
