@@ -1,0 +1,237 @@
+package attest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// Why a block is refused: each BlockError wraps exactly one.
+var (
+	ErrNoGenesis          = errors.New("attest: the chain does not start with a genesis block")
+	ErrGap                = errors.New("attest: a gap")
+	ErrBrokenLink         = errors.New("attest: broken link")
+	ErrBadLeaderSignature = errors.New("attest: bad leader signature")
+	ErrTerm               = errors.New("attest: term out of order")
+	ErrNotVoter           = errors.New("attest: signer not a voter")
+	ErrBadShift           = errors.New("attest: a shift the shape refuses")
+	ErrBadWitness         = errors.New("attest: bad witness signature")
+)
+
+// BlockError names the first bad block of a chain and why.
+type BlockError struct {
+	Seq    uint64
+	Index  uint64
+	Reason error // one of the Err values above
+	Detail string
+}
+
+func (e *BlockError) Error() string {
+	return fmt.Sprintf("block %d (raft index %d): %v: %s", e.Seq, e.Index, e.Reason, e.Detail)
+}
+
+func (e *BlockError) Unwrap() error { return e.Reason }
+
+// Threshold is how many voters' witnesses make a block attested, of the
+// voters at its index.
+type Threshold func(voters int) int
+
+// Majority is the default threshold: a raft majority.
+func Majority(voters int) int { return voters/2 + 1 }
+
+// Chain is the attested role history: blocks in order, each checked as it
+// is added, with the shape after each (whose voters may witness it).
+//
+// A voter of a block is a voter of the shape as of its index, the shape
+// the block leaves: a promoted node witnesses its promotion, a demoted
+// one does not witness its demotion. The leader that proposed a change
+// must have been a voter of the shape before it.
+type Chain struct {
+	blocks    []Block
+	hashes    []Hash
+	voters    [][]roles.NodeID // per block, sorted
+	shape     roles.Shape      // after the last block
+	threshold Threshold
+}
+
+// NewChain starts a chain with the genesis block: the shape the mesh
+// bootstrapped with, at raft index and term. threshold nil is Majority.
+func NewChain(genesis roles.Shape, index, term uint64, threshold Threshold) *Chain {
+	c := &Chain{threshold: threshold}
+	if c.threshold == nil {
+		c.threshold = Majority
+	}
+	c.push(Block{Index: index, Term: term, Genesis: genesis.Clone()}, genesis.Clone())
+	return c
+}
+
+func (c *Chain) push(b Block, after roles.Shape) {
+	voters := after.Voters()
+	slices.SortFunc(voters, roles.NodeID.Compare)
+	c.blocks = append(c.blocks, b)
+	c.hashes = append(c.hashes, BlockHash(b))
+	c.voters = append(c.voters, voters)
+	c.shape = after
+}
+
+// Len is the number of blocks, the genesis block included.
+func (c *Chain) Len() int { return len(c.blocks) }
+
+// Head is the last block's hash.
+func (c *Chain) Head() Hash { return c.hashes[len(c.hashes)-1] }
+
+// Shape is the shape after the last block.
+func (c *Chain) Shape() roles.Shape { return c.shape.Clone() }
+
+// Block is the block at height seq, with its hash.
+func (c *Chain) Block(seq uint64) (Block, Hash, bool) {
+	if seq >= uint64(len(c.blocks)) {
+		return Block{}, Hash{}, false
+	}
+	b := c.blocks[seq]
+	b.Witnesses = slices.Clone(b.Witnesses)
+	return b, c.hashes[seq], true
+}
+
+// Blocks returns every block (copies of the witness lists).
+func (c *Chain) Blocks() []Block {
+	out := slices.Clone(c.blocks)
+	for i := range out {
+		out[i].Witnesses = slices.Clone(out[i].Witnesses)
+	}
+	return out
+}
+
+// Attested reports whether the block at seq has its threshold of witnesses.
+func (c *Chain) Attested(seq uint64) bool {
+	return seq < uint64(len(c.blocks)) && len(c.blocks[seq].Witnesses) >= c.threshold(len(c.voters[seq]))
+}
+
+// Voters are the voters that may witness the block at seq.
+func (c *Chain) Voters(seq uint64) []roles.NodeID {
+	if seq >= uint64(len(c.voters)) {
+		return nil
+	}
+	return slices.Clone(c.voters[seq])
+}
+
+// Append adds the role change p, committed at raft index and term, as the
+// next block, after checking it: the proposal's signature and term, its
+// leader a voter, the shift one the shape takes and that changes it.
+func (c *Chain) Append(index, term uint64, p Proposal) (Block, error) {
+	last := c.blocks[len(c.blocks)-1]
+	b := Block{Seq: last.Seq + 1, Index: index, Term: term, Prev: c.Head(), Proposal: p}
+	next, err := c.check(b)
+	if err != nil {
+		return Block{}, err
+	}
+	c.push(b, next)
+	return b, nil
+}
+
+// check verifies b as the next block, without its witnesses, and returns
+// the shape after it.
+func (c *Chain) check(b Block) (roles.Shape, error) {
+	last := c.blocks[len(c.blocks)-1]
+	fail := func(reason error, format string, args ...any) (roles.Shape, error) {
+		return roles.Shape{}, &BlockError{Seq: b.Seq, Index: b.Index, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	}
+	p := b.Proposal
+	switch {
+	case b.Seq != last.Seq+1:
+		return fail(ErrGap, "follows block %d", last.Seq)
+	case b.Prev != c.Head():
+		return fail(ErrBrokenLink, "prev %s, block %d hashes to %s", b.Prev.Short(), last.Seq, c.Head().Short())
+	case b.Index <= last.Index:
+		return fail(ErrGap, "raft index %d is not after block %d's %d", b.Index, last.Seq, last.Index)
+	case b.Term < last.Term || p.Term != b.Term:
+		return fail(ErrTerm, "entry term %d, proposed in term %d, after block %d's term %d", b.Term, p.Term, last.Seq, last.Term)
+	case !p.Verify():
+		return fail(ErrBadLeaderSignature, "leader %s", p.Leader.Short())
+	}
+	if held, ok := c.shape.Roles(p.Leader); !ok || !held.Has(roles.Etcd) {
+		return fail(ErrNotVoter, "leader %s was not a voter", p.Leader.Short())
+	}
+	next := c.shape.Clone()
+	changed, rej := next.Apply(p.Shift)
+	switch {
+	case rej != nil:
+		return fail(ErrBadShift, "%v", rej)
+	case !changed:
+		return fail(ErrBadShift, "the shift %v changes nothing", p.Shift)
+	}
+	return next, nil
+}
+
+// AddWitness adds a voter's co-signature to the block at seq. It reports
+// whether the witness was new; an unknown block, a signer that was not a
+// voter at its index or a bad signature is an error (the chain unchanged).
+func (c *Chain) AddWitness(seq uint64, w Witness) (bool, error) {
+	if seq >= uint64(len(c.blocks)) {
+		return false, &BlockError{Seq: seq, Reason: ErrGap, Detail: fmt.Sprintf("a witness for block %d of a chain of %d", seq, len(c.blocks))}
+	}
+	b := &c.blocks[seq]
+	fail := func(reason error, format string, args ...any) (bool, error) {
+		return false, &BlockError{Seq: seq, Index: b.Index, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	}
+	if _, ok := slices.BinarySearchFunc(c.voters[seq], w.Signer, roles.NodeID.Compare); !ok {
+		return fail(ErrNotVoter, "witness %s was not a voter at raft index %d", w.Signer.Short(), b.Index)
+	}
+	if !w.Verify(c.hashes[seq]) {
+		return fail(ErrBadWitness, "witness %s", w.Signer.Short())
+	}
+	i, found := slices.BinarySearchFunc(b.Witnesses, w.Signer, func(x Witness, id roles.NodeID) int { return x.Signer.Compare(id) })
+	if found {
+		return false, nil
+	}
+	b.Witnesses = slices.Insert(b.Witnesses, i, w)
+	return true, nil
+}
+
+// Report is what Verify found of a chain that holds together.
+type Report struct {
+	Blocks   int      // the genesis block included
+	Head     Hash     // the last block's hash
+	Pending  []uint64 // blocks below the witness threshold (yet), by seq
+	Attested int      // blocks at or above it
+}
+
+// Verify checks blocks as one chain, from its genesis block: every link,
+// leader signature, term, leader and witness a voter at its index, witness
+// signature, and shift, naming the first bad block and why. Blocks with
+// fewer witnesses than threshold (nil: Majority) are not errors — their
+// witnesses may be on their way — and are listed in Report.Pending.
+func Verify(blocks []Block, threshold Threshold) (Report, error) {
+	if len(blocks) == 0 || blocks[0].Seq != 0 || blocks[0].Prev != (Hash{}) {
+		return Report{}, &BlockError{Reason: ErrNoGenesis, Detail: "want a first block of seq 0 and no prev"}
+	}
+	if err := blocks[0].Genesis.Validate(); err != nil {
+		return Report{}, &BlockError{Index: blocks[0].Index, Reason: ErrBadShift, Detail: fmt.Sprintf("genesis shape: %v", err)}
+	}
+	c := NewChain(blocks[0].Genesis, blocks[0].Index, blocks[0].Term, threshold)
+	for i, b := range blocks {
+		if i > 0 {
+			next, err := c.check(b)
+			if err != nil {
+				return Report{}, err
+			}
+			c.push(Block{Seq: b.Seq, Index: b.Index, Term: b.Term, Prev: b.Prev, Proposal: b.Proposal}, next)
+		}
+		for _, w := range b.Witnesses {
+			if _, err := c.AddWitness(b.Seq, w); err != nil {
+				return Report{}, err
+			}
+		}
+	}
+	r := Report{Blocks: c.Len(), Head: c.Head()}
+	for seq := range uint64(c.Len()) {
+		if c.Attested(seq) {
+			r.Attested++
+		} else {
+			r.Pending = append(r.Pending, seq)
+		}
+	}
+	return r, nil
+}
