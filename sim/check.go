@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
@@ -28,6 +29,11 @@ const (
 	PropPanic         = "panic"
 	PropInvalidPlan   = "invalid-plan"
 	PropWire          = "wire" // every message sent decodes from its wire encoding (net/wire) as itself
+	// PropChain: every node's attested role history is the one its applied
+	// log prefix implies, and at the end the history verifies
+	// (attest.Verify), records every shape change, and leaves the shape
+	// the log does.
+	PropChain = "chain-agrees"
 )
 
 // checker judges what nodes publish (Ready's Status and Applied); it never
@@ -42,6 +48,7 @@ type checker struct {
 	refIndex uint64
 	entries  map[uint64]roles.Digest // index -> entry digest
 	shapes   map[uint64]roles.Digest // index -> shape digest after it
+	chains   map[uint64]attest.Hash  // index -> the role history's head after it
 
 	leftAt     map[roles.NodeID]time.Duration // when the committed shape last lost each node
 	writes     []store.Event                  // every store write in log order: the linearization of writes
@@ -55,10 +62,11 @@ func newChecker(bootstrap roles.Shape) *checker {
 		boot:    bootstrap,
 		leaders: map[uint64]int{},
 		ref:     node.NewMachine(bootstrap),
-		entries: map[uint64]roles.Digest{}, shapes: map[uint64]roles.Digest{},
+		entries: map[uint64]roles.Digest{}, shapes: map[uint64]roles.Digest{}, chains: map[uint64]attest.Hash{},
 		refIndex: 1, cpCount: bootstrap.ControlPlaneCount(), leftAt: map[roles.NodeID]time.Duration{},
 	}
 	c.shapes[1] = bootstrap.Digest()
+	c.chains[1] = c.ref.Chain().Head()
 	for _, v := range bootstrap.Voters() {
 		c.members = append(c.members, v.RaftID())
 	}
@@ -104,6 +112,23 @@ func (c *checker) applied(at time.Duration, name string, a node.Applied) {
 	case want != a.Shape:
 		c.fail(at, PropShapeMatches, name, "index %d: shape %s, the log implies %s", a.Index, a.Shape.String()[:12], want.String()[:12])
 	}
+	if want, ok := c.chains[a.Index]; ok && want != a.Chain {
+		c.fail(at, PropChain, name, "index %d: role history head %s, the log implies %s", a.Index, a.Chain.Short(), want.Short())
+	}
+}
+
+// checkChain judges PropChain at the end of a run on the history the whole
+// log implies.
+func (c *checker) checkChain(at time.Duration) {
+	chain := c.ref.Chain()
+	switch r, err := attest.Verify(chain.Blocks(), nil); {
+	case err != nil:
+		c.fail(at, PropChain, "", "the role history does not verify: %v", err)
+	case c.ref.Unsigned() > 0:
+		c.fail(at, PropChain, "", "%d shape changes are not in the role history", c.ref.Unsigned())
+	case !chain.Shape().Equal(c.ref.Shape()):
+		c.fail(at, PropChain, "", "the role history's %d blocks leave shape %s, the log %s", r.Blocks, chain.Shape().Digest().String()[:12], c.ref.Shape().Digest().String()[:12])
+	}
 }
 
 // entry checks agreement at the entry's index and, for a new index, replays
@@ -133,6 +158,7 @@ func (c *checker) entry(at time.Duration, name string, a node.Applied) {
 		}
 	}
 	c.shapes[a.Index] = shape.Digest()
+	c.chains[a.Index] = c.ref.Chain().Head()
 	c.refIndex = a.Index
 	c.members = append(slices.Clone(a.ConfVoters), a.ConfLearners...)
 	slices.Sort(c.members)

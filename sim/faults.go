@@ -660,6 +660,7 @@ func (s *simulator) judge() {
 	s.checkRoles()
 	s.checkFalseSuspicions()
 	s.checkAllApplied()
+	s.check.checkChain(s.now)
 	if s.plan.Expect.CommandsComplete {
 		for k, op := range s.ops {
 			if !op.done || op.outcome == "gave up" {

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"revoada.dev/revoada/core/attest"
+	"revoada.dev/revoada/core/node"
 )
 
 func healPlan() *Plan {
@@ -109,5 +112,44 @@ func TestDamperAfterClockSkew(t *testing.T) {
 			}
 			t.Fatalf("seed %d: %v", seed, r.Violations)
 		}
+	}
+}
+
+// TestChainRecordsRoleChanges: a self-healing run's role changes are the
+// blocks of its attested role history, each signed by the leader that
+// proposed it, stamped with that leader's clock, and the history verifies.
+func TestChainRecordsRoleChanges(t *testing.T) {
+	r := Run(healPlan(), 1, Options{})
+	if !r.OK() {
+		t.Fatal(r.Violations)
+	}
+	report, err := attest.Verify(r.Chain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Blocks < 3 { // genesis, the dead leader's replacement promoted, the dead one demoted
+		t.Fatalf("%d blocks after a leader's death the mesh healed", report.Blocks)
+	}
+	for _, b := range r.Chain[1:] {
+		p := b.Proposal
+		if !p.Verify() || p.Term != b.Term || p.Time < SimEpoch || p.Time > SimEpoch+int64(healPlan().Duration) {
+			t.Fatalf("block %d: leader %s term %d (entry %d), time %d", b.Seq, p.Leader.Short(), p.Term, b.Term, p.Time-SimEpoch)
+		}
+	}
+}
+
+// TestChainCheckBites: a node whose role history differs from the one its
+// log implies is a chain-agrees violation.
+func TestChainCheckBites(t *testing.T) {
+	s := booted(t, healPlan())
+	a := node.Applied{Index: 1, Shape: s.check.shapes[1], Chain: s.check.chains[1]}
+	s.check.applied(0, "n1", a)
+	if s.check.hasViolation(PropChain) {
+		t.Fatalf("the bootstrap history judged: %v", s.check.violations)
+	}
+	a.Chain[0] ^= 1
+	s.check.applied(0, "n1", a)
+	if !s.check.hasViolation(PropChain) {
+		t.Fatal("another role history passed")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/cover"
 )
 
@@ -95,6 +96,9 @@ type Result struct {
 	// Marks are the run's timeline: faults, starts and crashes, raft state
 	// and roles changes, in time order.
 	Marks []checkers.Mark
+	// Chain is the attested role history the log implies at the end: the
+	// genesis block, then a leader-signed block per shape change.
+	Chain []attest.Block
 }
 
 // OK reports whether every check passed.

@@ -239,6 +239,10 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 	return s
 }
 
+// SimEpoch is the Unix time, in nanoseconds, a run begins at: the clock a
+// node's signed proposals carry starts there (2026-01-01T00:00:00Z).
+const SimEpoch int64 = 1767225600 * int64(time.Second)
+
 // NodeKey is the NodeID of a simulated node: the ed25519 public key whose
 // seed is BLAKE3("revoada/sim/" + name). Keys do not depend on the run seed,
 // so node IDs read the same in every trace.
@@ -306,6 +310,9 @@ func (s *simulator) start(i int) {
 	cfg := node.DefaultConfig(sn.id, s.check.bootstrap(), s.streams.rand("node/"+sn.name+"/"+inc))
 	cfg.Incarnation = sn.incarnation
 	cfg.RecycleOutbox = true // send encodes every message before drive calls Advance
+	// The node signs the shifts it proposes, stamped with its own clock:
+	// its ticks since the run began, at its own rate (clock faults).
+	cfg.Key, cfg.Now = nodeSecret(sn.name), func() int64 { return SimEpoch + int64(sn.ticks)*int64(TickInterval) }
 	cfg.Join = i >= s.plan.Nodes-s.plan.Outside
 	cfg.ElectionTicks = s.electionTicks()
 	if s.hooks.SlowElections {
@@ -588,6 +595,7 @@ func (s *simulator) result(res *Result) {
 	res.SimTime = s.now
 	res.Fingerprint = s.trace.fingerprint()
 	res.Violations = s.check.violations
+	res.Chain = s.check.ref.Chain().Blocks()
 	res.Stats = s.stats
 	res.Stats.CommandsTotal = len(s.ops)
 	res.Stats.FalseSuspicionsPerNodeHour = s.plan.perNodeHour(s.stats.FalseSuspicions)

@@ -123,7 +123,7 @@ func (c *Chain) Voters(seq uint64) []roles.NodeID {
 func (c *Chain) Append(index, term uint64, p Proposal) (Block, error) {
 	last := c.blocks[len(c.blocks)-1]
 	b := Block{Seq: last.Seq + 1, Index: index, Term: term, Prev: c.Head(), Proposal: p}
-	next, err := c.check(b)
+	next, err := c.check(b, true)
 	if err != nil {
 		return Block{}, err
 	}
@@ -132,8 +132,8 @@ func (c *Chain) Append(index, term uint64, p Proposal) (Block, error) {
 }
 
 // check verifies b as the next block, without its witnesses, and returns
-// the shape after it.
-func (c *Chain) check(b Block) (roles.Shape, error) {
+// the shape after it; sigs false skips the leader's signature.
+func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 	last := c.blocks[len(c.blocks)-1]
 	fail := func(reason error, format string, args ...any) (roles.Shape, error) {
 		return roles.Shape{}, &BlockError{Seq: b.Seq, Index: b.Index, Reason: reason, Detail: fmt.Sprintf(format, args...)}
@@ -148,7 +148,7 @@ func (c *Chain) check(b Block) (roles.Shape, error) {
 		return fail(ErrGap, "raft index %d is not after block %d's %d", b.Index, last.Seq, last.Index)
 	case b.Term < last.Term || p.Term != b.Term:
 		return fail(ErrTerm, "entry term %d, proposed in term %d, after block %d's term %d", b.Term, p.Term, last.Seq, last.Term)
-	case !p.Verify():
+	case sigs && !p.Verify():
 		return fail(ErrBadLeaderSignature, "leader %s", p.Leader.Short())
 	}
 	if held, ok := c.shape.Roles(p.Leader); !ok || !held.Has(roles.Etcd) {
@@ -169,6 +169,10 @@ func (c *Chain) check(b Block) (roles.Shape, error) {
 // whether the witness was new; an unknown block, a signer that was not a
 // voter at its index or a bad signature is an error (the chain unchanged).
 func (c *Chain) AddWitness(seq uint64, w Witness) (bool, error) {
+	return c.addWitness(seq, w, true)
+}
+
+func (c *Chain) addWitness(seq uint64, w Witness, sigs bool) (bool, error) {
 	if seq >= uint64(len(c.blocks)) {
 		return false, &BlockError{Seq: seq, Reason: ErrGap, Detail: fmt.Sprintf("a witness for block %d of a chain of %d", seq, len(c.blocks))}
 	}
@@ -179,7 +183,7 @@ func (c *Chain) AddWitness(seq uint64, w Witness) (bool, error) {
 	if _, ok := slices.BinarySearchFunc(c.voters[seq], w.Signer, roles.NodeID.Compare); !ok {
 		return fail(ErrNotVoter, "witness %s was not a voter at raft index %d", w.Signer.Short(), b.Index)
 	}
-	if !w.Verify(c.hashes[seq]) {
+	if sigs && !w.Verify(c.hashes[seq]) {
 		return fail(ErrBadWitness, "witness %s", w.Signer.Short())
 	}
 	i, found := slices.BinarySearchFunc(b.Witnesses, w.Signer, func(x Witness, id roles.NodeID) int { return x.Signer.Compare(id) })
@@ -204,26 +208,9 @@ type Report struct {
 // fewer witnesses than threshold (nil: Majority) are not errors — their
 // witnesses may be on their way — and are listed in Report.Pending.
 func Verify(blocks []Block, threshold Threshold) (Report, error) {
-	if len(blocks) == 0 || blocks[0].Seq != 0 || blocks[0].Prev != (Hash{}) {
-		return Report{}, &BlockError{Reason: ErrNoGenesis, Detail: "want a first block of seq 0 and no prev"}
-	}
-	if err := blocks[0].Genesis.Validate(); err != nil {
-		return Report{}, &BlockError{Index: blocks[0].Index, Reason: ErrBadShift, Detail: fmt.Sprintf("genesis shape: %v", err)}
-	}
-	c := NewChain(blocks[0].Genesis, blocks[0].Index, blocks[0].Term, threshold)
-	for i, b := range blocks {
-		if i > 0 {
-			next, err := c.check(b)
-			if err != nil {
-				return Report{}, err
-			}
-			c.push(Block{Seq: b.Seq, Index: b.Index, Term: b.Term, Prev: b.Prev, Proposal: b.Proposal}, next)
-		}
-		for _, w := range b.Witnesses {
-			if _, err := c.AddWitness(b.Seq, w); err != nil {
-				return Report{}, err
-			}
-		}
+	c, err := replay(blocks, threshold, true)
+	if err != nil {
+		return Report{}, err
 	}
 	r := Report{Blocks: c.Len(), Head: c.Head()}
 	for seq := range uint64(c.Len()) {
@@ -234,4 +221,37 @@ func Verify(blocks []Block, threshold Threshold) (Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// Rebuild makes the chain of blocks a replica wrote itself (its snapshot):
+// every check of Verify but the signatures, which were checked when the
+// blocks were first added.
+func Rebuild(blocks []Block, threshold Threshold) (*Chain, error) {
+	return replay(blocks, threshold, false)
+}
+
+// replay adds blocks one by one to a chain from their genesis block.
+func replay(blocks []Block, threshold Threshold, sigs bool) (*Chain, error) {
+	if len(blocks) == 0 || blocks[0].Seq != 0 || blocks[0].Prev != (Hash{}) {
+		return nil, &BlockError{Reason: ErrNoGenesis, Detail: "want a first block of seq 0 and no prev"}
+	}
+	if err := blocks[0].Genesis.Validate(); err != nil {
+		return nil, &BlockError{Index: blocks[0].Index, Reason: ErrBadShift, Detail: fmt.Sprintf("genesis shape: %v", err)}
+	}
+	c := NewChain(blocks[0].Genesis, blocks[0].Index, blocks[0].Term, threshold)
+	for i, b := range blocks {
+		if i > 0 {
+			next, err := c.check(b, sigs)
+			if err != nil {
+				return nil, err
+			}
+			c.push(Block{Seq: b.Seq, Index: b.Index, Term: b.Term, Prev: b.Prev, Proposal: b.Proposal}, next)
+		}
+		for _, w := range b.Witnesses {
+			if _, err := c.addWitness(b.Seq, w, sigs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
 }

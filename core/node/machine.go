@@ -2,6 +2,7 @@ package node
 
 import (
 	"cmp"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"lukechampine.com/blake3"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
@@ -30,6 +32,11 @@ import (
 // Fence). Kind 4 (payloadStamped) is kind 5 after an 8-byte stamp of the
 // origin's wall-based clock, which logs written before the damper ran on
 // ticks hold; it decodes, and the stamp is ignored.
+// kind 6 (payloadSigned): kind 5 with the leader's signed proposal
+// (core/attest) between the fence and the shift:
+// leader:[32]u8 term:u64 time:u64 sig:[64]u8 — the proposal's shift is the
+// entry's. A leader with a key proposes every shift so; the machine makes
+// each that changes the shape a block of its chain.
 const (
 	payloadVersion = 1
 	payloadShift   = 1
@@ -37,7 +44,9 @@ const (
 	payloadWrite   = 3
 	payloadStamped = 4
 	payloadFenced  = 5
+	payloadSigned  = 6
 	payloadHeader  = 2 + 32 + 8 + 8
+	proposalBytes  = 32 + 8 + 8 + ed25519.SignatureSize
 )
 
 func encodePayload(kind byte, req *Request) []byte {
@@ -51,6 +60,13 @@ func encodePayload(kind byte, req *Request) []byte {
 		return store.AppendCommand(b, *req.Write)
 	case payloadFenced:
 		b = appendFence(b, req.Fence)
+	case payloadSigned:
+		b = appendFence(b, req.Fence)
+		p := req.proposal
+		b = append(b, p.Leader[:]...)
+		b = binary.BigEndian.AppendUint64(b, p.Term)
+		b = binary.BigEndian.AppendUint64(b, uint64(p.Time))
+		b = append(b, p.Sig[:]...)
 	}
 	return roles.AppendShift(b, req.Shift)
 }
@@ -87,6 +103,18 @@ func decodeFence(req *Request, b []byte) ([]byte, error) {
 	return nil, fmt.Errorf("node: corrupt shift fence flag %d", fenced)
 }
 
+// decodeProposal reads a signed body's proposal, returning the shift after it.
+func decodeProposal(req *Request, b []byte) ([]byte, error) {
+	if len(b) < proposalBytes {
+		return nil, fmt.Errorf("node: corrupt signed proposal (%d bytes)", len(b))
+	}
+	p := &attest.Proposal{Term: binary.BigEndian.Uint64(b[32:]), Time: int64(binary.BigEndian.Uint64(b[40:]))}
+	copy(p.Leader[:], b)
+	copy(p.Sig[:], b[48:])
+	req.proposal = p
+	return b[proposalBytes:], nil
+}
+
 func decodePayload(b []byte) (kind byte, req *Request, err error) {
 	if len(b) < payloadHeader || b[0] != payloadVersion {
 		return 0, nil, fmt.Errorf("node: corrupt entry payload (%d bytes)", len(b))
@@ -99,7 +127,7 @@ func decodePayload(b []byte) (kind byte, req *Request, err error) {
 	switch kind {
 	case payloadShift, payloadStage:
 		req.Shift, _, err = roles.DecodeShift(b[payloadHeader:])
-	case payloadFenced, payloadStamped:
+	case payloadFenced, payloadStamped, payloadSigned:
 		body := b[payloadHeader:]
 		if kind == payloadStamped {
 			if len(body) < 8 {
@@ -107,8 +135,14 @@ func decodePayload(b []byte) (kind byte, req *Request, err error) {
 			}
 			body = body[8:]
 		}
-		if body, err = decodeFence(req, body); err == nil {
+		if body, err = decodeFence(req, body); err == nil && kind == payloadSigned {
+			body, err = decodeProposal(req, body)
+		}
+		if err == nil {
 			req.Shift, _, err = roles.DecodeShift(body)
+		}
+		if req.proposal != nil {
+			req.proposal.Shift = req.Shift
 		}
 	case payloadWrite:
 		var c store.Command
@@ -188,6 +222,12 @@ type Machine struct {
 	// some, so a growing snapshot is not copied as it is built.
 	encodedBytes int
 	noDedup      bool // Planted.NoDedup
+	// chain is the attested role history: a block for every shift that
+	// changed the shape, proposed signed. unsigned counts the changing
+	// shifts that were not (entries of logs older than payloadSigned):
+	// the chain's shape then lags the machine's.
+	chain    *attest.Chain
+	unsigned uint64
 }
 
 // derived caches what checks ask of the shape after every entry.
@@ -239,8 +279,16 @@ func (m *Machine) derive() *derived {
 
 // NewMachine starts a machine from a bootstrap shape.
 func NewMachine(shape roles.Shape) *Machine {
-	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]*window{}, shifted: map[roles.NodeID]uint64{}}
+	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]*window{}, shifted: map[roles.NodeID]uint64{},
+		chain: attest.NewChain(shape, 0, 0, nil)}
 }
+
+// Chain is the attested role history. Callers must only read it.
+func (m *Machine) Chain() *attest.Chain { return m.chain }
+
+// Unsigned is how many shape changes the chain lacks: shifts applied from
+// entries no leader signed (logs written before leaders signed them).
+func (m *Machine) Unsigned() uint64 { return m.unsigned }
 
 // Shifted is the index of each node's last changing shift. The map is a copy.
 func (m *Machine) Shifted() map[roles.NodeID]uint64 { return maps.Clone(m.shifted) }
@@ -327,10 +375,25 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 		for _, c := range req.Shift {
 			m.shifted[c.Node] = index
 		}
+		m.attest(index, term, req)
 	}
 	m.setShape(next)
 	m.remember(req.ID, out)
 	return Effect{req: req, result: out.result(req.ID), cc: cc}
+}
+
+// attest makes a changing shift a block of the chain. A shift no leader
+// signed, or one whose proposal the chain refuses (a leader that signed
+// for another term, say), is counted instead: every replica counts the
+// same, and the simulator's chain check names the gap.
+func (m *Machine) attest(index, term uint64, req *Request) {
+	if req.proposal == nil {
+		m.unsigned++
+		return
+	}
+	if _, err := m.chain.Append(index, term, *req.proposal); err != nil {
+		m.unsigned++
+	}
 }
 
 // applyWrite executes a resource write against the store.
@@ -509,11 +572,16 @@ func (m *Machine) Encode() []byte {
 	at := len(b)
 	b = m.store.AppendSnapshot(binary.BigEndian.AppendUint32(b, 0))
 	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	b = binary.BigEndian.AppendUint64(b, m.unsigned)
+	b = attest.AppendChain(b, m.chain.Blocks())
 	m.encodedBytes = len(b) + len(b)/8 // room to grow before the next
 	return b
 }
 
-// snapshotVersion 5 has a conflict's current revision in each dedup record
+// snapshotVersion 6 ends with unsigned:u64 and the chain
+// (attest.AppendChain); an older snapshot decodes with a chain whose
+// genesis is its shape.
+// Version 5 has a conflict's current revision in each dedup record
 // (current:u64 after want), so that a retried write answered from the table
 // gets the same *store.ConflictError; version 4 decodes with current 0.
 // Version 4 has the shifted table after the dedup records:
@@ -522,7 +590,8 @@ func (m *Machine) Encode() []byte {
 // clock ignored and each stamp read as index 0, a shift before any this
 // node applies. Version 2 (without either) decodes with an empty table.
 const (
-	snapshotVersion   = 5
+	snapshotVersion   = 6
+	snapshotVersionV6 = 6
 	snapshotVersionV5 = 5
 	snapshotVersionV3 = 3
 	snapshotVersionV2 = 2
@@ -597,6 +666,18 @@ func DecodeMachine(b []byte) (*Machine, error) {
 	}
 	if st := d.bytes(int(d.u32())); d.err == nil {
 		m.store, d.err = store.Restore(st)
+	}
+	m.chain = attest.NewChain(shape, 0, 0, nil)
+	if b[0] >= snapshotVersionV6 {
+		m.unsigned = d.u64()
+		var blocks []attest.Block
+		if d.err == nil {
+			blocks, d.err = attest.DecodeChain(d.b)
+			d.b = nil
+		}
+		if d.err == nil {
+			m.chain, d.err = attest.Rebuild(blocks, nil)
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))

@@ -11,6 +11,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 	"revoada.dev/revoada/internal/testalloc"
@@ -247,9 +248,11 @@ func TestDecodeMachineDoesNotTrustLengths(t *testing.T) {
 // hugeMachineClaims are snapshots whose store length, or whose one dedup
 // window's record count, claims 4 GiB.
 func hugeMachineClaims(t testing.TB) [][]byte {
-	empty := NewMachine(bootShape(t)).Encode()
-	at := len(empty) - len(store.New().Snapshot()) - 4 // the store's length
-	if binary.BigEndian.Uint32(empty[at:]) != uint32(len(empty)-at-4) {
+	fresh := NewMachine(bootShape(t))
+	empty := fresh.Encode()
+	chain := 8 + len(attest.AppendChain(nil, fresh.Chain().Blocks())) // unsigned, then the chain
+	at := len(empty) - chain - len(store.New().Snapshot()) - 4        // the store's length
+	if binary.BigEndian.Uint32(empty[at:]) != uint32(len(empty)-chain-at-4) {
 		t.Fatal("the store's length is not where the test expects it")
 	}
 	storeLen := append(empty[:at:at], 0xff, 0xff, 0xff, 0xff, 'r', 'v', 's', 't') // and cut the store

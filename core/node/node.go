@@ -46,7 +46,9 @@
 package node
 
 import (
+	"bytes"
 	"cmp"
+	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -58,6 +60,7 @@ import (
 	"go.etcd.io/raft/v3/tracker"
 	"lukechampine.com/blake3"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/policy"
@@ -90,6 +93,14 @@ type Config struct {
 	AuditTicks int
 	Capacity   membership.Capacity // what this node offers, gossiped
 	Addr       string              // where peers reach this node, gossiped ("" for none)
+
+	// Key, the node's private key (its public half is ID), signs the
+	// shifts it proposes as leader, each a block of the attested role
+	// history (core/attest); without one its shifts go unsigned. Now is
+	// the time a proposal carries, in Unix nanoseconds: the driver's clock
+	// (the simulator's, or the wall's), read only when proposing.
+	Key ed25519.PrivateKey
+	Now func() int64
 
 	// RecycleOutbox promises that the driver is done with a Ready's
 	// Messages, and everything they point to, when it calls Advance (it
@@ -166,6 +177,7 @@ type Applied struct {
 	ConfVoters   []uint64     // raft's incoming voters after applying it, sorted; shared, read only
 	ConfLearners []uint64     // raft's learners after applying it, sorted; shared, read only
 	ShapeVoters  []uint64     // raft IDs of the etcd holders, sorted; shared, read only
+	Chain        attest.Hash  // the attested role history's head after applying it
 	Request      *RequestID   // the request it carried, if any
 	Result       *Result      // its outcome, if final
 	Raw          *pb.Entry    // the entry itself; nil for a snapshot install
@@ -271,6 +283,9 @@ func New(cfg Config, d Durable) (*Node, error) {
 	}
 	if _, ok := cfg.Bootstrap.Roles(cfg.ID); !ok && !cfg.Join {
 		return nil, fmt.Errorf("node: %s is not in the bootstrap shape", cfg.ID.Short())
+	}
+	if cfg.Key != nil && (len(cfg.Key) != ed25519.PrivateKeySize || !bytes.Equal(cfg.Key.Public().(ed25519.PublicKey), cfg.ID[:])) {
+		return nil, fmt.Errorf("node: the key is not the one of node %s", cfg.ID.Short())
 	}
 	n := &Node{
 		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
@@ -553,7 +568,7 @@ func (n *Node) propose(req Request) {
 		// Only learners leave (a node staged for a promotion, then told to
 		// leave): raft must forget them with the shift, or it replicates to
 		// them, and they wait for it, forever.
-		cc := &pb.ConfChangeV2{Context: encodePayload(payloadFenced, &req)}
+		cc := &pb.ConfChangeV2{Context: n.shiftPayload(&req)}
 		for _, r := range gone {
 			cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(r)})
 		}
@@ -564,7 +579,7 @@ func (n *Node) propose(req Request) {
 		// Rejections and fences are decided at apply, against the
 		// committed shape: a deposed leader's decision gets its answer
 		// there, without staging learners for it.
-		_ = n.rn.Propose(encodePayload(payloadFenced, &req))
+		_ = n.rn.Propose(n.shiftPayload(&req))
 		return
 	}
 	if n.removalHeld(req, next, change) {
@@ -594,7 +609,7 @@ func (n *Node) propose(req Request) {
 		n.stage(req)
 		return
 	}
-	cc := &pb.ConfChangeV2{Context: encodePayload(payloadFenced, &req)}
+	cc := &pb.ConfChangeV2{Context: n.shiftPayload(&req)}
 	for _, id := range change.Add {
 		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(id.RaftID())})
 	}
@@ -608,6 +623,22 @@ func (n *Node) propose(req Request) {
 		cc.Transition = pb.ConfChangeTransitionJointExplicit.Enum()
 	}
 	_ = n.rn.ProposeConfChange(cc)
+}
+
+// shiftPayload is the entry that proposes req's shift: signed by this
+// node, the leader, when it has a key (see Config.Key).
+func (n *Node) shiftPayload(req *Request) []byte {
+	if n.cfg.Key == nil {
+		return encodePayload(payloadFenced, req)
+	}
+	p := &attest.Proposal{Leader: n.cfg.ID, Term: n.rn.BasicStatus().GetTerm(), Shift: req.Shift}
+	if n.cfg.Now != nil {
+		p.Time = n.cfg.Now()
+	}
+	p.Sign(n.cfg.Key)
+	signed := *req
+	signed.proposal = p
+	return encodePayload(payloadSigned, &signed)
 }
 
 // stageLearners adds the shift's new voters that raft does not know yet as
@@ -1001,7 +1032,7 @@ func (n *Node) Ready() Ready {
 				panic(fmt.Sprintf("node %s: received snapshot: %v", n.cfg.ID.Short(), err))
 			}
 			rd.Persist.Snapshot = r.Snapshot
-			a := Applied{Index: n.applied, Term: r.Snapshot.GetMetadata().GetTerm()}
+			a := Applied{Index: n.applied, Term: r.Snapshot.GetMetadata().GetTerm(), Chain: n.machine.Chain().Head()}
 			n.describe(&a)
 			applied = append(applied, a)
 			n.events = append(n.events, store.Event{Type: store.Reset, Revision: n.machine.Store().Revision()})
@@ -1170,7 +1201,7 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 		n.applied = e.GetIndex()
 		a := Applied{
 			Index: e.GetIndex(), Term: e.GetTerm(), Entry: entryDigest(n.hasher, e),
-			Raw: e, Result: eff.result,
+			Raw: e, Result: eff.result, Chain: n.machine.Chain().Head(),
 		}
 		n.describe(&a)
 		if eff.req != nil {

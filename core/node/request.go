@@ -10,6 +10,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
@@ -46,6 +47,9 @@ type Request struct {
 	Read  *Read
 	// Fence, set on the policy's shifts, is what the deciding leader saw.
 	Fence *Fence
+	// proposal is the leader's signed proposal of Shift, read from a
+	// signed entry at apply; it never travels in a message.
+	proposal *attest.Proposal
 }
 
 // Fence is checked when a policy shift is applied: the entry must be of the

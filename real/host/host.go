@@ -446,6 +446,7 @@ func (h *Node) newNode() (*node.Node, error) {
 	}
 	cfg := node.DefaultConfig(h.id, shape, seededRand())
 	cfg.Incarnation, cfg.Join, cfg.Addr = inc, h.cfg.Join, h.cfg.Advertise
+	cfg.Key, cfg.Now = h.key, func() int64 { return time.Now().UnixNano() } // signs its shifts as leader (core/attest)
 	if shape.Len() > 1 && h.cfg.Target != nil {
 		pc := policy.DefaultConfig(h.cfg.Target)
 		cfg.Policy = &pc
