@@ -722,34 +722,85 @@ func kubeCheckIdentity(obj map[string]any, t *kubeTarget, create bool) (string, 
 	return name, nil
 }
 
+// kubeDelete deletes t's object. It reads the object first, so that one
+// another face stored (a BareMetal Pod) is refused rather than deleted,
+// and deletes it at the revision read (again at a newer one if another
+// write won), or at the client's precondition.
 func (s *Server) kubeDelete(w http.ResponseWriter, r *http.Request, t kubeTarget) error {
 	data, done, err := s.kubeBody(w, r)
 	if err != nil {
 		return err
 	}
 	defer done()
-	var exp store.Expect
-	if len(strings.TrimSpace(string(data))) > 0 {
-		var opts metav1.DeleteOptions
-		if err := json.Unmarshal(data, &opts); err != nil {
-			return kubeBadRequest("the body is not DeleteOptions: %v", err)
-		}
-		if p := opts.Preconditions; p != nil && p.ResourceVersion != nil {
-			n, err := strconv.ParseUint(*p.ResourceVersion, 10, 64)
-			if err != nil || n == 0 {
-				return kubeBadRequest("preconditions.resourceVersion: %q is not a resourceVersion this server gave", *p.ResourceVersion)
-			}
-			exp = store.Expect{Set: true, Revision: store.Revision(n)}
-		}
-	}
-	res, err := s.cfg.Backend.Delete(context.WithoutCancel(r.Context()), t.ref(), exp)
+	opts, exp, err := kubeDeleteOptions(data)
 	if err != nil {
 		return err
 	}
-	body, err := kubeObject(res)
-	if err != nil {
-		return err
+	for try := 0; ; try++ {
+		cur, curObj, err := s.kubeCurrent(r.Context(), t)
+		if err != nil {
+			return err
+		}
+		if err := kubeUIDPrecondition(t, opts, curObj); err != nil {
+			return err
+		}
+		at := exp
+		if !at.Set {
+			at = store.Expect{Set: true, Revision: cur.ModRevision}
+		}
+		res, err := s.cfg.Backend.Delete(context.WithoutCancel(r.Context()), t.ref(), at)
+		var ce *store.ConflictError
+		if errors.As(err, &ce) && !exp.Set && try < kubeWriteRetries && r.Context().Err() == nil {
+			continue // another write won: delete the newer object
+		}
+		if err != nil {
+			return err
+		}
+		body, err := kubeObject(res)
+		if err != nil {
+			return err
+		}
+		s.writeRaw(w, http.StatusOK, body)
+		return nil
 	}
-	s.writeRaw(w, http.StatusOK, body)
+}
+
+// kubeDeleteOptions reads a delete's body, DeleteOptions, which client-go
+// and kubectl send there rather than in the query: its dryRun is refused
+// as the query's is (kubectl delete --dry-run=server must delete nothing),
+// and its preconditions.resourceVersion is the delete's expectation.
+func kubeDeleteOptions(data []byte) (metav1.DeleteOptions, store.Expect, error) {
+	var opts metav1.DeleteOptions
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return opts, store.Expect{}, nil
+	}
+	if err := json.Unmarshal(data, &opts); err != nil {
+		return opts, store.Expect{}, kubeBadRequest("the body is not DeleteOptions: %v", err)
+	}
+	if len(opts.DryRun) > 0 {
+		return opts, store.Expect{}, kubeBadRequest("dryRun is not supported by revoada: nothing was changed")
+	}
+	p := opts.Preconditions
+	if p == nil || p.ResourceVersion == nil {
+		return opts, store.Expect{}, nil
+	}
+	n, err := strconv.ParseUint(*p.ResourceVersion, 10, 64)
+	if err != nil || n == 0 {
+		return opts, store.Expect{}, kubeBadRequest("preconditions.resourceVersion: %q is not a resourceVersion this server gave", *p.ResourceVersion)
+	}
+	return opts, store.Expect{Set: true, Revision: store.Revision(n)}, nil
+}
+
+// kubeUIDPrecondition checks a delete's preconditions.uid against the
+// object's metadata.uid (none, unless a client wrote one), as
+// kube-apiserver does: a mismatch is a Conflict, never ignored.
+func kubeUIDPrecondition(t kubeTarget, opts metav1.DeleteOptions, obj map[string]any) error {
+	if opts.Preconditions == nil || opts.Preconditions.UID == nil {
+		return nil
+	}
+	uid := atString(obj, "metadata", "uid")
+	if want := string(*opts.Preconditions.UID); want != uid {
+		return apierrors.NewConflict(t.resource(), t.name, fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", want, uid))
+	}
 	return nil
 }

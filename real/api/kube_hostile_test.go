@@ -1,0 +1,122 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/store"
+)
+
+// Hostile clients of the Kubernetes front door: requests kubectl would
+// never send, or sends in ways the happy path did not expect. Each
+// refused request changes nothing in the store.
+
+// kubeDo sends a raw request to the front door as rwToken and answers its
+// status and body.
+func kubeDo(t *testing.T, f *fixture, hc *http.Client, method, path, ctype, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+rwToken)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// storeRevision is the store's revision: it moves with every write.
+func storeRevision(t *testing.T, f *fixture) store.Revision {
+	t.Helper()
+	l, err := f.b.List(context.Background(), "ConfigMap", "", backend.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Revision
+}
+
+const hostileConfigMap = `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": "a"}, "data": {"k": "v"}}`
+
+// TestKubeDeleteOptionsInBody: client-go and kubectl send DeleteOptions
+// in the body, dryRun among them (kubectl delete --dry-run=server), so a
+// dry run there must be refused as one in the query is, not carried out;
+// a UID precondition names an object revoada cannot have (its objects
+// carry no uid), so it must not be ignored either.
+func TestKubeDeleteOptionsInBody(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ctx := context.Background()
+	cms := f.dynamic(t, rwToken).Resource(configMaps).Namespace("a")
+	if _, err := cms.Create(ctx, object(t, hostileConfigMap), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	uid := types.UID("d6f3b7a0-0000-4000-8000-000000000000")
+	for _, c := range []struct {
+		name string
+		opts metav1.DeleteOptions
+		want func(error) bool
+	}{
+		{"dryRun All", metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}}, apierrors.IsBadRequest},
+		{"dryRun unknown", metav1.DeleteOptions{DryRun: []string{"Some"}}, apierrors.IsBadRequest},
+		{"a uid precondition", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}, apierrors.IsConflict},
+	} {
+		before := storeRevision(t, f)
+		if err := cms.Delete(ctx, "c1", c.opts); !c.want(err) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if _, err := cms.Get(ctx, "c1", metav1.GetOptions{}); err != nil || storeRevision(t, f) != before {
+			t.Fatalf("%s: the object after a refused delete: %v, revision %d → %d", c.name, err, before, storeRevision(t, f))
+		}
+	}
+	if err := cms.Delete(ctx, "c1", metav1.DeleteOptions{DryRun: []string{}}); err != nil {
+		t.Fatalf("an empty dryRun is no dry run: %v", err)
+	}
+}
+
+// TestKubeLeavesOtherFacesAlone: a Pod stored by the bare-metal face is
+// not the front door's to change: a delete through it is refused before
+// anything is deleted, as get, update and patch are.
+func TestKubeLeavesOtherFacesAlone(t *testing.T) {
+	f := newFixture(t, Limits{})
+	hc := rawClient(t, f)
+	bm := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bm","namespace":"a"},"spec":{"containers":[{"name":"x","image":"i"}]}}`
+	if code, body := send(t, hc, "POST", f.url+"/v1/apply?face=baremetal&format=json", rwToken, strings.NewReader(bm)); code != http.StatusOK {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	before := storeRevision(t, f)
+	const pod = "/api/v1/namespaces/a/pods/bm"
+	for _, c := range []struct{ method, ctype, body string }{
+		{"GET", "", ""},
+		{"PUT", "application/json", bm},
+		{"PATCH", mergePatch, `{}`},
+		{"PATCH", applyPatch + "?fieldManager=m", bm},
+		{"DELETE", "", ""},
+		{"DELETE", "application/json", `{"preconditions": {"resourceVersion": "1"}}`},
+	} {
+		path, ctype := pod, c.ctype
+		if p, q, ok := strings.Cut(c.ctype, "?"); ok {
+			path, ctype = pod+"?"+q, p
+		}
+		code, body := kubeDo(t, f, hc, c.method, path, ctype, c.body)
+		if code != http.StatusBadRequest || !strings.Contains(body, "baremetal face") {
+			t.Errorf("%s %s: %d %s, want 400 naming the face", c.method, c.ctype, code, body)
+		}
+		if n, rev := f.b.Counts().Resources, storeRevision(t, f); n != 1 || rev != before {
+			t.Fatalf("%s %s changed the store: %d resources, revision %d → %d", c.method, c.ctype, n, before, rev)
+		}
+	}
+}
