@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -118,5 +119,31 @@ func TestKubeLeavesOtherFacesAlone(t *testing.T) {
 		if n, rev := f.b.Counts().Resources, storeRevision(t, f); n != 1 || rev != before {
 			t.Fatalf("%s %s changed the store: %d resources, revision %d → %d", c.method, c.ctype, n, before, rev)
 		}
+	}
+}
+
+// TestKubeJSONPatchCopyBounded: each "copy" of a JSON patch may double
+// the object, so a patch of a few kilobytes could ask for gigabytes
+// before the result's size is checked; copies past the body limit are
+// refused as they are made.
+func TestKubeJSONPatchCopyBounded(t *testing.T) {
+	f := newFixture(t, Limits{})
+	hc := rawClient(t, f)
+	if code, body := kubeDo(t, f, hc, "POST", "/api/v1/namespaces/a/configmaps", "application/json", hostileConfigMap); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	// Each copy doubles the annotations: 2^15 × ~100 bytes ≈ 3 MiB
+	// (2^40 would be a terabyte).
+	ops := []string{`{"op": "add", "path": "/metadata/annotations", "value": {"x": "` + strings.Repeat("x", 100) + `"}}`}
+	for i := range 15 {
+		ops = append(ops, fmt.Sprintf(`{"op": "copy", "from": "/metadata/annotations", "path": "/metadata/annotations/c%d"}`, i))
+	}
+	before := storeRevision(t, f)
+	code, body := kubeDo(t, f, hc, "PATCH", "/api/v1/namespaces/a/configmaps/c1", jsonPatch, "["+strings.Join(ops, ",")+"]")
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "copies") {
+		t.Fatalf("a doubling JSON patch: %d %.300s, want 413 naming the copies", code, body)
+	}
+	if rev := storeRevision(t, f); rev != before {
+		t.Fatalf("a refused patch wrote: revision %d → %d", before, rev)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,6 +37,14 @@ const (
 // object when another write won the race (kube-apiserver's
 // GuaranteedUpdate retries the same way).
 const kubeWriteRetries = 8
+
+// A JSON patch's "copy" operations may add at most face.InputBytesMax
+// bytes, the most a stored object holds: each copy may double the
+// object, so a patch of a few kilobytes could otherwise ask for gigabytes
+// before the result's size is checked. json-patch v4 takes the bound only
+// as a package variable (kube-apiserver sets it too, JSONPatchMaxCopyBytes);
+// nothing else in revoada applies JSON patches.
+func init() { jsonpatch.AccumulatedCopySizeLimit = face.InputBytesMax }
 
 func yamlToJSON(data []byte) ([]byte, error) { return yaml.YAMLToJSONStrict(data) }
 
@@ -142,6 +151,9 @@ func kubePatched(t kubeTarget, pt string, cur map[string]any, patch []byte, mana
 		}
 	case applyPatch:
 		return kubeApply(t, cur, patch, manager, force)
+	}
+	if tooMuch := (*jsonpatch.AccumulatedCopySizeError)(nil); errors.As(err, &tooMuch) {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the JSON patch copies more than %d bytes: %v", face.InputBytesMax, err))
 	}
 	if err != nil {
 		return nil, kubeBadRequest("the %s patch does not apply: %v", pt, err)
