@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,5 +146,33 @@ func TestKubeJSONPatchCopyBounded(t *testing.T) {
 	}
 	if rev := storeRevision(t, f); rev != before {
 		t.Fatalf("a refused patch wrote: revision %d → %d", before, rev)
+	}
+}
+
+// TestKubeApplyConfigurationOfWrongShape: an apply configuration whose
+// fields have the wrong types is the client's mistake, a 4xx naming the
+// field, not a 500.
+func TestKubeApplyConfigurationOfWrongShape(t *testing.T) {
+	f := newFixture(t, Limits{})
+	hc := rawClient(t, f)
+	if code, body := kubeDo(t, f, hc, "POST", "/api/v1/namespaces/a/configmaps", "application/json", hostileConfigMap); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	before := storeRevision(t, f)
+	for _, c := range []struct{ path, config, field string }{
+		{"/api/v1/namespaces/a/configmaps/c1", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": "x"}`, ".metadata"},
+		{"/api/v1/namespaces/a/configmaps/c1", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}, "data": {"k": {"deep": 1}}}`, ".data.k"},
+		{"/api/v1/namespaces/a/configmaps/new", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new"}, "data": ["x"]}`, ".data"},
+		{"/apis/apps/v1/namespaces/a/deployments/web", `{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": "three"}}`, ".spec.replicas"},
+	} {
+		code, body := kubeDo(t, f, hc, "PATCH", c.path+"?fieldManager=m", applyPatch, c.config)
+		var st metav1.Status
+		json.Unmarshal([]byte(body), &st)
+		if code < 400 || code >= 500 || st.Kind != "Status" || !strings.Contains(st.Message, c.field) {
+			t.Errorf("apply %s: %d %.300s, want a 4xx Status naming %s", c.config, code, body, c.field)
+		}
+	}
+	if rev := storeRevision(t, f); rev != before {
+		t.Fatalf("refused applies wrote: revision %d → %d", before, rev)
 	}
 }

@@ -180,6 +180,9 @@ func kubeApply(t kubeTarget, cur map[string]any, patch []byte, manager string, f
 	if applied.GroupVersionKind() != t.gvk {
 		return nil, kubeBadRequest("the apply configuration is %s, and this path serves %s", applied.GroupVersionKind(), t.gvk)
 	}
+	if err := kubeApplyShape(t.gvk, applied); err != nil {
+		return nil, err
+	}
 	fm, err := kubeFieldManager(t.gvk)
 	if err != nil {
 		return nil, err
@@ -194,6 +197,22 @@ func kubeApply(t kubeTarget, cur map[string]any, patch []byte, manager string, f
 		return nil, fmt.Errorf("api: server-side apply gave a %T", out)
 	}
 	return u.Object, nil
+}
+
+// kubeApplyShape checks an apply configuration of a built-in kind against
+// the kind's schema, so that a field of the wrong type is the client's
+// 400 naming it; the field manager would find it too, but answer an
+// error that does not say whose it is (a 500). A custom kind's schema is
+// not read (kubeFieldManager), so any shape fits it here; the face judges
+// the applied object.
+func kubeApplyShape(gvk schema.GroupVersionKind, applied *unstructured.Unstructured) error {
+	if _, err := face.BuiltinScheme().New(gvk); err != nil {
+		return nil
+	}
+	if _, err := builtinTypes().ObjectToTyped(applied); err != nil {
+		return kubeBadRequest("the apply configuration does not fit %s's schema: %v", gvk.Kind, err)
+	}
+	return nil
 }
 
 // kubeManageUpdate records a non-apply write by manager in obj's
