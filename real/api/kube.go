@@ -604,8 +604,13 @@ func (s *Server) kubeUpdate(w http.ResponseWriter, r *http.Request, t kubeTarget
 // object names, else the revision it was read at.
 func kubePrecondition(obj map[string]any, read store.Revision) (store.Expect, error) {
 	meta, _ := obj["metadata"].(map[string]any)
-	rv, _ := meta["resourceVersion"].(string)
+	raw := meta["resourceVersion"]
 	delete(meta, "resourceVersion")
+	rv, ok := raw.(string)
+	if !ok && raw != nil {
+		// Dropping it would make the write unconditional.
+		return store.Expect{}, kubeBadRequest("metadata.resourceVersion: %v is a %T, not a string", raw, raw)
+	}
 	if rv == "" {
 		return store.Expect{Set: true, Revision: read}, nil
 	}

@@ -176,3 +176,35 @@ func TestKubeApplyConfigurationOfWrongShape(t *testing.T) {
 		t.Fatalf("refused applies wrote: revision %d → %d", before, rev)
 	}
 }
+
+// TestKubeResourceVersionOfWrongType: a resourceVersion that is not a
+// string is a precondition the client meant and the server cannot read:
+// refused, not dropped (which would make the write unconditional).
+func TestKubeResourceVersionOfWrongType(t *testing.T) {
+	f := newFixture(t, Limits{})
+	hc := rawClient(t, f)
+	if code, body := kubeDo(t, f, hc, "POST", "/api/v1/namespaces/a/configmaps", "application/json", hostileConfigMap); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	before := storeRevision(t, f)
+	const cm = "/api/v1/namespaces/a/configmaps/c1"
+	for _, c := range []struct{ method, ctype, body string }{
+		{"PATCH", mergePatch, `{"metadata": {"resourceVersion": 5}, "data": {"k": "w"}}`},
+		{"PATCH", mergePatch, `{"metadata": {"resourceVersion": ["1"]}, "data": {"k": "w"}}`},
+		{"PATCH", jsonPatch, `[{"op": "add", "path": "/metadata/resourceVersion", "value": 1}]`},
+		{"PUT", "application/json", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": "a", "resourceVersion": 1}, "data": {"k": "w"}}`},
+		{"PATCH", applyPatch + "?fieldManager=m", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "resourceVersion": 1}, "data": {"k": "w"}}`},
+	} {
+		path, ctype := cm, c.ctype
+		if p, q, ok := strings.Cut(c.ctype, "?"); ok {
+			path, ctype = cm+"?"+q, p
+		}
+		code, body := kubeDo(t, f, hc, c.method, path, ctype, c.body)
+		if code < 400 || code >= 500 || !strings.Contains(body, "resourceVersion") {
+			t.Errorf("%s %s %s: %d %.300s, want a 4xx naming resourceVersion", c.method, c.ctype, c.body, code, body)
+		}
+	}
+	if rev := storeRevision(t, f); rev != before {
+		t.Fatalf("refused writes wrote: revision %d → %d", before, rev)
+	}
+}
