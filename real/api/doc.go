@@ -78,7 +78,8 @@
 //	GET     get; list (labelSelector, fieldSelector on metadata.name and
 //	        metadata.namespace; as a meta.k8s.io Table when the Accept
 //	        header asks); watch=true from resourceVersion (ADDED,
-//	        MODIFIED, DELETED, BOOKMARK; ERROR 410 Expired when compacted)
+//	        MODIFIED, DELETED, BOOKMARK; ERROR 410 Expired when compacted),
+//	        or with sendInitialEvents, as client-go's informers ask
 //	POST    create (409 AlreadyExists)
 //	PUT     update (409 Conflict on a stale resourceVersion)
 //	PATCH   JSON merge, JSON patch, strategic merge (built-in kinds), and

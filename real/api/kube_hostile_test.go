@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -206,5 +208,42 @@ func TestKubeResourceVersionOfWrongType(t *testing.T) {
 	}
 	if rev := storeRevision(t, f); rev != before {
 		t.Fatalf("refused writes wrote: revision %d → %d", before, rev)
+	}
+}
+
+// TestKubeWatchListInitialEvents: client-go's informers (controllers,
+// kubectl wait and rollout status) open a watch with sendInitialEvents
+// and wait for the BOOKMARK annotated k8s.io/initial-events-end that
+// ends the listing; without it every informer waited 10 s before falling
+// back to a list. A resourceVersion the reflector already knows does not
+// spare it the listing: it asks for the state not older than it.
+func TestKubeWatchListInitialEvents(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ctx := context.Background()
+	cms := f.dynamic(t, rwToken).Resource(configMaps)
+	if _, err := cms.Namespace("a").Create(ctx, object(t, hostileConfigMap), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	for _, rv := range []string{"", "1"} {
+		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true,
+			SendInitialEvents: &yes, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for len(got) < 2 {
+			select {
+			case ev := <-w.ResultChan():
+				m, _ := meta.Accessor(ev.Object)
+				got = append(got, fmt.Sprintf("%s %s %s", ev.Type, m.GetName(), m.GetAnnotations()[metav1.InitialEventsAnnotationKey]))
+			case <-time.After(5 * time.Second):
+				t.Fatalf("rv %q: after %q, no event in 5 s", rv, got)
+			}
+		}
+		w.Stop()
+		if want := "ADDED c1 |BOOKMARK  true"; strings.Join(got, "|") != want {
+			t.Errorf("rv %q: %q, want %q", rv, strings.Join(got, "|"), want)
+		}
 	}
 }

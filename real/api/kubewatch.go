@@ -22,8 +22,10 @@ type kubeEvent struct {
 
 // kubeWatch streams a kind's changes, Kubernetes style:
 // resourceVersion "" or "0" starts with an ADDED for every object held,
-// N with the changes after revision N; BOOKMARKs when the client allows
-// them; a compacted revision is an ERROR event with a 410 Expired Status
+// N with the changes after revision N; sendInitialEvents=true (client-go's
+// informers) starts with the ADDEDs whatever the resourceVersion, and ends
+// them with a BOOKMARK annotated k8s.io/initial-events-end; BOOKMARKs
+// when the client allows them; a compacted revision is an ERROR event with a 410 Expired Status
 // (the client lists again); a Reset (a snapshot replaced the replica's
 // state) ends the stream, and so does timeoutSeconds.
 func (s *Server) kubeWatch(w http.ResponseWriter, r *http.Request, t kubeTarget) error {
@@ -32,9 +34,13 @@ func (s *Server) kubeWatch(w http.ResponseWriter, r *http.Request, t kubeTarget)
 	if err != nil {
 		return err
 	}
+	// sendInitialEvents (client-go's informers): the listing first, ended
+	// by a BOOKMARK so annotated, whatever resourceVersion the client
+	// knows (the listing is the state not older than it).
+	initial := q.Get("sendInitialEvents") == "true"
 	var from store.Revision
-	switch rv := q.Get("resourceVersion"); rv {
-	case "", "0":
+	switch rv := q.Get("resourceVersion"); {
+	case rv == "", rv == "0", initial:
 	default:
 		n, err := strconv.ParseUint(rv, 10, 64)
 		if err != nil || n == ^uint64(0) {
@@ -98,9 +104,9 @@ func (s *Server) kubeWatch(w http.ResponseWriter, r *http.Request, t kubeTarget)
 	if from > 0 {
 		last = from - 1
 	}
-	bookmark := func(rev store.Revision) bool {
+	bookmark := func(rev store.Revision, annotations map[string]string) bool {
 		return send("BOOKMARK", map[string]any{"kind": t.info.Kind, "apiVersion": t.gvk.GroupVersion().String(),
-			"metadata": metav1.ObjectMeta{ResourceVersion: strconv.FormatUint(uint64(rev), 10)}})
+			"metadata": metav1.ObjectMeta{ResourceVersion: strconv.FormatUint(uint64(rev), 10), Annotations: annotations}})
 	}
 	first := true
 	idle := time.NewTimer(s.lim.BookmarkEvery)
@@ -119,8 +125,15 @@ func (s *Server) kubeWatch(w http.ResponseWriter, r *http.Request, t kubeTarget)
 			case store.Reset:
 				return nil
 			case store.Bookmark:
+				if listing && initial {
+					listing = false
+					if !bookmark(ev.Revision, map[string]string{metav1.InitialEventsAnnotationKey: "true"}) {
+						return nil
+					}
+					continue
+				}
 				listing = false
-				if bookmarks && !bookmark(ev.Revision) {
+				if bookmarks && !bookmark(ev.Revision, nil) {
 					return nil
 				}
 				continue
@@ -148,7 +161,7 @@ func (s *Server) kubeWatch(w http.ResponseWriter, r *http.Request, t kubeTarget)
 			}
 			idle.Reset(s.lim.BookmarkEvery)
 		case <-idle.C:
-			if bookmarks && !listing && !bookmark(last) {
+			if bookmarks && !listing && !bookmark(last, nil) {
 				return nil
 			}
 			idle.Reset(s.lim.BookmarkEvery)
