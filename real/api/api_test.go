@@ -362,6 +362,12 @@ func send(t *testing.T, hc *http.Client, method, url, token string, body io.Read
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return roundTrip(t, hc, req)
+}
+
+// roundTrip sends req and returns its status and body.
+func roundTrip(t *testing.T, hc *http.Client, req *http.Request) (int, string) {
+	t.Helper()
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)

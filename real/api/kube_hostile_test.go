@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,13 +34,19 @@ func kubeDo(t *testing.T, f *fixture, hc *http.Client, method, path, ctype, body
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	return roundTrip(t, hc, req)
+}
+
+// withConfigMap is a fixture holding hostileConfigMap (a/c1), with a raw
+// client of it.
+func withConfigMap(t *testing.T) (*fixture, *http.Client) {
+	t.Helper()
+	f := newFixture(t, Limits{})
+	hc := rawClient(t, f)
+	if code, body := kubeDo(t, f, hc, "POST", "/api/v1/namespaces/a/configmaps", "application/json", hostileConfigMap); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return f, hc
 }
 
 // storeRevision is the store's revision: it moves with every write.
@@ -130,11 +135,7 @@ func TestKubeLeavesOtherFacesAlone(t *testing.T) {
 // before the result's size is checked; copies past the body limit are
 // refused as they are made.
 func TestKubeJSONPatchCopyBounded(t *testing.T) {
-	f := newFixture(t, Limits{})
-	hc := rawClient(t, f)
-	if code, body := kubeDo(t, f, hc, "POST", "/api/v1/namespaces/a/configmaps", "application/json", hostileConfigMap); code != http.StatusCreated {
-		t.Fatalf("create: %d %s", code, body)
-	}
+	f, hc := withConfigMap(t)
 	// Each copy doubles the annotations: 2^15 × ~100 bytes ≈ 3 MiB
 	// (2^40 would be a terabyte).
 	ops := []string{`{"op": "add", "path": "/metadata/annotations", "value": {"x": "` + strings.Repeat("x", 100) + `"}}`}
@@ -155,11 +156,7 @@ func TestKubeJSONPatchCopyBounded(t *testing.T) {
 // fields have the wrong types is the client's mistake, a 4xx naming the
 // field, not a 500.
 func TestKubeApplyConfigurationOfWrongShape(t *testing.T) {
-	f := newFixture(t, Limits{})
-	hc := rawClient(t, f)
-	if code, body := kubeDo(t, f, hc, "POST", "/api/v1/namespaces/a/configmaps", "application/json", hostileConfigMap); code != http.StatusCreated {
-		t.Fatalf("create: %d %s", code, body)
-	}
+	f, hc := withConfigMap(t)
 	before := storeRevision(t, f)
 	for _, c := range []struct{ path, config, field string }{
 		{"/api/v1/namespaces/a/configmaps/c1", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": "x"}`, ".metadata"},
@@ -183,11 +180,7 @@ func TestKubeApplyConfigurationOfWrongShape(t *testing.T) {
 // string is a precondition the client meant and the server cannot read:
 // refused, not dropped (which would make the write unconditional).
 func TestKubeResourceVersionOfWrongType(t *testing.T) {
-	f := newFixture(t, Limits{})
-	hc := rawClient(t, f)
-	if code, body := kubeDo(t, f, hc, "POST", "/api/v1/namespaces/a/configmaps", "application/json", hostileConfigMap); code != http.StatusCreated {
-		t.Fatalf("create: %d %s", code, body)
-	}
+	f, hc := withConfigMap(t)
 	before := storeRevision(t, f)
 	const cm = "/api/v1/namespaces/a/configmaps/c1"
 	for _, c := range []struct{ method, ctype, body string }{
