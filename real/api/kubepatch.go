@@ -231,7 +231,17 @@ func kubeManageUpdate(t kubeTarget, cur, obj map[string]any, manager string) err
 	if cur == nil {
 		cur = map[string]any{"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": map[string]any{}}
 	}
-	out := fm.UpdateNoErrors(&unstructured.Unstructured{Object: cur}, &unstructured.Unstructured{Object: obj}, manager)
+	// Update, not UpdateNoErrors, which logs "[SHOULD NOT HAPPEN]" through
+	// klog to stderr: an object the schema does not fit fails here before
+	// the face refuses it, naming the field. As UpdateNoErrors does, such
+	// an object keeps no managed fields.
+	out, err := fm.Update(&unstructured.Unstructured{Object: cur}, &unstructured.Unstructured{Object: obj}, manager)
+	if err != nil {
+		if meta, ok := obj["metadata"].(map[string]any); ok {
+			delete(meta, "managedFields")
+		}
+		return nil
+	}
 	if u, ok := out.(*unstructured.Unstructured); ok {
 		managed := maps.Clone(u.Object) // may be obj itself
 		clear(obj)
