@@ -117,7 +117,8 @@ func TestDamperAfterClockSkew(t *testing.T) {
 
 // TestChainRecordsRoleChanges: a self-healing run's role changes are the
 // blocks of its attested role history, each signed by the leader that
-// proposed it, stamped with that leader's clock, and the history verifies.
+// proposed it, stamped with that leader's clock, and co-signed by its
+// voters; the history verifies.
 func TestChainRecordsRoleChanges(t *testing.T) {
 	r := Run(healPlan(), 1, Options{})
 	if !r.OK() {
@@ -129,6 +130,11 @@ func TestChainRecordsRoleChanges(t *testing.T) {
 	}
 	if report.Blocks < 3 { // genesis, the dead leader's replacement promoted, the dead one demoted
 		t.Fatalf("%d blocks after a leader's death the mesh healed", report.Blocks)
+	}
+	// Every block is attested by the end: its voters co-signed it through
+	// the log, a majority of them at least.
+	if report.Attested != report.Blocks {
+		t.Fatalf("%d of %d blocks attested at the end (pending %v)", report.Attested, report.Blocks, report.Pending)
 	}
 	for _, b := range r.Chain[1:] {
 		p := b.Proposal

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 	"revoada.dev/revoada/real/api"
@@ -169,6 +170,8 @@ func (n apiNode) Kinds(ctx context.Context) ([]string, error) { return n.c.Kinds
 
 func (n apiNode) MeshStatus(ctx context.Context) (meshStatus, error) { return n.c.MeshStatus(ctx) }
 
+func (n apiNode) Chain(ctx context.Context) ([]attest.Block, error) { return n.c.Chain(ctx) }
+
 func (apiNode) Leave(context.Context) error { return fmt.Errorf("mesh leave: %w", errNotOverAPI) }
 
 func (apiNode) Admit(context.Context, roles.NodeID, string) (bool, error) {
@@ -234,7 +237,7 @@ func startAPI(spec apiSpec, dir string, key ed25519.PrivateKey, n localNode) (*a
 		return nil, err
 	}
 	return api.Listen(spec.listen, api.Config{Backend: n.b, Access: access, Certificate: cert,
-		Status: n.MeshStatus, Ready: func(ctx context.Context) error { return ready(ctx, n.h) }})
+		Status: n.MeshStatus, Chain: n.Chain, Ready: func(ctx context.Context) error { return ready(ctx, n.h) }})
 }
 
 // ready says whether h can serve linearizable reads: it is a member of

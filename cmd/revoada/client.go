@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
@@ -73,6 +74,9 @@ type nodeClient interface {
 	// SetClockRate makes the node's clock run at rate times its speed
 	// (errNoMesh for a node that runs none).
 	SetClockRate(ctx context.Context, rate float64) error
+	// Chain is the attested role history the node's replica holds, not
+	// yet verified (errNoMesh for a node that runs none).
+	Chain(ctx context.Context) ([]attest.Block, error)
 }
 
 // The client verbs' inputs and outcomes are the API's (real/api).
@@ -91,6 +95,13 @@ type localNode struct {
 }
 
 var _ nodeClient = localNode{}
+
+func (n localNode) Chain(ctx context.Context) ([]attest.Block, error) {
+	if n.h == nil {
+		return nil, errNoMesh
+	}
+	return n.h.Chain(ctx)
+}
 
 // ApplyFile applies as api.ApplyFile does.
 func (n localNode) ApplyFile(ctx context.Context, in applyInput, each func(docResult)) error {

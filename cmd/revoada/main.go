@@ -11,6 +11,7 @@
 //	revoada node       run one node of a mesh over TCP with mutual TLS, until SIGTERM
 //	revoada id         print a data directory's node ID
 //	revoada mesh status  the mesh as a running node sees it
+//	revoada chain      verify or show the attested role history
 //	revoada version    the module version, VCS revision and time, Go version
 //	revoada help       usage
 //
@@ -137,6 +138,9 @@ Commands:
   mesh       show the mesh as a running node sees it: roles, health, leader, term,
              the policy's last decision
                revoada mesh status [--json] [--data DIR]
+  chain      verify or show the attested role history: every role change a block
+             signed by the leader that proposed it, in a BLAKE3 hash chain
+               revoada chain verify|show [FILE] [--data DIR | --server URL] [--attested] [--json]
   version    print the module version, VCS revision and time, and Go version
   help       print this text, or a command's flags: revoada help <command>
 
@@ -206,6 +210,7 @@ var commands = []command{
 	{"node", nodeSynopsis, nodeAbout, nodeFlags},
 	{"id", idSynopsis, idAbout, idFlags},
 	{"mesh", meshSynopsis, meshAbout, meshFlags},
+	{"chain", chainSynopsis, chainAbout, chainFlags},
 	{"version", versionSynopsis, versionAbout, versionFlags},
 }
 

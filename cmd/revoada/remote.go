@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
@@ -198,6 +199,18 @@ func (rn *remoteNode) MeshStatus(ctx context.Context) (meshStatus, error) {
 		return meshStatus{}, err
 	}
 	return *a.Status, nil
+}
+
+func (rn *remoteNode) Chain(ctx context.Context) ([]attest.Block, error) {
+	a, err := rn.exchange(ctx, request{Op: opChain}, nil)
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := attest.DecodeChain(a.Chain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the node's chain: %w", errMessage, err)
+	}
+	return blocks, nil
 }
 
 func (rn *remoteNode) Admit(ctx context.Context, id roles.NodeID, addr string) (bool, error) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
@@ -257,7 +258,7 @@ func (s *server) isClosing() bool {
 func checkRequest(req request, first bool) error {
 	var missing string
 	switch {
-	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave, opAdmit, opShift, opNetFaults, opClockRate}, req.Op):
+	case !slices.Contains([]string{opHello, opApply, opGet, opList, opDelete, opWatch, opKinds, opStatus, opLeave, opAdmit, opShift, opNetFaults, opClockRate, opChain}, req.Op):
 		return fmt.Errorf("%w: %q", errOp, req.Op)
 	case first != (req.Op == opHello):
 		return fmt.Errorf("%w: %q; a connection starts with one hello", errOp, req.Op)
@@ -328,6 +329,15 @@ func (s *server) reply(c *net.UnixConn, req request) error {
 		var st meshStatus
 		st, err = s.node.MeshStatus(ctx)
 		ok.Status = &st
+	case opChain:
+		var blocks []attest.Block
+		if blocks, err = s.node.Chain(ctx); err == nil {
+			ok.Chain = attest.AppendChain(nil, blocks)
+		}
+		if len(ok.Chain) > chainBytesMax {
+			err = fmt.Errorf("%w: a role history of %d bytes, more than a frame holds (%d): read it over the HTTPS API (--server)", errFrameTooLarge, len(ok.Chain), chainBytesMax)
+			ok.Chain = nil
+		}
 	case opLeave:
 		err = s.node.Leave(ctx)
 	case opAdmit:

@@ -47,6 +47,9 @@ const (
 	// frameBytesMax bounds one frame: the largest payload or input file
 	// (1 MiB) base64-encoded is 1.4 MiB, and the rest of a message is small.
 	frameBytesMax = 2 << 20
+	// chainBytesMax bounds a role history sent in one frame: base64 makes
+	// it 4/3 as large.
+	chainBytesMax = frameBytesMax*3/4 - 1<<10
 	// connsMax bounds the connections a node serves at once, watches
 	// included; more are answered errBusy, and the verb tries again
 	// (busyAttemptsMax). Idle connections are closed (requestWaitMax), so
@@ -97,6 +100,8 @@ const (
 	// SetClockRate), 'revoada real's clock fault; the owner's only, as
 	// opNetFaults.
 	opClockRate = "clock-rate"
+	// opChain reads the node's attested role history.
+	opChain = "chain"
 )
 
 // Answer frame types.
@@ -165,6 +170,7 @@ type answer struct {
 	Kinds    []string        `json:"kinds,omitempty"`    // ok of kinds
 	Status   *meshStatus     `json:"status,omitempty"`   // ok of status
 	Changed  bool            `json:"changed,omitempty"`  // ok of admit: the shape changed
+	Chain    []byte          `json:"chain,omitempty"`    // ok of chain: attest.AppendChain's bytes
 	Err      *wireError      `json:"err,omitempty"`      // error; doc
 }
 

@@ -109,6 +109,15 @@ func (c *Chain) Attested(seq uint64) bool {
 	return seq < uint64(len(c.blocks)) && len(c.blocks[seq].Witnesses) >= c.threshold(len(c.voters[seq]))
 }
 
+// Witnessed reports whether id co-signed the block at seq.
+func (c *Chain) Witnessed(seq uint64, id roles.NodeID) bool {
+	if seq >= uint64(len(c.blocks)) {
+		return false
+	}
+	_, found := slices.BinarySearchFunc(c.blocks[seq].Witnesses, id, func(x Witness, id roles.NodeID) int { return x.Signer.Compare(id) })
+	return found
+}
+
 // Voters are the voters that may witness the block at seq.
 func (c *Chain) Voters(seq uint64) []roles.NodeID {
 	if seq >= uint64(len(c.voters)) {

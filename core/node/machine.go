@@ -32,6 +32,8 @@ import (
 // Fence). Kind 4 (payloadStamped) is kind 5 after an 8-byte stamp of the
 // origin's wall-based clock, which logs written before the damper ran on
 // ticks hold; it decodes, and the stamp is ignored.
+// kind 7 (payloadWitness): body is a witness (seq:u64 signer:[32]u8
+// sig:[64]u8), a voter's co-signature added to the chain's block seq.
 // kind 6 (payloadSigned): kind 5 with the leader's signed proposal
 // (core/attest) between the fence and the shift:
 // leader:[32]u8 term:u64 time:u64 sig:[64]u8 — the proposal's shift is the
@@ -45,6 +47,7 @@ const (
 	payloadStamped = 4
 	payloadFenced  = 5
 	payloadSigned  = 6
+	payloadWitness = 7
 	payloadHeader  = 2 + 32 + 8 + 8
 	proposalBytes  = 32 + 8 + 8 + ed25519.SignatureSize
 )
@@ -58,6 +61,8 @@ func encodePayload(kind byte, req *Request) []byte {
 	switch kind {
 	case payloadWrite:
 		return store.AppendCommand(b, *req.Write)
+	case payloadWitness:
+		return appendWitness(b, req.Witness)
 	case payloadFenced:
 		b = appendFence(b, req.Fence)
 	case payloadSigned:
@@ -148,6 +153,8 @@ func decodePayload(b []byte) (kind byte, req *Request, err error) {
 		var c store.Command
 		c, _, err = store.DecodeCommand(b[payloadHeader:])
 		req.Write = &c
+	case payloadWitness:
+		req.Witness, _, err = decodeWitness(b[payloadHeader:])
 	default:
 		err = fmt.Errorf("node: unknown payload kind %d", kind)
 	}
@@ -355,6 +362,9 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 	if kind == payloadWrite {
 		return m.applyWrite(index, req)
 	}
+	if kind == payloadWitness {
+		return m.applyWitness(index, req)
+	}
 	if f := req.Fence; f != nil && (f.Term != term || f.Basis != m.derive().digest) {
 		// Fenced: decided by another term's leader, or on a shape that has
 		// moved since. Not remembered: a retry is fenced the same way.
@@ -394,6 +404,20 @@ func (m *Machine) attest(index, term uint64, req *Request) {
 	if _, err := m.chain.Append(index, term, *req.proposal); err != nil {
 		m.unsigned++
 	}
+}
+
+// applyWitness adds a voter's co-signature to the chain. One the chain
+// refuses (no such block, a signer that was no voter at its index, a bad
+// signature) is answered ErrInvalidRequest, and not remembered: a retry
+// is refused the same way, as nothing about the block changes.
+func (m *Machine) applyWitness(index uint64, req *Request) Effect {
+	added, err := m.chain.AddWitness(req.Witness.Seq, req.Witness.Witness)
+	if err != nil {
+		return Effect{req: req, result: &Result{ID: req.ID, Index: index, Err: fmt.Errorf("%w: %w", ErrInvalidRequest, err)}}
+	}
+	out := outcome{index: index, changed: added}
+	m.remember(req.ID, out)
+	return Effect{req: req, result: out.result(req.ID)}
 }
 
 // applyWrite executes a resource write against the store.

@@ -227,6 +227,7 @@ type readWait struct {
 // Node is one mesh node. See the package doc for the driving contract.
 type Node struct {
 	cfg     Config
+	wit     witnessing
 	raftID  uint64
 	rn      *raft.RawNode
 	ms      *raft.MemoryStorage
@@ -364,6 +365,7 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	}
 	m.noDedup = n.cfg.Planted.NoDedup
 	n.machine = m
+	n.wit.next = 0 // another chain: walk it from its start
 	n.conf = snap.GetMetadata().GetConfState()
 	n.applied = snap.GetMetadata().GetIndex()
 	n.noteShifts()
@@ -435,6 +437,7 @@ func (n *Node) Tick() {
 		clear(n.probes)
 	}
 	n.tickShape()
+	n.witness()
 }
 
 // Step processes a message from a peer. Messages from unknown peers and
@@ -561,6 +564,10 @@ func (n *Node) propose(req Request) {
 		_ = n.rn.Propose(encodePayload(payloadWrite, &req))
 		return
 	}
+	if req.Witness != nil {
+		_ = n.rn.Propose(encodePayload(payloadWitness, &req))
+		return
+	}
 	next, change, rej := n.machine.shape.Plan(req.Shift)
 	fencedOut := req.Fence != nil && req.Fence.Term != n.rn.BasicStatus().GetTerm()
 	gone := n.goneLearners(next)
@@ -624,6 +631,10 @@ func (n *Node) propose(req Request) {
 	}
 	_ = n.rn.ProposeConfChange(cc)
 }
+
+// Chain is the attested role history of the node's replica. Callers must
+// only read it.
+func (n *Node) Chain() *attest.Chain { return n.machine.Chain() }
 
 // shiftPayload is the entry that proposes req's shift: signed by this
 // node, the leader, when it has a key (see Config.Key).

@@ -47,9 +47,18 @@ type Request struct {
 	Read  *Read
 	// Fence, set on the policy's shifts, is what the deciding leader saw.
 	Fence *Fence
+	// Witness is a voter's co-signature of a block of the attested role
+	// history (the node submits its own; see Node.witness).
+	Witness *Witness
 	// proposal is the leader's signed proposal of Shift, read from a
 	// signed entry at apply; it never travels in a message.
 	proposal *attest.Proposal
+}
+
+// Witness is a voter's co-signature of the role history's block Seq.
+type Witness struct {
+	Seq     uint64
+	Witness attest.Witness
 }
 
 // Fence is checked when a policy shift is applied: the entry must be of the
@@ -221,14 +230,14 @@ func (r Request) clone() Request {
 // validate checks that exactly one of Shift, Write and Read is set.
 func (r Request) validate() error {
 	n := 0
-	for _, set := range []bool{len(r.Shift) > 0, r.Write != nil, r.Read != nil} {
+	for _, set := range []bool{len(r.Shift) > 0, r.Write != nil, r.Read != nil, r.Witness != nil} {
 		if set {
 			n++
 		}
 	}
 	switch {
 	case n != 1:
-		return fmt.Errorf("%w: a request carries exactly one of a shift, a write or a read", ErrInvalidRequest)
+		return fmt.Errorf("%w: a request carries exactly one of a shift, a write, a read or a witness", ErrInvalidRequest)
 	case len(r.Shift) > roles.ShiftCommandsMax:
 		return fmt.Errorf("%w: a shift takes 1..%d commands, got %d", ErrInvalidRequest, roles.ShiftCommandsMax, len(r.Shift))
 	case r.Read != nil && r.Read.Op != ReadGet && r.Read.Op != ReadList:

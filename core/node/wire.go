@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,8 +18,9 @@ import (
 //	request := version:u8 id at:u64 fence body
 //	id      := origin:[32]u8 incarnation:u64 seq:u64
 //	fence   := 0 | 1 term:u64 basis:[32]u8      (the stamped entry payload's)
-//	body    := 1 shift | 2 command | 3 read     (roles.AppendShift, store.AppendCommand)
+//	body    := 1 shift | 2 command | 3 read | 4 witness  (roles.AppendShift, store.AppendCommand)
 //	read    := op:u8 local:u8 ref scope         (store.AppendRef; scope is {Kind, Namespace, ""})
+//	witness := seq:u64 signer:[32]u8 sig:[64]u8 (a co-signature of the role history's block seq)
 //
 //	result  := version:u8 id index:u64 flags:u8 revision:u64 behind:u64
 //	           err [resource] items:u32 resource*
@@ -47,7 +49,7 @@ const (
 	// message of any other error.
 	ErrorTextBytesMax = 1 << 10
 
-	bodyShift, bodyWrite, bodyRead = 1, 2, 3
+	bodyShift, bodyWrite, bodyRead, bodyWitness = 1, 2, 3, 4
 
 	flagChanged, flagDuplicate, flagResource = 1, 2, 4
 	flagsAll                                 = flagChanged | flagDuplicate | flagResource
@@ -83,8 +85,10 @@ func AppendRequest(b []byte, r Request) []byte {
 		b = append(b, bodyRead, byte(rd.Op), boolByte(rd.Local))
 		b = store.AppendRef(b, rd.Ref)
 		return store.AppendRef(b, store.Ref{Kind: rd.Kind, Namespace: rd.Namespace})
+	case len(r.Shift) == 0 && r.Write == nil && r.Read == nil && r.Witness != nil:
+		return appendWitness(append(b, bodyWitness), r.Witness)
 	}
-	panic(fmt.Sprintf("node: encoding request %s with none or several of a shift, a write and a read", r.ID))
+	panic(fmt.Sprintf("node: encoding request %s with none or several of a shift, a write, a read and a witness", r.ID))
 }
 
 // DecodeRequest decodes one request from the front of b and returns the
@@ -125,6 +129,8 @@ func DecodeRequest(b []byte) (Request, []byte, error) {
 		r.Write = &c
 	case body == bodyRead:
 		r.Read, err = d.read()
+	case body == bodyWitness:
+		r.Witness, d.b, err = decodeWitness(d.b)
 	default:
 		err = fmt.Errorf("body kind %d", body)
 	}
@@ -132,6 +138,26 @@ func DecodeRequest(b []byte) (Request, []byte, error) {
 		return Request{}, nil, corrupt("request body", err)
 	}
 	return r, d.b, nil
+}
+
+// witnessBytes is a witness body's size: seq:u64 signer:[32]u8 sig:[64]u8.
+const witnessBytes = 8 + 32 + ed25519.SignatureSize
+
+func appendWitness(b []byte, w *Witness) []byte {
+	b = binary.BigEndian.AppendUint64(b, w.Seq)
+	b = append(b, w.Witness.Signer[:]...)
+	return append(b, w.Witness.Sig[:]...)
+}
+
+// decodeWitness decodes a witness body and returns the bytes after it.
+func decodeWitness(b []byte) (*Witness, []byte, error) {
+	if len(b) < witnessBytes {
+		return nil, nil, fmt.Errorf("a witness of %d bytes, want %d", len(b), witnessBytes)
+	}
+	w := &Witness{Seq: binary.BigEndian.Uint64(b)}
+	copy(w.Witness.Signer[:], b[8:])
+	copy(w.Witness.Sig[:], b[40:])
+	return w, b[witnessBytes:], nil
 }
 
 // read decodes a read body after its kind byte.

@@ -96,7 +96,7 @@ func genRequest(t *rapid.T) *node.Request {
 		r.Fence = &node.Fence{Term: rapid.Uint64().Draw(t, "fterm")}
 		copy(r.Fence.Basis[:], rapid.SliceOfN(rapid.Byte(), 32, 32).Draw(t, "basis"))
 	}
-	switch rapid.IntRange(0, 2).Draw(t, "body") {
+	switch rapid.IntRange(0, 3).Draw(t, "body") {
 	case 0:
 		for range rapid.IntRange(1, roles.ShiftCommandsMax).Draw(t, "commands") {
 			r.Shift = append(r.Shift, roles.Command{Kind: roles.Kind(rapid.Uint8().Draw(t, "ckind")), Node: genNodeID.Draw(t, "cnode"),
@@ -120,6 +120,10 @@ func genRequest(t *rapid.T) *node.Request {
 	case 2:
 		r.Read = &node.Read{Op: rapid.SampledFrom([]node.ReadOp{node.ReadGet, node.ReadList}).Draw(t, "readop"),
 			Ref: genRef.Draw(t, "rref"), Kind: genName.Draw(t, "rkind"), Namespace: genName.Draw(t, "rns"), Local: rapid.Bool().Draw(t, "local")}
+	case 3:
+		r.Witness = &node.Witness{Seq: rapid.Uint64().Draw(t, "wseq")}
+		r.Witness.Witness.Signer = genNodeID.Draw(t, "signer")
+		copy(r.Witness.Witness.Sig[:], rapid.SliceOfN(rapid.Byte(), 64, 64).Draw(t, "sig"))
 	}
 	return r
 }

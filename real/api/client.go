@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
 )
@@ -288,6 +289,24 @@ func (c *Client) MeshStatus(ctx context.Context) (MeshStatus, error) {
 	}
 	var st MeshStatus
 	return st, decode(resp, &st)
+}
+
+// Chain reads the server's attested role history (not yet verified:
+// attest.Verify).
+func (c *Client) Chain(ctx context.Context) ([]attest.Block, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/chain", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	var ch Chain
+	if err := decode(resp, &ch); err != nil {
+		return nil, err
+	}
+	blocks, err := attest.DecodeChain(ch.Encoded)
+	if err != nil {
+		return nil, fmt.Errorf("api: the server's chain: %w", err)
+	}
+	return blocks, nil
 }
 
 // ErrStreamEnded ends a watch whose server closed the stream without

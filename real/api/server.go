@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
 )
@@ -96,6 +97,8 @@ type Config struct {
 	Backend backend.Backend
 	// Status reports the mesh; nil answers ErrNoMesh.
 	Status func(context.Context) (MeshStatus, error)
+	// Chain is the replica's attested role history; nil answers ErrNoMesh.
+	Chain func(context.Context) ([]attest.Block, error)
 	// Ready says whether the node can serve reads now; nil: always.
 	Ready func(context.Context) error
 	// Access says who may do what; required.
@@ -192,6 +195,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /v1/watch/{kind}", s.route(ReadOnly, s.watch))
 	mux.Handle("GET /v1/kinds", s.route(ReadOnly, s.kinds))
 	mux.Handle("GET /v1/mesh/status", s.route(Admin, s.status))
+	mux.Handle("GET /v1/chain", s.route(ReadOnly, s.chain))
 	s.kubeRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("%w: no such endpoint: %s %s", ErrBadRequest, r.Method, r.URL.Path), http.StatusNotFound)
@@ -487,6 +491,22 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, st)
+	return nil
+}
+
+// chain answers the replica's attested role history in attest's encoding.
+func (s *Server) chain(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	if s.cfg.Chain == nil {
+		return ErrNoMesh
+	}
+	blocks, err := s.cfg.Chain(r.Context())
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, Chain{Blocks: len(blocks), Encoded: attest.AppendChain(nil, blocks)})
 	return nil
 }
 

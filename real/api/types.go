@@ -89,6 +89,13 @@ func getBehind(ctx context.Context, b backend.Backend, ref store.Ref, opt backen
 	return r, 0, 0, err
 }
 
+// Chain is a replica's attested role history on the wire: its blocks in
+// attest's encoding (attest.AppendChain), and how many.
+type Chain struct {
+	Blocks  int    `json:"blocks"`
+	Encoded []byte `json:"encoded"`
+}
+
 // MeshStatus is what a node knows of its mesh.
 type MeshStatus struct {
 	ID       string       `json:"id"`

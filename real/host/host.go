@@ -70,6 +70,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/policy"
@@ -313,6 +314,14 @@ func (h *Node) Status(ctx context.Context) (Status, error) {
 		}
 	})
 	return st, err
+}
+
+// Chain is the attested role history this node's replica holds: the
+// genesis block and a leader-signed block per role change applied.
+func (h *Node) Chain(ctx context.Context) ([]attest.Block, error) {
+	var blocks []attest.Block
+	err := h.exec(ctx, func(l *loop) { blocks = l.n.Chain().Blocks() })
+	return blocks, err
 }
 
 // Admit makes id a member of the mesh, a worker, reached at addr: a Join
