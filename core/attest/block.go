@@ -118,8 +118,14 @@ const (
 	bodyGenesis  = 0
 	bodyChange   = 1
 	witnessBytes = 32 + ed25519.SignatureSize
-	// WitnessesMax bounds a block's witnesses.
-	WitnessesMax = 1 << 10
+	// blockBytesMin is the shortest a block encodes to (a genesis block of
+	// an empty shape, no witnesses; a real one is longer): DecodeChain
+	// checks a block count against it before it allocates for the blocks.
+	blockBytesMin = 1 + 8 + 8 + 8 + 32 + 1 + 5 + 2
+	// WitnessesMax bounds a block's witnesses: what its count (u16) holds.
+	// A block of the largest shape, every member a voter, still reaches a
+	// majority of witnesses.
+	WitnessesMax = 1<<16 - 1
 	// BlocksMax bounds the blocks of one chain encoding.
 	BlocksMax = 1 << 24
 )
@@ -253,7 +259,7 @@ func DecodeChain(in []byte) ([]Block, error) {
 	}
 	n := binary.BigEndian.Uint32(in[1:])
 	rest := in[5:]
-	if n > BlocksMax || uint64(len(rest)) < uint64(n)*4 {
+	if n > BlocksMax || uint64(len(rest)) < uint64(n)*(4+blockBytesMin) {
 		return nil, fmt.Errorf("%w: %d blocks in %d bytes (limit %d)", ErrCorrupt, n, len(rest), BlocksMax)
 	}
 	blocks := make([]Block, 0, n)

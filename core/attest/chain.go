@@ -18,6 +18,7 @@ var (
 	ErrNotVoter           = errors.New("attest: signer not a voter")
 	ErrBadShift           = errors.New("attest: a shift the shape refuses")
 	ErrBadWitness         = errors.New("attest: bad witness signature")
+	ErrTooManyWitnesses   = errors.New("attest: too many witnesses")
 )
 
 // BlockError names the first bad block of a chain and why.
@@ -157,6 +158,9 @@ func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 		return fail(ErrGap, "raft index %d is not after block %d's %d", b.Index, last.Seq, last.Index)
 	case b.Term < last.Term || p.Term != b.Term:
 		return fail(ErrTerm, "entry term %d, proposed in term %d, after block %d's term %d", b.Term, p.Term, last.Seq, last.Term)
+	case len(p.Shift) > roles.ShiftCommandsMax:
+		// The shift's encoding would not decode: the chain would not restore.
+		return fail(ErrBadShift, "a shift of %d commands, at most %d", len(p.Shift), roles.ShiftCommandsMax)
 	case sigs && !p.Verify():
 		return fail(ErrBadLeaderSignature, "leader %s", p.Leader.Short())
 	}
@@ -176,7 +180,8 @@ func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 
 // AddWitness adds a voter's co-signature to the block at seq. It reports
 // whether the witness was new; an unknown block, a signer that was not a
-// voter at its index or a bad signature is an error (the chain unchanged).
+// voter at its index, a bad signature or one past WitnessesMax is an error
+// (the chain unchanged).
 func (c *Chain) AddWitness(seq uint64, w Witness) (bool, error) {
 	return c.addWitness(seq, w, true)
 }
@@ -196,8 +201,12 @@ func (c *Chain) addWitness(seq uint64, w Witness, sigs bool) (bool, error) {
 		return fail(ErrBadWitness, "witness %s", w.Signer.Short())
 	}
 	i, found := slices.BinarySearchFunc(b.Witnesses, w.Signer, func(x Witness, id roles.NodeID) int { return x.Signer.Compare(id) })
-	if found {
+	switch {
+	case found:
 		return false, nil
+	case len(b.Witnesses) >= WitnessesMax:
+		// One more would not encode (a u16 count): the chain would not restore.
+		return fail(ErrTooManyWitnesses, "witness %s after %d", w.Signer.Short(), WitnessesMax)
 	}
 	b.Witnesses = slices.Insert(b.Witnesses, i, w)
 	return true, nil
