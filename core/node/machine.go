@@ -634,7 +634,8 @@ var ErrCorruptSnapshot = errors.New("node: corrupt snapshot")
 // DecodeMachine restores a machine from snapshot bytes. It allocates
 // nothing for a length or count the bytes do not hold (each record and
 // entry takes its fixed fields), and refuses a dedup window of more than
-// DedupPerOriginMax records, which no machine keeps.
+// DedupPerOriginMax records, which no machine keeps, and a role history
+// that does not end in the snapshot's shape while no change is unsigned.
 //
 // Errors: ErrCorruptSnapshot, naming the first field that did not decode.
 func DecodeMachine(b []byte) (*Machine, error) {
@@ -702,6 +703,9 @@ func DecodeMachine(b []byte) (*Machine, error) {
 		if d.err == nil {
 			m.chain, d.err = attest.Rebuild(blocks, nil)
 		}
+		if d.err == nil {
+			d.err = chainMatches(m.chain, shape, m.unsigned)
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
@@ -710,6 +714,19 @@ func DecodeMachine(b []byte) (*Machine, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, d.err)
 	}
 	return m, nil
+}
+
+// chainMatches checks a snapshot's chain against its shape: with no shape
+// change unsigned, every change is a block, so the chain ends in the shape.
+// A chain that lost blocks (or holds another mesh's) would otherwise be
+// taken, and the replica's chain would refuse, or misplace, every block
+// after it. With changes unsigned the chain lags the shape by design.
+func chainMatches(c *attest.Chain, shape roles.Shape, unsigned uint64) error {
+	if unsigned != 0 || c.Shape().Equal(shape) {
+		return nil
+	}
+	return fmt.Errorf("the role history's %d blocks end in shape %s, the snapshot's is %s, and no change is unsigned",
+		c.Len(), c.Shape().Digest().String()[:12], shape.Digest().String()[:12])
 }
 
 // Digest is the BLAKE3 hash of the machine's snapshot bytes.

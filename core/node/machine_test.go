@@ -246,7 +246,8 @@ func TestDecodeMachineDoesNotTrustLengths(t *testing.T) {
 }
 
 // hugeMachineClaims are snapshots whose store length, or whose one dedup
-// window's record count, claims 4 GiB.
+// window's record count, claims 4 GiB, and one whose chain claims 65,536
+// blocks of 4 bytes each (their lengths, all 0).
 func hugeMachineClaims(t testing.TB) [][]byte {
 	fresh := NewMachine(bootShape(t))
 	empty := fresh.Encode()
@@ -266,7 +267,10 @@ func hugeMachineClaims(t testing.TB) [][]byte {
 	}
 	records := append([]byte(nil), b[:window]...)
 	records = append(records, 0xff, 0xff, 0xff, 0xff)
-	return [][]byte{storeLen, append(records, b[window+4:]...)}
+	const blocks = 1 << 16
+	chainCount := binary.BigEndian.AppendUint32(append(empty[:len(empty)-chain+8:len(empty)-chain+8], 1), blocks)
+	chainCount = append(chainCount, make([]byte, 4*blocks)...)
+	return [][]byte{storeLen, append(records, b[window+4:]...), chainCount}
 }
 
 // A retried write that failed its precondition is answered from the dedup
