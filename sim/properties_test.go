@@ -184,11 +184,14 @@ func TestFalseSuspicionsBound(t *testing.T) {
 }
 
 // With a one-election-timeout bound, the election at boot is a quiet
-// stretch without a leader for too long. The run's only fault heals at
-// 65 s, so leader-after-heal, armed there, never sees it.
+// stretch without a leader for too long: a timeout, then a pre-vote and a
+// vote, each a round trip of 60-120 ms, so the leader comes well after the
+// probe at 1.1 s (with 1-10 ms links it came at 1.09 s or 1.10 s, as the
+// run's other messages fell). The run's only fault heals at 65 s, so
+// leader-after-heal, armed there, never sees it.
 func TestLeaderQuietBites(t *testing.T) {
 	p := &Plan{Name: "quiet", Nodes: 3, ControlPlane: 3, Duration: 90 * time.Second,
-		Network: Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond},
+		Network: Network{LatencyMin: 30 * time.Millisecond, LatencyMax: 60 * time.Millisecond},
 		Faults:  []Fault{{At: 60 * time.Second, Kind: Crash, Target: "n3", For: 5 * time.Second}},
 		Expect:  Expect{Liveness: Liveness{Leader: 1}}}
 	r := Run(p, 1, Options{})
