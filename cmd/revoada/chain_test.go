@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"revoada.dev/revoada/core/attest"
+	"revoada.dev/revoada/core/roles"
 )
 
 // TestChainOverMesh: a voter leaves a three-node mesh; every node's
@@ -81,5 +83,37 @@ func TestChainOverMesh(t *testing.T) {
 		if code := n.stop(); code != exitOK {
 			t.Fatalf("node %d exited %d: %s", i+1, code, n.stderr)
 		}
+	}
+}
+
+// TestChainFileRefusals: a chain FILE that is a directory, truncated, or
+// claims more blocks than it holds is refused as input, naming the file,
+// and nothing is allocated for the claim.
+func TestChainFileRefusals(t *testing.T) {
+	var id roles.NodeID
+	id[0] = 1
+	shape, err := roles.NewShape([]roles.Member{{Node: id, Roles: roles.ControlPlane}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := attest.AppendChain(nil, attest.NewChain(shape, 1, 1, nil).Blocks())
+	claim := binary.BigEndian.AppendUint32([]byte{1}, 1<<16)
+	claim = append(claim, make([]byte, 4<<16)...)
+	for _, c := range []struct {
+		name, path, want string
+	}{
+		{"a directory", t.TempDir(), "is a directory"},
+		{"no such file", filepath.Join(t.TempDir(), "none"), "no such file"},
+		{"truncated", writeFile(t, "cut.bin", string(chain[:len(chain)-1])), "corrupt encoding"},
+		{"empty", writeFile(t, "empty.bin", ""), "corrupt encoding: empty"},
+		{"65,536 blocks claimed in 256 KiB", writeFile(t, "claim.bin", string(claim)), "65536 blocks in"},
+	} {
+		o := revoada(t, nil, "chain", "verify", c.path)
+		if o.code != exitUsage || !strings.Contains(o.stderr, c.want) || !strings.Contains(o.stderr, "revoada chain:") {
+			t.Errorf("%s: %+v, want exit %d naming %q", c.name, o, exitUsage, c.want)
+		}
+	}
+	if o := revoada(t, nil, "chain", "verify", writeFile(t, "ok.bin", string(chain))); o.code != exitOK {
+		t.Fatalf("the chain itself: %+v", o)
 	}
 }
