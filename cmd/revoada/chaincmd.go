@@ -112,6 +112,9 @@ func verifyChain(e *env, blocks []attest.Block, attested bool) int {
 	}
 	fmt.Fprintf(e.stdout, "the chain verifies: %d blocks, head %s; %d attested, %d pending%s\n",
 		r.Blocks, r.Head.Short(), r.Attested, len(r.Pending), pendingList(r.Pending))
+	if len(r.Checkpoints) > 0 {
+		fmt.Fprintf(e.stdout, "%d checkpoints resume it after role changes no leader signed%s\n", len(r.Checkpoints), pendingList(r.Checkpoints))
+	}
 	if attested && len(r.Pending) > 0 {
 		fmt.Fprintf(e.stderr, "revoada chain: %d blocks lack their witness threshold\n", len(r.Pending))
 		return exitFailed
@@ -144,6 +147,19 @@ type chainBlock struct {
 	Change    []string `json:"change"`
 	Voters    []string `json:"voters"` // who may witness it: the voters at its index
 	Witnesses []string `json:"witnesses"`
+	// Checkpoint: the chain resumed from the shape in Change after a role
+	// change no leader signed.
+	Checkpoint bool `json:"checkpoint,omitempty"`
+}
+
+// shapeChange is a shape as a genesis or checkpoint block's change: each
+// node and its roles.
+func shapeChange(s roles.Shape) []string {
+	var out []string
+	for _, m := range s.Members() {
+		out = append(out, fmt.Sprintf("%s %s", m.Node.Short(), m.Roles))
+	}
+	return out
 }
 
 // showChain prints each block, then whether the chain verifies.
@@ -157,11 +173,13 @@ func showChain(e *env, blocks []attest.Block, asJSON bool, out string) int {
 	for _, b := range blocks {
 		h := attest.BlockHash(b)
 		row := chainBlock{Seq: b.Seq, Index: b.Index, Term: b.Term, Hash: h.String(), Voters: []string{}, Witnesses: []string{}}
-		if b.Seq == 0 {
-			for _, m := range b.Genesis.Members() {
-				row.Change = append(row.Change, fmt.Sprintf("%s %s", m.Node.Short(), m.Roles))
-			}
-		} else {
+		switch {
+		case b.Seq == 0:
+			row.Change = shapeChange(b.Genesis)
+		case b.Checkpoint != nil:
+			row.Change = shapeChange(*b.Checkpoint)
+			row.Checkpoint = true
+		default:
 			row.Time = time.Unix(0, b.Proposal.Time).UTC().Format(time.RFC3339Nano)
 			row.Leader = b.Proposal.Leader.String()
 			for _, c := range b.Proposal.Shift {
@@ -192,8 +210,11 @@ func showChain(e *env, blocks []attest.Block, asJSON bool, out string) int {
 				when, leader = r.Time, shortID(r.Leader)
 			}
 			change := strings.Join(r.Change, "; ")
-			if r.Seq == 0 {
+			switch {
+			case r.Seq == 0:
 				change = "genesis: " + change
+			case r.Checkpoint:
+				change = "checkpoint, after a change no leader signed: " + change
 			}
 			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%d of %d voters\n", r.Seq, r.Index, r.Term, when, leader, change, len(r.Witnesses), len(r.Voters))
 		}

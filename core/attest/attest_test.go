@@ -284,3 +284,35 @@ func FuzzDecodeChain(f *testing.F) {
 		attest.Verify(blocks, nil) // must not panic
 	})
 }
+
+// TestCheckpoint: a checkpoint resumes the chain from a shape; it encodes,
+// verifies, is witnessed by its voters like any block, and a checkpoint
+// altered is named.
+func TestCheckpoint(t *testing.T) {
+	m := newMesh()
+	c := m.history(t)
+	next := c.Shape()
+	next.Apply(roles.Shift{{Kind: roles.Promote, Node: nodeID(m.voters[2]), Reason: roles.Operator}})
+	b, err := c.Checkpoint(20, 3, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddWitness(b.Seq, attest.NewWitness(m.voters[2], attest.BlockHash(b))); err != nil {
+		t.Fatalf("the checkpoint's voter witnessing it: %v", err)
+	}
+	if _, err := c.Checkpoint(19, 3, next); !errors.Is(err, attest.ErrGap) {
+		t.Fatalf("a checkpoint before the last block: %v", err)
+	}
+	blocks, err := attest.DecodeChain(attest.AppendChain(nil, c.Blocks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := attest.Verify(blocks, nil)
+	if err != nil || len(r.Checkpoints) != 1 || r.Checkpoints[0] != 3 || r.Head != c.Head() {
+		t.Fatalf("report %+v, %v", r, err)
+	}
+	blocks[3].Checkpoint.Apply(roles.Shift{{Kind: roles.Demote, Node: nodeID(m.voters[0]), Reason: roles.Operator}})
+	if _, err := attest.Verify(blocks, nil); !errors.Is(err, attest.ErrBadWitness) {
+		t.Fatalf("an altered checkpoint: %v", err)
+	}
+}

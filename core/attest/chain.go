@@ -156,6 +156,13 @@ func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 		return fail(ErrBrokenLink, "prev %s, block %d hashes to %s", b.Prev.Short(), last.Seq, c.Head().Short())
 	case b.Index <= last.Index:
 		return fail(ErrGap, "raft index %d is not after block %d's %d", b.Index, last.Seq, last.Index)
+	case b.Checkpoint != nil && b.Term < last.Term:
+		return fail(ErrTerm, "entry term %d after block %d's term %d", b.Term, last.Seq, last.Term)
+	case b.Checkpoint != nil:
+		if err := b.Checkpoint.Validate(); err != nil {
+			return fail(ErrBadShift, "the checkpoint's shape: %v", err)
+		}
+		return b.Checkpoint.Clone(), nil
 	case b.Term < last.Term || p.Term != b.Term:
 		return fail(ErrTerm, "entry term %d, proposed in term %d, after block %d's term %d", b.Term, p.Term, last.Seq, last.Term)
 	case len(p.Shift) > roles.ShiftCommandsMax:
@@ -176,6 +183,21 @@ func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 		return fail(ErrBadShift, "the shift %v changes nothing", p.Shift)
 	}
 	return next, nil
+}
+
+// Checkpoint adds a block that resumes the chain from shape, the shape the
+// log left at raft index and term after a role change no leader signed
+// (see Block.Checkpoint).
+func (c *Chain) Checkpoint(index, term uint64, shape roles.Shape) (Block, error) {
+	last := c.blocks[len(c.blocks)-1]
+	s := shape.Clone()
+	b := Block{Seq: last.Seq + 1, Index: index, Term: term, Prev: c.Head(), Checkpoint: &s}
+	next, err := c.check(b, true)
+	if err != nil {
+		return Block{}, err
+	}
+	c.push(b, next)
+	return b, nil
 }
 
 // AddWitness adds a voter's co-signature to the block at seq. It reports
@@ -218,6 +240,9 @@ type Report struct {
 	Head     Hash     // the last block's hash
 	Pending  []uint64 // blocks below the witness threshold (yet), by seq
 	Attested int      // blocks at or above it
+	// Checkpoints are the blocks that resume the chain from a shape after
+	// a role change no leader signed, by seq.
+	Checkpoints []uint64
 }
 
 // Verify checks blocks as one chain, from its genesis block: every link,
@@ -232,6 +257,9 @@ func Verify(blocks []Block, threshold Threshold) (Report, error) {
 	}
 	r := Report{Blocks: c.Len(), Head: c.Head()}
 	for seq := range uint64(c.Len()) {
+		if c.blocks[seq].Checkpoint != nil {
+			r.Checkpoints = append(r.Checkpoints, seq)
+		}
 		if c.Attested(seq) {
 			r.Attested++
 		} else {
@@ -263,7 +291,7 @@ func replay(blocks []Block, threshold Threshold, sigs bool) (*Chain, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.push(Block{Seq: b.Seq, Index: b.Index, Term: b.Term, Prev: b.Prev, Proposal: b.Proposal}, next)
+			c.push(Block{Seq: b.Seq, Index: b.Index, Term: b.Term, Prev: b.Prev, Proposal: b.Proposal, Checkpoint: b.Checkpoint}, next)
 		}
 		for _, w := range b.Witnesses {
 			if _, err := c.addWitness(b.Seq, w, sigs); err != nil {

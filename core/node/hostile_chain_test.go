@@ -140,8 +140,9 @@ func TestForgedWitnessesAreRefused(t *testing.T) {
 
 // TestForgedProposalsAreCounted: a signed shift whose proposal the chain
 // refuses (a forged signature, another term's, a leader that is no voter)
-// is applied to the shape — the log decided it — and counted unsigned,
-// never a block, never a panic.
+// is applied to the shape — the log decided it — and counted unsigned;
+// the chain resumes from the shape with a checkpoint block, no leader's,
+// never a panic.
 func TestForgedProposalsAreCounted(t *testing.T) {
 	k := newKeyed(t)
 	promote := roles.Command{Kind: roles.Promote, Node: k.id(3), Reason: roles.ScalingUp}
@@ -164,8 +165,12 @@ func TestForgedProposalsAreCounted(t *testing.T) {
 			if eff.result == nil || eff.result.Err != nil || !eff.result.Changed {
 				t.Fatalf("%+v", eff.result)
 			}
-			if m.Chain().Len() != 1 || m.Unsigned() != 1 {
-				t.Fatalf("%d blocks, %d unsigned; want 1 and 1", m.Chain().Len(), m.Unsigned())
+			b, _, _ := m.Chain().Block(1)
+			if m.Chain().Len() != 2 || m.Unsigned() != 1 || b.Checkpoint == nil || !b.Checkpoint.Equal(m.Shape()) {
+				t.Fatalf("%d blocks (the last %+v), %d unsigned; want a checkpoint of the shape and 1", m.Chain().Len(), b, m.Unsigned())
+			}
+			if r, err := attest.Verify(m.Chain().Blocks(), nil); err != nil || len(r.Checkpoints) != 1 {
+				t.Fatalf("the chain with its checkpoint: %+v %v", r, err)
 			}
 		})
 	}
@@ -173,8 +178,8 @@ func TestForgedProposalsAreCounted(t *testing.T) {
 
 // TestDecodeMachineChecksItsChain: a snapshot's chain section is checked
 // like the rest: corrupt, it is refused; a chain that does not end in the
-// snapshot's shape, though no shape change went unsigned, is refused too —
-// taken, the replica's chain would refuse or misplace every next block.
+// snapshot's shape is refused too — taken, the replica's chain would
+// refuse or misplace every next block.
 func TestDecodeMachineChecksItsChain(t *testing.T) {
 	k := newKeyed(t)
 	m, _ := k.history(t)
@@ -204,11 +209,34 @@ func TestDecodeMachineChecksItsChain(t *testing.T) {
 			t.Errorf("%s: %v, want ErrCorruptSnapshot", c.name, err)
 		}
 	}
-	// With a shape change counted unsigned, the chain lags the shape by
-	// design: that decodes.
+	// A shape change counted unsigned is a checkpoint block, not a lag:
+	// a chain that lags is refused whatever the count says.
 	lagging := withChain(blocks[:2])
 	binary.BigEndian.PutUint64(lagging[chainAt-8:], 1)
-	if _, err := DecodeMachine(lagging); err != nil {
-		t.Errorf("a chain lagging an unsigned change: %v", err)
+	if _, err := DecodeMachine(lagging); !errors.Is(err, ErrCorruptSnapshot) {
+		t.Errorf("a chain lagging, an unsigned change counted: %v, want ErrCorruptSnapshot", err)
+	}
+}
+
+// TestUnsignedChangeCheckpoints: a log written before leaders signed their
+// shifts (a fenced shift, unsigned) leaves a checkpoint block, and the
+// signed changes after it are blocks again: the chain never lags the
+// shape, and it verifies.
+func TestUnsignedChangeCheckpoints(t *testing.T) {
+	k := newKeyed(t)
+	m := NewMachine(k.shape)
+	legacy := roles.Command{Kind: roles.Promote, Node: k.id(3), Reason: roles.ScalingUp}
+	m.Apply(confEntry(t, 2, payloadFenced, req(9, 2, legacy), change(pb.ConfChangeAddNode, k.id(3))))
+	demote := roles.Command{Kind: roles.Demote, Node: k.id(2), Reason: roles.ScalingDown}
+	if eff := m.Apply(k.signed(t, 3, 0, 1, demote, pb.ConfChangeRemoveNode)); eff.result == nil || eff.result.Err != nil {
+		t.Fatalf("the signed demotion: %+v", eff.result)
+	}
+	r, err := attest.Verify(m.Chain().Blocks(), nil)
+	if err != nil || r.Blocks != 3 || len(r.Checkpoints) != 1 || r.Checkpoints[0] != 1 || !m.Chain().Shape().Equal(m.Shape()) {
+		t.Fatalf("report %+v, %v; the chain's shape is the machine's: %v", r, err, m.Chain().Shape().Equal(m.Shape()))
+	}
+	back, err := DecodeMachine(m.Encode())
+	if err != nil || back.Chain().Head() != m.Chain().Head() {
+		t.Fatalf("after a snapshot: %v", err)
 	}
 }
