@@ -522,7 +522,7 @@ func (s *simulator) deliver(e event) {
 		// not that the sender belongs (a node not yet admitted, or one
 		// that left).
 		s.traceMessage(e.node, "stranger", e.from, e.msg)
-		s.drive(e.node, func(n *node.Node) { n.Stranger(e.msg.From) })
+		s.drive(e.node, func(n *node.Node) { n.StepStranger(e.msg) })
 		s.net.decoder.Recycle(e.msg)
 	default:
 		s.traceMessage(e.node, "recv", e.from, e.msg)

@@ -144,7 +144,12 @@ func (c *Chain) Append(index, term uint64, p Proposal) (Block, error) {
 // check verifies b as the next block, without its witnesses, and returns
 // the shape after it; sigs false skips the leader's signature.
 func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
-	last := c.blocks[len(c.blocks)-1]
+	return checkNext(c.blocks[len(c.blocks)-1], c.Head(), c.shape, b, sigs)
+}
+
+// checkNext verifies b as the block after last (hashed head, leaving
+// shape), without its witnesses, and returns the shape after b.
+func checkNext(last Block, head Hash, shape roles.Shape, b Block, sigs bool) (roles.Shape, error) {
 	fail := func(reason error, format string, args ...any) (roles.Shape, error) {
 		return roles.Shape{}, &BlockError{Seq: b.Seq, Index: b.Index, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -152,8 +157,8 @@ func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 	switch {
 	case b.Seq != last.Seq+1:
 		return fail(ErrGap, "follows block %d", last.Seq)
-	case b.Prev != c.Head():
-		return fail(ErrBrokenLink, "prev %s, block %d hashes to %s", b.Prev.Short(), last.Seq, c.Head().Short())
+	case b.Prev != head:
+		return fail(ErrBrokenLink, "prev %s, block %d hashes to %s", b.Prev.Short(), last.Seq, head.Short())
 	case b.Index <= last.Index:
 		return fail(ErrGap, "raft index %d is not after block %d's %d", b.Index, last.Seq, last.Index)
 	case b.Checkpoint != nil && b.Term < last.Term:
@@ -171,10 +176,10 @@ func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 	case sigs && !p.Verify():
 		return fail(ErrBadLeaderSignature, "leader %s", p.Leader.Short())
 	}
-	if held, ok := c.shape.Roles(p.Leader); !ok || !held.Has(roles.Etcd) {
+	if held, ok := shape.Roles(p.Leader); !ok || !held.Has(roles.Etcd) {
 		return fail(ErrNotVoter, "leader %s was not a voter", p.Leader.Short())
 	}
-	next := c.shape.Clone()
+	next := shape.Clone()
 	changed, rej := next.Apply(p.Shift)
 	switch {
 	case rej != nil:
@@ -183,6 +188,49 @@ func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
 		return fail(ErrBadShift, "the shift %v changes nothing", p.Shift)
 	}
 	return next, nil
+}
+
+// ErrNotAttested: a block Follows needs attested has fewer witnesses than
+// its threshold.
+var ErrNotAttested = errors.New("attest: not attested")
+
+// Follows checks that blocks carry c on past its head, for a node that
+// holds c and is told of a newer shape by a node it does not know: the
+// blocks at or before c's head are passed over; from the one after it,
+// each must be a valid next block, its leader's signature checked, and
+// attested: threshold (nil: Majority) of the voters at its index co-signed
+// it, each signature checked. Trust so leads back to c's own last shape,
+// whose voters signed what came next, and so on. It returns the last block
+// and the shape it leaves. Errors: a *BlockError (ErrGap when the blocks
+// do not reach back to c's head, ErrNotAttested, or any of Verify's).
+func Follows(c *Chain, blocks []Block, threshold Threshold) (Block, roles.Shape, error) {
+	if threshold == nil {
+		threshold = Majority
+	}
+	last, head, shape := c.blocks[len(c.blocks)-1], c.Head(), c.shape.Clone()
+	i := slices.IndexFunc(blocks, func(b Block) bool { return b.Seq == last.Seq+1 })
+	if i < 0 {
+		return Block{}, roles.Shape{}, &BlockError{Seq: last.Seq + 1, Reason: ErrGap, Detail: fmt.Sprintf("no block follows block %d", last.Seq)}
+	}
+	for _, b := range blocks[i:] {
+		next, err := checkNext(last, head, shape, b, true)
+		if err != nil {
+			return Block{}, roles.Shape{}, err
+		}
+		h := BlockHash(b)
+		voters, signed := next.Voters(), 0
+		for j, w := range b.Witnesses {
+			if slices.Contains(voters, w.Signer) && (j == 0 || b.Witnesses[j-1].Signer != w.Signer) && w.Verify(h) {
+				signed++
+			}
+		}
+		if want := threshold(len(voters)); signed < want {
+			return Block{}, roles.Shape{}, &BlockError{Seq: b.Seq, Index: b.Index, Reason: ErrNotAttested,
+				Detail: fmt.Sprintf("%d of %d voters co-signed it, %d needed", signed, len(voters), want)}
+		}
+		last, head, shape = b, h, next
+	}
+	return last, shape, nil
 }
 
 // Checkpoint adds a block that resumes the chain from shape, the shape the

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -238,5 +240,60 @@ func TestUnsignedChangeCheckpoints(t *testing.T) {
 	back, err := DecodeMachine(m.Encode())
 	if err != nil || back.Chain().Head() != m.Chain().Head() {
 		t.Fatalf("after a snapshot: %v", err)
+	}
+}
+
+// TestStrangerNoticeTakenOnItsChain (issue 12's B4): a node that knows
+// none of the nodes telling it of a newer shape takes their notice only
+// when the notice's role history leads back to its own shape, every block
+// signed by a leader that was a voter and co-signed by a majority of the
+// voters at its index; a notice whose chain falls short of that changes
+// nothing.
+func TestStrangerNoticeTakenOnItsChain(t *testing.T) {
+	k := newKeyed(t)
+	m, _ := k.history(t)
+	index := uint64(4)
+	for seq, signers := range map[uint64][]int{1: {0, 1, 3}, 2: {0, 3}} {
+		_, h, _ := m.Chain().Block(seq)
+		for _, s := range signers {
+			index++
+			if eff := m.Apply(witness(index, seq, attest.NewWitness(k.keys[s], h))); eff.result == nil || eff.result.Err != nil {
+				t.Fatalf("witness %d of block %d: %+v", s, seq, eff.result)
+			}
+		}
+	}
+	attested := m.Chain().Blocks()
+	stranger := roles.NodeID{0xee}
+	notice := func(blocks []attest.Block, shape roles.Shape) Message {
+		return Message{Kind: MsgShape, From: stranger, To: k.id(2), Shape: &ShapeNotice{Index: index, Shape: shape, Chain: blocks}}
+	}
+	unwitnessed := slices.Clone(attested)
+	unwitnessed[2].Witnesses = unwitnessed[2].Witnesses[:1]
+	forged := slices.Clone(attested)
+	forged[2].Proposal.Time++
+	older := k.shape.Clone()
+	for _, c := range []struct {
+		name  string
+		msg   Message
+		taken bool
+	}{
+		{"its chain attested and ending in its shape", notice(attested[1:], m.Shape()), true},
+		{"the whole chain, genesis too", notice(attested, m.Shape()), true},
+		{"a block short of its witnesses", notice(unwitnessed[1:], m.Shape()), false},
+		{"a block altered", notice(forged[1:], m.Shape()), false},
+		{"a chain that does not reach back to the node's", notice(attested[2:], m.Shape()), false},
+		{"a shape the chain does not end in", notice(attested[1:], older), false},
+		{"no chain", notice(nil, m.Shape()), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n, err := New(DefaultConfig(k.id(2), k.shape, rand.New(rand.NewPCG(1, 2))), Durable{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.StepStranger(c.msg)
+			if got := n.View().Equal(m.Shape()); got != c.taken {
+				t.Fatalf("taken %v, want %v", got, c.taken)
+			}
+		})
 	}
 }

@@ -185,7 +185,15 @@ type Message struct {
 type ShapeNotice struct {
 	Index uint64
 	Shape roles.Shape
+	// Chain, on the notices a raft member resends, is the tail of its
+	// attested role history (at most ShapeNoticeBlocksMax blocks), ending
+	// in Shape: a node that no longer knows any member takes the notice if
+	// the chain leads back to its own (see Node.StepStranger).
+	Chain []attest.Block
 }
+
+// ShapeNoticeBlocksMax bounds the blocks a shape notice carries.
+const ShapeNoticeBlocksMax = 64
 
 // Clone returns a deep copy of what a receiver may write to: raft mutates
 // the messages it steps. Gossip is shared.

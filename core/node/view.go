@@ -5,6 +5,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/roles"
 )
@@ -72,14 +73,12 @@ func (n *Node) InShape() bool {
 }
 
 // stepShape takes a shape notice newer than any shape the node knows, from
-// a member of the shape it knows. Not from a stranger: the transport proves
-// a peer's key and its mesh's name, not that it belongs, and a notice is
-// taken on its index alone — a stranger's could make the node drop every
-// real member, or never take a real notice again. So a node that missed
-// every shift that replaced the members it knew (cut off, or down, while
-// they happened) stays stale until one of them comes back: only a notice
-// whose chain of signatures leads back to a shape the node knows could be
-// taken from a stranger (issue 14's attested role history).
+// a member of the shape it knows. Not from a stranger on its index alone:
+// the transport proves a peer's key and its mesh's name, not that it
+// belongs — a stranger's notice could make the node drop every real
+// member, or never take a real notice again. A stranger's notice is taken
+// only when its attested role history leads back to a shape the node knows
+// (StepStranger).
 func (n *Node) stepShape(from roles.NodeID, sn *ShapeNotice) {
 	if !n.IsMember(from) || sn.Index <= max(n.seen.index, n.applied) {
 		return // a stranger's, or old news
@@ -134,7 +133,7 @@ func (n *Node) tickShape() {
 	var notice *ShapeNotice
 	send := func(to roles.NodeID) {
 		if notice == nil {
-			notice = &ShapeNotice{Index: n.applied, Shape: n.machine.shape}
+			notice = &ShapeNotice{Index: n.applied, Shape: n.machine.shape, Chain: n.chainTail()}
 		}
 		n.send(to, Message{Kind: MsgShape, Shape: notice})
 	}
@@ -171,6 +170,42 @@ func (n *Node) tickShape() {
 			send(g.id)
 		}
 	}
+}
+
+// chainTail is the last ShapeNoticeBlocksMax blocks of the role history,
+// for a resent notice.
+func (n *Node) chainTail() []attest.Block {
+	c := n.machine.Chain()
+	from := max(0, c.Len()-ShapeNoticeBlocksMax)
+	out := make([]attest.Block, 0, c.Len()-from)
+	for seq := from; seq < c.Len(); seq++ {
+		b, _, _ := c.Block(uint64(seq))
+		out = append(out, b)
+	}
+	return out
+}
+
+// StepStranger is what a driver does with a message from a node outside
+// the node's shape, instead of Step: it tells the node (Stranger), and a
+// shape notice is taken if its chain proves it. That is how a node cut off
+// or down while every member it knew was replaced catches up: the new
+// members are strangers to it, but their role history leads back to a
+// shape it knows, each block signed by a leader that was a voter there and
+// co-signed by a majority of the voters at its index (attest.Follows). The
+// notice is taken as a member's would be.
+func (n *Node) StepStranger(m Message) {
+	n.Stranger(m.From)
+	sn := m.Shape
+	if m.Kind != MsgShape || sn == nil || len(sn.Chain) == 0 || sn.Index <= max(n.seen.index, n.applied) || n.unplaced() {
+		return
+	}
+	last, shape, err := attest.Follows(n.machine.Chain(), sn.Chain, nil)
+	if err != nil || !shape.Equal(sn.Shape) || last.Index > sn.Index {
+		return
+	}
+	n.seen = shapeView{index: sn.Index, shape: sn.Shape}
+	n.learnPeers(sn.Shape)
+	n.shiftApplied()
 }
 
 // Stranger tells the node that its driver dropped a message from a node

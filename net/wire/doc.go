@@ -15,7 +15,7 @@
 //	         | node.AppendRequest's encoding   (node.MsgForward)
 //	         | node.AppendResult's encoding    (node.MsgResult)
 //	         | membership.AppendMessage's      (node.MsgGossip)
-//	         | index:u64 roles.AppendShape's (node.MsgShape)
+//	         | index:u64 roles.AppendShape's [chainLen:u32 attest.AppendChain's] (node.MsgShape)
 //
 // Each part is encoded by its own package's canonical encoder, with that
 // encoder's limits and checks. A raft message is marshalled with

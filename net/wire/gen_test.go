@@ -3,12 +3,14 @@ package wire_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 	"pgregory.net/rapid"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
@@ -220,7 +222,23 @@ func genShapeNotice(t *rapid.T) *node.ShapeNotice {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &node.ShapeNotice{Index: rapid.Uint64().Draw(t, "index"), Shape: shape}
+	sn := &node.ShapeNotice{Index: rapid.Uint64().Draw(t, "index"), Shape: shape}
+	if rapid.Bool().Draw(t, "chain") {
+		// A chain's encoding, not its validity, is the wire's business:
+		// a genesis block and blocks of arbitrary proposals and witnesses.
+		sn.Chain = []attest.Block{{Index: rapid.Uint64().Draw(t, "gindex"), Genesis: shape}}
+		for i := range rapid.IntRange(0, 3).Draw(t, "blocks") {
+			b := attest.Block{Seq: uint64(i + 1), Index: rapid.Uint64().Draw(t, "bindex"), Term: rapid.Uint64().Draw(t, "bterm")}
+			b.Proposal = attest.Proposal{Leader: genNodeID.Draw(t, "leader"), Term: rapid.Uint64().Draw(t, "pterm"), Time: rapid.Int64().Draw(t, "time"),
+				Shift: roles.Shift{{Kind: roles.Promote, Node: genNodeID.Draw(t, "pnode"), Reason: roles.ScalingUp}}}
+			for _, id := range rapid.SliceOfNDistinct(genNodeID, 0, 3, func(id roles.NodeID) string { return id.String() }).Draw(t, "witnesses") {
+				b.Witnesses = append(b.Witnesses, attest.Witness{Signer: id})
+			}
+			slices.SortFunc(b.Witnesses, func(x, y attest.Witness) int { return x.Signer.Compare(y.Signer) })
+			sn.Chain = append(sn.Chain, b)
+		}
+	}
+	return sn
 }
 
 // sameMessage reports whether b is what a was: raft parts equal as

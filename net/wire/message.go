@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
@@ -75,7 +76,14 @@ func AppendMessage(dst []byte, m node.Message) []byte {
 	case node.MsgResult:
 		return node.AppendResult(dst, *m.Result)
 	case node.MsgShape:
-		return roles.AppendShape(binary.BigEndian.AppendUint64(dst, m.Shape.Index), m.Shape.Shape)
+		dst = roles.AppendShape(binary.BigEndian.AppendUint64(dst, m.Shape.Index), m.Shape.Shape)
+		if len(m.Shape.Chain) == 0 {
+			return dst
+		}
+		at := len(dst)
+		dst = attest.AppendChain(binary.BigEndian.AppendUint32(dst, 0), m.Shape.Chain)
+		binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+		return dst
 	default: // node.MsgGossip
 		return membership.AppendMessage(dst, *m.Gossip)
 	}
@@ -285,5 +293,19 @@ func decodeShape(b []byte) (*node.ShapeNotice, []byte, error) {
 	if sn.Shape, b, err = roles.DecodeShape(b[8:]); err != nil {
 		return nil, nil, err
 	}
-	return sn, b, nil
+	if len(b) == 0 {
+		return sn, b, nil
+	}
+	// The role history's tail: chainLen:u32 attest.AppendChain's bytes.
+	if len(b) < 4 || uint64(len(b)-4) < uint64(binary.BigEndian.Uint32(b)) {
+		return nil, nil, fmt.Errorf("%w: a shape notice's chain of %d bytes", ErrTruncated, len(b))
+	}
+	size := binary.BigEndian.Uint32(b)
+	if sn.Chain, err = attest.DecodeChain(b[4 : 4+size]); err != nil {
+		return nil, nil, fmt.Errorf("%w: a shape notice's chain: %w", ErrField, err)
+	}
+	if len(sn.Chain) == 0 || len(sn.Chain) > node.ShapeNoticeBlocksMax {
+		return nil, nil, fmt.Errorf("%w: a shape notice's chain of %d blocks (1..%d)", ErrField, len(sn.Chain), node.ShapeNoticeBlocksMax)
+	}
+	return sn, b[4+size:], nil
 }

@@ -409,7 +409,7 @@ func (h *Node) Receive(m node.Message) {
 	h.fromPeer(func(l *loop) {
 		if !l.n.IsMember(m.From) {
 			h.strangers.Add(1)
-			l.n.Stranger(m.From)
+			l.n.StepStranger(m) // a shape notice whose role history proves it is taken
 			return
 		}
 		l.n.Step(m)
