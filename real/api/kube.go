@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -584,6 +585,7 @@ func (s *Server) kubeUpdate(w http.ResponseWriter, r *http.Request, t kubeTarget
 	if err != nil {
 		return err
 	}
+	before := kubeComparable(curObj)
 	exp, err := kubePrecondition(obj, cur.ModRevision)
 	if err != nil {
 		return err
@@ -591,6 +593,14 @@ func (s *Server) kubeUpdate(w http.ResponseWriter, r *http.Request, t kubeTarget
 	kubeKeepServerFields(curObj, obj)
 	if err := kubeManageUpdate(t, curObj, obj, r.URL.Query().Get("fieldManager")); err != nil {
 		return err
+	}
+	if exp.Revision == cur.ModRevision && bytes.Equal(kubeComparable(obj), before) {
+		body, err := kubeObject(cur) // an update that changes nothing writes nothing
+		if err != nil {
+			return err
+		}
+		s.writeRaw(w, http.StatusOK, body)
+		return nil
 	}
 	stored, err := s.kubeStore(r.Context(), t, obj, exp)
 	if err != nil {

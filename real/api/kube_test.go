@@ -491,3 +491,34 @@ func TestKubeRefusals(t *testing.T) {
 		t.Fatalf("refused requests stored %d resources", n)
 	}
 }
+
+// TestKubeNoOpWritesNothing: a patch, an update or a server-side apply
+// that changes nothing writes nothing — no new resourceVersion, no watch event — as
+// kube-apiserver; one that changes something does.
+func TestKubeNoOpWritesNothing(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ctx := context.Background()
+	deps := f.dynamic(t, rwToken).Resource(deployments).Namespace("default")
+	first, err := deps.Apply(ctx, "web", object(t, webDeployment), metav1.ApplyOptions{FieldManager: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := deps.Apply(ctx, "web", object(t, webDeployment), metav1.ApplyOptions{FieldManager: "alice"})
+	if err != nil || again.GetResourceVersion() != first.GetResourceVersion() {
+		t.Fatalf("the same apply again: rv %s → %s, %v", first.GetResourceVersion(), again.GetResourceVersion(), err)
+	}
+	same, err := deps.Patch(ctx, "web", types.MergePatchType, []byte(`{"spec": {"replicas": 3}}`), metav1.PatchOptions{})
+	if err != nil || same.GetResourceVersion() != first.GetResourceVersion() {
+		t.Fatalf("a merge patch of what is there: rv %s → %s, %v", first.GetResourceVersion(), same.GetResourceVersion(), err)
+	}
+	if put, err := deps.Update(ctx, same, metav1.UpdateOptions{}); err != nil || put.GetResourceVersion() != first.GetResourceVersion() {
+		t.Fatalf("an update to what is there: rv %s → %s, %v", first.GetResourceVersion(), put.GetResourceVersion(), err)
+	}
+	changed, err := deps.Patch(ctx, "web", types.MergePatchType, []byte(`{"spec": {"replicas": 4}}`), metav1.PatchOptions{})
+	if err != nil || changed.GetResourceVersion() == first.GetResourceVersion() {
+		t.Fatalf("a merge patch that changes replicas: rv %s → %s, %v", first.GetResourceVersion(), changed.GetResourceVersion(), err)
+	}
+	if n := f.b.Counts().Resources; n != 1 {
+		t.Fatalf("%d resources", n)
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,6 +93,7 @@ func (s *Server) kubePatch(w http.ResponseWriter, r *http.Request, t kubeTarget)
 		case err != nil:
 			return err
 		}
+		before := kubeComparable(curObj)
 		obj, err := kubePatched(t, pt, curObj, patch, manager, force)
 		if err != nil {
 			return err
@@ -112,6 +114,16 @@ func (s *Server) kubePatch(w http.ResponseWriter, r *http.Request, t kubeTarget)
 			}
 		}
 		delete(obj["metadata"].(map[string]any), "resourceVersion")
+		if !created && exp.Revision == cur.ModRevision && bytes.Equal(kubeComparable(obj), before) {
+			// A patch that changes nothing writes nothing, as
+			// kube-apiserver: no new revision, no watch event.
+			body, err := kubeObject(cur)
+			if err != nil {
+				return err
+			}
+			s.writeRaw(w, http.StatusOK, body)
+			return nil
+		}
 		stored, err := s.kubeStore(r.Context(), t, obj, exp)
 		var ce *store.ConflictError
 		if errors.As(err, &ce) && try < kubeWriteRetries && r.Context().Err() == nil {
@@ -127,6 +139,31 @@ func (s *Server) kubePatch(w http.ResponseWriter, r *http.Request, t kubeTarget)
 		s.writeRaw(w, status, stored)
 		return nil
 	}
+}
+
+// kubeComparable is obj's JSON without what a write that changes nothing
+// still changes: its resourceVersion and its managed fields' times.
+func kubeComparable(obj map[string]any) []byte {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil
+	}
+	var c map[string]any
+	if json.Unmarshal(b, &c) != nil {
+		return nil
+	}
+	if meta, ok := c["metadata"].(map[string]any); ok {
+		delete(meta, "resourceVersion")
+		if mf, ok := meta["managedFields"].([]any); ok {
+			for _, e := range mf {
+				if entry, ok := e.(map[string]any); ok {
+					delete(entry, "time")
+				}
+			}
+		}
+	}
+	b, _ = json.Marshal(c)
+	return b
 }
 
 // kubePatched applies a patch of type pt to the object cur.
