@@ -316,3 +316,75 @@ func TestCheckpoint(t *testing.T) {
 		t.Fatalf("an altered checkpoint: %v", err)
 	}
 }
+
+// TestAppendToMatchesAppendChain: the chain's cached encoding is the
+// bytes AppendChain makes of its blocks after every mutation (an append, a
+// checkpoint, a witness for the last block or an older one, a refused
+// witness), whether or not it was read in between, and after a Rebuild.
+func TestAppendToMatchesAppendChain(t *testing.T) {
+	m := newMesh()
+	c := attest.NewChain(m.genesis(t), 1, 1, nil)
+	check := func(step string) {
+		t.Helper()
+		want := attest.AppendChain([]byte("prefix"), c.Blocks())
+		got := c.AppendTo([]byte("prefix"))
+		if !bytes.Equal(got, want) {
+			t.Fatalf("after %s: AppendTo is %d bytes, AppendChain %d, and they differ", step, len(got), len(want))
+		}
+		clear(got) // the bytes returned are the caller's
+		if again := c.AppendTo([]byte("prefix")); !bytes.Equal(again, want) {
+			t.Fatalf("after %s: a second AppendTo differs", step)
+		}
+	}
+	witness := func(seq uint64, k ed25519.PrivateKey, read bool) {
+		t.Helper()
+		if added, err := c.AddWitness(seq, attest.NewWitness(k, c.Hash(seq))); err != nil || !added {
+			t.Fatalf("witness %d of block %d: %v %v", k[0], seq, added, err)
+		}
+		if read {
+			check("a witness of block " + string(rune('0'+seq)))
+		}
+	}
+	check("genesis")
+	promote := roles.Shift{{Kind: roles.Promote, Node: nodeID(m.worker), Reason: roles.ScalingUp}}
+	if _, err := c.Append(7, 2, proposal(m.voters[0], 2, 1000, promote)); err != nil {
+		t.Fatal(err)
+	}
+	check("an append")
+	witness(1, m.voters[1], true)
+	witness(0, m.voters[2], true) // an older block than the last cached
+	witness(1, m.worker, false)   // unread, then an append
+	demote := roles.Shift{{Kind: roles.Demote, Node: nodeID(m.voters[2]), Reason: roles.ScalingDown}}
+	if _, err := c.Append(12, 3, proposal(m.voters[1], 3, 2000, demote)); err != nil {
+		t.Fatal(err)
+	}
+	check("a second append")
+	witness(2, m.voters[0], true)
+	witness(0, m.voters[0], true)
+	witness(1, m.voters[0], true) // sorts before voter 1's: inserted mid-list
+	if added, _ := c.AddWitness(1, attest.NewWitness(m.voters[0], c.Hash(1))); added {
+		t.Fatal("a witness added twice")
+	}
+	if _, err := c.AddWitness(2, attest.NewWitness(m.voters[2], c.Hash(2))); err == nil {
+		t.Fatal("a demoted voter witnessed its demotion")
+	}
+	check("refused witnesses")
+	next := c.Shape()
+	next.Apply(roles.Shift{{Kind: roles.Promote, Node: nodeID(m.voters[2]), Reason: roles.Operator}})
+	if _, err := c.Checkpoint(20, 3, next); err != nil {
+		t.Fatal(err)
+	}
+	check("a checkpoint")
+	witness(3, m.voters[2], true)
+	witness(2, m.worker, true)
+	witness(3, m.voters[1], true)
+	r, err := attest.Rebuild(c.Blocks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.AppendTo(nil), attest.AppendChain(nil, c.Blocks())) {
+		t.Fatal("a rebuilt chain's AppendTo differs")
+	}
+	c = r
+	witness(1, m.voters[2], true)
+}

@@ -256,10 +256,16 @@ func AppendChain(out []byte, blocks []Block) []byte {
 	out = append(out, chainVersion)
 	out = binary.BigEndian.AppendUint32(out, uint32(len(blocks)))
 	for _, b := range blocks {
-		at := len(out)
-		out = AppendBlock(binary.BigEndian.AppendUint32(out, 0), b)
-		binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
+		out = appendFramed(out, b)
 	}
+	return out
+}
+
+// appendFramed appends len:u32 and b's encoding, a block of a chain's.
+func appendFramed(out []byte, b Block) []byte {
+	at := len(out)
+	out = AppendBlock(binary.BigEndian.AppendUint32(out, 0), b)
+	binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
 	return out
 }
 

@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -55,6 +56,14 @@ type Chain struct {
 	voters    [][]roles.NodeID // per block, sorted
 	shape     roles.Shape      // after the last block
 	threshold Threshold
+
+	// enc caches the blocks part of the chain's encoding, (len:u32
+	// block)* of blocks[:len(encAt)]; encAt[seq] is where block seq starts
+	// in it. A witness added to a block cuts it back to before that block;
+	// AppendTo extends it to the last block. Blocks never change but for
+	// their witnesses, so the prefix it holds is always current.
+	enc   []byte
+	encAt []int
 }
 
 // NewChain starts a chain with the genesis block: the shape the mesh
@@ -96,6 +105,20 @@ func (c *Chain) Block(seq uint64) (Block, Hash, bool) {
 	return b, c.hashes[seq], true
 }
 
+// AppendTo appends the chain's encoding to out: the bytes of
+// AppendChain(out, c.Blocks()), without copying the blocks, and
+// re-encoding only the blocks appended, or after one witnessed, since the
+// last call (which it remembers: it is no read for concurrent use).
+func (c *Chain) AppendTo(out []byte) []byte {
+	for seq := len(c.encAt); seq < len(c.blocks); seq++ {
+		c.encAt = append(c.encAt, len(c.enc))
+		c.enc = appendFramed(c.enc, c.blocks[seq])
+	}
+	out = append(out, chainVersion)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(c.blocks)))
+	return append(out, c.enc...)
+}
+
 // Blocks returns every block (copies of the witness lists).
 func (c *Chain) Blocks() []Block {
 	out := slices.Clone(c.blocks)
@@ -117,6 +140,24 @@ func (c *Chain) Witnessed(seq uint64, id roles.NodeID) bool {
 	}
 	_, found := slices.BinarySearchFunc(c.blocks[seq].Witnesses, id, func(x Witness, id roles.NodeID) int { return x.Signer.Compare(id) })
 	return found
+}
+
+// IsVoter reports whether id may witness the block at seq: Voters
+// without the copy.
+func (c *Chain) IsVoter(seq uint64, id roles.NodeID) bool {
+	if seq >= uint64(len(c.voters)) {
+		return false
+	}
+	_, found := slices.BinarySearchFunc(c.voters[seq], id, roles.NodeID.Compare)
+	return found
+}
+
+// Hash is the hash of the block at seq; the zero Hash past the head.
+func (c *Chain) Hash(seq uint64) Hash {
+	if seq >= uint64(len(c.hashes)) {
+		return Hash{}
+	}
+	return c.hashes[seq]
 }
 
 // Voters are the voters that may witness the block at seq.
@@ -279,6 +320,9 @@ func (c *Chain) addWitness(seq uint64, w Witness, sigs bool) (bool, error) {
 		return fail(ErrTooManyWitnesses, "witness %s after %d", w.Signer.Short(), WitnessesMax)
 	}
 	b.Witnesses = slices.Insert(b.Witnesses, i, w)
+	if seq < uint64(len(c.encAt)) {
+		c.enc, c.encAt = c.enc[:c.encAt[seq]], c.encAt[:seq]
+	}
 	return true, nil
 }
 
