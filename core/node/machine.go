@@ -601,7 +601,7 @@ func (m *Machine) Encode() []byte {
 	b = m.store.AppendSnapshot(binary.BigEndian.AppendUint32(b, 0))
 	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	b = binary.BigEndian.AppendUint64(b, m.unsigned)
-	b = attest.AppendChain(b, m.chain.Blocks())
+	b = m.chain.AppendTo(b)
 	m.encodedBytes = len(b) + len(b)/8 // room to grow before the next
 	return b
 }

@@ -1,10 +1,6 @@
 package node
 
-import (
-	"slices"
-
-	"revoada.dev/revoada/core/attest"
-)
+import "revoada.dev/revoada/core/attest"
 
 // Witnessing. A node with a key co-signs each block of the attested role
 // history for which it is a voter (a voter of the shape as of the block's
@@ -48,12 +44,11 @@ func (n *Node) witness() {
 	for w.next < uint64(chain.Len()) && len(w.inflight) < witnessesInFlightMax {
 		seq := w.next
 		_, inflight := w.inflight[seq]
-		if inflight || chain.Witnessed(seq, n.cfg.ID) || !slices.Contains(chain.Voters(seq), n.cfg.ID) {
+		if inflight || chain.Witnessed(seq, n.cfg.ID) || !chain.IsVoter(seq, n.cfg.ID) {
 			w.next++
 			continue
 		}
-		_, h, _ := chain.Block(seq)
-		id, err := n.submit(Request{Witness: &Witness{Seq: seq, Witness: attest.NewWitness(n.cfg.Key, h)}})
+		id, err := n.submit(Request{Witness: &Witness{Seq: seq, Witness: attest.NewWitness(n.cfg.Key, chain.Hash(seq))}})
 		if err != nil {
 			return // too many pending: the next tick tries again
 		}
