@@ -106,9 +106,10 @@ func (c *Chain) Block(seq uint64) (Block, Hash, bool) {
 }
 
 // AppendTo appends the chain's encoding to out: the bytes of
-// AppendChain(out, c.Blocks()), without copying the blocks, and
-// re-encoding only the blocks appended, or after one witnessed, since the
-// last call (which it remembers: it is no read for concurrent use).
+// AppendChain(out, c.Blocks()), without copying the blocks. It encodes
+// only the blocks appended since the last call, and those from the first
+// block witnessed since; it keeps their bytes for the next call, so unlike
+// the chain's other reads it writes the chain (one goroutine at a time).
 func (c *Chain) AppendTo(out []byte) []byte {
 	for seq := len(c.encAt); seq < len(c.blocks); seq++ {
 		c.encAt = append(c.encAt, len(c.enc))
