@@ -34,24 +34,31 @@ func TestChainOverMesh(t *testing.T) {
 	wantLines(t, client(t, dirs[2], exitOK, "mesh", "leave").stdout, "left the mesh; the node stops")
 	<-nodes[2].code
 	nodes[2].code <- exitOK
-	// Witnesses come through the log after the block: wait for them.
+	// The Leave is a block (the leader may hand its leadership over and
+	// the shift may take more than one block); witnesses come through the
+	// log after each block: wait until the chain holds the Leave and every
+	// block is attested.
+	leave := "leave " + ids[2][:12] + " (operator)"
 	var o outcome
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if o = revoada(t, nil, "chain", "verify", "--attested", "--data", dirs[0]); o.code == exitOK && strings.Contains(o.stdout, "2 blocks") {
+		o = revoada(t, nil, "chain", "verify", "--attested", "--data", dirs[0])
+		if o.code == exitOK && strings.Contains(client(t, dirs[0], exitOK, "chain", "show").stdout, leave) {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the Leave is not an attested block after a minute: %+v", o)
 		}
 	}
-	wantLines(t, o.stdout, "the chain verifies: 2 blocks, head "+strings.Fields(o.stdout)[6]+" 2 attested, 0 pending")
+	if !strings.Contains(o.stdout, "the chain verifies: ") || !strings.Contains(o.stdout, " 0 pending") {
+		t.Fatalf("chain verify --attested: %s", o.stdout)
+	}
 
 	file := filepath.Join(t.TempDir(), "chain.bin")
 	show := client(t, dirs[1], exitOK, "chain", "show", "--out", file)
-	if !strings.Contains(show.stdout, "leave "+ids[2][:12]+" (operator)") || !strings.Contains(show.stdout, "genesis: ") {
+	if !strings.Contains(show.stdout, leave) || !strings.Contains(show.stdout, "genesis: ") {
 		t.Fatalf("chain show: %s", show.stdout)
 	}
-	if o := revoada(t, nil, "chain", "verify", file); o.code != exitOK || !strings.Contains(o.stdout, "2 attested") {
+	if o := revoada(t, nil, "chain", "verify", file); o.code != exitOK || !strings.Contains(o.stdout, "the chain verifies: ") {
 		t.Fatalf("chain verify FILE: %+v", o)
 	}
 	ca := filepath.Join(dirs[0], apiCertFile)
