@@ -97,7 +97,8 @@ type Result struct {
 	// and roles changes, in time order.
 	Marks []checkers.Mark
 	// Chain is the attested role history the log implies at the end: the
-	// genesis block, then a leader-signed block per shape change.
+	// genesis block, then a leader-signed block per shape change (the
+	// simulator's leaders sign every one).
 	Chain []attest.Block
 }
 

@@ -112,9 +112,6 @@ func verifyChain(e *env, blocks []attest.Block, attested bool) int {
 	}
 	fmt.Fprintf(e.stdout, "the chain verifies: %d blocks, head %s; %d attested, %d pending%s\n",
 		r.Blocks, r.Head.Short(), r.Attested, len(r.Pending), pendingList(r.Pending))
-	if len(r.Checkpoints) > 0 {
-		fmt.Fprintf(e.stdout, "%d checkpoints resume it after role changes no leader signed%s\n", len(r.Checkpoints), pendingList(r.Checkpoints))
-	}
 	if attested && len(r.Pending) > 0 {
 		fmt.Fprintf(e.stderr, "revoada chain: %d blocks lack their witness threshold\n", len(r.Pending))
 		return exitFailed
@@ -147,13 +144,10 @@ type chainBlock struct {
 	Change    []string `json:"change"`
 	Voters    []string `json:"voters"` // who may witness it: the voters at its index
 	Witnesses []string `json:"witnesses"`
-	// Checkpoint: the chain resumed from the shape in Change after a role
-	// change no leader signed.
-	Checkpoint bool `json:"checkpoint,omitempty"`
 }
 
-// shapeChange is a shape as a genesis or checkpoint block's change: each
-// node and its roles.
+// shapeChange is a shape as the genesis block's change: each node and its
+// roles.
 func shapeChange(s roles.Shape) []string {
 	var out []string
 	for _, m := range s.Members() {
@@ -176,9 +170,6 @@ func showChain(e *env, blocks []attest.Block, asJSON bool, out string) int {
 		switch {
 		case b.Seq == 0:
 			row.Change = shapeChange(b.Genesis)
-		case b.Checkpoint != nil:
-			row.Change = shapeChange(*b.Checkpoint)
-			row.Checkpoint = true
 		default:
 			row.Time = time.Unix(0, b.Proposal.Time).UTC().Format(time.RFC3339Nano)
 			row.Leader = b.Proposal.Leader.String()
@@ -210,11 +201,8 @@ func showChain(e *env, blocks []attest.Block, asJSON bool, out string) int {
 				when, leader = r.Time, shortID(r.Leader)
 			}
 			change := strings.Join(r.Change, "; ")
-			switch {
-			case r.Seq == 0:
+			if r.Seq == 0 {
 				change = "genesis: " + change
-			case r.Checkpoint:
-				change = "checkpoint, after a change no leader signed: " + change
 			}
 			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%d of %d voters\n", r.Seq, r.Index, r.Term, when, leader, change, len(r.Witnesses), len(r.Voters))
 		}

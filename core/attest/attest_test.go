@@ -285,41 +285,9 @@ func FuzzDecodeChain(f *testing.F) {
 	})
 }
 
-// TestCheckpoint: a checkpoint resumes the chain from a shape; it encodes,
-// verifies, is witnessed by its voters like any block, and a checkpoint
-// altered is named.
-func TestCheckpoint(t *testing.T) {
-	m := newMesh()
-	c := m.history(t)
-	next := c.Shape()
-	next.Apply(roles.Shift{{Kind: roles.Promote, Node: nodeID(m.voters[2]), Reason: roles.Operator}})
-	b, err := c.Checkpoint(20, 3, next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddWitness(b.Seq, attest.NewWitness(m.voters[2], attest.BlockHash(b))); err != nil {
-		t.Fatalf("the checkpoint's voter witnessing it: %v", err)
-	}
-	if _, err := c.Checkpoint(19, 3, next); !errors.Is(err, attest.ErrGap) {
-		t.Fatalf("a checkpoint before the last block: %v", err)
-	}
-	blocks, err := attest.DecodeChain(attest.AppendChain(nil, c.Blocks()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := attest.Verify(blocks, nil)
-	if err != nil || len(r.Checkpoints) != 1 || r.Checkpoints[0] != 3 || r.Head != c.Head() {
-		t.Fatalf("report %+v, %v", r, err)
-	}
-	blocks[3].Checkpoint.Apply(roles.Shift{{Kind: roles.Demote, Node: nodeID(m.voters[0]), Reason: roles.Operator}})
-	if _, err := attest.Verify(blocks, nil); !errors.Is(err, attest.ErrBadWitness) {
-		t.Fatalf("an altered checkpoint: %v", err)
-	}
-}
-
 // TestAppendToMatchesAppendChain: the chain's cached encoding is the
 // bytes AppendChain makes of its blocks after every mutation (an append, a
-// checkpoint, a witness for the last block or an older one, a refused
+// witness for the last block or an older one, a refused
 // witness), whether or not it was read in between, and after a Rebuild.
 func TestAppendToMatchesAppendChain(t *testing.T) {
 	m := newMesh()
@@ -369,12 +337,11 @@ func TestAppendToMatchesAppendChain(t *testing.T) {
 		t.Fatal("a demoted voter witnessed its demotion")
 	}
 	check("refused witnesses")
-	next := c.Shape()
-	next.Apply(roles.Shift{{Kind: roles.Promote, Node: nodeID(m.voters[2]), Reason: roles.Operator}})
-	if _, err := c.Checkpoint(20, 3, next); err != nil {
+	repromote := roles.Shift{{Kind: roles.Promote, Node: nodeID(m.voters[2]), Reason: roles.Operator}}
+	if _, err := c.Append(20, 3, proposal(m.voters[0], 3, 3000, repromote)); err != nil {
 		t.Fatal(err)
 	}
-	check("a checkpoint")
+	check("a third append")
 	witness(3, m.voters[2], true)
 	witness(2, m.worker, true)
 	witness(3, m.voters[1], true)

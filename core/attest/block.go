@@ -32,12 +32,6 @@ type Block struct {
 
 	// Genesis is the bootstrap shape (the genesis block only).
 	Genesis roles.Shape
-	// Checkpoint, on a later block, is the shape the log left after a
-	// role change no leader signed (applied from a log written before
-	// leaders signed their shifts, or proposed by a leader without a key):
-	// the chain resumes from that shape rather than lag it for good. It
-	// carries no proposal; voters co-sign it as any block.
-	Checkpoint *roles.Shape
 	// Proposal is the role change and its leader's signature (every block
 	// but the genesis block).
 	Proposal Proposal
@@ -113,19 +107,17 @@ func (w Witness) Verify(h Hash) bool {
 //	block     := 1:u8 seq:u64 index:u64 term:u64 prev:[32]u8 body witnesses
 //	body      := 0:u8 shape                                   // genesis (seq 0)
 //	           | 1:u8 leader:[32]u8 term:u64 time:u64 shift sig:[64]u8
-//	           | 2:u8 shape                                   // a checkpoint (seq > 0)
 //	witnesses := count:u16 (signer:[32]u8 sig:[64]u8)*         // signers strictly increasing
 //	chain     := 1:u8 count:u32 (len:u32 block)*
 //
 // shape and shift are roles' encodings. A block's hash is BLAKE3-256 over
 // a domain text and its encoding without the witnesses.
 const (
-	blockVersion   = 1
-	chainVersion   = 1
-	bodyGenesis    = 0
-	bodyChange     = 1
-	bodyCheckpoint = 2
-	witnessBytes   = 32 + ed25519.SignatureSize
+	blockVersion = 1
+	chainVersion = 1
+	bodyGenesis  = 0
+	bodyChange   = 1
+	witnessBytes = 32 + ed25519.SignatureSize
 	// blockBytesMin is the shortest a block encodes to (a genesis block of
 	// an empty shape, no witnesses; a real one is longer): DecodeChain
 	// checks a block count against it before it allocates for the blocks.
@@ -153,9 +145,6 @@ func appendBody(out []byte, b Block) []byte {
 	out = append(out, b.Prev[:]...)
 	if b.Seq == 0 {
 		return roles.AppendShape(append(out, bodyGenesis), b.Genesis)
-	}
-	if b.Checkpoint != nil {
-		return roles.AppendShape(append(out, bodyCheckpoint), *b.Checkpoint)
 	}
 	p := b.Proposal
 	out = append(append(out, bodyChange), p.Leader[:]...)
@@ -204,12 +193,6 @@ func DecodeBlock(in []byte) (Block, []byte, error) {
 		if b.Genesis, rest, err = roles.DecodeShape(rest); err != nil {
 			return b, nil, fmt.Errorf("%w: the genesis shape: %v", ErrCorrupt, err)
 		}
-	case kind == bodyCheckpoint && b.Seq > 0:
-		var shape roles.Shape
-		if shape, rest, err = roles.DecodeShape(rest); err != nil {
-			return b, nil, fmt.Errorf("%w: the checkpoint's shape: %v", ErrCorrupt, err)
-		}
-		b.Checkpoint = &shape
 	case kind == bodyChange && b.Seq > 0:
 		p := &b.Proposal
 		if len(rest) < 32+8+8 {

@@ -203,13 +203,6 @@ func checkNext(last Block, head Hash, shape roles.Shape, b Block, sigs bool) (ro
 		return fail(ErrBrokenLink, "prev %s, block %d hashes to %s", b.Prev.Short(), last.Seq, head.Short())
 	case b.Index <= last.Index:
 		return fail(ErrGap, "raft index %d is not after block %d's %d", b.Index, last.Seq, last.Index)
-	case b.Checkpoint != nil && b.Term < last.Term:
-		return fail(ErrTerm, "entry term %d after block %d's term %d", b.Term, last.Seq, last.Term)
-	case b.Checkpoint != nil:
-		if err := b.Checkpoint.Validate(); err != nil {
-			return fail(ErrBadShift, "the checkpoint's shape: %v", err)
-		}
-		return b.Checkpoint.Clone(), nil
 	case b.Term < last.Term || p.Term != b.Term:
 		return fail(ErrTerm, "entry term %d, proposed in term %d, after block %d's term %d", b.Term, p.Term, last.Seq, last.Term)
 	case len(p.Shift) > roles.ShiftCommandsMax:
@@ -275,21 +268,6 @@ func Follows(c *Chain, blocks []Block, threshold Threshold) (Block, roles.Shape,
 	return last, shape, nil
 }
 
-// Checkpoint adds a block that resumes the chain from shape, the shape the
-// log left at raft index and term after a role change no leader signed
-// (see Block.Checkpoint).
-func (c *Chain) Checkpoint(index, term uint64, shape roles.Shape) (Block, error) {
-	last := c.blocks[len(c.blocks)-1]
-	s := shape.Clone()
-	b := Block{Seq: last.Seq + 1, Index: index, Term: term, Prev: c.Head(), Checkpoint: &s}
-	next, err := c.check(b, true)
-	if err != nil {
-		return Block{}, err
-	}
-	c.push(b, next)
-	return b, nil
-}
-
 // AddWitness adds a voter's co-signature to the block at seq. It reports
 // whether the witness was new; an unknown block, a signer that was not a
 // voter at its index, a bad signature or one past WitnessesMax is an error
@@ -333,9 +311,6 @@ type Report struct {
 	Head     Hash     // the last block's hash
 	Pending  []uint64 // blocks below the witness threshold (yet), by seq
 	Attested int      // blocks at or above it
-	// Checkpoints are the blocks that resume the chain from a shape after
-	// a role change no leader signed, by seq.
-	Checkpoints []uint64
 }
 
 // Verify checks blocks as one chain, from its genesis block: every link,
@@ -350,9 +325,6 @@ func Verify(blocks []Block, threshold Threshold) (Report, error) {
 	}
 	r := Report{Blocks: c.Len(), Head: c.Head()}
 	for seq := range uint64(c.Len()) {
-		if c.blocks[seq].Checkpoint != nil {
-			r.Checkpoints = append(r.Checkpoints, seq)
-		}
 		if c.Attested(seq) {
 			r.Attested++
 		} else {
@@ -384,7 +356,7 @@ func replay(blocks []Block, threshold Threshold, sigs bool) (*Chain, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.push(Block{Seq: b.Seq, Index: b.Index, Term: b.Term, Prev: b.Prev, Proposal: b.Proposal, Checkpoint: b.Checkpoint}, next)
+			c.push(Block{Seq: b.Seq, Index: b.Index, Term: b.Term, Prev: b.Prev, Proposal: b.Proposal}, next)
 		}
 		for _, w := range b.Witnesses {
 			if _, err := c.addWitness(b.Seq, w, sigs); err != nil {

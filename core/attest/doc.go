@@ -10,7 +10,10 @@
 // that and leaves out the Witnesses, the voters' co-signatures over the
 // hash; a block is attested once a threshold of the voters at its index
 // (a raft majority by default) co-signed it. The first block (Seq 0) is the
-// genesis block: the shape the mesh bootstrapped with.
+// genesis block: the shape the mesh bootstrapped with. (A replica whose log
+// holds a role change no leader signed — one written before leaders signed —
+// starts its history over from the shape that change left, a new genesis
+// block at index 0: core/node's Machine.attest.)
 //
 // The encoding is canonical and versioned, written by hand (no map order,
 // no reflection): see block.go. Verify checks a chain from its genesis

@@ -143,8 +143,7 @@ func TestForgedWitnessesAreRefused(t *testing.T) {
 // TestForgedProposalsAreCounted: a signed shift whose proposal the chain
 // refuses (a forged signature, another term's, a leader that is no voter)
 // is applied to the shape — the log decided it — and counted unsigned;
-// the chain resumes from the shape with a checkpoint block, no leader's,
-// never a panic.
+// the role history starts over from the shape it left, never a panic.
 func TestForgedProposalsAreCounted(t *testing.T) {
 	k := newKeyed(t)
 	promote := roles.Command{Kind: roles.Promote, Node: k.id(3), Reason: roles.ScalingUp}
@@ -167,12 +166,8 @@ func TestForgedProposalsAreCounted(t *testing.T) {
 			if eff.result == nil || eff.result.Err != nil || !eff.result.Changed {
 				t.Fatalf("%+v", eff.result)
 			}
-			b, _, _ := m.Chain().Block(1)
-			if m.Chain().Len() != 2 || m.Unsigned() != 1 || b.Checkpoint == nil || !b.Checkpoint.Equal(m.Shape()) {
-				t.Fatalf("%d blocks (the last %+v), %d unsigned; want a checkpoint of the shape and 1", m.Chain().Len(), b, m.Unsigned())
-			}
-			if r, err := attest.Verify(m.Chain().Blocks(), nil); err != nil || len(r.Checkpoints) != 1 {
-				t.Fatalf("the chain with its checkpoint: %+v %v", r, err)
+			if m.Chain().Len() != 1 || m.Unsigned() != 1 || !m.Chain().Shape().Equal(m.Shape()) {
+				t.Fatalf("%d blocks, %d unsigned; want a genesis block of the shape and 1", m.Chain().Len(), m.Unsigned())
 			}
 		})
 	}
@@ -211,8 +206,8 @@ func TestDecodeMachineChecksItsChain(t *testing.T) {
 			t.Errorf("%s: %v, want ErrCorruptSnapshot", c.name, err)
 		}
 	}
-	// A shape change counted unsigned is a checkpoint block, not a lag:
-	// a chain that lags is refused whatever the count says.
+	// A shape change counted unsigned starts the chain over, it does not
+	// leave it lagging: a chain that lags is refused whatever the count says.
 	lagging := withChain(blocks[:2])
 	binary.BigEndian.PutUint64(lagging[chainAt-8:], 1)
 	if _, err := DecodeMachine(lagging); !errors.Is(err, ErrCorruptSnapshot) {
@@ -220,26 +215,38 @@ func TestDecodeMachineChecksItsChain(t *testing.T) {
 	}
 }
 
-// TestUnsignedChangeCheckpoints: a log written before leaders signed their
-// shifts (a fenced shift, unsigned) leaves a checkpoint block, and the
-// signed changes after it are blocks again: the chain never lags the
-// shape, and it verifies.
-func TestUnsignedChangeCheckpoints(t *testing.T) {
+// TestUnsignedChangeStartsOver: a log written before leaders signed their
+// shifts (a fenced shift, unsigned) starts the role history over from the
+// shape it left, the same chain a replica restoring a snapshot written
+// before the role history (version 5) holds; signed changes after it are
+// blocks of it, alike on both.
+func TestUnsignedChangeStartsOver(t *testing.T) {
 	k := newKeyed(t)
-	m := NewMachine(k.shape)
+	replayed := NewMachine(k.shape)
 	legacy := roles.Command{Kind: roles.Promote, Node: k.id(3), Reason: roles.ScalingUp}
-	m.Apply(confEntry(t, 2, payloadFenced, req(9, 2, legacy), change(pb.ConfChangeAddNode, k.id(3))))
-	demote := roles.Command{Kind: roles.Demote, Node: k.id(2), Reason: roles.ScalingDown}
-	if eff := m.Apply(k.signed(t, 3, 0, 1, demote, pb.ConfChangeRemoveNode)); eff.result == nil || eff.result.Err != nil {
-		t.Fatalf("the signed demotion: %+v", eff.result)
+	replayed.Apply(confEntry(t, 2, payloadFenced, req(9, 2, legacy), change(pb.ConfChangeAddNode, k.id(3))))
+	// The same state as an old snapshot: the version-5 bytes decode with a
+	// genesis block of the snapshot's shape.
+	v6 := replayed.Encode()
+	v5 := slices.Clone(v6[:len(v6)-8-len(attest.AppendChain(nil, replayed.Chain().Blocks()))])
+	v5[0] = snapshotVersionV5
+	restored, err := DecodeMachine(v5)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r, err := attest.Verify(m.Chain().Blocks(), nil)
-	if err != nil || r.Blocks != 3 || len(r.Checkpoints) != 1 || r.Checkpoints[0] != 1 || !m.Chain().Shape().Equal(m.Shape()) {
-		t.Fatalf("report %+v, %v; the chain's shape is the machine's: %v", r, err, m.Chain().Shape().Equal(m.Shape()))
+	demote := k.signed(t, 3, 0, 1, roles.Command{Kind: roles.Demote, Node: k.id(2), Reason: roles.ScalingDown}, pb.ConfChangeRemoveNode)
+	for _, m := range []*Machine{replayed, restored} {
+		if eff := m.Apply(demote); eff.result == nil || eff.result.Err != nil {
+			t.Fatalf("the signed demotion: %+v", eff.result)
+		}
 	}
-	back, err := DecodeMachine(m.Encode())
-	if err != nil || back.Chain().Head() != m.Chain().Head() {
-		t.Fatalf("after a snapshot: %v", err)
+	if replayed.Chain().Head() != restored.Chain().Head() {
+		t.Fatalf("a replica that replayed the log and one that restored an old snapshot hold other role histories: %s, %s",
+			replayed.Chain().Head().Short(), restored.Chain().Head().Short())
+	}
+	r, err := attest.Verify(replayed.Chain().Blocks(), nil)
+	if err != nil || r.Blocks != 2 || !replayed.Chain().Shape().Equal(replayed.Shape()) {
+		t.Fatalf("report %+v, %v", r, err)
 	}
 }
 
@@ -295,5 +302,35 @@ func TestStrangerNoticeTakenOnItsChain(t *testing.T) {
 				t.Fatalf("taken %v, want %v", got, c.taken)
 			}
 		})
+	}
+}
+
+// TestStrangerNoticeIndexIsTheChains: a stranger's notice is taken at the
+// raft index of its last attested block, not at the index it claims; an
+// inflated claim cannot make the node refuse a real member's newer notice.
+func TestStrangerNoticeIndexIsTheChains(t *testing.T) {
+	k := newKeyed(t)
+	m, _ := k.history(t)
+	index := uint64(4)
+	for seq, signers := range map[uint64][]int{1: {0, 1, 3}, 2: {0, 3}} {
+		for _, s := range signers {
+			index++
+			m.Apply(witness(index, seq, attest.NewWitness(k.keys[s], m.Chain().Hash(seq))))
+		}
+	}
+	n, err := New(DefaultConfig(k.id(2), k.shape, rand.New(rand.NewPCG(1, 2))), Durable{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.StepStranger(Message{Kind: MsgShape, From: roles.NodeID{0xee}, Shape: &ShapeNotice{Index: ^uint64(0), Shape: m.Shape(), Chain: m.Chain().Blocks()[1:]}})
+	last, _, _ := m.Chain().Block(2)
+	if n.seen.index != last.Index || !n.View().Equal(m.Shape()) {
+		t.Fatalf("taken at index %d, want the last block's %d", n.seen.index, last.Index)
+	}
+	newer := m.Shape()
+	newer.Apply(roles.Shift{{Kind: roles.Demote, Node: k.id(3), Reason: roles.Operator}})
+	n.stepShape(k.id(0), &ShapeNotice{Index: last.Index + 5, Shape: newer})
+	if !n.View().Equal(newer) {
+		t.Fatal("a member's newer notice refused after a stranger's")
 	}
 }

@@ -232,7 +232,7 @@ type Machine struct {
 	// chain is the attested role history: a block for every shift that
 	// changed the shape, proposed signed. unsigned counts the changing
 	// shifts that were not (entries of logs older than payloadSigned):
-	// the chain's shape then lags the machine's.
+	// each started the chain over from the shape it left (attest).
 	chain    *attest.Chain
 	unsigned uint64
 }
@@ -293,8 +293,8 @@ func NewMachine(shape roles.Shape) *Machine {
 // Chain is the attested role history. Callers must only read it.
 func (m *Machine) Chain() *attest.Chain { return m.chain }
 
-// Unsigned is how many shape changes the chain lacks: shifts applied from
-// entries no leader signed (logs written before leaders signed them).
+// Unsigned is how many shape changes no leader signed (logs written before
+// leaders signed their shifts): each started the role history over.
 func (m *Machine) Unsigned() uint64 { return m.unsigned }
 
 // Shifted is the index of each node's last changing shift. The map is a copy.
@@ -394,9 +394,12 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 
 // attest makes a changing shift a block of the chain. A shift no leader
 // signed, or one whose proposal the chain refuses (a leader that signed
-// for another term, say), is counted, and the chain resumes from the shape
-// it left with a checkpoint block: every replica does the same, and the
-// simulator's chain check fails on any such count.
+// for another term, say), is counted, and the role history starts over:
+// a new genesis block of the shape it left, at index 0 — what a replica
+// that restores a snapshot written before the role history (version 5 and
+// older) starts from, so that replicas replaying such a log and replicas
+// restoring such a snapshot hold the same chain. The simulator's chain
+// check fails on any such count.
 func (m *Machine) attest(index, term uint64, req *Request, next roles.Shape) {
 	if req.proposal != nil {
 		if _, err := m.chain.Append(index, term, *req.proposal); err == nil {
@@ -404,10 +407,7 @@ func (m *Machine) attest(index, term uint64, req *Request, next roles.Shape) {
 		}
 	}
 	m.unsigned++
-	// Entries apply in index and term order, and next is a shape the
-	// machine holds, so the chain takes the checkpoint; were it refused,
-	// the chain would lag the shape, which the count already says.
-	_, _ = m.chain.Checkpoint(index, term, next)
+	m.chain = attest.NewChain(next, 0, 0, nil)
 }
 
 // applyWitness adds a voter's co-signature to the chain. One the chain
@@ -639,7 +639,7 @@ var ErrCorruptSnapshot = errors.New("node: corrupt snapshot")
 // nothing for a length or count the bytes do not hold (each record and
 // entry takes its fixed fields), and refuses a dedup window of more than
 // DedupPerOriginMax records, which no machine keeps, and a role history
-// that does not end in the snapshot's shape while no change is unsigned.
+// that does not end in the snapshot's shape.
 //
 // Errors: ErrCorruptSnapshot, naming the first field that did not decode.
 func DecodeMachine(b []byte) (*Machine, error) {
@@ -721,8 +721,8 @@ func DecodeMachine(b []byte) (*Machine, error) {
 }
 
 // chainMatches checks a snapshot's chain against its shape: every change
-// is a block (a signed one, or a checkpoint after an unsigned one), so the
-// chain ends in the shape. A chain that lost blocks (or holds another
+// is a block, or starts the chain over from its shape (Machine.attest), so
+// the chain ends in the shape. A chain that lost blocks (or holds another
 // mesh's) would otherwise be taken, and the replica's chain would refuse,
 // or misplace, every block after it.
 func chainMatches(c *attest.Chain, shape roles.Shape) error {

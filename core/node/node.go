@@ -365,7 +365,6 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	}
 	m.noDedup = n.cfg.Planted.NoDedup
 	n.machine = m
-	n.wit.next = 0 // another chain: walk it from its start
 	n.conf = snap.GetMetadata().GetConfState()
 	n.applied = snap.GetMetadata().GetIndex()
 	n.noteShifts()

@@ -196,14 +196,17 @@ func (n *Node) chainTail() []attest.Block {
 func (n *Node) StepStranger(m Message) {
 	n.Stranger(m.From)
 	sn := m.Shape
-	if m.Kind != MsgShape || sn == nil || len(sn.Chain) == 0 || sn.Index <= max(n.seen.index, n.applied) || n.unplaced() {
+	if m.Kind != MsgShape || sn == nil || len(sn.Chain) == 0 || n.unplaced() {
 		return
 	}
 	last, shape, err := attest.Follows(n.machine.Chain(), sn.Chain, nil)
-	if err != nil || !shape.Equal(sn.Shape) || last.Index > sn.Index {
+	// The notice's own index is the stranger's word: the node takes the
+	// raft index of the last attested block instead, so that an inflated
+	// index cannot make it refuse every real notice after.
+	if err != nil || !shape.Equal(sn.Shape) || last.Index <= max(n.seen.index, n.applied) {
 		return
 	}
-	n.seen = shapeView{index: sn.Index, shape: sn.Shape}
+	n.seen = shapeView{index: last.Index, shape: shape}
 	n.learnPeers(sn.Shape)
 	n.shiftApplied()
 }

@@ -20,6 +20,7 @@ const (
 
 // witnessing is where the walk is.
 type witnessing struct {
+	genesis  attest.Hash       // the chain walked: its genesis block's hash
 	next     uint64            // the next block to look at
 	inflight map[uint64]uint64 // block seq → the seq of its pending request
 	rescanAt uint64            // n.ticks at which the walk starts over
@@ -41,6 +42,12 @@ func (n *Node) witness() {
 		}
 	}
 	chain := n.machine.Chain()
+	if g := chain.Hash(0); g != w.genesis {
+		// Another chain (a snapshot, or a history started over): walk it
+		// from its start; requests in flight for the old one are refused.
+		w.genesis, w.next = g, 0
+		clear(w.inflight)
+	}
 	for w.next < uint64(chain.Len()) && len(w.inflight) < witnessesInFlightMax {
 		seq := w.next
 		_, inflight := w.inflight[seq]

@@ -653,11 +653,52 @@ func (s *Server) kubeCurrent(ctx context.Context, t kubeTarget) (store.Resource,
 	if err != nil {
 		return store.Resource{}, nil, err
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(body, &obj); err != nil {
+	obj, err := kubeUnmarshal(body)
+	if err != nil {
 		return store.Resource{}, nil, fmt.Errorf("api: a stored object does not parse: %w", err)
 	}
 	return res, obj, nil
+}
+
+// kubeUnmarshal parses a JSON object as unstructured content: an integer
+// an int64 (exact: the face stores every int64 exactly, where float64
+// would round one past 2^53), any other number a float64, as
+// k8s.io/apimachinery's unstructured decoding does.
+func kubeUnmarshal(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("data after the object")
+	}
+	if obj == nil {
+		return nil, errors.New("null, not an object")
+	}
+	return kubeNumbers(obj).(map[string]any), nil
+}
+
+// kubeNumbers turns the json.Numbers of v into int64s or float64s.
+func kubeNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = kubeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = kubeNumbers(e)
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
 }
 
 // kubeStore validates obj with the Kubernetes face and writes it if exp
@@ -697,8 +738,8 @@ func kubeDecodeBody(r *http.Request, data []byte) (map[string]any, error) {
 	default:
 		return nil, kubeUnsupportedMediaType(ct)
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(data, &obj); err != nil {
+	obj, err := kubeUnmarshal(data)
+	if err != nil {
 		return nil, kubeBadRequest("the body is not a JSON object: %v", err)
 	}
 	return obj, nil

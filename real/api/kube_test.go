@@ -522,3 +522,36 @@ func TestKubeNoOpWritesNothing(t *testing.T) {
 		t.Fatalf("%d resources", n)
 	}
 }
+
+// TestKubeKeepsLargeIntegers: a patch of a custom resource keeps an
+// integer past 2^53 exact, and an update that changes it by one is a
+// change, not a no-op (it was read as a float64, rounded, before).
+func TestKubeKeepsLargeIntegers(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ctx := context.Background()
+	dyn := f.dynamic(t, rwToken)
+	crd := object(t, `{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": {"name": "widgets.example.com"},
+		"spec": {"group": "example.com", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
+			"versions": [{"name": "v1", "served": true, "storage": true}]}}`)
+	if _, err := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).
+		Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ws := dyn.Resource(widgets).Namespace("default")
+	if _, err := ws.Create(ctx, object(t, `{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"n": 9007199254740993}}`), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ws.Patch(ctx, "w", types.MergePatchType, []byte(`{"metadata": {"labels": {"a": "b"}}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := unstructured.NestedInt64(got.Object, "spec", "n"); n != 9007199254740993 {
+		t.Fatalf("after a patch of labels: spec.n %d", n)
+	}
+	unstructured.SetNestedField(got.Object, int64(9007199254740992), "spec", "n")
+	up, err := ws.Update(ctx, got, metav1.UpdateOptions{})
+	if err != nil || up.GetResourceVersion() == got.GetResourceVersion() {
+		t.Fatalf("an update of spec.n by one: rv %s → %s, %v", got.GetResourceVersion(), up.GetResourceVersion(), err)
+	}
+}

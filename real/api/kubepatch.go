@@ -148,8 +148,8 @@ func kubeComparable(obj map[string]any) []byte {
 	if err != nil {
 		return nil
 	}
-	var c map[string]any
-	if json.Unmarshal(b, &c) != nil {
+	c, err := kubeUnmarshal(b)
+	if err != nil {
 		return nil
 	}
 	if meta, ok := c["metadata"].(map[string]any); ok {
@@ -195,8 +195,8 @@ func kubePatched(t kubeTarget, pt string, cur map[string]any, patch []byte, mana
 	if err != nil {
 		return nil, kubeBadRequest("the %s patch does not apply: %v", pt, err)
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(out, &obj); err != nil {
+	obj, err := kubeUnmarshal(out)
+	if err != nil {
 		return nil, kubeBadRequest("the patched object is not a JSON object: %v", err)
 	}
 	if err := kubeManageUpdate(t, cur, obj, manager); err != nil {

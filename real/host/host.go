@@ -317,7 +317,7 @@ func (h *Node) Status(ctx context.Context) (Status, error) {
 }
 
 // Chain is the attested role history this node's replica holds: the
-// genesis block and a leader-signed block per role change applied.
+// genesis block and a leader-signed block per role change applied since.
 func (h *Node) Chain(ctx context.Context) ([]attest.Block, error) {
 	var blocks []attest.Block
 	err := h.exec(ctx, func(l *loop) { blocks = l.n.Chain().Blocks() })
