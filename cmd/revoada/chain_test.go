@@ -41,8 +41,8 @@ func TestChainOverMesh(t *testing.T) {
 	leave := "leave " + ids[2][:12] + " (operator)"
 	var o outcome
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		o = revoada(t, nil, "chain", "verify", "--attested", "--data", dirs[0])
-		if o.code == exitOK && strings.Contains(client(t, dirs[0], exitOK, "chain", "show").stdout, leave) {
+		o = revoada(t, nil, "chain", "verify", "--attested", "--data", dirs[1])
+		if o.code == exitOK && strings.Contains(client(t, dirs[1], exitOK, "chain", "show").stdout, leave) {
 			break
 		}
 		if time.Now().After(deadline) {
