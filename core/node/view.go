@@ -83,8 +83,15 @@ func (n *Node) stepShape(from roles.NodeID, sn *ShapeNotice) {
 	if !n.IsMember(from) || sn.Index <= max(n.seen.index, n.applied) {
 		return // a stranger's, or old news
 	}
-	n.seen = shapeView{index: sn.Index, shape: sn.Shape}
-	n.learnPeers(sn.Shape)
+	n.takeShape(sn.Index, sn.Shape)
+}
+
+// takeShape answers from shape, newer than any the node applied, from now
+// on: a notice taken from a member, or from a stranger whose role history
+// proved it.
+func (n *Node) takeShape(index uint64, shape roles.Shape) {
+	n.seen = shapeView{index: index, shape: shape}
+	n.learnPeers(shape)
 	n.shiftApplied()
 }
 
@@ -206,9 +213,7 @@ func (n *Node) StepStranger(m Message) {
 	if err != nil || !shape.Equal(sn.Shape) || last.Index <= max(n.seen.index, n.applied) {
 		return
 	}
-	n.seen = shapeView{index: last.Index, shape: shape}
-	n.learnPeers(sn.Shape)
-	n.shiftApplied()
+	n.takeShape(last.Index, shape)
 }
 
 // Stranger tells the node that its driver dropped a message from a node

@@ -261,16 +261,16 @@ func (s *Server) kubeKinds(ctx context.Context) ([]face.KindInfo, error) {
 // kubeResolve finds the kind served as plural at group/version.
 func kubeResolve(kinds []face.KindInfo, group, version, plural string) (face.KindInfo, bool) {
 	for _, k := range kinds {
-		if k.Plural != plural {
-			continue
-		}
-		for _, g := range k.Groups {
-			if g.Name == group && slices.Contains(g.Versions, version) {
-				return k, true
-			}
+		if k.Plural == plural && kubeServesAt(k, group, version) {
+			return k, true
 		}
 	}
 	return face.KindInfo{}, false
+}
+
+// kubeServesAt reports whether k is served at group/version.
+func kubeServesAt(k face.KindInfo, group, version string) bool {
+	return slices.ContainsFunc(k.Groups, func(g face.Group) bool { return g.Name == group && slices.Contains(g.Versions, version) })
 }
 
 // kubeResources serves /api/v1/... and /apis/GROUP/VERSION/...: the

@@ -92,7 +92,7 @@ func (s *Server) kubeGroup(w http.ResponseWriter, r *http.Request, name string) 
 func kubeServed(kinds []face.KindInfo, group, version string) []face.KindInfo {
 	var out []face.KindInfo
 	for _, k := range kinds {
-		if _, ok := kubeResolve([]face.KindInfo{k}, group, version, k.Plural); ok {
+		if kubeServesAt(k, group, version) {
 			out = append(out, k)
 		}
 	}
