@@ -1,0 +1,410 @@
+package content
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"revoada.dev/revoada/core/roles"
+)
+
+// FetcherConfig bounds a Fetcher. Zero fields take their defaults.
+type FetcherConfig struct {
+	InFlightMax  int    // requests outstanding at once over all blobs; default 8
+	TimeoutTicks uint64 // ticks before an unanswered request is asked elsewhere; default 20
+}
+
+// Request is a want to send to a peer.
+type Request struct {
+	To   roles.NodeID
+	Want Want
+}
+
+// FetchStats counts what a Fetcher received and refused. Every field is
+// deterministic; Bytes is sorted by peer.
+type FetchStats struct {
+	Bytes     []PeerBytes // blob bytes of accepted parts, per peer
+	Corrupt   uint64      // parts refused with ErrCorrupt
+	Malformed uint64      // parts refused with ErrMalformed
+	TooLarge  uint64      // parts refused with ErrTooLarge, and Fetch calls with a size over BlobMax
+	Unasked   uint64      // parts no in-flight want asked for
+	Timeouts  uint64      // requests that timed out
+	Lacks     uint64      // peers that said they lack a blob they were asked for
+	Retries   uint64      // requests for a part asked before
+	Fetched   uint64      // blobs completed and Put
+}
+
+// PeerBytes is the blob data accepted from one peer.
+type PeerBytes struct {
+	Peer  roles.NodeID
+	Bytes uint64
+}
+
+// Fetcher fetches blobs from peers into a Store: at most InFlightMax
+// requests outstanding; sources tried in the order given (the caller orders
+// them nearest first), parts of one blob spread over the sources with the
+// fewest of its requests in flight; a request is asked elsewhere on timeout,
+// on the peer saying it lacks the blob, or on a bad part, whose sender is
+// asked for that blob again in this fetch only once every other source has
+// failed. When every source has failed, the fetch waits TimeoutTicks and
+// cycles through them again (a peer may gain the blob later): a fetch never
+// gives up, Cancel ends it. Each part is verified on arrival; a finished blob is
+// checked whole and Put. Memory for a blob is allocated only from a size
+// given to Fetch or proven by a verified part at offset 0, never over BlobMax.
+//
+// Not safe for concurrent use; drive from one goroutine.
+type Fetcher struct {
+	cfg      FetcherConfig
+	st       *Store
+	now      uint64
+	fetches  map[Digest]*fetch
+	order    []Digest // fetches in the order first asked: the order of Requests
+	inFlight int
+	stats    FetchStats
+	bytes    map[roles.NodeID]uint64
+}
+
+type fetch struct {
+	digest     Digest
+	size       uint64 // 0 until known
+	known      bool
+	sources    []roles.NodeID
+	bad        map[roles.NodeID]bool // sent a bad part: asked after every good source
+	skip       map[roles.NodeID]bool // timed out or lacked: skipped until the next cycle
+	cycleAt    uint64                // when every source has failed: the tick to try them all again
+	buf        []byte
+	have       []bool
+	asked      []bool              // parts asked at least once (for Retries)
+	askedFirst bool                // part 0 asked while the size was unknown
+	reqs       map[uint64]*request // in flight, by part index
+}
+
+type request struct {
+	to       roles.NodeID
+	want     Want
+	deadline uint64
+}
+
+// NewFetcher returns a Fetcher putting into st.
+func NewFetcher(cfg FetcherConfig, st *Store) *Fetcher {
+	if cfg.InFlightMax <= 0 {
+		cfg.InFlightMax = 8
+	}
+	if cfg.TimeoutTicks == 0 {
+		cfg.TimeoutTicks = 20
+	}
+	return &Fetcher{cfg: cfg, st: st, fetches: map[Digest]*fetch{}, bytes: map[roles.NodeID]uint64{}}
+}
+
+// Fetch wants blob d of the given size (0: unknown, learned from the first
+// part) from sources, nearest first. Calling it again replaces the sources
+// (and sets a size not known yet). A blob already held, or a size over
+// BlobMax (counted as TooLarge), asks nothing. A given size is trusted: it
+// must come from a verified manifest.
+func (f *Fetcher) Fetch(d Digest, size uint64, sources []roles.NodeID) {
+	if f.st.Has(d) {
+		return
+	}
+	if size > BlobMax {
+		f.stats.TooLarge++
+		return
+	}
+	ft, ok := f.fetches[d]
+	if !ok {
+		ft = &fetch{digest: d, bad: map[roles.NodeID]bool{}, skip: map[roles.NodeID]bool{}, reqs: map[uint64]*request{}}
+		f.fetches[d] = ft
+		f.order = append(f.order, d)
+	}
+	ft.sources = slices.Clone(sources)
+	if size > 0 && !ft.known && len(ft.reqs) == 0 {
+		ft.setSize(size)
+	}
+}
+
+// setSize allocates for a known size ≤ BlobMax.
+func (ft *fetch) setSize(size uint64) {
+	ft.size, ft.known = size, true
+	n := partsOf(size)
+	ft.have, ft.asked = make([]bool, n), make([]bool, n)
+	if size > PartMax {
+		ft.buf = make([]byte, size)
+	}
+}
+
+// partsOf is how many parts a blob of size bytes travels in.
+func partsOf(size uint64) int {
+	if size <= PartMax {
+		return 1
+	}
+	return int((size + PartMax - 1) / PartMax)
+}
+
+// Cancel stops fetching d; its parts arriving later are unasked.
+func (f *Fetcher) Cancel(d Digest) {
+	ft, ok := f.fetches[d]
+	if !ok {
+		return
+	}
+	f.inFlight -= len(ft.reqs)
+	delete(f.fetches, d)
+	f.order = slices.DeleteFunc(f.order, func(x Digest) bool { return x == d })
+}
+
+// Tick advances time one tick: requests past their deadline time out and
+// their peers are skipped until the next cycle.
+func (f *Fetcher) Tick() {
+	f.now++
+	for _, d := range f.order {
+		ft := f.fetches[d]
+		for _, i := range sortedParts(ft.reqs) {
+			r := ft.reqs[i]
+			if f.now >= r.deadline {
+				delete(ft.reqs, i)
+				f.inFlight--
+				f.stats.Timeouts++
+				ft.skip[r.to] = true
+			}
+		}
+	}
+}
+
+func sortedParts(reqs map[uint64]*request) []uint64 {
+	is := make([]uint64, 0, len(reqs))
+	for i := range reqs {
+		is = append(is, i)
+	}
+	slices.Sort(is)
+	return is
+}
+
+// Requests returns what to send now, drained: fetches in the order first
+// asked, parts in offset order, up to InFlightMax in flight.
+func (f *Fetcher) Requests() []Request {
+	var out []Request
+	for _, d := range slices.Clone(f.order) {
+		ft := f.fetches[d]
+		if f.st.Has(d) { // Put by other means
+			f.Cancel(d)
+			continue
+		}
+		for _, i := range ft.missing() {
+			if f.inFlight >= f.cfg.InFlightMax {
+				return out
+			}
+			to, ok := f.pick(ft)
+			if !ok {
+				break
+			}
+			w := Want{Digest: d, Offset: uint64(i) * PartMax}
+			ft.reqs[uint64(i)] = &request{to: to, want: w, deadline: f.now + f.cfg.TimeoutTicks}
+			f.inFlight++
+			if ft.wasAsked(i) {
+				f.stats.Retries++
+			}
+			out = append(out, Request{To: to, Want: w})
+		}
+	}
+	return out
+}
+
+// wasAsked reports whether part i was asked before, and records it asked.
+func (ft *fetch) wasAsked(i int) bool {
+	if !ft.known {
+		was := ft.askedFirst
+		ft.askedFirst = true
+		return was
+	}
+	was := ft.asked[i]
+	ft.asked[i] = true
+	return was
+}
+
+// missing lists the parts to ask for now: part 0 alone (once) while the
+// size is unknown, else every part not held nor in flight.
+func (ft *fetch) missing() []int {
+	if !ft.known {
+		if len(ft.reqs) > 0 {
+			return nil
+		}
+		return []int{0}
+	}
+	var out []int
+	for i, h := range ft.have {
+		if _, busy := ft.reqs[uint64(i)]; !h && !busy {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// pick chooses the source for the next request of ft: among the sources not
+// skipped in this cycle, good ones before those that sent a bad part, the
+// one with the fewest requests of ft in flight, nearest first on ties. A
+// source that times out, lacks the blob or sends a bad part is skipped for
+// the rest of the cycle; with none left the fetch waits TimeoutTicks, then
+// starts a new cycle over all sources.
+func (f *Fetcher) pick(ft *fetch) (roles.NodeID, bool) {
+	for range 2 {
+		if to, ok := ft.choose(); ok {
+			return to, true
+		}
+		if len(ft.sources) == 0 {
+			return roles.NodeID{}, false
+		}
+		if ft.cycleAt == 0 {
+			ft.cycleAt = f.now + f.cfg.TimeoutTicks
+		}
+		if f.now < ft.cycleAt {
+			return roles.NodeID{}, false
+		}
+		clear(ft.skip)
+		ft.cycleAt = 0
+	}
+	return roles.NodeID{}, false
+}
+
+func (ft *fetch) choose() (roles.NodeID, bool) {
+	for _, badOK := range []bool{false, true} {
+		best, bestLoad, found := roles.NodeID{}, 0, false
+		for _, s := range ft.sources {
+			if ft.skip[s] || ft.bad[s] != badOK {
+				continue
+			}
+			load := 0
+			for _, r := range ft.reqs {
+				if r.to == s {
+					load++
+				}
+			}
+			if !found || load < bestLoad {
+				best, bestLoad, found = s, load, true
+			}
+		}
+		if found {
+			return best, true
+		}
+	}
+	return roles.NodeID{}, false
+}
+
+// Receive takes a part from a peer. A part no in-flight want of from asked
+// for is refused (ErrUnasked) and counted, never stored. An asked part is
+// verified (and its Size checked against the size known); a bad one is
+// counted, its sender skipped for this cycle and asked for this blob again
+// only after every other source has failed, and the part asked elsewhere.
+// The error says why a part was refused.
+func (f *Fetcher) Receive(from roles.NodeID, p Part) error {
+	ft, ok := f.fetches[p.Digest]
+	var r *request
+	idx := p.Offset / PartMax
+	if ok && p.Offset%PartMax == 0 {
+		if r = ft.reqs[idx]; r != nil && r.to != from {
+			r = nil
+		}
+	}
+	if r == nil {
+		f.stats.Unasked++
+		return fmt.Errorf("%w: part of %s at offset %d from %s", ErrUnasked, p.Digest.Short(), p.Offset, from.Short())
+	}
+	delete(ft.reqs, idx)
+	f.inFlight--
+	data, err := f.accept(ft, r.want, p)
+	if err != nil {
+		f.refuse(err)
+		ft.bad[from], ft.skip[from] = true, true
+		return fmt.Errorf("from %s: %w", from.Short(), err)
+	}
+	f.bytes[from] += uint64(len(data))
+	return f.fill(ft, idx, data)
+}
+
+// accept verifies p as the answer to w within what ft knows.
+func (f *Fetcher) accept(ft *fetch, w Want, p Part) ([]byte, error) {
+	if ft.known && p.Size != ft.size {
+		if p.Size > BlobMax {
+			return nil, fmt.Errorf("%w: part of %s claims size %d, the limit is %d", ErrTooLarge, ft.digest.Short(), p.Size, BlobMax)
+		}
+		return nil, fmt.Errorf("%w: part of %s claims size %d, known %d", ErrCorrupt, ft.digest.Short(), p.Size, ft.size)
+	}
+	data, err := p.Verify(w)
+	if err != nil {
+		return nil, err
+	}
+	if !ft.known { // a verified part at offset 0 proves its size
+		ft.setSize(p.Size)
+		ft.asked[0] = ft.askedFirst
+	}
+	return data, nil
+}
+
+func (f *Fetcher) refuse(err error) {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		f.stats.TooLarge++
+	case errors.Is(err, ErrMalformed):
+		f.stats.Malformed++
+	default:
+		f.stats.Corrupt++
+	}
+}
+
+// fill copies a verified part in and Puts the blob once whole.
+func (f *Fetcher) fill(ft *fetch, idx uint64, data []byte) error {
+	var whole []byte
+	if ft.size <= PartMax {
+		whole = data
+	} else {
+		copy(ft.buf[idx*PartMax:], data)
+		ft.have[idx] = true
+		if slices.Contains(ft.have, false) {
+			return nil
+		}
+		whole = ft.buf
+	}
+	f.Cancel(ft.digest)
+	if err := f.st.putChecked(whole, ft.digest); err != nil {
+		// Every part was verified against the digest: a mismatch is a bug.
+		panic(fmt.Sprintf("content: verified parts of %s failed the whole check: %v", ft.digest.Short(), err))
+	}
+	f.stats.Fetched++
+	return nil
+}
+
+// Lacks records that from does not hold d: its requests for d are dropped,
+// asked elsewhere, and from is skipped until the next cycle.
+func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
+	ft, ok := f.fetches[d]
+	if !ok {
+		return
+	}
+	for _, i := range sortedParts(ft.reqs) {
+		if ft.reqs[i].to == from {
+			delete(ft.reqs, i)
+			f.inFlight--
+		}
+	}
+	f.stats.Lacks++
+	ft.skip[from] = true
+}
+
+// Pending is the number of blobs wanted and not yet held.
+func (f *Fetcher) Pending() int {
+	n := 0
+	for d := range f.fetches {
+		if !f.st.Has(d) {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the counters so far.
+func (f *Fetcher) Stats() FetchStats {
+	s := f.stats
+	s.Bytes = make([]PeerBytes, 0, len(f.bytes))
+	for p, n := range f.bytes {
+		s.Bytes = append(s.Bytes, PeerBytes{p, n})
+	}
+	slices.SortFunc(s.Bytes, func(a, b PeerBytes) int { return a.Peer.Compare(b.Peer) })
+	return s
+}
