@@ -1,0 +1,279 @@
+package content_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"revoada.dev/revoada/core/content"
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/internal/testalloc"
+)
+
+var peerA, peerB, peerC = peerID(0), peerID(1), peerID(2)
+
+// served puts b in a peer's store and returns its digest and the store.
+func served(b []byte) (content.Digest, *content.Store) {
+	st := content.NewStore()
+	d, _ := st.Put(b)
+	return d, st
+}
+
+// answer returns the peer store's part for r.
+func answer(t *testing.T, st *content.Store, r content.Request) content.Part {
+	t.Helper()
+	p, ok := st.Part(r.Want)
+	if !ok {
+		t.Fatalf("peer cannot answer %+v", r.Want)
+	}
+	return p
+}
+
+func targets(rs []content.Request) []roles.NodeID {
+	var out []roles.NodeID
+	for _, r := range rs {
+		out = append(out, r.To)
+	}
+	return out
+}
+
+// A part no in-flight want asked for is refused and never stored: another
+// blob, another sender, another offset, or after Cancel.
+func TestFetchRefusesUnasked(t *testing.T) {
+	b := blob(1, 3*content.PartMax)
+	d, peer := served(b)
+	other, _ := peer.Put(blob(2, 100))
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{InFlightMax: 1}, st)
+	f.Fetch(d, uint64(len(b)), []roles.NodeID{peerA})
+	rs := f.Requests()
+	if len(rs) != 1 || rs[0].To != peerA || rs[0].Want.Offset != 0 {
+		t.Fatalf("requests %+v", rs)
+	}
+	good := answer(t, peer, rs[0])
+	for name, send := range map[string]func() error{
+		"another blob": func() error {
+			return f.Receive(peerA, answer(t, peer, content.Request{Want: content.Want{Digest: other}}))
+		},
+		"another sender": func() error { return f.Receive(peerB, good) },
+		"another offset": func() error {
+			return f.Receive(peerA, answer(t, peer, content.Request{Want: content.Want{Digest: d, Offset: content.PartMax}}))
+		},
+	} {
+		if err := send(); !errors.Is(err, content.ErrUnasked) {
+			t.Errorf("%s: %v, want ErrUnasked", name, err)
+		}
+	}
+	if st.Has(other) || st.Len() != 0 {
+		t.Fatal("an unasked part was stored")
+	}
+	f.Cancel(d)
+	if err := f.Receive(peerA, good); !errors.Is(err, content.ErrUnasked) {
+		t.Errorf("after Cancel: %v, want ErrUnasked", err)
+	}
+	if s := f.Stats(); s.Unasked != 4 || f.Pending() != 0 {
+		t.Fatalf("Unasked %d Pending %d", s.Unasked, f.Pending())
+	}
+	if rs := f.Requests(); len(rs) != 0 {
+		t.Fatalf("a cancelled fetch asks %+v", rs)
+	}
+}
+
+// Parts of one blob go to several sources in parallel, nearest first on
+// ties, within InFlightMax; the blob arrives whole and byte-identical.
+func TestFetchSpreadsParts(t *testing.T) {
+	b := blob(3, 5*content.PartMax-1)
+	d, peer := served(b)
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{InFlightMax: 4}, st)
+	f.Fetch(d, uint64(len(b)), []roles.NodeID{peerB, peerA, peerC})
+	rs := f.Requests()
+	if got, want := targets(rs), []roles.NodeID{peerB, peerA, peerC, peerB}; !slices.Equal(got, want) {
+		t.Fatalf("targets %v, want %v", got, want)
+	}
+	if more := f.Requests(); len(more) != 0 {
+		t.Fatalf("asked %d more past InFlightMax", len(more))
+	}
+	for len(rs) > 0 {
+		for _, r := range rs {
+			if err := f.Receive(r.To, answer(t, peer, r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rs = f.Requests()
+	}
+	got, ok := st.Get(d)
+	if !ok || string(got) != string(b) || f.Pending() != 0 || f.Stats().Fetched != 1 {
+		t.Fatalf("held %v, Pending %d, stats %+v", ok, f.Pending(), f.Stats())
+	}
+	var total uint64
+	for _, pb := range f.Stats().Bytes {
+		total += pb.Bytes
+	}
+	if s := f.Stats(); total != uint64(len(b)) || len(s.Bytes) != 3 || s.Bytes[0].Peer != peerA {
+		t.Fatalf("bytes per peer %+v (total %d)", s.Bytes, total)
+	}
+}
+
+// With the size unknown, part 0 is asked alone; it proves the size, and the
+// rest follows.
+func TestFetchLearnsSize(t *testing.T) {
+	b := blob(4, 3*content.PartMax+1)
+	d, peer := served(b)
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{}, st)
+	f.Fetch(d, 0, []roles.NodeID{peerA, peerB})
+	rs := f.Requests()
+	if len(rs) != 1 || rs[0].Want.Offset != 0 {
+		t.Fatalf("with the size unknown asked %+v", rs)
+	}
+	if err := f.Receive(peerA, answer(t, peer, rs[0])); err != nil {
+		t.Fatal(err)
+	}
+	if rs = f.Requests(); len(rs) != 3 {
+		t.Fatalf("after the size proof asked %d parts, want 3", len(rs))
+	}
+	// A part claiming another size than the one proven is corrupt.
+	p := answer(t, peer, rs[1])
+	p.Size++
+	if err := f.Receive(rs[1].To, p); !errors.Is(err, content.ErrCorrupt) {
+		t.Fatalf("another size: %v", err)
+	}
+}
+
+// A claimed size over BlobMax is refused before anything is allocated for it.
+func TestFetchRefusesHugeSize(t *testing.T) {
+	d := digestOf("huge")
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{}, st)
+	f.Fetch(d, 0, []roles.NodeID{peerA})
+	rs := f.Requests()
+	var err error
+	testalloc.Check(t, 64<<10, func() {
+		err = f.Receive(peerA, content.Part{Digest: d, Size: 1 << 40, Data: make([]byte, 10)})
+	})
+	if !errors.Is(err, content.ErrTooLarge) || len(rs) != 1 {
+		t.Fatalf("%v", err)
+	}
+	f.Fetch(digestOf("huge too"), content.BlobMax+1, []roles.NodeID{peerA})
+	if s := f.Stats(); s.TooLarge != 2 || f.Pending() != 1 {
+		t.Fatalf("stats %+v Pending %d", s, f.Pending())
+	}
+}
+
+// A silent source times out and the part is asked of the next; a bad part's
+// sender is asked after the good sources.
+func TestFetchRetriesElsewhere(t *testing.T) {
+	b := blob(5, 1000)
+	d, peer := served(b)
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{TimeoutTicks: 3}, st)
+	f.Fetch(d, 0, []roles.NodeID{peerA, peerB, peerC})
+	if rs := f.Requests(); len(rs) != 1 || rs[0].To != peerA {
+		t.Fatalf("%+v", rs)
+	}
+	for range 2 {
+		f.Tick()
+		if rs := f.Requests(); len(rs) != 0 {
+			t.Fatalf("asked %+v before the timeout", rs)
+		}
+	}
+	f.Tick()
+	rs := f.Requests()
+	if len(rs) != 1 || rs[0].To != peerB {
+		t.Fatalf("after the timeout asked %+v, want peer B", rs)
+	}
+	bad := answer(t, peer, rs[0])
+	bad.Data = slices.Clone(bad.Data)
+	bad.Data[0] ^= 1
+	if err := f.Receive(peerB, bad); !errors.Is(err, content.ErrCorrupt) {
+		t.Fatalf("bad part: %v", err)
+	}
+	rs = f.Requests()
+	if len(rs) != 1 || rs[0].To != peerC {
+		t.Fatalf("after a bad part asked %+v, want peer C", rs)
+	}
+	if err := f.Receive(peerC, answer(t, peer, rs[0])); err != nil || !st.Has(d) {
+		t.Fatalf("%v held %v", err, st.Has(d))
+	}
+	if s := f.Stats(); s.Timeouts != 1 || s.Corrupt != 1 || s.Retries != 2 || s.Fetched != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// When every source has failed the fetch waits TimeoutTicks and cycles
+// through them again, good before bad: a peer may gain the blob later.
+func TestFetchCyclesAfterAllFail(t *testing.T) {
+	b := blob(6, 2000)
+	d, peer := served(b)
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{TimeoutTicks: 5}, st)
+	f.Fetch(d, uint64(len(b)), []roles.NodeID{peerA, peerB})
+	expect := func(step string, want roles.NodeID) content.Request {
+		t.Helper()
+		rs := f.Requests()
+		if len(rs) != 1 || rs[0].To != want {
+			t.Fatalf("%s: asked %v, want %s", step, targets(rs), want.Short())
+		}
+		return rs[0]
+	}
+	wait := func(step string) {
+		t.Helper()
+		for tick := range 5 {
+			if rs := f.Requests(); len(rs) != 0 {
+				t.Fatalf("%s: tick %d: asked %v while waiting", step, tick, targets(rs))
+			}
+			f.Tick()
+		}
+	}
+	bad := answer(t, peer, expect("first", peerA))
+	bad.Size--
+	f.Receive(peerA, bad) // A is bad from now on: asked after B
+	expect("after a bad part", peerB)
+	f.Lacks(peerB, d)
+	wait("first cycle over")
+	for cycle := range 3 {
+		expect("good first", peerB)
+		f.Lacks(peerB, d)
+		expect("bad last", peerA)
+		f.Lacks(peerA, d)
+		wait("cycle over")
+		_ = cycle
+	}
+	if st.Has(d) || f.Pending() != 1 {
+		t.Fatal("held without an answer")
+	}
+	r := expect("B gained the blob", peerB)
+	if err := f.Receive(peerB, answer(t, peer, r)); err != nil || !st.Has(d) {
+		t.Fatalf("%v, held %v", err, st.Has(d))
+	}
+}
+
+func TestFetchHeldAsksNothing(t *testing.T) {
+	st := content.NewStore()
+	d, _ := st.Put([]byte("held"))
+	f := content.NewFetcher(content.FetcherConfig{}, st)
+	f.Fetch(d, 4, []roles.NodeID{peerA})
+	if rs := f.Requests(); len(rs) != 0 || f.Pending() != 0 {
+		t.Fatalf("asked %+v for a held blob", rs)
+	}
+	// Put by other means while pending: dropped on the next Requests.
+	d2 := digestOf("later")
+	f.Fetch(d2, 0, []roles.NodeID{peerA})
+	st.Put([]byte("later"))
+	if rs := f.Requests(); len(rs) != 0 || f.Pending() != 0 {
+		t.Fatalf("asked %+v for a blob held meanwhile", rs)
+	}
+}
+
+// The empty blob is a blob like any other.
+func TestFetchEmpty(t *testing.T) {
+	d, peer := served(nil)
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{}, st)
+	f.Fetch(d, 0, []roles.NodeID{peerA})
+	rs := f.Requests()
+	if err := f.Receive(peerA, answer(t, peer, rs[0])); err != nil || !st.Has(d) {
+		t.Fatalf("%v %v", err, st.Has(d))
+	}
+}
