@@ -1,6 +1,8 @@
 package content_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"testing"
@@ -275,5 +277,34 @@ func TestFetchEmpty(t *testing.T) {
 	rs := f.Requests()
 	if err := f.Receive(peerA, answer(t, peer, rs[0])); err != nil || !st.Has(d) {
 		t.Fatalf("%v %v", err, st.Has(d))
+	}
+}
+
+// A part from the middle of a large blob does not prove the blob's size: a
+// liar can re-head an honest slice with another size sharing the top split
+// and it verifies (genuine bytes, false size). The Fetcher refuses a size
+// other than the one it knows.
+func TestFetchRefusesOtherSizeMidBlob(t *testing.T) {
+	b := blob(7, 5*content.PartMax+3) // top split at 64 KiB: sizes in (64 KiB, 128 KiB] share it
+	d, peer := served(b)
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{InFlightMax: 2}, st)
+	f.Fetch(d, uint64(len(b)), []roles.NodeID{peerA})
+	rs := f.Requests()
+	p := answer(t, peer, rs[1])
+	lie := uint64(7 * content.PartMax)
+	var was, now [8]byte
+	binary.LittleEndian.PutUint64(was[:], p.Size)
+	binary.LittleEndian.PutUint64(now[:], lie)
+	if !bytes.HasPrefix(p.Data, was[:]) {
+		t.Fatal("no slice header")
+	}
+	p.Data = append(now[:], p.Data[8:]...)
+	p.Size = lie
+	if _, err := p.Verify(rs[1].Want); err != nil {
+		t.Fatalf("the re-headed middle part did not verify (%v): the test no longer shows what it means to", err)
+	}
+	if err := f.Receive(peerA, p); !errors.Is(err, content.ErrCorrupt) {
+		t.Fatalf("a part claiming another size: %v, want ErrCorrupt", err)
 	}
 }
