@@ -26,6 +26,9 @@ const (
 	PartMax = 16 << 10
 	// baoGroup is the Bao chunk group (log2 of 1 KiB chunks per group): one group is one part.
 	baoGroup = 4
+	// sliceProofMax bounds the header and sibling hashes of one Bao slice
+	// path: 8 bytes and 64 per level, 9 levels at BlobMax (more leaves room).
+	sliceProofMax = 8 + 64*24
 	// PartDataMax bounds a Part's Data: a slice of a range spanning at most
 	// two groups (2×PartMax), the last group for the size proof (PartMax),
 	// two 8-byte headers and at most three paths of sibling hashes, each

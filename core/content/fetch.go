@@ -48,9 +48,10 @@ type PeerBytes struct {
 // asked for that blob again in this fetch only once every other source has
 // failed. When every source has failed, the fetch waits TimeoutTicks and
 // cycles through them again (a peer may gain the blob later): a fetch never
-// gives up, Cancel ends it. Each part is verified on arrival; a finished blob is
-// checked whole and Put. Memory for a blob is allocated only from a size
-// given to Fetch or proven by a verified part at offset 0, never over BlobMax.
+// gives up, Cancel ends it. Each part is verified on arrival; a finished
+// blob is checked whole and Put. Memory for a blob is allocated once a part
+// of it verified, from a size given to Fetch or proven by a verified part at
+// offset 0, never over BlobMax.
 //
 // Not safe for concurrent use; drive from one goroutine.
 type Fetcher struct {
@@ -121,14 +122,12 @@ func (f *Fetcher) Fetch(d Digest, size uint64, sources []roles.NodeID) {
 	}
 }
 
-// setSize allocates for a known size ≤ BlobMax.
+// setSize records a known size ≤ BlobMax. The blob's buffer waits for its
+// first verified part: many fetches waiting on sources hold no buffers.
 func (ft *fetch) setSize(size uint64) {
 	ft.size, ft.known = size, true
 	n := partsOf(size)
 	ft.have, ft.asked = make([]bool, n), make([]bool, n)
-	if size > PartMax {
-		ft.buf = make([]byte, size)
-	}
 }
 
 // partsOf is how many parts a blob of size bytes travels in.
@@ -354,6 +353,9 @@ func (f *Fetcher) fill(ft *fetch, idx uint64, data []byte) error {
 	if ft.size <= PartMax {
 		whole = data
 	} else {
+		if ft.buf == nil {
+			ft.buf = make([]byte, ft.size)
+		}
 		copy(ft.buf[idx*PartMax:], data)
 		ft.have[idx] = true
 		if slices.Contains(ft.have, false) {
@@ -370,20 +372,25 @@ func (f *Fetcher) fill(ft *fetch, idx uint64, data []byte) error {
 	return nil
 }
 
-// Lacks records that from does not hold d: its requests for d are dropped,
-// asked elsewhere, and from is skipped until the next cycle.
+// Lacks records that from does not hold d: its requests for d are dropped
+// and asked elsewhere (counted in Stats.Lacks), and from is skipped until
+// the next cycle.
 func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
 	ft, ok := f.fetches[d]
 	if !ok {
 		return
 	}
+	asked := false
 	for _, i := range sortedParts(ft.reqs) {
 		if ft.reqs[i].to == from {
 			delete(ft.reqs, i)
 			f.inFlight--
+			asked = true
 		}
 	}
-	f.stats.Lacks++
+	if asked {
+		f.stats.Lacks++
+	}
 	ft.skip[from] = true
 }
 

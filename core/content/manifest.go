@@ -73,6 +73,9 @@ func (m Manifest) Append(b []byte) []byte {
 	return b
 }
 
+// Digest is the digest of m's encoding: what a state root names.
+func (m Manifest) Digest() Digest { return Sum(m.Append(nil)) }
+
 // DecodeManifest decodes the whole of b. It refuses an unknown version,
 // truncation, trailing bytes, a count larger than the bytes present (before
 // allocating for it), unsorted or duplicate keys and sizes over BlobMax.

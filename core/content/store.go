@@ -107,8 +107,12 @@ func (s *Store) Part(w Want) (Part, bool) {
 		return p, true
 	}
 	n := w.span(size)
+	capacity := int(n) + 2*PartMax/1024*64 + sliceProofMax // a misaligned range spans two groups
+	if w.Offset == 0 {
+		capacity += PartMax + sliceProofMax
+	}
 	var buf bytes.Buffer
-	buf.Grow(int(n) + PartMax + 2048)
+	buf.Grow(capacity)
 	s.slice(&buf, bl, w.Offset, n)
 	if w.Offset == 0 {
 		s.slice(&buf, bl, size-1, 1) // the size proof
