@@ -31,6 +31,25 @@
 // allocates nothing for the blob until that part proves a size ≤ BlobMax.
 // A size given to Fetch is trusted (it comes from a verified manifest).
 //
+// A peer serves a Want with Store.Part and sends the Part, or tells the
+// asker it lacks the blob when Part answers false; the asker hands the Part
+// to Fetcher.Receive (or the lack to Fetcher.Lacks). Parts travel encoded
+// by AppendPart and DecodePart, which refuses Data longer than PartDataMax
+// before copying it.
+//
+// # Fetching
+//
+// A Fetcher keeps at most InFlightMax wants outstanding. It asks a blob's
+// sources in the order given (nearest first), spreading the blob's parts
+// over the sources with the fewest of its wants in flight; a want that times
+// out (TimeoutTicks), meets a lack or draws a bad part is asked of the next
+// source, and the peer at fault is skipped for the rest of the cycle (a
+// peer that sent a bad part is asked only after every good one, in every
+// later cycle). When every source has failed it waits TimeoutTicks and
+// starts a new cycle: a peer may gain the blob later, and only Cancel ends
+// a fetch. A part nobody asked for (wrong peer, offset, or after a timeout
+// or Cancel) is refused and counted, never stored.
+//
 // # Choices
 //
 //   - Bao with 16 KiB chunk groups (group 4): one group is one part, so an
@@ -40,6 +59,9 @@
 //   - PartMax 16 KiB: small enough that a corrupt part wastes little and
 //     parts of one blob spread over several peers, large enough that proofs
 //     stay a few percent of the bytes.
+//   - The size proof rides on the offset-0 part rather than on every part: it
+//     costs up to one group (16 KiB) per large blob, once, and the Fetcher
+//     asks offset 0 first only when it does not know the size.
 //   - BlobMax 8 MiB: resources are manifests and specs, not images; a named
 //     limit bounds the memory a fetch allocates.
 //   - Wire codecs are fixed-width big-endian behind a version byte: canonical
