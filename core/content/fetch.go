@@ -12,6 +12,12 @@ import (
 type FetcherConfig struct {
 	InFlightMax  int    // requests outstanding at once over all blobs; default 8
 	TimeoutTicks uint64 // ticks before an unanswered request is asked elsewhere; default 20
+	// BufferBytesMax bounds the buffers of large blobs being assembled: a
+	// blob of known size starts (its parts are asked) only while the
+	// started blobs' sizes stay within it, or when none is started. A blob
+	// whose size a part at offset 0 proves starts with that part, so the
+	// bound may be passed by at most InFlightMax such blobs. Default 64 MiB.
+	BufferBytesMax uint64
 }
 
 // Request is a want to send to a peer.
@@ -51,7 +57,8 @@ type PeerBytes struct {
 // gives up, Cancel ends it. Each part is verified on arrival; a finished
 // blob is checked whole and Put. Memory for a blob is allocated once a part
 // of it verified, from a size given to Fetch or proven by a verified part at
-// offset 0, never over BlobMax.
+// offset 0, never over BlobMax; the buffers of blobs being assembled stay
+// within BufferBytesMax (see FetcherConfig).
 //
 // Not safe for concurrent use; drive from one goroutine.
 type Fetcher struct {
@@ -61,6 +68,7 @@ type Fetcher struct {
 	fetches  map[Digest]*fetch
 	order    []Digest // fetches in the order first asked: the order of Requests
 	inFlight int
+	buffered uint64 // sizes of the started large blobs
 	stats    FetchStats
 	bytes    map[roles.NodeID]uint64
 }
@@ -77,6 +85,7 @@ type fetch struct {
 	have       []bool
 	asked      []bool              // parts asked at least once (for Retries)
 	askedFirst bool                // part 0 asked while the size was unknown
+	started    bool                // a large blob counted in Fetcher.buffered
 	reqs       map[uint64]*request // in flight, by part index
 }
 
@@ -93,6 +102,9 @@ func NewFetcher(cfg FetcherConfig, st *Store) *Fetcher {
 	}
 	if cfg.TimeoutTicks == 0 {
 		cfg.TimeoutTicks = 20
+	}
+	if cfg.BufferBytesMax == 0 {
+		cfg.BufferBytesMax = 64 << 20
 	}
 	return &Fetcher{cfg: cfg, st: st, fetches: map[Digest]*fetch{}, bytes: map[roles.NodeID]uint64{}}
 }
@@ -145,6 +157,9 @@ func (f *Fetcher) Cancel(d Digest) {
 		return
 	}
 	f.inFlight -= len(ft.reqs)
+	if ft.started {
+		f.buffered -= ft.size
+	}
 	delete(f.fetches, d)
 	f.order = slices.DeleteFunc(f.order, func(x Digest) bool { return x == d })
 }
@@ -186,6 +201,9 @@ func (f *Fetcher) Requests() []Request {
 			f.Cancel(d)
 			continue
 		}
+		if !f.admit(ft) {
+			continue
+		}
 		for _, i := range ft.missing() {
 			if f.inFlight >= f.cfg.InFlightMax {
 				return out
@@ -204,6 +222,24 @@ func (f *Fetcher) Requests() []Request {
 		}
 	}
 	return out
+}
+
+// admit reports whether ft's parts may be asked: a large blob of known size
+// starts only within BufferBytesMax, or when no other has started.
+func (f *Fetcher) admit(ft *fetch) bool {
+	if !ft.known || ft.size <= PartMax || ft.started {
+		return true
+	}
+	if f.buffered > 0 && f.buffered+ft.size > f.cfg.BufferBytesMax {
+		return false
+	}
+	f.start(ft)
+	return true
+}
+
+func (f *Fetcher) start(ft *fetch) {
+	ft.started = true
+	f.buffered += ft.size
 }
 
 // wasAsked reports whether part i was asked before, and records it asked.
@@ -332,6 +368,9 @@ func (f *Fetcher) accept(ft *fetch, w Want, p Part) ([]byte, error) {
 	if !ft.known { // a verified part at offset 0 proves its size
 		ft.setSize(p.Size)
 		ft.asked[0] = ft.askedFirst
+		if ft.size > PartMax {
+			f.start(ft)
+		}
 	}
 	return data, nil
 }

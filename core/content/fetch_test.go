@@ -201,7 +201,8 @@ func drawWorld(t *rapid.T) (*world, [][]byte, [][]roles.NodeID, int) {
 	delayMax := rapid.Uint64Range(0, 4).Draw(t, "delayMax")
 	r := rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "delaySeed"), 0))
 	w.delay = func() uint64 { return r.Uint64N(delayMax + 1) }
-	cfg := content.FetcherConfig{InFlightMax: rapid.IntRange(0, 8).Draw(t, "inflight"), TimeoutTicks: rapid.Uint64Range(0, 10).Draw(t, "timeout")}
+	cfg := content.FetcherConfig{InFlightMax: rapid.IntRange(0, 8).Draw(t, "inflight"), TimeoutTicks: rapid.Uint64Range(0, 10).Draw(t, "timeout"),
+		BufferBytesMax: rapid.SampledFrom([]uint64{0, 1, 50 << 10}).Draw(t, "bufferMax")}
 	w.st = content.NewStore()
 	w.f = content.NewFetcher(cfg, w.st)
 	servable := 0

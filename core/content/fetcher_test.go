@@ -308,3 +308,45 @@ func TestFetchRefusesOtherSizeMidBlob(t *testing.T) {
 		t.Fatalf("a part claiming another size: %v, want ErrCorrupt", err)
 	}
 }
+
+// Large blobs of known size start only within BufferBytesMax (one always
+// may); the next starts when one completes.
+func TestFetchBoundsBuffers(t *testing.T) {
+	peer := content.NewStore()
+	var ds []content.Digest
+	for i := range 3 {
+		d, _ := peer.Put(blob(uint64(10+i), 2*content.PartMax+1))
+		ds = append(ds, d)
+	}
+	small, _ := peer.Put(blob(20, 100))
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{InFlightMax: 100, BufferBytesMax: 5 * content.PartMax}, st)
+	for _, d := range ds {
+		f.Fetch(d, 2*content.PartMax+1, []roles.NodeID{peerA})
+	}
+	f.Fetch(small, 100, []roles.NodeID{peerA})
+	blobsAsked := func(rs []content.Request) []content.Digest {
+		var out []content.Digest
+		for _, r := range rs {
+			if !slices.Contains(out, r.Want.Digest) {
+				out = append(out, r.Want.Digest)
+			}
+		}
+		return out
+	}
+	rs := f.Requests()
+	if got, want := blobsAsked(rs), []content.Digest{ds[0], ds[1], small}; !slices.Equal(got, want) {
+		t.Fatalf("asked for %v, want the first two large blobs and the small one", got)
+	}
+	for _, r := range rs {
+		if r.Want.Digest == ds[0] {
+			f.Receive(peerA, answer(t, peer, r))
+		}
+	}
+	if !st.Has(ds[0]) {
+		t.Fatal("first blob not held")
+	}
+	if got := blobsAsked(f.Requests()); !slices.Equal(got, []content.Digest{ds[2]}) {
+		t.Fatalf("after the first completed asked for %v, want the third", got)
+	}
+}
