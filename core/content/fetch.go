@@ -12,11 +12,14 @@ import (
 type FetcherConfig struct {
 	InFlightMax  int    // requests outstanding at once over all blobs; default 8
 	TimeoutTicks uint64 // ticks before an unanswered request is asked elsewhere; default 20
-	// BufferBytesMax bounds the buffers of large blobs being assembled: a
-	// blob of known size starts (its parts are asked) only while the
-	// started blobs' sizes stay within it, or when none is started. A blob
-	// whose size a part at offset 0 proves starts with that part, so the
-	// bound may be passed by at most InFlightMax such blobs. Default 64 MiB.
+	// BufferBytesMax bounds the buffers of large blobs being assembled. A
+	// blob's buffer is allocated at its first verified part; a large blob
+	// without one is asked for only while the buffers held stay within the
+	// bound with its size added, or when none is held. Parts already asked
+	// may pass the bound by at most InFlightMax blobs. A blob holding a
+	// buffer whose every source failed in a cycle without a part arriving
+	// drops its buffer while another blob waits for room, so a blob no
+	// peer serves cannot block the rest. Default 64 MiB.
 	BufferBytesMax uint64
 }
 
@@ -68,7 +71,8 @@ type Fetcher struct {
 	fetches  map[Digest]*fetch
 	order    []Digest // fetches in the order first asked: the order of Requests
 	inFlight int
-	buffered uint64 // sizes of the started large blobs
+	buffered uint64 // sizes of the buffers held
+	blocked  bool   // the last Requests left a blob waiting for buffer room
 	stats    FetchStats
 	bytes    map[roles.NodeID]uint64
 }
@@ -85,7 +89,7 @@ type fetch struct {
 	have       []bool
 	asked      []bool              // parts asked at least once (for Retries)
 	askedFirst bool                // part 0 asked while the size was unknown
-	started    bool                // a large blob counted in Fetcher.buffered
+	progressed bool                // a part arrived in this cycle
 	reqs       map[uint64]*request // in flight, by part index
 }
 
@@ -157,9 +161,7 @@ func (f *Fetcher) Cancel(d Digest) {
 		return
 	}
 	f.inFlight -= len(ft.reqs)
-	if ft.started {
-		f.buffered -= ft.size
-	}
+	f.release(ft)
 	delete(f.fetches, d)
 	f.order = slices.DeleteFunc(f.order, func(x Digest) bool { return x == d })
 }
@@ -195,6 +197,8 @@ func sortedParts(reqs map[uint64]*request) []uint64 {
 // asked, parts in offset order, up to InFlightMax in flight.
 func (f *Fetcher) Requests() []Request {
 	var out []Request
+	blocked := false
+	defer func() { f.blocked = blocked }()
 	for _, d := range slices.Clone(f.order) {
 		ft := f.fetches[d]
 		if f.st.Has(d) { // Put by other means
@@ -202,6 +206,7 @@ func (f *Fetcher) Requests() []Request {
 			continue
 		}
 		if !f.admit(ft) {
+			blocked = true
 			continue
 		}
 		for _, i := range ft.missing() {
@@ -224,22 +229,23 @@ func (f *Fetcher) Requests() []Request {
 	return out
 }
 
-// admit reports whether ft's parts may be asked: a large blob of known size
-// starts only within BufferBytesMax, or when no other has started.
+// admit reports whether ft's parts may be asked: a large blob without a
+// buffer only while the buffers held leave room for it, or none is held.
 func (f *Fetcher) admit(ft *fetch) bool {
-	if !ft.known || ft.size <= PartMax || ft.started {
+	if !ft.known || ft.size <= PartMax || ft.buf != nil {
 		return true
 	}
-	if f.buffered > 0 && f.buffered+ft.size > f.cfg.BufferBytesMax {
-		return false
-	}
-	f.start(ft)
-	return true
+	return f.buffered == 0 || f.buffered+ft.size <= f.cfg.BufferBytesMax
 }
 
-func (f *Fetcher) start(ft *fetch) {
-	ft.started = true
-	f.buffered += ft.size
+// release drops ft's buffer and the parts in it.
+func (f *Fetcher) release(ft *fetch) {
+	if ft.buf == nil {
+		return
+	}
+	f.buffered -= ft.size
+	ft.buf = nil
+	clear(ft.have)
 }
 
 // wasAsked reports whether part i was asked before, and records it asked.
@@ -286,8 +292,12 @@ func (f *Fetcher) pick(ft *fetch) (roles.NodeID, bool) {
 		if len(ft.sources) == 0 {
 			return roles.NodeID{}, false
 		}
-		if ft.cycleAt == 0 {
+		if ft.cycleAt == 0 { // the cycle is over
 			ft.cycleAt = f.now + f.cfg.TimeoutTicks
+			if !ft.progressed && f.blocked {
+				f.release(ft)
+			}
+			ft.progressed = false
 		}
 		if f.now < ft.cycleAt {
 			return roles.NodeID{}, false
@@ -350,6 +360,7 @@ func (f *Fetcher) Receive(from roles.NodeID, p Part) error {
 		return fmt.Errorf("from %s: %w", from.Short(), err)
 	}
 	f.bytes[from] += uint64(len(data))
+	ft.progressed = true
 	return f.fill(ft, idx, data)
 }
 
@@ -368,9 +379,6 @@ func (f *Fetcher) accept(ft *fetch, w Want, p Part) ([]byte, error) {
 	if !ft.known { // a verified part at offset 0 proves its size
 		ft.setSize(p.Size)
 		ft.asked[0] = ft.askedFirst
-		if ft.size > PartMax {
-			f.start(ft)
-		}
 	}
 	return data, nil
 }
@@ -394,6 +402,7 @@ func (f *Fetcher) fill(ft *fetch, idx uint64, data []byte) error {
 	} else {
 		if ft.buf == nil {
 			ft.buf = make([]byte, ft.size)
+			f.buffered += ft.size
 		}
 		copy(ft.buf[idx*PartMax:], data)
 		ft.have[idx] = true

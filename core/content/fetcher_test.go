@@ -309,22 +309,18 @@ func TestFetchRefusesOtherSizeMidBlob(t *testing.T) {
 	}
 }
 
-// Large blobs of known size start only within BufferBytesMax (one always
-// may); the next starts when one completes.
+// A large blob without a buffer is asked for only while the buffers held
+// leave room for it; the next starts when one completes, or when one whose
+// sources all failed drops its buffer.
 func TestFetchBoundsBuffers(t *testing.T) {
 	peer := content.NewStore()
 	var ds []content.Digest
+	const size = 2*content.PartMax + 1 // three parts
 	for i := range 3 {
-		d, _ := peer.Put(blob(uint64(10+i), 2*content.PartMax+1))
+		d, _ := peer.Put(blob(uint64(10+i), size))
 		ds = append(ds, d)
 	}
 	small, _ := peer.Put(blob(20, 100))
-	st := content.NewStore()
-	f := content.NewFetcher(content.FetcherConfig{InFlightMax: 100, BufferBytesMax: 5 * content.PartMax}, st)
-	for _, d := range ds {
-		f.Fetch(d, 2*content.PartMax+1, []roles.NodeID{peerA})
-	}
-	f.Fetch(small, 100, []roles.NodeID{peerA})
 	blobsAsked := func(rs []content.Request) []content.Digest {
 		var out []content.Digest
 		for _, r := range rs {
@@ -334,19 +330,42 @@ func TestFetchBoundsBuffers(t *testing.T) {
 		}
 		return out
 	}
-	rs := f.Requests()
-	if got, want := blobsAsked(rs), []content.Digest{ds[0], ds[1], small}; !slices.Equal(got, want) {
-		t.Fatalf("asked for %v, want the first two large blobs and the small one", got)
-	}
-	for _, r := range rs {
-		if r.Want.Digest == ds[0] {
-			f.Receive(peerA, answer(t, peer, r))
+	expect := func(step string, rs []content.Request, want ...content.Digest) {
+		t.Helper()
+		if got := blobsAsked(rs); !slices.Equal(got, want) {
+			t.Fatalf("%s: asked for %v, want %v", step, got, want)
 		}
 	}
-	if !st.Has(ds[0]) {
-		t.Fatal("first blob not held")
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{InFlightMax: 3, BufferBytesMax: 3 * content.PartMax, TimeoutTicks: 2}, st)
+	for _, d := range ds {
+		f.Fetch(d, size, []roles.NodeID{peerA})
 	}
-	if got := blobsAsked(f.Requests()); !slices.Equal(got, []content.Digest{ds[2]}) {
-		t.Fatalf("after the first completed asked for %v, want the third", got)
+	f.Fetch(small, 100, []roles.NodeID{peerA})
+	first := f.Requests()
+	expect("start", first, ds[0])
+	f.Receive(peerA, answer(t, peer, first[0])) // ds[0] holds a buffer now
+	rs := f.Requests()
+	expect("no room for a second large blob", rs, small)
+	f.Receive(peerA, answer(t, peer, rs[0]))
+	for _, r := range first[1:] {
+		f.Receive(peerA, answer(t, peer, r))
 	}
+	if !st.Has(ds[0]) || !st.Has(small) {
+		t.Fatal("first blobs not held")
+	}
+	rs = f.Requests()
+	expect("room again", rs, ds[1])
+	// ds[1] gets one part, then its only source lacks it: the cycle made
+	// progress, so it keeps its buffer; a cycle without a part drops it for
+	// ds[2].
+	f.Receive(peerA, answer(t, peer, rs[0]))
+	expect("no room for ds[2]", f.Requests())
+	f.Lacks(peerA, ds[1])
+	expect("the cycle is over, with progress", f.Requests())
+	f.Tick()
+	f.Tick()
+	expect("a new cycle", f.Requests(), ds[1])
+	f.Lacks(peerA, ds[1])
+	expect("the stalled blob dropped its buffer", f.Requests(), ds[2])
 }
