@@ -91,7 +91,9 @@ func (s *Store) Bytes() uint64 { return s.bytes }
 
 // Part answers w from what the store holds: false if the blob is not held,
 // w.Offset is past its end (an empty blob answers offset 0) or w.Length is
-// over PartMax.
+// over PartMax; the peer then tells the asker it lacks the blob. For a blob
+// of at most PartMax bytes, Data is the stored blob itself: the caller must
+// not modify it.
 func (s *Store) Part(w Want) (Part, bool) {
 	bl, ok := s.blobs[w.Digest]
 	if !ok || w.Length > PartMax {
