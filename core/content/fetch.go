@@ -43,6 +43,15 @@ type FetchStats struct {
 	Fetched   uint64      // blobs completed and Put
 }
 
+// Received is the blob data accepted from every peer.
+func (s FetchStats) Received() uint64 {
+	var n uint64
+	for _, b := range s.Bytes {
+		n += b.Bytes
+	}
+	return n
+}
+
 // PeerBytes is the blob data accepted from one peer.
 type PeerBytes struct {
 	Peer  roles.NodeID

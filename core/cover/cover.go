@@ -26,11 +26,16 @@ const (
 	LeaderHandedOff     Point = "leader handed off leadership instead of removing itself"
 	PolicyFenced        Point = "policy shift fenced at apply (term or shape moved)"
 	DamperBypassed      Point = "damper let a recovery through (dead voter removed, or voters restored)"
+	SyncedRead          Point = "worker served a local read from its synced state"
+	SyncRetargeted      Point = "worker switched to a newer root in the middle of a fetch"
+	PartRefused         Point = "fetched blob part refused (corrupt, malformed or too large)"
+	SyncStalled         Point = "worker gave up a root no peer served, and distrusted its publisher"
 )
 
 // Core is every point the core declares.
 func Core() []Point {
-	return []Point{SnapshotInstalled, LeaderInJoint, JointEntered, RequestDeduplicated, RequestForwarded, StagedTimedOut, RemovalHeld, ReadIndexExpired, PolicyWithheld, LeaderHandedOff, PolicyFenced, DamperBypassed}
+	return []Point{SnapshotInstalled, LeaderInJoint, JointEntered, RequestDeduplicated, RequestForwarded, StagedTimedOut, RemovalHeld, ReadIndexExpired, PolicyWithheld, LeaderHandedOff, PolicyFenced, DamperBypassed,
+		SyncedRead, SyncRetargeted, PartRefused, SyncStalled}
 }
 
 // Counts is how often each point was reached.

@@ -124,6 +124,7 @@ func (n *Node) startSelfHealing() error {
 		return fmt.Errorf("node: membership: %w", err)
 	}
 	n.heal = &selfHealing{gossip: g}
+	n.sync = newSyncing()
 	if cfg.Policy != nil {
 		n.heal.pol = policy.New(*cfg.Policy)
 	}
@@ -398,9 +399,18 @@ func (n *Node) shiftApplied() {
 	if r == 0 {
 		r = roles.Worker // outside the shape: its state is not heard anyway
 	}
+	if n.sync != nil && n.status.Member && index == n.applied {
+		n.publishRoot(r) // the whole root: its manifest and chain head are this index's too
+		return
+	}
 	_ = h.gossip.UpdateSelf(func(s *membership.State) {
 		s.Roles = r
-		s.StateRoot = membership.StateRoot{Index: index, ShapeHash: d}
+		s.StateRoot.Index, s.StateRoot.ShapeHash = index, d // a worker's manifest stays the one it installed
+		if r.Has(roles.Etcd) {
+			// A voter's root is taken whole by workers (content.go): one
+			// it cannot publish yet, its manifest an older index's, is none.
+			s.StateRoot.ManifestHash, s.StateRoot.ChainHead = [32]byte{}, [32]byte{}
+		}
 	})
 	n.drainGossip()
 }

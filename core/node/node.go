@@ -91,8 +91,11 @@ type Config struct {
 	Membership func(self membership.State) (Membership, error)
 	Policy     *policy.Config
 	AuditTicks int
-	Capacity   membership.Capacity // what this node offers, gossiped
-	Addr       string              // where peers reach this node, gossiped ("" for none)
+	// RootTicks is the period of the state roots a raft member publishes
+	// while its state moves (RootTicksDefault if 0); see content.go.
+	RootTicks int
+	Capacity  membership.Capacity // what this node offers, gossiped
+	Addr      string              // where peers reach this node, gossiped ("" for none)
 
 	// Key, the node's private key (its public half is ID), signs the
 	// shifts it proposes as leader, each a block of the attested role
@@ -140,6 +143,9 @@ type Planted struct {
 	// StayJoint enters joint configurations with an explicit transition and
 	// never leaves them.
 	StayJoint bool
+	// EarlyInstall makes a worker install a state root as soon as it holds
+	// its manifest, without the resources it still lacks (content.go).
+	EarlyInstall bool
 }
 
 // DefaultConfig returns the default tuning for a node.
@@ -265,6 +271,7 @@ type Node struct {
 	events     []store.Event
 	status     Status
 	heal       *selfHealing // nil without Config.Gossip
+	sync       *syncing     // content sync (content.go); nil without gossip
 
 	seen        shapeView               // the newest shape a leader sent (view.go)
 	announced   roles.Shape             // the shape last applied, as a leader announces it
@@ -310,6 +317,15 @@ func New(cfg Config, d Durable) (*Node, error) {
 	default:
 		if err := n.restore(snap); err != nil {
 			return nil, err
+		}
+		// DecodeMachine rebuilds a role history without checking its
+		// signatures (each block's were checked by every replica that
+		// applied it, and a leader's snapshot comes from a raft peer over
+		// the authenticated transport); one read back from this node's
+		// own disk is checked whole, so that a history altered there is
+		// refused, not served.
+		if _, err := attest.Verify(n.machine.Chain().Blocks(), nil); err != nil {
+			return nil, fmt.Errorf("%w: its role history: %w", ErrCorruptSnapshot, err)
 		}
 	}
 	if err := n.ms.Append(d.Entries); err != nil {
@@ -427,6 +443,7 @@ func (n *Node) Tick() {
 	n.tickPending()
 	n.tickReads()
 	n.tickSelfHealing()
+	n.tickContent()
 	switch {
 	case len(n.staged) == 0: // nothing to do, and the status costs an allocation
 	case n.rn.BasicStatus().RaftState == raft.StateLeader:
@@ -464,6 +481,10 @@ func (n *Node) Step(m Message) {
 	case MsgShape:
 		if m.Shape != nil {
 			n.stepShape(m.From, m.Shape)
+		}
+	case MsgContent:
+		if m.Content != nil {
+			n.stepContent(m.From, m.Content)
 		}
 	}
 }
@@ -527,6 +548,8 @@ func (n *Node) route(req Request, hops uint8) {
 	switch {
 	case req.Read != nil && n.status.Member:
 		n.read(req)
+	case req.Read != nil && req.Read.Local && hops == 0 && n.servesSynced():
+		n.deliver(n.syncedRead(req))
 	case req.Read != nil && hops > 0:
 		// A read forwarded to a node that is no replica: drop it.
 	case req.Read == nil && bs.RaftState == raft.StateLeader:

@@ -147,6 +147,7 @@ const (
 	MsgResult                         // a request's result, sent to its origin
 	MsgGossip                         // a membership message
 	MsgShape                          // the leader's shape, for a node outside raft
+	MsgContent                        // blob wants, parts and refusals (content.go)
 )
 
 func (k MessageKind) String() string {
@@ -161,6 +162,8 @@ func (k MessageKind) String() string {
 		return "gossip"
 	case MsgShape:
 		return "shape"
+	case MsgContent:
+		return "content"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -176,6 +179,7 @@ type Message struct {
 	Result   *Result
 	Gossip   *membership.Message
 	Shape    *ShapeNotice
+	Content  *ContentMessage
 	Hops     uint8 // forwards so far
 }
 
@@ -296,6 +300,13 @@ func (m Message) AppendDescribe(b []byte) []byte {
 		return m.Result.ID.append(append(b, "result "...))
 	case MsgGossip:
 		return append(b, m.describeGossip()...)
+	case MsgContent:
+		b = append(b, "content w"...)
+		b = strconv.AppendInt(b, int64(len(m.Content.Wants)), 10)
+		b = append(b, " p"...)
+		b = strconv.AppendInt(b, int64(len(m.Content.Parts)), 10)
+		b = append(b, " l"...)
+		return strconv.AppendInt(b, int64(len(m.Content.Lacks)), 10)
 	}
 	return append(b, m.Kind.String()...)
 }

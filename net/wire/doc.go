@@ -16,6 +16,7 @@
 //	         | node.AppendResult's encoding    (node.MsgResult)
 //	         | membership.AppendMessage's      (node.MsgGossip)
 //	         | index:u64 roles.AppendShape's [chainLen:u32 attest.AppendChain's] (node.MsgShape)
+//	         | node.AppendContent's encoding   (node.MsgContent)
 //
 // Each part is encoded by its own package's canonical encoder, with that
 // encoder's limits and checks. A raft message is marshalled with

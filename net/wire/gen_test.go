@@ -11,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"revoada.dev/revoada/core/attest"
+	"revoada.dev/revoada/core/content"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
@@ -192,7 +193,7 @@ func genGossip(t *rapid.T, from, to roles.NodeID) *membership.Message {
 
 var genMessage = rapid.Custom(func(t *rapid.T) node.Message {
 	m := node.Message{From: genNodeID.Draw(t, "from"), To: genNodeID.Draw(t, "to"),
-		Kind: node.MessageKind(rapid.IntRange(int(node.MsgRaft), int(node.MsgShape)).Draw(t, "kind")),
+		Kind: node.MessageKind(rapid.IntRange(int(node.MsgRaft), int(node.MsgContent)).Draw(t, "kind")),
 		Hops: uint8(rapid.IntRange(0, node.ForwardHopsMax).Draw(t, "hops"))}
 	switch m.Kind {
 	case node.MsgRaft:
@@ -205,9 +206,47 @@ var genMessage = rapid.Custom(func(t *rapid.T) node.Message {
 		m.Gossip = genGossip(t, m.From, m.To)
 	case node.MsgShape:
 		m.Shape = genShapeNotice(t)
+	case node.MsgContent:
+		m.Content = genContent(t)
 	}
 	return m
 })
+
+// genContent draws wants, real parts of blobs of up to 40 KiB (Bao slices
+// past content.PartMax) and refusals.
+func genContent(t *rapid.T) *node.ContentMessage {
+	c := &node.ContentMessage{}
+	digest := func(label string) content.Digest {
+		var d content.Digest
+		copy(d[:], rapid.SliceOfN(rapid.Byte(), 32, 32).Draw(t, label))
+		return d
+	}
+	for range rapid.IntRange(0, 3).Draw(t, "wants") {
+		c.Wants = append(c.Wants, content.Want{Digest: digest("wdigest"), Offset: rapid.Uint64().Draw(t, "woffset"),
+			Length: uint32(rapid.IntRange(0, content.PartMax).Draw(t, "wlength"))})
+	}
+	st := content.NewStore()
+	for range rapid.IntRange(0, 2).Draw(t, "parts") {
+		blob := make([]byte, rapid.IntRange(0, 40<<10).Draw(t, "size"))
+		for i := range blob {
+			blob[i] = byte(i * 7)
+		}
+		d, err := st.Put(blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := uint64(rapid.IntRange(0, max(0, len(blob)-1)/content.PartMax).Draw(t, "part")) * content.PartMax
+		p, ok := st.Part(content.Want{Digest: d, Offset: off})
+		if !ok {
+			t.Fatalf("no part at %d of a blob of %d bytes", off, len(blob))
+		}
+		c.Parts = append(c.Parts, p)
+	}
+	for range rapid.IntRange(0, 3).Draw(t, "lacks") {
+		c.Lacks = append(c.Lacks, digest("lack"))
+	}
+	return c
+}
 
 // genShapeNotice draws a valid shape (its first member holds etcd) of up to
 // eight distinct nodes.

@@ -56,8 +56,8 @@ var raftUnmarshal = proto.UnmarshalOptions{RecursionLimit: raftDepthMax}
 // panics otherwise, or on a part its own encoder refuses.
 func AppendMessage(dst []byte, m node.Message) []byte {
 	if !wellFormed(m) {
-		panic(fmt.Sprintf("wire: encoding a %s message with raft %t, request %t, result %t, gossip %t, shape %t",
-			m.Kind, m.Raft != nil, m.Request != nil, m.Result != nil, m.Gossip != nil, m.Shape != nil))
+		panic(fmt.Sprintf("wire: encoding a %s message with raft %t, request %t, result %t, gossip %t, shape %t, content %t",
+			m.Kind, m.Raft != nil, m.Request != nil, m.Result != nil, m.Gossip != nil, m.Shape != nil, m.Content != nil))
 	}
 	dst = append(dst, MessageVersion, byte(m.Kind), m.Hops)
 	dst = append(dst, m.From[:]...)
@@ -84,6 +84,8 @@ func AppendMessage(dst []byte, m node.Message) []byte {
 		dst = attest.AppendChain(binary.BigEndian.AppendUint32(dst, 0), m.Shape.Chain)
 		binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
 		return dst
+	case node.MsgContent:
+		return node.AppendContent(dst, *m.Content)
 	default: // node.MsgGossip
 		return membership.AppendMessage(dst, *m.Gossip)
 	}
@@ -93,9 +95,9 @@ func AppendMessage(dst []byte, m node.Message) []byte {
 func wellFormed(m node.Message) bool {
 	set := [...]bool{
 		node.MsgRaft: m.Raft != nil, node.MsgForward: m.Request != nil, node.MsgResult: m.Result != nil,
-		node.MsgGossip: m.Gossip != nil, node.MsgShape: m.Shape != nil,
+		node.MsgGossip: m.Gossip != nil, node.MsgShape: m.Shape != nil, node.MsgContent: m.Content != nil,
 	}
-	if m.Kind < node.MsgRaft || m.Kind > node.MsgShape {
+	if m.Kind < node.MsgRaft || m.Kind > node.MsgContent {
 		return false
 	}
 	for k, on := range set[1:] {
@@ -152,6 +154,11 @@ func decodeMessage(b []byte, g *membership.Message) (node.Message, error) {
 		m.Gossip, rest, err = decodeGossip(body, m.From, m.To, g)
 	case node.MsgShape:
 		m.Shape, rest, err = decodeShape(body)
+	case node.MsgContent:
+		var c node.ContentMessage
+		if c, rest, err = node.DecodeContent(body); err == nil {
+			m.Content = &c
+		}
 	default:
 		return node.Message{}, fmt.Errorf("%w: message kind %d", ErrKind, b[1])
 	}

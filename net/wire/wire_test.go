@@ -206,7 +206,7 @@ func badMessages(t *testing.T) []badMessage {
 		{"a cut envelope", hb[:wire.MessageHeaderBytes-1], wire.ErrTruncated},
 		{"another message version", with(0, wire.MessageVersion+1), wire.ErrVersion},
 		{"an unknown message kind", with(1, 0), wire.ErrKind},
-		{"a message kind past the last", with(1, byte(node.MsgShape)+1), wire.ErrKind},
+		{"a message kind past the last", with(1, byte(node.MsgContent)+1), wire.ErrKind},
 		{"too many hops", with(2, node.ForwardHopsMax+1), wire.ErrField},
 		{"a raft body that is not protobuf", raftBytes([]byte{0xff}), wire.ErrField},
 		{"a raft message cut short", hb[:len(hb)-1], wire.ErrTruncated},

@@ -1,0 +1,604 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"revoada.dev/revoada/core/content"
+	"revoada.dev/revoada/core/cover"
+	"revoada.dev/revoada/core/membership"
+	"revoada.dev/revoada/core/roles"
+	"revoada.dev/revoada/core/store"
+)
+
+// Content sync (layer C of the design): how workers, which apply no log,
+// come to hold the resource store's state, verified, from their peers.
+//
+// A raft member publishes a state root in its gossiped state (signed with
+// its node key, as all of it is) every RootTicks while its applied index
+// moves, and whenever its shape changes: the index, the shape's digest, the
+// digest of a manifest of the store (content.Manifest: every resource's key,
+// revision and blob digest) and the head of the role history. It holds the
+// manifest and every resource (store.AppendResource's bytes) as blobs in a
+// content.Store, and keeps the blobs its last RootsKept roots reach.
+//
+// A worker takes the root of highest index among those gossiped by the
+// voters of its view that also gossip a voter's roles (a demoted voter's
+// state says so as soon as it knows; until it is a raft member a voter
+// gossips no manifest, so a root a worker takes is always one a member
+// published whole) — a root from any other node, or one whose signature
+// does not verify (membership counts those Forged and drops them), is never
+// taken — fetches its manifest and then the resources it lacks
+// (content.Fetcher: parts checked against their digest on arrival, bounded
+// requests in flight, retried elsewhere on a timeout, a refusal or a bad
+// part), checks that each resource decodes to the entry naming it, and only
+// then installs the root: the state it serves local reads from, and the
+// manifest it gossips as its own, so that it serves that state's blobs to
+// the workers behind it. A blob is asked of the nodes that gossip the
+// manifest being fetched: other workers first, then the voters, each
+// worker starting at another place among them, so the voters (and the
+// leader among them) serve a small share as more workers hold the state.
+//
+// A worker's gossiped root keeps its view's index and shape digest (the
+// shape it answers from: leaders resend shape notices by them); its
+// manifest digest and chain head are those of the root it installed.
+
+// Content sync limits and defaults.
+const (
+	RootTicksDefault = 10 // ticks between two roots a member publishes, while its state moves
+	RootsKept        = 4  // a member keeps the blobs of its last RootsKept roots
+	ContentItemsMax  = 64 // wants, parts or refusals in one content message
+	collectSlack     = 64 // blobs a store may hold beyond twice its live ones before a collection
+	StallRoots       = 5  // root periods a worker waits for any part of its target before it gives it up
+	DistrustRoots    = 10 // root periods a voter whose root was given up is not taken from
+)
+
+// ContentMessage asks for blob parts, answers with them, or says which
+// blobs the sender does not hold. Receivers never write to it (it is
+// shared, like gossip).
+type ContentMessage struct {
+	Wants []content.Want
+	Parts []content.Part
+	Lacks []content.Digest
+}
+
+// SyncStatus is what a node's content sync has done, for drivers and
+// checkers.
+type SyncStatus struct {
+	// Published is the last root this node gossiped as a raft member
+	// (zero if it never did).
+	Published membership.StateRoot
+	// Synced is the root a worker installed and serves local reads from;
+	// Revision its store revision.
+	Synced   membership.StateRoot
+	Revision store.Revision
+	// Latest is the highest index of a root the node has seen a voter
+	// publish; Pending the blobs it still fetches.
+	Latest  uint64
+	Pending int
+	// ServedBytes counts the blob bytes this node sent in parts;
+	// RefusedRoots the roots it gave up: a manifest or a resource that
+	// does not decode or match its entry, or no part of it for StallRoots
+	// root periods.
+	ServedBytes  uint64
+	RefusedRoots uint64
+	Fetch        content.FetchStats
+	Blobs        int
+}
+
+type syncing struct {
+	blobs *content.Store
+	fetch *content.Fetcher
+
+	// A raft member's publishing.
+	rootAt    uint64 // n.ticks at the last root published
+	published membership.StateRoot
+	resources map[store.Ref]resourceBlob // the store's resources as blobs, by revision
+	kept      []content.Manifest         // the manifests of the last RootsKept roots
+	keptRoots []content.Digest
+
+	// A worker's syncing.
+	target                    membership.StateRoot // the root being fetched (zero: none)
+	wanted                    []content.Digest     // what the fetcher was asked for, for it
+	wantedSet                 map[content.Digest]bool
+	targetMan                 *content.Manifest       // its manifest, once held and decoded
+	targetFrom                roles.NodeID            // the voter that published it
+	progressBytes, progressAt uint64                  // the fetcher's bytes received, and when they last grew
+	distrust                  map[roles.NodeID]uint64 // voters whose roots are not taken until a tick
+	synced                    membership.StateRoot
+	syncedMan                 content.Manifest
+	syncedRes                 []store.Resource // in store.Compare order
+	latest                    uint64
+	served                    uint64
+	refusedCnt                uint64
+}
+
+type resourceBlob struct {
+	rev    store.Revision
+	key    string // entryKey
+	digest content.Digest
+	size   uint64
+}
+
+func (n *Node) rootTicks() uint64 {
+	if n.cfg.RootTicks > 0 {
+		return uint64(n.cfg.RootTicks)
+	}
+	return RootTicksDefault
+}
+
+func newSyncing() *syncing {
+	st := content.NewStore()
+	return &syncing{blobs: st, fetch: content.NewFetcher(content.FetcherConfig{}, st), resources: map[store.Ref]resourceBlob{}, wantedSet: map[content.Digest]bool{}, distrust: map[roles.NodeID]uint64{}}
+}
+
+// SyncStatus reports the node's content sync (zero without gossip).
+func (n *Node) SyncStatus() SyncStatus {
+	s := n.sync
+	if s == nil {
+		return SyncStatus{}
+	}
+	return SyncStatus{Published: s.published, Synced: s.synced, Revision: store.Revision(s.syncedMan.Revision), Latest: s.latest,
+		Pending: s.fetch.Pending(), ServedBytes: s.served, RefusedRoots: s.refusedCnt, Fetch: s.fetch.Stats(), Blobs: s.blobs.Len()}
+}
+
+// Roots returns the last root the node published as a raft member and
+// the root it installed as a worker (zero: none), without SyncStatus's
+// copies.
+func (n *Node) Roots() (published, synced membership.StateRoot) {
+	if n.sync == nil {
+		return
+	}
+	return n.sync.published, n.sync.synced
+}
+
+// tickContent publishes a member's root when it is due, and moves a
+// worker's fetch on.
+func (n *Node) tickContent() {
+	if n.sync == nil || !n.heal.joined || !n.InShape() {
+		return
+	}
+	if n.status.Member {
+		if n.applied != n.sync.published.Index && n.ticks-n.sync.rootAt >= n.rootTicks() {
+			n.publishRoot(0)
+		}
+		return
+	}
+	if r, _ := n.view().Roles(n.cfg.ID); r.Has(roles.Etcd) {
+		return // a voter on its way into raft: the log brings it the state
+	}
+	n.sync.fetch.Tick()
+	n.chooseRoot()
+	n.sendWants()
+}
+
+// publishRoot gossips the root of the member's applied state, and its
+// roles r if they are not 0.
+func (n *Node) publishRoot(r roles.Roles) {
+	s, st := n.sync, n.machine.Store()
+	s.rootAt = n.ticks
+	items, rev := st.List("", "")
+	m := content.Manifest{Revision: uint64(rev), Entries: make([]content.Entry, 0, len(items))}
+	next := make(map[store.Ref]resourceBlob, len(items))
+	for _, r := range items {
+		b, ok := s.resources[r.Ref]
+		if !ok || b.rev != r.ModRevision || !s.blobs.Has(b.digest) {
+			data := store.AppendResource(nil, r)
+			d, err := s.blobs.Put(data)
+			if err != nil {
+				panic(fmt.Sprintf("node %s: resource %s as a blob: %v", n.cfg.ID.Short(), r.Ref, err))
+			}
+			b = resourceBlob{rev: r.ModRevision, key: entryKey(r.Ref), digest: d, size: uint64(len(data))}
+		}
+		next[r.Ref] = b
+		m.Entries = append(m.Entries, content.Entry{Key: b.key, Revision: uint64(r.ModRevision), Digest: b.digest, Size: b.size})
+	}
+	s.resources = next
+	md, err := s.blobs.Put(m.Append(nil))
+	if err != nil {
+		panic(fmt.Sprintf("node %s: the manifest of %d resources as a blob: %v", n.cfg.ID.Short(), len(items), err))
+	}
+	root := membership.StateRoot{Index: n.applied, ShapeHash: n.machine.derive().digest, ManifestHash: md, ChainHead: n.machine.Chain().Head()}
+	if len(s.keptRoots) == 0 || s.keptRoots[len(s.keptRoots)-1] != md {
+		s.kept, s.keptRoots = append(s.kept, m), append(s.keptRoots, md)
+		if len(s.kept) > RootsKept {
+			s.kept, s.keptRoots = slices.Delete(s.kept, 0, 1), slices.Delete(s.keptRoots, 0, 1)
+		}
+		n.collect(s.keptRoots, s.kept, len(m.Entries))
+	}
+	s.published = root
+	n.heal.shape = root.ShapeHash
+	_ = n.heal.gossip.UpdateSelf(func(st *membership.State) {
+		if r != 0 {
+			st.Roles = r
+		}
+		st.StateRoot = root
+	})
+	n.drainGossip()
+}
+
+// collect drops every blob the given manifests do not reach, once the
+// store holds more than twice the live entries' blobs (and a few): each
+// collection then frees at least as much as it costs to find.
+func (n *Node) collect(roots []content.Digest, ms []content.Manifest, live int) {
+	if n.sync.blobs.Len() <= 2*live+collectSlack {
+		return
+	}
+	keep := make(map[content.Digest]bool)
+	for _, d := range roots {
+		keep[d] = true
+	}
+	for _, m := range ms {
+		for _, e := range m.Entries {
+			keep[e.Digest] = true
+		}
+	}
+	n.sync.blobs.Collect(func(d content.Digest) bool { return keep[d] })
+}
+
+// entryKey is a resource's manifest key: its ref's parts in store.Compare
+// order, NUL-separated (no ref part holds a NUL), so that manifest order
+// (bytewise by key) is List's.
+func entryKey(ref store.Ref) string {
+	return ref.Namespace + "\x00" + ref.Name + "\x00" + ref.Kind
+}
+
+// chooseRoot takes the newest root the voters of the worker's view gossip,
+// from a voter it does not distrust, and starts fetching it if the worker
+// does not hold it yet; a target that made no progress for StallTicks is
+// given up, and its publisher distrusted for DistrustTicks.
+func (n *Node) chooseRoot() {
+	s := n.sync
+	var best membership.StateRoot
+	var from roles.NodeID
+	for _, v := range n.view().Voters() {
+		st, ok := n.heal.gossip.State(v)
+		if ok && st.Roles.Has(roles.Etcd) && st.StateRoot.ManifestHash != (content.Digest{}) && v != n.cfg.ID &&
+			st.StateRoot.Index > best.Index && s.distrust[v] <= n.ticks {
+			best, from = st.StateRoot, v
+		}
+	}
+	s.latest = max(s.latest, best.Index)
+	switch {
+	case best.ManifestHash == (content.Digest{}) || best.Index <= s.synced.Index:
+		return
+	case best.ManifestHash == s.synced.ManifestHash:
+		s.synced = best // the same state at a later index
+		n.publishSynced()
+		return
+	case best.Index <= s.target.Index:
+		if n.ticks%n.rootTicks() != 0 {
+			n.progressSync(false)
+			return
+		}
+		if got := s.fetch.Stats().Received(); got != s.progressBytes {
+			s.progressBytes, s.progressAt = got, n.ticks
+		}
+		if n.ticks-s.progressAt >= s.stallTicks(n) {
+			n.cover.Sometimes(cover.SyncStalled)
+			n.distrustTarget()
+			return
+		}
+		n.progressSync(true) // now and then, ask the nodes that hold it now
+		return
+	}
+	if s.target.ManifestHash != (content.Digest{}) {
+		n.cover.Sometimes(cover.SyncRetargeted)
+	}
+	n.dropTarget()
+	s.target, s.targetFrom = best, from
+	s.progressBytes, s.progressAt = s.fetch.Stats().Received(), n.ticks
+	n.progressSync(false)
+}
+
+func (s *syncing) stallTicks(n *Node) uint64 { return StallRoots * n.rootTicks() }
+
+// distrustTarget gives the target up and distrusts its publisher for a
+// while: a voter whose root no peer serves (it lied, or it holds the only
+// copy behind a partition), or whose content does not decode.
+func (n *Node) distrustTarget() {
+	s := n.sync
+	s.distrust[s.targetFrom] = n.ticks + DistrustRoots*n.rootTicks()
+	maps.DeleteFunc(s.distrust, func(_ roles.NodeID, until uint64) bool { return until <= n.ticks })
+	s.refusedCnt++
+	n.dropTarget()
+	n.collect([]content.Digest{s.synced.ManifestHash}, []content.Manifest{s.syncedMan}, 0)
+}
+
+// sources are the nodes that gossip manifest md: the workers first, then the
+// voters, each list rotated by where this node's ID falls, so that workers
+// fetching at once ask different peers first.
+func (n *Node) sources(md content.Digest) []roles.NodeID {
+	var workers, voters []roles.NodeID
+	view := n.view()
+	for _, m := range n.heal.gossip.Members() {
+		id := m.State.Node
+		if id == n.cfg.ID || m.Health != membership.Healthy || m.State.StateRoot.ManifestHash != md {
+			continue
+		}
+		r, in := view.Roles(id)
+		switch {
+		case !in:
+		case r.Has(roles.Etcd):
+			voters = append(voters, id)
+		default:
+			workers = append(workers, id)
+		}
+	}
+	rotate := func(ids []roles.NodeID) []roles.NodeID {
+		if len(ids) > 1 {
+			k := int(binary.BigEndian.Uint32(n.cfg.ID[:4]) % uint32(len(ids)))
+			ids = append(ids[k:], ids[:k]...)
+		}
+		return ids
+	}
+	return append(rotate(workers), rotate(voters)...)
+}
+
+// progressSync moves the target's fetch a step: decode its manifest once
+// held, want the resources the worker lacks, and install the root once
+// every one is held and checked. refresh asks again for what is still
+// missing, of the nodes that gossip the manifest now.
+func (n *Node) progressSync(refresh bool) {
+	s := n.sync
+	if s.target.ManifestHash == (content.Digest{}) {
+		return
+	}
+	if s.targetMan == nil {
+		data, ok := s.blobs.Get(s.target.ManifestHash)
+		if !ok {
+			n.want(s.target.ManifestHash, 0, n.sources(s.target.ManifestHash))
+			return
+		}
+		m, err := content.DecodeManifest(data)
+		if err != nil {
+			n.distrustTarget()
+			return
+		}
+		s.targetMan = &m
+		refresh = true
+	}
+	if s.fetch.Pending() > 0 && !refresh {
+		return
+	}
+	var src []roles.NodeID
+	missing := false
+	for _, e := range s.targetMan.Entries {
+		if !s.blobs.Has(e.Digest) {
+			if src == nil {
+				src = n.sources(s.target.ManifestHash)
+			}
+			n.want(e.Digest, e.Size, src)
+			missing = true
+		}
+	}
+	if missing && !n.cfg.Planted.EarlyInstall {
+		return
+	}
+	had := make(map[content.Digest]int, len(s.syncedRes)) // resources decoded for the last root
+	for i, e := range s.syncedMan.Entries {
+		had[e.Digest] = i
+	}
+	installed := content.Manifest{Revision: s.targetMan.Revision, Entries: s.targetMan.Entries}
+	res := make([]store.Resource, 0, len(s.targetMan.Entries))
+	for _, e := range s.targetMan.Entries {
+		if i, ok := had[e.Digest]; ok && s.syncedMan.Entries[i].Key == e.Key && s.syncedMan.Entries[i].Revision == e.Revision {
+			res = append(res, s.syncedRes[i])
+			continue
+		}
+		data, held := s.blobs.Get(e.Digest)
+		if !held { // only with the EarlyInstall plant: install what is held
+			installed.Entries = slices.DeleteFunc(slices.Clone(installed.Entries), func(x content.Entry) bool { return !s.blobs.Has(x.Digest) })
+			continue
+		}
+		r, rest, err := store.DecodeResource(data)
+		if err != nil || len(rest) > 0 || entryKey(r.Ref) != e.Key || uint64(r.ModRevision) != e.Revision {
+			n.distrustTarget()
+			return
+		}
+		res = append(res, r)
+	}
+	s.synced, s.syncedMan, s.syncedRes = s.target, installed, res // syncedRes[i] is syncedMan.Entries[i]'s
+	n.dropTarget()
+	n.collect([]content.Digest{s.synced.ManifestHash}, []content.Manifest{s.syncedMan}, len(res))
+	n.publishSynced()
+}
+
+// want asks the fetcher for d (again: with the sources of now).
+func (n *Node) want(d content.Digest, size uint64, src []roles.NodeID) {
+	s := n.sync
+	if !s.wantedSet[d] {
+		s.wantedSet[d] = true
+		s.wanted = append(s.wanted, d)
+	}
+	s.fetch.Fetch(d, size, src)
+}
+
+// dropTarget stops fetching the target.
+func (n *Node) dropTarget() {
+	s := n.sync
+	for _, d := range s.wanted {
+		s.fetch.Cancel(d)
+	}
+	s.wanted = s.wanted[:0]
+	clear(s.wantedSet)
+	s.target, s.targetMan = membership.StateRoot{}, nil
+}
+
+// publishSynced gossips the manifest a worker installed, so that others
+// fetch its blobs from it.
+func (n *Node) publishSynced() {
+	s := n.sync
+	_ = n.heal.gossip.UpdateSelf(func(st *membership.State) {
+		st.StateRoot.ManifestHash, st.StateRoot.ChainHead = s.synced.ManifestHash, s.synced.ChainHead
+	})
+	n.drainGossip()
+}
+
+// sendWants sends what the fetcher asks for, one message per peer.
+func (n *Node) sendWants() {
+	reqs := n.sync.fetch.Requests()
+	for len(reqs) > 0 {
+		to := reqs[0].To
+		var wants []content.Want
+		reqs = slices.DeleteFunc(reqs, func(r content.Request) bool {
+			if r.To != to || len(wants) == ContentItemsMax {
+				return false
+			}
+			wants = append(wants, r.Want)
+			return true
+		})
+		n.send(to, Message{Kind: MsgContent, Content: &ContentMessage{Wants: wants}})
+	}
+}
+
+// stepContent answers a peer's wants from the blobs held, and takes the
+// parts and refusals a peer sent.
+func (n *Node) stepContent(from roles.NodeID, m *ContentMessage) {
+	s := n.sync
+	if s == nil || !n.heal.joined || !n.InShape() || !n.inView(from) {
+		return
+	}
+	if len(m.Wants) > 0 {
+		var answer ContentMessage
+		for _, w := range m.Wants[:min(len(m.Wants), ContentItemsMax)] {
+			if p, ok := s.blobs.Part(w); ok {
+				answer.Parts = append(answer.Parts, p)
+				s.served += uint64(len(p.Data))
+			} else {
+				answer.Lacks = append(answer.Lacks, w.Digest)
+			}
+		}
+		n.send(from, Message{Kind: MsgContent, Content: &answer})
+	}
+	if n.status.Member || (len(m.Parts) == 0 && len(m.Lacks) == 0) {
+		return
+	}
+	for _, p := range m.Parts {
+		err := s.fetch.Receive(from, p) // a bad part is counted in the fetcher's stats
+		if errors.Is(err, content.ErrCorrupt) || errors.Is(err, content.ErrMalformed) || errors.Is(err, content.ErrTooLarge) {
+			n.cover.Sometimes(cover.PartRefused)
+		}
+	}
+	for _, d := range m.Lacks {
+		s.fetch.Lacks(from, d)
+	}
+	n.progressSync(false)
+	n.sendWants()
+}
+
+// syncedRead serves a worker's local read from the root it installed: the
+// store state the voters committed at that root's index, never newer, with
+// how many entries it is behind the newest root the worker has seen.
+func (n *Node) syncedRead(req Request) Result {
+	s := n.sync
+	n.cover.Sometimes(cover.SyncedRead)
+	r := Result{ID: req.ID, Index: s.synced.Index, Revision: store.Revision(s.syncedMan.Revision), Behind: s.latest - min(s.latest, s.synced.Index)}
+	switch req.Read.Op {
+	case ReadGet:
+		ref := req.Read.Ref
+		if err := ref.Validate(); err != nil {
+			r.Err = err
+			return r
+		}
+		i, ok := slices.BinarySearchFunc(s.syncedRes, ref, func(x store.Resource, ref store.Ref) int { return store.Compare(x.Ref, ref) })
+		if !ok {
+			r.Err = fmt.Errorf("%w: %s", store.ErrNotFound, ref)
+			return r
+		}
+		r.Resource = s.syncedRes[i]
+	case ReadList:
+		for _, x := range s.syncedRes {
+			if (req.Read.Kind == "" || x.Ref.Kind == req.Read.Kind) && (req.Read.Namespace == "" || x.Ref.Namespace == req.Read.Namespace) {
+				r.Items = append(r.Items, x)
+			}
+		}
+	}
+	return r
+}
+
+// servesSynced reports whether the node serves local reads from an
+// installed root: a worker (no raft member) that has installed one.
+func (n *Node) servesSynced() bool {
+	return n.sync != nil && !n.status.Member && n.sync.synced.ManifestHash != (content.Digest{})
+}
+
+// AppendContent appends m's canonical encoding to b:
+//
+//	content := wants:u16 content.AppendWant's*  parts:u16 content.AppendPart's*  lacks:u16 digest:[32]u8*
+//
+// with at most ContentItemsMax of each. It panics past that (a node never
+// sends more).
+func AppendContent(b []byte, m ContentMessage) []byte {
+	if len(m.Wants) > ContentItemsMax || len(m.Parts) > ContentItemsMax || len(m.Lacks) > ContentItemsMax {
+		panic(fmt.Sprintf("node: a content message of %d wants, %d parts and %d refusals", len(m.Wants), len(m.Parts), len(m.Lacks)))
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.Wants)))
+	for _, w := range m.Wants {
+		b = content.AppendWant(b, w)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.Parts)))
+	for _, p := range m.Parts {
+		b = content.AppendPart(b, p)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.Lacks)))
+	for _, d := range m.Lacks {
+		b = append(b, d[:]...)
+	}
+	return b
+}
+
+// DecodeContent decodes a content message from the front of b and returns
+// the rest. Errors: ErrCorruptMessage, naming the field and wrapping the
+// part's own error.
+func DecodeContent(b []byte) (ContentMessage, []byte, error) {
+	var m ContentMessage
+	count := func(field string) (int, error) {
+		if len(b) < 2 {
+			return 0, corrupt(field, fmt.Errorf("truncated: %d bytes", len(b)))
+		}
+		k := int(binary.BigEndian.Uint16(b))
+		b = b[2:]
+		if k > ContentItemsMax {
+			return 0, corrupt(field, fmt.Errorf("%d items, limit %d", k, ContentItemsMax))
+		}
+		return k, nil
+	}
+	k, err := count("wants")
+	if err != nil {
+		return ContentMessage{}, nil, err
+	}
+	for range k {
+		var w content.Want
+		if w, b, err = content.DecodeWant(b); err != nil {
+			return ContentMessage{}, nil, corrupt("want", err)
+		}
+		m.Wants = append(m.Wants, w)
+	}
+	if k, err = count("parts"); err != nil {
+		return ContentMessage{}, nil, err
+	}
+	for range k {
+		var p content.Part
+		if p, b, err = content.DecodePart(b); err != nil {
+			return ContentMessage{}, nil, corrupt("part", err)
+		}
+		m.Parts = append(m.Parts, p)
+	}
+	if k, err = count("lacks"); err != nil {
+		return ContentMessage{}, nil, err
+	}
+	if len(b) < 32*k {
+		return ContentMessage{}, nil, corrupt("lacks", fmt.Errorf("truncated: %d digests in %d bytes", k, len(b)))
+	}
+	for range k {
+		var d content.Digest
+		copy(d[:], b)
+		b = b[32:]
+		m.Lacks = append(m.Lacks, d)
+	}
+	return m, b, nil
+}
