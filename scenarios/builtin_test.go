@@ -30,10 +30,10 @@ func TestBuiltins(t *testing.T) {
 	if !slices.IsSorted(names) || !slices.Contains(names, scenarios.Default) {
 		t.Fatalf("Names() = %v: want sorted and holding %q", names, scenarios.Default)
 	}
-	want := []string{"bridge-partition", "clock-jumps", "clock-skew", "damper-clock-jump", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "gossip-100", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
+	want := []string{"bridge-partition", "chain-tamper", "clock-jumps", "clock-skew", "damper-clock-jump", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "gossip-100", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
 		"heal-deaf-candidate", "heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "join-and-leave", "joint-rebalance", "latency-long-tail", "leader-kill", "leader-leaves", "leave-held-without-target", "leave-right-after-crash", "leave-staged-learner", "leave-two-voters", "leave-with-dead-voter", "left-node-restarts", "lose-two-of-five", "lossy-network", "majority-partition",
-		"membership-only-partition", "minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "raft-only-partition", "replace-every-voter", "rolling-restart", "self-heal-leader-kill",
-		"slow-links", "smoke", "stale-worker-rejoins", "store-leader-churn", "store-under-partition", "store-watch-resume", "swap-below-target", "swizzle-clog"}
+		"membership-only-partition", "minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "poisoned-peer", "raft-only-partition", "replace-every-voter", "rolling-restart", "self-heal-leader-kill",
+		"slow-links", "smoke", "stale-worker-rejoins", "store-leader-churn", "store-under-partition", "store-watch-resume", "swap-below-target", "swizzle-clog", "worker-sync-under-churn"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Names() = %v, want %v", names, want)
 	}
@@ -93,7 +93,7 @@ func lastHeal(t *testing.T, p *sim.Plan) time.Duration {
 	var last time.Duration
 	for i, f := range p.Faults {
 		end := f.At + f.For
-		permanent := p.Target != "" && (f.Kind == sim.Crash || f.Kind == sim.Disk && f.Mode == sim.DiskCorrupt) || p.Expect.Liveness.Leader > 0 && (f.Kind == sim.Crash || f.Kind == sim.Partition || f.Kind == sim.Ring)
+		permanent := p.Target != "" && (f.Kind == sim.Crash || f.Kind == sim.Poison || f.Kind == sim.Disk && (f.Mode == sim.DiskCorrupt || f.Mode == sim.DiskTamper)) || p.Expect.Liveness.Leader > 0 && (f.Kind == sim.Crash || f.Kind == sim.Partition || f.Kind == sim.Ring)
 		jumped := f.Kind == sim.ClockSkew && f.Rate == 0 && f.Jitter == 0
 		if f.For == 0 && !permanent && !jumped && f.Kind != sim.Restart && f.Kind != sim.Resume && f.Kind != sim.Heal {
 			undo, ok := undoneAt(p.Faults[i+1:], f)

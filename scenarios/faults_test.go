@@ -186,7 +186,7 @@ func TestParseFaultErrors(t *testing.T) {
 		{"link fault a string", hdr + "faults: [{at: 1s, link: n1}]\n", 5, "faults[0].link", "want a mapping"},
 		{"link fault bad end", hdr + "faults: [{at: 1s, link: {from: boss}}]\n", 5, "faults[0].link.from", `unknown node selector "boss"`},
 		{"disk without mode", hdr + "faults: [{at: 1s, disk: n1}]\n", 5, "faults[0].mode", "missing required field"},
-		{"unknown disk mode", hdr + "faults: [{at: 1s, disk: n1, mode: slow}]\n", 5, "faults[0].mode", `unknown disk mode "slow" (want one of corrupt, full, read-errors)`},
+		{"unknown disk mode", hdr + "faults: [{at: 1s, disk: n1, mode: slow}]\n", 5, "faults[0].mode", `unknown disk mode "slow" (want one of corrupt, tamper, full, read-errors)`},
 		{"corrupt with for", hdr + "faults: [{at: 1s, disk: n1, mode: corrupt, for: 2s}]\n", 5, "faults[0].for", "not valid with mode corrupt"},
 		{"read errors without rate", hdr + "faults: [{at: 1s, disk: n1, mode: read-errors}]\n", 5, "faults[0].rate", "read-errors needs a rate"},
 		{"read errors rate zero", hdr + "faults: [{at: 1s, disk: n1, mode: read-errors, rate: 0}]\n", 5, "faults[0].rate", "rate 0 is not within (0, 1]"},

@@ -529,6 +529,9 @@ func expectNode(e sim.Expect) *yaml.Node {
 		if l.Membership != 0 {
 			live.add("membership", integer(l.Membership))
 		}
+		if l.Synced != 0 {
+			live.add("synced", duration(l.Synced))
+		}
 		m.add("liveness", live.Node)
 	}
 	return m.Node

@@ -71,20 +71,20 @@ var (
 	linkFields     = []string{"from", "to", "one_way", "latency", "loss", "bandwidth", "queue"}
 	distributions  = []sim.Distribution{sim.Uniform, sim.Normal, sim.Pareto}
 	traffics       = []sim.Traffic{sim.RaftTraffic, sim.GossipTraffic, sim.RequestTraffic}
-	diskModes      = []sim.DiskMode{sim.DiskCorrupt, sim.DiskFull, sim.DiskReadErrors}
+	diskModes      = []sim.DiskMode{sim.DiskCorrupt, sim.DiskTamper, sim.DiskFull, sim.DiskReadErrors}
 	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local", "resume", "retain", "script"}
 	scriptFields   = []string{"at", "client", "node", "verb", "key", "cas", "local", "back"}
 	verbs          = []string{"apply", "get", "list", "delete", "watch"}
 	mixFields      = []string{"apply", "get", "list", "delete", "watch"}
 	faces          = []string{"kubernetes", "nomad", "systemd", "pureraft", "baremetal"}
 	faultKinds     = []sim.FaultKind{sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Partition, sim.Heal, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew,
-		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk}
+		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk, sim.Poison}
 	faultFields    = append([]string{"at", "for", "one_way", "rate", "jitter", "jump", "bridge", "traffic", "mode"}, kindNames(faultKinds)...)
 	commandKinds   = []roles.Kind{roles.Promote, roles.Demote, roles.Quarantine, roles.Restore, roles.Join, roles.Leave}
 	commandFields  = append(append([]string{"at", "roles", "reason"}, kindNames(commandKinds)...), "to", "shift")
 	notFields      = []string{"not"}
 	expectFields   = []string{"converge", "commands_complete", "progress", "liveness"}
-	livenessFields = []string{"leader", "shape", "membership"}
+	livenessFields = []string{"leader", "shape", "membership", "synced"}
 	convergeFields = []string{"within", "control_plane"}
 )
 
@@ -1276,7 +1276,7 @@ func listOf[T any](d *decoder, top *fields, key string, parse func(*yaml.Node, s
 // must have it.
 var (
 	undoable = []sim.FaultKind{sim.Crash, sim.Pause, sim.Partition, sim.Loss, sim.Duplicate, sim.Chaos, sim.ClockSkew,
-		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk}
+		sim.LinkFault, sim.Clog, sim.Swizzle, sim.Ring, sim.Disk, sim.Poison}
 	needsFor = []sim.FaultKind{sim.Chaos, sim.Clog, sim.Swizzle}
 )
 
@@ -1324,8 +1324,8 @@ func (d *decoder) fault(n *yaml.Node, path string) (sim.Fault, error) {
 		if ft.For, err = d.duration(n, join(path, "for")); err != nil {
 			return ft, err
 		}
-		if ft.Kind == sim.Disk && ft.Mode == sim.DiskCorrupt {
-			return ft, d.errorf(deref(n).Line, join(path, "for"), "not valid with mode corrupt: corrupted blocks stay corrupted")
+		if ft.Kind == sim.Disk && (ft.Mode == sim.DiskCorrupt || ft.Mode == sim.DiskTamper) {
+			return ft, d.errorf(deref(n).Line, join(path, "for"), "not valid with mode %s: altered blocks stay altered", ft.Mode)
 		}
 	}
 	if slices.Contains(needsFor, ft.Kind) && ft.For == 0 {
@@ -1345,7 +1345,7 @@ func (d *decoder) faultBody(f *fields, ft *sim.Fault) error {
 	kind := string(ft.Kind)
 	v, kpath := f.vals[kind], join(f.path, kind)
 	switch ft.Kind {
-	case sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Clog:
+	case sim.Crash, sim.Restart, sim.Pause, sim.Resume, sim.Clog, sim.Poison:
 		ft.Target, err = d.faultTarget(v, kpath)
 	case sim.Partition:
 		if ft.Groups, err = d.groups(v, kpath); err != nil {
@@ -1833,7 +1833,7 @@ func (d *decoder) converge(n *yaml.Node, path string, p *sim.Plan) (*sim.Converg
 
 // liveness reads the liveness monitors:
 //
-//	liveness: {leader: 10, shape: {within: 30s, control_plane: 3}, membership: 12}
+//	liveness: {leader: 10, shape: {within: 30s, control_plane: 3}, membership: 12, synced: 20s}
 func (d *decoder) liveness(n *yaml.Node, path string, p *sim.Plan) error {
 	f, err := d.mapping(n, path, livenessFields)
 	if err != nil {
@@ -1855,6 +1855,17 @@ func (d *decoder) liveness(n *yaml.Node, path string, p *sim.Plan) error {
 		}
 		if l.Membership, err = d.integer(n, join(path, "membership"), 1, sim.MembershipRoundsMax); err != nil {
 			return err
+		}
+	}
+	if n := f.opt("synced"); n != nil {
+		if p.Target == "" {
+			return d.errorf(f.key("synced").Line, join(path, "synced"), "needs gossip: set a target")
+		}
+		if l.Synced, err = d.duration(n, join(path, "synced")); err != nil {
+			return err
+		}
+		if l.Synced <= 0 {
+			return d.errorf(n.Line, join(path, "synced"), "must be positive")
 		}
 	}
 	return nil

@@ -19,13 +19,14 @@ const (
 	CoverDiskRetried        cover.Point = "node start retried after a disk error"
 	CoverDiskRefused        cover.Point = "corrupt log refused at start"
 	CoverSnapshotFailed     cover.Point = "snapshot send failed, reported to raft"
+	CoverStateRefused       cover.Point = "a node refused its own state at start: its role history does not verify"
 )
 
 // CoveragePoints is every declared point: the core's, then the simulator's.
 func CoveragePoints() []cover.Point {
 	return slices.Concat(cover.Core(), []cover.Point{
 		CoverPromoteInPartition, CoverLeaderCrashed, CoverWatchCompacted, CoverClientTimeout, CoverHeldForPaused, CoverPolicyShift,
-		CoverTornTail, CoverDiskStopped, CoverDiskRetried, CoverDiskRefused, CoverSnapshotFailed,
+		CoverTornTail, CoverDiskStopped, CoverDiskRetried, CoverDiskRefused, CoverSnapshotFailed, CoverStateRefused,
 	})
 }
 
@@ -34,5 +35,6 @@ func CoveragePoints() []cover.Point {
 func (s *simulator) nodeCoverage(sn *simNode) {
 	if sn.n != nil {
 		s.cover.Add(sn.n.Coverage())
+		s.nodeContent(sn)
 	}
 }

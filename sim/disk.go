@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/wal"
 )
@@ -142,11 +144,17 @@ func (s *simulator) retryStart(i int) {
 // is refused for good (never served); any other failure is retried.
 func (s *simulator) startFailed(i int, err error) {
 	sn := s.nodes[i]
-	if errors.Is(err, wal.ErrCorrupt) {
+	if errors.Is(err, wal.ErrCorrupt) || errors.Is(err, node.ErrCorruptSnapshot) {
 		sn.restartPending = false // down for good
-		s.cover.Sometimes(CoverDiskRefused)
+		what := "corrupt log"
+		if errors.Is(err, node.ErrCorruptSnapshot) {
+			what = "its state does not verify"
+			s.cover.Sometimes(CoverStateRefused)
+		} else {
+			s.cover.Sometimes(CoverDiskRefused)
+		}
 		s.trace.event(s.now, sn.name, "refuse", err.Error())
-		s.mark(sn.name, checkers.MarkFault, "refused to start: corrupt log")
+		s.mark(sn.name, checkers.MarkFault, "refused to start: "+what)
 		return
 	}
 	s.cover.Sometimes(CoverDiskRetried)
@@ -181,6 +189,8 @@ func (s *simulator) diskFault(f Fault, targets []int) {
 		switch f.Mode {
 		case DiskCorrupt:
 			s.corruptDisk(i)
+		case DiskTamper:
+			s.tamperDisk(i)
 		case DiskFull:
 			d.full = true
 		case DiskReadErrors:
@@ -200,4 +210,67 @@ func (s *simulator) diskUndo(nodes []int, mode DiskMode) {
 			d.readErrors = 0
 		}
 	}
+}
+
+// tamperDisk alters the role history in node i's snapshot as an attacker
+// with its disk would: the last leader-signed block's timestamp moves by a
+// nanosecond, and the log is written anew around it, every checksum good.
+// The node is crashed first if it runs, and started a second later (the
+// attacker's reboot): it must refuse its state, the leader's signature on
+// that block no longer verifying.
+func (s *simulator) tamperDisk(i int) {
+	sn := s.nodes[i]
+	if sn.n != nil {
+		s.apply(Crash, []int{i})
+	}
+	sn.restartPending = true
+	s.push(event{at: s.now + time.Second, kind: evUndo, undo: &undo{kind: Crash, nodes: []int{i}}})
+	durable, _, err := sn.disk.open()
+	sn.disk.log = nil
+	if err != nil || durable.Snapshot == nil {
+		s.trace.event(s.now, sn.name, "disk", "tamper: no snapshot to alter")
+		return
+	}
+	data, seq, ok := tamperChain(durable.Snapshot.GetData())
+	if !ok {
+		s.trace.event(s.now, sn.name, "disk", "tamper: no signed block in its snapshot")
+		return
+	}
+	snap := proto.Clone(durable.Snapshot).(*pb.Snapshot)
+	snap.Data = data
+	sn.disk.mem = wal.NewMemDir()
+	l, err := wal.Open(sn.disk)
+	if err == nil {
+		err = l.Save(node.Persist{Snapshot: snap, Entries: durable.Entries, HardState: durable.HardState})
+	}
+	if err == nil {
+		err = l.Sync()
+	}
+	if err != nil {
+		panic(fmt.Sprintf("sim: %s: rewriting a tampered disk: %v", sn.name, err))
+	}
+	s.trace.event(s.now, sn.name, "disk", fmt.Sprintf("tamper: role history block %d re-stamped", seq))
+}
+
+// tamperChain returns snapshot bytes whose role history (the snapshot's
+// last part) has its last leader-signed block's timestamp moved, and that
+// block's sequence number; false if the history holds no such block.
+func tamperChain(data []byte) ([]byte, uint64, bool) {
+	m, err := node.DecodeMachine(data)
+	if err != nil {
+		return nil, 0, false
+	}
+	tail := m.Chain().AppendTo(nil)
+	if !bytes.HasSuffix(data, tail) {
+		panic("sim: a snapshot does not end in its role history")
+	}
+	blocks := m.Chain().Blocks()
+	for k := len(blocks) - 1; k > 0; k-- {
+		if blocks[k].Proposal.Sig != (attest.Sig{}) {
+			blocks[k].Proposal.Time++
+			out := attest.AppendChain(bytes.Clone(data[:len(data)-len(tail)]), blocks)
+			return out, blocks[k].Seq, true
+		}
+	}
+	return nil, 0, false
 }

@@ -104,6 +104,7 @@ func (s *simulator) leader() int {
 var faultHandlers = map[FaultKind]func(*simulator, Fault, string){
 	Partition: (*simulator).partition, ClockSkew: (*simulator).clockFault, LinkFault: (*simulator).linkFault,
 	Clog: (*simulator).clogFault, Swizzle: (*simulator).swizzle, Ring: (*simulator).ring, Disk: (*simulator).diskFaultOn,
+	Poison: (*simulator).poisonFault,
 }
 
 func (s *simulator) fault(idx int) {
@@ -219,6 +220,8 @@ func (s *simulator) undo(e event) {
 	case LinkFault:
 		s.net.remove(u.rule)
 		s.mark("", checkers.MarkFault, "link "+s.linkDetail(*u.fault.Link, nil, nil)+" undone")
+	case Poison:
+		s.unpoison(u.nodes)
 	case Clog:
 		s.unclog(u.nodes)
 		s.mark("", checkers.MarkFault, "unclog "+s.nodeNames(u.nodes))

@@ -51,6 +51,7 @@ func (s *simulator) sample() {
 			s.check.fail(s.now, PropMembershipAgree, odd, "its membership view has differed from the live nodes since %v, more than %v (%d rounds)", since, m.Bound, s.plan.Expect.Liveness.Membership)
 		}
 	}
+	s.checkSynced()
 	if s.now+TickInterval <= s.plan.Duration {
 		s.push(event{at: s.now + TickInterval, kind: evLeaderSample})
 	}

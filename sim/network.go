@@ -439,6 +439,9 @@ func (s *simulator) send(from int, m node.Message) {
 		s.lost(from, to, m, true)
 		return
 	}
+	if s.poisoned != nil && s.poisoned[from] {
+		m = s.poison(from, m)
+	}
 	copies := 1
 	if s.dup > 0 && s.netRand.Float64() < s.dup {
 		copies = 2

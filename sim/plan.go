@@ -187,7 +187,12 @@ type DiskMode string
 
 // The disk fault modes.
 const (
-	DiskCorrupt    DiskMode = "corrupt"     // blocks corrupted on the medium: a checksum must catch them; never undone
+	DiskCorrupt DiskMode = "corrupt" // blocks corrupted on the medium: a checksum must catch them; never undone
+	// DiskTamper alters a block of the role history in the snapshot on
+	// Target's disk and makes every checksum good again, as an attacker
+	// with the disk would, and restarts the node: it must refuse its own
+	// state (a signature no longer verifies). Never undone.
+	DiskTamper     DiskMode = "tamper"
 	DiskFull       DiskMode = "full"        // writes fail while it lasts
 	DiskReadErrors DiskMode = "read-errors" // each read fails with probability Rate while it lasts
 )
@@ -216,6 +221,9 @@ const (
 	Swizzle   FaultKind = "swizzle" // clog Target's nodes (a random subset: "") one by one over For/2, unclog in reverse order
 	Ring      FaultKind = "ring"    // each node reaches only its neighbours in the ring Groups[0] (none: a random order)
 	Disk      FaultKind = "disk"    // Target's disk fails in Mode
+	// Poison makes Target hostile to content sync: it serves corrupt blob
+	// parts and forges state roots in voters' names (sim/poison.go).
+	Poison FaultKind = "poison"
 )
 
 // Selector picks nodes when a fault or command fires:
@@ -356,6 +364,11 @@ type Liveness struct {
 	// holds healthy) to be exactly the live nodes within this many gossip
 	// rounds. It needs gossip, so a Target.
 	Membership int
+	// Synced bounds how stale a live worker's synced state may be (see
+	// PropSynced): from the moment a newer root than the one it installed
+	// is published, it installs one at least as new within Synced. It
+	// needs gossip, so a Target.
+	Synced time.Duration
 }
 
 // Liveness limits.
@@ -460,6 +473,9 @@ func (p *Plan) judgeable() error {
 	if l.Membership > 0 {
 		errs = append(errs, short("expect.liveness.membership", PropMembershipAgree, heal, time.Duration(l.Membership)*gossipInterval*TickInterval))
 	}
+	if l.Synced > 0 {
+		errs = append(errs, short("expect.liveness.synced", PropSynced, heal, l.Synced))
+	}
 	if c := p.Expect.Converge; c != nil {
 		errs = append(errs, short("expect.converge.within", PropConverge+" (timed from "+p.CalmAt().String()+")", p.CalmAt(), c.Within))
 	}
@@ -519,6 +535,8 @@ func (l Liveness) validate(p *Plan) error {
 		return fmt.Errorf("sim: liveness membership %d out of range 0..%d rounds", l.Membership, MembershipRoundsMax)
 	case l.Membership > 0 && p.Target == "":
 		return fmt.Errorf("sim: liveness membership needs gossip: set a target")
+	case l.Synced < 0 || l.Synced > 0 && p.Target == "":
+		return fmt.Errorf("sim: liveness synced wants a positive duration and gossip (a target)")
 	case l.Shape != nil && (l.Shape.Within <= 0 || l.Shape.ControlPlane < 1 || l.Shape.ControlPlane > p.Nodes):
 		return fmt.Errorf("sim: liveness shape wants a positive within and control_plane in 1..%d", p.Nodes)
 	}
@@ -774,6 +792,8 @@ func (f Fault) validate(nodes int) error {
 			return err
 		}
 		return validateSelector("target", f.Target, nodes)
+	case Poison:
+		return validateSelector("target", f.Target, nodes)
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
@@ -799,9 +819,9 @@ func (f Fault) validateClock(nodes int) error {
 // validateDisk checks a disk fault's mode against its rate and for.
 func (f Fault) validateDisk() error {
 	switch f.Mode {
-	case DiskCorrupt:
+	case DiskCorrupt, DiskTamper:
 		if f.For != 0 {
-			return &FieldError{Field: "for", Reason: "corrupted blocks stay corrupted: corrupt takes no for"}
+			return &FieldError{Field: "for", Reason: fmt.Sprintf("altered blocks stay altered: %s takes no for", f.Mode)}
 		}
 	case DiskFull:
 	case DiskReadErrors:
@@ -810,7 +830,7 @@ func (f Fault) validateDisk() error {
 		}
 		return nil
 	default:
-		return &FieldError{Field: "mode", Reason: fmt.Sprintf("unknown disk mode %q (want corrupt, full or read-errors)", f.Mode)}
+		return &FieldError{Field: "mode", Reason: fmt.Sprintf("unknown disk mode %q (want corrupt, tamper, full or read-errors)", f.Mode)}
 	}
 	if f.Rate != 0 {
 		return &FieldError{Field: "rate", Reason: fmt.Sprintf("only read-errors takes a rate, not %s", f.Mode)}

@@ -33,6 +33,7 @@ var plants = []struct {
 	{"slow-elections", func(h *Hooks) *bool { return &h.SlowElections }, "raft's election timeout is 30 times too long: a lost leader is replaced late"},
 	{"ack-before-sync", func(h *Hooks) *bool { return &h.AckBeforeSync }, "writes are acknowledged before they are synced: a crash loses them"},
 	{"watch-skip-compacted", func(h *Hooks) *bool { return &h.WatchSkipCompacted }, "a watch resuming from a compacted revision skips events"},
+	{"early-install", func(h *Hooks) *bool { return &h.EarlyInstall }, "workers serve a state root before they hold every resource it lists"},
 }
 
 // Plants lists the planted bugs' names with what each does.

@@ -401,7 +401,7 @@ func (p *Plan) falseSuspicionsJudged() bool {
 	}
 	for _, f := range p.Faults {
 		switch f.Kind {
-		case Partition, Pause, ClockSkew, LinkFault, Clog, Swizzle, Ring, Disk:
+		case Partition, Pause, ClockSkew, LinkFault, Clog, Swizzle, Ring, Disk, Poison:
 			return false
 		case Loss:
 			if f.Rate > 0 {

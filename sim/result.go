@@ -65,6 +65,9 @@ type Hooks struct {
 	// start silently from the oldest revision held, skipping the events in
 	// between, instead of failing with ErrCompacted.
 	WatchSkipCompacted bool
+	// EarlyInstall makes workers install a state root before they hold
+	// every resource it lists (node.Planted.EarlyInstall).
+	EarlyInstall bool
 	// AckBeforeSync makes the simulator's driver send a Ready's messages
 	// and deliver its results before the Ready's writes are synced, and
 	// sync them up to a tick later (fsync batched on a timer): a crash in
@@ -164,4 +167,14 @@ type Stats struct {
 	// target control-plane count again, all on live nodes; -1 when it never
 	// did, 0 when the plan crashed nothing.
 	Restored time.Duration
+	// Content sync (core/node/content.go), over every node's lives:
+	// RootsInstalled counts the roots workers installed; BytesServed the
+	// blob bytes each node sent, by name (nodes that sent none left
+	// out); PartsRejected the parts a fetcher refused as corrupt,
+	// malformed or too large (not the late or duplicated ones); RootsRefused the roots refused after
+	// fetching (their content did not decode or match).
+	RootsInstalled int
+	BytesServed    map[string]uint64 `json:",omitempty"`
+	PartsRejected  uint64
+	RootsRefused   uint64
 }

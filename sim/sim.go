@@ -16,6 +16,7 @@ package sim
 import (
 	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
@@ -29,6 +30,7 @@ import (
 
 	"revoada.dev/revoada/checkers"
 	"revoada.dev/revoada/core/cover"
+	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
 	"revoada.dev/revoada/core/roles"
 )
@@ -112,6 +114,10 @@ type simNode struct {
 	syncAt         time.Duration // the ack-before-sync plant: when the late sync is due (0: none)
 	diskErr        error         // the disk failed: the node stops (evDiskStop) and sends nothing more
 	downSince      time.Duration
+	// Content sync (content.go): the roots last seen published and
+	// installed, and since when the node has been a live worker.
+	published, synced membership.StateRoot
+	workerSince       time.Duration
 }
 
 type operation struct {
@@ -148,6 +154,9 @@ type simulator struct {
 	chaosRate          float64
 	chaosUntil         time.Duration
 	healAt             time.Duration
+	roots              contentCheck
+	poisoned           []bool     // by node: poison.go's fault in force (nil: never poisoned)
+	poisonRand         *rand.Rand // its draws, a stream of its own
 	settleMark         uint64
 	settleMembers      []uint64 // raft members at the settle mark, sorted
 	live               liveness
@@ -319,7 +328,7 @@ func (s *simulator) start(i int) {
 		cfg.ElectionTicks *= slowElections
 	}
 	cfg.Planted = node.Planted{NoDedup: s.hooks.NoDedup, AckTimedOutWrites: s.hooks.AckTimedOutWrites,
-		NoConfSync: s.hooks.NoConfSync, LaxCatchUp: s.hooks.LaxCatchUp, StayJoint: s.hooks.StayJoint}
+		NoConfSync: s.hooks.NoConfSync, LaxCatchUp: s.hooks.LaxCatchUp, StayJoint: s.hooks.StayJoint, EarlyInstall: s.hooks.EarlyInstall}
 	s.selfHealing(&cfg, sn, inc)
 	durable, rec, err := sn.disk.open()
 	if err != nil {
@@ -331,10 +340,15 @@ func (s *simulator) start(i int) {
 	}
 	sn.sync.loaded(durable)
 	sn.startTicks, sn.startedAt, sn.restartPending = sn.ticks, s.now, false
+	sn.published, sn.synced, sn.workerSince = membership.StateRoot{}, membership.StateRoot{}, s.now
 	sn.syncAt, sn.diskErr = 0, nil
 	s.sw.cur = sn.entropy
 	n, err := node.New(cfg, durable)
 	s.sw.cur = nil
+	if errors.Is(err, node.ErrCorruptSnapshot) {
+		s.startFailed(i, err)
+		return
+	}
 	if err != nil {
 		panic(fmt.Sprintf("sim: %s: restart: %v", sn.name, err))
 	}
@@ -476,6 +490,7 @@ func (s *simulator) drive(i int, f func(*node.Node)) {
 			s.onDecision(i, d)
 		}
 		sn.n.Advance(rd)
+		s.observeRoots(i)
 		if s.hooks.CrashAfterSnapshot && rd.Persist.Snapshot != nil && len(rd.Applied) > 0 && rd.Applied[0].Raw == nil {
 			s.trace.event(s.now, "sim", "fault", "crash after snapshot "+sn.name)
 			s.crashNow(i)
@@ -488,6 +503,9 @@ func (s *simulator) onStatus(i int, st node.Status) {
 	sn := s.nodes[i]
 	if st.State != sn.status.State || st.Term != sn.status.Term {
 		s.mark(sn.name, checkers.MarkState, fmt.Sprintf("%s term %d", stateName(st.State), st.Term))
+	}
+	if !st.Member && (sn.status.Member || sn.workerSince == 0) {
+		sn.workerSince = s.now
 	}
 	sn.status = st
 	d := append(s.trace.detail(), st.State.String()...)
@@ -596,6 +614,9 @@ func (s *simulator) result(res *Result) {
 	res.Fingerprint = s.trace.fingerprint()
 	res.Violations = s.check.violations
 	res.Chain = s.check.ref.Chain().Blocks()
+	for _, sn := range s.nodes {
+		s.nodeCoverage(sn)
+	}
 	res.Stats = s.stats
 	res.Stats.CommandsTotal = len(s.ops)
 	res.Stats.FalseSuspicionsPerNodeHour = s.plan.perNodeHour(s.stats.FalseSuspicions)
@@ -607,9 +628,6 @@ func (s *simulator) result(res *Result) {
 		res.Stats.Restored = s.restoredAt - s.firstCrash
 	}
 	res.History = s.history
-	for _, sn := range s.nodes {
-		s.nodeCoverage(sn)
-	}
 	res.Coverage = s.cover
 	res.Marks = s.marks
 	res.Monitors = s.endMonitors()

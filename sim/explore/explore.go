@@ -125,6 +125,7 @@ const (
 	QuietMin       = 60 * time.Second       // the shortest tail after the heal time
 	LeaderTimeouts = 10                     // Expect.Liveness.Leader
 	MemberRounds   = 30                     // Expect.Liveness.Membership on a fast network
+	SyncedWithin   = 30 * time.Second       // Expect.Liveness.Synced on a fast network
 	step           = 100 * time.Millisecond // resolution of generated times
 )
 
@@ -150,7 +151,8 @@ var strategies = []string{"solo", "pair", "quorum-3m", "cluster-3m-nw", "mesh-al
 // not pass Validate, which is a bug of this package.
 func Generate(seed uint64) *sim.Plan {
 	g := &gen{r: draws{rand.New(rand.NewPCG(seed, 0x7265766f616461))}, x: draws{rand.New(rand.NewPCG(seed, extrasKey))},
-		m: draws{rand.New(rand.NewPCG(seed, joinsKey))}, l: draws{rand.New(rand.NewPCG(seed, leavesKey))}, p: &sim.Plan{Name: Name(seed)}}
+		m: draws{rand.New(rand.NewPCG(seed, joinsKey))}, l: draws{rand.New(rand.NewPCG(seed, leavesKey))},
+		c: draws{rand.New(rand.NewPCG(seed, contentKey))}, p: &sim.Plan{Name: Name(seed)}}
 	g.mesh()
 	g.target()
 	g.network()
@@ -160,6 +162,7 @@ func Generate(seed uint64) *sim.Plan {
 	g.extras()
 	g.joins()
 	g.leaves()
+	g.content()
 	g.workload()
 	g.expect()
 	g.p.Description = g.describe()
@@ -201,6 +204,38 @@ func (g *gen) joins() {
 	g.p.Nodes += k
 	g.p.Outside = k
 	g.flavors = append(g.flavors, "join")
+}
+
+// contentKey keys g.c.
+const contentKey = 0x636f6e74656e74
+
+// content adds issue 14's faults to self-healing plans, drawing only from
+// g.c after every draw but the workload's and the expectations': in one
+// plan in three a worker turns hostile for good (poison: corrupt blob
+// parts, forged roots), and in one in three with named permanent crashes
+// those become disks an attacker tampered with (the node is rebooted on a
+// role history whose signature no longer verifies, and must refuse it).
+func (g *gen) content() {
+	if g.strategy == nil {
+		return
+	}
+	if g.c.chance(1, 3) {
+		g.p.Faults = append(g.p.Faults, sim.Fault{At: g.c.between(g.start, g.h-2*time.Second), Kind: sim.Poison, Target: "random-worker"})
+		g.flavors = append(g.flavors, "poison")
+	}
+	if g.kills > 0 && g.c.chance(1, 3) {
+		tampered := false
+		for i, f := range g.p.Faults {
+			if f.Kind == sim.Crash && f.For == 0 && !slices.Contains(dynamic, f.Target) {
+				g.p.Faults[i] = sim.Fault{At: f.At, Kind: sim.Disk, Target: f.Target, Mode: sim.DiskTamper}
+				tampered = true
+			}
+		}
+		if tampered {
+			g.flavors = append(g.flavors, "disk-tamper")
+		}
+	}
+	slices.SortStableFunc(g.p.Faults, func(a, b sim.Fault) int { return cmp.Compare(a.At, b.At) })
 }
 
 // leavesKey keys g.l.
@@ -251,6 +286,7 @@ type gen struct {
 	// left every draw of r, and the plans without them, as they were; m
 	// draws the joins, for the same reason.
 	x, m, l draws
+	c       draws // issue 14's content faults, for the same reason
 	p       *sim.Plan
 
 	strategy              topology.Strategy // nil without a target
@@ -771,6 +807,7 @@ func (g *gen) expect() {
 	leaderWithin := time.Duration(LeaderTimeouts*electionTicks) * sim.TickInterval
 	tail := max(QuietMin, leaderWithin+20*time.Second)
 	if g.strategy != nil {
+		l.Synced = SyncedWithin + 10*p.Network.Slowest()
 		l.Membership = MemberRounds + int(10*p.Network.Slowest()/gossipRound)
 		if sh := g.shape(leaderWithin); sh != nil {
 			l.Shape = sh

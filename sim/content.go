@@ -1,0 +1,120 @@
+package sim
+
+import (
+	"time"
+
+	"revoada.dev/revoada/core/content"
+	"revoada.dev/revoada/core/membership"
+)
+
+// Content sync's properties (core/node/content.go).
+const (
+	// PropRoots: a state root a raft member publishes holds the shape and
+	// role history head the log implies at its index, and every member
+	// publishing a root at one index publishes one manifest; a worker
+	// installs only a root some member published, whole.
+	PropRoots = "roots-agree"
+	// PropSynced: after the heal, no live worker goes longer than the
+	// plan's Liveness.Synced without installing a root at least as new as
+	// one the members published (see Liveness).
+	PropSynced = "workers-synced"
+)
+
+// rootPub is a root published with a higher index than any before it.
+type rootPub struct {
+	at    time.Duration
+	index uint64
+}
+
+// contentCheck follows what the nodes publish and install.
+type contentCheck struct {
+	manifests map[uint64]content.Digest // index -> the manifest published there
+	newest    []rootPub                 // published roots of growing index, in time order
+	failed    bool                      // PropSynced failed once: judged no more
+}
+
+// observeRoots judges node i's roots after a Ready: a root it published
+// or installed since the last look.
+func (s *simulator) observeRoots(i int) {
+	sn := s.nodes[i]
+	pub, syn := sn.n.Roots()
+	c := &s.roots
+	if pub != sn.published && pub.Index != 0 {
+		sn.published = pub
+		s.rootPublished(sn.name, pub)
+	}
+	if syn != sn.synced {
+		if syn.ManifestHash != sn.synced.ManifestHash {
+			s.stats.RootsInstalled++
+		}
+		sn.synced = syn
+		if want, ok := c.manifests[syn.Index]; !ok || want != syn.ManifestHash {
+			s.check.fail(s.now, PropRoots, sn.name, "installed root index %d manifest %s, which no member published (%s there)", syn.Index, content.Digest(syn.ManifestHash).Short(), want.Short())
+		}
+	}
+}
+
+func (s *simulator) rootPublished(name string, r membership.StateRoot) {
+	c, ck := &s.roots, s.check
+	if c.manifests == nil {
+		c.manifests = map[uint64]content.Digest{}
+	}
+	if want, ok := c.manifests[r.Index]; ok && want != r.ManifestHash {
+		ck.fail(s.now, PropRoots, name, "published manifest %s at index %d, where another member published %s", content.Digest(r.ManifestHash).Short(), r.Index, want.Short())
+	}
+	c.manifests[r.Index] = r.ManifestHash
+	if want, ok := ck.shapes[r.Index]; ok && want != r.ShapeHash {
+		ck.fail(s.now, PropRoots, name, "published a root at index %d with shape %x, the log implies %s", r.Index, r.ShapeHash[:6], want.String()[:12])
+	}
+	if want, ok := ck.chains[r.Index]; ok && want != r.ChainHead {
+		ck.fail(s.now, PropRoots, name, "published a root at index %d with role history head %x, the log implies %s", r.Index, r.ChainHead[:6], want.Short())
+	}
+	if n := len(c.newest); n == 0 || c.newest[n-1].index < r.Index {
+		c.newest = append(c.newest, rootPub{s.now, r.Index})
+	}
+}
+
+// checkSynced judges PropSynced: a live worker of the committed shape is
+// stale from the moment a root newer than the one it installed was
+// published (or the heal, or since it has been a worker, whichever is
+// later).
+func (s *simulator) checkSynced() {
+	bound := s.plan.Expect.Liveness.Synced
+	c := &s.roots
+	if bound == 0 || c.failed || s.now < s.healAt {
+		return
+	}
+	shape := s.check.ref.Shape()
+	for _, sn := range s.nodes {
+		if _, in := shape.Roles(sn.id); !in || sn.n == nil || sn.paused || sn.status.Member {
+			continue
+		}
+		k := 0
+		for k < len(c.newest) && c.newest[k].index <= sn.synced.Index {
+			k++
+		}
+		if k == len(c.newest) {
+			continue
+		}
+		since := max(c.newest[k].at, s.healAt, sn.workerSince)
+		if s.now-since > bound {
+			c.failed = true
+			s.check.fail(s.now, PropSynced, sn.name, "serves root index %d since %v, while index %d was published at %v (more than %v)",
+				sn.synced.Index, since, c.newest[len(c.newest)-1].index, c.newest[k].at, bound)
+			return
+		}
+	}
+}
+
+// nodeContent folds a node life's content sync counts into the run's.
+func (s *simulator) nodeContent(sn *simNode) {
+	st := sn.n.SyncStatus()
+	if st.ServedBytes > 0 {
+		if s.stats.BytesServed == nil {
+			s.stats.BytesServed = map[string]uint64{}
+		}
+		s.stats.BytesServed[sn.name] += st.ServedBytes
+	}
+	s.stats.PartsRejected += st.Fetch.Corrupt + st.Fetch.Malformed + st.Fetch.TooLarge
+	s.stats.RootsRefused += st.RefusedRoots
+}

@@ -1,0 +1,50 @@
+package sim_test
+
+import (
+	"testing"
+
+	"revoada.dev/revoada/sim"
+)
+
+// TestPoisonedPeerRefused: with two workers serving corrupt parts and
+// forging roots, the honest workers refuse hundreds of parts, keep
+// installing roots and serve local reads from them, and every check holds.
+func TestPoisonedPeerRefused(t *testing.T) {
+	r := sim.Run(builtin(t, "poisoned-peer"), 1, sim.Options{})
+	if !r.OK() {
+		t.Fatalf("violations: %v", r.Violations)
+	}
+	st := r.Stats
+	if st.PartsRejected < 50 || st.RootsInstalled < 100 {
+		t.Fatalf("parts rejected %d, roots installed %d: the poison did not reach the fetchers, or the workers did not sync", st.PartsRejected, st.RootsInstalled)
+	}
+	if r.Coverage["worker served a local read from its synced state"] == 0 {
+		t.Fatalf("no worker served a local read from its synced state: %v", r.Coverage)
+	}
+}
+
+// TestSyncCatchesEarlyInstall: a worker that serves a root before it holds
+// every resource it lists (the early-install plant) answers local reads
+// with state that was never committed, which the history check catches.
+func TestSyncCatchesEarlyInstall(t *testing.T) {
+	hooks, err := sim.ParsePlants("early-install")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sim.Run(builtin(t, "worker-sync-under-churn"), 1, sim.Options{Hooks: hooks})
+	if r.OK() || r.Violations[0].Property != sim.PropHistory {
+		t.Fatalf("the early-install plant was not caught as %s: %v", sim.PropHistory, r.Violations)
+	}
+}
+
+// TestChainTamperRefused: a node rebooted on a role history altered on its
+// disk refuses to start, and the mesh goes on.
+func TestChainTamperRefused(t *testing.T) {
+	r := sim.Run(builtin(t, "chain-tamper"), 1, sim.Options{})
+	if !r.OK() {
+		t.Fatalf("violations: %v", r.Violations)
+	}
+	if got := r.Coverage[sim.CoverStateRefused]; got != 2 {
+		t.Fatalf("%d nodes refused their state at start, want the 2 tampered", got)
+	}
+}
