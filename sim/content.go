@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"strconv"
 	"time"
 
 	"revoada.dev/revoada/core/content"
@@ -41,11 +42,13 @@ func (s *simulator) observeRoots(i int) {
 	c := &s.roots
 	if pub != sn.published && pub.Index != 0 {
 		sn.published = pub
+		s.trace.event(s.now, sn.name, "root", rootDetail(pub))
 		s.rootPublished(sn.name, pub)
 	}
 	if syn != sn.synced {
 		if syn.ManifestHash != sn.synced.ManifestHash {
 			s.stats.RootsInstalled++
+			s.trace.event(s.now, sn.name, "install", rootDetail(syn))
 		}
 		sn.synced = syn
 		if want, ok := c.manifests[syn.Index]; !ok || want != syn.ManifestHash {
@@ -117,4 +120,9 @@ func (s *simulator) nodeContent(sn *simNode) {
 	}
 	s.stats.PartsRejected += st.Fetch.Corrupt + st.Fetch.Malformed + st.Fetch.TooLarge
 	s.stats.RootsRefused += st.RefusedRoots
+}
+
+// rootDetail is a root in a trace line: its index and manifest.
+func rootDetail(r membership.StateRoot) string {
+	return "index " + strconv.FormatUint(r.Index, 10) + " manifest " + content.Digest(r.ManifestHash).Short()
 }

@@ -52,6 +52,7 @@ const (
 	RootsKept        = 4  // a member keeps the blobs of its last RootsKept roots
 	ContentItemsMax  = 64 // wants, parts or refusals in one content message
 	collectSlack     = 64 // blobs a store may hold beyond twice its live ones before a collection
+	FetchInFlightMax = 32 // blob parts a worker asks for at once
 	StallRoots       = 5  // root periods a worker waits for any part of its target before it gives it up
 	DistrustRoots    = 10 // root periods a voter whose root was given up is not taken from
 )
@@ -132,7 +133,7 @@ func (n *Node) rootTicks() uint64 {
 
 func newSyncing() *syncing {
 	st := content.NewStore()
-	return &syncing{blobs: st, fetch: content.NewFetcher(content.FetcherConfig{}, st), resources: map[store.Ref]resourceBlob{}, wantedSet: map[content.Digest]bool{}, distrust: map[roles.NodeID]uint64{}}
+	return &syncing{blobs: st, fetch: content.NewFetcher(content.FetcherConfig{InFlightMax: FetchInFlightMax}, st), resources: map[store.Ref]resourceBlob{}, wantedSet: map[content.Digest]bool{}, distrust: map[roles.NodeID]uint64{}}
 }
 
 // SyncStatus reports the node's content sync (zero without gossip).
@@ -310,7 +311,8 @@ func (n *Node) distrustTarget() {
 
 // sources are the nodes that gossip manifest md: the workers first, then the
 // voters, each list rotated by where this node's ID falls, so that workers
-// fetching at once ask different peers first.
+// fetching at once ask different peers first, and the root's publisher
+// last.
 func (n *Node) sources(md content.Digest) []roles.NodeID {
 	var workers, voters []roles.NodeID
 	view := n.view()
@@ -335,7 +337,13 @@ func (n *Node) sources(md content.Digest) []roles.NodeID {
 		}
 		return ids
 	}
-	return append(rotate(workers), rotate(voters)...)
+	voters = rotate(voters)
+	if i := slices.Index(voters, n.sync.targetFrom); i >= 0 && len(voters) > 1 {
+		// The root's publisher last: the freshest root is most often the
+		// leader's, the busiest node.
+		voters = append(slices.Delete(voters, i, i+1), n.sync.targetFrom)
+	}
+	return append(rotate(workers), voters...)
 }
 
 // progressSync moves the target's fetch a step: decode its manifest once
