@@ -157,9 +157,17 @@
 //     a run's materialized plan holds the clogs it made;
 //   - disk: a node selector or a not, with `mode` (required): corrupt
 //     (blocks of the disk are corrupted: checksums must catch them, so the
-//     node never starts from that disk again; no `for`), full (writes fail
-//     while it lasts) or read-errors (each read fails with probability
-//     `rate`, required, in (0, 1]). See package sim's disk model.
+//     node never starts from that disk again; no `for`), tamper (a block of
+//     the role history in the node's snapshot is altered and every checksum
+//     made good, as by an attacker, and the node rebooted a second later:
+//     it must refuse a history whose signatures do not verify; no `for`),
+//     full (writes fail while it lasts) or read-errors (each read fails with
+//     probability `rate`, required, in (0, 1]). See package sim's disk model;
+//   - poison: a node selector or a not: the nodes turn hostile to content
+//     sync (sim/poison.go): every blob part they send is corrupted, a blob
+//     they lack is answered with made-up bytes, their own gossiped state
+//     boasts the newest manifest or a made-up root, and their gossip carries
+//     roots forged in voters' names; without `for`, for the rest of the run.
 //
 // `rate` is valid only with clock and disk, `jitter` and `jump` only with
 // clock, `bridge` and `one_way` only with partition, `traffic` only with
@@ -170,10 +178,11 @@
 // resumed, a partition or ring healed, a loss or duplicate rate returned to
 // the network's baseline, chaos stopped, a clock fault taken back (its rate
 // to true speed, its jitter to none, its jump stepped back), a link fault's
-// link removed, a clog unclogged, a full disk or its read errors ended. It
-// is not valid with restart, resume or heal, which are themselves undo
-// operations, nor with a corrupt disk, and required with chaos, clog and
-// swizzle, which run for exactly that long.
+// link removed, a clog unclogged, a full disk or its read errors ended, a
+// poisoned node honest again. It is not valid with restart, resume or heal,
+// which are themselves undo operations, nor with a corrupt or tampered
+// disk, and required with chaos, clog and swizzle, which run for exactly
+// that long.
 //
 // `outside` nodes, the last of the mesh, start outside the shape, as nodes
 // joining a running mesh do (sim.Plan.Outside): silent, refusing clients,
@@ -204,7 +213,12 @@
 // control_plane control-plane nodes within `within` of the last heal or
 // command, `commands_complete: true` every command to reach a final result,
 // and `progress` (a share in [0, 1], valid only with a workload) at least
-// that share of the workload's operations to succeed.
+// that share of the workload's operations to succeed. `liveness` declares
+// the monitors armed when the last fault heals (sim.Liveness): `leader`
+// (election timeouts), `shape` (a converge block), `membership` (gossip
+// rounds) and `synced` (a positive duration: every live worker installs a
+// state root at least as new as one the members published within it); the
+// last two need a target.
 //
 // An optional field whose value is null (`faults:` with nothing after it) is
 // the same as an absent one. Integers, numbers (probabilities, shares, clock
