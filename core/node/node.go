@@ -39,6 +39,10 @@
 // Workers are not raft members: every node boots from the same bootstrap
 // snapshot (index 1) holding the initial shape and voter set, so a worker
 // knows the voters without voting, and becomes a learner only when promoted.
+// With gossip, workers still hold the store's committed state: raft members
+// gossip signed state roots, and a worker fetches the blobs a root names
+// from its peers by BLAKE3 digest, checks them, and serves local reads from
+// the root it installed (content.go).
 //
 // Raft's options CheckQuorum, PreVote and StepDownOnRemoval are always on. A
 // snapshot is taken every SnapshotEntries applied entries and after every
