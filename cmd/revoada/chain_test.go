@@ -37,16 +37,23 @@ func TestChainOverMesh(t *testing.T) {
 	// The Leave is a block (the leader may hand its leadership over and
 	// the shift may take more than one block); witnesses come through the
 	// log after each block: wait until the chain holds the Leave and every
-	// block is attested.
+	// block is attested. After the Leave the policy may demote one of the
+	// two voters left, which then applies the log no more: its history
+	// stops where its log did, short of the witnesses to come (1 run in 20
+	// read such a node for a minute). The voter's is read.
 	leave := "leave " + ids[2][:12] + " (operator)"
 	var o outcome
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		o = revoada(t, nil, "chain", "verify", "--attested", "--data", dirs[1])
-		if o.code == exitOK && strings.Contains(client(t, dirs[1], exitOK, "chain", "show").stdout, leave) {
-			break
+	member := ""
+	for deadline := time.Now().Add(45 * time.Second); member == ""; time.Sleep(50 * time.Millisecond) {
+		for _, dir := range dirs[:2] {
+			o = revoada(t, nil, "chain", "verify", "--attested", "--data", dir)
+			if o.code == exitOK && strings.Contains(client(t, dir, exitOK, "chain", "show").stdout, leave) {
+				member = dir
+				break
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Leave is not an attested block after a minute: %+v", o)
+		if member == "" && time.Now().After(deadline) {
+			t.Fatalf("the Leave is not an attested block on either node after 45 s: %+v", o)
 		}
 	}
 	if !strings.Contains(o.stdout, "the chain verifies: ") || !strings.Contains(o.stdout, " 0 pending") {
@@ -54,7 +61,7 @@ func TestChainOverMesh(t *testing.T) {
 	}
 
 	file := filepath.Join(t.TempDir(), "chain.bin")
-	show := client(t, dirs[1], exitOK, "chain", "show", "--out", file)
+	show := client(t, member, exitOK, "chain", "show", "--out", file)
 	if !strings.Contains(show.stdout, leave) || !strings.Contains(show.stdout, "genesis: ") {
 		t.Fatalf("chain show: %s", show.stdout)
 	}
