@@ -73,6 +73,10 @@ func chainFlags(e *env) (*flag.FlagSet, func() int) {
 			if err != nil {
 				return clientError(e, "chain", err)
 			}
+			if st, err := n.MeshStatus(ctx); err == nil && !holdsEtcd(st) {
+				fmt.Fprintf(e.stderr, "revoada chain: note: node %s is no voter: it applies the log no more, so its history stops where its log did (applied index %d), without the blocks and witnesses since; a voter's is current\n",
+					shortID(st.ID), st.Applied)
+			}
 			return run(blocks)
 		})
 	}
@@ -222,4 +226,15 @@ func shortID(id string) string {
 		return id
 	}
 	return n.Short()
+}
+
+// holdsEtcd reports whether the node a status is from holds etcd in its
+// own view of the shape (a voter), or cannot tell.
+func holdsEtcd(st meshStatus) bool {
+	for _, n := range st.Nodes {
+		if n.ID == st.ID {
+			return strings.Contains(n.Roles, "etcd")
+		}
+	}
+	return true
 }

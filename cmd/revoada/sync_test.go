@@ -84,6 +84,14 @@ func TestWorkerServesSyncedState(t *testing.T) {
 			t.Fatalf("the worker never served the write: %d %s", code, body)
 		}
 	}
+	// Its role history is the one it applied before it became a worker
+	// (here, none since the bootstrap): chain says so.
+	if o := client(t, dirs[worker], exitOK, "chain", "show"); !strings.Contains(o.stderr, "is no voter: it applies the log no more") {
+		t.Fatalf("chain show on the worker does not say its history is not current: %+v", o)
+	}
+	if o := client(t, dirs[voter], exitOK, "chain", "show"); o.stderr != "" {
+		t.Fatalf("chain show on a voter: %+v", o)
+	}
 	for i, n := range nodes {
 		if i != worker {
 			if code := n.stop(); code != exitOK {
