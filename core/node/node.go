@@ -45,8 +45,13 @@
 // the root it installed (content.go).
 //
 // Raft's options CheckQuorum, PreVote and StepDownOnRemoval are always on. A
-// snapshot is taken every SnapshotEntries applied entries and after every
-// conf change, and the log is compacted to CompactionTail entries behind it.
+// snapshot is taken after every conf change and, amortized, once at least
+// SnapshotEntries entries were applied since the last one and their bytes
+// (entry data) reach at least the size of the last snapshot: a snapshot of
+// S bytes is paid for by S bytes logged, so snapshotting costs O(bytes
+// logged) however large the state grows (Redis rewrites its append-only
+// file on the same rule, auto-aof-rewrite-percentage 100). The log is
+// compacted to CompactionTail entries behind each snapshot.
 package node
 
 import (
@@ -260,6 +265,8 @@ type Node struct {
 	handedAt    uint64                     // and the tick of that hand-off
 	shiftSeen   map[roles.NodeID]seenShift // the damper's memory (see noteShifts)
 	snapshot    uint64                     // index of the latest snapshot in ms
+	snapBytes   uint64                     // the size of its data
+	loggedBytes uint64                     // entry data applied since it was taken
 	confChanged bool                       // a conf change was applied since the last snapshot
 	cover       cover.Counts
 	boot        *pb.Snapshot
@@ -388,7 +395,7 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	n.conf = snap.GetMetadata().GetConfState()
 	n.applied = snap.GetMetadata().GetIndex()
 	n.noteShifts()
-	n.snapshot = n.applied
+	n.snapshot, n.snapBytes, n.loggedBytes = n.applied, uint64(len(snap.GetData())), 0
 	n.learnPeers(m.shape)
 	n.announced = m.shape
 	return nil
@@ -1236,6 +1243,7 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 			n.confChanged = true
 		}
 		n.applied = e.GetIndex()
+		n.loggedBytes += uint64(len(e.GetData()))
 		a := Applied{
 			Index: e.GetIndex(), Term: e.GetTerm(), Entry: entryDigest(n.hasher, e),
 			Raw: e, Result: eff.result, Chain: n.machine.Chain().Head(),
@@ -1285,19 +1293,23 @@ type confSorted struct {
 	voters, learners []uint64
 }
 
-// maybeSnapshot takes a snapshot at the applied index every SnapshotEntries
-// entries and after any conf change, and compacts the log behind it.
+// maybeSnapshot takes a snapshot at the applied index after any conf
+// change, or once SnapshotEntries entries and at least the last snapshot's
+// size in entry bytes were applied since it (see the package doc), and
+// compacts the log behind it.
 func (n *Node) maybeSnapshot() *pb.Snapshot {
 	confChanged := n.confChanged
 	n.confChanged = false
-	if n.applied == n.snapshot || (!confChanged && n.applied-n.snapshot < n.cfg.SnapshotEntries) {
+	periodic := n.applied-n.snapshot >= n.cfg.SnapshotEntries && n.loggedBytes >= n.snapBytes
+	if n.applied == n.snapshot || (!confChanged && !periodic) {
 		return nil
 	}
-	snap, err := n.ms.CreateSnapshot(n.applied, n.conf, n.machine.Encode())
+	data := n.machine.Encode()
+	snap, err := n.ms.CreateSnapshot(n.applied, n.conf, data)
 	if err != nil {
 		panic(fmt.Sprintf("node %s: snapshot at %d: %v", n.cfg.ID.Short(), n.applied, err))
 	}
-	n.snapshot = n.applied
+	n.snapshot, n.snapBytes, n.loggedBytes = n.applied, uint64(len(data)), 0
 	if n.applied > n.cfg.CompactionTail {
 		if err := n.ms.Compact(n.applied - n.cfg.CompactionTail); err != nil && err != raft.ErrCompacted {
 			panic(fmt.Sprintf("node %s: compact: %v", n.cfg.ID.Short(), err))
