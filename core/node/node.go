@@ -245,7 +245,7 @@ type Node struct {
 	wit     witnessing
 	raftID  uint64
 	rn      *raft.RawNode
-	ms      *raft.MemoryStorage
+	ms      *raftStorage
 	machine *Machine
 	conf    *pb.ConfState
 	peers   map[uint64]roles.NodeID
@@ -307,7 +307,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 		return nil, fmt.Errorf("node: the key is not the one of node %s", cfg.ID.Short())
 	}
 	n := &Node{
-		cfg: cfg, raftID: cfg.ID.RaftID(), ms: raft.NewMemoryStorage(),
+		cfg: cfg, raftID: cfg.ID.RaftID(), ms: newRaftStorage(),
 		peers: map[uint64]roles.NodeID{}, pending: map[uint64]*pending{}, reads: map[RequestID]*readWait{}, cover: cover.Counts{},
 		shiftSeen: map[roles.NodeID]seenShift{}, heard: map[uint64]uint64{}, probes: map[RequestID]*voterProbe{}, hasher: blake3.New(32, nil),
 	}
