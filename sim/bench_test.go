@@ -3,6 +3,7 @@ package sim_test
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -69,6 +70,7 @@ func BenchmarkTenMinutes(b *testing.B) {
 }
 
 func benchRuns(b *testing.B, p *sim.Plan) {
+	defer simGC()()
 	b.ReportAllocs()
 	var simulated time.Duration
 	seed := uint64(1)
@@ -141,6 +143,7 @@ func BenchmarkMeshSize(b *testing.B) {
 			if err := p.Validate(); err != nil {
 				b.Fatal(err)
 			}
+			defer simGC()()
 			b.ReportAllocs()
 			var simulated time.Duration
 			var msgs int
@@ -160,6 +163,17 @@ func BenchmarkMeshSize(b *testing.B) {
 			b.ReportMetric(float64(msgs)/(float64(tc.nodes)*simulated.Seconds()), "msgs/node/sim-s")
 		})
 	}
+}
+
+// simGC sets the collector's target to the one the revoada command runs
+// simulations at (sim.GCPercent), unless GOGC is set (GOGC=100 measures at
+// Go's default), until the function it returns restores it.
+func simGC() func() {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(sim.GCPercent)
+	return func() { debug.SetGCPercent(old) }
 }
 
 // cpuTime is the process's user and system CPU time so far.

@@ -216,6 +216,7 @@ var commands = []command{
 
 func main() {
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, live: isTerminal(os.Stderr)}
+	tuneGC(os.Args[1:])
 	os.Exit(run(e, os.Args[1:]))
 }
 
