@@ -165,15 +165,16 @@ func BenchmarkMeshSize(b *testing.B) {
 	}
 }
 
-// simGC sets the collector's target to the one the revoada command runs
-// simulations at (sim.GCPercent), unless GOGC is set (GOGC=100 measures at
-// Go's default), until the function it returns restores it.
+// simGC sets the collector's target and memory limit to those the revoada
+// command runs simulations with (sim.GCPercent, sim.GCMemoryLimit), unless
+// GOGC is set (GOGC=100 measures at Go's defaults), until the function it
+// returns restores them.
 func simGC() func() {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
 	}
-	old := debug.SetGCPercent(sim.GCPercent)
-	return func() { debug.SetGCPercent(old) }
+	percent, limit := debug.SetGCPercent(sim.GCPercent), debug.SetMemoryLimit(sim.GCMemoryLimit)
+	return func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) }
 }
 
 // cpuTime is the process's user and system CPU time so far.

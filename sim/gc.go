@@ -5,6 +5,13 @@ package sim
 // GOGC is set in the environment. A run allocates fast (messages decoded
 // from their bytes, snapshots, trace lines) over a small live heap, so at
 // Go's default of 100 the collector runs often: at 400 the explorer spends
-// about 15% less CPU per seed (seeds 1..25, GOMAXPROCS=1), for some 30 MB
-// more resident memory per process. Run itself never sets it.
+// about 15% less CPU per seed (seeds 1..25, GOMAXPROCS=1), for more
+// resident memory (68 → 95 MB there, 160 → 320–370 MB for gossip-100).
+// Run itself never sets it.
 const GCPercent = 400
+
+// GCMemoryLimit is the soft memory limit (GOMEMLIMIT) set with GCPercent,
+// unless GOMEMLIMIT is set: it caps the heap GCPercent lets grow to five
+// times the live heap, and never makes the collector run more often than
+// Go's default would below a live heap of half the limit.
+const GCMemoryLimit = 1 << 30
