@@ -3,7 +3,6 @@ package sim_test
 import (
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -70,7 +69,6 @@ func BenchmarkTenMinutes(b *testing.B) {
 }
 
 func benchRuns(b *testing.B, p *sim.Plan) {
-	defer simGC()()
 	b.ReportAllocs()
 	var simulated time.Duration
 	seed := uint64(1)
@@ -143,7 +141,6 @@ func BenchmarkMeshSize(b *testing.B) {
 			if err := p.Validate(); err != nil {
 				b.Fatal(err)
 			}
-			defer simGC()()
 			b.ReportAllocs()
 			var simulated time.Duration
 			var msgs int
@@ -163,18 +160,6 @@ func BenchmarkMeshSize(b *testing.B) {
 			b.ReportMetric(float64(msgs)/(float64(tc.nodes)*simulated.Seconds()), "msgs/node/sim-s")
 		})
 	}
-}
-
-// simGC sets the collector's target and memory limit to those the revoada
-// command runs simulations with (sim.GCPercent, sim.GCMemoryLimit), unless
-// GOGC is set (GOGC=100 measures at Go's defaults), until the function it
-// returns restores them.
-func simGC() func() {
-	if os.Getenv("GOGC") != "" {
-		return func() {}
-	}
-	percent, limit := debug.SetGCPercent(sim.GCPercent), debug.SetMemoryLimit(sim.GCMemoryLimit)
-	return func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) }
 }
 
 // cpuTime is the process's user and system CPU time so far.
