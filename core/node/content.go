@@ -55,6 +55,11 @@ const (
 	FetchInFlightMax = 32 // blob parts a worker asks for at once
 	StallRoots       = 5  // root periods a worker waits for any part of its target before it gives it up
 	DistrustRoots    = 10 // root periods a voter whose root was given up is not taken from
+	// AnswerBytesMax bounds the blob data of the parts answering one
+	// content message: more than a fetcher's wants in flight draw
+	// (content.FetcherConfig.InFlightMax parts of at most
+	// content.PartDataMax), far less than ContentItemsMax of them.
+	AnswerBytesMax = 1 << 20
 )
 
 // ContentMessage asks for blob parts, answers with them, or says which
@@ -471,16 +476,11 @@ func (n *Node) stepContent(from roles.NodeID, m *ContentMessage) {
 		return
 	}
 	if len(m.Wants) > 0 {
-		var answer ContentMessage
-		for _, w := range m.Wants[:min(len(m.Wants), ContentItemsMax)] {
-			if p, ok := s.blobs.Part(w); ok {
-				answer.Parts = append(answer.Parts, p)
-				s.served += uint64(len(p.Data))
-			} else {
-				answer.Lacks = append(answer.Lacks, w.Digest)
-			}
+		answer, served := answerWants(s.blobs, m.Wants)
+		s.served += served
+		if len(answer.Parts) > 0 || len(answer.Lacks) > 0 {
+			n.send(from, Message{Kind: MsgContent, Content: &answer})
 		}
-		n.send(from, Message{Kind: MsgContent, Content: &answer})
 	}
 	if n.status.Member || (len(m.Parts) == 0 && len(m.Lacks) == 0) {
 		return
@@ -496,6 +496,36 @@ func (n *Node) stepContent(from roles.NodeID, m *ContentMessage) {
 	}
 	n.progressSync(false)
 	n.sendWants()
+}
+
+// answerWants answers a peer's wants from blobs: a part for each distinct
+// want held, the digest of each distinct blob not held. A want is answered
+// once per message however often it is repeated, one at an offset no
+// fetcher asks (not a part's start) is not answered, and the parts stop at
+// AnswerBytesMax of data (the wants left are not answered: the asker's
+// timeout sends them elsewhere), so that a small message of wants cannot
+// draw more than that from a node. It returns the blob bytes sent.
+func answerWants(blobs *content.Store, wants []content.Want) (ContentMessage, uint64) {
+	var answer ContentMessage
+	var served uint64
+	seen := make(map[content.Want]bool, min(len(wants), ContentItemsMax))
+	lacked := make(map[content.Digest]bool)
+	for _, w := range wants[:min(len(wants), ContentItemsMax)] {
+		if seen[w] || w.Offset%content.PartMax != 0 {
+			continue
+		}
+		seen[w] = true
+		p, ok := blobs.Part(w)
+		switch {
+		case !ok && !lacked[w.Digest]:
+			lacked[w.Digest] = true
+			answer.Lacks = append(answer.Lacks, w.Digest)
+		case ok && served+uint64(len(p.Data)) <= AnswerBytesMax:
+			answer.Parts = append(answer.Parts, p)
+			served += uint64(len(p.Data))
+		}
+	}
+	return answer, served
 }
 
 // syncedRead serves a worker's local read from the root it installed: the

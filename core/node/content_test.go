@@ -1,0 +1,80 @@
+package node
+
+import (
+	"testing"
+
+	"revoada.dev/revoada/core/content"
+)
+
+// TestAnswerWantsBoundsWhatAMessageDraws: a hostile peer's message of
+// ContentItemsMax wants (repeated, or spread over a large blob, or at
+// offsets no fetcher asks) draws at most AnswerBytesMax of blob data and
+// each part once, while an honest fetcher's wants are all answered.
+func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
+	st := content.NewStore()
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	d, err := st.Put(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing content.Digest
+	missing[0] = 1
+
+	same := make([]content.Want, ContentItemsMax)
+	for i := range same {
+		same[i] = content.Want{Digest: d}
+	}
+	if a, served := answerWants(st, same); len(a.Parts) != 1 || served != uint64(len(a.Parts[0].Data)) {
+		t.Fatalf("%d copies of one want drew %d parts (%d bytes), want 1", len(same), len(a.Parts), served)
+	}
+
+	spread := make([]content.Want, ContentItemsMax)
+	for i := range spread {
+		spread[i] = content.Want{Digest: d, Offset: uint64(i) * content.PartMax}
+	}
+	a, served := answerWants(st, spread)
+	if served > AnswerBytesMax || len(a.Parts) == 0 {
+		t.Fatalf("%d wants over a large blob drew %d parts, %d bytes (limit %d)", len(spread), len(a.Parts), served, AnswerBytesMax)
+	}
+	var sum uint64
+	for _, p := range a.Parts {
+		sum += uint64(len(p.Data))
+	}
+	if sum != served {
+		t.Fatalf("served %d, parts carry %d", served, sum)
+	}
+
+	odd := make([]content.Want, ContentItemsMax)
+	for i := range odd {
+		odd[i] = content.Want{Digest: d, Offset: uint64(i) + 1}
+	}
+	if a, served := answerWants(st, odd); len(a.Parts) != 0 || served != 0 {
+		t.Fatalf("%d wants at offsets no fetcher asks drew %d parts", len(odd), len(a.Parts))
+	}
+
+	lacks := make([]content.Want, ContentItemsMax)
+	for i := range lacks {
+		lacks[i] = content.Want{Digest: missing, Offset: uint64(i) * content.PartMax}
+	}
+	if a, _ := answerWants(st, lacks); len(a.Lacks) != 1 {
+		t.Fatalf("wants of a blob not held drew %d refusals, want 1", len(a.Lacks))
+	}
+
+	honest := make([]content.Want, 8) // content.FetcherConfig's default InFlightMax
+	for i := range honest {
+		honest[i] = content.Want{Digest: d, Offset: uint64(i) * content.PartMax}
+	}
+	honest = append(honest, content.Want{Digest: missing})
+	a, _ = answerWants(st, honest)
+	if len(a.Parts) != 8 || len(a.Lacks) != 1 {
+		t.Fatalf("an honest fetcher's wants drew %d parts and %d refusals, want 8 and 1", len(a.Parts), len(a.Lacks))
+	}
+	for i, p := range a.Parts {
+		if _, err := p.Verify(honest[i]); err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+	}
+}
