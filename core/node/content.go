@@ -187,28 +187,15 @@ func (n *Node) publishRoot(r roles.Roles) {
 	s, st := n.sync, n.machine.Store()
 	s.rootAt = n.ticks
 	items, rev := st.List("", "")
-	m := content.Manifest{Revision: uint64(rev), Entries: make([]content.Entry, 0, len(items))}
-	next := make(map[store.Ref]resourceBlob, len(items))
-	for _, r := range items {
-		b, ok := s.resources[r.Ref]
-		if !ok || b.rev != r.ModRevision || !s.blobs.Has(b.digest) {
-			data := store.AppendResource(nil, r)
-			d, err := s.blobs.Put(data)
-			if err != nil {
-				panic(fmt.Sprintf("node %s: resource %s as a blob: %v", n.cfg.ID.Short(), r.Ref, err))
-			}
-			b = resourceBlob{rev: r.ModRevision, key: entryKey(r.Ref), digest: d, size: uint64(len(data))}
-		}
-		next[r.Ref] = b
-		m.Entries = append(m.Entries, content.Entry{Key: b.key, Revision: uint64(r.ModRevision), Digest: b.digest, Size: b.size})
-	}
-	s.resources = next
-	md, err := s.blobs.Put(m.Append(nil))
+	m, md, err := s.manifestOf(items, rev)
 	if err != nil {
-		panic(fmt.Sprintf("node %s: the manifest of %d resources as a blob: %v", n.cfg.ID.Short(), len(items), err))
+		// A store too large for one manifest blob: the root names no
+		// manifest (workers take none, and keep serving the last one they
+		// installed) rather than the member failing at every root.
+		md = content.Digest{}
 	}
 	root := membership.StateRoot{Index: n.applied, ShapeHash: n.machine.derive().digest, ManifestHash: md, ChainHead: n.machine.Chain().Head()}
-	if len(s.keptRoots) == 0 || s.keptRoots[len(s.keptRoots)-1] != md {
+	if md != (content.Digest{}) && (len(s.keptRoots) == 0 || s.keptRoots[len(s.keptRoots)-1] != md) {
 		s.kept, s.keptRoots = append(s.kept, m), append(s.keptRoots, md)
 		if len(s.kept) > RootsKept {
 			s.kept, s.keptRoots = slices.Delete(s.kept, 0, 1), slices.Delete(s.keptRoots, 0, 1)
@@ -224,6 +211,35 @@ func (n *Node) publishRoot(r roles.Roles) {
 		st.StateRoot = root
 	})
 	n.drainGossip()
+}
+
+// manifestOf holds the resources of a member's store state (items at
+// revision rev, in List order) and their manifest as blobs, and returns the
+// manifest and its digest. A manifest over content.BlobMax (a store of some
+// 150,000 resources) is refused with content.ErrTooLarge: the resources'
+// blobs are held, the manifest's is not.
+func (s *syncing) manifestOf(items []store.Resource, rev store.Revision) (content.Manifest, content.Digest, error) {
+	m := content.Manifest{Revision: uint64(rev), Entries: make([]content.Entry, 0, len(items))}
+	next := make(map[store.Ref]resourceBlob, len(items))
+	for _, r := range items {
+		b, ok := s.resources[r.Ref]
+		if !ok || b.rev != r.ModRevision || !s.blobs.Has(b.digest) {
+			data := store.AppendResource(nil, r)
+			d, err := s.blobs.Put(data)
+			if err != nil {
+				panic(fmt.Sprintf("node: resource %s as a blob: %v", r.Ref, err))
+			}
+			b = resourceBlob{rev: r.ModRevision, key: entryKey(r.Ref), digest: d, size: uint64(len(data))}
+		}
+		next[r.Ref] = b
+		m.Entries = append(m.Entries, content.Entry{Key: b.key, Revision: uint64(r.ModRevision), Digest: b.digest, Size: b.size})
+	}
+	s.resources = next
+	md, err := s.blobs.Put(m.Append(nil))
+	if err != nil {
+		return content.Manifest{}, content.Digest{}, fmt.Errorf("the manifest of %d resources: %w", len(items), err)
+	}
+	return m, md, nil
 }
 
 // collect drops every blob the given manifests do not reach, once the

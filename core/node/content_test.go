@@ -1,9 +1,13 @@
 package node
 
 import (
+	"errors"
+	"slices"
+	"strconv"
 	"testing"
 
 	"revoada.dev/revoada/core/content"
+	"revoada.dev/revoada/core/store"
 )
 
 // TestAnswerWantsBoundsWhatAMessageDraws: a hostile peer's message of
@@ -77,4 +81,31 @@ func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
 			t.Fatalf("part %d: %v", i, err)
 		}
 	}
+}
+
+// TestManifestOfAStoreTooLargeForOneBlob: a member whose store's manifest
+// would pass content.BlobMax (some 150,000 small resources, which the store
+// allows) publishes a root naming no manifest; it used to panic at every
+// root, on every member, and again after every restart.
+func TestManifestOfAStoreTooLargeForOneBlob(t *testing.T) {
+	s := newSyncing()
+	few := resources(3)
+	m, md, err := s.manifestOf(few, 7)
+	if err != nil || len(m.Entries) != 3 || m.Revision != 7 || md != m.Digest() || !s.blobs.Has(md) {
+		t.Fatalf("manifest of 3 resources: %d entries, revision %d, held %t: %v", len(m.Entries), m.Revision, s.blobs.Has(md), err)
+	}
+	n := content.BlobMax/60 + 1 // most manifest entries of these take more than 60 bytes
+	_, md, err = s.manifestOf(resources(n), 9)
+	if !errors.Is(err, content.ErrTooLarge) || md != (content.Digest{}) {
+		t.Fatalf("manifest of %d resources: digest %s, error %v, want content.ErrTooLarge", n, md.Short(), err)
+	}
+}
+
+func resources(n int) []store.Resource {
+	out := make([]store.Resource, n)
+	for i := range out {
+		out[i] = store.Resource{Ref: store.Ref{Kind: "k", Namespace: "ns", Name: "n" + strconv.Itoa(i)}, ModRevision: store.Revision(i + 1), CreateRevision: store.Revision(i + 1), Version: 1}
+	}
+	slices.SortFunc(out, func(a, b store.Resource) int { return store.Compare(a.Ref, b.Ref) })
+	return out
 }
