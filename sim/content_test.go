@@ -48,3 +48,21 @@ func TestChainTamperRefused(t *testing.T) {
 		t.Fatalf("%d nodes refused their state at start, want the 2 tampered", got)
 	}
 }
+
+// TestWorkersSyncOverSlowLinks: over links slower than the roots come, a
+// worker that started over at every newer root (cancelling its fetch) or
+// asked only the nodes gossiping its target's manifest (none, once the
+// voters moved on) installed no root while the writes went on; every seed
+// must hold workers-synced.
+func TestWorkersSyncOverSlowLinks(t *testing.T) {
+	p := builtin(t, "worker-sync-slow-links")
+	for seed := uint64(1); seed <= 8; seed++ {
+		r := sim.Run(p, seed, sim.Options{})
+		if !r.OK() {
+			t.Fatalf("seed %d: violations: %v", seed, r.Violations)
+		}
+		if r.Stats.RootsInstalled < 50 {
+			t.Fatalf("seed %d: %d roots installed: the workers did not sync", seed, r.Stats.RootsInstalled)
+		}
+	}
+}

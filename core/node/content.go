@@ -270,8 +270,10 @@ func entryKey(ref store.Ref) string {
 
 // chooseRoot takes the newest root the voters of the worker's view gossip,
 // from a voter it does not distrust, and starts fetching it if the worker
-// does not hold it yet; a target that made no progress for StallTicks is
-// given up, and its publisher distrusted for DistrustTicks.
+// does not hold it yet and fetches no other, or its target made no progress
+// for a root period (followTarget); a target that made no progress for
+// StallRoots periods is given up, and its publisher distrusted for
+// DistrustRoots.
 func (n *Node) chooseRoot() {
 	s := n.sync
 	var best membership.StateRoot
@@ -291,20 +293,7 @@ func (n *Node) chooseRoot() {
 		s.synced = best // the same state at a later index
 		n.publishSynced()
 		return
-	case best.Index <= s.target.Index:
-		if n.ticks%n.rootTicks() != 0 {
-			n.progressSync(false)
-			return
-		}
-		if got := s.fetch.Stats().Received(); got != s.progressBytes {
-			s.progressBytes, s.progressAt = got, n.ticks
-		}
-		if n.ticks-s.progressAt >= s.stallTicks(n) {
-			n.cover.Sometimes(cover.SyncStalled)
-			n.distrustTarget()
-			return
-		}
-		n.progressSync(true) // now and then, ask the nodes that hold it now
+	case s.target.ManifestHash != (content.Digest{}) && !n.followTarget(best.Index > s.target.Index):
 		return
 	}
 	if s.target.ManifestHash != (content.Digest{}) {
@@ -314,6 +303,34 @@ func (n *Node) chooseRoot() {
 	s.target, s.targetFrom = best, from
 	s.progressBytes, s.progressAt = s.fetch.Stats().Received(), n.ticks
 	n.progressSync(false)
+}
+
+// followTarget moves the target's fetch on, and reports whether to give it
+// up for the newer root a voter published (newer): only once no part of
+// it arrived for a root period. A fetch taking longer than the roots come
+// (slow links, a large manifest) still ends: a worker that gave up its
+// target for every newer root installed none while the writes went on.
+// A target no part of which arrives for StallRoots periods, with no newer
+// root to take, is given up and its publisher distrusted.
+func (n *Node) followTarget(newer bool) bool {
+	s := n.sync
+	if n.ticks%n.rootTicks() != 0 {
+		n.progressSync(false)
+		return false
+	}
+	if got := s.fetch.Stats().Received(); got != s.progressBytes {
+		s.progressBytes, s.progressAt = got, n.ticks
+	}
+	if newer && n.ticks-s.progressAt >= n.rootTicks() {
+		return true
+	}
+	if n.ticks-s.progressAt >= s.stallTicks(n) {
+		n.cover.Sometimes(cover.SyncStalled)
+		n.distrustTarget()
+		return false
+	}
+	n.progressSync(true) // now and then, ask the nodes that hold it now
+	return false
 }
 
 func (s *syncing) stallTicks(n *Node) uint64 { return StallRoots * n.rootTicks() }
@@ -330,24 +347,29 @@ func (n *Node) distrustTarget() {
 	n.collect([]content.Digest{s.synced.ManifestHash}, []content.Manifest{s.syncedMan}, 0)
 }
 
-// sources are the nodes that gossip manifest md: the workers first, then the
-// voters, each list rotated by where this node's ID falls, so that workers
-// fetching at once ask different peers first, and the root's publisher
+// sources are the nodes that may hold manifest md's blobs: those that
+// gossip it, the workers first, then the voters, then the other voters that
+// publish roots (a member keeps the blobs of its last RootsKept roots, so
+// one that has moved on to a newer root still serves a worker's target),
+// each list rotated by where this node's ID falls, so that workers
+// fetching at once ask different peers first; and the root's publisher
 // last.
 func (n *Node) sources(md content.Digest) []roles.NodeID {
-	var workers, voters []roles.NodeID
+	var workers, voters, kept []roles.NodeID
 	view := n.view()
 	for _, m := range n.heal.gossip.Members() {
 		id := m.State.Node
-		if id == n.cfg.ID || m.Health != membership.Healthy || m.State.StateRoot.ManifestHash != md {
+		if id == n.cfg.ID || m.Health != membership.Healthy {
 			continue
 		}
 		r, in := view.Roles(id)
 		switch {
 		case !in:
-		case r.Has(roles.Etcd):
+		case r.Has(roles.Etcd) && m.State.StateRoot.ManifestHash == md:
 			voters = append(voters, id)
-		default:
+		case r.Has(roles.Etcd) && m.State.Roles.Has(roles.Etcd) && m.State.StateRoot.ManifestHash != (content.Digest{}):
+			kept = append(kept, id)
+		case !r.Has(roles.Etcd) && m.State.StateRoot.ManifestHash == md:
 			workers = append(workers, id)
 		}
 	}
@@ -358,13 +380,13 @@ func (n *Node) sources(md content.Digest) []roles.NodeID {
 		}
 		return ids
 	}
-	voters = rotate(voters)
-	if i := slices.Index(voters, n.sync.targetFrom); i >= 0 && len(voters) > 1 {
+	out := slices.Concat(rotate(workers), rotate(voters), rotate(kept))
+	if i := slices.Index(out, n.sync.targetFrom); i >= 0 && len(out) > 1 {
 		// The root's publisher last: the freshest root is most often the
 		// leader's, the busiest node.
-		voters = append(slices.Delete(voters, i, i+1), n.sync.targetFrom)
+		out = append(slices.Delete(out, i, i+1), n.sync.targetFrom)
 	}
-	return append(rotate(workers), voters...)
+	return out
 }
 
 // progressSync moves the target's fetch a step: decode its manifest once
