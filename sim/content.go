@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,6 +20,9 @@ const (
 	// plan's Liveness.Synced without installing a root at least as new as
 	// one the members published (see Liveness).
 	PropSynced = "workers-synced"
+	// PoisonSettle is how long after the poison fault ends a worker's
+	// newest root must again be one a member published (roots-agree).
+	PoisonSettle = 10 * time.Second
 )
 
 // rootPub is a root published with a higher index than any before it.
@@ -44,6 +48,11 @@ func (s *simulator) observeRoots(i int) {
 		sn.published = pub
 		s.trace.event(s.now, sn.name, "root", rootDetail(pub))
 		s.rootPublished(sn.name, pub)
+	}
+	if latest := sn.n.LatestRoot(); !sn.status.Member && latest > 0 && s.poisonQuiet() {
+		if n := len(c.newest); n == 0 || latest > c.newest[n-1].index {
+			s.check.fail(s.now, PropRoots, sn.name, "counts its local reads behind root index %d, which no member published (the newest is %d)", latest, c.newestIndex())
+		}
 	}
 	if syn != sn.synced {
 		if syn.ManifestHash != sn.synced.ManifestHash {
@@ -125,4 +134,22 @@ func (s *simulator) nodeContent(sn *simNode) {
 // rootDetail is a root in a trace line: its index and manifest.
 func rootDetail(r membership.StateRoot) string {
 	return "index " + strconv.FormatUint(r.Index, 10) + " manifest " + content.Digest(r.ManifestHash).Short()
+}
+
+func (c *contentCheck) newestIndex() uint64 {
+	if n := len(c.newest); n > 0 {
+		return c.newest[n-1].index
+	}
+	return 0
+}
+
+// poisonQuiet reports whether no node is poisoned, nor was in the last
+// PoisonSettle: a root a poisoned voter boasted may count in a worker's
+// newest root until the voter's honest state replaces it in gossip, or the
+// worker gives the root up (core/node's StallRoots).
+func (s *simulator) poisonQuiet() bool {
+	if s.poisoned == nil {
+		return true
+	}
+	return !slices.Contains(s.poisoned, true) && s.now-s.unpoisonedAt > PoisonSettle
 }

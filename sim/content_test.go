@@ -1,8 +1,10 @@
 package sim_test
 
 import (
+	"strings"
 	"testing"
 
+	"revoada.dev/revoada/scenarios"
 	"revoada.dev/revoada/sim"
 )
 
@@ -63,6 +65,46 @@ func TestWorkersSyncOverSlowLinks(t *testing.T) {
 		}
 		if r.Stats.RootsInstalled < 50 {
 			t.Fatalf("seed %d: %d roots installed: the workers did not sync", seed, r.Stats.RootsInstalled)
+		}
+	}
+}
+
+// poisonedVoter is a plan whose voter n2 is poisoned for 10s: it boasts
+// roots far ahead of the log, which the workers take (it is a voter) and
+// give up when no peer serves them.
+const poisonedVoter = `name: poisoned-voter
+description: a voter boasts roots far ahead of the log for a while, then is honest again; the workers must stop counting their local reads behind the boasted roots.
+nodes: 6
+control_plane: 3
+duration: 70s
+target: quorum-3m
+network: {latency: {min: 1ms, max: 10ms}, loss: 0, duplicate: 0}
+workload: {clients: 4, rate: 30/s, keys: 40, face: kubernetes, local: 0.5}
+faults:
+  - {at: 10s, poison: n2, for: 10s}
+commands:
+  - {at: 2s, promote: n1, roles: scheduler, reason: operator}
+expect:
+  progress: 0.3
+`
+
+// TestBehindForgetsABoastedRoot: a worker counted its local reads behind
+// (Result.Behind, the API's Revoada-Behind) the highest root index it had
+// ever seen, so one root a poisoned voter boasted 2^40 entries ahead made
+// every later local read report itself 2^40 entries behind, for good.
+// roots-agree judges a worker's newest root against the members' from
+// PoisonSettle after the poison ends.
+func TestBehindForgetsABoastedRoot(t *testing.T) {
+	p, err := scenarios.Parse("poisoned-voter.yaml", []byte(poisonedVoter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := uint64(1); seed <= 4; seed++ {
+		r := sim.Run(p, seed, sim.Options{})
+		for _, v := range r.Violations {
+			if strings.Contains(v.Detail, "counts its local reads behind") {
+				t.Fatalf("seed %d: %s", seed, v)
+			}
 		}
 	}
 }

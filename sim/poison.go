@@ -47,6 +47,7 @@ func (s *simulator) unpoison(nodes []int) {
 	for _, i := range nodes {
 		s.poisoned[i] = false
 	}
+	s.unpoisonedAt = s.now
 	s.mark("", checkers.MarkFault, "poison "+s.nodeNames(nodes)+" undone")
 }
 

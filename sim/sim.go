@@ -155,8 +155,9 @@ type simulator struct {
 	chaosUntil         time.Duration
 	healAt             time.Duration
 	roots              contentCheck
-	poisoned           []bool     // by node: poison.go's fault in force (nil: never poisoned)
-	poisonRand         *rand.Rand // its draws, a stream of its own
+	poisoned           []bool        // by node: poison.go's fault in force (nil: never poisoned)
+	poisonRand         *rand.Rand    // its draws, a stream of its own
+	unpoisonedAt       time.Duration // when a poison fault last ended
 	settleMark         uint64
 	settleMembers      []uint64 // raft members at the settle mark, sorted
 	live               liveness

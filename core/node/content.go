@@ -151,6 +151,15 @@ func (n *Node) SyncStatus() SyncStatus {
 		Pending: s.fetch.Pending(), ServedBytes: s.served, RefusedRoots: s.refusedCnt, Fetch: s.fetch.Stats(), Blobs: s.blobs.Len()}
 }
 
+// LatestRoot is the index of the newest root the voters a worker trusts
+// gossip (what a local read's Behind counts to; 0 on a member).
+func (n *Node) LatestRoot() uint64 {
+	if n.sync == nil {
+		return 0
+	}
+	return n.sync.latest
+}
+
 // Roots returns the last root the node published as a raft member and
 // the root it installed as a worker (zero: none), without SyncStatus's
 // copies.
@@ -285,7 +294,10 @@ func (n *Node) chooseRoot() {
 			best, from = st.StateRoot, v
 		}
 	}
-	s.latest = max(s.latest, best.Index)
+	// The newest root the voters trusted now gossip, not the highest ever
+	// seen: a root a voter boasted (far ahead of the log) and the worker gave
+	// up would otherwise count in every local read's Behind for good.
+	s.latest = max(best.Index, s.synced.Index)
 	switch {
 	case best.ManifestHash == (content.Digest{}) || best.Index <= s.synced.Index:
 		return
