@@ -7,6 +7,7 @@ import (
 
 	"revoada.dev/revoada/core/content"
 	"revoada.dev/revoada/core/membership"
+	"revoada.dev/revoada/core/roles"
 )
 
 // Content sync's properties (core/node/content.go).
@@ -36,6 +37,9 @@ type contentCheck struct {
 	manifests map[uint64]content.Digest // index -> the manifest published there
 	newest    []rootPub                 // published roots of growing index, in time order
 	failed    bool                      // PropSynced failed once: judged no more
+	// unserved is the last time every voter of the committed shape was
+	// poisoned: no honest node held the state for a worker to fetch.
+	unserved time.Duration
 }
 
 // observeRoots judges node i's roots after a Ready: a root it published
@@ -97,6 +101,13 @@ func (s *simulator) checkSynced() {
 		return
 	}
 	shape := s.check.ref.Shape()
+	if s.votersPoisoned(shape.Voters()) {
+		// A poisoned worker the policy promoted may be the only voter
+		// (explore-214): every part of the state reaching a worker is then
+		// spoiled, and no worker can sync until an honest voter serves it.
+		c.unserved = s.now
+		return
+	}
 	for _, sn := range s.nodes {
 		if _, in := shape.Roles(sn.id); !in || sn.n == nil || sn.paused || sn.status.Member {
 			continue
@@ -108,7 +119,7 @@ func (s *simulator) checkSynced() {
 		if k == len(c.newest) {
 			continue
 		}
-		since := max(c.newest[k].at, s.healAt, sn.workerSince)
+		since := max(c.newest[k].at, s.healAt, sn.workerSince, c.unserved)
 		if s.now-since > bound {
 			c.failed = true
 			s.check.fail(s.now, PropSynced, sn.name, "serves root index %d since %v, while index %d was published at %v (more than %v)",
@@ -152,4 +163,17 @@ func (s *simulator) poisonQuiet() bool {
 		return true
 	}
 	return !slices.Contains(s.poisoned, true) && s.now-s.unpoisonedAt > PoisonSettle
+}
+
+// votersPoisoned reports whether every one of voters is poisoned.
+func (s *simulator) votersPoisoned(voters []roles.NodeID) bool {
+	if s.poisoned == nil || len(voters) == 0 {
+		return false
+	}
+	for _, v := range voters {
+		if i, ok := s.byID[v]; !ok || !s.poisoned[i] {
+			return false
+		}
+	}
+	return true
 }
