@@ -74,11 +74,17 @@ type PeerBytes struct {
 //
 // Not safe for concurrent use; drive from one goroutine.
 type Fetcher struct {
-	cfg      FetcherConfig
-	st       *Store
-	now      uint64
-	fetches  map[Digest]*fetch
-	order    []Digest // fetches in the order first asked: the order of Requests
+	cfg     FetcherConfig
+	st      *Store
+	now     uint64
+	fetches map[Digest]*fetch
+	// order holds the fetches in the order first asked (the order of
+	// Requests) and, after Cancel, stale places (no fetch of that digest
+	// and seq), dropped once they outnumber the fetches: Cancel costs O(1)
+	// and a Requests call what it visits, so that fetching N blobs costs
+	// O(N), not O(N²).
+	order    []place
+	seq      uint64 // the last fetch's seq
 	inFlight int
 	buffered uint64 // sizes of the buffers held
 	blocked  bool   // the last Requests left a blob waiting for buffer room
@@ -86,8 +92,15 @@ type Fetcher struct {
 	bytes    map[roles.NodeID]uint64
 }
 
+// place is a fetch's place in Fetcher.order.
+type place struct {
+	d   Digest
+	seq uint64
+}
+
 type fetch struct {
 	digest     Digest
+	seq        uint64 // its place in Fetcher.order
 	size       uint64 // 0 until known
 	known      bool
 	sources    []roles.NodeID
@@ -137,9 +150,10 @@ func (f *Fetcher) Fetch(d Digest, size uint64, sources []roles.NodeID) {
 	}
 	ft, ok := f.fetches[d]
 	if !ok {
-		ft = &fetch{digest: d, bad: map[roles.NodeID]bool{}, skip: map[roles.NodeID]bool{}, reqs: map[uint64]*request{}}
+		f.seq++
+		ft = &fetch{digest: d, seq: f.seq, bad: map[roles.NodeID]bool{}, skip: map[roles.NodeID]bool{}, reqs: map[uint64]*request{}}
 		f.fetches[d] = ft
-		f.order = append(f.order, d)
+		f.order = append(f.order, place{d, f.seq})
 	}
 	ft.sources = slices.Clone(sources)
 	if size > 0 && !ft.known && len(ft.reqs) == 0 {
@@ -171,16 +185,39 @@ func (f *Fetcher) Cancel(d Digest) {
 	}
 	f.inFlight -= len(ft.reqs)
 	f.release(ft)
-	delete(f.fetches, d)
-	f.order = slices.DeleteFunc(f.order, func(x Digest) bool { return x == d })
+	delete(f.fetches, d) // its place in order is stale: see live
+}
+
+// live is the fetch at place pl, nil if it was cancelled.
+func (f *Fetcher) live(pl place) *fetch {
+	if ft := f.fetches[pl.d]; ft != nil && ft.seq == pl.seq {
+		return ft
+	}
+	return nil
+}
+
+// compact drops the stale places of order once they outnumber the fetches
+// (each drop then pays for the Cancels that made it).
+func (f *Fetcher) compact() {
+	for len(f.order) > 0 && f.live(f.order[0]) == nil { // the first asked end first
+		f.order = f.order[1:]
+	}
+	if len(f.order) <= 2*len(f.fetches)+16 {
+		return
+	}
+	f.order = slices.DeleteFunc(f.order, func(pl place) bool { return f.live(pl) == nil })
 }
 
 // Tick advances time one tick: requests past their deadline time out and
 // their peers are skipped until the next cycle.
 func (f *Fetcher) Tick() {
 	f.now++
-	for _, d := range f.order {
-		ft := f.fetches[d]
+	f.compact()
+	for _, pl := range f.order {
+		ft := f.live(pl)
+		if ft == nil || len(ft.reqs) == 0 {
+			continue
+		}
 		for _, i := range sortedParts(ft.reqs) {
 			r := ft.reqs[i]
 			if f.now >= r.deadline {
@@ -208,8 +245,13 @@ func (f *Fetcher) Requests() []Request {
 	var out []Request
 	blocked := false
 	defer func() { f.blocked = blocked }()
-	for _, d := range slices.Clone(f.order) {
-		ft := f.fetches[d]
+	f.compact()
+	for k := 0; k < len(f.order); k++ { // Cancel leaves order as it is
+		ft := f.live(f.order[k])
+		if ft == nil {
+			continue
+		}
+		d := ft.digest
 		if f.st.Has(d) { // Put by other means
 			f.Cancel(d)
 			continue
@@ -451,7 +493,11 @@ func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
 	ft.skip[from] = true
 }
 
-// Pending is the number of blobs wanted and not yet held.
+// Fetching is the number of fetches not ended, in O(1): Pending but for a
+// blob Put by other means, which counts until Requests drops its fetch.
+func (f *Fetcher) Fetching() int { return len(f.fetches) }
+
+// Pending is the number of blobs wanted and not yet held (O(fetches)).
 func (f *Fetcher) Pending() int {
 	n := 0
 	for d := range f.fetches {

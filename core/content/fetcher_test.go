@@ -369,3 +369,42 @@ func TestFetchBoundsBuffers(t *testing.T) {
 	f.Lacks(peerA, ds[1])
 	expect("the stalled blob dropped its buffer", f.Requests(), ds[2])
 }
+
+// TestFetchManyCostsLinear: fetching N small blobs, a part at a time as a
+// node does (Requests after each answer), costs O(N): Requests copied the
+// order of every fetch at each call and Cancel rewrote it at each blob
+// fetched, O(N²) for a worker syncing a store of N resources (32,000 took
+// some 6 s of CPU, 2,000 some 20 ms). The copies show in the bytes
+// allocated: some 540 MB for 16,000 blobs before, under 64 MiB now.
+func TestFetchManyCostsLinear(t *testing.T) {
+	const n = 16000
+	src := content.NewStore()
+	ds := make([]content.Digest, n)
+	for i := range ds {
+		ds[i], _ = src.Put(binary.BigEndian.AppendUint64(nil, uint64(i)))
+	}
+	st := content.NewStore()
+	f := content.NewFetcher(content.FetcherConfig{}, st)
+	peer := roles.NodeID{1}
+	testalloc.Check(t, 64<<20, func() {
+		for _, d := range ds {
+			f.Fetch(d, 8, []roles.NodeID{peer})
+		}
+		for got := 0; got < n; {
+			reqs := f.Requests()
+			if len(reqs) == 0 {
+				t.Fatalf("%d of %d blobs fetched, nothing asked", got, n)
+			}
+			for _, r := range reqs {
+				p, _ := src.Part(r.Want)
+				if err := f.Receive(peer, p); err != nil {
+					t.Fatal(err)
+				}
+				got++
+			}
+		}
+	})
+	if f.Pending() != 0 || f.Fetching() != 0 || st.Len() != n {
+		t.Fatalf("Pending %d, Fetching %d, held %d of %d", f.Pending(), f.Fetching(), st.Len(), n)
+	}
+}

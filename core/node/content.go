@@ -424,7 +424,7 @@ func (n *Node) progressSync(refresh bool) {
 		s.targetMan = &m
 		refresh = true
 	}
-	if s.fetch.Pending() > 0 && !refresh {
+	if s.fetch.Fetching() > 0 && !refresh { // a worker's blobs come from its fetcher alone: Pending, without its O(N) per message
 		return
 	}
 	var src []roles.NodeID
