@@ -133,7 +133,10 @@ type Result struct {
 	Items    []store.Resource // a list's resources
 	Revision store.Revision   // the store revision a read was served at
 	// Behind is, for a local read, how many committed entries the replica
-	// had not applied yet when it served the read (0 for linearizable reads).
+	// had not applied yet when it served the read (0 for linearizable reads);
+	// for a worker serving its synced state (content.go), how many entries
+	// the root it serves is behind the newest root the voters it trusts
+	// gossip.
 	Behind uint64
 }
 

@@ -21,7 +21,9 @@
 // state; every read answers the store revision it was served at in the
 // Revoada-Revision header, and says how in Revoada-Read (linearizable or
 // local); a local one says in Revoada-Behind how many entries the replica
-// knew committed but had not applied when it served it. A watch from revision 0 lists what the store holds, then a
+// knew committed but had not applied when it served it (a worker, serving
+// the state root it synced: how many entries that root is behind the
+// newest its voters gossip). A watch from revision 0 lists what the store holds, then a
 // BOOKMARK, then the changes; a watch idle for Limits.BookmarkEvery gets a
 // BOOKMARK at the last revision it was sent, so that proxies and clients
 // see it alive. A watch from a revision the store has compacted is
