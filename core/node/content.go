@@ -60,6 +60,11 @@ const (
 	// (content.FetcherConfig.InFlightMax parts of at most
 	// content.PartDataMax), far less than ContentItemsMax of them.
 	AnswerBytesMax = 1 << 20
+	// ServeBytesPerTick bounds the blob data a node sends one peer in a
+	// tick (40 MiB/s at the default 100 ms tick): a peer sending message
+	// after message of wants draws no more. An honest fetcher has at most
+	// content.FetcherConfig.InFlightMax parts in flight over all its peers.
+	ServeBytesPerTick = 4 << 20
 )
 
 // ContentMessage asks for blob parts, answers with them, or says which
@@ -119,6 +124,8 @@ type syncing struct {
 	syncedRes                 []store.Resource // in store.Compare order
 	latest                    uint64
 	served                    uint64
+	servedTo                  map[roles.NodeID]uint64 // blob bytes sent each peer in tick servedAt
+	servedAt                  uint64
 	refusedCnt                uint64
 }
 
@@ -526,8 +533,7 @@ func (n *Node) stepContent(from roles.NodeID, m *ContentMessage) {
 		return
 	}
 	if len(m.Wants) > 0 {
-		answer, served := answerWants(s.blobs, m.Wants)
-		s.served += served
+		answer := s.answer(from, n.ticks, m.Wants)
 		if len(answer.Parts) > 0 || len(answer.Lacks) > 0 {
 			n.send(from, Message{Kind: MsgContent, Content: &answer})
 		}
@@ -548,14 +554,26 @@ func (n *Node) stepContent(from roles.NodeID, m *ContentMessage) {
 	n.sendWants()
 }
 
+// answer answers the wants a peer sent at tick now, within what is left
+// of ServeBytesPerTick for that peer in that tick.
+func (s *syncing) answer(from roles.NodeID, now uint64, wants []content.Want) ContentMessage {
+	if s.servedAt != now || s.servedTo == nil {
+		s.servedTo, s.servedAt = map[roles.NodeID]uint64{}, now
+	}
+	answer, served := answerWants(s.blobs, wants, min(AnswerBytesMax, ServeBytesPerTick-s.servedTo[from]))
+	s.servedTo[from] += served
+	s.served += served
+	return answer
+}
+
 // answerWants answers a peer's wants from blobs: a part for each distinct
 // want held, the digest of each distinct blob not held. A want is answered
 // once per message however often it is repeated, one at an offset no
 // fetcher asks (not a part's start) is not answered, and the parts stop at
-// AnswerBytesMax of data (the wants left are not answered: the asker's
+// limit bytes of data (the wants left are not answered: the asker's
 // timeout sends them elsewhere), so that a small message of wants cannot
 // draw more than that from a node. It returns the blob bytes sent.
-func answerWants(blobs *content.Store, wants []content.Want) (ContentMessage, uint64) {
+func answerWants(blobs *content.Store, wants []content.Want, limit uint64) (ContentMessage, uint64) {
 	var answer ContentMessage
 	var served uint64
 	seen := make(map[content.Want]bool, min(len(wants), ContentItemsMax))
@@ -570,7 +588,7 @@ func answerWants(blobs *content.Store, wants []content.Want) (ContentMessage, ui
 		case !ok && !lacked[w.Digest]:
 			lacked[w.Digest] = true
 			answer.Lacks = append(answer.Lacks, w.Digest)
-		case ok && served+uint64(len(p.Data)) <= AnswerBytesMax:
+		case ok && served+uint64(len(p.Data)) <= limit:
 			answer.Parts = append(answer.Parts, p)
 			served += uint64(len(p.Data))
 		}

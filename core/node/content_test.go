@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"revoada.dev/revoada/core/content"
+	"revoada.dev/revoada/core/roles"
 	"revoada.dev/revoada/core/store"
 )
 
@@ -31,7 +32,7 @@ func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
 	for i := range same {
 		same[i] = content.Want{Digest: d}
 	}
-	if a, served := answerWants(st, same); len(a.Parts) != 1 || served != uint64(len(a.Parts[0].Data)) {
+	if a, served := answerWants(st, same, AnswerBytesMax); len(a.Parts) != 1 || served != uint64(len(a.Parts[0].Data)) {
 		t.Fatalf("%d copies of one want drew %d parts (%d bytes), want 1", len(same), len(a.Parts), served)
 	}
 
@@ -39,7 +40,7 @@ func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
 	for i := range spread {
 		spread[i] = content.Want{Digest: d, Offset: uint64(i) * content.PartMax}
 	}
-	a, served := answerWants(st, spread)
+	a, served := answerWants(st, spread, AnswerBytesMax)
 	if served > AnswerBytesMax || len(a.Parts) == 0 {
 		t.Fatalf("%d wants over a large blob drew %d parts, %d bytes (limit %d)", len(spread), len(a.Parts), served, AnswerBytesMax)
 	}
@@ -55,7 +56,7 @@ func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
 	for i := range odd {
 		odd[i] = content.Want{Digest: d, Offset: uint64(i) + 1}
 	}
-	if a, served := answerWants(st, odd); len(a.Parts) != 0 || served != 0 {
+	if a, served := answerWants(st, odd, AnswerBytesMax); len(a.Parts) != 0 || served != 0 {
 		t.Fatalf("%d wants at offsets no fetcher asks drew %d parts", len(odd), len(a.Parts))
 	}
 
@@ -63,7 +64,7 @@ func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
 	for i := range lacks {
 		lacks[i] = content.Want{Digest: missing, Offset: uint64(i) * content.PartMax}
 	}
-	if a, _ := answerWants(st, lacks); len(a.Lacks) != 1 {
+	if a, _ := answerWants(st, lacks, AnswerBytesMax); len(a.Lacks) != 1 {
 		t.Fatalf("wants of a blob not held drew %d refusals, want 1", len(a.Lacks))
 	}
 
@@ -72,7 +73,7 @@ func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
 		honest[i] = content.Want{Digest: d, Offset: uint64(i) * content.PartMax}
 	}
 	honest = append(honest, content.Want{Digest: missing})
-	a, _ = answerWants(st, honest)
+	a, _ = answerWants(st, honest, AnswerBytesMax)
 	if len(a.Parts) != 8 || len(a.Lacks) != 1 {
 		t.Fatalf("an honest fetcher's wants drew %d parts and %d refusals, want 8 and 1", len(a.Parts), len(a.Lacks))
 	}
@@ -108,4 +109,45 @@ func resources(n int) []store.Resource {
 	}
 	slices.SortFunc(out, func(a, b store.Resource) int { return store.Compare(a.Ref, b.Ref) })
 	return out
+}
+
+// TestServeBytesPerTickPerPeer: a peer sending message after message of
+// wants in one tick draws at most ServeBytesPerTick; another peer, or the
+// next tick, has its own budget.
+func TestServeBytesPerTickPerPeer(t *testing.T) {
+	s := newSyncing()
+	big := make([]byte, content.BlobMax)
+	for i := range big {
+		big[i] = byte(i * 13)
+	}
+	d, err := s.blobs.Put(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wants := make([]content.Want, ContentItemsMax)
+	for i := range wants {
+		wants[i] = content.Want{Digest: d, Offset: uint64(i) * content.PartMax}
+	}
+	draw := func(from roles.NodeID, now uint64, messages int) uint64 {
+		var got uint64
+		for range messages {
+			for _, p := range s.answer(from, now, wants).Parts {
+				got += uint64(len(p.Data))
+			}
+		}
+		return got
+	}
+	a, b := roles.NodeID{1}, roles.NodeID{2}
+	if got := draw(a, 7, 20); got > ServeBytesPerTick || got < ServeBytesPerTick/2 {
+		t.Fatalf("20 messages of %d wants in one tick drew %d bytes, budget %d", len(wants), got, ServeBytesPerTick)
+	}
+	if got := draw(a, 7, 1); got > 64<<10 {
+		t.Fatalf("a message past the budget drew %d bytes", got)
+	}
+	if got := draw(b, 7, 1); got == 0 {
+		t.Fatal("another peer drew nothing: budgets are per peer")
+	}
+	if got := draw(a, 8, 1); got == 0 {
+		t.Fatal("the next tick drew nothing: budgets are per tick")
+	}
 }
