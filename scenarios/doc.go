@@ -166,8 +166,10 @@
 //   - poison: a node selector or a not: the nodes turn hostile to content
 //     sync (sim/poison.go): every blob part they send is corrupted, a blob
 //     they lack is answered with made-up bytes, their own gossiped state
-//     boasts the newest manifest or a made-up root, and their gossip carries
-//     roots forged in voters' names; without `for`, for the rest of the run.
+//     boasts the newest manifest or a made-up root (not while the node's own
+//     state says it votes: the fault models a compromised worker), and
+//     their gossip carries roots forged in voters' names; without `for`,
+//     for the rest of the run.
 //
 // `rate` is valid only with clock and disk, `jitter` and `jump` only with
 // clock, `bridge` and `one_way` only with partition, `traffic` only with

@@ -89,6 +89,14 @@ func (s *simulator) poison(from int, m node.Message) node.Message {
 // voter's (a poisoned voter's, or a demoted one's still believed a voter)
 // must give it up when no peer serves it (core/node's StallRoots).
 func (s *simulator) boast(from int, st membership.State) membership.SignedState {
+	if st.Roles.Has(roles.Etcd) {
+		// The fault models a compromised worker. A voter taken over is out
+		// of its reach: workers take a voter's signed root whole (one that
+		// lied could pin them to an old state), and raft itself tolerates
+		// no lying voter; a poisoned node the policy promoted tells the
+		// truth in its root while its own state says it votes.
+		return membership.SignedState{State: st, Sig: ed25519.Sign(nodeSecret(s.nodes[from].name), membership.SigningBytes(st))}
+	}
 	if n := len(s.roots.newest); n > 0 && s.poisonRand.IntN(2) == 0 {
 		st.StateRoot.ManifestHash = s.roots.manifests[s.roots.newest[n-1].index]
 	} else {
