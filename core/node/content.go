@@ -119,6 +119,8 @@ type syncing struct {
 	targetFrom                roles.NodeID            // the voter that published it
 	progressBytes, progressAt uint64                  // the fetcher's bytes received, and when they last grew
 	distrust                  map[roles.NodeID]uint64 // voters whose roots are not taken until a tick
+	voters                    []roles.NodeID          // viewVoters' list, of the view votersOf names
+	votersOf                  viewKey
 	synced                    membership.StateRoot
 	syncedMan                 content.Manifest
 	syncedRes                 []store.Resource // in store.Compare order
@@ -294,7 +296,7 @@ func (n *Node) chooseRoot() {
 	s := n.sync
 	var best membership.StateRoot
 	var from roles.NodeID
-	for _, v := range n.view().Voters() {
+	for _, v := range n.viewVoters() {
 		st, ok := n.heal.gossip.State(v)
 		if ok && st.Roles.Has(roles.Etcd) && st.StateRoot.ManifestHash != (content.Digest{}) && v != n.cfg.ID &&
 			st.StateRoot.Index > best.Index && s.distrust[v] <= n.ticks {
@@ -322,6 +324,27 @@ func (n *Node) chooseRoot() {
 	s.target, s.targetFrom = best, from
 	s.progressBytes, s.progressAt = s.fetch.Stats().Received(), n.ticks
 	n.progressSync(false)
+}
+
+// viewVoters is view().Voters(), kept until the view changes: a worker
+// looks for roots every tick, and the list costs a pass over the shape.
+func (n *Node) viewVoters() []roles.NodeID {
+	s := n.sync
+	key := viewKey{index: n.seen.index}
+	if n.seen.index <= n.applied {
+		key = viewKey{digest: n.machine.derive().digest}
+	}
+	if s.voters == nil || key != s.votersOf {
+		s.voters, s.votersOf = n.view().Voters(), key
+	}
+	return s.voters
+}
+
+// viewKey names a view: the index of the notice it came from, or the
+// digest of the applied shape.
+type viewKey struct {
+	index  uint64
+	digest roles.Digest
 }
 
 // followTarget moves the target's fetch on, and reports whether to give it
