@@ -209,3 +209,38 @@ func TestPromotedPoisonedNodeTellsNoRootLies(t *testing.T) {
 		t.Fatalf("violations: %v", r.Violations)
 	}
 }
+
+// nearestFirst: three voters and three workers, the links between the
+// workers and n1 or n2 slow (each way 300 to 400 ms), n3's fast. The
+// workers time the answers of the peers they ask and ask the nearest
+// first.
+const nearestFirst = `name: nearest-first
+description: workers ask the peers that answer soonest first
+nodes: 6
+control_plane: 3
+duration: 60s
+target: quorum-3m
+network:
+  latency: {min: 1ms, max: 5ms}
+  links:
+    - {from: [n1, n2], to: [n4, n5, n6], latency: {min: 300ms, max: 400ms}}
+workload: {clients: 3, rate: 30/s, keys: 100, face: kubernetes}
+`
+
+// TestWorkersAskTheNearestFirst: the fast voter serves most of the blob
+// bytes the voters serve (with no timing, each voter serves about a third).
+func TestWorkersAskTheNearestFirst(t *testing.T) {
+	p, err := scenarios.Parse("nearest-first.yaml", []byte(nearestFirst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sim.Run(p, 1, sim.Options{})
+	if !r.OK() {
+		t.Fatalf("violations: %v", r.Violations)
+	}
+	b := r.Stats.BytesServed
+	t.Logf("blob bytes served: %v", b)
+	if 2*b["n3"] <= b["n1"]+b["n2"]+b["n3"] {
+		t.Fatalf("the fast voter n3 served %d of the voters' %d bytes, not most", b["n3"], b["n1"]+b["n2"]+b["n3"])
+	}
+}

@@ -16,8 +16,8 @@ import (
 // TestSyncAtScale: 25 workers sync a manifest of 1,000 resources written in
 // a burst. Every worker installs the root holding the whole burst within
 // three gossip rounds and two seconds of its first publication, and the
-// leader serves less than a third of the blob bytes (workers ask the
-// root's publisher, most often the leader, last). go test ./sim -run TestSyncAtScale -v prints the
+// leader serves less than a third of the blob bytes (among peers as near,
+// workers ask the root's publisher, most often the leader, last). go test ./sim -run TestSyncAtScale -v prints the
 // figures.
 func TestSyncAtScale(t *testing.T) {
 	if testing.Short() {

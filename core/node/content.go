@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,6 +54,7 @@ const (
 	ContentItemsMax  = 64 // wants, parts or refusals in one content message
 	collectSlack     = 64 // blobs a store may hold beyond twice its live ones before a collection
 	FetchInFlightMax = 32 // blob parts a worker asks for at once
+	NearTicks        = 2  // peers whose answers take as long, within this, are as near (sources)
 	StallRoots       = 5  // root periods a worker waits for any part of its target before it gives it up
 	DistrustRoots    = 10 // root periods a voter whose root was given up is not taken from
 	// AnswerBytesMax bounds the blob data of the parts answering one
@@ -119,6 +121,8 @@ type syncing struct {
 	targetFrom                roles.NodeID            // the voter that published it
 	progressBytes, progressAt uint64                  // the fetcher's bytes received, and when they last grew
 	distrust                  map[roles.NodeID]uint64 // voters whose roots are not taken until a tick
+	asked                     map[roles.NodeID]uint64 // peer -> the tick of its oldest wants unanswered
+	rtt8                      map[roles.NodeID]uint64 // peer -> eight times its answers' moving average, in ticks
 	voters                    []roles.NodeID          // viewVoters' list, of the view votersOf names
 	votersOf                  viewKey
 	synced                    membership.StateRoot
@@ -147,7 +151,8 @@ func (n *Node) rootTicks() uint64 {
 
 func newSyncing() *syncing {
 	st := content.NewStore()
-	return &syncing{blobs: st, fetch: content.NewFetcher(content.FetcherConfig{InFlightMax: FetchInFlightMax}, st), resources: map[store.Ref]resourceBlob{}, wantedSet: map[content.Digest]bool{}, distrust: map[roles.NodeID]uint64{}}
+	return &syncing{blobs: st, fetch: content.NewFetcher(content.FetcherConfig{InFlightMax: FetchInFlightMax}, st), resources: map[store.Ref]resourceBlob{}, wantedSet: map[content.Digest]bool{}, distrust: map[roles.NodeID]uint64{},
+		asked: map[roles.NodeID]uint64{}, rtt8: map[roles.NodeID]uint64{}}
 }
 
 // SyncStatus reports the node's content sync (zero without gossip).
@@ -389,13 +394,14 @@ func (n *Node) distrustTarget() {
 	n.collect([]content.Digest{s.synced.ManifestHash}, []content.Manifest{s.syncedMan}, 0)
 }
 
-// sources are the nodes that may hold manifest md's blobs: those that
-// gossip it, the workers first, then the voters, then the other voters that
-// publish roots (a member keeps the blobs of its last RootsKept roots, so
-// one that has moved on to a newer root still serves a worker's target),
-// each list rotated by where this node's ID falls, so that workers
-// fetching at once ask different peers first; and the root's publisher
-// last.
+// sources are the nodes that may hold manifest md's blobs, nearest first
+// (the peers' answers timed, in steps of NearTicks), and among the as near:
+// those that gossip it, the workers first, then the voters, then the other
+// voters that publish roots (a member keeps the blobs of its last RootsKept
+// roots, so one that has moved on to a newer root still serves a worker's
+// target), each list rotated by where this node's ID falls, so that
+// workers fetching at once ask different peers first; and the root's
+// publisher last.
 func (n *Node) sources(md content.Digest) []roles.NodeID {
 	var workers, voters, kept []roles.NodeID
 	view := n.view()
@@ -428,6 +434,8 @@ func (n *Node) sources(md content.Digest) []roles.NodeID {
 		// leader's, the busiest node.
 		out = append(slices.Delete(out, i, i+1), n.sync.targetFrom)
 	}
+	// Nearest first; among the as near, in the order above.
+	slices.SortStableFunc(out, func(a, b roles.NodeID) int { return cmp.Compare(n.sync.distance(a), n.sync.distance(b)) })
 	return out
 }
 
@@ -545,8 +553,25 @@ func (n *Node) sendWants() {
 			return true
 		})
 		n.send(to, Message{Kind: MsgContent, Content: &ContentMessage{Wants: wants}})
+		if _, waiting := n.sync.asked[to]; !waiting {
+			n.sync.asked[to] = n.ticks
+		}
 	}
 }
+
+// heard times a peer's answer to the oldest wants it has not answered.
+func (s *syncing) heard(from roles.NodeID, now uint64) {
+	at, ok := s.asked[from]
+	if !ok {
+		return
+	}
+	delete(s.asked, from)
+	s.rtt8[from] = s.rtt8[from] - s.rtt8[from]/8 + (now - at) // eight times a moving average of weight 1/8
+}
+
+// distance is how near a peer answers, in steps of NearTicks (0 for one
+// never asked: it is tried as if near, and measured).
+func (s *syncing) distance(id roles.NodeID) uint64 { return s.rtt8[id] / 8 / NearTicks }
 
 // stepContent answers a peer's wants from the blobs held, and takes the
 // parts and refusals a peer sent.
@@ -564,6 +589,7 @@ func (n *Node) stepContent(from roles.NodeID, m *ContentMessage) {
 	if n.status.Member || (len(m.Parts) == 0 && len(m.Lacks) == 0) {
 		return
 	}
+	s.heard(from, n.ticks)
 	for _, p := range m.Parts {
 		err := s.fetch.Receive(from, p) // a bad part is counted in the fetcher's stats
 		if errors.Is(err, content.ErrCorrupt) || errors.Is(err, content.ErrMalformed) || errors.Is(err, content.ErrTooLarge) {
