@@ -58,7 +58,10 @@ func TestChainTamperRefused(t *testing.T) {
 // must hold workers-synced.
 func TestWorkersSyncOverSlowLinks(t *testing.T) {
 	p := builtin(t, "worker-sync-slow-links")
-	for seed := uint64(1); seed <= 8; seed++ {
+	// Seed 118: a worker asked the voters that had moved on for its
+	// target's manifest before its publisher, and over these links gave
+	// every target up before the publisher's answer came.
+	for _, seed := range []uint64{1, 2, 3, 4, 5, 6, 7, 8, 118} {
 		r := sim.Run(p, seed, sim.Options{})
 		if !r.OK() {
 			t.Fatalf("seed %d: violations: %v", seed, r.Violations)

@@ -396,12 +396,12 @@ func (n *Node) distrustTarget() {
 
 // sources are the nodes that may hold manifest md's blobs, nearest first
 // (the peers' answers timed, in steps of NearTicks), and among the as near:
-// those that gossip it, the workers first, then the voters, then the other
-// voters that publish roots (a member keeps the blobs of its last RootsKept
-// roots, so one that has moved on to a newer root still serves a worker's
-// target), each list rotated by where this node's ID falls, so that
-// workers fetching at once ask different peers first; and the root's
-// publisher last.
+// those that gossip it, the workers first, then the voters, the root's
+// publisher last; then the other voters that publish roots (a member keeps
+// the blobs of its last RootsKept roots, so one that has moved on to a
+// newer root still serves most of a worker's target). Each list is rotated
+// by where this node's ID falls, so that workers fetching at once ask
+// different peers first.
 func (n *Node) sources(md content.Digest) []roles.NodeID {
 	var workers, voters, kept []roles.NodeID
 	view := n.view()
@@ -428,13 +428,19 @@ func (n *Node) sources(md content.Digest) []roles.NodeID {
 		}
 		return ids
 	}
-	out := slices.Concat(rotate(workers), rotate(voters), rotate(kept))
-	if i := slices.Index(out, n.sync.targetFrom); i >= 0 && len(out) > 1 {
+	holders := slices.Concat(rotate(workers), rotate(voters))
+	if i := slices.Index(holders, n.sync.targetFrom); i >= 0 && len(holders) > 1 {
 		// The root's publisher last: the freshest root is most often the
 		// leader's, the busiest node.
-		out = append(slices.Delete(out, i, i+1), n.sync.targetFrom)
+		holders = append(slices.Delete(holders, i, i+1), n.sync.targetFrom)
 	}
-	// Nearest first; among the as near, in the order above.
+	// Nearest first; among the as near, in the order above, the voters
+	// that moved on after every node that gossips the manifest: they hold
+	// the resources it shares with their own roots, seldom the manifest
+	// itself (over slow links, asking them first for it cost a root period
+	// of refusals, and a worker gave every target up so:
+	// worker-sync-slow-links seed 118).
+	out := append(holders, rotate(kept)...)
 	slices.SortStableFunc(out, func(a, b roles.NodeID) int { return cmp.Compare(n.sync.distance(a), n.sync.distance(b)) })
 	return out
 }
