@@ -11,8 +11,6 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"lukechampine.com/blake3"
 
 	"revoada.dev/revoada/core/node"
+	"revoada.dev/revoada/internal/testalloc"
 )
 
 var forbiddenImports = map[string]string{
@@ -176,20 +175,7 @@ func TestHashingStartsNoGoroutine(t *testing.T) {
 		h.Sum(nil)
 		node.EntryDigest(entry)
 	}
-	created := func() uint64 {
-		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
+	if started := testalloc.Goroutines(hash); started != 0 {
+		t.Fatalf("hashing 1 MiB started %d goroutines: the BLAKE3 library must run on its caller's goroutine (pin a version that does)", started)
 	}
-	hash() // the runtime's own first-use goroutines, if any
-	var started uint64
-	for range 3 { // another goroutine of the process may start meanwhile: it must be quiet once
-		runtime.GC()
-		before := created()
-		hash()
-		if started = created() - before; started == 0 {
-			return
-		}
-	}
-	t.Fatalf("hashing 1 MiB started %d goroutines: the BLAKE3 library must run on its caller's goroutine (pin a version that does)", started)
 }

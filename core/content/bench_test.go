@@ -2,11 +2,10 @@ package content_test
 
 import (
 	"fmt"
-	"runtime"
-	"runtime/metrics"
 	"testing"
 
 	"revoada.dev/revoada/core/content"
+	"revoada.dev/revoada/internal/testalloc"
 )
 
 // Serving and checking parts must not start goroutines (core runs on its
@@ -26,22 +25,9 @@ func TestContentStartsNoGoroutine(t *testing.T) {
 			}
 		}
 	}
-	created := func() uint64 {
-		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
+	if started := testalloc.Goroutines(work); started != 0 {
+		t.Fatalf("Put, Part and Verify of 1 MiB started %d goroutines", started)
 	}
-	work()
-	var started uint64
-	for range 3 { // another goroutine of the process may start meanwhile: it must be quiet once
-		runtime.GC()
-		before := created()
-		work()
-		if started = created() - before; started == 0 {
-			return
-		}
-	}
-	t.Fatalf("Put, Part and Verify of 1 MiB started %d goroutines", started)
 }
 
 // go test ./core/content -run '^$' -bench . -benchtime 2s
