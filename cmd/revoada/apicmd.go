@@ -34,6 +34,7 @@ const apiCertFile = "api.crt"
 type serverOpts struct {
 	server, ca, tokenFile, cert, key *string
 	fs                               *flag.FlagSet
+	store                            *backendOpts // --backend, --route, --audit; nil for verbs without them
 }
 
 // serverFlags defines the flags that send a client verb to a node's API
@@ -48,6 +49,14 @@ func serverFlags(fs *flag.FlagSet) *serverOpts {
 		cert:      fs.String("cert", "", "a client certificate `FILE` (PEM), with --key"),
 		key:       fs.String("key", "", "the client certificate's key `FILE` (PEM)"),
 	}
+}
+
+// storeFlags defines a client verb's flags for choosing its store
+// (backendFlags): the five verbs have them, the mesh's verbs not.
+func storeFlags(fs *flag.FlagSet) *serverOpts {
+	o := serverFlags(fs)
+	o.store = backendFlags(fs)
+	return o
 }
 
 // client makes the API client the flags say; nil when --server is not
@@ -104,8 +113,15 @@ func (o *serverOpts) client() (*api.Client, error) {
 var errUsageFlag = errors.New("usage")
 
 // withTarget runs f against the node the flags name: its API with
-// --server, else the data directory's node (withNode).
+// --server, the store --backend names (withBackend), else the data
+// directory's node (withNode).
 func withTarget(e *env, verb, dir string, srv *serverOpts, f func(ctx context.Context, n nodeClient) int) int {
+	if srv.store != nil && srv.store.chosen() {
+		if *srv.server != "" {
+			return usageError(e, verb, "--server sends the verb to a node, which serves its own store: --backend, --route and --audit are the node's flags there")
+		}
+		return withBackend(e, verb, dir, srv.store, f)
+	}
 	c, err := srv.client()
 	switch {
 	case errors.Is(err, errUsageFlag):

@@ -49,7 +49,7 @@ func applyFlags(e *env) (*flag.FlagSet, func() int) {
 	file := fs.String("f", "", "the `FILE` to apply")
 	format := fs.String("format", "", "the input `FORMAT` (yaml, json, hcl, unit, native), overriding detection")
 	faceName := fs.String("face", "", "the `FACE` to decode with (kubernetes, nomad, systemd, pureraft, baremetal), overriding detection")
-	data, srv := dataFlag(fs), serverFlags(fs)
+	data, srv := dataFlag(fs), storeFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "apply", synopsis: applySynopsis, about: applyAbout}, fs)
 		switch {

@@ -18,7 +18,7 @@ is looked up in every namespace; a name held by several namespaces needs -n.
 // deleteFlags defines delete's flags and returns the function that runs it.
 func deleteFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "delete")
-	ns, data, srv := namespaceFlag(fs), dataFlag(fs), serverFlags(fs)
+	ns, data, srv := namespaceFlag(fs), dataFlag(fs), storeFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "delete", synopsis: deleteSynopsis, about: deleteAbout}, fs)
 		if code >= 0 {

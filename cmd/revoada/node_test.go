@@ -62,7 +62,10 @@ func loopbackMesh(t *testing.T, n int, extra ...func(i int) []string) (dirs, ids
 				others = append(others, addrs[j])
 			}
 		}
-		args := []string{"node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms", "--join", strings.Join(others, ",")}
+		args := []string{"node", "--data", dirs[i], "--listen", addrs[i], "--tick", "20ms"}
+		if len(others) > 0 {
+			args = append(args, "--join", strings.Join(others, ","))
+		}
 		for _, e := range extra {
 			args = append(args, e(i)...)
 		}

@@ -114,6 +114,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 	fs.StringVar(&apiOpts.listen, "api", "", "serve the store over HTTPS at `HOST:PORT` (needs --api-access); the certificate is written to DIR/"+apiCertFile)
 	fs.StringVar(&apiOpts.access, "api-access", "", "the API's access `FILE`: bearer tokens and users' roles (JSON; see 'revoada help node')")
 	fs.StringVar(&apiOpts.clientCA, "api-client-ca", "", "a `FILE` (PEM) of the CAs whose client certificates the API takes (the subject's common name is the user)")
+	store := backendFlags(fs)
 	advertise := fs.String("advertise", "", "the `HOST:PORT` peers are told to reach this node at (gossiped; default --listen); "+
 		advertiseNone+": none, so peers keep the addresses they were given (a fault proxy per link, as 'revoada real' runs)")
 	return fs, func() int {
@@ -153,6 +154,9 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if err := checkAPISpec(apiOpts); err != nil {
 			return usageError(e, "node", "%v", err)
 		}
+		if err := store.checkNode(); err != nil {
+			return usageError(e, "node", "%v", strings.TrimPrefix(err.Error(), "usage: "))
+		}
 		adv := *advertise
 		switch {
 		case adv == "":
@@ -165,7 +169,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 			}
 		}
 		return runNode(e, nodeSpec{dir: *data, listen: *listen, advertise: adv, peers: peers, joiners: joiners, join: join, joining: *joining, memberlist: *memberlist, mlJoin: mlJoin, mesh: *mesh, target: strategy, tick: *tick, heal: *heal,
-			metrics: *metricsAddr, metricsRemote: *metricsRemote, api: apiOpts})
+			metrics: *metricsAddr, metricsRemote: *metricsRemote, api: apiOpts, store: store})
 	}
 }
 
@@ -191,6 +195,9 @@ type nodeSpec struct {
 	metrics       string
 	metricsRemote bool
 	api           apiSpec // the HTTPS API; none without a listen address
+	// store is the store the socket and the API serve: the node's own
+	// (mesh), or a federation or audit in front of it and others.
+	store *backendOpts
 }
 
 // peer is one --peer.
@@ -364,7 +371,17 @@ func runNode(e *env, spec nodeSpec) int {
 		}
 		log.Info("metrics served", "url", metricsSrv.URL())
 	}
-	local := localNode{b: h.Backend(), h: h, left: left, faults: faulty}
+	served, closeStore, err := spec.store.open(spec.dir, h.Backend())
+	if err != nil {
+		h.Close()
+		return clientError(e, "node", err)
+	}
+	defer func() {
+		if err := closeStore(); err != nil {
+			log.Warn("closing the stores in front of the mesh", "err", err)
+		}
+	}()
+	local := localNode{b: served, h: h, left: left, faults: faulty}
 	srv, err := listen(filepath.Join(spec.dir, socketName), local)
 	if err != nil {
 		log.Warn("the client verbs cannot use this data directory while the node runs", "err", err)

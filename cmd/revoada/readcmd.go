@@ -48,7 +48,7 @@ format (YAML documents separated by "---").
 // getFlags defines get's flags and returns the function that runs it.
 func getFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "get")
-	ns, out, data, srv := namespaceFlag(fs), outputFlag(fs), dataFlag(fs), serverFlags(fs)
+	ns, out, data, srv := namespaceFlag(fs), outputFlag(fs), dataFlag(fs), storeFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "get", synopsis: getSynopsis, about: getAbout}, fs)
 		if code >= 0 {
@@ -84,7 +84,7 @@ func getFlags(e *env) (*flag.FlagSet, func() int) {
 // listFlags defines list's flags and returns the function that runs it.
 func listFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "list")
-	ns, out, data, srv := namespaceFlag(fs), outputFlag(fs), dataFlag(fs), serverFlags(fs)
+	ns, out, data, srv := namespaceFlag(fs), outputFlag(fs), dataFlag(fs), storeFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "list", synopsis: listSynopsis, about: listAbout}, fs)
 		if code >= 0 {

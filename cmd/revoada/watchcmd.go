@@ -41,7 +41,7 @@ type watchPoint struct {
 func watchFlags(e *env) (*flag.FlagSet, func() int) {
 	fs := newFlagSet(e, "watch")
 	from := fs.Uint64("from", 0, "replay the history from `REVISION` (0: the current state, then changes)")
-	data, srv := dataFlag(fs), serverFlags(fs)
+	data, srv := dataFlag(fs), storeFlags(fs)
 	return fs, func() int {
 		pos, code := positionals(e, command{name: "watch", synopsis: watchSynopsis, about: watchAbout}, fs)
 		if code >= 0 {

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/real/disk"
+	"revoada.dev/revoada/real/host"
+)
+
+// The store a verb or a node works on: --backend (repeatable), --route and
+// --audit. Without them a client verb uses the data directory's mesh node
+// (withNode) and a node its own replicated store.
+//
+//	--backend KIND[=ARG]                  one backend
+//	--backend NAME[:PREFIX,...]=KIND[=ARG] a federation member (repeat it)
+//	--route first|spread                  how a federation routes
+//	--audit FILE                          append an audit trail (JSON Lines)
+
+// backendKind is one kind of store --backend opens.
+type backendKind struct {
+	about string
+	// open opens it: arg is what follows "KIND=" ("" when absent), dir
+	// the verb's data directory.
+	open func(arg, dir string) (backend.Backend, func() error, error)
+}
+
+// backendKinds are the stores --backend opens. A system revoada has no
+// backend for is not listed.
+var backendKinds = map[string]backendKind{
+	"mesh": {about: "mesh[=DIR]: the single-node mesh in DIR (default --data)", open: openMesh},
+	"bolt": {about: "bolt[=FILE]: a bbolt file, no mesh (default DIR/" + boltFileName + ")", open: openBolt},
+}
+
+// boltFileName is --backend bolt's file in the data directory.
+const boltFileName = "store.bolt"
+
+// backendKindNames lists the kinds for help texts.
+func backendKindNames() string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(backendKinds)) {
+		out = append(out, backendKinds[k].about)
+	}
+	return strings.Join(out, "; ")
+}
+
+// backendOpts are the flags choosing the store.
+type backendOpts struct {
+	specs stringsFlag
+	route *string
+	audit *string
+}
+
+// stringsFlag is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, " ") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// backendFlags defines --backend, --route and --audit.
+func backendFlags(fs *flag.FlagSet) *backendOpts {
+	o := &backendOpts{}
+	fs.Var(&o.specs, "backend", "the `STORE`: KIND[=ARG], or NAME[:PREFIX,...]=KIND[=ARG] repeated for a federation routing namespaces by prefix; kinds: "+backendKindNames())
+	o.route = fs.String("route", "first", "how a federation picks a resource's member: first (the first whose prefixes match its namespace) or spread (among those, the one its name hashes to)")
+	o.audit = fs.String("audit", "", "append a JSON Lines audit trail of every verb to `FILE`")
+	return o
+}
+
+// chosen says whether the flags name a store other than the default (the
+// data directory's mesh node, shared through its socket).
+func (o *backendOpts) chosen() bool {
+	return *o.audit != "" || len(o.specs) > 1 || len(o.specs) == 1 && o.specs[0] != "mesh"
+}
+
+// member is one parsed --backend.
+type member struct {
+	name     string // "" for a lone, unnamed backend
+	prefixes []string
+	kind     string
+	arg      string
+}
+
+// parseBackendSpec parses one --backend value.
+func parseBackendSpec(s string) (member, error) {
+	head, rest, _ := strings.Cut(s, "=")
+	if _, ok := backendKinds[head]; ok {
+		return member{kind: head, arg: rest}, nil
+	}
+	name, list, hasList := strings.Cut(head, ":")
+	if rest == "" {
+		return member{}, fmt.Errorf("%w: --backend %q: not a store kind (%s), nor NAME[:PREFIX,...]=KIND[=ARG]", errUsageFlag, s, strings.Join(slices.Sorted(maps.Keys(backendKinds)), ", "))
+	}
+	m := member{name: name}
+	if hasList {
+		m.prefixes = strings.Split(list, ",")
+		if slices.Contains(m.prefixes, "") {
+			return member{}, fmt.Errorf("%w: --backend %q: an empty namespace prefix (give none to serve every namespace)", errUsageFlag, s)
+		}
+	}
+	kind, arg, _ := strings.Cut(rest, "=")
+	if _, ok := backendKinds[kind]; !ok {
+		return member{}, fmt.Errorf("%w: --backend %q: %q is no store kind, nor, as NAME=KIND, is %q (kinds: %s)", errUsageFlag, s, head, kind, strings.Join(slices.Sorted(maps.Keys(backendKinds)), ", "))
+	}
+	m.kind, m.arg = kind, arg
+	return m, nil
+}
+
+// parse checks the flags and returns the route and the members.
+func (o *backendOpts) parse() (backend.Route, []member, error) {
+	route, err := backend.ParseRoute(*o.route)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: --route: %w", errUsageFlag, err)
+	}
+	specs := o.specs
+	if len(specs) == 0 {
+		specs = stringsFlag{"mesh"}
+	}
+	var members []member
+	for _, s := range specs {
+		m, err := parseBackendSpec(s)
+		if err != nil {
+			return 0, nil, err
+		}
+		if m.name == "" && len(specs) > 1 {
+			return 0, nil, fmt.Errorf("%w: --backend %q: several backends make a federation, and each needs NAME[:PREFIX,...]=", errUsageFlag, s)
+		}
+		members = append(members, m)
+	}
+	return route, members, nil
+}
+
+// checkNode checks the flags of a node: its own store, kind mesh without
+// an argument, must be one of the stores it serves.
+func (o *backendOpts) checkNode() error {
+	_, members, err := o.parse()
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		if m.kind == "mesh" && m.arg == "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: --backend: a node serves its own store: name it, as mesh, among the --backend stores", errUsageFlag)
+}
+
+// open opens the store the flags name, on data directory dir. mesh, when
+// not nil, stands for kind mesh with no argument: a node's own store. The
+// returned close closes every backend opened, in reverse order.
+func (o *backendOpts) open(dir string, mesh backend.Backend) (backend.Backend, func() error, error) {
+	route, members, err := o.parse()
+	if err != nil {
+		return nil, nil, err
+	}
+	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
+	var fed []backend.Member
+	for _, m := range members {
+		var b backend.Backend
+		if m.kind == "mesh" && m.arg == "" && mesh != nil {
+			b = mesh
+		} else {
+			var c func() error
+			if b, c, err = backendKinds[m.kind].open(m.arg, dir); err != nil {
+				return nil, nil, errors.Join(fmt.Errorf("--backend %s: %w", m.kind, err), closeAll())
+			}
+			closers = append(closers, c)
+		}
+		fed = append(fed, backend.Member{Name: m.name, Prefixes: m.prefixes, Backend: b})
+	}
+	b := fed[0].Backend
+	if members[0].name != "" {
+		f, err := backend.NewFederation(route, fed...)
+		if err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("%w: %w", errUsageFlag, err), closeAll())
+		}
+		b = f
+	}
+	if *o.audit != "" {
+		f, err := os.OpenFile(*o.audit, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("--audit: %w", err), closeAll())
+		}
+		closers = append(closers, f.Close)
+		b = backend.NewAudit(b, f, time.Now)
+	}
+	return b, closeAll, nil
+}
+
+// openMesh starts the single-node mesh on a data directory in this
+// process. Its socket is not served: a node another process runs there
+// holds the directory (disk.ErrLocked).
+func openMesh(arg, dir string) (backend.Backend, func() error, error) {
+	if arg != "" {
+		dir = arg
+	}
+	if _, err := os.Stat(filepath.Join(dir, membersFile)); err == nil {
+		return nil, nil, fmt.Errorf("%s holds a node of a mesh: reach it through its API (--server) instead", dir)
+	}
+	h, err := host.Start(host.Config{Dir: dir})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h.Backend(), h.Close, nil
+}
+
+// openBolt opens a bbolt store file.
+func openBolt(arg, dir string) (backend.Backend, func() error, error) {
+	path := arg
+	if path == "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, err
+		}
+		path = filepath.Join(dir, boltFileName)
+	}
+	b, err := disk.OpenBackend(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, b.Close, nil
+}
+
+// withBackend runs f against the store the flags name, opened in this
+// process and closed after f.
+func withBackend(e *env, verb, dir string, o *backendOpts, f func(ctx context.Context, n nodeClient) int) int {
+	b, closeAll, err := o.open(dir, nil)
+	switch {
+	case errors.Is(err, errUsageFlag):
+		return usageError(e, verb, "%v", strings.TrimPrefix(err.Error(), "usage: "))
+	case err != nil:
+		return clientError(e, verb, err)
+	}
+	ctx, stop := e.interruptible()
+	defer stop()
+	code := f(ctx, localNode{b: b})
+	if err := closeAll(); err != nil && code == exitOK {
+		return clientError(e, verb, err)
+	}
+	return code
+}

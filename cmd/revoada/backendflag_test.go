@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The client verbs on a federation of two bbolt stores routed by namespace
+// prefix, behind an audit trail: each resource lands on its member, a list
+// of every namespace aggregates them, and the trail records every verb.
+func TestBackendFederationWithAudit(t *testing.T) {
+	dir := t.TempDir()
+	manifest := writeFile(t, "cm.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: prod-eu}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: dev}
+data: {a: "2"}
+`)
+	prod, rest, trail := filepath.Join(dir, "prod.bolt"), filepath.Join(dir, "rest.bolt"), filepath.Join(dir, "audit.jsonl")
+	fed := []string{"--backend", "prod:prod-=bolt=" + prod, "--backend", "rest=bolt=" + rest}
+	o := client(t, dir, exitOK, append([]string{"apply", "-f", manifest, "--audit", trail}, fed...)...)
+	wantLines(t, o.stdout, "ConfigMap/prod-eu/web revision 1", "ConfigMap/dev/web revision 1")
+
+	// Each member alone holds its own.
+	if o := client(t, dir, exitOK, "list", "configmaps", "--backend", "bolt="+prod); !strings.Contains(o.stdout, "prod-eu") || strings.Contains(o.stdout, "dev") {
+		t.Fatalf("the prod member lists\n%s", o.stdout)
+	}
+	if o := client(t, dir, exitOK, "list", "configmaps", "--backend", "bolt="+rest); !strings.Contains(o.stdout, "dev") || strings.Contains(o.stdout, "prod-eu") {
+		t.Fatalf("the rest member lists\n%s", o.stdout)
+	}
+	all := client(t, dir, exitOK, append([]string{"list", "configmaps"}, fed...)...).stdout
+	if !strings.Contains(all, "dev") || !strings.Contains(all, "prod-eu") {
+		t.Fatalf("the federation lists\n%s", all)
+	}
+	client(t, dir, exitOK, append([]string{"delete", "configmap", "web", "-n", "dev", "--audit", trail}, fed...)...)
+	client(t, dir, exitFailed, append([]string{"get", "configmap", "web", "-n", "dev"}, fed...)...)
+
+	var verbs []string
+	raw, err := os.ReadFile(trail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec struct{ Verb, Backend, Namespace, Outcome string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if rec.Backend != "federation(prod,rest)" {
+			t.Fatalf("audit record of backend %q", rec.Backend)
+		}
+		if rec.Verb != "list" && rec.Verb != "get" { // the reads a verb makes to resolve a name vary
+			verbs = append(verbs, rec.Verb+" "+rec.Namespace+" "+rec.Outcome)
+		}
+	}
+	if got := strings.Join(verbs, ", "); got != "apply prod-eu ok, apply dev ok, delete dev ok" {
+		t.Fatalf("audit trail: %s", got)
+	}
+}
+
+// Bad store flags are usage errors naming what is wrong.
+func TestBackendFlagRefusesBadSpecs(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--backend", "kube=http://127.0.0.1:1"}, `"kube" is no store kind`},
+		{[]string{"--backend", "bolt", "--backend", "a=bolt"}, "each needs NAME"},
+		{[]string{"--backend", "a:=bolt"}, "empty namespace prefix"},
+		{[]string{"--backend", "a=bolt", "--backend", "a=mesh", "--route", "first"}, `two members named "a"`},
+		{[]string{"--backend", "a=bolt", "--route", "round-robin"}, "unknown federation route"},
+		{[]string{"--backend", "bolt", "--server", "https://127.0.0.1:1"}, "--server sends the verb to a node"},
+	} {
+		o := client(t, dir, exitUsage, append([]string{"list", "configmaps"}, c.args...)...)
+		if !strings.Contains(o.stderr, c.want) {
+			t.Errorf("%v: stderr %q, want %q", c.args, o.stderr, c.want)
+		}
+	}
+}
+
+// A node serves its own store, alone or among others.
+func TestNodeBackendMustIncludeItsMesh(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"node", "--data", dir, "--listen", "127.0.0.1:0", "--backend", "legacy:old-=bolt=" + filepath.Join(dir, "old.bolt")}
+	o := revoada(t, nil, args...)
+	wantCode(t, o, exitUsage, args...)
+	if !strings.Contains(o.stderr, "a node serves its own store") {
+		t.Fatalf("stderr %q", o.stderr)
+	}
+}
+
+// A node serves a federation in front of its mesh: namespaces old-* from a
+// bbolt store, the rest from the mesh, every verb on its socket audited.
+func TestNodeServesAFederation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time and real sockets")
+	}
+	legacy, trail := filepath.Join(t.TempDir(), "legacy.bolt"), filepath.Join(t.TempDir(), "audit.jsonl")
+	dirs, _, _, nodes := loopbackMesh(t, 1, func(int) []string {
+		return []string{"--backend", "legacy:old-=bolt=" + legacy, "--backend", "local=mesh", "--audit", trail}
+	})
+	manifest := writeFile(t, "cm.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: old-app}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: new-app}
+`)
+	wantLines(t, client(t, dirs[0], exitOK, "apply", "-f", manifest).stdout,
+		"ConfigMap/old-app/web revision 1", "ConfigMap/new-app/web revision 1")
+	list := client(t, dirs[0], exitOK, "list", "configmaps").stdout
+	if !strings.Contains(list, "old-app") || !strings.Contains(list, "new-app") {
+		t.Fatalf("the node lists\n%s", list)
+	}
+	if code := nodes[0].stop(); code != exitOK {
+		t.Fatalf("node exited %d: %s", code, nodes[0].stderr)
+	}
+	// The bbolt member holds old-app alone; the trail names the federation.
+	if o := client(t, t.TempDir(), exitOK, "list", "configmaps", "--backend", "bolt="+legacy); !strings.Contains(o.stdout, "old-app") || strings.Contains(o.stdout, "new-app") {
+		t.Fatalf("the bbolt member lists\n%s", o.stdout)
+	}
+	raw, err := os.ReadFile(trail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), `"verb":"apply","backend":"federation(legacy,local)"`); n != 2 {
+		t.Fatalf("%d audited applies, want 2:\n%s", n, raw)
+	}
+}
