@@ -23,25 +23,33 @@ func bareMetalUnit(t *testing.T, manifest string) []byte {
 }
 
 // TestBareMetalNamespacesDoNotCollide (issue 10, defect 4): Pod web in prod
-// and in dev rendered the same --name, so each unit's `podman rm -f` killed
-// the other's container.
+// and in dev rendered the same --name, so each unit's `podman rm -f` (now
+// podman run --replace) killed the other's container.
 func TestBareMetalNamespacesDoNotCollide(t *testing.T) {
 	const m = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: %s}\nspec: {containers: [{name: nginx, image: nginx}]}\n"
-	prod := bareMetalUnit(t, strings.Replace(m, "%s", "prod", 1))
-	dev := bareMetalUnit(t, strings.Replace(m, "%s", "dev", 1))
-	p, d := execArgv(t, prod, "ExecStartPre"), execArgv(t, dev, "ExecStartPre")
-	if slices.Equal(p, d) {
-		t.Fatalf("both units remove %q", p)
-	}
-	if p[len(p)-1] != "prod_web_nginx" || d[len(d)-1] != "dev_web_nginx" {
-		t.Errorf("names %q and %q", p[len(p)-1], d[len(d)-1])
+	prod := containerName(t, bareMetalUnit(t, strings.Replace(m, "%s", "prod", 1)))
+	dev := containerName(t, bareMetalUnit(t, strings.Replace(m, "%s", "dev", 1)))
+	if prod != "prod_web_nginx" || dev != "dev_web_nginx" {
+		t.Errorf("names %q and %q", prod, dev)
 	}
 	// '_' is in no Kubernetes name, so a-b/c and a/b-c differ too.
 	ab := bareMetalUnit(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: a-b}\nspec: {containers: [{name: x, image: i}]}\n")
 	bc := bareMetalUnit(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: b-c, namespace: a}\nspec: {containers: [{name: x, image: i}]}\n")
-	if slices.Equal(execArgv(t, ab, "ExecStartPre"), execArgv(t, bc, "ExecStartPre")) {
+	if containerName(t, ab) == containerName(t, bc) {
 		t.Errorf("a-b/c and a/b-c collide")
 	}
+}
+
+// containerName is the --name of a unit's ExecStart.
+func containerName(t *testing.T, u []byte) string {
+	t.Helper()
+	for _, w := range execArgv(t, u, "ExecStart") {
+		if name, ok := strings.CutPrefix(w, "--name="); ok {
+			return name
+		}
+	}
+	t.Fatalf("no --name in\n%s", u)
+	return ""
 }
 
 // TestBareMetalRendersSecurityContext (issue 10, defect 4): the security
@@ -98,8 +106,14 @@ spec:
 			t.Errorf("argv %q lacks %q", argv, want)
 		}
 	}
-	if !strings.Contains(string(u), "\nTimeoutStopSec=30\n") {
-		t.Errorf("no TimeoutStopSec:\n%s", u)
+	// podman generate systemd's TimeoutStopSec: the stop timeout + 60.
+	if !strings.Contains(string(u), "\nTimeoutStopSec=80\n") {
+		t.Errorf("no TimeoutStopSec=80:\n%s", u)
+	}
+	for _, key := range []string{"ExecStop", "ExecStopPost"} {
+		if argv := execArgv(t, u, key); !containsRun(argv, []string{"--ignore", "-t", "20", "--cidfile=%t/%n.ctr-id"}) {
+			t.Errorf("%s %q does not stop within the grace period", key, argv)
+		}
 	}
 }
 

@@ -162,41 +162,69 @@
 //	Description=revoada baremetal Pod <namespace>/<name>
 //	Wants=network-online.target
 //	After=network-online.target
+//	RequiresMountsFor=%t/containers
 //
 //	[Service]
-//	ExecStartPre=-/usr/bin/podman rm -f <namespace>_<pod>_<container>
-//	ExecStart=/usr/bin/podman run \
-//		--rm \
-//		--name <namespace>_<pod>_<container> \
-//		--network host --hostname H --sysctl K=V    (hostNetwork, hostname, sysctls)
-//		-p [hostIP:]hostPort:containerPort[/udp] \
-//		--label K=V --annotation K=V                 (metadata)
-//		--pull always|missing|never                  (imagePullPolicy)
-//		--stop-timeout N                             (terminationGracePeriodSeconds)
-//		--user UID[:GID] --group-add G               (runAsUser, runAsGroup, supplementalGroups)
-//		--privileged --security-opt no-new-privileges --read-only
-//		--cap-drop C --cap-add C                     (capabilities)
-//		--security-opt seccomp=unconfined|/var/lib/kubelet/seccomp/P
-//		--cpus N --memory B --cpu-shares S --memory-reservation B   (resources)
-//		--health-cmd ["CMD",...] --health-interval ... --health-on-failure kill   (exec livenessProbe)
-//		--interactive --tty                          (stdin, tty)
-//		--workdir DIR \
-//		--env K=V \
-//		--entrypoint ["cmd","arg"] \
-//		IMAGE ARGS...
-//	TimeoutStopSec=N+10                              (terminationGracePeriodSeconds)
+//	Environment=PODMAN_SYSTEMD_UNIT=%n
 //	Restart=always|on-failure|no      (restartPolicy Always, OnFailure, Never)
+//	TimeoutStopSec=T+60               (T: terminationGracePeriodSeconds, else 10)
+//	ExecStartPre=/bin/rm \
+//		-f %t/%n.ctr-id
+//	ExecStart=/usr/bin/podman run \
+//		--cidfile=%t/%n.ctr-id \
+//		--cgroups=no-conmon \
+//		--rm \
+//		--sdnotify=conmon \
+//		-d \
+//		--replace \
+//		--name=<namespace>_<pod>_<container> \
+//		--network=host --hostname=H --sysctl=K=V    (hostNetwork, hostname, sysctls)
+//		--publish=[hostIP:]hostPort:containerPort[/udp] \
+//		--label=K=V --annotation=K=V                 (metadata)
+//		--pull=always|missing|never                  (imagePullPolicy)
+//		--stop-timeout=T                             (terminationGracePeriodSeconds)
+//		--user=UID[:GID] --group-add=G               (runAsUser, runAsGroup, supplementalGroups)
+//		--privileged --security-opt=no-new-privileges --read-only
+//		--cap-drop=C --cap-add=C                     (capabilities)
+//		--security-opt=seccomp=unconfined|/var/lib/kubelet/seccomp/P
+//		--cpus=N --memory=B --cpu-shares=S --memory-reservation=B   (resources)
+//		--health-cmd=["CMD",...] --health-interval=... --health-on-failure=kill   (exec livenessProbe)
+//		--interactive --tty                          (stdin, tty)
+//		--workdir=DIR \
+//		--env=K=V \
+//		--entrypoint=["cmd","arg"] \
+//		IMAGE ARGS...
+//	ExecStop=/usr/bin/podman stop \
+//		--ignore -t T \
+//		--cidfile=%t/%n.ctr-id
+//	ExecStopPost=/usr/bin/podman rm \
+//		-f \
+//		--ignore -t T \
+//		--cidfile=%t/%n.ctr-id
+//	Type=notify
+//	NotifyAccess=all
 //
 //	[Install]
 //	WantedBy=multi-user.target
 //
+// That is what `podman generate systemd --new` (podman 4.3) writes for a
+// container: conmon tells systemd the container runs (READY, with
+// NotifyAccess=all) and stays the service's main process; the container's
+// id in %t/%n.ctr-id is how ExecStop and ExecStopPost find it. The
+// differences: Restart follows the Pod's restartPolicy (podman's default
+// is on-failure), WantedBy is multi-user.target (podman's default.target
+// suits user managers), and options are written --option=value.
+//
 // That is the shape for one container and no init containers. Any other Pod
-// runs as a podman pod named <namespace>_<pod>: ExecStartPre removes and
-// creates the pod (which owns the published ports, host networking, the
-// hostname and sysctls), runs each init container to completion in order,
-// and starts the containers after the first detached; ExecStart runs the
-// first container in the foreground, so the service lives as long as the
-// main container; ExecStopPost removes the pod. '_' is in no Kubernetes
+// runs as a podman pod named <namespace>_<pod>, its id in %t/%n.pod-id:
+// ExecStartPre creates the pod (podman pod create --pod-id-file
+// --exit-policy=stop --replace; it owns the published ports, host
+// networking, the hostname and sysctls), runs each init container to
+// completion in order, and starts the containers after the first detached;
+// ExecStart runs the first container in the pod as above, so the service
+// lives as long as the main container; ExecStopPost also removes the pod.
+// (podman generate systemd would write a unit for the pod and one per
+// container; a Pod here is one resource, so one unit.) '_' is in no Kubernetes
 // name, so two Pods' names never collide. Ports are published only where
 // hostPort is set. Each option sits on its own continuation line, as podman
 // generate systemd writes them. Words are quoted for systemd's command-line

@@ -321,17 +321,35 @@ spec:
 Description=revoada baremetal Pod default/web
 Wants=network-online.target
 After=network-online.target
+RequiresMountsFor=%t/containers
 
 [Service]
-ExecStartPre=-/usr/bin/podman rm -f default_web_app
+Environment=PODMAN_SYSTEMD_UNIT=%n
+Restart=no
+TimeoutStopSec=70
+ExecStartPre=/bin/rm \
+	-f %t/%n.ctr-id
 ExecStart=/usr/bin/podman run \
+	--cidfile=%t/%n.ctr-id \
+	--cgroups=no-conmon \
 	--rm \
+	--sdnotify=conmon \
+	-d \
+	--replace \
 	--name=default_web_app \
 	--publish=8080:80 \
 	--env=HOME_DIR=$$HOME/50%% \
 	"--entrypoint=[\"nginx\"]" \
 	nginx:1.25 -g "daemon off;"
-Restart=no
+ExecStop=/usr/bin/podman stop \
+	--ignore -t 10 \
+	--cidfile=%t/%n.ctr-id
+ExecStopPost=/usr/bin/podman rm \
+	-f \
+	--ignore -t 10 \
+	--cidfile=%t/%n.ctr-id
+Type=notify
+NotifyAccess=all
 
 [Install]
 WantedBy=multi-user.target
@@ -340,7 +358,7 @@ WantedBy=multi-user.target
 		t.Errorf("unit:\n%s\nwant:\n%s", u, want)
 	}
 	argv := execArgv(t, u, "ExecStart")
-	wantArgv := []string{"/usr/bin/podman", "run", "--rm", "--name=default_web_app", "--publish=8080:80", "--env=HOME_DIR=$HOME/50%", `--entrypoint=["nginx"]`, "nginx:1.25", "-g", "daemon off;"}
+	wantArgv := slices.Concat(podmanRun, []string{"--name=default_web_app", "--publish=8080:80", "--env=HOME_DIR=$HOME/50%", `--entrypoint=["nginx"]`, "nginx:1.25", "-g", "daemon off;"})
 	if !slices.Equal(argv, wantArgv) {
 		t.Errorf("argv %q\nwant %q", argv, wantArgv)
 	}

@@ -11,74 +11,107 @@ import (
 
 const podman = "/usr/bin/podman"
 
-// unit renders the systemd unit that runs the Pod with podman. A Pod of one
-// container and no init containers runs that container in the foreground:
+// unit renders the systemd unit that runs the Pod with podman, in the
+// shape `podman generate systemd --new` gives a container (podman 4.3): the
+// service is Type=notify and conmon reports READY (--sdnotify=conmon,
+// NotifyAccess=all) once the container runs; podman run detaches (-d) and
+// conmon, left in the service's cgroup (--cgroups=no-conmon), is the main
+// process; the container's id is kept in %t/%n.ctr-id (--cidfile), by which
+// ExecStop stops it and ExecStopPost removes it; --replace removes a
+// leftover container of the same name, and --rm the container when it ends.
+// The stop timeout is the Pod's terminationGracePeriodSeconds, or podman's
+// default of 10 s, and systemd waits 60 s more (TimeoutStopSec), as podman
+// generate does.
 //
-//	ExecStartPre=-/usr/bin/podman rm -f <namespace>_<pod>_<container>
-//	ExecStart=/usr/bin/podman run --rm --name <namespace>_<pod>_<container> ... IMAGE [ARGS]
-//
-// Any other Pod becomes a podman pod named <namespace>_<pod>: the pod is
-// created (owning the published ports, the network, the hostname and the
-// sysctls), init containers run to completion in order, containers after
-// the first start detached, and the first container runs in the
-// foreground, so the unit lives as long as the main container;
-// ExecStopPost removes the whole pod. '_' is in no Kubernetes name, so the
-// names of two Pods never collide: a Pod web in prod and one in dev are
-// prod_web and dev_web.
+// A Pod of one container and no init containers is that container, named
+// <namespace>_<pod>_<container>. Any other Pod becomes a podman pod named
+// <namespace>_<pod> whose id is kept in %t/%n.pod-id: ExecStartPre creates
+// it (owning the published ports, the network, the hostname and the
+// sysctls; --exit-policy=stop), runs the init containers to completion in
+// order and starts the containers after the first detached; the first
+// container is the service's main container as above; ExecStopPost removes
+// the whole pod. '_' is in no Kubernetes name, so the names of two Pods
+// never collide: a Pod web in prod and one in dev are prod_web and dev_web.
 //
 // The unit is injection-proof by construction: every value it writes goes
 // through unitText (a [Unit] or [Service] value) or execQuote (a word of a
-// command line), neither of which can end a line.
+// command line), neither of which can end a line; the only words written
+// as they are, with systemd's specifiers (%t, %n), are this file's
+// constants.
 func (p pod) unit() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[Unit]\nDescription=%s\n", unitText("revoada baremetal Pod "+p.Metadata.Namespace+"/"+p.Metadata.Name))
-	b.WriteString("Wants=network-online.target\nAfter=network-online.target\n\n[Service]\n")
-	if len(p.Spec.Containers) == 1 && len(p.Spec.InitContainers) == 0 {
-		p.single(&b)
-	} else {
-		p.podded(&b)
-	}
+	b.WriteString("Wants=network-online.target\nAfter=network-online.target\nRequiresMountsFor=%t/containers\n\n[Service]\n")
+	stop := int64(podmanStopTimeout)
 	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {
-		// podman's --stop-timeout is the grace; systemd waits a little longer.
-		fmt.Fprintf(&b, "TimeoutStopSec=%d\n", *g+stopSlack)
+		stop = *g
 	}
-	fmt.Fprintf(&b, "Restart=%s\n\n[Install]\nWantedBy=multi-user.target\n", restartValue(p.Spec.RestartPolicy))
+	b.WriteString("Environment=PODMAN_SYSTEMD_UNIT=%n\n")
+	fmt.Fprintf(&b, "Restart=%s\nTimeoutStopSec=%d\n", restartValue(p.Spec.RestartPolicy), stop+stopSlack)
+	if len(p.Spec.Containers) == 1 && len(p.Spec.InitContainers) == 0 {
+		writeExec(&b, "ExecStartPre=", []string{"/bin/rm", "-f " + cidFile}, nil)
+		p.main(&b, false, stop)
+	} else {
+		p.podded(&b, stop)
+	}
+	b.WriteString("Type=notify\nNotifyAccess=all\n")
+	b.WriteString("\n[Install]\nWantedBy=multi-user.target\n")
 	return []byte(b.String())
 }
 
-// stopSlack is how much longer than podman's stop timeout systemd waits.
-const stopSlack = 10
+// Files the unit keeps ids in, under the manager's runtime directory (%t),
+// named after the unit (%n), as podman generate systemd names them.
+const (
+	cidFile = "%t/%n.ctr-id"
+	podFile = "%t/%n.pod-id"
+)
+
+// podmanStopTimeout is podman's default stop timeout, in seconds; stopSlack
+// is how much longer systemd waits (podman generate's TimeoutStopSec is the
+// stop timeout + 60).
+const (
+	podmanStopTimeout = 10
+	stopSlack         = 60
+)
+
+// main writes the ExecStart that runs the Pod's first container as the
+// service's main process (in the pod when podded), and its ExecStop and
+// ExecStopPost.
+func (p pod) main(b *strings.Builder, podded bool, stop int64) {
+	c := p.Spec.Containers[0]
+	raw := []string{podman + " run", "--cidfile=" + cidFile, "--cgroups=no-conmon", "--rm", "--sdnotify=conmon", "-d", "--replace"}
+	run := [][]string{{"--name", p.podName() + "_" + c.Name}}
+	if podded {
+		raw = append(raw, "--pod-id-file="+podFile)
+	} else {
+		run = append(run, p.podFlags()...)
+		run = append(run, publishFlags(c.Ports)...)
+	}
+	writeExec(b, "ExecStart=", raw, append(run, p.runFlags(c)...))
+	t := strconv.FormatInt(stop, 10)
+	writeExec(b, "ExecStop=", []string{podman + " stop", "--ignore -t " + t, "--cidfile=" + cidFile}, nil)
+	writeExec(b, "ExecStopPost=", []string{podman + " rm", "-f", "--ignore -t " + t, "--cidfile=" + cidFile}, nil)
+}
 
 // podName is the podman pod's name, and the prefix of its containers'.
 func (p pod) podName() string { return p.Metadata.Namespace + "_" + p.Metadata.Name }
 
-func (p pod) single(b *strings.Builder) {
-	c := p.Spec.Containers[0]
-	name := p.podName() + "_" + c.Name
-	writeExec(b, "ExecStartPre=-", [][]string{{podman, "rm", "-f", name}})
-	run := [][]string{{podman, "run"}, {"--rm"}, {"--name", name}}
-	run = append(run, p.podFlags()...)
-	run = append(run, publishFlags(c.Ports)...)
-	writeExec(b, "ExecStart=", append(run, p.runFlags(c)...))
-}
-
-func (p pod) podded(b *strings.Builder) {
-	name := p.podName()
-	writeExec(b, "ExecStartPre=-", [][]string{{podman, "pod", "rm", "-f", name}})
-	create := [][]string{{podman, "pod", "create"}, {"--name", name}}
+func (p pod) podded(b *strings.Builder, stop int64) {
+	writeExec(b, "ExecStartPre=", []string{"/bin/rm", "-f " + cidFile + " " + podFile}, nil)
+	create := [][]string{{"--name", p.podName()}}
 	create = append(create, p.podFlags()...)
 	for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
 		create = append(create, publishFlags(c.Ports)...)
 	}
-	writeExec(b, "ExecStartPre=", create)
+	writeExec(b, "ExecStartPre=", []string{podman + " pod create", "--pod-id-file=" + podFile, "--exit-policy=stop", "--replace"}, create)
 	for _, c := range p.Spec.InitContainers {
-		writeExec(b, "ExecStartPre=", p.podRun(c, false))
+		writeExec(b, "ExecStartPre=", []string{podman + " run", "--rm", "--replace", "--pod-id-file=" + podFile}, p.podRun(c))
 	}
 	for _, c := range p.Spec.Containers[1:] {
-		writeExec(b, "ExecStartPre=", p.podRun(c, true))
+		writeExec(b, "ExecStartPre=", []string{podman + " run", "--rm", "-d", "--replace", "--pod-id-file=" + podFile}, p.podRun(c))
 	}
-	writeExec(b, "ExecStart=", p.podRun(p.Spec.Containers[0], false))
-	writeExec(b, "ExecStopPost=-", [][]string{{podman, "pod", "rm", "-f", name}})
+	p.main(b, true, stop)
+	writeExec(b, "ExecStopPost=", []string{podman + " pod rm", "-f", "--ignore", "--pod-id-file=" + podFile}, nil)
 }
 
 // podFlags are what a Pod sets for all its containers, given to podman pod
@@ -100,13 +133,8 @@ func (p pod) podFlags() [][]string {
 	return lines
 }
 
-func (p pod) podRun(c container, detach bool) [][]string {
-	run := [][]string{{podman, "run"}, {"--rm"}}
-	if detach {
-		run = append(run, []string{"--detach"})
-	}
-	run = append(run, []string{"--pod", p.podName()}, []string{"--name", p.podName() + "_" + c.Name})
-	return append(run, p.runFlags(c)...)
+func (p pod) podRun(c container) [][]string {
+	return append([][]string{{"--name", p.podName() + "_" + c.Name}}, p.runFlags(c)...)
 }
 
 // runFlags are a container's own podman run arguments, ending with the
@@ -303,18 +331,30 @@ func restartValue(policy string) string {
 
 // writeExec writes key and a command line, one group of words per physical
 // line joined by systemd's backslash continuation, as podman generate
-// systemd does; every word is quoted by execQuote. A group of an option and
-// its value is written as one word, --option=value, so no value, whatever
-// it starts with, can be read as an option of its own.
-func writeExec(b *strings.Builder, key string, lines [][]string) {
+// systemd does. The raw lines come first, written as they are: they are
+// this file's constants (podman's own flags and the %t/%n id files), never
+// a value from a Pod. Then every word of lines is quoted by execQuote; a
+// group of an option and its value is written as one word, --option=value,
+// so no value, whatever it starts with, can be read as an option of its
+// own.
+func writeExec(b *strings.Builder, key string, raw []string, lines [][]string) {
 	b.WriteString(key)
-	for i, words := range lines {
+	first := true
+	next := func() {
+		if !first {
+			b.WriteString(" \\\n\t")
+		}
+		first = false
+	}
+	for _, r := range raw {
+		next()
+		b.WriteString(r)
+	}
+	for _, words := range lines {
 		if len(words) == 2 && strings.HasPrefix(words[0], "--") {
 			words = []string{words[0] + "=" + words[1]}
 		}
-		if i > 0 {
-			b.WriteString(" \\\n\t")
-		}
+		next()
 		for j, w := range words {
 			if j > 0 {
 				b.WriteByte(' ')
