@@ -58,8 +58,37 @@ const (
 
 // script sets up the namespace's mounts and becomes the manager. Any step
 // that fails stops the shell before systemd runs.
-const script = `mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/tmp && ` +
-	`mount -o bind,ro /etc /etc && exec ` + SystemdPath + ` --system --unit=` + Target
+func script(opt Options) string {
+	s := `mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/tmp && mount -o bind,ro /etc /etc && `
+	for _, d := range opt.Tmpfs {
+		s += `mount -t tmpfs tmpfs ` + shellQuote(d) + ` && `
+	}
+	s += `exec ` + SystemdPath + ` --system --unit=` + Target
+	for _, e := range opt.Env {
+		// As PID 1, systemd reads the arguments it does not know as kernel
+		// command line options: systemd.setenv= sets its units' environment.
+		s += ` ` + shellQuote("systemd.setenv="+e)
+	}
+	return s
+}
+
+func shellQuote(s string) string { return `'` + strings.ReplaceAll(s, `'`, `'\''`) + `'` }
+
+// Options adapt a manager's namespace to what a test runs in it.
+type Options struct {
+	// Tmpfs are directories, existing on the host, that get an empty
+	// tmpfs of their own in the namespace: writable places under the
+	// read-only /etc.
+	Tmpfs []string
+	// Env are VAR=VALUE settings of every unit's environment.
+	Env []string
+}
+
+// standIns are empty targets named like the ones units with default
+// dependencies require (a service Requires= sysinit.target), so such units
+// can start. They pull in nothing: the real sysinit.target would set the
+// host up (sysctls, remounting the root, tmpfiles).
+var standIns = []string{"sysinit.target"}
 
 // Manager is a running systemd manager.
 type Manager struct {
@@ -121,6 +150,12 @@ func Unavailable(t testing.TB, env, format string, args ...any) {
 // (or fails it, see RequireEnv) when no manager can start here.
 func Start(t testing.TB) *Manager {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opt Options) *Manager {
+	t.Helper()
 	for _, bin := range []string{"unshare", "nsenter", "socat", "sh"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			Unavailable(t, RequireEnv, "systemdtest: %s not found: %v", bin, err)
@@ -151,8 +186,14 @@ func Start(t testing.TB) *Manager {
 	if err := os.WriteFile(filepath.Join(harness, Target), []byte(target), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for _, name := range standIns {
+		standIn := "[Unit]\nDescription=revoada test stand-in: pulls in nothing\n"
+		if err := os.WriteFile(filepath.Join(harness, name), []byte(standIn), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	cmd := exec.Command("unshare", "-pfm", "--mount-proc", "--propagation", "private", "sh", "-c", script)
+	cmd := exec.Command("unshare", "-pfm", "--mount-proc", "--propagation", "private", "sh", "-c", script(opt))
 	cmd.Env = append(os.Environ(),
 		"SYSTEMD_UNIT_PATH="+harness+":"+m.UnitDir, // no trailing ':': no system unit directory
 		"SYSTEMD_GENERATOR_PATH="+none,
@@ -265,4 +306,12 @@ func child(pid int) (int, error) {
 		return 0, errors.New("unshare has not forked yet")
 	}
 	return strconv.Atoi(f[0])
+}
+
+// Command is a command run inside the manager's PID and mount namespaces
+// (nsenter), with env added to this process's environment.
+func (m *Manager) Command(env []string, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(m.PID), "-p", "-m", "--", name}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
 }
