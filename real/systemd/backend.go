@@ -83,6 +83,9 @@ var (
 	_ backend.Compactor = (*Backend)(nil)
 )
 
+// templateCheck is the instance name a template is checked through.
+const templateCheck = "revoada-check"
+
 // Limits.
 const (
 	// stopGuard bounds the wait for a stop job when the caller's context
@@ -272,8 +275,14 @@ func managerError(ctx context.Context, what string, err error) error {
 	return fmt.Errorf("systemd: %s: %w: %w", what, ErrManager, err)
 }
 
-// loaded checks the manager loaded name from its file.
+// loaded checks the manager loaded name from its file. A template
+// ("getty@.service") is no unit of its own: it is checked through an
+// instance of it, "getty@revoada-check.service", which the manager loads
+// from the template's file.
 func (b *Backend) loaded(ctx context.Context, name string) error {
+	if prefix, suffix, ok := strings.Cut(name, "@."); ok {
+		name = prefix + "@" + templateCheck + "." + suffix
+	}
 	props, err := b.cfg.Conn.GetUnitPropertiesContext(ctx, name)
 	if err != nil {
 		return managerError(ctx, "properties of "+name, err)

@@ -315,3 +315,19 @@ func (m *Manager) Command(env []string, name string, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }
+
+// Verify runs systemd-analyze verify on unit files and returns what it
+// said: it exits 0 on warnings, so its output, not its status, is the
+// verdict; an exit status other than 0 is added to the output. It skips
+// the test (see RequireEnv) without systemd-analyze.
+func Verify(t testing.TB, files ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		Unavailable(t, RequireEnv, "systemdtest: systemd-analyze not found: %v", err)
+	}
+	out, err := exec.Command("systemd-analyze", append([]string{"verify"}, files...)...).CombinedOutput()
+	if err != nil {
+		out = fmt.Appendf(out, "(systemd-analyze: %v)", err)
+	}
+	return string(out)
+}
