@@ -122,11 +122,15 @@ func pod(t *testing.T, manifest string) store.Resource {
 	return rs[0]
 }
 
-// sleeper is a Pod whose one container sleeps until told to stop.
+// sleeper is a Pod whose one container sleeps until told to stop. The test
+// Pods use the host's network: the manager's namespace shares it, and a
+// bridge network would have netavark set up a bridge and firewall rules on
+// the host.
 const sleeper = `apiVersion: v1
 kind: Pod
 metadata: {name: web, namespace: test}
 spec:
+  hostNetwork: true
   terminationGracePeriodSeconds: 5
   containers:
   - name: app
@@ -237,5 +241,43 @@ func TestPodRunsSupervised(t *testing.T) {
 	}
 	if ls := show(t, m, unit, "LoadState"); ls != "not-found" {
 		t.Errorf("after delete the manager has %s %s", unit, ls)
+	}
+}
+
+// TestPoddedPodRunsSupervised: a Pod of an init container and two
+// containers runs as a podman pod: the init container ran to completion
+// and is gone (--rm), the main and the sidecar containers run in the pod,
+// the unit is active; deleting the Pod removes the pod and its containers.
+func TestPoddedPodRunsSupervised(t *testing.T) {
+	m, env := podmanManager(t)
+	b := open(t, m)
+	r := pod(t, podded)
+	if _, err := b.Apply(t.Context(), r, store.Expect{}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	awaitRunning(t, b, m, r.Ref)
+	if ps := podmanPS(t, m, env, "test_multi_init"); len(ps) != 0 {
+		t.Errorf("the init container is still there: %q", ps)
+	}
+	for _, c := range []string{"test_multi_main", "test_multi_side"} {
+		ps := podmanPS(t, m, env, c)
+		if len(ps) != 2 || ps[1] != "running" {
+			t.Errorf("%s: podman ps says %q, want one running container", c, ps)
+		}
+		out, err := m.Command(env, "podman", "ps", "--pod", "--filter", "name=^"+c+"$", "--format", "{{.PodName}}").Output()
+		if err != nil || strings.TrimSpace(string(out)) != "test_multi" {
+			t.Errorf("%s is in pod %q (%v), want test_multi", c, out, err)
+		}
+	}
+	if _, err := b.Delete(t.Context(), r.Ref, store.Expect{}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	for _, c := range []string{"test_multi_main", "test_multi_side"} {
+		if ps := podmanPS(t, m, env, c); len(ps) != 0 {
+			t.Errorf("after delete %s is still there: %q", c, ps)
+		}
+	}
+	if out, err := m.Command(env, "podman", "pod", "exists", "test_multi").CombinedOutput(); err == nil {
+		t.Errorf("after delete the pod test_multi still exists (%s)", out)
 	}
 }
