@@ -13,6 +13,7 @@ import (
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
@@ -82,6 +83,9 @@ var (
 	_ backend.Backend   = (*Backend)(nil)
 	_ backend.Compactor = (*Backend)(nil)
 )
+
+// noSuchUnit is the manager's D-Bus error for a unit it has not loaded.
+const noSuchUnit = "org.freedesktop.systemd1.NoSuchUnit"
 
 // templateCheck is the instance name a template is checked through.
 const templateCheck = "revoada-check"
@@ -323,6 +327,10 @@ func (b *Backend) stop(ctx context.Context, name string) error {
 		defer cancel()
 	}
 	if _, err := b.cfg.Conn.StopUnitContext(ctx, name, "replace", nil); err != nil {
+		var de dbus.Error
+		if errors.As(err, &de) && de.Name == noSuchUnit {
+			return nil // not loaded (its file was lost and the manager reloaded): not running
+		}
 		return managerError(ctx, "stop "+name, err)
 	}
 	tick := time.NewTicker(pollEvery)

@@ -188,3 +188,31 @@ func TestReopenReconciles(t *testing.T) {
 	}
 	awaitState(t, b, r.Ref, "active", "running")
 }
+
+// TestDeleteAfterTheUnitWasLost: a unit whose file was removed behind the
+// backend's back (and the manager reloaded, so it no longer has the unit)
+// is still deleted.
+func TestDeleteAfterTheUnitWasLost(t *testing.T) {
+	m := systemdtest.Start(t)
+	b := open(t, m)
+	r := unitResource(t, "lost.service", strings.Replace(sleeper, "%s", "lost", 1))
+	if _, err := b.Apply(t.Context(), r, store.Expect{}); err != nil {
+		t.Fatal(err)
+	}
+	awaitState(t, b, r.Ref, "active", "running")
+	if out, err := m.Command(nil, "systemctl", "stop", r.Ref.Name).CombinedOutput(); err != nil {
+		t.Fatalf("systemctl stop: %v: %s", err, out)
+	}
+	if err := os.Remove(filepath.Join(m.UnitDir, r.Ref.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := m.Command(nil, "systemctl", "daemon-reload").CombinedOutput(); err != nil {
+		t.Fatalf("daemon-reload: %v: %s", err, out)
+	}
+	if _, err := b.Delete(t.Context(), r.Ref, store.Expect{}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := b.Get(t.Context(), r.Ref, backendRead); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+}

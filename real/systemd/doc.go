@@ -28,9 +28,10 @@
 // accepted it; State reports how it went. A start job the manager refuses
 // is a refused Apply (rolled back as above).
 //
-// Delete stops a started unit and waits for the stop job to finish (podman
-// containers get their ExecStop), removes the file, reloads, and clears a
-// failed state, so the manager forgets the unit.
+// Delete stops a started unit and waits until the manager has it inactive
+// or failed (podman containers get their ExecStop and ExecStopPost), removes
+// the file, reloads, and clears a failed state, so the manager forgets the
+// unit. Writes are serialised, so a write waits for a Delete's stop.
 //
 // # Revisions
 //

@@ -1,10 +1,12 @@
 // Package systemdtest starts a real systemd manager for tests: systemd
 // (Debian's /lib/systemd/systemd) as PID 1 of a fresh PID and mount
-// namespace, with private tmpfs mounts on /tmp, /run and /var/tmp and /etc
-// bound read-only, booted into a minimal target of its own, never into
-// sysinit.target or basic.target (whose units would apply sysctls and
-// remount the host's root). It sees units only from the directories the
-// test gives it (SYSTEMD_UNIT_PATH) and runs no generator.
+// namespace (unshare -pfm), with private tmpfs mounts on /tmp, /run and
+// /var/tmp and /etc bound read-only, booted into a target of its own
+// (Target), never into sysinit.target or basic.target, whose units would
+// apply sysctls and remount the host's root. It sees units only from the
+// directories the harness gives it (SYSTEMD_UNIT_PATH without a trailing
+// ':', so no system unit directory) and runs no generator. An empty
+// stand-in sysinit.target lets units with default dependencies start.
 //
 // Tests reach its private D-Bus socket through a bridge: socat, run inside
 // the manager's PID and mount namespaces (nsenter), listening on Dir/bus.
@@ -12,14 +14,16 @@
 // from outside the PID namespace: the manager authenticates a peer by
 // SO_PEERCRED, whose pid reads 0 across PID namespaces, which sd-bus takes
 // as no credentials, so EXTERNAL authentication fails and it hangs up.
-// Files the manager must see live under
-// a directory this package creates on the host (Base), not under /tmp, which
-// the manager cannot see. Cleanup kills the manager with SIGKILL, which ends
-// every process of its PID namespace, and removes the directory.
 //
-// A test that cannot start a manager (no unshare, no systemd, no
-// privilege) is skipped, unless REVOADA_REQUIRE_SYSTEMD=1 makes that a
-// failure.
+// Files the manager must see live under a directory this package creates
+// on the host (under Base), not under /tmp, which the manager sees as its
+// own empty tmpfs. Cleanup kills the manager with SIGKILL, which ends every
+// process of its PID namespace (the bridge, services, containers), and
+// removes the directory.
+//
+// A test that cannot start a manager (no unshare, nsenter, socat or
+// systemd, not root) is skipped, unless REVOADA_REQUIRE_SYSTEMD=1 makes
+// that a failure.
 package systemdtest
 
 import (
