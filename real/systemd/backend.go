@@ -228,7 +228,8 @@ func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect)
 			return store.Resource{}, err
 		}
 	}
-	out, err := b.rev.Apply(ctx, r, exp)
+	// The manager has the new unit: commit even if ctx ended meanwhile.
+	out, err := b.rev.Apply(context.WithoutCancel(ctx), r, exp)
 	if err != nil {
 		b.putBack(u.Name, prev, had)
 		return store.Resource{}, fmt.Errorf("systemd: %s: %w", r.Ref, err)
@@ -380,7 +381,8 @@ func (b *Backend) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (
 	if err := b.remove(ctx, u); err != nil {
 		return store.Resource{}, err
 	}
-	out, err := b.rev.Delete(ctx, ref, exp)
+	// The unit is gone from the manager: commit even if ctx ended meanwhile.
+	out, err := b.rev.Delete(context.WithoutCancel(ctx), ref, exp)
 	if err != nil {
 		b.putBack(u.Name, u.Text, true)
 		return store.Resource{}, fmt.Errorf("systemd: %s: %w", ref, err)
