@@ -541,12 +541,26 @@ func (b *Backend) unitState(ctx context.Context, name string) (UnitState, error)
 		return UnitState{}, managerError(ctx, "properties of "+name, err)
 	}
 	s := UnitState{Name: name}
-	s.LoadState, _ = props["LoadState"].(string)
-	s.ActiveState, _ = props["ActiveState"].(string)
-	s.SubState, _ = props["SubState"].(string)
-	if job, ok := props["Job"].([]any); ok && len(job) == 2 {
-		id, _ := job[0].(uint32)
-		s.JobPending = id != 0
+	for _, k := range []string{"LoadState", "ActiveState", "SubState", "Job"} {
+		s.set(k, props[k])
 	}
 	return s, nil
+}
+
+// set sets the field of s that the unit property k is, from its D-Bus
+// value v; other properties are ignored.
+func (s *UnitState) set(k string, v any) {
+	switch k {
+	case "LoadState":
+		s.LoadState, _ = v.(string)
+	case "ActiveState":
+		s.ActiveState, _ = v.(string)
+	case "SubState":
+		s.SubState, _ = v.(string)
+	case "Job": // (uo): the job's id, 0 for none, and its path
+		if job, ok := v.([]any); ok && len(job) == 2 {
+			id, _ := job[0].(uint32)
+			s.JobPending = id != 0
+		}
+	}
 }

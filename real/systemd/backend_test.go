@@ -216,3 +216,49 @@ func TestDeleteAfterTheUnitWasLost(t *testing.T) {
 		t.Fatalf("get after delete: %v", err)
 	}
 }
+
+// TestWatchStates: the manager's reports of a unit's changes arrive as
+// states: a started service is seen active (running), a deleted one
+// inactive; units the backend does not hold are not reported.
+func TestWatchStates(t *testing.T) {
+	m := systemdtest.Start(t)
+	b := open(t, m)
+	w, err := b.WatchStates(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := unitResource(t, "watched.service", strings.Replace(sleeper, "%s", "watched", 1))
+	await := func(active string) {
+		t.Helper()
+		timeout := time.After(time.Minute)
+		for {
+			select {
+			case c, ok := <-w.Changes():
+				if !ok {
+					t.Fatalf("the watch ended: %v", w.Err())
+				}
+				if c.Ref != r.Ref {
+					t.Fatalf("a change of %s, which the backend does not hold as it is", c.Ref)
+				}
+				t.Logf("%s: %s (%s)", c.Ref.Name, c.State.ActiveState, c.State.SubState)
+				if c.State.ActiveState == active {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("%s was not reported %s", r.Ref.Name, active)
+			}
+		}
+	}
+	// A unit the backend does not hold changes first: it must not be reported.
+	if out, err := m.Command(nil, "systemctl", "start", systemdtest.Target).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := b.Apply(t.Context(), r, store.Expect{}); err != nil {
+		t.Fatal(err)
+	}
+	await("active")
+	if _, err := b.Delete(t.Context(), r.Ref, store.Expect{}); err != nil {
+		t.Fatal(err)
+	}
+	await("inactive")
+}

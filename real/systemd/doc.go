@@ -54,5 +54,7 @@
 //
 // Watch reports store events only (the writes, with their revisions): a
 // unit changing state in the manager (started, failed, restarted) is not a
-// write and gets no revision. State reads a unit's state from the manager.
+// write and gets no revision. State reads a unit's state from the manager;
+// WatchStates streams the state changes the manager reports (its
+// PropertiesChanged signals) of the units the backend holds.
 package systemd
