@@ -249,9 +249,15 @@ func TestWatchStates(t *testing.T) {
 			}
 		}
 	}
-	// A unit the backend does not hold changes first: it must not be reported.
-	if out, err := m.Command(nil, "systemctl", "start", systemdtest.Target).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	// A unit the backend does not hold starts first: it must not be reported.
+	foreign := strings.Replace(sleeper, "%s", "foreign", 1)
+	if err := os.WriteFile(filepath.Join(m.UnitDir, "foreign.service"), []byte(foreign), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"daemon-reload"}, {"start", "foreign.service"}} {
+		if out, err := m.Command(nil, "systemctl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("systemctl %v: %v: %s", args, err, out)
+		}
 	}
 	if _, err := b.Apply(t.Context(), r, store.Expect{}); err != nil {
 		t.Fatal(err)
