@@ -15,6 +15,8 @@ import (
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/host"
+	"revoada.dev/revoada/real/supervised"
+	"revoada.dev/revoada/real/systemd"
 )
 
 // The store a verb or a node works on: --backend (repeatable), --route and
@@ -39,6 +41,10 @@ type backendKind struct {
 var backendKinds = map[string]backendKind{
 	"mesh": {about: "mesh[=DIR]: the single-node mesh in DIR (default --data)", open: openMesh},
 	"bolt": {about: "bolt[=FILE]: a bbolt file, no mesh (default DIR/" + boltFileName + ")", open: openBolt},
+	"systemd": {about: "systemd=UNITDIR[@SOCKET]: units in UNITDIR, managed by the systemd manager at SOCKET (default " + systemd.PrivateSocket + ")",
+		open: openSystemd(systemd.Open)},
+	"supervised": {about: "supervised=UNITDIR[@SOCKET]: the baremetal face's Pods as podman containers under that manager",
+		open: openSystemd(supervised.Open)},
 }
 
 // boltFileName is --backend bolt's file in the data directory.
@@ -235,13 +241,36 @@ func openBolt(arg, dir string) (backend.Backend, func() error, error) {
 	return b, b.Close, nil
 }
 
+// openSystemd opens a backend over a systemd manager: UNITDIR[@SOCKET].
+func openSystemd(open func(context.Context, systemd.Config) (*systemd.Backend, error)) func(arg, dir string) (backend.Backend, func() error, error) {
+	return func(arg, _ string) (backend.Backend, func() error, error) {
+		unitDir, socket, _ := strings.Cut(arg, "@")
+		if unitDir == "" {
+			return nil, nil, fmt.Errorf("%w: the unit directory: give UNITDIR[@SOCKET]", errUsageFlag)
+		}
+		if socket == "" {
+			socket = systemd.PrivateSocket
+		}
+		conn, err := systemd.Dial(socket)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := open(context.Background(), systemd.Config{UnitDir: unitDir, Conn: conn})
+		if err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+		return b, func() error { err := b.Close(); conn.Close(); return err }, nil
+	}
+}
+
 // withBackend runs f against the store the flags name, opened in this
 // process and closed after f.
 func withBackend(e *env, verb, dir string, o *backendOpts, f func(ctx context.Context, n nodeClient) int) int {
 	b, closeAll, err := o.open(dir, nil)
 	switch {
 	case errors.Is(err, errUsageFlag):
-		return usageError(e, verb, "%v", strings.TrimPrefix(err.Error(), "usage: "))
+		return usageError(e, verb, "%v", strings.Replace(err.Error(), "usage: ", "", 1))
 	case err != nil:
 		return clientError(e, verb, err)
 	}

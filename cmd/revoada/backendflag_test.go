@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"revoada.dev/revoada/real/systemd/systemdtest"
 )
 
 // The client verbs on a federation of two bbolt stores routed by namespace
@@ -133,5 +135,37 @@ metadata: {name: web, namespace: new-app}
 	}
 	if n := strings.Count(string(raw), `"verb":"apply","backend":"federation(legacy,local)"`); n != 2 {
 		t.Fatalf("%d audited applies, want 2:\n%s", n, raw)
+	}
+}
+
+// --backend systemd drives a real systemd manager (real/systemd's
+// harness: systemd as PID 1 of its own namespaces): apply starts the
+// service, get reads the unit back, delete stops it.
+func TestBackendSystemdThroughTheCLI(t *testing.T) {
+	m := systemdtest.Start(t)
+	store := "systemd=" + m.UnitDir + "@" + m.Socket()
+	unit := writeFile(t, "revoada-cli.service", "[Unit]\nDescription=revoada CLI test\n\n[Service]\nExecStart=/bin/sleep 1000\n")
+	dir := t.TempDir()
+	wantLines(t, client(t, dir, exitOK, "apply", "-f", unit, "--backend", store).stdout, "service/revoada-cli.service revision 1")
+	if got := client(t, dir, exitOK, "get", "service", "revoada-cli.service", "-o", "unit", "--backend", store).stdout; !strings.Contains(got, "ExecStart=/bin/sleep 1000") {
+		t.Fatalf("get -o unit:\n%s", got)
+	}
+	active := func() string {
+		p, err := m.Conn.GetUnitPropertyContext(t.Context(), "revoada-cli.service", "ActiveState")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Trim(p.Value.String(), `"`)
+	}
+	if s := active(); s != "active" && s != "activating" {
+		t.Fatalf("after apply the manager says %s", s)
+	}
+	client(t, dir, exitOK, "delete", "service", "revoada-cli.service", "--backend", store)
+	if s := active(); s != "inactive" {
+		t.Fatalf("after delete the manager says %s", s)
+	}
+	// Without a manager the backend says so.
+	if o := client(t, dir, exitFailed, "list", "services", "--backend", "systemd="+m.UnitDir+"@"+filepath.Join(dir, "no-bus")); !strings.Contains(o.stderr, "systemd: dial") {
+		t.Fatalf("no manager: %q", o.stderr)
 	}
 }
