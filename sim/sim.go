@@ -29,6 +29,7 @@ import (
 	"lukechampine.com/blake3"
 
 	"revoada.dev/revoada/checkers"
+	"revoada.dev/revoada/core/attest"
 	"revoada.dev/revoada/core/cover"
 	"revoada.dev/revoada/core/membership"
 	"revoada.dev/revoada/core/node"
@@ -142,6 +143,10 @@ type simulator struct {
 	events  eventHeap
 	nodes   []*simNode
 	byID    map[roles.NodeID]int
+	// verified remembers the role history's signatures that verified, for
+	// every node and the checker: each applies the same blocks, and a node
+	// verifies its whole history at every restart (attest.Verified).
+	verified *attest.Verified
 
 	sw                 *entropySwitch
 	netRand, faultRand *rand.Rand
@@ -242,6 +247,8 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		panic(fmt.Sprintf("sim: bootstrap shape: %v", err)) // node keys are fixed; a collision is a build bug
 	}
 	s.check = newChecker(shape)
+	s.verified = &attest.Verified{}
+	s.check.ref.Remember(s.verified)
 	s.confVoters = slices.Clone(s.check.members)
 	for _, sn := range s.nodes {
 		sn.status.Member = slices.Contains(shape.Voters(), sn.id)
@@ -323,6 +330,7 @@ func (s *simulator) start(i int) {
 	// The node signs the shifts it proposes, stamped with its own clock:
 	// its ticks since the run began, at its own rate (clock faults).
 	cfg.Key, cfg.Now = nodeSecret(sn.name), func() int64 { return SimEpoch + int64(sn.ticks)*int64(TickInterval) }
+	cfg.Verified = s.verified
 	cfg.Join = i >= s.plan.Nodes-s.plan.Outside
 	cfg.ElectionTicks = s.electionTicks()
 	if s.hooks.SlowElections {

@@ -122,7 +122,8 @@ func TestChainVerifies(t *testing.T) {
 }
 
 // TestVerifyNamesTheFirstBadBlock: each kind of tampering is named, with
-// the block it is in.
+// the block it is in, also by a Verified that holds every signature of the
+// chain before it.
 func TestVerifyNamesTheFirstBadBlock(t *testing.T) {
 	m := newMesh()
 	other := key(9)
@@ -165,6 +166,17 @@ func TestVerifyNamesTheFirstBadBlock(t *testing.T) {
 			var be *attest.BlockError
 			if !errors.As(err, &be) || !errors.Is(err, c.reason) || be.Seq != c.seq {
 				t.Fatalf("Verify: %v, want %v at block %d", err, c.reason, c.seq)
+			}
+			// The same, with every signature of the chain before the
+			// tampering remembered as verified (signing is deterministic:
+			// history makes the same signatures each time).
+			v := &attest.Verified{}
+			if _, err := v.Verify(m.history(t).Blocks(), nil); err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(c.tamper(m.history(t).Blocks()), nil)
+			if !errors.As(err, &be) || !errors.Is(err, c.reason) || be.Seq != c.seq {
+				t.Fatalf("Verified.Verify: %v, want %v at block %d", err, c.reason, c.seq)
 			}
 		})
 	}

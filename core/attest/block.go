@@ -67,8 +67,10 @@ const (
 )
 
 // ProposalBytes are the bytes a leader signs for a proposal.
-func ProposalBytes(p Proposal) []byte {
-	b := append([]byte(proposalDomain), p.Leader[:]...)
+func ProposalBytes(p Proposal) []byte { return appendProposalBytes(nil, p) }
+
+func appendProposalBytes(b []byte, p Proposal) []byte {
+	b = append(append(b, proposalDomain...), p.Leader[:]...)
 	b = binary.BigEndian.AppendUint64(b, p.Term)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.Time))
 	return roles.AppendShift(b, p.Shift)

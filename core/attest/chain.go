@@ -56,6 +56,7 @@ type Chain struct {
 	voters    [][]roles.NodeID // per block, sorted
 	shape     roles.Shape      // after the last block
 	threshold Threshold
+	verified  *Verified // see Remember
 
 	// enc caches the blocks part of the chain's encoding, (len:u32
 	// block)* of blocks[:len(encAt)]; encAt[seq] is where block seq starts
@@ -186,12 +187,13 @@ func (c *Chain) Append(index, term uint64, p Proposal) (Block, error) {
 // check verifies b as the next block, without its witnesses, and returns
 // the shape after it; sigs false skips the leader's signature.
 func (c *Chain) check(b Block, sigs bool) (roles.Shape, error) {
-	return checkNext(c.blocks[len(c.blocks)-1], c.Head(), c.shape, b, sigs)
+	return checkNext(c.blocks[len(c.blocks)-1], c.Head(), c.shape, b, sigs, c.verified)
 }
 
 // checkNext verifies b as the block after last (hashed head, leaving
-// shape), without its witnesses, and returns the shape after b.
-func checkNext(last Block, head Hash, shape roles.Shape, b Block, sigs bool) (roles.Shape, error) {
+// shape), without its witnesses, and returns the shape after b; sigs false
+// skips the leader's signature, v remembers it (see Verified).
+func checkNext(last Block, head Hash, shape roles.Shape, b Block, sigs bool, v *Verified) (roles.Shape, error) {
 	fail := func(reason error, format string, args ...any) (roles.Shape, error) {
 		return roles.Shape{}, &BlockError{Seq: b.Seq, Index: b.Index, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -208,7 +210,7 @@ func checkNext(last Block, head Hash, shape roles.Shape, b Block, sigs bool) (ro
 	case len(p.Shift) > roles.ShiftCommandsMax:
 		// The shift's encoding would not decode: the chain would not restore.
 		return fail(ErrBadShift, "a shift of %d commands, at most %d", len(p.Shift), roles.ShiftCommandsMax)
-	case sigs && !p.Verify():
+	case sigs && !v.proposal(&p):
 		return fail(ErrBadLeaderSignature, "leader %s", p.Leader.Short())
 	}
 	if held, ok := shape.Roles(p.Leader); !ok || !held.Has(roles.Etcd) {
@@ -248,14 +250,14 @@ func Follows(c *Chain, blocks []Block, threshold Threshold) (Block, roles.Shape,
 		return Block{}, roles.Shape{}, &BlockError{Seq: last.Seq + 1, Reason: ErrGap, Detail: fmt.Sprintf("no block follows block %d", last.Seq)}
 	}
 	for _, b := range blocks[i:] {
-		next, err := checkNext(last, head, shape, b, true)
+		next, err := checkNext(last, head, shape, b, true, c.verified)
 		if err != nil {
 			return Block{}, roles.Shape{}, err
 		}
 		h := BlockHash(b)
 		voters, signed := next.Voters(), 0
 		for j, w := range b.Witnesses {
-			if slices.Contains(voters, w.Signer) && (j == 0 || b.Witnesses[j-1].Signer != w.Signer) && w.Verify(h) {
+			if slices.Contains(voters, w.Signer) && (j == 0 || b.Witnesses[j-1].Signer != w.Signer) && c.verified.witness(&w, h) {
 				signed++
 			}
 		}
@@ -287,7 +289,7 @@ func (c *Chain) addWitness(seq uint64, w Witness, sigs bool) (bool, error) {
 	if _, ok := slices.BinarySearchFunc(c.voters[seq], w.Signer, roles.NodeID.Compare); !ok {
 		return fail(ErrNotVoter, "witness %s was not a voter at raft index %d", w.Signer.Short(), b.Index)
 	}
-	if sigs && !w.Verify(c.hashes[seq]) {
+	if sigs && !c.verified.witness(&w, c.hashes[seq]) {
 		return fail(ErrBadWitness, "witness %s", w.Signer.Short())
 	}
 	i, found := slices.BinarySearchFunc(b.Witnesses, w.Signer, func(x Witness, id roles.NodeID) int { return x.Signer.Compare(id) })
@@ -319,30 +321,19 @@ type Report struct {
 // fewer witnesses than threshold (nil: Majority) are not errors — their
 // witnesses may be on their way — and are listed in Report.Pending.
 func Verify(blocks []Block, threshold Threshold) (Report, error) {
-	c, err := replay(blocks, threshold, true)
-	if err != nil {
-		return Report{}, err
-	}
-	r := Report{Blocks: c.Len(), Head: c.Head()}
-	for seq := range uint64(c.Len()) {
-		if c.Attested(seq) {
-			r.Attested++
-		} else {
-			r.Pending = append(r.Pending, seq)
-		}
-	}
-	return r, nil
+	return (*Verified)(nil).Verify(blocks, threshold)
 }
 
 // Rebuild makes the chain of blocks a replica wrote itself (its snapshot):
 // every check of Verify but the signatures, which were checked when the
 // blocks were first added.
 func Rebuild(blocks []Block, threshold Threshold) (*Chain, error) {
-	return replay(blocks, threshold, false)
+	return replay(blocks, threshold, false, nil)
 }
 
-// replay adds blocks one by one to a chain from their genesis block.
-func replay(blocks []Block, threshold Threshold, sigs bool) (*Chain, error) {
+// replay adds blocks one by one to a chain from their genesis block,
+// checking their signatures if sigs (remembered in v).
+func replay(blocks []Block, threshold Threshold, sigs bool, v *Verified) (*Chain, error) {
 	if len(blocks) == 0 || blocks[0].Seq != 0 || blocks[0].Prev != (Hash{}) {
 		return nil, &BlockError{Reason: ErrNoGenesis, Detail: "want a first block of seq 0 and no prev"}
 	}
@@ -350,6 +341,7 @@ func replay(blocks []Block, threshold Threshold, sigs bool) (*Chain, error) {
 		return nil, &BlockError{Index: blocks[0].Index, Reason: ErrBadShift, Detail: fmt.Sprintf("genesis shape: %v", err)}
 	}
 	c := NewChain(blocks[0].Genesis, blocks[0].Index, blocks[0].Term, threshold)
+	c.verified = v
 	for i, b := range blocks {
 		if i > 0 {
 			next, err := c.check(b, sigs)

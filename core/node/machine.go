@@ -235,6 +235,7 @@ type Machine struct {
 	// each started the chain over from the shape it left (attest).
 	chain    *attest.Chain
 	unsigned uint64
+	verified *attest.Verified // see Remember
 }
 
 // derived caches what checks ask of the shape after every entry.
@@ -288,6 +289,14 @@ func (m *Machine) derive() *derived {
 func NewMachine(shape roles.Shape) *Machine {
 	return &Machine{shape: shape.Clone(), store: store.New(), applied: map[originKey]*window{}, shifted: map[roles.NodeID]uint64{},
 		chain: attest.NewChain(shape, 0, 0, nil)}
+}
+
+// Remember makes the machine's role history check signatures against v
+// and remember there those that verified (attest.Verified; nil: verify
+// each in full), now and after every new start of its chain.
+func (m *Machine) Remember(v *attest.Verified) {
+	m.verified = v
+	m.chain.Remember(v)
 }
 
 // Chain is the attested role history. Callers must only read it.
@@ -408,6 +417,7 @@ func (m *Machine) attest(index, term uint64, req *Request, next roles.Shape) {
 	}
 	m.unsigned++
 	m.chain = attest.NewChain(next, 0, 0, nil)
+	m.chain.Remember(m.verified)
 }
 
 // applyWitness adds a voter's co-signature to the chain. One the chain

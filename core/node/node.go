@@ -113,6 +113,11 @@ type Config struct {
 	// (the simulator's, or the wall's), read only when proposing.
 	Key ed25519.PrivateKey
 	Now func() int64
+	// Verified, if set, remembers the role history's signatures that
+	// verified (attest.Verified), so that one is not verified again: a
+	// driver running several nodes in one goroutine, as the simulator
+	// does, may share one among them.
+	Verified *attest.Verified
 
 	// RecycleOutbox promises that the driver is done with a Ready's
 	// Messages, and everything they point to, when it calls Advance (it
@@ -317,6 +322,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 		// Nothing from raft yet: the node knows the shape it was given,
 		// and waits for a leader to send it the log once it is a learner.
 		n.machine, n.conf = NewMachine(cfg.Bootstrap), &pb.ConfState{}
+		n.machine.Remember(cfg.Verified)
 		n.machine.noDedup = cfg.Planted.NoDedup
 		n.learnPeers(cfg.Bootstrap)
 		n.announced = cfg.Bootstrap
@@ -335,7 +341,7 @@ func New(cfg Config, d Durable) (*Node, error) {
 		// the authenticated transport); one read back from this node's
 		// own disk is checked whole, so that a history altered there is
 		// refused, not served.
-		if _, err := attest.Verify(n.machine.Chain().Blocks(), nil); err != nil {
+		if _, err := cfg.Verified.Verify(n.machine.Chain().Blocks(), nil); err != nil {
 			return nil, fmt.Errorf("%w: its role history: %w", ErrCorruptSnapshot, err)
 		}
 	}
@@ -391,6 +397,7 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 		return fmt.Errorf("node: applying snapshot: %w", err)
 	}
 	m.noDedup = n.cfg.Planted.NoDedup
+	m.Remember(n.cfg.Verified)
 	n.machine = m
 	n.conf = snap.GetMetadata().GetConfState()
 	n.applied = snap.GetMetadata().GetIndex()
