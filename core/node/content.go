@@ -110,6 +110,7 @@ type syncing struct {
 	rootAt    uint64 // n.ticks at the last root published
 	published membership.StateRoot
 	resources map[store.Ref]resourceBlob // the store's resources as blobs, by revision
+	last      lastManifest               // what manifestOf made last
 	kept      []content.Manifest         // the manifests of the last RootsKept roots
 	keptRoots []content.Digest
 
@@ -209,8 +210,7 @@ func (n *Node) tickContent() {
 func (n *Node) publishRoot(r roles.Roles) {
 	s, st := n.sync, n.machine.Store()
 	s.rootAt = n.ticks
-	items, rev := st.List("", "")
-	m, md, err := s.manifestOf(items, rev)
+	m, md, err := s.manifestOf(st)
 	if err != nil {
 		// A store too large for one manifest blob: the root names no
 		// manifest (workers take none, and keep serving the last one they
@@ -236,33 +236,127 @@ func (n *Node) publishRoot(r roles.Roles) {
 	n.drainGossip()
 }
 
-// manifestOf holds the resources of a member's store state (items at
-// revision rev, in List order) and their manifest as blobs, and returns the
-// manifest and its digest. A manifest over content.BlobMax (a store of some
-// 150,000 resources) is refused with content.ErrTooLarge: the resources'
-// blobs are held, the manifest's is not.
-func (s *syncing) manifestOf(items []store.Resource, rev store.Revision) (content.Manifest, content.Digest, error) {
-	m := content.Manifest{Revision: uint64(rev), Entries: make([]content.Entry, 0, len(items))}
+// manifestOf holds the resources of a member's store state as blobs, and
+// returns the manifest of that state and its digest. A manifest over
+// content.BlobMax (a store of some 150,000 resources) is refused with
+// content.ErrTooLarge: the resources' blobs are held, the manifest's is not.
+//
+// It follows the store from the last manifest it made on: the entries of
+// the resources written since (Store.Events) are made again, the others
+// kept. It lists the store whole instead, as the first time, when it
+// cannot: another store (the machine was restored), a snapshot restored
+// into it, history compacted past the last manifest, or a blob of that
+// manifest no longer held. Either way the manifest, and the blobs held,
+// are those of the store's List.
+func (s *syncing) manifestOf(st *store.Store) (content.Manifest, content.Digest, error) {
+	rev := st.Revision()
+	m := content.Manifest{Revision: uint64(rev)}
+	entries, ok := s.followed(st, rev)
+	if !ok {
+		items, _ := st.List("", "")
+		entries = s.listed(items)
+	}
+	m.Entries = entries
+	s.last = lastManifest{store: st, restores: st.Restores(), rev: rev, entries: entries}
+	md, err := s.blobs.Put(m.Append(nil))
+	if err != nil {
+		s.last = lastManifest{}
+		return content.Manifest{}, content.Digest{}, fmt.Errorf("the manifest of %d resources: %w", len(entries), err)
+	}
+	return m, md, nil
+}
+
+// lastManifest is what manifestOf made last, to follow the store from.
+type lastManifest struct {
+	store    *store.Store // nil: none
+	restores uint64       // the store's Restores then
+	rev      store.Revision
+	entries  []content.Entry // shared with the manifest: read only
+}
+
+// listed makes the entries of items, the store's List, reusing the blob of
+// each resource whose revision is unchanged and still held.
+func (s *syncing) listed(items []store.Resource) []content.Entry {
+	entries := make([]content.Entry, 0, len(items))
 	next := make(map[store.Ref]resourceBlob, len(items))
 	for _, r := range items {
 		b, ok := s.resources[r.Ref]
 		if !ok || b.rev != r.ModRevision || !s.blobs.Has(b.digest) {
-			data := store.AppendResource(nil, r)
-			d, err := s.blobs.Put(data)
-			if err != nil {
-				panic(fmt.Sprintf("node: resource %s as a blob: %v", r.Ref, err))
-			}
-			b = resourceBlob{rev: r.ModRevision, key: entryKey(r.Ref), digest: d, size: uint64(len(data))}
+			b = s.resourceBlob(r)
 		}
 		next[r.Ref] = b
-		m.Entries = append(m.Entries, content.Entry{Key: b.key, Revision: uint64(r.ModRevision), Digest: b.digest, Size: b.size})
+		entries = append(entries, b.entry())
 	}
 	s.resources = next
-	md, err := s.blobs.Put(m.Append(nil))
-	if err != nil {
-		return content.Manifest{}, content.Digest{}, fmt.Errorf("the manifest of %d resources: %w", len(items), err)
+	return entries
+}
+
+// followed makes the entries of the store at rev from the last manifest's
+// and the writes since, and reports whether it could (see manifestOf).
+func (s *syncing) followed(st *store.Store, rev store.Revision) ([]content.Entry, bool) {
+	last := s.last
+	if last.store != st || last.restores != st.Restores() || rev < last.rev {
+		return nil, false
 	}
-	return m, md, nil
+	for _, e := range last.entries {
+		if !s.blobs.Has(e.Digest) {
+			return nil, false
+		}
+	}
+	evs, err := st.Events(last.rev+1, "")
+	if err != nil {
+		return nil, false
+	}
+	// The last write of each resource written, in manifest (key) order.
+	lastOf := make(map[store.Ref]int, len(evs))
+	for i, ev := range evs {
+		if ev.Type != store.Added && ev.Type != store.Modified && ev.Type != store.Deleted {
+			return nil, false
+		}
+		lastOf[ev.Resource.Ref] = i
+	}
+	type write struct {
+		key string
+		ev  *store.Event
+	}
+	writes := make([]write, 0, len(lastOf))
+	for ref, i := range lastOf {
+		writes = append(writes, write{entryKey(ref), &evs[i]})
+	}
+	slices.SortFunc(writes, func(a, b write) int { return cmp.Compare(a.key, b.key) })
+	entries := make([]content.Entry, 0, len(last.entries)+len(writes))
+	old := last.entries
+	for _, w := range writes {
+		for len(old) > 0 && old[0].Key < w.key {
+			entries, old = append(entries, old[0]), old[1:]
+		}
+		if len(old) > 0 && old[0].Key == w.key {
+			old = old[1:]
+		}
+		r := w.ev.Resource
+		if w.ev.Type == store.Deleted {
+			delete(s.resources, r.Ref)
+			continue
+		}
+		b := s.resourceBlob(r)
+		s.resources[r.Ref] = b
+		entries = append(entries, b.entry())
+	}
+	return append(entries, old...), true
+}
+
+// resourceBlob holds r as a blob.
+func (s *syncing) resourceBlob(r store.Resource) resourceBlob {
+	data := store.AppendResource(nil, r)
+	d, err := s.blobs.Put(data)
+	if err != nil {
+		panic(fmt.Sprintf("node: resource %s as a blob: %v", r.Ref, err))
+	}
+	return resourceBlob{rev: r.ModRevision, key: entryKey(r.Ref), digest: d, size: uint64(len(data))}
+}
+
+func (b resourceBlob) entry() content.Entry {
+	return content.Entry{Key: b.key, Revision: uint64(b.rev), Digest: b.digest, Size: b.size}
 }
 
 // collect drops every blob the given manifests do not reach, once the

@@ -2,6 +2,8 @@ package node
 
 import (
 	"errors"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -89,26 +91,100 @@ func TestAnswerWantsBoundsWhatAMessageDraws(t *testing.T) {
 // allows) publishes a root naming no manifest; it used to panic at every
 // root, on every member, and again after every restart.
 func TestManifestOfAStoreTooLargeForOneBlob(t *testing.T) {
-	s := newSyncing()
-	few := resources(3)
-	m, md, err := s.manifestOf(few, 7)
-	if err != nil || len(m.Entries) != 3 || m.Revision != 7 || md != m.Digest() || !s.blobs.Has(md) {
+	s, st := newSyncing(), store.New()
+	apply(t, st, 0, 3)
+	m, md, err := s.manifestOf(st)
+	if err != nil || len(m.Entries) != 3 || m.Revision != 3 || md != m.Digest() || !s.blobs.Has(md) {
 		t.Fatalf("manifest of 3 resources: %d entries, revision %d, held %t: %v", len(m.Entries), m.Revision, s.blobs.Has(md), err)
 	}
 	n := content.BlobMax/60 + 1 // most manifest entries of these take more than 60 bytes
-	_, md, err = s.manifestOf(resources(n), 9)
+	apply(t, st, 3, n)
+	_, md, err = s.manifestOf(st)
 	if !errors.Is(err, content.ErrTooLarge) || md != (content.Digest{}) {
 		t.Fatalf("manifest of %d resources: digest %s, error %v, want content.ErrTooLarge", n, md.Short(), err)
 	}
 }
 
-func resources(n int) []store.Resource {
-	out := make([]store.Resource, n)
-	for i := range out {
-		out[i] = store.Resource{Ref: store.Ref{Kind: "k", Namespace: "ns", Name: "n" + strconv.Itoa(i)}, ModRevision: store.Revision(i + 1), CreateRevision: store.Revision(i + 1), Version: 1}
+// apply writes resources from..to-1 of kind k in namespace ns into st.
+func apply(t *testing.T, st *store.Store, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if _, _, err := st.Apply(store.Resource{Ref: store.Ref{Kind: "k", Namespace: "ns", Name: "n" + strconv.Itoa(i)}, Face: "raw", Format: store.JSON, Payload: []byte("{}")}, store.Expect{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	slices.SortFunc(out, func(a, b store.Resource) int { return store.Compare(a.Ref, b.Ref) })
-	return out
+}
+
+// TestManifestFollowsTheStore: the manifest a member makes by following
+// its store's writes from its last manifest (most roots) is the one it
+// makes by listing the store whole, with the same resource blobs, through
+// writes, deletes, a snapshot restored into the store, history compacted
+// past the last manifest, and blobs collected from under it.
+func TestManifestFollowsTheStore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s, st := newSyncing(), store.New()
+	var snap []byte
+	followed := 0
+	for step := range 600 {
+		plain := true
+		for range rng.IntN(4) {
+			ref := store.Ref{Kind: []string{"a", "b"}[rng.IntN(2)], Namespace: []string{"", "x", "y"}[rng.IntN(3)], Name: "n" + strconv.Itoa(rng.IntN(25))}
+			if rng.IntN(3) == 0 {
+				_, _, _ = st.Delete(ref, store.Expect{}) // ErrNotFound for an absent ref: nothing written
+				continue
+			}
+			payload := []byte(`{"v":` + strconv.Itoa(rng.IntN(1000)) + `}`)
+			if _, _, err := st.Apply(store.Resource{Ref: ref, Face: "raw", Format: store.JSON, Payload: payload}, store.Expect{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch {
+		case step%50 == 7:
+			snap = st.Snapshot()
+		case step%50 == 31 && snap != nil:
+			// An older state of this store, or another store's, ahead of
+			// this one (its history reaches past the last manifest's).
+			if step%100 == 81 {
+				other := store.New()
+				for i := range int(st.Revision()) + 20 {
+					apply(t, other, i%7, i%7+1)
+				}
+				snap = other.Snapshot()
+			}
+			if _, _, err := st.Exec(store.Command{Op: store.OpRestore, Snapshot: snap}); err != nil {
+				t.Fatal(err)
+			}
+			plain = false
+		case step%50 == 17:
+			st.Compact(st.Revision() + 1)
+			plain = false
+		case step%50 == 43:
+			s.blobs.Collect(func(content.Digest) bool { return rng.IntN(2) == 0 })
+			plain = false
+		}
+		if _, ok := s.followed(st, st.Revision()); ok {
+			followed++
+		} else if plain && step > 0 {
+			t.Fatalf("step %d: a manifest not followed from the last after plain writes", step)
+		}
+		m, md, err := s.manifestOf(st)
+		fresh := newSyncing()
+		wm, wmd, werr := fresh.manifestOf(st)
+		if err != nil || werr != nil || md != wmd || !slices.Equal(m.Entries, wm.Entries) || m.Revision != wm.Revision {
+			t.Fatalf("step %d: manifest %s of %d entries (%v), listed %s of %d (%v)", step, md.Short(), len(m.Entries), err, wmd.Short(), len(wm.Entries), werr)
+		}
+		if !maps.Equal(s.resources, fresh.resources) {
+			t.Fatalf("step %d: resource blobs %d, listed %d", step, len(s.resources), len(fresh.resources))
+		}
+		for _, e := range m.Entries {
+			if !s.blobs.Has(e.Digest) {
+				t.Fatalf("step %d: the blob of entry %q is not held", step, e.Key)
+			}
+		}
+	}
+	if followed < 500 {
+		t.Fatalf("%d of 600 manifests followed the store, want most", followed)
+	}
 }
 
 // TestServeBytesPerTickPerPeer: a peer sending message after message of

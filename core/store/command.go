@@ -59,7 +59,9 @@ func (s *Store) restore(snap []byte) (Resource, Event, error) {
 	if err != nil {
 		return Resource{}, Event{}, err
 	}
+	restores := s.restores + 1
 	*s = *next
+	s.restores = restores
 	return Resource{}, Event{Type: Reset, Revision: s.rev}, nil
 }
 

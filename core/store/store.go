@@ -52,12 +52,13 @@ type key struct{ namespace, name string }
 // store returns share their Payload with the store, which never modifies it
 // in place. Callers must treat returned payloads as read-only.
 type Store struct {
-	kinds   map[string]map[key]Resource
-	count   int
-	rev     Revision
-	first   Revision // the oldest revision in history; first+len(history) == rev+1
-	history []Event
-	enc     historyEncoding
+	kinds    map[string]map[key]Resource
+	count    int
+	rev      Revision
+	first    Revision // the oldest revision in history; first+len(history) == rev+1
+	history  []Event
+	enc      historyEncoding
+	restores uint64 // see Restores
 }
 
 // New returns an empty store at revision 0.
@@ -67,6 +68,12 @@ func New() *Store {
 
 // Revision is the revision of the last write, 0 for a new empty store.
 func (s *Store) Revision() Revision { return s.rev }
+
+// Restores counts the snapshots restored into s (an OpRestore command):
+// each replaces the state and its history whole, so a reader that keeps
+// what it derived from s, and follows its changes through Events, starts
+// over when the count moves.
+func (s *Store) Restores() uint64 { return s.restores }
 
 // Len is the number of stored resources.
 func (s *Store) Len() int { return s.count }
