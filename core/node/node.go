@@ -290,6 +290,7 @@ type Node struct {
 	sync       *syncing     // content sync (content.go); nil without gossip
 
 	seen        shapeView               // the newest shape a leader sent (view.go)
+	inShape     inShapeMemo             // (view.go)
 	announced   roles.Shape             // the shape last applied, as a leader announces it
 	announcedAt uint64                  // tick of the last announcement
 	gone        []goneNode              // nodes removed lately, told again (leader)

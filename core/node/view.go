@@ -69,7 +69,26 @@ func (n *Node) View() roles.Shape { return n.view().Clone() }
 // knows: false for a joining node until its Join commits, and for a node
 // whose Leave committed.
 func (n *Node) InShape() bool {
-	return n.inView(n.cfg.ID)
+	c := &n.inShape
+	if c.members != nil && c.members == n.machine.members && c.seen == n.seen.index && c.applied == n.applied {
+		return c.ok
+	}
+	ok := n.inView(n.cfg.ID)
+	if n.seen.index <= n.applied { // the machine's index answered (inView built it)
+		*c = inShapeMemo{members: n.machine.members, seen: n.seen.index, applied: n.applied, ok: ok}
+	}
+	return ok
+}
+
+// inShapeMemo is InShape's last answer from the applied shape, asked of it
+// for every gossip message: valid while the machine's member index (a new
+// one for every shape, and for every machine) and the indexes that choose
+// between the applied shape and a leader's newer one are those it was
+// read at.
+type inShapeMemo struct {
+	members       *memberIndex // nil: none
+	seen, applied uint64
+	ok            bool
 }
 
 // stepShape takes a shape notice newer than any shape the node knows, from
