@@ -45,6 +45,7 @@ type checker struct {
 	leaders    map[uint64]int // term -> node index
 
 	ref      *node.Machine
+	shape    roles.Shape // ref's as of refIndex, a copy replaced (never written) when it changes
 	refIndex uint64
 	entries  map[uint64]roles.Digest // index -> entry digest
 	shapes   map[uint64]roles.Digest // index -> shape digest after it
@@ -61,7 +62,7 @@ func newChecker(bootstrap roles.Shape) *checker {
 	c := &checker{
 		boot:    bootstrap,
 		leaders: map[uint64]int{},
-		ref:     node.NewMachine(bootstrap),
+		ref:     node.NewMachine(bootstrap), shape: bootstrap.Clone(),
 		entries: map[uint64]roles.Digest{}, shapes: map[uint64]roles.Digest{}, chains: map[uint64]attest.Hash{},
 		refIndex: 1, cpCount: bootstrap.ControlPlaneCount(), leftAt: map[roles.NodeID]time.Duration{},
 	}
@@ -144,12 +145,21 @@ func (c *checker) entry(at time.Duration, name string, a node.Applied) {
 		c.fail(at, PropLogAgreement, name, "index %d applied while the log is known only up to %d", a.Index, c.refIndex)
 		return
 	}
-	was := c.ref.Shape()
+	before := c.ref.ShapeDigest()
 	if ev := c.ref.Apply(a.Raw).Event(); ev != nil {
 		c.writes = append(c.writes, *ev)
 	}
 	c.entries[a.Index] = a.Entry
-	shape := c.ref.Shape()
+	c.shapes[a.Index] = c.ref.ShapeDigest()
+	c.chains[a.Index] = c.ref.Chain().Head()
+	c.refIndex = a.Index
+	c.members = append(slices.Clone(a.ConfVoters), a.ConfLearners...)
+	slices.Sort(c.members)
+	if c.shapes[a.Index] == before { // most entries: the shape is the same
+		return
+	}
+	was, shape := c.shape, c.ref.Shape()
+	c.shape = shape
 	if shape.Len() < was.Len() {
 		for _, m := range was.Members() {
 			if _, ok := shape.Roles(m.Node); !ok {
@@ -157,11 +167,6 @@ func (c *checker) entry(at time.Duration, name string, a node.Applied) {
 			}
 		}
 	}
-	c.shapes[a.Index] = shape.Digest()
-	c.chains[a.Index] = c.ref.Chain().Head()
-	c.refIndex = a.Index
-	c.members = append(slices.Clone(a.ConfVoters), a.ConfLearners...)
-	slices.Sort(c.members)
 	if n := shape.ControlPlaneCount(); n != c.cpCount {
 		c.cpCount, c.cpChangeAt = n, at
 	}

@@ -543,10 +543,7 @@ func (s *simulator) onApplied(i int, a node.Applied) {
 	}
 	s.trace.eventBytes(s.now, sn.name, "apply", d)
 	fresh := a.Raw != nil && a.Index == s.check.refIndex+1
-	var before roles.Shape
-	if fresh {
-		before = s.check.ref.Shape().Clone()
-	}
+	before := s.check.shape // replaced, never written, when the entry changes the shape
 	s.check.applied(s.now, sn.name, a)
 	if fresh {
 		s.markRoles(before, a)
@@ -563,7 +560,7 @@ func (s *simulator) mark(node, kind, detail string) {
 
 // markRoles marks a committed shift and every node whose roles it changed.
 func (s *simulator) markRoles(before roles.Shape, a node.Applied) {
-	after := s.check.ref.Shape()
+	after := s.check.shape
 	if after.Equal(before) {
 		return
 	}

@@ -312,6 +312,10 @@ func (m *Machine) Shifted() map[roles.NodeID]uint64 { return maps.Clone(m.shifte
 // Shape returns a copy of the current shape.
 func (m *Machine) Shape() roles.Shape { return m.shape.Clone() }
 
+// ShapeDigest is Shape().Digest(), without the copy: cached until the
+// shape changes.
+func (m *Machine) ShapeDigest() roles.Digest { return m.derive().digest }
+
 // Store is the machine's resource store. Callers must only read it.
 func (m *Machine) Store() *store.Store { return m.store }
 
