@@ -14,8 +14,10 @@
 # at the pinned version and replaces every one of those (read from
 # kubernetes's own go.mod) with its published v0.<minor>.<patch> twin, then
 # builds k8s.io/kubernetes/cmd/kube-apiserver with the version stamped by
-# -ldflags. A cold build (empty module and build caches for kubernetes) took
-# 14.8 min on a loaded 2-core machine (see real/kube's package doc).
+# -ldflags. A cold build cache took 20.4 min wall (10.3 min user CPU), niced,
+# on a 2-core machine shared with four other builds (the staging modules were
+# already in the module cache from build-kubectl.sh; kubernetes itself and
+# the rest were downloaded).
 # kube-apiserver needs an etcd 3.4+ (Debian's etcd-server) to run.
 set -euo pipefail
 

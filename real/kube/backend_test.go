@@ -1,0 +1,246 @@
+package kube_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/backend/storetest"
+	"revoada.dev/revoada/core/face"
+	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/real/kube"
+	"revoada.dev/revoada/real/kube/kubetest"
+)
+
+// One etcd and kube-apiserver serve the whole test binary (starting one
+// takes tens of seconds); each backend gets a scope of its own, so each is
+// fresh and empty. The watch cache is off so that an etcd compaction
+// answers 410 Gone at once (kubetest's package doc).
+var shared struct {
+	once    sync.Once
+	cluster *kubetest.Cluster
+	err     error
+	scopes  atomic.Int64
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.cluster != nil {
+		shared.cluster.Stop()
+	}
+	os.Exit(code)
+}
+
+// cluster is the shared cluster; t is skipped without the binaries
+// (failed under REVOADA_REQUIRE_KUBE_APISERVER=1).
+func cluster(t *testing.T) *kubetest.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a real etcd and kube-apiserver")
+	}
+	apiserver, etcd := kubetest.KubeAPIServer(t), kubetest.Etcd(t)
+	shared.once.Do(func() {
+		start := time.Now()
+		shared.cluster, shared.err = kubetest.Launch(apiserver, etcd, kubetest.Options{})
+		t.Logf("etcd and kube-apiserver ready in %s", time.Since(start).Round(time.Millisecond))
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.cluster
+}
+
+// newBackend is a backend of a fresh scope over the shared cluster.
+func newBackend(t *testing.T, opt kube.Options) *kube.Backend {
+	t.Helper()
+	c := cluster(t)
+	if opt.Scope == "" {
+		opt.Scope = fmt.Sprintf("t%d-%d", os.Getpid(), shared.scopes.Add(1))
+	}
+	b, err := kube.New(t.Context(), c.Config, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestConformance runs the store's conformance suite against a real
+// kube-apiserver. Restore answers ErrUnsupported (skipped by the suite),
+// and the backend is no backend.Compactor (WatchCompacted is skipped;
+// TestWatchCompacted tests 410 Gone against a real etcd compaction).
+func TestConformance(t *testing.T) {
+	cluster(t)
+	storetest.Run(t, func(t *testing.T) backend.Backend { return newBackend(t, kube.Options{}) })
+}
+
+// TestWatchCompacted compacts etcd itself and checks that a watch from a
+// compacted revision fails with store.ErrCompacted (the apiserver's 410
+// Gone), while a watch from the compaction revision replays what follows.
+func TestWatchCompacted(t *testing.T) {
+	c := cluster(t)
+	b := newBackend(t, kube.Options{})
+	var revs []store.Revision
+	for i := range 4 {
+		r, err := b.Apply(t.Context(), store.Resource{Ref: store.Ref{Kind: "Blob", Name: fmt.Sprint("b", i)}, Face: "pureraft", Format: store.Native, Payload: []byte{byte(i)}}, store.Expect{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, r.ModRevision)
+	}
+	if err := c.CompactEtcd(t.Context(), int64(revs[2])); err != nil {
+		t.Fatal(err)
+	}
+	w, err := b.Watch(t.Context(), "", revs[1])
+	if !errors.Is(err, store.ErrCompacted) {
+		if w != nil {
+			w.Close()
+		}
+		t.Fatalf("watch from %d after compacting at %d: %v, want ErrCompacted", revs[1], revs[2], err)
+	}
+	t.Logf("watch from a compacted revision: %v", err)
+	w, err = b.Watch(t.Context(), "Blob", revs[2]+1)
+	if err != nil {
+		t.Fatalf("watch from after the compaction: %v", err)
+	}
+	defer w.Close()
+	select {
+	case ev := <-w.Events():
+		if ev.Type != store.Added || ev.Revision != revs[3] || ev.Resource.Ref.Name != "b3" {
+			t.Fatalf("replay after compaction: %s@%d %s, want ADDED@%d Blob/b3", ev.Type, ev.Revision, ev.Resource.Ref, revs[3])
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no replayed event: %v", w.Err())
+	}
+}
+
+// TestUnreachable: a backend over an address nothing listens on fails at
+// New with ErrUnreachable, naming the URL.
+func TestUnreachable(t *testing.T) {
+	url := "https://127.0.0.1:1"
+	_, err := kube.New(t.Context(), &rest.Config{Host: url, Timeout: 5 * time.Second}, kube.Options{})
+	if !errors.Is(err, kube.ErrUnreachable) || !strings.Contains(err.Error(), url) {
+		t.Fatalf("New against %s: %v; want ErrUnreachable naming the URL", url, err)
+	}
+}
+
+// TestNative: a kubernetes-face ConfigMap is stored as the apiserver's own
+// ConfigMap (what kubectl sees), with the store's errors: a stale
+// precondition is a ConflictError naming the current revision, a value the
+// apiserver refuses is ErrInvalid with its message, a missing object
+// ErrNotFound; its watch reports the update and the deletion.
+func TestNative(t *testing.T) {
+	c := cluster(t)
+	b := newBackend(t, kube.Options{Kinds: []string{"ConfigMap"}})
+	ctx := t.Context()
+	cm := func(v string) store.Resource {
+		k, err := face.ByName(face.Kubernetes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := k.Decode("cm.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: native\n  namespace: kube-native\ndata:\n  v: \""+v+"\"\n"), store.YAML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs[0]
+	}
+	created, err := b.Apply(ctx, cm("1"), store.Expect{Set: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(c.Config)
+	obj, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace("kube-native").Get(ctx, "native", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the apiserver's own client does not see the ConfigMap: %v", err)
+	}
+	if v, _, _ := unstructuredString(obj.Object, "data", "v"); v != "1" || obj.GetResourceVersion() != fmt.Sprint(created.ModRevision) {
+		t.Fatalf("the apiserver holds data.v %q at %s; applied at %d", v, obj.GetResourceVersion(), created.ModRevision)
+	}
+	w, err := b.Watch(ctx, "ConfigMap", created.ModRevision+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	updated, err := b.Apply(ctx, cm("2"), store.Expect{Set: true, Revision: created.ModRevision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.Version != 2 || updated.CreateRevision != created.ModRevision {
+		t.Fatalf("updated %+v after %+v", updated, created)
+	}
+	_, err = b.Apply(ctx, cm("3"), store.Expect{Set: true, Revision: created.ModRevision})
+	var ce *store.ConflictError
+	if !errors.As(err, &ce) || ce.Current != updated.ModRevision {
+		t.Fatalf("a stale precondition: %v, want a ConflictError at %d", err, updated.ModRevision)
+	}
+	bad := cm("x")
+	bad.Payload = []byte(strings.Replace(string(bad.Payload), `"data":{"v":"x"}`, `"data":{"v":"x"},"immutable":"yes"`, 1))
+	if _, err := b.Apply(ctx, bad, store.Expect{}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a ConfigMap the apiserver refuses: %v, want ErrInvalid", err)
+	} else {
+		t.Logf("refused: %v", err)
+	}
+	gone, err := b.Delete(ctx, updated.Ref, store.Expect{Set: true, Revision: updated.ModRevision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, updated.Ref, backend.ReadOptions{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	_, err = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace("kube-native").Get(ctx, "native", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("the apiserver still holds the deleted ConfigMap: %v", err)
+	}
+	want := []store.Event{
+		{Type: store.Modified, Revision: updated.ModRevision},
+		{Type: store.Deleted, Revision: gone.ModRevision},
+	}
+	for _, we := range want {
+		select {
+		case ev := <-w.Events():
+			if ev.Type != we.Type || ev.Revision != we.Revision || ev.Resource.Ref != updated.Ref {
+				t.Fatalf("watch: %s@%d %s, want %s@%d", ev.Type, ev.Revision, ev.Resource.Ref, we.Type, we.Revision)
+			}
+			if ev.Type == store.Deleted && (ev.Resource.CreateRevision != created.ModRevision || ev.Resource.Version != 2) {
+				t.Fatalf("the deletion's resource %+v", ev.Resource)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no %s event: %v", we.Type, w.Err())
+		}
+	}
+	if _, err := b.Watch(ctx, "", 0); !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("watch of every kind with native kinds: %v, want ErrUnsupported", err)
+	}
+	blob := store.Resource{Ref: store.Ref{Kind: "ConfigMap", Namespace: "x", Name: "y"}, Face: "pureraft", Format: store.Native}
+	if _, err := b.Apply(ctx, blob, store.Expect{}); !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("a pureraft resource of a native kind: %v, want ErrUnsupported", err)
+	}
+}
+
+func unstructuredString(m map[string]any, path ...string) (string, bool, error) {
+	for i, p := range path {
+		v, ok := m[p]
+		if !ok {
+			return "", false, nil
+		}
+		if i == len(path)-1 {
+			s, ok := v.(string)
+			return s, ok, nil
+		}
+		if m, ok = v.(map[string]any); !ok {
+			return "", false, nil
+		}
+	}
+	return "", false, nil
+}

@@ -1,0 +1,241 @@
+package kube_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"revoada.dev/revoada/backend"
+	"revoada.dev/revoada/core/face"
+	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/real/kube"
+)
+
+// realWorld holds the Kubernetes project's own test manifests (see
+// testdata/real-world/README.md).
+const realWorld = "../../testdata/real-world/kubernetes"
+
+// TestRealWorldManifests applies every real-world manifest through the
+// kubernetes face (face.DecodeEach, document by document, as
+// real/api.ApplyFile does) to the real apiserver and reads each back. Each
+// file's objects without a namespace go to a namespace of the file's own,
+// so that files naming the same object do not update each other. It
+// asserts that every refusal is expected (the table refusals: the invalid-*
+// files, and what a bare apiserver without controllers or the named custom
+// resource definitions refuses), and that every difference between what
+// was applied and what was read back is one the table differences
+// explains.
+func TestRealWorldManifests(t *testing.T) {
+	cluster(t)
+	b := newBackend(t, kube.Options{})
+	k, err := face.ByName(face.Kubernetes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(realWorld)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files, accepted, refusedFace, refusedServer int
+	seenRefusal, seenDiff := map[string]bool{}, map[string]bool{}
+	for _, e := range entries {
+		files++
+		file := e.Name()
+		data, err := os.ReadFile(filepath.Join(realWorld, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := store.YAML
+		if strings.HasSuffix(file, ".json") {
+			f = store.JSON
+		}
+		for _, d := range face.DecodeEach(k, file, data, f) {
+			if d.Err != nil {
+				refusedFace++
+				key := file + " " + d.Where
+				seenRefusal[key] = true
+				if why, ok := refusals[key]; ok {
+					t.Logf("refused by the face, as expected (%s): %s: %v", why, key, d.Err)
+				} else {
+					t.Errorf("UNEXPECTED refusal by the face: %s: %v", key, d.Err)
+				}
+				continue
+			}
+			for _, r := range d.Resources {
+				r = ownNamespace(t, r, file)
+				key := file + " " + d.Where + " " + r.Ref.Kind
+				applied, err := b.Apply(t.Context(), r, store.Expect{})
+				if err != nil {
+					refusedServer++
+					seenRefusal[key] = true
+					if why, ok := refusals[key]; ok {
+						t.Logf("refused by the apiserver, as expected (%s): %s: %v", why, key, err)
+					} else {
+						t.Errorf("UNEXPECTED refusal by the apiserver: %s: %v", key, err)
+					}
+					continue
+				}
+				accepted++
+				got, err := b.Get(t.Context(), r.Ref, backend.ReadOptions{})
+				if err != nil {
+					t.Errorf("%s: read back %s: %v", key, r.Ref, err)
+					continue
+				}
+				if got.ModRevision != applied.ModRevision || string(got.Payload) != string(applied.Payload) {
+					t.Errorf("%s: the read differs from the apply's answer", key)
+				}
+				for _, diff := range differences(t, r.Payload, got.Payload) {
+					why, pattern := explain(diff)
+					if why == "" {
+						t.Errorf("UNEXPLAINED difference: %s %s: %s", key, r.Ref, diff)
+						continue
+					}
+					seenDiff[pattern] = true
+					t.Logf("%s %s: %s (%s)", key, r.Ref, diff, why)
+				}
+			}
+		}
+	}
+	for key := range refusals {
+		if !seenRefusal[key] {
+			t.Errorf("refusals names %s, which was not refused", key)
+		}
+	}
+	for _, d := range differenceTable {
+		if !seenDiff[d.pattern] {
+			t.Errorf("differences explains %q, which no manifest showed", d.pattern)
+		}
+	}
+	t.Logf("%d files: %d resources accepted and read back; %d documents refused by the face, %d resources by the apiserver",
+		files, accepted, refusedFace, refusedServer)
+}
+
+// ownNamespace moves a namespaced resource the face put in "default" (the
+// manifest named none) to a namespace named after its file.
+func ownNamespace(t *testing.T, r store.Resource, file string) store.Resource {
+	if r.Ref.Namespace != "default" {
+		return r
+	}
+	ns := "rw-" + strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(file), "-"), "-")
+	var body map[string]any
+	if err := json.Unmarshal(r.Payload, &body); err != nil {
+		t.Fatal(err)
+	}
+	body["metadata"].(map[string]any)["namespace"] = ns
+	payload, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Ref.Namespace, r.Payload = ns, payload
+	return r
+}
+
+// refusals are the documents (file and where) and resources (and kind)
+// that are refused, and why.
+var refusals = map[string]string{}
+
+// difference is one path that differs: added by the apiserver, removed,
+// or changed.
+type difference struct {
+	op       string // "added", "removed", "changed"
+	path     string // with array indices as []
+	from, to any
+}
+
+func (d difference) String() string {
+	switch d.op {
+	case "added":
+		return fmt.Sprintf("added %s = %s", d.path, short(d.to))
+	case "removed":
+		return fmt.Sprintf("removed %s (was %s)", d.path, short(d.from))
+	}
+	return fmt.Sprintf("changed %s: %s -> %s", d.path, short(d.from), short(d.to))
+}
+
+func short(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 80 {
+		return string(b[:77]) + "..."
+	}
+	return string(b)
+}
+
+// differences compares two JSON documents leaf by leaf; a subtree present
+// on one side only is one difference.
+func differences(t *testing.T, applied, read []byte) []difference {
+	var a, b any
+	if err := json.Unmarshal(applied, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(read, &b); err != nil {
+		t.Fatal(err)
+	}
+	var out []difference
+	walkDiff("", a, b, &out)
+	return out
+}
+
+func walkDiff(path string, a, b any, out *[]difference) {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := slices.Sorted(func(yield func(string) bool) {
+			for k := range am {
+				if !yield(k) {
+					return
+				}
+			}
+			for k := range bm {
+				if _, ok := am[k]; !ok && !yield(k) {
+					return
+				}
+			}
+		})
+		for _, k := range keys {
+			p := strings.TrimPrefix(path+"."+k, ".")
+			av, ina := am[k]
+			bv, inb := bm[k]
+			switch {
+			case !inb:
+				*out = append(*out, difference{op: "removed", path: p, from: av})
+			case !ina:
+				*out = append(*out, difference{op: "added", path: p, to: bv})
+			default:
+				walkDiff(p, av, bv, out)
+			}
+		}
+		return
+	}
+	as, aok := a.([]any)
+	bs, bok := b.([]any)
+	if aok && bok && len(as) == len(bs) {
+		for i := range as {
+			walkDiff(path+"[]", as[i], bs[i], out)
+		}
+		return
+	}
+	if !reflect.DeepEqual(a, b) {
+		*out = append(*out, difference{op: "changed", path: path, from: a, to: b})
+	}
+}
+
+// differenceTable explains the differences between an applied manifest
+// and what the apiserver serves: pattern is a regular expression matched
+// against "op path" (array indices as []).
+var differenceTable = []struct{ pattern, why string }{}
+
+func explain(d difference) (why, pattern string) {
+	s := d.op + " " + d.path
+	for _, e := range differenceTable {
+		if regexp.MustCompile("^(?:" + e.pattern + ")$").MatchString(s) {
+			return e.why, e.pattern
+		}
+	}
+	return "", ""
+}
