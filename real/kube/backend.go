@@ -204,6 +204,13 @@ func (b *Backend) Name() string { return "kube" }
 // URL is the apiserver's URL.
 func (b *Backend) URL() string { return b.url }
 
+// Native reports whether kind is stored as the apiserver's own resource
+// (else in the backend's StoreResource custom resource).
+func (b *Backend) Native(kind string) bool {
+	_, ok := b.home(kind)
+	return ok
+}
+
 // home is where a kind lives: a native resource, or the store's CRD.
 func (b *Backend) home(kind string) (nativeKind, bool) {
 	nk, ok := b.native[kind]
