@@ -244,3 +244,70 @@ func unstructuredString(m map[string]any, path ...string) (string, bool, error) 
 	}
 	return "", false, nil
 }
+
+// TestConformanceWatchCache runs the conformance suite again against an
+// apiserver of its own with the watch cache on (the apiserver's default,
+// and what a production cluster runs): watches and exact reads are then
+// served from the cache, not etcd.
+func TestConformanceWatchCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a real etcd and kube-apiserver")
+	}
+	c := kubetest.Start(t, kubetest.Options{WatchCache: true})
+	t.Cleanup(c.Stop)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) backend.Backend {
+		b, err := kube.New(t.Context(), c.Config, kube.Options{Scope: fmt.Sprint("cached-", n.Add(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}
+
+// TestWatchOutlivesServerTimeouts: an apiserver that ends every watch
+// after 1 to 2 s (--min-request-timeout=1) does not end the store's watch,
+// which reopens it from the last revision it saw: each write made after
+// waiting out a server timeout still arrives, in order, with no gap.
+func TestWatchOutlivesServerTimeouts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a real etcd and kube-apiserver")
+	}
+	c := kubetest.Start(t, kubetest.Options{Args: []string{"--min-request-timeout=1"}})
+	t.Cleanup(c.Stop)
+	b, err := kube.New(t.Context(), c.Config, kube.Options{Scope: "timeouts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := b.Watch(t.Context(), "Blob", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if ev := <-w.Events(); ev.Type != store.Bookmark {
+		t.Fatalf("first event %s, want the initial BOOKMARK", ev.Type)
+	}
+	for i := range 5 {
+		time.Sleep(2500 * time.Millisecond) // longer than the server's watch timeout (1-2 s)
+		r, err := b.Apply(t.Context(), store.Resource{Ref: store.Ref{Kind: "Blob", Name: fmt.Sprint("t", i)}, Face: "pureraft", Format: store.Native}, store.Expect{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				t.Fatalf("the watch ended after a server timeout: %v", w.Err())
+			}
+			if ev.Type != store.Added || ev.Revision != r.ModRevision {
+				t.Fatalf("write %d: got %s@%d, want ADDED@%d", i, ev.Type, ev.Revision, r.ModRevision)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("write %d not delivered", i)
+		}
+	}
+	if n := kube.Reopens(w); n < 3 {
+		t.Fatalf("the watch was reopened %d times in 12 s; the apiserver should have ended it every 1-2 s", n)
+	} else {
+		t.Logf("the apiserver ended the watch %d times; each time it was reopened", n)
+	}
+}

@@ -28,6 +28,10 @@
 // (the conformance suite runs that way); native kinds are the cluster's
 // and are not scoped.
 //
+// The apiserver's discovery is read once, at New: a custom resource
+// definition applied later (multi-resource-4.yaml's widgets.example.com)
+// does not move its kind out of StoreResources until a new Backend.
+//
 // A native namespaced object in a namespace the apiserver lacks creates
 // the namespace first: the store's namespaces exist by being used.
 //
@@ -80,7 +84,8 @@
 //     compacted one fails Watch itself with store.ErrCompacted (410 Gone),
 //     as a 410 during the watch ends it with ErrCompacted. The apiserver
 //     ends watches after a timeout; the store watch reopens from the last
-//     revision it saw (at most RewatchMax times without an event).
+//     revision it saw, as often as needed (RewatchMax bounds only watches
+//     the apiserver ends at once).
 //     Watch of every kind is one watch of the scope's StoreResources when
 //     Options.Kinds is empty; with native kinds it is store.ErrUnsupported:
 //     merging several watches in revision order needs each one's progress,

@@ -297,8 +297,10 @@ func (b *Backend) storedTarget(ref store.Ref, r *store.Resource) target {
 			spec := map[string]any{
 				"kind": ref.Kind, "namespace": ref.Namespace, "name": ref.Name,
 				"face": r.Face, "format": r.Format.String(),
-				"payload": base64.StdEncoding.EncodeToString(r.Payload),
 				"version": version,
+			}
+			if len(r.Payload) > 0 { // the schema's format byte refuses "": an empty payload has none
+				spec["payload"] = base64.StdEncoding.EncodeToString(r.Payload)
 			}
 			if create != 0 {
 				spec["createRevision"] = int64(create)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,10 +19,16 @@ import (
 	"revoada.dev/revoada/core/store"
 )
 
-// RewatchMax bounds the apiserver watches one store watch opens in a row
-// without an event between them (the apiserver ends every watch after a
-// timeout; the store watch resumes from the last revision it saw).
-const RewatchMax = 8
+// The apiserver ends every watch after a timeout (--min-request-timeout,
+// 30 to 60 minutes by default); the store watch then reopens it from the
+// last revision it saw, for as long as it lives. An apiserver that ends
+// watches at once would make that a busy loop: more than RewatchMax
+// watches in a row that each ended within rewatchQuick, with no event,
+// end the store watch with an error.
+const (
+	RewatchMax   = 8
+	rewatchQuick = time.Second
+)
 
 // Watch streams kind's changes from a revision (see backend.Backend and the
 // package doc). It is one apiserver watch (resourceVersion, allowWatchBookmarks);
@@ -99,8 +106,9 @@ type kwatch struct {
 	exempt int // leading queue entries not counted against WatchBufferMax
 	live   int // live events so far, for BookmarkEvery
 
-	mu  sync.Mutex
-	err error
+	mu      sync.Mutex
+	err     error
+	reopens int // apiserver watches reopened after the apiserver ended one
 }
 
 func (w *kwatch) Events() <-chan store.Event { return w.out }
@@ -139,7 +147,7 @@ func (w *kwatch) run(ctx context.Context, kw watch.Interface) {
 		close(w.out)
 		close(w.done)
 	}()
-	rewatches := 0
+	quick, opened := 0, time.Now()
 	for {
 		var send chan store.Event
 		var head store.Event
@@ -168,17 +176,23 @@ func (w *kwatch) run(ctx context.Context, kw watch.Interface) {
 					err = ctx.Err()
 					return
 				}
-				if rewatches++; rewatches > RewatchMax {
-					err = fmt.Errorf("kube: watch at %s: ended %d times in a row without an event", w.b.url, RewatchMax)
+				if time.Since(opened) >= rewatchQuick {
+					quick = 0
+				} else if quick++; quick > RewatchMax {
+					err = fmt.Errorf("kube: watch at %s: the apiserver ended it %d times in a row within %s", w.b.url, quick, rewatchQuick)
 					return
 				}
+				opened = time.Now()
+				w.mu.Lock()
+				w.reopens++
+				w.mu.Unlock()
 				if kw, err = w.open(ctx); err != nil {
 					kw, err = nil, fmt.Errorf("kube: rewatch from %d: %w", w.last, w.b.mapErr(err))
 					return
 				}
 				continue
 			}
-			rewatches = 0
+			quick = 0
 			if err = w.handle(ctx, ev); err != nil {
 				return
 			}

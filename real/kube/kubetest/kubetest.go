@@ -74,6 +74,8 @@ type Options struct {
 	// WatchCache keeps the apiserver's watch cache (its default). Off,
 	// every watch and list goes to etcd.
 	WatchCache bool
+	// Args are more kube-apiserver flags, after the harness's own.
+	Args []string
 }
 
 // Cluster is a running etcd and kube-apiserver.
@@ -192,6 +194,7 @@ func Launch(apiserverBin, etcdBin string, opt Options) (_ *Cluster, err error) {
 		"--profiling=false",
 		fmt.Sprintf("--watch-cache=%t", opt.WatchCache),
 	}
+	args = append(args, opt.Args...)
 	if err := c.spawn("kube-apiserver", apiserverBin, args...); err != nil {
 		return nil, err
 	}
