@@ -24,6 +24,10 @@ import (
 	"revoada.dev/revoada/core/store"
 )
 
+// FieldManager is the field manager the backend writes as; the
+// apiserver records it in each object's metadata.managedFields.
+const FieldManager = "revoada"
+
 // ErrUnreachable wraps every failure to reach the apiserver at New, with
 // the URL it tried.
 var ErrUnreachable = errors.New("kube: apiserver unreachable")
@@ -251,10 +255,10 @@ func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect)
 		}
 		var out *unstructured.Unstructured
 		if cur == nil {
-			out, err = t.res.Create(ctx, obj, metav1.CreateOptions{})
+			out, err = t.res.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
 		} else {
 			obj.SetResourceVersion(cur.GetResourceVersion())
-			out, err = t.res.Update(ctx, obj, metav1.UpdateOptions{})
+			out, err = t.res.Update(ctx, obj, metav1.UpdateOptions{FieldManager: FieldManager})
 		}
 		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
 			if exp.Set {

@@ -1,9 +1,13 @@
 package kube_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,6 +137,7 @@ func TestUnreachable(t *testing.T) {
 	if !errors.Is(err, kube.ErrUnreachable) || !strings.Contains(err.Error(), url) {
 		t.Fatalf("New against %s: %v; want ErrUnreachable naming the URL", url, err)
 	}
+	t.Log(err)
 }
 
 // TestNative: a kubernetes-face ConfigMap is stored as the apiserver's own
@@ -309,5 +314,103 @@ func TestWatchOutlivesServerTimeouts(t *testing.T) {
 		t.Fatalf("the watch was reopened %d times in 12 s; the apiserver should have ended it every 1-2 s", n)
 	} else {
 		t.Logf("the apiserver ended the watch %d times; each time it was reopened", n)
+	}
+}
+
+// kubectlBinary is the kubectl scripts/build-kubectl.sh built; without one
+// the test is skipped, unless REVOADA_REQUIRE_KUBECTL=1 makes that a
+// failure (as cmd/revoada's kubectl test does).
+func kubectlBinary(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("bash", "../../scripts/build-kubectl.sh", "--cached").Output()
+	if err != nil {
+		if os.Getenv("REVOADA_REQUIRE_KUBECTL") == "1" {
+			t.Fatalf("no kubectl built (scripts/build-kubectl.sh): %v", err)
+		}
+		t.Skip("no kubectl built: scripts/build-kubectl.sh builds one")
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestKubectlSees: a Deployment applied through the backend is what the
+// real kubectl gets from the apiserver, and a label kubectl adds reaches
+// the backend's watch as a Modified event whose payload carries it.
+func TestKubectlSees(t *testing.T) {
+	c := cluster(t)
+	kubectl := kubectlBinary(t)
+	b := newBackend(t, kube.Options{})
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: k, cluster: {server: %q, certificate-authority-data: %q}}]
+users: [{name: admin, user: {token: %q}}]
+contexts: [{name: k, context: {cluster: k, user: admin}}]
+current-context: k
+`, c.URL, base64.StdEncoding.EncodeToString(c.Config.CAData), c.Config.BearerToken)
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	k, err := face.ByName(face.Kubernetes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := k.Decode("web.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: kubectl-sees}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "registry.k8s.io/pause:3.10"}]}
+`), store.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := b.Apply(t.Context(), rs[0], store.Expect{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Metadata struct {
+			ResourceVersion string            `json:"resourceVersion"`
+			Annotations     map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec struct {
+			Replicas int `json:"replicas"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(run("get", "deployment", "web", "-n", "kubectl-sees", "-o", "json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Replicas != 2 || got.Metadata.ResourceVersion != fmt.Sprint(applied.ModRevision) || got.Metadata.Annotations["store.revoada.dev/version"] != "1" {
+		t.Fatalf("kubectl gets %+v; the backend applied revision %d", got, applied.ModRevision)
+	}
+	w, err := b.Watch(t.Context(), "Deployment", applied.ModRevision+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	t.Log(strings.TrimSpace(run("label", "deployment", "web", "-n", "kubectl-sees", "tier=front")))
+	select {
+	case ev := <-w.Events():
+		if ev.Type != store.Modified || ev.Resource.Ref != applied.Ref || !strings.Contains(string(ev.Resource.Payload), `"tier":"front"`) {
+			t.Fatalf("after kubectl label: %s %s %s", ev.Type, ev.Resource.Ref, ev.Resource.Payload)
+		}
+		if ev.Resource.Version != 1 || ev.Resource.CreateRevision != 0 {
+			t.Fatalf("kubectl's write is not the backend's: Version %d CreateRevision %d, want the recorded 1 and unknown 0", ev.Resource.Version, ev.Resource.CreateRevision)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kubectl's label did not reach the watch: %v", w.Err())
 	}
 }

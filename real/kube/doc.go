@@ -49,16 +49,23 @@
 // itself (an annotation store.revoada.dev/version on native objects,
 // spec.version on StoreResources), one more than the object's on each
 // write, which also makes an identical apply a real write, as the store
-// requires (the apiserver makes an unchanged update a no-op). The create
-// revision cannot be written by the create itself (it is known only once
-// written): while Version is 1 it is the object's own resourceVersion, and
-// the first update records it (store.revoada.dev/create-revision,
-// spec.createRevision) from the object it replaces. A watch's Deleted
-// event for an object never updated finds it in what the watch saw, or
-// else by an exact read of etcd's history at the revision before the
-// delete (0 when that history is compacted). An object the backend never
-// wrote (made by kubectl) has Version 0 and CreateRevision 0: unknown.
-//
+// requires (the apiserver makes an unchanged update a no-op). It counts
+// the backend's writes only: kubectl's or a controller's do not change it.
+// The create revision cannot be written by the create itself (it is known
+// only once written): while Version is 1 it is the object's own
+// resourceVersion, provided metadata.managedFields names no field manager
+// but the backend's (FieldManager); after another manager's write it is
+// unknown, 0. The backend's first update records it
+// (store.revoada.dev/create-revision, spec.createRevision) from the object
+// it replaces, by the same rule. A watch's Deleted event for an object
+// never updated finds it in what the watch saw, or else by an exact read
+// of etcd's history at the revision before the delete (0 when that
+// history is compacted). An object the backend never wrote (made by
+// kubectl) has Version 0 and CreateRevision 0: unknown. In a cluster
+// whose controllers write status (a Deployment's, a Pod's), ModRevision
+// moves with those writes too: it is the apiserver's resourceVersion,
+// whoever wrote.
+
 // # Operations
 //
 //   - Apply reads the object and creates it, or updates it with its

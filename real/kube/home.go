@@ -218,9 +218,23 @@ func next(cur *unstructured.Unstructured) (int64, store.Revision) {
 	}
 	version, create := writeMeta(cur)
 	if create == 0 && version == 1 {
-		create, _ = revisionOf(cur) // the create's revision: it was never updated
+		create = ownCreate(cur)
 	}
 	return version + 1, create
+}
+
+// ownCreate is the create revision of an object the backend created and
+// no one has written since: its resourceVersion. When another field
+// manager has written it (kubectl, a controller updating status), its
+// resourceVersion is that write's, and the create revision is unknown: 0.
+func ownCreate(obj *unstructured.Unstructured) store.Revision {
+	for _, m := range obj.GetManagedFields() {
+		if m.Manager != FieldManager {
+			return 0
+		}
+	}
+	rev, _ := revisionOf(obj)
+	return rev
 }
 
 // writeMeta reads the version and create revision the backend recorded
@@ -248,7 +262,7 @@ func revisions(obj *unstructured.Unstructured, r *store.Resource) error {
 	r.ModRevision = rev
 	r.Version, r.CreateRevision = writeMeta(obj)
 	if r.Version == 1 && r.CreateRevision == 0 {
-		r.CreateRevision = rev
+		r.CreateRevision = ownCreate(obj)
 	}
 	return nil
 }

@@ -293,7 +293,8 @@ func (w *kwatch) createRevision(ctx context.Context, obj *unstructured.Unstructu
 	}
 	for i := range l.Items {
 		if l.Items[i].GetName() == obj.GetName() && l.Items[i].GetNamespace() == obj.GetNamespace() {
-			return revisionOf(&l.Items[i])
+			before, err := w.src.decode(&l.Items[i])
+			return before.CreateRevision, err
 		}
 	}
 	return 0, nil
