@@ -317,27 +317,12 @@ func TestWatchOutlivesServerTimeouts(t *testing.T) {
 	}
 }
 
-// kubectlBinary is the kubectl scripts/build-kubectl.sh built; without one
-// the test is skipped, unless REVOADA_REQUIRE_KUBECTL=1 makes that a
-// failure (as cmd/revoada's kubectl test does).
-func kubectlBinary(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("bash", "../../scripts/build-kubectl.sh", "--cached").Output()
-	if err != nil {
-		if os.Getenv("REVOADA_REQUIRE_KUBECTL") == "1" {
-			t.Fatalf("no kubectl built (scripts/build-kubectl.sh): %v", err)
-		}
-		t.Skip("no kubectl built: scripts/build-kubectl.sh builds one")
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // TestKubectlSees: a Deployment applied through the backend is what the
 // real kubectl gets from the apiserver, and a label kubectl adds reaches
 // the backend's watch as a Modified event whose payload carries it.
 func TestKubectlSees(t *testing.T) {
 	c := cluster(t)
-	kubectl := kubectlBinary(t)
+	kubectl := kubetest.Kubectl(t)
 	b := newBackend(t, kube.Options{})
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")

@@ -109,11 +109,29 @@ func binaryOrSkip(t testing.TB, what string, err error) {
 // built, or t is skipped (failed under RequireEnv=1).
 func KubeAPIServer(t testing.TB) string {
 	t.Helper()
+	return Built(t, "build-kube-apiserver.sh", RequireEnv)
+}
+
+// Kubectl is the path of the kubectl scripts/build-kubectl.sh built, or t
+// is skipped (failed under REVOADA_REQUIRE_KUBECTL=1).
+func Kubectl(t testing.TB) string {
+	t.Helper()
+	return Built(t, "build-kubectl.sh", "REVOADA_REQUIRE_KUBECTL")
+}
+
+// Built is the path a project build script (scripts/NAME) prints in its
+// --cached mode, or t is skipped when it has not built, unless env=1 makes
+// that a failure.
+func Built(t testing.TB, script, env string) string {
+	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "build-kube-apiserver.sh")
-	out, err := exec.Command("bash", script, "--cached").Output()
+	path := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", script)
+	out, err := exec.Command("bash", path, "--cached").Output()
 	if err != nil {
-		binaryOrSkip(t, "kube-apiserver built (scripts/build-kube-apiserver.sh)", err)
+		if os.Getenv(env) == "1" {
+			t.Fatalf("kubetest: scripts/%s has not built its tool: %v", script, err)
+		}
+		t.Skipf("kubetest: scripts/%s has not built its tool (%v); %s=1 makes this a failure", script, err, env)
 	}
 	return strings.TrimSpace(string(out))
 }
