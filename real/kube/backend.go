@@ -63,6 +63,9 @@ type Options struct {
 	// the store's own kinds. Watch of "" answers store.ErrUnsupported when
 	// Kinds is not empty: see the package doc.
 	Kinds []string
+	// Etcd is the client URL of the apiserver's etcd (http://host:2379),
+	// for Compact; empty, Compact answers store.ErrUnsupported.
+	Etcd string
 }
 
 // Backend is the store over a kube-apiserver; see the package doc. It is
@@ -73,6 +76,7 @@ type Backend struct {
 	dyn   dynamic.Interface
 	scope string
 	kinds []string
+	etcd  string
 
 	native map[string]nativeKind                  // store kind → its preferred resource
 	served map[schema.GroupVersionKind]nativeKind // every served (group, version, kind)
@@ -113,7 +117,7 @@ func New(ctx context.Context, cfg *rest.Config, opt Options) (*Backend, error) {
 		return nil, fmt.Errorf("kube: client for %s: %w", cfg.Host, err)
 	}
 	b := &Backend{
-		url: cfg.Host, rc: rc, dyn: dynamic.New(rc), scope: scope, kinds: slices.Clone(opt.Kinds),
+		url: cfg.Host, rc: rc, dyn: dynamic.New(rc), scope: scope, kinds: slices.Clone(opt.Kinds), etcd: opt.Etcd,
 		nsKnown: map[string]bool{},
 	}
 	dcfg := rest.CopyConfig(cfg)

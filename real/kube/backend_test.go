@@ -81,20 +81,20 @@ func newBackend(t *testing.T, opt kube.Options) *kube.Backend {
 }
 
 // TestConformance runs the store's conformance suite against a real
-// kube-apiserver. Restore answers ErrUnsupported (skipped by the suite),
-// and the backend is no backend.Compactor (WatchCompacted is skipped;
-// TestWatchCompacted tests 410 Gone against a real etcd compaction).
+// kube-apiserver (watch cache off) and its etcd, which Compact compacts.
+// Restore answers ErrUnsupported (skipped by the suite).
 func TestConformance(t *testing.T) {
-	cluster(t)
-	storetest.Run(t, func(t *testing.T) backend.Backend { return newBackend(t, kube.Options{}) })
+	c := cluster(t)
+	storetest.Run(t, func(t *testing.T) backend.Backend { return newBackend(t, kube.Options{Etcd: c.EtcdURL}) })
 }
 
-// TestWatchCompacted compacts etcd itself and checks that a watch from a
-// compacted revision fails with store.ErrCompacted (the apiserver's 410
-// Gone), while a watch from the compaction revision replays what follows.
+// TestWatchCompacted compacts etcd (Backend.Compact) and checks that a
+// watch from a compacted revision fails with store.ErrCompacted (the
+// apiserver's 410 Gone), while a watch from the compaction revision, which
+// etcd keeps, replays it and what follows.
 func TestWatchCompacted(t *testing.T) {
 	c := cluster(t)
-	b := newBackend(t, kube.Options{})
+	b := newBackend(t, kube.Options{Etcd: c.EtcdURL})
 	var revs []store.Revision
 	for i := range 4 {
 		r, err := b.Apply(t.Context(), store.Resource{Ref: store.Ref{Kind: "Blob", Name: fmt.Sprint("b", i)}, Face: "pureraft", Format: store.Native, Payload: []byte{byte(i)}}, store.Expect{})
@@ -103,8 +103,17 @@ func TestWatchCompacted(t *testing.T) {
 		}
 		revs = append(revs, r.ModRevision)
 	}
-	if err := c.CompactEtcd(t.Context(), int64(revs[2])); err != nil {
+	if err := b.Compact(t.Context(), revs[2]); err != nil {
 		t.Fatal(err)
+	}
+	if err := b.Compact(t.Context(), revs[1]); err != nil {
+		t.Fatalf("compacting below the compacted revision does nothing, as store.Compact: %v", err)
+	}
+	if err := b.Compact(t.Context(), revs[3]+1_000_000); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("compacting beyond etcd's revision: %v, want ErrInvalid", err)
+	}
+	if err := newBackend(t, kube.Options{}).Compact(t.Context(), revs[3]); !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("compacting without an etcd URL: %v, want ErrUnsupported", err)
 	}
 	w, err := b.Watch(t.Context(), "", revs[1])
 	if !errors.Is(err, store.ErrCompacted) {
@@ -114,18 +123,20 @@ func TestWatchCompacted(t *testing.T) {
 		t.Fatalf("watch from %d after compacting at %d: %v, want ErrCompacted", revs[1], revs[2], err)
 	}
 	t.Logf("watch from a compacted revision: %v", err)
-	w, err = b.Watch(t.Context(), "Blob", revs[2]+1)
+	w, err = b.Watch(t.Context(), "Blob", revs[2])
 	if err != nil {
-		t.Fatalf("watch from after the compaction: %v", err)
+		t.Fatalf("watch from the compaction revision, which etcd keeps: %v", err)
 	}
 	defer w.Close()
-	select {
-	case ev := <-w.Events():
-		if ev.Type != store.Added || ev.Revision != revs[3] || ev.Resource.Ref.Name != "b3" {
-			t.Fatalf("replay after compaction: %s@%d %s, want ADDED@%d Blob/b3", ev.Type, ev.Revision, ev.Resource.Ref, revs[3])
+	for i := 2; i < 4; i++ {
+		select {
+		case ev := <-w.Events():
+			if ev.Type != store.Added || ev.Revision != revs[i] || ev.Resource.Ref.Name != fmt.Sprint("b", i) {
+				t.Fatalf("replay after compaction: %s@%d %s, want ADDED@%d Blob/b%d", ev.Type, ev.Revision, ev.Resource.Ref, revs[i], i)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no replayed event: %v", w.Err())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no replayed event: %v", w.Err())
 	}
 }
 

@@ -99,9 +99,11 @@
 //     which the apiserver reports only in bookmarks about once a minute.
 //   - Snapshot is the state of every kind, renumbered (see Snapshot);
 //     Restore is store.ErrUnsupported (etcd's revisions cannot be set
-//     back); the backend is no backend.Compactor: the apiserver compacts
-//     etcd itself (--etcd-compaction-interval), and a watch from a
-//     compacted revision is ErrCompacted.
+//     back). Compact compacts etcd through its JSON gateway when
+//     Options.Etcd names it, else answers ErrUnsupported (the apiserver
+//     has no compaction call; it compacts etcd itself every
+//     --etcd-compaction-interval); either way a watch from a compacted
+//     revision is ErrCompacted.
 //
 // Errors map the apiserver's statuses to the store's sentinels, keeping
 // its message: 404 is ErrNotFound, 409 (AlreadyExists, Conflict)

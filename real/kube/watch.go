@@ -70,9 +70,12 @@ func (b *Backend) Watch(ctx context.Context, kind string, from store.Revision) (
 		w.last, w.from = cur, from // the future: watch from now, skip what comes before from
 	default:
 		w.last, w.from = max(from-1, 1), from
-		// An exact list at the starting revision fails with 410 Gone when
-		// etcd compacted it: the store's ErrCompacted, before any event.
-		if _, _, err := b.list(ctx, source{res: src.res, selector: src.selector, decode: src.decode, keep: func(store.Resource) bool { return false }}, w.last); err != nil {
+		// The apiserver watches etcd from w.last+1 = from; an exact list
+		// at from (or now, if from is the next revision) fails with 410
+		// Gone just when etcd compacted it away: the store's
+		// ErrCompacted, before any event.
+		probe := source{res: src.res, selector: src.selector, decode: src.decode, keep: func(store.Resource) bool { return false }}
+		if _, _, err := b.list(ctx, probe, min(from, cur)); err != nil {
 			return nil, fmt.Errorf("kube: watch %q from %d: %w", kind, from, err)
 		}
 	}

@@ -16,8 +16,8 @@
 // ServiceAccount, so the ServiceAccount admission plugin is disabled
 // (otherwise every Pod is refused); nothing garbage-collects, schedules or
 // finishes a namespace's deletion. Options.WatchCache false (--watch-cache=false)
-// sends every watch to etcd, so that an etcd compaction (Cluster.CompactEtcd)
-// makes a watch from an older revision fail with 410 Gone at once.
+// sends every watch to etcd, so that an etcd compaction makes a watch from
+// an older revision fail with 410 Gone at once.
 //
 // The binaries: KubeAPIServer finds the built kube-apiserver (the build
 // script's --cached mode) and Etcd the etcd on PATH. Without them the test
@@ -26,15 +26,12 @@
 package kubetest
 
 import (
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 
 	"fmt"
@@ -340,27 +337,6 @@ func (c *Cluster) Stop() {
 		os.RemoveAll(c.dir)
 		c.dir = ""
 	}
-}
-
-// CompactEtcd compacts etcd's history below rev through etcd's v3 JSON
-// gateway (POST /v3/kv/compaction), as the apiserver's own periodic
-// compaction does: reads and watches from older revisions then fail.
-func (c *Cluster) CompactEtcd(ctx context.Context, rev int64) error {
-	body, _ := json.Marshal(map[string]any{"revision": fmt.Sprint(rev), "physical": true})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.EtcdURL+"/v3/kv/compaction", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("kubetest: compact: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("kubetest: compact etcd at %d: %w", rev, err)
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2000))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("kubetest: compact etcd at %d: %s: %s", rev, resp.Status, msg)
-	}
-	return nil
 }
 
 type secretFiles struct{ cert, key, tokens, saKey, saPub string }
