@@ -284,14 +284,16 @@ func TestConformanceWatchCache(t *testing.T) {
 // TestWatchOutlivesServerTimeouts: an apiserver that ends every watch
 // after 1 to 2 s (--min-request-timeout=1) does not end the store's watch,
 // which reopens it from the last revision it saw: each write made after
-// waiting out a server timeout still arrives, in order, with no gap.
+// waiting out a server timeout still arrives, in order, with no gap. Once
+// etcd is compacted beyond the last revision the watch saw, its next
+// reopening fails with 410 Gone, and the watch ends with ErrCompacted.
 func TestWatchOutlivesServerTimeouts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a real etcd and kube-apiserver")
 	}
 	c := kubetest.Start(t, kubetest.Options{Args: []string{"--min-request-timeout=1"}})
 	t.Cleanup(c.Stop)
-	b, err := kube.New(t.Context(), c.Config, kube.Options{Scope: "timeouts"})
+	b, err := kube.New(t.Context(), c.Config, kube.Options{Scope: "timeouts", Etcd: c.EtcdURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +327,32 @@ func TestWatchOutlivesServerTimeouts(t *testing.T) {
 		t.Fatalf("the watch was reopened %d times in 12 s; the apiserver should have ended it every 1-2 s", n)
 	} else {
 		t.Logf("the apiserver ended the watch %d times; each time it was reopened", n)
+	}
+
+	// Writes of another kind (which this watch does not see), then a
+	// compaction beyond the revision after the last one the watch saw: its
+	// next reopening finds that revision gone, and the watch ends with
+	// ErrCompacted.
+	var note store.Resource
+	for range 2 { // compacting at the second keeps it but not the first
+		if note, err = b.Apply(t.Context(), store.Resource{Ref: store.Ref{Kind: "Note", Name: "n"}, Face: "pureraft", Format: store.Native}, store.Expect{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Compact(t.Context(), note.ModRevision); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev, ok := <-w.Events():
+		if ok {
+			t.Fatalf("after the compaction the watch got %s@%d", ev.Type, ev.Revision)
+		}
+		if !errors.Is(w.Err(), store.ErrCompacted) {
+			t.Fatalf("the watch ended with %v, want ErrCompacted", w.Err())
+		}
+		t.Logf("the live watch ended: %v", w.Err())
+	case <-time.After(30 * time.Second):
+		t.Fatal("the watch did not end after its revision was compacted")
 	}
 }
 
