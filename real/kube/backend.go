@@ -150,9 +150,11 @@ func New(ctx context.Context, cfg *rest.Config, opt Options) (*Backend, error) {
 // group's if it has one, else the first group in discovery's order).
 func (b *Backend) discover(dc discovery.DiscoveryInterface) error {
 	groups, lists, err := dc.ServerGroupsAndResources()
-	if err != nil {
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
 		return fmt.Errorf("kube: discovery at %s: %w", b.url, err)
 	}
+	// A group whose discovery failed (an aggregated API server that is
+	// down) is left out: its kinds go to StoreResources until a new Backend.
 	preferred := map[string]string{} // group → preferred version
 	var order []string
 	for _, g := range groups {
