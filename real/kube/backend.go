@@ -80,6 +80,7 @@ type Backend struct {
 
 	native map[string]nativeKind                  // store kind → its preferred resource
 	served map[schema.GroupVersionKind]nativeKind // every served (group, version, kind)
+	failed map[string]bool                        // groups whose discovery failed at New
 
 	subs atomic.Int64
 
@@ -154,7 +155,14 @@ func (b *Backend) discover(dc discovery.DiscoveryInterface) error {
 		return fmt.Errorf("kube: discovery at %s: %w", b.url, err)
 	}
 	// A group whose discovery failed (an aggregated API server that is
-	// down) is left out: its kinds go to StoreResources until a new Backend.
+	// down) is left out, and its manifests are refused (see target).
+	b.failed = map[string]bool{}
+	var gdf *discovery.ErrGroupDiscoveryFailed
+	if errors.As(err, &gdf) {
+		for gv := range gdf.Groups {
+			b.failed[gv.Group] = true
+		}
+	}
 	preferred := map[string]string{} // group → preferred version
 	var order []string
 	for _, g := range groups {

@@ -128,6 +128,13 @@ func (b *Backend) refTarget(ref store.Ref) (target, error) {
 // target is where r goes, with how to build its object.
 func (b *Backend) target(ctx context.Context, r store.Resource) (target, error) {
 	nk, ok := b.home(r.Ref.Kind)
+	if !ok && r.Face == face.Kubernetes && len(b.failed) > 0 {
+		if body, err := manifest(r); err == nil {
+			if g := schema.FromAPIVersionAndKind(body.GetAPIVersion(), body.GetKind()).Group; b.failed[g] {
+				return target{}, fmt.Errorf("%w: the apiserver at %s failed to list group %s's resources when this backend started", ErrUnreachable, b.url, g)
+			}
+		}
+	}
 	if !ok {
 		return b.storedTarget(r.Ref, &r), nil
 	}
