@@ -6,15 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/host"
+	"revoada.dev/revoada/real/kube"
 	"revoada.dev/revoada/real/supervised"
 	"revoada.dev/revoada/real/systemd"
 )
@@ -41,6 +45,7 @@ type backendKind struct {
 var backendKinds = map[string]backendKind{
 	"mesh": {about: "mesh[=DIR]: the single-node mesh in DIR (default --data)", open: openMesh},
 	"bolt": {about: "bolt[=FILE]: a bbolt file, no mesh (default DIR/" + boltFileName + ")", open: openBolt},
+	"kube": {about: "kube[=URL]: a kube-apiserver, with the credentials of $KUBECONFIG (or ~/.kube/config) and URL as its server", open: openKube},
 	"systemd": {about: "systemd=UNITDIR[@SOCKET]: units in UNITDIR, managed by the systemd manager at SOCKET (default " + systemd.PrivateSocket + ")",
 		open: openSystemd(systemd.Open)},
 	"supervised": {about: "supervised=UNITDIR[@SOCKET]: the baremetal face's Pods as podman containers under that manager",
@@ -240,6 +245,36 @@ func openBolt(arg, dir string) (backend.Backend, func() error, error) {
 	}
 	return b, b.Close, nil
 }
+
+// openKube opens a backend over a kube-apiserver: the kubeconfig's
+// current context (clientcmd's loading rules: $KUBECONFIG, else
+// ~/.kube/config), its server replaced by URL when one is given.
+func openKube(arg, _ string) (backend.Backend, func() error, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	overrides := &clientcmd.ConfigOverrides{}
+	if arg != "" {
+		u, err := url.Parse(arg)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, nil, fmt.Errorf("%w: kube=%s: want an apiserver URL, https://HOST:PORT", errUsageFlag, arg)
+		}
+		overrides.ClusterInfo.Server = arg
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, nil, fmt.Errorf("kube: credentials: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), kubeOpenWait)
+	defer cancel()
+	b, err := kube.New(ctx, cfg, kube.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() error { return nil }, nil
+}
+
+// kubeOpenWait bounds reaching the apiserver (discovery, the store's
+// custom resource) when --backend kube opens it.
+const kubeOpenWait = time.Minute
 
 // openSystemd opens a backend over a systemd manager: UNITDIR[@SOCKET].
 func openSystemd(open func(context.Context, systemd.Config) (*systemd.Backend, error)) func(arg, dir string) (backend.Backend, func() error, error) {

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"revoada.dev/revoada/real/kube/kubetest"
 	"revoada.dev/revoada/real/systemd/systemdtest"
 )
 
@@ -167,5 +173,66 @@ func TestBackendSystemdThroughTheCLI(t *testing.T) {
 	// Without a manager the backend says so.
 	if o := client(t, dir, exitFailed, "list", "services", "--backend", "systemd="+m.UnitDir+"@"+filepath.Join(dir, "no-bus")); !strings.Contains(o.stderr, "systemd: dial") {
 		t.Fatalf("no manager: %q", o.stderr)
+	}
+}
+
+// --backend kube drives a real kube-apiserver (real/kube's harness), with
+// the credentials of $KUBECONFIG, and composes: a federation puts prod-*
+// on the apiserver and the rest in a bbolt file.
+func TestBackendKubeThroughTheCLI(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{})
+	t.Cleanup(c.Stop)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	writeKubeconfig(t, kubeconfig, c.URL, c.Config.CAData, c.Config.BearerToken)
+	t.Setenv("KUBECONFIG", kubeconfig)
+	manifest := writeFile(t, "cm.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: prod-eu}
+data: {color: blue}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: dev}
+data: {color: green}
+`)
+	fed := []string{"--backend", "k8s:prod-=kube=" + c.URL, "--backend", "rest=bolt=" + filepath.Join(dir, "rest.bolt")}
+	o := client(t, dir, exitOK, append([]string{"apply", "-f", manifest}, fed...)...)
+	if !strings.Contains(o.stdout, "ConfigMap/prod-eu/web revision ") || !strings.Contains(o.stdout, "ConfigMap/dev/web revision 1") {
+		t.Fatalf("apply:\n%s", o.stdout)
+	}
+	// The apiserver holds prod-eu/web itself: a plain client-go reads it.
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps("prod-eu").Get(t.Context(), "web", metav1.GetOptions{})
+	if err != nil || cm.Data["color"] != "blue" {
+		t.Fatalf("the apiserver's ConfigMap: %v %v", cm, err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps("dev").Get(t.Context(), "web", metav1.GetOptions{}); err == nil {
+		t.Fatal("dev/web reached the apiserver; it belongs to the bbolt member")
+	}
+	got := client(t, dir, exitOK, "get", "configmap", "web", "-n", "prod-eu", "-o", "yaml", "--backend", "kube="+c.URL).stdout
+	if !strings.Contains(got, "color: blue") {
+		t.Fatalf("get through --backend kube:\n%s", got)
+	}
+	client(t, dir, exitOK, append([]string{"delete", "configmap", "web", "-n", "prod-eu"}, fed...)...)
+	if _, err := cs.CoreV1().ConfigMaps("prod-eu").Get(t.Context(), "web", metav1.GetOptions{}); err == nil {
+		t.Fatal("deleted through revoada, the ConfigMap is still on the apiserver")
+	}
+}
+
+func writeKubeconfig(t *testing.T, path, server string, ca []byte, token string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: k, cluster: {server: %q, certificate-authority-data: %q}}]
+users: [{name: admin, user: {token: %q}}]
+contexts: [{name: k, context: {cluster: k, user: admin}}]
+current-context: k
+`, server, base64.StdEncoding.EncodeToString(ca), token)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
