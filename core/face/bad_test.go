@@ -131,7 +131,7 @@ var nomadBad = []badCase{
 	{"format blow-up", face.Nomad, "x.nomad", store.HCL, "job \"a\" { x = format(\"%999999999d\", 1) }\n", store.ErrInvalid, `job["a"].x`},
 	{"join blow-up", face.Nomad, "x.nomad", store.HCL, "variable \"s\" { default = \"" + strings.Repeat("x", 100000) + "\" }\njob \"a\" { x = join(var.s, [" + strings.Repeat("1,", 20) + "1]) }\n", store.ErrInvalid, `job["a"].x`},
 	{"bad namespace", face.Nomad, "x.nomad", store.HCL, "job \"a\" { namespace = \"a b\" }\n", store.ErrInvalid, "namespace"},
-	{"namespace not a string", face.Nomad, "x.nomad", store.HCL, "job \"a\" { namespace = 3 }\n", store.ErrInvalid, "namespace"},
+	{"namespace not a string", face.Nomad, "x.nomad", store.HCL, "job \"a\" { namespace = [\"a\"] }\n", store.ErrInvalid, "namespace"},
 	{"job ID with slash", face.Nomad, "x.nomad", store.HCL, "job \"a/b\" {}\n", store.ErrInvalid, "name"},
 	{"job ID with NUL", face.Nomad, "x.nomad", store.HCL, "job \"a\\u0000b\" {}\n", store.ErrInvalid, "name"},
 	{"mixed labels", face.Nomad, "x.nomad", store.HCL, "job \"a\" {\n group {}\n group \"g\" {}\n}\n", store.ErrInvalid, `group["g"]`},

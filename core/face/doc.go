@@ -113,14 +113,24 @@
 //     from a bound on each result before it is made, and an overrun stays
 //     an error even inside try and can.
 //
-// The job is stored in HCL's JSON syntax, {"job": {"<ID>": {...}}}, with
-// attributes as evaluated values and blocks under their type, then labels,
-// each as an array of bodies in source order: group "web" { task "app" {} }
-// is "group": {"web": [{"task": {"app": [{}]}}]}. JSON input is either that
-// form or Nomad's API form {"Job": {"ID": ..., "Namespace": ...}} (ID, or
-// Name when ID is absent), stored as given, canonically (numbers as for
-// kubernetes). The ref is {Kind: NomadJobKind ("NomadJob"), Namespace: the
-// job's namespace or "default", Name: the job ID};
+// The job is stored in the form Nomad's HTTP API takes and returns,
+// {"Job": {"ID": ..., "Name": ..., "TaskGroups": [...]}}: what api.Job
+// marshals to and PUT /v1/jobs accepts, so a job applied to revoada is a
+// job Nomad accepts. The evaluated file is converted as jobspec2 decodes it
+// into api.Job (nomadapi.go; the table of api fields, nomadschema.go, is
+// generated from github.com/hashicorp/nomad/api by real/nomad's
+// TestFaceSchema): block and attribute names become the API's field names,
+// values the fields' types (cpu = "500" is 500, "30s" is 30000000000
+// nanoseconds), a task directly under the job gets a group of its own
+// name, constraint and affinity shorthands set the operator, static ports
+// are reserved ports, and templates, vault blocks and change scripts get
+// jobspec2's defaults; an argument or block Nomad v1.6 does not know is
+// ErrInvalid. Only the fields the file sets appear: Nomad fills in the
+// rest. JSON input is either HCL's JSON syntax {"job": {"<ID>": {...}}},
+// converted the same way (labelled blocks in key order), or the API form
+// (ID, or Name when ID is absent), stored as given, canonically (numbers
+// as for kubernetes). The ref is {Kind: NomadJobKind ("NomadJob"),
+// Namespace: the job's namespace or "default", Name: the job ID};
 // namespaces follow Nomad's rule (1 to 128 letters, digits, '-'). Encode
 // renders JSON only: HCL output is ErrUnsupported, since the stored form
 // holds values, not the expressions that made them.

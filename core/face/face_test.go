@@ -216,9 +216,10 @@ func TestNomadHCL(t *testing.T) {
 	if want := (store.Ref{Kind: face.NomadJobKind, Namespace: "platform", Name: "cache"}); r.Ref != want {
 		t.Errorf("ref %s, want %s", r.Ref, want)
 	}
-	want := `{"job":{"cache":{"constraint":[{"attribute":"${attr.kernel.name}","value":"linux"}],"datacenters":["dc1"],` +
-		`"group":{"db":[{"count":3,"task":{"redis":[{"config":[{"args":["--dir","${NOMAD_TASK_DIR}/data","X"],"image":"redis:7"}],` +
-		`"driver":"docker","env":[{"ID":"` + "c4ed04b9-8a8a-5742-b943-f0a3318e1622" + `"}]}]}}]},"namespace":"platform"}}}`
+	want := `{"Job":{"Constraints":[{"LTarget":"${attr.kernel.name}","Operand":"=","RTarget":"linux"}],"Datacenters":["dc1"],` +
+		`"ID":"cache","Name":"cache","Namespace":"platform","TaskGroups":[{"Count":3,"Name":"db","Tasks":[{"Config":` +
+		`{"args":["--dir","${NOMAD_TASK_DIR}/data","X"],"image":"redis:7"},"Driver":"docker",` +
+		`"Env":{"ID":"c4ed04b9-8a8a-5742-b943-f0a3318e1622"},"Name":"redis"}]}]}}`
 	if string(r.Payload) != want {
 		t.Errorf("payload\n%s\nwant\n%s", r.Payload, want)
 	}

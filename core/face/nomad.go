@@ -107,8 +107,8 @@ func checkNomadNamespace(ns string) error {
 }
 
 // decodeJobJSON reads the two JSON forms Nomad reads: the API form
-// {"Job": {"ID": ..., ...}} and HCL's JSON syntax {"job": {"<id>": {...}}},
-// the form HCL input is stored in.
+// {"Job": {"ID": ..., ...}}, the stored form, kept as it is, and HCL's JSON
+// syntax {"job": {"<id>": {...}}}, converted to the API form as HCL is.
 func decodeJobJSON(data []byte) (nomadJob, error) {
 	v, err := parseJSON(data, "input")
 	if err != nil {
@@ -119,7 +119,7 @@ func decodeJobJSON(data []byte) (nomadJob, error) {
 		return nomadJob{}, invalid("input", "a job file is a JSON object, not %s", jsonType(v))
 	}
 	if job, ok := top["Job"]; ok {
-		return apiJob(top, job)
+		return decodeAPIJob(top, job)
 	}
 	if job, ok := top["job"]; ok {
 		return hclJSONJob(top, job)
@@ -127,7 +127,7 @@ func decodeJobJSON(data []byte) (nomadJob, error) {
 	return nomadJob{}, unsupported("Job", "not a job: no top-level \"Job\" (keys: %s)", strings.Join(sortedKeys(top), ", "))
 }
 
-func apiJob(top map[string]any, v any) (nomadJob, error) {
+func decodeAPIJob(top map[string]any, v any) (nomadJob, error) {
 	if err := onlyKey(top, "Job"); err != nil {
 		return nomadJob{}, err
 	}
@@ -164,8 +164,20 @@ func hclJSONJob(top map[string]any, v any) (nomadJob, error) {
 	if !ok {
 		return nomadJob{}, invalid(fmt.Sprintf("job[%q]", id), "must be an object, not %s", jsonType(body))
 	}
-	ns, err := optionalString(object{where: fmt.Sprintf("job[%q].", id)}, m, "namespace", "namespace")
-	return nomadJob{id: id, namespace: ns, doc: map[string]any{"job": map[string]any{id: m}}}, err
+	return convertJob(id, m, fmt.Sprintf("job[%q]", id))
+}
+
+// convertJob converts an evaluated job block to the API form and reads its
+// ID and namespace from it.
+func convertJob(id string, body map[string]any, path string) (nomadJob, error) {
+	doc, err := apiJob(id, body, path)
+	if err != nil {
+		return nomadJob{}, err
+	}
+	job := doc["Job"].(map[string]any)
+	ns, _ := job["Namespace"].(string)
+	jobID, _ := job["ID"].(string)
+	return nomadJob{id: jobID, namespace: ns, doc: doc}, nil
 }
 
 func onlyKey(top map[string]any, key string) error {

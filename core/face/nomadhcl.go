@@ -20,7 +20,7 @@ type jobFile struct {
 }
 
 // decodeJobHCL parses and evaluates an HCL2 job file (see the package doc
-// for the evaluation rules) into HCL's JSON form {"job": {"<id>": {...}}}.
+// for the evaluation rules) into the API form (nomadapi.go).
 func decodeJobHCL(file string, data []byte) (nomadJob, error) {
 	budget := &evalBudget{}
 	body, err := parseHCL(file, data, budget)
@@ -44,9 +44,7 @@ func decodeJobHCL(file string, data []byte) (nomadJob, error) {
 	if err != nil {
 		return nomadJob{}, err
 	}
-	id := jf.job.Labels[0]
-	ns, err := optionalString(object{where: path + "."}, jb, "namespace", "namespace")
-	return nomadJob{id: id, namespace: ns, doc: map[string]any{"job": map[string]any{id: jb}}}, err
+	return convertJob(jf.job.Labels[0], jb, path)
 }
 
 // parseHCL parses a file with the guards that keep parsing and evaluation
@@ -367,8 +365,8 @@ func (n refNode) value(path []string) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-// body evaluates a block body into JSON: attributes by name, blocks by type
-// then labels, each block list an array in source order.
+// body evaluates a block body: attributes by name as JSON values, blocks
+// by type as []hclBlock in file order, for apiJob to convert.
 func (e *jobEval) body(b *hclsyntax.Body, path string) (map[string]any, error) {
 	out := make(map[string]any, len(b.Attributes)+len(b.Blocks))
 	for _, a := range sortedAttrs(b) {
@@ -387,44 +385,16 @@ func (e *jobEval) body(b *hclsyntax.Body, path string) (map[string]any, error) {
 			return nil, invalid(p, "line %d: a block and an attribute share the name %q", blk.DefRange().Start.Line, blk.Type)
 		}
 		v, err := e.body(blk.Body, p)
-		if err == nil {
-			err = insertBlock(out, append([]string{blk.Type}, blk.Labels...), v, p)
-		}
 		if err != nil {
 			return nil, err
 		}
+		have, _ := out[blk.Type].([]hclBlock)
+		if len(have) > 0 && len(have[0].labels) != len(blk.Labels) {
+			return nil, invalid(p, "line %d: blocks of one type must have the same number of labels", blk.DefRange().Start.Line)
+		}
+		out[blk.Type] = append(have, hclBlock{labels: blk.Labels, body: v, path: p})
 	}
 	return out, nil
-}
-
-// insertBlock files a block body under its type and labels:
-// out[type][label1]...[labelN] is the array of those blocks.
-func insertBlock(out map[string]any, keys []string, v map[string]any, path string) error {
-	node := out
-	for _, k := range keys[:len(keys)-1] {
-		child, ok := node[k]
-		if !ok {
-			child = map[string]any{}
-			node[k] = child
-		}
-		m, ok := child.(map[string]any)
-		if !ok {
-			return invalid(path, "blocks of one type must have the same number of labels")
-		}
-		node = m
-	}
-	last := keys[len(keys)-1]
-	have, ok := node[last]
-	if !ok {
-		node[last] = []any{v}
-		return nil
-	}
-	list, ok := have.([]any)
-	if !ok {
-		return invalid(path, "blocks of one type must have the same number of labels")
-	}
-	node[last] = append(list, v)
-	return nil
 }
 
 // attr evaluates one attribute, after checking its references and that its
