@@ -51,6 +51,30 @@ func Backlog(st *store.Store, kind string, from store.Revision) ([]store.Event, 
 	return append(evs, store.Event{Type: store.Bookmark, Revision: rev}), nil
 }
 
+// Subscribe starts a watch of kind that first delivers backlog, then the
+// live events Published from revision next on: for a backend whose events
+// come from elsewhere (another system's event stream) rather than from a
+// store.Store. The watch ends with ctx.
+func (f *Fanout) Subscribe(ctx context.Context, kind string, next store.Revision, backlog []store.Event) Watch {
+	return f.subscribe(ctx, kind, next, backlog)
+}
+
+// End ends every watch with err, after the events already queued: for a
+// backend whose event source failed.
+func (f *Fanout) End(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for w := range f.watches {
+		w.mu.Lock()
+		if !w.ended {
+			w.ended, w.err = true, err
+			w.signal()
+		}
+		w.mu.Unlock()
+		delete(f.watches, w)
+	}
+}
+
 // subscribe starts a watch of kind that first delivers backlog, then the
 // live events from revision next on.
 func (f *Fanout) subscribe(ctx context.Context, kind string, next store.Revision, backlog []store.Event) *watch {
