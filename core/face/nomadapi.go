@@ -138,7 +138,9 @@ func normalizeGroup(g map[string]any, jobVault map[string]any) {
 	}
 }
 
-// normalizePorts moves the ports with a static value to ReservedPorts.
+// normalizePorts moves the port blocks with a static value to
+// ReservedPorts, replacing any reserved_ports blocks, as jobspec2's
+// normalizeNetworkPorts does for a network with port blocks.
 func normalizePorts(v any) {
 	networks, _ := v.([]any)
 	for _, n := range networks {
@@ -156,11 +158,12 @@ func normalizePorts(v any) {
 			}
 		}
 		delete(net, "DynamicPorts")
+		delete(net, "ReservedPorts") // jobspec2 replaces reserved_ports blocks too
 		if len(dynamic) > 0 {
 			net["DynamicPorts"] = dynamic
 		}
 		if len(reserved) > 0 {
-			net["ReservedPorts"] = append(reserved, listOf(net["ReservedPorts"])...)
+			net["ReservedPorts"] = reserved
 		}
 	}
 }
