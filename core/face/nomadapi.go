@@ -661,6 +661,9 @@ var intRange = map[apiKind][2]float64{
 	apiUint64: {0, math.MaxUint64},
 }
 
+// apiInteger reads an integer field; out of the field's range is ErrInvalid,
+// as gocty makes it, except that jobspec2 wraps an affinity's weight to
+// int8 (300 is 44) where the face refuses it.
 func apiInteger(k apiKind, v any, path string) (any, error) {
 	n, ok := number(v)
 	if !ok {
