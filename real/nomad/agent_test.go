@@ -98,9 +98,9 @@ advertise {
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	logs := &syncWriter{}
 	cmd := exec.Command(bin, "agent", "-config", cfg)
-	cmd.Stdout, cmd.Stderr = &syncWriter{w: &logs}, &syncWriter{w: &logs}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.Env = append(os.Environ(), "NOMAD_ADDR=", "NOMAD_TOKEN=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -148,13 +148,19 @@ func hasLeader(addr string) bool {
 // syncWriter serializes the agent's two output streams into one buffer.
 type syncWriter struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	b  bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // newBackend starts an agent and connects a backend to it.

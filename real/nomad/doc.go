@@ -10,8 +10,12 @@
 // Nomad namespace of its ref (created on first use), read back as Nomad
 // holds it (its payload is the job Nomad stores, with the fields Nomad
 // changes without a spec write removed: Status, StatusDescription, Stable,
-// SubmitTime and the indexes; the revisions carry the indexes), deregistered
-// with purge. Its ref's namespace may not be "" (the face says "default").
+// SubmitTime and the indexes; the revisions carry the indexes), and
+// deleted by stopping it (a deregister without purge) and then purging it:
+// Nomad v1.6.1's event stream shows a stop (a spec write: Stop, Version+1)
+// but has no event at all for a purge. A stopped job is deleted to
+// revoada: Get and List skip it, Apply purges it and registers afresh.
+// Its ref's namespace may not be "" (the face says "default").
 //
 // Any other kind is opaque to Nomad, so it is kept in a carrier: a
 // parameterized batch job (Nomad never schedules one until it is
@@ -38,19 +42,24 @@
 //     compares them): applying an identical NomadJob returns it at its
 //     current revision, where the store contract writes a new one. A
 //     carrier always changes (its Meta counts writes), so it is written.
-//   - Delete reads, checks the Expect and deregisters with purge: Nomad's
-//     deregister has no check-index, so a write between the read and the
-//     purge is lost (documented race; the store contract wants a
-//     compare-and-swap).
+//   - Delete reads, checks the Expect, stops the job and purges it; the
+//     deleting revision is the stop's index. Nomad's deregister has no
+//     check-index, so a write between the read and the stop is lost (a
+//     race the store contract's compare-and-swap does not have). A failed
+//     purge leaves a stopped job, deleted to revoada, that the next Apply
+//     of the name or Nomad's garbage collector removes.
 //
 // # Watch
 //
 // Watch reads Nomad's event stream (GET /v1/event/stream, topic Job, every
 // namespace), which Nomad serves from a bounded in-memory buffer
-// (event_buffer_size, 100 events by default): a JobRegistered event whose
-// index is the job's JobModifyIndex is an Added or Modified event; a
-// JobDeregistered event of a job that is gone (purged) is a Deleted one.
-// Events come in index order. From 0 the watch lists the jobs first (Added
+// (event_buffer_size, 100 events by default). Only spec writes count (the
+// event's index is the job's JobModifyIndex; status changes are skipped):
+// a JobRegistered event is an Added (Version 1) or Modified one, a
+// JobDeregistered event of a stopped job a Deleted one, carrying the job
+// as it was before the stop. Events come in index order. Nomad answers a
+// stream request only with its first event or heartbeat (every 10 s), so
+// the watch's goroutine opens the stream and Watch returns at once. From 0 the watch lists the jobs first (Added
 // events in store.Compare order, then a Bookmark at the list's index) and
 // streams from that index on. From r > 0 it streams from r, but only if
 // Nomad's buffer provably still holds every Job event since r (its oldest

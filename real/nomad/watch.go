@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -88,13 +89,14 @@ func (b *Backend) feed(ctx context.Context, w *watch, start uint64) {
 		delete(b.watches, w)
 		b.mu.Unlock()
 	}()
-	frames, err := b.openStream(ctx, start)
+	frames, body, err := b.openStream(ctx, start)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.fan.End(err)
 		}
 		return
 	}
+	defer body.Close()
 	for w.fan.Count() > 0 { // until the watch ends (closed, overflowed)
 		var f frame
 		if err := frames.Decode(&f); err != nil {
@@ -147,15 +149,15 @@ func (b *Backend) publish(fan *backend.Fanout, f *frame) error {
 }
 
 // openStream opens Nomad's event stream of Job events in every namespace
-// from index start; it is closed when ctx ends.
-func (b *Backend) openStream(ctx context.Context, start uint64) (*json.Decoder, error) {
+// from index start. Reads fail once ctx ends (it is the request's); the
+// caller closes the stream from the goroutine that reads it.
+func (b *Backend) openStream(ctx context.Context, start uint64) (*json.Decoder, io.Closer, error) {
 	q := (&api.QueryOptions{Namespace: "*", Params: map[string]string{"topic": "Job:*", "index": strconv.FormatUint(start, 10)}}).WithContext(ctx)
 	body, err := b.client.Raw().Response("/v1/event/stream", q)
 	if err != nil {
-		return nil, b.fail("open the event stream", err)
+		return nil, nil, b.fail("open the event stream", err)
 	}
-	context.AfterFunc(ctx, func() { body.Close() })
-	return json.NewDecoder(body), nil
+	return json.NewDecoder(body), body, nil
 }
 
 // reachesBack checks that Nomad's event buffer still holds every Job event
@@ -172,7 +174,10 @@ func (b *Backend) reachesBack(ctx context.Context, start uint64) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, compactionProbe)
 	defer cancel()
-	frames, err := b.openStream(pctx, 1) // the whole buffer, oldest first
+	frames, body, err := b.openStream(pctx, 1) // the whole buffer, oldest first
+	if err == nil {
+		defer body.Close()
+	}
 	for err == nil {
 		var f frame
 		if err = frames.Decode(&f); err == nil && len(f.Events) > 0 {
