@@ -17,7 +17,10 @@
 # go-metrics) from the module cache; then it builds the main package, as
 # Nomad's GNUmakefile does but without the "ui" tag (the UI bundle is
 # generated, not in the module zip). cgo stays on (gcc), as in the
-# GNUmakefile: the exec driver's runc nsenter needs it.
+# GNUmakefile: the exec driver's runc nsenter needs it. It builds with Go
+# 1.26 as is. A cold build took 19.2 min wall (6.4 min user CPU) on a
+# loaded 2-core machine, with kube-apiserver building alongside; a 98 MB
+# binary.
 set -euo pipefail
 
 version="${NOMAD_VERSION:-1.6.1}"
