@@ -212,3 +212,32 @@ func next(t *testing.T, w backend.Watch) store.Event {
 	}
 	return store.Event{}
 }
+
+// TestAPIFormJob: a job file in Nomad's API form (.nomad.json) goes to
+// Nomad as it is; without an ID the face names it by its Name, and so does
+// Nomad's copy.
+func TestAPIFormJob(t *testing.T) {
+	b := newBackend(t)
+	n, err := face.ByName(face.Nomad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := n.Decode("api.nomad.json", []byte(`{"Job": {"Name": "api", "Type": "batch", "TaskGroups": [{"Name": "g",
+		"Tasks": [{"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}]}]}}`), store.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Apply(t.Context(), rs[0], store.Expect{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored struct {
+		Job struct{ ID, Name, Type, Namespace string }
+	}
+	if err := json.Unmarshal(got.Payload, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if want := (struct{ ID, Name, Type, Namespace string }{"api", "api", "batch", "default"}); stored.Job != want {
+		t.Fatalf("Nomad stored %+v, want %+v", stored.Job, want)
+	}
+}

@@ -82,7 +82,10 @@ func (loc location) job(r store.Resource, cur *api.Job) (*api.Job, error) {
 		return nil, &store.InvalidError{Field: "payload", Reason: fmt.Sprintf("not a Nomad API job {\"Job\": {...}}: %v", err)}
 	}
 	job := doc.Job
-	if job.ID == nil || *job.ID != loc.id {
+	if job.ID == nil { // the face names such a job by its Name
+		job.ID = &loc.id
+	}
+	if *job.ID != loc.id {
 		return nil, &store.InvalidError{Field: "payload", Reason: fmt.Sprintf("the job's ID is not the ref's name %q", loc.id)}
 	}
 	if job.Namespace != nil && *job.Namespace != loc.namespace {
