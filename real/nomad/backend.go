@@ -54,14 +54,14 @@ func New(ctx context.Context, addr string) (*Backend, error) {
 		return nil, fmt.Errorf("nomad: client for %s: %w", addr, err)
 	}
 	b := &Backend{addr: addr, client: c, watches: map[*watch]struct{}{}}
-	leader, err := c.Status().Leader()
-	if err != nil {
+	var leader string
+	if _, err := c.Raw().Query("/v1/status/leader", &leader, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
 		return nil, b.fail("reach the agent", err)
 	}
 	if leader == "" {
 		return nil, fmt.Errorf("nomad: agent at %s has no leader", addr)
 	}
-	return b, ctx.Err()
+	return b, nil
 }
 
 // Name implements backend.Backend.
