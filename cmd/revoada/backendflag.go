@@ -19,6 +19,7 @@ import (
 	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/host"
 	"revoada.dev/revoada/real/kube"
+	"revoada.dev/revoada/real/nomad"
 	"revoada.dev/revoada/real/supervised"
 	"revoada.dev/revoada/real/systemd"
 )
@@ -43,9 +44,10 @@ type backendKind struct {
 // backendKinds are the stores --backend opens. A system revoada has no
 // backend for is not listed.
 var backendKinds = map[string]backendKind{
-	"mesh": {about: "mesh[=DIR]: the single-node mesh in DIR (default --data)", open: openMesh},
-	"bolt": {about: "bolt[=FILE]: a bbolt file, no mesh (default DIR/" + boltFileName + ")", open: openBolt},
-	"kube": {about: "kube[=URL]: a kube-apiserver, with the credentials of $KUBECONFIG (or ~/.kube/config) and URL as its server", open: openKube},
+	"mesh":  {about: "mesh[=DIR]: the single-node mesh in DIR (default --data)", open: openMesh},
+	"bolt":  {about: "bolt[=FILE]: a bbolt file, no mesh (default DIR/" + boltFileName + ")", open: openBolt},
+	"kube":  {about: "kube[=URL]: a kube-apiserver, with the credentials of $KUBECONFIG (or ~/.kube/config) and URL as its server", open: openKube},
+	"nomad": {about: "nomad=URL: a Nomad agent's HTTP API (its token from $NOMAD_TOKEN)", open: openNomad},
 	"systemd": {about: "systemd=UNITDIR[@SOCKET]: units in UNITDIR, managed by the systemd manager at SOCKET (default " + systemd.PrivateSocket + ")",
 		open: openSystemd(systemd.Open)},
 	"supervised": {about: "supervised=UNITDIR[@SOCKET]: the baremetal face's Pods as podman containers under that manager",
@@ -263,7 +265,7 @@ func openKube(arg, _ string) (backend.Backend, func() error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("kube: credentials: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), kubeOpenWait)
+	ctx, cancel := context.WithTimeout(context.Background(), openWait)
 	defer cancel()
 	b, err := kube.New(ctx, cfg, kube.Options{})
 	if err != nil {
@@ -272,9 +274,25 @@ func openKube(arg, _ string) (backend.Backend, func() error, error) {
 	return b, func() error { return nil }, nil
 }
 
-// kubeOpenWait bounds reaching the apiserver (discovery, the store's
-// custom resource) when --backend kube opens it.
-const kubeOpenWait = time.Minute
+// openWait bounds reaching a system's server when --backend opens it
+// (the apiserver's discovery and the store's custom resource; Nomad's
+// leader).
+const openWait = time.Minute
+
+// openNomad opens a backend over a Nomad agent's HTTP API.
+func openNomad(arg, _ string) (backend.Backend, func() error, error) {
+	u, err := url.Parse(arg)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, nil, fmt.Errorf("%w: nomad=%s: want the agent's URL, http://HOST:PORT", errUsageFlag, arg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), openWait)
+	defer cancel()
+	b, err := nomad.New(ctx, arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() error { return nil }, nil
+}
 
 // openSystemd opens a backend over a systemd manager: UNITDIR[@SOCKET].
 func openSystemd(open func(context.Context, systemd.Config) (*systemd.Backend, error)) func(arg, dir string) (backend.Backend, func() error, error) {

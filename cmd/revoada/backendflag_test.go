@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"revoada.dev/revoada/real/kube/kubetest"
+	"revoada.dev/revoada/real/nomad/nomadtest"
 	"revoada.dev/revoada/real/systemd/systemdtest"
 )
 
@@ -235,4 +237,54 @@ current-context: k
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// --backend nomad registers a job through the Nomad face with a real Nomad
+// agent (real/nomad's harness): the agent holds it in its API form, with
+// the implicit group and the integer cpu its own parser makes.
+func TestBackendNomadThroughTheCLI(t *testing.T) {
+	addr := nomadtest.Start(t, nomadtest.EventBufferSize)
+	job := writeFile(t, "web.nomad.hcl", `job "web" {
+  datacenters = ["dc1"]
+  task "server" {
+    driver = "raw_exec"
+    config {
+      command = "/bin/sleep"
+      args    = ["1000"]
+    }
+    resources {
+      cpu    = "500"
+      memory = 64
+    }
+  }
+}
+`)
+	dir := t.TempDir()
+	o := client(t, dir, exitOK, "apply", "-f", job, "--backend", "nomad="+addr)
+	if !strings.Contains(o.stdout, "NomadJob/default/web revision ") {
+		t.Fatalf("apply:\n%s", o.stdout)
+	}
+	resp, err := http.Get(addr + "/v1/job/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		ID         string
+		TaskGroups []struct {
+			Name  string
+			Tasks []struct{ Resources struct{ CPU int } }
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "web" || len(got.TaskGroups) != 1 || got.TaskGroups[0].Name != "server" || got.TaskGroups[0].Tasks[0].Resources.CPU != 500 {
+		t.Fatalf("the agent holds %+v", got)
+	}
+	if list := client(t, dir, exitOK, "list", "nomadjobs", "--backend", "nomad="+addr).stdout; !strings.Contains(list, "web") {
+		t.Fatalf("list:\n%s", list)
+	}
+	client(t, dir, exitOK, "delete", "nomadjob", "web", "--backend", "nomad="+addr)
+	client(t, dir, exitFailed, "get", "nomadjob", "web", "--backend", "nomad="+addr)
 }

@@ -13,12 +13,13 @@ import (
 	"revoada.dev/revoada/backend/storetest"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/real/nomad/nomadtest"
 )
 
 // TestConformance runs the store contract's suite against a real Nomad
 // agent, a fresh one per backend the suite asks for.
 func TestConformance(t *testing.T) {
-	nomadBinary(t)
+	nomadtest.Binary(t)
 	storetest.Run(t, func(t *testing.T) backend.Backend { return newBackend(t) })
 }
 

@@ -15,6 +15,7 @@ import (
 	"revoada.dev/revoada/backend"
 	"revoada.dev/revoada/core/face"
 	"revoada.dev/revoada/core/store"
+	"revoada.dev/revoada/real/nomad/nomadtest"
 )
 
 // realWorld holds job files from Nomad v1.6.0's source tree (see its
@@ -169,7 +170,7 @@ func sameGroups(sent, stored []byte) error {
 // contacting an agent). Zero values are dropped from both sides first:
 // -output prints every field, the face only those a file sets.
 func TestFaceMatchesNomadParser(t *testing.T) {
-	bin := nomadBinary(t)
+	bin := nomadtest.Binary(t)
 	n, err := face.ByName(face.Nomad)
 	if err != nil {
 		t.Fatal(err)
