@@ -365,9 +365,10 @@ type fanIn struct {
 	out    chan store.Event
 	stop   chan struct{}  // closed by Close
 	done   chan struct{}  // closed once the fan-in has stopped
+	ended  chan struct{}  // closed once err is set, before out is closed
 	closed chan struct{}  // guards stop
 	fwd    sync.WaitGroup // the members' forwarders
-	err    error          // why it ended; read after done
+	err    error          // why it ended; read after ended
 }
 
 // fanInEvent is one member's event, or the end of its stream.
@@ -395,7 +396,7 @@ func startFanIn(ctx context.Context, f *Federation, kind string) (*fanIn, error)
 		}
 		ws = append(ws, w)
 	}
-	fi := &fanIn{out: make(chan store.Event), stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{}, 1)}
+	fi := &fanIn{out: make(chan store.Event), stop: make(chan struct{}), done: make(chan struct{}), ended: make(chan struct{}), closed: make(chan struct{}, 1)}
 	in := make(chan fanInEvent)
 	for i, w := range ws {
 		fi.fwd.Add(1)
@@ -431,6 +432,7 @@ func (fi *fanIn) run(ctx context.Context, f *Federation, ws []Watch, in chan fan
 			w.Close()
 		}
 		fi.fwd.Wait()
+		close(fi.ended) // before out: a consumer seeing out closed reads err
 		close(fi.out)
 		close(fi.done)
 	}
@@ -513,7 +515,7 @@ func (fi *fanIn) Close() {
 // Err says why the fan-in ended, once Events is closed.
 func (fi *fanIn) Err() error {
 	select {
-	case <-fi.done:
+	case <-fi.ended:
 		return fi.err
 	default:
 		return nil

@@ -391,3 +391,31 @@ func TestFederationSpreadIsEven(t *testing.T) {
 		}
 	}
 }
+
+// Err says why the fan-in ended as soon as its Events channel is closed: a
+// consumer that ranges over Events and then asks Err learns of the
+// context's end, never nil. The fan-in once closed Events a moment before
+// it let Err answer: a narrow window, which -race widens enough to fail
+// within a few hundred rounds.
+func TestFederationWatchErrOnceEventsClose(t *testing.T) {
+	f := federation(t, backend.RouteSpread,
+		backend.Member{Name: "a", Backend: backend.NewMemory()},
+		backend.Member{Name: "b", Backend: backend.NewMemory()})
+	for i := range 300 {
+		ctx, cancel := context.WithCancel(t.Context())
+		w, err := f.Watch(ctx, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := nextEvent(t, w); ev.Type != store.Bookmark {
+			t.Fatalf("first event of an empty federation: %v, want Bookmark", ev.Type)
+		}
+		cancel()
+		for range w.Events() {
+		}
+		if err := w.Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: Events closed after the context ended, Err %v, want context.Canceled", i, err)
+		}
+		w.Close()
+	}
+}
