@@ -47,7 +47,8 @@ import (
 //     store.ErrUnsupported otherwise). Each member's initial state arrives
 //     in its order, then one Bookmark at revision 0 once every member's
 //     initial state is through, then live events, each member's in its
-//     revision order. Members' later bookmarks are not forwarded. A member's
+//     revision order (a member's live events wait for that Bookmark, so
+//     before it come only Added events). Members' later bookmarks are not forwarded. A member's
 //     Reset is forwarded as the fan-in's last event (re-list); a member's
 //     error ends the fan-in with that error, naming the member. The fan-in
 //     holds at most WatchBufferMax undelivered live events
@@ -423,6 +424,7 @@ func (fi *fanIn) run(ctx context.Context, f *Federation, ws []Watch, in chan fan
 	initial := make([]bool, len(ws)) // the member's initial state is through
 	pending := len(ws)
 	var queue []queued
+	var held []queued // members' live events before every initial state is through
 	live := 0
 	draining := false // a Reset is queued: deliver, then end
 	finish := func(err error) {
@@ -472,6 +474,8 @@ func (fi *fanIn) run(ctx context.Context, f *Federation, ws []Watch, in chan fan
 					initial[e.member] = true
 					if pending--; pending == 0 {
 						queue = append(queue, queued{ev: store.Event{Type: store.Bookmark}})
+						queue = append(queue, held...)
+						held = nil
 					}
 				}
 			default:
@@ -480,10 +484,16 @@ func (fi *fanIn) run(ctx context.Context, f *Federation, ws []Watch, in chan fan
 					finish(ErrWatchOverflow)
 					return
 				}
-				if isLive {
+				switch {
+				case isLive && pending > 0:
 					live++
+					held = append(held, queued{ev: e.ev, live: true})
+				case isLive:
+					live++
+					queue = append(queue, queued{ev: e.ev, live: true})
+				default:
+					queue = append(queue, queued{ev: e.ev})
 				}
-				queue = append(queue, queued{ev: e.ev, live: isLive})
 			}
 		case <-fi.stop:
 			finish(nil)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -415,6 +416,100 @@ func TestFederationWatchErrOnceEventsClose(t *testing.T) {
 		}
 		if err := w.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("round %d: Events closed after the context ended, Err %v, want context.Canceled", i, err)
+		}
+		w.Close()
+	}
+}
+
+// gated is a member whose watches hold their events back until release is
+// closed: a member slow to send its initial state.
+type gated struct {
+	backend.Backend
+	release chan struct{}
+}
+
+func (g gated) Watch(ctx context.Context, kind string, from store.Revision) (backend.Watch, error) {
+	w, err := g.Backend.Watch(ctx, kind, from)
+	if err != nil {
+		return nil, err
+	}
+	gw := &gatedWatch{inner: w, out: make(chan store.Event), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(gw.done)
+		defer close(gw.out)
+		select {
+		case <-g.release:
+		case <-gw.stop:
+			return
+		}
+		for ev := range w.Events() {
+			select {
+			case gw.out <- ev:
+			case <-gw.stop:
+				return
+			}
+		}
+	}()
+	return gw, nil
+}
+
+type gatedWatch struct {
+	inner     backend.Watch
+	out       chan store.Event
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func (w *gatedWatch) Events() <-chan store.Event { return w.out }
+func (w *gatedWatch) Err() error                 { return w.inner.Err() }
+func (w *gatedWatch) Close() {
+	w.closeOnce.Do(func() { close(w.stop) })
+	w.inner.Close()
+	<-w.done
+}
+
+// Before the fan-in's Bookmark come only initial states (Added events): a
+// member whose initial state is through early holds its live events back
+// until every member's is, as the package doc's watch from 0 promises.
+func TestFederationWatchInitialStateIsAddedOnly(t *testing.T) {
+	for round := range 30 {
+		a, b := backend.NewMemory(), backend.NewMemory()
+		release := make(chan struct{})
+		f := federation(t, backend.RouteFirst,
+			backend.Member{Name: "a", Prefixes: []string{"a"}, Backend: a},
+			backend.Member{Name: "b", Prefixes: []string{"b"}, Backend: gated{Backend: b, release: release}})
+		ctx := t.Context()
+		for _, r := range []store.Resource{blob("a", "x", ""), blob("b", "y", "")} {
+			if _, err := f.Apply(ctx, r, store.Expect{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := f.Watch(ctx, "Blob", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := nextEvent(t, w); ev.Type != store.Added || ev.Resource.Ref.Name != "x" {
+			t.Fatalf("first event: %v %v, want a's Added x", ev.Type, ev.Resource.Ref)
+		}
+		// a's initial state is through; b's not yet.
+		if _, err := f.Delete(ctx, store.Ref{Kind: "Blob", Namespace: "a", Name: "x"}, store.Expect{}); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		var before []string
+		for {
+			ev := nextEvent(t, w)
+			if ev.Type == store.Bookmark {
+				break
+			}
+			before = append(before, fmt.Sprint(ev.Type, " ", ev.Resource.Ref.Name))
+		}
+		if !slices.Equal(before, []string{fmt.Sprint(store.Added, " y")}) {
+			t.Fatalf("round %d: between a's initial state and the fan-in's Bookmark: %v, want b's initial state only (Added y)", round, before)
+		}
+		if ev := nextEvent(t, w); ev.Type != store.Deleted || ev.Resource.Ref.Name != "x" {
+			t.Fatalf("after the Bookmark: %v %v, want a's live Deleted x", ev.Type, ev.Resource.Ref)
 		}
 		w.Close()
 	}
