@@ -112,27 +112,39 @@ var _ Compactor = (*Federation)(nil)
 // (or a name that is not one printable word), an empty prefix (leave
 // Prefixes empty to serve every namespace), an unknown route.
 func NewFederation(route Route, members ...Member) (*Federation, error) {
+	if err := CheckFederation(route, members...); err != nil {
+		return nil, err
+	}
+	for i, m := range members {
+		if m.Backend == nil {
+			return nil, fmt.Errorf("backend: federation: member %d (%q) has no backend", i, m.Name)
+		}
+	}
+	return &Federation{members: slices.Clone(members), route: route, fanInMax: WatchBufferMax}, nil
+}
+
+// CheckFederation checks what NewFederation checks but the backends, so
+// that a caller can refuse bad members before it opens their backends.
+func CheckFederation(route Route, members ...Member) error {
 	if _, ok := routeNames[route]; !ok {
-		return nil, fmt.Errorf("backend: federation: unknown route %d", route)
+		return fmt.Errorf("backend: federation: unknown route %d", route)
 	}
 	if len(members) == 0 || len(members) > FederationMembersMax {
-		return nil, fmt.Errorf("backend: federation: %d members, want 1 to %d", len(members), FederationMembersMax)
+		return fmt.Errorf("backend: federation: %d members, want 1 to %d", len(members), FederationMembersMax)
 	}
 	seen := map[string]bool{}
 	for i, m := range members {
 		switch {
-		case m.Backend == nil:
-			return nil, fmt.Errorf("backend: federation: member %d (%q) has no backend", i, m.Name)
 		case m.Name == "" || strings.ContainsAny(m.Name, " ,()\t\n\x00"):
-			return nil, fmt.Errorf("backend: federation: member %d: name %q is not one word", i, m.Name)
+			return fmt.Errorf("backend: federation: member %d: name %q is not one word", i, m.Name)
 		case seen[m.Name]:
-			return nil, fmt.Errorf("backend: federation: two members named %q", m.Name)
+			return fmt.Errorf("backend: federation: two members named %q", m.Name)
 		case slices.Contains(m.Prefixes, ""):
-			return nil, fmt.Errorf("backend: federation: member %q: an empty prefix (give none to serve every namespace)", m.Name)
+			return fmt.Errorf("backend: federation: member %q: an empty prefix (give none to serve every namespace)", m.Name)
 		}
 		seen[m.Name] = true
 	}
-	return &Federation{members: slices.Clone(members), route: route, fanInMax: WatchBufferMax}, nil
+	return nil
 }
 
 // Name is "federation(NAME,...)".

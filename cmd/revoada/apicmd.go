@@ -116,6 +116,13 @@ var errUsageFlag = errors.New("usage")
 // --server, the store --backend names (withBackend), else the data
 // directory's node (withNode).
 func withTarget(e *env, verb, dir string, srv *serverOpts, f func(ctx context.Context, n nodeClient) int) int {
+	if srv.store != nil {
+		// Checked even when they choose no other store: a bad --route
+		// alone is refused, not ignored.
+		if _, _, err := srv.store.parse(dir); err != nil {
+			return usageError(e, verb, "%v", strings.TrimPrefix(err.Error(), "usage: "))
+		}
+	}
 	if srv.store != nil && srv.store.chosen() {
 		if *srv.server != "" {
 			return usageError(e, verb, "--server sends the verb to a node, which serves its own store: --backend, --route and --audit are the node's flags there")

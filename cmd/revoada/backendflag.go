@@ -127,8 +127,10 @@ func parseBackendSpec(s string) (member, error) {
 	return m, nil
 }
 
-// parse checks the flags and returns the route and the members.
-func (o *backendOpts) parse() (backend.Route, []member, error) {
+// parse checks the flags, for data directory dir, and returns the route
+// and the members. Nothing is opened: a bad federation (members' names and
+// prefixes, one store named twice) is refused before any store starts.
+func (o *backendOpts) parse(dir string) (backend.Route, []member, error) {
 	route, err := backend.ParseRoute(*o.route)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: --route: %w", errUsageFlag, err)
@@ -148,13 +150,54 @@ func (o *backendOpts) parse() (backend.Route, []member, error) {
 		}
 		members = append(members, m)
 	}
+	if members[0].name != "" {
+		fed := make([]backend.Member, len(members))
+		for i, m := range members {
+			fed[i] = backend.Member{Name: m.name, Prefixes: m.prefixes}
+		}
+		if err := backend.CheckFederation(route, fed...); err != nil {
+			return 0, nil, fmt.Errorf("%w: %w", errUsageFlag, err)
+		}
+	}
+	stores := map[string]string{}
+	for _, m := range members {
+		k := m.store(dir)
+		if other, ok := stores[k]; ok {
+			return 0, nil, fmt.Errorf("%w: --backend: members %s and %s name the same store (%s)", errUsageFlag, other, m.name, k)
+		}
+		stores[k] = m.name
+	}
 	return route, members, nil
+}
+
+// store names the store m opens on data directory dir, the same for two
+// spellings of one file or directory: mesh DIR, bolt FILE, and for systemd
+// and supervised the unit directory (whose revision file they share).
+func (m member) store(dir string) string {
+	kind, arg := m.kind, m.arg
+	switch kind {
+	case "mesh":
+		if arg == "" {
+			arg = dir
+		}
+	case "bolt":
+		if arg == "" {
+			arg = filepath.Join(dir, boltFileName)
+		}
+	case "systemd", "supervised":
+		kind = "units"
+		arg, _, _ = strings.Cut(arg, "@")
+	}
+	if abs, err := filepath.Abs(arg); err == nil {
+		arg = abs
+	}
+	return kind + " " + arg
 }
 
 // checkNode checks the flags of a node: its own store, kind mesh without
 // an argument, must be one of the stores it serves.
-func (o *backendOpts) checkNode() error {
-	_, members, err := o.parse()
+func (o *backendOpts) checkNode(dir string) error {
+	_, members, err := o.parse(dir)
 	if err != nil {
 		return err
 	}
@@ -170,7 +213,7 @@ func (o *backendOpts) checkNode() error {
 // not nil, stands for kind mesh with no argument: a node's own store. The
 // returned close closes every backend opened, in reverse order.
 func (o *backendOpts) open(dir string, mesh backend.Backend) (backend.Backend, func() error, error) {
-	route, members, err := o.parse()
+	route, members, err := o.parse(dir)
 	if err != nil {
 		return nil, nil, err
 	}

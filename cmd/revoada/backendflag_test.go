@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"revoada.dev/revoada/real/disk"
 	"revoada.dev/revoada/real/kube/kubetest"
 	"revoada.dev/revoada/real/nomad/nomadtest"
 	"revoada.dev/revoada/real/systemd/systemdtest"
@@ -81,7 +86,7 @@ func TestBackendFlagRefusesBadSpecs(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--backend", "kube=http://127.0.0.1:1"}, `"kube" is no store kind`},
+		{[]string{"--backend", "etcd=http://127.0.0.1:1"}, `"etcd" is no store kind`},
 		{[]string{"--backend", "bolt", "--backend", "a=bolt"}, "each needs NAME"},
 		{[]string{"--backend", "a:=bolt"}, "empty namespace prefix"},
 		{[]string{"--backend", "a=bolt", "--backend", "a=mesh", "--route", "first"}, `two members named "a"`},
@@ -287,4 +292,60 @@ func TestBackendNomadThroughTheCLI(t *testing.T) {
 	}
 	client(t, dir, exitOK, "delete", "nomadjob", "web", "--backend", "nomad="+addr)
 	client(t, dir, exitFailed, "get", "nomadjob", "web", "--backend", "nomad="+addr)
+}
+
+// Store flags are checked even when they choose no other store: a bad
+// --route alone is a usage error, not silently ignored.
+func TestBackendFlagRouteAloneIsChecked(t *testing.T) {
+	o := client(t, t.TempDir(), exitUsage, "list", "configmaps", "--route", "round-robin")
+	if !strings.Contains(o.stderr, "unknown federation route") {
+		t.Fatalf("stderr %q", o.stderr)
+	}
+}
+
+// One store named by two members is a usage error found before any store
+// opens: the second bbolt open would wait for the first's lock, and a
+// node's own store twice would list and watch every resource twice.
+func TestBackendFlagRefusesOneStoreTwice(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--backend", "a:x-=bolt", "--backend", "b=bolt=" + filepath.Join(dir, boltFileName)},
+		{"--backend", "a:x-=bolt=" + filepath.Join(dir, "s.bolt"), "--backend", "b=bolt=" + dir + "/./s.bolt"},
+	} {
+		start := time.Now()
+		o := client(t, dir, exitUsage, append([]string{"list", "configmaps"}, args...)...)
+		if !strings.Contains(o.stderr, "the same store") {
+			t.Errorf("%v: stderr %q, want it to name the store given twice", args, o.stderr)
+		}
+		if took := time.Since(start); took > disk.LockWaitMax {
+			t.Errorf("%v: refused after %s, waiting on a lock", args, took)
+		}
+	}
+}
+
+// A node's federation flags are checked before the node starts: two
+// members of one name, or its own store twice, exit 2.
+func TestNodeBackendRefusesBadFederation(t *testing.T) {
+	for _, c := range []struct {
+		members []string
+		want    string
+	}{
+		{[]string{"--backend", "a:x-=mesh", "--backend", "b=mesh"}, "the same store"},
+		{[]string{"--backend", "a:x-=mesh", "--backend", "a=bolt"}, `two members named "a"`},
+		{[]string{"--backend", "a(1):x-=mesh"}, "is not one word"},
+	} {
+		dir := t.TempDir()
+		args := append([]string{"node", "--data", dir, "--listen", "127.0.0.1:0"}, c.members...)
+		// A node that accepts its flags runs until stopped: the guard
+		// kills it, and the test fails on its exit code.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.Run()
+		cancel()
+		if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.members, code, stderr.String(), exitUsage, c.want)
+		}
+	}
 }

@@ -154,7 +154,7 @@ func nodeFlags(e *env) (*flag.FlagSet, func() int) {
 		if err := checkAPISpec(apiOpts); err != nil {
 			return usageError(e, "node", "%v", err)
 		}
-		if err := store.checkNode(); err != nil {
+		if err := store.checkNode(*data); err != nil {
 			return usageError(e, "node", "%v", strings.TrimPrefix(err.Error(), "usage: "))
 		}
 		adv := *advertise
