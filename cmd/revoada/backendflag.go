@@ -167,6 +167,12 @@ func (o *backendOpts) parse(dir string) (backend.Route, []member, error) {
 		}
 		stores[k] = m.name
 	}
+	if *o.audit != "" {
+		trail := member{kind: "bolt", arg: *o.audit}.store(dir)
+		if _, ok := stores[trail]; ok {
+			return 0, nil, fmt.Errorf("%w: --audit %s is a store's own file", errUsageFlag, *o.audit)
+		}
+	}
 	return route, members, nil
 }
 

@@ -349,3 +349,14 @@ func TestNodeBackendRefusesBadFederation(t *testing.T) {
 		}
 	}
 }
+
+// --audit naming a store's own file is a usage error: the trail's lines
+// would be appended to the bbolt file.
+func TestBackendFlagRefusesAuditIntoAStore(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s.bolt")
+	o := client(t, dir, exitUsage, "list", "configmaps", "--backend", "bolt="+file, "--audit", dir+"/./s.bolt")
+	if !strings.Contains(o.stderr, "--audit") {
+		t.Fatalf("stderr %q, want it to name --audit", o.stderr)
+	}
+}
