@@ -112,6 +112,9 @@ func parseBackendSpec(s string) (member, error) {
 	if rest == "" {
 		return member{}, fmt.Errorf("%w: --backend %q: not a store kind (%s), nor NAME[:PREFIX,...]=KIND[=ARG]", errUsageFlag, s, strings.Join(slices.Sorted(maps.Keys(backendKinds)), ", "))
 	}
+	if name == "" {
+		return member{}, fmt.Errorf("%w: --backend %q: no member name before the prefixes: give NAME[:PREFIX,...]=KIND[=ARG]", errUsageFlag, s)
+	}
 	m := member{name: name}
 	if hasList {
 		m.prefixes = strings.Split(list, ",")

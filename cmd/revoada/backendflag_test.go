@@ -89,6 +89,7 @@ func TestBackendFlagRefusesBadSpecs(t *testing.T) {
 		{[]string{"--backend", "etcd=http://127.0.0.1:1"}, `"etcd" is no store kind`},
 		{[]string{"--backend", "bolt", "--backend", "a=bolt"}, "each needs NAME"},
 		{[]string{"--backend", "a:=bolt"}, "empty namespace prefix"},
+		{[]string{"--backend", ":prod-=bolt"}, "no member name"},
 		{[]string{"--backend", "a=bolt", "--backend", "a=mesh", "--route", "first"}, `two members named "a"`},
 		{[]string{"--backend", "a=bolt", "--route", "round-robin"}, "unknown federation route"},
 		{[]string{"--backend", "bolt", "--server", "https://127.0.0.1:1"}, "--server sends the verb to a node"},
