@@ -218,23 +218,92 @@ func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return store.Resource{}, fmt.Errorf("systemd: %w", err)
 	}
+	if _, err := os.Lstat(path); err == nil && !exists { // a dangling link too
+		return store.Resource{}, fmt.Errorf("systemd: %s: %w: %s is a unit file the backend did not write", r.Ref, store.ErrConflict, path)
+	}
+	if exists {
+		return b.write(ctx, r, exp, u, prev, had)
+	}
+	// A create: a crash before the commit leaves a unit file the
+	// revision file does not know, which the next Open removes (see
+	// dropUncommitted) once it is named here.
+	if err := b.intend(u.Name); err != nil {
+		return store.Resource{}, err
+	}
+	out, err := b.write(ctx, r, exp, u, prev, had)
+	b.settle()
+	return out, err
+}
+
+// crashBeforeCommit, when set (by a test), runs between the manager's
+// change and the commit: where a crash leaves the two apart.
+var crashBeforeCommit func()
+
+// write installs u, starts it if it starts, and commits r; on failure it
+// puts back the previous file.
+func (b *Backend) write(ctx context.Context, r store.Resource, exp store.Expect, u Unit, prev []byte, had bool) (store.Resource, error) {
 	changed := !had || !bytes.Equal(prev, u.Text)
 	if err := b.install(ctx, u, prev, had); err != nil {
 		return store.Resource{}, err
 	}
 	if u.Start {
 		if err := b.start(ctx, u.Name, changed); err != nil {
-			b.putBack(u.Name, prev, had)
+			b.putBack(u, prev, had)
 			return store.Resource{}, err
 		}
+	}
+	if crashBeforeCommit != nil {
+		crashBeforeCommit()
 	}
 	// The manager has the new unit: commit even if ctx ended meanwhile.
 	out, err := b.rev.Apply(context.WithoutCancel(ctx), r, exp)
 	if err != nil {
-		b.putBack(u.Name, prev, had)
+		b.putBack(u, prev, had)
 		return store.Resource{}, fmt.Errorf("systemd: %s: %w", r.Ref, err)
 	}
 	return out, nil
+}
+
+// pending is the file naming the unit a create is writing, beside the
+// revision file: present only while a create runs, or after a crash in
+// one.
+func (b *Backend) pending() string { return b.cfg.State + ".pending" }
+
+// intend records that a create writes unit name.
+func (b *Backend) intend(name string) error {
+	p := b.pending()
+	if err := writeAtomic(filepath.Dir(p), filepath.Base(p), []byte(name)); err != nil {
+		return fmt.Errorf("systemd: %s: recording the create: %w", name, err)
+	}
+	return nil
+}
+
+// settle forgets a create that committed or was put back. A file left
+// behind is harmless: dropUncommitted keeps a unit that is stored.
+func (b *Backend) settle() {
+	p := b.pending()
+	removeFile(filepath.Dir(p), filepath.Base(p))
+}
+
+// dropUncommitted stops and removes the unit of a create that a crash
+// interrupted before its commit (the pending file names it and no stored
+// resource has it), then forgets the create. b.mu is held.
+func (b *Backend) dropUncommitted(ctx context.Context, want map[string]bool) error {
+	data, err := os.ReadFile(b.pending())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("systemd: %w", err)
+	}
+	name := string(data)
+	if _, kerr := face.UnitKind(name); kerr == nil && !strings.ContainsRune(name, '/') && !want[name] {
+		if err := b.remove(ctx, Unit{Name: name, Start: !strings.Contains(name, "@.")}); err != nil {
+			return err
+		}
+	}
+	b.settle()
+	return nil
 }
 
 // install writes u, reloads, and checks the manager loaded it; on failure
@@ -248,22 +317,27 @@ func (b *Backend) install(ctx context.Context, u Unit, prev []byte, had bool) er
 		err = b.loaded(ctx, u.Name)
 	}
 	if err != nil {
-		b.putBack(u.Name, prev, had)
+		b.putBack(u, prev, had)
 	}
 	return err
 }
 
-// putBack restores a unit file's previous state (or removes it) and
+// putBack restores u's file's previous state (or removes it) and
 // reloads, with a context of its own: it runs after the write's failed.
-func (b *Backend) putBack(name string, prev []byte, had bool) {
+// A previous unit that starts is started again (a no-op when it runs): a
+// reload of a file the manager would not load cancels the unit's waiting
+// start job, and a Delete had stopped it.
+func (b *Backend) putBack(u Unit, prev []byte, had bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), rollbackGuard)
 	defer cancel()
 	if had {
-		writeAtomic(b.cfg.UnitDir, name, prev)
+		writeAtomic(b.cfg.UnitDir, u.Name, prev)
 	} else {
-		removeFile(b.cfg.UnitDir, name)
+		removeFile(b.cfg.UnitDir, u.Name)
 	}
-	b.reload(ctx)
+	if b.reload(ctx) == nil && had && u.Start {
+		b.start(ctx, u.Name, false)
+	}
 }
 
 func (b *Backend) reload(ctx context.Context) error {
@@ -384,7 +458,7 @@ func (b *Backend) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (
 	// The unit is gone from the manager: commit even if ctx ended meanwhile.
 	out, err := b.rev.Delete(context.WithoutCancel(ctx), ref, exp)
 	if err != nil {
-		b.putBack(u.Name, u.Text, true)
+		b.putBack(u, u.Text, true)
 		return store.Resource{}, fmt.Errorf("systemd: %s: %w", ref, err)
 	}
 	return out, nil
@@ -426,6 +500,9 @@ func (b *Backend) reconcile(ctx context.Context, old []store.Resource) error {
 		}
 		units = append(units, u)
 		want[u.Name] = true
+	}
+	if err := b.dropUncommitted(ctx, want); err != nil {
+		return err
 	}
 	for _, r := range old {
 		u, err := b.render(r)

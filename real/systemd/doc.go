@@ -26,7 +26,9 @@
 // the backend starts what it holds itself, and again at Open). The start is
 // a job the manager runs asynchronously: Apply returns once the manager
 // accepted it; State reports how it went. A start job the manager refuses
-// is a refused Apply (rolled back as above).
+// is a refused Apply (rolled back as above). A create whose unit name is
+// a file in the directory that the backend did not write (the host's own
+// unit) is refused with store.ErrConflict, the file untouched.
 //
 // Delete stops a started unit and waits until the manager has it inactive
 // or failed (podman containers get their ExecStop and ExecStopPost), removes
@@ -45,7 +47,9 @@
 // reconciles the directory with the revision file (rewrites a unit file
 // that is missing or differs, e.g. after a crash between the file and the
 // commit, reloads, starts the units that start), so the two agree after any
-// crash. Files in the directory the backend did not write are left alone.
+// crash. A create names its unit in a file beside the revision file
+// (Config.State + ".pending") until it commits or is put back: the unit of
+// a create a crash interrupted is stopped and removed at Open. Files in the directory the backend did not write are left alone.
 // Restore replaces the revision file and reconciles the directory with it
 // (units not in the snapshot stopped and removed). Compact is the revision
 // file's.
