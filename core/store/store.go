@@ -24,8 +24,10 @@ type Expect struct {
 	Revision Revision
 }
 
-// check answers nil when the precondition holds for what the store holds.
-func (e Expect) check(ref Ref, cur Resource, exists bool) error {
+// Check answers nil when the precondition holds for what a store holds of
+// ref (cur, when exists), else a *ConflictError naming the current
+// revision (0 for none). Backends over other systems check with it too.
+func (e Expect) Check(ref Ref, cur Resource, exists bool) error {
 	if !e.Set {
 		return nil
 	}
@@ -92,7 +94,7 @@ func (s *Store) Apply(r Resource, exp Expect) (Resource, Event, error) {
 		return Resource{}, Event{}, err
 	}
 	cur, exists := s.lookup(r.Ref)
-	if err := exp.check(r.Ref, cur, exists); err != nil {
+	if err := exp.Check(r.Ref, cur, exists); err != nil {
 		return Resource{}, Event{}, err
 	}
 	rev := s.rev + 1
@@ -123,7 +125,7 @@ func (s *Store) Delete(ref Ref, exp Expect) (Resource, Event, error) {
 	if !exists {
 		return Resource{}, Event{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
-	if err := exp.check(ref, cur, true); err != nil {
+	if err := exp.Check(ref, cur, true); err != nil {
 		return Resource{}, Event{}, err
 	}
 	s.remove(ref)

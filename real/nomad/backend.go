@@ -117,7 +117,7 @@ func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect)
 			}
 			cur, curJob = store.Resource{}, nil
 		}
-		if err := checkExpect(r.Ref, exp, cur, curJob != nil); err != nil {
+		if err := exp.Check(r.Ref, cur, curJob != nil); err != nil {
 			return store.Resource{}, err
 		}
 		job, err := loc.job(r, curJob)
@@ -171,21 +171,6 @@ func (b *Backend) written(ctx context.Context, loc location, r store.Resource, p
 		}
 	}
 	return store.Resource{}, fmt.Errorf("nomad: %s at %s: the version written at index %d is gone already", r.Ref, b.addr, index)
-}
-
-// checkExpect applies the store's precondition to what Nomad holds.
-func checkExpect(ref store.Ref, exp store.Expect, cur store.Resource, exists bool) error {
-	if !exp.Set {
-		return nil
-	}
-	var have store.Revision
-	if exists {
-		have = cur.ModRevision
-	}
-	if have != exp.Revision {
-		return &store.ConflictError{Ref: ref, Want: exp.Revision, Current: have}
-	}
-	return nil
 }
 
 // validResource checks what the store's own Apply checks.
@@ -314,7 +299,7 @@ func (b *Backend) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (
 	if err != nil {
 		return store.Resource{}, err
 	}
-	if err := checkExpect(ref, exp, cur, true); err != nil {
+	if err := exp.Check(ref, cur, true); err != nil {
 		return store.Resource{}, err
 	}
 	_, wm, err := b.client.Jobs().DeregisterOpts(loc.id, &api.DeregisterOptions{}, b.write(ctx, loc.namespace))

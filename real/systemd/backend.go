@@ -173,20 +173,6 @@ func (b *Backend) current(ctx context.Context, ref store.Ref) (store.Resource, b
 	return cur, true, nil
 }
 
-func checkExpect(ref store.Ref, exp store.Expect, cur store.Resource, exists bool) error {
-	if !exp.Set {
-		return nil
-	}
-	var have store.Revision
-	if exists {
-		have = cur.ModRevision
-	}
-	if have != exp.Revision {
-		return &store.ConflictError{Ref: ref, Want: exp.Revision, Current: have}
-	}
-	return nil
-}
-
 // Apply writes r's unit, has the manager load it, starts or restarts it
 // if it starts, and commits the revision; see the package doc. Errors:
 // store.ErrInvalid (including a unit the manager would not load or start),
@@ -209,7 +195,7 @@ func (b *Backend) Apply(ctx context.Context, r store.Resource, exp store.Expect)
 	if err != nil {
 		return store.Resource{}, err
 	}
-	if err := checkExpect(r.Ref, exp, cur, exists); err != nil {
+	if err := exp.Check(r.Ref, cur, exists); err != nil {
 		return store.Resource{}, err
 	}
 	path := filepath.Join(b.cfg.UnitDir, u.Name)
@@ -445,7 +431,7 @@ func (b *Backend) Delete(ctx context.Context, ref store.Ref, exp store.Expect) (
 	if !exists {
 		return store.Resource{}, fmt.Errorf("systemd: %s: %w", ref, store.ErrNotFound)
 	}
-	if err := checkExpect(ref, exp, cur, exists); err != nil {
+	if err := exp.Check(ref, cur, exists); err != nil {
 		return store.Resource{}, err
 	}
 	u, err := b.render(cur)
