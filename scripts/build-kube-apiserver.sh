@@ -22,20 +22,8 @@
 set -euo pipefail
 
 version="${KUBE_APISERVER_VERSION:-1.37.2}"
-tools="${REVOADA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/revoada-tools}"
-out="$tools/kube-apiserver-v$version"
-bin="$out/kube-apiserver"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-if [ "${1:-}" = --cached ]; then
-  echo "kube-apiserver v$version is not built: run scripts/build-kube-apiserver.sh" >&2
-  exit 3
-fi
-mkdir -p "$out"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/tool-cache.sh"
+tool_cache kube-apiserver "$version" kube-apiserver "${1:-}"
 minor="${version#*.}"; minor="${minor%%.*}"
 staging="0.${version#*.}"
 (

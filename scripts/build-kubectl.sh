@@ -16,20 +16,8 @@
 set -euo pipefail
 
 version="${KUBECTL_VERSION:-1.37.2}"
-tools="${REVOADA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/revoada-tools}"
-out="$tools/kubectl-v$version"
-bin="$out/kubectl"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-if [ "${1:-}" = --cached ]; then
-  echo "kubectl v$version is not built: run scripts/build-kubectl.sh" >&2
-  exit 3
-fi
-mkdir -p "$out"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/tool-cache.sh"
+tool_cache kubectl "$version" kubectl "${1:-}"
 minor="${version#*.}"; minor="${minor%%.*}"
 staging="0.${version#*.}"
 cat > "$work/main.go" <<'GO'

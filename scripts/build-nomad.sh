@@ -25,20 +25,8 @@ set -euo pipefail
 
 version="${NOMAD_VERSION:-1.6.1}"
 api="${NOMAD_API_VERSION:-v0.0.0-20230710102300-e8683e3f4958}"
-tools="${REVOADA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/revoada-tools}"
-out="$tools/nomad-v$version"
-bin="$out/nomad"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-if [ "${1:-}" = --cached ]; then
-  echo "nomad v$version is not built: run scripts/build-nomad.sh" >&2
-  exit 3
-fi
-mkdir -p "$out"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/tool-cache.sh"
+tool_cache nomad "$version" nomad "${1:-}"
 (
   cd "$work"
   go mod init revoada.dev/nomad-build >/dev/null 2>&1
