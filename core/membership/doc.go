@@ -23,7 +23,8 @@
 // Motivala, "SWIM: Scalable Weakly-consistent Infection-style Process Group
 // Membership Protocol", DSN 2002): it takes the next 1+Fanout members of a
 // round-robin traversal of a random permutation of the live members, sends
-// the first Fanout a Gossip and Pings the last. A Gossip carries the states
+// the first Fanout a Gossip and Pings the last; a quiet round, with nothing
+// queued and nobody suspected, only Pings the next member. A Gossip carries the states
 // of the node's broadcast queue, least sent first, at most
 // StatesPerMessageMax: every state a node takes into its view (or signs
 // itself) is queued for RetransmitMult·⌈log₂(members+1)⌉ sends, as
@@ -53,12 +54,17 @@
 //
 // Any message from a peer, or an Ack relayed for it, is a heartbeat for that
 // peer's phi-accrual detector (phi.go). The round-robin traversal bounds the
-// gaps between heartbeats: every live member is contacted by every other
-// about once per ⌈members/(1+Fanout)⌉ rounds. When φ passes PhiThreshold the
+// gaps between heartbeats: in a quiet mesh every live member Pings every
+// other, and hears its Ack, about once per members rounds; while states or
+// suspicions spread, Gossip adds contacts. When φ passes PhiThreshold the
 // node does not accuse at once but probes, as SWIM §3.1 does: a Ping, then
-// after ProbeTimeoutTicks PingReqs through IndirectChecks other members; only
-// when no Ack comes, directly or relayed, within twice that again does the
-// peer become Suspect. This turns φ's tail of false alarms (a statistic of
+// after the probe timeout PingReqs through IndirectChecks other members;
+// only when no Ack comes, directly or relayed, within twice that again does
+// the peer become Suspect. The probe timeout is ProbeTimeoutTicks, or the
+// round trip of Ping and Ack as the node measures it (RFC 6298's mean plus
+// four deviations, at most five times ProbeTimeoutTicks) when that is
+// longer: on 200–300 ms links an Ack takes four to six ticks, and a probe
+// that gave up after two took a slow peer for a silent one. This turns φ's tail of false alarms (a statistic of
 // irregular gossip contacts) into probes that a live peer answers.
 //
 // Suspicions are gossiped: every message carries up to SuspectsPerMessageMax

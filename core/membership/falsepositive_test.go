@@ -23,43 +23,88 @@ func BenchmarkFalseSuspicionsSlowLinks(b *testing.B) {
 	}
 	c := newCluster(b, nodes, 1, func(cfg *Config) { cfg.PhiThreshold = phi })
 	c.joinAll(0)
-	delay := rand.New(rand.NewPCG(7, 7))
-	type flight struct {
-		at  uint64
-		msg Message
-	}
-	var inFlight []flight
+	links := newSlowLinks(c)
 	suspicions, hours := 0, 0.0
 	for b.Loop() {
-		for range ticksPerHour {
-			c.now++
-			for _, m := range c.nodes {
-				m.Tick()
-			}
-			for _, m := range c.nodes {
-				rd := m.Ready()
-				for _, msg := range rd.Messages {
-					inFlight = append(inFlight, flight{c.now + 2 + uint64(delay.IntN(2)), msg})
-				}
-				for _, ch := range rd.Changes {
-					if ch.Kind == HealthChanged && ch.Health == Suspect {
-						suspicions++
-					}
-				}
-			}
-			keep := inFlight[:0]
-			for _, f := range inFlight {
-				if f.at <= c.now {
-					c.nodes[c.index[f.msg.To]].Step(f.msg)
-				} else {
-					keep = append(keep, f)
-				}
-			}
-			inFlight = keep
-		}
+		suspicions += links.run(ticksPerHour)
 		hours += nodes
 	}
 	b.ReportMetric(float64(suspicions)/hours, "suspicions/node-hour")
 	b.ReportMetric(hours, "node-hours")
 	b.ReportMetric(float64(suspicions), "suspicions")
+}
+
+// slowLinks drives a cluster over links that delay every message 2 or 3
+// ticks (drawn per message, from its own seeded stream), counting the
+// suspicions raised.
+type slowLinks struct {
+	c        *cluster
+	delay    *rand.Rand
+	inFlight []flight
+}
+
+type flight struct {
+	at  uint64
+	msg Message
+}
+
+func newSlowLinks(c *cluster) *slowLinks {
+	return &slowLinks{c: c, delay: rand.New(rand.NewPCG(7, 7))}
+}
+
+// run runs ticks ticks and returns the suspicions raised meanwhile.
+func (l *slowLinks) run(ticks int) (suspicions int) {
+	c := l.c
+	for range ticks {
+		c.now++
+		for _, m := range c.nodes {
+			m.Tick()
+		}
+		for _, m := range c.nodes {
+			rd := m.Ready()
+			for _, msg := range rd.Messages {
+				l.inFlight = append(l.inFlight, flight{c.now + 2 + uint64(l.delay.IntN(2)), msg})
+			}
+			for _, ch := range rd.Changes {
+				if ch.Kind == HealthChanged && ch.Health == Suspect {
+					suspicions++
+				}
+			}
+		}
+		keep := l.inFlight[:0]
+		for _, f := range l.inFlight {
+			if f.at <= c.now {
+				c.nodes[c.index[f.msg.To]].Step(f.msg)
+			} else {
+				keep = append(keep, f)
+			}
+		}
+		l.inFlight = keep
+	}
+	return suspicions
+}
+
+// TestProbeTimeoutFollowsRoundTrip: on links where an Ack takes four to six
+// ticks, every node's probe timeout grows to cover it (the default two
+// ticks gave up on live peers: 3 false suspicions in 5 node-hours once
+// quiet rounds stopped sending empty Gossip), and nothing is suspected; on
+// one-tick links it stays ProbeTimeoutTicks.
+func TestProbeTimeoutFollowsRoundTrip(t *testing.T) {
+	c := newCluster(t, 5, 1, nil)
+	c.joinAll(0)
+	if n := newSlowLinks(c).run(3000); n > 0 {
+		t.Errorf("%d suspicions on slow links, no node down", n)
+	}
+	for i, m := range c.nodes {
+		if got := m.probeTimeout(); got < 6 || got > 5*uint64(m.cfg.ProbeTimeoutTicks) {
+			t.Errorf("node %d: probe timeout %d ticks on links with 4–6 tick round trips", i, got)
+		}
+	}
+	fast := joinedCluster(t, 5, 1, 0)
+	fast.runUntil(300, func() bool { return false })
+	for i, m := range fast.nodes {
+		if got := m.probeTimeout(); got != uint64(m.cfg.ProbeTimeoutTicks) {
+			t.Errorf("one-tick links: node %d's probe timeout is %d ticks, not %d", i, got, m.cfg.ProbeTimeoutTicks)
+		}
+	}
 }

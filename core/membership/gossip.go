@@ -13,7 +13,11 @@ import (
 // traversal get a Gossip of the recent states (the first Fanout; in one
 // round of PushPullEveryRounds, or while more is queued than one Gossip
 // carries, the first of them a full push-pull instead) or a Ping (the
-// last), so a round costs the same whatever the mesh's size; a random Dead
+// last), so a round costs the same whatever the mesh's size. A quiet round
+// (nothing queued, nobody suspected) sends no Gossip: it takes only the
+// next member and Pings it, or the next two, for the push-pull if one is
+// due and the Ping. An empty Gossip would tell nobody anything; at 100
+// nodes the empty ones were 41% of every message received. A random Dead
 // member gets a push-pull with probability dead/live (Serf's
 // reconnect), so a healed partition or a restarted node is found again while
 // each Dead address draws about one attempt per round from the whole mesh;
@@ -23,20 +27,30 @@ import (
 // each know only themselves, for ever: neither side has the other's state to
 // contact, and each has live members, so it never returns to its seeds.
 func (m *Membership) round() {
-	targets := m.nextTargets(1 + m.cfg.Fanout)
-	m.room(len(targets))
 	m.rounds++
 	// More queued than one Gossip carries is a mesh in upheaval (a join
 	// wave, a healed partition): a push-pull then reconciles faster.
 	full := m.rounds%uint64(m.cfg.PushPullEveryRounds) == 0 || len(m.queue) > m.cfg.StatesPerMessageMax
+	// A quiet round, with no state queued and no suspicion to spread, has
+	// nothing to gossip: it only Pings the next member of the traversal,
+	// after the push-pull if one is due.
+	n := 1 + m.cfg.Fanout
+	if len(m.queue) == 0 && len(m.suspects) == 0 {
+		n = 1
+		if full {
+			n = 2
+		}
+	}
+	targets := m.nextTargets(n)
+	m.room(len(targets))
 	for i, id := range targets {
 		switch {
 		case i == 0 && full:
 			m.sendPushPull(id)
-		case i < m.cfg.Fanout:
+		case i < n-1:
 			m.send(Message{To: id, Kind: Gossip, States: m.broadcasts()})
 		default:
-			m.send(Message{To: id, Kind: Ping, Seq: m.nextSeq()})
+			m.ping(id)
 		}
 	}
 	if m.dead > 0 && m.cfg.Rand.IntN(max(len(m.sorted)-m.dead, 1)) < m.dead {

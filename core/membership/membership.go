@@ -203,8 +203,9 @@ type Membership struct {
 	// (see sortQueue). queueSpare is the merge's other buffer.
 	queueSplit int
 	queueSpare []broadcast
-	lhm        int     // Lifeguard local health multiplier, 0..LocalHealthMax
-	alarmQ     float64 // alarmQuantile(PhiThreshold)
+	rtt        rttEstimate // of Ping and direct Ack: the probe timeout (probeTimeout)
+	lhm        int         // Lifeguard local health multiplier, 0..LocalHealthMax
+	alarmQ     float64     // alarmQuantile(PhiThreshold)
 	// nextWatch is a tick no later than the first at which watch has work:
 	// a Healthy peer's alarm or a Suspect's grace running out.
 	nextWatch uint64

@@ -700,3 +700,25 @@ func TestDeadPeerIsToldWhenItSpeaks(t *testing.T) {
 		t.Fatalf("told again at once: %d Pings", len(again))
 	}
 }
+
+// TestQuietRoundsOnlyPing: once every state has been gossiped its number of
+// times and nobody is suspected, a round sends no Gossip (an empty one tells
+// nobody anything), only its Ping and, one round in PushPullEveryRounds,
+// its push-pull; a new state is gossiped again at once.
+func TestQuietRoundsOnlyPing(t *testing.T) {
+	c := joinedCluster(t, 8, 5, 0)
+	c.runUntil(400, func() bool { return false })
+	kinds := map[MsgKind]int{}
+	c.observe = func(m Message) { kinds[m.Kind]++ }
+	c.runUntil(200, func() bool { return false })
+	if kinds[Gossip] != 0 || kinds[Ping] == 0 || kinds[PushPull] == 0 {
+		t.Fatalf("a quiet mesh sent %v", kinds)
+	}
+	if err := c.nodes[3].UpdateSelf(func(s *State) { s.SoftwareVersion = "v0.2.0" }); err != nil {
+		t.Fatal(err)
+	}
+	c.runUntil(2*c.nodes[3].cfg.GossipIntervalTicks, func() bool { return false })
+	if kinds[Gossip] == 0 {
+		t.Fatal("a new state was not gossiped")
+	}
+}

@@ -27,11 +27,71 @@ type relay struct {
 	expires   uint64
 }
 
-// probeTimeout is ProbeTimeoutTicks stretched by the local health multiplier
-// (Lifeguard §IV-A): a node that is itself struggling waits longer before
-// accusing others.
+// probeTimeout is how long a probe waits for a direct Ack: ProbeTimeoutTicks,
+// or the round-trip time this node measures (rtt) when that is longer, so
+// that a slow link's Ack is awaited rather than taken for silence; either
+// stretched by the local health multiplier (Lifeguard §IV-A): a node that
+// is itself struggling waits longer before accusing others.
 func (m *Membership) probeTimeout() uint64 {
-	return uint64(m.cfg.ProbeTimeoutTicks * (1 + m.lhm))
+	return max(uint64(m.cfg.ProbeTimeoutTicks), m.rtt.timeout(uint64(m.cfg.ProbeTimeoutTicks))) * uint64(1+m.lhm)
+}
+
+// ping sends a Ping to id with a new sequence number, remembering when, and
+// returns the number.
+func (m *Membership) ping(id roles.NodeID) uint64 {
+	seq := m.nextSeq()
+	m.rtt.sent(seq, m.now)
+	m.send(Message{To: id, Kind: Ping, Seq: seq})
+	return seq
+}
+
+// pingsTimed is how many of its latest Pings a node remembers, to time the
+// direct Acks that answer them (rttEstimate); an Ack later than that many
+// Pings is not timed. rttTimeoutMax caps the measured probe timeout at that
+// many times ProbeTimeoutTicks, so that a burst of late Acks (a paused
+// peer) cannot put detection off for long.
+const (
+	pingsTimed    = 8
+	rttTimeoutMax = 5
+)
+
+// rttEstimate is the round-trip time of Ping and direct Ack, in ticks, as
+// TCP estimates it (RFC 6298): a smoothed mean and mean deviation, in
+// eighths of a tick, and a timeout of the mean plus four deviations.
+type rttEstimate struct {
+	pings          [pingsTimed]struct{ seq, at uint64 }
+	next           int
+	sampled        bool
+	srtt8, rttvar8 uint64
+}
+
+func (r *rttEstimate) sent(seq, at uint64) {
+	r.pings[r.next].seq, r.pings[r.next].at = seq, at
+	r.next = (r.next + 1) % pingsTimed
+}
+
+// acked takes the direct Ack of Ping seq, received at tick now: a sample
+// if the Ping is remembered (once: a duplicate Ack is no second sample).
+func (r *rttEstimate) acked(seq, now uint64) {
+	i := slices.IndexFunc(r.pings[:], func(p struct{ seq, at uint64 }) bool { return p.seq == seq && seq != 0 })
+	if i < 0 {
+		return
+	}
+	sample := (now - r.pings[i].at) * 8
+	r.pings[i].seq = 0
+	if !r.sampled {
+		r.srtt8, r.rttvar8, r.sampled = sample, sample/2, true
+		return
+	}
+	dev := max(r.srtt8, sample) - min(r.srtt8, sample)
+	r.rttvar8 = (3*r.rttvar8 + dev) / 4
+	r.srtt8 = (7*r.srtt8 + sample) / 8
+}
+
+// timeout is the estimate's timeout in ticks, rounded up, at most
+// rttTimeoutMax·base; 0 before any sample.
+func (r *rttEstimate) timeout(base uint64) uint64 {
+	return min((r.srtt8+4*r.rttvar8+7)/8, rttTimeoutMax*base)
 }
 
 func (m *Membership) probing(id roles.NodeID) bool {
@@ -39,9 +99,8 @@ func (m *Membership) probing(id roles.NodeID) bool {
 }
 
 func (m *Membership) startProbe(id roles.NodeID) {
-	pr := probe{target: id, seq: m.nextSeq(), started: m.now, stageStart: m.now}
+	pr := probe{target: id, seq: m.ping(id), started: m.now, stageStart: m.now}
 	m.probes = append(m.probes, pr)
-	m.send(Message{To: id, Kind: Ping, Seq: pr.seq})
 }
 
 func (m *Membership) endProbes(id roles.NodeID) {
@@ -98,6 +157,7 @@ func (m *Membership) sendPingReqs(pr probe) {
 // target. Either way an answered probe is a sign of our own good health.
 func (m *Membership) onAck(msg Message) {
 	if msg.Target == msg.From {
+		m.rtt.acked(msg.Seq, m.now)
 		i := slices.IndexFunc(m.relays, func(r relay) bool { return r.seq == msg.Seq && r.target == msg.From })
 		if i >= 0 {
 			r := m.relays[i]
@@ -129,9 +189,8 @@ func (m *Membership) onPingReq(msg Message) {
 		m.counters.Dropped++
 		return
 	}
-	r := relay{origin: msg.From, originSeq: msg.Seq, target: msg.Target, seq: m.nextSeq(), expires: m.now + 2*m.probeTimeout()}
+	r := relay{origin: msg.From, originSeq: msg.Seq, target: msg.Target, seq: m.ping(msg.Target), expires: m.now + 2*m.probeTimeout()}
 	m.relays = append(m.relays, r)
-	m.send(Message{To: r.target, Kind: Ping, Seq: r.seq})
 }
 
 func (m *Membership) expireRelays() {
@@ -160,9 +219,8 @@ func (m *Membership) Confirm(id roles.NodeID) {
 	if len(m.confirms) >= confirmsMax {
 		m.confirms = slices.Delete(m.confirms, 0, 1)
 	}
-	c := probe{target: id, seq: m.nextSeq(), started: m.now}
+	c := probe{target: id, seq: m.ping(id), started: m.now}
 	m.confirms = append(m.confirms, c)
-	m.send(Message{To: id, Kind: Ping, Seq: c.seq})
 }
 
 // onConfirm takes the uptime of a direct Ack that answers a Confirm Ping
@@ -198,5 +256,5 @@ func (m *Membership) tellDead(p *peer, kind MsgKind) {
 		return
 	}
 	p.toldDeadAt = m.now
-	m.send(Message{To: p.node(), Kind: Ping, Seq: m.nextSeq()})
+	m.ping(p.node())
 }

@@ -35,9 +35,10 @@ func TestSelfHealingUnderGeneratedFaults(t *testing.T) {
 // TestDamperBoundsFoundPlan: the class of plan 865 of 1,000 over
 // self-heal-leader-kill (found with the gossip of the time; the gossip
 // rework moved its timing, so the plan is now written to show the same
-// thing). A partition cuts the voter n1 off from 0.5 s to 7.5 s; the
-// majority replaces and demotes it (7.2 s); the base's operator command,
-// promote n1's scheduler, retrying since 2 s, then commits (8 s) and makes
+// thing; quiet gossip rounds moved it again, from a 7 s partition to 9 s).
+// A partition cuts the voter n1 off from 0.5 s to 9.5 s; the majority
+// replaces and demotes it (7.3 s); the base's operator command, promote
+// n1's scheduler, retrying since 2 s, then commits (10 s) and makes
 // n1 a control-plane node again, and the policy's scale-down of that excess
 // is held by the damper for the rest of n1's minute. The base's 30 s bound
 // fails it; the bound with the damper (withDamperBounds) is met, and only
@@ -46,7 +47,7 @@ func TestDamperBoundsFoundPlan(t *testing.T) {
 	base := builtin(t, "self-heal-leader-kill")
 	w := newWindow(base)
 	p := w.plan([]sim.Fault{
-		{At: 500 * time.Millisecond, Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}}, For: 7 * time.Second},
+		{At: 500 * time.Millisecond, Kind: sim.Partition, Groups: [][]sim.Selector{{"n1"}}, For: 9 * time.Second},
 	})
 	if res := sim.Run(p, 1, sim.Options{}); len(res.Violations) > 0 {
 		t.Fatalf("with the damper in the bound: %v", res.Violations)
