@@ -12,12 +12,22 @@ import (
 // ID. NodeIDs are public keys, so two sharing a prefix are rare but not
 // impossible (nor out of an attacker's reach): the later one goes to clash,
 // an ordinary map, read only while it holds someone.
+//
+// An entry holds the whole ID beside the peer, so the check reads the map's
+// own slot: the peer, a few hundred bytes, is at a cache miss of its own in a
+// large mesh (at 100 nodes the check through the peer was 13% of the
+// simulator's time).
 type peerIndex struct {
-	byPrefix map[uint64]*peer
+	byPrefix map[uint64]indexed
 	clash    map[roles.NodeID]*peer
 }
 
-func newPeerIndex() peerIndex { return peerIndex{byPrefix: map[uint64]*peer{}} }
+type indexed struct {
+	id roles.NodeID
+	p  *peer
+}
+
+func newPeerIndex() peerIndex { return peerIndex{byPrefix: map[uint64]indexed{}} }
 
 func idPrefix(id roles.NodeID) uint64 { return binary.LittleEndian.Uint64(id[:8]) }
 
@@ -25,8 +35,8 @@ func (x *peerIndex) len() int { return len(x.byPrefix) + len(x.clash) }
 
 // get is id's peer, nil if none.
 func (x *peerIndex) get(id roles.NodeID) *peer {
-	if p := x.byPrefix[idPrefix(id)]; p != nil && p.signed.State.Node == id {
-		return p
+	if e := x.byPrefix[idPrefix(id)]; e.p != nil && e.id == id {
+		return e.p
 	}
 	if len(x.clash) == 0 {
 		return nil
@@ -38,8 +48,8 @@ func (x *peerIndex) get(id roles.NodeID) *peer {
 func (x *peerIndex) put(p *peer) {
 	id := p.node()
 	k := idPrefix(id)
-	if x.byPrefix[k] == nil {
-		x.byPrefix[k] = p
+	if x.byPrefix[k].p == nil {
+		x.byPrefix[k] = indexed{id, p}
 		return
 	}
 	if x.clash == nil {
@@ -57,7 +67,7 @@ func (x *peerIndex) del(id roles.NodeID) {
 		return
 	}
 	k := idPrefix(id)
-	if p := x.byPrefix[k]; p == nil || p.node() != id {
+	if e := x.byPrefix[k]; e.p == nil || e.id != id {
 		return
 	}
 	delete(x.byPrefix, k)
@@ -69,6 +79,6 @@ func (x *peerIndex) del(id roles.NodeID) {
 	}
 	if next != nil {
 		delete(x.clash, next.node())
-		x.byPrefix[k] = next
+		x.byPrefix[k] = indexed{next.node(), next}
 	}
 }
