@@ -36,7 +36,7 @@ type Config struct {
 	SeedsMax              int // seeds remembered from Join (16)
 	LocalHealthMax        int // cap on the Lifeguard local health multiplier (8)
 	PushPullEveryRounds   int // one round in this many makes a full push-pull; the others gossip recent states (10)
-	RetransmitMult        int // each state learned is gossiped RetransmitMult·⌈log₂(members+1)⌉ times (4)
+	RetransmitMult        int // each state learned is gossiped RetransmitMult·⌈log₁₀(members+1)⌉ times (4)
 
 	// Unsafe plants a bug: tests set it to prove the simulator's checks
 	// catch a failure detector that suspects on φ alone, without the

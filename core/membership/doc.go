@@ -27,7 +27,7 @@
 // queued and nobody suspected, only Pings the next member. A Gossip carries the states
 // of the node's broadcast queue, least sent first, at most
 // StatesPerMessageMax: every state a node takes into its view (or signs
-// itself) is queued for RetransmitMult·⌈log₂(members+1)⌉ sends, as
+// itself) is queued for RetransmitMult·⌈log₁₀(members+1)⌉ sends, as
 // memberlist's broadcast queue does, enough for an epidemic to reach every
 // member with high probability. A round so costs the same whatever the
 // mesh's size. Anti-entropy is the push-pull, one scuttlebutt

@@ -3,7 +3,6 @@ package membership
 import (
 	"bytes"
 	"fmt"
-	"math/bits"
 	"slices"
 
 	"revoada.dev/revoada/core/roles"
@@ -154,12 +153,12 @@ type broadcast struct {
 }
 
 // enqueue puts id's current state in the gossip queue for
-// RetransmitMult·⌈log₂(members+1)⌉ sends (memberlist's retransmit limit:
-// enough for an epidemic to reach every member with high probability), or
-// renews it. The queue holds at most SeenMax+1 entries; when full, the one
+// RetransmitMult·⌈log₁₀(members+1)⌉ sends (memberlist's retransmit limit:
+// enough for an epidemic to reach every member with high probability, each
+// receiver sending it on as often), or renews it. The queue holds at most SeenMax+1 entries; when full, the one
 // with the fewest sends left makes room.
 func (m *Membership) enqueue(id roles.NodeID, p *peer) {
-	limit := m.cfg.RetransmitMult * bits.Len(uint(len(m.sorted)+1))
+	limit := m.cfg.RetransmitMult * ceilLog10(len(m.sorted)+1)
 	m.queueSplit = -1
 	if i := slices.IndexFunc(m.queue, func(b broadcast) bool { return b.node == id }); i >= 0 {
 		m.queue[i].left, m.queue[i].p = limit, p
@@ -478,4 +477,13 @@ func (m *Membership) evictDead() bool {
 func clone(s SignedState) SignedState {
 	s.Sig = slices.Clone(s.Sig)
 	return s
+}
+
+// ceilLog10 is ⌈log₁₀ x⌉ for x ≥ 1.
+func ceilLog10(x int) int {
+	k := 0
+	for p := 1; p < x; p *= 10 {
+		k++
+	}
+	return k
 }
