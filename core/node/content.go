@@ -388,9 +388,13 @@ func entryKey(ref store.Ref) string {
 // chooseRoot takes the newest root the voters of the worker's view gossip,
 // from a voter it does not distrust, and starts fetching it if the worker
 // does not hold it yet and fetches no other, or its target made no progress
-// for a root period (followTarget); a target that made no progress for
-// StallRoots periods is given up, and its publisher distrusted for
-// DistrustRoots.
+// for a root period (followTarget); a publisher whose roots made no
+// progress for StallRoots periods is distrusted for DistrustRoots, its
+// target given up. A newer root from the same publisher carries the stall
+// on: a voter that boasts a newer root every period and serves none of
+// them (a poisoned one, explore-55) would otherwise hold the worker for
+// ever, each boast resetting the wait, while an honest voter's roots go
+// untaken.
 func (n *Node) chooseRoot() {
 	s := n.sync
 	var best membership.StateRoot
@@ -416,12 +420,17 @@ func (n *Node) chooseRoot() {
 	case s.target.ManifestHash != (content.Digest{}) && !n.followTarget(best.Index > s.target.Index):
 		return
 	}
+	stalledSince, stalled := s.progressAt, false
 	if s.target.ManifestHash != (content.Digest{}) {
 		n.cover.Sometimes(cover.SyncRetargeted)
+		stalled = s.targetFrom == from // followTarget gave it up: no part for a root period
 	}
 	n.dropTarget()
 	s.target, s.targetFrom = best, from
 	s.progressBytes, s.progressAt = s.fetch.Stats().Received(), n.ticks
+	if stalled {
+		s.progressAt = stalledSince
+	}
 	n.progressSync(false)
 }
 
@@ -451,8 +460,9 @@ type viewKey struct {
 // it arrived for a root period. A fetch taking longer than the roots come
 // (slow links, a large manifest) still ends: a worker that gave up its
 // target for every newer root installed none while the writes went on.
-// A target no part of which arrives for StallRoots periods, with no newer
-// root to take, is given up and its publisher distrusted.
+// A target no part of which arrives for StallRoots periods (counted across
+// its publisher's newer roots: see chooseRoot) is given up and its
+// publisher distrusted.
 func (n *Node) followTarget(newer bool) bool {
 	s := n.sync
 	if n.ticks%n.rootTicks() != 0 {
@@ -462,13 +472,13 @@ func (n *Node) followTarget(newer bool) bool {
 	if got := s.fetch.Stats().Received(); got != s.progressBytes {
 		s.progressBytes, s.progressAt = got, n.ticks
 	}
-	if newer && n.ticks-s.progressAt >= n.rootTicks() {
-		return true
-	}
 	if n.ticks-s.progressAt >= s.stallTicks(n) {
 		n.cover.Sometimes(cover.SyncStalled)
 		n.distrustTarget()
 		return false
+	}
+	if newer && n.ticks-s.progressAt >= n.rootTicks() {
+		return true
 	}
 	n.progressSync(true) // now and then, ask the nodes that hold it now
 	return false
