@@ -56,16 +56,20 @@
 // peer's phi-accrual detector (phi.go). The round-robin traversal bounds the
 // gaps between heartbeats: in a quiet mesh every live member Pings every
 // other, and hears its Ack, about once per members rounds; while states or
-// suspicions spread, Gossip adds contacts. When φ passes PhiThreshold the
-// node does not accuse at once but probes, as SWIM §3.1 does: a Ping, then
-// after the probe timeout PingReqs through IndirectChecks other members;
-// only when no Ack comes, directly or relayed, within twice that again does
-// the peer become Suspect. The probe timeout is ProbeTimeoutTicks, or the
-// round trip of Ping and Ack as the node measures it (RFC 6298's mean plus
-// four deviations, at most five times ProbeTimeoutTicks) when that is
-// longer: on 200–300 ms links an Ack takes four to six ticks, and a probe
-// that gave up after two took a slow peer for a silent one. This turns φ's tail of false alarms (a statistic of
-// irregular gossip contacts) into probes that a live peer answers.
+// suspicions spread, Gossip adds contacts. A node suspects a peer only
+// through a probe, as SWIM §3.1 does: a Ping, then after the probe timeout
+// PingReqs through IndirectChecks other members; only when no Ack comes,
+// directly or relayed, within twice that again does the peer become
+// Suspect. Two things start a probe: the round's Ping to the next member of
+// the traversal (SWIM's own protocol period, so a crashed member is probed
+// by someone within a round or two), and φ passing PhiThreshold for a peer
+// that a traversal has not reached yet. φ alone never accuses: its tail of
+// false alarms (a statistic of irregular contacts) becomes probes that a
+// live peer answers. The probe timeout is ProbeTimeoutTicks, or the round
+// trip of Ping and Ack as the node measures it (RFC 6298's mean plus four
+// deviations, at most five times ProbeTimeoutTicks) when that is longer: on
+// 200–300 ms links an Ack takes four to six ticks, and a probe that gave up
+// after two took a slow peer for a silent one.
 //
 // Suspicions are gossiped: every message carries up to SuspectsPerMessageMax
 // of them, the receiver's own first when the sender suspects it (Lifeguard's

@@ -49,7 +49,7 @@ func (m *Membership) round() {
 		case i < n-1:
 			m.send(Message{To: id, Kind: Gossip, States: m.broadcasts()})
 		default:
-			m.ping(id)
+			m.probeNext(id)
 		}
 	}
 	if m.dead > 0 && m.cfg.Rand.IntN(max(len(m.sorted)-m.dead, 1)) < m.dead {

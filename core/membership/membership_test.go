@@ -722,3 +722,24 @@ func TestQuietRoundsOnlyPing(t *testing.T) {
 		t.Fatal("a new state was not gossiped")
 	}
 }
+
+// TestTraversalProbeSuspects: the round's Ping to the next member of the
+// traversal is a probe of its own (SWIM's protocol period). With φ's alarm
+// put out of reach, a crashed member is still suspected, by whoever's
+// traversal reaches it first, within a few rounds and the probe's waits.
+func TestTraversalProbeSuspects(t *testing.T) {
+	c := newCluster(t, 5, 17, func(cfg *Config) { cfg.PhiThreshold = 300 })
+	c.joinAll(0)
+	if _, ok := c.runUntil(300, c.agreed); !ok {
+		t.Fatal("no agreement after the join")
+	}
+	c.nodes[4] = nil
+	ticks, ok := c.runUntil(200, func() bool { return len(c.everSaw(4, Suspect)) > 0 })
+	if !ok {
+		t.Fatal("a crashed member was never suspected with φ's alarm out of reach")
+	}
+	if ticks > 20 {
+		t.Errorf("suspected %d ticks after the crash, want within 20 (four rounds of the traversal and a probe's waits)", ticks)
+	}
+	t.Logf("suspected %d ticks after the crash", ticks)
+}

@@ -103,6 +103,18 @@ func (m *Membership) startProbe(id roles.NodeID) {
 	m.probes = append(m.probes, pr)
 }
 
+// probeNext Pings the round's member of the traversal as a probe (SWIM
+// §3.1): unanswered, it goes on to PingReqs and then to suspicion, as a
+// probe φ started does. A member already probed, or not Healthy, or one
+// over ProbesInFlightMax, gets a plain Ping.
+func (m *Membership) probeNext(id roles.NodeID) {
+	if p := m.peers.get(id); p != nil && p.health == Healthy && len(m.probes) < m.cfg.ProbesInFlightMax && !m.probing(id) {
+		m.startProbe(id)
+		return
+	}
+	m.ping(id)
+}
+
 func (m *Membership) endProbes(id roles.NodeID) {
 	m.probes = slices.DeleteFunc(m.probes, func(p probe) bool { return p.target == id })
 }
