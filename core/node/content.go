@@ -197,7 +197,7 @@ func (n *Node) tickContent() {
 		}
 		return
 	}
-	if r, _ := n.view().Roles(n.cfg.ID); r.Has(roles.Etcd) {
+	if n.self().roles.Has(roles.Etcd) {
 		return // a voter on its way into raft: the log brings it the state
 	}
 	n.sync.fetch.Tick()

@@ -223,8 +223,8 @@ type Machine struct {
 	// and each node can tell a shift it has seen from one it has not (see
 	// Node.noteShifts).
 	shifted map[roles.NodeID]uint64
-	derived *derived     // cached from shape; nil when shape changed
-	members *memberIndex // cached from shape; nil when shape changed
+	derived *derived   // cached from shape; nil when shape changed
+	members *memberSet // cached from shape; nil when shape changed
 	// encodedBytes is the capacity Encode starts with: its last size and
 	// some, so a growing snapshot is not copied as it is built.
 	encodedBytes int
@@ -248,35 +248,16 @@ func (m *Machine) setShape(s roles.Shape) {
 	m.shape, m.derived, m.members = s, nil, nil
 }
 
-// memberIndex is the shape's members sorted by raft ID (unique within a
-// shape NewShape made, but not relied on), with their NodeIDs: a driver
-// asks whether a message's sender is a member for every message, and a
-// search of a few cache lines is cheaper than a map keyed by 32 bytes.
-type memberIndex struct {
-	raft []uint64
-	ids  []roles.NodeID
+// memberSet is the shape's members, indexed; built once per shape.
+func (m *Machine) memberSet() *memberSet {
+	if m.members == nil {
+		m.members = newMemberSet(m.shape)
+	}
+	return m.members
 }
 
 // isMember reports whether id is a member of the shape: Shape.Roles's ok.
-func (m *Machine) isMember(id roles.NodeID) bool {
-	x := m.members
-	if x == nil {
-		ids := m.shape.Members()
-		slices.SortFunc(ids, func(a, b roles.Member) int { return cmp.Compare(a.Node.RaftID(), b.Node.RaftID()) })
-		x = &memberIndex{raft: make([]uint64, len(ids)), ids: make([]roles.NodeID, len(ids))}
-		for i, mb := range ids {
-			x.raft[i], x.ids[i] = mb.Node.RaftID(), mb.Node
-		}
-		m.members = x
-	}
-	r := id.RaftID()
-	for i, _ := slices.BinarySearch(x.raft, r); i < len(x.raft) && x.raft[i] == r; i++ {
-		if x.ids[i] == id {
-			return true
-		}
-	}
-	return false
-}
+func (m *Machine) isMember(id roles.NodeID) bool { return m.memberSet().has(id) }
 
 func (m *Machine) derive() *derived {
 	if m.derived == nil {

@@ -430,15 +430,9 @@ func (n *Node) IsMember(id roles.NodeID) bool {
 	return n.status.Member && n.peers[r] == id && n.inRaft(r)
 }
 
-// inView reports whether id is in view(), the way view chooses it, looking
-// the applied shape up in the machine's index rather than its map.
-func (n *Node) inView(id roles.NodeID) bool {
-	if n.seen.index > n.applied {
-		_, ok := n.seen.shape.Roles(id)
-		return ok
-	}
-	return n.machine.isMember(id)
-}
+// inView reports whether id is in view(), looked up in the view's member
+// set (viewSet) rather than the shape's map.
+func (n *Node) inView(id roles.NodeID) bool { return n.viewSet().has(id) }
 
 // AppliedIndex is the index of the last applied entry.
 func (n *Node) AppliedIndex() uint64 { return n.applied }

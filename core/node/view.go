@@ -39,8 +39,9 @@ const ShapeResendElections = 10
 
 // shapeView is the newest shape a node outside raft was sent.
 type shapeView struct {
-	index uint64
-	shape roles.Shape
+	index   uint64
+	shape   roles.Shape
+	members *memberSet // shape's, once asked for (viewSet)
 }
 
 // view is the shape the node answers from: the one it applied, or a newer
@@ -50,6 +51,18 @@ func (n *Node) view() roles.Shape {
 		return n.seen.shape
 	}
 	return n.machine.shape
+}
+
+// viewSet is the members of view(), indexed: a new one for every shape
+// a notice brings and every shape the machine applies.
+func (n *Node) viewSet() *memberSet {
+	if n.seen.index > n.applied {
+		if n.seen.members == nil {
+			n.seen.members = newMemberSet(n.seen.shape)
+		}
+		return n.seen.members
+	}
+	return n.machine.memberSet()
 }
 
 // unplaced: a joining node that has learned no shape yet, from a notice or
@@ -68,27 +81,26 @@ func (n *Node) View() roles.Shape { return n.view().Clone() }
 // InShape reports whether this node is a member of the newest shape it
 // knows: false for a joining node until its Join commits, and for a node
 // whose Leave committed.
-func (n *Node) InShape() bool {
-	c := &n.inShape
-	if c.members != nil && c.members == n.machine.members && c.seen == n.seen.index && c.applied == n.applied {
-		return c.ok
+func (n *Node) InShape() bool { return n.self().in }
+
+// self is the node's own place in view(), kept until the view changes.
+func (n *Node) self() *inShapeMemo {
+	c, set := &n.inShape, n.viewSet()
+	if c.members != set {
+		r, in := n.view().Roles(n.cfg.ID)
+		*c = inShapeMemo{members: set, in: in, roles: r}
 	}
-	ok := n.inView(n.cfg.ID)
-	if n.seen.index <= n.applied { // the machine's index answered (inView built it)
-		*c = inShapeMemo{members: n.machine.members, seen: n.seen.index, applied: n.applied, ok: ok}
-	}
-	return ok
+	return c
 }
 
-// inShapeMemo is InShape's last answer from the applied shape, asked of it
-// for every gossip message: valid while the machine's member index (a new
-// one for every shape, and for every machine) and the indexes that choose
-// between the applied shape and a leader's newer one are those it was
-// read at.
+// inShapeMemo is the node's own place in view(), asked for every gossip
+// message (InShape) and every tick (tickContent): valid while the view's
+// member set (viewSet) is the one it was read with, the set it holds, so
+// never another's at the same address.
 type inShapeMemo struct {
-	members       *memberIndex // nil: none
-	seen, applied uint64
-	ok            bool
+	members *memberSet // nil: none
+	in      bool
+	roles   roles.Roles
 }
 
 // stepShape takes a shape notice newer than any shape the node knows, from
