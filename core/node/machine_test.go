@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -330,4 +331,48 @@ func TestIsMemberMatchesShape(t *testing.T) {
 	}
 	m.setShape(s)
 	check("changed")
+}
+
+// TestBootstrapMachineIsDecoded checks that the machine a fresh node starts
+// from (bootstrap's, not decoded) is the one its bootstrap snapshot decodes
+// to: the same bytes, shape digest, chain head and events, at boot and
+// after the same shift, writes, a delete and another snapshot round trip.
+func TestBootstrapMachineIsDecoded(t *testing.T) {
+	snap, built := bootstrap(bootShape(t))
+	decoded, err := DecodeMachine(snap.GetData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(step string) {
+		t.Helper()
+		if a, b := built.Encode(), decoded.Encode(); !bytes.Equal(a, b) {
+			t.Fatalf("%s: built machine encodes to %d bytes, decoded to %d, not the same", step, len(a), len(b))
+		}
+		if built.ShapeDigest() != decoded.ShapeDigest() || built.Chain().Head() != decoded.Chain().Head() {
+			t.Fatalf("%s: shape or chain head differ", step)
+		}
+	}
+	same("boot")
+	ref := store.Ref{Kind: "ConfigMap", Namespace: "ns", Name: "a"}
+	write := func(index, seq uint64, c store.Command) *pb.Entry {
+		r := &Request{ID: RequestID{Origin: nid(9), Incarnation: 1, Seq: seq}, Write: &c}
+		return &pb.Entry{Index: new(index), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(), Data: encodePayload(payloadWrite, r)}
+	}
+	apply := store.Command{Op: store.OpApply, Resource: store.Resource{Ref: ref, Face: "kubernetes", Format: store.JSON, Payload: []byte(`{}`)}}
+	entries := []*pb.Entry{
+		confEntry(t, 2, payloadShift, req(9, 1, roles.Command{Kind: roles.Promote, Node: nid(4), Reason: roles.ScalingUp}), change(pb.ConfChangeAddNode, nid(4))),
+		write(3, 2, apply), write(4, 3, apply), write(5, 4, store.Command{Op: store.OpDelete, Ref: ref}),
+	}
+	for _, e := range entries {
+		a, b := built.Apply(e), decoded.Apply(e)
+		if !reflect.DeepEqual(a.result, b.result) || !reflect.DeepEqual(a.event, b.event) {
+			t.Fatalf("entry %d: built machine's effect %+v %+v, decoded's %+v %+v", e.GetIndex(), a.result, a.event, b.result, b.event)
+		}
+		same(fmt.Sprintf("entry %d", e.GetIndex()))
+	}
+	evA, errA := built.Store().Events(1, "")
+	evB, errB := decoded.Store().Events(1, "")
+	if !reflect.DeepEqual(evA, evB) || (errA == nil) != (errB == nil) {
+		t.Fatalf("events from 1: built %v (%v), decoded %v (%v)", evA, errA, evB, errB)
+	}
 }

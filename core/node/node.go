@@ -328,8 +328,9 @@ func New(cfg Config, d Durable) (*Node, error) {
 		n.learnPeers(cfg.Bootstrap)
 		n.announced = cfg.Bootstrap
 	case snap == nil:
-		n.boot = BootstrapSnapshot(cfg.Bootstrap)
-		if err := n.restore(n.boot); err != nil {
+		var m *Machine
+		n.boot, m = bootstrap(cfg.Bootstrap)
+		if err := n.install(n.boot, m); err != nil {
 			return nil, err
 		}
 	default:
@@ -375,18 +376,28 @@ func New(cfg Config, d Durable) (*Node, error) {
 // BootstrapSnapshot is the snapshot at index 1, term 1 every node starts
 // from: the bootstrap shape, with its etcd holders as the raft voters.
 func BootstrapSnapshot(shape roles.Shape) *pb.Snapshot {
+	snap, _ := bootstrap(shape)
+	return snap
+}
+
+// bootstrap is BootstrapSnapshot and the machine whose bytes it holds: a
+// fresh node starts from that machine rather than decode it back, as
+// DecodeMachine would rebuild the same shape, empty store and genesis
+// chain (TestBootstrapMachineIsDecoded).
+func bootstrap(shape roles.Shape) (*pb.Snapshot, *Machine) {
 	var voters []uint64
 	for _, v := range shape.Voters() {
 		voters = append(voters, v.RaftID())
 	}
 	slices.Sort(voters)
+	m := NewMachine(shape)
 	return &pb.Snapshot{
-		Data: NewMachine(shape).Encode(),
+		Data: m.Encode(),
 		Metadata: &pb.SnapshotMetadata{
 			Index: new(uint64(1)), Term: new(uint64(1)),
 			ConfState: &pb.ConfState{Voters: voters},
 		},
-	}
+	}, m
 }
 
 func (n *Node) restore(snap *pb.Snapshot) error {
@@ -394,6 +405,11 @@ func (n *Node) restore(snap *pb.Snapshot) error {
 	if err != nil {
 		return err
 	}
+	return n.install(snap, m)
+}
+
+// install makes m, the machine snap's data holds, the node's.
+func (n *Node) install(snap *pb.Snapshot, m *Machine) error {
 	if err := n.ms.ApplySnapshot(snap); err != nil {
 		return fmt.Errorf("node: applying snapshot: %w", err)
 	}
