@@ -126,6 +126,10 @@ type syncing struct {
 	rtt8                      map[roles.NodeID]uint64 // peer -> eight times its answers' moving average, in ticks
 	voters                    []roles.NodeID          // viewVoters' list, of the view votersOf names
 	votersOf                  viewKey
+	roots                     []voterRoot // voterRoots' list, valid for states rootsGen and view rootsOf
+	rootsGen                  uint64
+	rootsOf                   viewKey
+	rootsValid                bool
 	synced                    membership.StateRoot
 	syncedMan                 content.Manifest
 	syncedRes                 []store.Resource // in store.Compare order
@@ -399,11 +403,9 @@ func (n *Node) chooseRoot() {
 	s := n.sync
 	var best membership.StateRoot
 	var from roles.NodeID
-	for _, v := range n.viewVoters() {
-		st, ok := n.heal.gossip.State(v)
-		if ok && st.Roles.Has(roles.Etcd) && st.StateRoot.ManifestHash != (content.Digest{}) && v != n.cfg.ID &&
-			st.StateRoot.Index > best.Index && s.distrust[v] <= n.ticks {
-			best, from = st.StateRoot, v
+	for _, r := range n.voterRoots() {
+		if r.root.Index > best.Index && s.distrust[r.id] <= n.ticks {
+			best, from = r.root, r.id
 		}
 	}
 	// The newest root the voters trusted now gossip, not the highest ever
@@ -446,6 +448,35 @@ func (n *Node) viewVoters() []roles.NodeID {
 		s.voters, s.votersOf = n.view().Voters(), key
 	}
 	return s.voters
+}
+
+// voterRoots are the roots the voters of the worker's view gossip, each
+// with a manifest, from a state that gossips a voter's roles, other than
+// the worker's own, in viewVoters order: what chooseRoot picks from. They
+// are asked of membership again only when its states or the view changed
+// (statesGen), not every tick.
+func (n *Node) voterRoots() []voterRoot {
+	s := n.sync
+	voters := n.viewVoters()
+	gen, known := n.statesGen()
+	if known && s.rootsValid && s.rootsGen == gen && s.rootsOf == s.votersOf {
+		return s.roots
+	}
+	s.roots = s.roots[:0]
+	for _, v := range voters {
+		st, ok := n.heal.gossip.State(v)
+		if ok && st.Roles.Has(roles.Etcd) && st.StateRoot.ManifestHash != (content.Digest{}) && v != n.cfg.ID {
+			s.roots = append(s.roots, voterRoot{id: v, root: st.StateRoot})
+		}
+	}
+	s.rootsValid, s.rootsGen, s.rootsOf = known, gen, s.votersOf
+	return s.roots
+}
+
+// voterRoot is a root a voter gossips.
+type voterRoot struct {
+	id   roles.NodeID
+	root membership.StateRoot
 }
 
 // viewKey names a view: the index of the notice it came from, or the

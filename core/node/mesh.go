@@ -76,6 +76,15 @@ type selfHealing struct {
 	// counts only once confirmed after it (see promotable).
 	decidedAt uint64
 	joined    bool // gossip joined its seeds: the node has been in the shape
+	// states counts the drains that brought a change of the states
+	// membership holds (a member joined, was updated or forgotten), or
+	// that may have lost one (membership counted items dropped over its
+	// limits, ChangesMax among them), for what is derived from the states
+	// (chooseRoot); pure is the core's membership, the one whose changes
+	// say so (see statesGen), and dropped its count of drops then.
+	states  uint64
+	pure    *membership.Membership
+	dropped uint64
 }
 
 // directTicks: a node heard from within this many ticks is known directly,
@@ -123,7 +132,11 @@ func (n *Node) startSelfHealing() error {
 	if err != nil {
 		return fmt.Errorf("node: membership: %w", err)
 	}
-	n.heal = &selfHealing{gossip: g}
+	// The core's membership reports every state it takes or forgets as a
+	// Change (Joined, Updated, Forgotten), and the node drains them after
+	// every call that may take one; a driver's is not relied on so.
+	pure, _ := g.(*membership.Membership)
+	n.heal = &selfHealing{gossip: g, pure: pure}
 	n.sync = newSyncing()
 	if cfg.Policy != nil {
 		n.heal.pol = policy.New(*cfg.Policy)
@@ -198,7 +211,30 @@ func (n *Node) drainGossip() {
 	for i := range rd.Messages { // Ready's slice is new each time: point into it
 		n.out = append(n.out, Message{From: n.cfg.ID, To: rd.Messages[i].To, Kind: MsgGossip, Gossip: &rd.Messages[i]})
 	}
-	n.heal.changes = append(n.heal.changes, rd.Changes...)
+	h := n.heal
+	moved := false
+	for _, c := range rd.Changes {
+		if c.Kind != membership.HealthChanged {
+			moved = true
+			break
+		}
+	}
+	if h.pure != nil {
+		if d := h.pure.Counters().Dropped; d != h.dropped {
+			h.dropped, moved = d, true
+		}
+	}
+	if moved {
+		h.states++
+	}
+	h.changes = append(h.changes, rd.Changes...)
+}
+
+// statesGen names the peers' states membership holds now: the same
+// generation, the same states. ok is false when no generation can say
+// so (a driver's membership), and every State must be asked again.
+func (n *Node) statesGen() (gen uint64, ok bool) {
+	return n.heal.states, n.heal.pure != nil
 }
 
 // audit runs the policy on the leader's view and submits its shift, fenced
