@@ -491,8 +491,8 @@ func sameChange(change roles.VoterChange, cc *pb.ConfChangeV2, next roles.Shape)
 
 // memberRaftID reports whether a member of s has raft ID id.
 func memberRaftID(s roles.Shape, id uint64) bool {
-	for _, m := range s.Members() {
-		if m.Node.RaftID() == id {
+	for _, node := range s.Nodes() {
+		if node.RaftID() == id {
 			return true
 		}
 	}

@@ -20,23 +20,23 @@ type memberSet struct {
 
 // newMemberSet indexes the members of s.
 func newMemberSet(s roles.Shape) *memberSet {
-	ms := s.Members()
+	ms := s.Nodes()
 	size := 8
 	for size < 2*len(ms) {
 		size *= 2
 	}
 	x := &memberSet{slots: make([]roles.NodeID, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
 	mask := uint64(size - 1)
-	for _, m := range ms {
-		if m.Node == (roles.NodeID{}) {
+	for _, id := range ms {
+		if id == (roles.NodeID{}) {
 			x.zero = true
 			continue
 		}
-		i := x.slotOf(m.Node)
-		for x.slots[i] != (roles.NodeID{}) && x.slots[i] != m.Node {
+		i := x.slotOf(id)
+		for x.slots[i] != (roles.NodeID{}) && x.slots[i] != id {
 			i = (i + 1) & mask
 		}
-		x.slots[i] = m.Node
+		x.slots[i] = id
 	}
 	return x
 }

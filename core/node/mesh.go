@@ -155,9 +155,9 @@ func (n *Node) joinGossip(shape roles.Shape) {
 		return
 	}
 	var seeds []roles.NodeID
-	for _, m := range shape.Members() {
-		if m.Node != n.cfg.ID {
-			seeds = append(seeds, m.Node)
+	for _, id := range shape.Nodes() {
+		if id != n.cfg.ID {
+			seeds = append(seeds, id)
 		}
 	}
 	h.gossip.Join(seeds)

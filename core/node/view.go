@@ -186,20 +186,20 @@ func (n *Node) tickShape() {
 			}
 		}
 	}
-	for _, m := range n.machine.shape.Members() {
-		if m.Node == n.cfg.ID {
+	for _, id := range n.machine.shape.Nodes() {
+		if id == n.cfg.ID {
 			continue
 		}
 		if n.heal == nil {
-			send(m.Node)
+			send(id)
 			continue
 		}
-		st, ok := n.heal.gossip.State(m.Node)
+		st, ok := n.heal.gossip.State(id)
 		switch {
-		case (!ok || down[m.Node]) && leader:
-			send(m.Node)
+		case (!ok || down[id]) && leader:
+			send(id)
 		case ok && st.StateRoot.ShapeHash != d && st.StateRoot.Index < n.applied:
-			send(m.Node)
+			send(id)
 		}
 	}
 	if leader {
@@ -284,15 +284,15 @@ func (n *Node) relayShape() {
 	n.announcedAt = n.ticks
 	view, index := n.view(), max(n.applied, n.seen.index)
 	var notice *ShapeNotice
-	for _, m := range view.Members() {
-		if m.Node == n.cfg.ID {
+	for _, id := range view.Nodes() {
+		if id == n.cfg.ID {
 			continue
 		}
-		if st, ok := n.heal.gossip.State(m.Node); ok && st.StateRoot.Index < index && st.StateRoot.ShapeHash != n.heal.shape {
+		if st, ok := n.heal.gossip.State(id); ok && st.StateRoot.Index < index && st.StateRoot.ShapeHash != n.heal.shape {
 			if notice == nil {
 				notice = &ShapeNotice{Index: index, Shape: view}
 			}
-			n.send(m.Node, Message{Kind: MsgShape, Shape: notice})
+			n.send(id, Message{Kind: MsgShape, Shape: notice})
 		}
 	}
 }
@@ -310,15 +310,15 @@ func (n *Node) announceShape(before roles.Shape) {
 	n.announcedAt = n.ticks
 	shape := n.machine.shape
 	notice := &ShapeNotice{Index: n.applied, Shape: shape}
-	for _, m := range shape.Members() {
-		if m.Node != n.cfg.ID && !n.inRaft(m.Node.RaftID()) {
-			n.send(m.Node, Message{Kind: MsgShape, Shape: notice})
+	for _, id := range shape.Nodes() {
+		if id != n.cfg.ID && !n.inRaft(id.RaftID()) {
+			n.send(id, Message{Kind: MsgShape, Shape: notice})
 		}
 	}
-	for _, m := range before.Members() {
-		if _, ok := shape.Roles(m.Node); !ok && m.Node != n.cfg.ID {
-			n.send(m.Node, Message{Kind: MsgShape, Shape: notice})
-			n.gone = append(n.gone, goneNode{id: m.Node, until: n.ticks + uint64(ShapeResendElections*n.cfg.ElectionTicks)})
+	for _, id := range before.Nodes() {
+		if _, ok := shape.Roles(id); !ok && id != n.cfg.ID {
+			n.send(id, Message{Kind: MsgShape, Shape: notice})
+			n.gone = append(n.gone, goneNode{id: id, until: n.ticks + uint64(ShapeResendElections*n.cfg.ElectionTicks)})
 		}
 	}
 }
@@ -332,7 +332,7 @@ func (n *Node) inRaft(id uint64) bool {
 // Entries are never removed: a node that left keeps its ID's mapping, which
 // raft, having removed it, no longer uses.
 func (n *Node) learnPeers(s roles.Shape) {
-	for _, m := range s.Members() {
-		n.peers[m.Node.RaftID()] = m.Node
+	for _, id := range s.Nodes() {
+		n.peers[id.RaftID()] = id
 	}
 }

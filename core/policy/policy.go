@@ -217,7 +217,7 @@ type audit struct {
 // Audit decides what to do about the shape at tick now (the leader's own
 // ticks, for health), given the log's damper history.
 func (p *Policy) Audit(shape roles.Shape, views []NodeView, now uint64, log History) Decision {
-	a := audit{shape: shape, byID: map[roles.NodeID]NodeView{}, now: now, log: log}
+	a := audit{shape: shape, byID: make(map[roles.NodeID]NodeView, max(len(views), shape.Len())), now: now, log: log}
 	for _, v := range views {
 		a.byID[v.ID] = v
 	}
@@ -241,17 +241,17 @@ func (p *Policy) Audit(shape roles.Shape, views []NodeView, now uint64, log Hist
 // fillMissing gives every shape member absent from the views a Missing view,
 // Suspect-like since the first audit that missed it (rule 2).
 func (p *Policy) fillMissing(a *audit) {
-	for _, m := range a.shape.Members() {
-		if _, ok := a.byID[m.Node]; ok {
-			delete(p.missing, m.Node)
+	for _, id := range a.shape.Nodes() {
+		if _, ok := a.byID[id]; ok {
+			delete(p.missing, id)
 			continue
 		}
-		since, ok := p.missing[m.Node]
+		since, ok := p.missing[id]
 		if !ok {
 			since = a.now
-			p.missing[m.Node] = since
+			p.missing[id] = since
 		}
-		a.byID[m.Node] = NodeView{ID: m.Node, Health: Missing, SuspectSince: since}
+		a.byID[id] = NodeView{ID: id, Health: Missing, SuspectSince: since}
 	}
 }
 

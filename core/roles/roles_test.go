@@ -388,3 +388,30 @@ func TestShiftAddrEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestNodesAreMembersNodes checks that Nodes lists Members' nodes in the
+// same order, across a clone and a shift that adds a node.
+func TestNodesAreMembersNodes(t *testing.T) {
+	s, err := roles.NewShape([]roles.Member{{Node: id(3), Roles: roles.ControlPlane}, {Node: id(1), Roles: roles.Worker}, {Node: id(2), Roles: roles.Worker}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string, s roles.Shape) {
+		t.Helper()
+		var want []roles.NodeID
+		for _, m := range s.Members() {
+			want = append(want, m.Node)
+		}
+		if got := s.Nodes(); !slices.Equal(got, want) {
+			t.Fatalf("%s: Nodes %v, Members' nodes %v", step, got, want)
+		}
+	}
+	check("new", s)
+	check("clone", s.Clone())
+	next, _, rej := s.Plan(roles.Shift{{Kind: roles.Join, Node: id(0), Reason: roles.Operator}})
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	check("joined", next)
+	check("before the join", s)
+}

@@ -57,6 +57,11 @@ func (s Shape) Validate() error {
 	return nil
 }
 
+// Nodes lists every node in NodeID order, as Members does, without their
+// roles and without a copy: the slice is the shape's, shared with its
+// clones, and callers must only read it.
+func (s Shape) Nodes() []NodeID { return s.ids }
+
 // Len is the number of nodes.
 func (s Shape) Len() int { return len(s.members) }
 
