@@ -290,7 +290,7 @@ type Node struct {
 	sync       *syncing     // content sync (content.go); nil without gossip
 
 	seen        shapeView               // the newest shape a leader sent (view.go)
-	inShape     inShapeMemo             // (view.go)
+	viewMemo    viewMemo                // (view.go)
 	announced   roles.Shape             // the shape last applied, as a leader announces it
 	announcedAt uint64                  // tick of the last announcement
 	gone        []goneNode              // nodes removed lately, told again (leader)
@@ -448,7 +448,7 @@ func (n *Node) IsMember(id roles.NodeID) bool {
 
 // inView reports whether id is in view(), looked up in the view's member
 // set (viewSet) rather than the shape's map.
-func (n *Node) inView(id roles.NodeID) bool { return n.viewSet().has(id) }
+func (n *Node) inView(id roles.NodeID) bool { return n.self().members.has(id) }
 
 // AppliedIndex is the index of the last applied entry.
 func (n *Node) AppliedIndex() uint64 { return n.applied }

@@ -83,24 +83,31 @@ func (n *Node) View() roles.Shape { return n.view().Clone() }
 // whose Leave committed.
 func (n *Node) InShape() bool { return n.self().in }
 
-// self is the node's own place in view(), kept until the view changes.
-func (n *Node) self() *inShapeMemo {
-	c, set := &n.inShape, n.viewSet()
-	if c.members != set {
+// self is what the node answers from view() for every message (IsMember)
+// and every tick: its members, and the node's own place among them.
+func (n *Node) self() *viewMemo {
+	c := &n.viewMemo
+	if !c.valid || c.seen != n.seen.index || c.applied != n.applied || c.machine != n.machine {
 		r, in := n.view().Roles(n.cfg.ID)
-		*c = inShapeMemo{members: set, in: in, roles: r}
+		*c = viewMemo{valid: true, seen: n.seen.index, applied: n.applied, machine: n.machine, members: *n.viewSet(), in: in, roles: r}
 	}
 	return c
 }
 
-// inShapeMemo is the node's own place in view(), asked for every gossip
-// message (InShape) and every tick (tickContent): valid while the view's
-// member set (viewSet) is the one it was read with, the set it holds, so
-// never another's at the same address.
-type inShapeMemo struct {
-	members *memberSet // nil: none
-	in      bool
-	roles   roles.Roles
+// viewMemo is view()'s member set and the node's own place in it, read
+// from the node's own fields only: a driver asks for every message, and
+// the node's machine and the set it keeps are cache misses away. It holds
+// while the fields it was read at do: the seen notice's index (a new
+// notice is always at a higher one), the applied index (the machine's
+// shape changes only by applying an entry, which moves it) and the
+// machine (restored from a snapshot, or made for a joining node).
+type viewMemo struct {
+	valid         bool
+	seen, applied uint64
+	machine       *Machine
+	members       memberSet // a copy of viewSet's, sharing its slots
+	in            bool
+	roles         roles.Roles
 }
 
 // stepShape takes a shape notice newer than any shape the node knows, from
