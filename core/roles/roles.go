@@ -23,6 +23,8 @@ package roles
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -55,8 +57,15 @@ func (id NodeID) String() string { return hex.EncodeToString(id[:]) }
 func (id NodeID) Short() string { return hex.EncodeToString(id[:6]) }
 
 // Compare orders NodeIDs bytewise; every iteration over nodes uses this order.
-// It allocates nothing: membership compares IDs for every message.
-func (id NodeID) Compare(o NodeID) int { return bytes.Compare(id[:], o[:]) }
+// It allocates nothing: membership compares IDs for every message. The
+// first 8 bytes, as a big-endian word, order two keys but for a shared
+// prefix (RaftID's bytes, unique within a shape).
+func (id NodeID) Compare(o NodeID) int {
+	if a, b := binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(o[:8]); a != b {
+		return cmp.Compare(a, b)
+	}
+	return bytes.Compare(id[8:], o[8:])
+}
 
 // RaftID is the Raft member ID of the node: the first 8 bytes of the key,
 // big-endian, with 0 (reserved by raft for "none") mapped to 1. NewShape

@@ -1,6 +1,7 @@
 package roles_test
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
@@ -414,4 +415,31 @@ func TestNodesAreMembersNodes(t *testing.T) {
 	}
 	check("joined", next)
 	check("before the join", s)
+}
+
+// TestCompareIsBytewise checks Compare against bytes.Compare over IDs that
+// share prefixes of every length, and are equal.
+func TestCompareIsBytewise(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var a, b roles.NodeID
+		for i := range a {
+			a[i] = byte(rapid.IntRange(0, 2).Draw(t, "a"))
+		}
+		b = a
+		if at := rapid.IntRange(-1, 31).Draw(t, "at"); at >= 0 {
+			b[at] = byte(rapid.IntRange(0, 255).Draw(t, "b"))
+		}
+		if got, want := a.Compare(b), bytes.Compare(a[:], b[:]); got != want {
+			t.Fatalf("%x.Compare(%x) = %d, bytewise %d", a, b, got, want)
+		}
+	})
+}
+
+func BenchmarkCompare(b *testing.B) {
+	x, y := roles.NodeID{1, 2, 3}, roles.NodeID{1, 2, 4}
+	for b.Loop() {
+		if x.Compare(y) >= 0 {
+			b.Fatal("wrong order")
+		}
+	}
 }
