@@ -65,7 +65,7 @@ func AppendMessage(dst []byte, m node.Message) []byte {
 	switch m.Kind {
 	case node.MsgRaft:
 		at := len(dst)
-		dst, err := raftMarshal.MarshalAppend(append(dst, 0, 0, 0, 0), m.Raft)
+		dst, err := appendRaft(append(dst, 0, 0, 0, 0), m.Raft)
 		if err != nil {
 			panic(fmt.Sprintf("wire: marshalling raft %s: %v", m.Raft.GetType(), err))
 		}

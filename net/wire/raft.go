@@ -191,3 +191,95 @@ func decodeEntry(e *entryBlock, b, data []byte) ([]byte, int) {
 	}
 	return data, 0
 }
+
+// appendRaft appends m's protobuf encoding to dst, the bytes raftMarshal
+// writes. The messages raft sends between nodes (scalars, entries, a
+// context) it encodes itself, without protobuf's reflection; anything else
+// (a snapshot, responses, unknown fields, a nil entry) goes to raftMarshal.
+func appendRaft(dst []byte, m *pb.Message) ([]byte, error) {
+	if b, ok := appendRaftPlain(dst, m); ok {
+		return b, nil
+	}
+	return raftMarshal.MarshalAppend(dst, m)
+}
+
+// appendRaftPlain is appendRaft's own encoder: fields in the order of
+// their numbers, as protobuf writes a generated message's, each optional
+// one when set (a bytes field when not nil, even empty); false, and dst
+// unchanged, for a message it leaves to protobuf.
+func appendRaftPlain(dst []byte, m *pb.Message) ([]byte, bool) {
+	if m.Snapshot != nil || m.Responses != nil || len(m.ProtoReflect().GetUnknown()) > 0 {
+		return dst, false
+	}
+	for _, e := range m.Entries {
+		if e == nil || len(e.ProtoReflect().GetUnknown()) > 0 {
+			return dst, false
+		}
+	}
+	b := dst
+	if m.Type != nil {
+		b = appendVarintField(b, raftFieldType, uint64(int64(*m.Type)))
+	}
+	b = appendOptional(b, raftFieldTo, m.To)
+	b = appendOptional(b, raftFieldFrom, m.From)
+	b = appendOptional(b, raftFieldTerm, m.Term)
+	b = appendOptional(b, raftFieldLogTerm, m.LogTerm)
+	b = appendOptional(b, raftFieldIndex, m.Index)
+	for _, e := range m.Entries {
+		b = protowire.AppendVarint(b, protowire.EncodeTag(raftFieldEntries, protowire.BytesType))
+		b = appendEntry(protowire.AppendVarint(b, uint64(entrySize(e))), e)
+	}
+	b = appendOptional(b, raftFieldCommit, m.Commit)
+	if m.Reject != nil {
+		b = appendVarintField(b, raftFieldReject, protowire.EncodeBool(*m.Reject))
+	}
+	b = appendOptional(b, raftFieldRejectHint, m.RejectHint)
+	if m.Context != nil {
+		b = protowire.AppendBytes(protowire.AppendVarint(b, protowire.EncodeTag(raftFieldContext, protowire.BytesType)), m.Context)
+	}
+	b = appendOptional(b, raftFieldVote, m.Vote)
+	return b, true
+}
+
+// entrySize is the length of e's encoding, appendEntry's bytes.
+func entrySize(e *pb.Entry) int {
+	n := 0
+	if e.Type != nil {
+		n += 1 + protowire.SizeVarint(uint64(int64(*e.Type)))
+	}
+	if e.Term != nil {
+		n += 1 + protowire.SizeVarint(*e.Term)
+	}
+	if e.Index != nil {
+		n += 1 + protowire.SizeVarint(*e.Index)
+	}
+	if e.Data != nil {
+		n += 1 + protowire.SizeBytes(len(e.Data))
+	}
+	return n
+}
+
+// appendEntry appends e's fields, in the order of their numbers.
+func appendEntry(b []byte, e *pb.Entry) []byte {
+	if e.Type != nil {
+		b = appendVarintField(b, entryFieldType, uint64(int64(*e.Type)))
+	}
+	b = appendOptional(b, entryFieldTerm, e.Term)
+	b = appendOptional(b, entryFieldIndex, e.Index)
+	if e.Data != nil {
+		b = protowire.AppendBytes(protowire.AppendVarint(b, protowire.EncodeTag(entryFieldData, protowire.BytesType)), e.Data)
+	}
+	return b
+}
+
+// appendOptional appends the varint field num when v is set.
+func appendOptional(b []byte, num protowire.Number, v *uint64) []byte {
+	if v == nil {
+		return b
+	}
+	return appendVarintField(b, num, *v)
+}
+
+func appendVarintField(b []byte, num protowire.Number, v uint64) []byte {
+	return protowire.AppendVarint(protowire.AppendVarint(b, protowire.EncodeTag(num, protowire.VarintType)), v)
+}
