@@ -302,21 +302,39 @@ func (s *simulator) raftIndexes(ids []uint64) []int {
 }
 
 // components labels each node up and unpaused with its connected
-// component (linked both ways by uncut links); -1 for the others.
+// component (linked both ways by uncut links), the least index in it; -1
+// for the others.
 func (s *simulator) components() []int {
 	comp := make([]int, len(s.nodes))
-	for i, sn := range s.nodes {
+	for i := range comp {
 		comp[i] = -1
-		if sn.n != nil && !sn.paused {
-			comp[i] = i
-		}
 	}
-	for changed := true; changed; {
-		changed = false
-		for a := range s.nodes {
+	up := func(i int) bool { return s.nodes[i].n != nil && !s.nodes[i].paused }
+	// Without a partition or a clog every link carries raft traffic both
+	// ways: one component of every node up.
+	open := s.block == nil && !slices.ContainsFunc(s.net.clogs, func(c int) bool { return c > 0 })
+	var next []int // reached, their links not yet followed
+	for a := range s.nodes {
+		if comp[a] >= 0 || !up(a) {
+			continue
+		}
+		comp[a] = a // the least index of its component: every lesser one is labelled
+		if open {
+			for b := a + 1; b < len(comp); b++ {
+				if up(b) {
+					comp[b] = a
+				}
+			}
+			break
+		}
+		next = append(next[:0], a)
+		for len(next) > 0 {
+			x := next[len(next)-1]
+			next = next[:len(next)-1]
 			for b := range s.nodes {
-				if comp[a] >= 0 && comp[b] > comp[a] && s.hears(a, b, node.MsgRaft) && s.hears(b, a, node.MsgRaft) {
-					comp[b], changed = comp[a], true
+				if comp[b] < 0 && up(b) && s.hears(x, b, node.MsgRaft) && s.hears(b, x, node.MsgRaft) {
+					comp[b] = a
+					next = append(next, b)
 				}
 			}
 		}

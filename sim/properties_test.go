@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -278,5 +279,74 @@ func TestAllAppliedJudgesMembersSinceTheMark(t *testing.T) {
 	s.checkAllApplied()
 	if !s.check.hasViolation(PropAllApplied) {
 		t.Fatal("a member since the mark that applied up to 6 of 18 passed")
+	}
+}
+
+// componentsByFixpoint is components as the simulator first computed it:
+// labels lowered along links both ways until nothing changes.
+func componentsByFixpoint(s *simulator) []int {
+	comp := make([]int, len(s.nodes))
+	for i, sn := range s.nodes {
+		comp[i] = -1
+		if sn.n != nil && !sn.paused {
+			comp[i] = i
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for a := range s.nodes {
+			for b := range s.nodes {
+				if comp[a] >= 0 && comp[b] > comp[a] && s.hears(a, b, node.MsgRaft) && s.hears(b, a, node.MsgRaft) {
+					comp[b], changed = comp[a], true
+				}
+			}
+		}
+	}
+	return comp
+}
+
+// components labels as the fixpoint does, over random partitions (of
+// every traffic class), clogs, crashed and paused nodes.
+func TestComponentsIsTheFixpoint(t *testing.T) {
+	p := healPlan()
+	p.Nodes = 7
+	s := booted(t, p)
+	n := len(s.nodes)
+	r := rand.New(rand.NewPCG(1, 2))
+	nodes := slices.Clone(s.nodes)
+	split := 0
+	for round := range 2000 {
+		s.block, s.spared = nil, 0
+		if round%4 != 0 {
+			s.block = make([][]bool, n)
+			for a := range s.block {
+				s.block[a] = make([]bool, n)
+				for b := range s.block[a] {
+					s.block[a][b] = a != b && r.IntN(3) == 0
+				}
+			}
+			s.spared = spared([]Traffic{"", RaftTraffic, GossipTraffic}[r.IntN(3)])
+		}
+		for i := range n {
+			s.net.clogs[i] = 0
+			if r.IntN(8) == 0 {
+				s.net.clogs[i] = 1
+			}
+			s.nodes[i] = nodes[i]
+			s.nodes[i].paused = r.IntN(8) == 0
+			if r.IntN(8) == 0 {
+				s.nodes[i] = &simNode{}
+			}
+		}
+		got, want := s.components(), componentsByFixpoint(s)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: components %v, the fixpoint %v", round, got, want)
+		}
+		if slices.Max(want) > 0 {
+			split++
+		}
+	}
+	if split < 500 {
+		t.Errorf("only %d rounds of 2000 split the mesh", split)
 	}
 }
