@@ -489,9 +489,8 @@ func (s *simulator) send(from int, m node.Message) {
 // traceMessage traces event ev of node i about m, a message to or from
 // peer: the peer's name and m described.
 func (s *simulator) traceMessage(i int, ev string, peer int, m node.Message) {
-	d := append(s.trace.detail(), s.nodes[peer].name...)
-	d = m.AppendDescribe(append(d, ' '))
-	s.trace.eventBytes(s.now, s.nodes[i].name, ev, d)
+	d := append(s.trace.line(s.now, s.nodes[i].name, ev), s.nodes[peer].name...)
+	s.trace.endLine(m.AppendDescribe(append(d, ' ')))
 }
 
 // cut reports whether a partition cuts messages of the kind from a to b.

@@ -517,9 +517,9 @@ func (s *simulator) onStatus(i int, st node.Status) {
 		sn.workerSince = s.now
 	}
 	sn.status = st
-	d := append(s.trace.detail(), st.State.String()...)
+	d := append(s.trace.line(s.now, sn.name, "status"), st.State.String()...)
 	d = strconv.AppendUint(append(d, " term "...), st.Term, 10)
-	s.trace.eventBytes(s.now, sn.name, "status", append(append(d, " lead "...), s.nameOfRaft(st.Lead)...))
+	s.trace.endLine(append(append(d, " lead "...), s.nameOfRaft(st.Lead)...))
 	if st.State == raft.StateLeader {
 		s.stats.Elections++
 	}
@@ -530,7 +530,7 @@ func (s *simulator) onApplied(i int, a node.Applied) {
 	sn := s.nodes[i]
 	sn.applied = a.Index
 	s.stats.CommitIndex = max(s.stats.CommitIndex, a.Index)
-	d := strconv.AppendUint(s.trace.detail(), a.Index, 10)
+	d := strconv.AppendUint(s.trace.line(s.now, sn.name, "apply"), a.Index, 10)
 	d = strconv.AppendUint(append(d, " t"...), a.Term, 10)
 	d = append(hex.AppendEncode(append(d, ' '), a.Shape[:6]), ' ') // the shape's digest, 12 digits
 	if a.Raw == nil {
@@ -541,7 +541,7 @@ func (s *simulator) onApplied(i int, a node.Applied) {
 			d = append(append(d, ' '), a.Request.String()...)
 		}
 	}
-	s.trace.eventBytes(s.now, sn.name, "apply", d)
+	s.trace.endLine(d)
 	fresh := a.Raw != nil && a.Index == s.check.refIndex+1
 	before := s.check.shape // replaced, never written, when the entry changes the shape
 	s.check.applied(s.now, sn.name, a)

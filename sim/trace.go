@@ -19,11 +19,12 @@ import (
 // concatenation, whatever the batches, but BLAKE3 hashes many chunks at a
 // time (SIMD) only when written many at once.
 type tracer struct {
-	h       *blake3.Hasher
-	w       io.Writer // nil: fingerprint only
-	buf     []byte    // lines not yet hashed; the last one also not yet written
-	scratch []byte    // the array detail lends, kept from line to line
-	err     error     // first write error; the trace stops, the fingerprint goes on
+	h        *blake3.Hasher
+	w        io.Writer // nil: fingerprint only
+	buf      []byte    // lines not yet hashed; the last one also not yet written
+	start    int       // where the line line began starts in buf
+	detailAt int       // where its detail starts in buf
+	err      error     // first write error; the trace stops, the fingerprint goes on
 }
 
 // hashBatchBytes is how many bytes of lines the tracer holds before hashing
@@ -48,21 +49,35 @@ func (t *tracer) event(at time.Duration, node, ev, detail string) {
 	t.end(b, start)
 }
 
-// detail returns an empty buffer to build a line's detail in, for
-// eventBytes: the hot lines (a message received, an entry applied) are
-// built there rather than made into a string, by fmt or concatenation, for
-// one line.
-func (t *tracer) detail() []byte { return t.scratch[:0] }
-
-// eventBytes is event with the detail in bytes, built in detail's buffer.
-func (t *tracer) eventBytes(at time.Duration, node, ev string, detail []byte) {
-	t.scratch = detail[:0]
+// line begins a line whose detail the caller appends to the buffer it
+// returns, then hands to endLine: the hot lines (a message received, an
+// entry applied) are built in place rather than made into a string, by fmt
+// or concatenation, for one line. No other line may begin in between.
+func (t *tracer) line(at time.Duration, node, ev string) []byte {
 	b, start := t.begin(at, node, ev)
-	if len(detail) > 0 {
-		b = append(b, `,"d":`...)
-		b = appendQuote(b, detail)
+	t.start = start
+	b = append(b, detailOpen...)
+	t.detailAt = len(b)
+	return b
+}
+
+// detailOpen begins a detail; line leaves its closing quote to endLine.
+const detailOpen = `,"d":"`
+
+// endLine finishes the line line began, with the detail appended to b, as
+// event writes it: no detail field when the detail is empty, and the detail
+// quoted.
+func (t *tracer) endLine(b []byte) {
+	d := b[t.detailAt:]
+	switch {
+	case len(d) == 0:
+		b = b[:t.detailAt-len(detailOpen)]
+	case plain(d):
+		b = append(b, '"')
+	default:
+		b = strconv.AppendQuote(b[:t.detailAt-1], string(d)) // string(d) copies d before b is written over
 	}
-	t.end(b, start)
+	t.end(b, t.start)
 }
 
 // begin starts a line, after hashing the batch if it is full; it returns
@@ -92,16 +107,25 @@ func (t *tracer) end(b []byte, start int) {
 }
 
 // appendQuote is strconv.AppendQuote, without its rune decoding for the
-// strings that need no escape: printable ASCII without '"' or '\'.
+// strings that need no escape (plain).
 func appendQuote[S string | []byte](b []byte, s S) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return strconv.AppendQuote(b, string(s))
-		}
+	if !plain(s) {
+		return strconv.AppendQuote(b, string(s))
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// plain reports whether s is printable ASCII without '"' or '\', which
+// strconv.AppendQuote writes as it is.
+func plain[S string | []byte](s S) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *tracer) fingerprint() string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,20 +41,22 @@ func TestFingerprintIsTheHashOfTheTrace(t *testing.T) {
 	}
 }
 
-// TestEventBytesIsEvent: a line whose detail is built in the tracer's
-// buffer is the line event writes for the same detail as a string.
-func TestEventBytesIsEvent(t *testing.T) {
+// TestLineIsEvent: a line whose detail is built in the tracer's buffer is
+// the line event writes for the same detail as a string, empty or needing
+// escapes, across hash batches.
+func TestLineIsEvent(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var a, b bytes.Buffer
 		ta, tb := newTracer(&a), newTracer(&b)
 		for range rapid.IntRange(1, 20).Draw(t, "lines") {
 			at := time.Duration(rapid.Int64Range(0, 1<<40).Draw(t, "at"))
-			d := rapid.OneOf(rapid.String(), rapid.StringMatching(`[ -~]*`)).Draw(t, "detail")
-			ta.event(at, "n1", "recv", d)
-			tb.eventBytes(at, "n1", "recv", append(tb.detail(), d...))
+			d := rapid.OneOf(rapid.String(), rapid.StringMatching(`[ -~]*`), rapid.Just("")).Draw(t, "detail")
+			long := strings.Repeat("x", rapid.IntRange(0, hashBatchBytes).Draw(t, "long"))
+			ta.event(at, "n1", "recv", long+d)
+			tb.endLine(append(append(tb.line(at, "n1", "recv"), long...), d...))
 		}
 		if a.String() != b.String() || ta.fingerprint() != tb.fingerprint() {
-			t.Fatalf("event wrote\n%s\neventBytes wrote\n%s", a.String(), b.String())
+			t.Fatalf("event wrote\n%s\nline wrote\n%s", a.String(), b.String())
 		}
 	})
 }
