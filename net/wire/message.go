@@ -193,7 +193,7 @@ func decodeRaft(b []byte, from, to roles.NodeID) (*pb.Message, []byte, error) {
 		return nil, nil, err
 	}
 	t := r.GetType()
-	if _, known := pb.MessageType_name[int32(t)]; !known || raft.IsLocalMsg(t) {
+	if !raftTypes.has(int32(t)) || raft.IsLocalMsg(t) {
 		return nil, nil, fmt.Errorf("%w: raft message type %s never leaves a node", ErrField, t)
 	}
 	if r.GetFrom() != from.RaftID() && !forwarded(t) || r.GetTo() != to.RaftID() {

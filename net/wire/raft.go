@@ -24,6 +24,38 @@ const (
 	entryFieldData      = 4
 )
 
+// The values raft defines of its enums.
+var (
+	raftTypes  = newEnumSet(pb.MessageType_name)
+	entryTypes = newEnumSet(pb.EntryType_name)
+)
+
+// enumSet is the values of a protobuf enum, those in 0..63 as bits, for a
+// lookup without the map of names.
+type enumSet struct {
+	low   uint64
+	names map[int32]string
+}
+
+func newEnumSet(names map[int32]string) enumSet {
+	s := enumSet{names: names}
+	for v := range names {
+		if v >= 0 && v < 64 {
+			s.low |= 1 << v
+		}
+	}
+	return s
+}
+
+// has reports whether v is one of the enum's values.
+func (s enumSet) has(v int32) bool {
+	if v >= 0 && v < 64 {
+		return s.low&(1<<v) != 0
+	}
+	_, ok := s.names[v]
+	return ok
+}
+
 // raftBlock is a raft message and the scalars its optional fields point
 // to, in one allocation: protobuf's Unmarshal makes one per field.
 type raftBlock struct {
@@ -121,7 +153,7 @@ func (blk *raftBlock) set(num protowire.Number, v uint64) bool {
 	m := &blk.msg
 	switch num {
 	case raftFieldType:
-		if _, known := pb.MessageType_name[int32(v)]; !known || v > 1<<31-1 {
+		if v > 1<<31-1 || !raftTypes.has(int32(v)) {
 			return false
 		}
 		blk.typ, m.Type = pb.MessageType(v), &blk.typ
@@ -179,7 +211,7 @@ func decodeEntry(e *entryBlock, b, data []byte) ([]byte, int) {
 		b = b[n:]
 		switch num {
 		case entryFieldType:
-			if _, known := pb.EntryType_name[int32(v)]; !known || v > 1<<31-1 {
+			if v > 1<<31-1 || !entryTypes.has(int32(v)) {
 				return data, -1
 			}
 			e.typ, e.entry.Type = pb.EntryType(v), &e.typ

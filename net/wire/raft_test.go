@@ -189,3 +189,20 @@ func genPlainRaft(t *rapid.T) *pb.Message {
 	}
 	return m
 }
+
+// enumSet holds exactly the values of the enum's name map, below 64 and
+// above.
+func TestEnumSet(t *testing.T) {
+	names := map[int32]string{0: "a", 5: "b", 63: "c", 64: "d", -1: "e", 1 << 30: "f"}
+	s := newEnumSet(names)
+	for _, v := range []int32{0, 1, 5, 62, 63, 64, 65, -1, -2, 1 << 30, 1<<31 - 1, -1 << 31} {
+		if _, want := names[v]; s.has(v) != want {
+			t.Errorf("has(%d) = %t, want %t", v, s.has(v), want)
+		}
+	}
+	for v := range int32(100) {
+		if _, want := pb.MessageType_name[v]; raftTypes.has(v) != want {
+			t.Errorf("raft message type %d: has %t, want %t", v, raftTypes.has(v), want)
+		}
+	}
+}
