@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"strconv"
@@ -108,20 +109,37 @@ func (t *tracer) end(b []byte, start int) {
 
 // appendQuote is strconv.AppendQuote, without its rune decoding for the
 // strings that need no escape (plain).
-func appendQuote[S string | []byte](b []byte, s S) []byte {
-	if !plain(s) {
-		return strconv.AppendQuote(b, string(s))
+func appendQuote(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if !plainByte(s[i]) {
+			return strconv.AppendQuote(b, s)
+		}
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
 }
 
-// plain reports whether s is printable ASCII without '"' or '\', which
-// strconv.AppendQuote writes as it is.
-func plain[S string | []byte](s S) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+// plainByte reports whether strconv.AppendQuote writes c as it is: printable
+// ASCII but '"' and '\'.
+func plainByte(c byte) bool { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' }
+
+// plain reports whether every byte of d is plainByte, eight at a time: a
+// word has a byte that is not when one is below 0x20, at or above 0x7f, or
+// equals '"' or '\' (the bit tricks of "Bit Twiddling Hacks": each answers
+// exactly whether some byte of the word does).
+func plain(d []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(w uint64) uint64 { return (w - ones) & ^w & highs } // some byte of w is 0
+	for len(d) >= 8 {
+		w := binary.LittleEndian.Uint64(d)
+		if (w-ones*0x20)&^w&highs|w&highs|zero(w^ones*0x7f)|zero(w^ones*'"')|zero(w^ones*'\\') != 0 {
+			return false
+		}
+		d = d[8:]
+	}
+	for _, c := range d {
+		if !plainByte(c) {
 			return false
 		}
 	}

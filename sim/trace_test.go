@@ -60,3 +60,34 @@ func TestLineIsEvent(t *testing.T) {
 		}
 	})
 }
+
+// TestPlainIsBytewise: plain, eight bytes at a time, answers as plainByte
+// over every byte: each byte value at each place of a word and of the tail,
+// among plain bytes, and random slices.
+func TestPlainIsBytewise(t *testing.T) {
+	bytewise := func(d []byte) bool {
+		for _, c := range d {
+			if !plainByte(c) {
+				return false
+			}
+		}
+		return true
+	}
+	for n := range 20 {
+		for at := range n {
+			for c := range 256 {
+				d := bytes.Repeat([]byte{'a'}, n)
+				d[at] = byte(c)
+				if got, want := plain(d), bytewise(d); got != want {
+					t.Fatalf("plain(%q) = %t, want %t", d, got, want)
+				}
+			}
+		}
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		d := rapid.OneOf(rapid.SliceOf(rapid.Byte()), rapid.SliceOf(rapid.ByteRange(0x1e, 0x80))).Draw(t, "d")
+		if got, want := plain(d), bytewise(d); got != want {
+			t.Fatalf("plain(%q) = %t, want %t", d, got, want)
+		}
+	})
+}
