@@ -38,11 +38,13 @@
 // the responder lacks; states travel newest first (in the order the sender
 // learned them), at most StatesPerMessageMax per message. A node runs one
 // push-pull, in place of its first Gossip, in one round of
-// PushPullEveryRounds, and in every round while more is queued than one
-// Gossip carries (a join wave, a healed partition); joins, seed retries and
-// reconnections to Dead members are push-pulls too. Views so converge in
-// O(log N) rounds: measured, ≤ 12 rounds for 100 nodes from a join through
-// one seed and ≤ 7 after a partition heals (TestConvergence).
+// PushPullEveryRounds (scaled up above 32 members as memberlist's
+// pushPullScale does: every 20 rounds at 50, 30 at 100), and in every
+// round while more is queued than one Gossip carries (a join wave, a healed
+// partition); joins, seed retries and reconnections to Dead members are
+// push-pulls too. Views so converge in O(log N) rounds: measured, ≤ 13
+// rounds for 100 nodes from a join through one seed and ≤ 7 after a
+// partition heals (TestConvergence).
 //
 // Uptime is not part of the signed state: every message carries its
 // sender's uptime and incarnation, believed of the sender only, so a node

@@ -3,6 +3,7 @@ package membership
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"revoada.dev/revoada/core/roles"
@@ -29,7 +30,7 @@ func (m *Membership) round() {
 	m.rounds++
 	// More queued than one Gossip carries is a mesh in upheaval (a join
 	// wave, a healed partition): a push-pull then reconciles faster.
-	full := m.rounds%uint64(m.cfg.PushPullEveryRounds) == 0 || len(m.queue) > m.cfg.StatesPerMessageMax
+	full := m.rounds%m.pushPullEvery() == 0 || len(m.queue) > m.cfg.StatesPerMessageMax
 	// A quiet round, with no state queued and no suspicion to spread, has
 	// nothing to gossip: it only Pings the next member of the traversal,
 	// after the push-pull if one is due.
@@ -486,4 +487,20 @@ func ceilLog10(x int) int {
 		k++
 	}
 	return k
+}
+
+// pushPullScaleMembers is the mesh size above which push-pulls grow rarer.
+const pushPullScaleMembers = 32
+
+// pushPullEvery is how many rounds apart a node runs its regular push-pulls:
+// PushPullEveryRounds, times ⌈log₂ members − log₂ 32⌉ + 1 above 32 members
+// (memberlist's pushPullScale): each carries every member's stamp, so a
+// larger mesh makes each dearer, while its gossip finds every member in
+// O(log N) rounds anyway.
+func (m *Membership) pushPullEvery() uint64 {
+	every := uint64(m.cfg.PushPullEveryRounds)
+	if n := len(m.sorted) + 1; n > pushPullScaleMembers {
+		every *= uint64(bits.Len(uint(n-1)) - bits.Len(pushPullScaleMembers-1) + 1)
+	}
+	return every
 }

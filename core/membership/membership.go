@@ -668,8 +668,10 @@ func (m *Membership) send(msg Message) {
 		return
 	}
 	msg.From, msg.Uptime, msg.Incarnation = m.cfg.Self, m.now, m.self.State.Incarnation
-	if p := m.peers.get(msg.To); p != nil && p.health != Healthy {
-		msg.Suspects = append(msg.Suspects, Suspicion{msg.To, p.suspectInc})
+	if len(m.suspects) > 0 || m.dead > 0 { // else every peer is Healthy: no lookup
+		if p := m.peers.get(msg.To); p != nil && p.health != Healthy {
+			msg.Suspects = append(msg.Suspects, Suspicion{msg.To, p.suspectInc})
+		}
 	}
 	for i := len(m.suspects) - 1; i >= 0 && len(msg.Suspects) < m.cfg.SuspectsPerMessageMax; i-- {
 		if id := m.suspects[i]; id != msg.To {

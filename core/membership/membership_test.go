@@ -743,3 +743,17 @@ func TestTraversalProbeSuspects(t *testing.T) {
 	}
 	t.Logf("suspected %d ticks after the crash", ticks)
 }
+
+// TestPushPullEveryScales: regular push-pulls are PushPullEveryRounds apart
+// up to 32 members, and grow rarer above as memberlist's pushPullScale
+// does (⌈log₂ n − 5⌉ + 1 times): each carries every member's stamp.
+func TestPushPullEveryScales(t *testing.T) {
+	for _, tc := range []struct{ members, every int }{
+		{2, 10}, {5, 10}, {32, 10}, {33, 20}, {64, 20}, {65, 30}, {100, 30}, {128, 30}, {129, 40}, {1000, 60},
+	} {
+		m := &Membership{cfg: Config{PushPullEveryRounds: 10}, sorted: make([]*peer, tc.members-1)}
+		if got := m.pushPullEvery(); got != uint64(tc.every) {
+			t.Errorf("%d members: a push-pull every %d rounds, want %d", tc.members, got, tc.every)
+		}
+	}
+}
