@@ -60,9 +60,11 @@
 // other, and hears its Ack, about once per members rounds; while states or
 // suspicions spread, Gossip adds contacts. A node suspects a peer only
 // through a probe, as SWIM §3.1 does: a Ping, then after the probe timeout
-// PingReqs through IndirectChecks other members; only when no Ack comes,
-// directly or relayed, within twice that again does the peer become
-// Suspect. Two things start a probe: the round's Ping to the next member of
+// PingReqs through IndirectChecks other members and a second Ping of its
+// own (memberlist's fallback ping: on a lossy link a lost Ping or Ack
+// would otherwise leave only the relayed paths, each four messages long);
+// only when no Ack comes, directly or relayed, within twice that again
+// does the peer become Suspect. Two things start a probe: the round's Ping to the next member of
 // the traversal (SWIM's own protocol period, so a crashed member is probed
 // by someone within a round or two), and φ passing PhiThreshold for a peer
 // that a traversal has not reached yet. φ alone never accuses: its tail of

@@ -8,8 +8,8 @@ import (
 
 // probe confirms a rising φ before suspecting (SWIM §3.1): a Ping, and if no
 // Ack comes within the probe timeout, PingReqs through IndirectChecks other
-// members, whose relayed Ack counts too. A probe with no Ack after twice the
-// timeout more makes its target Suspect.
+// members, whose relayed Ack counts too, and a second direct Ping. A probe
+// with no Ack after twice the timeout more makes its target Suspect.
 type probe struct {
 	target     roles.NodeID
 	seq        uint64
@@ -135,6 +135,7 @@ func (m *Membership) advanceProbes() {
 		case !pr.indirect && m.now-pr.stageStart >= timeout:
 			pr.indirect, pr.stageStart = true, m.now
 			m.sendPingReqs(pr)
+			m.ping(pr.target) // any message from the target ends the probe (heardFrom)
 		case pr.indirect && m.now-pr.stageStart >= 2*timeout:
 			if !m.heardAny || m.lastAny < pr.started {
 				m.lhm = min(m.lhm+1, m.cfg.LocalHealthMax)
