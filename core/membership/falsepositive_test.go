@@ -109,37 +109,29 @@ func TestProbeTimeoutFollowsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestLossyLinksFewSuspicions: on links that lose 5% of messages (the
-// lossy-network scenario's baseline), with no node down, the probe each
-// round's Ping starts gives up on a live peer only when its direct Ping,
-// the second one the indirect stage sends and every relayed path are all
-// lost: at most one suspicion per node-hour. With no second direct Ping,
-// 24 in 4.2 node-hours (5.8 per node-hour; 190 at 10% loss); before
-// traversal probes, none.
+// lossySuspicionsPerNodeHourMax is sim.FalseSuspicionsPerNodeHourMax.
+const lossySuspicionsPerNodeHourMax = 6
+
+// TestLossyLinksFewSuspicions: on links that lose 10% of messages, with
+// no node down, the probe each round's Ping starts gives up on a live peer
+// only when its direct Ping, the second one the indirect stage sends and
+// every relayed path are all lost: at most 6 suspicions raised per
+// node-hour, the simulator's bound on slow but healthy links (3.7 here).
+// With no second direct Ping, 13.4 (and 1.3 rather than 0.4 at 5% loss);
+// before traversal probes, none.
 func TestLossyLinksFewSuspicions(t *testing.T) {
-	const nodes, seeds, ticks, loss = 5, 5, 6000, 0.05 // 600 s a seed at 100 ms a tick
-	suspicions := 0
+	const nodes, seeds, ticks, loss = 5, 10, 6000, 0.1 // 600 s a seed at 100 ms a tick
+	var suspicions uint64
 	for seed := uint64(1); seed <= seeds; seed++ {
 		c := joinedCluster(t, nodes, seed, 0)
 		drop := rand.New(rand.NewPCG(seed, 5))
 		c.cut = func(from, to int) bool { return drop.Float64() < loss }
-		c.seen = make([]map[int][]Health, nodes)
-		for i := range c.seen {
-			c.seen[i] = map[int][]Health{}
-		}
+		before := c.sum(func(x Counters) uint64 { return x.Suspected })
 		c.runUntil(ticks, func() bool { return false })
-		for _, seen := range c.seen {
-			for _, hs := range seen {
-				for _, h := range hs {
-					if h == Suspect {
-						suspicions++
-					}
-				}
-			}
-		}
+		suspicions += c.sum(func(x Counters) uint64 { return x.Suspected }) - before
 	}
 	nodeHours := float64(nodes*seeds*ticks) / 36000
-	if r := float64(suspicions) / nodeHours; r > 1 {
-		t.Errorf("%d suspicions in %.1f node-hours at %.0f%% loss, no node down: %.1f per node-hour, want at most 1", suspicions, nodeHours, loss*100, r)
+	if r := float64(suspicions) / nodeHours; r > lossySuspicionsPerNodeHourMax {
+		t.Errorf("%d suspicions raised in %.1f node-hours at %.0f%% loss, no node down: %.1f per node-hour, want at most %d", suspicions, nodeHours, loss*100, r, lossySuspicionsPerNodeHourMax)
 	}
 }
