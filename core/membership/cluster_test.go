@@ -26,7 +26,8 @@ type cluster struct {
 	nodes []*Membership // nil while crashed
 	// cut, if set, drops the messages it returns true for.
 	cut     func(from, to int) bool
-	observe func(Message) // if set, sees every message delivered
+	drop    func(Message) bool // if set, drops the messages it returns true for
+	observe func(Message)      // if set, sees every message delivered
 	tweak   func(*Config)
 	now     uint64
 	trace   hash.Hash // every message and change, in order
@@ -138,7 +139,7 @@ func (c *cluster) step() {
 	for _, msg := range msgs {
 		c.trace.Write(appendMessage(binary.BigEndian.AppendUint64(nil, c.now), msg))
 		from, to := c.index[msg.From], c.index[msg.To]
-		if c.nodes[to] == nil || (c.cut != nil && c.cut(from, to)) {
+		if c.nodes[to] == nil || (c.cut != nil && c.cut(from, to)) || (c.drop != nil && c.drop(msg)) {
 			continue
 		}
 		if c.observe != nil {
