@@ -154,12 +154,13 @@ type broadcast struct {
 }
 
 // enqueue puts id's current state in the gossip queue for
-// RetransmitMult·⌈log₁₀(members+1)⌉ sends (memberlist's retransmit limit:
+// RetransmitMult·⌈log₁₀(members+1)⌉ sends, members counting this node
+// (memberlist's retransmit limit, retransmitLimit(mult, NumNodes()):
 // enough for an epidemic to reach every member with high probability, each
 // receiver sending it on as often), or renews it. The queue holds at most SeenMax+1 entries; when full, the one
 // with the fewest sends left makes room.
 func (m *Membership) enqueue(id roles.NodeID, p *peer) {
-	limit := m.cfg.RetransmitMult * ceilLog10(len(m.sorted)+1)
+	limit := m.cfg.RetransmitMult * ceilLog10(len(m.sorted)+2) // members (self too) + 1
 	m.queueSplit = -1
 	if i := slices.IndexFunc(m.queue, func(b broadcast) bool { return b.node == id }); i >= 0 {
 		m.queue[i].left, m.queue[i].p = limit, p

@@ -809,3 +809,17 @@ func TestStaleSuspicionAnswered(t *testing.T) {
 		t.Errorf("node %d still holds %d's refuted incarnation %d", late, x, oldInc)
 	}
 }
+
+// TestRetransmitLimitIsMemberlists: a state is queued for
+// RetransmitMult·⌈log₁₀(members+1)⌉ sends, members counting this node, as
+// memberlist's retransmitLimit(mult, NumNodes()) does: 4 sends at 5 and 9
+// members, 8 at 10 and 99, 12 at 100.
+func TestRetransmitLimitIsMemberlists(t *testing.T) {
+	for _, tc := range []struct{ members, limit int }{{1, 4}, {5, 4}, {9, 4}, {10, 8}, {99, 8}, {100, 12}, {1000, 16}} {
+		m := &Membership{cfg: Config{RetransmitMult: 4, SeenMax: 1024}, sorted: make([]*peer, tc.members-1)}
+		m.enqueue(roles.NodeID{1}, nil)
+		if got := m.queue[0].left; got != tc.limit {
+			t.Errorf("%d members: a state is queued for %d sends, want %d", tc.members, got, tc.limit)
+		}
+	}
+}
