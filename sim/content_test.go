@@ -231,19 +231,25 @@ workload: {clients: 3, rate: 30/s, keys: 100, face: kubernetes}
 `
 
 // TestWorkersAskTheNearestFirst: the fast voter serves most of the blob
-// bytes the voters serve (with no timing, each voter serves about a third).
+// bytes the voters serve over seeds 1..4 (with no timing, each voter serves
+// about a third). One seed's share swings (0.48 to 0.99 over seeds 1..12,
+// 0.8 on average), so the bytes are summed over four.
 func TestWorkersAskTheNearestFirst(t *testing.T) {
 	p, err := scenarios.Parse("nearest-first.yaml", []byte(nearestFirst))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := sim.Run(p, 1, sim.Options{})
-	if !r.OK() {
-		t.Fatalf("violations: %v", r.Violations)
+	var fast, voters uint64
+	for seed := uint64(1); seed <= 4; seed++ {
+		r := sim.Run(p, seed, sim.Options{})
+		if !r.OK() {
+			t.Fatalf("seed %d: violations: %v", seed, r.Violations)
+		}
+		b := r.Stats.BytesServed
+		t.Logf("seed %d: blob bytes served: %v", seed, b)
+		fast, voters = fast+b["n3"], voters+b["n1"]+b["n2"]+b["n3"]
 	}
-	b := r.Stats.BytesServed
-	t.Logf("blob bytes served: %v", b)
-	if 2*b["n3"] <= b["n1"]+b["n2"]+b["n3"] {
-		t.Fatalf("the fast voter n3 served %d of the voters' %d bytes, not most", b["n3"], b["n1"]+b["n2"]+b["n3"])
+	if 2*fast <= voters {
+		t.Fatalf("the fast voter n3 served %d of the voters' %d bytes, not most", fast, voters)
 	}
 }
