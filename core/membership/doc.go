@@ -73,7 +73,9 @@
 // trip of Ping and Ack as the node measures it (RFC 6298's mean plus four
 // deviations, at most five times ProbeTimeoutTicks) when that is longer: on
 // 200–300 ms links an Ack takes four to six ticks, and a probe that gave up
-// after two took a slow peer for a silent one.
+// after two took a slow peer for a silent one. Before its first sample a
+// node waits the five times, as TCP's first timeout is a long one: on links
+// slower still, its first probes took live peers for silent ones.
 //
 // Suspicions are gossiped: every message carries up to SuspectsPerMessageMax
 // of them, the receiver's own first when the sender suspects it (Lifeguard's

@@ -38,9 +38,10 @@ func BenchmarkFalseSuspicionsSlowLinks(b *testing.B) {
 // ticks (drawn per message, from its own seeded stream), counting the
 // suspicions raised.
 type slowLinks struct {
-	c        *cluster
-	delay    *rand.Rand
-	inFlight []flight
+	c             *cluster
+	delay         *rand.Rand
+	least, spread uint64 // a message takes least to least+spread-1 ticks
+	inFlight      []flight
 }
 
 type flight struct {
@@ -49,7 +50,7 @@ type flight struct {
 }
 
 func newSlowLinks(c *cluster) *slowLinks {
-	return &slowLinks{c: c, delay: rand.New(rand.NewPCG(7, 7))}
+	return &slowLinks{c: c, delay: rand.New(rand.NewPCG(7, 7)), least: 2, spread: 2}
 }
 
 // run runs ticks ticks and returns the suspicions raised meanwhile.
@@ -63,7 +64,7 @@ func (l *slowLinks) run(ticks int) (suspicions int) {
 		for _, m := range c.nodes {
 			rd := m.Ready()
 			for _, msg := range rd.Messages {
-				l.inFlight = append(l.inFlight, flight{c.now + 2 + uint64(l.delay.IntN(2)), msg})
+				l.inFlight = append(l.inFlight, flight{c.now + l.least + l.delay.Uint64N(l.spread), msg})
 			}
 			for _, ch := range rd.Changes {
 				if ch.Kind == HealthChanged && ch.Health == Suspect {
@@ -106,6 +107,28 @@ func TestProbeTimeoutFollowsRoundTrip(t *testing.T) {
 		if got := m.probeTimeout(); got != uint64(m.cfg.ProbeTimeoutTicks) {
 			t.Errorf("one-tick links: node %d's probe timeout is %d ticks, not %d", i, got, m.cfg.ProbeTimeoutTicks)
 		}
+	}
+}
+
+// TestFirstProbesWaitForSlowLinks: before a node has timed any Ack, its
+// probe timeout is the longest a measured one may be, as TCP's first
+// timeout is a long one (RFC 6298 §2.1): on links where an Ack takes 8 to
+// 14 ticks from the first message on (worker-sync-very-slow-links: 400 to
+// 700 ms each way), nodes that joined do not suspect one another while
+// they learn the round trip. With ProbeTimeoutTicks as the first timeout,
+// live nodes were suspected in the first seconds.
+func TestFirstProbesWaitForSlowLinks(t *testing.T) {
+	c := newCluster(t, 5, 1, nil)
+	for i, m := range c.nodes {
+		if got, want := m.probeTimeout(), uint64(rttTimeoutMax*m.cfg.ProbeTimeoutTicks); got != want {
+			t.Errorf("node %d: probe timeout %d ticks before any Ack, want %d", i, got, want)
+		}
+	}
+	c.joinAll(0)
+	links := newSlowLinks(c)
+	links.least, links.spread = 4, 4
+	if n := links.run(600); n > 0 {
+		t.Errorf("%d suspicions in the first minute on links with 8–14 tick round trips, no node down", n)
 	}
 }
 

@@ -89,8 +89,15 @@ func (r *rttEstimate) acked(seq, now uint64) {
 }
 
 // timeout is the estimate's timeout in ticks, rounded up, at most
-// rttTimeoutMax·base; 0 before any sample.
+// rttTimeoutMax·base, which it also is before any sample: as TCP's first
+// timeout (RFC 6298 §2.1, 1 s) waits for a round trip of any link rather
+// than taking the first slow Ack for silence (links of 0.8–1.4 s round
+// trips had their live nodes suspected in the first seconds:
+// worker-sync-very-slow-links).
 func (r *rttEstimate) timeout(base uint64) uint64 {
+	if !r.sampled {
+		return rttTimeoutMax * base
+	}
 	return min((r.srtt8+4*r.rttvar8+7)/8, rttTimeoutMax*base)
 }
 
