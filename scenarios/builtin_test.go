@@ -33,7 +33,8 @@ func TestBuiltins(t *testing.T) {
 	want := []string{"bridge-partition", "chain-tamper", "clock-jumps", "clock-skew", "damper-clock-jump", "disk-corrupt", "disk-full", "disk-torn-write", "flapping-node", "gossip-100", "heal-boot-partition", "heal-chaos-target", "heal-conf-change-synced",
 		"heal-deaf-candidate", "heal-deaf-voter", "heal-handoff-dead-target", "heal-isolated-voter-of-three", "heal-quarantine-keeps-target", "heal-unacked-learner", "heal-worker-routes-by-gossip", "join-and-leave", "joint-rebalance", "latency-long-tail", "leader-kill", "leader-leaves", "leave-held-without-target", "leave-right-after-crash", "leave-staged-learner", "leave-two-voters", "leave-with-dead-voter", "left-node-restarts", "lose-two-of-five", "lossy-network", "majority-partition",
 		"membership-only-partition", "minority-partition", "minority-partition-no-shift", "operator-promote", "phalanx-10-to-5", "poisoned-peer", "poisoned-voter-boasts", "raft-only-partition", "replace-every-voter", "rolling-restart", "self-heal-leader-kill",
-		"slow-links", "smoke", "stale-worker-rejoins", "store-leader-churn", "store-under-partition", "store-watch-resume", "swap-below-target", "swizzle-clog", "worker-sync-slow-links", "worker-sync-under-churn"}
+		"slow-links", "smoke", "stale-worker-rejoins", "store-leader-churn", "store-under-partition", "store-watch-resume", "swap-below-target", "swizzle-clog", "worker-sync-slow-links", "worker-sync-under-churn",
+		"worker-sync-very-slow-links", "worker-sync-very-slow-lossy-links"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Names() = %v, want %v", names, want)
 	}

@@ -493,6 +493,19 @@ func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
 	ft.skip[from] = true
 }
 
+// Awaiting reports whether a request in flight may still be answered in
+// time: one sent to peer p within within(p) ticks.
+func (f *Fetcher) Awaiting(within func(p roles.NodeID) uint64) bool {
+	for _, ft := range f.fetches {
+		for _, r := range ft.reqs {
+			if r.deadline-f.cfg.TimeoutTicks+within(r.to) > f.now {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Fetching is the number of fetches not ended, in O(1): Pending but for a
 // blob Put by other means, which counts until Requests drops its fetch.
 func (f *Fetcher) Fetching() int { return len(f.fetches) }

@@ -203,6 +203,39 @@ func TestFetchRetriesElsewhere(t *testing.T) {
 	}
 }
 
+// Awaiting tells whether a request in flight went out within the ticks
+// its peer's answers take: a worker does not give up a target whose answer
+// may still come.
+func TestFetchAwaiting(t *testing.T) {
+	d, peer := served(blob(7, 1000))
+	f := content.NewFetcher(content.FetcherConfig{TimeoutTicks: 10}, content.NewStore())
+	within := func(ticks uint64) func(roles.NodeID) uint64 {
+		return func(p roles.NodeID) uint64 {
+			if p != peerA {
+				t.Fatalf("asked about %s, the request went to %s", p.Short(), peerA.Short())
+			}
+			return ticks
+		}
+	}
+	if f.Awaiting(within(100)) {
+		t.Fatal("nothing asked, yet awaiting")
+	}
+	f.Fetch(d, 0, []roles.NodeID{peerA, peerB})
+	rs := f.Requests()
+	for range 3 {
+		f.Tick()
+	}
+	if !f.Awaiting(within(4)) || f.Awaiting(within(3)) {
+		t.Fatalf("asked 3 ticks ago: within 4 %v, within 3 %v", f.Awaiting(within(4)), f.Awaiting(within(3)))
+	}
+	if err := f.Receive(peerA, answer(t, peer, rs[0])); err != nil {
+		t.Fatal(err)
+	}
+	if f.Awaiting(within(100)) {
+		t.Fatal("answered, yet still awaited")
+	}
+}
+
 // When every source has failed the fetch waits TimeoutTicks and cycles
 // through them again, good before bad: a peer may gain the blob later.
 func TestFetchCyclesAfterAllFail(t *testing.T) {

@@ -49,14 +49,15 @@ import (
 
 // Content sync limits and defaults.
 const (
-	RootTicksDefault = 10 // ticks between two roots a member publishes, while its state moves
-	RootsKept        = 4  // a member keeps the blobs of its last RootsKept roots
-	ContentItemsMax  = 64 // wants, parts or refusals in one content message
-	collectSlack     = 64 // blobs a store may hold beyond twice its live ones before a collection
-	FetchInFlightMax = 32 // blob parts a worker asks for at once
-	NearTicks        = 2  // peers whose answers take as long, within this, are as near (sources)
-	StallRoots       = 5  // root periods a worker waits for any part of its target before it gives it up
-	DistrustRoots    = 10 // root periods a voter whose root was given up is not taken from
+	RootTicksDefault  = 10 // ticks between two roots a member publishes, while its state moves
+	RootsKept         = 4  // a member keeps the blobs of its last RootsKept roots
+	ContentItemsMax   = 64 // wants, parts or refusals in one content message
+	collectSlack      = 64 // blobs a store may hold beyond twice its live ones before a collection
+	FetchInFlightMax  = 32 // blob parts a worker asks for at once
+	FetchTimeoutTicks = 20 // ticks before a worker asks another peer for a part unanswered
+	NearTicks         = 2  // peers whose answers take as long, within this, are as near (sources)
+	StallRoots        = 5  // retarget waits (root periods, or longer on slow links) a worker waits for any part of its target before it gives it up
+	DistrustRoots     = 10 // root periods a voter whose root was given up is not taken from
 	// AnswerBytesMax bounds the blob data of the parts answering one
 	// content message: more than a fetcher's wants in flight draw
 	// (content.FetcherConfig.InFlightMax parts of at most
@@ -156,7 +157,7 @@ func (n *Node) rootTicks() uint64 {
 
 func newSyncing() *syncing {
 	st := content.NewStore()
-	return &syncing{blobs: st, fetch: content.NewFetcher(content.FetcherConfig{InFlightMax: FetchInFlightMax}, st), resources: map[store.Ref]resourceBlob{}, wantedSet: map[content.Digest]bool{}, distrust: map[roles.NodeID]uint64{},
+	return &syncing{blobs: st, fetch: content.NewFetcher(content.FetcherConfig{InFlightMax: FetchInFlightMax, TimeoutTicks: FetchTimeoutTicks}, st), resources: map[store.Ref]resourceBlob{}, wantedSet: map[content.Digest]bool{}, distrust: map[roles.NodeID]uint64{},
 		asked: map[roles.NodeID]uint64{}, rtt8: map[roles.NodeID]uint64{}}
 }
 
@@ -488,12 +489,12 @@ type viewKey struct {
 
 // followTarget moves the target's fetch on, and reports whether to give it
 // up for the newer root a voter published (newer): only once no part of
-// it arrived for a root period. A fetch taking longer than the roots come
-// (slow links, a large manifest) still ends: a worker that gave up its
-// target for every newer root installed none while the writes went on.
-// A target no part of which arrives for StallRoots periods (counted across
-// its publisher's newer roots: see chooseRoot) is given up and its
-// publisher distrusted.
+// it arrived for retargetTicks and no want is awaited. A fetch taking
+// longer than the roots come (slow links, a large manifest) still ends: a
+// worker that gave up its target for every newer root installed none while
+// the writes went on. A target no part of which arrives for stallTicks
+// (counted across its publisher's newer roots: see chooseRoot) is given up
+// and its publisher distrusted.
 func (n *Node) followTarget(newer bool) bool {
 	s := n.sync
 	if n.ticks%n.rootTicks() != 0 {
@@ -508,14 +509,58 @@ func (n *Node) followTarget(newer bool) bool {
 		n.distrustTarget()
 		return false
 	}
-	if newer && n.ticks-s.progressAt >= n.rootTicks() {
+	if newer && n.ticks-s.progressAt >= s.retargetTicks(n) && !s.awaited() {
 		return true
 	}
 	n.progressSync(true) // now and then, ask the nodes that hold it now
 	return false
 }
 
-func (s *syncing) stallTicks(n *Node) uint64 { return StallRoots * n.rootTicks() }
+// linkTicks is how long an answer takes over the links this worker fetches
+// over: twice the median of the round trips it measured to its peers (0
+// before any). The median, so that one peer slow for a while (a clogged
+// link) and asked no more does not hold every later wait long.
+func (s *syncing) linkTicks() uint64 {
+	if len(s.rtt8) == 0 {
+		return 0
+	}
+	rtts := make([]uint64, 0, len(s.rtt8))
+	for _, r8 := range s.rtt8 {
+		rtts = append(rtts, r8)
+	}
+	slices.Sort(rtts)
+	return 2 * ((rtts[len(rtts)/2] + 7) / 8)
+}
+
+// retargetTicks is how long a worker waits for any part of its target
+// before it takes a newer root: a root period, or linkTicks if that is
+// longer. Over links whose round trip exceeds the root period, a worker
+// that gave its target up after one period dropped the wants in flight
+// (their parts, once they came, were unasked for), and so never received a
+// part of anything (worker-sync-very-slow-links).
+func (s *syncing) retargetTicks(n *Node) uint64 { return max(n.rootTicks(), s.linkTicks()) }
+
+// awaited reports whether a want in flight may still be answered: asked
+// within twice the round trip measured to its peer, or within
+// FetchTimeoutTicks of a peer never measured. A worker gives no target up
+// for a newer root while it waits so: a want asked again after a loss, or
+// of a slower peer, would otherwise be dropped just before its answer came
+// (worker-sync-very-slow-lossy-links), and a worker whose wants' answers
+// each came a tick after its retargets never installed a root
+// (worker-sync-very-slow-links seed 573).
+func (s *syncing) awaited() bool {
+	return s.fetch.Awaiting(func(to roles.NodeID) uint64 {
+		if r8, ok := s.rtt8[to]; ok {
+			return 2 * ((r8 + 7) / 8)
+		}
+		return FetchTimeoutTicks
+	})
+}
+
+// stallTicks is how long a worker waits for any part of its target (across
+// its publisher's newer roots) before it gives the target up and distrusts
+// the publisher: StallRoots of its retarget waits.
+func (s *syncing) stallTicks(n *Node) uint64 { return StallRoots * s.retargetTicks(n) }
 
 // distrustTarget gives the target up and distrusts its publisher for a
 // while: a voter whose root no peer serves (it lied, or it holds the only
@@ -700,14 +745,21 @@ func (n *Node) sendWants() {
 	}
 }
 
-// heard times a peer's answer to the oldest wants it has not answered.
+// heard times a peer's answer to the oldest wants it has not answered. A
+// sample is at most FetchTimeoutTicks: longer, the wants it times were
+// lost (and asked elsewhere), not slow, and a later want's answer ends it.
 func (s *syncing) heard(from roles.NodeID, now uint64) {
 	at, ok := s.asked[from]
 	if !ok {
 		return
 	}
 	delete(s.asked, from)
-	s.rtt8[from] = s.rtt8[from] - s.rtt8[from]/8 + (now - at) // eight times a moving average of weight 1/8
+	sample := min(now-at, FetchTimeoutTicks)
+	if r8, ok := s.rtt8[from]; ok {
+		s.rtt8[from] = r8 - r8/8 + sample // eight times a moving average of weight 1/8
+	} else {
+		s.rtt8[from] = 8 * sample // the first answer is the average (RFC 6298's first SRTT)
+	}
 }
 
 // distance is how near a peer answers, in steps of NearTicks (0 for one
