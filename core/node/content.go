@@ -541,19 +541,24 @@ func (s *syncing) linkTicks() uint64 {
 func (s *syncing) retargetTicks(n *Node) uint64 { return max(n.rootTicks(), s.linkTicks()) }
 
 // awaited reports whether a want in flight may still be answered: asked
-// within twice the round trip measured to its peer, or within
-// FetchTimeoutTicks of a peer never measured. A worker gives no target up
+// within twice the round trip measured to its peer; for a peer never
+// measured, within linkTicks (the typical peer's), or FetchTimeoutTicks
+// before any peer was measured. A worker gives no target up
 // for a newer root while it waits so: a want asked again after a loss, or
 // of a slower peer, would otherwise be dropped just before its answer came
 // (worker-sync-very-slow-lossy-links), and a worker whose wants' answers
 // each came a tick after its retargets never installed a root
 // (worker-sync-very-slow-links seed 573).
 func (s *syncing) awaited() bool {
+	typical := s.linkTicks()
+	if len(s.rtt8) == 0 {
+		typical = FetchTimeoutTicks
+	}
 	return s.fetch.Awaiting(func(to roles.NodeID) uint64 {
 		if r8, ok := s.rtt8[to]; ok {
 			return 2 * ((r8 + 7) / 8)
 		}
-		return FetchTimeoutTicks
+		return typical
 	})
 }
 
