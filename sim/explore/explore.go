@@ -16,7 +16,8 @@
 //     with policy knobs (grace, damper, stabilize, audit period, φ
 //     threshold) left at their defaults or drawn within sane ranges;
 //   - a network: a fast LAN (1–10 ms), slow links (50–300 ms) or a lossy
-//     LAN (loss and duplication up to 5% each);
+//     LAN (loss and duplication up to 5% each); in one plan of ten, links
+//     slower than a content root's period (300–800 ms each way: wan);
 //   - a fault schedule over every fault kind the simulator has, with static
 //     (n3) and dynamic (leader, random-voter, random-worker, random,
 //     minority, majority) selectors; sometimes operator commands, single or
@@ -153,10 +154,11 @@ var strategies = []string{"solo", "pair", "quorum-3m", "cluster-3m-nw", "mesh-al
 func Generate(seed uint64) *sim.Plan {
 	g := &gen{r: draws{rand.New(rand.NewPCG(seed, 0x7265766f616461))}, x: draws{rand.New(rand.NewPCG(seed, extrasKey))},
 		m: draws{rand.New(rand.NewPCG(seed, joinsKey))}, l: draws{rand.New(rand.NewPCG(seed, leavesKey))},
-		c: draws{rand.New(rand.NewPCG(seed, contentKey))}, p: &sim.Plan{Name: Name(seed)}}
+		c: draws{rand.New(rand.NewPCG(seed, contentKey))}, w: draws{rand.New(rand.NewPCG(seed, wanKey))}, p: &sim.Plan{Name: Name(seed)}}
 	g.mesh()
 	g.target()
 	g.network()
+	g.wan()
 	g.commands()
 	g.permanent()
 	g.timeline()
@@ -171,6 +173,25 @@ func Generate(seed uint64) *sim.Plan {
 		panic(fmt.Sprintf("explore: seed %d drew an invalid plan: %v", seed, err))
 	}
 	return g.p
+}
+
+// wanKey keys g.w.
+const wanKey = 0x77616e
+
+// wan makes one plan in ten a wide-area mesh: links of 300 to 800 ms each
+// way, slower than a content root's period (a second), whatever loss and
+// duplication network drew. They draw only from g.w: a plan without it is
+// the plan its seed drew before. The bug class it aims at: a worker that
+// gave up its target after one root period never received a part over
+// such links (worker-sync-very-slow-links).
+func (g *gen) wan() {
+	if !g.w.chance(1, 10) {
+		return
+	}
+	nw := &g.p.Network
+	nw.LatencyMin = time.Duration(g.w.intIn(300, 500)) * time.Millisecond
+	nw.LatencyMax = nw.LatencyMin + time.Duration(g.w.intIn(0, 300))*time.Millisecond
+	g.flavors = append(g.flavors, "wan")
 }
 
 // extrasKey keys g.x. Any key would do; this one leaves the seeds the
@@ -288,6 +309,7 @@ type gen struct {
 	// draws the joins, for the same reason.
 	x, m, l draws
 	c       draws // issue 14's content faults, for the same reason
+	w       draws // wide-area links (wan), for the same reason
 	p       *sim.Plan
 
 	strategy              topology.Strategy // nil without a target

@@ -174,7 +174,7 @@ func TestGenerateVariety(t *testing.T) {
 	kinds := map[sim.FaultKind]int{}
 	sels := map[sim.Selector]int{}
 	targets := map[string]int{}
-	var large, workloads, shifts, oneWay, boot, perm, knobs, shapes, flavored int
+	var large, workloads, shifts, oneWay, boot, perm, knobs, shapes, flavored, wan int
 	extras := map[string]int{}
 	for seed := uint64(1); seed <= seedsChecked; seed++ {
 		p := Generate(seed)
@@ -197,6 +197,9 @@ func TestGenerateVariety(t *testing.T) {
 		}
 		if len(permanent(p)) > 0 {
 			perm++
+		}
+		if p.Network.LatencyMin >= 300*time.Millisecond {
+			wan++
 		}
 		for _, f := range p.Faults {
 			kinds[f.Kind]++
@@ -257,6 +260,7 @@ func TestGenerateVariety(t *testing.T) {
 	share("policy knobs", knobs, 0.1, 0.4)
 	share("a shape expectation", shapes, 0.15, 0.9)
 	share("a rare-path flavour", flavored, 0.4, 1)
+	share("links slower than a root period (wan)", wan, 0.05, 0.15)
 	if oneWay == 0 {
 		t.Errorf("no one-way partition in %d seeds", seedsChecked)
 	}
