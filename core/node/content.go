@@ -488,13 +488,13 @@ type viewKey struct {
 }
 
 // followTarget moves the target's fetch on, and reports whether to give it
-// up for the newer root a voter published (newer): only once no part of
-// it arrived for retargetTicks and no want is awaited. A fetch taking
+// up for the newer root a voter published (newer): only once no part of it
+// arrived for a wait (see linkTicks) and no want is awaited. A fetch taking
 // longer than the roots come (slow links, a large manifest) still ends: a
 // worker that gave up its target for every newer root installed none while
-// the writes went on. A target no part of which arrives for stallTicks
-// (counted across its publisher's newer roots: see chooseRoot) is given up
-// and its publisher distrusted.
+// the writes went on. A target no part of which arrives for StallRoots
+// waits (counted across its publisher's newer roots: see chooseRoot) is
+// given up and its publisher distrusted.
 func (n *Node) followTarget(newer bool) bool {
 	s := n.sync
 	if n.ticks%n.rootTicks() != 0 {
@@ -504,68 +504,68 @@ func (n *Node) followTarget(newer bool) bool {
 	if got := s.fetch.Stats().Received(); got != s.progressBytes {
 		s.progressBytes, s.progressAt = got, n.ticks
 	}
-	if n.ticks-s.progressAt >= s.stallTicks(n) {
+	link, measured := n.linkTicks()
+	wait := max(n.rootTicks(), link)
+	since := n.ticks - s.progressAt
+	if since >= StallRoots*wait {
 		n.cover.Sometimes(cover.SyncStalled)
 		n.distrustTarget()
 		return false
 	}
-	if newer && n.ticks-s.progressAt >= s.retargetTicks(n) && !s.awaited() {
+	if newer && since >= wait && !s.awaited(link, measured) {
 		return true
 	}
 	n.progressSync(true) // now and then, ask the nodes that hold it now
 	return false
 }
 
-// linkTicks is how long an answer takes over the links this worker fetches
-// over: twice the median of the round trips it measured to its peers (0
-// before any). The median, so that one peer slow for a while (a clogged
-// link) and asked no more does not hold every later wait long.
-func (s *syncing) linkTicks() uint64 {
-	if len(s.rtt8) == 0 {
-		return 0
+// linkTicks is how long an answer to a want of the target takes: twice the
+// round trip measured to the nearest of its sources (0, and not measured,
+// before any answered). The nearest: the fetcher asks them first. Not
+// every peer ever measured: a worker whose voters are near and whose
+// fellow workers far (or one peer slow for a while, then asked no more)
+// waited as long as for the far ones.
+//
+// A worker waits for any part of its target before it takes a newer root
+// for a root period, or linkTicks if that is longer; for StallRoots of
+// those waits before it gives the target up and distrusts its publisher.
+// Over links whose round trip exceeds the root period, a worker that gave
+// its target up after one period dropped the wants in flight (their parts,
+// once they came, were unasked for), and so never received a part of
+// anything (worker-sync-very-slow-links).
+func (n *Node) linkTicks() (ticks uint64, measured bool) {
+	s := n.sync
+	for _, id := range n.sources(s.target.ManifestHash) {
+		if r8, ok := s.rtt8[id]; ok && (!measured || 2*((r8+7)/8) < ticks) {
+			ticks, measured = 2*((r8+7)/8), true
+		}
 	}
-	rtts := make([]uint64, 0, len(s.rtt8))
-	for _, r8 := range s.rtt8 {
-		rtts = append(rtts, r8)
-	}
-	slices.Sort(rtts)
-	return 2 * ((rtts[len(rtts)/2] + 7) / 8)
+	return ticks, measured
 }
-
-// retargetTicks is how long a worker waits for any part of its target
-// before it takes a newer root: a root period, or linkTicks if that is
-// longer. Over links whose round trip exceeds the root period, a worker
-// that gave its target up after one period dropped the wants in flight
-// (their parts, once they came, were unasked for), and so never received a
-// part of anything (worker-sync-very-slow-links).
-func (s *syncing) retargetTicks(n *Node) uint64 { return max(n.rootTicks(), s.linkTicks()) }
 
 // awaited reports whether a want in flight may still be answered: asked
 // within twice the round trip measured to its peer; for a peer never
-// measured, within linkTicks (the typical peer's), or FetchTimeoutTicks
-// before any peer was measured. A worker gives no target up
-// for a newer root while it waits so: a want asked again after a loss, or
-// of a slower peer, would otherwise be dropped just before its answer came
+// measured, within link (linkTicks), or FetchTimeoutTicks when no source
+// was measured. A worker gives no target up for a newer root while it
+// waits so: a want asked again after a loss, or of a slower peer, would
+// otherwise be dropped just before its answer came
 // (worker-sync-very-slow-lossy-links), and a worker whose wants' answers
 // each came a tick after its retargets never installed a root
-// (worker-sync-very-slow-links seed 573).
-func (s *syncing) awaited() bool {
-	typical := s.linkTicks()
-	if len(s.rtt8) == 0 {
-		typical = FetchTimeoutTicks
+// (worker-sync-very-slow-links seed 573). A live but slow peer so holds a
+// worker on a target longer than before, rather than its wants being
+// cancelled: capping the wait at two waits failed the lossy built-in (1 of
+// 100 seeds) and tripled its retargets.
+func (s *syncing) awaited(link uint64, measured bool) bool {
+	if !measured {
+		link = FetchTimeoutTicks
 	}
 	return s.fetch.Awaiting(func(to roles.NodeID) uint64 {
 		if r8, ok := s.rtt8[to]; ok {
 			return 2 * ((r8 + 7) / 8)
 		}
-		return typical
+		return link
 	})
 }
-
-// stallTicks is how long a worker waits for any part of its target (across
-// its publisher's newer roots) before it gives the target up and distrusts
-// the publisher: StallRoots of its retarget waits.
-func (s *syncing) stallTicks(n *Node) uint64 { return StallRoots * s.retargetTicks(n) }
 
 // distrustTarget gives the target up and distrusts its publisher for a
 // while: a voter whose root no peer serves (it lied, or it holds the only
