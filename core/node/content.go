@@ -536,11 +536,18 @@ func (n *Node) followTarget(newer bool) bool {
 func (n *Node) linkTicks() (ticks uint64, measured bool) {
 	s := n.sync
 	for _, id := range n.sources(s.target.ManifestHash) {
-		if r8, ok := s.rtt8[id]; ok && (!measured || 2*((r8+7)/8) < ticks) {
-			ticks, measured = 2*((r8+7)/8), true
+		if t, ok := s.answerTicks(id); ok && (!measured || t < ticks) {
+			ticks, measured = t, true
 		}
 	}
 	return ticks, measured
+}
+
+// answerTicks is twice the round trip measured to peer id, in ticks rounded
+// up, and whether one was measured.
+func (s *syncing) answerTicks(id roles.NodeID) (uint64, bool) {
+	r8, ok := s.rtt8[id]
+	return 2 * ((r8 + 7) / 8), ok
 }
 
 // awaited reports whether a want in flight may still be answered: asked
@@ -560,8 +567,8 @@ func (s *syncing) awaited(link uint64, measured bool) bool {
 		link = FetchTimeoutTicks
 	}
 	return s.fetch.Awaiting(func(to roles.NodeID) uint64 {
-		if r8, ok := s.rtt8[to]; ok {
-			return 2 * ((r8 + 7) / 8)
+		if t, ok := s.answerTicks(to); ok {
+			return t
 		}
 		return link
 	})
