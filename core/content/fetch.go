@@ -104,7 +104,7 @@ type fetch struct {
 	size       uint64 // 0 until known
 	known      bool
 	sources    []roles.NodeID
-	bad        map[roles.NodeID]bool // sent a bad part: asked after every good source
+	bad        map[roles.NodeID]bool // sent a bad part, or said it lacks the blob: asked after every other source
 	skip       map[roles.NodeID]bool // timed out or lacked: skipped until the next cycle
 	cycleAt    uint64                // when every source has failed: the tick to try them all again
 	buf        []byte
@@ -330,7 +330,8 @@ func (ft *fetch) missing() []int {
 }
 
 // pick chooses the source for the next request of ft: among the sources not
-// skipped in this cycle, good ones before those that sent a bad part, the
+// skipped in this cycle, good ones before those that sent a bad part or
+// lacked the blob, the
 // one with the fewest requests of ft in flight, nearest first on ties. A
 // source that times out, lacks the blob or sends a bad part is skipped for
 // the rest of the cycle; with none left the fetch waits TimeoutTicks, then
@@ -472,8 +473,13 @@ func (f *Fetcher) fill(ft *fetch, idx uint64, data []byte) error {
 }
 
 // Lacks records that from does not hold d: its requests for d are dropped
-// and asked elsewhere (counted in Stats.Lacks), and from is skipped until
-// the next cycle.
+// and asked elsewhere (counted in Stats.Lacks), from is skipped until the
+// next cycle and, if it was asked, asked for d again only after every other
+// source, as one that sent a bad part is. A peer that lacks a blob seldom
+// gets it later (a voter keeps only its last roots' blobs): asked again at
+// every cycle, the two voters that had dropped a worker's target answered
+// each want with a refusal over 1s round trips while the third held it
+// (worker-sync-very-slow-lossy-links seed 27).
 func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
 	ft, ok := f.fetches[d]
 	if !ok {
@@ -489,6 +495,7 @@ func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
 	}
 	if asked {
 		f.stats.Lacks++
+		ft.bad[from] = true
 	}
 	ft.skip[from] = true
 }

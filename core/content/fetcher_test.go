@@ -237,7 +237,7 @@ func TestFetchAwaiting(t *testing.T) {
 }
 
 // When every source has failed the fetch waits TimeoutTicks and cycles
-// through them again, good before bad: a peer may gain the blob later.
+// through them again: a peer may gain the blob later.
 func TestFetchCyclesAfterAllFail(t *testing.T) {
 	b := blob(6, 2000)
 	d, peer := served(b)
@@ -267,17 +267,18 @@ func TestFetchCyclesAfterAllFail(t *testing.T) {
 	expect("after a bad part", peerB)
 	f.Lacks(peerB, d)
 	wait("first cycle over")
-	for cycle := range 3 {
-		expect("good first", peerB)
-		f.Lacks(peerB, d)
-		expect("bad last", peerA)
+	for range 3 { // both asked again: A sent a bad part, B lacked it
+		expect("in source order", peerA)
 		f.Lacks(peerA, d)
+		expect("then", peerB)
+		f.Lacks(peerB, d)
 		wait("cycle over")
-		_ = cycle
 	}
 	if st.Has(d) || f.Pending() != 1 {
 		t.Fatal("held without an answer")
 	}
+	expect("A again", peerA)
+	f.Lacks(peerA, d)
 	r := expect("B gained the blob", peerB)
 	if err := f.Receive(peerB, answer(t, peer, r)); err != nil || !st.Has(d) {
 		t.Fatalf("%v, held %v", err, st.Has(d))
@@ -440,4 +441,31 @@ func TestFetchManyCostsLinear(t *testing.T) {
 	if f.Pending() != 0 || f.Fetching() != 0 || st.Len() != n {
 		t.Fatalf("Pending %d, Fetching %d, held %d of %d", f.Pending(), f.Fetching(), st.Len(), n)
 	}
+}
+
+// A source that said it lacks the blob is asked for it after one that only
+// timed out: a voter that dropped a root's blobs does not get them back.
+func TestFetchLackedAskedLast(t *testing.T) {
+	b := blob(7, 2000)
+	d, _ := served(b)
+	f := content.NewFetcher(content.FetcherConfig{TimeoutTicks: 5}, content.NewStore())
+	f.Fetch(d, uint64(len(b)), []roles.NodeID{peerA, peerB})
+	next := func(step string, want roles.NodeID) {
+		t.Helper()
+		for range 20 {
+			if rs := f.Requests(); len(rs) > 0 {
+				if len(rs) != 1 || rs[0].To != want {
+					t.Fatalf("%s: asked %v, want %s", step, targets(rs), want.Short())
+				}
+				return
+			}
+			f.Tick()
+		}
+		t.Fatalf("%s: nothing asked", step)
+	}
+	next("first", peerA)
+	f.Lacks(peerA, d)
+	next("after A lacked", peerB) // B never answers: it times out
+	next("next cycle, the one that timed out first", peerB)
+	next("then the one that lacked", peerA)
 }
