@@ -120,7 +120,8 @@ func BenchmarkSlowLinksFalseSuspicions(b *testing.B) {
 // nodes, and 5 nodes with a 50 ops/s Kubernetes workload; it reports
 // simulated seconds per CPU second of the process (user and system time,
 // so run it alone: -cpu 1 and nothing else busy) and the messages per
-// node per simulated second.
+// node per simulated second (and, with the workload, the operations its
+// clients issued per simulated second).
 //
 //	go test ./sim/ -run '^$' -bench MeshSize -cpu 1 -benchtime 3x
 func BenchmarkMeshSize(b *testing.B) {
@@ -135,7 +136,9 @@ func BenchmarkMeshSize(b *testing.B) {
 			p := &sim.Plan{Name: tc.name, Nodes: tc.nodes, ControlPlane: 3, Duration: 2 * time.Minute, Target: "quorum-3m",
 				Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 5 * time.Millisecond}}
 			if tc.rate > 0 {
-				p.Workload = &sim.Workload{Clients: 4, Rate: tc.rate, Keys: 50, Face: "kubernetes",
+				// 40 clients, each pausing 0.8s on average: a watch lasts
+				// sim.WatchSpan, and 4 clients issued 10 of the 50 a second.
+				p.Workload = &sim.Workload{Clients: 40, Rate: tc.rate, Keys: 50, Face: "kubernetes",
 					Mix: sim.Mix{Apply: 4, Get: 3, List: 1, Delete: 1, Watch: 1}}
 			}
 			if err := p.Validate(); err != nil {
@@ -144,6 +147,7 @@ func BenchmarkMeshSize(b *testing.B) {
 			b.ReportAllocs()
 			var simulated time.Duration
 			var msgs int
+			var ops float64
 			seed := uint64(1)
 			cpu0 := cpuTime(b)
 			for b.Loop() {
@@ -153,11 +157,15 @@ func BenchmarkMeshSize(b *testing.B) {
 				}
 				simulated += r.SimTime
 				msgs += r.Stats.Messages
+				ops += r.Stats.OpsPerSecond * r.SimTime.Seconds()
 				seed++
 			}
 			cpu := cpuTime(b) - cpu0
 			b.ReportMetric(simulated.Seconds()/cpu.Seconds(), "sim-s/cpu-s")
 			b.ReportMetric(float64(msgs)/(float64(tc.nodes)*simulated.Seconds()), "msgs/node/sim-s")
+			if tc.rate > 0 {
+				b.ReportMetric(ops/simulated.Seconds(), "ops/sim-s")
+			}
 		})
 	}
 }

@@ -51,10 +51,13 @@ type PolicyKnobs struct {
 
 // Workload is resource traffic from simulated clients. Each client issues one
 // operation at a time to a node it picked at random (switching node when the
-// node crashes or an operation times out), waiting an exponentially
-// distributed think time between operations so that all clients together
-// issue about Rate operations per simulated second. Keys name the resources
-// it writes (key-0 .. key-N-1), all of one kind of the Face.
+// node crashes or an operation times out), starting each an exponentially
+// distributed pause after the start of its previous one (at once if that
+// one took longer), so that all clients together issue about Rate operations
+// per simulated second. Clients that cannot keep up (operations lasting
+// longer than Clients/Rate on average: slow links, watches, which last
+// WatchSpan) issue fewer; Stats.OpsPerSecond is what they issued. Keys name
+// the resources it writes (key-0 .. key-N-1), all of one kind of the Face.
 type Workload struct {
 	Clients int
 	Rate    float64 // operations per second, over all clients
@@ -92,6 +95,10 @@ type ScriptOp struct {
 	Local  bool     // a local get or list
 	Back   int      // a watch resuming this many revisions back; 0 starts from now
 }
+
+// RateShortfall is the share of a workload's Rate below which its clients
+// could not keep up: the CLI says so, and every built-in issues more.
+const RateShortfall = 0.8
 
 // ResumeBackMax is how far back a resumed watch may start.
 const ResumeBackMax = 20

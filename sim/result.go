@@ -156,7 +156,11 @@ type Stats struct {
 	CommandsDone  int    // role commands with a final result
 	CommandsTotal int
 	OpsOK         int // workload operations that succeeded
-	PolicyShifts  int // shifts the policy proposed
+	// OpsPerSecond is the workload operations issued per simulated second
+	// of the run: the plan's Rate, or fewer if its clients could not keep
+	// up (see Workload).
+	OpsPerSecond float64
+	PolicyShifts int // shifts the policy proposed
 	// FalseSuspicions counts membership suspicions of a node that was up,
 	// unpaused and reachable both ways when it was suspected.
 	FalseSuspicions int

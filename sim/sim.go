@@ -644,6 +644,9 @@ func (s *simulator) result(res *Result) {
 			res.Stats.OpsOK++
 		}
 	}
+	if s.now > 0 {
+		res.Stats.OpsPerSecond = float64(len(s.history)) / s.now.Seconds()
+	}
 	for _, op := range s.ops {
 		if op.done {
 			res.Stats.CommandsDone++

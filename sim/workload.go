@@ -115,7 +115,8 @@ func PickKey(r *rand.Rand, w *Workload, ci int) int {
 	return share + g*r.IntN(n)
 }
 
-// think draws an exponential pause so all clients together issue Rate ops/s.
+// think draws the exponential pause between a client's operations' starts,
+// with mean Clients/Rate, so that all clients together issue Rate ops/s.
 func (s *simulator) think(ci int) time.Duration {
 	mean := float64(s.plan.Workload.Clients) / s.plan.Workload.Rate
 	d := time.Duration(-math.Log(1-s.wlRand.Float64()) * mean * float64(time.Second))
@@ -392,7 +393,10 @@ func (s *simulator) finish(ci int, outcome string) {
 		}
 		return
 	}
-	s.push(event{at: s.now + s.think(ci), kind: evClient, idx: ci})
+	// The pause counts from the operation's start, not its end, so that an
+	// operation's own duration does not lower the rate; a client whose
+	// operation outlasted its pause issues the next at once.
+	s.push(event{at: max(s.now, op.Invoke+s.think(ci)), kind: evClient, idx: ci})
 }
 
 // endWorkload records the operations still in flight as unfinished.

@@ -93,3 +93,23 @@ func TestClientsPerKeyCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkloadKeepsItsRate: clients whose operations take a good part of
+// their pause (100–150ms links: an apply is a few round trips, against a
+// 2s mean pause) still issue the plan's Rate, because each pause counts
+// from an operation's start. Counted from its end, as before, these
+// clients issued 15 to 16 of the 20 a second.
+func TestWorkloadKeepsItsRate(t *testing.T) {
+	p := &Plan{Name: "rate", Nodes: 5, ControlPlane: 3, Duration: 60 * time.Second,
+		Network:  Network{LatencyMin: 100 * time.Millisecond, LatencyMax: 150 * time.Millisecond},
+		Workload: &Workload{Clients: 40, Rate: 20, Keys: 40, Face: "kubernetes", Mix: Mix{Apply: 1}}}
+	for seed := uint64(1); seed <= 3; seed++ {
+		r := Run(p, seed, Options{})
+		if !r.OK() {
+			t.Fatalf("seed %d: %v", seed, r.Violations)
+		}
+		if got := r.Stats.OpsPerSecond; got < 0.9*p.Workload.Rate || got > 1.1*p.Workload.Rate {
+			t.Errorf("seed %d: %.1f operations a second, the plan asks %g", seed, got, p.Workload.Rate)
+		}
+	}
+}

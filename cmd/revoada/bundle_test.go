@@ -112,3 +112,34 @@ func TestSweepReportsCoverage(t *testing.T) {
 		t.Errorf("no coverage line:\n%s", o.stdout)
 	}
 }
+
+// A sweep with a workload says what rate its clients issued, and says when
+// they could not keep up with the rate asked.
+func TestSweepReportsWorkloadRate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "watchers.yaml")
+	plan := `name: watchers
+nodes: 3
+control_plane: 3
+duration: 20s
+network: {latency: {min: 1ms, max: 5ms}, loss: 0, duplicate: 0}
+workload: {clients: 2, rate: 20/s, keys: 5, face: kubernetes, mix: {apply: 1, get: 0, list: 0, delete: 0, watch: 1}}
+`
+	if err := os.WriteFile(file, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scenario string
+		line     *regexp.Regexp
+	}{
+		// two clients, half their operations 3s watches: about 1.3 a second
+		{file, regexp.MustCompile(`(?m)^workload: 1\.\d operations/s issued of the 20/s asked; the clients could not keep up`)},
+		{"heal-chaos-target", regexp.MustCompile(`(?m)^workload: (9|10)\.\d operations/s issued of the 10/s asked$`)},
+	} {
+		args := []string{"sim", "--scenario", tc.scenario, "--seeds", "1..2"}
+		o := revoada(t, nil, args...)
+		wantCode(t, o, exitOK, args...)
+		if !tc.line.MatchString(o.stdout) {
+			t.Errorf("%s: no workload line %q:\n%s", tc.scenario, tc.line, o.stdout)
+		}
+	}
+}

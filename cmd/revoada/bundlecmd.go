@@ -42,7 +42,7 @@ func replayBundle(e *env, dir string, o runOptions) int {
 	}
 	rec := record{res: res, wall: time.Since(start)}
 	keep(e, o, b.Plan, &rec)
-	rep := newReporter(e, o, b.Plan.Name)
+	rep := newReporter(e, o, b.Plan)
 	rep.add(rec)
 	code := rep.finish()
 	build := bundle.CurrentBuild()

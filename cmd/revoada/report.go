@@ -31,11 +31,13 @@ const (
 type reporter struct {
 	e        *env
 	o        runOptions
-	scenario string // the plan's name
-	live     bool   // draw progress on stderr
+	scenario string  // the plan's name
+	asked    float64 // the plan's workload rate, 0 without random clients
+	live     bool    // draw progress on stderr
 
 	runs, failed int
 	sim          time.Duration
+	ops          float64         // workload operations issued
 	start        time.Time       // the sweep's wall time is elapsed, not summed: worker processes overlap
 	restored     []time.Duration // runs that recovered from a crash: how long it took
 	never        int             // runs with a crash that never recovered
@@ -44,8 +46,11 @@ type reporter struct {
 	drawn        time.Time       // when the progress line was last drawn
 }
 
-func newReporter(e *env, o runOptions, scenario string) *reporter {
-	r := &reporter{e: e, o: o, scenario: scenario, live: e.live && o.seeds.count() > 1, cover: cover.Counts{}, start: time.Now()}
+func newReporter(e *env, o runOptions, plan *sim.Plan) *reporter {
+	r := &reporter{e: e, o: o, scenario: plan.Name, live: e.live && o.seeds.count() > 1, cover: cover.Counts{}, start: time.Now()}
+	if w := plan.Workload; w != nil && len(w.Script) == 0 {
+		r.asked = w.Rate
+	}
 	if o.json {
 		r.results = []jsonResult{}
 	}
@@ -58,6 +63,7 @@ func (r *reporter) add(rec record) {
 	r.runs++
 	r.cover.Add(rec.res.Coverage)
 	r.sim += rec.res.SimTime
+	r.ops += rec.res.Stats.OpsPerSecond * rec.res.SimTime.Seconds()
 	if !rec.res.OK() {
 		r.failed++
 	}
@@ -98,6 +104,7 @@ func (r *reporter) finish() int {
 		wall := time.Since(r.start)
 		fmt.Fprintf(r.e.stdout, "runs %d, failed %d, sim %.1fs, wall %.1fs, speed-up %s\n",
 			r.runs, r.failed, r.sim.Seconds(), wall.Seconds(), speedupText(r.sim, wall))
+		r.printWorkload()
 		if d := r.recovery(); d != nil {
 			fmt.Fprintf(r.e.stdout, "restored after the first crash: p50 %.2fs, p99 %.2fs, max %.2fs over %d runs, %d never\n",
 				d.P50, d.P99, d.Max, len(r.restored), r.never)
@@ -117,6 +124,21 @@ func (r *reporter) finish() int {
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// printWorkload prints the rate the workload's clients issued operations
+// at, over every run, against the rate the plan asks for, saying so when
+// they fell well short of it (see sim.Workload).
+func (r *reporter) printWorkload() {
+	if r.asked == 0 || r.sim <= 0 {
+		return
+	}
+	got := r.ops / r.sim.Seconds()
+	fmt.Fprintf(r.e.stdout, "workload: %.1f operations/s issued of the %g/s asked", got, r.asked)
+	if got < sim.RateShortfall*r.asked {
+		fmt.Fprint(r.e.stdout, "; the clients could not keep up (operations outlasting their pauses: add clients, or lower the rate)")
+	}
+	fmt.Fprintln(r.e.stdout)
 }
 
 // printRun prints one run: its line, then, if it failed, its violations and
@@ -291,11 +313,13 @@ type jsonResult struct {
 	SimSeconds  float64 `json:"sim_seconds"`
 	// RestoredSeconds: how long after its first crash the mesh had its
 	// target control plane again (absent without a crash; -1 never).
-	RestoredSeconds float64         `json:"restored_seconds,omitempty"`
-	Violations      []jsonViolation `json:"violations"`
-	Replay          string          `json:"replay,omitempty"` // failed runs: the command that replays it
-	Bundle          string          `json:"bundle,omitempty"` // failed runs: the failure bundle's directory
-	Report          string          `json:"report,omitempty"` // with --report: the timeline report
+	RestoredSeconds float64 `json:"restored_seconds,omitempty"`
+	// OpsPerSecond: the workload operations issued per simulated second.
+	OpsPerSecond float64         `json:"ops_per_second,omitempty"`
+	Violations   []jsonViolation `json:"violations"`
+	Replay       string          `json:"replay,omitempty"` // failed runs: the command that replays it
+	Bundle       string          `json:"bundle,omitempty"` // failed runs: the failure bundle's directory
+	Report       string          `json:"report,omitempty"` // with --report: the timeline report
 }
 
 type jsonViolation struct {
@@ -310,7 +334,7 @@ func newJSONResult(res *sim.Result, scenario, plant string) jsonResult {
 	j := jsonResult{
 		Seed: res.Seed, OK: res.OK(), Fingerprint: res.Fingerprint,
 		SimSeconds: res.SimTime.Seconds(), Violations: make([]jsonViolation, 0, len(res.Violations)),
-		RestoredSeconds: res.Stats.Restored.Seconds(),
+		RestoredSeconds: res.Stats.Restored.Seconds(), OpsPerSecond: res.Stats.OpsPerSecond,
 	}
 	for _, v := range res.Violations {
 		j.Violations = append(j.Violations, jsonViolation{v.Property, v.At.Seconds(), v.Node, v.Detail})

@@ -166,7 +166,7 @@ func runSeeds(e *env, o runOptions) int {
 		ctx, stop = interruptible()
 		defer stop()
 	}
-	rep := newReporter(e, o, plan.Name)
+	rep := newReporter(e, o, plan)
 	if o.parallel > 1 && o.seeds.count() > 1 {
 		err = runWorkers(ctx, simWorkerArgs(o), o.seeds, o.parallel, e.stderr, func(x simOutcome) { rep.add(x.record()) })
 	} else {
