@@ -136,6 +136,12 @@ func TestBuiltinsReplay(t *testing.T) {
 		if first.Fingerprint != again.Fingerprint || a.String() != b.String() || first.Summary() != again.Summary() {
 			t.Errorf("%s seed 7 twice: %s %s, then %s %s", name, first.Fingerprint, first.Summary(), again.Fingerprint, again.Summary())
 		}
+		// A description's rate is what its clients issue: they kept up
+		// with at most a fifth of it before clients paused from each
+		// operation's start (worker-sync-slow-links: 3.5 of 100 a second).
+		if w := p.Workload; w != nil && len(w.Script) == 0 && first.Stats.OpsPerSecond < sim.RateShortfall*w.Rate {
+			t.Errorf("%s seed 7: %.1f operations a second issued of the %g asked", name, first.Stats.OpsPerSecond, w.Rate)
+		}
 		if other := sim.Run(p, 8, sim.Options{}); other.Fingerprint == first.Fingerprint {
 			t.Errorf("%s: seeds 7 and 8 gave the same fingerprint", name)
 		}
@@ -202,7 +208,7 @@ func TestBuiltinStores(t *testing.T) {
 	for _, want := range []*sim.Plan{{
 		Name: "store-under-partition", Nodes: 5, ControlPlane: 3, Duration: 90 * time.Second,
 		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 10 * time.Millisecond},
-		Workload: &sim.Workload{Clients: 4, Rate: 50, Keys: 20, Face: "kubernetes",
+		Workload: &sim.Workload{Clients: 32, Rate: 25, Keys: 20, Face: "kubernetes",
 			Mix: sim.Mix{Apply: 5, Get: 3, List: 1, Delete: 1, Watch: 1}, CAS: 0.3, Local: 0.1},
 		Faults: []sim.Fault{
 			{At: 20 * time.Second, Kind: sim.Partition, Groups: [][]sim.Selector{{"minority"}}, For: 15 * time.Second},
@@ -213,7 +219,7 @@ func TestBuiltinStores(t *testing.T) {
 	}, {
 		Name: "store-leader-churn", Nodes: 5, ControlPlane: 3, Duration: 120 * time.Second,
 		Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 20 * time.Millisecond, Loss: 0.01},
-		Workload: &sim.Workload{Clients: 6, Rate: 80, Keys: 30, Face: "kubernetes",
+		Workload: &sim.Workload{Clients: 32, Rate: 25, Keys: 30, Face: "kubernetes",
 			Mix: sim.Mix{Apply: 4, Get: 4, List: 1, Delete: 1, Watch: 1}, CAS: 0.3},
 		Faults: []sim.Fault{
 			crash(15 * time.Second), crash(35 * time.Second), crash(55 * time.Second),
