@@ -136,9 +136,9 @@ func BenchmarkMeshSize(b *testing.B) {
 			p := &sim.Plan{Name: tc.name, Nodes: tc.nodes, ControlPlane: 3, Duration: 2 * time.Minute, Target: "quorum-3m",
 				Network: sim.Network{LatencyMin: time.Millisecond, LatencyMax: 5 * time.Millisecond}}
 			if tc.rate > 0 {
-				// 40 clients, each pausing 0.8s on average: a watch lasts
+				// 64 clients, each pausing 1.28s on average: a watch lasts
 				// sim.WatchSpan, and 4 clients issued 10 of the 50 a second.
-				p.Workload = &sim.Workload{Clients: 40, Rate: tc.rate, Keys: 50, Face: "kubernetes",
+				p.Workload = &sim.Workload{Clients: 64, Rate: tc.rate, Keys: 50, Face: "kubernetes",
 					Mix: sim.Mix{Apply: 4, Get: 3, List: 1, Delete: 1, Watch: 1}}
 			}
 			if err := p.Validate(); err != nil {
