@@ -535,7 +535,7 @@ func (n *Node) followTarget(newer bool) bool {
 // anything (worker-sync-very-slow-links).
 func (n *Node) linkTicks() (ticks uint64, measured bool) {
 	s := n.sync
-	for _, id := range n.sources(s.target.ManifestHash) {
+	for _, id := range n.sources(s.target.ManifestHash, false) {
 		if t, ok := s.answerTicks(id); ok && (!measured || t < ticks) {
 			ticks, measured = t, true
 		}
@@ -593,8 +593,11 @@ func (n *Node) distrustTarget() {
 // the blobs of its last RootsKept roots, so one that has moved on to a
 // newer root still serves most of a worker's target). Each list is rotated
 // by where this node's ID falls, so that workers fetching at once ask
-// different peers first.
-func (n *Node) sources(md content.Digest) []roles.NodeID {
+// different peers first. For the manifest itself (manifest) the voters that
+// moved on come after every node that gossips it however near they are:
+// they seldom hold it, and each refusal cost a round trip (two of them, 2s,
+// over 400–700ms links: worker-sync-very-slow-lossy-links seed 113).
+func (n *Node) sources(md content.Digest, manifest bool) []roles.NodeID {
 	var workers, voters, kept []roles.NodeID
 	view := n.view()
 	for _, m := range n.heal.gossip.Members() {
@@ -632,9 +635,14 @@ func (n *Node) sources(md content.Digest) []roles.NodeID {
 	// itself (over slow links, asking them first for it cost a root period
 	// of refusals, and a worker gave every target up so:
 	// worker-sync-slow-links seed 118).
-	out := append(holders, rotate(kept)...)
-	slices.SortStableFunc(out, func(a, b roles.NodeID) int { return cmp.Compare(n.sync.distance(a), n.sync.distance(b)) })
-	return out
+	nearest := func(ids []roles.NodeID) []roles.NodeID {
+		slices.SortStableFunc(ids, func(a, b roles.NodeID) int { return cmp.Compare(n.sync.distance(a), n.sync.distance(b)) })
+		return ids
+	}
+	if manifest {
+		return append(nearest(holders), nearest(rotate(kept))...)
+	}
+	return nearest(append(holders, rotate(kept)...))
 }
 
 // progressSync moves the target's fetch a step: decode its manifest once
@@ -649,7 +657,7 @@ func (n *Node) progressSync(refresh bool) {
 	if s.targetMan == nil {
 		data, ok := s.blobs.Get(s.target.ManifestHash)
 		if !ok {
-			n.want(s.target.ManifestHash, 0, n.sources(s.target.ManifestHash))
+			n.want(s.target.ManifestHash, 0, n.sources(s.target.ManifestHash, true))
 			return
 		}
 		m, err := content.DecodeManifest(data)
@@ -668,7 +676,7 @@ func (n *Node) progressSync(refresh bool) {
 	for _, e := range s.targetMan.Entries {
 		if !s.blobs.Has(e.Digest) {
 			if src == nil {
-				src = n.sources(s.target.ManifestHash)
+				src = n.sources(s.target.ManifestHash, false)
 			}
 			n.want(e.Digest, e.Size, src)
 			missing = true
