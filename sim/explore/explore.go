@@ -153,7 +153,8 @@ var strategies = []string{"solo", "pair", "quorum-3m", "cluster-3m-nw", "mesh-al
 func Generate(seed uint64) *sim.Plan {
 	g := &gen{r: draws{rand.New(rand.NewPCG(seed, 0x7265766f616461))}, x: draws{rand.New(rand.NewPCG(seed, extrasKey))},
 		m: draws{rand.New(rand.NewPCG(seed, joinsKey))}, l: draws{rand.New(rand.NewPCG(seed, leavesKey))},
-		c: draws{rand.New(rand.NewPCG(seed, contentKey))}, w: draws{rand.New(rand.NewPCG(seed, wanKey))}, p: &sim.Plan{Name: Name(seed)}}
+		c: draws{rand.New(rand.NewPCG(seed, contentKey))}, w: draws{rand.New(rand.NewPCG(seed, wanKey))},
+		b: draws{rand.New(rand.NewPCG(seed, busyKey))}, p: &sim.Plan{Name: Name(seed)}}
 	g.mesh()
 	g.target()
 	g.network()
@@ -166,6 +167,7 @@ func Generate(seed uint64) *sim.Plan {
 	g.leaves()
 	g.content()
 	g.workload()
+	g.busy()
 	g.expect()
 	g.p.Description = g.describe()
 	if err := g.p.Validate(); err != nil {
@@ -191,6 +193,28 @@ func (g *gen) wan() {
 	nw.LatencyMin = time.Duration(g.w.intIn(300, 500)) * time.Millisecond
 	nw.LatencyMax = nw.LatencyMin + time.Duration(g.w.intIn(0, 300))*time.Millisecond
 	g.flavors = append(g.flavors, "wan")
+}
+
+// busyKey keys g.b.
+const busyKey = 0x62757379
+
+// busy makes one plan in six with a workload a busy one: 16 to 48 clients
+// asking 40 to 120 operations a second, over enough keys that at most
+// sim.ClientsPerKeyMax clients write each (the linearizability check's
+// cost grows fast with a key's concurrent writers). They draw only from
+// g.b: a plan without it is the plan its seed drew before. The other
+// workloads have at most 8 clients asking 30 a second, and until clients
+// paused from each operation's start they issued far less: no plan loaded
+// the store as the store built-ins' descriptions said they did.
+func (g *gen) busy() {
+	w := g.p.Workload
+	if w == nil || !g.b.chance(1, 6) {
+		return
+	}
+	w.Clients = g.b.intIn(16, 48)
+	w.Rate = float64(g.b.intIn(40, 120))
+	w.Keys = max(w.Keys, (w.Clients+sim.ClientsPerKeyMax-1)/sim.ClientsPerKeyMax)
+	g.flavors = append(g.flavors, "busy")
 }
 
 // extrasKey keys g.x. Any key would do; this one leaves the seeds the
@@ -309,6 +333,7 @@ type gen struct {
 	x, m, l draws
 	c       draws // issue 14's content faults, for the same reason
 	w       draws // wide-area links (wan), for the same reason
+	b       draws // busy workloads, for the same reason
 	p       *sim.Plan
 
 	strategy              topology.Strategy // nil without a target

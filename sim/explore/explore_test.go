@@ -174,7 +174,7 @@ func TestGenerateVariety(t *testing.T) {
 	kinds := map[sim.FaultKind]int{}
 	sels := map[sim.Selector]int{}
 	targets := map[string]int{}
-	var large, workloads, shifts, oneWay, boot, perm, knobs, shapes, flavored, wan int
+	var large, workloads, busy, shifts, oneWay, boot, perm, knobs, shapes, flavored, wan int
 	extras := map[string]int{}
 	for seed := uint64(1); seed <= seedsChecked; seed++ {
 		p := Generate(seed)
@@ -185,6 +185,9 @@ func TestGenerateVariety(t *testing.T) {
 		}
 		if p.Workload != nil {
 			workloads++
+		}
+		if p.Workload != nil && p.Workload.Clients >= 16 {
+			busy++
 		}
 		if p.Policy != (sim.PolicyKnobs{}) {
 			knobs++
@@ -261,6 +264,7 @@ func TestGenerateVariety(t *testing.T) {
 	share("a shape expectation", shapes, 0.15, 0.9)
 	share("a rare-path flavour", flavored, 0.4, 1)
 	share("links slower than a root period (wan)", wan, 0.05, 0.15)
+	share("busy workloads (16 clients or more)", busy, 0.04, 0.13)
 	if oneWay == 0 {
 		t.Errorf("no one-way partition in %d seeds", seedsChecked)
 	}
