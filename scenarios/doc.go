@@ -24,7 +24,7 @@
 //	workload:                    # optional; resource traffic from simulated clients
 //	  clients: 4                 # required, 1..sim.ClientsMax
 //	  rate: 50/s                 # required, operations per second (/s) or minute (/m)
-//	  keys: 20                   # required, 1..sim.KeysMax
+//	  keys: 20                   # required, 1..sim.KeysMax, and at least clients/sim.ClientsPerKeyMax
 //	  face: kubernetes           # required: kubernetes, nomad, systemd, pureraft or baremetal
 //	  mix: {apply: 5, get: 3, list: 1, delete: 1, watch: 1}
 //	  cas: 0.3                   # shares in [0, 1]

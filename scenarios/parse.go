@@ -1158,8 +1158,13 @@ func (d *decoder) randomClients(f *fields, w *sim.Workload) error {
 	if n, err = d.req(f, "keys"); err != nil {
 		return err
 	}
-	w.Keys, err = d.integer(n, "workload.keys", 1, sim.KeysMax)
-	return err
+	if w.Keys, err = d.integer(n, "workload.keys", 1, sim.KeysMax); err != nil {
+		return err
+	}
+	if least := sim.KeysFor(w.Clients); w.Keys < least {
+		return d.errorf(n.Line, "workload.keys", "%d too few for %d clients: at most %d clients write one key, so at least %d", w.Keys, w.Clients, sim.ClientsPerKeyMax, least)
+	}
+	return nil
 }
 
 // script reads a workload's scripted operations.

@@ -362,6 +362,7 @@ func TestParseErrors(t *testing.T) {
 		{"quoted clients", hdr + "workload: {clients: \"4\", rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", `want an integer in 1..64, got string "4"`},
 		{"zero keys", hdr + "workload: {clients: 1, rate: 5/s, keys: 0, face: nomad}\n", 5, "workload.keys", "0 out of range 1..10000"},
 		{"too many keys", hdr + "workload: {clients: 1, rate: 5/s, keys: 10001, face: nomad}\n", 5, "workload.keys", "10001 out of range 1..10000"},
+		{"keys too few for the clients", hdr + "workload: {clients: 64, rate: 5/s, keys: 5, face: nomad}\n", 5, "workload.keys", "5 too few for 64 clients: at most 8 clients write one key, so at least 8"},
 		{"rate without unit", hdr + "workload: {clients: 1, rate: 50, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50": want operations per second or per minute, such as 50/s or 600/m`},
 		{"rate per hour", hdr + "workload: {clients: 1, rate: 50/h, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50/h"`},
 		{"rate with a space", hdr + "workload: {clients: 1, rate: 50 /s, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50 /s"`},

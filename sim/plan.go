@@ -577,6 +577,8 @@ func (w *Workload) validate(nodes int) error {
 		return fmt.Errorf("clients %d out of range 1..%d", w.Clients, ClientsMax)
 	case w.Keys < 1 || w.Keys > KeysMax:
 		return fmt.Errorf("keys %d out of range 1..%d", w.Keys, KeysMax)
+	case w.Keys < KeysFor(w.Clients):
+		return fmt.Errorf("keys %d too few for %d clients: at most %d clients write one key (the linearizability check's cost grows fast with a key's concurrent writers), so at least %d keys", w.Keys, w.Clients, ClientsPerKeyMax, KeysFor(w.Clients))
 	case !(w.Rate > 0 && w.Rate <= RateMax):
 		return fmt.Errorf("rate %v out of range (0, %d]", w.Rate, RateMax)
 	case !isProbability(w.CAS) || !isProbability(w.Local) || !isProbability(w.Resume):
@@ -591,6 +593,12 @@ func (w *Workload) validate(nodes int) error {
 	}
 	return nil
 }
+
+// KeysFor is the fewest keys that clients can write with at most
+// ClientsPerKeyMax of them on each (PickKey's key groups). A plan with 64
+// clients on 5 keys (13 a key) ran out of memory in the linearizability
+// check once clients kept their rate.
+func KeysFor(clients int) int { return (clients + ClientsPerKeyMax - 1) / ClientsPerKeyMax }
 
 func (w *Workload) validateScript(nodes int) error {
 	if _, ok := workloadKinds[w.Face]; !ok {

@@ -113,3 +113,18 @@ func TestWorkloadKeepsItsRate(t *testing.T) {
 		}
 	}
 }
+
+// A plan whose clients would put more than ClientsPerKeyMax writers on a
+// key is refused: with 64 clients on 5 keys the linearizability check ran
+// out of memory.
+func TestWorkloadKeysForClients(t *testing.T) {
+	p := storePlan()
+	p.Workload.Clients, p.Workload.Keys = 64, 7
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "keys 7 too few for 64 clients") {
+		t.Fatalf("64 clients on 7 keys: %v", err)
+	}
+	p.Workload.Keys = 8
+	if err := p.Validate(); err != nil {
+		t.Fatalf("64 clients on 8 keys: %v", err)
+	}
+}

@@ -213,7 +213,7 @@ func (g *gen) busy() {
 	}
 	w.Clients = g.b.intIn(16, 48)
 	w.Rate = float64(g.b.intIn(40, 120))
-	w.Keys = max(w.Keys, (w.Clients+sim.ClientsPerKeyMax-1)/sim.ClientsPerKeyMax)
+	w.Keys = max(w.Keys, sim.KeysFor(w.Clients))
 	g.flavors = append(g.flavors, "busy")
 }
 
