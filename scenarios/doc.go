@@ -29,6 +29,8 @@
 //	  mix: {apply: 5, get: 3, list: 1, delete: 1, watch: 1}
 //	  cas: 0.3                   # shares in [0, 1]
 //	  local: 0.1
+//	  pacing: end                # optional: a client's pause counts from its operation's end,
+//	                             # not its start (the old pacing; plans frozen before keep it)
 //	faults:                      # optional; at most ItemsMax
 //	  - {at: 20s, crash: leader, for: 25s}
 //	  - {at: 10s, clock: n3, rate: 1.05, for: 60s}

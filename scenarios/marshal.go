@@ -308,6 +308,9 @@ func workloadNode(w *sim.Workload) *yaml.Node {
 		m.add("resume", number(w.Resume))
 	}
 	addRetain(m, w)
+	if w.PaceFromEnd {
+		m.add("pacing", text("end"))
+	}
 	return m.Node
 }
 

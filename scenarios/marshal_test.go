@@ -165,6 +165,14 @@ expect:
   progress: 0.25
 `
 	marshalsAs(t, p, want)
+	// The old pacing, which plans frozen before keep, survives.
+	p.Workload.PaceFromEnd = true
+	if out, err := scenarios.Marshal(p); err != nil || !strings.Contains(string(out), "  pacing: end\n") {
+		t.Fatalf("pacing from the end: %v\n%s", err, out)
+	} else if back, err := scenarios.Parse("w.yaml", out); err != nil || !reflect.DeepEqual(back, p) {
+		t.Fatalf("pacing from the end read back %+v, %v", back, err)
+	}
+	p.Workload.PaceFromEnd = false
 	// The smallest and largest rates, and one given per minute, survive.
 	for _, rate := range []float64{5e-324, 0.1 / 60, sim.RateMax} {
 		p.Workload.Rate = rate

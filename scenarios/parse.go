@@ -72,7 +72,7 @@ var (
 	distributions  = []sim.Distribution{sim.Uniform, sim.Normal, sim.Pareto}
 	traffics       = []sim.Traffic{sim.RaftTraffic, sim.GossipTraffic, sim.RequestTraffic}
 	diskModes      = []sim.DiskMode{sim.DiskCorrupt, sim.DiskTamper, sim.DiskFull, sim.DiskReadErrors}
-	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local", "resume", "retain", "script"}
+	workloadFields = []string{"clients", "rate", "keys", "face", "mix", "cas", "local", "resume", "retain", "pacing", "script"}
 	scriptFields   = []string{"at", "client", "node", "verb", "key", "cas", "local", "back"}
 	verbs          = []string{"apply", "get", "list", "delete", "watch"}
 	mixFields      = []string{"apply", "get", "list", "delete", "watch"}
@@ -1135,6 +1135,18 @@ func (d *decoder) workload(top *fields, p *sim.Plan) error {
 	retain := func(n *yaml.Node, path string) (int, error) { return d.integer(n, path, 0, store.HistoryMax) }
 	if err := optional(f, "retain", "workload.retain", retain, &w.Retain); err != nil {
 		return err
+	}
+	if n := f.opt("pacing"); n != nil {
+		pacing, err := d.text(n, "workload.pacing", "start or end")
+		switch {
+		case err != nil:
+			return err
+		case len(w.Script) > 0:
+			return d.errorf(deref(n).Line, "workload.pacing", "goes with random clients, not a script")
+		case pacing != "start" && pacing != "end":
+			return d.errorf(deref(n).Line, "workload.pacing", "unknown pacing %q (want start or end)", pacing)
+		}
+		w.PaceFromEnd = pacing == "end"
 	}
 	p.Workload = w
 	return nil

@@ -350,7 +350,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Workload.
 		{"workload is a list", hdr + "workload: [4, 50/s]\n", 5, "workload", "want a mapping, got a list"},
-		{"unknown workload field", hdr + "workload:\n  clients: 4\n  threads: 2\n", 7, "workload.threads", `unknown field "threads" (want one of clients, rate, keys, face, mix, cas, local, resume, retain, script)`},
+		{"unknown workload field", hdr + "workload:\n  clients: 4\n  threads: 2\n", 7, "workload.threads", `unknown field "threads" (want one of clients, rate, keys, face, mix, cas, local, resume, retain, pacing, script)`},
 		{"workload without clients", hdr + "workload: {rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", "missing required field"},
 		{"workload without rate", hdr + "workload:\n  clients: 1\n  keys: 1\n  face: nomad\n", 6, "workload.rate", "missing required field"},
 		{"workload without keys", hdr + "workload: {clients: 1, rate: 5/s, face: nomad}\n", 5, "workload.keys", "missing required field"},
@@ -362,6 +362,8 @@ func TestParseErrors(t *testing.T) {
 		{"quoted clients", hdr + "workload: {clients: \"4\", rate: 5/s, keys: 1, face: nomad}\n", 5, "workload.clients", `want an integer in 1..64, got string "4"`},
 		{"zero keys", hdr + "workload: {clients: 1, rate: 5/s, keys: 0, face: nomad}\n", 5, "workload.keys", "0 out of range 1..10000"},
 		{"too many keys", hdr + "workload: {clients: 1, rate: 5/s, keys: 10001, face: nomad}\n", 5, "workload.keys", "10001 out of range 1..10000"},
+		{"unknown pacing", hdr + "workload: {clients: 1, rate: 5/s, keys: 1, face: nomad, pacing: middle}\n", 5, "workload.pacing", `unknown pacing "middle" (want start or end)`},
+		{"pacing of a script", hdr + "workload:\n  face: nomad\n  pacing: end\n  script: [{at: 1s, client: 0, node: n1, verb: get, key: k}]\n", 7, "workload.pacing", "goes with random clients, not a script"},
 		{"keys too few for the clients", hdr + "workload: {clients: 64, rate: 5/s, keys: 5, face: nomad}\n", 5, "workload.keys", "5 too few for 64 clients: at most 8 clients write one key, so at least 8"},
 		{"rate without unit", hdr + "workload: {clients: 1, rate: 50, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50": want operations per second or per minute, such as 50/s or 600/m`},
 		{"rate per hour", hdr + "workload: {clients: 1, rate: 50/h, keys: 1, face: nomad}\n", 5, "workload.rate", `bad rate "50/h"`},

@@ -77,6 +77,12 @@ type Workload struct {
 	// client compacts its contact node's history before each operation, so
 	// resumed watches meet compaction.
 	Retain int
+	// PaceFromEnd counts each client's pause from its operation's end, as
+	// the simulator did before it counted from the start: its clients then
+	// issue less than Rate whenever operations last. It keeps the plans
+	// frozen before (sim/explore/testdata/found) running as when they
+	// failed; new plans leave it out.
+	PaceFromEnd bool
 	// Script, if set, replaces the random clients: each operation is issued
 	// at its time to its node by its client, once the client's previous
 	// operation has returned. Clients, Rate, Mix and the shares are then
@@ -601,6 +607,9 @@ func (w *Workload) validate(nodes int) error {
 func KeysFor(clients int) int { return (clients + ClientsPerKeyMax - 1) / ClientsPerKeyMax }
 
 func (w *Workload) validateScript(nodes int) error {
+	if w.PaceFromEnd {
+		return fmt.Errorf("pacing goes with random clients, not a script")
+	}
 	if _, ok := workloadKinds[w.Face]; !ok {
 		return fmt.Errorf("unknown face %q (want kubernetes, nomad, systemd, pureraft or baremetal)", w.Face)
 	}

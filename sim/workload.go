@@ -396,7 +396,12 @@ func (s *simulator) finish(ci int, outcome string) {
 	// The pause counts from the operation's start, not its end, so that an
 	// operation's own duration does not lower the rate; a client whose
 	// operation outlasted its pause issues the next at once.
-	s.push(event{at: max(s.now, op.Invoke+s.think(ci)), kind: evClient, idx: ci})
+	pause := s.think(ci)
+	next := max(s.now, op.Invoke+pause)
+	if s.plan.Workload.PaceFromEnd {
+		next = s.now + pause
+	}
+	s.push(event{at: next, kind: evClient, idx: ci})
 }
 
 // endWorkload records the operations still in flight as unfinished.

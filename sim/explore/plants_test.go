@@ -11,6 +11,8 @@ import (
 // found is the plan Generate drew for seed when the seed's failure was
 // found, frozen in testdata/found (Generate draws other plans since it
 // learned new fault kinds, so the seed alone no longer names the plan).
+// Their workloads keep the clients' pacing of then (pacing: end), so that
+// they issue the operations they failed with.
 func found(t *testing.T, seed uint64) *sim.Plan {
 	t.Helper()
 	return foundNamed(t, fmt.Sprintf("explore-%d", seed))
