@@ -29,6 +29,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"lukechampine.com/blake3"
@@ -58,7 +59,37 @@ type Build struct {
 	Version   string
 	Revision  string // VCS revision, when the binary was built from a checkout
 	Modified  bool   // the checkout had uncommitted changes
+	// Executable is the BLAKE3 hash of the executable that wrote the
+	// bundle, hex, when it could be read: what tells two builds apart when
+	// both were built without VCS stamps (-buildvcs=false) or from one
+	// revision with different uncommitted changes.
+	Executable string `json:",omitempty"`
 }
+
+// Same reports whether b and o are surely one build: the same executable.
+// Without its hash on either side (a bundle of an older revoada, or an
+// executable that could not be read) it cannot tell, and says false: a
+// fingerprint that differs is then not taken for a determinism bug.
+func (b Build) Same(o Build) bool { return b.Executable != "" && b.Executable == o.Executable }
+
+// executableHash is the hex BLAKE3 hash of this process's executable, ""
+// if it cannot be read; computed once.
+var executableHash = sync.OnceValue(func() string {
+	path, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := blake3.New(32, nil)
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+})
 
 // History is what history.json holds.
 type History struct {
@@ -89,7 +120,7 @@ const (
 
 // CurrentBuild describes the running binary.
 func CurrentBuild() Build {
-	b := Build{Version: "(unknown)"}
+	b := Build{Version: "(unknown)", Executable: executableHash()}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b

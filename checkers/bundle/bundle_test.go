@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,26 @@ func TestWriteChecksTheFingerprint(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("%d entries written", len(entries))
+	}
+}
+
+// Two builds are the same only by their executables' hashes: a bundle of a
+// build that recorded none (an older revoada), or two builds with equal VCS
+// stamps (none, under -buildvcs=false), are not taken for one build, so a
+// fingerprint that differs is not called a determinism bug.
+func TestBuildSame(t *testing.T) {
+	cur := CurrentBuild()
+	if len(cur.Executable) != 64 {
+		t.Fatalf("this executable's hash: %q", cur.Executable)
+	}
+	if !cur.Same(cur) {
+		t.Error("a build is not the same as itself")
+	}
+	old := cur
+	old.Executable = ""
+	other := cur
+	other.Executable = strings.Repeat("0", 64)
+	if cur.Same(old) || old.Same(cur) || old.Same(old) || cur.Same(other) {
+		t.Error("builds told apart only by their executables taken for one")
 	}
 }

@@ -51,7 +51,7 @@ func replayBundle(e *env, dir string, o runOptions) int {
 		fmt.Fprintf(e.stderr, "revoada replay: reproduced: the fingerprint matches the bundle's\n")
 	case b.Run.Fingerprint == "":
 		fmt.Fprintf(e.stderr, "revoada replay: a real-world bundle ('revoada real': no fingerprint); this was its scenario in the simulator\n")
-	case build == b.Run.Build:
+	case build.Same(b.Run.Build):
 		fmt.Fprintf(e.stderr, "revoada replay: determinism bug: fingerprint %s, the bundle has %s, under the same build\n", res.Fingerprint, b.Run.Fingerprint)
 		return exitUsage
 	default:
@@ -68,6 +68,9 @@ func describeBuild(b bundle.Build) string {
 		if b.Modified {
 			s += "+dirty"
 		}
+	}
+	if b.Executable != "" {
+		s += " executable " + b.Executable[:min(12, len(b.Executable))]
 	}
 	return s
 }
