@@ -139,8 +139,8 @@ func TestBuiltinsReplay(t *testing.T) {
 		// A description's rate is what its clients issue: they kept up
 		// with at most a fifth of it before clients paused from each
 		// operation's start (worker-sync-slow-links: 3.5 of 100 a second).
-		if w := p.Workload; w != nil && len(w.Script) == 0 && first.Stats.OpsPerSecond < sim.RateShortfall*w.Rate {
-			t.Errorf("%s seed 7: %.1f operations a second issued of the %g asked", name, first.Stats.OpsPerSecond, w.Rate)
+		if w, st := p.Workload, first.Stats; w != nil && len(w.Script) == 0 && sim.Saturated(w.Rate, st.OpsPerSecond, st.OpsPerSecond*first.SimTime.Seconds(), st.OpsLate) {
+			t.Errorf("%s seed 7: %.1f operations a second issued of the %g asked, %d late", name, st.OpsPerSecond, w.Rate, st.OpsLate)
 		}
 		if other := sim.Run(p, 8, sim.Options{}); other.Fingerprint == first.Fingerprint {
 			t.Errorf("%s: seeds 7 and 8 gave the same fingerprint", name)

@@ -102,9 +102,22 @@ type ScriptOp struct {
 	Back   int      // a watch resuming this many revisions back; 0 starts from now
 }
 
-// RateShortfall is the share of a workload's Rate below which its clients
-// could not keep up: the CLI says so, and every built-in issues more.
-const RateShortfall = 0.8
+// Saturated reports whether a workload's clients could not keep up with
+// the rate asked: of the ops operations they issued, at rate a second,
+// more than LateShareMax were late (Stats.OpsLate), and the rate is below
+// RateShortfall of the one asked. Either alone says little: an operation
+// is late whenever its pause was drawn shorter than the one before took,
+// and at low rates the rate issued varies by chance. The CLI says so;
+// no built-in is.
+func Saturated(asked, rate, ops float64, late int) bool {
+	return ops > 0 && float64(late)/ops > LateShareMax && rate < RateShortfall*asked
+}
+
+// The thresholds of Saturated.
+const (
+	LateShareMax  = 0.2
+	RateShortfall = 0.8
+)
 
 // ResumeBackMax is how far back a resumed watch may start.
 const ResumeBackMax = 20

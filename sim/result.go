@@ -160,6 +160,11 @@ type Stats struct {
 	// of the run: the plan's Rate, or fewer if its clients could not keep
 	// up (see Workload).
 	OpsPerSecond float64
+	// OpsLate counts the operations a client issued later than its pause
+	// said, because the one before outlasted the pause: the clients'
+	// saturation (see Workload), which a rate below Rate alone does not
+	// tell from chance at low rates.
+	OpsLate      int
 	PolicyShifts int // shifts the policy proposed
 	// FalseSuspicions counts membership suspicions of a node that was up,
 	// unpaused and reachable both ways when it was suspected.

@@ -398,8 +398,11 @@ func (s *simulator) finish(ci int, outcome string) {
 	// operation outlasted its pause issues the next at once.
 	pause := s.think(ci)
 	next := max(s.now, op.Invoke+pause)
-	if s.plan.Workload.PaceFromEnd {
+	switch {
+	case s.plan.Workload.PaceFromEnd:
 		next = s.now + pause
+	case op.Invoke+pause < s.now:
+		s.stats.OpsLate++
 	}
 	s.push(event{at: next, kind: evClient, idx: ci})
 }

@@ -116,26 +116,28 @@ func TestSweepReportsCoverage(t *testing.T) {
 // A sweep with a workload says what rate its clients issued, and says when
 // they could not keep up with the rate asked.
 func TestSweepReportsWorkloadRate(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "watchers.yaml")
-	plan := `name: watchers
-nodes: 3
-control_plane: 3
-duration: 20s
-network: {latency: {min: 1ms, max: 5ms}, loss: 0, duplicate: 0}
-workload: {clients: 2, rate: 20/s, keys: 5, face: kubernetes, mix: {apply: 1, get: 0, list: 0, delete: 0, watch: 1}}
-`
-	if err := os.WriteFile(file, []byte(plan), 0o644); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	const head = "nodes: 3\ncontrol_plane: 3\nduration: 30s\nnetwork: {latency: {min: 1ms, max: 5ms}, loss: 0, duplicate: 0}\n"
+	plans := map[string]string{
+		// two clients, half their operations 3s watches: about 1.3 a second
+		"watchers": "workload: {clients: 2, rate: 20/s, keys: 5, face: kubernetes, mix: {apply: 1, get: 0, list: 0, delete: 0, watch: 1}}\n",
+		// quick gets a few times a run: fewer than asked by chance, none late
+		"rare": "workload: {clients: 2, rate: 0.2/s, keys: 5, face: kubernetes, mix: {apply: 0, get: 1, list: 0, delete: 0, watch: 0}}\n",
+	}
+	for name, w := range plans {
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte("name: "+name+"\n"+head+w), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tc := range []struct {
-		scenario string
-		line     *regexp.Regexp
+		scenario, seeds string
+		line            *regexp.Regexp
 	}{
-		// two clients, half their operations 3s watches: about 1.3 a second
-		{file, regexp.MustCompile(`(?m)^workload: 1\.\d operations/s issued of the 20/s asked; the clients could not keep up`)},
-		{"heal-chaos-target", regexp.MustCompile(`(?m)^workload: (9|10)\.\d operations/s issued of the 10/s asked$`)},
+		{filepath.Join(dir, "watchers.yaml"), "1..2", regexp.MustCompile(`(?m)^workload: 1\.\d operations/s issued of the 20/s asked; \d+% of them late: the clients could not keep up`)},
+		{filepath.Join(dir, "rare.yaml"), "22..25", regexp.MustCompile(`(?m)^workload: 0\.1 operations/s issued of the 0.2/s asked$`)},
+		{"heal-chaos-target", "1..2", regexp.MustCompile(`(?m)^workload: (9|10)\.\d operations/s issued of the 10/s asked$`)},
 	} {
-		args := []string{"sim", "--scenario", tc.scenario, "--seeds", "1..2"}
+		args := []string{"sim", "--scenario", tc.scenario, "--seeds", tc.seeds}
 		o := revoada(t, nil, args...)
 		wantCode(t, o, exitOK, args...)
 		if !tc.line.MatchString(o.stdout) {

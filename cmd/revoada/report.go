@@ -38,6 +38,7 @@ type reporter struct {
 	runs, failed int
 	sim          time.Duration
 	ops          float64         // workload operations issued
+	late         int             // of those, issued late (sim.Stats.OpsLate)
 	start        time.Time       // the sweep's wall time is elapsed, not summed: worker processes overlap
 	restored     []time.Duration // runs that recovered from a crash: how long it took
 	never        int             // runs with a crash that never recovered
@@ -64,6 +65,7 @@ func (r *reporter) add(rec record) {
 	r.cover.Add(rec.res.Coverage)
 	r.sim += rec.res.SimTime
 	r.ops += rec.res.Stats.OpsPerSecond * rec.res.SimTime.Seconds()
+	r.late += rec.res.Stats.OpsLate
 	if !rec.res.OK() {
 		r.failed++
 	}
@@ -127,16 +129,16 @@ func (r *reporter) finish() int {
 }
 
 // printWorkload prints the rate the workload's clients issued operations
-// at, over every run, against the rate the plan asks for, saying so when
-// they fell well short of it (see sim.Workload).
+// at, over every run, against the rate the plan asks for, and says when
+// they could not keep up (sim.Saturated).
 func (r *reporter) printWorkload() {
 	if r.asked == 0 || r.sim <= 0 {
 		return
 	}
-	got := r.ops / r.sim.Seconds()
-	fmt.Fprintf(r.e.stdout, "workload: %.1f operations/s issued of the %g/s asked", got, r.asked)
-	if got < sim.RateShortfall*r.asked {
-		fmt.Fprint(r.e.stdout, "; the clients could not keep up (operations outlasting their pauses: add clients, or lower the rate)")
+	rate := r.ops / r.sim.Seconds()
+	fmt.Fprintf(r.e.stdout, "workload: %.1f operations/s issued of the %g/s asked", rate, r.asked)
+	if sim.Saturated(r.asked, rate, r.ops, r.late) {
+		fmt.Fprintf(r.e.stdout, "; %.0f%% of them late: the clients could not keep up (operations outlasting their pauses: add clients, or lower the rate)", 100*float64(r.late)/r.ops)
 	}
 	fmt.Fprintln(r.e.stdout)
 }
@@ -315,11 +317,13 @@ type jsonResult struct {
 	// target control plane again (absent without a crash; -1 never).
 	RestoredSeconds float64 `json:"restored_seconds,omitempty"`
 	// OpsPerSecond: the workload operations issued per simulated second.
-	OpsPerSecond float64         `json:"ops_per_second,omitempty"`
-	Violations   []jsonViolation `json:"violations"`
-	Replay       string          `json:"replay,omitempty"` // failed runs: the command that replays it
-	Bundle       string          `json:"bundle,omitempty"` // failed runs: the failure bundle's directory
-	Report       string          `json:"report,omitempty"` // with --report: the timeline report
+	OpsPerSecond float64 `json:"ops_per_second,omitempty"`
+	// OpsLate: of those, the ones issued late (sim.Stats.OpsLate).
+	OpsLate    int             `json:"ops_late,omitempty"`
+	Violations []jsonViolation `json:"violations"`
+	Replay     string          `json:"replay,omitempty"` // failed runs: the command that replays it
+	Bundle     string          `json:"bundle,omitempty"` // failed runs: the failure bundle's directory
+	Report     string          `json:"report,omitempty"` // with --report: the timeline report
 }
 
 type jsonViolation struct {
@@ -334,7 +338,7 @@ func newJSONResult(res *sim.Result, scenario, plant string) jsonResult {
 	j := jsonResult{
 		Seed: res.Seed, OK: res.OK(), Fingerprint: res.Fingerprint,
 		SimSeconds: res.SimTime.Seconds(), Violations: make([]jsonViolation, 0, len(res.Violations)),
-		RestoredSeconds: res.Stats.Restored.Seconds(), OpsPerSecond: res.Stats.OpsPerSecond,
+		RestoredSeconds: res.Stats.Restored.Seconds(), OpsPerSecond: res.Stats.OpsPerSecond, OpsLate: res.Stats.OpsLate,
 	}
 	for _, v := range res.Violations {
 		j.Violations = append(j.Violations, jsonViolation{v.Property, v.At.Seconds(), v.Node, v.Detail})
