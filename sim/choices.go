@@ -16,7 +16,8 @@ import (
 //	node/<name>/phase    a node's tick phase at start
 //	net/drop, net/dup    a message dropped or duplicated
 //	net/delay            a message's latency
-//	client/<c>/think     a client's pause before its next operation
+//	client/<c>/think     a client's pause from one operation's start to the next's (later if the
+//	                     operation outlasted it; from its end with pacing: end)
 //	client/<c>/node      the node a client picked
 //	client/<c>/verb, key, cas, local, back   a client's operation
 //

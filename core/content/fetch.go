@@ -104,7 +104,8 @@ type fetch struct {
 	size       uint64 // 0 until known
 	known      bool
 	sources    []roles.NodeID
-	bad        map[roles.NodeID]bool // sent a bad part, or said it lacks the blob: asked after every other source
+	bad        map[roles.NodeID]bool // sent a bad part: asked after every good source
+	lacked     map[roles.NodeID]bool // said it lacks the blob: asked after every good source, until the sources change
 	skip       map[roles.NodeID]bool // timed out or lacked: skipped until the next cycle
 	cycleAt    uint64                // when every source has failed: the tick to try them all again
 	buf        []byte
@@ -151,11 +152,14 @@ func (f *Fetcher) Fetch(d Digest, size uint64, sources []roles.NodeID) {
 	ft, ok := f.fetches[d]
 	if !ok {
 		f.seq++
-		ft = &fetch{digest: d, seq: f.seq, bad: map[roles.NodeID]bool{}, skip: map[roles.NodeID]bool{}, reqs: map[uint64]*request{}}
+		ft = &fetch{digest: d, seq: f.seq, bad: map[roles.NodeID]bool{}, lacked: map[roles.NodeID]bool{}, skip: map[roles.NodeID]bool{}, reqs: map[uint64]*request{}}
 		f.fetches[d] = ft
 		f.order = append(f.order, place{d, f.seq})
 	}
-	ft.sources = slices.Clone(sources)
+	if !slices.Equal(ft.sources, sources) {
+		clear(ft.lacked) // a peer that lacked the blob may hold it now (a worker that installed the root)
+		ft.sources = slices.Clone(sources)
+	}
 	if size > 0 && !ft.known && len(ft.reqs) == 0 {
 		ft.setSize(size)
 	}
@@ -364,7 +368,7 @@ func (ft *fetch) choose() (roles.NodeID, bool) {
 	for _, badOK := range []bool{false, true} {
 		best, bestLoad, found := roles.NodeID{}, 0, false
 		for _, s := range ft.sources {
-			if ft.skip[s] || ft.bad[s] != badOK {
+			if ft.skip[s] || (ft.bad[s] || ft.lacked[s]) != badOK {
 				continue
 			}
 			load := 0
@@ -475,11 +479,12 @@ func (f *Fetcher) fill(ft *fetch, idx uint64, data []byte) error {
 // Lacks records that from does not hold d: its requests for d are dropped
 // and asked elsewhere (counted in Stats.Lacks), from is skipped until the
 // next cycle and, if it was asked, asked for d again only after every other
-// source, as one that sent a bad part is. A peer that lacks a blob seldom
-// gets it later (a voter keeps only its last roots' blobs): asked again at
-// every cycle, the two voters that had dropped a worker's target answered
-// each want with a refusal over 1s round trips while the third held it
-// (worker-sync-very-slow-lossy-links seed 27).
+// source, as one that sent a bad part is, until Fetch gives other sources
+// (it may have got d since: a worker that installed the root). A peer that
+// lacks a blob seldom gets it later (a voter keeps only its last roots'
+// blobs): asked again at every cycle, the two voters that had dropped a
+// worker's target answered each want with a refusal over 1s round trips
+// while the third held it (worker-sync-very-slow-lossy-links seed 27).
 func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
 	ft, ok := f.fetches[d]
 	if !ok {
@@ -495,7 +500,7 @@ func (f *Fetcher) Lacks(from roles.NodeID, d Digest) {
 	}
 	if asked {
 		f.stats.Lacks++
-		ft.bad[from] = true
+		ft.lacked[from] = true
 	}
 	ft.skip[from] = true
 }

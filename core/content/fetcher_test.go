@@ -468,4 +468,9 @@ func TestFetchLackedAskedLast(t *testing.T) {
 	next("after A lacked", peerB) // B never answers: it times out
 	next("next cycle, the one that timed out first", peerB)
 	next("then the one that lacked", peerA)
+	// Other sources forget the refusals: A may hold the blob now.
+	f.Lacks(peerA, d)
+	next("B again", peerB) // times out
+	f.Fetch(d, uint64(len(b)), []roles.NodeID{peerA, peerB, peerC})
+	next("the sources changed: A in its place", peerA)
 }
