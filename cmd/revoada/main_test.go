@@ -95,6 +95,8 @@ type result struct {
 	Violations  *[]violation `json:"violations"`
 	Replay      string       `json:"replay"`
 	Restored    float64      `json:"restored_seconds"`
+	OpsPerSec   float64      `json:"ops_per_second"` // only with random clients
+	OpsLate     int          `json:"ops_late"`
 	Bundle      string       `json:"bundle"`
 	Report      string       `json:"report"`
 }
