@@ -109,7 +109,7 @@ func (s *simulator) pickKey(ci int) int { return PickKey(s.wlRand, s.plan.Worklo
 // belongs to the share k mod the workload's key groups, and client ci to
 // the share ci mod them (at most ClientsPerKeyMax clients write one key).
 func PickKey(r *rand.Rand, w *Workload, ci int) int {
-	g := min(w.Keys, KeysFor(w.Clients)) // Validate keeps Keys ≥ keysFor
+	g := min(w.Keys, KeysFor(w.Clients)) // Validate keeps Keys ≥ KeysFor
 	share := ci % g
 	n := (w.Keys - share + g - 1) / g // keys k < Keys with k mod g == share
 	return share + g*r.IntN(n)

@@ -335,11 +335,10 @@ func (ft *fetch) missing() []int {
 
 // pick chooses the source for the next request of ft: among the sources not
 // skipped in this cycle, good ones before those that sent a bad part or
-// lacked the blob, the
-// one with the fewest requests of ft in flight, nearest first on ties. A
-// source that times out, lacks the blob or sends a bad part is skipped for
-// the rest of the cycle; with none left the fetch waits TimeoutTicks, then
-// starts a new cycle over all sources.
+// lacked the blob, the one with the fewest requests of ft in flight,
+// nearest first on ties. A source that times out, lacks the blob or sends a
+// bad part is skipped for the rest of the cycle; with none left the fetch
+// waits TimeoutTicks, then starts a new cycle over all sources.
 func (f *Fetcher) pick(ft *fetch) (roles.NodeID, bool) {
 	for range 2 {
 		if to, ok := ft.choose(); ok {
