@@ -132,11 +132,19 @@ func TestSweepReportsWorkloadRate(t *testing.T) {
 	for _, tc := range []struct {
 		scenario, seeds string
 		line            *regexp.Regexp
+		saturated       bool
 	}{
-		{filepath.Join(dir, "watchers.yaml"), "1..2", regexp.MustCompile(`(?m)^workload: 1\.\d operations/s issued of the 20/s asked; \d+% of them late: the clients could not keep up`)},
-		{filepath.Join(dir, "rare.yaml"), "22..25", regexp.MustCompile(`(?m)^workload: 0\.1 operations/s issued of the 0.2/s asked$`)},
-		{"heal-chaos-target", "1..2", regexp.MustCompile(`(?m)^workload: (9|10)\.\d operations/s issued of the 10/s asked$`)},
+		{filepath.Join(dir, "watchers.yaml"), "1..2", regexp.MustCompile(`(?m)^workload: 1\.\d operations/s issued of the 20/s asked; \d+% of them late: the clients could not keep up`), true},
+		{filepath.Join(dir, "rare.yaml"), "22..25", regexp.MustCompile(`(?m)^workload: 0\.1 operations/s issued of the 0.2/s asked$`), false},
+		{"heal-chaos-target", "1..2", regexp.MustCompile(`(?m)^workload: (9|10)\.\d operations/s issued of the 10/s asked$`), false},
 	} {
+		// --json says the same in its workload object.
+		jargs := []string{"sim", "--scenario", tc.scenario, "--seeds", tc.seeds, "--json"}
+		jo := revoada(t, nil, jargs...)
+		wantCode(t, jo, exitOK, jargs...)
+		if w := decodeReport(t, jo.stdout).Workload; w == nil || w.Saturated == nil || *w.Saturated != tc.saturated || w.Issued == nil || *w.Issued <= 0 {
+			t.Errorf("%s --json: workload %+v, want saturated %v", tc.scenario, w, tc.saturated)
+		}
 		args := []string{"sim", "--scenario", tc.scenario, "--seeds", tc.seeds}
 		o := revoada(t, nil, args...)
 		wantCode(t, o, exitOK, args...)

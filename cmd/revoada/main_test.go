@@ -82,6 +82,12 @@ type report struct {
 		P50, P99, Max float64
 		Never         int
 	} `json:"restored"` // only when a run crashed a node
+	Workload *struct {
+		Asked     *float64 `json:"asked_per_second"`
+		Issued    *float64 `json:"issued_per_second"`
+		Late      *int     `json:"late"`
+		Saturated *bool    `json:"saturated"`
+	} `json:"workload"` // only with random clients
 	Results  []*result      `json:"results"`
 	Coverage map[string]int `json:"coverage"`
 	Never    *[]string      `json:"never"`

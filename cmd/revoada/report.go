@@ -128,17 +128,35 @@ func (r *reporter) finish() int {
 	return exitOK
 }
 
-// printWorkload prints the rate the workload's clients issued operations
-// at, over every run, against the rate the plan asks for, and says when
-// they could not keep up (sim.Saturated).
-func (r *reporter) printWorkload() {
+// workloadStats is what a workload's clients issued over every run.
+type workloadStats struct {
+	Asked     float64 `json:"asked_per_second"`
+	Issued    float64 `json:"issued_per_second"`
+	Late      int     `json:"late"`      // operations issued late (sim.Stats.OpsLate)
+	Saturated bool    `json:"saturated"` // the clients could not keep up (sim.Saturated)
+}
+
+// workload is what the clients issued over every run; nil without random
+// clients or simulated time.
+func (r *reporter) workload() *workloadStats {
 	if r.asked == 0 || r.sim <= 0 {
-		return
+		return nil
 	}
 	rate := r.ops / r.sim.Seconds()
-	fmt.Fprintf(r.e.stdout, "workload: %.1f operations/s issued of the %g/s asked", rate, r.asked)
-	if sim.Saturated(r.asked, rate, r.ops, r.late) {
-		fmt.Fprintf(r.e.stdout, "; %.0f%% of them late: the clients could not keep up (operations outlasting their pauses: add clients, or lower the rate)", 100*float64(r.late)/r.ops)
+	return &workloadStats{Asked: r.asked, Issued: rate, Late: r.late, Saturated: sim.Saturated(r.asked, rate, r.ops, r.late)}
+}
+
+// printWorkload prints the rate the workload's clients issued operations
+// at, over every run, against the rate the plan asks for, and says when
+// they could not keep up.
+func (r *reporter) printWorkload() {
+	w := r.workload()
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(r.e.stdout, "workload: %.1f operations/s issued of the %g/s asked", w.Issued, w.Asked)
+	if w.Saturated {
+		fmt.Fprintf(r.e.stdout, "; %.0f%% of them late: the clients could not keep up (operations outlasting their pauses: add clients, or lower the rate)", 100*float64(w.Late)/r.ops)
 	}
 	fmt.Fprintln(r.e.stdout)
 }
@@ -300,6 +318,9 @@ type jsonReport struct {
 	Speedup     float64 `json:"speedup"`
 	// Restored is the recovery distribution, when some run crashed a node.
 	Restored *recoveryStats `json:"restored,omitempty"`
+	// Workload is what the clients issued over every run, with random
+	// clients (printWorkload's line).
+	Workload *workloadStats `json:"workload,omitempty"`
 	Results  []jsonResult   `json:"results"`
 	// Coverage counts the declared rare paths reached over every run;
 	// Never lists those no run reached.
@@ -370,7 +391,7 @@ func (r *reporter) writeJSON(interrupted bool) {
 	err := enc.Encode(jsonReport{
 		Scenario: r.scenario, Runs: r.runs, Failed: r.failed, Interrupted: interrupted,
 		SimSeconds: r.sim.Seconds(), WallSeconds: wall.Seconds(), Speedup: speedup(r.sim, wall),
-		Restored: r.recovery(), Results: r.results, Coverage: map[string]int{}, Never: []string{},
+		Restored: r.recovery(), Workload: r.workload(), Results: r.results, Coverage: map[string]int{}, Never: []string{},
 	}.withCoverage(r.cover))
 	if err != nil { // the report holds only strings and finite numbers
 		panic(fmt.Sprintf("revoada: encoding the JSON report: %v", err))
