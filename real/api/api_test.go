@@ -581,13 +581,16 @@ func TestConnsAndAppliesCapped(t *testing.T) {
 	defer slow.Close()
 	io.WriteString(slow, "POST /v1/apply?face=kubernetes&format=yaml HTTP/1.1\r\nHost: revoada\r\nAuthorization: Bearer "+rwToken+
 		"\r\nContent-Length: 1000\r\n\r\napiVersion: v1\n")
+	// The slow apply holds the one token before another asks: had the other
+	// come first, the slow one would be refused and nothing would hold it
+	// (CI's run of 2026-12-07 lost that race under load).
+	waitFor(t, "the slow apply holding the token", func() bool { return len(f.srv.applies) == 1 })
 	c := f.clientWith(t, rwToken, nil) // the second connection
 	in := ApplyInput{File: "t.yaml", Face: "kubernetes", Format: store.YAML, Data: []byte(twoConfigMaps)}
-	var err2 error
-	waitFor(t, "an apply refused while another's body comes", func() bool {
-		err2 = c.ApplyFile(context.Background(), in, func(DocResult) {})
-		return errors.Is(err2, ErrTooMany)
-	})
+	err2 := c.ApplyFile(context.Background(), in, func(DocResult) {})
+	if !errors.Is(err2, ErrTooMany) {
+		t.Fatalf("an apply while another's body comes: %v, want %v", err2, ErrTooMany)
+	}
 	// A third connection is not taken while the two are open.
 	third, err := dial(300 * time.Millisecond)
 	if err == nil {
