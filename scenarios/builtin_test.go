@@ -139,7 +139,7 @@ func TestBuiltinsReplay(t *testing.T) {
 		// A description's rate is what its clients issue: they kept up
 		// with at most a fifth of it before clients paused from each
 		// operation's start (worker-sync-slow-links: 3.5 of 100 a second).
-		if w, st := p.Workload, first.Stats; w != nil && len(w.Script) == 0 && sim.Saturated(w.Rate, st.OpsPerSecond, st.OpsPerSecond*first.SimTime.Seconds(), st.OpsLate) {
+		if w, st := p.Workload, first.Stats; w != nil && len(w.Script) == 0 && sim.Saturated(w.Rate, st.OpsPerSecond, st.Ops, st.OpsLate) {
 			t.Errorf("%s seed 7: %.1f operations a second issued of the %g asked, %d late", name, st.OpsPerSecond, w.Rate, st.OpsLate)
 		}
 		if other := sim.Run(p, 8, sim.Options{}); other.Fingerprint == first.Fingerprint {

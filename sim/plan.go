@@ -109,8 +109,8 @@ type ScriptOp struct {
 // is late whenever its pause was drawn shorter than the one before took,
 // and at low rates the rate issued varies by chance. The CLI says so;
 // no built-in is.
-func Saturated(asked, rate, ops float64, late int) bool {
-	return ops > 0 && float64(late)/ops > LateShareMax && rate < RateShortfall*asked
+func Saturated(asked, rate float64, ops, late int) bool {
+	return ops > 0 && float64(late)/float64(ops) > LateShareMax && rate < RateShortfall*asked
 }
 
 // The thresholds of Saturated.

@@ -155,10 +155,10 @@ type Stats struct {
 	CommitIndex   uint64 // highest commit index seen
 	CommandsDone  int    // role commands with a final result
 	CommandsTotal int
-	OpsOK         int // workload operations that succeeded
-	// OpsPerSecond is the workload operations issued per simulated second
-	// of the run: the plan's Rate, or fewer if its clients could not keep
-	// up (see Workload).
+	Ops           int // workload operations issued
+	OpsOK         int // of those, the ones that succeeded
+	// OpsPerSecond is Ops per simulated second of the run: the plan's
+	// Rate, or fewer if its clients could not keep up (see Workload).
 	OpsPerSecond float64
 	// OpsLate counts the operations a client issued later than its pause
 	// said, because the one before outlasted the pause: the clients'

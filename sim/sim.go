@@ -644,8 +644,9 @@ func (s *simulator) result(res *Result) {
 			res.Stats.OpsOK++
 		}
 	}
+	res.Stats.Ops = len(s.history)
 	if s.now > 0 {
-		res.Stats.OpsPerSecond = float64(len(s.history)) / s.now.Seconds()
+		res.Stats.OpsPerSecond = float64(res.Stats.Ops) / s.now.Seconds()
 	}
 	for _, op := range s.ops {
 		if op.done {

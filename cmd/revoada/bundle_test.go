@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -142,8 +143,14 @@ func TestSweepReportsWorkloadRate(t *testing.T) {
 		jargs := []string{"sim", "--scenario", tc.scenario, "--seeds", tc.seeds, "--json"}
 		jo := revoada(t, nil, jargs...)
 		wantCode(t, jo, exitOK, jargs...)
-		if w := decodeReport(t, jo.stdout).Workload; w == nil || w.Saturated == nil || *w.Saturated != tc.saturated || w.Issued == nil || *w.Issued <= 0 {
+		rep := decodeReport(t, jo.stdout)
+		if w := rep.Workload; w == nil || w.Saturated == nil || *w.Saturated != tc.saturated || w.Issued == nil || *w.Issued <= 0 {
 			t.Errorf("%s --json: workload %+v, want saturated %v", tc.scenario, w, tc.saturated)
+		}
+		for _, r := range rep.Results {
+			if r.Ops <= 0 || math.Abs(float64(r.Ops)-r.OpsPerSec*(*r.SimSeconds)) > 0.5 {
+				t.Errorf("%s --json seed %d: %d operations, %g a second over %g s", tc.scenario, *r.Seed, r.Ops, r.OpsPerSec, *r.SimSeconds)
+			}
 		}
 		args := []string{"sim", "--scenario", tc.scenario, "--seeds", tc.seeds}
 		o := revoada(t, nil, args...)

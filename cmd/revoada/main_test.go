@@ -101,6 +101,7 @@ type result struct {
 	Violations  *[]violation `json:"violations"`
 	Replay      string       `json:"replay"`
 	Restored    float64      `json:"restored_seconds"`
+	Ops         int          `json:"ops"`
 	OpsPerSec   float64      `json:"ops_per_second"` // only with random clients
 	OpsLate     int          `json:"ops_late"`
 	Bundle      string       `json:"bundle"`

@@ -37,7 +37,7 @@ type reporter struct {
 
 	runs, failed int
 	sim          time.Duration
-	ops          float64         // workload operations issued
+	ops          int             // workload operations issued
 	late         int             // of those, issued late (sim.Stats.OpsLate)
 	start        time.Time       // the sweep's wall time is elapsed, not summed: worker processes overlap
 	restored     []time.Duration // runs that recovered from a crash: how long it took
@@ -64,7 +64,7 @@ func (r *reporter) add(rec record) {
 	r.runs++
 	r.cover.Add(rec.res.Coverage)
 	r.sim += rec.res.SimTime
-	r.ops += rec.res.Stats.OpsPerSecond * rec.res.SimTime.Seconds()
+	r.ops += rec.res.Stats.Ops
 	r.late += rec.res.Stats.OpsLate
 	if !rec.res.OK() {
 		r.failed++
@@ -142,7 +142,7 @@ func (r *reporter) workload() *workloadStats {
 	if r.asked == 0 || r.sim <= 0 {
 		return nil
 	}
-	rate := r.ops / r.sim.Seconds()
+	rate := float64(r.ops) / r.sim.Seconds()
 	return &workloadStats{Asked: r.asked, Issued: rate, Late: r.late, Saturated: sim.Saturated(r.asked, rate, r.ops, r.late)}
 }
 
@@ -156,7 +156,7 @@ func (r *reporter) printWorkload() {
 	}
 	fmt.Fprintf(r.e.stdout, "workload: %.1f operations/s issued of the %g/s asked", w.Issued, w.Asked)
 	if w.Saturated {
-		fmt.Fprintf(r.e.stdout, "; %.0f%% of them late: the clients could not keep up (operations outlasting their pauses: add clients, or lower the rate)", 100*float64(w.Late)/r.ops)
+		fmt.Fprintf(r.e.stdout, "; %.0f%% of them late: the clients could not keep up (operations outlasting their pauses: add clients, or lower the rate)", 100*float64(w.Late)/float64(r.ops))
 	}
 	fmt.Fprintln(r.e.stdout)
 }
@@ -337,7 +337,8 @@ type jsonResult struct {
 	// RestoredSeconds: how long after its first crash the mesh had its
 	// target control plane again (absent without a crash; -1 never).
 	RestoredSeconds float64 `json:"restored_seconds,omitempty"`
-	// OpsPerSecond: the workload operations issued per simulated second.
+	// Ops: the workload operations issued; OpsPerSecond, per simulated second.
+	Ops          int     `json:"ops,omitempty"`
 	OpsPerSecond float64 `json:"ops_per_second,omitempty"`
 	// OpsLate: of those, the ones issued late (sim.Stats.OpsLate).
 	OpsLate    int             `json:"ops_late,omitempty"`
@@ -359,7 +360,7 @@ func newJSONResult(res *sim.Result, scenario, plant string) jsonResult {
 	j := jsonResult{
 		Seed: res.Seed, OK: res.OK(), Fingerprint: res.Fingerprint,
 		SimSeconds: res.SimTime.Seconds(), Violations: make([]jsonViolation, 0, len(res.Violations)),
-		RestoredSeconds: res.Stats.Restored.Seconds(), OpsPerSecond: res.Stats.OpsPerSecond, OpsLate: res.Stats.OpsLate,
+		RestoredSeconds: res.Stats.Restored.Seconds(), Ops: res.Stats.Ops, OpsPerSecond: res.Stats.OpsPerSecond, OpsLate: res.Stats.OpsLate,
 	}
 	for _, v := range res.Violations {
 		j.Violations = append(j.Violations, jsonViolation{v.Property, v.At.Seconds(), v.Node, v.Detail})
