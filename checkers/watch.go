@@ -45,8 +45,19 @@ func (f Finding) String() string {
 // at that revision), so watches resumed from different revisions agree on
 // every revision they share. A compacted watch saw nothing; a reset one is
 // checked up to the reset.
-func Watches(history []Op) []Finding {
-	l := newLedger(history)
+func Watches(history []Op) []Finding { return NewLedger(history).Watches() }
+
+// A Ledger is what a history says of each revision: who wrote it, and who
+// saw it. Watches, Lists and Revisions each build one; a caller running all
+// three builds it once and calls its methods, which only read it.
+type Ledger struct{ l *ledger }
+
+// NewLedger reads history, which it keeps and never changes.
+func NewLedger(history []Op) *Ledger { return &Ledger{newLedger(history)} }
+
+// Watches is Watches of the ledger's history.
+func (lg *Ledger) Watches() []Finding {
+	l, history := lg.l, lg.l.h
 	var out []Finding
 	for i := range history {
 		if history[i].Verb == "watch" {
@@ -63,8 +74,11 @@ func Watches(history []Op) []Finding {
 // revision observed before the list was invoked (for linearizable lists;
 // local lists may be stale) and written by operations invoked before it
 // returned.
-func Lists(history []Op) []Finding {
-	l := newLedger(history)
+func Lists(history []Op) []Finding { return NewLedger(history).Lists() }
+
+// Lists is Lists of the ledger's history.
+func (lg *Ledger) Lists() []Finding {
+	l, history := lg.l, lg.l.h
 	var out []Finding
 	for i := range history {
 		if op := &history[i]; op.Verb == "list" && op.Outcome == OutcomeOK {
@@ -81,8 +95,11 @@ func Lists(history []Op) []Finding {
 // linearizable get was served at a revision no older than any observed
 // before it was invoked, and a get's ModRevision is no later than the
 // revision it was served at.
-func Revisions(history []Op) []Finding {
-	l := newLedger(history)
+func Revisions(history []Op) []Finding { return NewLedger(history).Revisions() }
+
+// Revisions is Revisions of the ledger's history.
+func (lg *Ledger) Revisions() []Finding {
+	l, history := lg.l, lg.l.h
 	var out []Finding
 	for i := range history {
 		out = append(out, l.checkRevision(i)...)

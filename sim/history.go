@@ -111,11 +111,12 @@ func BlackBox(history []Op, marks []checkers.Mark, end time.Duration) []Violatio
 	if v := checkers.Linearizable(history, checkers.Options{Marks: marks}); !v.OK() {
 		out = append(out, Violation{Property: PropLinearizable, At: failAt(history, v, end), Detail: v.String()})
 	}
+	l := checkers.NewLedger(history)
 	for _, check := range []struct {
 		prop string
-		run  func([]Op) []checkers.Finding
-	}{{PropWatch, checkers.Watches}, {PropList, checkers.Lists}, {PropRevisions, checkers.Revisions}} {
-		for _, f := range check.run(history) {
+		run  func() []checkers.Finding
+	}{{PropWatch, l.Watches}, {PropList, l.Lists}, {PropRevisions, l.Revisions}} {
+		for _, f := range check.run() {
 			out = append(out, Violation{Property: check.prop, At: f.At, Node: f.Node, Detail: fmt.Sprintf("client %d: %s", f.Client, f.Detail)})
 		}
 	}
