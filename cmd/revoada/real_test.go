@@ -34,6 +34,9 @@ func TestRealScenarios(t *testing.T) {
 			if !regexp.MustCompile(`^` + regexp.QuoteMeta(name) + ` real seed 1: ok in [0-9.]+m?s wall`).MatchString(o.stdout) {
 				t.Fatalf("summary line:\n%s", o.stdout)
 			}
+			if m := regexp.MustCompile(`(\d+) of (\d+) operations ok`).FindStringSubmatch(o.stdout); name == "store-leader-churn" && (m == nil || m[2] == "0" || len(m[1]) > len(m[2])) {
+				t.Fatalf("a workload's operations: %q in\n%s", m, o.stdout)
+			}
 			t.Log(strings.TrimSpace(o.stdout))
 		})
 	}

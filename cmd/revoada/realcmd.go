@@ -87,7 +87,7 @@ func runReal(ctx context.Context, e *env, name string, run func() (*world.Outcom
 	}
 	r := o.Result
 	fmt.Fprintf(e.stdout, "%s real seed %d: %s in %v wall (%v of plan time); %d commands done of %d, %d of %d operations ok\n",
-		name, r.Seed, r.Summary(), o.Wall.Round(time.Millisecond), r.SimTime, r.Stats.CommandsDone, r.Stats.CommandsTotal, r.Stats.OpsOK, len(r.History))
+		name, r.Seed, r.Summary(), o.Wall.Round(time.Millisecond), r.SimTime, r.Stats.CommandsDone, r.Stats.CommandsTotal, r.Stats.OpsOK, r.Stats.Ops)
 	if r.OK() {
 		return exitOK
 	}

@@ -42,7 +42,10 @@ func (w *world) judge() *sim.Result {
 				ok++
 			}
 		}
-		res.Stats.OpsOK = ok
+		res.Stats.Ops, res.Stats.OpsOK = len(res.History), ok
+		if end > 0 {
+			res.Stats.OpsPerSecond = float64(res.Stats.Ops) / end.Seconds()
+		}
 		if p := w.plan.Expect.Progress; p > 0 {
 			if n := len(res.History); n == 0 || float64(ok)/float64(n) < p {
 				fail(sim.PropProgress, "", "%d of %d operations succeeded, want at least %.2f of them", ok, n, p)
