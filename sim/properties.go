@@ -249,8 +249,11 @@ func (s *simulator) removedHealthy(before, after roles.Shape, req policyReq, com
 
 // confApplied follows the committed configuration on every fresh entry:
 // the voter adds that complete a policy promotion, and joint
-// configurations. node.Applied publishes the incoming voters only, so the
-// outgoing half is the voter set before the entry that entered the joint.
+// configurations, as raft holds them after the entry (node.Applied's
+// ConfOutgoing). A conf change entry whose command the machine rejected
+// is applied as a no-op, not passed to raft, and enters no joint
+// configuration, though its change would (explore-5830: a promotion of a
+// node quarantined by then).
 func (s *simulator) confApplied(a node.Applied) {
 	// Sorted: two violations in one call are reported in a fixed order.
 	for _, id := range slices.SortedFunc(maps.Keys(s.promoting), roles.NodeID.Compare) {
@@ -259,15 +262,11 @@ func (s *simulator) confApplied(a node.Applied) {
 			s.checkStable(id, fmt.Sprintf("made a voter at index %d", a.Index))
 		}
 	}
-	if a.Raw.GetType() == pb.EntryConfChangeV2 {
-		var cc pb.ConfChangeV2
-		if err := proto.Unmarshal(a.Raw.GetData(), &cc); err == nil {
-			if cc.LeaveJoint() {
-				s.joint = nil
-			} else if _, ok := cc.EnterJoint(); ok {
-				s.joint = &joint{since: s.now, index: a.Index, outgoing: s.raftIndexes(s.confVoters), incoming: s.raftIndexes(a.ConfVoters)}
-			}
-		}
+	switch {
+	case len(a.ConfOutgoing) == 0:
+		s.joint = nil
+	case s.joint == nil:
+		s.joint = &joint{since: s.now, index: a.Index, outgoing: s.raftIndexes(a.ConfOutgoing), incoming: s.raftIndexes(a.ConfVoters)}
 	}
 	s.confVoters = slices.Clone(a.ConfVoters)
 }

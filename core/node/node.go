@@ -196,12 +196,15 @@ type Applied struct {
 	Shape        roles.Digest // digest of the shape after applying it
 	ConfVoters   []uint64     // raft's incoming voters after applying it, sorted; shared, read only
 	ConfLearners []uint64     // raft's learners after applying it, sorted; shared, read only
-	ShapeVoters  []uint64     // raft IDs of the etcd holders, sorted; shared, read only
-	Chain        attest.Hash  // the attested role history's head after applying it
-	Request      *RequestID   // the request it carried, if any
-	Result       *Result      // its outcome, if final
-	Raw          *pb.Entry    // the entry itself; nil for a snapshot install
-	Shift        roles.Shift  // the shift it carried, if any
+	// ConfOutgoing is raft's outgoing voters after applying it, sorted:
+	// empty unless the configuration is joint. Shared, read only.
+	ConfOutgoing []uint64
+	ShapeVoters  []uint64    // raft IDs of the etcd holders, sorted; shared, read only
+	Chain        attest.Hash // the attested role history's head after applying it
+	Request      *RequestID  // the request it carried, if any
+	Result       *Result     // its outcome, if final
+	Raw          *pb.Entry   // the entry itself; nil for a snapshot install
+	Shift        roles.Shift // the shift it carried, if any
 }
 
 // Ready is one batch of output. Persist must be durable (synced when
@@ -1299,16 +1302,17 @@ func (n *Node) describe(a *Applied) {
 	if n.confSorted.of != n.conf { // n.conf is replaced, never written to
 		n.confSorted = confSorted{of: n.conf,
 			voters:   slices.Sorted(slices.Values(n.conf.GetVoters())),
-			learners: slices.Sorted(slices.Values(n.conf.GetLearners()))}
+			learners: slices.Sorted(slices.Values(n.conf.GetLearners())),
+			outgoing: slices.Sorted(slices.Values(n.conf.GetVotersOutgoing()))}
 	}
-	a.ConfVoters, a.ConfLearners = n.confSorted.voters, n.confSorted.learners
+	a.ConfVoters, a.ConfLearners, a.ConfOutgoing = n.confSorted.voters, n.confSorted.learners, n.confSorted.outgoing
 }
 
 // confSorted is a conf state's voters and learners, sorted, for describe:
 // every applied entry carries them, and they change only with the conf.
 type confSorted struct {
-	of               *pb.ConfState
-	voters, learners []uint64
+	of                         *pb.ConfState
+	voters, learners, outgoing []uint64
 }
 
 // maybeSnapshot takes a snapshot at the applied index after any conf
