@@ -22,14 +22,15 @@ import (
 //
 // So the leader sends a ShapeNotice — the shape it applied, at its index —
 // to every node of the shape that is no raft member, and to the nodes a
-// shift removed, whenever the shape it applied changes; and again, for the
-// notices the network lost, every election timeout to the members whose
-// gossiped state shows another shape and to the nodes removed in the last
-// ShapeResendElections election timeouts. A node takes a notice newer than
-// what it applied from a sender in its own view of the shape (see
-// stepShape), and from then on answers IsMember, InShape and routing from
-// it. A voter the shift
-// removed needs it too: raft may never tell it that its removal committed.
+// shift removed, whenever the shape it applied changes. Again, for the
+// notices the network lost, every election timeout every raft member sends
+// it to the members whose gossiped state shows another shape, or none, or
+// who are down, and the leader to the nodes removed in the last
+// ShapeResendElections election timeouts (tickShape). A node takes a
+// notice newer than what it applied from a sender in its own view of the
+// shape (see stepShape), and from then on answers IsMember, InShape and
+// routing from it. A voter the shift removed needs it too: raft may never
+// tell it that its removal committed.
 // The machine is untouched: the log, when raft reaches the node, applies to
 // the state it was built on.
 
@@ -152,14 +153,17 @@ func (n *Node) shapeMoved() {
 // reached a node that could not take them yet. With membership, every
 // election timeout, a node that applies the log (a raft member, or the
 // leader) sends its applied shape to every member whose gossiped state
-// shows an older one; the leader also to the members that gossip none (a
-// joined node is silent until it hears it is one), to those it holds
-// suspect or dead (a joined worker that restarted has forgotten its notice,
-// and is silent again until it hears one), and to the nodes removed lately. Every raft member sends, not the leader only: a restarted
-// learner's shape may not hold the leader, whose messages it then drops,
-// and an older member it knows tells it of the new. Without membership,
-// every ShapeResendElections election timeouts, every raft member sends it
-// to all the others.
+// shows an older one, to the members that gossip none (a joined node is
+// silent until it hears it is one) and to those it holds suspect or dead
+// (a joined worker that restarted has forgotten its notice, and is silent
+// again until it hears one); the leader also to the nodes removed lately.
+// Every raft member sends, not the leader only: a restarted learner's
+// shape may not hold the leader, whose messages it then drops, and an
+// older member it knows tells it of the new; and a mesh without a leader
+// (explore-4894: none for 16 s after a heal, on 480–740 ms links) must
+// not keep a restarted worker silent, and so dead to every view. Without
+// membership, every ShapeResendElections election timeouts, every raft
+// member sends it to all the others.
 func (n *Node) tickShape() {
 	leader := n.status.State == raft.StateLeader
 	period := uint64(n.cfg.ElectionTicks)
@@ -183,7 +187,7 @@ func (n *Node) tickShape() {
 		n.send(to, Message{Kind: MsgShape, Shape: notice})
 	}
 	var down map[roles.NodeID]bool
-	if leader && n.heal != nil {
+	if n.heal != nil {
 		for _, m := range n.heal.gossip.Members() {
 			if m.Health != membership.Healthy {
 				if down == nil {
@@ -203,7 +207,7 @@ func (n *Node) tickShape() {
 		}
 		st, ok := n.heal.gossip.State(id)
 		switch {
-		case (!ok || down[id]) && leader:
+		case !ok || down[id]:
 			send(id)
 		case ok && st.StateRoot.ShapeHash != d && st.StateRoot.Index < n.applied:
 			send(id)
