@@ -241,7 +241,32 @@ type Machine struct {
 // derived caches what checks ask of the shape after every entry.
 type derived struct {
 	digest roles.Digest
-	voters []uint64 // raft IDs of the etcd holders, sorted
+	voters []uint64     // raft IDs of the etcd holders, sorted
+	basis  roles.Digest // the fence basis (fenceBasis)
+}
+
+// fenceBasis is what a policy shift's Fence names as the state it was
+// decided on: the shape's digest and the index of the last shift that
+// changed it. The digest alone is not enough: a shape that changes and
+// changes back (an operator's promotion, then its demotion) has the
+// digest it had, and a decision made before the two would pass, undoing
+// the demotion past the damper (the hostile scenarios' b06 seeds 11, 212
+// and 336).
+func fenceBasis(digest roles.Digest, lastShift uint64) roles.Digest {
+	b := make([]byte, 0, len(fenceBasisDomain)+len(digest)+8)
+	b = append(append(b, fenceBasisDomain...), digest[:]...)
+	return blake3.Sum256(binary.BigEndian.AppendUint64(b, lastShift))
+}
+
+const fenceBasisDomain = "revoada fence basis v1\x00"
+
+// lastShift is the index of the last changing shift: shifted only grows.
+func (m *Machine) lastShift() uint64 {
+	last := uint64(0)
+	for _, i := range m.shifted {
+		last = max(last, i)
+	}
+	return last
 }
 
 func (m *Machine) setShape(s roles.Shape) {
@@ -261,7 +286,9 @@ func (m *Machine) isMember(id roles.NodeID) bool { return m.memberSet().has(id) 
 
 func (m *Machine) derive() *derived {
 	if m.derived == nil {
-		m.derived = &derived{digest: m.shape.Digest(), voters: raftIDs(m.shape.Voters())}
+		d := &derived{digest: m.shape.Digest(), voters: raftIDs(m.shape.Voters())}
+		d.basis = fenceBasis(d.digest, m.lastShift())
+		m.derived = d
 	}
 	return m.derived
 }
@@ -359,7 +386,7 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 	if kind == payloadWitness {
 		return m.applyWitness(index, req)
 	}
-	if f := req.Fence; f != nil && (f.Term != term || f.Basis != m.derive().digest) {
+	if f := req.Fence; f != nil && (f.Term != term || f.Basis != m.derive().basis) {
 		// Fenced: decided by another term's leader, or on a shape that has
 		// moved since. Not remembered: a retry is fenced the same way.
 		return Effect{req: req, result: &Result{ID: req.ID, Index: index, Err: ErrFenced}}

@@ -193,7 +193,7 @@ func FuzzDecodeMachine(f *testing.F) {
 }
 
 // fenced is a policy shift entry of term 3, decided in term fenceTerm on the
-// shape digest basis.
+// basis.
 func fenced(index, fenceTerm uint64, basis roles.Digest, r *Request) *pb.Entry {
 	r.Fence = &Fence{Term: fenceTerm, Basis: basis}
 	return &pb.Entry{Index: new(index), Term: new(uint64(3)), Type: pb.EntryNormal.Enum(), Data: encodePayload(payloadFenced, r)}
@@ -205,7 +205,7 @@ func fenced(index, fenceTerm uint64, basis roles.Digest, r *Request) *pb.Entry {
 // (symptom 4).
 func TestPolicyShiftsAreFencedAndRemembered(t *testing.T) {
 	m := NewMachine(bootShape(t))
-	basis := m.derive().digest
+	basis := m.derive().basis
 	sched := roles.Command{Kind: roles.Demote, Node: nid(1), Roles: roles.Scheduler, Reason: roles.Rebalance}
 	if eff := m.Apply(fenced(2, 2, basis, req(9, 1, sched))); !errors.Is(eff.result.Err, ErrFenced) {
 		t.Fatalf("a shift decided in term 2 applied in term 3: %v", eff.result)
@@ -231,6 +231,26 @@ func TestPolicyShiftsAreFencedAndRemembered(t *testing.T) {
 	// is refused now that the shape moved.
 	if eff := m.Apply(fenced(5, 3, basis, req(9, 4, sched))); !errors.Is(eff.result.Err, ErrFenced) {
 		t.Fatalf("a decision on a stale shape applied: %v", eff.result)
+	}
+	// A shape that changes and changes back has its old digest, not its
+	// old basis: a decision made before the two is refused (the hostile
+	// scenarios' b06: a policy promotion decided before an operator's
+	// promotion and demotion undid the demotion).
+	decided := m.derive().basis
+	digest := m.derive().digest
+	back1 := roles.Command{Kind: roles.Promote, Node: nid(1), Roles: roles.Scheduler, Reason: roles.Operator}
+	if eff := m.Apply(normal(6, req(8, 1, back1))); eff.result == nil || !eff.result.Changed {
+		t.Fatalf("the operator's promotion: %+v", eff.result)
+	}
+	back2 := roles.Command{Kind: roles.Demote, Node: nid(1), Roles: roles.Scheduler, Reason: roles.Operator}
+	if eff := m.Apply(normal(7, req(8, 2, back2))); eff.result == nil || !eff.result.Changed {
+		t.Fatalf("the operator's demotion: %+v", eff.result)
+	}
+	if m.derive().digest != digest {
+		t.Fatal("the shape did not change back")
+	}
+	if eff := m.Apply(fenced(8, 3, decided, req(9, 5, sched))); !errors.Is(eff.result.Err, ErrFenced) {
+		t.Fatalf("a decision made before the shape changed and changed back applied: %v", eff.result)
 	}
 }
 

@@ -263,7 +263,7 @@ func (n *Node) audit() {
 		n.cover.Sometimes(cover.DamperBypassed)
 	}
 	if d.Shift != nil {
-		fence := &Fence{Term: n.rn.BasicStatus().GetTerm(), Basis: n.machine.derive().digest}
+		fence := &Fence{Term: n.rn.BasicStatus().GetTerm(), Basis: n.machine.derive().basis}
 		// In flight before it is submitted: submit proposes at once on
 		// the leader, and promotable must know it as the current decision.
 		h.inflight, h.decided, h.decidedAt = n.seq+1, n.uptimes(d.Shift), n.gossipNow()

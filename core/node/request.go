@@ -63,11 +63,14 @@ type Witness struct {
 
 // Fence is checked when a policy shift is applied: the entry must be of the
 // term of the leader that decided the shift, and the shape must be the one
-// it decided on. A deposed leader's decision, retried and forwarded after a
-// heal, so never commits under a leader that decided otherwise.
+// it decided on, unchanged since. A deposed leader's decision, retried and
+// forwarded after a heal, so never commits under a leader that decided
+// otherwise, nor a decision after shifts it did not see.
 type Fence struct {
-	Term  uint64
-	Basis roles.Digest // the shape's digest at the decision
+	Term uint64
+	// Basis is the shape's digest at the decision with the index of its
+	// last change, hashed (the machine's fenceBasis).
+	Basis roles.Digest
 }
 
 // ReadOp is the verb of a read.

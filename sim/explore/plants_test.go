@@ -104,4 +104,15 @@ func TestFoundSeedsPass(t *testing.T) {
 	if res := sim.Run(foundNamed(t, "explore-3-leave"), 3, sim.Options{}); !res.OK() {
 		t.Errorf("explore-3-leave: %v", res.Violations)
 	}
+	// A hostile tester's plan, not the explorer's: the policy staged a
+	// promotion, an operator promoted the node and demoted it again, and
+	// the policy's decision then passed its fence (the shape's digest was
+	// the one it was decided on) and undid the demotion past the damper.
+	// Seeds 67, 87 and 100 failed damper before the fence named when the
+	// shape last changed.
+	for _, seed := range []uint64{67, 87, 100} {
+		if res := sim.Run(foundNamed(t, "damper-aba"), seed, sim.Options{}); !res.OK() {
+			t.Errorf("damper-aba seed %d: %v", seed, res.Violations)
+		}
+	}
 }
