@@ -96,19 +96,19 @@ func (s *simulator) checkHistory() {
 
 // checkBlackBox runs package checkers over the client history (BlackBox).
 func (s *simulator) checkBlackBox() {
-	for _, v := range BlackBox(s.history, s.marks, s.now) {
+	for _, v := range BlackBox(s.history, s.marks, s.now, s.checkTimeout) {
 		s.check.fail(v.At, v.Property, v.Node, "%s", v.Detail)
 	}
 }
 
 // BlackBox judges a client history from the outside, as package checkers
-// does, whichever world made it: porcupine per key (with no timeout: a
-// check that concluded nothing would fail as well), then the watch, list
-// and revision checks. end is when the run ended. The history and marks
-// are only read.
-func BlackBox(history []Op, marks []checkers.Mark, end time.Duration) []Violation {
+// does, whichever world made it: porcupine per key, within timeout (0 for
+// none: Options.CheckTimeout; a search that concluded nothing is a
+// violation too), then the watch, list and revision checks. end is when
+// the run ended. The history and marks are only read.
+func BlackBox(history []Op, marks []checkers.Mark, end, timeout time.Duration) []Violation {
 	var out []Violation
-	if v := checkers.Linearizable(history, checkers.Options{Marks: marks}); !v.OK() {
+	if v := checkers.Linearizable(history, checkers.Options{Marks: marks, Timeout: timeout}); !v.OK() {
 		out = append(out, Violation{Property: PropLinearizable, At: failAt(history, v, end), Detail: v.String()})
 	}
 	l := checkers.NewLedger(history)

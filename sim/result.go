@@ -23,7 +23,19 @@ type Options struct {
 	// (fault targets, chaos, network delays and drops, client operations)
 	// in Result.Choices. The run is the same with or without it.
 	Choices bool
+	// CheckTimeout bounds the linearizability search of the workload's
+	// history (package checkers), in wall time; 0 means none. The search is
+	// exponential in the operations pending at once on a key, and one
+	// history of ten chaotic minutes kept it busy for over ten minutes in
+	// 2 GB. A search out of time concludes nothing, and the run fails
+	// saying so (PropLinearizable, "unknown"): only that verdict depends
+	// on the machine that ran it, not the run's trace or fingerprint. The
+	// CLI sets CheckTimeoutDefault.
+	CheckTimeout time.Duration
 }
+
+// CheckTimeoutDefault is the CLI's Options.CheckTimeout.
+const CheckTimeoutDefault = 2 * time.Minute
 
 // Hooks are planted bugs. The zero value plants none. They exist so that tests
 // can prove each safety check catches the bug it is written for.

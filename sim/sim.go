@@ -190,6 +190,7 @@ type simulator struct {
 	roleOps            []checkers.RoleOp // role commands, for checkRoles
 	cover              cover.Counts      // rare paths reached (nodes' counts are added when they stop)
 	recording          bool              // Options.Choices
+	checkTimeout       time.Duration     // Options.CheckTimeout
 	choices            []Choice          // the random choices made, when recording
 	issued             []ScriptOp        // the workload's operations as issued
 	injected           []Fault           // the faults as injected, with explicit targets
@@ -225,7 +226,7 @@ func newSimulator(p *Plan, seed uint64, opts Options, sw *entropySwitch) *simula
 		plan: p, seed: seed, streams: st, sw: sw, byID: map[roles.NodeID]int{},
 		netRand: st.rand("network"), faultRand: st.rand("faults"), opRand: st.rand("operator"), wlRand: st.rand("workload"),
 		loss: p.Network.Loss, dup: p.Network.Duplicate, net: newNetwork(p),
-		trace: newTracer(opts.Trace), healAt: p.HealTime(), hooks: opts.Hooks, recording: opts.Choices,
+		trace: newTracer(opts.Trace), healAt: p.HealTime(), hooks: opts.Hooks, recording: opts.Choices, checkTimeout: opts.CheckTimeout,
 		policyReqs: map[node.RequestID]policyReq{}, cover: cover.Counts{}, shifted: map[roles.NodeID]shiftMark{}, operatorReqs: map[node.RequestID]shiftMark{}, promoting: map[roles.NodeID]bool{}, firstCrash: -1, restoredAt: -1,
 	}
 	members := make([]roles.Member, p.Nodes-p.Outside)

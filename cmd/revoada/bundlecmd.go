@@ -145,7 +145,7 @@ func runShrink(e *env, dir, out string, runs int) int {
 	}
 	failing := 0
 	for seed := uint64(1); seed <= 10; seed++ {
-		if sim.Run(p, seed, sim.Options{Hooks: hooks}).Violated(res.Property) {
+		if sim.Run(p, seed, sim.Options{Hooks: hooks, CheckTimeout: sim.CheckTimeoutDefault}).Violated(res.Property) {
 			failing++
 		}
 	}

@@ -89,7 +89,7 @@ func (x *exploreOutcome) ok() bool { return len(x.Violations) == 0 }
 func exploreOne(seed uint64, o exploreOptions) exploreOutcome {
 	plan := explore.Generate(seed)
 	start := time.Now()
-	res := sim.Run(plan, seed, sim.Options{Hooks: o.hooks})
+	res := sim.Run(plan, seed, sim.Options{Hooks: o.hooks, CheckTimeout: sim.CheckTimeoutDefault})
 	x := exploreOutcome{runOutcome: newRunOutcome(res, time.Since(start))}
 	if !res.OK() && o.bundles != "" {
 		dir, _, err := bundle.Write(o.bundles, plan, seed, o.hooks, res.Fingerprint)

@@ -284,7 +284,7 @@ type record struct {
 // runOne simulates one seed, timing it by the wall clock.
 func runOne(p *sim.Plan, seed uint64, trace io.Writer, hooks sim.Hooks) record {
 	start := time.Now()
-	res := sim.Run(p, seed, sim.Options{Trace: trace, Hooks: hooks})
+	res := sim.Run(p, seed, sim.Options{Trace: trace, Hooks: hooks, CheckTimeout: sim.CheckTimeoutDefault})
 	return record{res: res, wall: time.Since(start)}
 }
 

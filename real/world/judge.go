@@ -31,7 +31,7 @@ func (w *world) judge() *sim.Result {
 	slices.SortStableFunc(w.marks, func(a, b checkers.Mark) int { return cmp.Compare(a.At, b.At) })
 	res.Marks = slices.Clone(w.marks)
 	if w.plan.Workload != nil {
-		for _, v := range sim.BlackBox(res.History, res.Marks, end) {
+		for _, v := range sim.BlackBox(res.History, res.Marks, end, sim.CheckTimeoutDefault) {
 			if len(res.Violations) < sim.ViolationsMax {
 				res.Violations = append(res.Violations, v)
 			}
