@@ -52,7 +52,10 @@ minimises. With several seeds only failed runs are printed, then a summary
 (and, on a terminal, a progress line on stderr); the output is in seed
 order and the same for any --parallel but for wall times. Ctrl-C stops
 after the current seeds. --report writes each run's HTML timeline into a
-directory; --plant turns on deliberate bugs of the verification corpus.`
+directory; --plant turns on deliberate bugs of the verification corpus.
+A run whose linearizability check reaches no answer within 2 minutes of
+wall time fails, saying so ("unknown"): that verdict alone depends on the
+machine.`
 
 const replayAbout = `Rerun a failure bundle written by 'revoada sim', or exactly one scenario and
 seed, printing every violation and the full trace fingerprint. The same
