@@ -386,9 +386,12 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 	if kind == payloadWitness {
 		return m.applyWitness(index, req)
 	}
-	if f := req.Fence; f != nil && (f.Term != term || f.Basis != m.derive().basis) {
+	if f := req.Fence; f != nil && (f.Term != term || f.Basis != m.derive().basis && f.Basis != m.derive().digest) {
 		// Fenced: decided by another term's leader, or on a shape that has
-		// moved since. Not remembered: a retry is fenced the same way.
+		// moved since. Not remembered: a retry is fenced the same way. A
+		// basis that is the shape's digest is a leader's of a build before
+		// fenceBasis: judged as that build judged it, so that every build
+		// replaying a log applies it alike.
 		return Effect{req: req, result: &Result{ID: req.ID, Index: index, Err: ErrFenced}}
 	}
 	next, change, rej := m.shape.Plan(req.Shift)
@@ -403,43 +406,34 @@ func (m *Machine) applyPayload(index, term uint64, data []byte, cc *pb.ConfChang
 	}
 	out := outcome{index: index, changed: !m.shape.Equal(next)}
 	if out.changed {
-		if !m.attest(index, term, req, next) {
-			// A signed proposal the chain refuses: its leader was no voter
-			// at this point of the log (a leader elected with its removal
-			// in its log, unapplied, explore-6409), it signed for another
-			// term, or the signature is forged. Like a moved shape: nothing
-			// is applied or remembered, so the origin's retry is planned
-			// afresh, by a leader the chain takes.
-			return Effect{req: req}
-		}
 		for _, c := range req.Shift {
 			m.shifted[c.Node] = index
 		}
+		m.attest(index, term, req, next)
 	}
 	m.setShape(next)
 	m.remember(req.ID, out)
 	return Effect{req: req, result: out.result(req.ID), cc: cc}
 }
 
-// attest makes a changing shift a block of the chain, and reports whether
-// the shift may be applied. A signed shift whose proposal the chain
-// refuses may not: it changes nothing (see applyPayload). A shift no
-// leader signed (a node without a key, a log older than signed shifts) is
-// counted, and the role history starts over: a new genesis block of the
-// shape it left, at index 0 — what a replica that restores a snapshot
-// written before the role history (version 5 and older) starts from, so
-// that replicas replaying such a log and replicas restoring such a
-// snapshot hold the same chain. The simulator's chain check fails on any
-// such count.
-func (m *Machine) attest(index, term uint64, req *Request, next roles.Shape) bool {
+// attest makes a changing shift a block of the chain. A shift no leader
+// signed, or one whose proposal the chain refuses (a leader that signed
+// for another term, say), is counted, and the role history starts over:
+// a new genesis block of the shape it left, at index 0 — what a replica
+// that restores a snapshot written before the role history (version 5 and
+// older) starts from, so that replicas replaying such a log and replicas
+// restoring such a snapshot hold the same chain. The simulator's chain
+// check fails on any such count. (A leader signs no shift before it has
+// applied an entry of its own term: see Node.propose.)
+func (m *Machine) attest(index, term uint64, req *Request, next roles.Shape) {
 	if req.proposal != nil {
-		_, err := m.chain.Append(index, term, *req.proposal)
-		return err == nil
+		if _, err := m.chain.Append(index, term, *req.proposal); err == nil {
+			return
+		}
 	}
 	m.unsigned++
 	m.chain = attest.NewChain(next, 0, 0, nil)
 	m.chain.Remember(m.verified)
-	return true
 }
 
 // applyWitness adds a voter's co-signature to the chain. One the chain

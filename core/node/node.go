@@ -264,6 +264,7 @@ type Node struct {
 	reads   map[RequestID]*readWait
 
 	applied     uint64
+	appliedTerm uint64                    // the term of the entry (or snapshot) at applied
 	ticks       uint64                    // Tick calls since the node started
 	heard       map[uint64]uint64         // raft ID -> tick of its last answer to this node (leader's view)
 	probes      map[RequestID]*voterProbe // round trips of held removals (see removalHeld)
@@ -420,7 +421,7 @@ func (n *Node) install(snap *pb.Snapshot, m *Machine) error {
 	m.Remember(n.cfg.Verified)
 	n.machine = m
 	n.conf = snap.GetMetadata().GetConfState()
-	n.applied = snap.GetMetadata().GetIndex()
+	n.applied, n.appliedTerm = snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm()
 	n.noteShifts()
 	n.snapshot, n.snapBytes, n.loggedBytes = n.applied, uint64(len(snap.GetData())), 0
 	n.learnPeers(m.shape)
@@ -620,6 +621,16 @@ func (n *Node) propose(req Request) {
 	}
 	if req.Witness != nil {
 		_ = n.rn.Propose(encodePayload(payloadWitness, &req))
+		return
+	}
+	if n.appliedTerm != n.rn.BasicStatus().GetTerm() {
+		// A new leader signs no shift before it has applied an entry of
+		// its term, and with it every entry of the terms before: one of
+		// those may remove it, and a shift it signed after that entry in
+		// the log would be refused by the role history, applied unsigned,
+		// and start the history over (explore-6409: a leader elected with
+		// its demotion in its log, unapplied). The origin's retry comes
+		// back; the new leader's empty entry commits in a round trip.
 		return
 	}
 	next, change, rej := n.machine.shape.Plan(req.Shift)
@@ -1263,7 +1274,7 @@ func (n *Node) apply(ents []*pb.Entry) []Applied {
 			}
 			n.confChanged = true
 		}
-		n.applied = e.GetIndex()
+		n.applied, n.appliedTerm = e.GetIndex(), e.GetTerm()
 		n.loggedBytes += uint64(len(e.GetData()))
 		a := Applied{
 			Index: e.GetIndex(), Term: e.GetTerm(), Entry: entryDigest(n.hasher, e),

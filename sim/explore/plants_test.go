@@ -86,10 +86,11 @@ func TestPlantedBugsAreFound(t *testing.T) {
 // judged a joint configuration entered, though raft never entered it;
 // 6409: a leader elected with its own demotion in its log, unapplied,
 // signed a join that followed it, and the role history started over (a
-// proposal the chain refuses now changes nothing); 4894: a joined worker
-// restarted while the mesh had no leader, and only a leader resent shape
-// notices to members it held dead, so the worker stayed silent, and dead
-// to every view, until one was elected 16 s after the heal.
+// leader now signs no shift before it applied an entry of its term); 4894:
+// a joined worker restarted while the mesh had no leader, and only a
+// leader resent shape notices to members it held dead, so the worker
+// stayed silent, and dead to every view, until one was elected 16 s after
+// the heal.
 func TestFoundSeedsPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs generated plans")
