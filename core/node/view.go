@@ -23,9 +23,10 @@ import (
 // So the leader sends a ShapeNotice — the shape it applied, at its index —
 // to every node of the shape that is no raft member, and to the nodes a
 // shift removed, whenever the shape it applied changes. Again, for the
-// notices the network lost, every election timeout every raft member sends
-// it to the members whose gossiped state shows another shape, or none, or
-// who are down, and the leader to the nodes removed in the last
+// notices the network lost, every election timeout: every raft member to
+// the members whose gossiped state shows another shape; the leader, or
+// every raft member while none is known, to the members that gossip none
+// or are down; the leader to the nodes removed in the last
 // ShapeResendElections election timeouts (tickShape). A node takes a
 // notice newer than what it applied from a sender in its own view of the
 // shape (see stepShape), and from then on answers IsMember, InShape and
@@ -153,24 +154,27 @@ func (n *Node) shapeMoved() {
 // reached a node that could not take them yet. With membership, every
 // election timeout, a node that applies the log (a raft member, or the
 // leader) sends its applied shape to every member whose gossiped state
-// shows an older one, to the members that gossip none (a joined node is
-// silent until it hears it is one) and to those it holds suspect or dead
-// (a joined worker that restarted has forgotten its notice, and is silent
-// again until it hears one); the leader also to the nodes removed lately.
-// Every raft member sends, not the leader only: a restarted learner's
-// shape may not hold the leader, whose messages it then drops, and an
-// older member it knows tells it of the new; and a mesh without a leader
-// (explore-4894: none for 16 s after a heal, on 480–740 ms links) must
-// not keep a restarted worker silent, and so dead to every view. Without
-// membership, every ShapeResendElections election timeouts, every raft
-// member sends it to all the others.
+// shows an older one; the leader also to the members that gossip none (a
+// joined node is silent until it hears it is one), to those it holds
+// suspect or dead (a joined worker that restarted has forgotten its
+// notice, and is silent again until it hears one), and to the nodes
+// removed lately. Every raft member sends, not the leader only: a
+// restarted learner's shape may not hold the leader, whose messages it
+// then drops, and an older member it knows tells it of the new. While no
+// leader is known, every raft member sends to the silent and the down too:
+// a mesh without a leader (explore-4894: none for 16 s after a heal, on
+// 480–740 ms links) must not keep a restarted worker silent, and so dead
+// to every view. A member outside its own shape (a voter that left while
+// down, restarted) only relays. Without membership, every
+// ShapeResendElections election timeouts, every raft member sends it to
+// all the others.
 func (n *Node) tickShape() {
 	leader := n.status.State == raft.StateLeader
 	period := uint64(n.cfg.ElectionTicks)
 	if n.heal == nil {
 		period *= ShapeResendElections
 	}
-	if !leader && !n.status.Member {
+	if !leader && (!n.status.Member || !n.InShape()) {
 		n.relayShape()
 		return
 	}
@@ -207,7 +211,7 @@ func (n *Node) tickShape() {
 		}
 		st, ok := n.heal.gossip.State(id)
 		switch {
-		case !ok || down[id]:
+		case (!ok || down[id]) && (leader || n.status.Lead == 0):
 			send(id)
 		case ok && st.StateRoot.ShapeHash != d && st.StateRoot.Index < n.applied:
 			send(id)
