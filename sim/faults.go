@@ -513,7 +513,13 @@ func (s *simulator) submit(op *operation) {
 	})
 	if errors.Is(err, node.ErrNotMember) {
 		// Refused at once, as a node outside the shape refuses an
-		// operator's CLI: the attempt counts, and the next goes elsewhere.
+		// operator's CLI: the next attempt goes elsewhere. It does not
+		// count, as none does while no node is up: the mesh never had the
+		// command. Counted, 30 refusals by the two nodes waiting to join,
+		// while the only member was down for 44 s, gave the joins up, and
+		// the plan's target was never reachable (explore-9132).
+		op.attempts--
+		op.refused++
 		s.trace.event(s.now, s.nodes[i].name, "refused", fmt.Sprintf("command %d: %v", op.idx, err))
 		s.retryLater(op)
 		return
@@ -667,7 +673,7 @@ func (s *simulator) judge() {
 	if s.plan.Expect.CommandsComplete {
 		for k, op := range s.ops {
 			if !op.done || op.outcome == "gave up" {
-				s.check.fail(s.now, PropCommandsDone, "", "command %d (%s %s at %v) has no result after %d attempts", k, op.cmd.Kind, op.cmd.Target, op.cmd.At, op.attempts)
+				s.check.fail(s.now, PropCommandsDone, "", "command %d (%s %s at %v) has no result after %d attempts (and %d refusals by nodes outside the shape)", k, op.cmd.Kind, op.cmd.Target, op.cmd.At, op.attempts, op.refused)
 			}
 		}
 	}

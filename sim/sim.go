@@ -128,6 +128,7 @@ type operation struct {
 	cmd      Command
 	shift    roles.Shift
 	attempts int
+	refused  int // submissions a node outside the shape refused: not attempts
 	node     int // where it is pending; -1 when not pending
 	id       node.RequestID
 	done     bool
