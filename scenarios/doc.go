@@ -202,7 +202,8 @@
 // submits the command to, every attempt (sim.Command.To): an attempt that
 // finds it crashed or paused fails at once and counts, and the client tries
 // it again a second later, giving up after sim.OperatorAttemptsMax attempts.
-// Without `to` each attempt goes to a random live node.
+// Without `to` each attempt goes to a random live node. A node outside the
+// shape (one waiting to join) refuses it at once; that is no attempt.
 //
 // An item of commands may instead hold `at` and `shift`: a list of 1 to
 // roles.ShiftCommandsMax commands submitted together as one shift and

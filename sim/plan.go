@@ -338,7 +338,8 @@ type Fault struct {
 // Command is a role command submitted by an operator client at a simulated
 // time. The client submits to a random live node, or to To when it is set,
 // and submits again on timeout, OperatorRetryDelay later, up to
-// OperatorAttemptsMax attempts in all.
+// OperatorAttemptsMax attempts in all; a refusal by a node outside the
+// shape is no attempt (the mesh never had the command).
 type Command struct {
 	At     time.Duration
 	Kind   roles.Kind

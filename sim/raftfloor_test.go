@@ -1,6 +1,8 @@
 package sim_test
 
 import (
+	"io"
+	"log"
 	"testing"
 
 	"go.etcd.io/raft/v3"
@@ -77,7 +79,7 @@ func newFloorCluster(b *testing.B) *floorCluster {
 			b.Fatal(err)
 		}
 		rn, err := raft.NewRawNode(&raft.Config{ID: voters[i], ElectionTick: 10, HeartbeatTick: 1, Storage: c.stores[i],
-			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, CheckQuorum: true, PreVote: true, Logger: discard{}})
+			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, CheckQuorum: true, PreVote: true, Logger: &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -125,12 +127,3 @@ func (c *floorCluster) settle() {
 		}
 	}
 }
-
-type discard struct{ raft.Logger }
-
-func (discard) Debug(...any)            {}
-func (discard) Debugf(string, ...any)   {}
-func (discard) Info(...any)             {}
-func (discard) Infof(string, ...any)    {}
-func (discard) Warning(...any)          {}
-func (discard) Warningf(string, ...any) {}
