@@ -498,7 +498,6 @@ func (s *simulator) submit(op *operation) {
 		return
 	}
 	s.chose("command/"+strconv.Itoa(op.idx)+"/contact", s.nodes[i].name)
-	op.attempts++
 	var err error
 	s.drive(i, func(n *node.Node) {
 		var id node.RequestID
@@ -518,7 +517,6 @@ func (s *simulator) submit(op *operation) {
 		// command. Counted, 30 refusals by the two nodes waiting to join,
 		// while the only member was down for 44 s, gave the joins up, and
 		// the plan's target was never reachable (explore-9132).
-		op.attempts--
 		op.refused++
 		s.trace.event(s.now, s.nodes[i].name, "refused", fmt.Sprintf("command %d: %v", op.idx, err))
 		s.retryLater(op)
@@ -527,6 +525,7 @@ func (s *simulator) submit(op *operation) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: submit %v: %v", op.shift, err))
 	}
+	op.attempts++
 }
 
 // contact is the node an operator submits op to now: its To, or a random

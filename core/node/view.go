@@ -190,8 +190,9 @@ func (n *Node) tickShape() {
 		}
 		n.send(to, Message{Kind: MsgShape, Shape: notice})
 	}
+	toDown := leader || n.status.Lead == 0 // who sends to the silent and the down
 	var down map[roles.NodeID]bool
-	if n.heal != nil {
+	if n.heal != nil && toDown {
 		for _, m := range n.heal.gossip.Members() {
 			if m.Health != membership.Healthy {
 				if down == nil {
@@ -211,7 +212,7 @@ func (n *Node) tickShape() {
 		}
 		st, ok := n.heal.gossip.State(id)
 		switch {
-		case (!ok || down[id]) && (leader || n.status.Lead == 0):
+		case (!ok || down[id]) && toDown:
 			send(id)
 		case ok && st.StateRoot.ShapeHash != d && st.StateRoot.Index < n.applied:
 			send(id)
